@@ -1,0 +1,65 @@
+// A loaded PKCS#11 module: dlopen, C_GetFunctionList, C_Initialize on load and
+// C_Finalize on destruction.
+//
+// Ownership: a Module is shared (shared_ptr) by every Session opened from it, so
+// it outlives them. Destroy the last reference before main() returns: SoftHSM
+// with OpenSSL 3 has crashed and hung at exit when C_Finalize ran after OpenSSL's
+// own atexit clean-up (SoftHSMv2 issue #548), so nothing here relies on static
+// destructors.
+// Threading: C_Initialize is called with CKF_OS_LOCKING_OK; sessions may be used
+// from different threads, one thread per session at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "pkcs11/cryptoki.h"
+
+namespace simkms::p11 {
+
+class TokenUri;
+
+struct ModuleOptions {
+  // SoftHSM 2.6 implements single DES through OpenSSL's EVP_des_ecb, which
+  // OpenSSL 3 only provides from its "legacy" provider. The legacy VER profile
+  // (the patent's 8-byte DES K1) needs it; load it into the process before the
+  // module initialises. A hardware HSM does not need this.
+  bool load_openssl_legacy_provider = true;
+};
+
+struct SlotToken {
+  CK_SLOT_ID slot = 0;
+  std::string label;   // trailing blanks removed
+  std::string serial;  // trailing blanks removed
+  bool initialized = false;
+};
+
+class Module {
+ public:
+  static StatusOr<std::shared_ptr<Module>> Load(const std::string& path, const ModuleOptions& options = {});
+  ~Module();
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  CK_FUNCTION_LIST* functions() const { return functions_; }
+  const std::string& path() const { return path_; }
+
+  // Every slot with a token present.
+  StatusOr<std::vector<SlotToken>> Tokens() const;
+  // The one initialised token matching the URI; NotFound if none, FailedPrecondition if several.
+  StatusOr<SlotToken> FindToken(const TokenUri& uri) const;
+  // The first slot whose token is not yet initialised (SoftHSM's free slot).
+  StatusOr<CK_SLOT_ID> FreeSlot() const;
+
+ private:
+  Module(void* handle, CK_FUNCTION_LIST* functions, std::string path)
+      : handle_(handle), functions_(functions), path_(std::move(path)) {}
+
+  void* handle_;
+  CK_FUNCTION_LIST* functions_;
+  std::string path_;
+};
+
+}  // namespace simkms::p11

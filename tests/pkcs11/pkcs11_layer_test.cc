@@ -1,0 +1,161 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "pkcs11/error.h"
+#include "pkcs11/module.h"
+#include "pkcs11/pin.h"
+#include "pkcs11/session.h"
+#include "pkcs11/session_pool.h"
+#include "pkcs11/uri.h"
+#include "tests/support/softhsm_token.h"
+
+namespace simkms::p11 {
+namespace {
+
+using ::testing::HasSubstr;
+using simkms::testing::SoftHsmToken;
+
+TEST(CkStatus, NamesCodeAndOperation) {
+  Status s = CkStatus(CKR_KEY_TYPE_INCONSISTENT, "C_DeriveKey(K1 for VER 3)");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "C_DeriveKey(K1 for VER 3): CKR_KEY_TYPE_INCONSISTENT");
+  EXPECT_EQ(CkStatus(CKR_PIN_INCORRECT, "C_Login").code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(CkrName(0x80001234UL), "CKR_0x80001234");
+  EXPECT_TRUE(CkStatus(CKR_OK, "x").ok());
+}
+
+TEST(TokenUri, ParsesAndRefusesPinValue) {
+  auto uri = TokenUri::Parse("pkcs11:token=simkms;serial=abc");
+  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  auto bad = TokenUri::Parse("pkcs11:token=simkms?pin-value=1234");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("pin-value"));
+  EXPECT_FALSE(TokenUri::Parse("http://example").ok());
+}
+
+TEST(Pin, FromFileRequiresOwnerOnlyPermissions) {
+  SoftHsmToken token;
+  auto pin = ReadPin({token.pin_file().string(), ""});
+  ASSERT_TRUE(pin.ok()) << pin.status().ToString();
+  EXPECT_EQ(std::string(pin->reveal().begin(), pin->reveal().end()), "4711-user-pin");
+  chmod(token.pin_file().c_str(), 0644);
+  auto open = ReadPin({token.pin_file().string(), ""});
+  ASSERT_FALSE(open.ok());
+  EXPECT_EQ(open.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(open.status().message(), HasSubstr("chmod 600"));
+  EXPECT_THAT(open.status().message(), ::testing::Not(HasSubstr("4711")));
+}
+
+TEST(Pin, FromEnvironmentAndExactlyOneSource) {
+  setenv("SIMKMS_TEST_PIN", "abcd", 1);
+  auto pin = ReadPin({"", "SIMKMS_TEST_PIN"});
+  ASSERT_TRUE(pin.ok());
+  EXPECT_EQ(pin->size(), 4u);
+  EXPECT_FALSE(ReadPin({"", ""}).ok());
+  EXPECT_FALSE(ReadPin({"/x", "Y"}).ok());
+  EXPECT_EQ(ReadPin({"", "SIMKMS_NO_SUCH_VAR"}).status().code(), StatusCode::kNotFound);
+}
+
+TEST(Module, LoadFailureIsClear) {
+  auto m = Module::Load("/nonexistent/libnothing.so");
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(m.status().message(), HasSubstr("/nonexistent/libnothing.so"));
+}
+
+TEST(Module, FindsTokenByUriAndLogsIn) {
+  SoftHsmToken token;
+  auto module = token.InitToken("alpha");
+  auto found = module->FindToken(*TokenUri::Parse("pkcs11:token=alpha"));
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->label, "alpha");
+  auto by_serial = module->FindToken(*TokenUri::Parse("pkcs11:serial=" + found->serial));
+  ASSERT_TRUE(by_serial.ok());
+  EXPECT_EQ(by_serial->slot, found->slot);
+  EXPECT_EQ(module->FindToken(*TokenUri::Parse("pkcs11:token=beta")).status().code(), StatusCode::kNotFound);
+
+  auto session = Session::Open(module, found->slot);
+  ASSERT_TRUE(session.ok());
+  Status wrong = session->Login(CKU_USER, SecretBytes::Copy(AsBytes("wrong-pin")));
+  EXPECT_EQ(wrong.code(), StatusCode::kUnauthenticated);
+  EXPECT_THAT(wrong.message(), HasSubstr("CKR_PIN_INCORRECT"));
+  EXPECT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+}
+
+TEST(Session, ScopedObjectDestroysUnlessReleased) {
+  SoftHsmToken token;
+  auto module = token.InitToken();
+  auto slot = module->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
+  auto session = Session::Open(module, slot);
+  ASSERT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+  CK_OBJECT_HANDLE kept = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE dropped = CK_INVALID_HANDLE;
+  {
+    Attributes a;
+    a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_ENCRYPT, true);
+    auto k1 = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "test key");
+    ASSERT_TRUE(k1.ok());
+    kept = k1->Release();
+    auto k2 = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "test key");
+    dropped = k2->get();
+  }
+  EXPECT_TRUE(session->GetAttribute(kept, CKA_CLASS, "kept").ok());
+  EXPECT_EQ(session->GetAttribute(dropped, CKA_CLASS, "dropped").status().code(), StatusCode::kNotFound);
+}
+
+TEST(Session, FindOperationAndMultipartEncrypt) {
+  SoftHsmToken token;
+  auto module = token.InitToken();
+  auto slot = module->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
+  auto session = Session::Open(module, slot);
+  ASSERT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+  Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_ENCRYPT, true)
+      .Text(CKA_LABEL, "findme");
+  auto key = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "findme");
+  ASSERT_TRUE(key.ok());
+  Attributes q;
+  q.Text(CKA_LABEL, "findme");
+  auto found = session->FindAll(q);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front(), key->get());
+
+  // Multi-part ECB equals single-shot ECB, block by block.
+  Bytes two_blocks(32, 0x5a);
+  auto single = session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), two_blocks, "ecb");
+  ASSERT_TRUE(single.ok());
+  Bytes multi(32);
+  {
+    auto op = session->BeginEncrypt({CKM_AES_ECB, nullptr, 0}, key->get(), "ecb");
+    ASSERT_TRUE(op.ok());
+    ASSERT_TRUE(op->Update(ByteView(two_blocks).first(16), multi.data()).ok());
+    ASSERT_TRUE(op->Update(ByteView(two_blocks).subspan(16), multi.data() + 16).ok());
+  }
+  EXPECT_EQ(*single, multi);
+  // The operation was finalised: a new one can start on the same session.
+  EXPECT_TRUE(session->BeginEncrypt({CKM_AES_ECB, nullptr, 0}, key->get(), "ecb").ok());
+}
+
+TEST(SessionPool, LeasesDistinctLoggedInSessions) {
+  SoftHsmToken token;
+  auto module = token.InitToken();
+  auto slot = module->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
+  // Login state is per application and token: refuse a wrong PIN before anyone is logged in.
+  EXPECT_EQ(SessionPool::Create(module, slot, SecretBytes::Copy(AsBytes("nope")), 1).status().code(),
+            StatusCode::kUnauthenticated);
+  auto pool = SessionPool::Create(module, slot, token.user_pin(), 2);
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  auto a = (*pool)->Acquire();
+  auto b = (*pool)->Acquire();
+  EXPECT_NE(a->handle(), b->handle());
+  uint8_t r[16];
+  EXPECT_TRUE(b->GenerateRandom(r, sizeof r).ok());
+}
+
+}  // namespace
+}  // namespace simkms::p11
