@@ -1,0 +1,47 @@
+// Exporting a VER's K1 to a chip manufacturer: K1 wrapped with RSA-OAEP under
+// the manufacturer's public key, inside the token, with its KCV so the
+// manufacturer can check what it unwrapped. The persistent K1 is unextractable:
+// the export wraps a transient, extractable session copy derived from MK, which
+// is destroyed right after.
+//
+// File format (JSON, docs/key-derivation.md "K1 export file"):
+//   {"format":"simkms-k1-export/1","ver":3,"profile":"modern","key_type":"AES-128",
+//    "manufacturer":"acme","kcv":"1a2b3c","wrapping":"RSA-OAEP-SHA1-MGF1SHA1",
+//    "recipient_spki_sha256":"<hex>","wrapped_k1":"<hex>"}
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "kms/derivation_data.h"
+#include "pkcs11/session.h"
+
+namespace simkms::kms {
+
+struct K1Export {
+  uint32_t ver = 0;
+  Profile profile = Profile::kModern;
+  std::string manufacturer;
+  Bytes kcv;
+  std::string wrapping;
+  Bytes recipient_spki_sha256;
+  Bytes wrapped_k1;
+
+  std::string ToJson() const;
+  static StatusOr<K1Export> FromJson(const std::string& json);
+};
+
+inline constexpr char kK1ExportFormat[] = "simkms-k1-export/1";
+inline constexpr char kK1Wrapping[] = "RSA-OAEP-SHA1-MGF1SHA1";
+
+// public_key_pem: an RSA public key (SubjectPublicKeyInfo PEM) of at least 2048 bits.
+StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile,
+                            const std::string& manufacturer, const std::string& public_key_pem);
+
+// The manufacturer's side, in software: unwraps with its private key (PEM) and
+// checks the KCV. Used by the manufacturer's tool and by tests as an independent check.
+StatusOr<SecretBytes> UnwrapK1Export(const K1Export& file, const std::string& private_key_pem);
+
+}  // namespace simkms::kms

@@ -1,0 +1,106 @@
+#include "kms/ki2_vault.h"
+
+#include "kms/kcv.h"
+
+namespace simkms::kms {
+
+p11::Attributes FreshKi2Template() {
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Ulong(CKA_VALUE_LEN, 16)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, true)
+      .Bool(CKA_ENCRYPT, true)
+      .Bool(CKA_SIGN, true);
+  return a;
+}
+
+StatusOr<WrappedKi2> Ki2Vault::Wrap(p11::Session& session, CK_OBJECT_HANDLE fresh_ki2) const {
+  WrappedKi2 out;
+  SIMKMS_ASSIGN_OR_RETURN(out.kcv, TokenKcv(session, fresh_ki2, "Ki_2"));
+  SIMKMS_ASSIGN_OR_RETURN(out.blob,
+                          session.WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek_, fresh_ki2, "Ki_2 under storage KEK"));
+  out.kek_kcv = kek_kcv_;
+  out.mechanism = "AES-KWP";
+  return out;
+}
+
+StatusOr<p11::ScopedObject> Ki2Vault::Unwrap(p11::Session& session, const WrappedKi2& wrapped,
+                                             std::string_view subject) const {
+  if (wrapped.mechanism != "AES-KWP") {
+    return DataLossError("Ki_2 of " + std::string(subject) + " uses unknown wrap mechanism " + wrapped.mechanism);
+  }
+  if (!ConstantTimeEquals(wrapped.kek_kcv, kek_kcv_)) {
+    return FailedPreconditionError("Ki_2 of " + std::string(subject) + " was wrapped under KEK " +
+                                   ToHex(wrapped.kek_kcv) + ", token has " + ToHex(kek_kcv_));
+  }
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_ENCRYPT, true)
+      .Bool(CKA_SIGN, true);
+  auto key = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek_, wrapped.blob, a, "Ki_2");
+  if (!key.ok()) return key.status().WithContext("unwrap Ki_2 of " + std::string(subject));
+  SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, TokenKcv(session, key->get(), "unwrapped Ki_2"));
+  if (!ConstantTimeEquals(kcv, wrapped.kcv)) {
+    return DataLossError("unwrapped Ki_2 of " + std::string(subject) + " has KCV " + ToHex(kcv) + ", record says " +
+                         ToHex(wrapped.kcv));
+  }
+  return key;
+}
+
+StatusOr<Ki2Cache::Handle> Ki2Cache::Get(p11::Session& session, const std::string& key_id,
+                                         const WrappedKi2& wrapped) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = index_.find(key_id); it != index_.end()) {
+      lru_.splice(lru_.begin(), lru_, it->second);
+      ++hits_;
+      return it->second->second;
+    }
+    ++misses_;
+  }
+  // Unwrap outside the lock: token calls are the slow part.
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, vault_.Unwrap(session, wrapped, key_id));
+  Handle handle = std::make_shared<const p11::ScopedObject>(std::move(key));
+  std::lock_guard lock(mu_);
+  if (auto it = index_.find(key_id); it != index_.end()) return it->second->second;  // another thread won
+  if (capacity_ == 0) return handle;
+  lru_.emplace_front(key_id, handle);
+  index_[key_id] = lru_.begin();
+  while (lru_.size() > capacity_) {
+    index_.erase(lru_.back().first);
+    lru_.pop_back();
+  }
+  return handle;
+}
+
+void Ki2Cache::Evict(const std::string& key_id) {
+  std::lock_guard lock(mu_);
+  if (auto it = index_.find(key_id); it != index_.end()) {
+    lru_.erase(it->second);
+    index_.erase(it);
+  }
+}
+
+std::size_t Ki2Cache::size() const {
+  std::lock_guard lock(mu_);
+  return lru_.size();
+}
+std::size_t Ki2Cache::hits() const {
+  std::lock_guard lock(mu_);
+  return hits_;
+}
+std::size_t Ki2Cache::misses() const {
+  std::lock_guard lock(mu_);
+  return misses_;
+}
+
+}  // namespace simkms::kms

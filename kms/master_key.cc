@@ -1,0 +1,96 @@
+#include "kms/master_key.h"
+
+#include "kms/kcv.h"
+#include "kms/software_keys.h"
+#include "kms/token_keys.h"
+
+namespace simkms::kms {
+namespace {
+
+constexpr std::size_t kBackupKekSize = 32;
+
+// The backup KEK as a transient session key that can only wrap/unwrap.
+StatusOr<p11::ScopedObject> ImportBackupKek(p11::Session& session, const SecretBytes& kek) {
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_WRAP, true)
+      .Bool(CKA_UNWRAP, true)
+      .Secret(CKA_VALUE, kek);
+  return session.CreateObject(a, "backup KEK");
+}
+
+p11::Attributes MasterKeyTemplate(bool extractable) {
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Text(CKA_LABEL, labels::kMasterKey)
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, extractable)
+      .Bool(CKA_DERIVE, true)
+      .Bool(CKA_SIGN, true)  // AES-CMAC for its KCV
+      .Bool(CKA_ENCRYPT, false)
+      .Bool(CKA_DECRYPT, false)
+      .Bool(CKA_WRAP, false)
+      .Bool(CKA_UNWRAP, false);
+  return a;
+}
+
+Status RefuseExistingMasterKey(p11::Session& session) {
+  auto existing = FindByLabel(session, CKO_SECRET_KEY, labels::kMasterKey);
+  if (existing.ok()) return AlreadyExistsError("token already holds a master key; use a fresh token");
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<MasterKeyBackup> GenerateMasterKeyWithBackup(p11::Session& session) {
+  SIMKMS_RETURN_IF_ERROR(RefuseExistingMasterKey(session));
+  p11::Attributes mk_template = MasterKeyTemplate(/*extractable=*/true);
+  mk_template.Ulong(CKA_VALUE_LEN, 32);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mk, session.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, mk_template, "MK"));
+
+  MasterKeyBackup backup;
+  backup.backup_kek = SecretBytes(kBackupKekSize);
+  SIMKMS_RETURN_IF_ERROR(session.GenerateRandom(backup.backup_kek.mutable_data(), kBackupKekSize));
+  SIMKMS_ASSIGN_OR_RETURN(backup.backup_kek_kcv, SoftwareAesKcv(backup.backup_kek));
+  {
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject kek, ImportBackupKek(session, backup.backup_kek));
+    SIMKMS_ASSIGN_OR_RETURN(backup.wrapped_mk,
+                            session.WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(), mk.get(), "MK for backup"));
+  }
+  p11::Attributes seal;
+  seal.Bool(CKA_EXTRACTABLE, false);
+  SIMKMS_RETURN_IF_ERROR(session.SetAttributes(mk.get(), seal, "seal MK"));
+  SIMKMS_ASSIGN_OR_RETURN(backup.mk_kcv, TokenKcv(session, mk.get(), "MK"));
+  mk.Release();
+  return backup;
+}
+
+StatusOr<CK_OBJECT_HANDLE> RestoreMasterKey(p11::Session& session, const SecretBytes& backup_kek,
+                                            ByteView backup_kek_kcv, ByteView wrapped_mk, ByteView mk_kcv) {
+  SIMKMS_RETURN_IF_ERROR(RefuseExistingMasterKey(session));
+  if (backup_kek.size() != kBackupKekSize) return InvalidArgumentError("backup KEK must be 32 bytes");
+  SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, SoftwareAesKcv(backup_kek));
+  if (!ConstantTimeEquals(kcv, backup_kek_kcv)) {
+    return UnauthenticatedError("the shares combine to a backup key with KCV " + ToHex(kcv) + ", the backup says " +
+                                ToHex(backup_kek_kcv) + ": a share is wrong or from another ceremony");
+  }
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject kek, ImportBackupKek(session, backup_kek));
+  p11::Attributes mk_template = MasterKeyTemplate(/*extractable=*/false);
+  auto mk = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(), wrapped_mk, mk_template, "MK");
+  if (!mk.ok()) return mk.status().WithContext("the backup blob does not unwrap under the combined key");
+  SIMKMS_ASSIGN_OR_RETURN(Bytes restored_kcv, TokenKcv(session, mk->get(), "restored MK"));
+  if (!ConstantTimeEquals(restored_kcv, mk_kcv)) {
+    return DataLossError("restored MK has KCV " + ToHex(restored_kcv) + ", the backup says " + ToHex(mk_kcv));
+  }
+  return mk->Release();
+}
+
+}  // namespace simkms::kms

@@ -1,0 +1,25 @@
+// The key functions as the card and the manufacturer compute them in software
+// (OpenSSL): Ki_1 from K1 and the IMSI, and key check values. The appliance
+// computes the same inside the token (kms/ki1.h, kms/kcv.h); tests hold the two
+// equal.
+#pragma once
+
+#include <string_view>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "kms/derivation_data.h"
+
+namespace simkms::kms {
+
+// K1 is 8 bytes (legacy, DES) or 16 bytes (modern, AES-128). Returns the 16-byte Ki_1.
+StatusOr<SecretBytes> SoftwareDeriveKi1(Profile profile, const SecretBytes& k1, std::string_view imsi);
+
+// KCVs, 3 bytes: DES = E_K(0^8)[0..2]; AES = AES-CMAC_K(0^16)[0..2].
+StatusOr<Bytes> SoftwareDesKcv(const SecretBytes& key);
+StatusOr<Bytes> SoftwareAesKcv(const SecretBytes& key);
+
+// Single DES needs OpenSSL 3's legacy provider; loads it (with the default one) once.
+void EnsureLegacyDesAvailable();
+
+}  // namespace simkms::kms

@@ -1,0 +1,293 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "kms/derivation_data.h"
+#include "kms/k1_export.h"
+#include "kms/kcv.h"
+#include "kms/ki1.h"
+#include "kms/ki2_vault.h"
+#include "kms/master_key.h"
+#include "kms/secret_field.h"
+#include "kms/software_keys.h"
+#include "kms/token_keys.h"
+#include "tests/kms/kms_test_util.h"
+
+namespace simkms::kms {
+namespace {
+
+using ::testing::HasSubstr;
+using simkms::testing::SoftHsmToken;
+using simkms::testing::TokenSession;
+using simkms::testing::Unwrap;
+
+struct RsaPair {
+  std::string public_pem;
+  std::string private_pem;
+};
+
+RsaPair MakeRsa(unsigned bits) {
+  EVP_PKEY* key = EVP_RSA_gen(bits);
+  BIO* pub = BIO_new(BIO_s_mem());
+  BIO* priv = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(pub, key);
+  PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
+  auto read = [](BIO* b) {
+    char* data = nullptr;
+    long n = BIO_get_mem_data(b, &data);
+    return std::string(data, static_cast<std::size_t>(n));
+  };
+  RsaPair out{read(pub), read(priv)};
+  BIO_free(pub);
+  BIO_free(priv);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+void ExpectValueUnreadable(p11::Session& s, CK_OBJECT_HANDLE key, const char* what) {
+  auto value = s.GetAttribute(key, CKA_VALUE, what);
+  ASSERT_FALSE(value.ok()) << what << " value is readable";
+  EXPECT_EQ(value.status().code(), StatusCode::kPermissionDenied) << what;
+  EXPECT_THAT(value.status().message(), HasSubstr("CKR_ATTRIBUTE_SENSITIVE")) << what;
+}
+
+class KeyHierarchyTest : public ::testing::Test {
+ protected:
+  SoftHsmToken token_;
+  TokenSession ts_{token_};
+  p11::Session& s() { return *ts_.session; }
+};
+
+TEST_F(KeyHierarchyTest, InitCreatesSealedMasterKeyAndServiceKeys) {
+  MasterKeyBackup backup = Unwrap(GenerateMasterKeyWithBackup(s()));
+  EXPECT_EQ(backup.wrapped_mk.size(), 40u);
+  EXPECT_EQ(backup.mk_kcv.size(), 3u);
+  EXPECT_EQ(backup.backup_kek.size(), 32u);
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  EXPECT_FALSE(Unwrap(s().GetBoolAttribute(mk, CKA_EXTRACTABLE, "MK")));
+  EXPECT_TRUE(Unwrap(s().GetBoolAttribute(mk, CKA_SENSITIVE, "MK")));
+  EXPECT_EQ(Unwrap(TokenKcv(s(), mk, "MK")), backup.mk_kcv);
+
+  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  ServiceKeys loaded = Unwrap(LoadServiceKeys(s()));
+  EXPECT_EQ(loaded.storage_kek, keys.storage_kek);
+  EXPECT_EQ(loaded.audit_mac, keys.audit_mac);
+
+  // A second ceremony on the same token is refused and changes nothing.
+  auto again = GenerateMasterKeyWithBackup(s());
+  EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(DeriveServiceKeys(s(), mk).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey)), mk);
+}
+
+TEST_F(KeyHierarchyTest, SealedMasterKeyCannotBeWrappedAgain) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 32).Bool(CKA_WRAP, true)
+      .Bool(CKA_TOKEN, false);
+  auto attacker_kek = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "attacker KEK"));
+  auto wrapped = s().WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, attacker_kek.get(), mk, "MK");
+  ASSERT_FALSE(wrapped.ok());
+  EXPECT_THAT(wrapped.status().message(), HasSubstr("CKR_KEY_UNEXTRACTABLE"));
+  // And PKCS#11 refuses to make it extractable again.
+  p11::Attributes unseal;
+  unseal.Bool(CKA_EXTRACTABLE, true);
+  EXPECT_FALSE(s().SetAttributes(mk, unseal, "unseal MK").ok());
+}
+
+TEST_F(KeyHierarchyTest, NoKeyTheApplianceMakesHasAReadableValue) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  CK_OBJECT_HANDLE k1_legacy = Unwrap(DeriveK1(s(), mk, 1, Profile::kLegacy));
+  CK_OBJECT_HANDLE k1_modern = Unwrap(DeriveK1(s(), mk, 2, Profile::kModern));
+  auto ki1_legacy = Unwrap(DeriveKi1(s(), k1_legacy, Profile::kLegacy, "262019876543210"));
+  auto ki1_modern = Unwrap(DeriveKi1(s(), k1_modern, Profile::kModern, "262019876543210"));
+  p11::Attributes fresh = FreshKi2Template();
+  auto ki2 = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
+  Ki2Vault vault(keys.storage_kek, Unwrap(TokenKcv(s(), keys.storage_kek, "KEK")));
+  WrappedKi2 wrapped = Unwrap(vault.Wrap(s(), ki2.get()));
+  auto ki2_unwrapped = Unwrap(vault.Unwrap(s(), wrapped, "262019876543210"));
+
+  ExpectValueUnreadable(s(), mk, "MK");
+  ExpectValueUnreadable(s(), keys.storage_kek, "storage KEK");
+  ExpectValueUnreadable(s(), keys.audit_mac, "audit key");
+  ExpectValueUnreadable(s(), keys.puk_encryption, "PUK key");
+  ExpectValueUnreadable(s(), keys.op_encryption, "OP key");
+  ExpectValueUnreadable(s(), k1_legacy, "legacy K1");
+  ExpectValueUnreadable(s(), k1_modern, "modern K1");
+  ExpectValueUnreadable(s(), ki1_legacy.get(), "legacy Ki_1");
+  ExpectValueUnreadable(s(), ki1_modern.get(), "modern Ki_1");
+  ExpectValueUnreadable(s(), ki2.get(), "fresh Ki_2");
+  ExpectValueUnreadable(s(), ki2_unwrapped.get(), "unwrapped Ki_2");
+  // Persistent keys and unwrapped copies cannot leave the token wrapped either.
+  for (CK_OBJECT_HANDLE h : {mk, keys.storage_kek, keys.audit_mac, keys.puk_encryption, keys.op_encryption,
+                             k1_legacy, k1_modern, ki1_legacy.get(), ki1_modern.get(), ki2_unwrapped.get()}) {
+    EXPECT_FALSE(Unwrap(s().GetBoolAttribute(h, CKA_EXTRACTABLE, "key"))) << h;
+  }
+}
+
+TEST_F(KeyHierarchyTest, Ki1InTokenEqualsTheChipsSoftwareDerivation) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  RsaPair manufacturer = MakeRsa(2048);
+  for (Profile profile : {Profile::kLegacy, Profile::kModern}) {
+    const uint32_t ver = profile == Profile::kLegacy ? 7 : 8;
+    CK_OBJECT_HANDLE k1 = Unwrap(DeriveK1(s(), mk, ver, profile));
+    K1Export exported = Unwrap(ExportK1(s(), mk, ver, profile, "acme", manufacturer.public_pem));
+    EXPECT_EQ(exported.kcv, Unwrap(K1Kcv(s(), mk, ver, profile)));
+    // The manufacturer's side: OpenSSL unwraps K1 and checks its KCV.
+    SecretBytes k1_clear = Unwrap(UnwrapK1Export(Unwrap(K1Export::FromJson(exported.ToJson())),
+                                                 manufacturer.private_pem));
+    EXPECT_EQ(k1_clear.size(), profile == Profile::kLegacy ? 8u : 16u);
+    for (const char* imsi : {"262019876543210", "001010000000042", "901700000000001"}) {
+      SecretBytes chip_ki1 = Unwrap(SoftwareDeriveKi1(profile, k1_clear, imsi));
+      auto token_ki1 = Unwrap(DeriveKi1(s(), k1, profile, imsi));
+      EXPECT_EQ(Unwrap(TokenKcv(s(), token_ki1.get(), "Ki_1")), Unwrap(SoftwareAesKcv(chip_ki1)))
+          << ProfileName(profile) << " " << imsi;
+    }
+  }
+}
+
+TEST_F(KeyHierarchyTest, K1ExportRefusesWeakOrWrongKeysAndTamperedFiles) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  RsaPair weak = MakeRsa(1024);
+  auto refused = ExportK1(s(), mk, 3, Profile::kModern, "acme", weak.public_pem);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("2048"));
+  EXPECT_FALSE(ExportK1(s(), mk, 3, Profile::kModern, "acme", "garbage").ok());
+
+  RsaPair mfr = MakeRsa(2048);
+  RsaPair other = MakeRsa(2048);
+  K1Export e = Unwrap(ExportK1(s(), mk, 3, Profile::kModern, "acme", mfr.public_pem));
+  EXPECT_THAT(UnwrapK1Export(e, other.private_pem).status().message(), HasSubstr("different manufacturer key"));
+  K1Export bad_kcv = e;
+  bad_kcv.kcv[0] ^= 1;
+  EXPECT_EQ(UnwrapK1Export(bad_kcv, mfr.private_pem).status().code(), StatusCode::kUnauthenticated);
+  K1Export flipped = e;
+  flipped.wrapped_k1[10] ^= 1;
+  EXPECT_FALSE(UnwrapK1Export(flipped, mfr.private_pem).ok());
+}
+
+TEST(KeyRestore, SecondTokenFromBackupGivesIdenticalKcvs) {
+  SoftHsmToken token;
+  TokenSession first(token, "first");
+  CK_OBJECT_HANDLE mk = CK_INVALID_HANDLE;
+  MasterKeyBackup backup = Unwrap(GenerateMasterKeyWithBackup(*first.session));
+  mk = Unwrap(FindByLabel(*first.session, CKO_SECRET_KEY, labels::kMasterKey));
+  ServiceKeys keys1 = Unwrap(DeriveServiceKeys(*first.session, mk));
+  Unwrap(DeriveK1(*first.session, mk, 5, Profile::kModern));
+
+  TokenSession second(token, "second");
+  // Wrong backup KEK: refused, nothing created.
+  SecretBytes wrong = backup.backup_kek;
+  wrong.mutable_data()[0] ^= 0x01;
+  auto refused = RestoreMasterKey(*second.session, wrong, backup.backup_kek_kcv, backup.wrapped_mk, backup.mk_kcv);
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(FindByLabel(*second.session, CKO_SECRET_KEY, labels::kMasterKey).status().code(), StatusCode::kNotFound);
+
+  CK_OBJECT_HANDLE mk2 = Unwrap(RestoreMasterKey(*second.session, backup.backup_kek, backup.backup_kek_kcv,
+                                                 backup.wrapped_mk, backup.mk_kcv));
+  EXPECT_FALSE(Unwrap(second.session->GetBoolAttribute(mk2, CKA_EXTRACTABLE, "MK")));
+  ServiceKeys keys2 = Unwrap(DeriveServiceKeys(*second.session, mk2));
+  EXPECT_EQ(Unwrap(TokenKcv(*first.session, mk, "MK")), Unwrap(TokenKcv(*second.session, mk2, "MK")));
+  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.storage_kek, "")),
+            Unwrap(TokenKcv(*second.session, keys2.storage_kek, "")));
+  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.audit_mac, "")),
+            Unwrap(TokenKcv(*second.session, keys2.audit_mac, "")));
+  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.puk_encryption, "")),
+            Unwrap(TokenKcv(*second.session, keys2.puk_encryption, "")));
+  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.op_encryption, "")),
+            Unwrap(TokenKcv(*second.session, keys2.op_encryption, "")));
+  EXPECT_EQ(Unwrap(K1Kcv(*first.session, mk, 5, Profile::kModern)),
+            Unwrap(K1Kcv(*second.session, mk2, 5, Profile::kModern)));
+}
+
+TEST_F(KeyHierarchyTest, Ki2VaultRoundTripAndRefusals) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  Ki2Vault vault(keys.storage_kek, Unwrap(TokenKcv(s(), keys.storage_kek, "KEK")));
+  p11::Attributes fresh = FreshKi2Template();
+  auto ki2 = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
+  WrappedKi2 w = Unwrap(vault.Wrap(s(), ki2.get()));
+  EXPECT_EQ(w.blob.size(), 24u);
+  auto back = Unwrap(vault.Unwrap(s(), w, "imsi"));
+  EXPECT_EQ(Unwrap(TokenKcv(s(), back.get(), "")), Unwrap(TokenKcv(s(), ki2.get(), "")));
+
+  WrappedKi2 tampered = w;
+  tampered.blob[5] ^= 0x80;
+  EXPECT_FALSE(vault.Unwrap(s(), tampered, "imsi").ok());
+  WrappedKi2 other_kek = w;
+  other_kek.kek_kcv = {1, 2, 3};
+  EXPECT_EQ(vault.Unwrap(s(), other_kek, "imsi").status().code(), StatusCode::kFailedPrecondition);
+  WrappedKi2 wrong_kcv = w;
+  wrong_kcv.kcv[0] ^= 1;
+  EXPECT_EQ(vault.Unwrap(s(), wrong_kcv, "imsi").status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  Ki2Vault vault(keys.storage_kek, Unwrap(TokenKcv(s(), keys.storage_kek, "KEK")));
+  Ki2Cache cache(vault, 2);
+  std::vector<WrappedKi2> blobs;
+  for (int i = 0; i < 3; ++i) {
+    p11::Attributes fresh = FreshKi2Template();
+    auto k = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
+    blobs.push_back(Unwrap(vault.Wrap(s(), k.get())));
+  }
+  auto a = Unwrap(cache.Get(s(), "a", blobs[0]));
+  Unwrap(cache.Get(s(), "b", blobs[1]));
+  Unwrap(cache.Get(s(), "a", blobs[0]));  // hit, a most recent
+  Unwrap(cache.Get(s(), "c", blobs[2]));  // evicts b
+  EXPECT_EQ(cache.size(), 2u);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.misses(), 3u);
+  Unwrap(cache.Get(s(), "a", blobs[0]));
+  EXPECT_EQ(cache.hits(), 2u);
+  cache.Evict("a");
+  EXPECT_EQ(cache.size(), 1u);
+  // The evicted handle stays valid while held.
+  EXPECT_TRUE(TokenKcv(s(), a->get(), "held").ok());
+}
+
+TEST_F(KeyHierarchyTest, SealedFieldsBindTheirAssociatedData) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  SecretBytes puk = SecretBytes::Copy(AsBytes("12345678"));
+  Bytes sealed = Unwrap(SealField(s(), keys.puk_encryption, "puk|262019876543210", puk));
+  EXPECT_EQ(sealed.size(), 12u + 8u + 16u);
+  SecretBytes opened = Unwrap(OpenField(s(), keys.puk_encryption, "puk|262019876543210", sealed));
+  EXPECT_TRUE(opened.Equals(puk));
+  EXPECT_EQ(OpenField(s(), keys.puk_encryption, "puk|262019876543211", sealed).status().code(),
+            StatusCode::kUnauthenticated);
+  Bytes flipped = sealed;
+  flipped[14] ^= 1;
+  EXPECT_EQ(OpenField(s(), keys.puk_encryption, "puk|262019876543210", flipped).status().code(),
+            StatusCode::kUnauthenticated);
+  EXPECT_EQ(OpenField(s(), keys.op_encryption, "puk|262019876543210", sealed).status().code(),
+            StatusCode::kUnauthenticated);
+}
+
+TEST(DerivationData, LayoutsAreAsDocumented) {
+  auto packed = Unwrap(PackImsi("262019876543210"));
+  EXPECT_EQ(ToHex(packed), "262019876543210f");
+  EXPECT_EQ(ToHex(Unwrap(Ki1DerivationData(Profile::kLegacy, "262019876543210"))),
+            "262019876543210fd9dfe6789abcdef0");
+  EXPECT_EQ(ToHex(Unwrap(Ki1DerivationData(Profile::kModern, "262019876543210"))),
+            "262019876543210f4b695f3100000001");
+  EXPECT_EQ(ToHex(MasterDerivationBlock(KeyPurpose::kK1Modern, 3, 1)), "534b4d53110000000000000000030001");
+  EXPECT_EQ(MasterDerivationData(KeyPurpose::kStorageKek, 0, 32).size(), 32u);
+  EXPECT_FALSE(PackImsi("26201987654321a").ok());
+  EXPECT_FALSE(PackImsi("2620198765432101").ok());
+}
+
+}  // namespace
+}  // namespace simkms::kms
