@@ -1,0 +1,138 @@
+#include "kms/ceremony.h"
+
+#include <nlohmann/json.hpp>
+
+#include "kms/kcv.h"
+#include "kms/master_key.h"
+#include "kms/shamir.h"
+
+namespace simkms::kms {
+
+inline constexpr char kBackupFormat[] = "simkms-mk-backup/1";
+
+std::string BackupFile::ToJson() const {
+  nlohmann::ordered_json j;
+  j["format"] = kBackupFormat;
+  j["token_label"] = token_label;
+  j["created_ms"] = created_ms;
+  j["threshold"] = threshold;
+  j["shares"] = shares;
+  j["share_set"] = share_set;
+  j["mk_kcv"] = ToHex(mk_kcv);
+  j["backup_kek_kcv"] = ToHex(backup_kek_kcv);
+  j["wrapped_mk"] = ToHex(wrapped_mk);
+  return j.dump(2) + "\n";
+}
+
+StatusOr<BackupFile> BackupFile::FromJson(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgumentError("backup file is not JSON");
+  auto str = [&](const char* f) -> StatusOr<std::string> {
+    if (!j.contains(f) || !j[f].is_string()) return InvalidArgumentError(std::string("backup file lacks '") + f + "'");
+    return j[f].get<std::string>();
+  };
+  auto num = [&](const char* f) -> StatusOr<int64_t> {
+    if (!j.contains(f) || !j[f].is_number_integer()) {
+      return InvalidArgumentError(std::string("backup file lacks number '") + f + "'");
+    }
+    return j[f].get<int64_t>();
+  };
+  BackupFile b;
+  SIMKMS_ASSIGN_OR_RETURN(std::string format, str("format"));
+  if (format != kBackupFormat) return InvalidArgumentError("unknown backup format '" + format + "'");
+  SIMKMS_ASSIGN_OR_RETURN(b.token_label, str("token_label"));
+  SIMKMS_ASSIGN_OR_RETURN(b.created_ms, num("created_ms"));
+  SIMKMS_ASSIGN_OR_RETURN(int64_t threshold, num("threshold"));
+  SIMKMS_ASSIGN_OR_RETURN(int64_t shares, num("shares"));
+  if (threshold < shamir::kMinThreshold || shares < threshold || shares > shamir::kMaxShares) {
+    return InvalidArgumentError("backup file has an impossible threshold/share count");
+  }
+  b.threshold = static_cast<int>(threshold);
+  b.shares = static_cast<int>(shares);
+  SIMKMS_ASSIGN_OR_RETURN(b.share_set, str("share_set"));
+  SIMKMS_ASSIGN_OR_RETURN(std::string mk_kcv, str("mk_kcv"));
+  SIMKMS_ASSIGN_OR_RETURN(b.mk_kcv, FromHex(mk_kcv));
+  SIMKMS_ASSIGN_OR_RETURN(std::string kek_kcv, str("backup_kek_kcv"));
+  SIMKMS_ASSIGN_OR_RETURN(b.backup_kek_kcv, FromHex(kek_kcv));
+  SIMKMS_ASSIGN_OR_RETURN(std::string wrapped, str("wrapped_mk"));
+  SIMKMS_ASSIGN_OR_RETURN(b.wrapped_mk, FromHex(wrapped));
+  if (b.mk_kcv.size() != 3 || b.backup_kek_kcv.size() != 3 || b.wrapped_mk.size() != 40) {
+    return InvalidArgumentError("backup file has malformed check values or wrapped key");
+  }
+  return b;
+}
+
+StatusOr<KeyKcvs> ReadKcvs(p11::Session& session, const ServiceKeys& keys) {
+  KeyKcvs k;
+  SIMKMS_ASSIGN_OR_RETURN(k.mk, TokenKcv(session, keys.mk, "MK"));
+  SIMKMS_ASSIGN_OR_RETURN(k.storage_kek, TokenKcv(session, keys.storage_kek, "storage KEK"));
+  SIMKMS_ASSIGN_OR_RETURN(k.audit_mac, TokenKcv(session, keys.audit_mac, "audit key"));
+  SIMKMS_ASSIGN_OR_RETURN(k.puk_encryption, TokenKcv(session, keys.puk_encryption, "PUK key"));
+  SIMKMS_ASSIGN_OR_RETURN(k.op_encryption, TokenKcv(session, keys.op_encryption, "OP key"));
+  return k;
+}
+
+namespace {
+
+// Both ceremonies end the same way: the service keys from MK, then their KCVs.
+// On failure the MK just created is destroyed so the token is as before.
+StatusOr<InitResult> FinishWithServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
+  auto keys = DeriveServiceKeys(session, mk);
+  if (!keys.ok()) {
+    session.DestroyObject(mk, "MK after failed ceremony").IgnoreError();
+    return keys.status();
+  }
+  InitResult result;
+  result.keys = *keys;
+  SIMKMS_ASSIGN_OR_RETURN(result.kcvs, ReadKcvs(session, result.keys));
+  return result;
+}
+
+}  // namespace
+
+StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& token_label, int threshold,
+                                    int shares, int64_t now_ms) {
+  if (threshold < shamir::kMinThreshold || threshold > shares || shares > shamir::kMaxShares) {
+    return InvalidArgumentError("need 2 <= threshold <= shares <= 16, got " + std::to_string(threshold) + " of " +
+                                std::to_string(shares));
+  }
+  SIMKMS_ASSIGN_OR_RETURN(MasterKeyBackup backup, GenerateMasterKeyWithBackup(session));
+  CK_OBJECT_HANDLE mk = CK_INVALID_HANDLE;
+  SIMKMS_ASSIGN_OR_RETURN(mk, FindByLabel(session, CKO_SECRET_KEY, labels::kMasterKey));
+  auto split = shamir::Split(backup.backup_kek, threshold, shares);
+  if (!split.ok()) {
+    session.DestroyObject(mk, "MK after failed split").IgnoreError();
+    return split.status();
+  }
+  SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
+  result.backup.token_label = token_label;
+  result.backup.created_ms = now_ms;
+  result.backup.threshold = threshold;
+  result.backup.shares = shares;
+  result.backup.share_set = split->set_id_hex;
+  result.backup.mk_kcv = backup.mk_kcv;
+  result.backup.backup_kek_kcv = backup.backup_kek_kcv;
+  result.backup.wrapped_mk = backup.wrapped_mk;
+  result.shares = std::move(split->shares);
+  return result;
+}
+
+StatusOr<InitResult> RestoreKeys(p11::Session& session, const BackupFile& backup,
+                                 const std::vector<std::string>& shares) {
+  for (std::size_t i = 0; i < shares.size(); ++i) {
+    auto parsed = shamir::ParseShare(shares[i]);
+    if (!parsed.ok()) return parsed.status().WithContext("share " + std::to_string(i + 1));
+    if (parsed->info.set_id_hex != backup.share_set) {
+      return InvalidArgumentError("share " + std::to_string(i + 1) + " belongs to share set " +
+                                  parsed->info.set_id_hex + ", this backup to " + backup.share_set);
+    }
+  }
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes backup_kek, shamir::Combine(shares));
+  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE mk, RestoreMasterKey(session, backup_kek, backup.backup_kek_kcv,
+                                                                backup.wrapped_mk, backup.mk_kcv));
+  SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
+  result.backup = backup;
+  return result;
+}
+
+}  // namespace simkms::kms

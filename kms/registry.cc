@@ -1,0 +1,196 @@
+#include "kms/registry.h"
+
+#include <chrono>
+
+#include "kms/dh_group.h"
+#include "kms/kcv.h"
+#include "kms/secret_field.h"
+#include "policy/numbering.h"
+#include "storage/identifiers.h"
+
+namespace simkms::kms {
+
+int64_t SystemClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Profile FromStorage(storage::KeyProfile p) {
+  return p == storage::KeyProfile::kLegacy ? Profile::kLegacy : Profile::kModern;
+}
+storage::KeyProfile ToStorage(Profile p) {
+  return p == Profile::kLegacy ? storage::KeyProfile::kLegacy : storage::KeyProfile::kModern;
+}
+
+namespace {
+
+StatusOr<storage::DhGroup> ParseGroup(const std::string& name) {
+  if (name == "ffdhe2048") return storage::DhGroup::kFfdhe2048;
+  if (name == "ffdhe3072") return storage::DhGroup::kFfdhe3072;
+  if (name == "p256") return storage::DhGroup::kP256;
+  if (name == "custom") return storage::DhGroup::kCustom;
+  return InvalidArgumentError("unknown DH group '" + name + "' (ffdhe2048, ffdhe3072, p256, custom)");
+}
+
+std::string OpAssociatedData(uint32_t ver) { return "op|" + std::to_string(ver); }
+
+// K1 is a deterministic function of MK and the VER, so an object left by an
+// interrupted earlier attempt is the right key: reuse it.
+StatusOr<CK_OBJECT_HANDLE> EnsureK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile,
+                                    bool* created) {
+  auto existing = FindK1(session, ver);
+  if (existing.ok()) {
+    *created = false;
+    return existing;
+  }
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  *created = true;
+  return DeriveK1(session, mk, ver, profile);
+}
+
+}  // namespace
+
+storage::AuditEvent Registry::Event(std::string name, std::string subject,
+                                    std::vector<std::pair<std::string, std::string>> details) const {
+  storage::AuditEvent e;
+  e.time_ms = clock_();
+  e.actor_role = actor_.role;
+  e.actor_identity = actor_.identity;
+  e.event = std::move(name);
+  e.subject = std::move(subject);
+  e.details = std::move(details);
+  return e;
+}
+
+StatusOr<storage::VerRecord> Registry::AddVer(NewVer request) {
+  const std::string subject = "VER " + std::to_string(request.ver);
+  if (request.ver == 0) return InvalidArgumentError("VER must be a positive number");
+  auto existing = store_.GetVer(request.ver);
+  if (existing.ok()) return AlreadyExistsError(subject + " already exists");
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+
+  SIMKMS_ASSIGN_OR_RETURN(storage::DhGroup group, ParseGroup(request.dh_group));
+  if (group == storage::DhGroup::kCustom) {
+    Status valid = ValidateCustomGroup(request.custom_p, request.custom_g);
+    if (!valid.ok()) return valid.WithContext(subject + ": custom DH group refused");
+  } else if (!request.custom_p.empty() || !request.custom_g.empty()) {
+    return InvalidArgumentError(subject + ": p and g are only given with --dh-group custom");
+  }
+  if (request.amf.size() != 2) return InvalidArgumentError(subject + ": AMF must be 2 bytes (4 hex digits)");
+  if (request.op.empty()) {
+    request.op = SecretBytes(16);
+    SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(request.op.mutable_data(), 16));
+  }
+  if (request.op.size() != 16) return InvalidArgumentError(subject + ": OP must be 16 bytes (32 hex digits)");
+
+  storage::VerRecord record;
+  record.ver = request.ver;
+  record.profile = ToStorage(request.profile);
+  record.dh_group = group;
+  record.custom_p = request.custom_p;
+  record.custom_g = request.custom_g;
+  record.amf = request.amf;
+  record.description = request.description;
+  record.created_at = clock_() / 1000;
+  SIMKMS_ASSIGN_OR_RETURN(record.op_ciphertext,
+                          SealField(session_, keys_.op_encryption, OpAssociatedData(request.ver), request.op));
+  bool created = false;
+  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, EnsureK1(session_, keys_.mk, request.ver, request.profile, &created));
+  auto kcv = K1Kcv(session_, keys_.mk, request.ver, request.profile);
+  if (!kcv.ok()) {
+    if (created) session_.DestroyObject(k1, "K1 after failure").IgnoreError();
+    return kcv.status();
+  }
+  record.k1_kcv = *kcv;
+
+  storage::WriteSet writes;
+  writes.PutVer(record);
+  Status committed = store_.Commit(writes, Event("ver.add", std::to_string(request.ver),
+                                                 {{"profile", std::string(ProfileName(request.profile))},
+                                                  {"dh_group", request.dh_group},
+                                                  {"k1_kcv", ToHex(record.k1_kcv)},
+                                                  {"amf", ToHex(record.amf)}}));
+  if (!committed.ok()) {
+    if (created) session_.DestroyObject(k1, "K1 after failed commit").IgnoreError();
+    return committed.WithContext(subject);
+  }
+  return record;
+}
+
+StatusOr<K1Export> Registry::ExportK1(uint32_t ver, const std::string& manufacturer,
+                                      const std::string& public_key_pem) {
+  auto record = store_.GetVer(ver);
+  if (!record.ok()) return record.status().WithContext("export K1 of VER " + std::to_string(ver));
+  const Profile profile = FromStorage(record->profile);
+  SIMKMS_ASSIGN_OR_RETURN(K1Export exported,
+                          kms::ExportK1(session_, keys_.mk, ver, profile, manufacturer, public_key_pem));
+  if (!ConstantTimeEquals(exported.kcv, record->k1_kcv)) {
+    return DataLossError("K1 of VER " + std::to_string(ver) + " has KCV " + ToHex(exported.kcv) +
+                         " but the VER record says " + ToHex(record->k1_kcv) + " (token and DB disagree)");
+  }
+  SIMKMS_RETURN_IF_ERROR(store_.Commit(storage::WriteSet(),
+                                       Event("ver.export-k1", std::to_string(ver),
+                                             {{"manufacturer", manufacturer},
+                                              {"k1_kcv", ToHex(exported.kcv)},
+                                              {"wrapping", exported.wrapping},
+                                              {"recipient_spki_sha256", ToHex(exported.recipient_spki_sha256)}})));
+  return exported;
+}
+
+StatusOr<storage::RangeRecord> Registry::AssignRange(const std::string& manufacturer, uint32_t ver,
+                                                     const std::string& first_iccid, const std::string& first_imsi,
+                                                     int mnc_digits, uint64_t count) {
+  if (manufacturer.empty()) return InvalidArgumentError("manufacturer name is empty");
+  auto ver_record = store_.GetVer(ver);
+  if (!ver_record.ok()) return ver_record.status().WithContext("range for VER " + std::to_string(ver));
+  // Numbering rules (E.118 Luhn digit and issuer prefix, E.212 MCC/MNC that a range
+  // must not leave) are policy's; storage refuses overlaps inside the commit.
+  auto spec = policy::ParseRangeSpec(first_iccid, first_imsi, mnc_digits, std::to_string(count));
+  if (!spec.ok()) return spec.status().WithContext("range for " + manufacturer);
+  const std::string last_iccid = storage::FormatIccid(spec->iccid_body_last());
+  const std::string last_imsi = storage::FormatImsi(spec->imsi_last());
+
+  SIMKMS_ASSIGN_OR_RETURN(auto ranges, store_.ListRanges());
+  storage::RangeRecord record;
+  for (std::size_t n = ranges.size() + 1;; ++n) {
+    char id[16];
+    std::snprintf(id, sizeof id, "r-%04zu", n);
+    if (store_.GetRange(id).status().code() == StatusCode::kNotFound) {
+      record.id = id;
+      break;
+    }
+  }
+  record.manufacturer = manufacturer;
+  record.ver = ver;
+  record.iccid_first = spec->iccid_body_first;
+  record.imsi_first = spec->imsi_first;
+  record.count = count;
+  record.created_at = clock_() / 1000;
+  storage::WriteSet writes;
+  writes.PutRange(record);
+  SIMKMS_RETURN_IF_ERROR(store_.Commit(writes, Event("range.assign", record.id,
+                                                     {{"manufacturer", manufacturer},
+                                                      {"ver", std::to_string(ver)},
+                                                      {"iccid", first_iccid + ".." + last_iccid},
+                                                      {"imsi", first_imsi + ".." + last_imsi},
+                                                      {"count", std::to_string(count)}})));
+  return record;
+}
+
+StatusOr<std::size_t> Registry::RederiveAllK1() {
+  SIMKMS_ASSIGN_OR_RETURN(auto vers, store_.ListVers());
+  for (const storage::VerRecord& v : vers) {
+    const Profile profile = FromStorage(v.profile);
+    bool created = false;
+    SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, EnsureK1(session_, keys_.mk, v.ver, profile, &created));
+    (void)k1;
+    SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, K1Kcv(session_, keys_.mk, v.ver, profile));
+    if (!ConstantTimeEquals(kcv, v.k1_kcv)) {
+      return DataLossError("restored K1 of VER " + std::to_string(v.ver) + " has KCV " + ToHex(kcv) +
+                           ", the VER record says " + ToHex(v.k1_kcv) + ": this DB belongs to another master key");
+    }
+  }
+  return vers.size();
+}
+
+}  // namespace simkms::kms

@@ -1,0 +1,80 @@
+// The operator's registry of VERs and manufacturer ranges: each operation checks
+// its input, does its token work, and commits the record change together with its
+// audit record (storage::Store::Commit). Used by kmsctl offline and, later, by the
+// daemon's admin socket. Bad input gets a clear error and changes nothing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "kms/derivation_data.h"
+#include "kms/k1_export.h"
+#include "kms/token_keys.h"
+#include "pkcs11/session.h"
+#include "storage/store.h"
+
+namespace simkms::kms {
+
+struct Actor {
+  std::string role;      // "custodian", "operator", ...
+  std::string identity;  // a name, a certificate CN
+};
+
+// Unix milliseconds; injected so tests control time.
+using Clock = std::function<int64_t()>;
+int64_t SystemClockMs();
+
+struct NewVer {
+  uint32_t ver = 0;
+  Profile profile = Profile::kModern;
+  std::string dh_group = "ffdhe2048";  // ffdhe2048 | ffdhe3072 | p256 | custom
+  Bytes custom_p;                      // custom only: big-endian p
+  Bytes custom_g;                      // custom only: big-endian g
+  SecretBytes op;                      // 16-byte Milenage OP; empty: generate one in the token
+  Bytes amf{0x80, 0x00};               // 2 bytes
+  std::string description;
+};
+
+class Registry {
+ public:
+  Registry(p11::Session& session, const ServiceKeys& keys, storage::Store& store, Actor actor, Clock clock)
+      : session_(session), keys_(keys), store_(store), actor_(std::move(actor)), clock_(std::move(clock)) {}
+
+  // Validates the group (custom: safe prime, generator of the order-q subgroup),
+  // derives K1 in the token, seals OP, commits the VER with "ver.add".
+  StatusOr<storage::VerRecord> AddVer(NewVer request);
+
+  // K1 of `ver` wrapped for the manufacturer; audited as "ver.export-k1".
+  StatusOr<K1Export> ExportK1(uint32_t ver, const std::string& manufacturer, const std::string& public_key_pem);
+
+  // A manufacturer's ICCID range (19-digit first ICCID with its Luhn digit) and IMSI
+  // range (15 digits, MNC of mnc_digits) of `count` chips, mapped 1:1 by position. Refuses overlaps
+  // with any existing range, an unknown VER, malformed numbers, overflow.
+  StatusOr<storage::RangeRecord> AssignRange(const std::string& manufacturer, uint32_t ver,
+                                             const std::string& first_iccid, const std::string& first_imsi,
+                                             int mnc_digits, uint64_t count);
+
+  // Re-creates the K1 token object of every VER in the store (after a restore
+  // onto a fresh token) and checks each KCV against the VER record.
+  StatusOr<std::size_t> RederiveAllK1();
+
+ private:
+  storage::AuditEvent Event(std::string name, std::string subject,
+                            std::vector<std::pair<std::string, std::string>> details) const;
+
+  p11::Session& session_;
+  const ServiceKeys& keys_;
+  storage::Store& store_;
+  Actor actor_;
+  Clock clock_;
+};
+
+Profile FromStorage(storage::KeyProfile p);
+storage::KeyProfile ToStorage(Profile p);
+
+}  // namespace simkms::kms

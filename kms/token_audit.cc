@@ -1,0 +1,106 @@
+#include "kms/token_audit.h"
+
+#include "kms/token_keys.h"
+
+namespace simkms::kms {
+namespace {
+
+// Checkpoint object value: "SKC1" | seq (8, big-endian) | record hash (32).
+constexpr uint8_t kCheckpointMagic[4] = {'S', 'K', 'C', '1'};
+constexpr std::size_t kCheckpointSize = 4 + 8 + storage::kAuditHashSize;
+
+Bytes EncodeCheckpoint(const storage::AuditCheckpoint& c) {
+  Bytes out(std::begin(kCheckpointMagic), std::end(kCheckpointMagic));
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<uint8_t>(c.seq >> (8 * i)));
+  out.insert(out.end(), c.record_hash.begin(), c.record_hash.end());
+  return out;
+}
+
+StatusOr<storage::AuditCheckpoint> DecodeCheckpoint(const Bytes& v) {
+  if (v.size() != kCheckpointSize || !std::equal(std::begin(kCheckpointMagic), std::end(kCheckpointMagic), v.begin())) {
+    return DataLossError("audit checkpoint object in the token is malformed");
+  }
+  storage::AuditCheckpoint c;
+  for (int i = 0; i < 8; ++i) c.seq = (c.seq << 8) | v[4 + i];
+  c.record_hash.assign(v.begin() + 12, v.end());
+  return c;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<TokenAuditMac>> TokenAuditMac::Open(std::shared_ptr<p11::Module> module, CK_SLOT_ID slot) {
+  SIMKMS_ASSIGN_OR_RETURN(p11::Session session, p11::Session::Open(std::move(module), slot));
+  auto key = FindByLabel(session, CKO_SECRET_KEY, labels::kAuditMac);
+  if (!key.ok()) return key.status().WithContext("audit key (run kmsctl init first)");
+  return std::unique_ptr<TokenAuditMac>(new TokenAuditMac(std::move(session), *key));
+}
+
+StatusOr<Bytes> TokenAuditMac::Compute(ByteView data) {
+  std::lock_guard lock(mu_);
+  return session_.Sign({CKM_SHA256_HMAC, nullptr, 0}, key_, data, "audit HMAC");
+}
+
+Status TokenAuditMac::Verify(ByteView data, ByteView mac) {
+  std::lock_guard lock(mu_);
+  Status s = session_.Verify({CKM_SHA256_HMAC, nullptr, 0}, key_, data, mac, "audit HMAC");
+  // A MAC of the wrong length is a bad record, not a failure to check.
+  if (!s.ok() && s.message().find("CKR_SIGNATURE_LEN_RANGE") != std::string::npos) {
+    return UnauthenticatedError("audit MAC has the wrong length");
+  }
+  return s;
+}
+
+StatusOr<std::unique_ptr<TokenCheckpointStore>> TokenCheckpointStore::Open(std::shared_ptr<p11::Module> module,
+                                                                           CK_SLOT_ID slot) {
+  SIMKMS_ASSIGN_OR_RETURN(p11::Session session, p11::Session::Open(std::move(module), slot));
+  return std::unique_ptr<TokenCheckpointStore>(new TokenCheckpointStore(std::move(session)));
+}
+
+namespace {
+
+StatusOr<std::vector<CK_OBJECT_HANDLE>> CheckpointObjects(p11::Session& session) {
+  p11::Attributes query;
+  query.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, labels::kAuditHead);
+  return session.FindAll(query);
+}
+
+}  // namespace
+
+// SoftHSM 2.6 refuses to change CKA_VALUE of a data object (CKR_ATTRIBUTE_READ_ONLY),
+// so each write creates a new object and then destroys the older ones. A crash in
+// between leaves two objects; Read takes the one with the highest sequence number,
+// so the checkpoint is never lost or rolled back.
+StatusOr<std::optional<storage::AuditCheckpoint>> TokenCheckpointStore::Read() {
+  std::lock_guard lock(mu_);
+  SIMKMS_ASSIGN_OR_RETURN(auto objects, CheckpointObjects(session_));
+  std::optional<storage::AuditCheckpoint> newest;
+  for (CK_OBJECT_HANDLE object : objects) {
+    SIMKMS_ASSIGN_OR_RETURN(Bytes value, session_.GetAttribute(object, CKA_VALUE, "audit checkpoint"));
+    SIMKMS_ASSIGN_OR_RETURN(storage::AuditCheckpoint c, DecodeCheckpoint(value));
+    if (!newest || c.seq > newest->seq) newest = std::move(c);
+  }
+  return newest;
+}
+
+Status TokenCheckpointStore::Write(const storage::AuditCheckpoint& checkpoint) {
+  if (checkpoint.record_hash.size() != storage::kAuditHashSize) {
+    return InvalidArgumentError("audit checkpoint hash must be 32 bytes");
+  }
+  std::lock_guard lock(mu_);
+  SIMKMS_ASSIGN_OR_RETURN(auto older, CheckpointObjects(session_));
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_DATA)
+      .Text(CKA_LABEL, labels::kAuditHead)
+      .Text(CKA_APPLICATION, "simkms")
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Blob(CKA_VALUE, EncodeCheckpoint(checkpoint));
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject created, session_.CreateObject(a, "audit checkpoint"));
+  created.Release();
+  for (CK_OBJECT_HANDLE object : older) {
+    SIMKMS_RETURN_IF_ERROR(session_.DestroyObject(object, "previous audit checkpoint"));
+  }
+  return OkStatus();
+}
+
+}  // namespace simkms::kms

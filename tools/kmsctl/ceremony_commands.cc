@@ -1,0 +1,175 @@
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "kms/ceremony.h"
+#include "tools/kmsctl/commands.h"
+#include "tools/kmsctl/output.h"
+
+namespace simkms::kmsctl {
+namespace {
+
+Status MaybeInitToken(const GlobalOptions& g, const TokenInitArgs& t) {
+  if (!t.init_token) return OkStatus();
+  if (t.so_pin_file.empty()) return InvalidArgumentError("--init-token needs --so-pin-file");
+  return InitToken(g, t.label, t.so_pin_file);
+}
+
+GlobalOptions ForLabel(GlobalOptions g, const TokenInitArgs& t) {
+  if (t.init_token) g.token = "pkcs11:token=" + t.label;
+  return g;
+}
+
+Status RefuseUsedDatabase(const std::string& db) {
+  std::error_code ec;
+  if (!db.empty() && std::filesystem::exists(db, ec) && !std::filesystem::is_empty(db, ec)) {
+    return FailedPreconditionError("database " + db + " already exists: a ceremony starts with an empty one");
+  }
+  return OkStatus();
+}
+
+void PrintKcvs(const kms::KeyKcvs& k, Fields& f) {
+  f.Add("kcv.mk", ToHex(k.mk));
+  f.Add("kcv.storage_kek", ToHex(k.storage_kek));
+  f.Add("kcv.audit_key", ToHex(k.audit_mac));
+  f.Add("kcv.puk_key", ToHex(k.puk_encryption));
+  f.Add("kcv.op_key", ToHex(k.op_encryption));
+}
+
+std::vector<std::pair<std::string, std::string>> KcvDetails(const kms::KeyKcvs& k) {
+  return {{"mk_kcv", ToHex(k.mk)},
+          {"storage_kek_kcv", ToHex(k.storage_kek)},
+          {"audit_key_kcv", ToHex(k.audit_mac)},
+          {"puk_key_kcv", ToHex(k.puk_encryption)},
+          {"op_key_kcv", ToHex(k.op_encryption)}};
+}
+
+storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
+                                  std::vector<std::pair<std::string, std::string>> details) {
+  storage::AuditEvent e;
+  e.time_ms = kms::SystemClockMs();
+  e.actor_role = "custodian";
+  e.actor_identity = c.options().actor;
+  e.event = std::move(name);
+  e.subject = "token " + c.token_label();
+  e.details = std::move(details);
+  return e;
+}
+
+}  // namespace
+
+Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) {
+  if (args.backup_out.empty()) return InvalidArgumentError("init needs --backup-out FILE for the MK backup");
+  if (std::filesystem::exists(args.backup_out)) {
+    return FailedPreconditionError("backup file " + args.backup_out + " already exists");
+  }
+  SIMKMS_RETURN_IF_ERROR(RefuseUsedDatabase(g.db));
+  SIMKMS_RETURN_IF_ERROR(MaybeInitToken(g, args.token));
+  SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(ForLabel(g, args.token)));
+  SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result,
+                          kms::InitializeKeys(ctx->session(), ctx->token_label(), args.threshold, args.shares,
+                                              kms::SystemClockMs()));
+  SIMKMS_RETURN_IF_ERROR(WritePrivateFile(args.backup_out, result.backup.ToJson()));
+  if (!args.shares_dir.empty()) {
+    std::filesystem::create_directories(args.shares_dir);
+    for (std::size_t i = 0; i < result.shares.size(); ++i) {
+      SIMKMS_RETURN_IF_ERROR(WritePrivateFile(
+          (std::filesystem::path(args.shares_dir) / ("share-" + std::to_string(i + 1) + ".txt")).string(),
+          result.shares[i] + "\n"));
+    }
+  }
+  SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenStore());
+  auto details = KcvDetails(result.kcvs);
+  details.push_back({"threshold", std::to_string(args.threshold)});
+  details.push_back({"shares", std::to_string(args.shares)});
+  details.push_back({"share_set", result.backup.share_set});
+  SIMKMS_RETURN_IF_ERROR(ctx->store().Commit(storage::WriteSet(), CeremonyEvent(*ctx, "kms.init", details)));
+
+  Fields f;
+  f.Add("token", ctx->token_label());
+  PrintKcvs(result.kcvs, f);
+  f.Add("backup_file", args.backup_out);
+  f.Add("backup_kek_kcv", ToHex(result.backup.backup_kek_kcv));
+  f.Add("share_set", result.backup.share_set);
+  f.Add("threshold", std::to_string(args.threshold) + " of " + std::to_string(args.shares));
+  if (g.json) {
+    auto j = f.ToJson();
+    if (args.shares_dir.empty()) j["shares"] = result.shares;
+    out << j.dump(2) << "\n";
+    return OkStatus();
+  }
+  f.Print(out);
+  if (args.shares_dir.empty()) {
+    out << "\nCustodian shares (hand each to its custodian; any " << args.threshold << " restore MK):\n";
+    for (std::size_t i = 0; i < result.shares.size(); ++i) {
+      out << "  custodian " << (i + 1) << ": " << result.shares[i] << "\n";
+    }
+  } else {
+    out << "shares written to " << args.shares_dir << "/share-<n>.txt (one per custodian)\n";
+  }
+  return OkStatus();
+}
+
+Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream& out) {
+  SIMKMS_ASSIGN_OR_RETURN(std::string backup_text, ReadFile(args.backup_file));
+  SIMKMS_ASSIGN_OR_RETURN(kms::BackupFile backup, kms::BackupFile::FromJson(backup_text));
+  std::vector<std::string> shares;
+  for (const std::string& f : args.share_files) {
+    SIMKMS_ASSIGN_OR_RETURN(std::string s, ReadFile(f));
+    shares.push_back(s);
+  }
+  if (args.shares_stdin) {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line.find_first_not_of(" \t\r") != std::string::npos) shares.push_back(line);
+    }
+  }
+  if (shares.empty()) return InvalidArgumentError("no shares given (--share-file or --shares-stdin)");
+  SIMKMS_RETURN_IF_ERROR(MaybeInitToken(g, args.token));
+  SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(ForLabel(g, args.token)));
+  SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result, kms::RestoreKeys(ctx->session(), backup, shares));
+  SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
+
+  Fields f;
+  f.Add("token", ctx->token_label());
+  PrintKcvs(result.kcvs, f);
+  if (!g.db.empty()) {
+    storage::AuditCheckpoint head{0, Bytes(storage::kAuditHashSize, 0)};
+    if (std::filesystem::exists(g.db)) {
+      // A restored DB's chain must verify under the restored audit key before the
+      // new token's checkpoint is anchored to its head.
+      // The old token's checkpoint is gone with it: the chain is verified against
+      // its own head (every MAC and link), which then becomes the new anchor.
+      SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true));
+      SIMKMS_ASSIGN_OR_RETURN(head, ctx->store().AuditHead());
+      SIMKMS_ASSIGN_OR_RETURN(storage::AuditVerifyReport report,
+                              ctx->store().VerifyAudit(ctx->audit_mac(), head.seq > 0 ? std::optional(head)
+                                                                                     : std::nullopt));
+      if (!report.ok) {
+        return DataLossError("the database's audit chain does not verify under the restored keys: " +
+                             report.problem);
+      }
+      ctx->CloseStore();
+      if (head.seq > 0) SIMKMS_RETURN_IF_ERROR(ctx->checkpoints().Write(head));
+      f.Add("audit_records_verified", std::to_string(report.records_checked));
+    }
+    SIMKMS_RETURN_IF_ERROR(ctx->OpenStore());
+    kms::Registry registry = ctx->MakeRegistry();
+    SIMKMS_ASSIGN_OR_RETURN(std::size_t vers, registry.RederiveAllK1());
+    auto details = KcvDetails(result.kcvs);
+    details.push_back({"share_set", backup.share_set});
+    details.push_back({"vers_rederived", std::to_string(vers)});
+    details.push_back({"audit_anchor_seq", std::to_string(head.seq)});
+    SIMKMS_RETURN_IF_ERROR(ctx->store().Commit(storage::WriteSet(), CeremonyEvent(*ctx, "kms.restore", details)));
+    f.Add("vers_rederived", std::to_string(vers));
+  }
+  if (g.json) {
+    out << f.ToJson().dump(2) << "\n";
+  } else {
+    f.Print(out);
+  }
+  return OkStatus();
+}
+
+}  // namespace simkms::kmsctl

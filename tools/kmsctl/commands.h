@@ -1,0 +1,76 @@
+// kmsctl's commands. Each parses nothing (main.cc does), does one job, prints a
+// table or JSON to `out`, and returns a Status; main maps it to the exit code.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "tools/kmsctl/context.h"
+
+namespace simkms::kmsctl {
+
+struct TokenInitArgs {
+  bool init_token = false;  // initialise a token in the first free slot first
+  std::string label = "simkms";
+  std::string so_pin_file;
+};
+
+struct InitArgs {
+  TokenInitArgs token;
+  int threshold = 3;
+  int shares = 5;
+  std::string backup_out;  // the MK backup file (required)
+  std::string shares_dir;  // one share-<x>.txt per custodian; empty: print them
+};
+Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out);
+
+struct RestoreArgs {
+  TokenInitArgs token;
+  std::string backup_file;
+  std::vector<std::string> share_files;
+  bool shares_stdin = false;  // one share per line on standard input
+};
+Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream& out);
+
+struct VerAddArgs {
+  uint32_t ver = 0;
+  std::string profile = "modern";
+  std::string dh_group = "ffdhe2048";
+  std::string dh_p_file;  // custom group: p in hex (whitespace ignored)
+  std::string dh_g = "2";  // custom group: g in hex
+  std::string op_file;     // 32 hex digits; absent: generated in the token
+  std::string amf = "8000";
+  std::string description;
+};
+Status RunVerAdd(const GlobalOptions& g, const VerAddArgs& args, std::ostream& out);
+Status RunVerList(const GlobalOptions& g, std::ostream& out);
+Status RunVerShow(const GlobalOptions& g, uint32_t ver, std::ostream& out);
+
+struct ExportK1Args {
+  uint32_t ver = 0;
+  std::string manufacturer;
+  std::string pubkey_file;
+  std::string out_file;
+};
+Status RunVerExportK1(const GlobalOptions& g, const ExportK1Args& args, std::ostream& out);
+
+struct RangeAssignArgs {
+  std::string manufacturer;
+  uint32_t ver = 0;
+  std::string iccid_first;
+  std::string imsi_first;
+  int mnc_digits = 2;
+  uint64_t count = 0;
+};
+Status RunRangeAssign(const GlobalOptions& g, const RangeAssignArgs& args, std::ostream& out);
+Status RunRangeList(const GlobalOptions& g, std::ostream& out);
+
+// Sets *chain_ok; a broken chain is reported in `out` and is not an error Status.
+Status RunAuditVerify(const GlobalOptions& g, std::ostream& out, bool* chain_ok);
+Status RunAuditShow(const GlobalOptions& g, uint64_t from, std::size_t limit, std::ostream& out);
+Status RunStatus(const GlobalOptions& g, std::ostream& out);
+
+}  // namespace simkms::kmsctl

@@ -1,0 +1,79 @@
+// What every kmsctl command needs: the PKCS#11 module, the token (selected by
+// URI, logged in with a PIN from a file or the environment), the service keys
+// and, for most commands, the RocksDB store with the token-backed audit trail.
+//
+// Members are destroyed in reverse order of declaration: store, audit adapters,
+// session, module (C_Finalize) — all before main() returns.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "kms/registry.h"
+#include "kms/token_audit.h"
+#include "kms/token_keys.h"
+#include "pkcs11/module.h"
+#include "pkcs11/session.h"
+#include "storage/store.h"
+
+namespace simkms::kmsctl {
+
+struct GlobalOptions {
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string token = "pkcs11:token=simkms";
+  std::string pin_file;
+  std::string pin_env;
+  std::string db;
+  std::string actor;
+  bool json = false;
+};
+
+class Context {
+ public:
+  // Loads the module, finds the token, logs in as the user.
+  static StatusOr<std::unique_ptr<Context>> Open(const GlobalOptions& options);
+  ~Context();
+
+  // Loads the service keys; NotFound on a token without a ceremony.
+  Status LoadKeys();
+  // Opens (creating if needed) the store at options.db with the token audit key.
+  Status OpenStore(bool read_only = false);
+  kms::Registry MakeRegistry();
+
+  const GlobalOptions& options() const { return options_; }
+  p11::Session& session() { return *session_; }
+  const std::shared_ptr<p11::Module>& module() const { return module_; }
+  CK_SLOT_ID slot() const { return slot_; }
+  const std::string& token_label() const { return token_label_; }
+  const kms::ServiceKeys& keys() const { return keys_; }
+  storage::Store& store() { return *store_; }
+  kms::TokenAuditMac& audit_mac() { return *audit_mac_; }
+  kms::TokenCheckpointStore& checkpoints() { return *checkpoints_; }
+  kms::Actor actor() const { return {"custodian", options_.actor}; }
+  // Closes the store (e.g. to reopen it read-write after a read-only check).
+  void CloseStore() { store_.reset(); }
+
+ private:
+  explicit Context(GlobalOptions options) : options_(std::move(options)) {}
+
+  GlobalOptions options_;
+  std::shared_ptr<p11::Module> module_;
+  CK_SLOT_ID slot_ = 0;
+  std::string token_label_;
+  std::unique_ptr<p11::Session> session_;
+  kms::ServiceKeys keys_;
+  std::unique_ptr<kms::TokenAuditMac> audit_mac_;
+  std::unique_ptr<kms::TokenCheckpointStore> checkpoints_;
+  std::unique_ptr<storage::Store> store_;
+};
+
+// Initialises a token in the module's first free slot: label, SO PIN (from
+// so_pin_file), user PIN (from the global PIN source).
+Status InitToken(const GlobalOptions& options, const std::string& label, const std::string& so_pin_file);
+
+// Writes a new file readable by the owner only; refuses to overwrite.
+Status WritePrivateFile(const std::string& path, const std::string& content);
+StatusOr<std::string> ReadFile(const std::string& path);
+
+}  // namespace simkms::kmsctl

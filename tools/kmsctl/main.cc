@@ -1,0 +1,146 @@
+// kmsctl: the administrator's CLI for key ceremonies and the VER/range registry.
+//
+// Exit codes: 0 success; 1 the operation failed (the message says why; nothing
+// was changed); 2 bad command line; 3 `audit verify` found a broken chain.
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <unistd.h>
+
+#include "tools/kmsctl/commands.h"
+
+namespace {
+
+std::string DefaultActor() {
+  const char* user = std::getenv("USER");
+  return user != nullptr ? user : "uid:" + std::to_string(getuid());
+}
+
+void AddTokenInit(CLI::App* cmd, simkms::kmsctl::TokenInitArgs& t) {
+  cmd->add_flag("--init-token", t.init_token, "initialise a token in the first free slot first");
+  cmd->add_option("--label", t.label, "label of the token to initialise")->capture_default_str();
+  cmd->add_option("--so-pin-file", t.so_pin_file, "file holding the SO PIN (owner-only permissions)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace simkms::kmsctl;
+  CLI::App app{"kmsctl: key ceremonies and registry of the simkms appliance"};
+  app.require_subcommand(1);
+  GlobalOptions g;
+  g.actor = DefaultActor();
+  app.add_option("--module", g.module, "PKCS#11 module")->envname("SIMKMS_MODULE")->capture_default_str();
+  app.add_option("--token", g.token, "token, as an RFC 7512 pkcs11: URI")->envname("SIMKMS_TOKEN")->capture_default_str();
+  app.add_option("--pin-file", g.pin_file, "file holding the user PIN (owner-only permissions)")
+      ->envname("SIMKMS_PIN_FILE");
+  app.add_option("--pin-env", g.pin_env, "name of an environment variable holding the user PIN");
+  app.add_option("--db", g.db, "RocksDB directory")->envname("SIMKMS_DB");
+  app.add_option("--actor", g.actor, "who is acting, for the audit trail")->capture_default_str();
+  app.add_flag("--json", g.json, "JSON output for scripts");
+
+  InitArgs init;
+  CLI::App* init_cmd = app.add_subcommand("init", "key ceremony: MK, service keys, M-of-N backup");
+  AddTokenInit(init_cmd, init.token);
+  init_cmd->add_option("--threshold,-m", init.threshold, "shares needed to restore")->capture_default_str();
+  init_cmd->add_option("--shares,-n", init.shares, "number of custodians")->capture_default_str();
+  init_cmd->add_option("--backup-out", init.backup_out, "where to write the MK backup file")->required();
+  init_cmd->add_option("--shares-dir", init.shares_dir, "write share-<n>.txt files here instead of printing");
+
+  RestoreArgs restore;
+  CLI::App* restore_cmd = app.add_subcommand("restore", "rebuild the keys on a fresh token from M shares");
+  AddTokenInit(restore_cmd, restore.token);
+  restore_cmd->add_option("--backup", restore.backup_file, "the MK backup file")->required();
+  restore_cmd->add_option("--share-file", restore.share_files, "a custodian's share (repeat)");
+  restore_cmd->add_flag("--shares-stdin", restore.shares_stdin, "read shares from standard input, one per line");
+
+  CLI::App* ver_cmd = app.add_subcommand("ver", "VERs: key profile, DH group, Milenage OP/AMF");
+  ver_cmd->require_subcommand(1);
+  VerAddArgs ver_add;
+  CLI::App* ver_add_cmd = ver_cmd->add_subcommand("add", "create a VER and its K1");
+  ver_add_cmd->add_option("--ver", ver_add.ver, "VER number")->required();
+  ver_add_cmd->add_option("--profile", ver_add.profile, "legacy (DES K1, weak) or modern (AES-128)")
+      ->capture_default_str();
+  ver_add_cmd->add_option("--dh-group", ver_add.dh_group, "ffdhe2048, ffdhe3072, p256 or custom")
+      ->capture_default_str();
+  ver_add_cmd->add_option("--dh-p-file", ver_add.dh_p_file, "custom group: file with p in hex");
+  ver_add_cmd->add_option("--dh-g", ver_add.dh_g, "custom group: g in hex")->capture_default_str();
+  ver_add_cmd->add_option("--op-file", ver_add.op_file, "file with the 16-byte Milenage OP in hex (else generated)");
+  ver_add_cmd->add_option("--amf", ver_add.amf, "Milenage AMF, 4 hex digits")->capture_default_str();
+  ver_add_cmd->add_option("--description", ver_add.description, "free text");
+  ver_cmd->add_subcommand("list", "list VERs");
+  uint32_t show_ver = 0;
+  ver_cmd->add_subcommand("show", "show one VER")->add_option("--ver", show_ver, "VER number")->required();
+  ExportK1Args export_args;
+  CLI::App* export_cmd = ver_cmd->add_subcommand("export-k1", "K1 wrapped for a manufacturer (RSA-OAEP)");
+  export_cmd->add_option("--ver", export_args.ver, "VER number")->required();
+  export_cmd->add_option("--manufacturer", export_args.manufacturer, "manufacturer name")->required();
+  export_cmd->add_option("--pubkey", export_args.pubkey_file, "manufacturer's RSA public key (PEM)")->required();
+  export_cmd->add_option("--out", export_args.out_file, "export file to write")->required();
+
+  CLI::App* range_cmd = app.add_subcommand("range", "manufacturer ICCID/IMSI ranges");
+  range_cmd->require_subcommand(1);
+  RangeAssignArgs range_args;
+  CLI::App* assign_cmd = range_cmd->add_subcommand("assign", "assign ICCID and IMSI ranges, 1:1 by position");
+  assign_cmd->add_option("--manufacturer", range_args.manufacturer, "manufacturer name")->required();
+  assign_cmd->add_option("--ver", range_args.ver, "VER of the chips")->required();
+  assign_cmd->add_option("--iccid-first", range_args.iccid_first, "first ICCID, 19 digits with Luhn digit")
+      ->required();
+  assign_cmd->add_option("--imsi-first", range_args.imsi_first, "first IMSI, 15 digits")->required();
+  assign_cmd->add_option("--mnc-digits", range_args.mnc_digits, "length of the IMSI's MNC (2 or 3)")
+      ->capture_default_str();
+  assign_cmd->add_option("--count", range_args.count, "number of chips")->required();
+  range_cmd->add_subcommand("list", "list ranges");
+
+  CLI::App* audit_cmd = app.add_subcommand("audit", "the audit trail");
+  audit_cmd->require_subcommand(1);
+  audit_cmd->add_subcommand("verify", "check the MAC chain and the checkpoint");
+  uint64_t audit_from = 1;
+  std::size_t audit_limit = 100;
+  CLI::App* show_cmd = audit_cmd->add_subcommand("show", "print audit records");
+  show_cmd->add_option("--from", audit_from, "first sequence number")->capture_default_str();
+  show_cmd->add_option("--limit", audit_limit, "at most this many records")->capture_default_str();
+
+  app.add_subcommand("status", "token KCVs and registry counts");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  simkms::Status status;
+  bool chain_ok = true;
+  std::string what;
+  std::ostream& out = std::cout;
+  if (init_cmd->parsed()) {
+    what = "init";
+    status = RunInit(g, init, out);
+  } else if (restore_cmd->parsed()) {
+    what = "restore";
+    status = RunRestore(g, restore, out);
+  } else if (ver_cmd->parsed()) {
+    what = "ver";
+    if (ver_add_cmd->parsed()) status = RunVerAdd(g, ver_add, out);
+    else if (ver_cmd->get_subcommand("list")->parsed()) status = RunVerList(g, out);
+    else if (ver_cmd->get_subcommand("show")->parsed()) status = RunVerShow(g, show_ver, out);
+    else status = RunVerExportK1(g, export_args, out);
+  } else if (range_cmd->parsed()) {
+    what = "range";
+    if (assign_cmd->parsed()) status = RunRangeAssign(g, range_args, out);
+    else status = RunRangeList(g, out);
+  } else if (audit_cmd->parsed()) {
+    what = "audit";
+    if (show_cmd->parsed()) status = RunAuditShow(g, audit_from, audit_limit, out);
+    else status = RunAuditVerify(g, out, &chain_ok);
+  } else {
+    what = "status";
+    status = RunStatus(g, out);
+  }
+  if (!status.ok()) {
+    std::cerr << "kmsctl " << what << ": " << status.ToString() << "\n";
+    return 1;
+  }
+  return chain_ok ? 0 : 3;
+}
