@@ -1,0 +1,326 @@
+#include "storage/records.h"
+
+#include <initializer_list>
+#include <string>
+
+#include "storage/identifiers.h"
+#include "storage/tlv.h"
+
+namespace simkms::storage {
+
+namespace {
+
+constexpr uint8_t kFormatVersion = 1;
+
+// Tags. Persisted: never renumber or reuse; add new ones at the end.
+namespace ver_tag {
+constexpr uint8_t kVer = 1, kProfile = 2, kDhGroup = 3, kCustomP = 4, kCustomG = 5, kOpCiphertext = 6,
+                  kAmf = 7, kK1Kcv = 8, kDescription = 9, kCreatedAt = 10;
+}
+namespace range_tag {
+constexpr uint8_t kId = 1, kManufacturer = 2, kVer = 3, kIccidFirst = 4, kImsiFirst = 5, kCount = 6,
+                  kCreatedAt = 7;
+}
+namespace sub_tag {
+constexpr uint8_t kImsi = 1, kIccid = 2, kVer = 3, kState = 4, kHotline = 5, kOrderId = 6,
+                  kActivationCodeHash = 7, kActivationTriesLeft = 8, kKi2KeyId = 9, kKi2Kcv = 10,
+                  kPukCiphertext = 11, kSqn = 12, kCreatedAt = 13, kUpdatedAt = 14;
+}
+namespace wk_tag {
+constexpr uint8_t kKeyId = 1, kBlob = 2, kKcv = 3, kKekKcv = 4, kMechanism = 5, kCreatedAt = 6;
+}
+
+// Runs the field loop shared by all decoders: version check, duplicate rejection,
+// unknown-tag skipping, and the required-field check at the end.
+template <typename Handler>
+Status DecodeFields(tlv::Reader& reader, std::initializer_list<uint8_t> required, Handler handle) {
+  SIMKMS_RETURN_IF_ERROR(reader.ReadVersion(kFormatVersion));
+  tlv::TagSet seen;
+  while (!reader.done()) {
+    SIMKMS_ASSIGN_OR_RETURN(tlv::Field f, reader.Next());
+    bool known = false;
+    SIMKMS_RETURN_IF_ERROR(handle(f, known));
+    if (!known) continue;  // a later version's field: skipped
+    if (!seen.Insert(f.tag)) {
+      return reader.Error("duplicate tag " + std::to_string(f.tag) + " at offset " + std::to_string(f.offset));
+    }
+  }
+  for (uint8_t tag : required) {
+    if (!seen.Contains(tag)) return reader.Error("required tag " + std::to_string(tag) + " missing");
+  }
+  return OkStatus();
+}
+
+Status AsDataLoss(const Status& s, std::string_view what) {
+  if (s.ok()) return s;
+  return DataLossError(std::string(what) + ": " + s.message());
+}
+
+bool ValidProfile(uint8_t v) { return v == 1 || v == 2; }
+bool ValidDhGroup(uint8_t v) { return v >= 1 && v <= 4; }
+bool ValidState(uint8_t v) { return v >= 1 && v <= 4; }
+
+}  // namespace
+
+std::string_view KeyProfileName(KeyProfile p) {
+  switch (p) {
+    case KeyProfile::kLegacy: return "legacy";
+    case KeyProfile::kModern: return "modern";
+  }
+  return "unknown";
+}
+
+std::string_view DhGroupName(DhGroup g) {
+  switch (g) {
+    case DhGroup::kFfdhe2048: return "ffdhe2048";
+    case DhGroup::kFfdhe3072: return "ffdhe3072";
+    case DhGroup::kP256: return "p256";
+    case DhGroup::kCustom: return "custom";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------- validation
+
+Status ValidateVerRecord(const VerRecord& r) {
+  const std::string what = "VER " + std::to_string(r.ver);
+  if (!ValidProfile(static_cast<uint8_t>(r.profile))) {
+    return InvalidArgumentError(what + ": profile " + std::to_string(static_cast<int>(r.profile)) + " unknown");
+  }
+  if (!ValidDhGroup(static_cast<uint8_t>(r.dh_group))) {
+    return InvalidArgumentError(what + ": dh_group " + std::to_string(static_cast<int>(r.dh_group)) + " unknown");
+  }
+  const bool custom = r.dh_group == DhGroup::kCustom;
+  if (custom && (r.custom_p.empty() || r.custom_g.empty())) {
+    return InvalidArgumentError(what + ": custom DH group needs custom_p and custom_g");
+  }
+  if (!custom && (!r.custom_p.empty() || !r.custom_g.empty())) {
+    return InvalidArgumentError(what + ": custom_p/custom_g set but dh_group is " +
+                                std::string(DhGroupName(r.dh_group)));
+  }
+  if (r.amf.size() != 2) return InvalidArgumentError(what + ": amf must be 2 bytes, got " + std::to_string(r.amf.size()));
+  if (r.k1_kcv.size() != 3) {
+    return InvalidArgumentError(what + ": k1_kcv must be 3 bytes, got " + std::to_string(r.k1_kcv.size()));
+  }
+  return OkStatus();
+}
+
+Status ValidateRangeRecord(const RangeRecord& r) {
+  const std::string what = "range '" + r.id + "'";
+  if (r.id.empty() || r.id.size() > 64) return InvalidArgumentError(what + ": id must be 1..64 bytes");
+  if (r.count == 0) return InvalidArgumentError(what + ": count must be at least 1");
+  if (r.iccid_first >= kIccidBodyLimit || r.count > kIccidBodyLimit - r.iccid_first) {
+    return InvalidArgumentError(what + ": ICCID interval leaves the 18-digit body space");
+  }
+  if (r.imsi_first >= kImsiLimit || r.count > kImsiLimit - r.imsi_first) {
+    return InvalidArgumentError(what + ": IMSI interval leaves the 15-digit space");
+  }
+  return OkStatus();
+}
+
+Status ValidateSubscriberRecord(const SubscriberRecord& r) {
+  if (!IsValidImsi(r.imsi)) return InvalidArgumentError("subscriber: IMSI '" + r.imsi + "' is not 15 digits");
+  const std::string what = "subscriber " + r.imsi;
+  if (!IsValidIccid(r.iccid)) {
+    return InvalidArgumentError(what + ": ICCID '" + r.iccid + "' is not 19 digits with a valid Luhn digit");
+  }
+  if (!ValidState(static_cast<uint8_t>(r.state))) {
+    return InvalidArgumentError(what + ": state " + std::to_string(static_cast<int>(r.state)) + " unknown");
+  }
+  return OkStatus();
+}
+
+Status ValidateWrappedKeyRecord(const WrappedKeyRecord& r) {
+  if (r.key_id.empty() || r.key_id.size() > 256) {
+    return InvalidArgumentError("wrapped key: key_id must be 1..256 bytes");
+  }
+  return OkStatus();
+}
+
+// ---------------------------------------------------------------- VerRecord
+
+Bytes EncodeVerRecord(const VerRecord& r) {
+  using namespace ver_tag;
+  tlv::Writer w(kFormatVersion);
+  w.AddU32(kVer, r.ver);
+  w.AddU8(kProfile, static_cast<uint8_t>(r.profile));
+  w.AddU8(kDhGroup, static_cast<uint8_t>(r.dh_group));
+  w.AddBytes(kCustomP, r.custom_p);
+  w.AddBytes(kCustomG, r.custom_g);
+  w.AddBytes(kOpCiphertext, r.op_ciphertext);
+  w.AddBytes(kAmf, r.amf);
+  w.AddBytes(kK1Kcv, r.k1_kcv);
+  w.AddString(kDescription, r.description);
+  w.AddI64(kCreatedAt, r.created_at);
+  return std::move(w).Finish();
+}
+
+StatusOr<VerRecord> DecodeVerRecord(ByteView in) {
+  using namespace ver_tag;
+  tlv::Reader reader(in, "VER record");
+  VerRecord r;
+  SIMKMS_RETURN_IF_ERROR(DecodeFields(
+      reader, {kVer, kProfile, kDhGroup, kCustomP, kCustomG, kOpCiphertext, kAmf, kK1Kcv, kDescription, kCreatedAt},
+      [&](const tlv::Field& f, bool& known) -> Status {
+        known = true;
+        uint8_t u8 = 0;
+        switch (f.tag) {
+          case kVer: return reader.AsU32(f, r.ver);
+          case kProfile:
+            SIMKMS_RETURN_IF_ERROR(reader.AsU8(f, u8));
+            if (!ValidProfile(u8)) return reader.Error("profile " + std::to_string(u8) + " unknown");
+            r.profile = static_cast<KeyProfile>(u8);
+            return OkStatus();
+          case kDhGroup:
+            SIMKMS_RETURN_IF_ERROR(reader.AsU8(f, u8));
+            if (!ValidDhGroup(u8)) return reader.Error("dh_group " + std::to_string(u8) + " unknown");
+            r.dh_group = static_cast<DhGroup>(u8);
+            return OkStatus();
+          case kCustomP: tlv::Reader::AsBytes(f, r.custom_p); return OkStatus();
+          case kCustomG: tlv::Reader::AsBytes(f, r.custom_g); return OkStatus();
+          case kOpCiphertext: tlv::Reader::AsBytes(f, r.op_ciphertext); return OkStatus();
+          case kAmf: tlv::Reader::AsBytes(f, r.amf); return OkStatus();
+          case kK1Kcv: tlv::Reader::AsBytes(f, r.k1_kcv); return OkStatus();
+          case kDescription: tlv::Reader::AsString(f, r.description); return OkStatus();
+          case kCreatedAt: return reader.AsI64(f, r.created_at);
+          default: known = false; return OkStatus();
+        }
+      }));
+  SIMKMS_RETURN_IF_ERROR(AsDataLoss(ValidateVerRecord(r), "VER record"));
+  return r;
+}
+
+// ---------------------------------------------------------------- RangeRecord
+
+Bytes EncodeRangeRecord(const RangeRecord& r) {
+  using namespace range_tag;
+  tlv::Writer w(kFormatVersion);
+  w.AddString(kId, r.id);
+  w.AddString(kManufacturer, r.manufacturer);
+  w.AddU32(kVer, r.ver);
+  w.AddU64(kIccidFirst, r.iccid_first);
+  w.AddU64(kImsiFirst, r.imsi_first);
+  w.AddU64(kCount, r.count);
+  w.AddI64(kCreatedAt, r.created_at);
+  return std::move(w).Finish();
+}
+
+StatusOr<RangeRecord> DecodeRangeRecord(ByteView in) {
+  using namespace range_tag;
+  tlv::Reader reader(in, "range record");
+  RangeRecord r;
+  SIMKMS_RETURN_IF_ERROR(DecodeFields(
+      reader, {kId, kManufacturer, kVer, kIccidFirst, kImsiFirst, kCount, kCreatedAt},
+      [&](const tlv::Field& f, bool& known) -> Status {
+        known = true;
+        switch (f.tag) {
+          case kId: tlv::Reader::AsString(f, r.id); return OkStatus();
+          case kManufacturer: tlv::Reader::AsString(f, r.manufacturer); return OkStatus();
+          case kVer: return reader.AsU32(f, r.ver);
+          case kIccidFirst: return reader.AsU64(f, r.iccid_first);
+          case kImsiFirst: return reader.AsU64(f, r.imsi_first);
+          case kCount: return reader.AsU64(f, r.count);
+          case kCreatedAt: return reader.AsI64(f, r.created_at);
+          default: known = false; return OkStatus();
+        }
+      }));
+  SIMKMS_RETURN_IF_ERROR(AsDataLoss(ValidateRangeRecord(r), "range record"));
+  return r;
+}
+
+// ---------------------------------------------------------------- SubscriberRecord
+
+Bytes EncodeSubscriberRecord(const SubscriberRecord& r) {
+  using namespace sub_tag;
+  tlv::Writer w(kFormatVersion);
+  w.AddString(kImsi, r.imsi);
+  w.AddString(kIccid, r.iccid);
+  w.AddU32(kVer, r.ver);
+  w.AddU8(kState, static_cast<uint8_t>(r.state));
+  w.AddBool(kHotline, r.hotline);
+  w.AddString(kOrderId, r.order_id);
+  w.AddBytes(kActivationCodeHash, r.activation_code_hash);
+  w.AddU32(kActivationTriesLeft, r.activation_tries_left);
+  w.AddString(kKi2KeyId, r.ki2_key_id);
+  w.AddBytes(kKi2Kcv, r.ki2_kcv);
+  w.AddBytes(kPukCiphertext, r.puk_ciphertext);
+  w.AddU64(kSqn, r.sqn);
+  w.AddI64(kCreatedAt, r.created_at);
+  w.AddI64(kUpdatedAt, r.updated_at);
+  return std::move(w).Finish();
+}
+
+StatusOr<SubscriberRecord> DecodeSubscriberRecord(ByteView in) {
+  using namespace sub_tag;
+  tlv::Reader reader(in, "subscriber record");
+  SubscriberRecord r;
+  SIMKMS_RETURN_IF_ERROR(DecodeFields(
+      reader,
+      {kImsi, kIccid, kVer, kState, kHotline, kOrderId, kActivationCodeHash, kActivationTriesLeft, kKi2KeyId,
+       kKi2Kcv, kPukCiphertext, kSqn, kCreatedAt, kUpdatedAt},
+      [&](const tlv::Field& f, bool& known) -> Status {
+        known = true;
+        uint8_t u8 = 0;
+        switch (f.tag) {
+          case kImsi: tlv::Reader::AsString(f, r.imsi); return OkStatus();
+          case kIccid: tlv::Reader::AsString(f, r.iccid); return OkStatus();
+          case kVer: return reader.AsU32(f, r.ver);
+          case kState:
+            SIMKMS_RETURN_IF_ERROR(reader.AsU8(f, u8));
+            if (!ValidState(u8)) return reader.Error("state " + std::to_string(u8) + " unknown");
+            r.state = static_cast<SubscriberState>(u8);
+            return OkStatus();
+          case kHotline: return reader.AsBool(f, r.hotline);
+          case kOrderId: tlv::Reader::AsString(f, r.order_id); return OkStatus();
+          case kActivationCodeHash: tlv::Reader::AsBytes(f, r.activation_code_hash); return OkStatus();
+          case kActivationTriesLeft: return reader.AsU32(f, r.activation_tries_left);
+          case kKi2KeyId: tlv::Reader::AsString(f, r.ki2_key_id); return OkStatus();
+          case kKi2Kcv: tlv::Reader::AsBytes(f, r.ki2_kcv); return OkStatus();
+          case kPukCiphertext: tlv::Reader::AsBytes(f, r.puk_ciphertext); return OkStatus();
+          case kSqn: return reader.AsU64(f, r.sqn);
+          case kCreatedAt: return reader.AsI64(f, r.created_at);
+          case kUpdatedAt: return reader.AsI64(f, r.updated_at);
+          default: known = false; return OkStatus();
+        }
+      }));
+  SIMKMS_RETURN_IF_ERROR(AsDataLoss(ValidateSubscriberRecord(r), "subscriber record"));
+  return r;
+}
+
+// ---------------------------------------------------------------- WrappedKeyRecord
+
+Bytes EncodeWrappedKeyRecord(const WrappedKeyRecord& r) {
+  using namespace wk_tag;
+  tlv::Writer w(kFormatVersion);
+  w.AddString(kKeyId, r.key_id);
+  w.AddBytes(kBlob, r.blob);
+  w.AddBytes(kKcv, r.kcv);
+  w.AddBytes(kKekKcv, r.kek_kcv);
+  w.AddString(kMechanism, r.mechanism);
+  w.AddI64(kCreatedAt, r.created_at);
+  return std::move(w).Finish();
+}
+
+StatusOr<WrappedKeyRecord> DecodeWrappedKeyRecord(ByteView in) {
+  using namespace wk_tag;
+  tlv::Reader reader(in, "wrapped key record");
+  WrappedKeyRecord r;
+  SIMKMS_RETURN_IF_ERROR(DecodeFields(
+      reader, {kKeyId, kBlob, kKcv, kKekKcv, kMechanism, kCreatedAt},
+      [&](const tlv::Field& f, bool& known) -> Status {
+        known = true;
+        switch (f.tag) {
+          case kKeyId: tlv::Reader::AsString(f, r.key_id); return OkStatus();
+          case kBlob: tlv::Reader::AsBytes(f, r.blob); return OkStatus();
+          case kKcv: tlv::Reader::AsBytes(f, r.kcv); return OkStatus();
+          case kKekKcv: tlv::Reader::AsBytes(f, r.kek_kcv); return OkStatus();
+          case kMechanism: tlv::Reader::AsString(f, r.mechanism); return OkStatus();
+          case kCreatedAt: return reader.AsI64(f, r.created_at);
+          default: known = false; return OkStatus();
+        }
+      }));
+  SIMKMS_RETURN_IF_ERROR(AsDataLoss(ValidateWrappedKeyRecord(r), "wrapped key record"));
+  return r;
+}
+
+}  // namespace simkms::storage

@@ -1,0 +1,811 @@
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "storage/identifiers.h"
+#include "storage/tlv.h"
+#include "storage/write_set_internal.h"
+
+namespace simkms::storage {
+
+namespace {
+
+// Column families, in the order of the handles in Rep (index 0 is RocksDB's default).
+enum Cf : std::size_t {
+  kDefault = 0,
+  kVers,
+  kRanges,
+  kImsiRanges,
+  kSubscribers,
+  kIccidIndex,
+  kWrappedKeys,
+  kAudit,
+  kMeta,
+  kNumCfs,
+};
+
+const std::vector<std::string>& AllCfNames() {
+  static const std::vector<std::string> names = {
+      rocksdb::kDefaultColumnFamilyName, "vers", "ranges", "imsi_ranges", "subscribers", "iccid_index",
+      "wrapped_keys", "audit", "meta"};
+  return names;
+}
+
+constexpr std::string_view kSchemaKey = "storage.schema";
+constexpr std::string_view kSchemaVersion = "1";
+constexpr std::string_view kReservedMetaPrefix = "storage.";
+
+Status FromRocks(const rocksdb::Status& s, std::string_view context) {
+  if (s.ok()) return OkStatus();
+  std::string msg = std::string(context) + ": " + s.ToString();
+  if (s.IsNotFound()) return NotFoundError(std::move(msg));
+  if (s.IsCorruption()) return DataLossError(std::move(msg));
+  if (s.IsIOError() || s.IsBusy() || s.IsTimedOut() || s.IsTryAgain() || s.IsIncomplete() || s.IsAborted()) {
+    return UnavailableError(std::move(msg));
+  }
+  if (s.IsInvalidArgument() || s.IsNotSupported()) return FailedPreconditionError(std::move(msg));
+  return InternalError(std::move(msg));
+}
+
+std::string U32Key(uint32_t v) {
+  Bytes b;
+  tlv::AppendU32BE(b, v);
+  return std::string(b.begin(), b.end());
+}
+
+std::string U64Key(uint64_t v) {
+  Bytes b;
+  tlv::AppendU64BE(b, v);
+  return std::string(b.begin(), b.end());
+}
+
+bool ParseU64Key(const rocksdb::Slice& key, uint64_t& out) {
+  if (key.size() != 8) return false;
+  out = tlv::ReadU64BE(ByteView(reinterpret_cast<const uint8_t*>(key.data()), 8));
+  return true;
+}
+
+ByteView View(const rocksdb::Slice& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+ByteView View(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+rocksdb::Slice ToSlice(ByteView b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+std::string Printable(std::string_view key) {
+  for (char c : key) {
+    if (c < 0x20 || c > 0x7e) return "0x" + ToHex(AsBytes(key));
+  }
+  return std::string(key);
+}
+
+template <typename R>
+StatusOr<R> DecodeAt(StatusOr<R> (*decode)(ByteView), ByteView value, std::string_view cf, std::string_view key) {
+  auto r = decode(value);
+  if (!r.ok()) return r.status().WithContext(std::string(cf) + "/" + Printable(key));
+  return r;
+}
+
+std::string DescribeIccidRange(const RangeRecord& r) {
+  return "range '" + r.id + "' (ICCID bodies " + std::to_string(r.iccid_first) + ".." + std::to_string(r.iccid_last()) +
+         ")";
+}
+
+std::string DescribeImsiRange(const RangeRecord& r) {
+  return "range '" + r.id + "' (IMSIs " + FormatImsi(r.imsi_first) + ".." + FormatImsi(r.imsi_last()) + ")";
+}
+
+Status ValidateMetaKey(std::string_view key) {
+  if (key.empty() || key.size() > 256) return InvalidArgumentError("meta key must be 1..256 bytes");
+  if (key.starts_with(kReservedMetaPrefix)) {
+    return InvalidArgumentError("meta key '" + std::string(key) + "' uses the reserved prefix 'storage.'");
+  }
+  return OkStatus();
+}
+
+template <class... Ts>
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// Releases a RocksDB snapshot on scope exit.
+class SnapshotGuard {
+ public:
+  explicit SnapshotGuard(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) {}
+  ~SnapshotGuard() {
+    if (snap_ != nullptr) db_->ReleaseSnapshot(snap_);
+  }
+  SnapshotGuard(const SnapshotGuard&) = delete;
+  SnapshotGuard& operator=(const SnapshotGuard&) = delete;
+  rocksdb::ReadOptions Options() const {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snap_;
+    return ro;
+  }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snap_;
+};
+
+}  // namespace
+
+// ============================================================================ Rep
+
+struct Store::Rep {
+  Rep(AuditMac& m, AuditCheckpointStore& c) : mac(m), checkpoints(c) {}
+
+  // Destruction order matters: handles (declared after db) are destroyed first.
+  // Deleting a handle is what DB::DestroyColumnFamilyHandle does for these handles.
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> handles;
+  AuditMac& mac;
+  AuditCheckpointStore& checkpoints;
+  bool read_only = false;
+
+  mutable std::mutex commit_mu;
+  // Guarded by commit_mu.
+  bool head_synced = false;       // head_* loaded and checkpoint reconciled since Open
+  uint64_t head_seq = 0;
+  Bytes head_hash = Bytes(kAuditHashSize, 0);
+  bool checkpoint_pending = false;  // the checkpoint for head_seq has not been written
+  Status checkpoint_status;         // last checkpoint write error, if pending
+
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c].get(); }
+
+  // Point read. nullopt if absent.
+  StatusOr<std::optional<std::string>> Get(const rocksdb::ReadOptions& ro, Cf c, std::string_view key) const {
+    std::string value;
+    rocksdb::Status s = db->Get(ro, cf(c), rocksdb::Slice(key.data(), key.size()), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "read " + AllCfNames()[c] + "/" + Printable(key));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  // Reads through the pending batch, then the DB (commit path only).
+  StatusOr<std::optional<std::string>> GetPending(rocksdb::WriteBatchWithIndex& batch, Cf c,
+                                                  std::string_view key) const {
+    std::string value;
+    rocksdb::Status s =
+        batch.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "read " + AllCfNames()[c] + "/" + Printable(key));
+    return std::optional<std::string>(std::move(value));
+  }
+
+  std::unique_ptr<rocksdb::Iterator> Iter(const rocksdb::ReadOptions& ro, Cf c) const {
+    return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, cf(c)));
+  }
+
+  std::unique_ptr<rocksdb::Iterator> PendingIter(rocksdb::WriteBatchWithIndex& batch, Cf c) const {
+    return std::unique_ptr<rocksdb::Iterator>(
+        batch.NewIteratorWithBase(cf(c), db->NewIterator(rocksdb::ReadOptions(), cf(c))));
+  }
+
+  // The newest audit record: {seq, hash, value}; seq 0 for an empty trail.
+  struct Head {
+    uint64_t seq = 0;
+    Bytes hash = Bytes(kAuditHashSize, 0);
+    std::string value;
+  };
+  StatusOr<Head> LoadHead(const rocksdb::ReadOptions& ro) const {
+    Head head;
+    auto it = Iter(ro, kAudit);
+    it->SeekToLast();
+    if (it->Valid()) {
+      if (!ParseU64Key(it->key(), head.seq)) {
+        return DataLossError("audit: newest key 0x" + ToHex(View(it->key())) + " is not an 8-byte sequence number");
+      }
+      head.value = it->value().ToString();
+      head.hash = AuditHash(View(head.value));
+    }
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "audit: seek to newest record"));
+    return head;
+  }
+
+  Status SyncHeadLocked();
+  Status ApplyLocked(const WriteSet::Op& op, rocksdb::WriteBatchWithIndex& batch);
+  Status CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteBatchWithIndex& batch);
+  StatusOr<std::optional<RangeRecord>> FindPendingRangeById(std::string_view id, rocksdb::WriteBatchWithIndex& batch);
+  Status RequireVerLocked(uint32_t ver, std::string_view who, rocksdb::WriteBatchWithIndex& batch);
+};
+
+// ============================================================================ Open
+
+Store::Store(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Store::~Store() = default;
+
+const std::vector<std::string>& Store::ColumnFamilyNames() {
+  static const std::vector<std::string> names(AllCfNames().begin() + 1, AllCfNames().end());
+  return names;
+}
+
+StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& mac,
+                                             AuditCheckpointStore& checkpoints, const StoreOptions& options) {
+  const std::string ctx = "open store " + path;
+  rocksdb::Options db_options;
+  db_options.create_if_missing = options.create_if_missing && !options.read_only;
+  db_options.create_missing_column_families = !options.read_only;
+  db_options.paranoid_checks = true;
+  db_options.keep_log_file_num = 5;  // RocksDB's own info LOG files, not the WAL
+
+  // Refuse a DB with column families this build does not know (written by a newer one).
+  std::vector<std::string> existing;
+  rocksdb::Status ls = rocksdb::DB::ListColumnFamilies(db_options, path, &existing);
+  if (ls.ok()) {
+    for (const std::string& name : existing) {
+      if (std::find(AllCfNames().begin(), AllCfNames().end(), name) == AllCfNames().end()) {
+        return FailedPreconditionError(ctx + ": unknown column family '" + name +
+                                       "' (DB written by a newer simkms?)");
+      }
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : AllCfNames()) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> raw_handles;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s = options.read_only
+                          ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &raw_handles, &raw_db)
+                          : rocksdb::DB::Open(db_options, path, descriptors, &raw_handles, &raw_db);
+  auto rep = std::make_unique<Rep>(mac, checkpoints);
+  rep->db.reset(raw_db);  // takes ownership at once (nullptr on failure)
+  for (rocksdb::ColumnFamilyHandle* h : raw_handles) rep->handles.emplace_back(h);
+  if (!s.ok()) return FromRocks(s, ctx);
+  if (rep->handles.size() != kNumCfs) return InternalError(ctx + ": RocksDB returned the wrong number of handles");
+  rep->read_only = options.read_only;
+
+  // The schema marker: written once on a new DB (the only write outside Commit).
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> schema, rep->Get(rocksdb::ReadOptions(), kMeta, kSchemaKey));
+  if (!schema.has_value()) {
+    if (!options.read_only) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      SIMKMS_RETURN_IF_ERROR(FromRocks(rep->db->Put(wo, rep->cf(kMeta), kSchemaKey, kSchemaVersion),
+                                       ctx + ": write schema marker"));
+    }
+  } else if (*schema != kSchemaVersion) {
+    return FailedPreconditionError(ctx + ": DB schema version '" + Printable(*schema) + "', this build reads '" +
+                                   std::string(kSchemaVersion) + "'");
+  }
+  return std::unique_ptr<Store>(new Store(std::move(rep)));
+}
+
+// ============================================================================ Commit
+
+Status Store::Rep::SyncHeadLocked() {
+  if (head_synced) {
+    if (!checkpoint_pending) return OkStatus();
+    Status w = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
+    if (!w.ok()) {
+      checkpoint_status = w;
+      return UnavailableError("refusing to commit: the audit checkpoint for record " + std::to_string(head_seq) +
+                              " still cannot be written (" + w.ToString() + ")");
+    }
+    checkpoint_pending = false;
+    checkpoint_status = OkStatus();
+    return OkStatus();
+  }
+
+  SIMKMS_ASSIGN_OR_RETURN(Head head, LoadHead(rocksdb::ReadOptions()));
+  auto read = checkpoints.Read();
+  if (!read.ok()) return read.status().WithContext("refusing to commit: read audit checkpoint");
+  const std::optional<AuditCheckpoint>& cp = *read;
+  const uint64_t cp_seq = cp.has_value() ? cp->seq : 0;
+  const Bytes cp_hash = cp.has_value() ? cp->record_hash : Bytes(kAuditHashSize, 0);
+  const std::string advice = "; run audit verify and re-seed the checkpoint store after investigation";
+
+  if (cp_seq == head.seq) {
+    if (head.seq > 0 && !ConstantTimeEquals(cp_hash, head.hash)) {
+      return DataLossError("refusing to commit: audit record " + std::to_string(head.seq) +
+                           " hash differs from checkpoint" + advice);
+    }
+  } else if (cp_seq + 1 == head.seq) {
+    // The last commit's checkpoint write did not happen (crash or store failure). Check
+    // the head record before vouching for it.
+    auto decoded = DecodeAuditRecord(View(head.value));
+    if (!decoded.ok()) {
+      return decoded.status().WithContext("refusing to commit: audit record " + std::to_string(head.seq));
+    }
+    Status v = mac.Verify(View(head.value).first(decoded->mac_offset), decoded->record.mac);
+    if (v.code() == StatusCode::kUnauthenticated) {
+      return DataLossError("refusing to commit: audit record " + std::to_string(head.seq) + ": MAC mismatch" + advice);
+    }
+    if (!v.ok()) return v.WithContext("refusing to commit: verify audit record " + std::to_string(head.seq));
+    if (decoded->record.seq != head.seq || !ConstantTimeEquals(decoded->record.prev_hash, cp_hash)) {
+      return DataLossError("refusing to commit: audit record " + std::to_string(head.seq) +
+                           " does not extend the checkpointed record " + std::to_string(cp_seq) + advice);
+    }
+    Status w = checkpoints.Write(AuditCheckpoint{head.seq, head.hash});
+    if (!w.ok()) {
+      return UnavailableError("refusing to commit: cannot repair the audit checkpoint for record " +
+                              std::to_string(head.seq) + " (" + w.ToString() + ")");
+    }
+  } else if (cp_seq > head.seq) {
+    return DataLossError("refusing to commit: audit chain ends at " + std::to_string(head.seq) +
+                         " but checkpoint says " + std::to_string(cp_seq) +
+                         " (tail truncated, or DB restored from an older copy)" + advice);
+  } else {
+    return DataLossError("refusing to commit: audit chain ends at " + std::to_string(head.seq) +
+                         " but checkpoint says " + std::to_string(cp_seq) +
+                         " (more than one record behind: checkpoint rolled back?)" + advice);
+  }
+  head_seq = head.seq;
+  head_hash = head.hash;
+  head_synced = true;
+  checkpoint_pending = false;
+  checkpoint_status = OkStatus();
+  return OkStatus();
+}
+
+Status Store::Rep::RequireVerLocked(uint32_t ver, std::string_view who, rocksdb::WriteBatchWithIndex& batch) {
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kVers, U32Key(ver)));
+  if (!v.has_value()) {
+    return FailedPreconditionError(std::string(who) + ": VER " + std::to_string(ver) + " does not exist");
+  }
+  return OkStatus();
+}
+
+StatusOr<std::optional<RangeRecord>> Store::Rep::FindPendingRangeById(std::string_view id,
+                                                                      rocksdb::WriteBatchWithIndex& batch) {
+  // Ranges are few (one per manufacturer order), so a scan is fine.
+  auto it = PendingIter(batch, kRanges);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SIMKMS_ASSIGN_OR_RETURN(RangeRecord r,
+                            DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+    if (r.id == id) return std::optional<RangeRecord>(std::move(r));
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "scan ranges"));
+  return std::optional<RangeRecord>();
+}
+
+Status Store::Rep::CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteBatchWithIndex& batch) {
+  // Stored ranges never overlap, so only the nearest neighbour on each side can clash.
+  {
+    auto it = PendingIter(batch, kRanges);
+    const std::string first = U64Key(r.iccid_first);
+    it->SeekForPrev(first);
+    if (it->Valid()) {
+      SIMKMS_ASSIGN_OR_RETURN(RangeRecord prev,
+                              DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+      if (prev.iccid_last() >= r.iccid_first) {
+        return AlreadyExistsError(DescribeIccidRange(r) + " overlaps " + DescribeIccidRange(prev));
+      }
+    }
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "ranges: seek"));
+    it->Seek(first);
+    if (it->Valid()) {
+      SIMKMS_ASSIGN_OR_RETURN(RangeRecord next,
+                              DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+      if (next.iccid_first <= r.iccid_last()) {
+        return AlreadyExistsError(DescribeIccidRange(r) + " overlaps " + DescribeIccidRange(next));
+      }
+    }
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "ranges: seek"));
+  }
+  {
+    auto it = PendingIter(batch, kImsiRanges);
+    const std::string first = U64Key(r.imsi_first);
+    auto range_at = [&](const rocksdb::Slice& pointer) -> StatusOr<RangeRecord> {
+      if (pointer.size() != 8) {
+        return DataLossError("imsi_ranges/0x" + ToHex(View(it->key())) + ": value is not an 8-byte ICCID body");
+      }
+      SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kRanges, pointer.ToStringView()));
+      if (!v.has_value()) {
+        return DataLossError("imsi_ranges/0x" + ToHex(View(it->key())) + " points to a missing range");
+      }
+      return DecodeAt(&DecodeRangeRecord, View(*v), "ranges", pointer.ToStringView());
+    };
+    it->SeekForPrev(first);
+    if (it->Valid()) {
+      SIMKMS_ASSIGN_OR_RETURN(RangeRecord prev, range_at(it->value()));
+      if (prev.imsi_last() >= r.imsi_first) {
+        return AlreadyExistsError(DescribeImsiRange(r) + " overlaps " + DescribeImsiRange(prev));
+      }
+    }
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "imsi_ranges: seek"));
+    it->Seek(first);
+    if (it->Valid()) {
+      SIMKMS_ASSIGN_OR_RETURN(RangeRecord next, range_at(it->value()));
+      if (next.imsi_first <= r.imsi_last()) {
+        return AlreadyExistsError(DescribeImsiRange(r) + " overlaps " + DescribeImsiRange(next));
+      }
+    }
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "imsi_ranges: seek"));
+  }
+  return OkStatus();
+}
+
+Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatchWithIndex& batch) {
+  auto put = [&](Cf c, std::string_view key, ByteView value) {
+    return FromRocks(batch.Put(cf(c), rocksdb::Slice(key.data(), key.size()), ToSlice(value)),
+                     "batch put " + AllCfNames()[c]);
+  };
+  auto del = [&](Cf c, std::string_view key) {
+    return FromRocks(batch.Delete(cf(c), rocksdb::Slice(key.data(), key.size())), "batch delete " + AllCfNames()[c]);
+  };
+  auto get_subscriber = [&](std::string_view imsi) -> StatusOr<std::optional<SubscriberRecord>> {
+    SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kSubscribers, imsi));
+    if (!v.has_value()) return std::optional<SubscriberRecord>();
+    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", imsi));
+    return std::optional<SubscriberRecord>(std::move(r));
+  };
+
+  return std::visit(
+      Overloaded{
+          [&](const op::PutVer& o) -> Status {
+            SIMKMS_RETURN_IF_ERROR(ValidateVerRecord(o.record));
+            return put(kVers, U32Key(o.record.ver), EncodeVerRecord(o.record));
+          },
+          [&](const op::DeleteVer& o) -> Status {
+            const std::string what = "delete VER " + std::to_string(o.ver);
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kVers, U32Key(o.ver)));
+            if (!v.has_value()) return NotFoundError(what + ": no such VER");
+            auto it = PendingIter(batch, kRanges);
+            for (it->SeekToFirst(); it->Valid(); it->Next()) {
+              SIMKMS_ASSIGN_OR_RETURN(RangeRecord r, DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges",
+                                                              it->key().ToStringView()));
+              if (r.ver == o.ver) return FailedPreconditionError(what + ": range '" + r.id + "' uses it");
+            }
+            SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "scan ranges"));
+            return del(kVers, U32Key(o.ver));
+          },
+          [&](const op::PutRange& o) -> Status {
+            const RangeRecord& r = o.record;
+            SIMKMS_RETURN_IF_ERROR(ValidateRangeRecord(r));
+            SIMKMS_RETURN_IF_ERROR(RequireVerLocked(r.ver, "range '" + r.id + "'", batch));
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<RangeRecord> same_id, FindPendingRangeById(r.id, batch));
+            if (same_id.has_value()) return AlreadyExistsError("range id '" + r.id + "' already exists");
+            SIMKMS_RETURN_IF_ERROR(CheckRangeOverlapLocked(r, batch));
+            const std::string key = U64Key(r.iccid_first);
+            SIMKMS_RETURN_IF_ERROR(put(kRanges, key, EncodeRangeRecord(r)));
+            return put(kImsiRanges, U64Key(r.imsi_first), View(key));
+          },
+          [&](const op::DeleteRange& o) -> Status {
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<RangeRecord> r, FindPendingRangeById(o.id, batch));
+            if (!r.has_value()) return NotFoundError("delete range '" + o.id + "': no such range");
+            SIMKMS_RETURN_IF_ERROR(del(kRanges, U64Key(r->iccid_first)));
+            return del(kImsiRanges, U64Key(r->imsi_first));
+          },
+          [&](const op::PutSubscriber& o) -> Status {
+            const SubscriberRecord& r = o.record;
+            SIMKMS_RETURN_IF_ERROR(ValidateSubscriberRecord(r));
+            const std::string what = "subscriber " + r.imsi;
+            SIMKMS_RETURN_IF_ERROR(RequireVerLocked(r.ver, what, batch));
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> owner, GetPending(batch, kIccidIndex, r.iccid));
+            if (owner.has_value() && *owner != r.imsi) {
+              return AlreadyExistsError(what + ": ICCID " + r.iccid + " already belongs to IMSI " + Printable(*owner));
+            }
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<SubscriberRecord> old, get_subscriber(r.imsi));
+            if (old.has_value() && old->iccid != r.iccid) SIMKMS_RETURN_IF_ERROR(del(kIccidIndex, old->iccid));
+            SIMKMS_RETURN_IF_ERROR(put(kSubscribers, r.imsi, EncodeSubscriberRecord(r)));
+            return put(kIccidIndex, r.iccid, AsBytes(r.imsi));
+          },
+          [&](const op::DeleteSubscriber& o) -> Status {
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<SubscriberRecord> old, get_subscriber(o.imsi));
+            if (!old.has_value()) return NotFoundError("delete subscriber " + Printable(o.imsi) + ": no such record");
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> owner, GetPending(batch, kIccidIndex, old->iccid));
+            if (owner.has_value() && *owner == o.imsi) SIMKMS_RETURN_IF_ERROR(del(kIccidIndex, old->iccid));
+            return del(kSubscribers, o.imsi);
+          },
+          [&](const op::ExpectSubscriber& o) -> Status {
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<SubscriberRecord> now, get_subscriber(o.current.imsi));
+            if (!now.has_value()) {
+              return FailedPreconditionError("subscriber " + Printable(o.current.imsi) +
+                                             ": changed since read (now absent)");
+            }
+            if (!(*now == o.current)) {
+              return FailedPreconditionError("subscriber " + o.current.imsi + ": changed since read");
+            }
+            return OkStatus();
+          },
+          [&](const op::ExpectNoSubscriber& o) -> Status {
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kSubscribers, o.imsi));
+            if (v.has_value()) return AlreadyExistsError("subscriber " + Printable(o.imsi) + " already exists");
+            return OkStatus();
+          },
+          [&](const op::PutWrappedKey& o) -> Status {
+            SIMKMS_RETURN_IF_ERROR(ValidateWrappedKeyRecord(o.record));
+            return put(kWrappedKeys, o.record.key_id, EncodeWrappedKeyRecord(o.record));
+          },
+          [&](const op::DeleteWrappedKey& o) -> Status {
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kWrappedKeys, o.key_id));
+            if (!v.has_value()) return NotFoundError("delete wrapped key '" + Printable(o.key_id) + "': no such key");
+            return del(kWrappedKeys, o.key_id);
+          },
+          [&](const op::PutMeta& o) -> Status {
+            SIMKMS_RETURN_IF_ERROR(ValidateMetaKey(o.key));
+            return put(kMeta, o.key, o.value);
+          },
+          [&](const op::DeleteMeta& o) -> Status {
+            SIMKMS_RETURN_IF_ERROR(ValidateMetaKey(o.key));
+            SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kMeta, o.key));
+            if (!v.has_value()) return NotFoundError("delete meta '" + Printable(o.key) + "': no such key");
+            return del(kMeta, o.key);
+          },
+      },
+      operation.v);
+}
+
+Status Store::Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* audit_seq) {
+  Rep& rep = *rep_;
+  if (rep.read_only) return FailedPreconditionError("commit: store opened read-only");
+  if (event.event.empty()) return InvalidArgumentError("commit: audit event name is empty");
+  const std::string ctx = "commit '" + event.event + "'";
+
+  std::lock_guard<std::mutex> lock(rep.commit_mu);
+  SIMKMS_RETURN_IF_ERROR(rep.SyncHeadLocked().WithContext(ctx));
+
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  const auto& ops = writes.ops();
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    SIMKMS_RETURN_IF_ERROR(rep.ApplyLocked(ops[i], batch).WithContext(ctx + ", operation " + std::to_string(i + 1)));
+  }
+
+  AuditRecord record;
+  record.seq = rep.head_seq + 1;
+  record.event = event;
+  record.prev_hash = rep.head_hash;
+  auto mac = rep.mac.Compute(EncodeAuditRecordForMac(record));
+  if (!mac.ok()) return mac.status().WithContext(ctx + ": compute audit MAC");
+  if (mac->empty()) return InternalError(ctx + ": AuditMac returned an empty MAC");
+  record.mac = std::move(mac).value();
+  const Bytes encoded = EncodeAuditRecord(record);
+  SIMKMS_RETURN_IF_ERROR(
+      FromRocks(batch.Put(rep.cf(kAudit), U64Key(record.seq), ToSlice(encoded)), ctx + ": batch put audit"));
+
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status ws = rep.db->Write(wo, batch.GetWriteBatch());
+  if (!ws.ok()) {
+    // The batch may or may not have reached the WAL: reload the head next time.
+    rep.head_synced = false;
+    return FromRocks(ws, ctx + ": write batch (audit record " + std::to_string(record.seq) + ")");
+  }
+  rep.head_seq = record.seq;
+  rep.head_hash = AuditHash(encoded);
+  if (audit_seq != nullptr) *audit_seq = record.seq;
+
+  // The batch is durable: a checkpoint failure no longer undoes the commit (see store.h).
+  Status cs = rep.checkpoints.Write(AuditCheckpoint{rep.head_seq, rep.head_hash});
+  if (!cs.ok()) {
+    rep.checkpoint_pending = true;
+    rep.checkpoint_status = cs.WithContext("write audit checkpoint for record " + std::to_string(record.seq));
+  } else {
+    rep.checkpoint_pending = false;
+    rep.checkpoint_status = OkStatus();
+  }
+  return OkStatus();
+}
+
+Status Store::CheckpointHealth() const {
+  std::lock_guard<std::mutex> lock(rep_->commit_mu);
+  return rep_->checkpoint_pending ? rep_->checkpoint_status : OkStatus();
+}
+
+// ============================================================================ Getters
+
+StatusOr<VerRecord> Store::GetVer(uint32_t ver) const {
+  const std::string key = U32Key(ver);
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kVers, key));
+  if (!v.has_value()) return NotFoundError("VER " + std::to_string(ver) + " not found");
+  return DecodeAt(&DecodeVerRecord, View(*v), "vers", std::to_string(ver));
+}
+
+StatusOr<std::vector<VerRecord>> Store::ListVers() const {
+  std::vector<VerRecord> out;
+  auto it = rep_->Iter(rocksdb::ReadOptions(), kVers);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SIMKMS_ASSIGN_OR_RETURN(VerRecord r, DecodeAt(&DecodeVerRecord, View(it->value()), "vers", it->key().ToStringView()));
+    out.push_back(std::move(r));
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list vers"));
+  return out;
+}
+
+StatusOr<std::vector<RangeRecord>> Store::ListRanges() const {
+  std::vector<RangeRecord> out;
+  auto it = rep_->Iter(rocksdb::ReadOptions(), kRanges);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SIMKMS_ASSIGN_OR_RETURN(RangeRecord r,
+                            DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+    out.push_back(std::move(r));
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list ranges"));
+  return out;
+}
+
+StatusOr<RangeRecord> Store::GetRange(std::string_view id) const {
+  SIMKMS_ASSIGN_OR_RETURN(std::vector<RangeRecord> all, ListRanges());
+  for (RangeRecord& r : all) {
+    if (r.id == id) return std::move(r);
+  }
+  return NotFoundError("range '" + std::string(id) + "' not found");
+}
+
+StatusOr<RangeRecord> Store::FindRangeByIccid(uint64_t iccid_body) const {
+  const std::string what = "range for ICCID body " + std::to_string(iccid_body);
+  auto it = rep_->Iter(rocksdb::ReadOptions(), kRanges);
+  it->SeekForPrev(U64Key(iccid_body));
+  if (it->Valid()) {
+    SIMKMS_ASSIGN_OR_RETURN(RangeRecord r,
+                            DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+    if (r.ContainsIccidBody(iccid_body)) return r;
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), what));
+  return NotFoundError(what + ": not in any range");
+}
+
+StatusOr<RangeRecord> Store::FindRangeByImsi(uint64_t imsi) const {
+  const std::string what = "range for IMSI " + std::to_string(imsi);
+  SnapshotGuard snap(rep_->db.get());
+  const rocksdb::ReadOptions ro = snap.Options();
+  auto it = rep_->Iter(ro, kImsiRanges);
+  it->SeekForPrev(U64Key(imsi));
+  if (it->Valid()) {
+    const std::string pointer = it->value().ToString();
+    if (pointer.size() != 8) {
+      return DataLossError("imsi_ranges/0x" + ToHex(View(it->key())) + ": value is not an 8-byte ICCID body");
+    }
+    SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(ro, kRanges, pointer));
+    if (!v.has_value()) {
+      return DataLossError("imsi_ranges/0x" + ToHex(View(it->key())) + " points to a missing range");
+    }
+    SIMKMS_ASSIGN_OR_RETURN(RangeRecord r, DecodeAt(&DecodeRangeRecord, View(*v), "ranges", pointer));
+    if (r.ContainsImsi(imsi)) return r;
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), what));
+  return NotFoundError(what + ": not in any range");
+}
+
+StatusOr<SubscriberRecord> Store::GetSubscriber(std::string_view imsi) const {
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kSubscribers, imsi));
+  if (!v.has_value()) return NotFoundError("subscriber " + Printable(imsi) + " not found");
+  return DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", imsi);
+}
+
+StatusOr<SubscriberRecord> Store::FindSubscriberByIccid(std::string_view iccid) const {
+  SnapshotGuard snap(rep_->db.get());
+  const rocksdb::ReadOptions ro = snap.Options();
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> imsi, rep_->Get(ro, kIccidIndex, iccid));
+  if (!imsi.has_value()) return NotFoundError("no subscriber with ICCID " + Printable(iccid));
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(ro, kSubscribers, *imsi));
+  if (!v.has_value()) {
+    return DataLossError("iccid_index/" + Printable(iccid) + " points to IMSI " + Printable(*imsi) +
+                         ", which has no record");
+  }
+  SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", *imsi));
+  if (r.iccid != iccid) {
+    return DataLossError("iccid_index/" + Printable(iccid) + " points to IMSI " + r.imsi + ", whose ICCID is " +
+                         r.iccid);
+  }
+  return r;
+}
+
+StatusOr<std::vector<SubscriberRecord>> Store::ListSubscribers(std::string_view after_imsi, std::size_t limit) const {
+  std::vector<SubscriberRecord> out;
+  auto it = rep_->Iter(rocksdb::ReadOptions(), kSubscribers);
+  it->Seek(rocksdb::Slice(after_imsi.data(), after_imsi.size()));
+  if (it->Valid() && !after_imsi.empty() && it->key().ToStringView() == after_imsi) it->Next();
+  for (; it->Valid() && out.size() < limit; it->Next()) {
+    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(it->value()), "subscribers",
+                                                         it->key().ToStringView()));
+    out.push_back(std::move(r));
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list subscribers"));
+  return out;
+}
+
+StatusOr<WrappedKeyRecord> Store::GetWrappedKey(std::string_view key_id) const {
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kWrappedKeys, key_id));
+  if (!v.has_value()) return NotFoundError("wrapped key '" + Printable(key_id) + "' not found");
+  return DecodeAt(&DecodeWrappedKeyRecord, View(*v), "wrapped_keys", key_id);
+}
+
+StatusOr<std::vector<WrappedKeyRecord>> Store::ListWrappedKeys() const {
+  std::vector<WrappedKeyRecord> out;
+  auto it = rep_->Iter(rocksdb::ReadOptions(), kWrappedKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    SIMKMS_ASSIGN_OR_RETURN(WrappedKeyRecord r, DecodeAt(&DecodeWrappedKeyRecord, View(it->value()), "wrapped_keys",
+                                                         it->key().ToStringView()));
+    out.push_back(std::move(r));
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list wrapped keys"));
+  return out;
+}
+
+StatusOr<Bytes> Store::GetMeta(std::string_view key) const {
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kMeta, key));
+  if (!v.has_value()) return NotFoundError("meta '" + Printable(key) + "' not found");
+  return Bytes(v->begin(), v->end());
+}
+
+StatusOr<uint64_t> Store::CountKeys(std::string_view column_family) const {
+  for (std::size_t c = 0; c < kNumCfs; ++c) {
+    if (AllCfNames()[c] != column_family) continue;
+    uint64_t n = 0;
+    auto it = rep_->Iter(rocksdb::ReadOptions(), static_cast<Cf>(c));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "count " + std::string(column_family)));
+    return n;
+  }
+  return InvalidArgumentError("no column family '" + std::string(column_family) + "'");
+}
+
+// ============================================================================ Audit
+
+StatusOr<AuditCheckpoint> Store::AuditHead() const {
+  SIMKMS_ASSIGN_OR_RETURN(Rep::Head head, rep_->LoadHead(rocksdb::ReadOptions()));
+  return AuditCheckpoint{head.seq, std::move(head.hash)};
+}
+
+StatusOr<std::vector<AuditRecord>> Store::ReadAudit(uint64_t from_seq, std::size_t limit) const {
+  std::vector<AuditRecord> out;
+  auto it = rep_->Iter(rocksdb::ReadOptions(), kAudit);
+  for (it->Seek(U64Key(from_seq)); it->Valid() && out.size() < limit; it->Next()) {
+    uint64_t seq = 0;
+    if (!ParseU64Key(it->key(), seq)) {
+      return DataLossError("audit: key 0x" + ToHex(View(it->key())) + " is not an 8-byte sequence number");
+    }
+    auto decoded = DecodeAuditRecord(View(it->value()));
+    if (!decoded.ok()) return decoded.status().WithContext("audit record " + std::to_string(seq));
+    out.push_back(std::move(decoded->record));
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "read audit"));
+  return out;
+}
+
+namespace {
+
+StatusOr<AuditVerifyReport> WalkAuditChain(rocksdb::Iterator& it, AuditMac& mac,
+                                           const std::optional<AuditCheckpoint>& checkpoint) {
+  AuditChainVerifier verifier(mac, checkpoint);
+  for (it.SeekToFirst(); it.Valid() && !verifier.failed(); it.Next()) {
+    SIMKMS_RETURN_IF_ERROR(verifier.Add(View(it.key()), View(it.value())));
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it.status(), "audit verify: scan"));
+  AuditVerifyReport report = verifier.Finish();
+  if (!report.ok) {
+    // The walk stopped early: report where the trail really ends.
+    it.SeekToLast();
+    uint64_t last = 0;
+    if (it.Valid() && ParseU64Key(it.key(), last)) report.last_seq = last;
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it.status(), "audit verify: seek to newest record"));
+  }
+  return report;
+}
+
+}  // namespace
+
+StatusOr<AuditVerifyReport> Store::VerifyAudit(AuditMac& mac, const std::optional<AuditCheckpoint>& checkpoint) const {
+  SnapshotGuard snap(rep_->db.get());
+  auto it = rep_->Iter(snap.Options(), kAudit);
+  return WalkAuditChain(*it, mac, checkpoint);
+}
+
+StatusOr<AuditVerifyReport> Store::VerifyAudit() const {
+  std::optional<SnapshotGuard> snap;
+  std::optional<AuditCheckpoint> checkpoint;
+  {
+    // No commit in flight: the snapshot and the checkpoint describe the same moment.
+    std::lock_guard<std::mutex> lock(rep_->commit_mu);
+    snap.emplace(rep_->db.get());
+    auto read = rep_->checkpoints.Read();
+    if (!read.ok()) return read.status().WithContext("audit verify: read checkpoint");
+    checkpoint = std::move(read).value();
+  }
+  auto it = rep_->Iter(snap->Options(), kAudit);
+  return WalkAuditChain(*it, rep_->mac, checkpoint);
+}
+
+}  // namespace simkms::storage

@@ -1,0 +1,137 @@
+// Store: the simkms database (RocksDB) of VERs, ranges, subscribers, wrapped keys and
+// the audit trail.
+//
+// WRITES: every change goes through Commit, which applies a WriteSet and appends exactly
+// one audit record in a single RocksDB WriteBatch written with sync=true: after a crash
+// the DB holds all of a commit or none of it. Commits are serialised by an internal
+// mutex (the audit chain is sequential). The only write outside Commit is the schema
+// marker "storage.schema" in CF "meta", written once when a DB is created.
+//
+// READS: all getters are thread-safe, lock-free (RocksDB reads) and may run concurrently
+// with Commit; a getter that reads two keys (e.g. FindSubscriberByIccid) reads them
+// from one RocksDB snapshot. Absent records are NotFound; records that fail to decode
+// are DataLoss naming the column family and key.
+//
+// AUDIT CHECKPOINT: after the batch is durable Commit writes {seq, record_hash} to the
+// AuditCheckpointStore (see audit.h for the ordering and its consequences). If that
+// write fails, Commit still returns OK -- the state change IS committed and the caller
+// must not undo it (e.g. destroy a new token key) -- and CheckpointHealth() reports the
+// failure. The next Commit first retries the checkpoint and is refused (Unavailable,
+// nothing written) while it cannot be written, so the checkpoint never lags by more
+// than one record. The first Commit after Open compares the chain head with the
+// checkpoint: equal, or lagging by one (repaired after checking the head record's MAC
+// and link), is fine; anything else (checkpoint ahead of the chain: truncation or a
+// DB restored from an older copy; head hash different; lag > 1) refuses every Commit
+// with DataLoss until an operator investigates (VerifyAudit) and re-seeds the
+// checkpoint store.
+//
+// Failures: RocksDB I/O errors are Unavailable, corruption DataLoss, with context.
+//
+// Usage:
+//   TokenAuditMac mac(...);                  // implements AuditMac with a token key
+//   FileCheckpointStore checkpoints(...);    // implements AuditCheckpointStore
+//   SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(dir, mac, checkpoints));
+//   WriteSet ws;
+//   ws.PutSubscriber(record);
+//   SIMKMS_RETURN_IF_ERROR(store->Commit(ws, AuditEvent{now_ms, "operator", cn, "subscriber.contract", iccid, {}}));
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "storage/audit.h"
+#include "storage/records.h"
+#include "storage/write_set.h"
+
+namespace simkms::storage {
+
+struct StoreOptions {
+  // Create the directory and DB if missing (ignored when read_only).
+  bool create_if_missing = true;
+  // Open without the DB lock for forensics (e.g. `kmsctl audit verify` next to a running
+  // kmsd): getters, ReadAudit and VerifyAudit work on the state as of Open; Commit is
+  // FailedPrecondition.
+  bool read_only = false;
+};
+
+class Store {
+ public:
+  // Opens or creates the DB at `path`. `mac` and `checkpoints` are NOT owned and must
+  // outlive the Store. Errors: Unavailable (I/O, DB locked by another process),
+  // DataLoss (corrupt DB), FailedPrecondition (schema or column families from another
+  // version).
+  [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(const std::string& path, AuditMac& mac,
+                                                             AuditCheckpointStore& checkpoints,
+                                                             const StoreOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies `writes` (see write_set.h for each operation's rules) and appends one audit
+  // record for `event` (event.event must not be empty), atomically and durably. An empty
+  // WriteSet just appends the audit record. On success *audit_seq (if given) receives
+  // the record's seq. On failure nothing was written, except as described above for a
+  // failed checkpoint write (which returns OK). Thread-safe (serialised).
+  [[nodiscard]] Status Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* audit_seq = nullptr);
+
+  // OK, or the error of the last failed checkpoint write that no later write repaired.
+  [[nodiscard]] Status CheckpointHealth() const;
+
+  [[nodiscard]] StatusOr<VerRecord> GetVer(uint32_t ver) const;
+  [[nodiscard]] StatusOr<std::vector<VerRecord>> ListVers() const;  // ascending ver
+
+  [[nodiscard]] StatusOr<RangeRecord> GetRange(std::string_view id) const;  // scans the ranges
+  // The range whose ICCID interval contains the 18-digit ICCID body (see
+  // ParseIccidBody), or NotFound.
+  [[nodiscard]] StatusOr<RangeRecord> FindRangeByIccid(uint64_t iccid_body) const;
+  // The range whose IMSI interval contains imsi, or NotFound.
+  [[nodiscard]] StatusOr<RangeRecord> FindRangeByImsi(uint64_t imsi) const;
+  [[nodiscard]] StatusOr<std::vector<RangeRecord>> ListRanges() const;  // ascending iccid_first
+
+  [[nodiscard]] StatusOr<SubscriberRecord> GetSubscriber(std::string_view imsi) const;
+  // Via iccid_index; takes the 19-digit ICCID with its check digit.
+  [[nodiscard]] StatusOr<SubscriberRecord> FindSubscriberByIccid(std::string_view iccid) const;
+  // Up to `limit` subscribers with IMSI > after_imsi (empty: from the start), ascending.
+  [[nodiscard]] StatusOr<std::vector<SubscriberRecord>> ListSubscribers(std::string_view after_imsi,
+                                                                        std::size_t limit) const;
+
+  [[nodiscard]] StatusOr<WrappedKeyRecord> GetWrappedKey(std::string_view key_id) const;
+  [[nodiscard]] StatusOr<std::vector<WrappedKeyRecord>> ListWrappedKeys() const;
+
+  [[nodiscard]] StatusOr<Bytes> GetMeta(std::string_view key) const;
+
+  // The newest audit record's {seq, record_hash}; {0, 32 zero bytes} for an empty trail.
+  [[nodiscard]] StatusOr<AuditCheckpoint> AuditHead() const;
+  // Up to `limit` records with seq >= from_seq, ascending, decoded but NOT verified
+  // (for `audit show`; use VerifyAudit to check them).
+  [[nodiscard]] StatusOr<std::vector<AuditRecord>> ReadAudit(uint64_t from_seq, std::size_t limit) const;
+  // Walks the whole chain against `checkpoint` (nullopt: none was ever written) and
+  // reports the first problem. A non-OK status means the walk could not be made (DB
+  // read error, or mac.Verify failed with a code other than Unauthenticated), not that
+  // the chain is bad.
+  [[nodiscard]] StatusOr<AuditVerifyReport> VerifyAudit(AuditMac& mac,
+                                                        const std::optional<AuditCheckpoint>& checkpoint) const;
+  // Same with the Store's own AuditMac and the checkpoint read from its checkpoint store
+  // (consistently with the DB: taken while no commit is in flight).
+  [[nodiscard]] StatusOr<AuditVerifyReport> VerifyAudit() const;
+
+  // Exact number of keys in one column family (a full scan: for tools, metrics and the
+  // "no static load" tests). InvalidArgument for an unknown name.
+  [[nodiscard]] StatusOr<uint64_t> CountKeys(std::string_view column_family) const;
+  // The column families this build uses (besides RocksDB's "default").
+  static const std::vector<std::string>& ColumnFamilyNames();
+
+ private:
+  struct Rep;
+  explicit Store(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
+}  // namespace simkms::storage
