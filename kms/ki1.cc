@@ -18,7 +18,7 @@ StatusOr<p11::ScopedObject> DeriveKi1(p11::Session& session, CK_OBJECT_HANDLE k1
       .Bool(CKA_EXTRACTABLE, false)
       .Bool(CKA_ENCRYPT, true)
       .Bool(CKA_SIGN, true)
-      .Bool(CKA_DERIVE, false);
+      .Bool(CKA_DERIVE, true);  // the first call's OTA keys (docs/protocol.md §2)
   auto ki1 = session.DeriveKey(mechanism, k1, a, "Ki_1");
   SecureWipe(data.data(), data.size());
   return ki1;

@@ -12,7 +12,8 @@
 namespace simkms::kms {
 
 // k1 is the VER's persistent K1 (kms/token_keys.h). The result is an AES-128 key
-// usable for AES-ECB (Milenage) and AES-CMAC (its KCV).
+// usable for AES-ECB (Milenage), AES-CMAC (its KCV) and derivation of the first
+// call's OTA keys.
 StatusOr<p11::ScopedObject> DeriveKi1(p11::Session& session, CK_OBJECT_HANDLE k1, Profile profile,
                                       std::string_view imsi);
 

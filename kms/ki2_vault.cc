@@ -45,7 +45,8 @@ StatusOr<p11::ScopedObject> Ki2Vault::Unwrap(p11::Session& session, const Wrappe
       .Bool(CKA_SENSITIVE, true)
       .Bool(CKA_EXTRACTABLE, false)
       .Bool(CKA_ENCRYPT, true)
-      .Bool(CKA_SIGN, true);
+      .Bool(CKA_SIGN, true)
+      .Bool(CKA_DERIVE, true);  // a re-key's OTA keys
   auto key = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek_, wrapped.blob, a, "Ki_2");
   if (!key.ok()) return key.status().WithContext("unwrap Ki_2 of " + std::string(subject));
   SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, TokenKcv(session, key->get(), "unwrapped Ki_2"));
