@@ -1,0 +1,111 @@
+// The Security Centre's role in the first-call protocol for one subscriber
+// (docs/protocol.md §3, §5, §6), with every key inside the token. It decides
+// what to answer; persisting the pending session, the counters and the commit
+// (with its audit record, in one batch) is the caller's job (the kmsd engine),
+// which is why each step returns the state to store rather than storing it.
+//
+// Threading: one call at a time per subscriber; the session is used by one
+// thread at a time.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "pkcs11/session.h"
+#include "sc-engine/protocol/messages.h"
+#include "sc-engine/protocol/software_session.h"
+
+namespace simkms::sc {
+
+// What the SC knows of the subscriber when a packet arrives.
+// A base key for OTA keys, with the key version the chip names it by (1: Ki_1, 2: a Ki_2).
+struct BaseKey {
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+  uint8_t version = 0;
+};
+
+struct ScSubscriber {
+  std::string imsi;
+  uint32_t ver = 0;
+  protocol::DhGroup group;
+  BaseKey current;                 // Ki_1 (CONTRACTED) or the current Ki_2 (REKEY_PENDING/PERSONALIZED)
+  // The key the chip may still use: Ki_1 once personalized (derived on demand; also how a
+  // clone holding Ki_1 is recognised), or the previous Ki_2 until the chip has shown it
+  // uses the new one. Packets are opened under whichever of the two the CC verifies with,
+  // and answered under the same key.
+  std::optional<BaseKey> previous;
+  bool personalized = false;       // current is a Ki_2
+  bool session_allowed = true;                    // policy: CONTRACTED or REKEY_PENDING
+  SecretBytes op;                                 // the VER's OP (16 bytes)
+  uint64_t counter_in = 0;                        // last CNTR accepted from the chip
+  uint64_t counter_out = 0;                       // last CNTR sent to the chip
+  std::optional<SecretBytes> activation_verifier;  // H_ac, if the contract has an activation code
+  // A committed key the chip may not have installed yet (its COMMIT was lost):
+  // a HELLO whose resync proof verifies under it is answered with that COMMIT again.
+  struct Committed {
+    CK_OBJECT_HANDLE k_confirm = CK_INVALID_HANDLE;
+    protocol::SessionId session_id{};
+    protocol::ShortMac commit_mac{};
+  };
+  std::optional<Committed> last_commit;
+};
+
+// An exchange between CHALLENGE and CONFIRM. Its keys are token session
+// objects; the caller keeps this object (and persists the wrapped Ki_2 and the
+// public inputs, so that a crash rolls the session back, never half-applies it).
+struct ScPendingSession {
+  BaseKey channel;  // the key the HELLO came under; CONFIRM must come under it too
+  protocol::SessionId session_id{};
+  protocol::TranscriptHash transcript{};
+  protocol::Res xres{};
+  p11::ScopedObject ki2;
+  p11::ScopedObject k_confirm;
+  p11::ScopedObject k_activate;
+  std::string puk;  // empty on a re-key
+  protocol::ShortMac commit_mac{};
+  bool activation_required = false;
+};
+
+struct ScStep {
+  enum class Kind {
+    kChallenge,     // send `packet`; keep `pending`
+    kResendCommit,  // the chip holds a committed key: send `packet` (COMMIT again)
+    kCommit,        // CONFIRM verified: commit `pending` (Ki_2, PUK), then send `packet`
+    kRejected,      // send `packet` (ERROR); nothing to commit
+    kCloneAlarm,    // a HELLO under Ki_1 for a personalized subscriber without a valid resync proof
+  } kind = Kind::kRejected;
+  Bytes packet;
+  std::optional<ScPendingSession> pending;
+  std::optional<protocol::ErrorCode> error;
+  uint64_t counter_in = 0;   // to store: the chip's CNTR just accepted
+  uint64_t counter_out = 0;  // to store: the CNTR just used
+};
+
+class ScRole {
+ public:
+  explicit ScRole(p11::Session& session) : session_(session) {}
+
+  // A HELLO from the chip. Unauthenticated or replayed packets are errors (no
+  // answer goes out: an answer would be an oracle).
+  StatusOr<ScStep> OnHello(const ScSubscriber& subscriber, ByteView packet);
+  // A CONFIRM for `pending`. A wrong RES or activation proof is answered with
+  // ERROR (kRejected); the caller counts activation tries (policy).
+  StatusOr<ScStep> OnConfirm(const ScSubscriber& subscriber, ScPendingSession& pending, ByteView packet);
+
+ private:
+  struct Opened {
+    protocol::Message message;
+    uint64_t counter = 0;
+    BaseKey channel;
+  };
+  StatusOr<Opened> OpenFromChip(const ScSubscriber& s, ByteView packet);
+  StatusOr<Bytes> SealToChip(const BaseKey& channel, uint64_t counter, const protocol::Message& m);
+  StatusOr<ScStep> Reject(const ScSubscriber& s, const Opened& opened, std::optional<protocol::SessionId> id,
+                          protocol::ErrorCode code);
+
+  p11::Session& session_;
+};
+
+}  // namespace simkms::sc

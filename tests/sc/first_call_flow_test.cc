@@ -1,0 +1,264 @@
+// The first-call protocol between the chip's role (software, as on the card) and
+// the SC's role (keys in the token), in one process: every message dropped once,
+// resynchronisation, activation codes, clone alarm, re-key, replay.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "kms/k1_export.h"
+#include "kms/kcv.h"
+#include "kms/ki1.h"
+#include "kms/master_key.h"
+#include "kms/software_keys.h"
+#include "kms/token_keys.h"
+#include "sc-engine/engine/sc_role.h"
+#include "sc-engine/protocol/chip_role.h"
+#include "sc-engine/protocol/secured_packet.h"
+#include "tests/kms/kms_test_util.h"
+
+namespace simkms::sc {
+namespace {
+
+using protocol::ChipOutcome;
+using simkms::testing::SoftHsmToken;
+using simkms::testing::TokenSession;
+using simkms::testing::Unwrap;
+
+constexpr char kImsi[] = "262019876543210";
+
+std::pair<std::string, std::string> RsaPair() {
+  EVP_PKEY* key = EVP_RSA_gen(2048);
+  BIO* pub = BIO_new(BIO_s_mem());
+  BIO* priv = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(pub, key);
+  PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
+  auto read = [](BIO* b) {
+    char* d = nullptr;
+    long n = BIO_get_mem_data(b, &d);
+    return std::string(d, static_cast<std::size_t>(n));
+  };
+  auto out = std::make_pair(read(pub), read(priv));
+  BIO_free(pub);
+  BIO_free(priv);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+struct Param {
+  kms::Profile profile;
+  kms::DhGroupKind group;
+};
+
+class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    Unwrap(kms::GenerateMasterKeyWithBackup(s()));
+    mk_ = Unwrap(kms::FindByLabel(s(), CKO_SECRET_KEY, kms::labels::kMasterKey));
+    const Param p = GetParam();
+    k1_ = Unwrap(kms::DeriveK1(s(), mk_, 2, p.profile));
+    auto [pub, priv] = RsaPair();
+    SecretBytes k1_clear = Unwrap(kms::UnwrapK1Export(Unwrap(kms::ExportK1(s(), mk_, 2, p.profile, "acme", pub)), priv));
+    op_ = SecretBytes::Copy(Unwrap(FromHex("cdc202d5123e20f62b6d676ac72cb318")));
+    group_ = Unwrap(protocol::DhGroup::Named(p.group));
+
+    chip_.imsi = kImsi;
+    chip_.ver = 2;
+    chip_.group = group_;
+    chip_.base_key = Unwrap(kms::SoftwareDeriveKi1(p.profile, k1_clear, kImsi));  // the chip derives Ki_1 itself
+    chip_.op = op_;
+
+    ki1_ = Unwrap(kms::DeriveKi1(s(), k1_, p.profile, kImsi));  // the AC derives the same
+    sc_.imsi = kImsi;
+    sc_.ver = 2;
+    sc_.group = group_;
+    sc_.current = BaseKey{ki1_.get(), protocol::kKeyVersionKi1};
+    sc_.op = op_;
+  }
+
+  p11::Session& s() { return *ts_.session; }
+
+  // The SC side as the kmsd engine will drive it: store counters, keep the pending session.
+  StatusOr<ScStep> ScHello(ByteView packet) {
+    auto step = ScRole(s()).OnHello(sc_, packet);
+    if (step.ok()) {
+      sc_.counter_in = step->counter_in;
+      sc_.counter_out = std::max(sc_.counter_out, step->counter_out);
+      if (step->pending) pending_ = std::move(step->pending);
+    }
+    return step;
+  }
+  StatusOr<ScStep> ScConfirm(ByteView packet) {
+    if (!pending_) return FailedPreconditionError("no pending session");
+    auto step = ScRole(s()).OnConfirm(sc_, *pending_, packet);
+    if (step.ok()) {
+      sc_.counter_in = step->counter_in;
+      sc_.counter_out = step->counter_out;
+      if (step->kind == ScStep::Kind::kCommit) {
+        committed_ki2_ = std::move(pending_->ki2);
+        committed_confirm_ = std::move(pending_->k_confirm);
+        committed_puk_ = pending_->puk;
+        sc_.last_commit = ScSubscriber::Committed{committed_confirm_.get(), pending_->session_id, pending_->commit_mac};
+        // The previous key stays usable until the chip shows it has the new one.
+        sc_.previous = sc_.current;
+        sc_.current = BaseKey{committed_ki2_.get(), protocol::kKeyVersionKi2};
+        sc_.personalized = true;
+        sc_.session_allowed = false;
+        sc_.activation_verifier.reset();
+        pending_.reset();
+      }
+    }
+    return step;
+  }
+
+  void ExpectKeysEqual(const ChipOutcome& outcome) {
+    ASSERT_EQ(outcome.kind, ChipOutcome::Kind::kCommitted);
+    EXPECT_EQ(Unwrap(kms::SoftwareAesKcv(outcome.new_ki2)), Unwrap(kms::TokenKcv(s(), committed_ki2_.get(), "Ki_2")));
+    EXPECT_TRUE(chip_.personalized);
+    EXPECT_FALSE(chip_.pending.has_value());
+  }
+
+  SoftHsmToken token_;
+  TokenSession ts_{token_};
+  CK_OBJECT_HANDLE mk_ = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE k1_ = CK_INVALID_HANDLE;
+  SecretBytes op_;
+  protocol::DhGroup group_;
+  p11::ScopedObject ki1_;
+  protocol::ChipProtocolState chip_;
+  ScSubscriber sc_;
+  std::optional<ScPendingSession> pending_;
+  p11::ScopedObject committed_ki2_;
+  p11::ScopedObject committed_confirm_;
+  std::string committed_puk_;
+  std::string typed_code_ = "314159";
+  protocol::ChipRole chip_role_{[this]() -> StatusOr<std::string> { return typed_code_; }};
+};
+
+TEST_P(FirstCallFlowTest, HappyPathGivesEqualKeysAndPuk) {
+  Bytes hello = Unwrap(chip_role_.Start(chip_));
+  ScStep challenge = Unwrap(ScHello(hello));
+  ASSERT_EQ(challenge.kind, ScStep::Kind::kChallenge);
+  ChipOutcome confirm = Unwrap(chip_role_.OnPacket(chip_, challenge.packet));
+  ASSERT_EQ(confirm.kind, ChipOutcome::Kind::kSendPacket);
+  ScStep commit = Unwrap(ScConfirm(confirm.packet));
+  ASSERT_EQ(commit.kind, ScStep::Kind::kCommit);
+  ChipOutcome done = Unwrap(chip_role_.OnPacket(chip_, commit.packet));
+  ExpectKeysEqual(done);
+  EXPECT_EQ(done.new_puk, committed_puk_);
+  EXPECT_EQ(done.new_puk.size(), 8u);
+}
+
+TEST_P(FirstCallFlowTest, EveryLostMessageIsRecoveredOnTheNextAttempt) {
+  // HELLO lost: nothing happened anywhere; the chip starts again.
+  Unwrap(chip_role_.Start(chip_));
+  // CHALLENGE lost: the SC holds a pending session that the next HELLO replaces.
+  Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  // CONFIRM lost: the chip holds a pending key the SC never committed.
+  ScStep challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  Unwrap(chip_role_.OnPacket(chip_, challenge.packet));
+  ASSERT_TRUE(chip_.pending.has_value());
+  // COMMIT lost: the SC commits, the chip does not see it.
+  challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));  // resync proof present, nothing committed: new exchange
+  ASSERT_EQ(challenge.kind, ScStep::Kind::kChallenge);
+  ChipOutcome confirm = Unwrap(chip_role_.OnPacket(chip_, challenge.packet));
+  ScStep commit = Unwrap(ScConfirm(confirm.packet));
+  ASSERT_EQ(commit.kind, ScStep::Kind::kCommit);
+  EXPECT_FALSE(chip_.personalized);  // COMMIT lost
+  // Next call: the chip's HELLO proves the pending key; the SC sends COMMIT again.
+  ScStep resend = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  ASSERT_EQ(resend.kind, ScStep::Kind::kResendCommit);
+  ExpectKeysEqual(Unwrap(chip_role_.OnPacket(chip_, resend.packet)));
+}
+
+TEST_P(FirstCallFlowTest, ActivationCodeIsProvenWithoutSendingIt) {
+  sc_.activation_verifier = Unwrap(protocol::ActivationVerifier(kImsi, "314159"));
+  typed_code_ = "271828";  // wrong
+  ScStep challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  ChipOutcome confirm = Unwrap(chip_role_.OnPacket(chip_, challenge.packet));
+  // The code never appears in the packet, even deciphered: only a MAC over it.
+  ScStep rejected = Unwrap(ScConfirm(confirm.packet));
+  ASSERT_EQ(rejected.kind, ScStep::Kind::kRejected);
+  EXPECT_EQ(rejected.error, protocol::ErrorCode::kWrongActivationCode);
+  ChipOutcome shown = Unwrap(chip_role_.OnPacket(chip_, rejected.packet));
+  EXPECT_EQ(shown.kind, ChipOutcome::Kind::kRejected);
+  EXPECT_FALSE(chip_.personalized);
+
+  typed_code_ = "314159";
+  challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  confirm = Unwrap(chip_role_.OnPacket(chip_, challenge.packet));
+  ScStep commit = Unwrap(ScConfirm(confirm.packet));
+  ASSERT_EQ(commit.kind, ScStep::Kind::kCommit);
+  ExpectKeysEqual(Unwrap(chip_role_.OnPacket(chip_, commit.packet)));
+}
+
+TEST_P(FirstCallFlowTest, CloneWithKi1AfterPersonalizationRaisesTheAlarm) {
+  protocol::ChipProtocolState clone = chip_;  // a copy made before personalization, Ki_1 only
+  ScStep challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  ScStep commit = Unwrap(ScConfirm(Unwrap(chip_role_.OnPacket(chip_, challenge.packet)).packet));
+  ExpectKeysEqual(Unwrap(chip_role_.OnPacket(chip_, commit.packet)));
+
+  protocol::ChipRole clone_role([]() -> StatusOr<std::string> { return std::string("000000"); });
+  clone.counter_out = chip_.counter_out + 10;  // the clone cannot know the counter; make it pass anyway
+  ScStep alarm = Unwrap(ScHello(Unwrap(clone_role.Start(clone))));
+  EXPECT_EQ(alarm.kind, ScStep::Kind::kCloneAlarm);
+}
+
+TEST_P(FirstCallFlowTest, ReplayedOrTamperedPacketsChangeNothing) {
+  Bytes hello = Unwrap(chip_role_.Start(chip_));
+  ScStep challenge = Unwrap(ScHello(hello));
+  EXPECT_EQ(ScHello(hello).status().code(), StatusCode::kFailedPrecondition);  // replay
+  Bytes tampered = challenge.packet;
+  tampered[tampered.size() - 1] ^= 1;
+  const auto before = chip_.counter_in;
+  EXPECT_FALSE(chip_role_.OnPacket(chip_, tampered).ok());
+  EXPECT_EQ(chip_.counter_in, before);
+  EXPECT_FALSE(chip_.pending.has_value());
+  // The genuine CHALLENGE still works afterwards.
+  ChipOutcome confirm = Unwrap(chip_role_.OnPacket(chip_, challenge.packet));
+  EXPECT_EQ(confirm.kind, ChipOutcome::Kind::kSendPacket);
+  EXPECT_FALSE(chip_role_.OnPacket(chip_, challenge.packet).ok());  // replayed to the chip
+}
+
+TEST_P(FirstCallFlowTest, RekeyUnderKi2KeepsThePuk) {
+  ScStep challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  ScStep commit = Unwrap(ScConfirm(Unwrap(chip_role_.OnPacket(chip_, challenge.packet)).packet));
+  ExpectKeysEqual(Unwrap(chip_role_.OnPacket(chip_, commit.packet)));
+  const Bytes first_kcv = Unwrap(kms::TokenKcv(s(), committed_ki2_.get(), "Ki_2"));
+
+  sc_.session_allowed = true;  // the operator asked for a re-key (REKEY_PENDING)
+  p11::ScopedObject old_ki2 = std::move(committed_ki2_);
+  p11::ScopedObject old_confirm = std::move(committed_confirm_);
+  challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  ASSERT_EQ(challenge.kind, ScStep::Kind::kChallenge);
+  commit = Unwrap(ScConfirm(Unwrap(chip_role_.OnPacket(chip_, challenge.packet)).packet));
+  ChipOutcome done = Unwrap(chip_role_.OnPacket(chip_, commit.packet));
+  ExpectKeysEqual(done);
+  EXPECT_TRUE(done.new_puk.empty());
+  EXPECT_NE(Unwrap(kms::TokenKcv(s(), committed_ki2_.get(), "Ki_2")), first_kcv);
+}
+
+TEST_P(FirstCallFlowTest, BadDhValueFromTheChipIsRefused) {
+  protocol::OtaCiphers ota = Unwrap(protocol::DeriveOtaCiphers(chip_.base_key));
+  protocol::Hello hello;
+  hello.ver = 2;
+  hello.y_c = Bytes(group_.public_size(), 0);
+  hello.y_c.back() = 1;  // y = 1
+  Bytes packet = Unwrap(protocol::SealPacket(ota.up, protocol::kKeyVersionKi1, 1, protocol::Encode(hello)));
+  ScStep step = Unwrap(ScHello(packet));
+  EXPECT_EQ(step.kind, ScStep::Kind::kRejected);
+  EXPECT_EQ(step.error, protocol::ErrorCode::kBadDhValue);
+  EXPECT_FALSE(pending_.has_value());
+}
+
+INSTANTIATE_TEST_SUITE_P(Profiles, FirstCallFlowTest,
+                         ::testing::Values(Param{kms::Profile::kModern, kms::DhGroupKind::kFfdhe2048},
+                                           Param{kms::Profile::kModern, kms::DhGroupKind::kP256},
+                                           Param{kms::Profile::kLegacy, kms::DhGroupKind::kFfdhe2048}),
+                         [](const auto& info) {
+                           return std::string(kms::ProfileName(info.param.profile)) + "_" +
+                                  std::string(kms::DhGroupKindName(info.param.group));
+                         });
+
+}  // namespace
+}  // namespace simkms::sc
