@@ -78,6 +78,19 @@ std::string K1Export::ToJson() const {
   j["wrapping"] = wrapping;
   j["recipient_spki_sha256"] = ToHex(recipient_spki_sha256);
   j["wrapped_k1"] = ToHex(wrapped_k1);
+  j["dh_group"] = dh_group;
+  if (!dh_p.empty()) {
+    j["dh_p"] = ToHex(dh_p);
+    j["dh_g"] = ToHex(dh_g);
+  }
+  j["amf"] = ToHex(amf);
+  j["wrapped_op"] = ToHex(wrapped_op);
+  j["op_check"] = ToHex(op_check);
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const auto& r : ranges) {
+    list.push_back({{"id", r.id}, {"iccid_first", r.iccid_first}, {"imsi_first", r.imsi_first}, {"count", r.count}});
+  }
+  j["ranges"] = list;
   return j.dump(2) + "\n";
 }
 
@@ -109,11 +122,36 @@ StatusOr<K1Export> K1Export::FromJson(const std::string& text) {
   SIMKMS_ASSIGN_OR_RETURN(std::string wrapped, str("wrapped_k1"));
   SIMKMS_ASSIGN_OR_RETURN(e.wrapped_k1, FromHex(wrapped));
   if (e.kcv.size() != 3) return InvalidArgumentError("K1 export KCV must be 3 bytes");
+  SIMKMS_ASSIGN_OR_RETURN(e.dh_group, str("dh_group"));
+  if (e.dh_group == "custom") {
+    SIMKMS_ASSIGN_OR_RETURN(std::string p, str("dh_p"));
+    SIMKMS_ASSIGN_OR_RETURN(e.dh_p, FromHex(p));
+    SIMKMS_ASSIGN_OR_RETURN(std::string g, str("dh_g"));
+    SIMKMS_ASSIGN_OR_RETURN(e.dh_g, FromHex(g));
+  }
+  SIMKMS_ASSIGN_OR_RETURN(std::string amf, str("amf"));
+  SIMKMS_ASSIGN_OR_RETURN(e.amf, FromHex(amf));
+  if (e.amf.size() != 2) return InvalidArgumentError("K1 export AMF must be 2 bytes");
+  SIMKMS_ASSIGN_OR_RETURN(std::string wrapped_op, str("wrapped_op"));
+  SIMKMS_ASSIGN_OR_RETURN(e.wrapped_op, FromHex(wrapped_op));
+  SIMKMS_ASSIGN_OR_RETURN(std::string op_check, str("op_check"));
+  SIMKMS_ASSIGN_OR_RETURN(e.op_check, FromHex(op_check));
+  if (!j.contains("ranges") || !j["ranges"].is_array()) return InvalidArgumentError("K1 export file lacks 'ranges'");
+  for (const auto& r : j["ranges"]) {
+    if (!r.is_object() || !r.contains("id") || !r["id"].is_string() || !r.contains("iccid_first") ||
+        !r["iccid_first"].is_string() || !r.contains("imsi_first") || !r["imsi_first"].is_string() ||
+        !r.contains("count") || !r["count"].is_number_unsigned()) {
+      return InvalidArgumentError("K1 export file has a malformed range");
+    }
+    e.ranges.push_back({r["id"].get<std::string>(), r["iccid_first"].get<std::string>(),
+                        r["imsi_first"].get<std::string>(), r["count"].get<uint64_t>()});
+  }
   return e;
 }
 
 StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile,
-                            const std::string& manufacturer, const std::string& public_key_pem) {
+                            const std::string& manufacturer, const std::string& public_key_pem,
+                            const K1ExportContext& context) {
   if (manufacturer.empty()) return InvalidArgumentError("manufacturer name is empty");
   SIMKMS_ASSIGN_OR_RETURN(Pkey pub, ParsePem(public_key_pem, /*is_private=*/false));
   SIMKMS_ASSIGN_OR_RETURN(Bytes n, BnParam(pub.get(), OSSL_PKEY_PARAM_RSA_N));
@@ -169,10 +207,40 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
   }();
   if (!kcv.ok()) return kcv.status();
   out.kcv = *kcv;
+
+  out.dh_group = context.dh_group;
+  out.dh_p = context.dh_p;
+  out.dh_g = context.dh_g;
+  out.amf = context.amf;
+  out.ranges = context.ranges;
+  if (!context.op.empty()) {
+    if (context.op.size() != 16) return InvalidArgumentError("OP must be 16 bytes");
+    // The OP is already in host memory (unsealed from the VER record); the token
+    // wraps it so that the same OAEP parameters and recipient check apply.
+    p11::Attributes op_template;
+    op_template.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+        .Bool(CKA_TOKEN, false)
+        .Bool(CKA_SENSITIVE, true)
+        .Bool(CKA_EXTRACTABLE, true)
+        .Secret(CKA_VALUE, context.op);
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject op_object, session.CreateObject(op_template, "OP for export"));
+    SIMKMS_ASSIGN_OR_RETURN(out.wrapped_op, session.WrapKey({CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep}, recipient.get(),
+                                                            op_object.get(), "OP under manufacturer key"));
+    Bytes digest(32);
+    unsigned int dlen = 0;
+    if (EVP_Digest(context.op.reveal().data(), context.op.size(), digest.data(), &dlen, EVP_sha256(), nullptr) != 1) {
+      return InternalError("SHA-256 failed");
+    }
+    out.op_check.assign(digest.begin(), digest.begin() + 3);
+  }
   return out;
 }
 
-StatusOr<SecretBytes> UnwrapK1Export(const K1Export& file, const std::string& private_key_pem) {
+namespace {
+
+StatusOr<SecretBytes> OaepDecrypt(const K1Export& file, const std::string& private_key_pem, const Bytes& wrapped,
+                                  const char* what) {
   SIMKMS_ASSIGN_OR_RETURN(Pkey priv, ParsePem(private_key_pem, /*is_private=*/true));
   SIMKMS_ASSIGN_OR_RETURN(Bytes spki, SpkiSha256(priv.get()));
   if (!ConstantTimeEquals(spki, file.recipient_spki_sha256)) {
@@ -187,14 +255,36 @@ StatusOr<SecretBytes> UnwrapK1Export(const K1Export& file, const std::string& pr
     return InternalError("cannot set up RSA-OAEP decryption");
   }
   std::size_t len = 0;
-  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &len, file.wrapped_k1.data(), file.wrapped_k1.size()) != 1) {
-    return InvalidArgumentError("wrapped K1 does not decrypt");
+  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &len, wrapped.data(), wrapped.size()) != 1) {
+    return InvalidArgumentError(std::string("wrapped ") + what + " does not decrypt");
   }
-  SecretBytes k1(len);
-  if (EVP_PKEY_decrypt(ctx.get(), k1.mutable_data(), &len, file.wrapped_k1.data(), file.wrapped_k1.size()) != 1) {
-    return InvalidArgumentError("wrapped K1 does not decrypt under this private key");
+  SecretBytes out(len);
+  if (EVP_PKEY_decrypt(ctx.get(), out.mutable_data(), &len, wrapped.data(), wrapped.size()) != 1) {
+    return InvalidArgumentError(std::string("wrapped ") + what + " does not decrypt under this private key");
   }
-  k1.resize(len);
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+StatusOr<SecretBytes> UnwrapOpFromExport(const K1Export& file, const std::string& private_key_pem) {
+  if (file.wrapped_op.empty()) return NotFoundError("K1 export file carries no OP");
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes op, OaepDecrypt(file, private_key_pem, file.wrapped_op, "OP"));
+  if (op.size() != 16) return InvalidArgumentError("unwrapped OP is not 16 bytes");
+  Bytes digest(32);
+  unsigned int dlen = 0;
+  if (EVP_Digest(op.reveal().data(), op.size(), digest.data(), &dlen, EVP_sha256(), nullptr) != 1) {
+    return InternalError("SHA-256 failed");
+  }
+  if (!ConstantTimeEquals(ByteView(digest).first(3), file.op_check)) {
+    return UnauthenticatedError("unwrapped OP does not match the export file's check value: refusing it");
+  }
+  return op;
+}
+
+StatusOr<SecretBytes> UnwrapK1Export(const K1Export& file, const std::string& private_key_pem) {
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes k1, OaepDecrypt(file, private_key_pem, file.wrapped_k1, "K1"));
   const std::size_t expected = file.profile == Profile::kLegacy ? 8 : 16;
   if (k1.size() != expected) {
     return InvalidArgumentError("unwrapped K1 has " + std::to_string(k1.size()) + " bytes, expected " +

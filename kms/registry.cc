@@ -122,8 +122,25 @@ StatusOr<K1Export> Registry::ExportK1(uint32_t ver, const std::string& manufactu
   auto record = store_.GetVer(ver);
   if (!record.ok()) return record.status().WithContext("export K1 of VER " + std::to_string(ver));
   const Profile profile = FromStorage(record->profile);
+  K1ExportContext context;
+  SIMKMS_ASSIGN_OR_RETURN(auto ranges, store_.ListRanges());
+  for (const storage::RangeRecord& r : ranges) {
+    if (r.manufacturer == manufacturer && r.ver == ver) {
+      context.ranges.push_back({r.id, storage::FormatIccid(r.iccid_first), storage::FormatImsi(r.imsi_first), r.count});
+    }
+  }
+  if (context.ranges.empty()) {
+    return FailedPreconditionError("no range of VER " + std::to_string(ver) + " is assigned to " + manufacturer +
+                                   ": assign one before exporting K1");
+  }
+  context.dh_group = std::string(storage::DhGroupName(record->dh_group));
+  context.dh_p = record->custom_p;
+  context.dh_g = record->custom_g;
+  context.amf = record->amf;
+  SIMKMS_ASSIGN_OR_RETURN(context.op, OpenField(session_, keys_.op_encryption, OpAssociatedData(ver),
+                                                record->op_ciphertext));
   SIMKMS_ASSIGN_OR_RETURN(K1Export exported,
-                          kms::ExportK1(session_, keys_.mk, ver, profile, manufacturer, public_key_pem));
+                          kms::ExportK1(session_, keys_.mk, ver, profile, manufacturer, public_key_pem, context));
   if (!ConstantTimeEquals(exported.kcv, record->k1_kcv)) {
     return DataLossError("K1 of VER " + std::to_string(ver) + " has KCV " + ToHex(exported.kcv) +
                          " but the VER record says " + ToHex(record->k1_kcv) + " (token and DB disagree)");
@@ -132,6 +149,8 @@ StatusOr<K1Export> Registry::ExportK1(uint32_t ver, const std::string& manufactu
                                        Event("ver.export-k1", std::to_string(ver),
                                              {{"manufacturer", manufacturer},
                                               {"k1_kcv", ToHex(exported.kcv)},
+                                              {"op_check", ToHex(exported.op_check)},
+                                              {"ranges", std::to_string(exported.ranges.size())},
                                               {"wrapping", exported.wrapping},
                                               {"recipient_spki_sha256", ToHex(exported.recipient_spki_sha256)}})));
   return exported;

@@ -107,6 +107,17 @@ TEST_F(KmsctlTest, CeremonyRegistryExportRestoreAndAudit) {
   auto k1 = kms::UnwrapK1Export(*exported, ReadText(token_.dir() / "mfr.key"));
   ASSERT_TRUE(k1.ok()) << k1.status().ToString();
   EXPECT_EQ(ToHex(exported->kcv), vers[1]["k1_kcv"]);
+  // The file also carries what the manufacturer needs: its ranges, the group, AMF and OP.
+  ASSERT_EQ(exported->ranges.size(), 1u);
+  EXPECT_EQ(exported->ranges[0].iccid_first, "8949001234567890128");
+  EXPECT_EQ(exported->ranges[0].count, 100000u);
+  EXPECT_EQ(exported->dh_group, "p256");
+  EXPECT_TRUE(kms::UnwrapOpFromExport(*exported, ReadText(token_.dir() / "mfr.key")).ok());
+  // No range of VER 1 is assigned to acme: nothing to export.
+  ProcessResult no_range = Kmsctl({"ver", "export-k1", "--ver", "1", "--manufacturer", "acme", "--pubkey",
+                                   (token_.dir() / "mfr.pub").string(), "--out", (token_.dir() / "k1-1.json").string()});
+  EXPECT_EQ(no_range.exit_code, 1);
+  EXPECT_THAT(no_range.err, HasSubstr("no range of VER 1 is assigned to acme"));
 
   // Restore onto a second token with a copy of the DB, from 3 of the 5 shares.
   auto original = Json({"status"});
