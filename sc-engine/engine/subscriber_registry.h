@@ -1,0 +1,72 @@
+// The VO's and the operator's operations on subscriber records (MISSION.md
+// lifecycle steps 2, 5, 6): contract, re-key request, terminate, status and PUK
+// retrieval, plus the commit of a verified first call or re-key. Every change
+// goes through policy::Apply and is committed with its audit record in one
+// batch; bad input or an illegal transition changes nothing.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "kms/ki2_vault.h"
+#include "kms/registry.h"
+#include "kms/token_keys.h"
+#include "pkcs11/session.h"
+#include "policy/limits.h"
+#include "storage/store.h"
+
+namespace simkms::sc {
+
+struct ContractRequest {
+  std::string order_id;                        // the VO's order; a repeat with the same id returns the same record
+  std::string iccid;                           // 19 digits with the Luhn digit, from the order document
+  std::optional<uint32_t> ver;                 // if the VO read it from the card: must match the chip's range
+  std::optional<std::string> activation_code;  // printed on the order document (misuse 1.3)
+};
+
+using kms::Actor;
+using kms::Clock;
+
+class SubscriberRegistry {
+ public:
+  SubscriberRegistry(p11::Session& session, const kms::ServiceKeys& keys, storage::Store& store, Actor actor, Clock clock,
+                     policy::Limits limits = {})
+      : session_(session), keys_(keys), store_(store), actor_(std::move(actor)), clock_(std::move(clock)),
+        limits_(limits) {}
+
+  // ICCID -> IMSI by the chip's range (1:1 by position); record CONTRACTED, hotline set.
+  StatusOr<storage::SubscriberRecord> Contract(const ContractRequest& request);
+  StatusOr<storage::SubscriberRecord> RequestRekey(const std::string& imsi);
+  // Removes the record and its Ki_2 blob; the chip can be reset and contracted again.
+  simkms::Status Terminate(const std::string& imsi);
+  StatusOr<storage::SubscriberRecord> Get(const std::string& imsi) const;
+  // The PUK in clear for customer care; audited as "subscriber.puk-read".
+  StatusOr<std::string> ReadPuk(const std::string& imsi);
+
+  // Commits a first call or re-key whose new key the SC verified: Ki_2 wrapped
+  // under the storage KEK, the PUK (first call) sealed, state and hotline per
+  // policy, the old Ki_2 blob replaced; one batch with its audit record.
+  StatusOr<storage::SubscriberRecord> CommitNewKey(const std::string& imsi, CK_OBJECT_HANDLE ki2,
+                                                   const std::string& puk, bool activation_code_accepted);
+
+  // The activation code verifier H_ac, unsealed (empty if the contract has none).
+  StatusOr<std::optional<SecretBytes>> ActivationVerifier(const storage::SubscriberRecord& record);
+
+ private:
+  storage::AuditEvent Event(std::string_view name, const storage::SubscriberRecord& r,
+                            std::vector<std::pair<std::string, std::string>> details) const;
+
+  p11::Session& session_;
+  const kms::ServiceKeys& keys_;
+  storage::Store& store_;
+  Actor actor_;
+  Clock clock_;
+  policy::Limits limits_;
+};
+
+// The key id of a subscriber's Ki_2 blob: "ki2/<IMSI>/<generation>".
+std::string Ki2KeyId(const std::string& imsi, uint64_t generation);
+
+}  // namespace simkms::sc
