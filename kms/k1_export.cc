@@ -10,30 +10,17 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "base/openssl_ptr.h"
 #include "kms/software_keys.h"
 
 namespace simkms::kms {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-
 constexpr int kMinRsaBits = 2048;
 
-StatusOr<Pkey> ParsePem(const std::string& pem, bool is_private) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  Pkey key(is_private ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
+StatusOr<EvpPkeyPtr> ParsePem(const std::string& pem, bool is_private) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  EvpPkeyPtr key(is_private ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
                       : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (!key) return InvalidArgumentError(is_private ? "not a PEM private key" : "not a PEM public key (SPKI)");
   if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) return InvalidArgumentError("manufacturer key is not RSA");
@@ -47,7 +34,7 @@ StatusOr<Pkey> ParsePem(const std::string& pem, bool is_private) {
 StatusOr<Bytes> BnParam(EVP_PKEY* key, const char* name) {
   BIGNUM* raw = nullptr;
   if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return InternalError(std::string("cannot read RSA ") + name);
-  std::unique_ptr<BIGNUM, BnFree> bn(raw);
+  BignumPtr bn(raw);
   Bytes out(static_cast<std::size_t>(BN_num_bytes(bn.get())));
   BN_bn2bin(bn.get(), out.data());
   return out;
@@ -153,7 +140,7 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
                             const std::string& manufacturer, const std::string& public_key_pem,
                             const K1ExportContext& context) {
   if (manufacturer.empty()) return InvalidArgumentError("manufacturer name is empty");
-  SIMKMS_ASSIGN_OR_RETURN(Pkey pub, ParsePem(public_key_pem, /*is_private=*/false));
+  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr pub, ParsePem(public_key_pem, /*is_private=*/false));
   SIMKMS_ASSIGN_OR_RETURN(Bytes n, BnParam(pub.get(), OSSL_PKEY_PARAM_RSA_N));
   SIMKMS_ASSIGN_OR_RETURN(Bytes e, BnParam(pub.get(), OSSL_PKEY_PARAM_RSA_E));
 
@@ -241,13 +228,13 @@ namespace {
 
 StatusOr<SecretBytes> OaepDecrypt(const K1Export& file, const std::string& private_key_pem, const Bytes& wrapped,
                                   const char* what) {
-  SIMKMS_ASSIGN_OR_RETURN(Pkey priv, ParsePem(private_key_pem, /*is_private=*/true));
+  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr priv, ParsePem(private_key_pem, /*is_private=*/true));
   SIMKMS_ASSIGN_OR_RETURN(Bytes spki, SpkiSha256(priv.get()));
   if (!ConstantTimeEquals(spki, file.recipient_spki_sha256)) {
     return InvalidArgumentError("K1 export for VER " + std::to_string(file.ver) +
                                 " was made for a different manufacturer key");
   }
-  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new(priv.get(), nullptr));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(priv.get(), nullptr));
   if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
       EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha1()) != 1 ||

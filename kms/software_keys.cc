@@ -7,32 +7,21 @@
 #include <memory>
 #include <mutex>
 
+#include "base/openssl_ptr.h"
+
 namespace simkms::kms {
 namespace {
 
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-struct CipherFree {
-  void operator()(EVP_CIPHER* c) const { EVP_CIPHER_free(c); }
-};
-struct MacFree {
-  void operator()(EVP_MAC* m) const { EVP_MAC_free(m); }
-};
-struct MacCtxFree {
-  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
-};
-
 // ECB encryption of block-aligned data, no padding.
 StatusOr<SecretBytes> EcbEncrypt(const char* cipher_name, const SecretBytes& key, ByteView data) {
-  std::unique_ptr<EVP_CIPHER, CipherFree> cipher(EVP_CIPHER_fetch(nullptr, cipher_name, nullptr));
+  EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, cipher_name, nullptr));
   if (!cipher) return InternalError(std::string("OpenSSL has no ") + cipher_name);
   if (static_cast<std::size_t>(EVP_CIPHER_get_key_length(cipher.get())) != key.size()) {
     return InvalidArgumentError(std::string(cipher_name) + " needs a " +
                                 std::to_string(EVP_CIPHER_get_key_length(cipher.get())) + "-byte key, got " +
                                 std::to_string(key.size()));
   }
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   SecretBytes out(data.size() + 16);
   int len = 0;
   int fin = 0;
@@ -78,8 +67,8 @@ StatusOr<Bytes> SoftwareDesKcv(const SecretBytes& key) {
 StatusOr<Bytes> SoftwareAesKcv(const SecretBytes& key) {
   const char* cipher = key.size() == 16 ? "AES-128-CBC" : key.size() == 32 ? "AES-256-CBC" : nullptr;
   if (cipher == nullptr) return InvalidArgumentError("AES key must be 16 or 32 bytes");
-  std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "CMAC", nullptr));
-  std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
+  EvpMacPtr mac(EVP_MAC_fetch(nullptr, "CMAC", nullptr));
+  EvpMacCtxPtr ctx(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("cipher", const_cast<char*>(cipher), 0),
                          OSSL_PARAM_construct_end()};
   const uint8_t zero[16] = {};

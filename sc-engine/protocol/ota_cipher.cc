@@ -5,29 +5,17 @@
 
 #include <memory>
 
+#include "base/openssl_ptr.h"
+
 namespace simkms::protocol {
-namespace {
-
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-struct MacFree {
-  void operator()(EVP_MAC* m) const { EVP_MAC_free(m); }
-};
-struct MacCtxFree {
-  void operator()(EVP_MAC_CTX* c) const { EVP_MAC_CTX_free(c); }
-};
-
-}  // namespace
-
 StatusOr<SoftwareOtaCipher> SoftwareOtaCipher::Create(SecretBytes enc_key, SecretBytes mac_key) {
   if (enc_key.size() != 16 || mac_key.size() != 16) return InvalidArgumentError("OTA keys must be 16 bytes");
   return SoftwareOtaCipher(std::move(enc_key), std::move(mac_key));
 }
 
 StatusOr<Bytes> SoftwareOtaCipher::Cmac(ByteView data) {
-  std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "CMAC", nullptr));
-  std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
+  EvpMacPtr mac(EVP_MAC_fetch(nullptr, "CMAC", nullptr));
+  EvpMacCtxPtr ctx(mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
   char cipher[] = "AES-128-CBC";
   OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("cipher", cipher, 0), OSSL_PARAM_construct_end()};
   Bytes out(16);
@@ -42,7 +30,7 @@ StatusOr<Bytes> SoftwareOtaCipher::Cmac(ByteView data) {
 
 StatusOr<Bytes> SoftwareOtaCipher::Cbc(ByteView data, bool encrypt) {
   if (data.size() % 16 != 0) return InvalidArgumentError("CBC input is not a multiple of 16 bytes");
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   const uint8_t iv[16] = {};
   Bytes out(data.size() + 16);
   int len = 0;

@@ -7,39 +7,19 @@
 
 #include <cstring>
 
+#include "base/openssl_ptr.h"
+
 namespace simkms::protocol {
 namespace {
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct BldFree {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* b) const { BN_free(b); }
-};
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const { EVP_CIPHER_CTX_free(c); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-
-Bn ToBn(ByteView b) { return Bn(BN_bin2bn(b.data(), static_cast<int>(b.size()), nullptr)); }
+BignumPtr ToBn(ByteView b) { return BignumPtr(BN_bin2bn(b.data(), static_cast<int>(b.size()), nullptr)); }
 
 // An EVP_PKEY for the group, optionally with a public value (a peer's key).
-StatusOr<Pkey> GroupKey(const DhGroup& group, ByteView public_value, bool with_public) {
-  std::unique_ptr<OSSL_PARAM_BLD, BldFree> bld(OSSL_PARAM_BLD_new());
+StatusOr<EvpPkeyPtr> GroupKey(const DhGroup& group, ByteView public_value, bool with_public) {
+  OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (!bld) return InternalError("OSSL_PARAM_BLD_new failed");
   const bool ec = group.kind == kms::DhGroupKind::kP256;
-  Bn p, g, q, pub;
+  BignumPtr p, g, q, pub;
   if (ec) {
     OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
     if (with_public) {
@@ -67,21 +47,21 @@ StatusOr<Pkey> GroupKey(const DhGroup& group, ByteView public_value, bool with_p
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.get());
     }
   }
-  std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld.get()));
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, ec ? "EC" : "DH", nullptr));
+  OsslParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, ec ? "EC" : "DH", nullptr));
   EVP_PKEY* raw = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &raw, with_public ? EVP_PKEY_PUBLIC_KEY : EVP_PKEY_KEY_PARAMETERS,
                         params.get()) != 1) {
     return InvalidArgumentError("cannot build a key in the VER's DH group");
   }
-  return Pkey(raw);
+  return EvpPkeyPtr(raw);
 }
 
 StatusOr<SecretBytes> AesEcbBlock(const SecretBytes& key, const KeyBlock& block) {
   const EVP_CIPHER* cipher = key.size() == 32 ? EVP_aes_256_ecb() : key.size() == 16 ? EVP_aes_128_ecb() : nullptr;
   if (cipher == nullptr) return InvalidArgumentError("AES key must be 16 or 32 bytes");
-  std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree> ctx(EVP_CIPHER_CTX_new());
+  EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   SecretBytes out(32);
   int len = 0;
   if (!ctx || EVP_EncryptInit_ex2(ctx.get(), cipher, key.reveal().data(), nullptr, nullptr) != 1 ||
@@ -141,13 +121,13 @@ EphemeralKey& EphemeralKey::operator=(EphemeralKey&& o) noexcept {
 }
 
 StatusOr<EphemeralKey> EphemeralKey::Generate(const DhGroup& group) {
-  SIMKMS_ASSIGN_OR_RETURN(Pkey params, GroupKey(group, {}, false));
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, params.get(), nullptr));
+  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr params, GroupKey(group, {}, false));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, params.get(), nullptr));
   EVP_PKEY* raw = nullptr;
   if (!ctx || EVP_PKEY_keygen_init(ctx.get()) != 1 || EVP_PKEY_keygen(ctx.get(), &raw) != 1) {
     return InternalError("DH key generation failed");
   }
-  Pkey key(raw);
+  EvpPkeyPtr key(raw);
   Bytes pub(group.public_size());
   if (group.kind == kms::DhGroupKind::kP256) {
     std::size_t len = 0;
@@ -158,7 +138,7 @@ StatusOr<EphemeralKey> EphemeralKey::Generate(const DhGroup& group) {
   } else {
     BIGNUM* y = nullptr;
     if (EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_PUB_KEY, &y) != 1) return InternalError("no DH public key");
-    Bn owned(y);
+    BignumPtr owned(y);
     if (BN_bn2binpad(y, pub.data(), static_cast<int>(pub.size())) < 0) return InternalError("DH public too long");
   }
   return EphemeralKey(group, key.release(), std::move(pub));
@@ -166,8 +146,8 @@ StatusOr<EphemeralKey> EphemeralKey::Generate(const DhGroup& group) {
 
 StatusOr<SecretBytes> EphemeralKey::SharedSecret(ByteView peer) const {
   SIMKMS_RETURN_IF_ERROR(group_.ValidatePeer(peer));
-  SIMKMS_ASSIGN_OR_RETURN(Pkey peer_key, GroupKey(group_, peer, true));
-  PkeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, static_cast<EVP_PKEY*>(pkey_), nullptr));
+  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr peer_key, GroupKey(group_, peer, true));
+  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, static_cast<EVP_PKEY*>(pkey_), nullptr));
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1) return InternalError("DH derive init failed");
   if (group_.kind != kms::DhGroupKind::kP256 && EVP_PKEY_CTX_set_dh_pad(ctx.get(), 1) != 1) {
     return InternalError("DH padding option failed");

@@ -77,11 +77,7 @@ Status RunStatus(const GlobalOptions& g, std::ostream& out) {
   SIMKMS_ASSIGN_OR_RETURN(kms::KeyKcvs kcvs, kms::ReadKcvs(ctx->session(), ctx->keys()));
   Fields f;
   f.Add("token", ctx->token_label());
-  f.Add("kcv.mk", ToHex(kcvs.mk));
-  f.Add("kcv.storage_kek", ToHex(kcvs.storage_kek));
-  f.Add("kcv.audit_key", ToHex(kcvs.audit_mac));
-  f.Add("kcv.puk_key", ToHex(kcvs.puk_encryption));
-  f.Add("kcv.op_key", ToHex(kcvs.op_encryption));
+  AddKcvFields(kcvs, f);
   if (!g.db.empty()) {
     SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true));
     SIMKMS_ASSIGN_OR_RETURN(auto vers, ctx->store().ListVers());

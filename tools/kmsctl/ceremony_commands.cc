@@ -28,14 +28,6 @@ Status RefuseUsedDatabase(const std::string& db) {
   return OkStatus();
 }
 
-void PrintKcvs(const kms::KeyKcvs& k, Fields& f) {
-  f.Add("kcv.mk", ToHex(k.mk));
-  f.Add("kcv.storage_kek", ToHex(k.storage_kek));
-  f.Add("kcv.audit_key", ToHex(k.audit_mac));
-  f.Add("kcv.puk_key", ToHex(k.puk_encryption));
-  f.Add("kcv.op_key", ToHex(k.op_encryption));
-}
-
 std::vector<std::pair<std::string, std::string>> KcvDetails(const kms::KeyKcvs& k) {
   return {{"mk_kcv", ToHex(k.mk)},
           {"storage_kek_kcv", ToHex(k.storage_kek)},
@@ -88,7 +80,7 @@ Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) 
 
   Fields f;
   f.Add("token", ctx->token_label());
-  PrintKcvs(result.kcvs, f);
+  AddKcvFields(result.kcvs, f);
   f.Add("backup_file", args.backup_out);
   f.Add("backup_kek_kcv", ToHex(result.backup.backup_kek_kcv));
   f.Add("share_set", result.backup.share_set);
@@ -133,7 +125,7 @@ Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream&
 
   Fields f;
   f.Add("token", ctx->token_label());
-  PrintKcvs(result.kcvs, f);
+  AddKcvFields(result.kcvs, f);
   if (!g.db.empty()) {
     storage::AuditCheckpoint head{0, Bytes(storage::kAuditHashSize, 0)};
     if (std::filesystem::exists(g.db)) {

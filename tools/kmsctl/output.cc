@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <ostream>
 
+#include "kms/ceremony.h"
+
 namespace simkms::kmsctl {
 
 void Table::Print(std::ostream& out) const {
@@ -46,6 +48,18 @@ nlohmann::ordered_json Fields::ToJson() const {
   nlohmann::ordered_json obj;
   for (const auto& [k, v] : fields_) obj[k] = v;
   return obj;
+}
+
+}  // namespace simkms::kmsctl
+
+namespace simkms::kmsctl {
+
+void AddKcvFields(const kms::KeyKcvs& k, Fields& f) {
+  f.Add("kcv.mk", ToHex(k.mk));
+  f.Add("kcv.storage_kek", ToHex(k.storage_kek));
+  f.Add("kcv.audit_key", ToHex(k.audit_mac));
+  f.Add("kcv.puk_key", ToHex(k.puk_encryption));
+  f.Add("kcv.op_key", ToHex(k.op_encryption));
 }
 
 }  // namespace simkms::kmsctl

@@ -35,3 +35,12 @@ class Fields {
 };
 
 }  // namespace simkms::kmsctl
+
+namespace simkms::kms {
+struct KeyKcvs;
+}
+
+namespace simkms::kmsctl {
+// "kcv.mk", "kcv.storage_kek", ... as every ceremony and `status` print them.
+void AddKcvFields(const kms::KeyKcvs& kcvs, Fields& fields);
+}  // namespace simkms::kmsctl
