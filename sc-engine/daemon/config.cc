@@ -1,0 +1,200 @@
+#include "sc-engine/daemon/config.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace simkms::daemon {
+namespace {
+
+using Json = nlohmann::json;
+
+const std::set<std::string> kListenerNames = {"operator_api", "chip_channel", "auc", "metrics"};
+const std::set<std::string> kRoles = {"custodian", "operator", "customer_care", "network",
+                                      "chip_gateway", "auditor",  "admin"};
+
+template <typename T>
+Status Take(const Json& j, const char* key, T* out, const std::string& where) {
+  if (!j.contains(key)) return OkStatus();
+  try {
+    *out = j.at(key).get<T>();
+  } catch (const Json::exception&) {
+    return InvalidArgumentError(where + "." + key + " has the wrong type");
+  }
+  return OkStatus();
+}
+
+Status CheckKeys(const Json& j, const std::set<std::string>& allowed, const std::string& where) {
+  for (const auto& [key, value] : j.items()) {
+    if (!allowed.count(key)) return InvalidArgumentError("unknown setting " + where + "." + key);
+  }
+  return OkStatus();
+}
+
+bool IsLoopback(const std::string& address) {
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+bool ValidAddress(const std::string& address) {
+  in_addr v4{};
+  in6_addr v6{};
+  return inet_pton(AF_INET, address.c_str(), &v4) == 1 || inet_pton(AF_INET6, address.c_str(), &v6) == 1;
+}
+
+void CheckSecretFile(const std::string& path, const std::string& what, std::vector<std::string>& problems) {
+  struct stat st {};
+  if (path.empty()) {
+    problems.push_back(what + " is not set");
+  } else if (stat(path.c_str(), &st) != 0) {
+    problems.push_back(what + " " + path + " does not exist");
+  } else if (!S_ISREG(st.st_mode)) {
+    problems.push_back(what + " " + path + " is not a regular file");
+  } else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+    problems.push_back(what + " " + path + " is accessible by group or others: chmod 600 it");
+  }
+}
+
+void CheckReadable(const std::string& path, const std::string& what, std::vector<std::string>& problems) {
+  if (path.empty()) {
+    problems.push_back(what + " is not set");
+  } else if (access(path.c_str(), R_OK) != 0) {
+    problems.push_back(what + " " + path + " cannot be read");
+  }
+}
+
+}  // namespace
+
+const ListenerConfig* Config::listener(const std::string& name) const {
+  for (const auto& l : listeners) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+StatusOr<Config> ParseConfig(const std::string& text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
+  SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
+                                   {"token", "database", "tls", "listeners", "admin", "run_as", "lock_memory",
+                                    "limits", "ki2_cache_size"},
+                                   "config"));
+  Config c;
+  if (j.contains("token")) {
+    const Json& t = j["token"];
+    SIMKMS_RETURN_IF_ERROR(CheckKeys(t, {"module", "uri", "pin_file", "sessions", "io_threads"}, "token"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "module", &c.module, "token"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "uri", &c.token_uri, "token"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "pin_file", &c.pin_file, "token"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "sessions", &c.sessions, "token"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "io_threads", &c.io_threads, "token"));
+  }
+  SIMKMS_RETURN_IF_ERROR(Take(j, "database", &c.database, "config"));
+  if (j.contains("tls")) {
+    const Json& t = j["tls"];
+    SIMKMS_RETURN_IF_ERROR(CheckKeys(t, {"ca", "cert", "key"}, "tls"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "ca", &c.tls_ca, "tls"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "cert", &c.tls_cert, "tls"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "key", &c.tls_key, "tls"));
+  }
+  if (j.contains("listeners")) {
+    if (!j["listeners"].is_object()) return InvalidArgumentError("config.listeners must be an object");
+    for (const auto& [name, l] : j["listeners"].items()) {
+      if (!kListenerNames.count(name)) return InvalidArgumentError("unknown listener '" + name + "'");
+      const std::string where = "listeners." + name;
+      SIMKMS_RETURN_IF_ERROR(CheckKeys(l, {"address", "port", "tls", "roles", "plaintext_on_protected_network"}, where));
+      ListenerConfig lc;
+      lc.name = name;
+      SIMKMS_RETURN_IF_ERROR(Take(l, "address", &lc.address, where));
+      SIMKMS_RETURN_IF_ERROR(Take(l, "port", &lc.port, where));
+      SIMKMS_RETURN_IF_ERROR(Take(l, "tls", &lc.tls, where));
+      SIMKMS_RETURN_IF_ERROR(Take(l, "roles", &lc.roles, where));
+      SIMKMS_RETURN_IF_ERROR(Take(l, "plaintext_on_protected_network", &lc.plaintext_on_protected_network, where));
+      c.listeners.push_back(std::move(lc));
+    }
+  }
+  if (j.contains("admin")) {
+    const Json& a = j["admin"];
+    SIMKMS_RETURN_IF_ERROR(CheckKeys(a, {"socket", "uids"}, "admin"));
+    SIMKMS_RETURN_IF_ERROR(Take(a, "socket", &c.admin_socket, "admin"));
+    SIMKMS_RETURN_IF_ERROR(Take(a, "uids", &c.admin_uids, "admin"));
+  }
+  SIMKMS_RETURN_IF_ERROR(Take(j, "run_as", &c.run_as, "config"));
+  SIMKMS_RETURN_IF_ERROR(Take(j, "lock_memory", &c.lock_memory, "config"));
+  SIMKMS_RETURN_IF_ERROR(Take(j, "ki2_cache_size", &c.ki2_cache_size, "config"));
+  if (j.contains("limits")) {
+    const Json& l = j["limits"];
+    SIMKMS_RETURN_IF_ERROR(
+        CheckKeys(l, {"max_message_bytes", "read_timeout_ms", "activation_code_max_tries"}, "limits"));
+    SIMKMS_RETURN_IF_ERROR(Take(l, "max_message_bytes", &c.max_message_bytes, "limits"));
+    SIMKMS_RETURN_IF_ERROR(Take(l, "read_timeout_ms", &c.read_timeout_ms, "limits"));
+    SIMKMS_RETURN_IF_ERROR(Take(l, "activation_code_max_tries", &c.activation_code_max_tries, "limits"));
+  }
+  return c;
+}
+
+StatusOr<Config> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFoundError("cannot read configuration " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  auto c = ParseConfig(s.str());
+  if (!c.ok()) return c.status().WithContext(path);
+  return c;
+}
+
+Status CheckSafety(const Config& c) {
+  std::vector<std::string> problems;
+  CheckSecretFile(c.pin_file, "token.pin_file", problems);
+  CheckReadable(c.module, "token.module", problems);
+  if (c.database.empty()) problems.push_back("database is not set");
+  if (c.sessions == 0 || c.sessions > 64) problems.push_back("token.sessions must be 1..64");
+  if (c.io_threads == 0 || c.io_threads > 64) problems.push_back("token.io_threads must be 1..64");
+  if (c.max_message_bytes < 1024 || c.max_message_bytes > (1u << 20)) {
+    problems.push_back("limits.max_message_bytes must be 1 KiB..1 MiB");
+  }
+  if (c.read_timeout_ms < 100 || c.read_timeout_ms > 600000) {
+    problems.push_back("limits.read_timeout_ms must be 100..600000");
+  }
+  if (c.activation_code_max_tries < 1 || c.activation_code_max_tries > 10) {
+    problems.push_back("limits.activation_code_max_tries must be 1..10");
+  }
+  bool any_tls = false;
+  std::set<uint16_t> ports;
+  for (const ListenerConfig& l : c.listeners) {
+    if (!l.enabled()) continue;
+    const std::string where = "listeners." + l.name;
+    if (!ValidAddress(l.address)) problems.push_back(where + ".address '" + l.address + "' is not an IP address");
+    if (!ports.insert(l.port).second) problems.push_back(where + ".port " + std::to_string(l.port) + " is used twice");
+    if (!l.tls && !IsLoopback(l.address) && !l.plaintext_on_protected_network) {
+      problems.push_back(where + " listens on " + l.address + " without TLS: enable tls, bind to loopback, or set "
+                         "plaintext_on_protected_network if the path is protected otherwise");
+    }
+    if (l.tls) {
+      any_tls = true;
+      if (l.roles.empty()) problems.push_back(where + " has TLS but maps no client certificate to a role");
+      for (const auto& [cn, role] : l.roles) {
+        if (!kRoles.count(role)) problems.push_back(where + ".roles maps '" + cn + "' to unknown role '" + role + "'");
+      }
+    }
+  }
+  if (any_tls) {
+    CheckReadable(c.tls_ca, "tls.ca", problems);
+    CheckReadable(c.tls_cert, "tls.cert", problems);
+    CheckSecretFile(c.tls_key, "tls.key", problems);
+  }
+  if (problems.empty()) return OkStatus();
+  std::string message = "unsafe configuration, refusing to start:";
+  for (const auto& p : problems) message += "\n  - " + p;
+  return FailedPreconditionError(message);
+}
+
+}  // namespace simkms::daemon

@@ -1,0 +1,61 @@
+// kmsd's configuration: a JSON file (comments allowed), documented with a
+// commented example in docs/operations.md. Load() parses and type-checks;
+// CheckSafety() refuses an unsafe configuration with a message saying what to
+// fix (a PIN file readable by others, a non-loopback listener without TLS, a
+// TLS listener without client-certificate roles, missing files).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace simkms::daemon {
+
+struct ListenerConfig {
+  std::string name;     // "operator_api", "chip_channel", "auc", "metrics"
+  std::string address;  // IPv4/IPv6 literal
+  uint16_t port = 0;
+  bool tls = false;
+  // TLS client certificate subject CN -> role (policy/roles.h names).
+  std::map<std::string, std::string> roles;
+  // Plaintext on a non-loopback address: refused unless this is set, for
+  // protocols whose peers cannot speak TLS (GSUP clients): the operator states
+  // that the network path is protected otherwise (IPsec, a private VLAN).
+  bool plaintext_on_protected_network = false;
+  bool enabled() const { return port != 0; }
+};
+
+struct Config {
+  std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string token_uri = "pkcs11:token=simkms";
+  std::string pin_file;
+  unsigned sessions = 2;  // token sessions = crypto worker threads
+  unsigned io_threads = 1;
+  std::string database;
+  std::string tls_ca;    // CA that issues client certificates
+  std::string tls_cert;  // server certificate chain
+  std::string tls_key;   // server private key (owner-only permissions)
+  std::vector<ListenerConfig> listeners;
+  std::string admin_socket;  // Unix socket for kmsctl online; empty: none
+  std::vector<uint32_t> admin_uids;  // peer UIDs allowed on the admin socket (root always)
+  std::string run_as;                 // drop to this user after opening everything; empty: stay
+  bool lock_memory = true;            // mlockall where permitted
+  std::size_t max_message_bytes = 65536;
+  unsigned read_timeout_ms = 10000;
+  std::size_t ki2_cache_size = 100000;
+  unsigned activation_code_max_tries = 3;
+
+  const ListenerConfig* listener(const std::string& name) const;
+};
+
+StatusOr<Config> ParseConfig(const std::string& json_text);
+StatusOr<Config> LoadConfig(const std::string& path);
+
+// Every problem found, one line each; OK if none.
+Status CheckSafety(const Config& config);
+
+}  // namespace simkms::daemon
