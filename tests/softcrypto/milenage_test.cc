@@ -1,17 +1,11 @@
 #include "kms/milenage.h"
 
-#include <sys/wait.h>
-
 #include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +15,7 @@
 #include "base/bytes.h"
 #include "kms/software_aes.h"
 #include "tests/softcrypto/milenage_vectors.h"
+#include "tests/support/osmo_auc_gen.h"
 
 namespace simkms::testing {
 // Keeps test names and ctest entries readable ("TestSet3", not a byte dump).
@@ -339,63 +334,11 @@ TEST_F(MilenageTest, CipherFailureOnEveryCallPropagates) {
 
 // ---------------------------------------------------------------------------
 // Cross-check against osmo-auc-gen (libosmocore), an independent implementation.
-//
-// osmo-auc-gen -3 -a MILENAGE -k K {-o OPC | -O OP} -r RAND -s SQN -f AMF
-// prints "NAME:\tvalue" lines. Semantics observed with libosmocore 1.7.0:
-//  - AMF is -f (there is no -m); without -f AMF is 0000.
-//  - -s SQN (decimal, strtoull base 0) ends up exactly as the SQN in AUTN: the tool
-//    passes SQN - 2^ind_len and IND = SQN mod 32 and lets the library increment.
-//    Without -s it uses SQN 32. We stay in [32, 2^48 - 1].
-//  - -A AUTS (with -r RAND, no -s) verifies AUTS against that RAND, prints the
-//    recovered SQN as "SQN.MS:", and exits 1 with "AUTS from MS seems incorrect" on a
-//    bad MAC-S.
+// How the tool is run and what its options mean: tests/support/osmo_auc_gen.h.
 
-std::optional<std::filesystem::path> FindOsmoAucGen() {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    std::filesystem::path candidate = std::filesystem::path(dir) / "osmo-auc-gen";
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(candidate, ec)) return candidate;
-  }
-  return std::nullopt;
-}
-
-struct ToolResult {
-  int exit_code = -1;
-  std::map<std::string, std::string> fields;
-  std::string output;
-};
-
-// Arguments are hex and decimal strings this test generated, so the shell sees
-// no untrusted text.
-ToolResult RunTool(const std::filesystem::path& tool, const std::string& args) {
-  ToolResult result;
-  const std::string command = tool.string() + " " + args + " 2>&1";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return result;
-  std::array<char, 512> buffer{};
-  while (fgets(buffer.data(), static_cast<int>(buffer.size()), pipe.get()) != nullptr) {
-    result.output += buffer.data();
-  }
-  const int status = pclose(pipe.release());
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::stringstream lines(result.output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    const std::size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string value = line.substr(colon + 1);
-    const std::size_t first = value.find_first_not_of(" \t");
-    const std::size_t last = value.find_last_not_of(" \t\r");
-    if (first == std::string::npos) continue;
-    result.fields[line.substr(0, colon)] = value.substr(first, last - first + 1);
-  }
-  return result;
-}
+using ::simkms::testing::FindOsmoAucGen;
+using ::simkms::testing::RunOsmoAucGen;
+using ToolResult = ::simkms::testing::OsmoAucGenResult;
 
 template <std::size_t N>
 std::array<uint8_t, N> RandomBytes(std::mt19937_64& rng) {
@@ -444,7 +387,7 @@ TEST_F(MilenageOsmoAucGenTest, RandomAuthVectorsMatch) {
     StatusOr<AuthVector> v = GenerateAuthVector(*k, opc, rand, sqn, amf);
     ASSERT_TRUE(v.ok()) << v.status().ToString();
 
-    ToolResult r = RunTool(tool_, args);
+    ToolResult r = RunOsmoAucGen(tool_, args);
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.fields["RAND"], H(rand));
     EXPECT_EQ(r.fields["SQN"], std::to_string(sqn_value)) << r.output;
@@ -473,7 +416,7 @@ TEST_F(MilenageOsmoAucGenTest, AutsAcceptedAndTamperedAutsRejected) {
     const std::string base = "-3 -a MILENAGE -k " + H(key) + " -o " + H(opc) + " -r " + H(rand);
     SCOPED_TRACE("case " + std::to_string(i) + ": osmo-auc-gen " + base + " -A " + H(*auts));
 
-    ToolResult r = RunTool(tool_, base + " -A " + H(*auts));
+    ToolResult r = RunOsmoAucGen(tool_, base + " -A " + H(*auts));
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(r.fields["SQN.MS"], std::to_string(sqn_ms_value)) << r.output;
 
@@ -484,7 +427,7 @@ TEST_F(MilenageOsmoAucGenTest, AutsAcceptedAndTamperedAutsRejected) {
     if (i % 4 == 0) {  // a tampered MAC-S: both sides must refuse
       Auts bad = *auts;
       bad[6 + static_cast<std::size_t>(i) % 8] ^= 0x01;
-      ToolResult rejected = RunTool(tool_, base + " -A " + H(bad));
+      ToolResult rejected = RunOsmoAucGen(tool_, base + " -A " + H(bad));
       EXPECT_NE(rejected.exit_code, 0) << rejected.output;
       EXPECT_NE(rejected.output.find("AUTS from MS seems incorrect"), std::string::npos);
       EXPECT_EQ(VerifyAuts(*k, opc, rand, bad).status().code(), StatusCode::kUnauthenticated);

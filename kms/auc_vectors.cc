@@ -1,0 +1,71 @@
+#include "kms/auc_vectors.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kms/secret_field.h"
+#include "kms/token_block_cipher.h"
+
+namespace simkms::kms {
+namespace {
+
+// A Block copy of a secret that is wiped when it goes out of scope.
+struct WipedBlock {
+  Block value{};
+  WipedBlock() = default;
+  WipedBlock(const WipedBlock&) = delete;
+  WipedBlock& operator=(const WipedBlock&) = delete;
+  ~WipedBlock() { SecureWipe(value.data(), value.size()); }
+};
+
+}  // namespace
+
+StatusOr<SecretBytes> OpenVerOp(p11::Session& session, const ServiceKeys& keys, uint32_t ver,
+                                ByteView op_ciphertext) {
+  const std::string aad = "op|" + std::to_string(ver);
+  auto op = OpenField(session, keys.op_encryption, aad, op_ciphertext);
+  if (!op.ok()) return op.status().WithContext("OP of VER " + std::to_string(ver));
+  if (op->size() != 16) {
+    return DataLossError("OP of VER " + std::to_string(ver) + " opens to " + std::to_string(op->size()) +
+                         " bytes, not 16");
+  }
+  return op;
+}
+
+StatusOr<Block> ComputeOpcInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key, const SecretBytes& op) {
+  if (op.size() != 16) return InvalidArgumentError("OP must be 16 bytes, got " + std::to_string(op.size()));
+  WipedBlock op_block;
+  std::ranges::copy(op.reveal(), op_block.value.begin());
+  TokenBlockCipher k(session, subscriber_key);
+  // ComputeOpc computes E_K(OP) into its result and xors OP into it in place:
+  // no other temporary holds a function of K.
+  return ComputeOpc(k, op_block.value);
+}
+
+StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key,
+                                                         const Block& opc,
+                                                         const std::vector<std::pair<Block, Sqn>>& requests,
+                                                         const Amf& amf) {
+  std::vector<AuthVector> vectors;
+  vectors.reserve(requests.size());
+  // One cipher for the batch: it keeps a single C_EncryptInit open across every
+  // block of every vector and finalises it when it goes out of scope.
+  TokenBlockCipher k(session, subscriber_key);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& [rand, sqn] = requests[i];
+    auto v = GenerateAuthVector(k, opc, rand, sqn, amf);
+    if (!v.ok()) {
+      return v.status().WithContext("vector " + std::to_string(i + 1) + " of " + std::to_string(requests.size()));
+    }
+    vectors.push_back(*v);
+  }
+  return vectors;
+}
+
+StatusOr<Sqn> VerifyAutsInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key, const Block& opc,
+                                const Block& rand, const Auts& auts) {
+  TokenBlockCipher k(session, subscriber_key);
+  return VerifyAuts(k, opc, rand, auts);
+}
+
+}  // namespace simkms::kms
