@@ -1,5 +1,7 @@
 #include "storage/store.h"
 
+#include <set>
+
 #include <rocksdb/db.h>
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
@@ -586,6 +588,34 @@ Status Store::Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* 
     rep.checkpoint_status = OkStatus();
   }
   return OkStatus();
+}
+
+Status Store::AdvanceSqns(const std::vector<SqnUpdate>& updates) {
+  Rep& rep = *rep_;
+  if (rep.read_only) return FailedPreconditionError("advance SQNs: store opened read-only");
+  if (updates.empty()) return OkStatus();
+  // The commit mutex orders SQN writes with lifecycle commits that read-check-write
+  // the same records (ExpectSubscriber).
+  std::lock_guard<std::mutex> lock(rep.commit_mu);
+  rocksdb::WriteBatch batch;
+  std::set<std::string> seen;
+  for (const SqnUpdate& u : updates) {
+    if (!seen.insert(u.imsi).second) return InvalidArgumentError("advance SQNs: IMSI " + u.imsi + " given twice");
+    SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep.Get(rocksdb::ReadOptions(), kSubscribers, u.imsi));
+    if (!v) return NotFoundError("advance SQNs: no subscriber " + u.imsi);
+    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", u.imsi));
+    if (r.sqn != u.expected_sqn) {
+      return FailedPreconditionError("advance SQNs: SQN of " + u.imsi + " moved (" + std::to_string(r.sqn) +
+                                     ", expected " + std::to_string(u.expected_sqn) + ")");
+    }
+    r.sqn = u.new_sqn;
+    const Bytes encoded = EncodeSubscriberRecord(r);
+    SIMKMS_RETURN_IF_ERROR(FromRocks(batch.Put(rep.cf(kSubscribers), rocksdb::Slice(u.imsi), ToSlice(encoded)),
+                                     "advance SQNs: batch put"));
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(rep.db->Write(wo, &batch), "advance SQNs: write batch");
 }
 
 Status Store::CheckpointHealth() const {

@@ -1,0 +1,133 @@
+// An initialised appliance for SC tests: a throwaway token after the key
+// ceremony, a RocksDB store with the token's audit trail, VER 2 (modern,
+// ffdhe2048, known OP) and a 1,000-chip range for "acme"; plus a software chip
+// that runs the first call against the SC role.
+#pragma once
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "kms/ceremony.h"
+#include "kms/kcv.h"
+#include "kms/ki1.h"
+#include "kms/registry.h"
+#include "kms/software_keys.h"
+#include "kms/token_audit.h"
+#include "sc-engine/engine/sc_role.h"
+#include "sc-engine/engine/subscriber_registry.h"
+#include "sc-engine/protocol/chip_role.h"
+#include "sc-engine/protocol/secured_packet.h"
+#include "storage/identifiers.h"
+#include "tests/kms/kms_test_util.h"
+#include "tests/support/temp_dir.h"
+
+namespace simkms::sc {
+
+using simkms::testing::SoftHsmToken;
+using simkms::testing::TempDir;
+using simkms::testing::TokenSession;
+using simkms::testing::Unwrap;
+
+inline constexpr char kFirstIccid[] = "8949001234567890128";  // body 894900123456789012
+inline constexpr char kFirstImsi[] = "262019876500000";
+inline constexpr char kTestOp[] = "cdc202d5123e20f62b6d676ac72cb318";
+
+class ApplianceFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kms::InitResult init = Unwrap(kms::InitializeKeys(s(), "simkms-test", 2, 3, 1));
+    keys_ = init.keys;
+    mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
+    checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
+    store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_));
+    kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; });
+    kms::NewVer ver;
+    ver.ver = 2;
+    ver.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
+    Unwrap(registry.AddVer(std::move(ver)));
+    Unwrap(registry.AssignRange("acme", 2, kFirstIccid, kFirstImsi, 2, 1000));
+  }
+
+  p11::Session& s() { return *ts_.session; }
+  SubscriberRegistry Subscribers() {
+    return SubscriberRegistry(s(), keys_, *store_, {"operator", "vo-1"}, [] { return int64_t{1700000001000}; });
+  }
+  uint64_t AuditSeq() { return Unwrap(store_->AuditHead()).seq; }
+
+  // Runs a first call or re-key between a software chip and the SC role, and
+  // commits it through the registry. Returns the chip's new Ki_2.
+  SecretBytes RunSession(protocol::ChipProtocolState& chip, const std::string& imsi, CK_OBJECT_HANDLE base,
+                         uint8_t version) {
+    storage::SubscriberRecord r = Unwrap(Subscribers().Get(imsi));
+    ScSubscriber sub;
+    sub.imsi = imsi;
+    sub.ver = 2;
+    sub.group = chip.group;
+    sub.current = BaseKey{base, version};
+    sub.personalized = version == protocol::kKeyVersionKi2;
+    sub.op = chip.op;
+    sub.counter_in = chip.counter_out;
+    sub.counter_out = chip.counter_in;
+    auto verifier = Unwrap(Subscribers().ActivationVerifier(r));
+    sub.activation_verifier = std::move(verifier);
+    protocol::ChipRole role([] { return StatusOr<std::string>(std::string("424242")); });
+    ScRole sc(s());
+    ScStep challenge = Unwrap(sc.OnHello(sub, Unwrap(role.Start(chip))));
+    sub.counter_in = challenge.counter_in;
+    sub.counter_out = challenge.counter_out;
+    protocol::ChipOutcome confirm = Unwrap(role.OnPacket(chip, challenge.packet));
+    ScStep commit = Unwrap(sc.OnConfirm(sub, *challenge.pending, confirm.packet));
+    EXPECT_EQ(commit.kind, ScStep::Kind::kCommit);
+    Unwrap(Subscribers().CommitNewKey(imsi, challenge.pending->ki2.get(), challenge.pending->puk,
+                                      challenge.pending->activation_required));
+    protocol::ChipOutcome done = Unwrap(role.OnPacket(chip, commit.packet));
+    EXPECT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
+    last_chip_puk_ = done.new_puk;
+    return done.new_ki2;
+  }
+
+  // A pre-personalized chip for `imsi`: K1 as its manufacturer receives it
+  // (RSA-OAEP export), Ki_1 derived by the chip itself.
+  protocol::ChipProtocolState MakeChip(const std::string& imsi) {
+    EVP_PKEY* rsa = EVP_RSA_gen(2048);
+    auto pem = [rsa](bool private_key) {
+      BIO* bio = BIO_new(BIO_s_mem());
+      if (private_key) {
+        PEM_write_bio_PrivateKey(bio, rsa, nullptr, nullptr, 0, nullptr, nullptr);
+      } else {
+        PEM_write_bio_PUBKEY(bio, rsa);
+      }
+      char* data = nullptr;
+      long n = BIO_get_mem_data(bio, &data);
+      std::string text(data, static_cast<std::size_t>(n));
+      BIO_free(bio);
+      return text;
+    };
+    const std::string pub_pem = pem(false);
+    const std::string priv_pem = pem(true);
+    EVP_PKEY_free(rsa);
+    kms::K1Export exported = Unwrap(kms::ExportK1(s(), keys_.mk, 2, kms::Profile::kModern, "acme", pub_pem));
+    protocol::ChipProtocolState chip;
+    chip.imsi = imsi;
+    chip.ver = 2;
+    chip.group = Unwrap(protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048));
+    chip.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
+    chip.base_key =
+        Unwrap(kms::SoftwareDeriveKi1(kms::Profile::kModern, Unwrap(kms::UnwrapK1Export(exported, priv_pem)), imsi));
+    return chip;
+  }
+
+  SoftHsmToken token_;
+  TokenSession ts_{token_};
+  TempDir db_;
+  kms::ServiceKeys keys_;
+  std::unique_ptr<kms::TokenAuditMac> mac_;
+  std::unique_ptr<kms::TokenCheckpointStore> checkpoints_;
+  std::unique_ptr<storage::Store> store_;
+  std::string last_chip_puk_;
+};
+
+
+}  // namespace simkms::sc
