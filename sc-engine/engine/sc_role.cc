@@ -77,15 +77,18 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, ByteView packet) {
   if (hello->ver != s.ver) return Reject(s, opened, std::nullopt, protocol::ErrorCode::kStateForbids);
 
   // A chip that holds a key we committed but whose COMMIT it never saw.
-  if (hello->resync_proof && s.last_commit) {
+  if (hello->resync_proof && s.last_commit_session && s.personalized) {
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k_conf, DeriveConfirmKey(session_, s.current.handle));
     SIMKMS_ASSIGN_OR_RETURN(protocol::ShortMac expected,
-                            ShortCmac(session_, s.last_commit->k_confirm, protocol::ResyncMacInput(hello->nonce_c)));
+                            ShortCmac(session_, k_conf.get(), protocol::ResyncMacInput(hello->nonce_c)));
     if (ConstantTimeEquals(expected, *hello->resync_proof)) {
       ScStep step;
       step.kind = ScStep::Kind::kResendCommit;
       step.counter_in = counter;
       step.counter_out = s.counter_out + 1;
-      protocol::Commit commit{s.last_commit->session_id, s.last_commit->commit_mac};
+      protocol::Commit commit{*s.last_commit_session, {}};
+      SIMKMS_ASSIGN_OR_RETURN(commit.commit_mac,
+                              ShortCmac(session_, k_conf.get(), protocol::CommitMacInput(*s.last_commit_session)));
       SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, commit));
       return step;
     }
@@ -135,9 +138,10 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, ByteView packet) {
   pending.session_id = challenge.session_id;
   pending.transcript = hash;
   SIMKMS_ASSIGN_OR_RETURN(pending.xres, XresInToken(session_, keys.ki2.get(), s.op, challenge.rand));
-  SIMKMS_ASSIGN_OR_RETURN(pending.commit_mac, ShortCmac(session_, keys.k_confirm.get(), protocol::CommitMacInput(hash)));
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k_conf, DeriveConfirmKey(session_, keys.ki2.get()));
+  SIMKMS_ASSIGN_OR_RETURN(pending.commit_mac,
+                          ShortCmac(session_, k_conf.get(), protocol::CommitMacInput(challenge.session_id)));
   pending.ki2 = std::move(keys.ki2);
-  pending.k_confirm = std::move(keys.k_confirm);
   pending.k_activate = std::move(keys.k_activate);
   pending.puk = first_call ? keys.puk : std::string();
   pending.activation_required = challenge.activation_required;

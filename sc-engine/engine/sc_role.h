@@ -42,14 +42,11 @@ struct ScSubscriber {
   uint64_t counter_in = 0;                        // last CNTR accepted from the chip
   uint64_t counter_out = 0;                       // last CNTR sent to the chip
   std::optional<SecretBytes> activation_verifier;  // H_ac, if the contract has an activation code
-  // A committed key the chip may not have installed yet (its COMMIT was lost):
-  // a HELLO whose resync proof verifies under it is answered with that COMMIT again.
-  struct Committed {
-    CK_OBJECT_HANDLE k_confirm = CK_INVALID_HANDLE;
-    protocol::SessionId session_id{};
-    protocol::ShortMac commit_mac{};
-  };
-  std::optional<Committed> last_commit;
+  // The session that committed the current Ki_2. Its COMMIT may have been lost:
+  // a HELLO whose resync proof verifies under K_conf of the current Ki_2 is
+  // answered with that COMMIT again (recomputed from the stored Ki_2, so this
+  // survives a restart of the SC).
+  std::optional<protocol::SessionId> last_commit_session;
 };
 
 // An exchange between CHALLENGE and CONFIRM. Its keys are token session
@@ -61,7 +58,6 @@ struct ScPendingSession {
   protocol::TranscriptHash transcript{};
   protocol::Res xres{};
   p11::ScopedObject ki2;
-  p11::ScopedObject k_confirm;
   p11::ScopedObject k_activate;
   std::string puk;  // empty on a re-key
   protocol::ShortMac commit_mac{};

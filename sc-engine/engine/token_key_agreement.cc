@@ -101,7 +101,6 @@ StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HA
   SIMKMS_ASSIGN_OR_RETURN(Bytes puk_block, session.GetAttribute(puk_key.get(), CKA_VALUE, "PUK block"));
   keys.puk = protocol::PukDigits(puk_block);
   SecureWipe(puk_block.data(), puk_block.size());
-  SIMKMS_ASSIGN_OR_RETURN(keys.k_confirm, MacKey(session, k_z, SessionKeyBlock(t, SessionKeyLabel::kConfirm), "K_conf"));
   SIMKMS_ASSIGN_OR_RETURN(keys.k_activate,
                           MacKey(session, k_z, SessionKeyBlock(t, SessionKeyLabel::kActivation), "K_act"));
   return keys;
@@ -138,6 +137,10 @@ StatusOr<TokenOtaCiphers> DeriveOtaCiphers(p11::Session& session, CK_OBJECT_HAND
                           MacKey(session, base_key, OtaKeyBlock(OtaKeyLabel::kMacDown), "OTA K_mac"));
   return TokenOtaCiphers{TokenOtaCipher(session, std::move(enc_up), std::move(mac_up)),
                          TokenOtaCipher(session, std::move(enc_down), std::move(mac_down))};
+}
+
+StatusOr<p11::ScopedObject> DeriveConfirmKey(p11::Session& session, CK_OBJECT_HANDLE ki2) {
+  return MacKey(session, ki2, protocol::OtaKeyBlock(protocol::OtaKeyLabel::kConfirm), "K_conf");
 }
 
 StatusOr<protocol::ShortMac> ShortCmac(p11::Session& session, CK_OBJECT_HANDLE key, ByteView data) {

@@ -31,7 +31,6 @@ StatusOr<p11::ScopedObject> DeriveKz(p11::Session& session, const TokenEphemeral
 struct TokenSessionKeys {
   p11::ScopedObject ki2;         // AES-128, sensitive, extractable only to be wrapped by the storage KEK
   std::string puk;               // 8 digits, to be sealed under the PUK key at once
-  p11::ScopedObject k_confirm;   // AES-128, CMAC
   p11::ScopedObject k_activate;  // AES-128, CMAC
 };
 StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HANDLE k_z,
@@ -58,6 +57,9 @@ struct TokenOtaCiphers {
 };
 // base_key: a Ki_1 or Ki_2 session key with CKA_DERIVE.
 StatusOr<TokenOtaCiphers> DeriveOtaCiphers(p11::Session& session, CK_OBJECT_HANDLE base_key);
+
+// K_conf of a Ki_2 (session key with CKA_DERIVE): COMMIT MAC and resync proof.
+StatusOr<p11::ScopedObject> DeriveConfirmKey(p11::Session& session, CK_OBJECT_HANDLE ki2);
 
 // First 8 bytes of AES-CMAC under a token key.
 StatusOr<protocol::ShortMac> ShortCmac(p11::Session& session, CK_OBJECT_HANDLE key, ByteView data);

@@ -106,10 +106,10 @@ StatusOr<ChipOutcome> ChipRole::OnChallenge(ChipProtocolState& state, const Chal
   }
   PendingKey pending;
   pending.ki2 = std::move(secrets.ki2);
-  pending.k_confirm = std::move(secrets.k_confirm);
+  SIMKMS_ASSIGN_OR_RETURN(pending.k_confirm, DeriveConfirmKey(pending.ki2));
   pending.puk = kind_ == SessionKind::kFirstCall ? secrets.puk : std::string();
   pending.session_id = challenge.session_id;
-  SIMKMS_ASSIGN_OR_RETURN(pending.expected_commit_mac, ShortCmac(pending.k_confirm, CommitMacInput(hash)));
+  SIMKMS_ASSIGN_OR_RETURN(pending.expected_commit_mac, ShortCmac(pending.k_confirm, CommitMacInput(challenge.session_id)));
 
   SIMKMS_ASSIGN_OR_RETURN(OtaCiphers ota, DeriveOtaCiphers(state.base_key));
   SIMKMS_ASSIGN_OR_RETURN(Bytes packet,

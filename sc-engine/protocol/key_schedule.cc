@@ -78,10 +78,10 @@ StatusOr<SecretBytes> ActivationVerifier(std::string_view imsi, std::string_view
   return out;
 }
 
-Bytes CommitMacInput(const TranscriptHash& t) {
+Bytes CommitMacInput(const SessionId& session_id) {
   Bytes in;
   Append(in, "COMMIT");
-  Append(in, t);
+  Append(in, session_id);
   return in;
 }
 

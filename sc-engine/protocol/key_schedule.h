@@ -36,12 +36,15 @@ struct Transcript {
 StatusOr<TranscriptHash> HashTranscript(const Transcript& t);
 
 // Labels of the blocks AES-encrypted under K_z.
-enum class SessionKeyLabel : uint8_t { kKi2 = 0x01, kPuk = 0x02, kConfirm = 0x03, kActivation = 0x04 };
+// (0x03 is reserved: it was a K_z-derived confirmation key.)
+enum class SessionKeyLabel : uint8_t { kKi2 = 0x01, kPuk = 0x02, kActivation = 0x04 };
 // C(l) = T[0..11] | 00 00 00 | l
 KeyBlock SessionKeyBlock(const TranscriptHash& t, SessionKeyLabel label);
 
 // Labels of the OTA keys derived from the base key (Ki_1 or the current Ki_2).
-enum class OtaKeyLabel : uint8_t { kEncUp = 0x01, kMacUp = 0x02, kEncDown = 0x03, kMacDown = 0x04 };
+// kConfirm is derived from a Ki_2 (not from Ki_1): the key of the COMMIT MAC and
+// the resync proof, which the SC can recompute from the stored Ki_2 at any time.
+enum class OtaKeyLabel : uint8_t { kEncUp = 0x01, kMacUp = 0x02, kEncDown = 0x03, kMacDown = 0x04, kConfirm = 0x05 };
 // "SKOT" | label | 00 x 10 | 01
 KeyBlock OtaKeyBlock(OtaKeyLabel label);
 
@@ -49,7 +52,7 @@ KeyBlock OtaKeyBlock(OtaKeyLabel label);
 StatusOr<SecretBytes> ActivationVerifier(std::string_view imsi, std::string_view code);
 
 // The MAC inputs (each MAC is the first 8 bytes of an AES-CMAC).
-Bytes CommitMacInput(const TranscriptHash& t);                 // "COMMIT" | T
+Bytes CommitMacInput(const SessionId& session_id);             // "COMMIT" | session id
 Bytes ResyncMacInput(const Nonce& nonce_c);                    // "RESYNC" | nonce_c
 Bytes ActivationMacInput(const TranscriptHash& t, const SecretBytes& verifier);  // "ACTIVATE" | T | H_ac
 

@@ -172,7 +172,6 @@ StatusOr<SessionSecrets> DeriveSessionSecrets(const SecretBytes& z, const Transc
   SIMKMS_ASSIGN_OR_RETURN(s.ki2, AesEcbBlock(k_z, SessionKeyBlock(t, SessionKeyLabel::kKi2)));
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes puk_block, AesEcbBlock(k_z, SessionKeyBlock(t, SessionKeyLabel::kPuk)));
   s.puk = PukDigits(puk_block.reveal());
-  SIMKMS_ASSIGN_OR_RETURN(s.k_confirm, AesEcbBlock(k_z, SessionKeyBlock(t, SessionKeyLabel::kConfirm)));
   SIMKMS_ASSIGN_OR_RETURN(s.k_activate, AesEcbBlock(k_z, SessionKeyBlock(t, SessionKeyLabel::kActivation)));
   return s;
 }
@@ -186,6 +185,10 @@ StatusOr<OtaCiphers> DeriveOtaCiphers(const SecretBytes& base_key) {
   SIMKMS_ASSIGN_OR_RETURN(SoftwareOtaCipher down,
                           SoftwareOtaCipher::Create(std::move(enc_down), std::move(mac_down)));
   return OtaCiphers{std::move(up), std::move(down)};
+}
+
+StatusOr<SecretBytes> DeriveConfirmKey(const SecretBytes& ki2) {
+  return AesEcbBlock(ki2, OtaKeyBlock(OtaKeyLabel::kConfirm));
 }
 
 StatusOr<ShortMac> ShortCmac(const SecretBytes& key, ByteView data) {

@@ -55,7 +55,6 @@ class EphemeralKey {
 struct SessionSecrets {
   SecretBytes ki2;         // 16 bytes
   std::string puk;         // 8 digits
-  SecretBytes k_confirm;   // 16 bytes
   SecretBytes k_activate;  // 16 bytes
 };
 StatusOr<SessionSecrets> DeriveSessionSecrets(const SecretBytes& z, const TranscriptHash& t);
@@ -67,6 +66,9 @@ struct OtaCiphers {
   SoftwareOtaCipher down;  // SC -> chip
 };
 StatusOr<OtaCiphers> DeriveOtaCiphers(const SecretBytes& base_key);
+
+// K_conf of a Ki_2: the key of the COMMIT MAC and the resync proof.
+StatusOr<SecretBytes> DeriveConfirmKey(const SecretBytes& ki2);
 
 // First 8 bytes of AES-CMAC_key(data).
 StatusOr<ShortMac> ShortCmac(const SecretBytes& key, ByteView data);

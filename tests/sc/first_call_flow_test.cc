@@ -96,9 +96,8 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
       sc_.counter_out = step->counter_out;
       if (step->kind == ScStep::Kind::kCommit) {
         committed_ki2_ = std::move(pending_->ki2);
-        committed_confirm_ = std::move(pending_->k_confirm);
         committed_puk_ = pending_->puk;
-        sc_.last_commit = ScSubscriber::Committed{committed_confirm_.get(), pending_->session_id, pending_->commit_mac};
+        sc_.last_commit_session = pending_->session_id;
         // The previous key stays usable until the chip shows it has the new one.
         sc_.previous = sc_.current;
         sc_.current = BaseKey{committed_ki2_.get(), protocol::kKeyVersionKi2};
@@ -129,7 +128,6 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
   ScSubscriber sc_;
   std::optional<ScPendingSession> pending_;
   p11::ScopedObject committed_ki2_;
-  p11::ScopedObject committed_confirm_;
   std::string committed_puk_;
   std::string typed_code_ = "314159";
   protocol::ChipRole chip_role_{[this]() -> StatusOr<std::string> { return typed_code_; }};
@@ -228,7 +226,6 @@ TEST_P(FirstCallFlowTest, RekeyUnderKi2KeepsThePuk) {
 
   sc_.session_allowed = true;  // the operator asked for a re-key (REKEY_PENDING)
   p11::ScopedObject old_ki2 = std::move(committed_ki2_);
-  p11::ScopedObject old_confirm = std::move(committed_confirm_);
   challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
   ASSERT_EQ(challenge.kind, ScStep::Kind::kChallenge);
   commit = Unwrap(ScConfirm(Unwrap(chip_role_.OnPacket(chip_, challenge.packet)).packet));

@@ -65,8 +65,10 @@ TEST_P(KeyAgreementTest, TokenAndSoftwareDeriveTheSameKeys) {
     EXPECT_EQ(Unwrap(kms::TokenKcv(s(), token.ki2.get(), "Ki_2")), Unwrap(kms::SoftwareAesKcv(soft.ki2)));
     EXPECT_EQ(token.puk, soft.puk);
     EXPECT_EQ(token.puk.size(), 8u);
-    Bytes x = protocol::CommitMacInput(t);
-    EXPECT_EQ(Unwrap(ShortCmac(s(), token.k_confirm.get(), x)), Unwrap(protocol::ShortCmac(soft.k_confirm, x)));
+    Bytes x = protocol::CommitMacInput(protocol::SessionId{4});
+    p11::ScopedObject token_conf = Unwrap(DeriveConfirmKey(s(), token.ki2.get()));
+    SecretBytes soft_conf = Unwrap(protocol::DeriveConfirmKey(soft.ki2));
+    EXPECT_EQ(Unwrap(ShortCmac(s(), token_conf.get(), x)), Unwrap(protocol::ShortCmac(soft_conf, x)));
     EXPECT_EQ(Unwrap(ShortCmac(s(), token.k_activate.get(), x)), Unwrap(protocol::ShortCmac(soft.k_activate, x)));
     // Ki_2's value stays in the token.
     EXPECT_EQ(s().GetAttribute(token.ki2.get(), CKA_VALUE, "Ki_2").status().code(), StatusCode::kPermissionDenied);
