@@ -24,7 +24,8 @@ constexpr uint8_t kId = 1, kManufacturer = 2, kVer = 3, kIccidFirst = 4, kImsiFi
 namespace sub_tag {
 constexpr uint8_t kImsi = 1, kIccid = 2, kVer = 3, kState = 4, kHotline = 5, kOrderId = 6,
                   kActivationCodeHash = 7, kActivationTriesLeft = 8, kKi2KeyId = 9, kKi2Kcv = 10,
-                  kPukCiphertext = 11, kSqn = 12, kCreatedAt = 13, kUpdatedAt = 14;
+                  kPukCiphertext = 11, kSqn = 12, kCreatedAt = 13, kUpdatedAt = 14,
+                  kOtaCounterIn = 15, kOtaCounterOut = 16, kLastCommitSession = 17, kPreviousKi2KeyId = 18;
 }
 namespace wk_tag {
 constexpr uint8_t kKeyId = 1, kBlob = 2, kKcv = 3, kKekKcv = 4, kMechanism = 5, kCreatedAt = 6;
@@ -247,6 +248,10 @@ Bytes EncodeSubscriberRecord(const SubscriberRecord& r) {
   w.AddU64(kSqn, r.sqn);
   w.AddI64(kCreatedAt, r.created_at);
   w.AddI64(kUpdatedAt, r.updated_at);
+  w.AddU64(kOtaCounterIn, r.ota_counter_in);
+  w.AddU64(kOtaCounterOut, r.ota_counter_out);
+  w.AddBytes(kLastCommitSession, r.last_commit_session);
+  w.AddString(kPreviousKi2KeyId, r.previous_ki2_key_id);
   return std::move(w).Finish();
 }
 
@@ -257,7 +262,8 @@ StatusOr<SubscriberRecord> DecodeSubscriberRecord(ByteView in) {
   SIMKMS_RETURN_IF_ERROR(DecodeFields(
       reader,
       {kImsi, kIccid, kVer, kState, kHotline, kOrderId, kActivationCodeHash, kActivationTriesLeft, kKi2KeyId,
-       kKi2Kcv, kPukCiphertext, kSqn, kCreatedAt, kUpdatedAt},
+       kKi2Kcv, kPukCiphertext, kSqn, kCreatedAt, kUpdatedAt, kOtaCounterIn, kOtaCounterOut, kLastCommitSession,
+       kPreviousKi2KeyId},
       [&](const tlv::Field& f, bool& known) -> Status {
         known = true;
         uint8_t u8 = 0;
@@ -280,6 +286,10 @@ StatusOr<SubscriberRecord> DecodeSubscriberRecord(ByteView in) {
           case kSqn: return reader.AsU64(f, r.sqn);
           case kCreatedAt: return reader.AsI64(f, r.created_at);
           case kUpdatedAt: return reader.AsI64(f, r.updated_at);
+          case kOtaCounterIn: return reader.AsU64(f, r.ota_counter_in);
+          case kOtaCounterOut: return reader.AsU64(f, r.ota_counter_out);
+          case kLastCommitSession: tlv::Reader::AsBytes(f, r.last_commit_session); return OkStatus();
+          case kPreviousKi2KeyId: tlv::Reader::AsString(f, r.previous_ki2_key_id); return OkStatus();
           default: known = false; return OkStatus();
         }
       }));

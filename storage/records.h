@@ -88,6 +88,14 @@ struct SubscriberRecord {
   Bytes ki2_kcv;
   Bytes puk_ciphertext;    // encrypted by the token; opaque here
   uint64_t sqn = 0;        // Milenage SQN (TS 33.102)
+  // First-call protocol state (docs/protocol.md): the last secured-packet
+  // counters accepted from / sent to the chip, the session that committed the
+  // current Ki_2 (8 bytes, for resending a lost COMMIT), and the previous Ki_2's
+  // blob, kept until the chip has shown it uses the new one.
+  uint64_t ota_counter_in = 0;
+  uint64_t ota_counter_out = 0;
+  Bytes last_commit_session;
+  std::string previous_ki2_key_id;
   int64_t created_at = 0;  // unix seconds
   int64_t updated_at = 0;  // unix seconds
 
