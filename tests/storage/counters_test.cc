@@ -1,4 +1,4 @@
-// Store::AdvanceSqns: the one write path without an audit record, and its guard rails.
+// Store::AdvanceCounters: the one write path without an audit record, and its guard rails.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(StorageSqn, AdvancesOnlyTheSqnAllOrNothingWithoutAuditRecords) {
+TEST(StorageCounters, AdvancesOnlyTheCountersAllOrNothingWithoutAuditRecords) {
   simkms::testing::TempDir dir;
   StoreFixture fx((dir / "db").string());
   auto store = fx.Open();
@@ -23,21 +23,26 @@ TEST(StorageSqn, AdvancesOnlyTheSqnAllOrNothingWithoutAuditRecords) {
   ASSERT_TRUE(store->Commit(setup, TestEvent("setup")).ok());
   const uint64_t head = store->AuditHead()->seq;
 
-  ASSERT_TRUE(store->AdvanceSqns({{a.imsi, 0, 33}, {b.imsi, 0, 65}}).ok());
+  ASSERT_TRUE(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {33, 0, 0}}, {b.imsi, {0, 0, 0}, {65, 2, 3}}}).ok());
   EXPECT_EQ(store->GetSubscriber(a.imsi)->sqn, 33u);
   EXPECT_EQ(store->GetSubscriber(b.imsi)->sqn, 65u);
+  EXPECT_EQ(store->GetSubscriber(b.imsi)->ota_counter_in, 2u);
+  EXPECT_EQ(store->GetSubscriber(b.imsi)->ota_counter_out, 3u);
   SubscriberRecord a_now = *store->GetSubscriber(a.imsi);
   a_now.sqn = a.sqn;
-  EXPECT_EQ(a_now, a);  // nothing but the SQN changed
+  a_now.ota_counter_in = a.ota_counter_in;
+  a_now.ota_counter_out = a.ota_counter_out;
+  EXPECT_EQ(a_now, a);  // nothing but the counters changed
   EXPECT_EQ(store->AuditHead()->seq, head);
 
   // Compare-and-set: a stale expectation refuses the whole batch.
-  Status stale = store->AdvanceSqns({{a.imsi, 33, 97}, {b.imsi, 0, 97}});
+  Status stale = store->AdvanceCounters({{a.imsi, {33, 0, 0}, {97, 0, 0}}, {b.imsi, {0, 0, 0}, {97, 0, 0}}});
   EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(stale.message(), HasSubstr(b.imsi));
   EXPECT_EQ(store->GetSubscriber(a.imsi)->sqn, 33u);
-  EXPECT_EQ(store->AdvanceSqns({{a.imsi, 33, 97}, {a.imsi, 97, 129}}).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->AdvanceSqns({{"262019999999999", 0, 1}}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->AdvanceCounters({{a.imsi, {33, 0, 0}, {97, 0, 0}}, {a.imsi, {97, 0, 0}, {129, 0, 0}}}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->AdvanceCounters({{"262019999999999", {}, {1, 0, 0}}}).code(), StatusCode::kNotFound);
   EXPECT_TRUE(store->VerifyAudit()->ok);
 }
 
