@@ -20,6 +20,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libosmocore-utils
+  clang libclang-rt-14-dev
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -56,9 +57,10 @@ build() {
 run_tests() {
   build asan
   log "running the test suite"
-  cd "$ROOT/build/asan"
   # Each TEST is its own process with its own token and DB directory.
-  ctest -j "$JOBS" --output-on-failure --timeout 600
+  (cd "$ROOT/build/asan" && ctest -j "$JOBS" --output-on-failure --timeout 600)
+  log "fuzzing the protocol codec for ${SIMKMS_FUZZ_SECONDS:-60} s"
+  "$ROOT/scripts/run-fuzzers.sh" "${SIMKMS_FUZZ_SECONDS:-60}"
 }
 
 case "${1:-}" in
