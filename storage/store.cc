@@ -590,32 +590,35 @@ Status Store::Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* 
   return OkStatus();
 }
 
-Status Store::AdvanceSqns(const std::vector<SqnUpdate>& updates) {
+Status Store::AdvanceCounters(const std::vector<CounterUpdate>& updates) {
   Rep& rep = *rep_;
-  if (rep.read_only) return FailedPreconditionError("advance SQNs: store opened read-only");
+  if (rep.read_only) return FailedPreconditionError("advance counters: store opened read-only");
   if (updates.empty()) return OkStatus();
   // The commit mutex orders SQN writes with lifecycle commits that read-check-write
   // the same records (ExpectSubscriber).
   std::lock_guard<std::mutex> lock(rep.commit_mu);
   rocksdb::WriteBatch batch;
   std::set<std::string> seen;
-  for (const SqnUpdate& u : updates) {
-    if (!seen.insert(u.imsi).second) return InvalidArgumentError("advance SQNs: IMSI " + u.imsi + " given twice");
+  for (const CounterUpdate& u : updates) {
+    if (!seen.insert(u.imsi).second) return InvalidArgumentError("advance counters: IMSI " + u.imsi + " given twice");
     SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep.Get(rocksdb::ReadOptions(), kSubscribers, u.imsi));
-    if (!v) return NotFoundError("advance SQNs: no subscriber " + u.imsi);
+    if (!v) return NotFoundError("advance counters: no subscriber " + u.imsi);
     SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", u.imsi));
-    if (r.sqn != u.expected_sqn) {
-      return FailedPreconditionError("advance SQNs: SQN of " + u.imsi + " moved (" + std::to_string(r.sqn) +
-                                     ", expected " + std::to_string(u.expected_sqn) + ")");
+    const Counters now{r.sqn, r.ota_counter_in, r.ota_counter_out};
+    if (now != u.expected) {
+      return FailedPreconditionError("advance counters: the counters of " + u.imsi + " moved (SQN " +
+                                     std::to_string(r.sqn) + ", expected " + std::to_string(u.expected.sqn) + ")");
     }
-    r.sqn = u.new_sqn;
+    r.sqn = u.next.sqn;
+    r.ota_counter_in = u.next.ota_in;
+    r.ota_counter_out = u.next.ota_out;
     const Bytes encoded = EncodeSubscriberRecord(r);
     SIMKMS_RETURN_IF_ERROR(FromRocks(batch.Put(rep.cf(kSubscribers), rocksdb::Slice(u.imsi), ToSlice(encoded)),
-                                     "advance SQNs: batch put"));
+                                     "advance counters: batch put"));
   }
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(rep.db->Write(wo, &batch), "advance SQNs: write batch");
+  return FromRocks(rep.db->Write(wo, &batch), "advance counters: write batch");
 }
 
 Status Store::CheckpointHealth() const {

@@ -81,19 +81,27 @@ class Store {
   // failed checkpoint write (which returns OK). Thread-safe (serialised).
   [[nodiscard]] Status Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* audit_seq = nullptr);
 
-  // Advances subscribers' Milenage SQNs, all in one synced batch, WITHOUT an
-  // audit record: the SQN moves with every authentication (thousands per
-  // second) and is a counter, not a key-lifecycle event; auditing each step
+  // Advances subscribers' counters -- the Milenage SQN and the first-call
+  // protocol's secured-packet counters -- all in one synced batch, WITHOUT an
+  // audit record: they move with every authentication or packet (thousands per
+  // second) and are counters, not key-lifecycle events; auditing each step
   // would drown the trail. Guard rails keep this from becoming a back door:
-  // only the sqn field changes (the rest of the record is taken from the DB),
-  // each update names the SQN it expects to replace (compare-and-set), and the
-  // batch is all-or-nothing (FailedPrecondition naming the IMSI whose SQN moved).
-  struct SqnUpdate {
-    std::string imsi;
-    uint64_t expected_sqn = 0;
-    uint64_t new_sqn = 0;
+  // only these three fields change (the rest of the record is taken from the
+  // DB), each update names the values it expects to replace (compare-and-set),
+  // and the batch is all-or-nothing (FailedPrecondition naming the IMSI whose
+  // counters moved).
+  struct Counters {
+    uint64_t sqn = 0;
+    uint64_t ota_in = 0;
+    uint64_t ota_out = 0;
+    bool operator==(const Counters&) const = default;
   };
-  [[nodiscard]] Status AdvanceSqns(const std::vector<SqnUpdate>& updates);
+  struct CounterUpdate {
+    std::string imsi;
+    Counters expected;
+    Counters next;
+  };
+  [[nodiscard]] Status AdvanceCounters(const std::vector<CounterUpdate>& updates);
 
   // OK, or the error of the last failed checkpoint write that no later write repaired.
   [[nodiscard]] Status CheckpointHealth() const;

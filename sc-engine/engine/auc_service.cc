@@ -68,7 +68,10 @@ StatusOr<std::vector<kms::AuthVector>> AucService::SendAuthInfo(p11::Session& se
     SecureWipe(opc.data(), opc.size());
     if (!vectors.ok()) return vectors.status();
     // The SQN is on disk before any vector leaves.
-    Status stored = store_.AdvanceSqns({{r.imsi, r.sqn, last}});
+    const storage::Store::Counters before{r.sqn, r.ota_counter_in, r.ota_counter_out};
+    storage::Store::Counters after = before;
+    after.sqn = last;
+    Status stored = store_.AdvanceCounters({{r.imsi, before, after}});
     if (stored.ok()) return vectors;
     if (stored.code() != StatusCode::kFailedPrecondition || attempt >= 3) return stored;
     // Another request for the same subscriber moved the SQN: compute again from the new one.
