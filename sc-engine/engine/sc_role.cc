@@ -33,7 +33,7 @@ StatusOr<ScRole::Opened> ScRole::OpenFromChip(const ScSubscriber& s, ByteView pa
   Status last = UnauthenticatedError("packet under key version " + std::to_string(routing.key_version) +
                                      ", which subscriber " + s.imsi + " does not hold");
   std::vector<BaseKey> candidates{s.current};
-  if (s.previous) candidates.push_back(*s.previous);
+  candidates.insert(candidates.end(), s.previous.begin(), s.previous.end());
   for (const BaseKey& key : candidates) {
     if (key.version != routing.key_version) continue;
     SIMKMS_ASSIGN_OR_RETURN(TokenOtaCiphers ota, DeriveOtaCiphers(session_, key.handle));
@@ -68,12 +68,19 @@ StatusOr<ScStep> ScRole::Reject(const ScSubscriber& s, const Opened& opened, std
   return step;
 }
 
-StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, ByteView packet) {
+StatusOr<ScStep> ScRole::OnPacket(const ScSubscriber& s, ScPendingSession* pending, ByteView packet) {
   if (s.op.size() != 16) return FailedPreconditionError("VER OP missing for " + s.imsi);
   SIMKMS_ASSIGN_OR_RETURN(Opened opened, OpenFromChip(s, packet));
+  if (const auto* hello = std::get_if<protocol::Hello>(&opened.message)) return OnHello(s, opened, *hello);
+  if (const auto* confirm = std::get_if<protocol::Confirm>(&opened.message)) {
+    return OnConfirm(s, pending, opened, *confirm);
+  }
+  return Reject(s, opened, std::nullopt, protocol::ErrorCode::kUnknownSession);
+}
+
+StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, const protocol::Hello& hello_message) {
   const uint64_t counter = opened.counter;
-  const auto* hello = std::get_if<protocol::Hello>(&opened.message);
-  if (hello == nullptr) return Reject(s, opened, std::nullopt, protocol::ErrorCode::kUnknownSession);
+  const protocol::Hello* hello = &hello_message;
   if (hello->ver != s.ver) return Reject(s, opened, std::nullopt, protocol::ErrorCode::kStateForbids);
 
   // A chip that holds a key we committed but whose COMMIT it never saw.
@@ -155,14 +162,15 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, ByteView packet) {
   return step;
 }
 
-StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession& pending, ByteView packet) {
-  SIMKMS_ASSIGN_OR_RETURN(Opened opened, OpenFromChip(s, packet));
+StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession* pending_session, const Opened& opened,
+                                   const protocol::Confirm& confirm_message) {
   const uint64_t counter = opened.counter;
-  const auto* confirm = std::get_if<protocol::Confirm>(&opened.message);
-  if (confirm == nullptr || confirm->session_id != pending.session_id ||
-      opened.channel.handle != pending.channel.handle) {
+  const protocol::Confirm* confirm = &confirm_message;
+  if (pending_session == nullptr || confirm->session_id != pending_session->session_id ||
+      opened.channel.handle != pending_session->channel.handle) {
     return Reject(s, opened, std::nullopt, protocol::ErrorCode::kUnknownSession);
   }
+  ScPendingSession& pending = *pending_session;
   if (!ConstantTimeEquals(confirm->res, pending.xres)) {
     return Reject(s, opened, pending.session_id, protocol::ErrorCode::kWrongRes);
   }

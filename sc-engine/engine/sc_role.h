@@ -35,7 +35,7 @@ struct ScSubscriber {
   // clone holding Ki_1 is recognised), or the previous Ki_2 until the chip has shown it
   // uses the new one. Packets are opened under whichever of the two the CC verifies with,
   // and answered under the same key.
-  std::optional<BaseKey> previous;
+  std::vector<BaseKey> previous;
   bool personalized = false;       // current is a Ki_2
   bool session_allowed = true;                    // policy: CONTRACTED or REKEY_PENDING
   SecretBytes op;                                 // the VER's OP (16 bytes)
@@ -83,12 +83,12 @@ class ScRole {
  public:
   explicit ScRole(p11::Session& session) : session_(session) {}
 
-  // A HELLO from the chip. Unauthenticated or replayed packets are errors (no
-  // answer goes out: an answer would be an oracle).
-  StatusOr<ScStep> OnHello(const ScSubscriber& subscriber, ByteView packet);
-  // A CONFIRM for `pending`. A wrong RES or activation proof is answered with
-  // ERROR (kRejected); the caller counts activation tries (policy).
-  StatusOr<ScStep> OnConfirm(const ScSubscriber& subscriber, ScPendingSession& pending, ByteView packet);
+  // A packet from the chip: a HELLO starts (or resynchronises) a session, a
+  // CONFIRM completes `pending` (nullptr if the SC holds none: answered
+  // "unknown session"). Unauthenticated or replayed packets are errors and get
+  // no answer (an answer would be an oracle). A wrong RES or activation proof is
+  // answered with ERROR (kRejected); the caller counts activation tries (policy).
+  StatusOr<ScStep> OnPacket(const ScSubscriber& subscriber, ScPendingSession* pending, ByteView packet);
 
  private:
   struct Opened {
@@ -97,6 +97,9 @@ class ScRole {
     BaseKey channel;
   };
   StatusOr<Opened> OpenFromChip(const ScSubscriber& s, ByteView packet);
+  StatusOr<ScStep> OnHello(const ScSubscriber& s, const Opened& opened, const protocol::Hello& hello);
+  StatusOr<ScStep> OnConfirm(const ScSubscriber& s, ScPendingSession* pending, const Opened& opened,
+                             const protocol::Confirm& confirm);
   StatusOr<Bytes> SealToChip(const BaseKey& channel, uint64_t counter, const protocol::Message& m);
   StatusOr<ScStep> Reject(const ScSubscriber& s, const Opened& opened, std::optional<protocol::SessionId> id,
                           protocol::ErrorCode code);

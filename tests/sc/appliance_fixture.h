@@ -74,11 +74,11 @@ class ApplianceFixture : public ::testing::Test {
     sub.activation_verifier = std::move(verifier);
     protocol::ChipRole role([] { return StatusOr<std::string>(std::string("424242")); });
     ScRole sc(s());
-    ScStep challenge = Unwrap(sc.OnHello(sub, Unwrap(role.Start(chip))));
+    ScStep challenge = Unwrap(sc.OnPacket(sub, nullptr, Unwrap(role.Start(chip))));
     sub.counter_in = challenge.counter_in;
     sub.counter_out = challenge.counter_out;
     protocol::ChipOutcome confirm = Unwrap(role.OnPacket(chip, challenge.packet));
-    ScStep commit = Unwrap(sc.OnConfirm(sub, *challenge.pending, confirm.packet));
+    ScStep commit = Unwrap(sc.OnPacket(sub, &*challenge.pending, confirm.packet));
     EXPECT_EQ(commit.kind, ScStep::Kind::kCommit);
     Unwrap(Subscribers().CommitNewKey(imsi, challenge.pending->ki2.get(), challenge.pending->puk,
                                       challenge.pending->activation_required));

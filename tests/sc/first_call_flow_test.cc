@@ -80,7 +80,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
 
   // The SC side as the kmsd engine will drive it: store counters, keep the pending session.
   StatusOr<ScStep> ScHello(ByteView packet) {
-    auto step = ScRole(s()).OnHello(sc_, packet);
+    auto step = ScRole(s()).OnPacket(sc_, pending_ ? &*pending_ : nullptr, packet);
     if (step.ok()) {
       sc_.counter_in = step->counter_in;
       sc_.counter_out = std::max(sc_.counter_out, step->counter_out);
@@ -90,7 +90,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
   }
   StatusOr<ScStep> ScConfirm(ByteView packet) {
     if (!pending_) return FailedPreconditionError("no pending session");
-    auto step = ScRole(s()).OnConfirm(sc_, *pending_, packet);
+    auto step = ScRole(s()).OnPacket(sc_, &*pending_, packet);
     if (step.ok()) {
       sc_.counter_in = step->counter_in;
       sc_.counter_out = step->counter_out;
@@ -99,7 +99,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
         committed_puk_ = pending_->puk;
         sc_.last_commit_session = pending_->session_id;
         // The previous key stays usable until the chip shows it has the new one.
-        sc_.previous = sc_.current;
+        sc_.previous = {sc_.current};
         sc_.current = BaseKey{committed_ki2_.get(), protocol::kKeyVersionKi2};
         sc_.personalized = true;
         sc_.session_allowed = false;
