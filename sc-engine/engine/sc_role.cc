@@ -102,7 +102,7 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   }
   const bool first_call = hello->kind == protocol::SessionKind::kFirstCall;
   // A session runs only under the current key: first call under Ki_1, re-key under the current Ki_2.
-  const bool under_current = opened.channel.handle == s.current.handle;
+  const bool under_current = opened.channel.id == s.current.id;
   if (first_call == s.personalized || !s.session_allowed || !under_current) {
     // A HELLO under Ki_1 once Ki_2 is in force cannot come from the genuine chip
     // (which would have shown a valid resync proof): misuse 1.2.
@@ -167,7 +167,7 @@ StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession* pend
   const uint64_t counter = opened.counter;
   const protocol::Confirm* confirm = &confirm_message;
   if (pending_session == nullptr || confirm->session_id != pending_session->session_id ||
-      opened.channel.handle != pending_session->channel.handle) {
+      opened.channel.id != pending_session->channel.id) {
     return Reject(s, opened, std::nullopt, protocol::ErrorCode::kUnknownSession);
   }
   ScPendingSession& pending = *pending_session;

@@ -24,6 +24,9 @@ namespace simkms::sc {
 struct BaseKey {
   CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
   uint8_t version = 0;
+  // Names the key across packets (handles of keys derived per packet change):
+  // "ki1", or the Ki_2 blob's key id.
+  std::string id;
 };
 
 struct ScSubscriber {

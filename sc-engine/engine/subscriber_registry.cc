@@ -124,6 +124,7 @@ simkms::Status SubscriberRegistry::Terminate(const std::string& imsi) {
   writes.ExpectSubscriber(r);
   writes.DeleteSubscriber(imsi);
   if (!r.ki2_key_id.empty()) writes.DeleteWrappedKey(r.ki2_key_id);
+  if (!r.previous_ki2_key_id.empty()) writes.DeleteWrappedKey(r.previous_ki2_key_id);
   return store_.Commit(writes, Event(t.audit_event, r, {{"order_id", r.order_id}, {"ki2_kcv", ToHex(r.ki2_kcv)}}));
 }
 
@@ -140,6 +141,27 @@ StatusOr<std::string> SubscriberRegistry::ReadPuk(const std::string& imsi) {
   return std::string(puk.reveal().begin(), puk.reveal().end());
 }
 
+StatusOr<policy::Transition> SubscriberRegistry::RecordEvent(const std::string& imsi, const policy::Event& event,
+                                                             std::pair<uint64_t, uint64_t> ota_counters) {
+  SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord r, store_.GetSubscriber(imsi));
+  const storage::SubscriberRecord before = r;
+  SIMKMS_ASSIGN_OR_RETURN(policy::Transition t, policy::Apply(View(r), event, limits_));
+  if (!t.audit_only) ApplyTo(t, r);
+  r.ota_counter_in = ota_counters.first;
+  r.ota_counter_out = ota_counters.second;
+  r.updated_at = clock_() / 1000;
+  storage::WriteSet writes;
+  writes.ExpectSubscriber(before);
+  writes.PutSubscriber(r);
+  std::vector<std::pair<std::string, std::string>> details{{"state", std::string(policy::StateName(r.state))}};
+  if (t.security_alarm) details.push_back({"alarm", "yes"});
+  if (r.activation_tries_left > 0 || !r.activation_code_hash.empty()) {
+    details.push_back({"activation_tries_left", std::to_string(r.activation_tries_left)});
+  }
+  SIMKMS_RETURN_IF_ERROR(store_.Commit(writes, Event(t.audit_event, r, std::move(details))));
+  return t;
+}
+
 StatusOr<std::optional<SecretBytes>> SubscriberRegistry::ActivationVerifier(const storage::SubscriberRecord& r) {
   if (r.activation_code_hash.empty()) return std::optional<SecretBytes>();
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes v,
@@ -149,7 +171,8 @@ StatusOr<std::optional<SecretBytes>> SubscriberRegistry::ActivationVerifier(cons
 
 StatusOr<storage::SubscriberRecord> SubscriberRegistry::CommitNewKey(const std::string& imsi, CK_OBJECT_HANDLE ki2,
                                                                      const std::string& puk,
-                                                                     bool activation_code_accepted) {
+                                                                     bool activation_code_accepted,
+                                                                     const KeyCommit& commit) {
   SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord r, store_.GetSubscriber(imsi));
   const storage::SubscriberRecord before = r;
   const bool first_call = r.state == storage::SubscriberState::kContracted;
@@ -170,10 +193,17 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::CommitNewKey(const std::
 
   storage::WriteSet writes;
   writes.ExpectSubscriber(before);
-  if (!r.ki2_key_id.empty()) writes.DeleteWrappedKey(r.ki2_key_id);
+  // Keep the current blob as the previous key; drop the one before it.
+  if (!r.previous_ki2_key_id.empty()) writes.DeleteWrappedKey(r.previous_ki2_key_id);
   writes.PutWrappedKey(blob);
   ApplyTo(t, r);
+  r.previous_ki2_key_id = r.ki2_key_id;
   r.ki2_key_id = blob.key_id;
+  if (commit.session_id) r.last_commit_session.assign(commit.session_id->begin(), commit.session_id->end());
+  if (commit.ota_counters) {
+    r.ota_counter_in = commit.ota_counters->first;
+    r.ota_counter_out = commit.ota_counters->second;
+  }
   r.ki2_kcv = wrapped.kcv;
   r.sqn = 0;  // a new key starts a new SQN space
   r.updated_at = clock_() / 1000;

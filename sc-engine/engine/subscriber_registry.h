@@ -14,7 +14,10 @@
 #include "kms/registry.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
+#include "policy/lifecycle.h"
 #include "policy/limits.h"
+
+#include <array>
 #include "storage/store.h"
 
 namespace simkms::sc {
@@ -45,11 +48,25 @@ class SubscriberRegistry {
   // The PUK in clear for customer care; audited as "subscriber.puk-read".
   StatusOr<std::string> ReadPuk(const std::string& imsi);
 
+  // Protocol state stored with a commit (docs/protocol.md §6).
+  struct KeyCommit {
+    std::optional<std::array<uint8_t, 8>> session_id;  // the committing session, for resending a lost COMMIT
+    std::optional<std::pair<uint64_t, uint64_t>> ota_counters;  // (in, out) after the CONFIRM
+  };
+
   // Commits a first call or re-key whose new key the SC verified: Ki_2 wrapped
   // under the storage KEK, the PUK (first call) sealed, state and hotline per
-  // policy, the old Ki_2 blob replaced; one batch with its audit record.
+  // policy; the previous Ki_2 blob is kept (the chip may not have the new key
+  // yet) and the one before it removed; one batch with its audit record.
   StatusOr<storage::SubscriberRecord> CommitNewKey(const std::string& imsi, CK_OBJECT_HANDLE ki2,
-                                                   const std::string& puk, bool activation_code_accepted);
+                                                   const std::string& puk, bool activation_code_accepted,
+                                                   const KeyCommit& commit = {});
+
+  // A wrong activation code (misuse 1.3): one try less, LOCKED at none; or a
+  // HELLO under Ki_1 after personalization (misuse 1.2): audited, alarm. The
+  // OTA counters are stored in the same batch. Returns the transition.
+  StatusOr<policy::Transition> RecordEvent(const std::string& imsi, const policy::Event& event,
+                                           std::pair<uint64_t, uint64_t> ota_counters);
 
   // The activation code verifier H_ac, unsealed (empty if the contract has none).
   StatusOr<std::optional<SecretBytes>> ActivationVerifier(const storage::SubscriberRecord& record);

@@ -65,7 +65,7 @@ class ApplianceFixture : public ::testing::Test {
     sub.imsi = imsi;
     sub.ver = 2;
     sub.group = chip.group;
-    sub.current = BaseKey{base, version};
+    sub.current = BaseKey{base, version, version == protocol::kKeyVersionKi1 ? "ki1" : r.ki2_key_id};
     sub.personalized = version == protocol::kKeyVersionKi2;
     sub.op = chip.op;
     sub.counter_in = chip.counter_out;

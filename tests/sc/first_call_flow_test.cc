@@ -72,7 +72,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
     sc_.imsi = kImsi;
     sc_.ver = 2;
     sc_.group = group_;
-    sc_.current = BaseKey{ki1_.get(), protocol::kKeyVersionKi1};
+    sc_.current = BaseKey{ki1_.get(), protocol::kKeyVersionKi1, "ki1"};
     sc_.op = op_;
   }
 
@@ -100,7 +100,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
         sc_.last_commit_session = pending_->session_id;
         // The previous key stays usable until the chip shows it has the new one.
         sc_.previous = {sc_.current};
-        sc_.current = BaseKey{committed_ki2_.get(), protocol::kKeyVersionKi2};
+        sc_.current = BaseKey{committed_ki2_.get(), protocol::kKeyVersionKi2, "ki2/" + std::to_string(++generation_)};
         sc_.personalized = true;
         sc_.session_allowed = false;
         sc_.activation_verifier.reset();
@@ -129,6 +129,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
   std::optional<ScPendingSession> pending_;
   p11::ScopedObject committed_ki2_;
   std::string committed_puk_;
+  int generation_ = 0;
   std::string typed_code_ = "314159";
   protocol::ChipRole chip_role_{[this]() -> StatusOr<std::string> { return typed_code_; }};
 };

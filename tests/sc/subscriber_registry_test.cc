@@ -87,9 +87,11 @@ TEST_F(SubscriberRegistryTest, FullLifecycleWithRekeyTerminateAndReuse) {
   EXPECT_EQ(r.state, storage::SubscriberState::kPersonalized);
   EXPECT_EQ(r.ki2_kcv, Unwrap(kms::SoftwareAesKcv(ki2_b)));
   EXPECT_NE(r.ki2_key_id, first_key_id);
-  EXPECT_EQ(store_->GetWrappedKey(first_key_id).status().code(), StatusCode::kNotFound);
+  // The previous key is kept until the chip is known to use the new one.
+  EXPECT_EQ(r.previous_ki2_key_id, first_key_id);
+  EXPECT_TRUE(store_->GetWrappedKey(first_key_id).ok());
   EXPECT_TRUE(last_chip_puk_.empty());
-  EXPECT_EQ(Unwrap(store_->CountKeys("wrapped_keys")), 1u);
+  EXPECT_EQ(Unwrap(store_->CountKeys("wrapped_keys")), 2u);
 
   // Terminate: record and Ki_2 gone; the reset chip can be contracted again.
   EXPECT_TRUE(Subscribers().Terminate(kFirstImsi).ok());

@@ -1,0 +1,175 @@
+#include "sc-engine/engine/chip_channel.h"
+
+#include "kms/auc_vectors.h"
+#include "kms/ki1.h"
+#include "policy/lifecycle.h"
+#include "sc-engine/engine/subscriber_registry.h"
+#include "sc-engine/protocol/secured_packet.h"
+
+namespace simkms::sc {
+
+// Owns the session objects a packet needs (Ki_1 derived on demand, Ki_2 handles
+// from the cache) and the ScSubscriber view built on them.
+struct ChipChannel::Subscriber {
+  storage::SubscriberRecord record;
+  ScSubscriber view;
+  p11::ScopedObject ki1;
+  kms::Ki2Cache::Handle ki2;
+  kms::Ki2Cache::Handle previous_ki2;
+};
+
+ChipChannel::~ChipChannel() {
+  std::lock_guard lock(mu_);
+  pending_.clear();
+}
+
+std::size_t ChipChannel::pending_sessions() const {
+  std::lock_guard lock(mu_);
+  return pending_.size();
+}
+
+std::shared_ptr<std::mutex> ChipChannel::LockFor(const std::string& imsi) {
+  std::lock_guard lock(mu_);
+  auto& m = imsi_locks_[imsi];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
+StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Session& session,
+                                                                     const storage::SubscriberRecord& r) {
+  auto sub = std::make_unique<Subscriber>();
+  sub->record = r;
+  SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord ver, store_.GetVer(r.ver));
+  ScSubscriber& v = sub->view;
+  v.imsi = r.imsi;
+  v.ver = r.ver;
+  if (ver.dh_group == storage::DhGroup::kCustom) {
+    SIMKMS_ASSIGN_OR_RETURN(v.group, protocol::DhGroup::Custom(ver.custom_p, ver.custom_g));
+  } else {
+    SIMKMS_ASSIGN_OR_RETURN(kms::DhGroupKind kind, kms::ParseDhGroupKind(storage::DhGroupName(ver.dh_group)));
+    SIMKMS_ASSIGN_OR_RETURN(v.group, protocol::DhGroup::Named(kind));
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = op_by_ver_.find(r.ver); it != op_by_ver_.end()) v.op = it->second;
+  }
+  if (v.op.empty()) {
+    SIMKMS_ASSIGN_OR_RETURN(v.op, kms::OpenVerOp(session, keys_, r.ver, ver.op_ciphertext));
+    std::lock_guard lock(mu_);
+    op_by_ver_.emplace(r.ver, v.op);
+  }
+  // Ki_1 always: the first call's key, and after personalization the key a
+  // clone (or a chip whose COMMIT was lost) speaks under.
+  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, kms::FindK1(session, r.ver));
+  SIMKMS_ASSIGN_OR_RETURN(sub->ki1, kms::DeriveKi1(session, k1, kms::FromStorage(ver.profile), r.imsi));
+  const BaseKey ki1{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1"};
+  v.personalized = r.state == storage::SubscriberState::kPersonalized ||
+                   r.state == storage::SubscriberState::kRekeyPending;
+  if (v.personalized) {
+    SIMKMS_ASSIGN_OR_RETURN(storage::WrappedKeyRecord blob, store_.GetWrappedKey(r.ki2_key_id));
+    SIMKMS_ASSIGN_OR_RETURN(sub->ki2, ki2_cache_.Get(session, blob.key_id,
+                                                     {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism}));
+    v.current = BaseKey{sub->ki2->get(), protocol::kKeyVersionKi2, r.ki2_key_id};
+    v.previous.push_back(ki1);
+    if (!r.previous_ki2_key_id.empty()) {
+      SIMKMS_ASSIGN_OR_RETURN(storage::WrappedKeyRecord prev, store_.GetWrappedKey(r.previous_ki2_key_id));
+      SIMKMS_ASSIGN_OR_RETURN(sub->previous_ki2, ki2_cache_.Get(session, prev.key_id,
+                                                                {prev.blob, prev.kcv, prev.kek_kcv, prev.mechanism}));
+      v.previous.push_back(BaseKey{sub->previous_ki2->get(), protocol::kKeyVersionKi2, r.previous_ki2_key_id});
+    }
+  } else {
+    v.current = ki1;
+  }
+  v.session_allowed = r.state == storage::SubscriberState::kContracted ||
+                      r.state == storage::SubscriberState::kRekeyPending;
+  v.counter_in = r.ota_counter_in;
+  v.counter_out = r.ota_counter_out;
+  if (r.last_commit_session.size() == 8) {
+    protocol::SessionId id{};
+    std::copy(r.last_commit_session.begin(), r.last_commit_session.end(), id.begin());
+    v.last_commit_session = id;
+  }
+  SubscriberRegistry registry(session, keys_, store_, {"sc", "chip-channel"}, clock_, limits_);
+  SIMKMS_ASSIGN_OR_RETURN(v.activation_verifier, registry.ActivationVerifier(r));
+  return sub;
+}
+
+StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const std::string& imsi, ByteView packet) {
+  std::shared_ptr<std::mutex> imsi_lock = LockFor(imsi);
+  std::lock_guard serial(*imsi_lock);
+
+  auto record = store_.GetSubscriber(imsi);
+  if (!record.ok()) {
+    if (record.status().code() == StatusCode::kNotFound) {
+      return NotFoundError("IMSI " + imsi + " has no contract: packet refused");  // misuse 1.1
+    }
+    return record.status();
+  }
+  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<Subscriber> sub, Load(session, *record));
+  std::unique_ptr<ScPendingSession> pending;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = pending_.find(imsi); it != pending_.end()) pending = std::move(it->second), pending_.erase(it);
+  }
+  ScRole role(session);
+  auto step = role.OnPacket(sub->view, pending.get(), packet);
+  if (!step.ok()) {
+    // A packet that does not verify changes nothing: keep the pending session.
+    if (pending) {
+      std::lock_guard lock(mu_);
+      pending_.emplace(imsi, std::move(pending));
+    }
+    return step.status();
+  }
+  const storage::SubscriberRecord& r = sub->record;
+  const std::pair<uint64_t, uint64_t> counters{step->counter_in, std::max(r.ota_counter_out, step->counter_out)};
+  auto advance = [&]() {
+    return store_.AdvanceCounters({{imsi,
+                                    {r.sqn, r.ota_counter_in, r.ota_counter_out},
+                                    {r.sqn, counters.first, counters.second}}});
+  };
+  SubscriberRegistry registry(session, keys_, store_, {"sc", "chip-channel"}, clock_, limits_);
+  ChipChannelResult result;
+  switch (step->kind) {
+    case ScStep::Kind::kChallenge: {
+      SIMKMS_RETURN_IF_ERROR(advance());
+      std::lock_guard lock(mu_);
+      pending_[imsi] = std::make_unique<ScPendingSession>(std::move(*step->pending));
+      result.outcome = "challenge";
+      break;
+    }
+    case ScStep::Kind::kResendCommit:
+      SIMKMS_RETURN_IF_ERROR(advance());
+      result.outcome = "resend_commit";
+      break;
+    case ScStep::Kind::kCommit: {
+      SubscriberRegistry::KeyCommit commit;
+      commit.session_id = pending->session_id;
+      commit.ota_counters = counters;
+      auto committed = registry.CommitNewKey(imsi, pending->ki2.get(), pending->puk, pending->activation_required,
+                                             commit);
+      if (!committed.ok()) return committed.status().WithContext("commit Ki_2 of " + imsi);
+      result.outcome = "commit";
+      break;
+    }
+    case ScStep::Kind::kRejected:
+      if (step->error == protocol::ErrorCode::kWrongActivationCode) {
+        SIMKMS_ASSIGN_OR_RETURN(policy::Transition t,
+                                registry.RecordEvent(imsi, policy::ActivationCodeRejected{}, counters));
+        result.outcome = t.next && t.next->state == storage::SubscriberState::kLocked ? "locked"
+                                                                                       : "activation_rejected";
+      } else {
+        SIMKMS_RETURN_IF_ERROR(advance());
+        result.outcome = "rejected";
+      }
+      break;
+    case ScStep::Kind::kCloneAlarm:
+      SIMKMS_RETURN_IF_ERROR(registry.RecordEvent(imsi, policy::CloneSuspected{}, counters).status());
+      result.outcome = "clone_alarm";
+      return result;  // no answer to a clone
+  }
+  result.reply = std::move(step->packet);
+  return result;
+}
+
+}  // namespace simkms::sc

@@ -1,0 +1,69 @@
+// The SC side of the chip channel (MISSION.md lifecycle step 3, misuse 1.2 and
+// 1.3): a secured packet from the OTA gateway for an IMSI in, the answer out,
+// with every key in the token and the subscriber's state in the store.
+//
+// Crash safety: a session between CHALLENGE and CONFIRM lives in memory only,
+// so a restart rolls it back (the chip's CONFIRM is answered "unknown session"
+// and the chip starts again); a commit is one batch (Ki_2 blob, PUK, state,
+// counters, committing session, audit record); a lost COMMIT is resent from the
+// stored Ki_2 and session id, before or after a restart (docs/protocol.md §6).
+//
+// Threading: thread-safe; packets for one IMSI are handled one at a time.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "kms/ki2_vault.h"
+#include "kms/registry.h"
+#include "kms/token_keys.h"
+#include "pkcs11/session.h"
+#include "policy/limits.h"
+#include "sc-engine/engine/sc_role.h"
+#include "storage/store.h"
+
+namespace simkms::sc {
+
+struct ChipChannelResult {
+  std::optional<Bytes> reply;  // to send back to the chip; none for a dropped packet
+  // What happened, for metrics and logs: "challenge", "commit", "resend_commit",
+  // "rejected", "activation_rejected", "locked", "clone_alarm".
+  std::string outcome;
+};
+
+class ChipChannel {
+ public:
+  ChipChannel(const kms::ServiceKeys& keys, storage::Store& store, kms::Ki2Cache& ki2_cache, kms::Clock clock,
+              policy::Limits limits = {})
+      : keys_(keys), store_(store), ki2_cache_(ki2_cache), clock_(std::move(clock)), limits_(limits) {}
+  ~ChipChannel();
+
+  // Errors (no reply): NotFound for an IMSI with no contract (misuse 1.1),
+  // Unauthenticated / FailedPrecondition for a packet that does not verify or
+  // is replayed, which change nothing.
+  StatusOr<ChipChannelResult> OnPacket(p11::Session& session, const std::string& imsi, ByteView packet);
+
+  std::size_t pending_sessions() const;
+
+ private:
+  struct Subscriber;  // keys and state of one subscriber, for one packet
+  StatusOr<std::unique_ptr<Subscriber>> Load(p11::Session& session, const storage::SubscriberRecord& record);
+  std::shared_ptr<std::mutex> LockFor(const std::string& imsi);
+
+  const kms::ServiceKeys& keys_;
+  storage::Store& store_;
+  kms::Ki2Cache& ki2_cache_;
+  kms::Clock clock_;
+  policy::Limits limits_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<std::mutex>> imsi_locks_;        // guarded by mu_
+  std::map<std::string, std::unique_ptr<ScPendingSession>> pending_;     // guarded by mu_
+  std::map<uint32_t, SecretBytes> op_by_ver_;                            // guarded by mu_
+};
+
+}  // namespace simkms::sc

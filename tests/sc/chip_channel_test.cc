@@ -1,0 +1,154 @@
+// The SC's chip channel with the subscriber state in the store: the first call,
+// activation codes up to LOCKED, lost messages across an SC restart, the clone
+// alarm, and a re-key whose COMMIT is lost.
+#include "sc-engine/engine/chip_channel.h"
+#include "tests/sc/appliance_fixture.h"
+
+namespace simkms::sc {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ChipChannelTest : public ApplianceFixture {
+ protected:
+  void SetUp() override {
+    ApplianceFixture::SetUp();
+    vault_ = std::make_unique<kms::Ki2Vault>(keys_.storage_kek, Unwrap(kms::TokenKcv(s(), keys_.storage_kek, "KEK")));
+    cache_ = std::make_unique<kms::Ki2Cache>(*vault_, 16);
+    Restart();
+  }
+  void TearDown() override {
+    channel_.reset();
+    cache_.reset();
+  }
+  // A new ChipChannel: what a kmsd restart leaves (pending sessions are gone).
+  void Restart() {
+    channel_ = std::make_unique<ChipChannel>(keys_, *store_, *cache_, [] { return int64_t{1700000002000}; });
+  }
+  ChipChannelResult Send(const Bytes& packet) { return Unwrap(channel_->OnPacket(s(), kFirstImsi, packet)); }
+
+  // HELLO -> CHALLENGE -> CONFIRM -> COMMIT, optionally losing the COMMIT.
+  protocol::ChipOutcome RunCall(protocol::ChipProtocolState& chip, protocol::ChipRole& role, bool lose_commit = false) {
+    ChipChannelResult challenge = Send(Unwrap(role.Start(chip)));
+    EXPECT_EQ(challenge.outcome, "challenge");
+    protocol::ChipOutcome confirm = Unwrap(role.OnPacket(chip, *challenge.reply));
+    ChipChannelResult commit = Send(confirm.packet);
+    if (lose_commit || !commit.reply) return confirm;
+    return Unwrap(role.OnPacket(chip, *commit.reply));
+  }
+
+  storage::SubscriberRecord Record() { return Unwrap(store_->GetSubscriber(kFirstImsi)); }
+  std::string LastEvent() { return Unwrap(store_->ReadAudit(Unwrap(store_->AuditHead()).seq, 1))[0].event.event; }
+
+  std::unique_ptr<kms::Ki2Vault> vault_;
+  std::unique_ptr<kms::Ki2Cache> cache_;
+  std::unique_ptr<ChipChannel> channel_;
+  std::string code_ = "424242";
+  protocol::ChipRole role_{[this]() -> StatusOr<std::string> { return code_; }};
+};
+
+TEST_F(ChipChannelTest, FirstCallPersonalizesAndClearsTheHotline) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::string("424242")}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  protocol::ChipOutcome done = RunCall(chip, role_);
+  ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
+  storage::SubscriberRecord r = Record();
+  EXPECT_EQ(r.state, storage::SubscriberState::kPersonalized);
+  EXPECT_FALSE(r.hotline);
+  EXPECT_EQ(r.ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
+  EXPECT_EQ(r.ota_counter_in, chip.counter_out);
+  EXPECT_EQ(r.ota_counter_out, chip.counter_in);
+  EXPECT_EQ(Unwrap(Subscribers().ReadPuk(kFirstImsi)), done.new_puk);
+  EXPECT_EQ(channel_->pending_sessions(), 0u);
+}
+
+TEST_F(ChipChannelTest, UnknownImsiIsRefused) {
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  auto r = channel_->OnPacket(s(), kFirstImsi, Unwrap(role_.Start(chip)));
+  EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ChipChannelTest, WrongActivationCodesLockTheContract) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::string("424242")}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  code_ = "000000";
+  std::vector<std::string> outcomes;
+  for (int i = 0; i < 3; ++i) {
+    ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
+    protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
+    ChipChannelResult answer = Send(confirm.packet);
+    outcomes.push_back(answer.outcome);
+    EXPECT_EQ(Unwrap(role_.OnPacket(chip, *answer.reply)).kind, protocol::ChipOutcome::Kind::kRejected);
+  }
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"activation_rejected", "activation_rejected", "locked"}));
+  EXPECT_EQ(Record().state, storage::SubscriberState::kLocked);
+  // Locked: no further session, even with the right code.
+  code_ = "424242";
+  ChipChannelResult refused = Send(Unwrap(role_.Start(chip)));
+  EXPECT_EQ(refused.outcome, "rejected");
+  EXPECT_EQ(Record().state, storage::SubscriberState::kLocked);
+}
+
+TEST_F(ChipChannelTest, LostMessagesAcrossAnScRestartNeverSplitTheKeys) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  // CHALLENGE sent, then the SC restarts: the CONFIRM meets no session.
+  ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
+  protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
+  Restart();
+  ChipChannelResult unknown = Send(confirm.packet);
+  EXPECT_EQ(unknown.outcome, "rejected");
+  EXPECT_EQ(Record().state, storage::SubscriberState::kContracted);
+  Unwrap(role_.OnPacket(chip, *unknown.reply));
+  // The COMMIT is lost, then the SC restarts again: the chip's next HELLO resynchronises.
+  protocol::ChipOutcome pending = RunCall(chip, role_, /*lose_commit=*/true);
+  ASSERT_EQ(pending.kind, protocol::ChipOutcome::Kind::kSendPacket);
+  ASSERT_EQ(Record().state, storage::SubscriberState::kPersonalized);
+  Restart();
+  ChipChannelResult resend = Send(Unwrap(role_.Start(chip)));
+  EXPECT_EQ(resend.outcome, "resend_commit");
+  protocol::ChipOutcome done = Unwrap(role_.OnPacket(chip, *resend.reply));
+  ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
+  EXPECT_EQ(Record().ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
+}
+
+TEST_F(ChipChannelTest, CloneWithKi1RaisesTheAlarmAndGetsNoAnswer) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  protocol::ChipProtocolState clone = chip;
+  ASSERT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
+  clone.counter_out = chip.counter_out + 5;
+  protocol::ChipRole clone_role([] { return StatusOr<std::string>(std::string("000000")); });
+  ChipChannelResult alarm = Send(Unwrap(clone_role.Start(clone)));
+  EXPECT_EQ(alarm.outcome, "clone_alarm");
+  EXPECT_FALSE(alarm.reply.has_value());
+  EXPECT_EQ(LastEvent(), "subscriber.clone_suspected");
+  EXPECT_EQ(Record().state, storage::SubscriberState::kPersonalized);
+}
+
+TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  protocol::ChipOutcome first = RunCall(chip, role_);
+  ASSERT_EQ(first.kind, protocol::ChipOutcome::Kind::kCommitted);
+  const std::string puk = Unwrap(Subscribers().ReadPuk(kFirstImsi));
+
+  Unwrap(Subscribers().RequestRekey(kFirstImsi));
+  EXPECT_TRUE(Record().hotline);
+  protocol::ChipOutcome lost = RunCall(chip, role_, /*lose_commit=*/true);
+  ASSERT_EQ(lost.kind, protocol::ChipOutcome::Kind::kSendPacket);
+  EXPECT_EQ(Record().state, storage::SubscriberState::kPersonalized);  // the SC committed
+  // The chip still speaks under its old Ki_2, with a resync proof for the new one.
+  Restart();
+  ChipChannelResult resend = Send(Unwrap(role_.Start(chip)));
+  EXPECT_EQ(resend.outcome, "resend_commit");
+  protocol::ChipOutcome done = Unwrap(role_.OnPacket(chip, *resend.reply));
+  ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
+  EXPECT_EQ(Record().ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
+  EXPECT_NE(Record().ki2_kcv, Unwrap(kms::SoftwareAesKcv(first.new_ki2)));
+  EXPECT_EQ(Unwrap(Subscribers().ReadPuk(kFirstImsi)), puk);  // the PUK is not renegotiated
+  EXPECT_FALSE(Record().hotline);
+}
+
+}  // namespace
+}  // namespace simkms::sc
