@@ -1,0 +1,163 @@
+#include "sc-engine/daemon/daemon.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <iostream>
+#include <thread>
+
+#include "kms/kcv.h"
+#include "kms/token_audit.h"
+#include "pkcs11/module.h"
+#include "pkcs11/pin.h"
+#include "pkcs11/session_pool.h"
+#include "pkcs11/uri.h"
+#include "sc-engine/daemon/chip_gateway_server.h"
+#include "sc-engine/daemon/hardening.h"
+#include "sc-engine/daemon/operator_api.h"
+#include "sc-engine/daemon/tls.h"
+
+namespace simkms::daemon {
+
+// Members are declared in construction order and destroyed in reverse: listeners
+// and engines before the store, the store before the audit adapters, the
+// sessions before the module (C_Finalize last, before main returns).
+struct Daemon::Rep {
+  Config config;
+  std::shared_ptr<p11::Module> module;
+  std::unique_ptr<p11::SessionPool> sessions;
+  std::unique_ptr<p11::Session> control;  // the daemon's own session, for set-up
+  kms::ServiceKeys keys;
+  std::unique_ptr<kms::TokenAuditMac> audit_mac;
+  std::unique_ptr<kms::TokenCheckpointStore> checkpoints;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<kms::Ki2Vault> vault;
+  std::unique_ptr<kms::Ki2Cache> ki2_cache;
+  std::unique_ptr<sc::AucService> auc;
+  std::unique_ptr<sc::ChipChannel> chip_channel;
+  Metrics metrics;
+  std::atomic<bool> stopping{false};
+  boost::asio::io_context io;
+  std::unique_ptr<CryptoPool> crypto;
+  std::unique_ptr<Services> services;
+  std::unique_ptr<ChipGatewayServer> chip_server;
+  std::unique_ptr<HttpServer> api_server;
+  std::unique_ptr<HttpServer> metrics_server;
+  std::unique_ptr<boost::asio::signal_set> signals;
+
+  ~Rep() {
+    // Engines hold session objects of the pool's sessions: drop them first.
+    chip_server.reset();
+    api_server.reset();
+    metrics_server.reset();
+    if (crypto) crypto->Stop();
+    chip_channel.reset();
+    auc.reset();
+    ki2_cache.reset();
+    store.reset();
+    checkpoints.reset();
+    audit_mac.reset();
+    control.reset();
+    sessions.reset();
+    module.reset();
+  }
+};
+
+Daemon::Daemon(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Daemon::~Daemon() = default;
+
+StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
+  SIMKMS_RETURN_IF_ERROR(CheckSafety(config));
+  auto rep = std::make_unique<Rep>();
+  rep->config = std::move(config);
+  const Config& c = rep->config;
+  SIMKMS_ASSIGN_OR_RETURN(HardeningReport hardening, HardenProcess(c.lock_memory));
+  if (!hardening.memory_locked && c.lock_memory) std::cerr << "kmsd: note: " << hardening.memory_lock_note << "\n";
+
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes pin, p11::ReadPin({c.pin_file, ""}));
+  SIMKMS_ASSIGN_OR_RETURN(rep->module, p11::Module::Load(c.module));
+  SIMKMS_ASSIGN_OR_RETURN(p11::TokenUri uri, p11::TokenUri::Parse(c.token_uri));
+  SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken token, rep->module->FindToken(uri));
+  SIMKMS_ASSIGN_OR_RETURN(rep->sessions, p11::SessionPool::Create(rep->module, token.slot, pin, c.sessions));
+  SIMKMS_ASSIGN_OR_RETURN(p11::Session control, p11::Session::Open(rep->module, token.slot));
+  rep->control = std::make_unique<p11::Session>(std::move(control));
+  auto keys = kms::LoadServiceKeys(*rep->control);
+  if (!keys.ok()) return keys.status().WithContext("token '" + token.label + "' has no keys: run kmsctl init");
+  rep->keys = *keys;
+  SIMKMS_ASSIGN_OR_RETURN(rep->audit_mac, kms::TokenAuditMac::Open(rep->module, token.slot));
+  SIMKMS_ASSIGN_OR_RETURN(rep->checkpoints, kms::TokenCheckpointStore::Open(rep->module, token.slot));
+  auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints);
+  if (!store.ok()) return store.status().WithContext("open database " + c.database);
+  rep->store = std::move(store).value();
+  SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, kms::TokenKcv(*rep->control, rep->keys.storage_kek, "storage KEK"));
+  rep->vault = std::make_unique<kms::Ki2Vault>(rep->keys.storage_kek, kek_kcv);
+  rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
+  rep->auc = std::make_unique<sc::AucService>(rep->keys, *rep->store, *rep->ki2_cache);
+  policy::Limits limits;
+  limits.activation_code_max_tries = c.activation_code_max_tries;
+  rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->ki2_cache,
+                                                        kms::SystemClockMs, limits);
+  rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
+  rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,
+                                                      rep->keys, *rep->chip_channel, *rep->auc, rep->stopping});
+
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  for (const ListenerConfig& l : c.listeners) {
+    if (l.enabled() && l.tls && !tls) {
+      SIMKMS_ASSIGN_OR_RETURN(tls, MakeServerTlsContext(c));
+    }
+  }
+  auto tls_for = [&](const ListenerConfig& l) { return l.tls ? tls : nullptr; };
+  if (const ListenerConfig* l = c.listener("chip_channel"); l && l->enabled()) {
+    SIMKMS_ASSIGN_OR_RETURN(rep->chip_server, ChipGatewayServer::Start(rep->io, *l, tls_for(*l), *rep->services));
+  }
+  if (const ListenerConfig* l = c.listener("operator_api"); l && l->enabled()) {
+    SIMKMS_ASSIGN_OR_RETURN(rep->api_server, HttpServer::Start(rep->io, *l, tls_for(*l),
+                                                               HttpServer::Kind::kOperatorApi, *rep->services));
+  }
+  if (const ListenerConfig* l = c.listener("metrics"); l && l->enabled()) {
+    SIMKMS_ASSIGN_OR_RETURN(rep->metrics_server,
+                            HttpServer::Start(rep->io, *l, tls_for(*l), HttpServer::Kind::kMetrics, *rep->services));
+  }
+  SIMKMS_RETURN_IF_ERROR(DropPrivileges(c.run_as));
+  return std::unique_ptr<Daemon>(new Daemon(std::move(rep)));
+}
+
+Status Daemon::Run() {
+  Rep& r = *rep_;
+  r.signals = std::make_unique<boost::asio::signal_set>(r.io, SIGTERM, SIGINT);
+  r.signals->async_wait([this](auto ec, int) {
+    if (!ec) Stop();
+  });
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < r.config.io_threads; ++i) threads.emplace_back([&r] { r.io.run(); });
+  r.io.run();
+  for (auto& t : threads) t.join();
+  return OkStatus();
+}
+
+void Daemon::Stop() {
+  Rep& r = *rep_;
+  if (r.stopping.exchange(true)) return;
+  // Stop accepting; connections finish their current request and close.
+  boost::asio::post(r.io, [&r] {
+    if (r.chip_server) r.chip_server->Stop();
+    if (r.api_server) r.api_server->Stop();
+    if (r.metrics_server) r.metrics_server->Stop();
+    if (r.signals) r.signals->cancel();
+  });
+  // In-flight crypto jobs complete; their replies are posted and written, then the loop drains.
+  std::thread([&r] {
+    r.crypto->Stop();
+    r.io.stop();
+  }).detach();
+}
+
+uint16_t Daemon::Port(const std::string& listener) const {
+  if (listener == "chip_channel" && rep_->chip_server) return rep_->chip_server->port();
+  if (listener == "operator_api" && rep_->api_server) return rep_->api_server->port();
+  if (listener == "metrics" && rep_->metrics_server) return rep_->metrics_server->port();
+  return 0;
+}
+
+}  // namespace simkms::daemon

@@ -1,0 +1,180 @@
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <chrono>
+
+#include "sc-engine/daemon/operator_api.h"
+#include "sc-engine/daemon/tls.h"
+
+namespace simkms::daemon {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+template <class Stream>
+class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream>> {
+ public:
+  HttpConnection(Stream stream, Services& services, const ListenerConfig& listener, HttpServer::Kind kind)
+      : stream_(std::move(stream)), services_(services), listener_(listener), kind_(kind) {}
+
+  void Start() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      beast::get_lowest_layer(stream_).expires_after(Timeout());
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return self->Close("tls_handshake_failed");
+        self->identity_ = PeerCommonName(self->stream_.native_handle());
+        auto role = self->listener_.roles.find(self->identity_);
+        if (role != self->listener_.roles.end()) self->role_ = role->second;
+        self->Read();
+      });
+    } else {
+      // Plaintext is only allowed on loopback (config safety); a role for local
+      // clients without a certificate may be configured under the empty name.
+      auto role = listener_.roles.find("");
+      if (role != listener_.roles.end()) role_ = role->second;
+      identity_ = "local";
+      Read();
+    }
+  }
+
+ private:
+  std::chrono::milliseconds Timeout() const { return std::chrono::milliseconds(services_.config.read_timeout_ms); }
+
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(services_.config.max_message_bytes);
+    parser_->header_limit(8192);
+    beast::get_lowest_layer(stream_).expires_after(Timeout());
+    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec == http::error::end_of_stream) return self->Close("peer_closed");
+      if (ec == http::error::body_limit || ec == http::error::header_limit) {
+        return self->Respond(413, R"({"error":{"code":"INVALID_ARGUMENT","message":"message too large"}})", false);
+      }
+      if (ec) return self->Close("read_error");
+      self->Handle(self->parser_->release());
+    });
+  }
+
+  void Handle(http::request<http::string_body> req) {
+    const bool keep_alive = req.keep_alive();
+    if (kind_ == HttpServer::Kind::kMetrics) {
+      if (req.method() == http::verb::get && req.target() == "/metrics") {
+        return Respond(200, services_.metrics.Render(), keep_alive, "text/plain; version=0.0.4");
+      }
+      if (req.method() == http::verb::get && req.target() == "/healthz") {
+        services_.crypto.Post([self = this->shared_from_this(), keep_alive](p11::Session& session) {
+          uint8_t probe[8];
+          std::string problems;
+          if (!session.GenerateRandom(probe, sizeof probe).ok()) problems += "token unreachable; ";
+          if (!self->services_.store.AuditHead().ok()) problems += "database unreadable; ";
+          if (!self->services_.store.CheckpointHealth().ok()) problems += "audit checkpoint not writable; ";
+          asio::post(self->stream_.get_executor(), [self, problems, keep_alive] {
+            if (problems.empty()) return self->Respond(200, R"({"status":"ok"})", keep_alive);
+            self->Respond(503, R"({"status":"unhealthy","problems":")" + problems + "\"}", keep_alive);
+          });
+        });
+        return;
+      }
+      return Respond(404, R"({"error":{"code":"NOT_FOUND","message":"no such resource"}})", keep_alive);
+    }
+    ApiRequest api{std::string(req.method_string()), std::string(req.target()), std::move(req.body()), role_,
+                   identity_};
+    const auto started = std::chrono::steady_clock::now();
+    services_.crypto.Post([self = this->shared_from_this(), api = std::move(api), keep_alive,
+                           started](p11::Session& session) {
+      ApiResponse response = HandleApiRequest(self->services_, session, api);
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, started] {
+        self->services_.metrics.Observe("simkms_api_request_seconds",
+                                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        self->services_.metrics.Count("simkms_api_requests_total", "status", std::to_string(response.status));
+        self->Respond(response.status, response.body, keep_alive);
+      });
+    });
+  }
+
+  void Respond(int status, std::string body, bool keep_alive, const char* type = "application/json") {
+    auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
+    res->set(http::field::server, "kmsd");
+    res->set(http::field::content_type, type);
+    res->keep_alive(keep_alive);
+    res->body() = std::move(body);
+    res->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(Timeout());
+    http::async_write(stream_, *res, [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+      if (ec || !keep_alive || self->services_.stopping) return self->Close(ec ? "write_error" : "done");
+      self->Read();
+    });
+  }
+
+  void Close(const char*) {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
+  }
+
+  Stream stream_;
+  Services& services_;
+  const ListenerConfig& listener_;
+  HttpServer::Kind kind_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string role_;
+  std::string identity_;
+};
+
+}  // namespace
+
+HttpServer::HttpServer(asio::io_context& io, const ListenerConfig& l, std::shared_ptr<asio::ssl::context> tls,
+                       Kind kind, Services& services)
+    : io_(io), listener_(l), tls_(std::move(tls)), kind_(kind), services_(services), acceptor_(io) {}
+
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(asio::io_context& io, const ListenerConfig& listener,
+                                                        std::shared_ptr<asio::ssl::context> tls, Kind kind,
+                                                        Services& services) {
+  std::unique_ptr<HttpServer> server(new HttpServer(io, listener, std::move(tls), kind, services));
+  beast::error_code ec;
+  tcp::endpoint endpoint(asio::ip::make_address(listener.address, ec), listener.port);
+  if (ec) return InvalidArgumentError(listener.name + " address " + listener.address + ": " + ec.message());
+  server->acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) server->acceptor_.bind(endpoint, ec);
+  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return UnavailableError(listener.name + " cannot listen on " + listener.address + ":" +
+                            std::to_string(listener.port) + ": " + ec.message());
+  }
+  server->Accept();
+  return server;
+}
+
+void HttpServer::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec && !services_.stopping) {
+      if (tls_) {
+        std::make_shared<HttpConnection<TlsStream>>(TlsStream(std::move(socket), *tls_), services_, listener_, kind_)
+            ->Start();
+      } else {
+        std::make_shared<HttpConnection<PlainStream>>(PlainStream(std::move(socket)), services_, listener_, kind_)
+            ->Start();
+      }
+    }
+    if (!services_.stopping) Accept();
+  });
+}
+
+void HttpServer::Stop() {
+  beast::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+uint16_t HttpServer::port() const { return acceptor_.local_endpoint().port(); }
+
+}  // namespace simkms::daemon

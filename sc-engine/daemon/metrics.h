@@ -1,0 +1,35 @@
+// Prometheus text-format metrics: counters by label and latency histograms.
+// Thread-safe.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace simkms::daemon {
+
+class Metrics {
+ public:
+  void Count(const std::string& name, const std::string& label_key, const std::string& label_value);
+  void Observe(const std::string& name, double seconds);
+  void SetGauge(const std::string& name, double value);
+  // The exposition text (text/plain; version=0.0.4).
+  std::string Render() const;
+
+ private:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
+  struct Histogram {
+    std::array<uint64_t, kBuckets.size()> buckets{};
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<std::pair<std::string, std::string>, uint64_t>> counters_;  // guarded by mu_
+  std::map<std::string, Histogram> histograms_;                                            // guarded by mu_
+  std::map<std::string, double> gauges_;                                                   // guarded by mu_
+};
+
+}  // namespace simkms::daemon

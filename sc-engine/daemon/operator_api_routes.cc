@@ -1,0 +1,200 @@
+#include <nlohmann/json.hpp>
+
+#include "kms/registry.h"
+#include "policy/lifecycle.h"
+#include "policy/roles.h"
+#include "sc-engine/daemon/operator_api.h"
+#include "sc-engine/engine/subscriber_registry.h"
+#include "storage/identifiers.h"
+
+namespace simkms::daemon {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kResourceExhausted: return 429;
+    case StatusCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+ApiResponse Error(const Status& s) {
+  Json j;
+  j["error"] = {{"code", std::string(StatusCodeName(s.code()))},
+                {"message", s.code() == StatusCode::kInternal ? "internal error" : s.message()}};
+  return {HttpStatusFor(s.code()), j.dump()};
+}
+
+ApiResponse Ok(int status, const Json& j) { return {status, j.dump()}; }
+
+Json SubscriberJson(const storage::SubscriberRecord& r) {
+  Json j;
+  j["imsi"] = r.imsi;
+  j["iccid"] = r.iccid;
+  j["ver"] = r.ver;
+  j["state"] = std::string(policy::StateName(r.state));
+  j["hotline"] = r.hotline;
+  j["order_id"] = r.order_id;
+  j["activation_code"] = !r.activation_code_hash.empty();
+  j["activation_tries_left"] = r.activation_tries_left;
+  j["ki2_kcv"] = ToHex(r.ki2_kcv);
+  j["created_at"] = r.created_at;
+  j["updated_at"] = r.updated_at;
+  return j;
+}
+
+std::vector<std::string> Split(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// A JSON object with only the allowed fields.
+StatusOr<Json> ParseBody(const std::string& body, std::initializer_list<const char*> allowed) {
+  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgumentError("request body is not a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    bool known = false;
+    for (const char* a : allowed) known = known || key == a;
+    if (!known) return InvalidArgumentError("unknown field '" + key + "'");
+  }
+  return j;
+}
+
+StatusOr<std::string> StringField(const Json& j, const char* key, bool required) {
+  if (!j.contains(key)) {
+    if (required) return InvalidArgumentError(std::string("field '") + key + "' is required");
+    return std::string();
+  }
+  if (!j[key].is_string()) return InvalidArgumentError(std::string("field '") + key + "' must be a string");
+  return j[key].get<std::string>();
+}
+
+struct Route {
+  policy::Operation operation;
+  std::function<ApiResponse(sc::SubscriberRegistry&)> run;
+};
+
+StatusOr<Route> Match(Services& services, const ApiRequest& req) {
+  std::string path = req.target.substr(0, req.target.find('?'));
+  const std::vector<std::string> p = Split(path);
+  const auto& m = req.method;
+  if (p.size() < 2 || p[0] != "v1") return NotFoundError("no such resource " + path);
+  if (m == "POST" && p.size() == 2 && p[1] == "contracts") {
+    return Route{policy::Operation::kContractCreate, [&req](sc::SubscriberRegistry& reg) {
+                   auto body = ParseBody(req.body, {"order_id", "iccid", "ver", "activation_code"});
+                   if (!body.ok()) return Error(body.status());
+                   sc::ContractRequest c;
+                   auto order = StringField(*body, "order_id", true);
+                   auto iccid = StringField(*body, "iccid", true);
+                   auto code = StringField(*body, "activation_code", false);
+                   for (const Status& s : {order.status(), iccid.status(), code.status()}) {
+                     if (!s.ok()) return Error(s);
+                   }
+                   c.order_id = *order;
+                   c.iccid = *iccid;
+                   if (!code->empty()) c.activation_code = *code;
+                   if (body->contains("ver")) {
+                     if (!(*body)["ver"].is_number_unsigned()) return Error(InvalidArgumentError("field 'ver' must be a number"));
+                     c.ver = (*body)["ver"].get<uint32_t>();
+                   }
+                   auto r = reg.Contract(c);
+                   if (!r.ok()) return Error(r.status());
+                   return Ok(201, SubscriberJson(*r));
+                 }};
+  }
+  if (p[1] == "subscribers" && p.size() >= 3) {
+    const std::string imsi = p[2];
+    if (!storage::IsValidImsi(imsi)) return InvalidArgumentError("'" + imsi + "' is not a 15-digit IMSI");
+    if (m == "GET" && p.size() == 3) {
+      return Route{policy::Operation::kStatusRead, [imsi](sc::SubscriberRegistry& reg) {
+                     auto r = reg.Get(imsi);
+                     return r.ok() ? Ok(200, SubscriberJson(*r)) : Error(r.status());
+                   }};
+    }
+    if (m == "DELETE" && p.size() == 3) {
+      return Route{policy::Operation::kTerminate, [imsi](sc::SubscriberRegistry& reg) {
+                     Status s = reg.Terminate(imsi);
+                     return s.ok() ? ApiResponse{204, ""} : Error(s);
+                   }};
+    }
+    if (m == "POST" && p.size() == 4 && p[3] == "rekey") {
+      return Route{policy::Operation::kRekeyRequest, [imsi](sc::SubscriberRegistry& reg) {
+                     auto r = reg.RequestRekey(imsi);
+                     return r.ok() ? Ok(200, SubscriberJson(*r)) : Error(r.status());
+                   }};
+    }
+    if (m == "GET" && p.size() == 4 && p[3] == "puk") {
+      return Route{policy::Operation::kPukRead, [imsi](sc::SubscriberRegistry& reg) {
+                     auto puk = reg.ReadPuk(imsi);
+                     if (!puk.ok()) return Error(puk.status());
+                     Json j{{"imsi", imsi}, {"puk", *puk}};
+                     return Ok(200, j);
+                   }};
+    }
+  }
+  if (m == "GET" && p.size() == 2 && p[1] == "vers") {
+    return Route{policy::Operation::kStatusRead, [&services](sc::SubscriberRegistry&) {
+                   auto vers = services.store.ListVers();
+                   if (!vers.ok()) return Error(vers.status());
+                   Json list = Json::array();
+                   for (const auto& v : *vers) {
+                     list.push_back({{"ver", v.ver},
+                                     {"profile", std::string(storage::KeyProfileName(v.profile))},
+                                     {"dh_group", std::string(storage::DhGroupName(v.dh_group))},
+                                     {"k1_kcv", ToHex(v.k1_kcv)},
+                                     {"description", v.description}});
+                   }
+                   return Ok(200, list);
+                 }};
+  }
+  if (m == "GET" && p.size() == 2 && p[1] == "ranges") {
+    return Route{policy::Operation::kStatusRead, [&services](sc::SubscriberRegistry&) {
+                   auto ranges = services.store.ListRanges();
+                   if (!ranges.ok()) return Error(ranges.status());
+                   Json list = Json::array();
+                   for (const auto& r : *ranges) {
+                     list.push_back({{"id", r.id},
+                                     {"manufacturer", r.manufacturer},
+                                     {"ver", r.ver},
+                                     {"iccid_first", storage::FormatIccid(r.iccid_first)},
+                                     {"imsi_first", storage::FormatImsi(r.imsi_first)},
+                                     {"count", r.count}});
+                   }
+                   return Ok(200, list);
+                 }};
+  }
+  return NotFoundError("no such resource: " + m + " " + path);
+}
+
+}  // namespace
+
+ApiResponse HandleApiRequest(Services& services, p11::Session& session, const ApiRequest& req) {
+  auto role = policy::ParseRole(req.role);
+  if (!role.ok()) return Error(PermissionDeniedError("client certificate maps to no role"));
+  auto route = Match(services, req);
+  if (!route.ok()) return Error(route.status());
+  if (Status allowed = policy::Authorize(*role, route->operation); !allowed.ok()) return Error(allowed);
+  policy::Limits limits;
+  limits.activation_code_max_tries = services.config.activation_code_max_tries;
+  sc::SubscriberRegistry registry(session, services.keys, services.store, {req.role, req.identity},
+                                  kms::SystemClockMs, limits);
+  return route->run(registry);
+}
+
+}  // namespace simkms::daemon

@@ -1,0 +1,29 @@
+// What kmsd's listeners share: the configuration, metrics, the crypto pool and
+// the engines. Owned by the Daemon; listeners hold a reference.
+#pragma once
+
+#include <atomic>
+
+#include "kms/ki2_vault.h"
+#include "kms/token_keys.h"
+#include "sc-engine/daemon/config.h"
+#include "sc-engine/daemon/crypto_pool.h"
+#include "sc-engine/daemon/metrics.h"
+#include "sc-engine/engine/auc_service.h"
+#include "sc-engine/engine/chip_channel.h"
+#include "storage/store.h"
+
+namespace simkms::daemon {
+
+struct Services {
+  const Config& config;
+  Metrics& metrics;
+  CryptoPool& crypto;
+  storage::Store& store;
+  const kms::ServiceKeys& keys;
+  sc::ChipChannel& chip_channel;
+  sc::AucService& auc;
+  std::atomic<bool>& stopping;
+};
+
+}  // namespace simkms::daemon
