@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <functional>
+#include <mutex>
 
 #include "pkcs11/session_pool.h"
 
@@ -27,14 +28,17 @@ class CryptoPool {
       job(*lease);
     });
   }
-  // Waits for queued jobs to finish.
-  void Stop() { threads_.join(); }
+  // Waits for queued jobs to finish. Idempotent and safe from any thread.
+  void Stop() {
+    std::call_once(stopped_, [this] { threads_.join(); });
+  }
   int queued() const { return queued_.load(); }
 
  private:
   p11::SessionPool& sessions_;
   boost::asio::thread_pool threads_;
   std::atomic<int> queued_{0};
+  std::once_flag stopped_;
 };
 
 }  // namespace simkms::daemon

@@ -44,6 +44,7 @@ struct Daemon::Rep {
   std::unique_ptr<HttpServer> api_server;
   std::unique_ptr<HttpServer> metrics_server;
   std::unique_ptr<boost::asio::signal_set> signals;
+  std::thread stopper;  // drains the crypto pool, then stops the I/O loop; joined by Run()
 
   ~Rep() {
     // Engines hold session objects of the pool's sessions: drop them first.
@@ -133,6 +134,7 @@ Status Daemon::Run() {
   for (unsigned i = 1; i < r.config.io_threads; ++i) threads.emplace_back([&r] { r.io.run(); });
   r.io.run();
   for (auto& t : threads) t.join();
+  if (r.stopper.joinable()) r.stopper.join();
   return OkStatus();
 }
 
@@ -147,10 +149,10 @@ void Daemon::Stop() {
     if (r.signals) r.signals->cancel();
   });
   // In-flight crypto jobs complete; their replies are posted and written, then the loop drains.
-  std::thread([&r] {
+  r.stopper = std::thread([&r] {
     r.crypto->Stop();
     r.io.stop();
-  }).detach();
+  });
 }
 
 uint16_t Daemon::Port(const std::string& listener) const {

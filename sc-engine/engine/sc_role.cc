@@ -26,6 +26,13 @@ StatusOr<protocol::Res> XresInToken(p11::Session& session, CK_OBJECT_HANDLE ki2,
   return res;
 }
 
+// A reply's CNTR: above the last one sent, and at least the chip's own counter,
+// so that a new contract (whose record starts at 0) still answers above what a
+// reused chip last accepted (the chip's reset keeps its counters).
+uint64_t NextCounter(const ScSubscriber& s, uint64_t chip_counter) {
+  return std::max(s.counter_out + 1, chip_counter);
+}
+
 }  // namespace
 
 StatusOr<ScRole::Opened> ScRole::OpenFromChip(const ScSubscriber& s, ByteView packet) {
@@ -60,7 +67,7 @@ StatusOr<ScStep> ScRole::Reject(const ScSubscriber& s, const Opened& opened, std
   step.kind = ScStep::Kind::kRejected;
   step.error = code;
   step.counter_in = opened.counter;
-  step.counter_out = s.counter_out + 1;
+  step.counter_out = NextCounter(s, opened.counter);
   protocol::Error error;
   error.session_id = id;
   error.code = code;
@@ -92,7 +99,7 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
       ScStep step;
       step.kind = ScStep::Kind::kResendCommit;
       step.counter_in = counter;
-      step.counter_out = s.counter_out + 1;
+      step.counter_out = NextCounter(s, opened.counter);
       protocol::Commit commit{*s.last_commit_session, {}};
       SIMKMS_ASSIGN_OR_RETURN(commit.commit_mac,
                               ShortCmac(session_, k_conf.get(), protocol::CommitMacInput(*s.last_commit_session)));
@@ -156,7 +163,7 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   ScStep step;
   step.kind = ScStep::Kind::kChallenge;
   step.counter_in = counter;
-  step.counter_out = s.counter_out + 1;
+  step.counter_out = NextCounter(s, opened.counter);
   SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, challenge));
   step.pending = std::move(pending);
   return step;
@@ -188,7 +195,7 @@ StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession* pend
   ScStep step;
   step.kind = ScStep::Kind::kCommit;
   step.counter_in = counter;
-  step.counter_out = s.counter_out + 1;
+  step.counter_out = NextCounter(s, opened.counter);
   protocol::Commit commit{pending.session_id, pending.commit_mac};
   SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, commit));
   return step;

@@ -19,3 +19,27 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::string& stdin_text = "");
 
 }  // namespace simkms::testing
+
+namespace simkms::testing {
+
+// A program started in the background (a daemon under test); killed with
+// SIGKILL when the object dies if still running.
+class BackgroundProcess {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv,
+                    const std::vector<std::pair<std::string, std::string>>& extra_env, const std::string& log_path);
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  int pid() const { return pid_; }
+  void Signal(int signal);
+  // Waits for exit; the exit code, or 128 + signal.
+  int Wait();
+  bool running() const { return pid_ > 0; }
+
+ private:
+  int pid_ = -1;
+};
+
+}  // namespace simkms::testing

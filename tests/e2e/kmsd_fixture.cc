@@ -1,0 +1,239 @@
+#include "tests/e2e/kmsd_fixture.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "kms/k1_export.h"
+#include "kms/software_keys.h"
+#include "tests/support/paths.h"
+
+namespace simkms::e2e {
+namespace {
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+int Connect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void SendAll(int fd, const std::string& data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// Reads until `complete(buffer)` or close or timeout.
+template <typename Done>
+std::string ReadUntil(int fd, int timeout_ms, Done complete) {
+  std::string buffer;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!complete(buffer)) {
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, left) <= 0) break;
+    char chunk[4096];
+    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) break;
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+  return buffer;
+}
+
+std::string ToString(const Bytes& b) { return std::string(b.begin(), b.end()); }
+
+}  // namespace
+
+ProcessResult KmsdFixture::Kmsctl(std::vector<std::string> args) {
+  std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/kmsctl/kmsctl", "--actor", "e2e"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return simkms::testing::RunProcess(argv, {{"SIMKMS_MODULE", simkms::testing::SoftHsmModulePath()},
+                                            {"SIMKMS_PIN_FILE", token_.pin_file().string()},
+                                            {"SIMKMS_DB", db_},
+                                            {"SIMKMS_TOKEN", "pkcs11:token=simkms"}});
+}
+
+void KmsdFixture::SetUp() {
+  db_ = (token_.dir() / "db").string();
+  auto ok = [](const ProcessResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err << r.out; };
+  ok(Kmsctl({"init", "--init-token", "--label", "simkms", "--so-pin-file", token_.so_pin_file().string(),
+             "--threshold", "2", "--shares", "3", "--backup-out", (token_.dir() / "backup.json").string(),
+             "--shares-dir", (token_.dir() / "shares").string()}));
+  std::ofstream(token_.dir() / "op.hex") << kOpHex;
+  ok(Kmsctl({"ver", "add", "--ver", "2", "--op-file", (token_.dir() / "op.hex").string()}));
+  ok(Kmsctl({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", kIccid0, "--imsi-first",
+             kImsi0, "--count", "1000"}));
+  const std::string key = (token_.dir() / "mfr.key").string();
+  ok(simkms::testing::RunProcess(
+      {"/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key}));
+  ok(simkms::testing::RunProcess({"/usr/bin/openssl", "pkey", "-in", key, "-pubout", "-out",
+                                  (token_.dir() / "mfr.pub").string()}));
+  ok(Kmsctl({"ver", "export-k1", "--ver", "2", "--manufacturer", "acme", "--pubkey",
+             (token_.dir() / "mfr.pub").string(), "--out", (token_.dir() / "k1.json").string()}));
+  std::ifstream k(key), e(token_.dir() / "k1.json");
+  std::stringstream ks, es;
+  ks << k.rdbuf();
+  es << e.rdbuf();
+  mfr_key_pem_ = ks.str();
+  k1_export_json_ = es.str();
+
+  api_port_ = FreePort();
+  chip_port_ = FreePort();
+  metrics_port_ = FreePort();
+  std::ofstream(token_.dir() / "kmsd.json")
+      << "{\n  // e2e test configuration\n"
+      << "  \"token\": {\"module\": \"" << simkms::testing::SoftHsmModulePath() << "\", \"uri\": \"pkcs11:token=simkms\","
+      << " \"pin_file\": \"" << token_.pin_file().string() << "\", \"sessions\": 2},\n"
+      << "  \"database\": \"" << db_ << "\",\n  \"lock_memory\": false,\n"
+      << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
+      << "  \"listeners\": {\n"
+      << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_
+      << ", \"roles\": {\"\": \"operator\"}},\n"
+      << "    \"chip_channel\": {\"address\": \"127.0.0.1\", \"port\": " << chip_port_ << "},\n"
+      << "    \"metrics\": {\"address\": \"127.0.0.1\", \"port\": " << metrics_port_ << "}\n  }\n}\n";
+  StartKmsd();
+}
+
+void KmsdFixture::TearDown() {
+  if (gateway_fd_ >= 0) close(gateway_fd_);
+  if (kmsd_ && kmsd_->running()) {
+    kmsd_->Signal(SIGTERM);
+    EXPECT_EQ(kmsd_->Wait(), 0) << kmsd_log();
+  }
+}
+
+std::string KmsdFixture::kmsd_log() const {
+  std::ifstream in(token_.dir() / "kmsd.log");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void KmsdFixture::StartKmsd() {
+  kmsd_ = std::make_unique<simkms::testing::BackgroundProcess>(
+      std::vector<std::string>{simkms::testing::BinaryDir() + "/sc-engine/daemon/kmsd", "--config",
+                               (token_.dir() / "kmsd.json").string()},
+      std::vector<std::pair<std::string, std::string>>{}, (token_.dir() / "kmsd.log").string());
+  for (int i = 0; i < 200; ++i) {
+    int fd = Connect(metrics_port_);
+    if (fd >= 0) {
+      close(fd);
+      if (Http("GET", "/healthz").status == 200) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FAIL() << "kmsd did not become healthy:\n" << kmsd_log();
+}
+
+void KmsdFixture::KillKmsd() {
+  if (gateway_fd_ >= 0) close(gateway_fd_);
+  gateway_fd_ = -1;
+  kmsd_->Signal(SIGKILL);
+  kmsd_->Wait();
+}
+
+int KmsdFixture::StopKmsd() {
+  if (gateway_fd_ >= 0) close(gateway_fd_);
+  gateway_fd_ = -1;
+  kmsd_->Signal(SIGTERM);
+  return kmsd_->Wait();
+}
+
+HttpResult KmsdFixture::Http(const std::string& method, const std::string& target, const std::string& body) {
+  const uint16_t port = target == "/healthz" || target == "/metrics" ? metrics_port_ : api_port_;
+  int fd = Connect(port);
+  if (fd < 0) return {};
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
+  if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  SendAll(fd, req);
+  std::string response = ReadUntil(fd, 5000, [](const std::string&) { return false; });
+  close(fd);
+  HttpResult r;
+  if (response.size() > 12) r.status = std::stoi(response.substr(9, 3));
+  std::size_t split = response.find("\r\n\r\n");
+  if (split != std::string::npos) r.body = response.substr(split + 4);
+  return r;
+}
+
+std::optional<Bytes> KmsdFixture::ChipExchange(const std::string& imsi, const Bytes& packet, int timeout_ms) {
+  if (gateway_fd_ < 0) gateway_fd_ = Connect(chip_port_);
+  auto frame = protocol::EncodeGatewayFrame({protocol::GatewayFrameType::kFromChip, imsi, packet});
+  if (!frame.ok()) return std::nullopt;
+  SendAll(gateway_fd_, ToString(*frame));
+  protocol::GatewayFrameDecoder decoder;
+  std::optional<Bytes> reply;
+  ReadUntil(gateway_fd_, timeout_ms, [&](const std::string& buffer) {
+    ByteView view(reinterpret_cast<const uint8_t*>(buffer.data()), buffer.size());
+    protocol::GatewayFrameDecoder d;
+    std::size_t offset = 0;
+    while (offset < view.size()) {
+      auto n = d.Feed(view.subspan(offset));
+      if (!n.ok() || *n == 0) break;
+      offset += *n;
+      if (auto f = d.Pop()) {
+        reply = f->payload;
+        return true;
+      }
+    }
+    return false;
+  });
+  return reply;
+}
+
+std::string KmsdFixture::RawGateway(const std::string& bytes, int timeout_ms) {
+  int fd = Connect(chip_port_);
+  SendAll(fd, bytes);
+  std::string back = ReadUntil(fd, timeout_ms, [](const std::string&) { return false; });
+  close(fd);
+  return back;
+}
+
+protocol::ChipProtocolState KmsdFixture::MakeChip(const std::string& imsi) {
+  auto file = kms::K1Export::FromJson(k1_export_json_);
+  EXPECT_TRUE(file.ok());
+  auto k1 = kms::UnwrapK1Export(*file, mfr_key_pem_);
+  auto op = kms::UnwrapOpFromExport(*file, mfr_key_pem_);
+  EXPECT_TRUE(k1.ok() && op.ok());
+  protocol::ChipProtocolState chip;
+  chip.imsi = imsi;
+  chip.ver = file->ver;
+  chip.group = protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048).value();
+  chip.op = *op;
+  chip.base_key = kms::SoftwareDeriveKi1(file->profile, *k1, imsi).value();
+  return chip;
+}
+
+}  // namespace simkms::e2e

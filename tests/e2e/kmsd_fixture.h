@@ -1,0 +1,61 @@
+// A real kmsd for end-to-end tests: a throwaway token and DB prepared with the
+// real kmsctl (ceremony, VER 2, a 1,000-chip range, K1 export to a test
+// manufacturer), kmsd started as a process on free loopback ports, and small
+// blocking clients for its sockets (gateway frames, HTTP).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "sc-engine/protocol/chip_role.h"
+#include "sc-engine/protocol/gateway_frame.h"
+#include "tests/support/softhsm_token.h"
+#include "tests/support/subprocess.h"
+
+namespace simkms::e2e {
+
+using simkms::testing::ProcessResult;
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+
+class KmsdFixture : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  void StartKmsd();
+  void KillKmsd();  // SIGKILL, as a crash
+  int StopKmsd();   // SIGTERM; the exit code
+
+  HttpResult Http(const std::string& method, const std::string& target, const std::string& body = "");
+  // Sends one secured packet from the chip and waits for the answer (nullopt: none within the timeout).
+  std::optional<Bytes> ChipExchange(const std::string& imsi, const Bytes& packet, int timeout_ms = 5000);
+  // Sends raw bytes on a fresh gateway connection; returns what came back before close/timeout.
+  std::string RawGateway(const std::string& bytes, int timeout_ms = 1500);
+
+  // A pre-personalized chip of the range, as the manufacturer made it.
+  protocol::ChipProtocolState MakeChip(const std::string& imsi);
+  // `kmsctl` with the fixture's token and DB; the result.
+  ProcessResult Kmsctl(std::vector<std::string> args);
+  std::string kmsd_log() const;
+
+  simkms::testing::SoftHsmToken token_;
+  std::string db_;
+  uint16_t api_port_ = 0, chip_port_ = 0, metrics_port_ = 0;
+  std::unique_ptr<simkms::testing::BackgroundProcess> kmsd_;
+  std::string mfr_key_pem_;
+  std::string k1_export_json_;
+  int gateway_fd_ = -1;
+};
+
+inline constexpr char kIccid0[] = "8949001234567890128";
+inline constexpr char kImsi0[] = "262019876500000";
+inline constexpr char kOpHex[] = "cdc202d5123e20f62b6d676ac72cb318";
+
+}  // namespace simkms::e2e
