@@ -15,7 +15,7 @@ JOBS="${SIMKMS_JOBS:-$(nproc)}"
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   softhsm2 opensc libp11-kit-dev
-  libssl-dev openssl
+  libssl-dev openssl curl
   libboost-dev librocksdb-dev
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev

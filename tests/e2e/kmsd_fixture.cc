@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 #include <sstream>
 #include <thread>
 
@@ -109,21 +111,50 @@ void KmsdFixture::SetUp() {
   mfr_key_pem_ = ks.str();
   k1_export_json_ = es.str();
 
+  if (tls_) {
+    std::filesystem::create_directories(token_.dir() / "pki");
+    for (const char* ca : {"ca", "foreign-ca"}) {
+      ok(simkms::testing::RunProcess({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                      "ec_paramgen_curve:P-256", "-nodes", "-keyout", Pki(std::string(ca) + ".key"),
+                                      "-out", Pki(std::string(ca) + ".crt"), "-subj", std::string("/CN=") + ca, "-days",
+                                      "2"}));
+    }
+    IssueCertificate("localhost");
+    chmod(Pki("localhost.key").c_str(), 0600);
+  }
   api_port_ = FreePort();
   chip_port_ = FreePort();
   metrics_port_ = FreePort();
+  const std::string api_tls =
+      tls_ ? ", \"tls\": true, \"roles\": {\"vo-1\": \"operator\", \"care-1\": \"customer_care\"}"
+           : ", \"roles\": {\"\": \"operator\"}";
+  const std::string tls_block = tls_ ? "  \"tls\": {\"ca\": \"" + Pki("ca.crt") + "\", \"cert\": \"" +
+                                           Pki("localhost.crt") + "\", \"key\": \"" + Pki("localhost.key") + "\"},\n"
+                                     : "";
   std::ofstream(token_.dir() / "kmsd.json")
-      << "{\n  // e2e test configuration\n"
+      << "{\n  // e2e test configuration\n" << tls_block
       << "  \"token\": {\"module\": \"" << simkms::testing::SoftHsmModulePath() << "\", \"uri\": \"pkcs11:token=simkms\","
       << " \"pin_file\": \"" << token_.pin_file().string() << "\", \"sessions\": 2},\n"
       << "  \"database\": \"" << db_ << "\",\n  \"lock_memory\": false,\n"
       << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
       << "  \"listeners\": {\n"
-      << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_
-      << ", \"roles\": {\"\": \"operator\"}},\n"
+      << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_ << api_tls << "},\n"
       << "    \"chip_channel\": {\"address\": \"127.0.0.1\", \"port\": " << chip_port_ << "},\n"
       << "    \"metrics\": {\"address\": \"127.0.0.1\", \"port\": " << metrics_port_ << "}\n  }\n}\n";
   StartKmsd();
+}
+
+void KmsdFixture::IssueCertificate(const std::string& cn, bool foreign_ca) {
+  const std::string ca = foreign_ca ? "foreign-ca" : "ca";
+  std::ofstream(Pki(cn + ".ext")) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
+  auto run = [](std::vector<std::string> argv) {
+    ProcessResult r = simkms::testing::RunProcess(argv);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  };
+  run({"/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+       Pki(cn + ".key"), "-out", Pki(cn + ".csr"), "-subj", "/CN=" + cn});
+  run({"/usr/bin/openssl", "x509", "-req", "-in", Pki(cn + ".csr"), "-CA", Pki(ca + ".crt"), "-CAkey",
+       Pki(ca + ".key"), "-CAcreateserial", "-out", Pki(cn + ".crt"), "-days", "2", "-extfile", Pki(cn + ".ext")});
 }
 
 void KmsdFixture::TearDown() {

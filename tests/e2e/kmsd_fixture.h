@@ -45,6 +45,13 @@ class KmsdFixture : public ::testing::Test {
   ProcessResult Kmsctl(std::vector<std::string> args);
   std::string kmsd_log() const;
 
+  // Set by a derived fixture before SetUp: TLS 1.3 on the operator API and the
+  // chip channel, with a throwaway CA and client certificates (MakePki()).
+  bool tls_ = false;
+  // Issues a certificate for `cn` under the test CA (or a second, foreign CA).
+  void IssueCertificate(const std::string& cn, bool foreign_ca = false);
+  std::string Pki(const std::string& name) const { return (token_.dir() / "pki" / name).string(); }
+
   simkms::testing::SoftHsmToken token_;
   std::string db_;
   uint16_t api_port_ = 0, chip_port_ = 0, metrics_port_ = 0;
