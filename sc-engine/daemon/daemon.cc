@@ -90,6 +90,21 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints);
   if (!store.ok()) return store.status().WithContext("open database " + c.database);
   rep->store = std::move(store).value();
+  // Every start is on the record; the first commit also checks the chain head
+  // against the token's checkpoint (storage repairs a lag of one record left by
+  // a crash, and refuses anything else).
+  {
+    storage::AuditEvent started;
+    started.time_ms = kms::SystemClockMs();
+    started.actor_role = "system";
+    started.actor_identity = "kmsd";
+    started.event = "kmsd.start";
+    started.subject = "token " + token.label;
+    started.details = {{"sessions", std::to_string(c.sessions)},
+                       {"in_flight_sessions_rolled_back", "all (first-call sessions live in memory only)"}};
+    Status recorded = rep->store->Commit(storage::WriteSet(), started);
+    if (!recorded.ok()) return recorded.WithContext("record the start in the audit trail");
+  }
   SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, kms::TokenKcv(*rep->control, rep->keys.storage_kek, "storage KEK"));
   rep->vault = std::make_unique<kms::Ki2Vault>(rep->keys.storage_kek, kek_kcv);
   rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
