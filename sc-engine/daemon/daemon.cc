@@ -12,6 +12,7 @@
 #include "pkcs11/pin.h"
 #include "pkcs11/session_pool.h"
 #include "pkcs11/uri.h"
+#include "sc-engine/daemon/admin_server.h"
 #include "sc-engine/daemon/chip_gateway_server.h"
 #include "sc-engine/daemon/hardening.h"
 #include "sc-engine/daemon/operator_api.h"
@@ -43,6 +44,7 @@ struct Daemon::Rep {
   std::unique_ptr<ChipGatewayServer> chip_server;
   std::unique_ptr<HttpServer> api_server;
   std::unique_ptr<HttpServer> metrics_server;
+  std::unique_ptr<AdminServer> admin_server;
   std::unique_ptr<boost::asio::signal_set> signals;
   std::thread stopper;  // drains the crypto pool, then stops the I/O loop; joined by Run()
 
@@ -51,6 +53,7 @@ struct Daemon::Rep {
     chip_server.reset();
     api_server.reset();
     metrics_server.reset();
+    admin_server.reset();
     if (crypto) crypto->Stop();
     chip_channel.reset();
     auc.reset();
@@ -135,6 +138,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
     SIMKMS_ASSIGN_OR_RETURN(rep->metrics_server,
                             HttpServer::Start(rep->io, *l, tls_for(*l), HttpServer::Kind::kMetrics, *rep->services));
   }
+  if (!c.admin_socket.empty()) {
+    SIMKMS_ASSIGN_OR_RETURN(rep->admin_server, AdminServer::Start(rep->io, c.admin_socket, *rep->services));
+  }
   SIMKMS_RETURN_IF_ERROR(DropPrivileges(c.run_as));
   return std::unique_ptr<Daemon>(new Daemon(std::move(rep)));
 }
@@ -161,6 +167,7 @@ void Daemon::Stop() {
     if (r.chip_server) r.chip_server->Stop();
     if (r.api_server) r.api_server->Stop();
     if (r.metrics_server) r.metrics_server->Stop();
+    if (r.admin_server) r.admin_server->Stop();
     if (r.signals) r.signals->cancel();
   });
   // In-flight crypto jobs complete; their replies are posted and written, then the loop drains.

@@ -136,6 +136,7 @@ void KmsdFixture::SetUp() {
       << "  \"token\": {\"module\": \"" << simkms::testing::SoftHsmModulePath() << "\", \"uri\": \"pkcs11:token=simkms\","
       << " \"pin_file\": \"" << token_.pin_file().string() << "\", \"sessions\": 2},\n"
       << "  \"database\": \"" << db_ << "\",\n  \"lock_memory\": false,\n"
+      << "  \"admin\": {\"socket\": \"" << (token_.dir() / "admin.sock").string() << "\"},\n"
       << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
       << "  \"listeners\": {\n"
       << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_ << api_tls << "},\n"

@@ -136,3 +136,34 @@ TEST_F(KmsdLifecycleTest, HostileInputIsRefusedAndTheDaemonKeepsServing) {
 
 }  // namespace
 }  // namespace simkms::e2e
+
+namespace simkms::e2e {
+namespace {
+
+TEST_F(KmsdLifecycleTest, KmsctlWorksOnlineThroughTheAdminSocket) {
+  const std::string sock = (token_.dir() / "admin.sock").string();
+  // Offline kmsctl cannot open the database kmsd holds; online it can.
+  EXPECT_EQ(Kmsctl({"ver", "add", "--ver", "5"}).exit_code, 1);
+  ProcessResult added = Kmsctl({"--admin-socket", sock, "ver", "add", "--ver", "5", "--profile", "legacy"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  ProcessResult listed = Kmsctl({"--admin-socket", sock, "--json", "ver", "list"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, ::testing::HasSubstr("\"legacy\""));
+  ASSERT_EQ(Kmsctl({"--admin-socket", sock, "range", "assign", "--manufacturer", "beta", "--ver", "5",
+                    "--iccid-first", "8949001234567900125", "--imsi-first", "262019876600000", "--count", "10"})
+                .exit_code,
+            0);
+  ProcessResult overlap = Kmsctl({"--admin-socket", sock, "range", "assign", "--manufacturer", "beta", "--ver", "5",
+                                  "--iccid-first", "8949001234567900125", "--imsi-first", "262019876700000",
+                                  "--count", "10"});
+  EXPECT_EQ(overlap.exit_code, 1);
+  EXPECT_THAT(overlap.err, ::testing::HasSubstr("overlaps"));
+  EXPECT_EQ(Kmsctl({"--admin-socket", sock, "audit", "verify"}).exit_code, 0);
+  ProcessResult status = Kmsctl({"--admin-socket", sock, "status"});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_THAT(status.out, ::testing::HasSubstr("kcv.mk"));
+  EXPECT_EQ(Kmsctl({"--admin-socket", sock, "init", "--backup-out", "/tmp/x"}).exit_code, 2);  // offline only
+}
+
+}  // namespace
+}  // namespace simkms::e2e

@@ -26,6 +26,7 @@ struct GlobalOptions {
   std::string pin_env;
   std::string db;
   std::string actor;
+  std::string admin_socket;  // when set, commands go to a running kmsd (online)
   bool json = false;
 };
 

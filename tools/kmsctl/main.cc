@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "tools/kmsctl/commands.h"
+#include "tools/kmsctl/online.h"
+#include "tools/kmsctl/context.h"
 
 namespace {
 
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
   app.add_option("--db", g.db, "RocksDB directory")->envname("SIMKMS_DB");
   app.add_option("--actor", g.actor, "who is acting, for the audit trail")->capture_default_str();
   app.add_flag("--json", g.json, "JSON output for scripts");
+  app.add_option("--admin-socket", g.admin_socket, "run the command through a running kmsd's admin socket")
+      ->envname("SIMKMS_ADMIN_SOCKET");
 
   InitArgs init;
   CLI::App* init_cmd = app.add_subcommand("init", "key ceremony: MK, service keys, M-of-N backup");
@@ -114,6 +118,58 @@ int main(int argc, char** argv) {
   bool chain_ok = true;
   std::string what;
   std::ostream& out = std::cout;
+  if (!g.admin_socket.empty()) {
+    // Online: kmsd holds the database; ceremonies and exports stay offline.
+    using nlohmann::json;
+    std::string command;
+    json args = json::object();
+    if (ver_cmd->parsed() && ver_cmd->get_subcommand("list")->parsed()) {
+      command = "ver.list";
+    } else if (ver_cmd->parsed() && ver_add_cmd->parsed()) {
+      command = "ver.add";
+      args = {{"ver", ver_add.ver}, {"profile", ver_add.profile}, {"dh_group", ver_add.dh_group},
+              {"amf", ver_add.amf}, {"description", ver_add.description}};
+      if (!ver_add.op_file.empty()) {
+        auto op = ReadFile(ver_add.op_file);
+        if (!op.ok()) {
+          std::cerr << "kmsctl: " << op.status().ToString() << "\n";
+          return 1;
+        }
+        std::string hex;
+        for (char c : *op) {
+          if (!std::isspace(static_cast<unsigned char>(c))) hex.push_back(c);
+        }
+        args["op"] = hex;
+      }
+      if (ver_add.dh_group == "custom") {
+        std::cerr << "kmsctl: custom DH groups are added offline\n";
+        return 1;
+      }
+    } else if (range_cmd->parsed() && assign_cmd->parsed()) {
+      command = "range.assign";
+      args = {{"manufacturer", range_args.manufacturer}, {"ver", range_args.ver},
+              {"iccid_first", range_args.iccid_first}, {"imsi_first", range_args.imsi_first},
+              {"count", range_args.count}, {"mnc_digits", range_args.mnc_digits}};
+    } else if (range_cmd->parsed()) {
+      command = "range.list";
+    } else if (audit_cmd->parsed() && show_cmd->parsed()) {
+      command = "audit.show";
+      args = {{"from", audit_from}, {"limit", audit_limit}};
+    } else if (audit_cmd->parsed()) {
+      command = "audit.verify";
+    } else if (app.got_subcommand("status")) {
+      command = "status";
+    } else {
+      std::cerr << "kmsctl: this command runs offline only (stop kmsd, or omit --admin-socket)\n";
+      return 2;
+    }
+    status = RunOnline(g, command, args, out, &chain_ok);
+    if (!status.ok()) {
+      std::cerr << "kmsctl " << command << ": " << status.ToString() << "\n";
+      return 1;
+    }
+    return chain_ok ? 0 : 3;
+  }
   if (init_cmd->parsed()) {
     what = "init";
     status = RunInit(g, init, out);

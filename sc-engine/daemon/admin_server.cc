@@ -1,0 +1,257 @@
+#include "sc-engine/daemon/admin_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "kms/ceremony.h"
+#include "kms/registry.h"
+#include "storage/identifiers.h"
+
+namespace simkms::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using local = asio::local::stream_protocol;
+using Json = nlohmann::ordered_json;
+
+std::string Reply(const StatusOr<Json>& result) {
+  Json j;
+  if (result.ok()) {
+    j["ok"] = true;
+    j["result"] = *result;
+  } else {
+    j["ok"] = false;
+    j["error"] = {{"code", std::string(StatusCodeName(result.status().code()))},
+                  {"message", result.status().message()}};
+  }
+  return j.dump() + "\n";
+}
+
+Json VerJson(const storage::VerRecord& v) {
+  return {{"ver", v.ver},
+          {"profile", std::string(storage::KeyProfileName(v.profile))},
+          {"dh_group", std::string(storage::DhGroupName(v.dh_group))},
+          {"amf", ToHex(v.amf)},
+          {"k1_kcv", ToHex(v.k1_kcv)},
+          {"description", v.description}};
+}
+
+Json RangeJson(const storage::RangeRecord& r) {
+  return {{"id", r.id},
+          {"manufacturer", r.manufacturer},
+          {"ver", r.ver},
+          {"iccid_first", storage::FormatIccid(r.iccid_first)},
+          {"imsi_first", storage::FormatImsi(r.imsi_first)},
+          {"count", r.count}};
+}
+
+template <typename T>
+StatusOr<T> Arg(const Json& args, const char* key) {
+  if (!args.contains(key)) return InvalidArgumentError(std::string("missing argument '") + key + "'");
+  try {
+    return args.at(key).get<T>();
+  } catch (const Json::exception&) {
+    return InvalidArgumentError(std::string("argument '") + key + "' has the wrong type");
+  }
+}
+
+StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, const std::string& peer) {
+  if (!request.is_object() || !request.contains("command") || !request["command"].is_string()) {
+    return InvalidArgumentError("request must be {\"command\": ..., \"args\": {...}}");
+  }
+  const std::string command = request["command"];
+  const Json args = request.value("args", Json::object());
+  kms::Registry registry(session, s.keys, s.store, {"custodian", peer}, kms::SystemClockMs);
+  if (command == "status") {
+    SIMKMS_ASSIGN_OR_RETURN(kms::KeyKcvs k, kms::ReadKcvs(session, s.keys));
+    SIMKMS_ASSIGN_OR_RETURN(auto head, s.store.AuditHead());
+    SIMKMS_ASSIGN_OR_RETURN(uint64_t subscribers, s.store.CountKeys("subscribers"));
+    return Json{{"kcv.mk", ToHex(k.mk)},
+                {"kcv.storage_kek", ToHex(k.storage_kek)},
+                {"kcv.audit_key", ToHex(k.audit_mac)},
+                {"kcv.puk_key", ToHex(k.puk_encryption)},
+                {"kcv.op_key", ToHex(k.op_encryption)},
+                {"subscriber_records", subscribers},
+                {"audit_head_seq", head.seq}};
+  }
+  if (command == "ver.list") {
+    SIMKMS_ASSIGN_OR_RETURN(auto vers, s.store.ListVers());
+    Json list = Json::array();
+    for (const auto& v : vers) list.push_back(VerJson(v));
+    return list;
+  }
+  if (command == "range.list") {
+    SIMKMS_ASSIGN_OR_RETURN(auto ranges, s.store.ListRanges());
+    Json list = Json::array();
+    for (const auto& r : ranges) list.push_back(RangeJson(r));
+    return list;
+  }
+  if (command == "ver.add") {
+    kms::NewVer v;
+    SIMKMS_ASSIGN_OR_RETURN(v.ver, Arg<uint32_t>(args, "ver"));
+    SIMKMS_ASSIGN_OR_RETURN(v.profile, kms::ParseProfile(args.value("profile", "modern")));
+    v.dh_group = args.value("dh_group", "ffdhe2048");
+    v.description = args.value("description", "");
+    SIMKMS_ASSIGN_OR_RETURN(v.amf, FromHex(args.value("amf", "8000")));
+    if (args.contains("op")) {
+      SIMKMS_ASSIGN_OR_RETURN(std::string op_hex, Arg<std::string>(args, "op"));
+      SIMKMS_ASSIGN_OR_RETURN(Bytes op, FromHex(op_hex));
+      v.op = SecretBytes::Copy(op);
+      SecureWipe(op.data(), op.size());
+      SecureWipe(op_hex.data(), op_hex.size());
+    }
+    SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord record, registry.AddVer(std::move(v)));
+    return VerJson(record);
+  }
+  if (command == "range.assign") {
+    SIMKMS_ASSIGN_OR_RETURN(std::string manufacturer, Arg<std::string>(args, "manufacturer"));
+    SIMKMS_ASSIGN_OR_RETURN(uint32_t ver, Arg<uint32_t>(args, "ver"));
+    SIMKMS_ASSIGN_OR_RETURN(std::string iccid, Arg<std::string>(args, "iccid_first"));
+    SIMKMS_ASSIGN_OR_RETURN(std::string imsi, Arg<std::string>(args, "imsi_first"));
+    SIMKMS_ASSIGN_OR_RETURN(uint64_t count, Arg<uint64_t>(args, "count"));
+    SIMKMS_ASSIGN_OR_RETURN(storage::RangeRecord r, registry.AssignRange(manufacturer, ver, iccid, imsi,
+                                                                         args.value("mnc_digits", 2), count));
+    return RangeJson(r);
+  }
+  if (command == "audit.verify") {
+    SIMKMS_ASSIGN_OR_RETURN(storage::AuditVerifyReport report, s.store.VerifyAudit());
+    Json j{{"result", report.ok ? "OK" : "BROKEN"},
+           {"records_checked", report.records_checked},
+           {"last_seq", report.last_seq}};
+    if (!report.ok) {
+      j["first_bad_seq"] = report.first_bad_seq;
+      j["problem"] = report.problem;
+    }
+    return j;
+  }
+  if (command == "audit.show") {
+    const uint64_t from = args.value("from", uint64_t{1});
+    const std::size_t limit = std::min<std::size_t>(args.value("limit", std::size_t{100}), 10000);
+    SIMKMS_ASSIGN_OR_RETURN(auto records, s.store.ReadAudit(from, limit));
+    Json list = Json::array();
+    for (const auto& r : records) {
+      Json details = Json::object();
+      for (const auto& [k, v] : r.event.details) details[k] = v;
+      list.push_back({{"seq", r.seq},
+                      {"time_ms", r.event.time_ms},
+                      {"actor", r.event.actor_role + ":" + r.event.actor_identity},
+                      {"event", r.event.event},
+                      {"subject", r.event.subject},
+                      {"details", details}});
+    }
+    return list;
+  }
+  return InvalidArgumentError("unknown command '" + command + "'");
+}
+
+class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
+ public:
+  AdminConnection(local::socket socket, Services& services)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), services_(services) {}
+
+  void Start() {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || !Allowed(cred.uid)) {
+      services_.metrics.Count("simkms_admin_requests_total", "outcome", "peer_refused");
+      return Send(Reply(PermissionDeniedError("peer uid not allowed on the admin socket")));
+    }
+    peer_ = "uid:" + std::to_string(cred.uid);
+    timer_.expires_after(std::chrono::milliseconds(services_.config.read_timeout_ms));
+    timer_.async_wait([weak = weak_from_this()](auto ec) {
+      if (auto self = weak.lock(); self && !ec) self->socket_.close();
+    });
+    asio::async_read_until(socket_, asio::dynamic_buffer(line_, services_.config.max_message_bytes), '\n',
+                           [self = shared_from_this()](auto ec, std::size_t n) {
+                             self->timer_.cancel();
+                             if (ec) return;
+                             std::string request = self->line_.substr(0, n);
+                             self->services_.crypto.Post([self, request](p11::Session& session) {
+                               std::string reply = HandleAdminCommand(self->services_, session, request, self->peer_);
+                               asio::post(self->socket_.get_executor(), [self, reply] { self->Send(reply); });
+                             });
+                           });
+  }
+
+ private:
+  bool Allowed(uid_t uid) const {
+    if (uid == 0 || uid == geteuid()) return true;
+    const auto& uids = services_.config.admin_uids;
+    return std::find(uids.begin(), uids.end(), uid) != uids.end();
+  }
+
+  void Send(std::string reply) {
+    reply_ = std::move(reply);
+    asio::async_write(socket_, asio::buffer(reply_), [self = shared_from_this()](auto, std::size_t) {
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+    });
+  }
+
+  local::socket socket_;
+  asio::steady_timer timer_;
+  Services& services_;
+  std::string line_;
+  std::string reply_;
+  std::string peer_;
+};
+
+}  // namespace
+
+std::string HandleAdminCommand(Services& services, p11::Session& session, const std::string& request,
+                               const std::string& peer) {
+  Json j = Json::parse(request, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Reply(InvalidArgumentError("request is not JSON"));
+  auto result = Run(services, session, j, peer);
+  services.metrics.Count("simkms_admin_requests_total", "outcome", result.ok() ? "ok" : "error");
+  return Reply(result);
+}
+
+AdminServer::AdminServer(asio::io_context& io, std::string path, Services& services)
+    : io_(io), path_(std::move(path)), services_(services), acceptor_(io) {}
+
+AdminServer::~AdminServer() { Stop(); }
+
+StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(asio::io_context& io, const std::string& path,
+                                                          Services& services) {
+  std::unique_ptr<AdminServer> server(new AdminServer(io, path, services));
+  ::unlink(path.c_str());  // a stale socket from a crash
+  boost::system::error_code ec;
+  const mode_t old_mask = umask(0077);  // the socket file is created 0600
+  server->acceptor_.open(local::endpoint(path).protocol(), ec);
+  if (!ec) server->acceptor_.bind(local::endpoint(path), ec);
+  if (!ec) server->acceptor_.listen(16, ec);
+  umask(old_mask);
+  if (ec) return UnavailableError("admin socket " + path + ": " + ec.message());
+  server->Accept();
+  return server;
+}
+
+void AdminServer::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](auto ec, local::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec && !services_.stopping) std::make_shared<AdminConnection>(std::move(socket), services_)->Start();
+    if (!services_.stopping) Accept();
+  });
+}
+
+void AdminServer::Stop() {
+  boost::system::error_code ignored;
+  if (acceptor_.is_open()) {
+    acceptor_.close(ignored);
+    ::unlink(path_.c_str());
+  }
+}
+
+}  // namespace simkms::daemon
