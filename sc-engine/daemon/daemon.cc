@@ -34,6 +34,7 @@ struct Daemon::Rep {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<kms::Ki2Vault> vault;
   std::unique_ptr<kms::Ki2Cache> ki2_cache;
+  std::unique_ptr<sc::SubscriberKeys> subscriber_keys;
   std::unique_ptr<sc::AucService> auc;
   std::unique_ptr<sc::ChipChannel> chip_channel;
   Metrics metrics;
@@ -57,6 +58,7 @@ struct Daemon::Rep {
     if (crypto) crypto->Stop();
     chip_channel.reset();
     auc.reset();
+    subscriber_keys.reset();
     ki2_cache.reset();
     store.reset();
     checkpoints.reset();
@@ -111,10 +113,11 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, kms::TokenKcv(*rep->control, rep->keys.storage_kek, "storage KEK"));
   rep->vault = std::make_unique<kms::Ki2Vault>(rep->keys.storage_kek, kek_kcv);
   rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
-  rep->auc = std::make_unique<sc::AucService>(rep->keys, *rep->store, *rep->ki2_cache);
+  rep->subscriber_keys = std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->ki2_cache);
+  rep->auc = std::make_unique<sc::AucService>(*rep->store, *rep->subscriber_keys);
   policy::Limits limits;
   limits.activation_code_max_tries = c.activation_code_max_tries;
-  rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->ki2_cache,
+  rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
                                                         kms::SystemClockMs, limits);
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
   rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,

@@ -7,17 +7,6 @@
 
 namespace simkms::sc {
 
-StatusOr<SecretBytes> AucService::VerOp(p11::Session& session, const storage::VerRecord& ver) {
-  {
-    std::lock_guard lock(op_mu_);
-    if (auto it = op_by_ver_.find(ver.ver); it != op_by_ver_.end()) return it->second;
-  }
-  SIMKMS_ASSIGN_OR_RETURN(SecretBytes op, kms::OpenVerOp(session, keys_, ver.ver, ver.op_ciphertext));
-  std::lock_guard lock(op_mu_);
-  op_by_ver_.emplace(ver.ver, op);
-  return op;
-}
-
 StatusOr<std::vector<kms::AuthVector>> AucService::SendAuthInfo(p11::Session& session,
                                                                const AuthInfoRequest& request) {
   const unsigned n = request.num_vectors == 0 || request.num_vectors > 5 ? 5 : request.num_vectors;
@@ -29,20 +18,17 @@ StatusOr<std::vector<kms::AuthVector>> AucService::SendAuthInfo(p11::Session& se
                                      std::string(policy::StateName(r.state)) + ")");
     }
     SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord ver, store_.GetVer(r.ver));
-    SIMKMS_ASSIGN_OR_RETURN(SecretBytes op, VerOp(session, ver));
+    SIMKMS_ASSIGN_OR_RETURN(SecretBytes op, keys_.VerOp(session, ver));
 
     // The subscriber key: Ki_1 derived now (destroyed with `ki1`), or Ki_2 from the cache.
     p11::ScopedObject ki1;
     kms::Ki2Cache::Handle ki2;
     CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
     if (which == policy::AuthKey::kKi1) {
-      SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, kms::FindK1(session, r.ver));
-      SIMKMS_ASSIGN_OR_RETURN(ki1, kms::DeriveKi1(session, k1, kms::FromStorage(ver.profile), r.imsi));
+      SIMKMS_ASSIGN_OR_RETURN(ki1, keys_.Ki1(session, r, ver));
       key = ki1.get();
     } else {
-      SIMKMS_ASSIGN_OR_RETURN(storage::WrappedKeyRecord blob, store_.GetWrappedKey(r.ki2_key_id));
-      SIMKMS_ASSIGN_OR_RETURN(ki2, ki2_cache_.Get(session, blob.key_id,
-                                                  {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism}));
+      SIMKMS_ASSIGN_OR_RETURN(ki2, keys_.Ki2(session, r, r.ki2_key_id));
       key = ki2->get();
     }
     SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpcInToken(session, key, op));

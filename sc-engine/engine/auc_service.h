@@ -20,6 +20,7 @@
 #include "kms/milenage.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
+#include "sc-engine/engine/subscriber_keys.h"
 #include "storage/store.h"
 
 namespace simkms::sc {
@@ -34,8 +35,7 @@ struct AuthInfoRequest {
 
 class AucService {
  public:
-  AucService(const kms::ServiceKeys& keys, storage::Store& store, kms::Ki2Cache& ki2_cache)
-      : keys_(keys), store_(store), ki2_cache_(ki2_cache) {}
+  AucService(storage::Store& store, SubscriberKeys& keys) : store_(store), keys_(keys) {}
 
   // NotFound: IMSI unknown (misuse 1.1, GSUP cause "IMSI unknown"); FailedPrecondition:
   // the subscriber has no usable key (LOCKED); Unauthenticated: an AUTS that does not verify.
@@ -45,13 +45,8 @@ class AucService {
   static uint64_t NextSqn(uint64_t last, uint8_t ind) { return ((last + 32) & ~uint64_t{31}) | (ind & 31u); }
 
  private:
-  StatusOr<SecretBytes> VerOp(p11::Session& session, const storage::VerRecord& ver);
-
-  const kms::ServiceKeys& keys_;
   storage::Store& store_;
-  kms::Ki2Cache& ki2_cache_;
-  std::mutex op_mu_;
-  std::map<uint32_t, SecretBytes> op_by_ver_;  // guarded by op_mu_: unsealed OPs, one per VER
+  SubscriberKeys& keys_;
 };
 
 }  // namespace simkms::sc

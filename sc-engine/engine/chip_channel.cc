@@ -49,32 +49,19 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
     SIMKMS_ASSIGN_OR_RETURN(kms::DhGroupKind kind, kms::ParseDhGroupKind(storage::DhGroupName(ver.dh_group)));
     SIMKMS_ASSIGN_OR_RETURN(v.group, protocol::DhGroup::Named(kind));
   }
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = op_by_ver_.find(r.ver); it != op_by_ver_.end()) v.op = it->second;
-  }
-  if (v.op.empty()) {
-    SIMKMS_ASSIGN_OR_RETURN(v.op, kms::OpenVerOp(session, keys_, r.ver, ver.op_ciphertext));
-    std::lock_guard lock(mu_);
-    op_by_ver_.emplace(r.ver, v.op);
-  }
+  SIMKMS_ASSIGN_OR_RETURN(v.op, subscriber_keys_.VerOp(session, ver));
   // Ki_1 always: the first call's key, and after personalization the key a
   // clone (or a chip whose COMMIT was lost) speaks under.
-  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, kms::FindK1(session, r.ver));
-  SIMKMS_ASSIGN_OR_RETURN(sub->ki1, kms::DeriveKi1(session, k1, kms::FromStorage(ver.profile), r.imsi));
+  SIMKMS_ASSIGN_OR_RETURN(sub->ki1, subscriber_keys_.Ki1(session, r, ver));
   const BaseKey ki1{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1"};
   v.personalized = r.state == storage::SubscriberState::kPersonalized ||
                    r.state == storage::SubscriberState::kRekeyPending;
   if (v.personalized) {
-    SIMKMS_ASSIGN_OR_RETURN(storage::WrappedKeyRecord blob, store_.GetWrappedKey(r.ki2_key_id));
-    SIMKMS_ASSIGN_OR_RETURN(sub->ki2, ki2_cache_.Get(session, blob.key_id,
-                                                     {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism}));
+    SIMKMS_ASSIGN_OR_RETURN(sub->ki2, subscriber_keys_.Ki2(session, r, r.ki2_key_id));
     v.current = BaseKey{sub->ki2->get(), protocol::kKeyVersionKi2, r.ki2_key_id};
     v.previous.push_back(ki1);
     if (!r.previous_ki2_key_id.empty()) {
-      SIMKMS_ASSIGN_OR_RETURN(storage::WrappedKeyRecord prev, store_.GetWrappedKey(r.previous_ki2_key_id));
-      SIMKMS_ASSIGN_OR_RETURN(sub->previous_ki2, ki2_cache_.Get(session, prev.key_id,
-                                                                {prev.blob, prev.kcv, prev.kek_kcv, prev.mechanism}));
+      SIMKMS_ASSIGN_OR_RETURN(sub->previous_ki2, subscriber_keys_.Ki2(session, r, r.previous_ki2_key_id));
       v.previous.push_back(BaseKey{sub->previous_ki2->get(), protocol::kKeyVersionKi2, r.previous_ki2_key_id});
     }
   } else {

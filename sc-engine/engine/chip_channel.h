@@ -25,6 +25,7 @@
 #include "pkcs11/session.h"
 #include "policy/limits.h"
 #include "sc-engine/engine/sc_role.h"
+#include "sc-engine/engine/subscriber_keys.h"
 #include "storage/store.h"
 
 namespace simkms::sc {
@@ -38,9 +39,9 @@ struct ChipChannelResult {
 
 class ChipChannel {
  public:
-  ChipChannel(const kms::ServiceKeys& keys, storage::Store& store, kms::Ki2Cache& ki2_cache, kms::Clock clock,
+  ChipChannel(const kms::ServiceKeys& keys, storage::Store& store, SubscriberKeys& subscriber_keys, kms::Clock clock,
               policy::Limits limits = {})
-      : keys_(keys), store_(store), ki2_cache_(ki2_cache), clock_(std::move(clock)), limits_(limits) {}
+      : keys_(keys), store_(store), subscriber_keys_(subscriber_keys), clock_(std::move(clock)), limits_(limits) {}
   ~ChipChannel();
 
   // Errors (no reply): NotFound for an IMSI with no contract (misuse 1.1),
@@ -57,13 +58,12 @@ class ChipChannel {
 
   const kms::ServiceKeys& keys_;
   storage::Store& store_;
-  kms::Ki2Cache& ki2_cache_;
+  SubscriberKeys& subscriber_keys_;
   kms::Clock clock_;
   policy::Limits limits_;
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<std::mutex>> imsi_locks_;        // guarded by mu_
   std::map<std::string, std::unique_ptr<ScPendingSession>> pending_;     // guarded by mu_
-  std::map<uint32_t, SecretBytes> op_by_ver_;                            // guarded by mu_
 };
 
 }  // namespace simkms::sc

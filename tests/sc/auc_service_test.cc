@@ -32,14 +32,17 @@ class AucServiceTest : public ApplianceFixture {
     ApplianceFixture::SetUp();
     vault_ = std::make_unique<kms::Ki2Vault>(keys_.storage_kek, Unwrap(kms::TokenKcv(s(), keys_.storage_kek, "KEK")));
     cache_ = std::make_unique<kms::Ki2Cache>(*vault_, 16);
-    auc_ = std::make_unique<AucService>(keys_, *store_, *cache_);
+    subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+    auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_);
   }
   void TearDown() override {
     auc_.reset();
+    subscriber_keys_.reset();
     cache_.reset();
   }
   std::unique_ptr<kms::Ki2Vault> vault_;
   std::unique_ptr<kms::Ki2Cache> cache_;
+  std::unique_ptr<SubscriberKeys> subscriber_keys_;
   std::unique_ptr<AucService> auc_;
 };
 
@@ -106,6 +109,35 @@ TEST_F(AucServiceTest, AfterPersonalizationVectorsUseKi2AndAKi1CloneFails) {
   EXPECT_EQ(cache_->misses(), 1u);
   Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}));
   EXPECT_EQ(cache_->hits(), 1u);  // the unwrapped Ki_2 is reused
+}
+
+}  // namespace
+}  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+TEST_F(AucServiceTest, ABlobMovedFromAnotherRecordIsRefused) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  CK_OBJECT_HANDLE k1 = Unwrap(kms::FindK1(s(), 2));
+  p11::ScopedObject ki1_token = Unwrap(kms::DeriveKi1(s(), k1, kms::Profile::kModern, kFirstImsi));
+  RunSession(chip, kFirstImsi, ki1_token.get(), protocol::kKeyVersionKi1);
+  storage::SubscriberRecord r = Unwrap(store_->GetSubscriber(kFirstImsi));
+
+  // Someone with write access to the DB replaces the blob with another (valid) Ki_2.
+  p11::Attributes fresh = kms::FreshKi2Template();
+  auto other = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "other Ki_2"));
+  kms::WrappedKi2 w = Unwrap(vault_->Wrap(s(), other.get()));
+  storage::WrappedKeyRecord forged{r.ki2_key_id, w.blob, w.kcv, w.kek_kcv, w.mechanism, 0};
+  storage::WriteSet writes;
+  writes.DeleteWrappedKey(r.ki2_key_id);
+  writes.PutWrappedKey(forged);
+  ASSERT_TRUE(store_->Commit(writes, storage::AuditEvent{1, "test", "attacker", "test.swap", "", {}}).ok());
+
+  auto vectors = auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt});
+  EXPECT_EQ(vectors.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(vectors.status().message(), HasSubstr("names"));
 }
 
 }  // namespace

@@ -19,11 +19,13 @@ class ChipChannelTest : public ApplianceFixture {
   }
   void TearDown() override {
     channel_.reset();
+    subscriber_keys_.reset();
     cache_.reset();
   }
   // A new ChipChannel: what a kmsd restart leaves (pending sessions are gone).
   void Restart() {
-    channel_ = std::make_unique<ChipChannel>(keys_, *store_, *cache_, [] { return int64_t{1700000002000}; });
+    subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+    channel_ = std::make_unique<ChipChannel>(keys_, *store_, *subscriber_keys_, [] { return int64_t{1700000002000}; });
   }
   ChipChannelResult Send(const Bytes& packet) { return Unwrap(channel_->OnPacket(s(), kFirstImsi, packet)); }
 
@@ -42,6 +44,7 @@ class ChipChannelTest : public ApplianceFixture {
 
   std::unique_ptr<kms::Ki2Vault> vault_;
   std::unique_ptr<kms::Ki2Cache> cache_;
+  std::unique_ptr<SubscriberKeys> subscriber_keys_;
   std::unique_ptr<ChipChannel> channel_;
   std::string code_ = "424242";
   protocol::ChipRole role_{[this]() -> StatusOr<std::string> { return code_; }};

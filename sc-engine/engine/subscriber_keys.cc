@@ -1,0 +1,37 @@
+#include "sc-engine/engine/subscriber_keys.h"
+
+#include "kms/auc_vectors.h"
+#include "kms/ki1.h"
+#include "kms/registry.h"
+
+namespace simkms::sc {
+
+StatusOr<SecretBytes> SubscriberKeys::VerOp(p11::Session& session, const storage::VerRecord& ver) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = op_by_ver_.find(ver.ver); it != op_by_ver_.end()) return it->second;
+  }
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes op, kms::OpenVerOp(session, keys_, ver.ver, ver.op_ciphertext));
+  std::lock_guard lock(mu_);
+  op_by_ver_.emplace(ver.ver, op);
+  return op;
+}
+
+StatusOr<p11::ScopedObject> SubscriberKeys::Ki1(p11::Session& session, const storage::SubscriberRecord& subscriber,
+                                                const storage::VerRecord& ver) {
+  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, kms::FindK1(session, subscriber.ver));
+  return kms::DeriveKi1(session, k1, kms::FromStorage(ver.profile), subscriber.imsi);
+}
+
+StatusOr<kms::Ki2Cache::Handle> SubscriberKeys::Ki2(p11::Session& session,
+                                                    const storage::SubscriberRecord& subscriber,
+                                                    const std::string& key_id) {
+  SIMKMS_ASSIGN_OR_RETURN(storage::WrappedKeyRecord blob, store_.GetWrappedKey(key_id));
+  if (key_id == subscriber.ki2_key_id && !ConstantTimeEquals(blob.kcv, subscriber.ki2_kcv)) {
+    return DataLossError("Ki_2 blob " + key_id + " has KCV " + ToHex(blob.kcv) + ", subscriber " + subscriber.imsi +
+                         " names " + ToHex(subscriber.ki2_kcv));
+  }
+  return ki2_cache_.Get(session, blob.key_id, {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism});
+}
+
+}  // namespace simkms::sc

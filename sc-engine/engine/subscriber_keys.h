@@ -1,0 +1,42 @@
+// The keys a subscriber's requests need, shared by the AuC and the chip channel:
+// the VER's Milenage OP (unsealed once per VER and kept), Ki_1 derived on demand,
+// and Ki_2 from the LRU cache of unwrapped handles, refused unless its KCV is
+// the one the subscriber record names (a blob moved between records does not
+// authenticate anyone). Thread-safe.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "kms/ki2_vault.h"
+#include "kms/token_keys.h"
+#include "pkcs11/session.h"
+#include "storage/store.h"
+
+namespace simkms::sc {
+
+class SubscriberKeys {
+ public:
+  SubscriberKeys(const kms::ServiceKeys& keys, storage::Store& store, kms::Ki2Cache& ki2_cache)
+      : keys_(keys), store_(store), ki2_cache_(ki2_cache) {}
+
+  StatusOr<SecretBytes> VerOp(p11::Session& session, const storage::VerRecord& ver);
+  StatusOr<p11::ScopedObject> Ki1(p11::Session& session, const storage::SubscriberRecord& subscriber,
+                                  const storage::VerRecord& ver);
+  // The blob `key_id` of this subscriber (its current or previous Ki_2). For the
+  // current one the KCV must equal subscriber.ki2_kcv.
+  StatusOr<kms::Ki2Cache::Handle> Ki2(p11::Session& session, const storage::SubscriberRecord& subscriber,
+                                      const std::string& key_id);
+
+ private:
+  const kms::ServiceKeys& keys_;
+  storage::Store& store_;
+  kms::Ki2Cache& ki2_cache_;
+  std::mutex mu_;
+  std::map<uint32_t, SecretBytes> op_by_ver_;  // guarded by mu_
+};
+
+}  // namespace simkms::sc
