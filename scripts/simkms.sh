@@ -19,7 +19,7 @@ PACKAGES=(
   libboost-dev librocksdb-dev
   libgtest-dev libgmock-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  libosmocore-utils
+  libosmocore-utils libosmocore-dev libosmo-gsup-client-dev
   clang libclang-rt-14-dev
 )
 
