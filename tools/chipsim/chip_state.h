@@ -1,0 +1,132 @@
+// ChipState: everything the card keeps in non-volatile memory, and the
+// operations the patent defines on it (pre-personalization, installing a
+// negotiated Ki_2, the dealer's reset).
+//
+// Public files: EF_ICCID, EF_IMSI, VER (the patent's terminal "should be able
+// to read the card number and the version number"). Secure region (never
+// readable over the APDU interface, never printed; KCVs only): K1, the VER's
+// DH group, Ki_1, Ki_2 and a pending Ki_2, Milenage OP and the active key's
+// OPc, the SQN array, the OTA counters, CHV1 and UNBLOCK CHV1.
+//
+// Invariants (checked by Validate, relied on by the card):
+//   * EF_ICCID and EF_IMSI decode;
+//   * K1 has the profile's size; Ki_1 == SoftwareDeriveKi1(profile, K1, IMSI);
+//   * active key Ki_2 => the Ki_2 slot holds 16 bytes;
+//   * OPc == OP xor AES_{active key}(OP).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "base/bytes.h"
+#include "base/status.h"
+#include "kms/derivation_data.h"
+#include "kms/dh_group.h"
+#include "tools/chipsim/chv.h"
+#include "tools/chipsim/ef_codec.h"
+#include "tools/chipsim/sqn_array.h"
+
+namespace simkms::chip {
+
+inline constexpr std::size_t kKiSize = 16;
+inline constexpr std::size_t kOpSize = 16;
+inline constexpr uint64_t kOtaCounterMax = (uint64_t{1} << 40) - 1;  // 5-byte CNTR, TS 102 225
+
+enum class ActiveKey : uint8_t { kKi1 = 1, kKi2 = 2 };
+std::string_view ActiveKeyName(ActiveKey key);  // "Ki_1", "Ki_2"
+
+// The VER's Diffie-Hellman group; p and g only for kCustom (big-endian,
+// minimal), validated by the operator when the VER was created.
+struct DhGroupSpec {
+  kms::DhGroupKind kind = kms::kDefaultDhGroup;
+  Bytes p;
+  Bytes g;
+  bool operator==(const DhGroupSpec&) const = default;
+};
+
+// A key negotiated by the first-call applet but not yet committed (the SC's
+// COMMIT not seen): kept across power cycles so a lost message is recovered
+// on the next call (docs/protocol.md §6). Sizes are the protocol's.
+struct PendingKey {
+  SecretBytes ki2;        // 16 bytes
+  SecretBytes k_confirm;  // 16 bytes
+  SecretBytes puk;        // ASCII digits; empty on a re-key
+  std::array<uint8_t, 8> session_id{};
+  std::array<uint8_t, 8> expected_commit_mac{};
+};
+
+// OTA replay counters (TS 102 225 CNTR, 5 bytes): the last one sent and the
+// last one accepted.
+struct OtaCounters {
+  uint64_t out = 0;
+  uint64_t in = 0;
+};
+
+struct ChipState {
+  // --- public files
+  EfIccid ef_iccid{};
+  EfImsi ef_imsi{};
+  uint32_t ver = 0;
+  kms::Profile profile = kms::Profile::kModern;
+
+  // --- secure region
+  SecretBytes k1;   // 8 bytes (legacy, DES) or 16 (modern, AES-128)
+  DhGroupSpec dh_group;
+  SecretBytes ki1;  // derived by the chip at pre-personalization
+  ActiveKey active_key = ActiveKey::kKi1;
+  SecretBytes ki2;  // empty = slot empty
+  std::optional<PendingKey> pending;
+  SecretBytes op;   // the VER's OP, kept so OPc can follow a new Ki_2
+  SecretBytes opc;  // OPc of the active key
+  SqnArray sqn;
+  OtaCounters ota;
+  Chv pin;               // CHV1
+  Chv puk;               // UNBLOCK CHV1
+  bool pin_enabled = true;
+
+  // Decoded files (the invariants guarantee they decode).
+  std::string iccid() const;
+  std::string imsi() const;
+  // The key Milenage runs under: Ki_1 or Ki_2.
+  const SecretBytes& active() const { return active_key == ActiveKey::kKi2 ? ki2 : ki1; }
+};
+
+// The manufacturer's step (patent Fig. 1, claim 4): writes ICCID, IMSI, VER,
+// K1, the DH group and OP, and the chip derives Ki_1 = f(K1, IMSI) itself
+// (kms::SoftwareDeriveKi1, the AC's function). PIN 0000 (3 tries, enabled),
+// PUK 00000000 (10 tries), SQN array and OTA counters zero, Ki_1 active.
+// InvalidArgument naming the bad input (sizes, digits, an unvalidated custom
+// group without p/g).
+StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi, uint32_t ver,
+                                   kms::Profile profile, const SecretBytes& k1, const DhGroupSpec& dh_group,
+                                   const SecretBytes& op);
+
+// Checks the invariants above; DataLoss naming the first one broken.
+Status Validate(const ChipState& state);
+
+// The patent's reset ("Reuse of used chips"): Ki_2 deleted (and any pending
+// key), Ki_1 reactivated (OPc recomputed), PIN 0000 enabled with 3 tries,
+// PUK 00000000 with 10 tries, SQN array and OTA counters zero. ICCID, IMSI,
+// VER, K1, the DH group, Ki_1 and OP are untouched: the card is again exactly
+// as it left the manufacturer.
+Status ResetPersonalization(ChipState& state);
+
+// Commits a negotiated key: Ki_2 slot := ki2, active key Ki_2, OPc for it, no
+// pending key, and the SQN array cleared (the AC starts the new key's SQN
+// afresh; a stale high SQN_MS would only cost a resynchronisation). A non-empty
+// `puk` (first call) replaces the PUK and restores its tries. ki2 must be 16
+// bytes, puk 8 digits or empty.
+Status InstallKi2(ChipState& state, const SecretBytes& ki2, std::string_view puk);
+
+// KCVs for display (3 bytes): AES-CMAC for 16-byte keys, DES for an 8-byte K1.
+struct KeyCheckValues {
+  Bytes k1;
+  Bytes ki1;
+  Bytes ki2;  // empty if the slot is empty
+  Bytes active;
+};
+StatusOr<KeyCheckValues> ComputeKcvs(const ChipState& state);
+
+}  // namespace simkms::chip
