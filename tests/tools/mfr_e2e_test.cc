@@ -1,0 +1,189 @@
+// simkms-mfr end to end: a real kmsctl ceremony on SoftHSM, the manufacturer's
+// run with the real binary, and every card checked against the token: its
+// numbers against the output file and the range mapping, its Ki_1 against the
+// Ki_1 the AC derives in the token (KCV and Milenage vectors).
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "kms/auc_vectors.h"
+#include "kms/k1_export.h"
+#include "kms/kcv.h"
+#include "kms/ki1.h"
+#include "kms/software_aes.h"
+#include "kms/software_keys.h"
+#include "kms/token_keys.h"
+#include "pkcs11/module.h"
+#include "pkcs11/uri.h"
+#include "tests/tools/mfr_test_fixture.h"
+#include "tools/chipsim/chip_image.h"
+
+namespace simkms::mfr_testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+class MfrE2eTest : public MfrTest {
+ protected:
+  // Runs `count` chips from position `offset` of acme's range and checks every
+  // card against the output file, the range mapping and the token.
+  void RunAndCheckEveryCard(uint64_t offset, uint64_t count, kms::Profile profile) {
+    const std::string start = IccidAt(kAcmeFirstBody + offset);
+    ProcessResult r = Mfr(start, count, {"--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    auto summary = nlohmann::json::parse(r.out);
+    EXPECT_EQ(summary["chips"], count);
+    EXPECT_EQ(summary["first_iccid"], start);
+
+    // The image directory: 0700, one 0600 file per card named by ICCID, nothing else.
+    EXPECT_EQ(fs::status(chips_).permissions() & fs::perms::all, fs::perms::owner_all);
+    std::size_t files = 0;
+    for (const auto& e : fs::directory_iterator(chips_)) {
+      ++files;
+      EXPECT_EQ(e.status().permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write)
+          << e.path();
+    }
+    EXPECT_EQ(files, count);
+
+    // The output file: header, then ICCID, IMSI (same position in the range), VER.
+    const std::string output = ReadText(output_);
+    std::vector<std::string> lines = Lines(output);
+    ASSERT_EQ(lines.size(), count + 1);
+    EXPECT_EQ(lines[0], "iccid,imsi,ver");
+
+    // The AC's side, in the token, after the ceremony's processes are gone.
+    auto module = token_.module();
+    auto slot = module->FindToken(p11::TokenUri::ForLabel("simkms"));
+    ASSERT_TRUE(slot.ok()) << slot.status().ToString();
+    auto session = p11::Session::Open(module, slot->slot);
+    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    ASSERT_TRUE(session->Login(CKU_USER, token_.user_pin()).ok());
+    auto k1 = kms::FindK1(*session, 2);
+    ASSERT_TRUE(k1.ok()) << k1.status().ToString();
+    const SecretBytes op = SecretBytes::Copy(*FromHex(kOpHex));
+
+    // What the test can know in software, to scan the output for: K1, OP, each Ki_1 and OPc.
+    auto file = kms::K1Export::FromJson(ReadText(export_));
+    ASSERT_TRUE(file.ok());
+    auto k1_clear = kms::UnwrapK1Export(*file, ReadText(acme_key_));
+    ASSERT_TRUE(k1_clear.ok());
+    std::vector<std::string> secrets{ToHex(k1_clear->reveal()), kOpHex};
+
+    for (uint64_t i = 0; i < count; ++i) {
+      const std::string iccid = IccidAt(kAcmeFirstBody + offset + i);
+      const std::string imsi = std::to_string(kAcmeFirstImsi + offset + i);
+      ASSERT_EQ(lines[i + 1], iccid + "," + imsi + ",2");
+      auto state = chip::LoadChipImage(chips_ / (iccid + ".img"));
+      ASSERT_TRUE(state.ok()) << iccid << ": " << state.status().ToString();
+      EXPECT_EQ(state->iccid(), iccid);
+      EXPECT_EQ(state->imsi(), imsi);
+      EXPECT_EQ(state->ver, 2u);
+      EXPECT_EQ(state->profile, profile);
+      EXPECT_EQ(ToHex(state->op.reveal()), kOpHex);
+      EXPECT_EQ(state->active_key, chip::ActiveKey::kKi1);
+
+      auto ki1 = kms::DeriveKi1(*session, *k1, profile, imsi);
+      ASSERT_TRUE(ki1.ok()) << ki1.status().ToString();
+      auto token_kcv = kms::TokenKcv(*session, ki1->get(), "Ki_1");
+      auto chip_kcvs = chip::ComputeKcvs(*state);
+      ASSERT_TRUE(token_kcv.ok() && chip_kcvs.ok());
+      EXPECT_EQ(ToHex(*token_kcv), ToHex(chip_kcvs->ki1)) << "Ki_1 of " << imsi;
+      secrets.push_back(ToHex(state->ki1.reveal()));
+      secrets.push_back(ToHex(state->opc.reveal()));
+
+      if (i % 50 == 0) {  // Milenage: the token's vector under Ki_1 against the card's software one
+        auto opc = kms::ComputeOpcInToken(*session, ki1->get(), op);
+        ASSERT_TRUE(opc.ok());
+        kms::Block rand{};
+        rand[0] = static_cast<uint8_t>(i);
+        rand[15] = 0x5a;
+        const kms::Sqn sqn = kms::SqnFromUint64(32 + i);
+        auto token_vectors = kms::GenerateVectorsInToken(*session, ki1->get(), *opc, {{rand, sqn}}, {0x80, 0x00});
+        ASSERT_TRUE(token_vectors.ok()) << token_vectors.status().ToString();
+        auto aes = kms::SoftwareAes128::Create(state->ki1);
+        ASSERT_TRUE(aes.ok());
+        kms::Block chip_opc{};
+        std::copy(state->opc.reveal().begin(), state->opc.reveal().end(), chip_opc.begin());
+        auto chip_vector = kms::GenerateAuthVector(**aes, chip_opc, rand, sqn, {0x80, 0x00});
+        ASSERT_TRUE(chip_vector.ok());
+        EXPECT_EQ((*token_vectors)[0].xres, chip_vector->xres);
+        EXPECT_EQ((*token_vectors)[0].autn, chip_vector->autn);
+        EXPECT_EQ((*token_vectors)[0].ck, chip_vector->ck);
+        EXPECT_EQ((*token_vectors)[0].kc, chip_vector->kc);
+      }
+    }
+
+    // No key of any kind in the output file or the summary.
+    const std::string output_lower = Lower(output);
+    for (const auto& hex : secrets) {
+      EXPECT_THAT(output_lower, Not(HasSubstr(hex)));
+      EXPECT_THAT(Lower(r.out), Not(HasSubstr(hex)));
+      EXPECT_THAT(Lower(r.err), Not(HasSubstr(hex)));
+    }
+  }
+};
+
+TEST_F(MfrE2eTest, ModernRunFromTheMiddleOfTheRangeMatchesTheToken) {
+  Ceremony("modern");
+  RunAndCheckEveryCard(/*offset=*/100, /*count=*/300, kms::Profile::kModern);
+}
+
+TEST_F(MfrE2eTest, LegacyDesRunMatchesTheToken) {
+  Ceremony("legacy");
+  RunAndCheckEveryCard(/*offset=*/0, /*count=*/40, kms::Profile::kLegacy);
+}
+
+TEST_F(MfrE2eTest, WholeRangeToItsLastChip) {
+  Ceremony();
+  ProcessResult r = Mfr(kAcmeFirstIccid, kAcmeCount);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = Lines(ReadText(output_));
+  ASSERT_EQ(lines.size(), kAcmeCount + 1);
+  EXPECT_EQ(lines.back(), IccidAt(kAcmeFirstBody + kAcmeCount - 1) + "," +
+                              std::to_string(kAcmeFirstImsi + kAcmeCount - 1) + ",2");
+  auto last = chip::LoadChipImage(chips_ / (IccidAt(kAcmeFirstBody + kAcmeCount - 1) + ".img"));
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(last->imsi(), std::to_string(kAcmeFirstImsi + kAcmeCount - 1));
+  // The human summary names the run and K1's KCV (the export's), never a key.
+  EXPECT_THAT(r.out, HasSubstr("chips:"));
+  auto file = kms::K1Export::FromJson(ReadText(export_));
+  ASSERT_TRUE(file.ok());
+  EXPECT_THAT(r.out, HasSubstr("k1_kcv:"));
+  EXPECT_THAT(r.out, HasSubstr(ToHex(file->kcv)));
+}
+
+TEST_F(MfrE2eTest, ProgressBarOnlyWhenAskedOrOnATerminal) {
+  Ceremony();
+  // stderr is a pipe here: no bar by default.
+  ProcessResult quiet = Mfr(kAcmeFirstIccid, 10);
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+  ProcessResult forced = Mfr(IccidAt(kAcmeFirstBody + 10), 10, {"--progress"});
+  ASSERT_EQ(forced.exit_code, 1) << "the output file exists already: refused";
+  fs::remove(output_);
+  forced = Mfr(IccidAt(kAcmeFirstBody + 10), 10, {"--progress"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_THAT(forced.err, HasSubstr("\r["));
+  EXPECT_THAT(forced.err, HasSubstr("10/10"));
+  // A second run into the same (0700) directory adds its own cards.
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(chips_)) ++files;
+  EXPECT_EQ(files, 20u);
+}
+
+}  // namespace
+}  // namespace simkms::mfr_testing

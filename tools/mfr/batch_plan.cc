@@ -1,0 +1,57 @@
+#include "tools/mfr/batch_plan.h"
+
+namespace simkms::mfr {
+namespace {
+
+// The export does not say how long the IMSI's MNC is. The mapping by position
+// does not depend on it; 2 digits is the laxer check (a range valid for a
+// 3-digit MNC is valid for a 2-digit one), and the registry already checked the
+// range with its real MNC length when it was assigned.
+constexpr int kExportMncDigits = 2;
+
+}  // namespace
+
+StatusOr<BatchPlan::Numbers> BatchPlan::At(uint64_t index) const {
+  if (index >= count) return InvalidArgumentError("chip index " + std::to_string(index) + " is past the run");
+  const uint64_t body = first_iccid_body + index;
+  SIMKMS_ASSIGN_OR_RETURN(std::string iccid, policy::FormatIccid(body));
+  SIMKMS_ASSIGN_OR_RETURN(policy::Imsi imsi, policy::ImsiForIccid(range, body));
+  return Numbers{std::move(iccid), imsi.ToString()};
+}
+
+StatusOr<BatchPlan> PlanBatch(const kms::K1Export& file, const BatchRequest& request) {
+  if (request.manufacturer.empty()) return InvalidArgumentError("manufacturer name is empty");
+  if (request.count == 0) return InvalidArgumentError("count must be at least 1");
+  if (file.manufacturer != request.manufacturer) {
+    return PermissionDeniedError("the K1 export is for manufacturer '" + file.manufacturer + "', not '" +
+                                 request.manufacturer + "'");
+  }
+  if (file.ver != request.ver) {
+    return PermissionDeniedError("the K1 export is for VER " + std::to_string(file.ver) + ", not VER " +
+                                 std::to_string(request.ver));
+  }
+  auto start = policy::ParseIccid(request.range_start);
+  if (!start.ok()) return start.status().WithContext("range start");
+
+  for (const auto& r : file.ranges) {
+    auto range = policy::ParseRangeSpec(r.iccid_first, r.imsi_first, kExportMncDigits, std::to_string(r.count));
+    if (!range.ok()) return range.status().WithContext("K1 export range " + r.id);
+    if (*start < range->iccid_body_first || *start > range->iccid_body_last()) continue;
+    const uint64_t room = range->iccid_body_last() - *start + 1;
+    if (request.count > room) {
+      return PermissionDeniedError(std::to_string(request.count) + " chips from ICCID " + request.range_start +
+                                   " run past the end of range " + r.id + " (" + std::to_string(room) +
+                                   " left in it)");
+    }
+    BatchPlan plan;
+    plan.range_id = r.id;
+    plan.range = *range;
+    plan.first_iccid_body = *start;
+    plan.count = request.count;
+    return plan;
+  }
+  return PermissionDeniedError("ICCID " + request.range_start + " is not in a range of VER " +
+                               std::to_string(file.ver) + " assigned to " + file.manufacturer);
+}
+
+}  // namespace simkms::mfr
