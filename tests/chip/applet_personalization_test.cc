@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "kms/software_keys.h"
+#include "tests/chip/applet_handset.h"
 #include "tests/chip/software_sc.h"
 #include "tools/chipsim/chip_image.h"
 #include "tools/chipsim/personalization_applet.h"
@@ -18,83 +19,14 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::CallControlEnvelope;
+using testing::Handset;
+using testing::MenuSelectionEnvelope;
 using testing::LossySmsNetwork;
 using testing::SoftwareSc;
 
 constexpr char kIccid[] = "8949001234567890128";
 constexpr char kImsi[] = "262019876500000";
-
-Bytes CallControlEnvelope() {
-  Bytes body;
-  const uint8_t ids[] = {kDeviceTerminal, kDeviceUicc};
-  AppendTlv(body, 0x82, ids);
-  AppendTlv(body, 0x86, EncodeAddressValue({0x91, "4930123456"}).value());
-  return MakeTlv(0xD4, body);
-}
-
-Bytes MenuSelectionEnvelope(uint8_t item) {
-  Bytes body;
-  const uint8_t ids[] = {kDeviceKeypad, kDeviceUicc};
-  AppendTlv(body, 0x82, ids);
-  const uint8_t id[] = {item};
-  AppendTlv(body, 0x90, id);
-  return MakeTlv(0xD3, body);
-}
-
-// The handset's part at the applet's level: FETCH, act, TERMINAL RESPONSE, and
-// incoming SMS as SMS-PP download envelopes. (tests/chip/terminal_*_test.cc
-// drive the same through the card's APDUs.)
-struct Handset {
-  PersonalizationApplet& applet;
-  ChipState& chip;
-  SmsNetwork& network;
-  std::vector<std::string> display;
-  std::vector<GetInput> asked;
-  std::deque<std::optional<std::string>> keypad;  // nullopt: the customer cancels
-  std::vector<Status> envelope_errors;
-
-  void Run() {
-    Deliver();
-    while (auto encoded = applet.PendingProactiveCommand()) {
-      FetchedCommand f = DecodeProactiveCommand(*encoded).value();
-      applet.OnFetched();
-      ASSERT_FALSE(applet.PendingProactiveCommand().has_value());
-      TerminalResponse r;
-      r.details = f.details;
-      ASSERT_TRUE(f.command.has_value());
-      if (auto* sms = std::get_if<SendShortMessage>(&*f.command)) {
-        if (!network.Submit(kImsi, sms->tpdu).ok()) r.result = GeneralResult::kNetworkUnableNow;
-      } else if (auto* text = std::get_if<DisplayText>(&*f.command)) {
-        display.push_back(text->text);
-      } else if (auto* input = std::get_if<GetInput>(&*f.command)) {
-        asked.push_back(*input);
-        std::optional<std::string> typed = keypad.empty() ? std::nullopt : keypad.front();
-        if (!keypad.empty()) keypad.pop_front();
-        if (typed) {
-          r.text = SecretBytes::Copy(AsBytes(*typed));
-        } else {
-          r.result = GeneralResult::kTerminatedByUser;
-        }
-      }
-      ASSERT_TRUE(applet.OnTerminalResponse(chip, r).ok());
-      Deliver();
-    }
-  }
-  void Deliver() {
-    while (auto tpdu = network.Receive(kImsi)) {
-      auto envelope = EncodeSmsPpEnvelope({std::nullopt, *tpdu}).value();
-      auto answer = applet.OnEnvelope(chip, envelope);
-      if (!answer.ok()) envelope_errors.push_back(answer.status());
-      else EXPECT_TRUE(answer->empty());
-    }
-  }
-  void Call() {
-    auto answer = applet.OnEnvelope(chip, CallControlEnvelope());
-    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
-    EXPECT_TRUE(answer->empty());  // allowed, no modification
-    Run();
-  }
-};
 
 class AppletTest : public ::testing::TestWithParam<kms::DhGroupKind> {
  protected:
@@ -107,7 +39,7 @@ class AppletTest : public ::testing::TestWithParam<kms::DhGroupKind> {
     network_.emplace(*sc_);
   }
 
-  Handset MakeHandset() { return Handset{*applet_, chip_, *network_, {}, {}, {}, {}}; }
+  Handset MakeHandset() { return Handset{*applet_, chip_, *network_, kImsi}; }
 
   // The card loses power: RAM is gone, the image is what survives.
   void PowerCycle() {
@@ -265,7 +197,7 @@ TEST_P(AppletTest, NetworkFailureDropsThePacketAndSaysSo) {
     Status Submit(const std::string&, ByteView) override { return UnavailableError("no coverage"); }
     std::optional<Bytes> Receive(const std::string&) override { return std::nullopt; }
   } dead;
-  Handset h{*applet_, chip_, dead, {}, {}, {}, {}};
+  Handset h{*applet_, chip_, dead, kImsi};
   h.Call();
   EXPECT_THAT(h.display, ElementsAre("Service not reachable. Please try again later."));
   EXPECT_FALSE(applet_->session_running());
