@@ -84,7 +84,7 @@ if [ -e "$STATE" ]; then
     die "$STATE exists but is not a demo state (no NOTE file): not deleting it"
   rm -rf "$STATE"
 fi
-mkdir -p "$STATE"/{tokens,pki,chips,api,vectors,log}
+mkdir -p "$STATE"/{tokens,pki,api,vectors,log}
 printf 'Made by scripts/demo.sh on %s. Every demo run deletes and rebuilds this folder.\n' "$(date -u +%FT%TZ)" \
   > "$STATE/NOTE"
 export SOFTHSM2_CONF="$STATE/softhsm2.conf"
@@ -241,15 +241,17 @@ chip_image() {
 if need simkms-mfr; then
   "$MFR" --k1-export "$STATE/k1-ver2-acme.json" --key "$STATE/acme.key" --manufacturer acme --ver 2 \
     --range-start "$(iccid_at 0)" --count "$CHIPS_MADE" --out-dir "$STATE/chips" \
-    --output "$STATE/acme-output.csv" 2> "$STATE/log/mfr.log" | sed 's/^/    /'
-  # The manufacturer's output file: ICCID, IMSI, VER per chip; no key of any kind.
-  grep -oE '[0-9]{19,20}[^0-9]+[0-9]{15}' "$STATE/acme-output.csv" | tr -c '0-9\n' ' ' | awk '{print $1, $2}' \
-    > "$STATE/chips.txt"
+    --output "$STATE/acme-output.csv" --no-progress --json > "$STATE/log/mfr.json" 2> "$STATE/log/mfr.log" ||
+    { cat "$STATE/log/mfr.log" >&2; die "simkms-mfr failed"; }
+  # The manufacturer's output file: ICCID, IMSI, VER per chip, and no key of any kind.
+  [ "$(head -1 "$STATE/acme-output.csv")" = "iccid,imsi,ver" ] ||
+    die "unexpected output file columns: $(head -1 "$STATE/acme-output.csv")"
+  tail -n +2 "$STATE/acme-output.csv" | awk -F, '{print $1, $2}' > "$STATE/chips.txt"
   [ "$(wc -l < "$STATE/chips.txt")" -eq "$CHIPS_MADE" ] || die "the output file does not list $CHIPS_MADE chips"
   CHIP_FILES=$(find "$STATE/chips" -type f | wc -l)
   [ "$CHIP_FILES" -eq "$CHIPS_MADE" ] || die "$CHIP_FILES chip images instead of $CHIPS_MADE"
-  ok "$CHIP_FILES chip images in $STATE/chips, output file $(basename "$STATE/acme-output.csv") ($(head -c 300 "$STATE/acme-output.csv" | head -2 | tail -1))"
-  if grep -qiE '"?(k|ki|k1|ki_1|opc?)"?[,:]' "$STATE/acme-output.csv"; then die "the output file names a key"; fi
+  ok "$CHIP_FILES chip images in $(json_field "$STATE/log/mfr.json" seconds) s ($(json_field "$STATE/log/mfr.json" chips_per_second) chips/s), K1 KCV $(json_field "$STATE/log/mfr.json" k1_kcv), ICCID $(json_field "$STATE/log/mfr.json" first_iccid)..$(json_field "$STATE/log/mfr.json" last_iccid)"
+  ok "output file for the operator: $(head -2 "$STATE/acme-output.csv" | tr '\n' ' ')... ($CHIPS_MADE rows, no key in it)"
 else
   for i in $(seq 0 $((CHIPS_MADE - 1))); do echo "$(iccid_at "$i") $(imsi_at "$i")"; done > "$STATE/chips.txt"
   note "the chip list is computed from the range instead (no chip images)"
