@@ -181,6 +181,67 @@ TEST_P(AppletTest, MenuSelectionRenewsTheKeyWithoutANewPuk) {
   EXPECT_EQ(sc_->commits(), 2);
 }
 
+TEST_P(AppletTest, LostRekeyCommitIsRecoveredByTheNextCallAttempt) {
+  Handset h = MakeHandset();
+  h.Call();
+  ExpectPersonalizedLikeSc();
+  network_->drop_down = 4;  // CHALLENGE 1, COMMIT 2, CHALLENGE 3 arrive; the re-key's COMMIT is lost
+  ASSERT_TRUE(applet_->OnEnvelope(chip_, MenuSelectionEnvelope(1)).ok());
+  h.Run();
+  ASSERT_TRUE(chip_.pending.has_value());
+  EXPECT_NE(kms::SoftwareAesKcv(chip_.ki2).value(), kms::SoftwareAesKcv(sc_->committed_ki2()).value());
+  PowerCycle();
+  Handset after = MakeHandset();
+  after.Call();  // the pending key makes a call attempt start a session: HELLO under the old Ki_2 + resync proof
+  EXPECT_THAT(after.display, ElementsAre("SIM key renewed."));
+  EXPECT_FALSE(chip_.pending.has_value());
+  EXPECT_EQ(kms::SoftwareAesKcv(chip_.ki2).value(), kms::SoftwareAesKcv(sc_->committed_ki2()).value());
+  EXPECT_EQ(sc_->commits(), 2);
+}
+
+// SMS-PP downloads of a genuine CHALLENGE with one bit flipped: the CC fails,
+// the card refuses it and nothing changes; the genuine one then goes through.
+TEST_P(AppletTest, TamperedChallengeIsRefusedWithoutChange) {
+  ASSERT_TRUE(applet_->OnEnvelope(chip_, CallControlEnvelope()).ok());
+  protocol::Reassembler up;
+  std::optional<Bytes> hello;
+  while (auto encoded = applet_->PendingProactiveCommand()) {
+    FetchedCommand f = DecodeProactiveCommand(*encoded).value();
+    applet_->OnFetched();
+    auto submit = protocol::DecodeSmsSubmit(std::get<SendShortMessage>(*f.command).tpdu).value();
+    EXPECT_EQ(submit.destination.digits, PersonalizationApplet::kDefaultScNumber);
+    if (auto packet = up.Add(submit.user_data).value()) hello = *packet;
+    TerminalResponse r;
+    r.details = f.details;
+    ASSERT_TRUE(applet_->OnTerminalResponse(chip_, r).ok());
+  }
+  ASSERT_TRUE(hello.has_value());
+  Bytes challenge = sc_->OnPacket(*hello).value();
+  auto deliver = [&](const Bytes& packet) -> Status {
+    Status last;
+    std::vector<Bytes> parts = protocol::Split(packet, 9).value();
+    for (Bytes& ud : parts) {
+      protocol::SmsDeliver d;
+      d.originator = {0x91, "491710000100"};
+      d.user_data = std::move(ud);
+      auto r = applet_->OnEnvelope(chip_, EncodeSmsPpEnvelope({std::nullopt, protocol::EncodeSmsDeliver(d).value()}).value());
+      last = r.status();
+    }
+    return last;
+  };
+  const std::string before = SerializeChipImage(chip_);
+  Bytes tampered = challenge;
+  tampered[40] ^= 0x01;
+  Status refused = deliver(tampered);
+  EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("refused"));
+  EXPECT_EQ(SerializeChipImage(chip_), before);
+  EXPECT_FALSE(applet_->PendingProactiveCommand().has_value());
+  ASSERT_TRUE(deliver(challenge).ok());
+  EXPECT_TRUE(applet_->PendingProactiveCommand().has_value());  // the CONFIRM's SMS
+  EXPECT_TRUE(chip_.pending.has_value());
+}
+
 TEST_P(AppletTest, RekeyRefusedBySc) {
   Handset h = MakeHandset();
   h.Call();

@@ -62,10 +62,22 @@ class SoftwareSc {
   std::optional<Bytes> OnPacket(ByteView packet) {
     auto routing = protocol::PeekRouting(packet);
     if (!routing.ok()) return std::nullopt;
-    const SecretBytes* base = routing->key_version == protocol::kKeyVersionKi1 ? &ki1_ : &ki2_;
-    if (base->empty()) return std::nullopt;
-    auto ota = protocol::DeriveOtaCiphers(*base).value();
-    auto opened = protocol::OpenPacket(ota.up, packet, counter_in_);
+    // Version 1: Ki_1; version 2: the current Ki_2, or the previous one until
+    // the chip has shown it holds the new one (docs/protocol.md §6).
+    std::vector<const SecretBytes*> candidates;
+    if (routing->key_version == protocol::kKeyVersionKi1) candidates = {&ki1_};
+    else candidates = {&ki2_, &previous_ki2_};
+    const SecretBytes* base = nullptr;
+    StatusOr<protocol::OpenedPacket> opened = InvalidArgumentError("no key");
+    for (const SecretBytes* key : candidates) {
+      if (key->empty()) continue;
+      auto ota = protocol::DeriveOtaCiphers(*key).value();
+      opened = protocol::OpenPacket(ota.up, packet, counter_in_);
+      if (opened.ok()) {
+        base = key;
+        break;
+      }
+    }
     if (!opened.ok()) return std::nullopt;
     auto message = protocol::Decode(opened->message);
     if (!message.ok()) return std::nullopt;
@@ -151,6 +163,7 @@ class SoftwareSc {
     answer = Seal(protocol::Commit{confirm.session_id,
                                    protocol::ShortCmac(k_conf, protocol::CommitMacInput(confirm.session_id)).value()});
     if (pending_->kind == protocol::SessionKind::kFirstCall) puk_ = pending_->secrets.puk;
+    if (!ki2_.empty()) previous_ki2_ = ki2_;
     ki2_ = ki2_next_;
     last_session_ = confirm.session_id;
     activation_code.reset();
@@ -173,6 +186,7 @@ class SoftwareSc {
   SecretBytes op_;
   SecretBytes ki2_;
   SecretBytes ki2_next_;
+  SecretBytes previous_ki2_;
   std::string puk_;
   protocol::SessionId last_session_{};
   std::optional<Pending> pending_;
