@@ -85,7 +85,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   if (j.is_discarded() || !j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
   SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
                                    {"token", "database", "tls", "listeners", "admin", "run_as", "lock_memory",
-                                    "limits", "ki2_cache_size"},
+                                    "limits", "ki2_cache_size", "gsup"},
                                    "config"));
   Config c;
   if (j.contains("token")) {
@@ -113,6 +113,10 @@ StatusOr<Config> ParseConfig(const std::string& text) {
       SIMKMS_RETURN_IF_ERROR(CheckKeys(l, {"address", "port", "tls", "roles", "plaintext_on_protected_network"}, where));
       ListenerConfig lc;
       lc.name = name;
+      if (name == "auc") {  // osmo-hlr's port, on loopback unless said otherwise
+        lc.address = "127.0.0.1";
+        lc.port = 4222;
+      }
       SIMKMS_RETURN_IF_ERROR(Take(l, "address", &lc.address, where));
       SIMKMS_RETURN_IF_ERROR(Take(l, "port", &lc.port, where));
       SIMKMS_RETURN_IF_ERROR(Take(l, "tls", &lc.tls, where));
@@ -130,6 +134,12 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   SIMKMS_RETURN_IF_ERROR(Take(j, "run_as", &c.run_as, "config"));
   SIMKMS_RETURN_IF_ERROR(Take(j, "lock_memory", &c.lock_memory, "config"));
   SIMKMS_RETURN_IF_ERROR(Take(j, "ki2_cache_size", &c.ki2_cache_size, "config"));
+  if (j.contains("gsup")) {
+    const Json& g = j["gsup"];
+    SIMKMS_RETURN_IF_ERROR(CheckKeys(g, {"idle_timeout_ms", "ind"}, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "idle_timeout_ms", &c.gsup_idle_timeout_ms, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "ind", &c.gsup_ind, "gsup"));
+  }
   if (j.contains("limits")) {
     const Json& l = j["limits"];
     SIMKMS_RETURN_IF_ERROR(
@@ -167,6 +177,12 @@ Status CheckSafety(const Config& c) {
   if (c.activation_code_max_tries < 1 || c.activation_code_max_tries > 10) {
     problems.push_back("limits.activation_code_max_tries must be 1..10");
   }
+  if (c.gsup_idle_timeout_ms < 1000 || c.gsup_idle_timeout_ms > 3600000) {
+    problems.push_back("gsup.idle_timeout_ms must be 1000..3600000 (above 20000 for libosmo-gsup-client peers)");
+  }
+  for (const auto& [name, ind] : c.gsup_ind) {
+    if (ind > 31) problems.push_back("gsup.ind maps '" + name + "' to " + std::to_string(ind) + ": IND must be 0..31");
+  }
   bool any_tls = false;
   std::set<uint16_t> ports;
   for (const ListenerConfig& l : c.listeners) {
@@ -177,6 +193,10 @@ Status CheckSafety(const Config& c) {
     if (!l.tls && !IsLoopback(l.address) && !l.plaintext_on_protected_network) {
       problems.push_back(where + " listens on " + l.address + " without TLS: enable tls, bind to loopback, or set "
                          "plaintext_on_protected_network if the path is protected otherwise");
+    }
+    if (l.name == "auc" && l.tls) {
+      problems.push_back(where + " has tls: GSUP peers (osmo-msc, osmo-sgsn) do not speak TLS; set tls false, "
+                         "bind to loopback or protect the path (IPsec) and set plaintext_on_protected_network");
     }
     if (l.tls) {
       any_tls = true;
@@ -195,6 +215,19 @@ Status CheckSafety(const Config& c) {
   std::string message = "unsafe configuration, refusing to start:";
   for (const auto& p : problems) message += "\n  - " + p;
   return FailedPreconditionError(message);
+}
+
+std::vector<std::string> ConfigWarnings(const Config& c) {
+  std::vector<std::string> warnings;
+  for (const ListenerConfig& l : c.listeners) {
+    if (l.enabled() && !l.tls && !IsLoopback(l.address) && l.plaintext_on_protected_network) {
+      warnings.push_back("listeners." + l.name + " on " + l.address + ":" + std::to_string(l.port) +
+                         " is plaintext off loopback (plaintext_on_protected_network): whoever can reach it is " +
+                         "served without authentication (for the auc listener: authentication vectors); keep the " +
+                         "path protected (IPsec, a private core network VLAN)");
+    }
+  }
+  return warnings;
 }
 
 }  // namespace simkms::daemon

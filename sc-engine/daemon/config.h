@@ -48,6 +48,11 @@ struct Config {
   unsigned read_timeout_ms = 10000;
   std::size_t ki2_cache_size = 100000;
   unsigned activation_code_max_tries = 3;
+  // GSUP (the "auc" listener, docs/gsup.md §8): an identified peer silent this
+  // long is dropped (libosmo-gsup-client pings every 20 s, so keep it above that);
+  // explicit IND (0..31) per peer name, others get a stable hash of the name.
+  unsigned gsup_idle_timeout_ms = 60000;
+  std::map<std::string, unsigned> gsup_ind;
 
   const ListenerConfig* listener(const std::string& name) const;
 };
@@ -57,5 +62,9 @@ StatusOr<Config> LoadConfig(const std::string& path);
 
 // Every problem found, one line each; OK if none.
 Status CheckSafety(const Config& config);
+
+// Safe but noteworthy settings, one line each, for kmsd to print at start
+// (a plaintext GSUP listener off loopback, allowed by plaintext_on_protected_network).
+std::vector<std::string> ConfigWarnings(const Config& config);
 
 }  // namespace simkms::daemon

@@ -14,6 +14,7 @@
 #include "pkcs11/uri.h"
 #include "sc-engine/daemon/admin_server.h"
 #include "sc-engine/daemon/chip_gateway_server.h"
+#include "sc-engine/daemon/gsup_server.h"
 #include "sc-engine/daemon/hardening.h"
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls.h"
@@ -43,6 +44,7 @@ struct Daemon::Rep {
   std::unique_ptr<CryptoPool> crypto;
   std::unique_ptr<Services> services;
   std::unique_ptr<ChipGatewayServer> chip_server;
+  std::unique_ptr<GsupServer> gsup_server;
   std::unique_ptr<HttpServer> api_server;
   std::unique_ptr<HttpServer> metrics_server;
   std::unique_ptr<AdminServer> admin_server;
@@ -52,6 +54,7 @@ struct Daemon::Rep {
   ~Rep() {
     // Engines hold session objects of the pool's sessions: drop them first.
     chip_server.reset();
+    gsup_server.reset();
     api_server.reset();
     metrics_server.reset();
     admin_server.reset();
@@ -77,6 +80,7 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   auto rep = std::make_unique<Rep>();
   rep->config = std::move(config);
   const Config& c = rep->config;
+  for (const std::string& warning : ConfigWarnings(c)) std::cerr << "kmsd: warning: " << warning << "\n";
   SIMKMS_ASSIGN_OR_RETURN(HardeningReport hardening, HardenProcess(c.lock_memory));
   if (!hardening.memory_locked && c.lock_memory) std::cerr << "kmsd: note: " << hardening.memory_lock_note << "\n";
 
@@ -133,6 +137,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   if (const ListenerConfig* l = c.listener("chip_channel"); l && l->enabled()) {
     SIMKMS_ASSIGN_OR_RETURN(rep->chip_server, ChipGatewayServer::Start(rep->io, *l, tls_for(*l), *rep->services));
   }
+  if (const ListenerConfig* l = c.listener("auc"); l && l->enabled()) {
+    SIMKMS_ASSIGN_OR_RETURN(rep->gsup_server, GsupServer::Start(rep->io, *l, *rep->services));
+  }
   if (const ListenerConfig* l = c.listener("operator_api"); l && l->enabled()) {
     SIMKMS_ASSIGN_OR_RETURN(rep->api_server, HttpServer::Start(rep->io, *l, tls_for(*l),
                                                                HttpServer::Kind::kOperatorApi, *rep->services));
@@ -168,6 +175,7 @@ void Daemon::Stop() {
   // Stop accepting; connections finish their current request and close.
   boost::asio::post(r.io, [&r] {
     if (r.chip_server) r.chip_server->Stop();
+    if (r.gsup_server) r.gsup_server->Stop();
     if (r.api_server) r.api_server->Stop();
     if (r.metrics_server) r.metrics_server->Stop();
     if (r.admin_server) r.admin_server->Stop();
@@ -182,6 +190,7 @@ void Daemon::Stop() {
 
 uint16_t Daemon::Port(const std::string& listener) const {
   if (listener == "chip_channel" && rep_->chip_server) return rep_->chip_server->port();
+  if (listener == "auc" && rep_->gsup_server) return rep_->gsup_server->port();
   if (listener == "operator_api" && rep_->api_server) return rep_->api_server->port();
   if (listener == "metrics" && rep_->metrics_server) return rep_->metrics_server->port();
   return 0;

@@ -9,6 +9,11 @@ void Metrics::Count(const std::string& name, const std::string& key, const std::
   ++counters_[name][{key, value}];
 }
 
+void Metrics::Add(const std::string& name, const std::string& key, const std::string& value, uint64_t n) {
+  std::lock_guard lock(mu_);
+  counters_[name][{key, value}] += n;
+}
+
 void Metrics::Observe(const std::string& name, double seconds) {
   std::lock_guard lock(mu_);
   Histogram& h = histograms_[name];

@@ -13,6 +13,8 @@ namespace simkms::daemon {
 class Metrics {
  public:
   void Count(const std::string& name, const std::string& label_key, const std::string& label_value);
+  // Adds n to the counter (Count adds 1).
+  void Add(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
   void Observe(const std::string& name, double seconds);
   void SetGauge(const std::string& name, double value);
   // The exposition text (text/plain; version=0.0.4).

@@ -125,6 +125,7 @@ void KmsdFixture::SetUp() {
   api_port_ = FreePort();
   chip_port_ = FreePort();
   metrics_port_ = FreePort();
+  gsup_port_ = FreePort();
   const std::string api_tls =
       tls_ ? ", \"tls\": true, \"roles\": {\"vo-1\": \"operator\", \"care-1\": \"customer_care\"}"
            : ", \"roles\": {\"\": \"operator\"}";
@@ -141,9 +142,12 @@ void KmsdFixture::SetUp() {
       << "  \"listeners\": {\n"
       << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_ << api_tls << "},\n"
       << "    \"chip_channel\": {\"address\": \"127.0.0.1\", \"port\": " << chip_port_ << "},\n"
+      << "    \"auc\": {\"address\": \"127.0.0.1\", \"port\": " << gsup_port_ << "},\n"
       << "    \"metrics\": {\"address\": \"127.0.0.1\", \"port\": " << metrics_port_ << "}\n  }\n}\n";
   StartKmsd();
 }
+
+int KmsdFixture::ConnectLoopback(uint16_t port) { return Connect(port); }
 
 void KmsdFixture::IssueCertificate(const std::string& cn, bool foreign_ca) {
   const std::string ca = foreign_ca ? "foreign-ca" : "ca";

@@ -55,6 +55,9 @@ class KmsdFixture : public ::testing::Test {
   simkms::testing::SoftHsmToken token_;
   std::string db_;
   uint16_t api_port_ = 0, chip_port_ = 0, metrics_port_ = 0;
+  uint16_t gsup_port_ = 0;  // the "auc" listener (GSUP over IPA)
+  // A TCP connection to 127.0.0.1:port; -1 if refused.
+  static int ConnectLoopback(uint16_t port);
   std::unique_ptr<simkms::testing::BackgroundProcess> kmsd_;
   std::string mfr_key_pem_;
   std::string k1_export_json_;

@@ -1,0 +1,406 @@
+#include "sc-engine/daemon/gsup_server.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <chrono>
+#include <deque>
+#include <optional>
+
+#include "kms/registry.h"
+#include "policy/lifecycle.h"
+#include "sc-engine/gsup/gsup.h"
+#include "sc-engine/gsup/ipa.h"
+
+namespace simkms::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// libosmocore's IPA receiver takes at most 1200 bytes per frame, header
+// included; osmo-hlr closes a connection that announces more. A SAI request is
+// under 100 bytes, so nothing legitimate comes near it.
+constexpr std::size_t kMaxFramePayload = 1200 - gsup::kIpaHeaderSize;
+// Answers owed per connection (crypto jobs queued or running); reading pauses at this.
+constexpr std::size_t kMaxPendingAnswers = 32;
+// Written but not yet sent (a peer that pings and never reads): closed beyond this.
+constexpr std::size_t kMaxQueuedWrites = 256;
+// GMM cause for a request type this AuC does not serve (TS 24.008 10.5.5.14,
+// GMM_CAUSE_MSGT_NOTEXIST_NOTIMPL).
+constexpr auto kCauseMessageTypeNotImplemented = static_cast<gsup::GmmCause>(0x61);
+
+const char kRequests[] = "simkms_gsup_requests_total";
+
+class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
+ public:
+  GsupConnection(tcp::socket socket, Services& services)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), services_(services) {}
+
+  void Start() {
+    Write(gsup::EncodeIdGet());  // what osmo-hlr sends right after accept()
+    ReadMore();
+  }
+
+ private:
+  // An identified peer between frames may be idle up to gsup.idle_timeout_ms
+  // (it pings every 20 s); before its ID_RESP, or within a frame, the general
+  // read timeout applies.
+  void ArmTimer() {
+    const bool idle_allowed = peer_.has_value() && decoder_.idle();
+    const unsigned ms = idle_allowed ? services_.config.gsup_idle_timeout_ms : services_.config.read_timeout_ms;
+    timer_.expires_after(std::chrono::milliseconds(ms));
+    timer_.async_wait([weak = weak_from_this(), idle_allowed](auto ec) {
+      if (ec) return;
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      if (!self->answers_.empty()) return self->ArmTimer();  // still working for the peer
+      self->Close(idle_allowed ? "idle_timeout" : "read_timeout");
+    });
+  }
+
+  void ReadMore() {
+    if (closed_ || reading_ || answers_.size() >= kMaxPendingAnswers || services_.stopping) return;
+    reading_ = true;
+    ArmTimer();
+    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](auto ec, std::size_t n) {
+      self->reading_ = false;
+      if (self->closed_) return;
+      if (ec) return self->Close(ec == asio::error::eof ? "peer_closed" : "read_error");
+      self->OnBytes(n);
+    });
+  }
+
+  void OnBytes(std::size_t n) {
+    ByteView input(buffer_.data(), n);
+    while (!input.empty() && !closed_) {
+      auto consumed = decoder_.Feed(input);
+      if (!consumed.ok()) {
+        return Close(consumed.status().code() == StatusCode::kResourceExhausted ? "oversize_frame" : "bad_frame");
+      }
+      input = input.subspan(*consumed);
+      if (auto frame = decoder_.Pop()) OnFrame(*frame);
+    }
+    ReadMore();
+  }
+
+  void OnFrame(const gsup::IpaFrame& frame) {
+    if (frame.payload.size() > kMaxFramePayload) return Close("oversize_frame");
+    auto classified = gsup::ClassifyFrame(frame);
+    if (!classified.ok()) return services_.metrics.Count(kRequests, "outcome", "undecodable");
+    using Kind = gsup::Classified::Kind;
+    switch (classified->kind) {
+      case Kind::kPing:
+        return Write(gsup::EncodePong());
+      case Kind::kIdAck:  // libosmocore's CCM handler acknowledges an ID_ACK with one
+        return Write(gsup::EncodeIdAck());
+      case Kind::kIdResp:
+        return OnIdResp(classified->body);
+      case Kind::kGsup:
+        return OnGsup(classified->body);
+      default:  // PONG, ID_GET, other CCM, OAP or other extensions, other streams: nothing to do
+        return;
+    }
+  }
+
+  void OnIdResp(ByteView body) {
+    auto id = gsup::ParseIdResp(body);
+    if (!id.ok()) return Close("bad_identity");  // what osmo-hlr drops too
+    if (peer_ && *peer_ != *id) return Close("identity_changed");
+    if (!peer_) services_.metrics.Count("simkms_gsup_peers_identified_total", "serial_empty",
+                                        id->serial.empty() ? "yes" : "no");
+    peer_ = *id;
+  }
+
+  void OnGsup(ByteView body) {
+    const SteadyTime started = std::chrono::steady_clock::now();
+    // osmo-hlr processes GSUP from an unidentified peer (spending SQNs) but cannot
+    // answer it; this AuC does nothing for it.
+    if (!peer_) return services_.metrics.Count(kRequests, "outcome", "unidentified");
+    auto request = gsup::Decode(body);
+    if (!request.ok()) {
+      if (auto answer = gsup::InvalidImsiAnswer(body)) {
+        services_.metrics.Count(kRequests, "outcome", "invalid_imsi");
+        return Answer(Reserve(), std::move(*answer), started);
+      }
+      return services_.metrics.Count(kRequests, "outcome", "undecodable");  // osmo-hlr: no answer, connection kept
+    }
+    switch (request->type) {
+      case gsup::MessageType::kSendAuthInfoRequest:
+        return SendAuthInfo(std::move(*request), started);
+      case gsup::MessageType::kAuthFailReport:
+        return AuthFailReport(std::move(*request));
+      default:
+        break;
+    }
+    if (!gsup::IsRequest(request->type)) {
+      return services_.metrics.Count(kRequests, "outcome", "ignored");  // a result or error: nothing was asked
+    }
+    // UPDATE_LOCATION, PURGE_MS, CHECK_IMEI, ...: not an AuC's business (docs/gsup.md §8.4).
+    services_.metrics.Count(kRequests, "outcome", "unsupported");
+    auto error = gsup::MakeError(*request, kCauseMessageTypeNotImplemented);
+    auto encoded = error.ok() ? gsup::Encode(*error) : StatusOr<Bytes>(error.status());
+    if (encoded.ok()) Answer(Reserve(), std::move(*encoded), started);
+  }
+
+  std::string PeerName(const gsup::Message& request) const {
+    if (request.source_name && !request.source_name->empty()) {
+      const Bytes& s = *request.source_name;
+      return std::string(s.begin(), s.back() == 0 ? s.end() - 1 : s.end());  // osmo-msc sends the NUL
+    }
+    return peer_ ? peer_->serial : std::string();
+  }
+
+  void SendAuthInfo(gsup::Message request, SteadyTime started) {
+    sc::AuthInfoRequest ask;
+    ask.imsi = request.imsi;
+    ask.num_vectors = static_cast<unsigned>(gsup::VectorsToGenerate(request));
+    ask.ind = GsupPeerInd(services_.config, PeerName(request));
+    if (request.auts) ask.auts = *request.auts;
+    if (request.rand) ask.auts_rand = *request.rand;
+    const uint64_t slot = Reserve();
+    services_.crypto.Post([self = shared_from_this(), request = std::move(request), ask, slot,
+                           started](p11::Session& session) mutable {
+      std::string outcome;
+      std::size_t served = 0;
+      Bytes answer = self->ComputeAnswer(session, request, ask, outcome, served);
+      asio::post(self->socket_.get_executor(),
+                 [self, slot, answer = std::move(answer), outcome, served, resync = ask.auts.has_value(),
+                  started]() mutable {
+                   self->services_.metrics.Count(kRequests, "outcome", outcome);
+                   if (served > 0) {
+                     self->services_.metrics.Add("simkms_gsup_vectors_total", "request", resync ? "resync" : "sai",
+                                                 served);
+                   }
+                   self->Answer(slot, std::move(answer), started);
+                 });
+    });
+  }
+
+  // On a crypto worker: the vectors (SQN synced by the AucService before it
+  // returns), or the error osmo-hlr would give. Empty bytes: no answer.
+  Bytes ComputeAnswer(p11::Session& session, const gsup::Message& request, const sc::AuthInfoRequest& ask,
+                      std::string& outcome, std::size_t& served) {
+    if (ask.auts.has_value() != ask.auts_rand.has_value()) {
+      outcome = "invalid_resync";  // AUTS without the RAND it answers, or the reverse
+      return EncodeError(request, gsup::GmmCause::kInvalidMandatoryInfo);
+    }
+    auto vectors = services_.auc.SendAuthInfo(session, ask);
+    if (!vectors.ok()) {
+      switch (vectors.status().code()) {
+        case StatusCode::kNotFound:  // misuse 1.1: not contracted, or no such IMSI
+          outcome = "imsi_unknown";
+          return EncodeError(request, gsup::GmmCause::kImsiUnknown);
+        case StatusCode::kFailedPrecondition:  // LOCKED: osmo-hlr's "IMSI known but no auth data"
+          outcome = "no_usable_key";
+          return EncodeError(request, gsup::GmmCause::kImsiUnknown);
+        case StatusCode::kUnauthenticated:  // an AUTS whose MAC-S does not verify
+          outcome = "auts_invalid";
+          return EncodeError(request, gsup::GmmCause::kNetworkFailure);
+        default:
+          outcome = "error_" + std::string(StatusCodeName(vectors.status().code()));
+          return EncodeError(request, gsup::GmmCause::kNetworkFailure);
+      }
+    }
+    std::vector<gsup::AuthTuple> tuples;
+    for (kms::AuthVector& v : *vectors) {
+      gsup::AuthTuple t;
+      t.rand = v.rand;
+      t.sres = v.sres;
+      t.kc = v.kc;
+      t.ik = v.ik;
+      t.ck = v.ck;
+      t.autn = v.autn;
+      t.res.assign(v.xres.begin(), v.xres.end());
+      tuples.push_back(std::move(t));
+      SecureWipe(&v, sizeof v);
+    }
+    served = tuples.size();
+    auto result = gsup::MakeResult(request, std::move(tuples));
+    StatusOr<Bytes> encoded = result.ok() ? gsup::Encode(*result) : StatusOr<Bytes>(result.status());
+    if (result.ok()) {
+      for (gsup::AuthTuple& t : result->tuples) WipeTuple(t);
+    }
+    if (!encoded.ok()) {
+      served = 0;
+      outcome = "error_encode";
+      return EncodeError(request, gsup::GmmCause::kNetworkFailure);
+    }
+    outcome = ask.auts ? "resync" : "vectors";
+    return std::move(*encoded);
+  }
+
+  static void WipeTuple(gsup::AuthTuple& t) {
+    SecureWipe(t.sres.data(), t.sres.size());
+    SecureWipe(t.kc.data(), t.kc.size());
+    SecureWipe(t.ik.data(), t.ik.size());
+    SecureWipe(t.ck.data(), t.ck.size());
+    SecureWipe(t.res.data(), t.res.size());
+  }
+
+  static Bytes EncodeError(const gsup::Message& request, gsup::GmmCause cause) {
+    auto error = gsup::MakeError(request, cause);
+    if (!error.ok()) return {};
+    auto encoded = gsup::Encode(*error);
+    return encoded.ok() ? std::move(*encoded) : Bytes{};
+  }
+
+  // The network reports that a subscriber failed authentication (a wrong RES,
+  // or the chip refused the AUTN): audited with the subscriber's state, so that
+  // failures of a personalized subscriber (a Ki_1 clone, misuse 1.2, or a chip
+  // that missed its COMMIT) can be found; no answer (not a request type).
+  void AuthFailReport(gsup::Message report) {
+    const std::string peer = peer_ ? peer_->serial : std::string();
+    const uint64_t slot = Reserve();  // keeps the read pause and order accounting simple; answers nothing
+    services_.crypto.Post([self = shared_from_this(), imsi = report.imsi, peer, slot](p11::Session&) {
+      std::string outcome = "auth_fail_report";
+      auto record = self->services_.store.GetSubscriber(imsi);
+      if (!record.ok()) {
+        outcome = record.status().code() == StatusCode::kNotFound ? "auth_fail_report_imsi_unknown"
+                                                                   : "auth_fail_report_error";
+      } else {
+        storage::AuditEvent event;
+        event.time_ms = kms::SystemClockMs();
+        event.actor_role = "network";
+        event.actor_identity = peer;
+        event.event = "auc.auth-fail-report";
+        event.subject = imsi;
+        event.details = {{"state", std::string(policy::StateName(record->state))}};
+        if (!self->services_.store.Commit(storage::WriteSet(), event).ok()) outcome = "auth_fail_report_error";
+      }
+      asio::post(self->socket_.get_executor(), [self, slot, outcome] {
+        self->services_.metrics.Count(kRequests, "outcome", outcome);
+        self->Fulfil(slot, Bytes{});
+      });
+    });
+  }
+
+  // Answers leave in request order (SAI has no transaction id: a client matches
+  // them by IMSI only), whatever order the crypto workers finish in.
+  uint64_t Reserve() {
+    answers_.emplace_back();
+    return first_slot_ + answers_.size() - 1;
+  }
+
+  void Answer(uint64_t slot, Bytes bytes, SteadyTime started) {
+    services_.metrics.Observe("simkms_gsup_request_seconds",
+                              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    Fulfil(slot, std::move(bytes));
+  }
+
+  void Fulfil(uint64_t slot, Bytes gsup_message) {
+    answers_[slot - first_slot_] = std::move(gsup_message);
+    while (!answers_.empty() && answers_.front().has_value()) {
+      Bytes message = std::move(*answers_.front());
+      answers_.pop_front();
+      ++first_slot_;
+      if (message.empty()) continue;
+      auto frame = gsup::EncodeGsupFrame(message);
+      SecureWipe(message.data(), message.size());
+      if (frame.ok()) Write(std::move(*frame));
+    }
+    ReadMore();
+  }
+
+  void Write(Bytes bytes) {
+    if (closed_) return;
+    if (writes_.size() >= kMaxQueuedWrites) return Close("slow_reader");
+    writes_.push_back(std::move(bytes));
+    if (writes_.size() == 1) WriteNext();
+  }
+
+  void WriteNext() {
+    asio::async_write(socket_, asio::buffer(writes_.front()), [self = shared_from_this()](auto ec, std::size_t) {
+      if (self->closed_) return;
+      if (ec) return self->Close("write_error");
+      Bytes& sent = self->writes_.front();
+      SecureWipe(sent.data(), sent.size());  // results carry CK, IK, Kc, RES
+      self->writes_.pop_front();
+      if (!self->writes_.empty()) self->WriteNext();
+    });
+  }
+
+  void Close(const char* reason) {
+    if (closed_) return;
+    closed_ = true;
+    services_.metrics.Count("simkms_gsup_connections_closed_total", "reason", reason);
+    boost::system::error_code ignored;
+    timer_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    for (Bytes& b : writes_) SecureWipe(b.data(), b.size());
+    writes_.clear();
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  Services& services_;
+  gsup::IpaDecoder decoder_;
+  std::optional<gsup::IpaIdentity> peer_;
+  std::array<uint8_t, 4096> buffer_{};
+  std::deque<std::optional<Bytes>> answers_;  // slot first_slot_ + i; nullopt while being computed
+  uint64_t first_slot_ = 0;
+  std::deque<Bytes> writes_;
+  bool reading_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+uint8_t GsupPeerInd(const Config& config, const std::string& peer_name) {
+  if (auto it = config.gsup_ind.find(peer_name); it != config.gsup_ind.end()) {
+    return static_cast<uint8_t>(it->second & 31u);
+  }
+  if (peer_name.empty()) return 0;
+  uint32_t h = 2166136261u;  // FNV-1a: stable across builds and restarts, unlike std::hash
+  for (unsigned char c : peer_name) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return static_cast<uint8_t>(1 + h % 31);
+}
+
+GsupServer::GsupServer(asio::io_context& io, Services& services) : io_(io), services_(services), acceptor_(io) {}
+
+StatusOr<std::unique_ptr<GsupServer>> GsupServer::Start(asio::io_context& io, const ListenerConfig& listener,
+                                                       Services& services) {
+  if (listener.tls) return InvalidArgumentError("the auc listener cannot use TLS: GSUP clients do not speak it");
+  std::unique_ptr<GsupServer> server(new GsupServer(io, services));
+  boost::system::error_code ec;
+  tcp::endpoint endpoint(asio::ip::make_address(listener.address, ec), listener.port);
+  if (ec) return InvalidArgumentError("auc address " + listener.address + ": " + ec.message());
+  server->acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) server->acceptor_.bind(endpoint, ec);
+  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return UnavailableError("auc (GSUP) cannot listen on " + listener.address + ":" + std::to_string(listener.port) +
+                            ": " + ec.message());
+  }
+  server->Accept();
+  return server;
+}
+
+void GsupServer::Accept() {
+  acceptor_.async_accept(asio::make_strand(io_), [this](auto ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) return;
+    if (!ec && !services_.stopping) {
+      services_.metrics.Count("simkms_gsup_connections_total", "listener", "auc");
+      std::make_shared<GsupConnection>(std::move(socket), services_)->Start();
+    }
+    if (!services_.stopping) Accept();
+  });
+}
+
+void GsupServer::Stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+uint16_t GsupServer::port() const { return acceptor_.local_endpoint().port(); }
+
+}  // namespace simkms::daemon

@@ -1,0 +1,44 @@
+// The AuC listener towards the core network: Osmocom GSUP over IPA on TCP, as
+// osmo-hlr serves it on port 4222 (docs/gsup.md §8). One connection per GSUP
+// client (osmo-msc, osmo-sgsn, a test client); each is a class on its own
+// strand: IPA CCM identity (ID_GET -> ID_RESP), PING -> PONG, then
+// SEND_AUTH_INFO requests answered in request order with vectors computed by
+// the AucService on a crypto worker (the SQN is synced before the answer is
+// queued). Plaintext only: GSUP clients do not speak TLS (config.h).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "sc-engine/daemon/services.h"
+
+namespace simkms::daemon {
+
+// The IND (0..31) of SQN = SEQ << 5 | IND for a peer name (SOURCE_NAME, else
+// the IPA SERNR): gsup.ind of the config if listed there, 0 for an empty name
+// (as osmo-hlr), otherwise 1 + FNV-1a(name) mod 31, stable across restarts.
+uint8_t GsupPeerInd(const Config& config, const std::string& peer_name);
+
+class GsupServer {
+ public:
+  // Binds and listens on the "auc" listener's address and port.
+  static StatusOr<std::unique_ptr<GsupServer>> Start(boost::asio::io_context& io, const ListenerConfig& listener,
+                                                     Services& services);
+  void Stop();
+  uint16_t port() const;
+
+ private:
+  GsupServer(boost::asio::io_context& io, Services& services);
+  void Accept();
+
+  boost::asio::io_context& io_;
+  Services& services_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+};
+
+}  // namespace simkms::daemon

@@ -1,0 +1,388 @@
+// kmsd's AuC listener over its real socket, as the core network sees it:
+// Osmocom GSUP over IPA (docs/gsup.md §8). A client built on Debian's
+// libosmo-gsup-client (what osmo-msc uses) and a raw client on our codec ask
+// for vectors; every vector is checked on a software chip (Milenage under the
+// chip's own Ki_1, or the Ki_2 of its first call); resync by AUTS; unknown
+// IMSI; hostile frames and messages, while another client keeps being served.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "kms/milenage.h"
+#include "kms/software_aes.h"
+#include "sc-engine/gsup/gsup.h"
+#include "sc-engine/gsup/ipa.h"
+#include "tests/e2e/kmsd_fixture.h"
+#if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
+#include "tests/e2e_gsup/libosmo_gsup_client.h"
+#endif
+
+namespace simkms::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kContract[] = R"({"order_id":"g-1","iccid":"8949001234567890128","activation_code":"271828"})";
+constexpr char kUncontractedImsi[] = "262019876500001";  // in the range, never contracted (misuse 1.1)
+
+// A blocking GSUP client on our codec, for what libosmo-gsup-client will not send.
+class RawGsupClient {
+ public:
+  explicit RawGsupClient(int fd) : fd_(fd) {}
+  ~RawGsupClient() {
+    if (fd_ >= 0) close(fd_);
+  }
+
+  void Send(const Bytes& bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      ssize_t n = send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n <= 0) return;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  void SendHex(const std::string& hex) { Send(FromHex(hex).value()); }
+
+  // The next frame; nullopt on timeout or when kmsd closed the connection (closed()).
+  std::optional<gsup::IpaFrame> ReadFrame(int timeout_ms = 5000) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      while (!pending_.empty()) {
+        auto n = decoder_.Feed(pending_);
+        if (!n.ok()) return std::nullopt;
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(*n));
+        if (auto frame = decoder_.Pop()) return frame;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      uint8_t chunk[4096];
+      ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+      if (n <= 0) {
+        closed_ = true;
+        return std::nullopt;
+      }
+      pending_.insert(pending_.end(), chunk, chunk + n);
+    }
+  }
+
+  // Reads kmsd's ID_GET and answers it as libosmo-gsup-client does.
+  void Identify(const std::string& serial) {
+    auto id_get = ReadFrame();
+    ASSERT_TRUE(id_get.has_value());
+    EXPECT_EQ(gsup::EncodeIpaFrame(id_get->stream, id_get->payload).value(), gsup::EncodeIdGet());
+    Send(gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}, {gsup::IdTag::kSerNr, serial}}).value());
+  }
+
+  void SendGsup(const Bytes& message) { Send(gsup::EncodeGsupFrame(message).value()); }
+
+  // The next GSUP message (CCM frames skipped); nullopt if none within the timeout.
+  std::optional<gsup::Message> ReadGsup(int timeout_ms = 5000) {
+    while (auto frame = ReadFrame(timeout_ms)) {
+      auto c = gsup::ClassifyFrame(*frame);
+      if (!c.ok() || c->kind != gsup::Classified::Kind::kGsup) continue;
+      auto m = gsup::Decode(c->body);
+      EXPECT_TRUE(m.ok()) << m.status().ToString();
+      if (m.ok()) return *m;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<gsup::Message> Ask(const gsup::Message& request) {
+    SendGsup(gsup::Encode(request).value());
+    return ReadGsup();
+  }
+
+  // True if kmsd closes the connection within the timeout.
+  bool ClosedWithin(int timeout_ms) {
+    while (!closed_ && ReadFrame(timeout_ms)) {
+    }
+    return closed_;
+  }
+
+ private:
+  int fd_;
+  gsup::IpaDecoder decoder_;
+  Bytes pending_;
+  bool closed_ = false;
+};
+
+gsup::Message Sai(const std::string& imsi, std::optional<uint8_t> num_vectors = std::nullopt) {
+  gsup::Message m;
+  m.type = gsup::MessageType::kSendAuthInfoRequest;
+  m.imsi = imsi;
+  m.num_vectors_req = num_vectors;
+  m.cn_domain = gsup::kCnDomainCs;
+  m.message_class = gsup::kMessageClassSubscriberManagement;
+  return m;
+}
+
+// The chip's side of a tuple, in software under `key`: the SQN it carries if
+// AUTN verifies (and RES, CK, IK, SRES, Kc must then be the chip's), else nullopt.
+std::optional<uint64_t> VerifyOnChip(const SecretBytes& key, const SecretBytes& op, const gsup::AuthTuple& t) {
+  auto k = kms::SoftwareAes128::Create(key).value();
+  kms::Block op_block{};
+  std::copy(op.reveal().begin(), op.reveal().end(), op_block.begin());
+  const kms::Block opc = kms::ComputeOpc(*k, op_block).value();
+  auto check = kms::CheckAutn(*k, opc, t.rand, t.autn);
+  if (!check.ok()) return std::nullopt;
+  EXPECT_EQ(t.res, Bytes(check->res.begin(), check->res.end()));
+  EXPECT_EQ(t.ck, check->ck);
+  EXPECT_EQ(t.ik, check->ik);
+  EXPECT_EQ(t.sres, kms::ConvertResToSres(check->res));
+  EXPECT_EQ(t.kc, kms::ConvertToKc(check->ck, check->ik));
+  return kms::SqnToUint64(check->sqn);
+}
+
+class KmsdGsupTest : public KmsdFixture {
+ protected:
+  void Contract() { ASSERT_EQ(Http("POST", "/v1/contracts", kContract).status, 201); }
+
+  // The SQNs of `tuples`, each verified on `chip` under `key`; one SEQ apart, one IND.
+  std::vector<uint64_t> VerifyAll(const std::vector<gsup::AuthTuple>& tuples, const SecretBytes& key,
+                                  const protocol::ChipProtocolState& chip) {
+    std::vector<uint64_t> sqns;
+    for (const gsup::AuthTuple& t : tuples) {
+      auto sqn = VerifyOnChip(key, chip.op, t);
+      EXPECT_TRUE(sqn.has_value()) << "AUTN does not verify on the chip";
+      if (!sqn) return sqns;
+      if (!sqns.empty()) {
+        EXPECT_EQ(*sqn, sqns.back() + 32);
+      }
+      sqns.push_back(*sqn);
+    }
+    return sqns;
+  }
+
+  protocol::ChipOutcome FirstCall(protocol::ChipProtocolState& chip) {
+    auto challenge = ChipExchange(chip.imsi, role_.Start(chip).value());
+    if (!challenge) return {};
+    auto confirm = role_.OnPacket(chip, *challenge);
+    if (!confirm.ok()) return {};
+    auto commit = ChipExchange(chip.imsi, confirm->packet);
+    if (!commit) return {};
+    return role_.OnPacket(chip, *commit).value();
+  }
+
+  protocol::ChipRole role_{[]() -> StatusOr<std::string> { return std::string("271828"); }};
+};
+
+#if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
+TEST_F(KmsdGsupTest, LibosmoGsupClientGetsVectorsThatVerifyUnderKi1) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  auto client = OsmoGsupClient::Connect(gsup_port_, "E2E-MSC");
+  ASSERT_TRUE(client.ok()) << client.status().ToString() << kmsd_log();
+
+  auto one = (*client)->SendAuthInfo(kImsi0, 1);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->message_type, 0x0a);
+  EXPECT_EQ(one->imsi, kImsi0);
+  ASSERT_EQ(one->tuples.size(), 1u);
+  std::vector<uint64_t> first = VerifyAll(one->tuples, chip.base_key, chip);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0] >> 5, 1u);  // the subscriber's first SEQ
+  const uint64_t ind = first[0] & 31;
+
+  auto five = (*client)->SendAuthInfo(kImsi0, std::nullopt);  // as osmo-msc asks: no NUM_VECTORS_REQ
+  ASSERT_TRUE(five.ok()) << five.status().ToString();
+  ASSERT_EQ(five->tuples.size(), 5u);
+  std::vector<uint64_t> sqns = VerifyAll(five->tuples, chip.base_key, chip);
+  ASSERT_EQ(sqns.size(), 5u);
+  EXPECT_EQ(sqns[0], first[0] + 32);
+  for (uint64_t sqn : sqns) EXPECT_EQ(sqn & 31, ind);  // one IND per peer name
+
+  auto many = (*client)->SendAuthInfo(kImsi0, 7);  // more than 5 asked: 5, no error (osmo-hlr)
+  ASSERT_TRUE(many.ok());
+  EXPECT_EQ(many->tuples.size(), 5u);
+
+  for (const char* unknown : {kUncontractedImsi, "001010000000042"}) {
+    auto refused = (*client)->SendAuthInfo(unknown, 1);
+    ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+    EXPECT_EQ(refused->message_type, 0x09) << unknown;
+    EXPECT_EQ(refused->cause, 0x02) << unknown;  // GMM cause "IMSI unknown in HLR", as osmo-hlr
+    EXPECT_TRUE(refused->tuples.empty());
+  }
+}
+#else
+TEST(KmsdGsupLibosmo, NeedsLibosmoGsupClient) {
+  FAIL() << "libosmo-gsup-client was not found at configure time: apt-get install libosmo-gsup-client-dev "
+            "libosmocore-dev, then re-run cmake";
+}
+#endif
+
+TEST_F(KmsdGsupTest, AutsResynchronisesToTheChipsSqn) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  RawGsupClient client(ConnectLoopback(gsup_port_));
+  client.Identify("E2E-RAW");
+  auto first = client.Ask(Sai(kImsi0, 1));
+  ASSERT_TRUE(first.has_value());
+  ASSERT_EQ(first->type, gsup::MessageType::kSendAuthInfoResult);
+  ASSERT_EQ(first->tuples.size(), 1u);
+  const uint64_t ind = VerifyAll(first->tuples, chip.base_key, chip).at(0) & 31;
+
+  // The chip has seen SQN 32549 elsewhere: it rejects this AUTN with an AUTS.
+  auto k = kms::SoftwareAes128::Create(chip.base_key).value();
+  kms::Block op{};
+  std::copy(chip.op.reveal().begin(), chip.op.reveal().end(), op.begin());
+  const kms::Block opc = kms::ComputeOpc(*k, op).value();
+  const uint64_t sqn_ms = 32549;
+  const kms::Auts auts = kms::BuildAuts(*k, opc, first->tuples[0].rand, kms::SqnFromUint64(sqn_ms)).value();
+
+  gsup::Message resync = Sai(kImsi0, 2);
+  resync.auts = auts;
+  resync.rand = first->tuples[0].rand;
+  auto answer = client.Ask(resync);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
+  std::vector<uint64_t> sqns = VerifyAll(answer->tuples, chip.base_key, chip);
+  ASSERT_EQ(sqns.size(), 2u);
+  EXPECT_EQ(sqns[0], ((sqn_ms + 32) & ~uint64_t{31}) | ind);  // osmo-hlr's rule after a resync
+
+  // An AUTS whose MAC-S does not verify changes nothing and is refused.
+  gsup::Message forged = resync;
+  (*forged.auts)[13] ^= 0x01;
+  auto refused = client.Ask(forged);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->type, gsup::MessageType::kSendAuthInfoError);
+  EXPECT_EQ(refused->cause, gsup::GmmCause::kNetworkFailure);
+  // AUTS without the RAND it answers: invalid mandatory information.
+  gsup::Message half = Sai(kImsi0, 1);
+  half.auts = auts;
+  auto invalid = client.Ask(half);
+  ASSERT_TRUE(invalid.has_value());
+  EXPECT_EQ(invalid->cause, gsup::GmmCause::kInvalidMandatoryInfo);
+  // The next vector continues after the resync, not after the refused requests.
+  auto next = client.Ask(Sai(kImsi0, 1));
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(VerifyAll(next->tuples, chip.base_key, chip).at(0), sqns[1] + 32);
+}
+
+TEST_F(KmsdGsupTest, AfterTheFirstCallVectorsAreUnderKi2) {
+  Contract();
+  protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  const SecretBytes ki1 = chip.base_key;
+  const protocol::ChipOutcome done = FirstCall(chip);
+  ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted) << kmsd_log();
+
+  RawGsupClient client(ConnectLoopback(gsup_port_));
+  client.Identify("E2E-RAW");
+  auto answer = client.Ask(Sai(kImsi0));
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(answer->tuples.size(), 5u);
+  EXPECT_EQ(VerifyAll(answer->tuples, done.new_ki2, chip).size(), 5u);
+  for (const gsup::AuthTuple& t : answer->tuples) {
+    EXPECT_FALSE(VerifyOnChip(ki1, chip.op, t).has_value()) << "a Ki_1 chip (a clone) must not authenticate";
+  }
+}
+
+TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  RawGsupClient good(ConnectLoopback(gsup_port_));
+  good.Identify("E2E-GOOD");
+  auto served = [&] {
+    auto a = good.Ask(Sai(kImsi0, 1));
+    return a && a->type == gsup::MessageType::kSendAuthInfoResult && VerifyAll(a->tuples, chip.base_key, chip).size() == 1;
+  };
+  ASSERT_TRUE(served());
+
+  // PING -> PONG, identified or not.
+  good.Send(gsup::EncodePing());
+  auto pong = good.ReadFrame();
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ(gsup::EncodeIpaFrame(pong->stream, pong->payload).value(), gsup::EncodePong());
+
+  {  // GSUP before the ID_RESP: no answer (and no SQN spent); identified, the same request is served.
+    RawGsupClient early(ConnectLoopback(gsup_port_));
+    ASSERT_TRUE(early.ReadFrame().has_value());  // ID_GET
+    early.Send(gsup::EncodePing());
+    auto early_pong = early.ReadFrame();
+    ASSERT_TRUE(early_pong.has_value());
+    EXPECT_EQ(gsup::EncodeIpaFrame(early_pong->stream, early_pong->payload).value(), gsup::EncodePong());
+    early.SendGsup(gsup::Encode(Sai(kImsi0, 1)).value());
+    EXPECT_FALSE(early.ReadGsup(500).has_value());
+    early.Send(gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}, {gsup::IdTag::kSerNr, "E2E-EARLY"}}).value());
+    auto late = early.Ask(Sai(kImsi0, 1));
+    ASSERT_TRUE(late.has_value());
+    EXPECT_EQ(late->tuples.size(), 1u);
+  }
+  // Connections kmsd drops: an ID_RESP without SERNR (osmo-hlr drops it too), a
+  // zero-length frame, an announced payload over libosmocore's 1200-byte frame or
+  // over the decoder's bound, a frame never finished (read timeout, 3 s here).
+  const std::vector<std::pair<std::string, std::string>> dropped = {
+      {"no SERNR", ToHex(gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}}).value())},
+      {"zero length", "0000fe"},
+      {"1280-byte frame", "0500ee05" + std::string(2 * 1279, '0')},
+      {"64 KiB announced", "ffffee05"},
+      {"truncated", "0020ee0508010862"},
+  };
+  for (const auto& [what, hex] : dropped) {
+    RawGsupClient hostile(ConnectLoopback(gsup_port_));
+    ASSERT_TRUE(hostile.ReadFrame().has_value());  // ID_GET
+    hostile.SendHex(hex);
+    EXPECT_TRUE(hostile.ClosedWithin(8000)) << what;
+  }
+
+  RawGsupClient odd(ConnectLoopback(gsup_port_));
+  odd.Identify("E2E-ODD");
+  const std::string imsi_ie = "0108" + ToHex(gsup::EncodeImsiTbcd(kImsi0).value());
+  // Garbage IEs (a length past the end, IMSI not first, a 2-byte NUM_VECTORS_REQ): no answer, connection kept.
+  for (const std::string& garbage : {"08" + imsi_ie + "52050101", "08520101" + imsi_ie, "08" + imsi_ie + "52020101"}) {
+    odd.SendGsup(FromHex(garbage).value());
+  }
+  // An unknown IE is skipped (as libosmogsm does); the request is served, after the garbage.
+  Bytes with_unknown = gsup::Encode(Sai(kImsi0, 1)).value();
+  const Bytes extra = FromHex("7e02abcd").value();
+  with_unknown.insert(with_unknown.end(), extra.begin(), extra.end());
+  odd.SendGsup(with_unknown);
+  auto answer = odd.ReadGsup();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
+  EXPECT_EQ(answer->tuples.size(), 1u);
+  // An IMSI with a hex digit: osmo-hlr's answer, IMSI echoed, cause 0x60 (docs/gsup.md §5).
+  odd.SendGsup(FromHex("080108000101000000a0f20a0101").value());
+  auto invalid = odd.ReadFrame();
+  ASSERT_TRUE(invalid.has_value());
+  EXPECT_EQ(ToHex(invalid->payload), "05090108000101000000a0f20201600a0101");
+  // UPDATE_LOCATION_REQUEST is not served: UPDATE_LOCATION_ERROR, "message type not implemented".
+  gsup::Message ul = Sai(kImsi0);
+  ul.type = gsup::MessageType::kUpdateLocationRequest;
+  ul.num_vectors_req.reset();
+  auto ul_answer = odd.Ask(ul);
+  ASSERT_TRUE(ul_answer.has_value());
+  EXPECT_EQ(static_cast<uint8_t>(ul_answer->type), 0x05);
+  EXPECT_EQ(static_cast<uint8_t>(*ul_answer->cause), 0x61);
+  // AUTH_FAIL_REPORT: audited, no answer; the next request still gets its own answer.
+  gsup::Message report;
+  report.type = gsup::MessageType::kAuthFailReport;
+  report.imsi = kImsi0;
+  odd.SendGsup(gsup::Encode(report).value());
+  auto after_report = odd.Ask(Sai(kUncontractedImsi, 1));
+  ASSERT_TRUE(after_report.has_value());
+  EXPECT_EQ(after_report->type, gsup::MessageType::kSendAuthInfoError);
+  EXPECT_EQ(after_report->imsi, kUncontractedImsi);
+  EXPECT_EQ(after_report->cause, gsup::GmmCause::kImsiUnknown);
+
+  EXPECT_TRUE(served());  // the first client was served throughout
+  const std::string metrics = Http("GET", "/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"vectors\"}"));
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"undecodable\"} 3"));
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"unidentified\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"auth_fail_report\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_vectors_total{request=\"sai\"}"));
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_request_seconds_count"));
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_connections_closed_total{reason=\"bad_identity\"} 1"));
+  ProcessResult audit =
+      Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "--json", "audit", "show"});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_THAT(audit.out, HasSubstr("auc.auth-fail-report"));
+}
+
+}  // namespace
+}  // namespace simkms::e2e
