@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "sc-engine/daemon/config.h"
+#include "sc-engine/daemon/gsup_server.h"
 #include "sc-engine/daemon/hardening.h"
 #include "tests/support/temp_dir.h"
 
@@ -86,6 +87,55 @@ TEST_F(ConfigTest, UnknownSettingsAndWrongTypesAreRefused) {
   EXPECT_THAT(ParseConfig(R"({"listeners": {"telnet": {}}})").status().message(), HasSubstr("unknown listener"));
   EXPECT_FALSE(ParseConfig("not json").ok());
   EXPECT_EQ(LoadConfig("/nonexistent.json").status().code(), StatusCode::kNotFound);
+}
+
+// The AuC (GSUP) listener: osmo-hlr's port on loopback unless said otherwise,
+// never TLS (GSUP clients cannot speak it), plaintext off loopback only when the
+// operator states the path is protected, and then with a warning at start.
+TEST_F(ConfigTest, GsupListenerDefaultsPolicyAndWarnings) {
+  auto c = ParseConfig(Base(R"("auc": {})"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listener("auc")->address, "127.0.0.1");
+  EXPECT_EQ(c->listener("auc")->port, 4222);
+  EXPECT_EQ(c->gsup_idle_timeout_ms, 60000u);
+  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  EXPECT_TRUE(ConfigWarnings(*c).empty());
+  EXPECT_FALSE(ParseConfig(Base(R"("auc": {"port": 0})"))->listener("auc")->enabled());
+
+  auto tls = ParseConfig(Base(R"("auc": {"tls": true, "roles": {"msc-1": "network"}})"));
+  EXPECT_THAT(CheckSafety(*tls).message(), HasSubstr("GSUP peers (osmo-msc, osmo-sgsn) do not speak TLS"));
+  auto open = ParseConfig(Base(R"("auc": {"address": "0.0.0.0"})"));
+  EXPECT_THAT(CheckSafety(*open).message(), HasSubstr("listeners.auc listens on 0.0.0.0 without TLS"));
+  auto stated = ParseConfig(Base(R"("auc": {"address": "10.0.0.1", "plaintext_on_protected_network": true})"));
+  EXPECT_TRUE(CheckSafety(*stated).ok());
+  ASSERT_EQ(ConfigWarnings(*stated).size(), 1u);
+  EXPECT_THAT(ConfigWarnings(*stated)[0], HasSubstr("10.0.0.1:4222 is plaintext off loopback"));
+  EXPECT_THAT(ConfigWarnings(*stated)[0], HasSubstr("IPsec"));
+}
+
+TEST_F(ConfigTest, GsupSettings) {
+  auto with_gsup = [this](const std::string& gsup) {
+    std::string text = Base(R"("auc": {})");
+    text.insert(text.find('{') + 1, "\"gsup\": " + gsup + ",");
+    return ParseConfig(text);
+  };
+  auto c = with_gsup(R"({"idle_timeout_ms": 30000, "ind": {"MSC-1": 3, "SGSN-1": 4}})");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->gsup_idle_timeout_ms, 30000u);
+  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  // The IND of SQN = SEQ << 5 | IND: configured, 0 for no name (as osmo-hlr),
+  // else a hash of the name that must not change between releases (pinned here).
+  EXPECT_EQ(GsupPeerInd(*c, "MSC-1"), 3);
+  EXPECT_EQ(GsupPeerInd(*c, ""), 0);
+  EXPECT_EQ(GsupPeerInd(*c, "E2E-MSC"), 20);
+  EXPECT_EQ(GsupPeerInd(Config{}, "MSC-1"), 13);
+  EXPECT_EQ(GsupPeerInd(Config{}, "a"), 15);
+
+  EXPECT_THAT(CheckSafety(*with_gsup(R"({"ind": {"MSC-9": 32}})")).message(), HasSubstr("IND must be 0..31"));
+  EXPECT_THAT(CheckSafety(*with_gsup(R"({"idle_timeout_ms": 500})")).message(),
+              HasSubstr("gsup.idle_timeout_ms must be 1000..3600000"));
+  EXPECT_THAT(with_gsup(R"({"ping": 1})").status().message(), HasSubstr("unknown setting gsup.ping"));
+  EXPECT_THAT(with_gsup(R"({"ind": {"MSC-1": "one"}})").status().message(), HasSubstr("wrong type"));
 }
 
 TEST(Hardening, DisablesCoreDumps) {
