@@ -46,6 +46,7 @@ Sw SwFor(Dialect d, Condition c, uint8_t xx) {
       return static_cast<Sw>(0x63C0 | (xx & 0x0f));
     case Condition::kChvBlocked: return gsm ? 0x9840 : 0x6983;
     case Condition::kChvStatusContradiction: return gsm ? 0x9808 : 0x6985;
+    case Condition::kChvInvalidated: return gsm ? 0x9808 : 0x6984;
     case Condition::kReferencedDataNotFound: return gsm ? 0x6B00 : 0x6A88;
     case Condition::kIncorrectData: return gsm ? 0x6F00 : 0x6A80;
     case Condition::kConditionsNotSatisfied: return gsm ? 0x6F00 : 0x6985;
@@ -95,6 +96,7 @@ std::string DescribeSw(Sw sw) {
     case 0x6983: return "blocked";
     case 0x9808: return "in contradiction with CHV status";
     case 0x6985: return "conditions of use not satisfied";
+    case 0x6984: return "referenced data invalidated (PIN disabled)";
     case 0x6A88: return "referenced data not found";
     case 0x6A80: return "incorrect data";
     case 0x6A81: return "function not supported";

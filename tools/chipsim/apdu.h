@@ -84,7 +84,8 @@ enum class Condition {
   kSecurityNotSatisfied,      // access condition (PIN) not fulfilled
   kWrongChv,                  // VERIFY/UNBLOCK mismatch, XX = tries left (GSM: 0 -> 98 40)
   kChvBlocked,                // PIN/PUK already blocked
-  kChvStatusContradiction,    // e.g. VERIFY a disabled PIN (GSM), ENABLE an enabled one
+  kChvStatusContradiction,    // e.g. ENABLE an enabled PIN, DISABLE a disabled one
+  kChvInvalidated,            // VERIFY/CHANGE a disabled PIN (GSM 98 08, UICC 69 84)
   kReferencedDataNotFound,    // unknown key reference (P2) in VERIFY & co
   kIncorrectData,             // malformed data field (TLV, PIN format)
   kConditionsNotSatisfied,    // e.g. TERMINAL RESPONSE without a proactive command

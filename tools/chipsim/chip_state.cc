@@ -114,7 +114,10 @@ Status ResetPersonalization(ChipState& s) {
   SIMKMS_ASSIGN_OR_RETURN(s.opc, OpcFor(s.ki1, s.op));
   SIMKMS_RETURN_IF_ERROR(ResetChvs(s));
   s.sqn.Clear();
-  s.ota = OtaCounters{};
+  // The OTA counters stay: the SC answers a new contract above what this chip
+  // last accepted, and refuses a counter that is not higher than the last it
+  // saw from the chip (docs/protocol.md §2); zeroed counters would make every
+  // packet of the reused chip a replay.
   return OkStatus();
 }
 

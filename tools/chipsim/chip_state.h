@@ -108,9 +108,10 @@ Status Validate(const ChipState& state);
 
 // The patent's reset ("Reuse of used chips"): Ki_2 deleted (and any pending
 // key), Ki_1 reactivated (OPc recomputed), PIN 0000 enabled with 3 tries,
-// PUK 00000000 with 10 tries, SQN array and OTA counters zero. ICCID, IMSI,
-// VER, K1, the DH group, Ki_1 and OP are untouched: the card is again exactly
-// as it left the manufacturer.
+// PUK 00000000 with 10 tries, SQN array zero. ICCID, IMSI, VER, K1, the DH
+// group, Ki_1 and OP are untouched, and so are the OTA counters (the SC refuses
+// a counter that does not increase: docs/protocol.md §2): apart from them the
+// card is again exactly as it left the manufacturer.
 Status ResetPersonalization(ChipState& state);
 
 // Commits a negotiated key: Ki_2 slot := ki2, active key Ki_2, OPc for it, no

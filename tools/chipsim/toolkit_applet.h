@@ -7,7 +7,6 @@
 // changes there is what the card persists. Error codes map to status words in
 // the card (docs/chip-simulator.md):
 //   InvalidArgument    -> wrong data (6A 80)
-//   Unimplemented      -> function not supported (6A 81)
 //   Unavailable        -> toolkit busy (93 00): a proactive session is running
 //   FailedPrecondition -> conditions of use not satisfied (69 85)
 //   anything else      -> technical problem (6F 00)
