@@ -1,0 +1,26 @@
+#include "tools/bench/latency.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace simkms::bench {
+
+void LatencySamples::Merge(const LatencySamples& other) {
+  samples_.insert(samples_.end(), other.samples_.begin(), other.samples_.end());
+  sorted_ = false;
+}
+
+double LatencySamples::Percentile(double p) {
+  if (samples_.empty()) return 0;
+  if (!sorted_) {
+    std::sort(samples_.begin(), samples_.end());
+    sorted_ = true;
+  }
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(samples_.size())));
+  if (rank == 0) rank = 1;
+  return samples_[std::min(rank, samples_.size()) - 1];
+}
+
+double LatencySamples::Max() { return Percentile(100); }
+
+}  // namespace simkms::bench
