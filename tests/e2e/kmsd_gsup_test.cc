@@ -14,6 +14,7 @@
 
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
+#include "sc-engine/daemon/gsup_server.h"
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
 #include "tests/e2e/kmsd_fixture.h"
@@ -261,6 +262,39 @@ TEST_F(KmsdGsupTest, AutsResynchronisesToTheChipsSqn) {
   auto next = client.Ask(Sai(kImsi0, 1));
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(VerifyAll(next->tuples, chip.base_key, chip).at(0), sqns[1] + 32);
+}
+
+// The SQN is synced before an answer leaves: kmsd killed right after answering
+// never hands out an SQN again. The IND follows the peer's name: SOURCE_NAME
+// if the request has one (answered with DESTINATION_NAME), else the IPA serial.
+TEST_F(KmsdGsupTest, SqnsSurviveAKillAndFollowThePeersName) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  std::vector<uint64_t> before;
+  {
+    RawGsupClient client(ConnectLoopback(gsup_port_));
+    client.Identify("E2E-RAW");
+    auto answer = client.Ask(Sai(kImsi0));
+    ASSERT_TRUE(answer.has_value());
+    before = VerifyAll(answer->tuples, chip.base_key, chip);
+    ASSERT_EQ(before.size(), 5u);
+    EXPECT_EQ(before[0] & 31, daemon::GsupPeerInd(daemon::Config{}, "E2E-RAW"));
+  }
+  KillKmsd();
+  StartKmsd();
+  RawGsupClient client(ConnectLoopback(gsup_port_));
+  client.Identify("E2E-RAW");
+  gsup::Message named = Sai(kImsi0, 1);
+  const std::string name("MSC-7\0", 6);  // osmo-msc sends the NUL
+  named.source_name = Bytes(name.begin(), name.end());
+  auto answer = client.Ask(named);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->destination_name, named.source_name);
+  std::vector<uint64_t> after = VerifyAll(answer->tuples, chip.base_key, chip);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0] >> 5, (before.back() >> 5) + 1);  // the next SEQ: none lost, none repeated
+  EXPECT_EQ(after[0] & 31, daemon::GsupPeerInd(daemon::Config{}, "MSC-7"));
+  EXPECT_NE(after[0] & 31, before[0] & 31);
 }
 
 TEST_F(KmsdGsupTest, AfterTheFirstCallVectorsAreUnderKi2) {

@@ -5,7 +5,7 @@
 # in tests/e2e would be linked into every e2e test. Without
 # libosmo-gsup-client-dev the libosmo test still builds and fails saying what to install.
 if(TARGET kmsd_gsup_test)
-  target_link_libraries(kmsd_gsup_test PRIVATE simkms_gsup)
+  target_link_libraries(kmsd_gsup_test PRIVATE simkms_gsup simkms_daemon)
   pkg_check_modules(SIMKMS_E2E_LIBOSMO_GSUP QUIET IMPORTED_TARGET libosmo-gsup-client libosmogsm libosmocore)
   if(SIMKMS_E2E_LIBOSMO_GSUP_FOUND)
     target_sources(kmsd_gsup_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/libosmo_gsup_client.cc)
