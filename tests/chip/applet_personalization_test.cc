@@ -25,16 +25,14 @@ using testing::MenuSelectionEnvelope;
 using testing::LossySmsNetwork;
 using testing::SoftwareSc;
 
-constexpr char kIccid[] = "8949001234567890128";
-constexpr char kImsi[] = "262019876500000";
+constexpr const char* kImsi = testing::kTestImsi;
 
 class AppletTest : public ::testing::TestWithParam<kms::DhGroupKind> {
  protected:
   void SetUp() override {
-    SecretBytes k1(16);
-    RAND_bytes(k1.mutable_data(), 16);
-    op_ = SecretBytes::Copy(FromHex("cdc202d5123e20f62b6d676ac72cb318").value());
-    chip_ = PrePersonalize(kIccid, kImsi, 2, kms::Profile::kModern, k1, DhGroupSpec{GetParam(), {}, {}}, op_).value();
+    testing::TestChip made = testing::MakeTestChip(GetParam());
+    chip_ = std::move(made.state);
+    op_ = std::move(made.op);
     sc_.emplace(kImsi, 2, protocol::DhGroup::Named(GetParam()).value(), chip_.ki1, op_);
     network_.emplace(*sc_);
   }

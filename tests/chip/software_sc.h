@@ -20,9 +20,28 @@
 #include "sc-engine/protocol/secured_packet.h"
 #include "sc-engine/protocol/sms_segments.h"
 #include "sc-engine/protocol/software_session.h"
+#include "tools/chipsim/chip_state.h"
 #include "tools/chipsim/ota_link.h"
 
 namespace simkms::chip::testing {
+
+inline constexpr char kTestIccid[] = "8949001234567890128";
+inline constexpr char kTestImsi[] = "262019876500000";
+
+// A card as the manufacturer makes it (random K1, VER 2, modern profile), and
+// the software SC that knows its Ki_1.
+struct TestChip {
+  ChipState state;
+  SecretBytes op;
+};
+inline TestChip MakeTestChip(kms::DhGroupKind group) {
+  SecretBytes k1(16);
+  RAND_bytes(k1.mutable_data(), 16);
+  TestChip t;
+  t.op = SecretBytes::Copy(FromHex("cdc202d5123e20f62b6d676ac72cb318").value());
+  t.state = PrePersonalize(kTestIccid, kTestImsi, 2, kms::Profile::kModern, k1, DhGroupSpec{group, {}, {}}, t.op).value();
+  return t;
+}
 
 inline protocol::Res MilenageRes(const SecretBytes& key, const SecretBytes& op, const protocol::Rand& rand) {
   auto cipher = kms::SoftwareAes128::Create(key).value();

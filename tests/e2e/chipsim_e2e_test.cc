@@ -6,12 +6,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 
 #include "kms/k1_export.h"
+#include "kms/milenage.h"
+#include "kms/software_aes.h"
 #include "kms/software_keys.h"
 #include "tests/chip/applet_handset.h"
 #include "tests/e2e/kmsd_fixture.h"
+#include "tests/support/paths.h"
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 #include "tools/chipsim/chip_image.h"
 #include "tools/chipsim/ota_link.h"
@@ -149,6 +155,126 @@ TEST_F(ChipsimE2eTest, UncontractedChipGetsNoAnswer) {
   EXPECT_EQ(network.packets_sent(), 1u);
   EXPECT_EQ(network.packets_unanswered(), 1u);
   EXPECT_EQ(card.active_key, chip::ActiveKey::kKi1);
+}
+
+// The chipsim binary on an image file: each command a separate process, as a
+// tester runs it; the card's state lives only in the image between them.
+class ChipsimCliTest : public ChipsimE2eTest {
+ protected:
+  void SetUp() override {
+    ChipsimE2eTest::SetUp();
+    image_ = (dir_.path() / "card.img").string();
+    ASSERT_TRUE(chip::SaveChipImage(image_, MakeCard(kIccid0, kImsi0)).ok());
+  }
+  ProcessResult Chipsim(std::vector<std::string> args) {
+    std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/chipsim/chipsim", "--image", image_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return simkms::testing::RunProcess(argv);
+  }
+  chip::ChipState Card() { return chip::LoadChipImage(image_).value(); }
+  std::string Sc() { return "127.0.0.1:" + std::to_string(chip_port_); }
+
+  simkms::testing::TempDir dir_;
+  std::string image_;
+};
+
+TEST_F(ChipsimCliTest, FirstCallRekeyAuthenticateAndResetAcrossProcesses) {
+  ASSERT_EQ(Http("POST", "/v1/contracts",
+                 R"({"order_id":"o-1","iccid":"8949001234567890128","activation_code":"271828"})")
+                .status,
+            201);
+  ProcessResult info = Chipsim({"info"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_THAT(info.out, HasSubstr("imsi=262019876500000"));
+  EXPECT_THAT(info.out, HasSubstr("active_key=Ki_1"));
+  EXPECT_THAT(info.out, ::testing::Not(HasSubstr(ToHex(Card().ki1.reveal()))));  // KCVs only
+
+  // The SC asks for the activation code; without one the customer cancels.
+  ProcessResult no_code = Chipsim({"first-call", "--sc", Sc()});
+  EXPECT_EQ(no_code.exit_code, 1);
+  EXPECT_THAT(no_code.err, HasSubstr("--activation-code"));
+  EXPECT_EQ(Card().active_key, chip::ActiveKey::kKi1);
+
+  ProcessResult first = Chipsim({"first-call", "--sc", Sc(), "--activation-code", "271828"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err << kmsd_log();
+  const std::string kcv = Subscriber(kImsi0)["ki2_kcv"];
+  EXPECT_THAT(first.out, HasSubstr("display: SIM activated. Please change your PIN."));
+  EXPECT_THAT(first.out, HasSubstr("personalized: Ki_2 KCV " + kcv));
+  EXPECT_EQ(Kcv(Card().ki2), kcv);
+  EXPECT_THAT(Chipsim({"info"}).out, HasSubstr("kcv.ki2=" + kcv));
+  EXPECT_EQ(chip::Validate(Card()).ok(), true);
+
+  // The network authenticates under the new key: a vector computed from it.
+  chip::ChipState card = Card();
+  auto aes = kms::SoftwareAes128::Create(card.ki2).value();
+  kms::Block opc{};
+  std::copy(card.opc.reveal().begin(), card.opc.reveal().end(), opc.begin());
+  kms::Block rand{};
+  rand.fill(0x5A);
+  kms::AuthVector v = kms::GenerateAuthVector(*aes, opc, rand, kms::Sqn{0, 0, 0, 0, 0, 0x20}, kms::Amf{0x80, 0}).value();
+  ProcessResult auth = Chipsim({"auth", "--rand", ToHex(v.rand), "--autn", ToHex(v.autn)});
+  ASSERT_EQ(auth.exit_code, 0) << auth.err;
+  EXPECT_THAT(auth.out, HasSubstr("RES=" + ToHex(v.xres)));
+  EXPECT_THAT(auth.out, HasSubstr("CK=" + ToHex(v.ck)));
+  // The same vector again is a replay: sync failure with AUTS.
+  ProcessResult replay = Chipsim({"auth", "--rand", ToHex(v.rand), "--autn", ToHex(v.autn)});
+  EXPECT_EQ(replay.exit_code, 1);
+  EXPECT_THAT(replay.out, ::testing::MatchesRegex("sync failure: AUTS=[0-9a-f]{28}\n"));
+  ProcessResult gsm = Chipsim({"gsm-auth", "--rand", ToHex(v.rand)});
+  ASSERT_EQ(gsm.exit_code, 0) << gsm.err;
+  EXPECT_THAT(gsm.out, HasSubstr("SRES=" + ToHex(v.sres)));
+
+  // Re-key from the SIM menu.
+  ASSERT_EQ(Http("POST", std::string("/v1/subscribers/") + kImsi0 + "/rekey").status, 200);
+  ProcessResult rekey = Chipsim({"rekey", "--sc", Sc()});
+  ASSERT_EQ(rekey.exit_code, 0) << rekey.out << rekey.err;
+  const std::string new_kcv = Subscriber(kImsi0)["ki2_kcv"];
+  EXPECT_NE(new_kcv, kcv);
+  EXPECT_THAT(rekey.out, HasSubstr("re-keyed: Ki_2 KCV " + new_kcv));
+  // A personalized chip's call attempt sends nothing.
+  ProcessResult again = Chipsim({"first-call", "--sc", Sc()});
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_THAT(again.out, HasSubstr("already personalized"));
+
+  // PIN handling over APDUs.
+  EXPECT_EQ(Chipsim({"verify-pin", "--pin", "0000"}).exit_code, 0);
+  ProcessResult wrong_pin = Chipsim({"verify-pin", "--pin", "9999"});
+  EXPECT_EQ(wrong_pin.exit_code, 1);
+  EXPECT_THAT(wrong_pin.err, HasSubstr("63 C2"));
+  EXPECT_EQ(Chipsim({"change-pin", "--pin", "0000", "--new-pin", "2468"}).exit_code, 0);
+  EXPECT_EQ(Chipsim({"verify-pin", "--pin", "2468"}).exit_code, 0);
+
+  // The dealer's reset needs the (negotiated) PUK.
+  const chip::Chv puk = Card().puk;
+  const std::string puk_digits(reinterpret_cast<const char*>(puk.value().reveal().data()), 8);
+  EXPECT_EQ(Chipsim({"reset", "--puk", "00000000"}).exit_code, 1);
+  ProcessResult reset = Chipsim({"reset", "--puk", puk_digits});
+  ASSERT_EQ(reset.exit_code, 0) << reset.err;
+  EXPECT_THAT(Chipsim({"info"}).out, HasSubstr("active_key=Ki_1"));
+  EXPECT_EQ(Card().ota.out, card.ota.out + 2);  // the reset keeps the OTA counters (the re-key sent 2 packets)
+}
+
+TEST_F(ChipsimCliTest, ExitCodesForBadUseAndUnansweredChips) {
+  EXPECT_EQ(Chipsim({"first-call"}).exit_code, 2);                       // --sc missing
+  EXPECT_EQ(Chipsim({"first-call", "--sc", "nohost"}).exit_code, 2);     // no port
+  EXPECT_EQ(Chipsim({"auth", "--rand", "00", "--autn", "00"}).exit_code, 2);
+  EXPECT_EQ(Chipsim({"frobnicate"}).exit_code, 2);
+  ProcessResult missing = simkms::testing::RunProcess(
+      {simkms::testing::BinaryDir() + "/tools/chipsim/chipsim", "--image", (dir_.path() / "none.img").string(), "info"});
+  EXPECT_EQ(missing.exit_code, 3);
+  chmod(image_.c_str(), 0644);
+  EXPECT_EQ(Chipsim({"info"}).exit_code, 3);  // readable by others: refused
+  chmod(image_.c_str(), 0600);
+
+  // Not contracted: kmsd does not answer (misuse 1.1).
+  ProcessResult silent = Chipsim({"first-call", "--sc", Sc(), "--timeout-ms", "1000"});
+  EXPECT_EQ(silent.exit_code, 1);
+  EXPECT_THAT(silent.err, HasSubstr("no answer from the SC"));
+  EXPECT_EQ(Card().ota.out, 1u);  // the HELLO's counter was persisted
+  // Nobody listening.
+  ProcessResult down = Chipsim({"first-call", "--sc", "127.0.0.1:1"});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_THAT(down.out + down.err, HasSubstr("not reachable"));
 }
 
 TEST(OtaLinkTest, ScEndpointParsing) {

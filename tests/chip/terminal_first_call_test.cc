@@ -1,0 +1,163 @@
+// The handset model driving the card with APDU bytes (Card::Transmit) and the
+// personalization applet inside it: the power-on sequence, the first call from
+// a call attempt, the activation code on the keypad, every protocol message
+// lost once with the card's image reloaded before the retry, the re-key from
+// the SIM menu. The SC is the software one of tests/chip/software_sc.h.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "kms/software_keys.h"
+#include "tests/chip/software_sc.h"
+#include "tools/chipsim/card.h"
+#include "tools/chipsim/chip_image.h"
+#include "tools/chipsim/personalization_applet.h"
+#include "tools/chipsim/terminal.h"
+
+namespace simkms::chip {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::LossySmsNetwork;
+using testing::SoftwareSc;
+
+constexpr const char* kIccid = testing::kTestIccid;
+constexpr const char* kImsi = testing::kTestImsi;
+
+class TerminalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto [state, op] = testing::MakeTestChip(kms::DhGroupKind::kFfdhe2048);
+    sc_.emplace(kImsi, 2, protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048).value(), state.ki1, op);
+    network_.emplace(*sc_);
+    image_ = SerializeChipImage(state);
+    Insert();
+  }
+
+  // The card (as its image keeps it) into a fresh handset: power-on, new applet RAM.
+  void Insert() {
+    applet_ = std::make_unique<PersonalizationApplet>();
+    card_ = std::make_unique<Card>(ParseChipImage(image_).value(), applet_.get());
+    card_->PowerOn();
+    terminal_ = std::make_unique<Terminal>(
+        [this](ByteView apdu) -> StatusOr<Bytes> {
+          ++apdus_;
+          return card_->Transmit(apdu);
+        },
+        &*network_,
+        [this](const GetInput& input) -> std::optional<SecretBytes> {
+          asked_.push_back(input);
+          if (keypad_.empty()) return std::nullopt;
+          std::string typed = keypad_.front();
+          keypad_.erase(keypad_.begin());
+          return SecretBytes::Copy(AsBytes(typed));
+        },
+        [this](const std::string& text) { display_.push_back(text); });
+  }
+  // Power loss: what the card persisted is all that is left.
+  void PowerCycle() {
+    image_ = SerializeChipImage(card_->state());
+    Insert();
+  }
+  std::optional<SecretBytes> Pin(const char* digits) { return EncodePin(digits).value(); }
+
+  void ExpectPersonalizedLikeSc() {
+    const ChipState& s = card_->state();
+    ASSERT_EQ(s.active_key, ActiveKey::kKi2);
+    EXPECT_FALSE(s.pending.has_value());
+    EXPECT_EQ(kms::SoftwareAesKcv(s.ki2).value(), kms::SoftwareAesKcv(sc_->committed_ki2()).value());
+  }
+
+  std::optional<SoftwareSc> sc_;
+  std::optional<LossySmsNetwork> network_;
+  std::string image_;
+  std::unique_ptr<PersonalizationApplet> applet_;
+  std::unique_ptr<Card> card_;
+  std::unique_ptr<Terminal> terminal_;
+  std::vector<std::string> display_;
+  std::vector<GetInput> asked_;
+  std::vector<std::string> keypad_;
+  int apdus_ = 0;
+};
+
+TEST_F(TerminalTest, PowerOnReadsIccidAndImsiBehindThePin) {
+  Status no_pin = terminal_->Start(std::nullopt);
+  EXPECT_EQ(no_pin.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(no_pin.message(), HasSubstr("PIN"));
+  EXPECT_EQ(terminal_->iccid(), kIccid);  // EF_ICCID is always readable
+
+  Status wrong = terminal_->Start(Pin("1234"));
+  EXPECT_EQ(wrong.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(wrong.message(), HasSubstr("VERIFY PIN"));
+  EXPECT_EQ(card_->state().pin.tries_left(), 2);
+
+  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  EXPECT_EQ(terminal_->iccid(), kIccid);
+  EXPECT_EQ(terminal_->imsi(), kImsi);
+  EXPECT_EQ(card_->state().pin.tries_left(), 3);
+  EXPECT_EQ(terminal_->proactive_commands(), 0);  // the applet asks nothing at power-on
+}
+
+TEST_F(TerminalTest, CallAttemptRunsTheFirstCallThroughApdus) {
+  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+  ExpectPersonalizedLikeSc();
+  EXPECT_THAT(display_, ElementsAre("SIM activated. Please change your PIN."));
+  // HELLO in 3 SMS, CONFIRM in 1, and the DISPLAY TEXT: 5 proactive commands.
+  EXPECT_EQ(terminal_->proactive_commands(), 5);
+  EXPECT_THAT(network_->segments_up, ElementsAre(3, 1));
+  EXPECT_TRUE(terminal_->refused_downloads().empty());
+  // The PUK is the negotiated one: UNBLOCK CHV1 with it works over APDUs.
+  const SecretBytes puk = EncodePuk(sc_->committed_puk()).value();
+  const SecretBytes pin = EncodePin("4321").value();
+  Bytes data(puk.reveal().begin(), puk.reveal().end());
+  data.insert(data.end(), pin.reveal().begin(), pin.reveal().end());
+  auto r = terminal_->Send(CommandApdu{kClaIso, kInsUnblock, 0x00, 0x01, 16, data});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->sw, kSwOk) << SwToString(r->sw);
+}
+
+TEST_F(TerminalTest, KeypadAnswersGetInputForTheActivationCode) {
+  sc_->activation_code = "8675309";
+  keypad_ = {"8675309"};
+  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+  ASSERT_EQ(asked_.size(), 1u);
+  EXPECT_TRUE(asked_[0].hide_input);
+  ExpectPersonalizedLikeSc();
+}
+
+TEST_F(TerminalTest, EachLostMessageIsRecoveredAfterAPowerCycle) {
+  for (int lost = 1; lost <= 4; ++lost) {
+    SCOPED_TRACE("lost message " + std::to_string(lost));
+    SetUp();
+    if (lost % 2 == 1) network_->drop_up = (lost + 1) / 2;
+    else network_->drop_down = lost / 2;
+    ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+    ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+    EXPECT_EQ(card_->state().active_key, ActiveKey::kKi1);
+    PowerCycle();
+    ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+    ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+    ExpectPersonalizedLikeSc();
+    EXPECT_EQ(sc_->commits(), 1);
+  }
+}
+
+TEST_F(TerminalTest, MenuSelectionRekeys) {
+  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+  const Bytes first = kms::SoftwareAesKcv(card_->state().ki2).value();
+  PowerCycle();
+  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  display_.clear();
+  ASSERT_TRUE(terminal_->SelectMenuItem(PersonalizationApplet::kMenuItemRenewKey).ok());
+  EXPECT_THAT(display_, ElementsAre("SIM key renewed."));
+  ExpectPersonalizedLikeSc();
+  EXPECT_NE(kms::SoftwareAesKcv(card_->state().ki2).value(), first);
+  // An unknown menu item is refused by the card.
+  EXPECT_FALSE(terminal_->SelectMenuItem(9).ok());
+}
+
+}  // namespace
+}  // namespace simkms::chip
