@@ -64,7 +64,8 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
   }
 
   void ReadMore() {
-    if (closed_ || reading_ || answers_.size() >= kMaxPendingAnswers || services_.stopping) return;
+    // Not while OnBytes parses buffer_: Asio may read speculatively into it at once.
+    if (closed_ || reading_ || parsing_ || answers_.size() >= kMaxPendingAnswers || services_.stopping) return;
     reading_ = true;
     ArmTimer();
     socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](auto ec, std::size_t n) {
@@ -77,14 +78,17 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
 
   void OnBytes(std::size_t n) {
     ByteView input(buffer_.data(), n);
+    parsing_ = true;
     while (!input.empty() && !closed_) {
       auto consumed = decoder_.Feed(input);
       if (!consumed.ok()) {
+        parsing_ = false;
         return Close(consumed.status().code() == StatusCode::kResourceExhausted ? "oversize_frame" : "bad_frame");
       }
       input = input.subspan(*consumed);
       if (auto frame = decoder_.Pop()) OnFrame(*frame);
     }
+    parsing_ = false;
     ReadMore();
   }
 
@@ -346,6 +350,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
   uint64_t first_slot_ = 0;
   std::deque<Bytes> writes_;
   bool reading_ = false;
+  bool parsing_ = false;  // OnBytes is walking buffer_
   bool closed_ = false;
 };
 
