@@ -31,7 +31,11 @@ StatusOr<kms::Ki2Cache::Handle> SubscriberKeys::Ki2(p11::Session& session,
     return DataLossError("Ki_2 blob " + key_id + " has KCV " + ToHex(blob.kcv) + ", subscriber " + subscriber.imsi +
                          " names " + ToHex(subscriber.ki2_kcv));
   }
-  return ki2_cache_.Get(session, blob.key_id, {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism});
+  // Key ids restart at generation 1 when a terminated IMSI is contracted again,
+  // so the id alone could find the previous subscription's Ki_2 in the cache:
+  // the cache entry is named by the id and the wrapped blob (unique per key).
+  return ki2_cache_.Get(session, blob.key_id + "#" + ToHex(blob.blob),
+                        {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism});
 }
 
 }  // namespace simkms::sc

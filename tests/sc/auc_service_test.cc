@@ -142,3 +142,32 @@ TEST_F(AucServiceTest, ABlobMovedFromAnotherRecordIsRefused) {
 
 }  // namespace
 }  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+// Terminate, reset the chip to Ki_1, contract the same IMSI again and run a new
+// first call: the new subscription's Ki_2 gets the same key id as the old one
+// ("imsi/1"), and the vectors must use the new key, not the cached old one.
+TEST_F(AucServiceTest, AfterTerminationAndANewContractVectorsUseTheNewKi2) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  CK_OBJECT_HANDLE k1 = Unwrap(kms::FindK1(s(), 2));
+  p11::ScopedObject ki1_token = Unwrap(kms::DeriveKi1(s(), k1, kms::Profile::kModern, kFirstImsi));
+  SecretBytes old_ki2 = RunSession(chip, kFirstImsi, ki1_token.get(), protocol::kKeyVersionKi1);
+  const std::string old_key_id = Unwrap(store_->GetSubscriber(kFirstImsi)).ki2_key_id;
+  ExpectChipAccepts(old_ki2, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0], 33);
+
+  ASSERT_TRUE(Subscribers().Terminate(kFirstImsi).ok());
+  Unwrap(Subscribers().Contract({"order-2", kFirstIccid, 2, std::nullopt}));
+  chip = MakeChip(kFirstImsi);  // the chip reset: Ki_1 active again
+  SecretBytes new_ki2 = RunSession(chip, kFirstImsi, ki1_token.get(), protocol::kKeyVersionKi1);
+  ASSERT_FALSE(new_ki2.Equals(old_ki2));
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).ki2_key_id, old_key_id);  // why the cache must tell them apart
+
+  auto vectors = Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}));
+  ExpectChipAccepts(new_ki2, vectors[0], 33);
+}
+
+}  // namespace
+}  // namespace simkms::sc
