@@ -28,8 +28,10 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr std::size_t kMaxFramePayload = 1200 - gsup::kIpaHeaderSize;
 // Answers owed per connection (crypto jobs queued or running); reading pauses at this.
 constexpr std::size_t kMaxPendingAnswers = 32;
-// Written but not yet sent (a peer that pings and never reads): closed beyond this.
-constexpr std::size_t kMaxQueuedWrites = 256;
+// Bytes queued but not yet sent (a peer that pings and never reads): closed
+// beyond this. Far above a burst of pipelined answers (a 4 KiB read holds at
+// most ~200 SAI requests, ~100 KiB of 5-vector results).
+constexpr std::size_t kMaxQueuedBytes = 1 << 20;
 // GMM cause for a request type this AuC does not serve (TS 24.008 10.5.5.14,
 // GMM_CAUSE_MSGT_NOTEXIST_NOTIMPL).
 constexpr auto kCauseMessageTypeNotImplemented = static_cast<gsup::GmmCause>(0x61);
@@ -312,7 +314,8 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
 
   void Write(Bytes bytes) {
     if (closed_) return;
-    if (writes_.size() >= kMaxQueuedWrites) return Close("slow_reader");
+    if (queued_bytes_ + bytes.size() > kMaxQueuedBytes) return Close("slow_reader");
+    queued_bytes_ += bytes.size();
     writes_.push_back(std::move(bytes));
     if (writes_.size() == 1) WriteNext();
   }
@@ -322,6 +325,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
       if (self->closed_) return;
       if (ec) return self->Close("write_error");
       Bytes& sent = self->writes_.front();
+      self->queued_bytes_ -= sent.size();
       SecureWipe(sent.data(), sent.size());  // results carry CK, IK, Kc, RES
       self->writes_.pop_front();
       if (!self->writes_.empty()) self->WriteNext();
@@ -349,6 +353,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
   std::deque<std::optional<Bytes>> answers_;  // slot first_slot_ + i; nullopt while being computed
   uint64_t first_slot_ = 0;
   std::deque<Bytes> writes_;
+  std::size_t queued_bytes_ = 0;  // in writes_
   bool reading_ = false;
   bool parsing_ = false;  // OnBytes is walking buffer_
   bool closed_ = false;
