@@ -30,7 +30,7 @@ CHIPS_MADE=1000
 CONTRACTS=100
 
 START_SECONDS=$(date +%s.%N)
-step() { CURRENT_STEP="$*"; printf '\n\033[1;34m### %s\033[0m\n' "$*"; }
+step() { CURRENT_STEP="$*"; printf '\n\033[1;34m### %s\033[0m  \033[2m[%s s]\033[0m\n' "$*" "$(elapsed)"; }
 note() { printf '    %s\n' "$*"; }
 ok() { printf '    \033[32mok\033[0m  %s\n' "$*"; }
 die() { printf '\n\033[1;31mDEMO FAILED: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -353,10 +353,12 @@ status_of() {
   SUB_KCV=$(json_field "$STATE/api/last.json" ki2_kcv)
   SUB_TRIES=$(json_field "$STATE/api/last.json" activation_tries_left)
 }
-clone_alarms() {
+chip_packets() {  # outcome: kmsd's counter of chip packets with that outcome
   curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" |
-    sed -n 's/^simkms_chip_packets_total{outcome="clone_alarm"} \([0-9]*\).*/\1/p' | grep . || echo 0
+    sed -n "s/^simkms_chip_packets_total{outcome=\"$1\"} \\([0-9]*\\).*/\\1/p" | grep . || echo 0
 }
+# The SC does not answer a chip it does not know or trust: the misuse calls wait this long.
+NO_ANSWER_MS=800
 first_call() {  # position [activation code]: one chip's first call through the terminal model
   local i="$1" code="${2-$(code_of "$1")}"
   "$CHIPSIM" --image "$(chip_image "$(iccid_of "$i")")" first-call --sc "127.0.0.1:$CHIP_PORT" \
@@ -419,6 +421,11 @@ fi
 
 step "14. Termination of subscriber 9, its chip reset to Ki_1 (the patent's reset function), contracted again"
 T=9
+# The customer's PUK (negotiated at the first call, read by customer care) authorises the reset later.
+if have chipsim; then
+  [ "$(api care-1 GET "/v1/subscribers/$(imsi_of $T)/puk")" = 200 ] || die "PUK of subscriber $T: $(cat "$STATE/api/last.json")"
+  PUK_T=$(json_field "$STATE/api/last.json" puk)
+fi
 [ "$(api vo-1 DELETE "/v1/subscribers/$(imsi_of $T)")" = 204 ] || die "terminate refused: $(cat "$STATE/api/last.json")"
 [ "$(api vo-1 GET "/v1/subscribers/$(imsi_of $T)")" = 404 ] || die "the terminated subscriber still exists"
 TERMINATIONS=1
@@ -429,10 +436,10 @@ if have gsup; then
   ok "the network gets IMSI_UNKNOWN for $(imsi_of $T)"
 fi
 if need chipsim; then
-  "$CHIPSIM" --image "$(chip_image "$(iccid_of $T)")" reset > "$STATE/log/reset.log" 2>&1 ||
+  "$CHIPSIM" --image "$(chip_image "$(iccid_of $T)")" reset --puk "$PUK_T" > "$STATE/log/reset.log" 2>&1 ||
     { cat "$STATE/log/reset.log" >&2; die "chip reset failed"; }
   RESETS=1
-  ok "chip reset: Ki_2 deleted, Ki_1 reactivated, PIN 0000, PUK 00000000"
+  ok "the customer resets the chip with the PUK customer care gave him: $(tail -1 "$STATE/log/reset.log")"
   [ "$(api vo-1 POST /v1/contracts "{\"order_id\": \"order-again\", \"iccid\": \"$(iccid_of $T)\"}")" = 201 ] ||
     die "the new contract was refused: $(cat "$STATE/api/last.json")"
   CONTRACTS_SIGNED=$((CONTRACTS_SIGNED + 1))
@@ -459,7 +466,7 @@ if have gsup; then
 fi
 if need chipsim; then
   if "$CHIPSIM" --image "$(chip_image "$(iccid_of $U)")" first-call --sc "127.0.0.1:$CHIP_PORT" \
-    > "$STATE/log/misuse-1.1.log" 2>&1; then
+    --timeout-ms "$NO_ANSWER_MS" > "$STATE/log/misuse-1.1.log" 2>&1; then
     die "the first call of an uncontracted chip succeeded"
   fi
   REFUSED_1_1=1
@@ -469,17 +476,28 @@ MISUSE_REFUSED=$((MISUSE_REFUSED + ${REFUSED_1_1:-0}))
 
 step "16. Misuse 1.2: the clone of chip 50, still on Ki_1, calls after the genuine chip was personalized"
 if need chipsim; then
-  BEFORE=$(clone_alarms)
-  if "$CHIPSIM" --image "$STATE/clone-of-chip-50.img" first-call --sc "127.0.0.1:$CHIP_PORT" \
-    > "$STATE/log/misuse-1.2.log" 2>&1; then
-    die "the clone's first call succeeded"
-  fi
-  AFTER=$(clone_alarms)
-  [ "$AFTER" -gt "$BEFORE" ] || die "no clone alarm (metric $BEFORE -> $AFTER): $(tail -1 "$STATE/log/misuse-1.2.log")"
+  BEFORE=$(chip_packets clone_alarm)
+  # The copy was made before chip 50's first call, so its first HELLOs carry OTA
+  # counters the SC has already seen: dropped as replays. A clone that keeps
+  # trying (or was programmed with a higher counter) reaches the key check.
+  for attempt in 1 2 3 4 5; do
+    if "$CHIPSIM" --image "$STATE/clone-of-chip-50.img" first-call --sc "127.0.0.1:$CHIP_PORT" \
+      --timeout-ms "$NO_ANSWER_MS" >> "$STATE/log/misuse-1.2.log" 2>&1; then
+      die "the clone's first call succeeded"
+    fi
+    AFTER=$(chip_packets clone_alarm)
+    COUNTER=$("$CHIPSIM" --image "$STATE/clone-of-chip-50.img" info | sed -n 's/^ota_counter.out=//p')
+    if [ "$AFTER" -gt "$BEFORE" ]; then
+      note "attempt $attempt (OTA counter $COUNTER): HELLO under Ki_1 for a PERSONALIZED subscriber -> clone alarm, no answer"
+      break
+    fi
+    note "attempt $attempt (OTA counter $COUNTER, not above the SC's): dropped as a replay, no answer"
+  done
+  [ "$AFTER" -gt "$BEFORE" ] || die "no clone alarm after 5 attempts: $(tail -1 "$STATE/log/misuse-1.2.log")"
   status_of 50
   [ "$SUB_STATE" = PERSONALIZED ] || die "the clone changed the genuine subscriber: $SUB_STATE"
   MISUSE_REFUSED=$((MISUSE_REFUSED + 1))
-  ok "refused with a clone alarm (clone_alarm $BEFORE -> $AFTER, audit subscriber.clone_suspected): $(tail -1 "$STATE/log/misuse-1.2.log")"
+  ok "refused with a clone alarm (metric clone_alarm $BEFORE -> $AFTER, audit subscriber.clone_suspected); state unchanged"
   if have gsup; then
     vectors_round genuine-after-clone 50 50
     ok "the genuine chip 50 is unaffected: still PERSONALIZED, its vector authenticates"
