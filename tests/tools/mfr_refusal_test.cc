@@ -3,7 +3,11 @@
 // not assigned to this manufacturer, another manufacturer or VER, a run past
 // the range's end, an existing output file or card image, an open key file or
 // image directory. Bad command lines exit 2.
+#include <signal.h>
+
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/tools/mfr_test_fixture.h"
 
@@ -136,6 +140,30 @@ TEST_F(MfrRefusalTest, ImageDirectoryOpenToOthers) {
 TEST_F(MfrRefusalTest, NotAnExportFile) {
   std::ofstream(export_, std::ios::trunc) << "{\"format\": \"something-else\"}";
   ExpectRefused(Mfr(kAcmeFirstIccid, 10), "unknown K1 export format");
+}
+
+TEST_F(MfrRefusalTest, InterruptedRunTakesItsImagesBack) {
+  // A range big enough that the run is still going when SIGINT arrives.
+  constexpr uint64_t kBigFirstBody = 894900124000000000;
+  Ok({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", IccidAt(kBigFirstBody),
+      "--imsi-first", "262019877000000", "--count", "1000000"});
+  fs::remove(export_);
+  Ok({"ver", "export-k1", "--ver", "2", "--manufacturer", "acme", "--pubkey", (dir_ / "acme.pub").string(), "--out",
+      export_.string()});
+  const fs::path log = dir_ / "mfr.log";
+  simkms::testing::BackgroundProcess mfr(MfrArgv(IccidAt(kBigFirstBody), 1000000), {}, log.string());
+  // Wait (bounded) until the run has written cards, then interrupt it.
+  bool writing = false;
+  for (int i = 0; i < 600 && !writing; ++i) {
+    std::error_code ec;
+    writing = fs::exists(chips_, ec) && !fs::is_empty(chips_, ec);
+    if (!writing) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(writing) << ReadText(log);
+  mfr.Signal(SIGINT);
+  EXPECT_EQ(mfr.Wait(), 1) << ReadText(log);
+  EXPECT_THAT(ReadText(log), HasSubstr("interrupted"));
+  ExpectNothingWritten();
 }
 
 TEST_F(MfrRefusalTest, BadCommandLineExitsTwo) {

@@ -93,8 +93,8 @@ class MfrTest : public ::testing::Test {
         export_.string()});
   }
 
-  // simkms-mfr with the usual arguments; `overrides` replace or add options.
-  ProcessResult Mfr(const std::string& range_start, uint64_t count, std::vector<std::string> extra = {},
+  // simkms-mfr's command line with the usual arguments, plus `extra` options.
+  std::vector<std::string> MfrArgv(const std::string& range_start, uint64_t count, std::vector<std::string> extra = {},
                     const std::string& key = "", const std::string& manufacturer = "acme",
                     const std::string& ver = "2") {
     std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/mfr/simkms-mfr",
@@ -107,7 +107,13 @@ class MfrTest : public ::testing::Test {
                                   "--out-dir", chips_.string(),
                                   "--output", output_.string()};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return RunProcess(argv);
+    return argv;
+  }
+
+  ProcessResult Mfr(const std::string& range_start, uint64_t count, std::vector<std::string> extra = {},
+                    const std::string& key = "", const std::string& manufacturer = "acme",
+                    const std::string& ver = "2") {
+    return RunProcess(MfrArgv(range_start, count, std::move(extra), key, manufacturer, ver));
   }
 
   // A refused run leaves no image directory and no output file behind.

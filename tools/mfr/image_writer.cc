@@ -118,7 +118,8 @@ StatusOr<bool> PrepareImageDir(const std::filesystem::path& dir, const BatchPlan
 
 StatusOr<ImageRunStats> WriteChipImages(const BatchPlan& plan, const VerMaterial& material,
                                         const std::filesystem::path& dir, unsigned jobs,
-                                        const std::function<void(uint64_t done)>& progress) {
+                                        const std::function<void(uint64_t done)>& progress,
+                                        const std::atomic<bool>& stop) {
   const auto start = Clock::now();
   if (jobs == 0) jobs = 1;
   Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -157,6 +158,12 @@ StatusOr<ImageRunStats> WriteChipImages(const BatchPlan& plan, const VerMaterial
   threads.reserve(jobs);
   for (unsigned w = 0; w < jobs; ++w) threads.emplace_back(worker, w);
   while (done.load() < plan.count && !failed.load()) {
+    if (stop.load()) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (first_error.ok()) first_error = FailedPreconditionError("interrupted; the images of this run are removed again");
+      failed = true;
+      break;
+    }
     if (progress) progress(done.load());
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -9,6 +9,7 @@
 // the mark of a complete run (docs/manufacturer.md).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -41,9 +42,12 @@ struct ImageRunStats {
 // own Ki_1) with `jobs` worker threads and writes their images into the
 // prepared `dir`. `progress(done)` is called on the calling thread about ten
 // times a second and once at the end. On any error the images this call
-// created are removed again and the first error is returned.
+// created are removed again and the first error is returned. Setting `stop`
+// (from a signal handler: SIGINT, SIGTERM) ends the run the same way, with
+// FailedPrecondition("interrupted").
 StatusOr<ImageRunStats> WriteChipImages(const BatchPlan& plan, const VerMaterial& material,
                                         const std::filesystem::path& dir, unsigned jobs,
-                                        const std::function<void(uint64_t done)>& progress);
+                                        const std::function<void(uint64_t done)>& progress,
+                                        const std::atomic<bool>& stop);
 
 }  // namespace simkms::mfr

@@ -4,13 +4,16 @@
 // file the operator receives (ICCID, IMSI, VER per chip; no key).
 // Guide and formats: docs/manufacturer.md.
 //
-// Exit codes: 0 success; 1 refused or failed (the message says why; no image
-// and no output file is left behind); 2 bad command line.
+// Exit codes: 0 success; 1 refused, failed or interrupted by SIGINT/SIGTERM
+// (the message says why; no image and no output file of the run is left
+// behind); 2 bad command line.
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -29,6 +32,20 @@
 
 namespace simkms::mfr {
 namespace {
+
+// Set by SIGINT/SIGTERM: the run stops and takes its images back.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+void OnSignal(int) { g_stop = true; }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 struct Args {
   std::string k1_export;
@@ -86,8 +103,11 @@ Status Run(const Args& args) {
   if (jobs == 0) jobs = std::clamp(std::thread::hardware_concurrency(), 1u, 2u);
   const bool draw = args.progress || (!args.no_progress && ::isatty(STDERR_FILENO) == 1);
   ProgressBar bar(stderr, plan.count, draw);
-  auto stats = WriteChipImages(plan, *material, args.out_dir, jobs, [&](uint64_t done) { bar.Update(done); });
+  InstallStopHandlers();
+  auto stats =
+      WriteChipImages(plan, *material, args.out_dir, jobs, [&](uint64_t done) { bar.Update(done); }, g_stop);
   if (stats.ok()) bar.Finish(plan.count);
+  if (!stats.ok() && draw) std::fputc('\n', stderr);
   Status written = stats.ok() ? WriteOutputFile(args.output, plan, material->ver) : stats.status();
   if (!written.ok()) {
     if (stats.ok()) {  // the images are complete but unannounced: take them back
