@@ -257,8 +257,10 @@ else
   note "the chip list is computed from the range instead (no chip images)"
 fi
 # Subscribers by position in the batch: chip i is line i of chips.txt.
-iccid_of() { sed -n "$1p" "$STATE/chips.txt" | cut -d' ' -f1; }
-imsi_of() { sed -n "$1p" "$STATE/chips.txt" | cut -d' ' -f2; }
+mapfile -t ICCIDS < <(cut -d' ' -f1 "$STATE/chips.txt")
+mapfile -t IMSIS < <(cut -d' ' -f2 "$STATE/chips.txt")
+iccid_of() { sed -n "$1p" "$STATE/chips.txt" | cut -d' ' -f1; }  # for the xargs children
+imsi_of() { echo "${IMSIS[$1 - 1]}"; }
 if have chipsim; then
   cp "$(chip_image "$(iccid_of 50)")" "$STATE/clone-of-chip-50.img"
   note "someone with a leaked K1 also holds a copy of chip 50 (clone-of-chip-50.img), still on Ki_1"
@@ -306,45 +308,56 @@ fetch_vectors() {  # out-file imsi... -> one line per IMSI
   for imsi in "$@"; do args+=(--imsi "$imsi"); done
   "$GSUP" --server "127.0.0.1:$AUC_PORT" --name DEMO-MSC --count 1 "${args[@]}" > "$out" || true
 }
-# authenticate ICCID IMSI VECTOR-LINE: the chip's RES against XRES; resynchronises once on a SQN failure.
-authenticate() {
-  local iccid="$1" imsi="$2" line="$3" rand autn xres out auts
-  rand=$(sed -n 's/.* rand=\([0-9a-f]*\).*/\1/p' <<< "$line")
-  autn=$(sed -n 's/.* autn=\([0-9a-f]*\).*/\1/p' <<< "$line")
-  xres=$(sed -n 's/.* xres=\([0-9a-f]*\).*/\1/p' <<< "$line")
-  [ -n "$rand" ] || return 1
+# verify_one ICCID IMSI VECTOR-LINE: the chip runs AUTHENTICATE on the vector's
+# RAND/AUTN and its RES must equal XRES; on a SQN failure it answers AUTS and the
+# MSC resynchronises once. Prints "ok", "resync" or "FAILED ..." (run by xargs).
+verify_one() {
+  local iccid="$1" imsi="$2" line="$3" out rand autn xres
+  vector_fields() {
+    [[ $1 =~ rand=([0-9a-f]+)\ autn=([0-9a-f]+)\ xres=([0-9a-f]+) ]] || return 1
+    rand=${BASH_REMATCH[1]} autn=${BASH_REMATCH[2]} xres=${BASH_REMATCH[3]}
+  }
+  vector_fields "$line" || { echo "FAILED $iccid: no vector"; return; }
   out=$("$CHIPSIM" --image "$(chip_image "$iccid")" auth --rand "$rand" --autn "$autn" 2>&1) || true
-  auts=$(sed -n 's/.*[Aa][Uu][Tt][Ss][=: ]*\([0-9a-fA-F]\{28\}\).*/\1/p' <<< "$out" | head -1)
-  if [ -n "$auts" ]; then
+  if [[ $out =~ AUTS=([0-9a-f]{28}) ]]; then
     # The chip's SQN is ahead of the AuC's: AUTS resynchronisation, as the MSC does it.
-    line=$("$GSUP" --server "127.0.0.1:$AUC_PORT" --name DEMO-MSC --count 1 --imsi "$imsi" --auts "$auts" \
-      --rand "$rand") || return 1
-    echo resync
-    rand=$(sed -n 's/.* rand=\([0-9a-f]*\).*/\1/p' <<< "$line")
-    autn=$(sed -n 's/.* autn=\([0-9a-f]*\).*/\1/p' <<< "$line")
-    xres=$(sed -n 's/.* xres=\([0-9a-f]*\).*/\1/p' <<< "$line")
+    line=$("$GSUP" --server "127.0.0.1:$AUC_PORT" --name DEMO-MSC --count 1 --imsi "$imsi" \
+      --auts "${BASH_REMATCH[1]}" --rand "$rand" 2>&1) || { echo "FAILED $iccid: resync: $line"; return; }
+    vector_fields "$line" || { echo "FAILED $iccid: resync: $line"; return; }
     out=$("$CHIPSIM" --image "$(chip_image "$iccid")" auth --rand "$rand" --autn "$autn" 2>&1) || true
+    [[ $out =~ RES=$xres ]] && echo "resync $iccid" || echo "FAILED $iccid: $out (XRES $xres)"
+    return
   fi
-  grep -qi "res[=: ]*$xres" <<< "$out" || { echo "chip $iccid: $out (XRES $xres)" >&2; return 1; }
+  [[ $out =~ RES=$xres ]] && echo "ok $iccid" || echo "FAILED $iccid: $out (XRES $xres)"
 }
-# vectors_round LABEL FROM TO: fetch for chips FROM..TO and authenticate each on
-# its chip (when chipsim is built); FETCHED_N and VERIFIED_N count this round
-# (not run in a subshell: it counts).
+# vectors_round LABEL FROM TO: the MSC fetches one vector for each of the chips
+# FROM..TO on one GSUP connection; each chip authenticates it ($JOBS in
+# parallel) when chipsim is built. FETCHED_N and VERIFIED_N count this round.
 vectors_round() {
-  local label="$1" from="$2" to="$3" imsis=() i line r
+  local label="$1" from="$2" to="$3" imsis=() i line
   FETCHED_N=0 VERIFIED_N=0
-  for i in $(seq "$from" "$to"); do imsis+=("$(imsi_of "$i")"); done
+  for ((i = from; i <= to; i++)); do imsis+=("${IMSIS[i - 1]}"); done
   fetch_vectors "$STATE/vectors/$label.txt" "${imsis[@]}"
-  for i in $(seq "$from" "$to"); do
-    line=$(grep "^imsi=$(imsi_of "$i") vector=1 " "$STATE/vectors/$label.txt" || true)
-    [ -n "$line" ] || die "no vector for IMSI $(imsi_of "$i") ($label): $(grep "$(imsi_of "$i")" "$STATE/vectors/$label.txt")"
+  declare -A vector=()
+  while read -r line; do
+    [[ $line =~ ^imsi=([0-9]+)\ vector=1\  ]] && vector[${BASH_REMATCH[1]}]=$line
+  done < "$STATE/vectors/$label.txt"
+  : > "$STATE/vectors/$label.jobs"
+  for ((i = from; i <= to; i++)); do
+    line=${vector[${IMSIS[i - 1]}]:-}
+    [ -n "$line" ] || die "no vector for IMSI ${IMSIS[i - 1]} ($label): $(grep "${IMSIS[i - 1]}" "$STATE/vectors/$label.txt")"
     FETCHED_N=$((FETCHED_N + 1))
-    have chipsim || continue
-    r=$(authenticate "$(iccid_of "$i")" "$(imsi_of "$i")" "$line") || die "chip $i did not authenticate ($label)"
-    [ "$r" = resync ] && SYNC_RESYNCS=$((SYNC_RESYNCS + 1))
-    VERIFIED_N=$((VERIFIED_N + 1))
+    printf '%s\0%s\0%s\0' "${ICCIDS[i - 1]}" "${IMSIS[i - 1]}" "$line" >> "$STATE/vectors/$label.jobs"
   done
-  VECTORS_FETCHED=$((VECTORS_FETCHED + FETCHED_N)) VECTORS_VERIFIED=$((VECTORS_VERIFIED + VERIFIED_N))
+  VECTORS_FETCHED=$((VECTORS_FETCHED + FETCHED_N))
+  have chipsim || return 0
+  xargs -0 -P "$JOBS" -n 3 bash -c 'verify_one "$@"' _ < "$STATE/vectors/$label.jobs" > "$STATE/vectors/$label.verified"
+  ! grep -q '^FAILED' "$STATE/vectors/$label.verified" ||
+    die "a chip did not authenticate ($label): $(grep -m1 '^FAILED' "$STATE/vectors/$label.verified")"
+  VERIFIED_N=$(grep -c '^ok\|^resync' "$STATE/vectors/$label.verified" || true)
+  [ "$VERIFIED_N" -eq "$FETCHED_N" ] || die "$VERIFIED_N of $FETCHED_N vectors verified ($label)"
+  SYNC_RESYNCS=$((SYNC_RESYNCS + $(grep -c '^resync' "$STATE/vectors/$label.verified" || true)))
+  VECTORS_VERIFIED=$((VECTORS_VERIFIED + VERIFIED_N))
 }
 # The subscriber at position $1 as the operator API shows it: sets SUB_STATE, SUB_KCV, SUB_TRIES.
 status_of() {
@@ -364,8 +377,8 @@ first_call() {  # position [activation code]: one chip's first call through the 
   "$CHIPSIM" --image "$(chip_image "$(iccid_of "$i")")" first-call --sc "127.0.0.1:$CHIP_PORT" \
     ${code:+--activation-code "$code"} > "$STATE/log/first-call-$i.log" 2>&1 && echo "ok $i" || echo "FAILED $i"
 }
-export -f first_call chip_image iccid_of code_of die
-export STATE CHIPSIM CHIP_PORT
+export -f first_call verify_one chip_image iccid_of code_of die
+export STATE CHIPSIM CHIP_PORT GSUP AUC_PORT
 VECTORS_FETCHED=0 VECTORS_VERIFIED=0 SYNC_RESYNCS=0 FIRST_CALLS_OK=0 REKEYS=0 TERMINATIONS=0 RESETS=0
 MISUSE_REFUSED=0
 
