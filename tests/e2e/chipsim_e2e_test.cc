@@ -42,7 +42,13 @@ class ChipsimE2eTest : public KmsdFixture {
   }
   std::string Kcv(const SecretBytes& key) { return ToHex(kms::SoftwareAesKcv(key).value()); }
   Json Subscriber(const std::string& imsi) {
-    return Json::parse(Http("GET", "/v1/subscribers/" + imsi).body, nullptr, false);
+    HttpResult r = Http("GET", "/v1/subscribers/" + imsi);
+    Json j = Json::parse(r.body, nullptr, false);
+    if (!j.is_object()) {
+      ADD_FAILURE() << "GET /v1/subscribers/" << imsi << ": HTTP " << r.status << " " << r.body;
+      return Json::object();
+    }
+    return j;
   }
   chip::GatewayOptions Gateway(int timeout_ms = 5000) {
     chip::GatewayOptions g;
