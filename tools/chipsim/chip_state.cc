@@ -96,6 +96,12 @@ Status Validate(const ChipState& s) {
     if (s.pending->ki2.size() != kKiSize || s.pending->k_confirm.size() != kKiSize) {
       return DataLossError("pending key: Ki_2 and K_confirm must be 16 bytes");
     }
+    // Committing it stores the PUK (InstallKi2): it must be one.
+    if (!s.pending->puk.empty() && !EncodePuk(std::string_view(reinterpret_cast<const char*>(s.pending->puk.reveal().data()),
+                                                               s.pending->puk.size()))
+                                        .ok()) {
+      return DataLossError("pending key: the PUK must be 8 digits or empty");
+    }
   }
   if (s.ota.in > kOtaCounterMax || s.ota.out > kOtaCounterMax) return DataLossError("OTA counter exceeds 5 bytes");
   if (s.pin.max_tries() != kPinMaxTries || s.puk.max_tries() != kPukMaxTries) {

@@ -68,7 +68,7 @@ StatusOr<EfImsi> EncodeEfImsi(std::string_view imsi) {
   }
   EfImsi ef;
   ef.fill(0xff);
-  ef[0] = 0x08;
+  ef[0] = static_cast<uint8_t>((imsi.size() + 2) / 2);  // digits + parity nibble, in bytes
   uint8_t parity = (imsi.size() % 2 == 1) ? 0x09 : 0x01;
   ef[1] = static_cast<uint8_t>(((imsi[0] - '0') << 4) | parity);
   PutSwapped(imsi.substr(1), ef, 2);
@@ -77,14 +77,19 @@ StatusOr<EfImsi> EncodeEfImsi(std::string_view imsi) {
 
 StatusOr<std::string> DecodeEfImsi(ByteView ef) {
   if (ef.size() != 9) return DataLossError("EF_IMSI must be 9 bytes, got " + std::to_string(ef.size()));
-  if (ef[0] != 0x08) return DataLossError("EF_IMSI length byte must be 08, got " + ToHex(ef.subspan(0, 1)));
+  const std::size_t length = ef[0];
+  if (length < 4 || length > 8) return DataLossError("EF_IMSI length byte must be 04..08, got " + ToHex(ef.subspan(0, 1)));
+  for (std::size_t i = 1 + length; i < ef.size(); ++i) {
+    if (ef[i] != 0xff) return DataLossError("EF_IMSI: bytes after the IMSI must be FF");
+  }
   uint8_t type = ef[1] & 0x0f;
   if ((type & 0x07) != 0x01) return DataLossError("EF_IMSI: type of identity is not IMSI (001)");
   uint8_t first = ef[1] >> 4;
   if (first > 9) return DataLossError("EF_IMSI: first digit is not BCD");
-  SIMKMS_ASSIGN_OR_RETURN(std::string rest, GetSwapped(ef.subspan(2), "EF_IMSI"));
+  SIMKMS_ASSIGN_OR_RETURN(std::string rest, GetSwapped(ef.subspan(2, length - 1), "EF_IMSI"));
   std::string imsi = std::string(1, static_cast<char>('0' + first)) + rest;
   if (imsi.size() < 6) return DataLossError("EF_IMSI holds only " + std::to_string(imsi.size()) + " digits");
+  if ((imsi.size() + 2) / 2 != length) return DataLossError("EF_IMSI: length byte disagrees with the digit count");
   bool odd = (type & 0x08) != 0;
   if (odd != (imsi.size() % 2 == 1)) return DataLossError("EF_IMSI: parity bit disagrees with the digit count");
   return imsi;

@@ -5,8 +5,8 @@
 // nibble), 'F' filler: "8949001234567890123" -> 98 94 00 21 43 65 87 09 21 f3.
 //
 // EF_IMSI (6F07, TS 31.102 §4.2.2, TS 51.011 §10.3.2): 9 bytes,
-//   byte 1     number of bytes that follow holding the IMSI (always 8 here:
-//              6..15 digits plus the parity nibble fit, the rest is FF);
+//   byte 1     number of bytes that follow holding the IMSI: (digits + 1)
+//              nibbles rounded up, 8 for 14 or 15 digits; unused bytes are FF;
 //   byte 2     high nibble = digit 1, low nibble = parity + type of identity:
 //              1001 for an odd number of digits, 0001 for an even one;
 //   bytes 3..  the remaining digits, nibble-swapped, 'F' filler, then FF.
@@ -36,8 +36,9 @@ StatusOr<std::string> DecodeEfIccid(ByteView ef);
 
 // 6 to 15 decimal digits.
 StatusOr<EfImsi> EncodeEfImsi(std::string_view imsi);
-// Refuses a wrong length byte, a wrong parity/type nibble, a non-BCD nibble or
-// filler in the middle, and fewer than 6 digits.
+// Refuses a length byte that does not match the digits, bytes beyond it that
+// are not FF, a wrong parity/type nibble, a non-BCD nibble or filler in the
+// middle, and fewer than 6 digits.
 StatusOr<std::string> DecodeEfImsi(ByteView ef);
 
 }  // namespace simkms::chip

@@ -104,7 +104,8 @@ StatusOr<Bytes> EncodeProactiveCommand(uint8_t number, const ProactiveCommand& c
     }
     AppendTlv(body, kTagSmsTpdu, s.tpdu);
   }
-  if (body.size() > 253) return InvalidArgumentError("proactive command exceeds 255 bytes");
+  // D0 81 LL | body: at most 255 bytes in all, what one 91 XX can announce.
+  if (body.size() > 252) return InvalidArgumentError("proactive command exceeds 255 bytes");
   return MakeTlv(kTagProactive, body);
 }
 
