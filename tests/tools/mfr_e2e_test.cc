@@ -39,15 +39,16 @@ std::string Lower(std::string s) {
 
 class MfrE2eTest : public MfrTest {
  protected:
-  // Runs `count` chips from position `offset` of acme's range and checks every
+  // Runs `count` chips from position `offset` of acme's range with `jobs` workers and checks every
   // card against the output file, the range mapping and the token.
-  void RunAndCheckEveryCard(uint64_t offset, uint64_t count, kms::Profile profile) {
+  void RunAndCheckEveryCard(uint64_t offset, uint64_t count, kms::Profile profile, const std::string& jobs) {
     const std::string start = IccidAt(kAcmeFirstBody + offset);
-    ProcessResult r = Mfr(start, count, {"--json"});
+    ProcessResult r = Mfr(start, count, {"--json", "--jobs", jobs});
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
     auto summary = nlohmann::json::parse(r.out);
     EXPECT_EQ(summary["chips"], count);
     EXPECT_EQ(summary["first_iccid"], start);
+    EXPECT_EQ(summary["jobs"], std::stoi(jobs));
 
     // The image directory: 0700, one 0600 file per card named by ICCID, nothing else.
     EXPECT_EQ(fs::status(chips_).permissions() & fs::perms::all, fs::perms::owner_all);
@@ -139,12 +140,12 @@ class MfrE2eTest : public MfrTest {
 
 TEST_F(MfrE2eTest, ModernRunFromTheMiddleOfTheRangeMatchesTheToken) {
   Ceremony("modern");
-  RunAndCheckEveryCard(/*offset=*/100, /*count=*/300, kms::Profile::kModern);
+  RunAndCheckEveryCard(/*offset=*/100, /*count=*/300, kms::Profile::kModern, /*jobs=*/"2");
 }
 
 TEST_F(MfrE2eTest, LegacyDesRunMatchesTheToken) {
   Ceremony("legacy");
-  RunAndCheckEveryCard(/*offset=*/0, /*count=*/40, kms::Profile::kLegacy);
+  RunAndCheckEveryCard(/*offset=*/0, /*count=*/40, kms::Profile::kLegacy, /*jobs=*/"1");
 }
 
 TEST_F(MfrE2eTest, WholeRangeToItsLastChip) {

@@ -121,6 +121,17 @@ TEST_F(MfrRefusalTest, ExistingCardImageIsNotOverwritten) {
   EXPECT_FALSE(fs::exists(chips_ / (IccidAt(kAcmeFirstBody + 14) + ".img")));
 }
 
+TEST_F(MfrRefusalTest, OutputDirectoryMissing) {
+  ProcessResult r = RunProcess([&] {
+    auto argv = MfrArgv(kAcmeFirstIccid, 10);
+    argv.back() = (dir_ / "no-such-dir" / "out.csv").string();  // --output is the last option
+    return argv;
+  }());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("does not exist"));
+  ExpectNothingWritten();
+}
+
 TEST_F(MfrRefusalTest, KeyFileReadableByOthers) {
   fs::permissions(acme_key_, fs::perms::group_read | fs::perms::others_read, fs::perm_options::add);
   ExpectRefused(Mfr(kAcmeFirstIccid, 10), "accessible by group or others");
@@ -172,6 +183,10 @@ TEST_F(MfrRefusalTest, BadCommandLineExitsTwo) {
   EXPECT_THAT(missing.err, HasSubstr("--k1-export"));
   ProcessResult zero = Mfr(kAcmeFirstIccid, 0);
   EXPECT_EQ(zero.exit_code, 2);
+  ExpectNothingWritten();
+  ProcessResult huge = Mfr(kAcmeFirstIccid, 10'000'001);
+  EXPECT_EQ(huge.exit_code, 1);
+  EXPECT_THAT(huge.err, HasSubstr("chips per run"));
   ExpectNothingWritten();
 }
 

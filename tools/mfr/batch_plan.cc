@@ -22,6 +22,10 @@ StatusOr<BatchPlan::Numbers> BatchPlan::At(uint64_t index) const {
 StatusOr<BatchPlan> PlanBatch(const kms::K1Export& file, const BatchRequest& request) {
   if (request.manufacturer.empty()) return InvalidArgumentError("manufacturer name is empty");
   if (request.count == 0) return InvalidArgumentError("count must be at least 1");
+  if (request.count > kMaxChipsPerRun) {
+    return InvalidArgumentError("count " + std::to_string(request.count) + " is above " +
+                                std::to_string(kMaxChipsPerRun) + " chips per run; split the order into runs");
+  }
   if (file.manufacturer != request.manufacturer) {
     return PermissionDeniedError("the K1 export is for manufacturer '" + file.manufacturer + "', not '" +
                                  request.manufacturer + "'");

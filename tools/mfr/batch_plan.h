@@ -18,6 +18,10 @@
 
 namespace simkms::mfr {
 
+// One run makes at most this many chips (the run's bookkeeping is one byte per
+// chip; a bigger order is several runs).
+inline constexpr uint64_t kMaxChipsPerRun = 10'000'000;
+
 struct BatchRequest {
   std::string manufacturer;  // who runs the tool; must be the export's recipient
   uint32_t ver = 0;          // the VER the manufacturer means to make
@@ -39,7 +43,7 @@ struct BatchPlan {
   StatusOr<Numbers> At(uint64_t index) const;
 };
 
-// InvalidArgument for a malformed request; PermissionDenied when the export is
+// InvalidArgument for a malformed request (count 0 or above kMaxChipsPerRun); PermissionDenied when the export is
 // for another manufacturer or VER, or the run is not inside one of its ranges
 // (including a count that runs past the range's end).
 StatusOr<BatchPlan> PlanBatch(const kms::K1Export& file, const BatchRequest& request);

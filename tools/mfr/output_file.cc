@@ -23,6 +23,10 @@ Status CheckOutputAbsent(const std::filesystem::path& path) {
     return AlreadyExistsError("output file " + path.string() + " already exists; not overwriting it");
   }
   if (errno != ENOENT) return Errno("cannot stat", path);
+  const std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return NotFoundError("the output file's directory " + dir.string() + " does not exist");
+  }
   return OkStatus();
 }
 

@@ -17,8 +17,8 @@ namespace simkms::mfr {
 
 inline constexpr char kOutputHeader[] = "iccid,imsi,ver";
 
-// AlreadyExists if `path` exists (whatever it is), so a run can refuse before
-// it does any work.
+// AlreadyExists if `path` exists (whatever it is), NotFound if its directory
+// does not, so a run can refuse before it does any work.
 Status CheckOutputAbsent(const std::filesystem::path& path);
 
 // Writes the file for `plan` (mode 0644: it holds no secret), durably and
