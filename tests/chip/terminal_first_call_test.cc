@@ -144,6 +144,35 @@ TEST_F(TerminalTest, EachLostMessageIsRecoveredAfterAPowerCycle) {
   }
 }
 
+// What the card answers when the toolkit is misused at the APDU level: the
+// applet's refusals become status words and change nothing.
+TEST_F(TerminalTest, ToolkitMisuseGetsStatusWords) {
+  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  const std::string before = SerializeChipImage(card_->state());
+  auto send = [&](uint8_t ins, Bytes data) {
+    const auto n = static_cast<uint8_t>(data.size());
+    return terminal_->Send(CommandApdu{kClaProprietary, ins, 0, 0, n, std::move(data)}).value().sw;
+  };
+  // TERMINAL RESPONSE with nothing fetched: conditions of use not satisfied.
+  TerminalResponse stray;
+  stray.details = {1, 0x13, 0};
+  EXPECT_EQ(send(kInsTerminalResponse, EncodeTerminalResponse(stray).value()), 0x6985);
+  // An ENVELOPE this applet does not handle (event download D6): wrong data.
+  EXPECT_EQ(send(kInsEnvelope, Bytes{0xD6, 0x03, 0x99, 0x01, 0x05}), 0x6A80);
+  // MENU SELECTION of an unknown item: wrong data.
+  EXPECT_EQ(send(kInsEnvelope, Bytes{0xD3, 0x07, 0x82, 0x02, 0x01, 0x81, 0x90, 0x01, 0x09}), 0x6A80);
+  EXPECT_EQ(SerializeChipImage(card_->state()), before);
+  EXPECT_EQ(card_->state().ota.out, 0u);
+
+  // A garbage packet from "the SC" by SMS: the download is refused, the handset carries on.
+  protocol::SmsDeliver d;
+  d.originator = {0x91, "491710000100"};
+  d.user_data = protocol::Split(Bytes(58, 0x11), 1).value()[0];
+  Bytes envelope = EncodeSmsPpEnvelope({std::nullopt, protocol::EncodeSmsDeliver(d).value()}).value();
+  EXPECT_EQ(send(kInsEnvelope, envelope), 0x6A80);
+  EXPECT_EQ(card_->state().ota.in, 0u);
+}
+
 TEST_F(TerminalTest, MenuSelectionRekeys) {
   ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
   ASSERT_TRUE(terminal_->Dial("4930123456").ok());
