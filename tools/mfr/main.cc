@@ -59,18 +59,26 @@ struct Args {
   bool json = false;
 };
 
+// Reads a whole file straight into one string (no stream buffer copies left
+// behind: the private key's PEM is wiped by the caller after use).
 StatusOr<std::string> ReadFile(const std::string& path, const char* what, bool secret) {
   struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) return NotFoundError(std::string("cannot read ") + what + " " + path);
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return NotFoundError(std::string("cannot read ") + what + " " + path);
+  }
   if (secret && (st.st_mode & 077) != 0) {
     return PermissionDeniedError(std::string(what) + " " + path +
                                  " is accessible by group or others; chmod 600 it");
   }
+  constexpr off_t kMaxSize = 1 << 20;  // an export or a PEM key is a few KB
+  if (st.st_size > kMaxSize) return InvalidArgumentError(std::string(what) + " " + path + " is too large");
   std::ifstream in(path, std::ios::binary);
-  if (!in) return NotFoundError(std::string("cannot read ") + what + " " + path);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  if (!in || !in.read(text.data(), static_cast<std::streamsize>(text.size()))) {
+    SecureWipe(text.data(), text.size());
+    return NotFoundError(std::string("cannot read ") + what + " " + path);
+  }
+  return text;
 }
 
 std::string Fixed(double v, int digits) {
@@ -89,10 +97,7 @@ Status Run(const Args& args) {
   if (!file.ok()) return file.status().WithContext(args.k1_export);
   SIMKMS_ASSIGN_OR_RETURN(BatchPlan plan, PlanBatch(*file, args.request));
   SIMKMS_RETURN_IF_ERROR(CheckOutputAbsent(args.output));
-  std::string key_pem;
-  {
-    SIMKMS_ASSIGN_OR_RETURN(key_pem, ReadFile(args.key, "manufacturer key", true));
-  }
+  SIMKMS_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(args.key, "manufacturer key", true));
   auto material = OpenK1Export(*file, key_pem);
   SecureWipe(key_pem.data(), key_pem.size());
   if (!material.ok()) return material.status().WithContext("K1 export " + args.k1_export);
@@ -110,13 +115,13 @@ Status Run(const Args& args) {
   if (!stats.ok() && draw) std::fputc('\n', stderr);
   Status written = stats.ok() ? WriteOutputFile(args.output, plan, material->ver) : stats.status();
   if (!written.ok()) {
+    std::error_code ignored;
     if (stats.ok()) {  // the images are complete but unannounced: take them back
       for (uint64_t i = 0; i < plan.count; ++i) {
         auto n = plan.At(i);
-        if (n.ok()) std::filesystem::remove(ImagePath(args.out_dir, n->iccid));
+        if (n.ok()) std::filesystem::remove(ImagePath(args.out_dir, n->iccid), ignored);
       }
     }
-    std::error_code ignored;
     if (created_dir) std::filesystem::remove(args.out_dir, ignored);
     return written;
   }
