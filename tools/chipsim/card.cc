@@ -147,6 +147,11 @@ Bytes Card::Impl::Transmit(ByteView raw) {
   StatusOr<CommandApdu> parsed = ParseCommandApdu(raw);
   if (!parsed.ok()) return sw_bytes(SwFor(Dialect::kUicc, Condition::kWrongLength));
   const CommandApdu& a = *parsed;
+  // The data field may hold a PIN, a PUK or an activation code: wiped when done.
+  struct WipeData {
+    CommandApdu& apdu;
+    ~WipeData() { SecureWipe(apdu.data.data(), apdu.data.size()); }
+  } wipe{*parsed};
 
   Reply r;
   if (a.cla == kClaGsm) {
