@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -47,6 +48,7 @@ struct Handset {
   std::vector<GetInput> asked;
   std::deque<std::optional<std::string>> keypad;  // nullopt: the customer cancels
   std::vector<Status> envelope_errors;
+  std::function<void()> while_typing;  // runs while the customer types (e.g. takes long)
 
   void Run() {
     Deliver();
@@ -63,6 +65,7 @@ struct Handset {
         display.push_back(text->text);
       } else if (auto* input = std::get_if<GetInput>(&*f.command)) {
         asked.push_back(*input);
+        if (while_typing) while_typing();
         std::optional<std::string> typed = keypad.empty() ? std::nullopt : keypad.front();
         if (!keypad.empty()) keypad.pop_front();
         if (typed) {

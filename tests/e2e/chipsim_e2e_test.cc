@@ -8,6 +8,9 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "kms/k1_export.h"
@@ -93,6 +96,26 @@ TEST_F(ChipsimE2eTest, AppletPersonalizesAndRekeysThroughTheGatewayModel) {
   EXPECT_NE(Kcv(card.ki2), old_kcv);
   EXPECT_EQ(Subscriber(kImsi0)["ki2_kcv"], Kcv(card.ki2));
   EXPECT_EQ(Subscriber(kImsi0)["state"], "PERSONALIZED");
+}
+
+// The customer takes longer to type the activation code than kmsd keeps an
+// idle chip-channel connection open (read_timeout_ms 3000 in the fixture): the
+// gateway model notices the closed connection and sends the CONFIRM on a new one.
+TEST_F(ChipsimE2eTest, SlowTypingOutlastsTheIdleConnection) {
+  ASSERT_EQ(Http("POST", "/v1/contracts",
+                 R"({"order_id":"o-1","iccid":"8949001234567890128","activation_code":"271828"})")
+                .status,
+            201);
+  chip::ChipState card = MakeCard(kIccid0, kImsi0);
+  chip::PersonalizationApplet applet;
+  chip::GatewaySmsNetwork network(Gateway());
+  chip::testing::Handset h(applet, card, network, kImsi0);
+  h.keypad = {std::string("271828")};
+  h.while_typing = [] { std::this_thread::sleep_for(std::chrono::milliseconds(3500)); };
+  h.Call();
+  EXPECT_THAT(h.display, ElementsAre("SIM activated. Please change your PIN."));
+  EXPECT_EQ(network.packets_unanswered(), 0u);
+  EXPECT_EQ(Subscriber(kImsi0)["ki2_kcv"], Kcv(card.ki2));
 }
 
 // A test-side network that loses the n-th SMS-DELIVER packet on its way to the

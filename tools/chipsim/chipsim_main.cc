@@ -266,8 +266,9 @@ int Personalize(const Options& o, bool rekey) {
   std::cout << "packets to the SC: " << network.packets_sent() << ", unanswered: " << network.packets_unanswered()
             << "\n";
   if (after.active_key == ActiveKey::kKi2 && !after.pending && kcv_after != kcv_before) {
-    std::cout << (rekey ? "re-keyed" : "personalized") << ": Ki_2 KCV " << ToHex(kcv_after)
-              << (rekey ? " (PUK unchanged)" : ", new PUK installed") << "\n";
+    // A call attempt on a chip with a pending re-key key finishes that re-key.
+    std::cout << (was_personalized ? "re-keyed" : "personalized") << ": Ki_2 KCV " << ToHex(kcv_after)
+              << (was_personalized ? " (PUK unchanged)" : ", new PUK installed") << "\n";
     return kExitOk;
   }
   if (!rekey && was_personalized && !after.pending && network.packets_sent() == 0) {

@@ -92,6 +92,13 @@ Status GatewaySmsNetwork::Connect() {
 StatusOr<std::optional<Bytes>> GatewaySmsNetwork::Exchange(const std::string& imsi, const Bytes& packet) {
   SIMKMS_ASSIGN_OR_RETURN(Bytes frame,
                           protocol::EncodeGatewayFrame({protocol::GatewayFrameType::kFromChip, imsi, packet}));
+  // An idle connection may have been closed by the SC (its read timeout, e.g.
+  // while the customer typed the activation code), or hold a late answer to a
+  // packet given up on: either way the exchange starts on a fresh connection.
+  if (fd_ >= 0) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) != 0) Disconnect();
+  }
   SIMKMS_RETURN_IF_ERROR(Connect());
   std::size_t done = 0;
   while (done < frame.size()) {
