@@ -21,6 +21,8 @@ constexpr uint16_t kFidIccid = 0x2FE2;
 constexpr uint16_t kFidDfGsm = 0x7F20;
 constexpr uint16_t kFidImsi = 0x6F07;
 
+Bytes FidBytes(uint16_t fid) { return {static_cast<uint8_t>(fid >> 8), static_cast<uint8_t>(fid)}; }
+
 uint8_t Sw1(Sw sw) { return static_cast<uint8_t>(sw >> 8); }
 uint8_t Sw2(Sw sw) { return static_cast<uint8_t>(sw & 0xff); }
 
@@ -63,9 +65,9 @@ StatusOr<ApduResponse> Terminal::Send(const CommandApdu& command) {
 }
 
 StatusOr<Bytes> Terminal::ReadTransparent(uint16_t fid, uint8_t size) {
-  const uint8_t id[] = {static_cast<uint8_t>(fid >> 8), static_cast<uint8_t>(fid)};
+  const Bytes id = FidBytes(fid);
   // SELECT by file identifier, no response data (P2 0C).
-  SIMKMS_ASSIGN_OR_RETURN(ApduResponse sel, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, Bytes(id, id + 2))));
+  SIMKMS_ASSIGN_OR_RETURN(ApduResponse sel, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, id)));
   if (sel.sw != kSwOk) return SwError(("SELECT " + ToHex(id)).c_str(), sel.sw);
   SIMKMS_ASSIGN_OR_RETURN(ApduResponse read, Send(Apdu(kClaIso, kInsReadBinary, 0, 0, {}, size)));
   pin_needed_ = read.sw == SwFor(Dialect::kUicc, Condition::kSecurityNotSatisfied);
@@ -77,14 +79,12 @@ StatusOr<Bytes> Terminal::ReadTransparent(uint16_t fid, uint8_t size) {
 Status Terminal::Start(const std::optional<SecretBytes>& pin) {
   iccid_.clear();
   imsi_.clear();
-  SIMKMS_ASSIGN_OR_RETURN(ApduResponse mf, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, {0x3F, 0x00})));
+  SIMKMS_ASSIGN_OR_RETURN(ApduResponse mf, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, FidBytes(kFidMf))));
   if (mf.sw != kSwOk) return SwError("SELECT MF", mf.sw);
-  (void)kFidMf;
   SIMKMS_ASSIGN_OR_RETURN(Bytes ef_iccid, ReadTransparent(kFidIccid, 10));
   SIMKMS_ASSIGN_OR_RETURN(iccid_, DecodeEfIccid(ef_iccid));
-  SIMKMS_ASSIGN_OR_RETURN(ApduResponse df, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, {0x7F, 0x20})));
+  SIMKMS_ASSIGN_OR_RETURN(ApduResponse df, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, FidBytes(kFidDfGsm))));
   if (df.sw != kSwOk) return SwError("SELECT DF_GSM", df.sw);
-  (void)kFidDfGsm;
   StatusOr<Bytes> ef_imsi = ReadTransparent(kFidImsi, 9);
   if (!ef_imsi.ok() && pin_needed_) {
     // EF_IMSI is PIN-protected while the PIN is enabled: the handset asks for it.
