@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <iostream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -224,7 +225,12 @@ TEST_F(ChipsimCliTest, FirstCallRekeyAuthenticateAndResetAcrossProcesses) {
   EXPECT_THAT(no_code.err, HasSubstr("--activation-code"));
   EXPECT_EQ(Card().active_key, chip::ActiveKey::kKi1);
 
+  const auto started = std::chrono::steady_clock::now();
   ProcessResult first = Chipsim({"first-call", "--sc", Sc(), "--activation-code", "271828"});
+  // For docs/chip-simulator.md's figure (not asserted: the host is shared).
+  std::cout << "chipsim first-call (ffdhe2048, process start to exit): "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
+            << " ms\n";
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err << kmsd_log();
   const std::string kcv = Subscriber(kImsi0)["ki2_kcv"];
   EXPECT_THAT(first.out, HasSubstr("display: SIM activated. Please change your PIN."));
