@@ -10,7 +10,7 @@
 // and the vector computed with the key handle.
 //
 // osmo-auc-gen takes one vector per process (no batch mode); all 1,000 runs
-// cost about 10 s of the test's ~12 s (ASan build, 2 cores), still within
+// cost most of the test's 6 to 12 s (ASan build, 2 shared cores), within the
 // budget, so every chip is checked against it. kOsmoEvery thins that out if
 // the suite ever needs the time.
 #include <gtest/gtest.h>
