@@ -19,8 +19,27 @@ StatusOr<SecretBytes> SubscriberKeys::VerOp(p11::Session& session, const storage
 
 StatusOr<p11::ScopedObject> SubscriberKeys::Ki1(p11::Session& session, const storage::SubscriberRecord& subscriber,
                                                 const storage::VerRecord& ver) {
+  const kms::Profile profile = kms::FromStorage(ver.profile);
+  {
+    std::unique_lock lock(mu_);
+    auto it = k1_by_ver_.find(subscriber.ver);
+    if (it != k1_by_ver_.end()) {
+      const CK_OBJECT_HANDLE cached = it->second;
+      lock.unlock();
+      auto ki1 = kms::DeriveKi1(session, cached, profile, subscriber.imsi);
+      if (ki1.ok()) return ki1;
+      // The object may be gone (VER removed, token re-initialised): look it up again.
+      lock.lock();
+      if (auto again = k1_by_ver_.find(subscriber.ver); again != k1_by_ver_.end() && again->second == cached) {
+        k1_by_ver_.erase(again);
+      }
+    }
+  }
   SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, kms::FindK1(session, subscriber.ver));
-  return kms::DeriveKi1(session, k1, kms::FromStorage(ver.profile), subscriber.imsi);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject ki1, kms::DeriveKi1(session, k1, profile, subscriber.imsi));
+  std::lock_guard lock(mu_);
+  k1_by_ver_[subscriber.ver] = k1;
+  return ki1;
 }
 
 StatusOr<kms::Ki2Cache::Handle> SubscriberKeys::Ki2(p11::Session& session,

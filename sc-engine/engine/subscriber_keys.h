@@ -37,6 +37,10 @@ class SubscriberKeys {
   kms::Ki2Cache& ki2_cache_;
   std::mutex mu_;
   std::map<uint32_t, SecretBytes> op_by_ver_;  // guarded by mu_
+  // K1 handles by VER: finding a token object by label is a scan of every token
+  // object on SoftHSM (40% of the chip channel's time, docs/performance.md), and
+  // token object handles are valid in every session of the process.
+  std::map<uint32_t, CK_OBJECT_HANDLE> k1_by_ver_;  // guarded by mu_
 };
 
 }  // namespace simkms::sc
