@@ -135,8 +135,9 @@ openssl pkey -in "$STATE/acme.key" -pubout -out "$STATE/acme.pub"
 kmsctl ver export-k1 --ver 2 --manufacturer acme --pubkey "$STATE/acme.pub" --out "$STATE/k1-ver2-acme.json" >/dev/null
 WRAPPED=$(json_field "$STATE/k1-ver2-acme.json" wrapped_k1)
 EXPECTED=$(json_field "$STATE/k1-ver2-acme.json" kcv)
-K1HEX=$(echo -n "$WRAPPED" | xxd -r -p | openssl pkeyutl -decrypt -inkey "$STATE/acme.key" \
-  -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 -pkeyopt rsa_mgf1_md:sha1 | xxd -p)
+# Hex to bytes with printf and back with od (xxd is not in a minimal Debian).
+K1HEX=$(printf "$(sed 's/../\\x&/g' <<< "$WRAPPED")" | openssl pkeyutl -decrypt -inkey "$STATE/acme.key" \
+  -pkeyopt rsa_padding_mode:oaep -pkeyopt rsa_oaep_md:sha1 -pkeyopt rsa_mgf1_md:sha1 | od -An -tx1 | tr -d ' \n')
 GOT=$(head -c 16 /dev/zero | openssl mac -cipher AES-128-CBC -macopt hexkey:"$K1HEX" CMAC | cut -c1-6 | tr A-F a-f)
 unset K1HEX
 [ "$GOT" = "$EXPECTED" ] || die "K1 KCV mismatch: manufacturer $GOT, export file $EXPECTED"
