@@ -1,5 +1,7 @@
 #include "sc-engine/engine/chip_channel.h"
 
+#include <algorithm>
+
 #include "kms/auc_vectors.h"
 #include "kms/ki1.h"
 #include "policy/lifecycle.h"
@@ -78,6 +80,7 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
   }
   SubscriberRegistry registry(session, keys_, store_, {"sc", "chip-channel"}, clock_, limits_);
   SIMKMS_ASSIGN_OR_RETURN(v.activation_verifier, registry.ActivationVerifier(r));
+  v.activation_tries_left = static_cast<uint8_t>(std::min<uint32_t>(r.activation_tries_left, 255));
   return sub;
 }
 

@@ -71,6 +71,9 @@ StatusOr<ScStep> ScRole::Reject(const ScSubscriber& s, const Opened& opened, std
   protocol::Error error;
   error.session_id = id;
   error.code = code;
+  if (code == protocol::ErrorCode::kWrongActivationCode) {
+    error.tries_left = s.activation_tries_left > 0 ? static_cast<uint8_t>(s.activation_tries_left - 1) : 0;
+  }
   SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, error));
   return step;
 }

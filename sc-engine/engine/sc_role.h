@@ -45,6 +45,9 @@ struct ScSubscriber {
   uint64_t counter_in = 0;                        // last CNTR accepted from the chip
   uint64_t counter_out = 0;                       // last CNTR sent to the chip
   std::optional<SecretBytes> activation_verifier;  // H_ac, if the contract has an activation code
+  // Wrong activation codes the contract still tolerates before LOCKED; the
+  // ERROR for a wrong code carries what is left after this one (protocol §4.5).
+  uint8_t activation_tries_left = 0;
   // The session that committed the current Ki_2. Its COMMIT may have been lost:
   // a HELLO whose resync proof verifies under K_conf of the current Ki_2 is
   // answered with that COMMIT again (recomputed from the stored Ki_2, so this

@@ -73,9 +73,9 @@ TEST_F(ChipsimE2eTest, AppletPersonalizesAndRekeysThroughTheGatewayModel) {
   chip::testing::Handset h(applet, card, network, kImsi0);
   h.keypad = {std::string("000000"), std::string("271828")};
   h.Call();  // first attempt: the wrong code
-  // kmsd's ERROR 04 carries no tries-left tag (yet): the applet then shows the short text.
+  // kmsd's ERROR 04 carries the tries left, which the handset shows.
   ASSERT_EQ(h.display.size(), 1u);
-  EXPECT_THAT(h.display[0], ::testing::StartsWith("Wrong activation code."));
+  EXPECT_EQ(h.display[0], "Wrong activation code. 2 tries left.");
   EXPECT_EQ(card.active_key, chip::ActiveKey::kKi1);
   EXPECT_EQ(Subscriber(kImsi0)["activation_tries_left"], 2);
   h.display.clear();

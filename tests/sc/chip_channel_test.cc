@@ -76,14 +76,21 @@ TEST_F(ChipChannelTest, WrongActivationCodesLockTheContract) {
   protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
   code_ = "000000";
   std::vector<std::string> outcomes;
+  std::vector<int> tries_left;
   for (int i = 0; i < 3; ++i) {
     ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
     protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
     ChipChannelResult answer = Send(confirm.packet);
     outcomes.push_back(answer.outcome);
-    EXPECT_EQ(Unwrap(role_.OnPacket(chip, *answer.reply)).kind, protocol::ChipOutcome::Kind::kRejected);
+    protocol::ChipOutcome rejected = Unwrap(role_.OnPacket(chip, *answer.reply));
+    EXPECT_EQ(rejected.kind, protocol::ChipOutcome::Kind::kRejected);
+    ASSERT_TRUE(rejected.error.has_value());
+    EXPECT_EQ(rejected.error->code, protocol::ErrorCode::kWrongActivationCode);
+    tries_left.push_back(rejected.error->tries_left.value_or(-1));
   }
   EXPECT_EQ(outcomes, (std::vector<std::string>{"activation_rejected", "activation_rejected", "locked"}));
+  // The ERROR tells the handset how many tries remain (protocol §4.5).
+  EXPECT_EQ(tries_left, (std::vector<int>{2, 1, 0}));
   EXPECT_EQ(Record().state, storage::SubscriberState::kLocked);
   // Locked: no further session, even with the right code.
   code_ = "424242";

@@ -57,6 +57,7 @@ struct Benchmark {
   std::string unit;
   std::string what;
   WorkerFactory make;
+  bool one_thread = false;  // serialised in kmsd: measured on one thread
 };
 
 struct Result {
@@ -256,6 +257,45 @@ class AucRequestWorker : public Worker {
   kms::Amf amf_{0x80, 0x00};
 };
 
+// ---- Persistent token object rewrite ----------------------------------------
+
+// What kms::TokenCheckpointStore::Write does after every audited commit (SoftHSM
+// cannot change a data object's value): find the objects by label, create a new
+// persistent CKO_DATA object, destroy the older one. Under a bench label, never
+// the real checkpoint's; the last object is destroyed at the end.
+class ObjectRewriteWorker : public Worker {
+ public:
+  explicit ObjectRewriteWorker(p11::Session& s) : s_(s) {}
+  ~ObjectRewriteWorker() override {
+    p11::Attributes q = Query();
+    if (auto objects = s_.FindAll(q); objects.ok()) {
+      for (CK_OBJECT_HANDLE o : *objects) (void)s_.DestroyObject(o, "bench object");
+    }
+  }
+  StatusOr<int> Once() override {
+    p11::Attributes q = Query();
+    SIMKMS_ASSIGN_OR_RETURN(auto older, s_.FindAll(q));
+    p11::Attributes a;
+    Bytes value(40, static_cast<uint8_t>(++n_));
+    a.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, kLabel).Text(CKA_APPLICATION, "simkms-bench").Bool(CKA_TOKEN, true)
+        .Bool(CKA_PRIVATE, true).Blob(CKA_VALUE, value);
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject created, s_.CreateObject(a, "bench object"));
+    created.Release();
+    for (CK_OBJECT_HANDLE o : older) SIMKMS_RETURN_IF_ERROR(s_.DestroyObject(o, "bench object"));
+    return 1;
+  }
+
+ private:
+  static constexpr char kLabel[] = "simkms-bench/object-rewrite";
+  static p11::Attributes Query() {
+    p11::Attributes q;
+    q.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, kLabel);
+    return q;
+  }
+  p11::Session& s_;
+  unsigned n_ = 0;
+};
+
 std::vector<Benchmark> AllBenchmarks() {
   std::vector<Benchmark> b;
   AddDh(b, kms::DhGroupKind::kFfdhe2048);
@@ -292,10 +332,15 @@ std::vector<Benchmark> AllBenchmarks() {
                    return Make<AucRequestWorker>(s, std::move(f), batch);
                  }});
   }
+  b.push_back({"token-object-rewrite", "objects/s",
+               "token, 1 thread: find + create persistent data object + destroy the older (audit checkpoint write)",
+               [](p11::Session& s) -> StatusOr<std::unique_ptr<Worker>> { return Make<ObjectRewriteWorker>(s); },
+               true});
   return b;
 }
 
 StatusOr<Result> Run(const Benchmark& b, p11::SessionPool& pool, unsigned threads, double seconds) {
+  if (b.one_thread) threads = 1;
   std::vector<p11::SessionPool::Lease> leases;
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < threads; ++i) {

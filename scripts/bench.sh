@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Benchmarks of issue 5 in one run, on one machine (docs/performance.md):
+#   a throwaway SoftHSM token and database set up with kmsctl (the ceremony of
+#   scripts/demo.sh), kmsd from a Release build, subscribers contracted over the
+#   operator API (plain HTTP on loopback, as a VO's client would), then
+#   token-bench (the raw in-token limits, same token, same thread count as kmsd's
+#   crypto workers) and sc-bench (simulated chips' first calls over the chip
+#   channel). The results go to $STATE/results/*.json and, as ratios of the same
+#   run, into the generated section of docs/performance.md (--write-doc).
+#
+#   scripts/bench.sh [--write-doc] [--quick] [--tmpfs]
+# --tmpfs puts token and database in /dev/shm instead of /tmp (disk): the
+# difference is what synced writes and token file updates cost.
+# Environment: SIMKMS_BENCH_BUILD (default /work/build-rel: a Release tree, built here
+# under /work/build.lock unless SIMKMS_BENCH_NO_BUILD=1), SIMKMS_BENCH_STATE (default
+# a fresh mktemp dir), SIMKMS_BENCH_SESSIONS (kmsd crypto workers = token-bench threads, 2),
+# SIMKMS_BENCH_CHIPS (first calls per group, 3000), SIMKMS_BENCH_OPEN (sessions held open for
+# the RSS figure, 10000).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
+SESSIONS="${SIMKMS_BENCH_SESSIONS:-2}"
+CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"
+OPEN="${SIMKMS_BENCH_OPEN:-10000}"
+TB_SECONDS=3
+WRITE_DOC=0
+STATE_PARENT=/tmp
+for a in "$@"; do
+  case "$a" in
+    --write-doc) WRITE_DOC=1 ;;
+    --tmpfs) STATE_PARENT=/dev/shm ;;
+    --quick) CHIPS=500; OPEN=1000; TB_SECONDS=1 ;;
+    *) echo "usage: $0 [--write-doc] [--quick] [--tmpfs]" >&2; exit 2 ;;
+  esac
+done
+SOFTHSM_MODULE="${SIMKMS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
+KMSCTL="$BUILD/tools/kmsctl/kmsctl"
+KMSD="$BUILD/sc-engine/daemon/kmsd"
+TOKEN_BENCH="$BUILD/tools/bench/token-bench"
+SC_BENCH="$BUILD/tools/bench/sc-bench"
+
+say() { printf '\n### %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+if [ "${SIMKMS_BENCH_NO_BUILD:-0}" != 1 ]; then
+  [ -f "$BUILD/build.ninja" ] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DSIMKMS_BUILD_TESTS=OFF "-DCMAKE_CXX_FLAGS=-Wno-error=array-bounds -Wno-error=stringop-overflow" >/dev/null
+  say "building kmsd kmsctl token-bench sc-bench in $BUILD (Release)"
+  flock /work/build.lock ninja -C "$BUILD" kmsd kmsctl token-bench sc-bench >&2
+fi
+grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" || die "$BUILD is not a Release build"
+for b in "$KMSCTL" "$KMSD" "$TOKEN_BENCH" "$SC_BENCH"; do [ -x "$b" ] || die "$b is not built"; done
+
+STATE="${SIMKMS_BENCH_STATE:-$(mktemp -d "$STATE_PARENT/simkms-bench.XXXXXX")}"
+mkdir -p "$STATE"/{tokens,results,log}
+umask 077
+export SOFTHSM2_CONF="$STATE/softhsm2.conf"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
+  "$STATE/tokens" > "$SOFTHSM2_CONF"
+head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/user.pin"
+head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/so.pin"
+export SIMKMS_MODULE="$SOFTHSM_MODULE" SIMKMS_PIN_FILE="$STATE/user.pin" SIMKMS_DB="$STATE/db"
+export SIMKMS_TOKEN="pkcs11:token=simkms"
+kmsctl() { "$KMSCTL" --actor bench "$@"; }
+
+KMSD_PID=""
+cleanup() {
+  if [ -n "$KMSD_PID" ] && kill -0 "$KMSD_PID" 2>/dev/null; then
+    kill -TERM "$KMSD_PID" 2>/dev/null || true
+    wait "$KMSD_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+# ICCID/IMSI of chip i of group g: one range per VER, as a manufacturer gets them.
+luhn() {
+  local body="$1" sum=0 i d pos
+  for ((i = ${#body} - 1, pos = 0; i >= 0; i--, pos++)); do
+    d=${body:i:1}
+    if ((pos % 2 == 0)); then d=$((d * 2)); ((d > 9)) && d=$((d - 9)); fi
+    sum=$((sum + d))
+  done
+  echo $(((10 - sum % 10) % 10))
+}
+iccid_body() { echo $((894901000000000000 + $1 * 1000000000 + $2)); }  # group index, chip
+imsi_at() { echo $((262010000000000 + $1 * 1000000000 + $2)); }
+
+say "ceremony: token, master key, VERs 2 (ffdhe2048), 3 (p256), 4 (ffdhe3072), ranges, K1 exports"
+kmsctl init --init-token --label simkms --so-pin-file "$STATE/so.pin" --threshold 3 --shares 5 \
+  --backup-out "$STATE/mk-backup.json" --shares-dir "$STATE/shares" > "$STATE/log/init.log"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$STATE/acme.key" 2>/dev/null
+openssl pkey -in "$STATE/acme.key" -pubout -out "$STATE/acme.pub"
+GROUPS_=(ffdhe2048 p256 ffdhe3072)
+for g in 0 1 2; do
+  ver=$((g + 2))
+  kmsctl ver add --ver "$ver" --dh-group "${GROUPS_[g]}" --description "bench ${GROUPS_[g]}" >/dev/null
+  body=$(iccid_body "$g" 0)
+  kmsctl range assign --manufacturer acme --ver "$ver" --iccid-first "$body$(luhn "$body")" \
+    --imsi-first "$(imsi_at "$g" 0)" --count 100000000 >/dev/null
+  kmsctl ver export-k1 --ver "$ver" --manufacturer acme --pubkey "$STATE/acme.pub" \
+    --out "$STATE/k1-ver$ver.json" >/dev/null
+done
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
+API_PORT=$(free_port); CHIP_PORT=$(free_port); AUC_PORT=$(free_port); METRICS_PORT=$(free_port)
+cat > "$STATE/kmsd.json" <<JSON
+{
+  // Written by scripts/bench.sh: loopback only, plaintext (the operator API maps clients without a certificate to operator).
+  "token": {"module": "$SOFTHSM_MODULE", "uri": "pkcs11:token=simkms", "pin_file": "$STATE/user.pin", "sessions": $SESSIONS},
+  "database": "$STATE/db",
+  "lock_memory": false,
+  "listeners": {
+    "operator_api": {"address": "127.0.0.1", "port": $API_PORT, "roles": {"": "operator"}},
+    "chip_channel": {"address": "127.0.0.1", "port": $CHIP_PORT},
+    "auc": {"address": "127.0.0.1", "port": $AUC_PORT},
+    "metrics": {"address": "127.0.0.1", "port": $METRICS_PORT}
+  }
+}
+JSON
+say "kmsd (Release, $SESSIONS crypto workers)"
+"$KMSD" --config "$STATE/kmsd.json" > "$STATE/log/kmsd.log" 2>&1 &
+KMSD_PID=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null 2>&1 && break
+  kill -0 "$KMSD_PID" 2>/dev/null || { cat "$STATE/log/kmsd.log" >&2; die "kmsd exited at start"; }
+  sleep 0.1
+done
+curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null || die "kmsd is not healthy"
+
+# contract GROUP FROM COUNT: contracts over the operator API, one curl process
+# (keep-alive), as a VO's order system would send them; prints contracts/s.
+contract() {
+  local g="$1" from="$2" n="$3" cfg="$STATE/log/contracts-$1-$2.curl" t0 t1 ok
+  python3 - "$g" "$from" "$n" "$API_PORT" > "$cfg" <<'PY'
+import sys
+g, first, n, port = map(int, sys.argv[1:])
+def luhn(body):
+    s = 0
+    for pos, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if pos % 2 == 0:
+            d *= 2
+            d = d - 9 if d > 9 else d
+        s += d
+    return str((10 - s % 10) % 10)
+for i in range(first, first + n):
+    body = str(894901000000000000 + g * 1000000000 + i)
+    print(f'url = "http://127.0.0.1:{port}/v1/contracts"')
+    print('header = "Content-Type: application/json"')
+    print(f'data = "{{\\"order_id\\": \\"bench-{g}-{i}\\", \\"iccid\\": \\"{body}{luhn(body)}\\"}}"')
+    print('output = "/dev/null"')
+    print('write-out = "%{http_code}\\n"')
+    if i < first + n - 1:
+        print('next')
+PY
+  t0=$(date +%s.%N)
+  curl -sS -K "$cfg" > "$STATE/log/contracts-$g-$from.status"
+  t1=$(date +%s.%N)
+  ok=$(grep -c '^201$' "$STATE/log/contracts-$g-$from.status" || true)
+  [ "$ok" -eq "$n" ] || die "$ok of $n contracts answered 201 (group $g)"
+  echo "$n $t0 $t1" | awk '{printf "%.0f", $1 / ($3 - $2)}'
+}
+
+say "contracts: $CHIPS per group, and $CHIPS + $OPEN more in the ffdhe2048 group for the latency and open-sessions runs"
+CONTRACT_RATE=$(contract 0 0 "$CHIPS")
+echo "contracts/s over the operator API (HTTP keep-alive, 1 client): $CONTRACT_RATE" >&2
+contract 1 0 "$CHIPS" >/dev/null
+contract 2 0 "$CHIPS" >/dev/null
+contract 0 "$CHIPS" "$((CHIPS + OPEN))" >/dev/null
+echo "$CONTRACT_RATE" > "$STATE/results/contracts_per_second"
+
+say "token-bench: $SESSIONS threads on the same token, ${TB_SECONDS}s per operation"
+"$TOKEN_BENCH" --threads "$SESSIONS" --seconds "$TB_SECONDS" --json > "$STATE/results/token-bench.json"
+
+sc_bench() {  # name group-index group in-flight count think-ms first-chip [rate]
+  local name="$1" g="$2" group="$3" inflight="$4" n="$5" think="$6" off="$7" rate="${8:-0}"
+  say "sc-bench $name: $n chips, $group, $inflight in flight, think ${think} ms, start rate ${rate}/s (0: unbounded)"
+  "$SC_BENCH" --chip "127.0.0.1:$CHIP_PORT" --k1-export "$STATE/k1-ver$((g + 2)).json" --mfr-key "$STATE/acme.key" \
+    --imsi-first "$(imsi_at "$g" "$off")" --chips "$n" --dh-group "$group" --in-flight "$inflight" \
+    --connections 4 --seconds 120 --think-ms "$think" --rate "$rate" --timeout-ms 60000 --kmsd-pid "$KMSD_PID" \
+    --json > "$STATE/results/sc-$name.json" || echo "sc-bench $name: some chips failed (see the JSON)" >&2
+}
+# Throughput: closed loop, 64 chips in flight, no think time: the SC is never idle.
+sc_bench ffdhe2048 0 ffdhe2048 64 "$CHIPS" 0 0
+sc_bench p256 1 p256 64 "$CHIPS" 0 0
+sc_bench ffdhe3072 2 ffdhe3072 64 "$CHIPS" 0 0
+# Latency with ~1,000 chips in flight: each chip's SMS round trip between
+# CHALLENGE and CONFIRM takes 1 s, chips arrive at 800/s (below capacity), so
+# about 1,000 sessions are open at any time; latency excludes the 1 s.
+sc_bench ffdhe2048-1000-in-flight 0 ffdhe2048 1200 "$CHIPS" 1000 "$CHIPS" 800
+# RSS with $OPEN sessions open: chips arrive at 1,000/s and each holds its session 20 s.
+sc_bench open-sessions 0 ffdhe2048 "$OPEN" "$OPEN" 20000 $((2 * CHIPS)) 1000
+sleep 0.5
+grep VmRSS "/proc/$KMSD_PID/status" > "$STATE/results/kmsd-rss-after" || true
+
+{
+  echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
+  echo "openssl: $(openssl version)"
+  echo "softhsm: $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo unknown)"
+  echo "state (token, database): $STATE on $(df --output=fstype "$STATE" | tail -1)"
+  echo "date: $(date -u +%FT%TZ)"
+  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)"
+} > "$STATE/results/machine.txt"
+
+say "report"
+python3 "$ROOT/tools/bench/bench_report.py" "$STATE/results" > "$STATE/results/report.md"
+cat "$STATE/results/report.md"
+if [ "$WRITE_DOC" = 1 ]; then
+  SECTION=disk
+  [ "$STATE_PARENT" = /dev/shm ] && SECTION=tmpfs
+  python3 "$ROOT/tools/bench/bench_report.py" "$STATE/results" --into "$ROOT/docs/performance.md" "$SECTION"
+  echo "docs/performance.md updated" >&2
+fi
+echo "results in $STATE/results" >&2

@@ -1,0 +1,19 @@
+// Another process's CPU time and memory from /proc/<pid> (Linux), for reporting
+// what the server under load costs.
+#pragma once
+
+#include <sys/types.h>
+
+#include "base/status.h"
+
+namespace simkms::bench {
+
+struct ProcSample {
+  double cpu_seconds = 0;  // user + system, all threads
+  double rss_mb = 0;       // VmRSS
+  double hwm_mb = 0;       // VmHWM: peak RSS since start
+};
+
+StatusOr<ProcSample> SampleProcess(pid_t pid);
+
+}  // namespace simkms::bench
