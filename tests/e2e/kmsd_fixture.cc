@@ -272,4 +272,62 @@ protocol::ChipProtocolState KmsdFixture::MakeChip(const std::string& imsi) {
   return chip;
 }
 
+std::string KmsdFixture::ContractChip(int n, const std::string& activation_code) {
+  // ICCID body + n, then its Luhn digit.
+  std::string body = std::to_string(std::stoull(std::string(kIccid0).substr(0, 18)) + static_cast<uint64_t>(n));
+  int sum = 0;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    int d = body[body.size() - 1 - i] - '0';
+    if (i % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
+    sum += d;
+  }
+  const std::string iccid = body + std::to_string((10 - sum % 10) % 10);
+  std::string request = "{\"order_id\":\"n-" + std::to_string(n) + "\",\"iccid\":\"" + iccid + "\"";
+  if (!activation_code.empty()) request += ",\"activation_code\":\"" + activation_code + "\"";
+  HttpResult r = Http("POST", "/v1/contracts", request + "}");
+  EXPECT_EQ(r.status, 201) << r.body;
+  const std::size_t at = r.body.find("\"imsi\":\"");
+  return at == std::string::npos ? "" : r.body.substr(at + 8, 15);
+}
+
+protocol::ChipOutcome KmsdFixture::RunCall(protocol::ChipProtocolState& chip, protocol::ChipRole& role) {
+  auto challenge = ChipExchange(chip.imsi, role.Start(chip).value());
+  EXPECT_TRUE(challenge.has_value()) << "no CHALLENGE for " << chip.imsi;
+  if (!challenge) return {};
+  auto confirm = role.OnPacket(chip, *challenge);
+  EXPECT_TRUE(confirm.ok()) << confirm.status().ToString();
+  if (!confirm.ok() || confirm->kind != protocol::ChipOutcome::Kind::kSendPacket) return confirm.ok() ? *confirm : protocol::ChipOutcome{};
+  auto commit = ChipExchange(chip.imsi, confirm->packet);
+  EXPECT_TRUE(commit.has_value()) << "no COMMIT for " << chip.imsi;
+  if (!commit) return {};
+  auto done = role.OnPacket(chip, *commit);
+  EXPECT_TRUE(done.ok()) << done.status().ToString();
+  return done.ok() ? *done : protocol::ChipOutcome{};
+}
+
+long KmsdFixture::AuditRecords() {
+  ProcessResult r = Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "--json", "audit", "verify"});
+  const std::size_t at = r.out.find("\"records_checked\"");
+  if (r.exit_code != 0 || at == std::string::npos) return -1;
+  const std::size_t digits = r.out.find_first_of("0123456789", at);
+  return std::stol(r.out.substr(digits));
+}
+
+long KmsdFixture::ChipOutcomes(const std::string& outcome) {
+  const std::string metrics = Http("GET", "/metrics").body;
+  const std::string key = "simkms_chip_packets_total{outcome=\"" + outcome + "\"} ";
+  const std::size_t at = metrics.find(key);
+  return at == std::string::npos ? 0 : std::stol(metrics.substr(at + key.size()));
+}
+
+std::string KmsdFixture::SubscriberSnapshot(const std::string& imsi) {
+  HttpResult r = Http("GET", "/v1/subscribers/" + imsi);
+  std::string out = std::to_string(r.status);
+  for (const char* field : {"\"state\":", "\"hotline\":", "\"ki2_kcv\":", "\"updated_at\":"}) {
+    const std::size_t at = r.body.find(field);
+    if (at != std::string::npos) out += " " + r.body.substr(at, r.body.find_first_of(",}", at) - at);
+  }
+  return out;
+}
+
 }  // namespace simkms::e2e

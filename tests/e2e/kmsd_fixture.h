@@ -45,6 +45,18 @@ class KmsdFixture : public ::testing::Test {
   ProcessResult Kmsctl(std::vector<std::string> args);
   std::string kmsd_log() const;
 
+  // For the robustness suites (kmsd_{loss,crash,hostile,misuse}_test.cc).
+  // Contracts the n-th chip of the range (ICCID kIccid0 + n); its IMSI.
+  std::string ContractChip(int n, const std::string& activation_code = "");
+  // HELLO, CHALLENGE, CONFIRM, COMMIT over the gateway; the chip's last outcome.
+  protocol::ChipOutcome RunCall(protocol::ChipProtocolState& chip, protocol::ChipRole& role);
+  // Audit records so far, counted online by `kmsctl audit verify` (-1 if the chain does not verify).
+  long AuditRecords();
+  // simkms_chip_packets_total{outcome="..."} from /metrics (0 if absent).
+  long ChipOutcomes(const std::string& outcome);
+  // GET /v1/subscribers/{imsi}: state and ki2_kcv, for before/after comparisons.
+  std::string SubscriberSnapshot(const std::string& imsi);
+
   // Set by a derived fixture before SetUp: TLS 1.3 on the operator API and the
   // chip channel, with a throwaway CA and client certificates (MakePki()).
   bool tls_ = false;
