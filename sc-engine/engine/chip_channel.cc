@@ -154,7 +154,11 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
       }
       break;
     case ScStep::Kind::kCloneAlarm:
-      SIMKMS_RETURN_IF_ERROR(registry.RecordEvent(imsi, policy::CloneSuspected{}, counters).status());
+      // The counters stay where the genuine chip left them: a clone's (authentic
+      // Ki_1) packet must not push them ahead, or it would lock the genuine chip
+      // out of re-keys (docs/lifecycle.md: misuse 1.2 changes nothing but the audit).
+      SIMKMS_RETURN_IF_ERROR(
+          registry.RecordEvent(imsi, policy::CloneSuspected{}, {r.ota_counter_in, r.ota_counter_out}).status());
       result.outcome = "clone_alarm";
       return result;  // no answer to a clone
   }

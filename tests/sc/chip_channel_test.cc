@@ -134,6 +134,9 @@ TEST_F(ChipChannelTest, CloneWithKi1RaisesTheAlarmAndGetsNoAnswer) {
   EXPECT_FALSE(alarm.reply.has_value());
   EXPECT_EQ(LastEvent(), "subscriber.clone_suspected");
   EXPECT_EQ(Record().state, storage::SubscriberState::kPersonalized);
+  // The clone's counter did not lock the genuine chip out: it still re-keys.
+  Unwrap(Subscribers().RequestRekey(kFirstImsi));
+  EXPECT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
 }
 
 TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
