@@ -1,0 +1,174 @@
+// Hostile input on every kmsd listener: each gets a clear refusal, changes
+// nothing (the subscriber as the API reports it and the audit record count are
+// the same after), and the daemon keeps serving a genuine chip and operator.
+// The DH values are in packets that authenticate (sealed under the OTA keys of
+// Ki_1), so they reach the group check: the SC must answer ERROR 02.
+#include <gtest/gtest.h>
+#include <openssl/rand.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "kms/dh_group.h"
+#include "sc-engine/protocol/secured_packet.h"
+#include "tests/e2e/kmsd_fixture.h"
+
+namespace simkms::e2e {
+namespace {
+
+using Kind = protocol::ChipOutcome::Kind;
+
+class KmsdHostileTest : public KmsdFixture {
+ protected:
+  // A HELLO that authenticates but carries `y_c`.
+  static Bytes HelloWith(protocol::ChipProtocolState& chip, Bytes y_c) {
+    protocol::Hello hello;
+    hello.kind = chip.personalized ? protocol::SessionKind::kRekey : protocol::SessionKind::kFirstCall;
+    hello.ver = chip.ver;
+    hello.iccid = chip.iccid;
+    RAND_bytes(hello.nonce_c.data(), static_cast<int>(hello.nonce_c.size()));
+    hello.y_c = std::move(y_c);
+    auto ota = protocol::DeriveOtaCiphers(chip.base_key).value();
+    const uint8_t version = chip.personalized ? protocol::kKeyVersionKi2 : protocol::kKeyVersionKi1;
+    return protocol::SealPacket(ota.up, version, ++chip.counter_out, protocol::Encode(hello)).value();
+  }
+  // Everything an attack must leave as it was.
+  std::string World(const std::string& imsi) { return SubscriberSnapshot(imsi) + " audit=" + std::to_string(AuditRecords()); }
+  std::string Unix(const std::string& bytes) {
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const std::string path = (token_.dir() / "admin.sock").string();
+    std::copy(path.begin(), path.end(), a.sun_path);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd);
+      return "<refused>";
+    }
+    send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+    std::string back;
+    char chunk[4096];
+    timeval tv{3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (ssize_t n; (n = recv(fd, chunk, sizeof chunk, 0)) > 0;) back.append(chunk, static_cast<std::size_t>(n));
+    close(fd);
+    return back;
+  }
+  std::string Raw(uint16_t port, const std::string& bytes) {
+    int fd = ConnectLoopback(port);
+    if (fd < 0) return "<refused>";
+    send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+    std::string back;
+    char chunk[4096];
+    timeval tv{3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    for (ssize_t n; (n = recv(fd, chunk, sizeof chunk, 0)) > 0;) back.append(chunk, static_cast<std::size_t>(n));
+    close(fd);
+    return back;
+  }
+  protocol::ChipRole role_{[]() -> StatusOr<std::string> { return std::string("271828"); }};
+};
+
+TEST_F(KmsdHostileTest, BadDhValuesInAuthenticPacketsGetError02AndChangeNothing) {
+  const std::string imsi = ContractChip(0);
+  protocol::ChipProtocolState chip = MakeChip(imsi);
+  const Bytes p = kms::NamedFfdhParams(kms::DhGroupKind::kFfdhe2048).value().p;
+  ASSERT_EQ(p.size(), 256u);
+  ASSERT_EQ(p.back(), 0xFF);
+  Bytes zero(p.size(), 0), one(p.size(), 0), p_minus_1 = p, above(p.size(), 0xFF), short_one{0x01};
+  one.back() = 1;
+  p_minus_1.back() = 0xFE;
+  const std::vector<std::pair<std::string, Bytes>> bad = {
+      {"0", zero}, {"1", one}, {"p-1", p_minus_1}, {"p", p}, {">p", above}, {"short", short_one}};
+  for (int rekey = 0; rekey < 2; ++rekey) {
+    const std::string before = World(imsi);
+    for (const auto& [name, y] : bad) {
+      SCOPED_TRACE(name + (rekey ? " (re-key)" : " (first call)"));
+      auto answer = ChipExchange(imsi, HelloWith(chip, y));
+      ASSERT_TRUE(answer.has_value()) << kmsd_log();
+      protocol::ChipOutcome out = role_.OnPacket(chip, *answer).value();
+      ASSERT_EQ(out.kind, Kind::kRejected);
+      ASSERT_TRUE(out.error.has_value());
+      EXPECT_EQ(out.error->code, protocol::ErrorCode::kBadDhValue);
+    }
+    // An empty Y_c does not decode as a HELLO at all: dropped without an answer.
+    EXPECT_FALSE(ChipExchange(imsi, HelloWith(chip, {}), 1000).has_value());
+    EXPECT_EQ(World(imsi), before);
+    EXPECT_EQ(RunCall(chip, role_).kind, Kind::kCommitted);  // and the genuine exchange still works
+    ASSERT_EQ(Http("POST", "/v1/subscribers/" + imsi + "/rekey").status, 200);
+  }
+}
+
+TEST_F(KmsdHostileTest, ReplayedAndTamperedPacketsAreDroppedAndChangeNothing) {
+  const std::string imsi = ContractChip(0);
+  protocol::ChipProtocolState chip = MakeChip(imsi);
+  const Bytes hello = role_.Start(chip).value();
+  auto challenge = ChipExchange(imsi, hello);
+  ASSERT_TRUE(challenge.has_value());
+  auto confirm = role_.OnPacket(chip, *challenge).value();
+  const std::string before = World(imsi);
+  // The same HELLO again (its counter is used): no answer, the session survives.
+  EXPECT_FALSE(ChipExchange(imsi, hello, 1000).has_value());
+  // A wrong MAC / flipped bits anywhere after the routing header.
+  for (std::size_t at : {confirm.packet.size() - 1, confirm.packet.size() / 2, std::size_t{20}}) {
+    Bytes tampered = confirm.packet;
+    tampered[at] ^= 0x40;
+    EXPECT_FALSE(ChipExchange(imsi, tampered, 1000).has_value()) << at;
+  }
+  // Truncated packets.
+  EXPECT_FALSE(ChipExchange(imsi, Bytes(confirm.packet.begin(), confirm.packet.begin() + 10), 1000).has_value());
+  EXPECT_EQ(World(imsi), before);
+  // The genuine CONFIRM still completes the session.
+  auto commit = ChipExchange(imsi, confirm.packet);
+  ASSERT_TRUE(commit.has_value()) << kmsd_log();
+  EXPECT_EQ(role_.OnPacket(chip, *commit)->kind, Kind::kCommitted);
+  // Now the CONFIRM replayed: dropped, the key stays.
+  const std::string after = World(imsi);
+  EXPECT_FALSE(ChipExchange(imsi, confirm.packet, 1000).has_value());
+  EXPECT_EQ(World(imsi), after);
+}
+
+TEST_F(KmsdHostileTest, GarbageOnEveryListenerChangesNothingAndKmsdKeepsServing) {
+  const std::string imsi = ContractChip(0);
+  const std::string before = World(imsi);
+  // Operator API: malformed and oversized JSON, unknown fields, wrong types, truncated requests.
+  for (const char* body : {"{not json", "[]", "{\"order_id\":1,\"iccid\":\"8949001234567890136\"}",
+                           "{\"order_id\":\"o-9\",\"iccid\":\"8949001234567890136\",\"evil\":true}",
+                           "{\"order_id\":\"o-9\",\"iccid\":\"8949001234567890136\",\"activation_code\":\"12\"}",
+                           "{\"order_id\":\"o-9\"}"}) {
+    HttpResult r = Http("POST", "/v1/contracts", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_NE(r.body.find("\"code\""), std::string::npos) << r.body;  // a stable error code
+  }
+  EXPECT_EQ(Http("POST", "/v1/contracts", std::string(200000, '{')).status, 413);
+  EXPECT_EQ(Http("PUT", "/v1/subscribers/" + imsi).status / 100, 4);
+  EXPECT_EQ(Http("GET", "/v1/subscribers/" + imsi + "/../../etc/passwd").status / 100, 4);
+  Raw(api_port_, "POST /v1/contracts HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"order_id\":");
+  Raw(api_port_, "GET /v1/subscribers HTTP/1.1\r\nHost: x\r\nX-Long: " + std::string(100000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(Raw(api_port_, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)).find("201"),
+            std::string::npos);
+  // Chip channel: oversized, truncated and wrong-direction frames, a bad IMSI field.
+  EXPECT_EQ(RawGateway(std::string("\xff\xff\x00\x00\x01", 5)), "");
+  EXPECT_EQ(RawGateway(std::string("\x00\x30\x01\x26\x02", 5)), "");
+  auto to_chip = protocol::EncodeGatewayFrame({protocol::GatewayFrameType::kToChip, imsi, Bytes{1, 2, 3}});
+  ASSERT_TRUE(to_chip.ok());
+  EXPECT_EQ(RawGateway(std::string(to_chip->begin(), to_chip->end())), "");
+  // Admin socket, metrics and GSUP: garbage.
+  Unix("this is not a request\n");
+  Unix(std::string(1 << 20, 'x'));
+  Unix(std::string("{\"cmd\":\"ver add\",\"args\":{\"ver\":\"x\"}}\n"));
+  EXPECT_EQ(Raw(metrics_port_, "BREW /coffee HTCPCP/1.0\r\n\r\n").find("200 OK"), std::string::npos);
+  Raw(gsup_port_, std::string("\x00\x05\xee\x05garbage", 11));
+  Raw(gsup_port_, std::string("\xff\xff\xee", 3) + std::string(70000, 'g'));
+
+  ASSERT_TRUE(kmsd_->running()) << kmsd_log();
+  EXPECT_EQ(World(imsi), before);
+  EXPECT_EQ(Http("GET", "/healthz").status, 200);
+  protocol::ChipProtocolState chip = MakeChip(imsi);
+  EXPECT_EQ(RunCall(chip, role_).kind, Kind::kCommitted);
+  EXPECT_EQ(Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "status"}).exit_code, 0);
+}
+
+}  // namespace
+}  // namespace simkms::e2e
