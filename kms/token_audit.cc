@@ -87,7 +87,14 @@ Status TokenCheckpointStore::Write(const storage::AuditCheckpoint& checkpoint) {
     return InvalidArgumentError("audit checkpoint hash must be 32 bytes");
   }
   std::lock_guard lock(mu_);
-  SIMKMS_ASSIGN_OR_RETURN(auto older, CheckpointObjects(session_));
+  std::vector<CK_OBJECT_HANDLE> older;
+  const bool known = last_written_.has_value();
+  if (known) {
+    older.push_back(*last_written_);
+  } else {
+    SIMKMS_ASSIGN_OR_RETURN(older, CheckpointObjects(session_));
+  }
+  last_written_.reset();
   p11::Attributes a;
   a.Ulong(CKA_CLASS, CKO_DATA)
       .Text(CKA_LABEL, labels::kAuditHead)
@@ -96,10 +103,18 @@ Status TokenCheckpointStore::Write(const storage::AuditCheckpoint& checkpoint) {
       .Bool(CKA_PRIVATE, true)
       .Blob(CKA_VALUE, EncodeCheckpoint(checkpoint));
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject created, session_.CreateObject(a, "audit checkpoint"));
-  created.Release();
+  const CK_OBJECT_HANDLE created_handle = created.Release();
   for (CK_OBJECT_HANDLE object : older) {
-    SIMKMS_RETURN_IF_ERROR(session_.DestroyObject(object, "previous audit checkpoint"));
+    Status destroyed = session_.DestroyObject(object, "previous audit checkpoint");
+    if (destroyed.ok()) continue;
+    if (!known) return destroyed;
+    // The remembered object is gone (changed behind our back): search and clean up.
+    SIMKMS_ASSIGN_OR_RETURN(auto found, CheckpointObjects(session_));
+    for (CK_OBJECT_HANDLE other : found) {
+      if (other != created_handle) SIMKMS_RETURN_IF_ERROR(session_.DestroyObject(other, "previous audit checkpoint"));
+    }
   }
+  last_written_ = created_handle;
   return OkStatus();
 }
 

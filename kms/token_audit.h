@@ -42,6 +42,11 @@ class TokenCheckpointStore : public storage::AuditCheckpointStore {
   explicit TokenCheckpointStore(p11::Session session) : session_(std::move(session)) {}
   std::mutex mu_;
   p11::Session session_;  // guarded by mu_
+  // The object this store wrote last, so that the next Write need not search:
+  // C_FindObjects on SoftHSM walks every token and session object, and kmsd
+  // holds two session objects per open first-call session (docs/performance.md).
+  // Unset: search (first write of the process, or after a failure).
+  std::optional<CK_OBJECT_HANDLE> last_written_;  // guarded by mu_
 };
 
 }  // namespace simkms::kms
