@@ -124,6 +124,8 @@ class Bench {
   std::vector<Conn> conns_;
   int epoll_fd_ = -1;
   std::size_t next_ = 0, in_flight_ = 0, done_ = 0, max_open_ = 0;
+  // Chips between CHALLENGE and COMMIT: a pending session in kmsd each.
+  std::size_t sessions_open_ = 0, max_sessions_open_ = 0;
   std::map<std::string, uint64_t> errors_;
   bench::LatencySamples personalization_, round_trip_;
   // Chips thinking (between CHALLENGE and CONFIRM), by due time.
@@ -206,6 +208,7 @@ void Bench::Send(std::size_t i, Clock::time_point now) {
 
 void Bench::Fail(Chip& c, const std::string& kind) {
   if (c.phase == Phase::kDone || c.phase == Phase::kFailed) return;
+  if (c.phase == Phase::kThinking || c.phase == Phase::kWaitCommit) --sessions_open_;
   c.phase = Phase::kFailed;
   ++errors_[kind];
   --in_flight_;
@@ -252,6 +255,7 @@ void Bench::OnFrame(const protocol::GatewayFrame& frame, Clock::time_point now) 
     case protocol::ChipOutcome::Kind::kSendPacket:
       c.next_packet = std::move(outcome->packet);
       c.challenged = now;
+      max_sessions_open_ = std::max(max_sessions_open_, ++sessions_open_);
       c.phase = Phase::kWaitCommit;
       if (o_.think_ms > 0) {
         c.phase = Phase::kThinking;
@@ -261,6 +265,7 @@ void Bench::OnFrame(const protocol::GatewayFrame& frame, Clock::time_point now) 
       }
       return;
     case protocol::ChipOutcome::Kind::kCommitted:
+      --sessions_open_;
       c.phase = Phase::kDone;
       personalization_.Add(Ms(now - c.started - c.thought));
       --in_flight_;
@@ -404,6 +409,7 @@ nlohmann::json Bench::Report() {
   r["chips_started"] = next_;
   r["personalized"] = done_;
   r["max_in_flight"] = max_open_;
+  r["max_sessions_open"] = max_sessions_open_;
   r["connections"] = o_.connections;
   r["think_ms"] = o_.think_ms;
   r["rate"] = o_.rate;
