@@ -9,6 +9,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "kms/dh_group.h"
 #include "sc-engine/protocol/secured_packet.h"
 #include "tests/e2e/kmsd_fixture.h"
@@ -98,6 +101,62 @@ TEST_F(KmsdHostileTest, BadDhValuesInAuthenticPacketsGetError02AndChangeNothing)
     EXPECT_EQ(RunCall(chip, role_).kind, Kind::kCommitted);  // and the genuine exchange still works
     ASSERT_EQ(Http("POST", "/v1/subscribers/" + imsi + "/rekey").status, 200);
   }
+}
+
+TEST_F(KmsdHostileTest, OffCurveP256PointsInAuthenticPacketsGetError02AndChangeNothing) {
+  // A P-256 VER with its own range, made offline, and the manufacturer's K1 of it.
+  ASSERT_EQ(StopKmsd(), 0);
+  const std::string dir = token_.dir().string();
+  auto ok = [](const ProcessResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err << r.out; };
+  ok(Kmsctl({"ver", "add", "--ver", "3", "--dh-group", "p256", "--op-file", dir + "/op.hex"}));
+  ok(Kmsctl({"range", "assign", "--manufacturer", "acme", "--ver", "3", "--iccid-first", "8949001234567900125",
+             "--imsi-first", "262019876600000", "--count", "10"}));
+  ok(Kmsctl({"ver", "export-k1", "--ver", "3", "--manufacturer", "acme", "--pubkey", dir + "/mfr.pub", "--out",
+             dir + "/k1-p256.json"}));
+  std::ifstream in(dir + "/k1-p256.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  k1_export_json_ = text.str();
+  StartKmsd();
+  HttpResult created = Http("POST", "/v1/contracts", R"({"order_id":"p-1","iccid":"8949001234567900125"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::string imsi = "262019876600000";
+  protocol::ChipProtocolState chip = MakeChip(imsi);
+  chip.group = protocol::DhGroup::Named(kms::DhGroupKind::kP256).value();
+  ASSERT_EQ(RunCall(chip, role_).kind, Kind::kCommitted) << kmsd_log();  // the genuine P-256 exchange works
+  ASSERT_EQ(Http("POST", "/v1/subscribers/" + imsi + "/rekey").status, 200);
+
+  Bytes generator = {0x04};  // G of P-256, then spoiled below
+  for (const char* hex : {"6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
+                          "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"}) {
+    Bytes half = FromHex(hex).value();
+    generator.insert(generator.end(), half.begin(), half.end());
+  }
+  Bytes off_curve = generator;
+  off_curve.back() ^= 1;
+  Bytes x_is_p = generator;  // X = the field prime
+  const Bytes field_p = FromHex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff").value();
+  std::copy(field_p.begin(), field_p.end(), x_is_p.begin() + 1);
+  Bytes compressed(generator.begin(), generator.begin() + 33);
+  compressed[0] = 0x03;
+  Bytes zeros(65, 0), hybrid = generator;
+  zeros[0] = 0x04;
+  hybrid[0] = 0x06;
+  const std::vector<std::pair<std::string, Bytes>> bad = {{"off curve", off_curve}, {"x = p", x_is_p},
+                                                           {"compressed", compressed}, {"(0,0)", zeros},
+                                                           {"infinity", Bytes{0x00}}, {"hybrid", hybrid}};
+  const std::string before = World(imsi);
+  for (const auto& [name, y] : bad) {
+    SCOPED_TRACE(name);
+    auto answer = ChipExchange(imsi, HelloWith(chip, y));
+    ASSERT_TRUE(answer.has_value()) << kmsd_log();
+    protocol::ChipOutcome out = role_.OnPacket(chip, *answer).value();
+    ASSERT_EQ(out.kind, Kind::kRejected);
+    ASSERT_TRUE(out.error.has_value());
+    EXPECT_EQ(out.error->code, protocol::ErrorCode::kBadDhValue);
+  }
+  EXPECT_EQ(World(imsi), before);
+  EXPECT_EQ(RunCall(chip, role_).kind, Kind::kCommitted);
 }
 
 TEST_F(KmsdHostileTest, ReplayedAndTamperedPacketsAreDroppedAndChangeNothing) {
