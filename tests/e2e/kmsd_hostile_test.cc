@@ -213,6 +213,10 @@ TEST_F(KmsdHostileTest, GarbageOnEveryListenerChangesNothingAndKmsdKeepsServing)
   auto to_chip = protocol::EncodeGatewayFrame({protocol::GatewayFrameType::kToChip, imsi, Bytes{1, 2, 3}});
   ASSERT_TRUE(to_chip.ok());
   EXPECT_EQ(RawGateway(std::string(to_chip->begin(), to_chip->end())), "");
+  // Each listener's protocol on the wrong listener.
+  EXPECT_EQ(RawGateway("POST /v1/contracts HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"), "");
+  EXPECT_EQ(Raw(api_port_, std::string(to_chip->begin(), to_chip->end())).find("201"), std::string::npos);
+  EXPECT_EQ(Raw(gsup_port_, "GET /v1/subscribers/" + imsi + " HTTP/1.1\r\n\r\n").find("200"), std::string::npos);
   // Admin socket, metrics and GSUP: garbage.
   Unix("this is not a request\n");
   Unix(std::string(1 << 20, 'x'));
