@@ -1,6 +1,7 @@
 #include "pkcs11/error.h"
 
 #include <cstdio>
+#include <mutex>
 #include <string>
 
 namespace simkms::p11 {
@@ -153,8 +154,27 @@ StatusCode CodeFor(CK_RV rv) {
 }
 }  // namespace
 
+namespace {
+std::mutex error_counts_mu;
+std::map<CK_RV, uint64_t>& ErrorCounts() {
+  static auto* counts = new std::map<CK_RV, uint64_t>;  // never destroyed: counted until exit
+  return *counts;
+}
+}  // namespace
+
+std::map<std::string, uint64_t> TokenErrorCounts() {
+  std::lock_guard lock(error_counts_mu);
+  std::map<std::string, uint64_t> named;
+  for (const auto& [rv, n] : ErrorCounts()) named[CkrName(rv)] += n;
+  return named;
+}
+
 Status CkStatus(CK_RV rv, std::string_view operation) {
   if (rv == CKR_OK) return OkStatus();
+  {
+    std::lock_guard lock(error_counts_mu);
+    ++ErrorCounts()[rv];
+  }
   return Status(CodeFor(rv), std::string(operation) + ": " + CkrName(rv));
 }
 

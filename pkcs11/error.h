@@ -2,6 +2,9 @@
 // was being done: "C_DeriveKey(K1 for VER 3): CKR_KEY_TYPE_INCONSISTENT".
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -16,5 +19,10 @@ std::string CkrName(CK_RV rv);
 // (wrong PIN -> Unauthenticated, sensitive attribute -> PermissionDenied, ...)
 // and whose message is "<operation>: <CKR name>".
 Status CkStatus(CK_RV rv, std::string_view operation);
+
+// How many times each CKR_* error has been turned into a Status since the
+// process started (CKR name -> count), for monitoring: a token that starts
+// failing shows up in kmsd's /metrics before it shows up as lost sessions.
+std::map<std::string, uint64_t> TokenErrorCounts();
 
 }  // namespace simkms::p11

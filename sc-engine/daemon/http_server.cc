@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "pkcs11/error.h"
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls.h"
 
@@ -66,6 +67,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     const bool keep_alive = req.keep_alive();
     if (kind_ == HttpServer::Kind::kMetrics) {
       if (req.method() == http::verb::get && req.target() == "/metrics") {
+        // Sampled at scrape time: what waits for a crypto worker, and the token's errors.
+        services_.metrics.SetGauge("simkms_crypto_queue_depth", services_.crypto.queued());
+        for (const auto& [ckr, n] : p11::TokenErrorCounts()) {
+          services_.metrics.SetCounter("simkms_token_errors_total", "ckr", ckr, n);
+        }
         return Respond(200, services_.metrics.Render(), keep_alive, "text/plain; version=0.0.4");
       }
       if (req.method() == http::verb::get && req.target() == "/healthz") {

@@ -14,6 +14,11 @@ void Metrics::Add(const std::string& name, const std::string& key, const std::st
   counters_[name][{key, value}] += n;
 }
 
+void Metrics::SetCounter(const std::string& name, const std::string& key, const std::string& value, uint64_t n) {
+  std::lock_guard lock(mu_);
+  counters_[name][{key, value}] = n;
+}
+
 void Metrics::Observe(const std::string& name, double seconds) {
   std::lock_guard lock(mu_);
   Histogram& h = histograms_[name];

@@ -17,6 +17,8 @@ class Metrics {
   void Add(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
   void Observe(const std::string& name, double seconds);
   void SetGauge(const std::string& name, double value);
+  // Sets a counter kept elsewhere (e.g. the pkcs11 layer's error counts).
+  void SetCounter(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
   // The exposition text (text/plain; version=0.0.4).
   std::string Render() const;
 

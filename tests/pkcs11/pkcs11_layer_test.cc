@@ -28,6 +28,15 @@ TEST(CkStatus, NamesCodeAndOperation) {
   EXPECT_TRUE(CkStatus(CKR_OK, "x").ok());
 }
 
+TEST(CkStatus, CountsEachTokenErrorForMonitoring) {
+  const uint64_t before = TokenErrorCounts()["CKR_DEVICE_ERROR"];
+  (void)CkStatus(CKR_DEVICE_ERROR, "C_EncryptUpdate");
+  (void)CkStatus(CKR_DEVICE_ERROR, "C_EncryptUpdate");
+  (void)CkStatus(CKR_OK, "C_EncryptUpdate");
+  EXPECT_EQ(TokenErrorCounts()["CKR_DEVICE_ERROR"], before + 2);
+  EXPECT_EQ(TokenErrorCounts().count("CKR_OK"), 0u);
+}
+
 TEST(TokenUri, ParsesAndRefusesPinValue) {
   auto uri = TokenUri::Parse("pkcs11:token=simkms;serial=abc");
   ASSERT_TRUE(uri.ok()) << uri.status().ToString();

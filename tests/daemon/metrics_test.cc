@@ -1,0 +1,31 @@
+#include "sc-engine/daemon/metrics.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace simkms::daemon {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Metrics, RendersCountersSetCountersGaugesAndHistogramsInPrometheusText) {
+  Metrics m;
+  m.Count("simkms_chip_packets_total", "outcome", "commit");
+  m.Add("simkms_chip_packets_total", "outcome", "commit", 2);
+  m.SetCounter("simkms_token_errors_total", "ckr", "CKR_DEVICE_ERROR", 7);
+  m.SetCounter("simkms_token_errors_total", "ckr", "CKR_DEVICE_ERROR", 9);  // absolute, not added
+  m.SetGauge("simkms_crypto_queue_depth", 4);
+  m.Observe("simkms_chip_packet_seconds", 0.003);
+  m.Observe("simkms_chip_packet_seconds", 3.0);
+  const std::string text = m.Render();
+  EXPECT_THAT(text, HasSubstr("# TYPE simkms_chip_packets_total counter\nsimkms_chip_packets_total{outcome=\"commit\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_token_errors_total{ckr=\"CKR_DEVICE_ERROR\"} 9\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE simkms_crypto_queue_depth gauge\nsimkms_crypto_queue_depth 4\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_chip_packet_seconds_bucket{le=\"0.0025\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_chip_packet_seconds_bucket{le=\"0.005\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_chip_packet_seconds_bucket{le=\"+Inf\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_chip_packet_seconds_count 2\n"));
+}
+
+}  // namespace
+}  // namespace simkms::daemon
