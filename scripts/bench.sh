@@ -21,6 +21,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/local-appliance.sh"
 BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-2}"
 CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"
@@ -59,13 +60,7 @@ for b in "$KMSCTL" "$KMSD" "$TOKEN_BENCH" "$SC_BENCH"; do [ -x "$b" ] || die "$b
 STATE="${SIMKMS_BENCH_STATE:-$(mktemp -d "$STATE_PARENT/simkms-bench.XXXXXX")}"
 mkdir -p "$STATE"/{tokens,results,log}
 umask 077
-export SOFTHSM2_CONF="$STATE/softhsm2.conf"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
-  "$STATE/tokens" > "$SOFTHSM2_CONF"
-head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/user.pin"
-head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/so.pin"
-export SIMKMS_MODULE="$SOFTHSM_MODULE" SIMKMS_PIN_FILE="$STATE/user.pin" SIMKMS_DB="$STATE/db"
-export SIMKMS_TOKEN="pkcs11:token=simkms"
+local_token_state "$STATE"
 kmsctl() { "$KMSCTL" --actor bench "$@"; }
 
 KMSD_PID=""
@@ -78,15 +73,6 @@ cleanup() {
 trap cleanup EXIT
 
 # ICCID/IMSI of chip i of group g: one range per VER, as a manufacturer gets them.
-luhn() {
-  local body="$1" sum=0 i d pos
-  for ((i = ${#body} - 1, pos = 0; i >= 0; i--, pos++)); do
-    d=${body:i:1}
-    if ((pos % 2 == 0)); then d=$((d * 2)); ((d > 9)) && d=$((d - 9)); fi
-    sum=$((sum + d))
-  done
-  echo $(((10 - sum % 10) % 10))
-}
 iccid_body() { echo $((894901000000000000 + $1 * 1000000000 + $2)); }  # group index, chip
 imsi_at() { echo $((262010000000000 + $1 * 1000000000 + $2)); }
 
@@ -106,13 +92,6 @@ for g in 0 1 2; do
     --out "$STATE/k1-ver$ver.json" >/dev/null
 done
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 API_PORT=$(free_port); CHIP_PORT=$(free_port); AUC_PORT=$(free_port); METRICS_PORT=$(free_port)
 cat > "$STATE/kmsd.json" <<JSON
 {

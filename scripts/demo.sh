@@ -17,6 +17,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+. "$ROOT/scripts/local-appliance.sh"
 BIN="${SIMKMS_BIN:-$ROOT/build/release}"
 STATE="${SIMKMS_DEMO_STATE:-$ROOT/demo-state}"
 KMSCTL="$BIN/tools/kmsctl/kmsctl"
@@ -60,16 +61,6 @@ need() {  # need PIECE...: true when all are there, else a SKIPPED note
 }
 for t in openssl curl; do command -v "$t" >/dev/null || die "$t is not installed"; done
 
-# Luhn check digit of an ICCID body (ITU-T E.118).
-luhn() {
-  local body="$1" sum=0 i d pos
-  for ((i = ${#body} - 1, pos = 0; i >= 0; i--, pos++)); do
-    d=${body:i:1}
-    if ((pos % 2 == 0)); then d=$((d * 2)); ((d > 9)) && d=$((d - 9)); fi
-    sum=$((sum + d))
-  done
-  echo $(((10 - sum % 10) % 10))
-}
 iccid_at() { local body=$((894901000000000000 + $1)); echo "$body$(luhn "$body")"; }
 imsi_at() { echo $((262010000000000 + $1)); }
 
@@ -87,14 +78,7 @@ fi
 mkdir -p "$STATE"/{tokens,pki,api,vectors,log}
 printf 'Made by scripts/demo.sh on %s. Every demo run deletes and rebuilds this folder.\n' "$(date -u +%FT%TZ)" \
   > "$STATE/NOTE"
-export SOFTHSM2_CONF="$STATE/softhsm2.conf"
-printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n' \
-  "$STATE/tokens" > "$SOFTHSM2_CONF"
-# PINs are random and live in owner-only files; never on a command line.
-head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/user.pin"
-head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/so.pin"
-export SIMKMS_MODULE="$SOFTHSM_MODULE" SIMKMS_PIN_FILE="$STATE/user.pin" SIMKMS_DB="$STATE/db"
-export SIMKMS_TOKEN="pkcs11:token=simkms"
+local_token_state "$STATE"
 kmsctl() { "$KMSCTL" --actor "demo-custodian" "$@"; }
 
 KMSD_PID=""
@@ -182,14 +166,6 @@ for cn in kmsd vo-1 care-1; do issue "$cn"; done
 ok "$(openssl x509 -in "$PKI/vo-1.crt" -noout -subject -issuer | tr '\n' ' ')"
 
 step "7. kmsd on loopback: operator API (TLS 1.3, client certificates), chip channel, GSUP AuC, metrics, admin socket"
-# A port nobody listens on (nothing answers a connect).
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-  done
-}
 API_PORT=$(free_port); CHIP_PORT=$(free_port); AUC_PORT=$(free_port); METRICS_PORT=$(free_port)
 cat > "$STATE/kmsd.json" <<EOF
 {
