@@ -2,15 +2,13 @@
 
 #include <algorithm>
 
+#include "sc-engine/gsup/error_text.h"
+
 namespace simkms::gsup {
 namespace {
 
-std::string Num(std::size_t n) { return std::to_string(n); }
-
-std::string Hex2(uint8_t b) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  return std::string("0x") + kDigits[b >> 4] + kDigits[b & 0x0F];
-}
+using internal::Hex2;
+using internal::Num;
 
 void PutLength(Bytes& out, std::size_t length) {
   out.push_back(static_cast<uint8_t>(length >> 8));
