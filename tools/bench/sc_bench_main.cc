@@ -10,10 +10,19 @@
 // starts, so that the client's own DH work during the run is only the derive.
 // kmsd's CPU time and RSS come from /proc/<pid> (--kmsd-pid).
 //
+// --rekeys: after the first calls, the operator asks kmsd to re-key every
+// personalized chip (POST /v1/subscribers/{imsi}/rekey over --operator-api, timed
+// apart: kmsd starts no re-key on the chip's word alone), then the same chips
+// re-key over the chip channel exactly as they made their first calls (HELLO
+// under Ki_2, prepared before the clock); the JSON's "rekey" object holds that
+// run's figures, the top-level ones stay the first calls'. --kcv-out writes each
+// chip's KCVs (after the first call, final) for checking against kmsd's status.
+//
 //   sc-bench --chip 127.0.0.1:PORT --k1-export F --mfr-key F --imsi-first IMSI --chips N
 //            [--dh-group ffdhe2048|ffdhe3072|p256] [--in-flight 64] [--connections 4]
 //            [--seconds 30] [--think-ms 0] [--rate 0] [--timeout-ms 10000] [--kmsd-pid PID] [--json]
-// Exit: 0 every started chip was personalized; 3 some failed; 1 set-up failure; 2 bad arguments.
+//            [--rekeys --operator-api 127.0.0.1:PORT [--api-connections 4]] [--kcv-out FILE]
+// Exit: 0 every started chip was personalized (and re-keyed); 3 some failed; 1 set-up failure; 2 bad arguments.
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,6 +37,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -37,11 +47,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kms/software_keys.h"
 #include "sc-engine/protocol/chip_role.h"
 #include "sc-engine/protocol/gateway_frame.h"
 #include "tools/bench/chip_population.h"
 #include "tools/bench/latency.h"
 #include "tools/bench/proc_stats.h"
+#include "tools/bench/rekey_requests.h"
 
 namespace {
 
@@ -60,6 +72,7 @@ struct Chip {
   std::size_t conn = 0;
   Clock::time_point started, sent, challenged;
   Clock::duration thought{};
+  std::string first_kcv;  // hex KCV of the first call's Ki_2 (--rekeys with --kcv-out)
 };
 
 struct Conn {
@@ -82,6 +95,10 @@ struct Options {
   int timeout_ms = 10000;
   int kmsd_pid = 0;
   bool json = false;
+  bool rekeys = false;
+  std::string operator_api;  // IPv4:PORT, plaintext, for the re-key requests
+  std::size_t api_connections = 4;
+  std::string kcv_out;
 };
 
 class Bench {
@@ -107,7 +124,16 @@ class Bench {
   Status Run();
   nlohmann::json Report();
 
+  // Between the first-call run and the re-key run: keeps the personalized chips,
+  // has the operator request their re-keys (`requests` gets that step's figures),
+  // prepares their re-key HELLOs and reconnects (kmsd may have dropped the idle
+  // gateway connections meanwhile). The next Run() re-keys them.
+  Status PrepareRekeys(nlohmann::json& requests);
+  // One line per chip that completed a call: IMSI, first-call KCV (or "-"), current KCV.
+  Status WriteKcvs(const std::string& path) const;
+
  private:
+  void ResetCounters();
   Status Connect();
   void StartChips(Clock::time_point now);
   void Send(std::size_t chip_index, Clock::time_point now);
@@ -137,15 +163,72 @@ class Bench {
   double client_cpu_ = 0, elapsed_ = 0;
 };
 
-Status Bench::Connect() {
-  auto colon = o_.chip_addr.rfind(':');
-  if (colon == std::string::npos) return InvalidArgumentError("--chip wants HOST:PORT");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(std::stoi(o_.chip_addr.substr(colon + 1))));
-  if (inet_pton(AF_INET, o_.chip_addr.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
-    return InvalidArgumentError("--chip: not an IPv4 address");
+void Bench::ResetCounters() {
+  next_ = in_flight_ = done_ = max_open_ = sessions_open_ = max_sessions_open_ = 0;
+  errors_.clear();
+  personalization_ = {};
+  round_trip_ = {};
+  thinking_ = {};
+  kmsd_before_.reset();
+  kmsd_after_.reset();
+  kmsd_peak_rss_ = client_cpu_ = elapsed_ = 0;
+}
+
+Status Bench::PrepareRekeys(nlohmann::json& requests) {
+  std::erase_if(chips_, [](const Chip& c) { return c.phase != Phase::kDone; });
+  std::vector<std::string> imsis;
+  for (auto& c : chips_) {
+    imsis.push_back(c.state.imsi);
+    if (!o_.kcv_out.empty()) {
+      SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, kms::SoftwareAesKcv(c.state.base_key));
+      c.first_kcv = ToHex(kcv);
+    }
   }
+  SIMKMS_ASSIGN_OR_RETURN(bench::RekeyRequestResult asked,
+                          bench::RequestRekeys(o_.operator_api, imsis, o_.api_connections));
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < chips_.size(); ++i) {
+    if (!asked.accepted[i]) continue;
+    if (kept != i) chips_[kept] = std::move(chips_[i]);
+    ++kept;
+  }
+  chips_.resize(kept);
+  requests = {{"requested", imsis.size()},
+              {"accepted", kept},
+              {"seconds", asked.seconds},
+              {"requests_per_second", asked.seconds > 0 ? static_cast<double>(imsis.size()) / asked.seconds : 0},
+              {"connections", o_.api_connections},
+              {"errors", asked.errors}};
+  ResetCounters();
+  for (auto& c : chips_) {
+    c.phase = Phase::kReady;
+    c.thought = {};
+    SIMKMS_ASSIGN_OR_RETURN(c.next_packet, c.role->Start(c.state));
+  }
+  for (auto& conn : conns_) {
+    if (conn.fd >= 0) close(conn.fd);
+  }
+  conns_.clear();
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  return Connect();
+}
+
+Status Bench::WriteKcvs(const std::string& path) const {
+  std::ofstream out(path, std::ios::trunc);
+  for (const auto& c : chips_) {
+    if (c.phase != Phase::kDone) continue;
+    SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, kms::SoftwareAesKcv(c.state.base_key));
+    out << c.state.imsi << ' ' << (c.first_kcv.empty() ? "-" : c.first_kcv) << ' ' << ToHex(kcv) << '\n';
+  }
+  out.close();
+  if (!out) return UnavailableError("cannot write " + path);
+  return OkStatus();
+}
+
+Status Bench::Connect() {
+  auto endpoint = bench::ParseIpv4Endpoint(o_.chip_addr);
+  if (!endpoint.ok()) return InvalidArgumentError("--chip: " + endpoint.status().message());
+  sockaddr_in addr = *endpoint;
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   conns_.resize(o_.connections);
   for (std::size_t i = 0; i < conns_.size(); ++i) {
@@ -458,6 +541,29 @@ void PrintText(const nlohmann::json& r) {
                 k["cpu_seconds"].get<double>(), k["cpu_cores"].get<double>(), k["rss_mb_start"].get<double>(),
                 k["rss_mb_peak_sampled"].get<double>(), k["rss_mb_end"].get<double>());
   }
+  if (r.contains("rekey")) {
+    const auto& k = r["rekey"];
+    const auto& q = k["requests"];
+    std::printf("re-key requests: %zu of %zu accepted in %.2f s = %.0f/s\n", q["accepted"].get<std::size_t>(),
+                q["requested"].get<std::size_t>(), q["seconds"].get<double>(), q["requests_per_second"].get<double>());
+    const auto& l = k["latency_ms"];
+    std::printf("re-keys: %zu of %zu in %.2f s = %.0f re-keys/s; latency p50 %.2f  p90 %.2f  p99 %.2f  max %.2f ms\n",
+                k["rekeys"].get<std::size_t>(), k["chips_started"].get<std::size_t>(), k["seconds"].get<double>(),
+                k["rekeys_per_second"].get<double>(), l["p50"].get<double>(), l["p90"].get<double>(),
+                l["p99"].get<double>(), l["max"].get<double>());
+    std::printf("re-key errors:");
+    if (k["errors"].empty() && q["errors"].empty()) std::printf(" none");
+    for (const auto& [kind, v] : k["errors"].items()) std::printf(" %s=%llu", kind.c_str(), v.get<unsigned long long>());
+    for (const auto& [kind, v] : q["errors"].items()) {
+      std::printf(" request:%s=%llu", kind.c_str(), v.get<unsigned long long>());
+    }
+    std::printf("\n");
+    if (k.contains("kmsd")) {
+      std::printf("kmsd during re-keys: CPU %.2f s (%.2f cores), RSS %.1f MB peak (sampled)\n",
+                  k["kmsd"]["cpu_seconds"].get<double>(), k["kmsd"]["cpu_cores"].get<double>(),
+                  k["kmsd"]["rss_mb_peak_sampled"].get<double>());
+    }
+  }
 }
 
 }  // namespace
@@ -488,6 +594,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 600000))->capture_default_str();
   app.add_option("--kmsd-pid", o.kmsd_pid, "kmsd's pid, for its CPU time and RSS");
   app.add_flag("--json", o.json, "JSON output");
+  auto* api = app.add_option("--operator-api", o.operator_api, "kmsd's plaintext operator API, IPv4:PORT (--rekeys)");
+  app.add_flag("--rekeys", o.rekeys, "after the first calls, re-key every personalized chip once")->needs(api);
+  app.add_option("--api-connections", o.api_connections, "concurrent operator API connections for the re-key requests")
+      ->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--kcv-out", o.kcv_out, "write IMSI, first-call KCV and final KCV of every chip to this file");
   CLI11_PARSE(app, argc, argv);
   o.population.count = count;
   o.population.group = kms::ParseDhGroupKind(o.group).value();
@@ -507,10 +618,42 @@ int main(int argc, char** argv) {
     return 1;
   }
   nlohmann::json r = bench.Report();
+  bool rekey_errors = false;
+  if (o.rekeys) {
+    nlohmann::json requests;
+    if (Status s = bench.PrepareRekeys(requests); !s.ok()) {
+      std::cerr << "sc-bench: re-key set-up: " << s.ToString() << "\n";
+      return 1;
+    }
+    if (Status s = bench.Run(); !s.ok()) {
+      std::cerr << "sc-bench: " << s.ToString() << "\n";
+      return 1;
+    }
+    nlohmann::json k = bench.Report();
+    r["rekey"] = {{"requests", requests},
+                  {"chips_started", k["chips_started"]},
+                  {"rekeys", k["personalized"]},
+                  {"rekeys_per_second", k["personalizations_per_second"]},
+                  {"seconds", k["seconds"]},
+                  {"max_in_flight", k["max_in_flight"]},
+                  {"max_sessions_open", k["max_sessions_open"]},
+                  {"errors", k["errors"]},
+                  {"latency_ms", k["latency_ms"]},
+                  {"round_trip_ms", k["round_trip_ms"]},
+                  {"client_cpu_seconds", k["client_cpu_seconds"]}};
+    if (k.contains("kmsd")) r["rekey"]["kmsd"] = k["kmsd"];
+    rekey_errors = !k["errors"].empty() || !requests["errors"].empty();
+  }
+  if (!o.kcv_out.empty()) {
+    if (Status s = bench.WriteKcvs(o.kcv_out); !s.ok()) {
+      std::cerr << "sc-bench: " << s.ToString() << "\n";
+      return 1;
+    }
+  }
   if (o.json) {
     std::cout << r.dump(2) << "\n";
   } else {
     PrintText(r);
   }
-  return r["errors"].empty() ? 0 : 3;
+  return r["errors"].empty() && !rekey_errors ? 0 : 3;
 }
