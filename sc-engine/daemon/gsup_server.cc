@@ -161,41 +161,58 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
     return peer_ ? peer_->serial : std::string();
   }
 
+  // The crypto worker computes the vectors and hands the SQN to the store's
+  // group commit without waiting; the store's writer thread posts the outcome
+  // back to this strand once the SQN is durable, and the answer takes its
+  // slot. So a worker never waits for the disk, every request of a connection
+  // is on a worker as soon as it is read, and only the sending keeps the order.
   void SendAuthInfo(gsup::Message request, SteadyTime started) {
+    const uint64_t slot = Reserve();
+    if (request.auts.has_value() != request.rand.has_value()) {
+      // AUTS without the RAND it answers, or the reverse: nothing to compute.
+      services_.metrics.Count(kRequests, "outcome", "invalid_resync");
+      return Answer(slot, EncodeError(request, gsup::GmmCause::kInvalidMandatoryInfo), started);
+    }
     sc::AuthInfoRequest ask;
     ask.imsi = request.imsi;
     ask.num_vectors = static_cast<unsigned>(gsup::VectorsToGenerate(request));
     ask.ind = GsupPeerInd(services_.config, PeerName(request));
     if (request.auts) ask.auts = *request.auts;
     if (request.rand) ask.auts_rand = *request.rand;
-    const uint64_t slot = Reserve();
-    services_.crypto.Post([self = shared_from_this(), request = std::move(request), ask, slot,
+    auto shared_request = std::make_shared<const gsup::Message>(std::move(request));
+    services_.crypto.Post([self = shared_from_this(), shared_request, ask = std::move(ask), slot,
                            started](p11::Session& session) mutable {
-      std::string outcome;
-      std::size_t served = 0;
-      Bytes answer = self->ComputeAnswer(session, request, ask, outcome, served);
-      asio::post(self->socket_.get_executor(),
-                 [self, slot, answer = std::move(answer), outcome, served, resync = ask.auts.has_value(),
-                  started]() mutable {
-                   self->services_.metrics.Count(kRequests, "outcome", outcome);
-                   if (served > 0) {
-                     self->services_.metrics.Add("simkms_gsup_vectors_total", "request", resync ? "resync" : "sai",
-                                                 served);
-                   }
-                   self->Answer(slot, std::move(answer), started);
-                 });
+      const bool resync = ask.auts.has_value();
+      CryptoPool& crypto = self->services_.crypto;
+      self->services_.auc.SendAuthInfoAsync(
+          session, std::move(ask), [&crypto](sc::AucService::Job job) { crypto.Post(std::move(job)); },
+          [self, shared_request, slot, started, resync](StatusOr<sc::AucService::Vectors> vectors) {
+            // Wiped whether or not the strand runs the handler (a stopping io_context drops it).
+            std::shared_ptr<StatusOr<sc::AucService::Vectors>> held(
+                new StatusOr<sc::AucService::Vectors>(std::move(vectors)), [](StatusOr<sc::AucService::Vectors>* p) {
+                  if (p->ok() && !(*p)->empty()) SecureWipe((*p)->data(), (*p)->size() * sizeof(kms::AuthVector));
+                  delete p;
+                });
+            asio::post(self->socket_.get_executor(), [self, shared_request, slot, started, resync, held] {
+              std::string outcome;
+              std::size_t served = 0;
+              Bytes answer = self->EncodeAnswer(*shared_request, *held, resync, outcome, served);
+              self->services_.metrics.Count(kRequests, "outcome", outcome);
+              if (served > 0) {
+                self->services_.metrics.Add("simkms_gsup_vectors_total", "request", resync ? "resync" : "sai",
+                                            served);
+              }
+              self->Answer(slot, std::move(answer), started);
+            });
+          });
     });
   }
 
-  // On a crypto worker: the vectors (SQN synced by the AucService before it
-  // returns), or the error osmo-hlr would give. Empty bytes: no answer.
-  Bytes ComputeAnswer(p11::Session& session, const gsup::Message& request, const sc::AuthInfoRequest& ask,
-                      std::string& outcome, std::size_t& served) {
-    if (ask.auts.has_value() != ask.auts_rand.has_value()) {
-      outcome = "invalid_resync";  // AUTS without the RAND it answers, or the reverse
-      return EncodeError(request, gsup::GmmCause::kInvalidMandatoryInfo);
-    }
-    auto vectors = services_.auc.SendAuthInfo(session, ask);
+  // On the strand, once the SQN is durable (or the request failed): the result
+  // with the vectors (wiped here), or the error osmo-hlr would give. Empty
+  // bytes: no answer.
+  Bytes EncodeAnswer(const gsup::Message& request, StatusOr<sc::AucService::Vectors>& vectors, bool resync,
+                     std::string& outcome, std::size_t& served) {
     if (!vectors.ok()) {
       switch (vectors.status().code()) {
         case StatusCode::kNotFound:  // misuse 1.1: not contracted, or no such IMSI
@@ -236,7 +253,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
       outcome = "error_encode";
       return EncodeError(request, gsup::GmmCause::kNetworkFailure);
     }
-    outcome = ask.auts ? "resync" : "vectors";
+    outcome = resync ? "resync" : "vectors";
     return std::move(*encoded);
   }
 

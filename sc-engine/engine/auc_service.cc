@@ -1,66 +1,233 @@
 #include "sc-engine/engine/auc_service.h"
 
+#include <condition_variable>
+
 #include "kms/auc_vectors.h"
 #include "kms/ki1.h"
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 
 namespace simkms::sc {
+namespace {
 
-StatusOr<std::vector<kms::AuthVector>> AucService::SendAuthInfo(p11::Session& session,
-                                                               const AuthInfoRequest& request) {
+// Attempts per request when the SQN moved under it (another writer of the
+// subscriber's counters: an earlier write of a dropped chain, the chip
+// channel's OTA counters, a concurrent resync). Each attempt reads the record
+// again, so only a subscriber hammered from several sides runs out of them.
+constexpr int kMaxAttempts = 8;
+
+void WipeVectors(std::vector<kms::AuthVector>& vectors) {
+  if (!vectors.empty()) SecureWipe(vectors.data(), vectors.size() * sizeof(kms::AuthVector));
+  vectors.clear();
+}
+
+}  // namespace
+
+struct AucService::Call {
+  AuthInfoRequest request;
+  Repost repost;
+  Done done;
+  int attempt = 0;
+};
+
+// One request's place in its IMSI's chain of SQN writes.
+struct AucService::Ticket {
+  std::shared_ptr<Call> call;
+  uint64_t first_base = 0;  // the SQN the first vector follows
+  bool ready = false;       // computed, or abandoned (no update)
+  std::optional<storage::Store::CounterUpdate> update;
+  Vectors vectors;
+  ~Ticket() { WipeVectors(vectors); }
+};
+
+// The SQN writes of one IMSI that are reserved and not yet durable.
+struct AucService::Chain {
+  std::string imsi;
+  uint64_t top = 0;                           // the highest SQN reserved in this chain
+  std::deque<std::shared_ptr<Ticket>> queue;  // reserved, not yet handed to the store
+  int outstanding = 0;                        // reserved and not yet settled
+};
+
+void AucService::SendAuthInfoAsync(p11::Session& session, AuthInfoRequest request, Repost repost, Done done) {
+  auto call = std::make_shared<Call>();
+  call->request = std::move(request);
+  call->repost = std::move(repost);
+  call->done = std::move(done);
+  Attempt(session, call);
+}
+
+void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& call) {
+  const AuthInfoRequest& request = call->request;
   const unsigned n = request.num_vectors == 0 || request.num_vectors > 5 ? 5 : request.num_vectors;
-  for (int attempt = 0;; ++attempt) {
-    SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord r, store_.GetSubscriber(request.imsi));
-    const policy::AuthKey which = policy::AuthVectorKey(r.state);
-    if (which == policy::AuthKey::kNone) {
-      return FailedPreconditionError("subscriber " + r.imsi + " has no usable key (" +
-                                     std::string(policy::StateName(r.state)) + ")");
-    }
-    SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord ver, store_.GetVer(r.ver));
-    SIMKMS_ASSIGN_OR_RETURN(SecretBytes op, keys_.VerOp(session, ver));
+  auto fail = [&call](Status status) { call->done(std::move(status)); };
 
-    // The subscriber key: Ki_1 derived now (destroyed with `ki1`), or Ki_2 from the cache.
-    p11::ScopedObject ki1;
-    kms::Ki2Cache::Handle ki2;
-    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-    if (which == policy::AuthKey::kKi1) {
-      SIMKMS_ASSIGN_OR_RETURN(ki1, keys_.Ki1(session, r, ver));
-      key = ki1.get();
-    } else {
-      SIMKMS_ASSIGN_OR_RETURN(ki2, keys_.Ki2(session, r, r.ki2_key_id));
-      key = ki2->get();
-    }
-    SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpcInToken(session, key, op));
+  auto r = store_.GetSubscriber(request.imsi);
+  if (!r.ok()) return fail(r.status());
+  const policy::AuthKey which = policy::AuthVectorKey(r->state);
+  if (which == policy::AuthKey::kNone) {
+    return fail(FailedPreconditionError("subscriber " + r->imsi + " has no usable key (" +
+                                        std::string(policy::StateName(r->state)) + ")"));
+  }
+  auto ver = store_.GetVer(r->ver);
+  if (!ver.ok()) return fail(ver.status());
+  auto op = keys_.VerOp(session, *ver);
+  if (!op.ok()) return fail(op.status());
 
-    uint64_t last = r.sqn;
-    if (request.auts) {
-      if (!request.auts_rand) return InvalidArgumentError("AUTS without the RAND it answers");
-      auto sqn_ms = kms::VerifyAutsInToken(session, key, opc, *request.auts_rand, *request.auts);
-      if (!sqn_ms.ok()) {
-        SecureWipe(opc.data(), opc.size());
-        return sqn_ms.status().WithContext("AUTS of " + r.imsi);
-      }
-      last = kms::SqnToUint64(*sqn_ms);
+  // The subscriber key: Ki_1 derived now (destroyed with `ki1`), or Ki_2 from the cache.
+  p11::ScopedObject ki1;
+  kms::Ki2Cache::Handle ki2;
+  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+  if (which == policy::AuthKey::kKi1) {
+    auto derived = keys_.Ki1(session, *r, *ver);
+    if (!derived.ok()) return fail(derived.status());
+    ki1 = std::move(*derived);
+    key = ki1.get();
+  } else {
+    auto cached = keys_.Ki2(session, *r, r->ki2_key_id);
+    if (!cached.ok()) return fail(cached.status());
+    ki2 = std::move(*cached);
+    key = ki2->get();
+  }
+  auto opc = kms::ComputeOpcInToken(session, key, *op);
+  if (!opc.ok()) return fail(opc.status());
+  struct OpcWipe {
+    kms::Block& b;
+    ~OpcWipe() { SecureWipe(b.data(), b.size()); }
+  } opc_wipe{*opc};
+
+  std::optional<uint64_t> resync_base;
+  if (request.auts) {
+    if (!request.auts_rand) return fail(InvalidArgumentError("AUTS without the RAND it answers"));
+    auto sqn_ms = kms::VerifyAutsInToken(session, key, *opc, *request.auts_rand, *request.auts);
+    if (!sqn_ms.ok()) return fail(sqn_ms.status().WithContext("AUTS of " + r->imsi));
+    resync_base = kms::SqnToUint64(*sqn_ms);
+  }
+  std::vector<std::pair<kms::Block, kms::Sqn>> inputs(n);
+  for (auto& input : inputs) {
+    Status random = session.GenerateRandom(input.first.data(), input.first.size());
+    if (!random.ok()) return fail(random);
+  }
+
+  std::shared_ptr<Chain> chain;
+  std::shared_ptr<Ticket> ticket;
+  {
+    std::lock_guard lock(mu_);
+    auto& slot = chains_[r->imsi];
+    if (!slot) {
+      slot = std::make_shared<Chain>();
+      slot->imsi = r->imsi;
+      slot->top = r->sqn;
     }
-    std::vector<std::pair<kms::Block, kms::Sqn>> inputs(n);
-    for (auto& [rand, sqn] : inputs) {
-      SIMKMS_RETURN_IF_ERROR(session.GenerateRandom(rand.data(), rand.size()));
-      last = NextSqn(last, request.ind);
-      sqn = kms::SqnFromUint64(last);
+    chain = slot;
+    ticket = std::make_shared<Ticket>();
+    ticket->call = call;
+    ticket->first_base = resync_base.value_or(chain->top);
+    uint64_t last = ticket->first_base;
+    for (unsigned i = 0; i < n; ++i) last = NextSqn(last, request.ind);
+    const storage::Store::Counters expected{chain->top, r->ota_counter_in, r->ota_counter_out};
+    storage::Store::Counters next = expected;
+    next.sqn = last;
+    ticket->update = storage::Store::CounterUpdate{r->imsi, expected, next};
+    chain->top = last;
+    chain->queue.push_back(ticket);
+    ++chain->outstanding;
+  }
+
+  uint64_t last = ticket->first_base;
+  for (auto& input : inputs) {
+    last = NextSqn(last, request.ind);
+    input.second = kms::SqnFromUint64(last);
+  }
+  kms::Amf amf{ver->amf.size() == 2 ? ver->amf[0] : uint8_t{0}, ver->amf.size() == 2 ? ver->amf[1] : uint8_t{0}};
+  auto vectors = kms::GenerateVectorsInToken(session, key, *opc, inputs, amf);
+  if (!vectors.ok()) {
+    ticket->update.reset();  // abandoned: the later writes of the chain fail their CAS and compute again
+    Ready(chain, ticket);
+    return fail(vectors.status());
+  }
+  ticket->vectors = std::move(*vectors);
+  Ready(chain, ticket);
+}
+
+void AucService::Ready(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket) {
+  std::lock_guard submitting(submit_mu_);
+  std::vector<std::shared_ptr<Ticket>> go;
+  {
+    std::lock_guard lock(mu_);
+    ticket->ready = true;
+    while (!chain->queue.empty() && chain->queue.front()->ready) {
+      go.push_back(std::move(chain->queue.front()));
+      chain->queue.pop_front();
     }
-    kms::Amf amf{ver.amf.size() == 2 ? ver.amf[0] : uint8_t{0}, ver.amf.size() == 2 ? ver.amf[1] : uint8_t{0}};
-    auto vectors = kms::GenerateVectorsInToken(session, key, opc, inputs, amf);
-    SecureWipe(opc.data(), opc.size());
-    if (!vectors.ok()) return vectors.status();
-    // The SQN is on disk before any vector leaves.
-    const storage::Store::Counters before{r.sqn, r.ota_counter_in, r.ota_counter_out};
-    storage::Store::Counters after = before;
-    after.sqn = last;
-    Status stored = store_.AdvanceCounters({{r.imsi, before, after}});
-    if (stored.ok()) return vectors;
-    if (stored.code() != StatusCode::kFailedPrecondition || attempt >= 3) return stored;
-    // Another request for the same subscriber moved the SQN: compute again from the new one.
+  }
+  for (std::shared_ptr<Ticket>& t : go) {
+    if (!t->update) {
+      Settled(chain, t, OkStatus());
+      continue;
+    }
+    // The SQN is on disk before any vector leaves: Settled releases them.
+    Settled(chain, t, store_.AdvanceCounters({*t->update}));  // TEMP until AdvanceCountersAsync lands
+  }
+}
+
+void AucService::Settled(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket, Status stored) {
+  {
+    std::lock_guard lock(mu_);
+    --chain->outstanding;
+    if (!stored.ok() || !ticket->update || chain->outstanding == 0) DropChainLocked(chain);
+  }
+  if (!ticket->update) return;  // abandoned: its request was answered with the token's error
+  std::shared_ptr<Call> call = ticket->call;
+  if (stored.ok()) return call->done(std::move(ticket->vectors));
+  WipeVectors(ticket->vectors);
+  if (stored.code() != StatusCode::kFailedPrecondition) return call->done(std::move(stored));
+  if (++call->attempt < kMaxAttempts) {
+    // Another writer moved the counters: compute again from the new SQN, on a worker.
+    return call->repost([this, call](p11::Session& session) { Attempt(session, call); });
+  }
+  // Not "no usable key" (the subscriber's FailedPrecondition): a store-side failure.
+  call->done(UnavailableError("the counters of " + call->request.imsi + " kept moving: " + stored.message()));
+}
+
+void AucService::DropChainLocked(const std::shared_ptr<Chain>& chain) {
+  auto it = chains_.find(chain->imsi);
+  if (it != chains_.end() && it->second == chain) chains_.erase(it);
+}
+
+std::size_t AucService::chains_in_flight() const {
+  std::lock_guard lock(mu_);
+  return chains_.size();
+}
+
+StatusOr<AucService::Vectors> AucService::SendAuthInfo(p11::Session& session, const AuthInfoRequest& request) {
+  struct Mailbox {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Job> jobs;
+    std::optional<StatusOr<Vectors>> result;
+  };
+  auto box = std::make_shared<Mailbox>();
+  SendAuthInfoAsync(
+      session, request,
+      [box](Job job) {
+        std::lock_guard lock(box->mu);
+        box->jobs.push_back(std::move(job));
+        box->cv.notify_one();
+      },
+      [box](StatusOr<Vectors> vectors) {
+        std::lock_guard lock(box->mu);
+        box->result.emplace(std::move(vectors));
+        box->cv.notify_one();
+      });
+  std::unique_lock lock(box->mu);
+  for (;;) {
+    box->cv.wait(lock, [&] { return box->result.has_value() || !box->jobs.empty(); });
+    if (box->result) return std::move(*box->result);
+    Job job = std::move(box->jobs.front());
+    box->jobs.pop_front();
+    lock.unlock();
+    job(session);  // a recomputation: on this thread, which holds the session
+    lock.lock();
   }
 }
 

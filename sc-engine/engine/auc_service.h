@@ -4,14 +4,34 @@
 // osmo-hlr keeps it (SQN = SEQ << 5 | IND; each vector takes the next SEQ) and
 // on disk before the answer leaves. AUTS resynchronisation per TS 33.102.
 //
+// The token work and the synced SQN write are split (docs/gsup.md §8.3): a
+// crypto worker computes the vectors, hands the new SQN to the store's group
+// commit (Store::AdvanceCountersAsync) and goes on with the next request; the
+// vectors are released to the caller only once the SQN is durable.
+//
+// Concurrent requests for one subscriber do not conflict: the service keeps,
+// per IMSI with writes in flight, the highest SQN it has reserved, and the next
+// request continues from there; its compare-and-set write names that SQN and
+// is handed to the store after the earlier ones (in reservation order), so the
+// store's CAS chain holds. Any write that fails, or a reservation abandoned on
+// a token error, drops that chain: the later ones fail their CAS and compute
+// again from the durable SQN. The store's CAS stays the guard: the durable SQN
+// only moves by a write that named the value it replaced, so no two answers
+// carry the same SQN (except after an AUTS, which restarts from the chip's
+// SQN, as osmo-hlr does).
+//
 // Threading: thread-safe; each call uses the session it is given (one thread
 // per session).
 #pragma once
 
-#include <map>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/bytes.h"
@@ -35,18 +55,58 @@ struct AuthInfoRequest {
 
 class AucService {
  public:
+  using Vectors = std::vector<kms::AuthVector>;
+  // Called exactly once: on the calling worker for an error found before the
+  // write, else on the store's writer thread once the SQN is durable (or the
+  // write failed). The vectors hold CK/IK: the callee wipes them after use.
+  using Done = std::function<void(StatusOr<Vectors>)>;
+  // Runs a job later on a worker with a token session (the crypto pool): a
+  // request whose SQN moved under it is computed again there, never on the
+  // store's writer thread.
+  using Job = std::function<void(p11::Session&)>;
+  using Repost = std::function<void(Job)>;
+
   AucService(storage::Store& store, SubscriberKeys& keys) : store_(store), keys_(keys) {}
 
   // NotFound: IMSI unknown (misuse 1.1, GSUP cause "IMSI unknown"); FailedPrecondition:
-  // the subscriber has no usable key (LOCKED); Unauthenticated: an AUTS that does not verify.
-  StatusOr<std::vector<kms::AuthVector>> SendAuthInfo(p11::Session& session, const AuthInfoRequest& request);
+  // the subscriber has no usable key (LOCKED); Unauthenticated: an AUTS that does not
+  // verify; a store error as the store gives it. Returns without waiting for the disk.
+  void SendAuthInfoAsync(p11::Session& session, AuthInfoRequest request, Repost repost, Done done);
+
+  // The same, waiting for the answer on the calling thread (which keeps `session`
+  // and runs any recomputation on it): tools and tests.
+  StatusOr<Vectors> SendAuthInfo(p11::Session& session, const AuthInfoRequest& request);
 
   // The SQN osmo-hlr would use after `last` for a peer with index `ind`.
   static uint64_t NextSqn(uint64_t last, uint8_t ind) { return ((last + 32) & ~uint64_t{31}) | (ind & 31u); }
 
+  // IMSIs with SQN writes in flight (0 when idle): tests check nothing is left behind.
+  std::size_t chains_in_flight() const;
+
  private:
+  struct Call;
+  struct Ticket;
+  struct Chain;
+
+  void Attempt(p11::Session& session, const std::shared_ptr<Call>& call);
+  // Under mu_: the SQN to continue from and the ticket that holds the place in
+  // the IMSI's chain of writes.
+  std::shared_ptr<Ticket> Reserve(const storage::SubscriberRecord& r, const std::shared_ptr<Call>& call,
+                                  std::shared_ptr<Chain>& chain);
+  // The ticket is computed (or abandoned: no update): submits every leading
+  // ready ticket of its chain to the store, in reservation order.
+  void Ready(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket);
+  void Settled(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket, Status stored);
+  void DropChainLocked(const std::shared_ptr<Chain>& chain);  // mu_ held
+
   storage::Store& store_;
   SubscriberKeys& keys_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Chain>> chains_;  // by IMSI; guarded by mu_
+  // Held while tickets are taken from a chain and handed to the store, so that
+  // the store receives them in chain order. Never taken by Settled (a store
+  // that runs `done` inline must not deadlock).
+  std::mutex submit_mu_;
 };
 
 }  // namespace simkms::sc

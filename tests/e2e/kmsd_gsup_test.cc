@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <random>
+#include <set>
 
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
@@ -469,6 +470,79 @@ TEST_F(KmsdGsupTest, MutatedRequestsNeverHurtTheDaemon) {
   EXPECT_EQ(Http("GET", "/healthz").status, 200);
   // The same connection was never dropped: every frame was well-formed IPA.
   EXPECT_THAT(Http("GET", "/metrics").body, ::testing::Not(HasSubstr("simkms_gsup_connections_closed_total")));
+}
+
+// Many requests for ONE subscriber in flight at once, pipelined on several
+// connections (one IND each): every one is answered with vectors, no SQN is
+// handed out twice, each answer's SQNs follow one another, and the durable SQN
+// is the highest handed out (the next request continues right after it).
+TEST_F(KmsdGsupTest, ConcurrentRequestsForOneSubscriberGetDistinctSqns) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  constexpr int kConnections = 3;
+  constexpr int kPerConnection = 40;
+  std::vector<std::unique_ptr<RawGsupClient>> clients;
+  for (int c = 0; c < kConnections; ++c) {
+    clients.push_back(std::make_unique<RawGsupClient>(ConnectLoopback(gsup_port_)));
+    clients.back()->Identify("E2E-MSC-" + std::to_string(c));
+  }
+  for (int i = 0; i < kPerConnection; ++i) {
+    for (auto& client : clients) client->SendGsup(gsup::Encode(Sai(kImsi0, static_cast<uint8_t>(1 + i % 5))).value());
+  }
+  std::set<uint64_t> seen;
+  uint64_t highest = 0;
+  for (int c = 0; c < kConnections; ++c) {
+    const uint64_t ind = daemon::GsupPeerInd(daemon::Config{}, "E2E-MSC-" + std::to_string(c));
+    for (int i = 0; i < kPerConnection; ++i) {
+      auto answer = clients[c]->ReadGsup(20000);
+      ASSERT_TRUE(answer.has_value()) << "connection " << c << " answer " << i << kmsd_log();
+      ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult) << "connection " << c << " answer " << i;
+      ASSERT_EQ(answer->tuples.size(), static_cast<std::size_t>(1 + i % 5));  // in request order
+      for (uint64_t sqn : VerifyAll(answer->tuples, chip.base_key, chip)) {
+        EXPECT_EQ(sqn & 31, ind);
+        EXPECT_TRUE(seen.insert(sqn >> 5).second) << "SEQ " << (sqn >> 5) << " handed out twice";
+        highest = std::max(highest, sqn);
+      }
+    }
+  }
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kConnections * (kPerConnection / 5) * 15));
+  auto next = clients[0]->Ask(Sai(kImsi0, 1));
+  ASSERT_TRUE(next.has_value());
+  ASSERT_EQ(next->type, gsup::MessageType::kSendAuthInfoResult);
+  EXPECT_EQ(VerifyAll(next->tuples, chip.base_key, chip).at(0) >> 5, (highest >> 5) + 1);
+}
+
+// Requests for several subscribers (and an unknown IMSI) pipelined on one
+// connection: the answers come back in request order, each for its IMSI and
+// under its own chip's key, whichever worker finished first.
+TEST_F(KmsdGsupTest, PipelinedAnswersKeepRequestOrderAcrossSubscribers) {
+  std::vector<std::string> imsis;
+  std::vector<protocol::ChipProtocolState> chips;
+  for (int n = 0; n < 3; ++n) {
+    imsis.push_back(ContractChip(n));
+    chips.push_back(MakeChip(imsis.back()));
+  }
+  imsis.push_back("001010000000042");  // outside every range
+  RawGsupClient client(ConnectLoopback(gsup_port_));
+  client.Identify("E2E-ORDER");
+  std::mt19937 rng(5);
+  std::vector<std::size_t> asked;
+  for (int i = 0; i < 90; ++i) {
+    asked.push_back(rng() % imsis.size());
+    client.SendGsup(gsup::Encode(Sai(imsis[asked.back()], static_cast<uint8_t>(1 + rng() % 5))).value());
+  }
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    auto answer = client.ReadGsup(20000);
+    ASSERT_TRUE(answer.has_value()) << "answer " << i << kmsd_log();
+    ASSERT_EQ(answer->imsi, imsis[asked[i]]) << "answer " << i << " out of order";
+    if (asked[i] == chips.size()) {
+      EXPECT_EQ(answer->type, gsup::MessageType::kSendAuthInfoError);
+      EXPECT_EQ(answer->cause, gsup::GmmCause::kImsiUnknown);
+      continue;
+    }
+    ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
+    EXPECT_EQ(VerifyAll(answer->tuples, chips[asked[i]].base_key, chips[asked[i]]).size(), answer->tuples.size());
+  }
 }
 
 }  // namespace

@@ -1,7 +1,14 @@
 // Authentication vectors for the network, computed in the token, checked by the
 // chip's software side: under Ki_1 before personalization and Ki_2 after, with
 // osmo-hlr's SQN rules, durable SQNs and AUTS resynchronisation.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "kms/software_aes.h"
+#include "pkcs11/session_pool.h"
 #include "sc-engine/engine/auc_service.h"
 #include "tests/sc/appliance_fixture.h"
 
@@ -167,6 +174,138 @@ TEST_F(AucServiceTest, AfterTerminationAndANewContractVectorsUseTheNewKi2) {
 
   auto vectors = Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}));
   ExpectChipAccepts(new_ki2, vectors[0], 33);
+}
+
+}  // namespace
+}  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+// The SQN a vector carries, read on the chip's side (AUTN must verify).
+uint64_t ChipSqn(const SecretBytes& chip_key, const kms::AuthVector& v) {
+  auto cipher = Unwrap(kms::SoftwareAes128::Create(chip_key));
+  kms::Block op{};
+  Bytes op_bytes = Unwrap(FromHex(kTestOp));
+  std::copy(op_bytes.begin(), op_bytes.end(), op.begin());
+  return kms::SqnToUint64(Unwrap(kms::CheckAutn(*cipher, Unwrap(kms::ComputeOpc(*cipher, op)), v.rand, v.autn)).sqn);
+}
+
+// Four workers (own token sessions) ask for the same subscriber at once, each
+// as its own peer (IND): all are served, no SEQ is handed out twice, each
+// peer's SQNs increase, and the durable SQN is the highest handed out.
+TEST_F(AucServiceTest, ConcurrentRequestsForOneSubscriberNeverShareAnSqn) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  constexpr int kWorkers = 4;
+  constexpr int kCalls = 15;
+  auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_.user_pin(), kWorkers));
+  std::vector<std::vector<StatusOr<AucService::Vectors>>> results(kWorkers);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      auto session = sessions->Acquire();
+      for (int i = 0; i < kCalls; ++i) {
+        results[w].push_back(auc_->SendAuthInfo(
+            *session, {kFirstImsi, static_cast<unsigned>(1 + i % 5), static_cast<uint8_t>(w + 1), std::nullopt,
+                       std::nullopt}));
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  std::set<uint64_t> seqs;
+  uint64_t highest = 0;
+  for (int w = 0; w < kWorkers; ++w) {
+    uint64_t previous = 0;
+    for (auto& result : results[w]) {
+      ASSERT_TRUE(result.ok()) << result.status().ToString();
+      for (const kms::AuthVector& v : *result) {
+        const uint64_t sqn = ChipSqn(chip.base_key, v);
+        EXPECT_EQ(sqn & 31, static_cast<uint64_t>(w + 1));
+        EXPECT_GT(sqn, previous);
+        previous = sqn;
+        EXPECT_TRUE(seqs.insert(sqn >> 5).second) << "SEQ " << (sqn >> 5) << " handed out twice";
+        highest = std::max(highest, sqn);
+      }
+    }
+  }
+  EXPECT_EQ(seqs.size(), static_cast<std::size_t>(kWorkers * 3 * 15));
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn, highest);
+  EXPECT_EQ(auc_->chains_in_flight(), 0u);
+}
+
+// Many requests for one subscriber started from one worker without waiting
+// for the disk (the daemon's path): each is released only once its SQN is
+// durable, and they chain on each other's SQNs instead of conflicting.
+TEST_F(AucServiceTest, RequestsInFlightChainTheirSqns) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  constexpr int kRequests = 30;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<AucService::Job> reposted;
+  std::vector<StatusOr<AucService::Vectors>> done;
+  for (int i = 0; i < kRequests; ++i) {
+    auc_->SendAuthInfoAsync(
+        s(), {kFirstImsi, 2, 3, std::nullopt, std::nullopt},
+        [&](AucService::Job job) {
+          std::lock_guard lock(mu);
+          reposted.push_back(std::move(job));
+          cv.notify_one();
+        },
+        [&](StatusOr<AucService::Vectors> vectors) {
+          // The SQN is durable before the vectors are handed over.
+          if (vectors.ok()) {
+            const uint64_t durable = Unwrap(store_->GetSubscriber(kFirstImsi)).sqn;
+            EXPECT_GE(durable >> 5, ChipSqn(chip.base_key, vectors->back()) >> 5);
+          }
+          std::lock_guard lock(mu);
+          done.push_back(std::move(vectors));
+          cv.notify_one();
+        });
+  }
+  std::unique_lock lock(mu);
+  while (done.size() < static_cast<std::size_t>(kRequests)) {
+    cv.wait(lock, [&] { return done.size() == static_cast<std::size_t>(kRequests) || !reposted.empty(); });
+    while (!reposted.empty()) {
+      AucService::Job job = std::move(reposted.front());
+      reposted.pop_front();
+      lock.unlock();
+      job(s());
+      lock.lock();
+    }
+  }
+  std::set<uint64_t> sqns;
+  for (auto& result : done) {
+    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    for (const kms::AuthVector& v : *result) EXPECT_TRUE(sqns.insert(ChipSqn(chip.base_key, v)).second);
+  }
+  ASSERT_EQ(sqns.size(), 2u * kRequests);
+  EXPECT_EQ(*sqns.rbegin(), 3u + 32u * 2 * kRequests);  // SEQ 1..60 with IND 3, none skipped
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn, *sqns.rbegin());
+  EXPECT_EQ(auc_->chains_in_flight(), 0u);
+}
+
+// A store that cannot write (opened read-only beside the writable one, as
+// `kmsctl audit verify` opens it): an error other than "no usable key", no
+// vectors, no SQN spent; the writable service then starts at the first SEQ.
+TEST_F(AucServiceTest, AStoreThatCannotWriteGivesNoVectors) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  storage::StoreOptions read_only;
+  read_only.create_if_missing = false;
+  read_only.read_only = true;
+  auto frozen = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, read_only));
+  SubscriberKeys frozen_keys(keys_, *frozen, *cache_);
+  AucService frozen_auc(*frozen, frozen_keys);
+  auto refused = frozen_auc.SendAuthInfo(s(), {kFirstImsi, 5, 1, std::nullopt, std::nullopt});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().code(), StatusCode::kFailedPrecondition);  // not the LOCKED subscriber's answer
+  EXPECT_NE(refused.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(frozen_auc.chains_in_flight(), 0u);
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn, 0u);
+  ExpectChipAccepts(chip.base_key, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0],
+                    33);
 }
 
 }  // namespace
