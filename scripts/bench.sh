@@ -9,6 +9,10 @@
 #   run, into the generated section of docs/performance.md (--write-doc).
 #
 #   scripts/bench.sh [--write-doc] [--quick] [--tmpfs] [--throughput-only]
+# The AuC comparison: ac-bench (GSUP load on Debian's libosmo-gsup-client) against
+# kmsd's AuC and against osmo-hlr (Debian package) provisioned with the same
+# subscribers' K/OPc, its SQLite DB beside kmsd's (same filesystem, so same disk
+# or tmpfs), 1 and 5 vectors per request, 64 and 16 requests in flight.
 # --tmpfs puts token and database in /dev/shm instead of /tmp (disk): the
 # difference is what synced writes and token file updates cost. --throughput-only
 # skips the latency and open-sessions runs (their arrival rate of 400 chips/s is
@@ -35,7 +39,7 @@ for a in "$@"; do
     --write-doc) WRITE_DOC=1 ;;
     --tmpfs) STATE_PARENT=/dev/shm ;;
     --throughput-only) THROUGHPUT_ONLY=1 ;;
-    --quick) CHIPS=500; OPEN=1000; TB_SECONDS=1 ;;
+    --quick) CHIPS=500; OPEN=1000; TB_SECONDS=1; AUC_SUBS=300; AUC_SECONDS=2 ;;
     *) echo "usage: $0 [--write-doc] [--quick] [--tmpfs] [--throughput-only]" >&2; exit 2 ;;
   esac
 done
@@ -44,6 +48,9 @@ KMSCTL="$BUILD/tools/kmsctl/kmsctl"
 KMSD="$BUILD/sc-engine/daemon/kmsd"
 TOKEN_BENCH="$BUILD/tools/bench/token-bench"
 SC_BENCH="$BUILD/tools/bench/sc-bench"
+AC_BENCH="$BUILD/tools/bench/ac-bench"
+AUC_SUBS="${SIMKMS_BENCH_AUC_SUBSCRIBERS:-5000}"  # personalized p256 subscribers of the AuC comparison
+AUC_SECONDS=5
 
 say() { printf '\n### %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -51,8 +58,8 @@ die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 if [ "${SIMKMS_BENCH_NO_BUILD:-0}" != 1 ]; then
   [ -f "$BUILD/build.ninja" ] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DSIMKMS_BUILD_TESTS=OFF "-DCMAKE_CXX_FLAGS=-Wno-error=array-bounds -Wno-error=stringop-overflow" >/dev/null
-  say "building kmsd kmsctl token-bench sc-bench in $BUILD (Release)"
-  flock /work/build.lock ninja -C "$BUILD" kmsd kmsctl token-bench sc-bench >&2
+  say "building kmsd kmsctl token-bench sc-bench ac-bench in $BUILD (Release)"
+  flock /work/build.lock ninja -C "$BUILD" kmsd kmsctl token-bench sc-bench ac-bench >&2
 fi
 grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" || die "$BUILD is not a Release build"
 for b in "$KMSCTL" "$KMSD" "$TOKEN_BENCH" "$SC_BENCH"; do [ -x "$b" ] || die "$b is not built"; done
@@ -64,7 +71,12 @@ local_token_state "$STATE"
 kmsctl() { "$KMSCTL" --actor bench "$@"; }
 
 KMSD_PID=""
+HLR_PID=""
 cleanup() {
+  if [ -n "$HLR_PID" ] && kill -0 "$HLR_PID" 2>/dev/null; then
+    kill -TERM "$HLR_PID" 2>/dev/null || true
+    wait "$HLR_PID" 2>/dev/null || true
+  fi
   if [ -n "$KMSD_PID" ] && kill -0 "$KMSD_PID" 2>/dev/null; then
     kill -TERM "$KMSD_PID" 2>/dev/null || true
     wait "$KMSD_PID" 2>/dev/null || true
@@ -183,6 +195,82 @@ sc_bench ffdhe3072 2 ffdhe3072 64 "$CHIPS" 0 0
 [ "$THROUGHPUT_ONLY" = 1 ] || sc_bench open-sessions 0 ffdhe2048 "$OPEN" "$OPEN" 45000 $((2 * CHIPS)) 250
 sleep 0.5
 grep VmRSS "/proc/$KMSD_PID/status" > "$STATE/results/kmsd-rss-after" || true
+
+# AuC: kmsd against osmo-hlr on the same subscribers after their first call (kmsd
+# holds each Ki_2 wrapped and unwraps it in the token). A population of its own
+# (p256, the fastest first call; from chip AUC_OFF of group 1's range), before
+# anything re-keys. sc-bench --export-subscriber-keys writes the simulated chips'
+# imsi,Ki_2,OPc (bench only, mode 0600, in this throwaway state dir) to provision
+# osmo-hlr: K = Ki_2, OPc, Milenage, ind_bitlen 5, SQN 0, in one SQLite transaction.
+AUC_OFF=70000000
+hlr_up() {  # waits until osmo-hlr listens on $HLR_ADDR:4222
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/$HLR_ADDR/4222") 2>/dev/null && return 0
+    kill -0 "$HLR_PID" 2>/dev/null || { cat "$STATE/log/osmo-hlr.log" >&2; die "osmo-hlr exited at start"; }
+    sleep 0.1
+  done
+  die "osmo-hlr does not listen on $HLR_ADDR:4222"
+}
+hlr_stop() { kill -TERM "$HLR_PID" && wait "$HLR_PID" 2>/dev/null || true; HLR_PID=""; }
+if [ ! -x "$AC_BENCH" ] || ! command -v osmo-hlr >/dev/null || ! command -v sqlite3 >/dev/null; then
+  echo "AuC comparison skipped: needs ac-bench (libosmo-gsup-client-dev), osmo-hlr and sqlite3" >&2
+else
+  say "AuC: $AUC_SUBS p256 subscribers personalized (from chip $AUC_OFF), osmo-hlr provisioned with their K/OPc"
+  mkdir -p "$STATE/auc"
+  contract 1 "$AUC_OFF" "$AUC_SUBS" >/dev/null
+  "$SC_BENCH" --chip "127.0.0.1:$CHIP_PORT" --k1-export "$STATE/k1-ver3.json" --mfr-key "$STATE/acme.key" \
+    --imsi-first "$(imsi_at 1 "$AUC_OFF")" --chips "$AUC_SUBS" --dh-group p256 --in-flight 64 --connections 4 \
+    --seconds 600 --timeout-ms 60000 --export-subscriber-keys "$STATE/auc/subscriber-keys.csv" \
+    --json > "$STATE/results/auc-personalization.json" || echo "AuC population: some chips failed" >&2
+  cut -d, -f1 "$STATE/auc/subscriber-keys.csv" > "$STATE/auc/subscribers.txt"
+  # osmo-hlr 1.5 binds GSUP to port 4222 (not configurable), VTY 4258, CTRL 4259:
+  # a loopback address of its own keeps it apart from anything else on this machine.
+  while :; do
+    HLR_ADDR="127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).$((RANDOM % 250 + 1))"
+    (exec 3<>"/dev/tcp/$HLR_ADDR/4222") 2>/dev/null || break
+  done
+  printf 'log stderr\n logging filter all 1\n logging level set-all fatal\nline vty\n bind %s\nctrl\n bind %s\nhlr\n gsup\n  bind ip %s\n' \
+    "$HLR_ADDR" "$HLR_ADDR" "$HLR_ADDR" > "$STATE/auc/osmo-hlr.cfg"
+  # First start creates the schema; stopped, provisioned, started again.
+  osmo-hlr -c "$STATE/auc/osmo-hlr.cfg" -l "$STATE/auc/hlr.db" > "$STATE/log/osmo-hlr.log" 2>&1 &
+  HLR_PID=$!
+  hlr_up
+  hlr_stop
+  awk -F, 'BEGIN { print "BEGIN;" }
+    { printf "INSERT INTO subscriber (id, imsi) VALUES (%d, \x27%s\x27);\n", NR, $1
+      printf "INSERT INTO auc_3g (subscriber_id, algo_id_3g, k, opc, sqn, ind_bitlen) VALUES (%d, 5, \x27%s\x27, \x27%s\x27, 0, 5);\n", NR, $2, $3 }
+    END { print "COMMIT;" }' "$STATE/auc/subscriber-keys.csv" | sqlite3 "$STATE/auc/hlr.db"
+  [ "$(sqlite3 "$STATE/auc/hlr.db" 'SELECT count(*) FROM auc_3g')" -eq "$(wc -l < "$STATE/auc/subscribers.txt")" ] ||
+    die "osmo-hlr provisioning incomplete"
+  osmo-hlr -c "$STATE/auc/osmo-hlr.cfg" -l "$STATE/auc/hlr.db" >> "$STATE/log/osmo-hlr.log" 2>&1 &
+  HLR_PID=$!
+  hlr_up
+  ac_bench() {  # server vectors in-flight [more ac-bench options]
+    local server="$1" v="$2" f="$3" host=127.0.0.1 port="$AUC_PORT" pid="$KMSD_PID"
+    shift 3
+    [ "$server" = osmo-hlr ] && { host="$HLR_ADDR"; port=4222; pid="$HLR_PID"; }
+    "$AC_BENCH" --host "$host" --port "$port" --vectors "$v" --in-flight "$f" --connections 4 \
+      --server-pid "$pid" --label "$server" "$@" --json
+  }
+  # Every vector of a short run from each server checked with software Milenage
+  # against the exported K/OPc: both compute the same function of the same keys.
+  for server in kmsd osmo-hlr; do
+    ac_bench "$server" 5 16 --subscribers "$STATE/auc/subscriber-keys.csv" --requests 200 --verify \
+      > "$STATE/results/auc-verify-$server.json" || die "ac-bench --verify against $server failed (see $STATE/results/auc-verify-$server.json)"
+  done
+  for f in 64 16; do
+    for v in 1 5; do
+      for server in kmsd osmo-hlr; do
+        say "ac-bench $server: $v vectors per request, $f in flight, ${AUC_SECONDS}s"
+        ac_bench "$server" "$v" "$f" --subscribers "$STATE/auc/subscribers.txt" --duration "$AUC_SECONDS" \
+          > "$STATE/results/auc-$server-v$v-f$f.json" || echo "ac-bench $server: errors (see the JSON)" >&2
+      done
+    done
+  done
+  hlr_stop
+  echo "osmo-hlr $(dpkg-query -W -f '${Version}' osmo-hlr 2>/dev/null || echo unknown), DB $STATE/auc/hlr.db" \
+    > "$STATE/results/auc-osmo-hlr.txt"
+fi
 
 {
   echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"

@@ -6,10 +6,10 @@
 # libosmo-gsup-client-dev the libosmo test still builds and fails saying what to install.
 if(TARGET kmsd_gsup_test)
   target_link_libraries(kmsd_gsup_test PRIVATE simkms_gsup simkms_daemon)
-  pkg_check_modules(SIMKMS_E2E_LIBOSMO_GSUP QUIET IMPORTED_TARGET libosmo-gsup-client libosmogsm libosmocore)
-  if(SIMKMS_E2E_LIBOSMO_GSUP_FOUND)
+  include(${PROJECT_SOURCE_DIR}/cmake/libosmo_gsup_client.cmake)
+  if(SIMKMS_LIBOSMO_GSUP_CLIENT_FOUND)
     target_sources(kmsd_gsup_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/libosmo_gsup_client.cc)
-    target_link_libraries(kmsd_gsup_test PRIVATE PkgConfig::SIMKMS_E2E_LIBOSMO_GSUP)
+    target_link_libraries(kmsd_gsup_test PRIVATE PkgConfig::SIMKMS_LIBOSMO_GSUP_CLIENT)
     target_compile_definitions(kmsd_gsup_test PRIVATE SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT=1)
   endif()
 endif()

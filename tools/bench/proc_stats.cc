@@ -1,5 +1,6 @@
 #include "tools/bench/proc_stats.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -33,6 +34,13 @@ StatusOr<ProcSample> SampleProcess(pid_t pid) {
     if (line.rfind("VmHWM:", 0) == 0) s.hwm_mb = kb("VmHWM:");
   }
   return s;
+}
+
+double SelfCpuSeconds() {
+  rusage self{};
+  getrusage(RUSAGE_SELF, &self);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return secs(self.ru_utime) + secs(self.ru_stime);
 }
 
 }  // namespace simkms::bench

@@ -16,4 +16,8 @@ struct ProcSample {
 
 StatusOr<ProcSample> SampleProcess(pid_t pid);
 
+// This process's own CPU time so far (user + system, all threads), for the
+// load generator's cost beside the server's.
+double SelfCpuSeconds();
+
 }  // namespace simkms::bench

@@ -22,6 +22,7 @@
 //            [--dh-group ffdhe2048|ffdhe3072|p256] [--in-flight 64] [--connections 4]
 //            [--seconds 30] [--think-ms 0] [--rate 0] [--timeout-ms 10000] [--kmsd-pid PID] [--json]
 //            [--rekeys --operator-api 127.0.0.1:PORT [--api-connections 4]] [--kcv-out FILE]
+//            [--export-subscriber-keys FILE]  (bench only: imsi,ki2,opc of the personalized chips, for osmo-hlr)
 // Exit: 0 every started chip was personalized (and re-keyed); 3 some failed; 1 set-up failure; 2 bad arguments.
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
@@ -54,6 +55,7 @@
 #include "tools/bench/latency.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/rekey_requests.h"
+#include "tools/bench/subscriber_keys.h"
 
 namespace {
 
@@ -99,6 +101,7 @@ struct Options {
   std::string operator_api;  // IPv4:PORT, plaintext, for the re-key requests
   std::size_t api_connections = 4;
   std::string kcv_out;
+  std::string subscriber_keys_out;
 };
 
 class Bench {
@@ -131,6 +134,14 @@ class Bench {
   Status PrepareRekeys(nlohmann::json& requests);
   // One line per chip that completed a call: IMSI, first-call KCV (or "-"), current KCV.
   Status WriteKcvs(const std::string& path) const;
+  // The chips whose last call completed: their base_key is the Ki_2 kmsd holds.
+  std::vector<const protocol::ChipProtocolState*> PersonalizedChips() const {
+    std::vector<const protocol::ChipProtocolState*> out;
+    for (const auto& c : chips_) {
+      if (c.phase == Phase::kDone) out.push_back(&c.state);
+    }
+    return out;
+  }
 
  private:
   void ResetCounters();
@@ -405,8 +416,7 @@ void Bench::SampleKmsd() {
 }
 
 Status Bench::Run() {
-  rusage before{};
-  getrusage(RUSAGE_SELF, &before);
+  const double cpu_before = bench::SelfCpuSeconds();
   if (o_.kmsd_pid > 0) {
     SIMKMS_ASSIGN_OR_RETURN(kmsd_before_, bench::SampleProcess(o_.kmsd_pid));
   }
@@ -479,10 +489,7 @@ Status Bench::Run() {
   if (o_.kmsd_pid > 0) {
     SIMKMS_ASSIGN_OR_RETURN(kmsd_after_, bench::SampleProcess(o_.kmsd_pid));
   }
-  rusage after{};
-  getrusage(RUSAGE_SELF, &after);
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  client_cpu_ = secs(after.ru_utime) + secs(after.ru_stime) - secs(before.ru_utime) - secs(before.ru_stime);
+  client_cpu_ = bench::SelfCpuSeconds() - cpu_before;
   return OkStatus();
 }
 
@@ -599,6 +606,11 @@ int main(int argc, char** argv) {
   app.add_option("--api-connections", o.api_connections, "concurrent operator API connections for the re-key requests")
       ->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--kcv-out", o.kcv_out, "write IMSI, first-call KCV and final KCV of every chip to this file");
+  // Bench-only (tools/bench/subscriber_keys.h): the simulated chips know their
+  // Ki_2 anyway; scripts/bench.sh provisions osmo-hlr with them for ac-bench.
+  app.add_option("--export-subscriber-keys", o.subscriber_keys_out,
+                 "BENCH ONLY: write 'imsi,ki2_hex,opc_hex' of every chip whose call completed to this new file "
+                 "(mode 0600), to provision a peer AuC (osmo-hlr) with the simulated chips' keys");
   CLI11_PARSE(app, argc, argv);
   o.population.count = count;
   o.population.group = kms::ParseDhGroupKind(o.group).value();
@@ -646,6 +658,12 @@ int main(int argc, char** argv) {
   }
   if (!o.kcv_out.empty()) {
     if (Status s = bench.WriteKcvs(o.kcv_out); !s.ok()) {
+      std::cerr << "sc-bench: " << s.ToString() << "\n";
+      return 1;
+    }
+  }
+  if (!o.subscriber_keys_out.empty()) {
+    if (Status s = bench::WriteSubscriberKeys(o.subscriber_keys_out, bench.PersonalizedChips()); !s.ok()) {
       std::cerr << "sc-bench: " << s.ToString() << "\n";
       return 1;
     }

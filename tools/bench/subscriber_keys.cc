@@ -1,0 +1,100 @@
+#include "tools/bench/subscriber_keys.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <openssl/crypto.h>
+
+#include "kms/milenage.h"
+#include "kms/software_aes.h"
+
+namespace simkms::bench {
+
+namespace {
+
+StatusOr<kms::Block> ToBlock(ByteView bytes, const char* what) {
+  kms::Block b{};
+  if (bytes.size() != b.size()) return InvalidArgumentError(std::string(what) + " is not 16 bytes");
+  std::copy(bytes.begin(), bytes.end(), b.begin());
+  return b;
+}
+
+bool AllDigits(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+}  // namespace
+
+Status WriteSubscriberKeys(const std::string& path, const std::vector<const protocol::ChipProtocolState*>& chips) {
+  std::string text;
+  for (const auto* chip : chips) {
+    SIMKMS_ASSIGN_OR_RETURN(auto aes, kms::SoftwareAes128::Create(chip->base_key));
+    SIMKMS_ASSIGN_OR_RETURN(kms::Block op, ToBlock(chip->op.reveal(), "OP"));
+    SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpc(*aes, op));
+    text += chip->imsi + "," + ToHex(chip->base_key.reveal()) + "," + ToHex(opc) + "\n";
+    OPENSSL_cleanse(op.data(), op.size());
+    OPENSSL_cleanse(opc.data(), opc.size());
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  Status result = OkStatus();
+  if (fd < 0) {
+    result = errno == EEXIST ? AlreadyExistsError(path + " exists; not overwritten")
+                             : UnavailableError("cannot create " + path + ": " + std::strerror(errno));
+  } else {
+    std::size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        result = UnavailableError("cannot write " + path + ": " + std::strerror(errno));
+        break;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0 && result.ok()) result = UnavailableError("cannot write " + path);
+  }
+  OPENSSL_cleanse(text.data(), text.size());
+  return result;
+}
+
+StatusOr<std::vector<SubscriberKey>> ReadSubscribers(const std::string& path, bool need_keys) {
+  std::ifstream in(path);
+  if (!in) return NotFoundError("cannot read " + path);
+  std::vector<SubscriberKey> out;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const std::string where = path + ":" + std::to_string(number) + ": ";
+    SubscriberKey s;
+    const std::size_t c1 = line.find(',');
+    s.imsi = line.substr(0, c1);
+    if (!AllDigits(s.imsi) || s.imsi.size() < 6 || s.imsi.size() > 15) {
+      return InvalidArgumentError(where + "not an IMSI (6-15 digits)");
+    }
+    if (c1 != std::string::npos) {
+      const std::size_t c2 = line.find(',', c1 + 1);
+      if (c2 == std::string::npos) return InvalidArgumentError(where + "expected imsi,k_hex,opc_hex");
+      auto k = FromHex(line.substr(c1 + 1, c2 - c1 - 1));
+      auto opc = FromHex(line.substr(c2 + 1));
+      if (!k.ok() || !opc.ok() || k->size() != 16 || opc->size() != 16) {
+        return InvalidArgumentError(where + "K and OPc must be 32 hex digits each");
+      }
+      s.k = SecretBytes::Copy(*k);
+      s.opc = SecretBytes::Copy(*opc);
+      OPENSSL_cleanse(k->data(), k->size());
+      OPENSSL_cleanse(opc->data(), opc->size());
+    } else if (need_keys) {
+      return InvalidArgumentError(where + "no keys (imsi,k_hex,opc_hex needed)");
+    }
+    out.push_back(std::move(s));
+  }
+  OPENSSL_cleanse(line.data(), line.size());
+  if (out.empty()) return InvalidArgumentError(path + " lists no subscriber");
+  return out;
+}
+
+}  // namespace simkms::bench
