@@ -21,7 +21,8 @@
 # under /work/build.lock unless SIMKMS_BENCH_NO_BUILD=1), SIMKMS_BENCH_STATE (default
 # a fresh mktemp dir), SIMKMS_BENCH_SESSIONS (kmsd crypto workers = token-bench threads, 2),
 # SIMKMS_BENCH_CHIPS (first calls per group, 3000), SIMKMS_BENCH_OPEN (sessions held open for
-# the RSS figure, 10000).
+# the RSS figure, 10000), SIMKMS_BENCH_REKEYS (chips per group of the re-key runs, default
+# the first-call count; 0 skips them).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +31,7 @@ BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-2}"
 CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"
 OPEN="${SIMKMS_BENCH_OPEN:-10000}"
+REKEYS="${SIMKMS_BENCH_REKEYS:-}"
 TB_SECONDS=3
 WRITE_DOC=0
 STATE_PARENT=/tmp
@@ -43,6 +45,7 @@ for a in "$@"; do
     *) echo "usage: $0 [--write-doc] [--quick] [--tmpfs] [--throughput-only]" >&2; exit 2 ;;
   esac
 done
+REKEYS="${REKEYS:-$CHIPS}"
 SOFTHSM_MODULE="${SIMKMS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
 KMSCTL="$BUILD/tools/kmsctl/kmsctl"
 KMSD="$BUILD/sc-engine/daemon/kmsd"
@@ -174,13 +177,14 @@ echo "$CONTRACT_RATE" > "$STATE/results/contracts_per_second"
 say "token-bench: $SESSIONS threads on the same token, ${TB_SECONDS}s per operation"
 "$TOKEN_BENCH" --threads "$SESSIONS" --seconds "$TB_SECONDS" --json > "$STATE/results/token-bench.json"
 
-sc_bench() {  # name group-index group in-flight count think-ms first-chip [rate]
+sc_bench() {  # name group-index group in-flight count think-ms first-chip [rate [more sc-bench options]]
   local name="$1" g="$2" group="$3" inflight="$4" n="$5" think="$6" off="$7" rate="${8:-0}"
+  shift $(($# < 8 ? $# : 8))
   say "sc-bench $name: $n chips, $group, $inflight in flight, think ${think} ms, start rate ${rate}/s (0: unbounded)"
   "$SC_BENCH" --chip "127.0.0.1:$CHIP_PORT" --k1-export "$STATE/k1-ver$((g + 2)).json" --mfr-key "$STATE/acme.key" \
     --imsi-first "$(imsi_at "$g" "$off")" --chips "$n" --dh-group "$group" --in-flight "$inflight" \
     --connections 4 --seconds 120 --think-ms "$think" --rate "$rate" --timeout-ms 60000 --kmsd-pid "$KMSD_PID" \
-    --json > "$STATE/results/sc-$name.json" || echo "sc-bench $name: some chips failed (see the JSON)" >&2
+    "$@" --json > "$STATE/results/sc-$name.json" || echo "sc-bench $name: some chips failed (see the JSON)" >&2
 }
 # Throughput: closed loop, 64 chips in flight, no think time: the SC is never idle.
 sc_bench ffdhe2048 0 ffdhe2048 64 "$CHIPS" 0 0
@@ -270,6 +274,22 @@ else
   hlr_stop
   echo "osmo-hlr $(dpkg-query -W -f '${Version}' osmo-hlr 2>/dev/null || echo unknown), DB $STATE/auc/hlr.db" \
     > "$STATE/results/auc-osmo-hlr.txt"
+fi
+
+# Re-keys, last: after everything that reads the first-call chips' keys (the AuC
+# comparison), and on chips of their own (from chip REKEY_OFF of each group's
+# range), so that no earlier run's subscriber changes key. Each sc-bench run makes
+# the first calls, then the operator's re-key requests over the operator API (kmsd
+# re-keys only a REKEY_PENDING subscriber; timed apart), then every chip re-keys
+# over the chip channel, 64 in flight as the throughput runs: JSON "rekey".
+REKEY_OFF=50000000
+if [ "$REKEYS" -gt 0 ]; then
+  say "re-keys: $REKEYS more chips per group contracted (from chip $REKEY_OFF), first calls, re-key requests, re-keys"
+  for g in 0 1 2; do
+    contract "$g" "$REKEY_OFF" "$REKEYS" >/dev/null
+    sc_bench "rekey-${GROUPS_[g]}" "$g" "${GROUPS_[g]}" 64 "$REKEYS" 0 "$REKEY_OFF" 0 \
+      --rekeys --operator-api "127.0.0.1:$API_PORT" --api-connections 4
+  done
 fi
 
 {

@@ -150,6 +150,31 @@ def report(results):
         out.append("")
         targets.append(f"- RSS with {r['max_sessions_open']:,} sessions open: {k['rss_mb_peak_sampled']:.0f} MB "
                        "(target < 300 MB): " + ("**met**" if k["rss_mb_peak_sampled"] < 300 else "**missed**"))
+    rekeys = [(g, sc(f"rekey-{g}")) for g in ("ffdhe2048", "p256", "ffdhe3072")]
+    rekeys = [(g, r) for g, r in rekeys if r and "rekey" in r]
+    if rekeys:
+        out.append("### Re-keys: re-keys/s against the raw limits of the same run")
+        out.append("")
+        out.append("Chips of their own: first calls, then the operator's re-key requests (POST /v1/subscribers/{imsi}/rekey, "
+                   "plain HTTP on loopback, timed apart), then every chip re-keys under its Ki_2, 64 in flight, "
+                   "no think time. Bound: the same in-token key pair + derive as for first calls.")
+        out.append("")
+        out.append("| group | chips | re-keys/s | in-token DH bound | ratio | first calls/s (same run) | re-key p50 / p90 / p99 / max (ms) | kmsd CPU (cores) | kmsd RSS peak | re-key requests/s | errors |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for group, r in rekeys:
+            k = r["rekey"]
+            rate = k["rekeys_per_second"]
+            bound = limits.get(f"dh-{group}-token", 0)
+            lat = k["latency_ms"]
+            km = k.get("kmsd", {})
+            errs = {**{f"request {e}": v for e, v in k["requests"]["errors"].items()}, **k["errors"]}
+            out.append(f"| {group} | {k['rekeys']:,} of {k['requests']['requested']:,} | {fmt(rate)} | {fmt(bound)} | "
+                       f"{rate / bound if bound else 0:.0%} | {fmt(r['personalizations_per_second'])} | "
+                       f"{lat['p50']:.1f} / {lat['p90']:.1f} / {lat['p99']:.1f} / {lat['max']:.1f} | "
+                       f"{km.get('cpu_cores', 0):.2f} | {km.get('rss_mb_peak_sampled', 0):.0f} MB | "
+                       f"{fmt(k['requests']['requests_per_second'])} | "
+                       f"{', '.join(f'{e} {v}' for e, v in errs.items()) or 'none'} |")
+        out.append("")
     p = os.path.join(results, "contracts_per_second")
     if os.path.exists(p):
         with open(p) as f:
