@@ -15,11 +15,9 @@
 #include <vector>
 
 #include "base/status.h"
+#include "tools/bench/api_connection.h"  // ParseIpv4Endpoint, for sc-bench
 
 namespace simkms::bench {
-
-// "A.B.C.D:PORT" -> socket address; InvalidArgument otherwise.
-StatusOr<sockaddr_in> ParseIpv4Endpoint(const std::string& endpoint);
 
 struct RekeyRequestResult {
   std::vector<bool> accepted;                // per IMSI: kmsd answered 200
