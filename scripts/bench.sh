@@ -9,6 +9,7 @@
 #   run, into the generated section of docs/performance.md (--write-doc).
 #
 #   scripts/bench.sh [--write-doc] [--quick] [--tmpfs] [--throughput-only]
+#   scripts/bench.sh --scale [bench-scale.sh's options]   # scripts/bench-scale.sh
 # The AuC comparison: ac-bench (GSUP load on Debian's libosmo-gsup-client) against
 # kmsd's AuC and against osmo-hlr (Debian package) provisioned with the same
 # subscribers' K/OPc, its SQLite DB beside kmsd's (same filesystem, so same disk
@@ -27,6 +28,8 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/local-appliance.sh"
+# --scale: the scale benchmark instead (scripts/bench-scale.sh, its own options follow).
+if [ "${1:-}" = --scale ]; then shift; exec "$ROOT/scripts/bench-scale.sh" "$@"; fi
 BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-2}"
 CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"
@@ -58,13 +61,7 @@ AUC_SECONDS=5
 say() { printf '\n### %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 
-if [ "${SIMKMS_BENCH_NO_BUILD:-0}" != 1 ]; then
-  [ -f "$BUILD/build.ninja" ] || cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DSIMKMS_BUILD_TESTS=OFF "-DCMAKE_CXX_FLAGS=-Wno-error=array-bounds -Wno-error=stringop-overflow" >/dev/null
-  say "building kmsd kmsctl token-bench sc-bench ac-bench in $BUILD (Release)"
-  flock /work/build.lock ninja -C "$BUILD" kmsd kmsctl token-bench sc-bench ac-bench >&2
-fi
-grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" || die "$BUILD is not a Release build"
+bench_release_build "$BUILD" kmsd kmsctl token-bench sc-bench ac-bench || die "no Release build in $BUILD"
 for b in "$KMSCTL" "$KMSD" "$TOKEN_BENCH" "$SC_BENCH"; do [ -x "$b" ] || die "$b is not built"; done
 
 STATE="${SIMKMS_BENCH_STATE:-$(mktemp -d "$STATE_PARENT/simkms-bench.XXXXXX")}"
@@ -87,50 +84,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ICCID/IMSI of chip i of group g: one range per VER, as a manufacturer gets them.
-iccid_body() { echo $((894901000000000000 + $1 * 1000000000 + $2)); }  # group index, chip
-imsi_at() { echo $((262010000000000 + $1 * 1000000000 + $2)); }
-
 say "ceremony: token, master key, VERs 2 (ffdhe2048), 3 (p256), 4 (ffdhe3072), ranges, K1 exports"
-kmsctl init --init-token --label simkms --so-pin-file "$STATE/so.pin" --threshold 3 --shares 5 \
-  --backup-out "$STATE/mk-backup.json" --shares-dir "$STATE/shares" > "$STATE/log/init.log"
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$STATE/acme.key" 2>/dev/null
-openssl pkey -in "$STATE/acme.key" -pubout -out "$STATE/acme.pub"
-GROUPS_=(ffdhe2048 p256 ffdhe3072)
-for g in 0 1 2; do
-  ver=$((g + 2))
-  kmsctl ver add --ver "$ver" --dh-group "${GROUPS_[g]}" --description "bench ${GROUPS_[g]}" >/dev/null
-  body=$(iccid_body "$g" 0)
-  kmsctl range assign --manufacturer acme --ver "$ver" --iccid-first "$body$(luhn "$body")" \
-    --imsi-first "$(imsi_at "$g" 0)" --count 100000000 >/dev/null
-  kmsctl ver export-k1 --ver "$ver" --manufacturer acme --pubkey "$STATE/acme.pub" \
-    --out "$STATE/k1-ver$ver.json" >/dev/null
-done
+bench_ceremony "$STATE"
+GROUPS_=("${BENCH_GROUPS[@]}")
 
-API_PORT=$(free_port); CHIP_PORT=$(free_port); AUC_PORT=$(free_port); METRICS_PORT=$(free_port)
-cat > "$STATE/kmsd.json" <<JSON
-{
-  // Written by scripts/bench.sh: loopback only, plaintext (the operator API maps clients without a certificate to operator).
-  "token": {"module": "$SOFTHSM_MODULE", "uri": "pkcs11:token=simkms", "pin_file": "$STATE/user.pin", "sessions": $SESSIONS},
-  "database": "$STATE/db",
-  "lock_memory": false,
-  "listeners": {
-    "operator_api": {"address": "127.0.0.1", "port": $API_PORT, "roles": {"": "operator"}},
-    "chip_channel": {"address": "127.0.0.1", "port": $CHIP_PORT},
-    "auc": {"address": "127.0.0.1", "port": $AUC_PORT},
-    "metrics": {"address": "127.0.0.1", "port": $METRICS_PORT}
-  }
-}
-JSON
+bench_kmsd_config "$STATE" "$SESSIONS"
 say "kmsd (Release, $SESSIONS crypto workers)"
-"$KMSD" --config "$STATE/kmsd.json" > "$STATE/log/kmsd.log" 2>&1 &
-KMSD_PID=$!
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null 2>&1 && break
-  kill -0 "$KMSD_PID" 2>/dev/null || { cat "$STATE/log/kmsd.log" >&2; die "kmsd exited at start"; }
-  sleep 0.1
-done
-curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null || die "kmsd is not healthy"
+bench_start_kmsd "$KMSD" "$STATE/kmsd.json" "$STATE/log/kmsd.log" || die "kmsd did not start"
 
 # contract GROUP FROM COUNT: contracts over the operator API, one curl process
 # (keep-alive), as a VO's order system would send them; prints contracts/s.

@@ -36,3 +36,86 @@ free_port() {
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
+
+# ---- The benchmark appliance (scripts/bench.sh, scripts/bench-scale.sh) ----
+
+# ICCID body (18 digits) / IMSI of chip $2 of group $1: one range per VER, as a
+# manufacturer gets them (group 0: VER 2 ffdhe2048, 1: VER 3 p256, 2: VER 4 ffdhe3072).
+iccid_body() { echo $((894901000000000000 + $1 * 1000000000 + $2)); }
+imsi_at() { echo $((262010000000000 + $1 * 1000000000 + $2)); }
+BENCH_GROUPS=(ffdhe2048 p256 ffdhe3072)
+
+# The ceremony on the state folder $1 (after local_token_state): token, master key,
+# VERs 2..4 (the groups above), a range of 100,000,000 ICCIDs/IMSIs each for
+# manufacturer acme, whose RSA key is $1/acme.key, and each VER's K1 export
+# $1/k1-verN.json. Needs a shell function kmsctl running the built kmsctl.
+bench_ceremony() {
+  local state="$1" g ver body
+  kmsctl init --init-token --label simkms --so-pin-file "$state/so.pin" --threshold 3 --shares 5 \
+    --backup-out "$state/mk-backup.json" --shares-dir "$state/shares" > "$state/log/init.log"
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$state/acme.key" 2>/dev/null
+  openssl pkey -in "$state/acme.key" -pubout -out "$state/acme.pub"
+  for g in 0 1 2; do
+    ver=$((g + 2))
+    kmsctl ver add --ver "$ver" --dh-group "${BENCH_GROUPS[g]}" --description "bench ${BENCH_GROUPS[g]}" >/dev/null
+    body=$(iccid_body "$g" 0)
+    kmsctl range assign --manufacturer acme --ver "$ver" --iccid-first "$body$(luhn "$body")" \
+      --imsi-first "$(imsi_at "$g" 0)" --count 100000000 >/dev/null
+    kmsctl ver export-k1 --ver "$ver" --manufacturer acme --pubkey "$state/acme.pub" \
+      --out "$state/k1-ver$ver.json" >/dev/null
+  done
+}
+
+# Picks free loopback ports (API_PORT CHIP_PORT AUC_PORT METRICS_PORT) and writes
+# the kmsd config $1/kmsd.json with $2 crypto workers (token sessions); the
+# operator API is plaintext on loopback and maps clients without a certificate
+# to operator. Needs SOFTHSM_MODULE.
+bench_kmsd_config() {
+  local state="$1" sessions="$2"
+  API_PORT=$(free_port); CHIP_PORT=$(free_port); AUC_PORT=$(free_port); METRICS_PORT=$(free_port)
+  cat > "$state/kmsd.json" <<JSON
+{
+  // Written by scripts/local-appliance.sh: loopback only, plaintext (the operator API maps clients without a certificate to operator).
+  "token": {"module": "$SOFTHSM_MODULE", "uri": "pkcs11:token=simkms", "pin_file": "$state/user.pin", "sessions": $sessions},
+  "database": "$state/db",
+  "lock_memory": false,
+  "listeners": {
+    "operator_api": {"address": "127.0.0.1", "port": $API_PORT, "roles": {"": "operator"}},
+    "chip_channel": {"address": "127.0.0.1", "port": $CHIP_PORT},
+    "auc": {"address": "127.0.0.1", "port": $AUC_PORT},
+    "metrics": {"address": "127.0.0.1", "port": $METRICS_PORT}
+  }
+}
+JSON
+}
+
+# Starts kmsd binary $1 with config $2, log $3, in the background (KMSD_PID) and
+# waits up to 10 s for /healthz on METRICS_PORT; returns 1 (log on stderr) if it
+# exits or stays unhealthy.
+bench_start_kmsd() {
+  local kmsd="$1" config="$2" log="$3" i
+  "$kmsd" --config "$config" > "$log" 2>&1 &
+  KMSD_PID=$!
+  for i in $(seq 100); do
+    curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null 2>&1 && return 0
+    kill -0 "$KMSD_PID" 2>/dev/null || { cat "$log" >&2; echo "kmsd exited at start" >&2; return 1; }
+    sleep 0.1
+  done
+  curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null || { echo "kmsd is not healthy" >&2; return 1; }
+}
+
+# Builds the targets $2... in the Release tree $1 (configured here when new, tests
+# off) under /work/build.lock, unless SIMKMS_BENCH_NO_BUILD=1; returns 1 unless $1
+# is a Release build.
+bench_release_build() {
+  local build="$1" root
+  shift
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  if [ "${SIMKMS_BENCH_NO_BUILD:-0}" != 1 ]; then
+    [ -f "$build/build.ninja" ] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DSIMKMS_BUILD_TESTS=OFF "-DCMAKE_CXX_FLAGS=-Wno-error=array-bounds -Wno-error=stringop-overflow" >/dev/null
+    printf '\n### building %s in %s (Release)\n' "$*" "$build" >&2
+    flock /work/build.lock ninja -C "$build" "$@" >&2 || return 1
+  fi
+  grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" || { echo "$build is not a Release build" >&2; return 1; }
+}
