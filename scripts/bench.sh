@@ -22,7 +22,8 @@
 # under /work/build.lock unless SIMKMS_BENCH_NO_BUILD=1), SIMKMS_BENCH_STATE (default
 # a fresh mktemp dir), SIMKMS_BENCH_SESSIONS (kmsd crypto workers = token-bench threads, 2),
 # SIMKMS_BENCH_CHIPS (first calls per group, 3000), SIMKMS_BENCH_OPEN (sessions held open for
-# the RSS figure, 10000), SIMKMS_BENCH_REKEYS (chips per group of the re-key runs, default
+# the RSS figure, 10000), SIMKMS_BENCH_AUC_SUBSCRIBERS (personalized subscribers of the AuC
+# comparison, 5000), SIMKMS_BENCH_REKEYS (chips per group of the re-key runs, default
 # the first-call count; 0 skips them).
 set -euo pipefail
 
@@ -34,6 +35,8 @@ BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-2}"
 CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"
 OPEN="${SIMKMS_BENCH_OPEN:-10000}"
+AUC_SUBS="${SIMKMS_BENCH_AUC_SUBSCRIBERS:-5000}"  # personalized p256 subscribers of the AuC comparison
+AUC_SECONDS=5
 REKEYS="${SIMKMS_BENCH_REKEYS:-}"
 TB_SECONDS=3
 WRITE_DOC=0
@@ -55,8 +58,6 @@ KMSD="$BUILD/sc-engine/daemon/kmsd"
 TOKEN_BENCH="$BUILD/tools/bench/token-bench"
 SC_BENCH="$BUILD/tools/bench/sc-bench"
 AC_BENCH="$BUILD/tools/bench/ac-bench"
-AUC_SUBS="${SIMKMS_BENCH_AUC_SUBSCRIBERS:-5000}"  # personalized p256 subscribers of the AuC comparison
-AUC_SECONDS=5
 
 say() { printf '\n### %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
