@@ -621,6 +621,12 @@ Status Store::AdvanceCounters(const std::vector<CounterUpdate>& updates) {
   return FromRocks(rep.db->Write(wo, &batch), "advance counters: write batch");
 }
 
+void Store::AdvanceCountersAsync(std::vector<CounterUpdate> updates, std::function<void(Status)> done) {
+  // First implementation: synchronous, then `done`. The group-commit writer replaces it.
+  Status status = AdvanceCounters(updates);
+  done(std::move(status));
+}
+
 Status Store::CheckpointHealth() const {
   std::lock_guard<std::mutex> lock(rep_->commit_mu);
   return rep_->checkpoint_pending ? rep_->checkpoint_status : OkStatus();

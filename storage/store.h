@@ -38,6 +38,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +103,11 @@ class Store {
     Counters next;
   };
   [[nodiscard]] Status AdvanceCounters(const std::vector<CounterUpdate>& updates);
+  // As AdvanceCounters, but returns at once: `done` runs once, on the store's writer
+  // thread, after the updates are durable (OK) or refused/failed (nothing of them
+  // written). Concurrent submissions are grouped into one synced write. `done` must be
+  // quick and must not call Store write methods.
+  void AdvanceCountersAsync(std::vector<CounterUpdate> updates, std::function<void(Status)> done);
 
   // OK, or the error of the last failed checkpoint write that no later write repaired.
   [[nodiscard]] Status CheckpointHealth() const;
