@@ -77,7 +77,12 @@ done
 STATE="${SIMKMS_BENCH_STATE:-$(mktemp -d "$STATE_PARENT/simkms-scale.XXXXXX")}"
 mkdir -p "$STATE"/{tokens,results,log}
 umask 077
-local_token_state "$STATE"
+# A state folder of an earlier run (SIMKMS_BENCH_STATE with a kmsd.json) is
+# resumed: same token, PINs, ports and DB; sizes already measured are skipped and
+# a complete fill is not repeated.
+RESUME=0
+[ -f "$STATE/kmsd.json" ] && RESUME=1
+if [ "$RESUME" = 1 ]; then local_token_env "$STATE"; else local_token_state "$STATE"; fi
 kmsctl() { "$KMSCTL" --actor bench "$@"; }
 
 KMSD_PID=""
@@ -90,10 +95,17 @@ stop_kmsd() {
 }
 trap stop_kmsd EXIT
 
-say "ceremony: token, master key, VERs 2..4, ranges of 100,000,000, K1 exports"
-bench_ceremony "$STATE"
-bench_kmsd_config "$STATE" "$SESSIONS"
-sed "s/\"sessions\": $SESSIONS}/\"sessions\": $FILL_SESSIONS}/" "$STATE/kmsd.json" > "$STATE/kmsd-fill.json"
+if [ "$RESUME" = 0 ]; then
+  say "ceremony: token, master key, VERs 2..4, ranges of 100,000,000, K1 exports"
+  bench_ceremony "$STATE"
+  bench_kmsd_config "$STATE" "$SESSIONS"
+  sed "s/\"sessions\": $SESSIONS}/\"sessions\": $FILL_SESSIONS}/" "$STATE/kmsd.json" > "$STATE/kmsd-fill.json"
+else
+  say "resuming $STATE"
+  port_of() { sed -n "s/.*\"$1\": {[^}]*\"port\": \([0-9]*\).*/\1/p" "$STATE/kmsd.json"; }
+  API_PORT=$(port_of operator_api); CHIP_PORT=$(port_of chip_channel); AUC_PORT=$(port_of auc)
+  METRICS_PORT=$(port_of metrics)
+fi
 
 # Starts kmsd with config $1 and writes to file $2, as JSON, the seconds from
 # process start to /healthz OK and to the chip channel and GSUP listeners
@@ -104,9 +116,17 @@ timed_start() {
   "$KMSD" --config "$config" >> "$STATE/log/kmsd.log" 2>&1 &
   KMSD_PID=$!
   python3 - "$t0" "$METRICS_PORT" "$CHIP_PORT" "$AUC_PORT" "$KMSD_PID" > "$out" <<'PY'
-import json, os, socket, sys, time, urllib.request
+import json, os, socket, sys, time
 t0 = float(sys.argv[1]); metrics, chip, auc, pid = map(int, sys.argv[2:])
 out = {}
+def connect(port):
+    # A loopback connect to a port nobody listens on, from the same ephemeral
+    # port, connects the socket to itself: that is not kmsd.
+    s = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+    if s.getsockname() == s.getpeername():
+        s.close()
+        raise ConnectionRefusedError("self-connect")
+    return s
 while time.time() < t0 + 300 and len(out) < 3:
     try:
         os.kill(pid, 0)
@@ -115,14 +135,17 @@ while time.time() < t0 + 300 and len(out) < 3:
     for name, port in (("chip_channel_s", chip), ("gsup_s", auc)):
         if name not in out:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                connect(port).close()
                 out[name] = time.time() - t0
             except OSError:
                 pass
     if "healthz_s" not in out:
         try:
-            if urllib.request.urlopen(f"http://127.0.0.1:{metrics}/healthz", timeout=2).status == 200:
-                out["healthz_s"] = time.time() - t0
+            with connect(metrics) as s:
+                s.settimeout(5)
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                    out["healthz_s"] = time.time() - t0
         except OSError:
             pass
     time.sleep(0.005)
@@ -162,21 +185,34 @@ print(json.dumps(out))
 PY
 }
 
-say "kmsd (Release) for the fill: $FILL_SESSIONS crypto workers"
-bench_start_kmsd "$KMSD" "$STATE/kmsd-fill.json" "$STATE/log/kmsd.log" || die "kmsd did not start"
 have=0
 sc_off=0
 for n in $SIZES; do
-  say "contracting chips $have..$((n - 1)) of group 0 (ffdhe2048) over the operator API, $IN_FLIGHT in flight"
-  [ -n "$KMSD_PID" ] || bench_start_kmsd "$KMSD" "$STATE/kmsd-fill.json" "$STATE/log/kmsd.log" || die "kmsd did not start"
-  body=$(iccid_body 0 "$have")
-  "$CONTRACT_LOAD" --api "127.0.0.1:$API_PORT" --iccid-first "$body$(luhn "$body")" --count $((n - have)) \
-    --in-flight "$IN_FLIGHT" --order-prefix scale --progress 30 --json \
-    > "$STATE/results/scale-$n-fill.json" 2> "$STATE/log/fill-$n.log" ||
-    die "contract-load: not every contract succeeded (see $STATE/results/scale-$n-fill.json)"
+  # Chips for sc-bench among the contracted, none personalized before: the middle
+  # of the DB (or just past the last size's chips, whichever is later).
+  off=$((n / 2 > sc_off ? n / 2 : sc_off))
+  [ $((off + CHIPS)) -le "$n" ] || off=$sc_off
+  sc_off=$((off + CHIPS))
+  if [ -s "$STATE/results/scale-$n-kmsd.json" ] && [ -s "$STATE/results/scale-$n-sc.json" ]; then
+    say "$n subscribers: measured by an earlier run"
+    have="$n"
+    continue
+  fi
+  if python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(j["contracted"] != j["requested"])' \
+       "$STATE/results/scale-$n-fill.json" 2>/dev/null; then
+    say "$n subscribers: contracted by an earlier run"
+  else
+    say "contracting chips $have..$((n - 1)) of group 0 (ffdhe2048) over the operator API, $IN_FLIGHT in flight, kmsd with $FILL_SESSIONS crypto workers"
+    [ -n "$KMSD_PID" ] || bench_start_kmsd "$KMSD" "$STATE/kmsd-fill.json" "$STATE/log/kmsd.log" || die "kmsd did not start"
+    body=$(iccid_body 0 "$have")
+    "$CONTRACT_LOAD" --api "127.0.0.1:$API_PORT" --iccid-first "$body$(luhn "$body")" --count $((n - have)) \
+      --in-flight "$IN_FLIGHT" --order-prefix scale --progress 30 --json \
+      > "$STATE/results/scale-$n-fill.json" 2> "$STATE/log/fill-$n.log" ||
+      die "contract-load: not every contract succeeded (see $STATE/results/scale-$n-fill.json)"
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%d contracted, %.0f/s" % (j["contracted"], j["contracts_per_second"]))' \
+      "$STATE/results/scale-$n-fill.json" >&2
+  fi
   have="$n"
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%d contracted, %.0f/s" % (j["contracted"], j["contracts_per_second"]))' \
-    "$STATE/results/scale-$n-fill.json" >&2
 
   say "$n subscribers: kmsd stop/start twice ($SESSIONS crypto workers)"
   timed_stop; stop1="$STOP_S"
@@ -194,11 +230,6 @@ for n in $SIZES; do
     > "$STATE/results/scale-$n-kmsd.json"
   cat "$STATE/results/scale-$n-db.json" "$STATE/results/scale-$n-kmsd.json" >&2
 
-  # Chips among the contracted, none personalized before: the middle of the DB
-  # (or just past the last size's chips, whichever is later).
-  off=$((n / 2 > sc_off ? n / 2 : sc_off))
-  [ $((off + CHIPS)) -le "$n" ] || off=$sc_off
-  sc_off=$((off + CHIPS))
   say "sc-bench at $n: $CHIPS chips from chip $off, ffdhe2048, 64 in flight"
   "$SC_BENCH" --chip "127.0.0.1:$CHIP_PORT" --k1-export "$STATE/k1-ver2.json" --mfr-key "$STATE/acme.key" \
     --imsi-first "$(imsi_at 0 "$off")" --chips "$CHIPS" --dh-group ffdhe2048 --in-flight 64 \

@@ -13,7 +13,14 @@ local_token_state() {
     "$state/tokens" > "$SOFTHSM2_CONF"
   head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/user.pin"
   head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/so.pin"
-  export SIMKMS_MODULE="$SOFTHSM_MODULE" SIMKMS_PIN_FILE="$state/user.pin" SIMKMS_DB="$state/db"
+  local_token_env "$state"
+}
+
+# The environment of local_token_state for a state folder it made earlier (its
+# token, PIN files and DB are kept).
+local_token_env() {
+  export SOFTHSM2_CONF="$1/softhsm2.conf"
+  export SIMKMS_MODULE="$SOFTHSM_MODULE" SIMKMS_PIN_FILE="$1/user.pin" SIMKMS_DB="$1/db"
   export SIMKMS_TOKEN="pkcs11:token=simkms"
 }
 
@@ -90,13 +97,13 @@ JSON
 }
 
 # Starts kmsd binary $1 with config $2, log $3, in the background (KMSD_PID) and
-# waits up to 10 s for /healthz on METRICS_PORT; returns 1 (log on stderr) if it
-# exits or stays unhealthy.
+# waits up to 300 s (a large DB's WAL is replayed at start) for /healthz on
+# METRICS_PORT; returns 1 (log on stderr) if it exits or stays unhealthy.
 bench_start_kmsd() {
   local kmsd="$1" config="$2" log="$3" i
-  "$kmsd" --config "$config" > "$log" 2>&1 &
+  "$kmsd" --config "$config" >> "$log" 2>&1 &
   KMSD_PID=$!
-  for i in $(seq 100); do
+  for i in $(seq 3000); do
     curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null 2>&1 && return 0
     kill -0 "$KMSD_PID" 2>/dev/null || { cat "$log" >&2; echo "kmsd exited at start" >&2; return 1; }
     sleep 0.1
