@@ -191,14 +191,18 @@ AuditVerifyReport AuditChainVerifier::Finish() {
   const std::string c = std::to_string(cp_seq);
   if (last < cp_seq) {
     Fail(last + 1, "chain ends at " + l + " but checkpoint says " + c + ": tail truncated");
-  } else if (last > cp_seq + 1) {
-    Fail(cp_seq + 2, "chain ends at " + l + " but " +
-                         (checkpoint_.has_value() ? "checkpoint says " + c : std::string("no checkpoint exists")) +
-                         ": the checkpoint may lag by one record at most (checkpoint rolled back or lost?)");
+  } else if (last - cp_seq > kMaxCheckpointLag) {
+    Fail(cp_seq + kMaxCheckpointLag + 1,
+         "chain ends at " + l + " but " +
+             (checkpoint_.has_value() ? "checkpoint says " + c : std::string("no checkpoint exists")) +
+             ": the checkpoint may lag by " + std::to_string(kMaxCheckpointLag) +
+             " records at most (checkpoint rolled back or lost?)");
   } else {
-    if (last == cp_seq + 1) {
-      report_.notes.push_back("record " + l + " is not yet covered by the checkpoint (" + c +
-                              "): the last commit's checkpoint write did not complete (crash or checkpoint "
+    if (last > cp_seq) {
+      report_.notes.push_back((last == cp_seq + 1 ? "record " + l + " is"
+                                                  : "records " + std::to_string(cp_seq + 1) + ".." + l + " are") +
+                              " not yet covered by the checkpoint (" + c +
+                              "): the last commit group's checkpoint write did not complete (crash or checkpoint "
                               "store failure); the next commit repairs it");
     }
     report_.ok = true;

@@ -12,9 +12,9 @@
 // the middle (sequence gap), inserted or reordered records (key/seq disagreement or
 // prev_hash break), and a truncated tail or rewritten chain (checkpoint). What it cannot
 // detect: an attacker who can both use the MAC key and rewrite the checkpoint store.
-// The checkpoint may lag the chain by one record (see AuditCheckpointStore), so one
-// record appended by a holder of the MAC key is indistinguishable from a crash between
-// the DB write and the checkpoint write.
+// The checkpoint may lag the chain by up to kMaxCheckpointLag records (see
+// AuditCheckpointStore), so that many records appended by a holder of the MAC key are
+// indistinguishable from a crash between a group's DB write and its checkpoint write.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +45,13 @@ struct AuditEvent {
 };
 
 inline constexpr std::size_t kAuditHashSize = 32;  // SHA-256
+
+// How far the checkpoint may lag the chain head and still be accepted (by the Store at
+// the first commit after Open, and by AuditChainVerifier). The Store's group commit
+// writes at most this many audit records in one synced batch and then ONE checkpoint,
+// so a crash (or a failed checkpoint write) between the two leaves at most this lag.
+// Every record in the lag is still checked (MAC and link) before it is accepted.
+inline constexpr uint64_t kMaxCheckpointLag = 64;
 
 // One stored audit record.
 struct AuditRecord {
@@ -85,11 +92,12 @@ struct AuditCheckpoint {
 // commit mutex, so implementations need not be thread-safe against themselves, but
 // must be durable when Write returns OK.
 //
-// ORDERING: Store::Commit writes the checkpoint only after the DB batch (state change +
-// audit record) is durable. Hence after a crash, or after a failed Write, the
-// checkpoint equals the chain head or lags it by exactly one record; it never leads it.
+// ORDERING: the Store writes the checkpoint once per commit group (up to
+// kMaxCheckpointLag audit records in one synced batch), only after that batch is
+// durable. Hence after a crash, or after a failed Write, the checkpoint equals the chain
+// head or lags it by at most one group (<= kMaxCheckpointLag records); it never leads it.
 // A lagging checkpoint is repaired by the next Commit before it writes anything, and
-// Commit refuses to run while it cannot be repaired, so the lag never exceeds one.
+// Commit refuses to run while it cannot be repaired, so the lag never exceeds one group.
 class AuditCheckpointStore {
  public:
   virtual ~AuditCheckpointStore() = default;
@@ -114,7 +122,7 @@ struct AuditVerifyReport {
 // next seq (else "record N missing ..."), value decodes, MAC verifies, the record's seq
 // equals its key (else reordered/moved), prev_hash equals the previous record's hash,
 // and at the checkpoint's seq the hash equals the checkpoint's. Finish then compares
-// the chain end with the checkpoint (truncation; a lag of one is a note, more a problem).
+// the chain end with the checkpoint (truncation; a lag of up to kMaxCheckpointLag is a note, more a problem).
 // Stops at the first problem. Not thread-safe; one instance per walk.
 class AuditChainVerifier {
  public:

@@ -10,7 +10,13 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
 #include <mutex>
+#include <thread>
 #include <string>
 #include <utility>
 #include <variant>
@@ -47,6 +53,11 @@ const std::vector<std::string>& AllCfNames() {
 constexpr std::string_view kSchemaKey = "storage.schema";
 constexpr std::string_view kSchemaVersion = "1";
 constexpr std::string_view kReservedMetaPrefix = "storage.";
+
+// Bounds of one commit group (besides kMaxCheckpointLag audited submissions): the
+// submissions taken at once, and the batch bytes after which the rest waits for the next.
+constexpr std::size_t kMaxGroupSubmissions = 256;
+constexpr std::size_t kMaxGroupBytes = 4 << 20;
 
 Status FromRocks(const rocksdb::Status& s, std::string_view context) {
   if (s.ok()) return OkStatus();
@@ -163,6 +174,24 @@ struct Store::Rep {
   bool checkpoint_pending = false;  // the checkpoint for head_seq has not been written
   Status checkpoint_status;         // last checkpoint write error, if pending
 
+  // Group commit (see "Group commit" below). A submission is a Commit (writes and
+  // event set, both owned by the waiting caller) or a counter update.
+  struct Submission {
+    const WriteSet* writes = nullptr;
+    const AuditEvent* event = nullptr;
+    std::vector<CounterUpdate> counters;
+    std::function<void(Status, uint64_t audit_seq)> done;  // called once, by the writer
+  };
+  std::mutex queue_mu;
+  std::condition_variable queue_cv;
+  std::deque<Submission> queue;  // guarded by queue_mu
+  bool stopping = false;         // guarded by queue_mu
+  std::thread writer;            // absent on a read-only store
+  std::atomic<uint64_t> stat_groups{0};
+  std::atomic<uint64_t> stat_submissions{0};
+
+  ~Rep() { StopWriter(); }
+
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c].get(); }
 
   // Point read. nullopt if absent.
@@ -216,6 +245,13 @@ struct Store::Rep {
   }
 
   Status SyncHeadLocked();
+  Status ApplyCommitLocked(const WriteSet& writes, const AuditEvent& event, rocksdb::WriteBatchWithIndex& batch,
+                           uint64_t& seq, Bytes& hash);
+  Status ApplyCountersLocked(const std::vector<CounterUpdate>& updates, rocksdb::WriteBatchWithIndex& batch);
+  void Submit(Submission s);
+  void WriterLoop();
+  void RunGroup(std::vector<Submission>& group);
+  void StopWriter();  // drains the queue (every submission completes), then joins
   Status ApplyLocked(const WriteSet::Op& op, rocksdb::WriteBatchWithIndex& batch);
   Status CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteBatchWithIndex& batch);
   StatusOr<std::optional<RangeRecord>> FindPendingRangeById(std::string_view id, rocksdb::WriteBatchWithIndex& batch);
@@ -280,6 +316,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& 
     return FailedPreconditionError(ctx + ": DB schema version '" + Printable(*schema) + "', this build reads '" +
                                    std::string(kSchemaVersion) + "'");
   }
+  if (!options.read_only) rep->writer = std::thread(&Rep::WriterLoop, rep.get());
   return std::unique_ptr<Store>(new Store(std::move(rep)));
 }
 
@@ -312,21 +349,36 @@ Status Store::Rep::SyncHeadLocked() {
       return DataLossError("refusing to commit: audit record " + std::to_string(head.seq) +
                            " hash differs from checkpoint" + advice);
     }
-  } else if (cp_seq + 1 == head.seq) {
-    // The last commit's checkpoint write did not happen (crash or store failure). Check
-    // the head record before vouching for it.
-    auto decoded = DecodeAuditRecord(View(head.value));
-    if (!decoded.ok()) {
-      return decoded.status().WithContext("refusing to commit: audit record " + std::to_string(head.seq));
+  } else if (cp_seq < head.seq && head.seq - cp_seq <= kMaxCheckpointLag) {
+    // The last group's checkpoint write did not happen (crash or store failure). Check
+    // every record after the checkpoint (MAC, seq, link from the checkpointed hash)
+    // before vouching for them.
+    Bytes prev = cp_hash;
+    uint64_t expected = cp_seq + 1;
+    auto it = Iter(rocksdb::ReadOptions(), kAudit);
+    for (it->Seek(U64Key(expected)); it->Valid() && expected <= head.seq; it->Next(), ++expected) {
+      const std::string n = std::to_string(expected);
+      uint64_t key_seq = 0;
+      if (!ParseU64Key(it->key(), key_seq) || key_seq != expected) {
+        return DataLossError("refusing to commit: audit record " + n + " missing" + advice);
+      }
+      auto decoded = DecodeAuditRecord(View(it->value()));
+      if (!decoded.ok()) return decoded.status().WithContext("refusing to commit: audit record " + n);
+      Status v = mac.Verify(View(it->value()).first(decoded->mac_offset), decoded->record.mac);
+      if (v.code() == StatusCode::kUnauthenticated) {
+        return DataLossError("refusing to commit: audit record " + n + ": MAC mismatch" + advice);
+      }
+      if (!v.ok()) return v.WithContext("refusing to commit: verify audit record " + n);
+      if (decoded->record.seq != expected || !ConstantTimeEquals(decoded->record.prev_hash, prev)) {
+        return DataLossError("refusing to commit: audit record " + n + " does not extend record " +
+                             std::to_string(expected - 1) + (expected - 1 == cp_seq ? " (the checkpointed one)" : "") +
+                             advice);
+      }
+      prev = AuditHash(View(it->value()));
     }
-    Status v = mac.Verify(View(head.value).first(decoded->mac_offset), decoded->record.mac);
-    if (v.code() == StatusCode::kUnauthenticated) {
-      return DataLossError("refusing to commit: audit record " + std::to_string(head.seq) + ": MAC mismatch" + advice);
-    }
-    if (!v.ok()) return v.WithContext("refusing to commit: verify audit record " + std::to_string(head.seq));
-    if (decoded->record.seq != head.seq || !ConstantTimeEquals(decoded->record.prev_hash, cp_hash)) {
-      return DataLossError("refusing to commit: audit record " + std::to_string(head.seq) +
-                           " does not extend the checkpointed record " + std::to_string(cp_seq) + advice);
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "audit: scan records after the checkpoint"));
+    if (expected != head.seq + 1) {
+      return DataLossError("refusing to commit: audit record " + std::to_string(expected) + " missing" + advice);
     }
     Status w = checkpoints.Write(AuditCheckpoint{head.seq, head.hash});
     if (!w.ok()) {
@@ -340,7 +392,7 @@ Status Store::Rep::SyncHeadLocked() {
   } else {
     return DataLossError("refusing to commit: audit chain ends at " + std::to_string(head.seq) +
                          " but checkpoint says " + std::to_string(cp_seq) +
-                         " (more than one record behind: checkpoint rolled back?)" + advice);
+                         " (more than " + std::to_string(kMaxCheckpointLag) + " records behind, the bound of one commit group: checkpoint rolled back?)" + advice);
   }
   head_seq = head.seq;
   head_hash = head.hash;
@@ -539,69 +591,45 @@ Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatc
       operation.v);
 }
 
-Status Store::Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* audit_seq) {
-  Rep& rep = *rep_;
-  if (rep.read_only) return FailedPreconditionError("commit: store opened read-only");
-  if (event.event.empty()) return InvalidArgumentError("commit: audit event name is empty");
+// ============================================================================ Group commit
+//
+// One writer thread owned by the Store takes every pending write (Commit, AdvanceCounters,
+// AdvanceCountersAsync) off a queue and makes ONE synced WriteBatch of as many as are
+// waiting, then ONE checkpoint write. A dedicated thread rather than LevelDB's
+// leader/follower queue: AdvanceCountersAsync needs a thread to run `done` on that is
+// not a caller's, and one thread owning the audit head keeps the chain sequential
+// without hand-offs between leaders.
+
+Status Store::Rep::ApplyCommitLocked(const WriteSet& writes, const AuditEvent& event,
+                                     rocksdb::WriteBatchWithIndex& batch, uint64_t& seq, Bytes& hash) {
   const std::string ctx = "commit '" + event.event + "'";
-
-  std::lock_guard<std::mutex> lock(rep.commit_mu);
-  SIMKMS_RETURN_IF_ERROR(rep.SyncHeadLocked().WithContext(ctx));
-
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
   const auto& ops = writes.ops();
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    SIMKMS_RETURN_IF_ERROR(rep.ApplyLocked(ops[i], batch).WithContext(ctx + ", operation " + std::to_string(i + 1)));
+    SIMKMS_RETURN_IF_ERROR(ApplyLocked(ops[i], batch).WithContext(ctx + ", operation " + std::to_string(i + 1)));
   }
-
   AuditRecord record;
-  record.seq = rep.head_seq + 1;
+  record.seq = seq + 1;
   record.event = event;
-  record.prev_hash = rep.head_hash;
-  auto mac = rep.mac.Compute(EncodeAuditRecordForMac(record));
-  if (!mac.ok()) return mac.status().WithContext(ctx + ": compute audit MAC");
-  if (mac->empty()) return InternalError(ctx + ": AuditMac returned an empty MAC");
-  record.mac = std::move(mac).value();
+  record.prev_hash = hash;
+  auto record_mac = mac.Compute(EncodeAuditRecordForMac(record));
+  if (!record_mac.ok()) return record_mac.status().WithContext(ctx + ": compute audit MAC");
+  if (record_mac->empty()) return InternalError(ctx + ": AuditMac returned an empty MAC");
+  record.mac = std::move(record_mac).value();
   const Bytes encoded = EncodeAuditRecord(record);
   SIMKMS_RETURN_IF_ERROR(
-      FromRocks(batch.Put(rep.cf(kAudit), U64Key(record.seq), ToSlice(encoded)), ctx + ": batch put audit"));
-
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status ws = rep.db->Write(wo, batch.GetWriteBatch());
-  if (!ws.ok()) {
-    // The batch may or may not have reached the WAL: reload the head next time.
-    rep.head_synced = false;
-    return FromRocks(ws, ctx + ": write batch (audit record " + std::to_string(record.seq) + ")");
-  }
-  rep.head_seq = record.seq;
-  rep.head_hash = AuditHash(encoded);
-  if (audit_seq != nullptr) *audit_seq = record.seq;
-
-  // The batch is durable: a checkpoint failure no longer undoes the commit (see store.h).
-  Status cs = rep.checkpoints.Write(AuditCheckpoint{rep.head_seq, rep.head_hash});
-  if (!cs.ok()) {
-    rep.checkpoint_pending = true;
-    rep.checkpoint_status = cs.WithContext("write audit checkpoint for record " + std::to_string(record.seq));
-  } else {
-    rep.checkpoint_pending = false;
-    rep.checkpoint_status = OkStatus();
-  }
+      FromRocks(batch.Put(cf(kAudit), U64Key(record.seq), ToSlice(encoded)), ctx + ": batch put audit"));
+  seq = record.seq;
+  hash = AuditHash(encoded);
   return OkStatus();
 }
 
-Status Store::AdvanceCounters(const std::vector<CounterUpdate>& updates) {
-  Rep& rep = *rep_;
-  if (rep.read_only) return FailedPreconditionError("advance counters: store opened read-only");
-  if (updates.empty()) return OkStatus();
-  // The commit mutex orders SQN writes with lifecycle commits that read-check-write
-  // the same records (ExpectSubscriber).
-  std::lock_guard<std::mutex> lock(rep.commit_mu);
-  rocksdb::WriteBatch batch;
+Status Store::Rep::ApplyCountersLocked(const std::vector<CounterUpdate>& updates,
+                                       rocksdb::WriteBatchWithIndex& batch) {
   std::set<std::string> seen;
   for (const CounterUpdate& u : updates) {
     if (!seen.insert(u.imsi).second) return InvalidArgumentError("advance counters: IMSI " + u.imsi + " given twice");
-    SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep.Get(rocksdb::ReadOptions(), kSubscribers, u.imsi));
+    // Through the batch: an earlier submission of the same group may have moved them.
+    SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kSubscribers, u.imsi));
     if (!v) return NotFoundError("advance counters: no subscriber " + u.imsi);
     SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", u.imsi));
     const Counters now{r.sqn, r.ota_counter_in, r.ota_counter_out};
@@ -613,18 +641,189 @@ Status Store::AdvanceCounters(const std::vector<CounterUpdate>& updates) {
     r.ota_counter_in = u.next.ota_in;
     r.ota_counter_out = u.next.ota_out;
     const Bytes encoded = EncodeSubscriberRecord(r);
-    SIMKMS_RETURN_IF_ERROR(FromRocks(batch.Put(rep.cf(kSubscribers), rocksdb::Slice(u.imsi), ToSlice(encoded)),
+    SIMKMS_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kSubscribers), rocksdb::Slice(u.imsi), ToSlice(encoded)),
                                      "advance counters: batch put"));
   }
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(rep.db->Write(wo, &batch), "advance counters: write batch");
+  return OkStatus();
+}
+
+void Store::Rep::Submit(Submission s) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu);
+    if (!stopping) {
+      queue.push_back(std::move(s));
+      queue_cv.notify_one();
+      return;
+    }
+  }
+  s.done(UnavailableError("store is closing"), 0);
+}
+
+void Store::Rep::WriterLoop() {
+  std::vector<Submission> group;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu);
+      queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, and everything submitted has completed
+      uint64_t audited = 0;
+      while (!queue.empty() && group.size() < kMaxGroupSubmissions) {
+        const bool is_commit = queue.front().writes != nullptr;
+        if (is_commit && audited == kMaxCheckpointLag) break;
+        audited += is_commit ? 1 : 0;
+        group.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+    }
+    RunGroup(group);
+    group.clear();
+  }
+}
+
+void Store::Rep::RunGroup(std::vector<Submission>& group) {
+  struct Outcome {
+    Status status;
+    uint64_t seq = 0;
+  };
+  std::vector<Outcome> outcomes(group.size());
+  std::size_t taken = group.size();
+  {
+    std::lock_guard<std::mutex> lock(commit_mu);
+    bool any_commit = false;
+    for (const Submission& s : group) any_commit = any_commit || s.writes != nullptr;
+    // Retries a failed checkpoint write / reconciles after Open; refuses only the
+    // audited submissions (counters carry no audit record, as before group commit).
+    const Status head = any_commit ? SyncHeadLocked() : OkStatus();
+
+    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+    uint64_t seq = head_seq;
+    Bytes hash = head_hash;
+    bool any_ok = false;
+    bool any_audited = false;
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      if (i > 0 && batch.GetWriteBatch()->GetDataSize() >= kMaxGroupBytes) {
+        taken = i;  // the rest goes back to the head of the queue, in order
+        break;
+      }
+      Submission& s = group[i];
+      if (s.writes != nullptr && !head.ok()) {
+        outcomes[i].status = head.WithContext("commit '" + s.event->event + "'");
+        continue;
+      }
+      // Per-submission all-or-nothing: a failed submission is rolled back out of the
+      // batch; later submissions validate against the batch as the earlier left it.
+      batch.SetSavePoint();
+      Status st = s.writes != nullptr ? ApplyCommitLocked(*s.writes, *s.event, batch, seq, hash)
+                                      : ApplyCountersLocked(s.counters, batch);
+      if (st.ok()) {
+        st = FromRocks(batch.PopSavePoint(), "group commit: pop save point");
+      } else {
+        Status rb = FromRocks(batch.RollbackToSavePoint(), "group commit: roll back a refused submission");
+        if (!rb.ok()) {
+          // Cannot separate this submission from the batch: fail the whole group.
+          for (std::size_t j = 0; j < taken; ++j) outcomes[j].status = rb;
+          any_ok = false;
+          break;
+        }
+      }
+      if (st.ok() && s.writes != nullptr) {
+        outcomes[i].seq = seq;
+        any_audited = true;
+      }
+      any_ok = any_ok || st.ok();
+      outcomes[i].status = std::move(st);
+    }
+
+    if (any_ok) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      rocksdb::Status ws = db->Write(wo, batch.GetWriteBatch());
+      if (!ws.ok()) {
+        // The batch may or may not have reached the WAL: reload the head next time.
+        head_synced = false;
+        const Status err = FromRocks(ws, "write batch of a commit group (audit records " +
+                                             std::to_string(head_seq + 1) + ".." + std::to_string(seq) + ")");
+        for (std::size_t i = 0; i < taken; ++i) {
+          if (outcomes[i].status.ok()) outcomes[i].status = err;
+        }
+      } else {
+        head_seq = seq;
+        head_hash = hash;
+        if (any_audited) {
+          // The batch is durable: a checkpoint failure no longer undoes the commits (see store.h).
+          Status cs = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
+          checkpoint_pending = !cs.ok();
+          checkpoint_status =
+              cs.ok() ? OkStatus() : cs.WithContext("write audit checkpoint for record " + std::to_string(head_seq));
+        }
+      }
+    }
+    stat_groups.fetch_add(1, std::memory_order_relaxed);
+    stat_submissions.fetch_add(taken, std::memory_order_relaxed);
+  }
+  if (taken < group.size()) {
+    std::lock_guard<std::mutex> lock(queue_mu);
+    for (std::size_t i = group.size(); i-- > taken;) queue.push_front(std::move(group[i]));
+  }
+  // Completions run outside commit_mu, so a `done` may read (CheckpointHealth, getters).
+  for (std::size_t i = 0; i < taken; ++i) group[i].done(std::move(outcomes[i].status), outcomes[i].seq);
+  group.resize(taken);
+}
+
+void Store::Rep::StopWriter() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu);
+    stopping = true;
+  }
+  queue_cv.notify_all();
+  if (writer.joinable()) writer.join();
+}
+
+Status Store::Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* audit_seq) {
+  Rep& rep = *rep_;
+  if (rep.read_only) return FailedPreconditionError("commit: store opened read-only");
+  if (event.event.empty()) return InvalidArgumentError("commit: audit event name is empty");
+  std::promise<Status> result;
+  std::future<Status> done = result.get_future();
+  Rep::Submission s;
+  s.writes = &writes;
+  s.event = &event;
+  s.done = [&result, audit_seq](Status status, uint64_t seq) {
+    if (status.ok() && audit_seq != nullptr) *audit_seq = seq;
+    result.set_value(std::move(status));
+  };
+  rep.Submit(std::move(s));
+  return done.get();
+}
+
+Status Store::AdvanceCounters(const std::vector<CounterUpdate>& updates) {
+  if (rep_->read_only) return FailedPreconditionError("advance counters: store opened read-only");
+  if (updates.empty()) return OkStatus();
+  std::promise<Status> result;
+  std::future<Status> done = result.get_future();
+  AdvanceCountersAsync(updates, [&result](Status status) { result.set_value(std::move(status)); });
+  return done.get();
 }
 
 void Store::AdvanceCountersAsync(std::vector<CounterUpdate> updates, std::function<void(Status)> done) {
-  // First implementation: synchronous, then `done`. The group-commit writer replaces it.
-  Status status = AdvanceCounters(updates);
-  done(std::move(status));
+  Rep& rep = *rep_;
+  if (rep.read_only) {
+    // No writer thread on a read-only store: refused on the caller's thread.
+    done(FailedPreconditionError("advance counters: store opened read-only"));
+    return;
+  }
+  Rep::Submission s;
+  s.counters = std::move(updates);
+  s.done = [done = std::move(done)](Status status, uint64_t) { done(std::move(status)); };
+  rep.Submit(std::move(s));
+}
+
+Store::GroupCommitStats Store::GetGroupCommitStats() const {
+  GroupCommitStats stats{rep_->stat_groups.load(std::memory_order_relaxed),
+                         rep_->stat_submissions.load(std::memory_order_relaxed), 0};
+  std::lock_guard<std::mutex> lock(rep_->queue_mu);
+  stats.queued = rep_->queue.size();
+  return stats;
 }
 
 Status Store::CheckpointHealth() const {

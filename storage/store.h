@@ -109,6 +109,16 @@ class Store {
   // quick and must not call Store write methods.
   void AdvanceCountersAsync(std::vector<CounterUpdate> updates, std::function<void(Status)> done);
 
+  // Group-commit counters since Open (for tests and /metrics): write groups run and
+  // the submissions (Commit, AdvanceCounters, AdvanceCountersAsync) they carried, and
+  // the submissions waiting for the writer now.
+  struct GroupCommitStats {
+    uint64_t groups = 0;
+    uint64_t submissions = 0;
+    uint64_t queued = 0;
+  };
+  [[nodiscard]] GroupCommitStats GetGroupCommitStats() const;
+
   // OK, or the error of the last failed checkpoint write that no later write repaired.
   [[nodiscard]] Status CheckpointHealth() const;
 

@@ -333,8 +333,9 @@ TEST_F(StorageAudit, AppendedRecords) {
     raw.Put("audit", SeqKey(6), Remac(r, HmacAuditMac("wrong key")));
   }
   ExpectBad(VerifyNow(), 6, "record 6: MAC mismatch");
-  // With the MAC key, ONE appended record looks exactly like a crash before the
-  // checkpoint write (documented limitation); two cannot hide.
+  // With the MAC key, up to kMaxCheckpointLag appended records look exactly like a
+  // crash before a commit group's checkpoint write (documented limitation); one more
+  // cannot hide.
   Close();
   {
     RawDb raw(fx_.path);
@@ -350,29 +351,48 @@ TEST_F(StorageAudit, AppendedRecords) {
   ASSERT_EQ(one.notes.size(), 1u);
   EXPECT_NE(one.notes[0].find("record 6 is not yet covered by the checkpoint (5)"), std::string::npos);
   Close();
+  const uint64_t last = 5 + kMaxCheckpointLag;
+  {
+    RawDb raw(fx_.path);
+    for (uint64_t seq = 7; seq <= last; ++seq) {
+      AuditRecord r;
+      r.seq = seq;
+      r.event = TestEvent("appended");
+      r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(seq - 1))));
+      raw.Put("audit", SeqKey(seq), Remac(r, fx_.mac));
+    }
+  }
+  AuditVerifyReport at_bound = VerifyNow();
+  EXPECT_TRUE(at_bound.ok) << at_bound.problem;
+  ASSERT_EQ(at_bound.notes.size(), 1u);
+  EXPECT_NE(at_bound.notes[0].find("records 6.." + std::to_string(last) + " are not yet covered by the checkpoint (5)"),
+            std::string::npos)
+      << at_bound.notes[0];
+  Close();
   {
     RawDb raw(fx_.path);
     AuditRecord r;
-    r.seq = 7;
+    r.seq = last + 1;
     r.event = TestEvent("appended");
-    r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(6))));
-    raw.Put("audit", SeqKey(7), Remac(r, fx_.mac));
+    r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(last))));
+    raw.Put("audit", SeqKey(last + 1), Remac(r, fx_.mac));
   }
-  AuditVerifyReport two = VerifyNow();
-  ExpectBad(two, 7,
-            "chain ends at 7 but checkpoint says 5: the checkpoint may lag by one record at most (checkpoint "
-            "rolled back or lost?)");
+  AuditVerifyReport beyond = VerifyNow();
+  ExpectBad(beyond, last + 1,
+            "chain ends at " + std::to_string(last + 1) + " but checkpoint says 5: the checkpoint may lag by " +
+                std::to_string(kMaxCheckpointLag) + " records at most (checkpoint rolled back or lost?)");
 }
 
 TEST_F(StorageAudit, VerifierWithWrongKeyOrNoCheckpoint) {
-  Append(3);
+  const int n = static_cast<int>(kMaxCheckpointLag) + 1;
+  Append(n);
   HmacAuditMac other("another key");
   ASSERT_OK_AND_ASSIGN(AuditVerifyReport wrong, store_->VerifyAudit(other, fx_.checkpoints.value));
   ExpectBad(wrong, 1, "record 1: MAC mismatch");
   ASSERT_OK_AND_ASSIGN(AuditVerifyReport none, store_->VerifyAudit(fx_.mac, std::nullopt));
-  ExpectBad(none, 2,
-            "chain ends at 3 but no checkpoint exists: the checkpoint may lag by one record at most (checkpoint "
-            "rolled back or lost?)");
+  ExpectBad(none, kMaxCheckpointLag + 1,
+            "chain ends at " + std::to_string(n) + " but no checkpoint exists: the checkpoint may lag by " +
+                std::to_string(kMaxCheckpointLag) + " records at most (checkpoint rolled back or lost?)");
   fx_.mac.fail_verify = true;
   auto unavailable = store_->VerifyAudit();
   ASSERT_FALSE(unavailable.ok());
@@ -483,11 +503,20 @@ TEST_F(StorageAudit, StartupReconcilesTheCheckpoint) {
   EXPECT_EQ(s.code(), StatusCode::kDataLoss);
   EXPECT_NE(s.message().find("audit record 4 hash differs from checkpoint"), std::string::npos) << s.message();
 
-  // Lagging by more than one: refused.
+  // Lagging by more than kMaxCheckpointLag (one commit group): refused, nothing written.
   Close();
-  fx_.checkpoints.value = AuditCheckpoint{2, AuditHash(EncodeAuditRecord(records[1]))};
+  fx_.checkpoints.value = AuditCheckpoint{3, AuditHash(EncodeAuditRecord(records[2]))};
   Open();
-  EXPECT_EQ(store_->Commit(WriteSet(), TestEvent("x")).code(), StatusCode::kDataLoss);
+  Append(static_cast<int>(kMaxCheckpointLag) + 2);  // repairs the lag of one, then keeps up
+  ASSERT_OK_AND_ASSIGN(AuditCheckpoint head, store_->AuditHead());
+  Close();
+  fx_.checkpoints.value = AuditCheckpoint{3, AuditHash(EncodeAuditRecord(records[2]))};
+  Open();
+  s = store_->Commit(WriteSet(), TestEvent("x"));
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("records behind, the bound of one commit group"), std::string::npos) << s.message();
+  ASSERT_OK_AND_ASSIGN(AuditCheckpoint after, store_->AuditHead());
+  EXPECT_EQ(after, head);
 }
 
 TEST_F(StorageAudit, LaggingHeadRecordMustVerifyBeforeRepair) {
