@@ -2,28 +2,35 @@
 // the audit trail.
 //
 // WRITES: every change goes through Commit, which applies a WriteSet and appends exactly
-// one audit record in a single RocksDB WriteBatch written with sync=true: after a crash
-// the DB holds all of a commit or none of it. Commits are serialised by an internal
-// mutex (the audit chain is sequential). The only write outside Commit is the schema
-// marker "storage.schema" in CF "meta", written once when a DB is created.
+// one audit record, or AdvanceCounters(Async) (counters only, no audit record). One
+// writer thread per Store (group commit) writes all the submissions waiting at once --
+// up to 256, at most kMaxCheckpointLag of them Commits -- as ONE RocksDB WriteBatch
+// with sync=true: after a crash the DB holds all of a group or none of it, and no
+// submission completes before its batch is synced. Each submission stays all or
+// nothing (a refused one gets its own error and writes nothing; the others commit) and
+// is checked against the DB as the earlier submissions of its group left it. The
+// writer assigns audit seqs in group order, so the chain stays sequential. Destroying
+// the Store completes every queued submission first. The only write outside the writer
+// is the schema marker "storage.schema" in CF "meta", written once when a DB is created.
 //
 // READS: all getters are thread-safe, lock-free (RocksDB reads) and may run concurrently
 // with Commit; a getter that reads two keys (e.g. FindSubscriberByIccid) reads them
 // from one RocksDB snapshot. Absent records are NotFound; records that fail to decode
 // are DataLoss naming the column family and key.
 //
-// AUDIT CHECKPOINT: after the batch is durable Commit writes {seq, record_hash} to the
-// AuditCheckpointStore (see audit.h for the ordering and its consequences). If that
-// write fails, Commit still returns OK -- the state change IS committed and the caller
-// must not undo it (e.g. destroy a new token key) -- and CheckpointHealth() reports the
-// failure. The next Commit first retries the checkpoint and is refused (Unavailable,
-// nothing written) while it cannot be written, so the checkpoint never lags by more
-// than one record. The first Commit after Open compares the chain head with the
-// checkpoint: equal, or lagging by one (repaired after checking the head record's MAC
-// and link), is fine; anything else (checkpoint ahead of the chain: truncation or a
-// DB restored from an older copy; head hash different; lag > 1) refuses every Commit
-// with DataLoss until an operator investigates (VerifyAudit) and re-seeds the
-// checkpoint store.
+// AUDIT CHECKPOINT: after a group's batch is durable the writer writes {seq, record_hash}
+// of the group's last audit record to the AuditCheckpointStore, once per group (see
+// audit.h for the ordering and its consequences). If that write fails, the group's
+// Commits still return OK -- the state changes ARE committed and callers must not undo
+// them (e.g. destroy a new token key) -- and CheckpointHealth() reports the failure.
+// The next Commit first retries the checkpoint and is refused (Unavailable, nothing
+// written) while it cannot be written, so the checkpoint never lags by more than one
+// group (kMaxCheckpointLag records). The first Commit after Open compares the chain
+// head with the checkpoint: equal, or lagging by 1..kMaxCheckpointLag (repaired after
+// checking every record after the checkpoint: MAC, seq and link), is fine; anything
+// else (checkpoint ahead of the chain: truncation or a DB restored from an older copy;
+// head hash different; lag > kMaxCheckpointLag) refuses every Commit with DataLoss until
+// an operator investigates (VerifyAudit) and re-seeds the checkpoint store.
 //
 // Failures: RocksDB I/O errors are Unavailable, corruption DataLoss, with context.
 //
@@ -79,7 +86,7 @@ class Store {
   // record for `event` (event.event must not be empty), atomically and durably. An empty
   // WriteSet just appends the audit record. On success *audit_seq (if given) receives
   // the record's seq. On failure nothing was written, except as described above for a
-  // failed checkpoint write (which returns OK). Thread-safe (serialised).
+  // failed checkpoint write (which returns OK). Thread-safe; waits for its group.
   [[nodiscard]] Status Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* audit_seq = nullptr);
 
   // Advances subscribers' counters -- the Milenage SQN and the first-call
