@@ -1,5 +1,7 @@
 #include "sc-engine/engine/sc_role.h"
 
+#include <array>
+
 #include "kms/milenage.h"
 #include "kms/token_block_cipher.h"
 #include "sc-engine/engine/token_key_agreement.h"
@@ -35,7 +37,8 @@ uint64_t NextCounter(const ScSubscriber& s, uint64_t chip_counter) {
 
 }  // namespace
 
-StatusOr<ScRole::Opened> ScRole::OpenFromChip(const ScSubscriber& s, ByteView packet) {
+StatusOr<ScRole::Opened> ScRole::OpenFromChip(const ScSubscriber& s, const ScPendingSession* pending,
+                                              ByteView packet) {
   SIMKMS_ASSIGN_OR_RETURN(protocol::PacketRouting routing, protocol::PeekRouting(packet));
   Status last = UnauthenticatedError("packet under key version " + std::to_string(routing.key_version) +
                                      ", which subscriber " + s.imsi + " does not hold");
@@ -43,22 +46,29 @@ StatusOr<ScRole::Opened> ScRole::OpenFromChip(const ScSubscriber& s, ByteView pa
   candidates.insert(candidates.end(), s.previous.begin(), s.previous.end());
   for (const BaseKey& key : candidates) {
     if (key.version != routing.key_version) continue;
-    SIMKMS_ASSIGN_OR_RETURN(TokenOtaCiphers ota, DeriveOtaCiphers(session_, key.handle));
-    auto opened = protocol::OpenPacket(ota.up, packet, s.counter_in);
+    std::shared_ptr<const TokenOtaKeys> ota;
+    if (pending != nullptr && pending->ota && pending->ver == s.ver && pending->channel.id == key.id) {
+      ota = pending->ota;  // the same base key as at HELLO: its OTA keys are in the token already
+    } else {
+      SIMKMS_ASSIGN_OR_RETURN(TokenOtaKeys derived, DeriveOtaKeys(session_, key.handle));
+      ota = std::make_shared<const TokenOtaKeys>(std::move(derived));
+    }
+    TokenOtaCipher up = ota->Up(session_);
+    auto opened = protocol::OpenPacket(up, packet, s.counter_in);
     if (!opened.ok()) {
       last = opened.status();
       if (last.code() == StatusCode::kUnauthenticated) continue;  // maybe the other key
       return last;
     }
     SIMKMS_ASSIGN_OR_RETURN(protocol::Message message, protocol::Decode(opened->message));
-    return Opened{std::move(message), opened->counter, key};
+    return Opened{std::move(message), opened->counter, key, std::move(ota)};
   }
   return last;
 }
 
-StatusOr<Bytes> ScRole::SealToChip(const BaseKey& channel, uint64_t counter, const protocol::Message& m) {
-  SIMKMS_ASSIGN_OR_RETURN(TokenOtaCiphers ota, DeriveOtaCiphers(session_, channel.handle));
-  return protocol::SealPacket(ota.down, channel.version, counter, protocol::Encode(m));
+StatusOr<Bytes> ScRole::SealToChip(const Opened& opened, uint64_t counter, const protocol::Message& m) {
+  TokenOtaCipher down = opened.ota->Down(session_);
+  return protocol::SealPacket(down, opened.channel.version, counter, protocol::Encode(m));
 }
 
 StatusOr<ScStep> ScRole::Reject(const ScSubscriber& s, const Opened& opened, std::optional<protocol::SessionId> id,
@@ -74,13 +84,13 @@ StatusOr<ScStep> ScRole::Reject(const ScSubscriber& s, const Opened& opened, std
   if (code == protocol::ErrorCode::kWrongActivationCode) {
     error.tries_left = s.activation_tries_left > 0 ? static_cast<uint8_t>(s.activation_tries_left - 1) : 0;
   }
-  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, error));
+  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, error));
   return step;
 }
 
 StatusOr<ScStep> ScRole::OnPacket(const ScSubscriber& s, ScPendingSession* pending, ByteView packet) {
   if (s.op.size() != 16) return FailedPreconditionError("VER OP missing for " + s.imsi);
-  SIMKMS_ASSIGN_OR_RETURN(Opened opened, OpenFromChip(s, packet));
+  SIMKMS_ASSIGN_OR_RETURN(Opened opened, OpenFromChip(s, pending, packet));
   if (const auto* hello = std::get_if<protocol::Hello>(&opened.message)) return OnHello(s, opened, *hello);
   if (const auto* confirm = std::get_if<protocol::Confirm>(&opened.message)) {
     return OnConfirm(s, pending, opened, *confirm);
@@ -106,7 +116,7 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
       protocol::Commit commit{*s.last_commit_session, {}};
       SIMKMS_ASSIGN_OR_RETURN(commit.commit_mac,
                               ShortCmac(session_, k_conf.get(), protocol::CommitMacInput(*s.last_commit_session)));
-      SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, commit));
+      SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, commit));
       return step;
     }
   }
@@ -129,9 +139,16 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   }
 
   protocol::Challenge challenge;
-  SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(challenge.session_id.data(), challenge.session_id.size()));
-  SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(challenge.nonce_s.data(), challenge.nonce_s.size()));
-  SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(challenge.rand.data(), challenge.rand.size()));
+  {
+    // One token call for the three random values.
+    std::array<uint8_t, sizeof challenge.session_id + sizeof challenge.nonce_s + sizeof challenge.rand> random{};
+    SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(random.data(), random.size()));
+    std::copy_n(random.begin(), challenge.session_id.size(), challenge.session_id.begin());
+    std::copy_n(random.begin() + challenge.session_id.size(), challenge.nonce_s.size(), challenge.nonce_s.begin());
+    std::copy_n(random.begin() + challenge.session_id.size() + challenge.nonce_s.size(), challenge.rand.size(),
+                challenge.rand.begin());
+    SecureWipe(random.data(), random.size());
+  }
   challenge.activation_required = first_call && s.activation_verifier.has_value();
   SIMKMS_ASSIGN_OR_RETURN(TokenEphemeral own, GenerateEphemeral(session_, s.group));
   challenge.y_s = own.public_value;
@@ -152,6 +169,8 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
 
   ScPendingSession pending;
   pending.channel = opened.channel;
+  pending.ota = opened.ota;
+  pending.ver = s.ver;
   pending.session_id = challenge.session_id;
   pending.transcript = hash;
   SIMKMS_ASSIGN_OR_RETURN(pending.xres, XresInToken(session_, keys.ki2.get(), s.op, challenge.rand));
@@ -167,7 +186,7 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   step.kind = ScStep::Kind::kChallenge;
   step.counter_in = counter;
   step.counter_out = NextCounter(s, opened.counter);
-  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, challenge));
+  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, challenge));
   step.pending = std::move(pending);
   return step;
 }
@@ -200,7 +219,7 @@ StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession* pend
   step.counter_in = counter;
   step.counter_out = NextCounter(s, opened.counter);
   protocol::Commit commit{pending.session_id, pending.commit_mac};
-  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened.channel, step.counter_out, commit));
+  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, commit));
   return step;
 }
 

@@ -8,12 +8,14 @@
 // thread at a time.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "base/bytes.h"
 #include "base/status.h"
 #include "pkcs11/session.h"
+#include "sc-engine/engine/token_key_agreement.h"
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/software_session.h"
 
@@ -60,6 +62,12 @@ struct ScSubscriber {
 // public inputs, so that a crash rolls the session back, never half-applies it).
 struct ScPendingSession {
   BaseKey channel;  // the key the HELLO came under; CONFIRM must come under it too
+  // The OTA keys of `channel`, derived for the HELLO and kept (token session
+  // objects, destroyed with the last holder) so that the CONFIRM and any other
+  // packet under the same key do not derive them again. Used only while the
+  // subscriber's VER is `ver` and `channel.id` is still one of its keys.
+  std::shared_ptr<const TokenOtaKeys> ota;
+  uint32_t ver = 0;
   protocol::SessionId session_id{};
   protocol::TranscriptHash transcript{};
   protocol::Res xres{};
@@ -101,12 +109,13 @@ class ScRole {
     protocol::Message message;
     uint64_t counter = 0;
     BaseKey channel;
+    std::shared_ptr<const TokenOtaKeys> ota;  // of `channel`: opened the packet, seals the answer
   };
-  StatusOr<Opened> OpenFromChip(const ScSubscriber& s, ByteView packet);
+  StatusOr<Opened> OpenFromChip(const ScSubscriber& s, const ScPendingSession* pending, ByteView packet);
   StatusOr<ScStep> OnHello(const ScSubscriber& s, const Opened& opened, const protocol::Hello& hello);
   StatusOr<ScStep> OnConfirm(const ScSubscriber& s, ScPendingSession* pending, const Opened& opened,
                              const protocol::Confirm& confirm);
-  StatusOr<Bytes> SealToChip(const BaseKey& channel, uint64_t counter, const protocol::Message& m);
+  StatusOr<Bytes> SealToChip(const Opened& opened, uint64_t counter, const protocol::Message& m);
   StatusOr<ScStep> Reject(const ScSubscriber& s, const Opened& opened, std::optional<protocol::SessionId> id,
                           protocol::ErrorCode code);
 

@@ -107,22 +107,22 @@ StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HA
 }
 
 StatusOr<Bytes> TokenOtaCipher::Cmac(ByteView data) {
-  return session_.Sign({CKM_AES_CMAC, nullptr, 0}, mac_.get(), data, "OTA CC");
+  return session_.Sign({CKM_AES_CMAC, nullptr, 0}, mac_, data, "OTA CC");
 }
 
 StatusOr<Bytes> TokenOtaCipher::EncryptCbc(ByteView data) {
   uint8_t iv[16] = {};
-  return session_.Encrypt({CKM_AES_CBC, iv, sizeof iv}, enc_.get(), data, "OTA ciphering");
+  return session_.Encrypt({CKM_AES_CBC, iv, sizeof iv}, enc_, data, "OTA ciphering");
 }
 
 StatusOr<Bytes> TokenOtaCipher::DecryptCbc(ByteView data) {
   uint8_t iv[16] = {};
-  SIMKMS_ASSIGN_OR_RETURN(SecretBytes plain, session_.Decrypt({CKM_AES_CBC, iv, sizeof iv}, enc_.get(), data,
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes plain, session_.Decrypt({CKM_AES_CBC, iv, sizeof iv}, enc_, data,
                                                               "OTA deciphering"));
   return Bytes(plain.reveal().begin(), plain.reveal().end());
 }
 
-StatusOr<TokenOtaCiphers> DeriveOtaCiphers(p11::Session& session, CK_OBJECT_HANDLE base_key) {
+StatusOr<TokenOtaKeys> DeriveOtaKeys(p11::Session& session, CK_OBJECT_HANDLE base_key) {
   using protocol::OtaKeyBlock;
   using protocol::OtaKeyLabel;
   auto cipher_key = [&](OtaKeyLabel label) {
@@ -130,13 +130,19 @@ StatusOr<TokenOtaCiphers> DeriveOtaCiphers(p11::Session& session, CK_OBJECT_HAND
     a.Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false).Bool(CKA_ENCRYPT, true).Bool(CKA_DECRYPT, true);
     return EcbDerive(session, base_key, OtaKeyBlock(label), a, "OTA K_enc");
   };
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject enc_up, cipher_key(OtaKeyLabel::kEncUp));
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mac_up, MacKey(session, base_key, OtaKeyBlock(OtaKeyLabel::kMacUp), "OTA K_mac"));
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject enc_down, cipher_key(OtaKeyLabel::kEncDown));
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mac_down,
-                          MacKey(session, base_key, OtaKeyBlock(OtaKeyLabel::kMacDown), "OTA K_mac"));
-  return TokenOtaCiphers{TokenOtaCipher(session, std::move(enc_up), std::move(mac_up)),
-                         TokenOtaCipher(session, std::move(enc_down), std::move(mac_down))};
+  TokenOtaKeys keys;
+  SIMKMS_ASSIGN_OR_RETURN(keys.enc_up, cipher_key(OtaKeyLabel::kEncUp));
+  SIMKMS_ASSIGN_OR_RETURN(keys.mac_up, MacKey(session, base_key, OtaKeyBlock(OtaKeyLabel::kMacUp), "OTA K_mac"));
+  SIMKMS_ASSIGN_OR_RETURN(keys.enc_down, cipher_key(OtaKeyLabel::kEncDown));
+  SIMKMS_ASSIGN_OR_RETURN(keys.mac_down, MacKey(session, base_key, OtaKeyBlock(OtaKeyLabel::kMacDown), "OTA K_mac"));
+  return keys;
+}
+
+StatusOr<TokenOtaCiphers> DeriveOtaCiphers(p11::Session& session, CK_OBJECT_HANDLE base_key) {
+  SIMKMS_ASSIGN_OR_RETURN(TokenOtaKeys keys, DeriveOtaKeys(session, base_key));
+  TokenOtaCipher up = keys.Up(session);
+  TokenOtaCipher down = keys.Down(session);
+  return TokenOtaCiphers{std::move(keys), up, down};
 }
 
 StatusOr<p11::ScopedObject> DeriveConfirmKey(p11::Session& session, CK_OBJECT_HANDLE ki2) {

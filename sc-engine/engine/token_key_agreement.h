@@ -36,26 +36,43 @@ struct TokenSessionKeys {
 StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HANDLE k_z,
                                              const protocol::TranscriptHash& t);
 
-// The SC's view of a session's OTA keys: it receives "up" and sends "down".
+// The SC's view of one direction's OTA keys: it receives "up" and sends "down".
+// It names the keys (token session objects owned by a TokenOtaKeys) and works
+// in the session it is given, so keys derived in one worker's session can be
+// used from another's (session objects are visible in all sessions of the process).
 class TokenOtaCipher : public protocol::OtaCipher {
  public:
-  TokenOtaCipher(p11::Session& session, p11::ScopedObject enc, p11::ScopedObject mac)
-      : session_(session), enc_(std::move(enc)), mac_(std::move(mac)) {}
+  TokenOtaCipher(p11::Session& session, CK_OBJECT_HANDLE enc, CK_OBJECT_HANDLE mac)
+      : session_(session), enc_(enc), mac_(mac) {}
   StatusOr<Bytes> Cmac(ByteView data) override;
   StatusOr<Bytes> EncryptCbc(ByteView data) override;
   StatusOr<Bytes> DecryptCbc(ByteView data) override;
 
  private:
   p11::Session& session_;
-  p11::ScopedObject enc_;
-  p11::ScopedObject mac_;
+  CK_OBJECT_HANDLE enc_;
+  CK_OBJECT_HANDLE mac_;
 };
 
+// The four OTA keys of a base key (sensitive, non-extractable session objects,
+// destroyed with this object). A pending first-call session keeps them from
+// HELLO to CONFIRM instead of deriving them again for every packet.
+struct TokenOtaKeys {
+  p11::ScopedObject enc_up;
+  p11::ScopedObject mac_up;
+  p11::ScopedObject enc_down;
+  p11::ScopedObject mac_down;
+  TokenOtaCipher Up(p11::Session& session) const { return {session, enc_up.get(), mac_up.get()}; }
+  TokenOtaCipher Down(p11::Session& session) const { return {session, enc_down.get(), mac_down.get()}; }
+};
+// base_key: a Ki_1 or Ki_2 session key with CKA_DERIVE.
+StatusOr<TokenOtaKeys> DeriveOtaKeys(p11::Session& session, CK_OBJECT_HANDLE base_key);
+
 struct TokenOtaCiphers {
+  TokenOtaKeys keys;
   TokenOtaCipher up;    // chip -> SC: the SC opens with it
   TokenOtaCipher down;  // SC -> chip: the SC seals with it
 };
-// base_key: a Ki_1 or Ki_2 session key with CKA_DERIVE.
 StatusOr<TokenOtaCiphers> DeriveOtaCiphers(p11::Session& session, CK_OBJECT_HANDLE base_key);
 
 // K_conf of a Ki_2 (session key with CKA_DERIVE): COMMIT MAC and resync proof.

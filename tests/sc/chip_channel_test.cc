@@ -1,6 +1,7 @@
 // The SC's chip channel with the subscriber state in the store: the first call,
 // activation codes up to LOCKED, lost messages across an SC restart, the clone
-// alarm, and a re-key whose COMMIT is lost.
+// alarm, a re-key whose COMMIT is lost, and the OTA keys a pending session
+// keeps from HELLO to CONFIRM (they end with the session; resyncs still work).
 #include "sc-engine/engine/chip_channel.h"
 #include "tests/sc/appliance_fixture.h"
 
@@ -37,6 +38,19 @@ class ChipChannelTest : public ApplianceFixture {
     ChipChannelResult commit = Send(confirm.packet);
     if (lose_commit || !commit.reply) return confirm;
     return Unwrap(role.OnPacket(chip, *commit.reply));
+  }
+
+  // Session objects (CKA_TOKEN false) the process holds in the token now.
+  std::size_t SessionObjects() {
+    p11::Attributes a;
+    a.Bool(CKA_TOKEN, false);
+    p11::FindOperation find = Unwrap(s().BeginFind(a));
+    std::size_t n = 0;
+    for (;;) {
+      std::vector<CK_OBJECT_HANDLE> some = Unwrap(find.Next(64));
+      if (some.empty()) return n;
+      n += some.size();
+    }
   }
 
   storage::SubscriberRecord Record() { return Unwrap(store_->GetSubscriber(kFirstImsi)); }
@@ -161,6 +175,69 @@ TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
   EXPECT_NE(Record().ki2_kcv, Unwrap(kms::SoftwareAesKcv(first.new_ki2)));
   EXPECT_EQ(Unwrap(Subscribers().ReadPuk(kFirstImsi)), puk);  // the PUK is not renegotiated
   EXPECT_FALSE(Record().hotline);
+}
+
+// Ki_2 and K_act, and the four OTA keys of the channel (enc/mac, up/down).
+constexpr std::size_t kPendingObjects = 2 + 4;
+
+TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const std::size_t idle = SessionObjects();
+
+  ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
+  ASSERT_EQ(challenge.outcome, "challenge");
+  EXPECT_EQ(SessionObjects(), idle + kPendingObjects);
+  // A restart ends the session: its objects go with it.
+  Restart();
+  EXPECT_EQ(SessionObjects(), idle);
+
+  // A new HELLO replaces a pending session: its objects do not pile up.
+  Send(Unwrap(role_.Start(chip)));
+  challenge = Send(Unwrap(role_.Start(chip)));
+  ASSERT_EQ(challenge.outcome, "challenge");
+  EXPECT_EQ(channel_->pending_sessions(), 1u);
+  EXPECT_EQ(SessionObjects(), idle + kPendingObjects);
+
+  // The CONFIRM (opened and answered with the kept keys) commits, and the session's objects are gone.
+  protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
+  ChipChannelResult commit = Send(confirm.packet);
+  ASSERT_EQ(commit.outcome, "commit");
+  protocol::ChipOutcome done = Unwrap(role_.OnPacket(chip, *commit.reply));
+  ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
+  EXPECT_EQ(channel_->pending_sessions(), 0u);
+  EXPECT_EQ(SessionObjects(), idle);
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
+}
+
+TEST_F(ChipChannelTest, LostChallengeAndLostCommitStillResynchronise) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  // The CHALLENGE is lost: the chip says HELLO again, opened with the pending session's keys.
+  Send(Unwrap(role_.Start(chip)));
+  ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
+  ASSERT_EQ(challenge.outcome, "challenge");
+  // The CONFIRM commits, the COMMIT is lost: the next HELLO (Ki_1, resync proof) gets it again.
+  protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
+  ASSERT_EQ(Send(confirm.packet).outcome, "commit");
+  ChipChannelResult resend = Send(Unwrap(role_.Start(chip)));
+  ASSERT_EQ(resend.outcome, "resend_commit");
+  protocol::ChipOutcome done = Unwrap(role_.OnPacket(chip, *resend.reply));
+  ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
+}
+
+TEST_F(ChipChannelTest, AnAlteredConfirmDoesNotOpenWithTheKeptKeys) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
+  protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
+  // A CONFIRM altered on the way does not verify under the kept keys and changes nothing.
+  Bytes forged = confirm.packet;
+  forged.back() ^= 1;
+  EXPECT_EQ(channel_->OnPacket(s(), kFirstImsi, forged).status().code(), StatusCode::kUnauthenticated);
+  // Nothing changed: the genuine CONFIRM still commits.
+  EXPECT_EQ(Send(confirm.packet).outcome, "commit");
 }
 
 }  // namespace
