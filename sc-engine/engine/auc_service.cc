@@ -165,8 +165,10 @@ void AucService::Ready(const std::shared_ptr<Chain>& chain, const std::shared_pt
       Settled(chain, t, OkStatus());
       continue;
     }
-    // The SQN is on disk before any vector leaves: Settled releases them.
-    Settled(chain, t, store_.AdvanceCounters({*t->update}));  // TEMP until AdvanceCountersAsync lands
+    // The SQN is on disk before any vector leaves: Settled releases them. The
+    // store validates each update through its group's batch, so a chained
+    // update grouped with the one it follows sees that one's SQN.
+    store_.AdvanceCountersAsync({*t->update}, [this, chain, t](Status stored) { Settled(chain, t, stored); });
   }
 }
 
