@@ -1,7 +1,5 @@
 #include "sc-engine/engine/auc_service.h"
 
-#include <condition_variable>
-
 #include "kms/auc_vectors.h"
 #include "kms/ki1.h"
 #include "kms/registry.h"
@@ -47,6 +45,11 @@ struct AucService::Chain {
   std::deque<std::shared_ptr<Ticket>> queue;  // reserved, not yet handed to the store
   int outstanding = 0;                        // reserved and not yet settled
 };
+
+AucService::~AucService() {
+  std::unique_lock lock(mu_);
+  settled_.wait(lock, [this] { return writes_in_flight_ == 0; });
+}
 
 void AucService::SendAuthInfoAsync(p11::Session& session, AuthInfoRequest request, Repost repost, Done done) {
   auto call = std::make_shared<Call>();
@@ -168,7 +171,15 @@ void AucService::Ready(const std::shared_ptr<Chain>& chain, const std::shared_pt
     // The SQN is on disk before any vector leaves: Settled releases them. The
     // store validates each update through its group's batch, so a chained
     // update grouped with the one it follows sees that one's SQN.
-    store_.AdvanceCountersAsync({*t->update}, [this, chain, t](Status stored) { Settled(chain, t, stored); });
+    {
+      std::lock_guard lock(mu_);
+      ++writes_in_flight_;
+    }
+    store_.AdvanceCountersAsync({*t->update}, [this, chain, t](Status stored) {
+      Settled(chain, t, stored);
+      std::lock_guard lock(mu_);  // the last use of `this`: the destructor waits for it
+      if (--writes_in_flight_ == 0) settled_.notify_all();
+    });
   }
 }
 

@@ -24,6 +24,7 @@
 // per session).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -67,6 +68,11 @@ class AucService {
   using Repost = std::function<void(Job)>;
 
   AucService(storage::Store& store, SubscriberKeys& keys) : store_(store), keys_(keys) {}
+  // Waits until the store has settled every write this service handed it (their
+  // completions use it); the store's writer must still be running.
+  ~AucService();
+  AucService(const AucService&) = delete;
+  AucService& operator=(const AucService&) = delete;
 
   // NotFound: IMSI unknown (misuse 1.1, GSUP cause "IMSI unknown"); FailedPrecondition:
   // the subscriber has no usable key (LOCKED); Unauthenticated: an AUTS that does not
@@ -103,6 +109,8 @@ class AucService {
   SubscriberKeys& keys_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Chain>> chains_;  // by IMSI; guarded by mu_
+  std::size_t writes_in_flight_ = 0;  // handed to the store, Settled not yet returned; guarded by mu_
+  std::condition_variable settled_;    // writes_in_flight_ fell to 0
   // Held while tickets are taken from a chain and handed to the store, so that
   // the store receives them in chain order. Never taken by Settled (a store
   // that runs `done` inline must not deadlock).
