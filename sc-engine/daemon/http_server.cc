@@ -67,11 +67,17 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     const bool keep_alive = req.keep_alive();
     if (kind_ == HttpServer::Kind::kMetrics) {
       if (req.method() == http::verb::get && req.target() == "/metrics") {
-        // Sampled at scrape time: what waits for a crypto worker, and the token's errors.
+        // Sampled at scrape time: what waits for a crypto worker or the store's writer, and
+        // the token's errors.
         services_.metrics.SetGauge("simkms_crypto_queue_depth", services_.crypto.queued());
         for (const auto& [ckr, n] : p11::TokenErrorCounts()) {
           services_.metrics.SetCounter("simkms_token_errors_total", "ckr", ckr, n);
         }
+        // Group commit: submissions / groups is the average number of writes per fsync.
+        const storage::Store::GroupCommitStats writes = services_.store.GetGroupCommitStats();
+        services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "groups", writes.groups);
+        services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "submissions", writes.submissions);
+        services_.metrics.SetGauge("simkms_store_write_queue_depth", static_cast<double>(writes.queued));
         return Respond(200, services_.metrics.Render(), keep_alive, "text/plain; version=0.0.4");
       }
       if (req.method() == http::verb::get && req.target() == "/healthz") {

@@ -413,6 +413,16 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"auth_fail_report\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_vectors_total{request=\"sai\"}"));
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_request_seconds_count"));
+  // Every answered request's SQN went through the store's group commit.
+  const auto counter = [&](const std::string& key) -> long {
+    const std::size_t at = metrics.find(key + " ");
+    return at == std::string::npos ? -1 : std::stol(metrics.substr(at + key.size() + 1));
+  };
+  const long groups = counter("simkms_store_group_commit_total{what=\"groups\"}");
+  const long submissions = counter("simkms_store_group_commit_total{what=\"submissions\"}");
+  EXPECT_GT(groups, 0);
+  EXPECT_GE(submissions, groups);
+  EXPECT_THAT(metrics, HasSubstr("simkms_store_write_queue_depth "));
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_connections_closed_total{reason=\"bad_identity\"} 1"));
   ProcessResult audit =
       Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "--json", "audit", "show"});
