@@ -1,5 +1,8 @@
 #include "sc-engine/engine/auc_service.h"
 
+#include <array>
+#include <cstring>
+
 #include "kms/auc_vectors.h"
 #include "kms/ki1.h"
 #include "kms/registry.h"
@@ -105,10 +108,14 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
     if (!sqn_ms.ok()) return fail(sqn_ms.status().WithContext("AUTS of " + r->imsi));
     resync_base = kms::SqnToUint64(*sqn_ms);
   }
+  // All RANDs from one token call rather than one per vector: every call takes
+  // SoftHSM's locks.
   std::vector<std::pair<kms::Block, kms::Sqn>> inputs(n);
-  for (auto& input : inputs) {
-    Status random = session.GenerateRandom(input.first.data(), input.first.size());
-    if (!random.ok()) return fail(random);
+  std::array<uint8_t, 5 * sizeof(kms::Block)> rands;
+  Status random = session.GenerateRandom(rands.data(), n * sizeof(kms::Block));
+  if (!random.ok()) return fail(random);
+  for (unsigned i = 0; i < n; ++i) {
+    std::memcpy(inputs[i].first.data(), rands.data() + i * sizeof(kms::Block), sizeof(kms::Block));
   }
 
   std::shared_ptr<Chain> chain;
