@@ -92,7 +92,9 @@ class GatewayConnection : public std::enable_shared_from_this<GatewayConnection<
     if (frame.type != protocol::GatewayFrameType::kFromChip) return Close("bad_frame_type");
     ++in_flight_;
     const auto started = std::chrono::steady_clock::now();
-    services_.crypto.Post([self = this->shared_from_this(), frame = std::move(frame), started](p11::Session& session) {
+    // A packet for a chip with a session in progress (its CONFIRM) goes before new HELLOs.
+    const bool in_progress = services_.chip_channel.HasPendingSession(frame.imsi);
+    auto job = [self = this->shared_from_this(), frame = std::move(frame), started](p11::Session& session) {
       auto result = self->services_.chip_channel.OnPacket(session, frame.imsi, frame.payload);
       asio::post(self->stream_.get_executor(), [self, frame, result = std::move(result), started]() mutable {
         --self->in_flight_;
@@ -111,7 +113,12 @@ class GatewayConnection : public std::enable_shared_from_this<GatewayConnection<
         }
         self->ReadMore();
       });
-    });
+    };
+    if (in_progress) {
+      services_.crypto.Post(std::move(job));
+    } else {
+      services_.crypto.PostNew(std::move(job));
+    }
   }
 
   void Write(Bytes bytes) {

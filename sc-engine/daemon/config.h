@@ -33,7 +33,10 @@ struct Config {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
   std::string token_uri = "pkcs11:token=simkms";
   std::string pin_file;
-  unsigned sessions = 2;  // token sessions = crypto worker threads
+  // Token sessions = crypto worker threads. More than the cores: a worker waiting
+  // in a commit (synced write, audit checkpoint) holds its session, and only
+  // commits that wait together are grouped (docs/operations.md).
+  unsigned sessions = 8;
   unsigned io_threads = 1;
   std::string database;
   std::string tls_ca;    // CA that issues client certificates

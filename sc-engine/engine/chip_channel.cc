@@ -30,6 +30,11 @@ std::size_t ChipChannel::pending_sessions() const {
   return pending_.size();
 }
 
+bool ChipChannel::HasPendingSession(const std::string& imsi) const {
+  std::lock_guard lock(mu_);
+  return pending_.count(imsi) != 0;
+}
+
 std::shared_ptr<std::mutex> ChipChannel::LockFor(const std::string& imsi) {
   std::lock_guard lock(mu_);
   auto& m = imsi_locks_[imsi];
@@ -124,6 +129,7 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
     case ScStep::Kind::kChallenge: {
       SIMKMS_RETURN_IF_ERROR(advance());
       std::lock_guard lock(mu_);
+      if (pending_.size() >= kPendingSessionsWithOtaKeys) step->pending->ota.reset();
       pending_[imsi] = std::make_unique<ScPendingSession>(std::move(*step->pending));
       result.outcome = "challenge";
       break;

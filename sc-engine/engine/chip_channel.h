@@ -39,6 +39,12 @@ struct ChipChannelResult {
 
 class ChipChannel {
  public:
+  // Pending sessions beyond this many do not keep their OTA keys for the
+  // CONFIRM (it derives them again): each kept set is four SoftHSM session
+  // objects in kmsd's memory, and with thousands of chips between CHALLENGE and
+  // CONFIRM memory matters more than the derives (docs/operations.md).
+  static constexpr std::size_t kPendingSessionsWithOtaKeys = 1024;
+
   ChipChannel(const kms::ServiceKeys& keys, storage::Store& store, SubscriberKeys& subscriber_keys, kms::Clock clock,
               policy::Limits limits = {})
       : keys_(keys), store_(store), subscriber_keys_(subscriber_keys), clock_(std::move(clock)), limits_(limits) {}
@@ -50,6 +56,8 @@ class ChipChannel {
   StatusOr<ChipChannelResult> OnPacket(p11::Session& session, const std::string& imsi, ByteView packet);
 
   std::size_t pending_sessions() const;
+  // Whether `imsi` has a first-call or re-key session between CHALLENGE and CONFIRM.
+  bool HasPendingSession(const std::string& imsi) const;
 
  private:
   struct Subscriber;  // keys and state of one subscriber, for one packet
