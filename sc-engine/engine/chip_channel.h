@@ -43,7 +43,7 @@ class ChipChannel {
   // CONFIRM (it derives them again): each kept set is four SoftHSM session
   // objects in kmsd's memory, and with thousands of chips between CHALLENGE and
   // CONFIRM memory matters more than the derives (docs/operations.md).
-  static constexpr std::size_t kPendingSessionsWithOtaKeys = 1024;
+  static constexpr std::size_t kPendingSessionsWithOtaKeys = 256;
 
   ChipChannel(const kms::ServiceKeys& keys, storage::Store& store, SubscriberKeys& subscriber_keys, kms::Clock clock,
               policy::Limits limits = {})
