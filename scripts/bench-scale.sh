@@ -27,7 +27,7 @@
 # table into docs/performance.md between <!-- bench:begin scale --> and
 # <!-- bench:end scale --> (SIMKMS_SCALE_DOC names another file, e.g. a copy).
 # Environment: SIMKMS_BENCH_BUILD, SIMKMS_BENCH_NO_BUILD, SIMKMS_BENCH_STATE,
-# SIMKMS_BENCH_SESSIONS (kmsd crypto workers of the measured runs, 2) as for
+# SIMKMS_BENCH_SESSIONS (kmsd crypto workers of the measured runs, 8) as for
 # bench.sh; SIMKMS_SCALE_SIZES ("10000 1000000"), SIMKMS_SCALE_CHIPS (first
 # calls per size, 2000), SIMKMS_SCALE_IN_FLIGHT (contract requests in flight,
 # 16), SIMKMS_SCALE_FILL_SESSIONS (kmsd crypto workers while filling, 8: each
@@ -37,7 +37,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/local-appliance.sh"
 BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
-SESSIONS="${SIMKMS_BENCH_SESSIONS:-2}"
+SESSIONS="${SIMKMS_BENCH_SESSIONS:-8}"
 SIZES="${SIMKMS_SCALE_SIZES:-10000 1000000}"
 CHIPS="${SIMKMS_SCALE_CHIPS:-2000}"
 IN_FLIGHT="${SIMKMS_SCALE_IN_FLIGHT:-16}"
