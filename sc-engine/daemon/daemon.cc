@@ -16,6 +16,7 @@
 #include "sc-engine/daemon/chip_gateway_server.h"
 #include "sc-engine/daemon/gsup_server.h"
 #include "sc-engine/daemon/hardening.h"
+#include "sc-engine/daemon/memory_trimmer.h"
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls.h"
 
@@ -49,9 +50,11 @@ struct Daemon::Rep {
   std::unique_ptr<HttpServer> metrics_server;
   std::unique_ptr<AdminServer> admin_server;
   std::unique_ptr<boost::asio::signal_set> signals;
+  std::unique_ptr<MemoryTrimmer> memory_trimmer;
   std::thread stopper;  // drains the crypto pool, then stops the I/O loop; joined by Run()
 
   ~Rep() {
+    memory_trimmer.reset();
     // Engines hold session objects of the pool's sessions: drop them first.
     chip_server.reset();
     gsup_server.reset();
@@ -151,6 +154,7 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   if (!c.admin_socket.empty()) {
     SIMKMS_ASSIGN_OR_RETURN(rep->admin_server, AdminServer::Start(rep->io, c.admin_socket, *rep->services));
   }
+  rep->memory_trimmer = MemoryTrimmer::Start(rep->io, std::chrono::seconds(5));
   SIMKMS_RETURN_IF_ERROR(DropPrivileges(c.run_as));
   return std::unique_ptr<Daemon>(new Daemon(std::move(rep)));
 }
@@ -180,6 +184,7 @@ void Daemon::Stop() {
     if (r.metrics_server) r.metrics_server->Stop();
     if (r.admin_server) r.admin_server->Stop();
     if (r.signals) r.signals->cancel();
+    if (r.memory_trimmer) r.memory_trimmer->Stop();
   });
   // In-flight crypto jobs complete; their replies are posted and written, then the loop drains.
   r.stopper = std::thread([&r] {
