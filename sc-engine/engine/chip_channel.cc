@@ -127,6 +127,12 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
   ChipChannelResult result;
   switch (step->kind) {
     case ScStep::Kind::kChallenge: {
+      // The pending session keeps Ki_2 wrapped as the commit will store it, and
+      // K_act only if the CONFIRM must prove an activation code: no token object
+      // per waiting chip (the wrap is the commit's, done earlier, not extra work).
+      SIMKMS_ASSIGN_OR_RETURN(step->pending->ki2_wrapped, registry.WrapNewKey(step->pending->ki2.get()));
+      step->pending->ki2.Reset();
+      if (!step->pending->activation_required) step->pending->k_activate.Reset();
       SIMKMS_RETURN_IF_ERROR(advance());
       std::lock_guard lock(mu_);
       if (pending_.size() >= kPendingSessionsWithOtaKeys) step->pending->ota.reset();
@@ -142,8 +148,9 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
       SubscriberRegistry::KeyCommit commit;
       commit.session_id = pending->session_id;
       commit.ota_counters = counters;
-      auto committed = registry.CommitNewKey(imsi, pending->ki2.get(), pending->puk, pending->activation_required,
-                                             commit);
+      if (!pending->ki2_wrapped) return InternalError("pending session of " + imsi + " holds no wrapped Ki_2");
+      auto committed = registry.CommitNewKey(imsi, *pending->ki2_wrapped, pending->puk,
+                                             pending->activation_required, commit);
       if (!committed.ok()) return committed.status().WithContext("commit Ki_2 of " + imsi);
       result.outcome = "commit";
       break;

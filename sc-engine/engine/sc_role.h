@@ -14,6 +14,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
+#include "kms/ki2_vault.h"
 #include "pkcs11/session.h"
 #include "sc-engine/engine/token_key_agreement.h"
 #include "sc-engine/protocol/messages.h"
@@ -71,8 +72,13 @@ struct ScPendingSession {
   protocol::SessionId session_id{};
   protocol::TranscriptHash transcript{};
   protocol::Res xres{};
+  // Ki_2 as negotiated: a token session object until the chip channel wraps it
+  // under the storage KEK when it keeps the session (ki2_wrapped, what the commit
+  // stores), so that thousands of pending sessions do not each hold token objects
+  // (~10 KB of a SoftHSM process's heap each: docs/performance.md, "Memory").
   p11::ScopedObject ki2;
-  p11::ScopedObject k_activate;
+  std::optional<kms::WrappedKi2> ki2_wrapped;
+  p11::ScopedObject k_activate;  // dropped when no activation code is required
   std::string puk;  // empty on a re-key
   protocol::ShortMac commit_mac{};
   bool activation_required = false;

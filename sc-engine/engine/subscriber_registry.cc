@@ -169,7 +169,22 @@ StatusOr<std::optional<SecretBytes>> SubscriberRegistry::ActivationVerifier(cons
   return std::optional<SecretBytes>(std::move(v));
 }
 
+StatusOr<kms::WrappedKi2> SubscriberRegistry::WrapNewKey(CK_OBJECT_HANDLE ki2) {
+  SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, TokenKcv(session_, keys_.storage_kek, "storage KEK"));
+  kms::Ki2Vault vault(keys_.storage_kek, kek_kcv);
+  return vault.Wrap(session_, ki2);
+}
+
 StatusOr<storage::SubscriberRecord> SubscriberRegistry::CommitNewKey(const std::string& imsi, CK_OBJECT_HANDLE ki2,
+                                                                     const std::string& puk,
+                                                                     bool activation_code_accepted,
+                                                                     const KeyCommit& commit) {
+  SIMKMS_ASSIGN_OR_RETURN(kms::WrappedKi2 wrapped, WrapNewKey(ki2));
+  return CommitNewKey(imsi, wrapped, puk, activation_code_accepted, commit);
+}
+
+StatusOr<storage::SubscriberRecord> SubscriberRegistry::CommitNewKey(const std::string& imsi,
+                                                                     const kms::WrappedKi2& wrapped,
                                                                      const std::string& puk,
                                                                      bool activation_code_accepted,
                                                                      const KeyCommit& commit) {
@@ -180,9 +195,6 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::CommitNewKey(const std::
                                    : policy::Event(policy::RekeyCompleted{true});
   SIMKMS_ASSIGN_OR_RETURN(policy::Transition t, policy::Apply(View(r), event, limits_));
 
-  SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, TokenKcv(session_, keys_.storage_kek, "storage KEK"));
-  kms::Ki2Vault vault(keys_.storage_kek, kek_kcv);
-  SIMKMS_ASSIGN_OR_RETURN(kms::WrappedKi2 wrapped, vault.Wrap(session_, ki2));
   storage::WrappedKeyRecord blob;
   blob.key_id = Ki2KeyId(imsi, Generation(r.ki2_key_id) + 1);
   blob.blob = wrapped.blob;

@@ -61,6 +61,13 @@ class SubscriberRegistry {
   StatusOr<storage::SubscriberRecord> CommitNewKey(const std::string& imsi, CK_OBJECT_HANDLE ki2,
                                                    const std::string& puk, bool activation_code_accepted,
                                                    const KeyCommit& commit = {});
+  // The same with Ki_2 already wrapped by WrapNewKey (the chip channel wraps it
+  // when it sends CHALLENGE, so a pending session holds no token object for it).
+  StatusOr<storage::SubscriberRecord> CommitNewKey(const std::string& imsi, const kms::WrappedKi2& ki2,
+                                                   const std::string& puk, bool activation_code_accepted,
+                                                   const KeyCommit& commit = {});
+  // A new Ki_2 (token session object) wrapped under the storage KEK, as CommitNewKey stores it.
+  StatusOr<kms::WrappedKi2> WrapNewKey(CK_OBJECT_HANDLE ki2);
 
   // A wrong activation code (misuse 1.3): one try less, LOCKED at none; or a
   // HELLO under Ki_1 after personalization (misuse 1.2): audited, alarm. The

@@ -177,8 +177,9 @@ TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
   EXPECT_FALSE(Record().hotline);
 }
 
-// Ki_2 and K_act, and the four OTA keys of the channel (enc/mac, up/down).
-constexpr std::size_t kPendingObjects = 2 + 4;
+// The four OTA keys of the channel (enc/mac, up/down). Ki_2 waits wrapped under
+// the storage KEK, and K_act is dropped when no activation code is required.
+constexpr std::size_t kPendingObjects = 4;
 
 TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
   Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
@@ -208,6 +209,26 @@ TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
   EXPECT_EQ(channel_->pending_sessions(), 0u);
   EXPECT_EQ(SessionObjects(), idle);
   EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
+}
+
+// With an activation code the CONFIRM must carry the proof under K_act, so the
+// pending session keeps that one key; Ki_2 still waits wrapped, and the right
+// code commits it.
+TEST_F(ChipChannelTest, APendingSessionKeepsKActOnlyForAnActivationCode) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::string("424242")}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  code_ = "424242";
+  const std::size_t idle = SessionObjects();
+  ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
+  ASSERT_EQ(challenge.outcome, "challenge");
+  EXPECT_EQ(SessionObjects(), idle + kPendingObjects + 1);
+  protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
+  ChipChannelResult commit = Send(confirm.packet);
+  ASSERT_EQ(commit.outcome, "commit");
+  protocol::ChipOutcome done = Unwrap(role_.OnPacket(chip, *commit.reply));
+  ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
+  EXPECT_EQ(SessionObjects(), idle);
+  EXPECT_EQ(Record().ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
 }
 
 TEST_F(ChipChannelTest, LostChallengeAndLostCommitStillResynchronise) {
