@@ -5,10 +5,11 @@
 // Two queues: Post() for work that finishes something already started (a
 // CONFIRM of a pending first call, an AuC or operator request) and PostNew()
 // for work that starts something new (a HELLO of a chip with no session).
-// Workers take from the first while it has jobs: under overload, chips already
-// mid-protocol finish instead of queueing behind new HELLOs, which bounds the
-// tail latency (docs/operations.md). New work cannot starve: each pending
-// session contributes at most one in-progress job at a time.
+// Workers prefer the first: under overload, chips already mid-protocol finish
+// instead of queueing behind new HELLOs, which bounds the tail latency
+// (docs/operations.md). New work cannot starve: AuC and operator requests are
+// unbounded in-progress work (GSUP load alone can keep every worker busy), so
+// after kInProgressBurst in-progress jobs in a row a waiting new job goes next.
 #pragma once
 
 #include <boost/asio/post.hpp>
@@ -51,7 +52,9 @@ class CryptoPool {
       Job next;
       {
         std::lock_guard lock(mu_);
-        std::deque<Job>& from = in_progress_.empty() ? new_ : in_progress_;
+        const bool take_new = !new_.empty() && (in_progress_.empty() || in_progress_streak_ >= kInProgressBurst);
+        std::deque<Job>& from = take_new ? new_ : in_progress_;
+        in_progress_streak_ = take_new ? 0 : in_progress_streak_ + 1;
         next = std::move(from.front());
         from.pop_front();
       }
@@ -67,6 +70,8 @@ class CryptoPool {
   std::mutex mu_;
   std::deque<Job> in_progress_;  // guarded by mu_
   std::deque<Job> new_;          // guarded by mu_
+  static constexpr int kInProgressBurst = 8;
+  int in_progress_streak_ = 0;   // in-progress jobs taken since the last new one; guarded by mu_
   std::once_flag stopped_;
 };
 
