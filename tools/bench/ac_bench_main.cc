@@ -413,7 +413,8 @@ nlohmann::json Bench::Report() {
   r["vectors"] = vectors_;
   r["verified_vectors"] = verified_;
   r["seconds"] = elapsed_;
-  r["requests_per_second"] = elapsed_ > 0 ? static_cast<double>(answers_) / elapsed_ : 0;
+  // Answered with vectors: error answers are counted under "errors", not as served requests.
+  r["requests_per_second"] = elapsed_ > 0 ? static_cast<double>(results_) / elapsed_ : 0;
   r["vectors_per_second"] = elapsed_ > 0 ? static_cast<double>(vectors_) / elapsed_ : 0;
   r["errors"] = nlohmann::json::object();
   for (const auto& [k, v] : errors_) r["errors"][k] = v;
