@@ -49,7 +49,7 @@ struct Config {
   bool lock_memory = true;            // mlockall where permitted
   std::size_t max_message_bytes = 65536;
   unsigned read_timeout_ms = 10000;
-  std::size_t ki2_cache_size = 100000;
+  std::size_t ki2_cache_size = 10000;  // each entry is a token session object: ~10 KB of heap on SoftHSM
   unsigned activation_code_max_tries = 3;
   // GSUP (the "auc" listener, docs/gsup.md §8): an identified peer silent this
   // long is dropped (libosmo-gsup-client pings every 20 s, so keep it above that);
