@@ -154,7 +154,7 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   if (!c.admin_socket.empty()) {
     SIMKMS_ASSIGN_OR_RETURN(rep->admin_server, AdminServer::Start(rep->io, c.admin_socket, *rep->services));
   }
-  rep->memory_trimmer = MemoryTrimmer::Start(rep->io, std::chrono::seconds(5));
+  rep->memory_trimmer = std::make_unique<MemoryTrimmer>(std::chrono::seconds(5));
   SIMKMS_RETURN_IF_ERROR(DropPrivileges(c.run_as));
   return std::unique_ptr<Daemon>(new Daemon(std::move(rep)));
 }
@@ -184,7 +184,6 @@ void Daemon::Stop() {
     if (r.metrics_server) r.metrics_server->Stop();
     if (r.admin_server) r.admin_server->Stop();
     if (r.signals) r.signals->cancel();
-    if (r.memory_trimmer) r.memory_trimmer->Stop();
   });
   // In-flight crypto jobs complete; their replies are posted and written, then the loop drains.
   r.stopper = std::thread([&r] {
