@@ -15,78 +15,69 @@
 namespace simkms::daemon {
 namespace {
 
-TEST(CryptoPool, InProgressJobsGoBeforeWaitingNewOnes) {
-  testing::SoftHsmToken token;
-  std::shared_ptr<p11::Module> module = token.InitToken();
-  const CK_SLOT_ID slot = testing::Unwrap(module->FindToken(p11::TokenUri::ForLabel("simkms-test"))).slot;
-  auto sessions = testing::Unwrap(p11::SessionPool::Create(module, slot, token.user_pin(), 1));
-  CryptoPool pool(*sessions);
+// One worker, held busy by a first job until Release(), so that the jobs the
+// test posts queue behind it; each records its name when it runs.
+class CryptoPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    module_ = token_.InitToken();
+    const CK_SLOT_ID slot = testing::Unwrap(module_->FindToken(p11::TokenUri::ForLabel("simkms-test"))).slot;
+    sessions_ = testing::Unwrap(p11::SessionPool::Create(module_, slot, token_.user_pin(), 1));
+    pool_ = std::make_unique<CryptoPool>(*sessions_);
+    std::shared_future<void> released = release_.get_future().share();
+    pool_->Post([this, released](p11::Session&) {
+      busy_.set_value();
+      released.wait();
+    });
+    busy_.get_future().wait();
+  }
+  void TearDown() override { pool_.reset(); }
 
-  // The only worker is busy until `release`; the jobs below queue behind it.
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> busy;
-  pool.Post([&](p11::Session&) {
-    busy.set_value();
-    released.wait();
-  });
-  busy.get_future().wait();
-
-  std::mutex mu;
-  std::vector<std::string> order;
-  auto job = [&](std::string name) {
-    return [&, name](p11::Session&) {
-      std::lock_guard lock(mu);
-      order.push_back(name);
+  CryptoPool::Job Job(std::string name) {
+    return [this, name](p11::Session&) {
+      std::lock_guard lock(mu_);
+      order_.push_back(name);
     };
-  };
-  pool.PostNew(job("hello-1"));
-  pool.PostNew(job("hello-2"));
-  pool.Post(job("confirm-1"));
-  pool.PostNew(job("hello-3"));
-  pool.Post(job("confirm-2"));
-  EXPECT_EQ(pool.queued(), 5);
-  release.set_value();
-  pool.Stop();
-  EXPECT_EQ(order, (std::vector<std::string>{"confirm-1", "confirm-2", "hello-1", "hello-2", "hello-3"}));
-  EXPECT_EQ(pool.queued(), 0);
+  }
+  // Lets the worker go and waits until every queued job ran.
+  void ReleaseAndDrain() {
+    release_.set_value();
+    pool_->Stop();
+  }
+
+  testing::SoftHsmToken token_;
+  std::shared_ptr<p11::Module> module_;
+  std::unique_ptr<p11::SessionPool> sessions_;
+  std::unique_ptr<CryptoPool> pool_;
+  std::promise<void> busy_;
+  std::promise<void> release_;
+  std::mutex mu_;
+  std::vector<std::string> order_;
+};
+
+TEST_F(CryptoPoolTest, InProgressJobsGoBeforeWaitingNewOnes) {
+  pool_->PostNew(Job("hello-1"));
+  pool_->PostNew(Job("hello-2"));
+  pool_->Post(Job("confirm-1"));
+  pool_->PostNew(Job("hello-3"));
+  pool_->Post(Job("confirm-2"));
+  EXPECT_EQ(pool_->queued(), 5);
+  ReleaseAndDrain();
+  EXPECT_EQ(order_, (std::vector<std::string>{"confirm-1", "confirm-2", "hello-1", "hello-2", "hello-3"}));
+  EXPECT_EQ(pool_->queued(), 0);
 }
 
 // AuC requests are in-progress work without bound: under GSUP load a waiting
 // HELLO still runs after at most a burst of them, not after the whole queue.
-TEST(CryptoPool, NewJobsAreNotStarvedByEndlessInProgressWork) {
-  testing::SoftHsmToken token;
-  std::shared_ptr<p11::Module> module = token.InitToken();
-  const CK_SLOT_ID slot = testing::Unwrap(module->FindToken(p11::TokenUri::ForLabel("simkms-test"))).slot;
-  auto sessions = testing::Unwrap(p11::SessionPool::Create(module, slot, token.user_pin(), 1));
-  CryptoPool pool(*sessions);
-
-  std::promise<void> release;
-  std::shared_future<void> released = release.get_future().share();
-  std::promise<void> busy;
-  pool.Post([&](p11::Session&) {
-    busy.set_value();
-    released.wait();
-  });
-  busy.get_future().wait();
-
-  std::mutex mu;
-  std::vector<std::string> order;
-  auto job = [&](std::string name) {
-    return [&, name](p11::Session&) {
-      std::lock_guard lock(mu);
-      order.push_back(name);
-    };
-  };
-  pool.PostNew(job("hello"));
-  for (int i = 0; i < 40; ++i) pool.Post(job("auc-" + std::to_string(i)));
-  release.set_value();
-  pool.Stop();
-  ASSERT_EQ(order.size(), 41u);
-  const auto hello = std::find(order.begin(), order.end(), "hello");
-  ASSERT_NE(hello, order.end());
-  EXPECT_LE(hello - order.begin(), 8);  // at most one burst of in-progress jobs before it
-  EXPECT_GT(hello - order.begin(), 0);  // but in-progress work still goes first
+TEST_F(CryptoPoolTest, NewJobsAreNotStarvedByEndlessInProgressWork) {
+  pool_->PostNew(Job("hello"));
+  for (int i = 0; i < 40; ++i) pool_->Post(Job("auc-" + std::to_string(i)));
+  ReleaseAndDrain();
+  ASSERT_EQ(order_.size(), 41u);
+  const auto hello = std::find(order_.begin(), order_.end(), "hello");
+  ASSERT_NE(hello, order_.end());
+  EXPECT_LE(hello - order_.begin(), 8);  // at most one burst of in-progress jobs before it
+  EXPECT_GT(hello - order_.begin(), 0);  // but in-progress work still goes first
 }
 
 }  // namespace
