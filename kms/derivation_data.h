@@ -25,6 +25,7 @@ enum class KeyPurpose : uint8_t {
   kAuditMac = 0x02,    // HMAC-SHA256 over audit records (generic secret, 32 bytes)
   kPukEncryption = 0x03,  // AES-256-GCM over stored PUKs
   kOpEncryption = 0x04,   // AES-256-GCM over each VER's Milenage OP
+  kRecordMac = 0x05,      // HMAC-SHA256 over stored records (generic secret, 32 bytes)
   kK1Legacy = 0x10,    // K1 of a legacy VER (DES, 8 bytes)
   kK1Modern = 0x11,    // K1 of a modern VER (AES-128)
 };

@@ -117,6 +117,18 @@ StatusOr<storage::VerRecord> Registry::AddVer(NewVer request) {
   return record;
 }
 
+StatusOr<storage::VerRecord> Registry::SetActivationCodePolicy(uint32_t ver, bool code_required) {
+  SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord record, store_.GetVer(ver));
+  if (record.contracts_without_code == !code_required) return record;
+  record.contracts_without_code = !code_required;
+  storage::WriteSet writes;
+  writes.PutVer(record);
+  std::vector<std::pair<std::string, std::string>> details{{"activation_code", code_required ? "required" : "optional"}};
+  if (!code_required) details.emplace_back("cost", "a K1 holder takes over the first call of a contract without code");
+  SIMKMS_RETURN_IF_ERROR(store_.Commit(writes, Event("ver.policy", std::to_string(ver), std::move(details))));
+  return record;
+}
+
 StatusOr<K1Export> Registry::ExportK1(uint32_t ver, const std::string& manufacturer,
                                       const std::string& public_key_pem) {
   auto record = store_.GetVer(ver);

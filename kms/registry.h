@@ -49,6 +49,14 @@ class Registry {
   // derives K1 in the token, seals OP, commits the VER with "ver.add".
   StatusOr<storage::VerRecord> AddVer(NewVer request);
 
+  // The VER's activation-code policy for new contracts: required (the default)
+  // or optional. Relaxing it lets a contract be made without an activation code,
+  // whose first call anyone holding the VER's K1 can then take over
+  // (docs/lifecycle.md). Committed with its audit record "ver.policy"; NotFound
+  // for an unknown VER; setting the value the VER already has changes nothing
+  // and is not audited.
+  StatusOr<storage::VerRecord> SetActivationCodePolicy(uint32_t ver, bool code_required);
+
   // K1 of `ver` wrapped for the manufacturer; audited as "ver.export-k1".
   StatusOr<K1Export> ExportK1(uint32_t ver, const std::string& manufacturer, const std::string& public_key_pem);
 

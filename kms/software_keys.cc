@@ -8,6 +8,8 @@
 #include <mutex>
 
 #include "base/openssl_ptr.h"
+#include "kms/milenage.h"
+#include "kms/software_aes.h"
 
 namespace simkms::kms {
 namespace {
@@ -62,6 +64,19 @@ StatusOr<Bytes> SoftwareDesKcv(const SecretBytes& key) {
   const char* name = key.size() == 8 ? "DES-ECB" : key.size() == 16 ? "DES-EDE-ECB" : "DES-EDE3-ECB";
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes e, EcbEncrypt(name, key, zero));
   return Bytes(e.reveal().begin(), e.reveal().begin() + 3);
+}
+
+StatusOr<SecretBytes> SoftwareOpc(const SecretBytes& key, const SecretBytes& op) {
+  if (op.size() != 16) return InvalidArgumentError("OP must be 16 bytes, got " + std::to_string(op.size()));
+  SIMKMS_ASSIGN_OR_RETURN(auto aes, SoftwareAes128::Create(key));
+  Block op_block{};
+  std::copy(op.reveal().begin(), op.reveal().end(), op_block.begin());
+  auto opc = ComputeOpc(*aes, op_block);
+  SecureWipe(op_block.data(), op_block.size());
+  if (!opc.ok()) return opc.status().WithContext("OPc");
+  SecretBytes out = SecretBytes::Copy(*opc);
+  SecureWipe(opc->data(), opc->size());
+  return out;
 }
 
 StatusOr<Bytes> SoftwareAesKcv(const SecretBytes& key) {

@@ -24,6 +24,7 @@ constexpr KeySpec kServiceKeys[] = {
     {labels::kAuditMac, KeyPurpose::kAuditMac, CKK_GENERIC_SECRET, 32, false, false, true},
     {labels::kPukEncryption, KeyPurpose::kPukEncryption, CKK_AES, 32, false, /*crypt=*/true, true},
     {labels::kOpEncryption, KeyPurpose::kOpEncryption, CKK_AES, 32, false, true, true},
+    {labels::kRecordMac, KeyPurpose::kRecordMac, CKK_GENERIC_SECRET, 32, false, false, true},
 };
 
 p11::Attributes PersistentSecretKey(const std::string& label, CK_KEY_TYPE type) {
@@ -54,6 +55,19 @@ StatusOr<p11::ScopedObject> DeriveFromMaster(p11::Session& session, CK_OBJECT_HA
   return session.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk, attributes, what);
 }
 
+StatusOr<p11::ScopedObject> DeriveServiceKey(p11::Session& session, CK_OBJECT_HANDLE mk, const KeySpec& spec) {
+  p11::Attributes a = PersistentSecretKey(spec.label, spec.type);
+  a.Ulong(CKA_VALUE_LEN, spec.length)
+      .Bool(CKA_WRAP, spec.wrap)
+      .Bool(CKA_UNWRAP, spec.wrap)
+      .Bool(CKA_ENCRYPT, spec.crypt)
+      .Bool(CKA_DECRYPT, spec.crypt)
+      .Bool(CKA_SIGN, spec.sign)
+      .Bool(CKA_VERIFY, spec.sign)
+      .Bool(CKA_DERIVE, false);
+  return DeriveFromMaster(session, mk, spec.purpose, 0, spec.length, a, spec.label);
+}
+
 }  // namespace
 
 StatusOr<CK_OBJECT_HANDLE> FindByLabel(p11::Session& session, CK_OBJECT_CLASS cls, const std::string& label) {
@@ -76,6 +90,7 @@ StatusOr<ServiceKeys> LoadServiceKeys(p11::Session& session) {
   SIMKMS_ASSIGN_OR_RETURN(keys.audit_mac, FindByLabel(session, CKO_SECRET_KEY, labels::kAuditMac));
   SIMKMS_ASSIGN_OR_RETURN(keys.puk_encryption, FindByLabel(session, CKO_SECRET_KEY, labels::kPukEncryption));
   SIMKMS_ASSIGN_OR_RETURN(keys.op_encryption, FindByLabel(session, CKO_SECRET_KEY, labels::kOpEncryption));
+  SIMKMS_ASSIGN_OR_RETURN(keys.record_mac, FindByLabel(session, CKO_SECRET_KEY, labels::kRecordMac));
   return keys;
 }
 
@@ -84,17 +99,7 @@ StatusOr<ServiceKeys> DeriveServiceKeys(p11::Session& session, CK_OBJECT_HANDLE 
   // Kept as ScopedObjects until all four exist, so a failure leaves none behind.
   std::vector<p11::ScopedObject> made;
   for (const KeySpec& spec : kServiceKeys) {
-    p11::Attributes a = PersistentSecretKey(spec.label, spec.type);
-    a.Ulong(CKA_VALUE_LEN, spec.length)
-        .Bool(CKA_WRAP, spec.wrap)
-        .Bool(CKA_UNWRAP, spec.wrap)
-        .Bool(CKA_ENCRYPT, spec.crypt)
-        .Bool(CKA_DECRYPT, spec.crypt)
-        .Bool(CKA_SIGN, spec.sign)
-        .Bool(CKA_VERIFY, spec.sign)
-        .Bool(CKA_DERIVE, false);
-    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, DeriveFromMaster(session, mk, spec.purpose, 0, spec.length, a,
-                                                                    spec.label));
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, DeriveServiceKey(session, mk, spec));
     made.push_back(std::move(key));
   }
   ServiceKeys keys;
@@ -103,7 +108,23 @@ StatusOr<ServiceKeys> DeriveServiceKeys(p11::Session& session, CK_OBJECT_HANDLE 
   keys.audit_mac = made[1].Release();
   keys.puk_encryption = made[2].Release();
   keys.op_encryption = made[3].Release();
+  keys.record_mac = made[4].Release();
   return keys;
+}
+
+StatusOr<std::vector<std::string>> DeriveMissingServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
+  std::vector<p11::ScopedObject> made;
+  std::vector<std::string> labels;
+  for (const KeySpec& spec : kServiceKeys) {
+    auto existing = FindByLabel(session, CKO_SECRET_KEY, spec.label);
+    if (existing.ok()) continue;
+    if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, DeriveServiceKey(session, mk, spec));
+    made.push_back(std::move(key));
+    labels.push_back(spec.label);
+  }
+  for (p11::ScopedObject& key : made) key.Release();
+  return labels;
 }
 
 namespace {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/status.h"
@@ -23,6 +24,7 @@ inline constexpr char kStorageKek[] = "simkms/kek";
 inline constexpr char kAuditMac[] = "simkms/audit";
 inline constexpr char kPukEncryption[] = "simkms/puk";
 inline constexpr char kOpEncryption[] = "simkms/op";
+inline constexpr char kRecordMac[] = "simkms/record";
 inline constexpr char kAuditHead[] = "simkms/audit-head";  // CKO_DATA checkpoint
 std::string K1(uint32_t ver);                              // "simkms/k1/<ver>"
 }  // namespace labels
@@ -33,6 +35,7 @@ struct ServiceKeys {
   CK_OBJECT_HANDLE audit_mac = CK_INVALID_HANDLE;
   CK_OBJECT_HANDLE puk_encryption = CK_INVALID_HANDLE;
   CK_OBJECT_HANDLE op_encryption = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE record_mac = CK_INVALID_HANDLE;
 };
 
 // The single object of `cls` with this label: NotFound if none, DataLoss if several.
@@ -40,9 +43,12 @@ StatusOr<CK_OBJECT_HANDLE> FindByLabel(p11::Session& session, CK_OBJECT_CLASS cl
 // NotFound if the token has no master key (not initialised by a ceremony).
 StatusOr<ServiceKeys> LoadServiceKeys(p11::Session& session);
 
-// Derives the four service keys from MK as token objects. Fails with
+// Derives the service keys from MK as token objects. Fails with
 // AlreadyExists if any is present.
 StatusOr<ServiceKeys> DeriveServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk);
+// Derives from MK those service keys the token lacks (a token initialised by an
+// older build: `kmsctl records seal` adds the record MAC key); the labels made.
+StatusOr<std::vector<std::string>> DeriveMissingServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk);
 
 // Derives K1 for a VER from MK as a persistent token object that can only
 // derive (Ki_1). AlreadyExists if the VER has a K1.

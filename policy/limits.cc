@@ -24,6 +24,16 @@ Status ValidateLimits(const Limits& l) {
                                 std::to_string(kGsupMaxVectors) + ", got " +
                                 std::to_string(l.max_vectors_per_request));
   }
+  if (l.clone_alarm_interval_seconds > kCloneAlarmIntervalCeiling) {
+    return InvalidArgumentError("limits: clone_alarm_interval_seconds must be 0.." +
+                                std::to_string(kCloneAlarmIntervalCeiling) + ", got " +
+                                std::to_string(l.clone_alarm_interval_seconds));
+  }
+  if (l.clone_alarm_memory < kCloneAlarmMemoryFloor || l.clone_alarm_memory > kCloneAlarmMemoryCeiling) {
+    return InvalidArgumentError("limits: clone_alarm_memory must be " + std::to_string(kCloneAlarmMemoryFloor) +
+                                ".." + std::to_string(kCloneAlarmMemoryCeiling) + ", got " +
+                                std::to_string(l.clone_alarm_memory));
+  }
   return OkStatus();
 }
 

@@ -23,6 +23,15 @@ struct Limits {
   // Authentication vectors per request: 5 is the GSUP maximum
   // (OSMO_GSUP_MAX_NUM_AUTH_INFO); a request for 0 means "the maximum".
   uint32_t max_vectors_per_request = 5;
+  // Clone alarms (misuse 1.2, docs/protocol.md §6). The same packet raises one
+  // alarm ever; distinct ones are audited at most once per subscriber per this
+  // many seconds (0: every one), the rest counted in the metric and in the next
+  // audited alarm. A holder of a leaked K1 can make any number of distinct
+  // packets: without this, each would be an audit record.
+  uint32_t clone_alarm_interval_seconds = 3600;
+  // Distinct alarms (key version, CNTR) remembered per subscriber to recognise
+  // a replay; the oldest is forgotten first. 8 bytes each in the record.
+  uint32_t clone_alarm_memory = 256;
 };
 
 // Hard bounds ValidateLimits() enforces, whatever the config says.
@@ -30,6 +39,9 @@ inline constexpr uint32_t kMaxActivationCodeTriesCeiling = 10;
 inline constexpr std::size_t kActivationCodeDigitsFloor = 6;
 inline constexpr std::size_t kActivationCodeDigitsCeiling = 16;
 inline constexpr uint32_t kGsupMaxVectors = 5;
+inline constexpr uint32_t kCloneAlarmIntervalCeiling = 7 * 24 * 3600;  // a week
+inline constexpr uint32_t kCloneAlarmMemoryFloor = 16;
+inline constexpr uint32_t kCloneAlarmMemoryCeiling = 4096;  // storage::CloneAlarmLog::kMaxEntries
 
 // OK when every field lies within the hard bounds above and min <= max; otherwise
 // InvalidArgument naming the field.

@@ -175,6 +175,8 @@ cat > "$STATE/kmsd.json" <<EOF
   "tls": {"ca": "$PKI/ca.crt", "cert": "$PKI/kmsd.crt", "key": "$PKI/kmsd.key"},
   "lock_memory": false,
   "admin": {"socket": "$STATE/admin.sock"},
+  // The AuC serves only these GSUP peers: source address and IPA name (docs/operations.md).
+  "gsup": {"peers": [{"address": "127.0.0.1", "names": ["DEMO-MSC", "SIMKMS-GSUP"]}]},
   "listeners": {
     "operator_api": {"address": "127.0.0.1", "port": $API_PORT, "tls": true,
                      "roles": {"vo-1": "operator", "care-1": "customer_care"}},
@@ -245,8 +247,9 @@ fi
 
 # ---------------------------------------------------------------------------
 step "9. The VO signs $CONTRACTS contracts over the operator API (client certificate vo-1 -> role operator)"
-# Every 25th customer gets an activation code on the order document (misuse 1.3 defence).
-code_of() { (( $1 % 25 == 0 )) && printf '%06d' $((100000 + $1 * 37)) || true; }
+# Every customer gets an activation code on the order document (misuse 1.3 defence): a VER
+# requires one for every new contract unless its policy was relaxed (docs/lifecycle.md).
+code_of() { printf '%06d' $((100000 + $1 * 37)); }
 {
   for i in $(seq 1 "$CONTRACTS"); do
     code=$(code_of "$i")
@@ -273,6 +276,9 @@ ok "the same order again returns the same contract (idempotent)"
 [ "$(api care-1 POST /v1/contracts "{\"order_id\": \"order-care\", \"iccid\": \"$(iccid_of 200)\"}")" = 403 ] ||
   die "customer care was allowed to sign a contract"
 ok "care-1 (customer care) may not sign contracts: 403 $(json_field "$STATE/api/last.json" code)"
+[ "$(api vo-1 POST /v1/contracts "{\"order_id\": \"order-nocode\", \"iccid\": \"$(iccid_of 200)\"}")" = 409 ] ||
+  die "a contract without an activation code was accepted"
+ok "a contract without an activation code: 409 $(json_field "$STATE/api/last.json" code) (a K1 holder would take over its first call)"
 CONTRACTS_SIGNED=$CONTRACTS
 
 # ---------------------------------------------------------------------------
@@ -378,7 +384,7 @@ if need chipsim; then
     status_of "$i"
     [ "$SUB_STATE" = PERSONALIZED ] && [ -n "$SUB_KCV" ] || die "subscriber $i: $SUB_STATE, Ki_2 KCV '$SUB_KCV'"
   done
-  ok "$FIRST_CALLS_OK first calls, $JOBS in parallel; e.g. IMSI $(imsi_of 100) (with its activation code): PERSONALIZED, Ki_2 KCV $SUB_KCV"
+  ok "$FIRST_CALLS_OK first calls, $JOBS in parallel; e.g. IMSI $(imsi_of 100) (activation code typed): PERSONALIZED, Ki_2 KCV $SUB_KCV"
   note "chip 1: $(tail -1 "$STATE/log/first-call-1.log")"
   [ "$(api care-1 GET "/v1/subscribers/$(imsi_of 1)/puk")" = 200 ] || die "customer care could not read the PUK"
   ok "care-1 reads the PUK of IMSI $(imsi_of 1) (audited as subscriber.puk-read)"
@@ -430,10 +436,10 @@ if need chipsim; then
     { cat "$STATE/log/reset.log" >&2; die "chip reset failed"; }
   RESETS=1
   ok "the customer resets the chip with the PUK customer care gave him: $(tail -1 "$STATE/log/reset.log")"
-  [ "$(api vo-1 POST /v1/contracts "{\"order_id\": \"order-again\", \"iccid\": \"$(iccid_of $T)\"}")" = 201 ] ||
+  [ "$(api vo-1 POST /v1/contracts "{\"order_id\": \"order-again\", \"iccid\": \"$(iccid_of $T)\", \"activation_code\": \"551177\"}")" = 201 ] ||
     die "the new contract was refused: $(cat "$STATE/api/last.json")"
   CONTRACTS_SIGNED=$((CONTRACTS_SIGNED + 1))
-  first_call $T "" | grep -q '^ok' || { cat "$STATE/log/first-call-$T.log" >&2; die "first call after the reset failed"; }
+  first_call $T 551177 | grep -q '^ok' || { cat "$STATE/log/first-call-$T.log" >&2; die "first call after the reset failed"; }
   FIRST_CALLS_OK=$((FIRST_CALLS_OK + 1))
   status_of $T
   [ "$SUB_STATE" = PERSONALIZED ] || die "after the new first call: $SUB_STATE"
@@ -468,8 +474,9 @@ step "16. Misuse 1.2: the clone of chip 50, still on Ki_1, calls after the genui
 if need chipsim; then
   BEFORE=$(chip_packets clone_alarm)
   # The copy was made before chip 50's first call, so its first HELLOs carry OTA
-  # counters the SC has already seen: dropped as replays. A clone that keeps
-  # trying (or was programmed with a higher counter) reaches the key check.
+  # counters below Ki_1's last accepted one: not dropped silently as replays but
+  # a clone alarm, as is any HELLO under Ki_1 without a valid resync proof. Only
+  # a counter equal to the last accepted (a duplicate of that packet) is dropped.
   for attempt in 1 2 3 4 5; do
     if "$CHIPSIM" --image "$STATE/clone-of-chip-50.img" first-call --sc "127.0.0.1:$CHIP_PORT" \
       --timeout-ms "$NO_ANSWER_MS" >> "$STATE/log/misuse-1.2.log" 2>&1; then
@@ -481,7 +488,7 @@ if need chipsim; then
       note "attempt $attempt (OTA counter $COUNTER): HELLO under Ki_1 for a PERSONALIZED subscriber -> clone alarm, no answer"
       break
     fi
-    note "attempt $attempt (OTA counter $COUNTER, not above the SC's): dropped as a replay, no answer"
+    note "attempt $attempt (OTA counter $COUNTER, the SC's last accepted): dropped as a duplicate, no answer"
   done
   [ "$AFTER" -gt "$BEFORE" ] || die "no clone alarm after 5 attempts: $(tail -1 "$STATE/log/misuse-1.2.log")"
   status_of 50

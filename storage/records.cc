@@ -11,11 +11,15 @@ namespace simkms::storage {
 namespace {
 
 constexpr uint8_t kFormatVersion = 1;
+// Subscriber records are written in version 2, whose tags 19-25 (counters per
+// key version, clone alarms) are required like the rest, so that a truncated
+// record never decodes as a shorter one. Version 1 records lack them.
+constexpr uint8_t kSubscriberFormatVersion = 2;
 
 // Tags. Persisted: never renumber or reuse; add new ones at the end.
 namespace ver_tag {
 constexpr uint8_t kVer = 1, kProfile = 2, kDhGroup = 3, kCustomP = 4, kCustomG = 5, kOpCiphertext = 6,
-                  kAmf = 7, kK1Kcv = 8, kDescription = 9, kCreatedAt = 10;
+                  kAmf = 7, kK1Kcv = 8, kDescription = 9, kCreatedAt = 10, kContractsWithoutCode = 11;
 }
 namespace range_tag {
 constexpr uint8_t kId = 1, kManufacturer = 2, kVer = 3, kIccidFirst = 4, kImsiFirst = 5, kCount = 6,
@@ -25,7 +29,10 @@ namespace sub_tag {
 constexpr uint8_t kImsi = 1, kIccid = 2, kVer = 3, kState = 4, kHotline = 5, kOrderId = 6,
                   kActivationCodeHash = 7, kActivationTriesLeft = 8, kKi2KeyId = 9, kKi2Kcv = 10,
                   kPukCiphertext = 11, kSqn = 12, kCreatedAt = 13, kUpdatedAt = 14,
-                  kOtaCounterIn = 15, kOtaCounterOut = 16, kLastCommitSession = 17, kPreviousKi2KeyId = 18;
+                  kOtaCounterIn = 15, kOtaCounterOut = 16, kLastCommitSession = 17, kPreviousKi2KeyId = 18,
+                  // Format version 2 (kSubscriberFormatVersion): absent in version 1 records.
+                  kKi1CounterIn = 19, kKi1CounterOut = 20, kPreviousKi2CounterIn = 21, kPreviousKi2CounterOut = 22,
+                  kCloneAlarmsSeen = 23, kCloneAlarmLastAuditedAt = 24, kCloneAlarmsSuppressed = 25;
 }
 namespace wk_tag {
 constexpr uint8_t kKeyId = 1, kBlob = 2, kKcv = 3, kKekKcv = 4, kMechanism = 5, kCreatedAt = 6;
@@ -34,8 +41,9 @@ constexpr uint8_t kKeyId = 1, kBlob = 2, kKcv = 3, kKekKcv = 4, kMechanism = 5, 
 // Runs the field loop shared by all decoders: version check, duplicate rejection,
 // unknown-tag skipping, and the required-field check at the end.
 template <typename Handler>
-Status DecodeFields(tlv::Reader& reader, std::initializer_list<uint8_t> required, Handler handle) {
-  SIMKMS_RETURN_IF_ERROR(reader.ReadVersion(kFormatVersion));
+Status DecodeFields(tlv::Reader& reader, std::initializer_list<uint8_t> required, Handler handle,
+                    uint8_t version = kFormatVersion) {
+  SIMKMS_RETURN_IF_ERROR(reader.ReadVersion(version));
   tlv::TagSet seen;
   while (!reader.done()) {
     SIMKMS_ASSIGN_OR_RETURN(tlv::Field f, reader.Next());
@@ -128,6 +136,16 @@ Status ValidateSubscriberRecord(const SubscriberRecord& r) {
   if (!ValidState(static_cast<uint8_t>(r.state))) {
     return InvalidArgumentError(what + ": state " + std::to_string(static_cast<int>(r.state)) + " unknown");
   }
+  if (r.ota.clone_alarms.seen.size() > CloneAlarmLog::kMaxEntries) {
+    return InvalidArgumentError(what + ": " + std::to_string(r.ota.clone_alarms.seen.size()) +
+                                " clone alarms remembered, at most " + std::to_string(CloneAlarmLog::kMaxEntries));
+  }
+  for (uint64_t id : r.ota.clone_alarms.seen) {
+    const uint64_t key_version = id >> 40;
+    if (key_version != 1 && key_version != 2) {
+      return InvalidArgumentError(what + ": clone alarm under key version " + std::to_string(key_version));
+    }
+  }
   return OkStatus();
 }
 
@@ -153,6 +171,8 @@ Bytes EncodeVerRecord(const VerRecord& r) {
   w.AddBytes(kK1Kcv, r.k1_kcv);
   w.AddString(kDescription, r.description);
   w.AddI64(kCreatedAt, r.created_at);
+  // Written only when relaxed, so that the default's encoding is the one records had before the field.
+  if (r.contracts_without_code) w.AddU8(kContractsWithoutCode, 1);
   return std::move(w).Finish();
 }
 
@@ -184,6 +204,11 @@ StatusOr<VerRecord> DecodeVerRecord(ByteView in) {
           case kK1Kcv: tlv::Reader::AsBytes(f, r.k1_kcv); return OkStatus();
           case kDescription: tlv::Reader::AsString(f, r.description); return OkStatus();
           case kCreatedAt: return reader.AsI64(f, r.created_at);
+          case kContractsWithoutCode:  // optional: absent in records written before it (= code required)
+            SIMKMS_RETURN_IF_ERROR(reader.AsU8(f, u8));
+            if (u8 > 1) return reader.Error("contracts_without_code " + std::to_string(u8) + " is not 0 or 1");
+            r.contracts_without_code = u8 == 1;
+            return OkStatus();
           default: known = false; return OkStatus();
         }
       }));
@@ -233,7 +258,7 @@ StatusOr<RangeRecord> DecodeRangeRecord(ByteView in) {
 
 Bytes EncodeSubscriberRecord(const SubscriberRecord& r) {
   using namespace sub_tag;
-  tlv::Writer w(kFormatVersion);
+  tlv::Writer w(kSubscriberFormatVersion);
   w.AddString(kImsi, r.imsi);
   w.AddString(kIccid, r.iccid);
   w.AddU32(kVer, r.ver);
@@ -252,6 +277,18 @@ Bytes EncodeSubscriberRecord(const SubscriberRecord& r) {
   w.AddU64(kOtaCounterOut, r.ota_counter_out);
   w.AddBytes(kLastCommitSession, r.last_commit_session);
   w.AddString(kPreviousKi2KeyId, r.previous_ki2_key_id);
+  w.AddU64(kKi1CounterIn, r.ota.ki1.in);
+  w.AddU64(kKi1CounterOut, r.ota.ki1.out);
+  w.AddU64(kPreviousKi2CounterIn, r.ota.previous_ki2.in);
+  w.AddU64(kPreviousKi2CounterOut, r.ota.previous_ki2.out);
+  Bytes seen;
+  seen.reserve(8 * r.ota.clone_alarms.seen.size());
+  for (uint64_t id : r.ota.clone_alarms.seen) {
+    for (int shift = 56; shift >= 0; shift -= 8) seen.push_back(static_cast<uint8_t>(id >> shift));
+  }
+  w.AddBytes(kCloneAlarmsSeen, seen);
+  w.AddI64(kCloneAlarmLastAuditedAt, r.ota.clone_alarms.last_audited_at);
+  w.AddU64(kCloneAlarmsSuppressed, r.ota.clone_alarms.suppressed);
   return std::move(w).Finish();
 }
 
@@ -259,12 +296,8 @@ StatusOr<SubscriberRecord> DecodeSubscriberRecord(ByteView in) {
   using namespace sub_tag;
   tlv::Reader reader(in, "subscriber record");
   SubscriberRecord r;
-  SIMKMS_RETURN_IF_ERROR(DecodeFields(
-      reader,
-      {kImsi, kIccid, kVer, kState, kHotline, kOrderId, kActivationCodeHash, kActivationTriesLeft, kKi2KeyId,
-       kKi2Kcv, kPukCiphertext, kSqn, kCreatedAt, kUpdatedAt, kOtaCounterIn, kOtaCounterOut, kLastCommitSession,
-       kPreviousKi2KeyId},
-      [&](const tlv::Field& f, bool& known) -> Status {
+  bool ki1_counters = false, previous_ki2_counters = false;
+  auto handle = [&](const tlv::Field& f, bool& known) -> Status {
         known = true;
         uint8_t u8 = 0;
         switch (f.tag) {
@@ -290,9 +323,47 @@ StatusOr<SubscriberRecord> DecodeSubscriberRecord(ByteView in) {
           case kOtaCounterOut: return reader.AsU64(f, r.ota_counter_out);
           case kLastCommitSession: tlv::Reader::AsBytes(f, r.last_commit_session); return OkStatus();
           case kPreviousKi2KeyId: tlv::Reader::AsString(f, r.previous_ki2_key_id); return OkStatus();
+          case kKi1CounterIn: ki1_counters = true; return reader.AsU64(f, r.ota.ki1.in);
+          case kKi1CounterOut: ki1_counters = true; return reader.AsU64(f, r.ota.ki1.out);
+          case kPreviousKi2CounterIn: previous_ki2_counters = true; return reader.AsU64(f, r.ota.previous_ki2.in);
+          case kPreviousKi2CounterOut: previous_ki2_counters = true; return reader.AsU64(f, r.ota.previous_ki2.out);
+          case kCloneAlarmsSeen: {
+            if (f.value.size() % 8 != 0) {
+              return reader.Error("clone alarm list of " + std::to_string(f.value.size()) +
+                                  " bytes at offset " + std::to_string(f.offset) + " is not a multiple of 8");
+            }
+            for (std::size_t i = 0; i < f.value.size(); i += 8) {
+              uint64_t id = 0;
+              for (std::size_t j = 0; j < 8; ++j) id = id << 8 | f.value[i + j];
+              r.ota.clone_alarms.seen.push_back(id);
+            }
+            return OkStatus();
+          }
+          case kCloneAlarmLastAuditedAt: return reader.AsI64(f, r.ota.clone_alarms.last_audited_at);
+          case kCloneAlarmsSuppressed: return reader.AsU64(f, r.ota.clone_alarms.suppressed);
           default: known = false; return OkStatus();
         }
-      }));
+      };
+  if (!in.empty() && in[0] == kSubscriberFormatVersion) {
+    SIMKMS_RETURN_IF_ERROR(DecodeFields(
+        reader,
+        {kImsi, kIccid, kVer, kState, kHotline, kOrderId, kActivationCodeHash, kActivationTriesLeft, kKi2KeyId,
+         kKi2Kcv, kPukCiphertext, kSqn, kCreatedAt, kUpdatedAt, kOtaCounterIn, kOtaCounterOut, kLastCommitSession,
+         kPreviousKi2KeyId, kKi1CounterIn, kKi1CounterOut, kPreviousKi2CounterIn, kPreviousKi2CounterOut,
+         kCloneAlarmsSeen, kCloneAlarmLastAuditedAt, kCloneAlarmsSuppressed},
+        handle, kSubscriberFormatVersion));
+  } else {
+    SIMKMS_RETURN_IF_ERROR(DecodeFields(
+        reader,
+        {kImsi, kIccid, kVer, kState, kHotline, kOrderId, kActivationCodeHash, kActivationTriesLeft, kKi2KeyId,
+         kKi2Kcv, kPukCiphertext, kSqn, kCreatedAt, kUpdatedAt, kOtaCounterIn, kOtaCounterOut, kLastCommitSession,
+         kPreviousKi2KeyId},
+        handle));
+  }
+  // A record written while one pair of counters served every key: that pair is
+  // what each key's packets were held to, so each key starts from it.
+  if (!ki1_counters) r.ota.ki1 = {r.ota_counter_in, r.ota_counter_out};
+  if (!previous_ki2_counters) r.ota.previous_ki2 = {r.ota_counter_in, r.ota_counter_out};
   SIMKMS_RETURN_IF_ERROR(AsDataLoss(ValidateSubscriberRecord(r), "subscriber record"));
   return r;
 }

@@ -13,8 +13,10 @@
 // Pure functions and values; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/status.h"
@@ -49,6 +51,11 @@ struct VerRecord {
   Bytes k1_kcv;         // exactly 3 bytes
   std::string description;
   int64_t created_at = 0;  // unix seconds
+  // Activation-code policy of new contracts: false (the default, and what a
+  // record written before this field reads as) = every contract must carry an
+  // activation code; true = relaxed by an explicit, audited `kmsctl ver policy`
+  // (docs/lifecycle.md: what relaxing costs).
+  bool contracts_without_code = false;
 
   bool operator==(const VerRecord&) const = default;
 };
@@ -73,6 +80,41 @@ struct RangeRecord {
   bool operator==(const RangeRecord&) const = default;
 };
 
+// Secured-packet counters of one OTA base key (docs/protocol.md §2): the last
+// CNTR accepted from the chip under that key and the last sent to it.
+struct OtaCounters {
+  uint64_t in = 0;
+  uint64_t out = 0;
+  bool operator==(const OtaCounters&) const = default;
+};
+
+// Clone alarms raised for one subscriber (docs/protocol.md §6): which were
+// raised, so that a replayed packet raises none again, and the rate limit's
+// state. Entries are AlarmId(key version, CNTR), oldest first.
+struct CloneAlarmLog {
+  static constexpr uint64_t Id(uint8_t key_version, uint64_t counter) {
+    return uint64_t{key_version} << 40 | (counter & ((uint64_t{1} << 40) - 1));
+  }
+  // Entries a record may hold at most, whatever the policy says (the policy
+  // keeps fewer: policy::Limits::clone_alarm_memory).
+  static constexpr std::size_t kMaxEntries = 4096;
+  std::vector<uint64_t> seen;
+  int64_t last_audited_at = 0;  // unix seconds of the last audited alarm; 0: none yet
+  uint64_t suppressed = 0;      // alarms raised since then and not audited (rate limit)
+  bool operator==(const CloneAlarmLog&) const = default;
+};
+
+// The chip channel's state besides the current key's counters (which are
+// SubscriberRecord::ota_counter_in/out): the counters of the keys the chip
+// may still speak under that are not current, and the clone-alarm log. Each
+// key has counters of its own; a packet under one never moves another's.
+struct OtaBookkeeping {
+  OtaCounters ki1;           // Ki_1's once a Ki_2 is current (before that Ki_1 is the current key)
+  OtaCounters previous_ki2;  // the previous Ki_2's, while previous_ki2_key_id is set
+  CloneAlarmLog clone_alarms;
+  bool operator==(const OtaBookkeeping&) const = default;
+};
+
 // A contracted subscriber (HLR + AC state). Stored in CF "subscribers" under the IMSI;
 // CF "iccid_index" maps the ICCID back to the IMSI.
 struct SubscriberRecord {
@@ -89,13 +131,16 @@ struct SubscriberRecord {
   Bytes puk_ciphertext;    // encrypted by the token; opaque here
   uint64_t sqn = 0;        // Milenage SQN (TS 33.102)
   // First-call protocol state (docs/protocol.md): the last secured-packet
-  // counters accepted from / sent to the chip, the session that committed the
-  // current Ki_2 (8 bytes, for resending a lost COMMIT), and the previous Ki_2's
-  // blob, kept until the chip has shown it uses the new one.
+  // counters accepted from / sent to the chip under the CURRENT key (Ki_1
+  // before personalization, the current Ki_2 after), the session that
+  // committed the current Ki_2 (8 bytes, for resending a lost COMMIT), the
+  // previous Ki_2's blob, kept until the chip has shown it uses the new one,
+  // and the other keys' counters and the clone alarms.
   uint64_t ota_counter_in = 0;
   uint64_t ota_counter_out = 0;
   Bytes last_commit_session;
   std::string previous_ki2_key_id;
+  OtaBookkeeping ota;
   int64_t created_at = 0;  // unix seconds
   int64_t updated_at = 0;  // unix seconds
 

@@ -13,6 +13,8 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -25,6 +27,7 @@
 #include <variant>
 
 #include "storage/identifiers.h"
+#include "storage/record_seal.h"
 #include "storage/tlv.h"
 #include "storage/write_set_internal.h"
 
@@ -168,6 +171,8 @@ struct Store::Rep {
   AuditMac& mac;
   AuditCheckpointStore& checkpoints;
   bool read_only = false;
+  RecordMac* record_mac = nullptr;  // StoreOptions::record_mac (not owned)
+  bool accept_unsealed = false;     // StoreOptions::accept_unsealed_records
 
   mutable std::mutex commit_mu;
   // Guarded by commit_mu.
@@ -193,7 +198,21 @@ struct Store::Rep {
   std::atomic<uint64_t> stat_groups{0};
   std::atomic<uint64_t> stat_submissions{0};
 
-  ~Rep() { StopWriter(); }
+  // Purge of deleted keys from the WAL and table files (StoreOptions::purge_interval_ms).
+  // The key range [first, last] per column family deleted since the last purge.
+  std::chrono::milliseconds purge_interval{10000};
+  mutable std::mutex purge_mu;
+  std::condition_variable purge_cv;
+  std::map<Cf, std::pair<std::string, std::string>> purge_ranges;  // guarded by purge_mu
+  bool purge_stopping = false;                                     // guarded by purge_mu
+  std::thread purger;                                              // absent on a read-only store
+  std::atomic<uint64_t> purges_completed{0};
+  std::atomic<uint64_t> purges_failed{0};
+
+  ~Rep() {
+    StopWriter();
+    StopPurger();
+  }
 
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c].get(); }
 
@@ -215,6 +234,23 @@ struct Store::Rep {
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromRocks(s, "read " + AllCfNames()[c] + "/" + Printable(key));
     return std::optional<std::string>(std::move(value));
+  }
+
+  // A stored record of column family c under key: its MAC checked (record_mac.h),
+  // then decoded. Errors name the column family and key.
+  template <typename R>
+  StatusOr<R> Decode(StatusOr<R> (*decode)(ByteView), Cf c, std::string_view key, ByteView value) const {
+    const std::string printable =
+        c == kVers && key.size() == 4 ? std::to_string(tlv::ReadU32BE(AsBytes(key))) : Printable(key);
+    SIMKMS_ASSIGN_OR_RETURN(ByteView encoding,
+                            OpenSealedRecord(record_mac, accept_unsealed, AllCfNames()[c], key, printable, value));
+    return DecodeAt(decode, encoding, AllCfNames()[c], printable);
+  }
+
+  // The value to store for a record's encoding: with its MAC when the Store has a RecordMac.
+  StatusOr<Bytes> Seal(Cf c, std::string_view key, Bytes encoding) const {
+    if (record_mac == nullptr) return encoding;
+    return SealRecord(*record_mac, AllCfNames()[c], key, std::move(encoding));
   }
 
   std::unique_ptr<rocksdb::Iterator> Iter(const rocksdb::ReadOptions& ro, Cf c) const {
@@ -255,6 +291,10 @@ struct Store::Rep {
   void WriterLoop();
   void RunGroup(std::vector<Submission>& group);
   void StopWriter();  // drains the queue (every submission completes), then joins
+  void NotePurgeLocked(const WriteSet& writes);  // a committed set's deletions (under commit_mu)
+  void PurgeLoop();
+  Status Purge(const std::map<Cf, std::pair<std::string, std::string>>& ranges);
+  void StopPurger();  // purges what is pending, then joins
   Status ApplyLocked(const WriteSet::Op& op, rocksdb::WriteBatchWithIndex& batch);
   Status CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteBatchWithIndex& batch);
   StatusOr<std::optional<RangeRecord>> FindPendingRangeById(std::string_view id, rocksdb::WriteBatchWithIndex& batch);
@@ -322,6 +362,8 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& 
   if (!s.ok()) return FromRocks(s, ctx);
   if (rep->handles.size() != kNumCfs) return InternalError(ctx + ": RocksDB returned the wrong number of handles");
   rep->read_only = options.read_only;
+  rep->record_mac = options.record_mac;
+  rep->accept_unsealed = options.accept_unsealed_records;
 
   // The schema marker: written once on a new DB (the only write outside Commit).
   SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> schema, rep->Get(rocksdb::ReadOptions(), kMeta, kSchemaKey));
@@ -336,7 +378,11 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& 
     return FailedPreconditionError(ctx + ": DB schema version '" + Printable(*schema) + "', this build reads '" +
                                    std::string(kSchemaVersion) + "'");
   }
-  if (!options.read_only) rep->writer = std::thread(&Rep::WriterLoop, rep.get());
+  if (!options.read_only) {
+    rep->writer = std::thread(&Rep::WriterLoop, rep.get());
+    rep->purge_interval = std::chrono::milliseconds(std::max(1u, options.purge_interval_ms));
+    rep->purger = std::thread(&Rep::PurgeLoop, rep.get());
+  }
   return std::unique_ptr<Store>(new Store(std::move(rep)));
 }
 
@@ -436,7 +482,7 @@ StatusOr<std::optional<RangeRecord>> Store::Rep::FindPendingRangeById(std::strin
   auto it = PendingIter(batch, kRanges);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     SIMKMS_ASSIGN_OR_RETURN(RangeRecord r,
-                            DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+                            Decode(&DecodeRangeRecord, kRanges, it->key().ToStringView(), View(it->value())));
     if (r.id == id) return std::optional<RangeRecord>(std::move(r));
   }
   SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "scan ranges"));
@@ -451,7 +497,7 @@ Status Store::Rep::CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteB
     it->SeekForPrev(first);
     if (it->Valid()) {
       SIMKMS_ASSIGN_OR_RETURN(RangeRecord prev,
-                              DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+                              Decode(&DecodeRangeRecord, kRanges, it->key().ToStringView(), View(it->value())));
       if (prev.iccid_last() >= r.iccid_first) {
         return AlreadyExistsError(DescribeIccidRange(r) + " overlaps " + DescribeIccidRange(prev));
       }
@@ -460,7 +506,7 @@ Status Store::Rep::CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteB
     it->Seek(first);
     if (it->Valid()) {
       SIMKMS_ASSIGN_OR_RETURN(RangeRecord next,
-                              DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+                              Decode(&DecodeRangeRecord, kRanges, it->key().ToStringView(), View(it->value())));
       if (next.iccid_first <= r.iccid_last()) {
         return AlreadyExistsError(DescribeIccidRange(r) + " overlaps " + DescribeIccidRange(next));
       }
@@ -478,7 +524,7 @@ Status Store::Rep::CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteB
       if (!v.has_value()) {
         return DataLossError("imsi_ranges/0x" + ToHex(View(it->key())) + " points to a missing range");
       }
-      return DecodeAt(&DecodeRangeRecord, View(*v), "ranges", pointer.ToStringView());
+      return Decode(&DecodeRangeRecord, kRanges, pointer.ToStringView(), View(*v));
     };
     it->SeekForPrev(first);
     if (it->Valid()) {
@@ -505,13 +551,17 @@ Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatc
     return FromRocks(batch.Put(cf(c), rocksdb::Slice(key.data(), key.size()), ToSlice(value)),
                      "batch put " + AllCfNames()[c]);
   };
+  auto put_record = [&](Cf c, std::string_view key, Bytes encoding) -> Status {
+    SIMKMS_ASSIGN_OR_RETURN(Bytes sealed, Seal(c, key, std::move(encoding)));
+    return put(c, key, sealed);
+  };
   auto del = [&](Cf c, std::string_view key) {
     return FromRocks(batch.Delete(cf(c), rocksdb::Slice(key.data(), key.size())), "batch delete " + AllCfNames()[c]);
   };
   auto get_subscriber = [&](std::string_view imsi) -> StatusOr<std::optional<SubscriberRecord>> {
     SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kSubscribers, imsi));
     if (!v.has_value()) return std::optional<SubscriberRecord>();
-    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", imsi));
+    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, Decode(&DecodeSubscriberRecord, kSubscribers, imsi, View(*v)));
     return std::optional<SubscriberRecord>(std::move(r));
   };
 
@@ -519,7 +569,7 @@ Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatc
       Overloaded{
           [&](const op::PutVer& o) -> Status {
             SIMKMS_RETURN_IF_ERROR(ValidateVerRecord(o.record));
-            return put(kVers, U32Key(o.record.ver), EncodeVerRecord(o.record));
+            return put_record(kVers, U32Key(o.record.ver), EncodeVerRecord(o.record));
           },
           [&](const op::DeleteVer& o) -> Status {
             const std::string what = "delete VER " + std::to_string(o.ver);
@@ -527,8 +577,7 @@ Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatc
             if (!v.has_value()) return NotFoundError(what + ": no such VER");
             auto it = PendingIter(batch, kRanges);
             for (it->SeekToFirst(); it->Valid(); it->Next()) {
-              SIMKMS_ASSIGN_OR_RETURN(RangeRecord r, DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges",
-                                                              it->key().ToStringView()));
+              SIMKMS_ASSIGN_OR_RETURN(RangeRecord r, Decode(&DecodeRangeRecord, kRanges, it->key().ToStringView(), View(it->value())));
               if (r.ver == o.ver) return FailedPreconditionError(what + ": range '" + r.id + "' uses it");
             }
             SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "scan ranges"));
@@ -542,7 +591,7 @@ Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatc
             if (same_id.has_value()) return AlreadyExistsError("range id '" + r.id + "' already exists");
             SIMKMS_RETURN_IF_ERROR(CheckRangeOverlapLocked(r, batch));
             const std::string key = U64Key(r.iccid_first);
-            SIMKMS_RETURN_IF_ERROR(put(kRanges, key, EncodeRangeRecord(r)));
+            SIMKMS_RETURN_IF_ERROR(put_record(kRanges, key, EncodeRangeRecord(r)));
             return put(kImsiRanges, U64Key(r.imsi_first), View(key));
           },
           [&](const op::DeleteRange& o) -> Status {
@@ -562,7 +611,7 @@ Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatc
             }
             SIMKMS_ASSIGN_OR_RETURN(std::optional<SubscriberRecord> old, get_subscriber(r.imsi));
             if (old.has_value() && old->iccid != r.iccid) SIMKMS_RETURN_IF_ERROR(del(kIccidIndex, old->iccid));
-            SIMKMS_RETURN_IF_ERROR(put(kSubscribers, r.imsi, EncodeSubscriberRecord(r)));
+            SIMKMS_RETURN_IF_ERROR(put_record(kSubscribers, r.imsi, EncodeSubscriberRecord(r)));
             return put(kIccidIndex, r.iccid, AsBytes(r.imsi));
           },
           [&](const op::DeleteSubscriber& o) -> Status {
@@ -590,7 +639,7 @@ Status Store::Rep::ApplyLocked(const WriteSet::Op& operation, rocksdb::WriteBatc
           },
           [&](const op::PutWrappedKey& o) -> Status {
             SIMKMS_RETURN_IF_ERROR(ValidateWrappedKeyRecord(o.record));
-            return put(kWrappedKeys, o.record.key_id, EncodeWrappedKeyRecord(o.record));
+            return put_record(kWrappedKeys, o.record.key_id, EncodeWrappedKeyRecord(o.record));
           },
           [&](const op::DeleteWrappedKey& o) -> Status {
             SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kWrappedKeys, o.key_id));
@@ -651,16 +700,23 @@ Status Store::Rep::ApplyCountersLocked(const std::vector<CounterUpdate>& updates
     // Through the batch: an earlier submission of the same group may have moved them.
     SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, GetPending(batch, kSubscribers, u.imsi));
     if (!v) return NotFoundError("advance counters: no subscriber " + u.imsi);
-    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", u.imsi));
+    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, Decode(&DecodeSubscriberRecord, kSubscribers, u.imsi, View(*v)));
     const Counters now{r.sqn, r.ota_counter_in, r.ota_counter_out};
     if (now != u.expected) {
       return FailedPreconditionError("advance counters: the counters of " + u.imsi + " moved (SQN " +
                                      std::to_string(r.sqn) + ", expected " + std::to_string(u.expected.sqn) + ")");
     }
+    if (u.ota && r.ota != u.ota->expected) {
+      return FailedPreconditionError("advance counters: the OTA bookkeeping of " + u.imsi + " moved");
+    }
     r.sqn = u.next.sqn;
     r.ota_counter_in = u.next.ota_in;
     r.ota_counter_out = u.next.ota_out;
-    const Bytes encoded = EncodeSubscriberRecord(r);
+    if (u.ota) {
+      r.ota = u.ota->next;
+      SIMKMS_RETURN_IF_ERROR(ValidateSubscriberRecord(r).WithContext("advance counters"));
+    }
+    SIMKMS_ASSIGN_OR_RETURN(const Bytes encoded, Seal(kSubscribers, u.imsi, EncodeSubscriberRecord(r)));
     SIMKMS_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kSubscribers), rocksdb::Slice(u.imsi), ToSlice(encoded)),
                                      "advance counters: batch put"));
   }
@@ -769,6 +825,9 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
       } else {
         head_seq = seq;
         head_hash = hash;
+        for (std::size_t i = 0; i < taken; ++i) {
+          if (outcomes[i].status.ok() && group[i].writes != nullptr) NotePurgeLocked(*group[i].writes);
+        }
         if (any_audited) {
           // The batch is durable: a checkpoint failure no longer undoes the commits (see store.h).
           Status cs = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
@@ -788,6 +847,94 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
   // Completions run outside commit_mu, so a `done` may read (CheckpointHealth, getters).
   for (std::size_t i = 0; i < taken; ++i) group[i].done(std::move(outcomes[i].status), outcomes[i].seq);
   group.resize(taken);
+}
+
+// ============================================================================ Purge
+//
+// A deleted key is gone from RocksDB's view at once, but its bytes stay in the
+// WAL file that logged them until every column family with data in that file
+// has been flushed, and in table files until a compaction drops the value
+// under its tombstone at the bottommost level. For a wrapped Ki_2 that is a
+// secret the docs say is gone once its subscriber is terminated, so a thread
+// of its own, every purge_interval, flushes all families and compacts the
+// deleted ranges (docs/storage-format.md, "Purge of deleted keys").
+
+void Store::Rep::NotePurgeLocked(const WriteSet& writes) {
+  auto note = [this](Cf c, const std::string& key) {
+    std::lock_guard<std::mutex> lock(purge_mu);
+    auto [it, fresh] = purge_ranges.try_emplace(c, key, key);
+    if (!fresh) {
+      it->second.first = std::min(it->second.first, key);
+      it->second.second = std::max(it->second.second, key);
+    }
+  };
+  for (const WriteSet::Op& operation : writes.ops()) {
+    if (const auto* d = std::get_if<op::DeleteWrappedKey>(&operation.v)) note(kWrappedKeys, d->key_id);
+    if (const auto* d = std::get_if<op::DeleteSubscriber>(&operation.v)) note(kSubscribers, d->imsi);
+  }
+}
+
+Status Store::Rep::Purge(const std::map<Cf, std::pair<std::string, std::string>>& ranges) {
+  std::vector<rocksdb::ColumnFamilyHandle*> all;
+  for (const auto& h : handles) all.push_back(h.get());
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  fo.allow_write_stall = true;
+  SIMKMS_RETURN_IF_ERROR(FromRocks(db->Flush(fo, all), "purge: flush"));
+  for (const auto& [c, range] : ranges) {
+    rocksdb::CompactRangeOptions co;
+    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    const rocksdb::Slice first(range.first), last(range.second);
+    SIMKMS_RETURN_IF_ERROR(FromRocks(db->CompactRange(co, cf(c), &first, &last), "purge: compact"));
+  }
+  return OkStatus();
+}
+
+void Store::Rep::PurgeLoop() {
+  std::unique_lock<std::mutex> lock(purge_mu);
+  for (;;) {
+    purge_cv.wait_for(lock, purge_interval, [this] { return purge_stopping; });
+    if (purge_ranges.empty()) {
+      if (purge_stopping) return;
+      continue;
+    }
+    auto ranges = std::move(purge_ranges);
+    purge_ranges.clear();
+    lock.unlock();
+    const Status s = Purge(ranges);
+    lock.lock();
+    if (s.ok()) {
+      purges_completed.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      purges_failed.fetch_add(1, std::memory_order_relaxed);
+      for (const auto& [c, range] : ranges) {  // retried at the next interval
+        auto [it, fresh] = purge_ranges.try_emplace(c, range);
+        if (!fresh) {
+          it->second.first = std::min(it->second.first, range.first);
+          it->second.second = std::max(it->second.second, range.second);
+        }
+      }
+      if (purge_stopping) return;
+    }
+  }
+}
+
+void Store::Rep::StopPurger() {
+  {
+    std::lock_guard<std::mutex> lock(purge_mu);
+    purge_stopping = true;
+  }
+  purge_cv.notify_all();
+  if (purger.joinable()) purger.join();
+}
+
+Store::PurgeStats Store::GetPurgeStats() const {
+  PurgeStats stats;
+  stats.completed = rep_->purges_completed.load(std::memory_order_relaxed);
+  stats.failed = rep_->purges_failed.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(rep_->purge_mu);
+  stats.pending = !rep_->purge_ranges.empty();
+  return stats;
 }
 
 void Store::Rep::StopWriter() {
@@ -857,14 +1004,14 @@ StatusOr<VerRecord> Store::GetVer(uint32_t ver) const {
   const std::string key = U32Key(ver);
   SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kVers, key));
   if (!v.has_value()) return NotFoundError("VER " + std::to_string(ver) + " not found");
-  return DecodeAt(&DecodeVerRecord, View(*v), "vers", std::to_string(ver));
+  return rep_->Decode(&DecodeVerRecord, kVers, key, View(*v));
 }
 
 StatusOr<std::vector<VerRecord>> Store::ListVers() const {
   std::vector<VerRecord> out;
   auto it = rep_->Iter(rocksdb::ReadOptions(), kVers);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    SIMKMS_ASSIGN_OR_RETURN(VerRecord r, DecodeAt(&DecodeVerRecord, View(it->value()), "vers", it->key().ToStringView()));
+    SIMKMS_ASSIGN_OR_RETURN(VerRecord r, rep_->Decode(&DecodeVerRecord, kVers, it->key().ToStringView(), View(it->value())));
     out.push_back(std::move(r));
   }
   SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list vers"));
@@ -876,7 +1023,7 @@ StatusOr<std::vector<RangeRecord>> Store::ListRanges() const {
   auto it = rep_->Iter(rocksdb::ReadOptions(), kRanges);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     SIMKMS_ASSIGN_OR_RETURN(RangeRecord r,
-                            DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+                            rep_->Decode(&DecodeRangeRecord, kRanges, it->key().ToStringView(), View(it->value())));
     out.push_back(std::move(r));
   }
   SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list ranges"));
@@ -897,7 +1044,7 @@ StatusOr<RangeRecord> Store::FindRangeByIccid(uint64_t iccid_body) const {
   it->SeekForPrev(U64Key(iccid_body));
   if (it->Valid()) {
     SIMKMS_ASSIGN_OR_RETURN(RangeRecord r,
-                            DecodeAt(&DecodeRangeRecord, View(it->value()), "ranges", it->key().ToStringView()));
+                            rep_->Decode(&DecodeRangeRecord, kRanges, it->key().ToStringView(), View(it->value())));
     if (r.ContainsIccidBody(iccid_body)) return r;
   }
   SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), what));
@@ -919,7 +1066,7 @@ StatusOr<RangeRecord> Store::FindRangeByImsi(uint64_t imsi) const {
     if (!v.has_value()) {
       return DataLossError("imsi_ranges/0x" + ToHex(View(it->key())) + " points to a missing range");
     }
-    SIMKMS_ASSIGN_OR_RETURN(RangeRecord r, DecodeAt(&DecodeRangeRecord, View(*v), "ranges", pointer));
+    SIMKMS_ASSIGN_OR_RETURN(RangeRecord r, rep_->Decode(&DecodeRangeRecord, kRanges, pointer, View(*v)));
     if (r.ContainsImsi(imsi)) return r;
   }
   SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), what));
@@ -929,7 +1076,7 @@ StatusOr<RangeRecord> Store::FindRangeByImsi(uint64_t imsi) const {
 StatusOr<SubscriberRecord> Store::GetSubscriber(std::string_view imsi) const {
   SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kSubscribers, imsi));
   if (!v.has_value()) return NotFoundError("subscriber " + Printable(imsi) + " not found");
-  return DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", imsi);
+  return rep_->Decode(&DecodeSubscriberRecord, kSubscribers, imsi, View(*v));
 }
 
 StatusOr<SubscriberRecord> Store::FindSubscriberByIccid(std::string_view iccid) const {
@@ -942,7 +1089,7 @@ StatusOr<SubscriberRecord> Store::FindSubscriberByIccid(std::string_view iccid) 
     return DataLossError("iccid_index/" + Printable(iccid) + " points to IMSI " + Printable(*imsi) +
                          ", which has no record");
   }
-  SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(*v), "subscribers", *imsi));
+  SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, rep_->Decode(&DecodeSubscriberRecord, kSubscribers, *imsi, View(*v)));
   if (r.iccid != iccid) {
     return DataLossError("iccid_index/" + Printable(iccid) + " points to IMSI " + r.imsi + ", whose ICCID is " +
                          r.iccid);
@@ -956,26 +1103,44 @@ StatusOr<std::vector<SubscriberRecord>> Store::ListSubscribers(std::string_view 
   it->Seek(rocksdb::Slice(after_imsi.data(), after_imsi.size()));
   if (it->Valid() && !after_imsi.empty() && it->key().ToStringView() == after_imsi) it->Next();
   for (; it->Valid() && out.size() < limit; it->Next()) {
-    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, DecodeAt(&DecodeSubscriberRecord, View(it->value()), "subscribers",
-                                                         it->key().ToStringView()));
+    SIMKMS_ASSIGN_OR_RETURN(SubscriberRecord r, rep_->Decode(&DecodeSubscriberRecord, kSubscribers, it->key().ToStringView(), View(it->value())));
     out.push_back(std::move(r));
   }
   SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list subscribers"));
   return out;
 }
 
+Status Store::ScanSubscribers(const SubscriberVisitor& visit) const {
+  SnapshotGuard snap(rep_->db.get());
+  auto it = rep_->Iter(snap.Options(), kSubscribers);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    visit(it->key().ToStringView(),
+          rep_->Decode(&DecodeSubscriberRecord, kSubscribers, it->key().ToStringView(), View(it->value())));
+  }
+  return FromRocks(it->status(), "scan subscribers");
+}
+
+Status Store::ScanWrappedKeys(const WrappedKeyVisitor& visit) const {
+  SnapshotGuard snap(rep_->db.get());
+  auto it = rep_->Iter(snap.Options(), kWrappedKeys);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    visit(it->key().ToStringView(),
+          rep_->Decode(&DecodeWrappedKeyRecord, kWrappedKeys, it->key().ToStringView(), View(it->value())));
+  }
+  return FromRocks(it->status(), "scan wrapped keys");
+}
+
 StatusOr<WrappedKeyRecord> Store::GetWrappedKey(std::string_view key_id) const {
   SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kWrappedKeys, key_id));
   if (!v.has_value()) return NotFoundError("wrapped key '" + Printable(key_id) + "' not found");
-  return DecodeAt(&DecodeWrappedKeyRecord, View(*v), "wrapped_keys", key_id);
+  return rep_->Decode(&DecodeWrappedKeyRecord, kWrappedKeys, key_id, View(*v));
 }
 
 StatusOr<std::vector<WrappedKeyRecord>> Store::ListWrappedKeys() const {
   std::vector<WrappedKeyRecord> out;
   auto it = rep_->Iter(rocksdb::ReadOptions(), kWrappedKeys);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    SIMKMS_ASSIGN_OR_RETURN(WrappedKeyRecord r, DecodeAt(&DecodeWrappedKeyRecord, View(it->value()), "wrapped_keys",
-                                                         it->key().ToStringView()));
+    SIMKMS_ASSIGN_OR_RETURN(WrappedKeyRecord r, rep_->Decode(&DecodeWrappedKeyRecord, kWrappedKeys, it->key().ToStringView(), View(it->value())));
     out.push_back(std::move(r));
   }
   SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list wrapped keys"));

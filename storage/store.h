@@ -55,6 +55,7 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "storage/audit.h"
+#include "storage/record_mac.h"
 #include "storage/records.h"
 #include "storage/write_set.h"
 
@@ -67,6 +68,23 @@ struct StoreOptions {
   // kmsd): getters, ReadAudit and VerifyAudit work on the state as of Open; Commit is
   // FailedPrecondition.
   bool read_only = false;
+  // Record MACs (record_mac.h; not owned, must outlive the Store). When set, every
+  // VER, range, subscriber and wrapped-key record written carries a MAC, and every
+  // read of one -- getters, lists, and the reads Commit and AdvanceCounters make --
+  // checks it: a record that does not verify or has none is refused with
+  // RecordNotAuthenticError (DataLoss, IsRecordNotAuthentic). kmsd and kmsctl always
+  // set it; nullptr (records neither MAC'd nor checked) is for storage's own tests.
+  RecordMac* record_mac = nullptr;
+  // Accept records that carry no MAC (those with one are still checked): only for
+  // `kmsctl records seal`, the one-time migration of a DB from before record MACs.
+  bool accept_unsealed_records = false;
+  // Deleted secrets leave the files within this bound (plus one flush and
+  // compaction): after a commit deletes a wrapped key (a terminated subscriber's
+  // Ki_2, a re-key's previous one) or a subscriber, a background thread flushes
+  // every column family (so the WAL file that held the value becomes obsolete
+  // and is deleted) and compacts the deleted keys' range to the bottommost
+  // level (so no table file keeps the value). Never on the commit path.
+  unsigned purge_interval_ms = 10000;
 };
 
 class Store {
@@ -95,7 +113,9 @@ class Store {
   // second) and are counters, not key-lifecycle events; auditing each step
   // would drown the trail. Guard rails keep this from becoming a back door:
   // only these three fields change (the rest of the record is taken from the
-  // DB), each update names the values it expects to replace (compare-and-set),
+  // DB) and, if an update sets `ota`, the chip channel's other counters and
+  // its clone-alarm log (SubscriberRecord::ota: no key, state or secret);
+  // each update names the values it expects to replace (compare-and-set),
   // and the batch is all-or-nothing (FailedPrecondition naming the IMSI whose
   // counters moved).
   struct Counters {
@@ -104,10 +124,17 @@ class Store {
     uint64_t ota_out = 0;
     bool operator==(const Counters&) const = default;
   };
+  // The chip channel's bookkeeping besides the current key's counters, as a
+  // compare-and-set pair: `expected` must be what the record holds.
+  struct OtaBookkeepingUpdate {
+    OtaBookkeeping expected;
+    OtaBookkeeping next;
+  };
   struct CounterUpdate {
     std::string imsi;
     Counters expected;
     Counters next;
+    std::optional<OtaBookkeepingUpdate> ota = std::nullopt;  // unset: neither compared nor changed
   };
   [[nodiscard]] Status AdvanceCounters(const std::vector<CounterUpdate>& updates);
   // As AdvanceCounters, but returns at once: `done` runs once, on the store's writer
@@ -125,6 +152,15 @@ class Store {
     uint64_t queued = 0;
   };
   [[nodiscard]] GroupCommitStats GetGroupCommitStats() const;
+
+  // Purges of deleted keys from the files (StoreOptions::purge_interval_ms)
+  // completed and failed since Open (a failed one is retried at the next interval).
+  struct PurgeStats {
+    uint64_t completed = 0;
+    uint64_t failed = 0;
+    bool pending = false;  // deletions committed and not yet purged
+  };
+  [[nodiscard]] PurgeStats GetPurgeStats() const;
 
   // OK, or the error of the last failed checkpoint write that no later write repaired.
   [[nodiscard]] Status CheckpointHealth() const;
@@ -146,6 +182,15 @@ class Store {
   // Up to `limit` subscribers with IMSI > after_imsi (empty: from the start), ascending.
   [[nodiscard]] StatusOr<std::vector<SubscriberRecord>> ListSubscribers(std::string_view after_imsi,
                                                                         std::size_t limit) const;
+
+  // Every subscriber / wrapped-key record from one snapshot, in key order, each as it
+  // verifies and decodes: a record that fails (MAC, decoding) is passed as its error
+  // and the scan goes on (for `audit verify --state`, which names every difference).
+  // Non-OK only if the scan itself fails.
+  using SubscriberVisitor = std::function<void(std::string_view imsi, const StatusOr<SubscriberRecord>&)>;
+  using WrappedKeyVisitor = std::function<void(std::string_view key_id, const StatusOr<WrappedKeyRecord>&)>;
+  [[nodiscard]] Status ScanSubscribers(const SubscriberVisitor& visit) const;
+  [[nodiscard]] Status ScanWrappedKeys(const WrappedKeyVisitor& visit) const;
 
   [[nodiscard]] StatusOr<WrappedKeyRecord> GetWrappedKey(std::string_view key_id) const;
   [[nodiscard]] StatusOr<std::vector<WrappedKeyRecord>> ListWrappedKeys() const;

@@ -16,6 +16,7 @@
 
 #include "kms/ceremony.h"
 #include "kms/registry.h"
+#include "sc-engine/daemon/strict_json.h"
 #include "storage/identifiers.h"
 
 namespace simkms::daemon {
@@ -56,14 +57,22 @@ Json RangeJson(const storage::RangeRecord& r) {
           {"count", r.count}};
 }
 
+// An argument of type T: integers range-checked before narrowing, strings
+// free of control characters (they reach the audit trail and terminals).
 template <typename T>
 StatusOr<T> Arg(const Json& args, const char* key) {
   if (!args.contains(key)) return InvalidArgumentError(std::string("missing argument '") + key + "'");
-  try {
-    return args.at(key).get<T>();
-  } catch (const Json::exception&) {
-    return InvalidArgumentError(std::string("argument '") + key + "' has the wrong type");
-  }
+  const std::string what = std::string("argument '") + key + "'";
+  T value{};
+  SIMKMS_RETURN_IF_ERROR(FromJson(args.at(key), &value, what));
+  if constexpr (std::is_same_v<T, std::string>) SIMKMS_RETURN_IF_ERROR(CheckFreeText(value, what));
+  return value;
+}
+
+template <typename T>
+StatusOr<T> OptionalArg(const Json& args, const char* key, T fallback) {
+  if (!args.contains(key)) return fallback;
+  return Arg<T>(args, key);
 }
 
 StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, const std::string& peer) {
@@ -100,10 +109,12 @@ StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, cons
   if (command == "ver.add") {
     kms::NewVer v;
     SIMKMS_ASSIGN_OR_RETURN(v.ver, Arg<uint32_t>(args, "ver"));
-    SIMKMS_ASSIGN_OR_RETURN(v.profile, kms::ParseProfile(args.value("profile", "modern")));
-    v.dh_group = args.value("dh_group", "ffdhe2048");
-    v.description = args.value("description", "");
-    SIMKMS_ASSIGN_OR_RETURN(v.amf, FromHex(args.value("amf", "8000")));
+    SIMKMS_ASSIGN_OR_RETURN(std::string profile, OptionalArg<std::string>(args, "profile", "modern"));
+    SIMKMS_ASSIGN_OR_RETURN(v.profile, kms::ParseProfile(profile));
+    SIMKMS_ASSIGN_OR_RETURN(v.dh_group, OptionalArg<std::string>(args, "dh_group", "ffdhe2048"));
+    SIMKMS_ASSIGN_OR_RETURN(v.description, OptionalArg<std::string>(args, "description", ""));
+    SIMKMS_ASSIGN_OR_RETURN(std::string amf, OptionalArg<std::string>(args, "amf", "8000"));
+    SIMKMS_ASSIGN_OR_RETURN(v.amf, FromHex(amf));
     if (args.contains("op")) {
       SIMKMS_ASSIGN_OR_RETURN(std::string op_hex, Arg<std::string>(args, "op"));
       SIMKMS_ASSIGN_OR_RETURN(Bytes op, FromHex(op_hex));
@@ -120,8 +131,9 @@ StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, cons
     SIMKMS_ASSIGN_OR_RETURN(std::string iccid, Arg<std::string>(args, "iccid_first"));
     SIMKMS_ASSIGN_OR_RETURN(std::string imsi, Arg<std::string>(args, "imsi_first"));
     SIMKMS_ASSIGN_OR_RETURN(uint64_t count, Arg<uint64_t>(args, "count"));
-    SIMKMS_ASSIGN_OR_RETURN(storage::RangeRecord r, registry.AssignRange(manufacturer, ver, iccid, imsi,
-                                                                         args.value("mnc_digits", 2), count));
+    SIMKMS_ASSIGN_OR_RETURN(int mnc_digits, OptionalArg<int>(args, "mnc_digits", 2));
+    SIMKMS_ASSIGN_OR_RETURN(storage::RangeRecord r,
+                            registry.AssignRange(manufacturer, ver, iccid, imsi, mnc_digits, count));
     return RangeJson(r);
   }
   if (command == "audit.verify") {
@@ -136,8 +148,9 @@ StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, cons
     return j;
   }
   if (command == "audit.show") {
-    const uint64_t from = args.value("from", uint64_t{1});
-    const std::size_t limit = std::min<std::size_t>(args.value("limit", std::size_t{100}), 10000);
+    SIMKMS_ASSIGN_OR_RETURN(const uint64_t from, OptionalArg<uint64_t>(args, "from", 1));
+    SIMKMS_ASSIGN_OR_RETURN(const std::size_t asked, OptionalArg<std::size_t>(args, "limit", 100));
+    const std::size_t limit = std::min<std::size_t>(asked, 10000);
     SIMKMS_ASSIGN_OR_RETURN(auto records, s.store.ReadAudit(from, limit));
     Json list = Json::array();
     for (const auto& r : records) {
@@ -211,9 +224,9 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
 std::string HandleAdminCommand(Services& services, p11::Session& session, const std::string& request,
                                const std::string& peer) {
-  Json j = Json::parse(request, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Reply(InvalidArgumentError("request is not JSON"));
-  auto result = Run(services, session, j, peer);
+  auto j = ParseStrictJson(request, "request");
+  if (!j.ok()) return Reply(j.status());
+  auto result = Run(services, session, *j, peer);
   services.metrics.Count("simkms_admin_requests_total", "outcome", result.ok() ? "ok" : "error");
   return Reply(result);
 }

@@ -100,7 +100,10 @@ class GatewayConnection : public std::enable_shared_from_this<GatewayConnection<
         --self->in_flight_;
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         self->services_.metrics.Observe("simkms_chip_packet_seconds", seconds);
-        if (!result.ok()) {
+        if (!result.ok() && self->services_.record_alarm.Raise(result.status(), frame.imsi, "chip-channel")) {
+          // A record that fails its MAC: the chip gets no answer, the alarm is raised.
+          self->services_.metrics.Count("simkms_chip_packets_total", "outcome", "record_not_authentic");
+        } else if (!result.ok()) {
           self->services_.metrics.Count("simkms_chip_packets_total", "outcome",
                                         std::string("error_") + std::string(StatusCodeName(result.status().code())));
         } else {

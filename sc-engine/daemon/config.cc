@@ -5,14 +5,15 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+
+#include "sc-engine/daemon/strict_json.h"
 
 namespace simkms::daemon {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 const std::set<std::string> kListenerNames = {"operator_api", "chip_channel", "auc", "metrics"};
 const std::set<std::string> kRoles = {"custodian", "operator", "customer_care", "network",
@@ -21,11 +22,8 @@ const std::set<std::string> kRoles = {"custodian", "operator", "customer_care", 
 template <typename T>
 Status Take(const Json& j, const char* key, T* out, const std::string& where) {
   if (!j.contains(key)) return OkStatus();
-  try {
-    *out = j.at(key).get<T>();
-  } catch (const Json::exception&) {
-    return InvalidArgumentError(where + "." + key + " has the wrong type");
-  }
+  Status s = FromJson(j.at(key), out, where + "." + key);
+  if (!s.ok()) return InvalidArgumentError(s.message() + " (wrong type or out of range)");
   return OkStatus();
 }
 
@@ -81,8 +79,8 @@ const ListenerConfig* Config::listener(const std::string& name) const {
 }
 
 StatusOr<Config> ParseConfig(const std::string& text) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false, /*ignore_comments=*/true);
-  if (j.is_discarded() || !j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
+  SIMKMS_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, "configuration", /*allow_comments=*/true));
+  if (!j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
   SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
                                    {"token", "database", "tls", "listeners", "admin", "run_as", "lock_memory",
                                     "limits", "ki2_cache_size", "gsup"},
@@ -136,17 +134,39 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   SIMKMS_RETURN_IF_ERROR(Take(j, "ki2_cache_size", &c.ki2_cache_size, "config"));
   if (j.contains("gsup")) {
     const Json& g = j["gsup"];
-    SIMKMS_RETURN_IF_ERROR(CheckKeys(g, {"idle_timeout_ms", "ind"}, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(CheckKeys(g,
+                                     {"idle_timeout_ms", "ind", "peers", "allow_any_peer", "ipa_name",
+                                      "identify_timeout_ms", "frame_timeout_ms", "refusal_audit_interval_s"},
+                                     "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "idle_timeout_ms", &c.gsup_idle_timeout_ms, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "ind", &c.gsup_ind, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "allow_any_peer", &c.gsup_allow_any_peer, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "ipa_name", &c.gsup_ipa_name, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "identify_timeout_ms", &c.gsup_identify_timeout_ms, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "frame_timeout_ms", &c.gsup_frame_timeout_ms, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "refusal_audit_interval_s", &c.gsup_refusal_audit_interval_s, "gsup"));
+    if (g.contains("peers")) {
+      if (!g["peers"].is_array()) return InvalidArgumentError("gsup.peers must be a list of {address, names}");
+      for (const Json& p : g["peers"]) {
+        if (!p.is_object()) return InvalidArgumentError("gsup.peers must be a list of {address, names}");
+        SIMKMS_RETURN_IF_ERROR(CheckKeys(p, {"address", "names"}, "gsup.peers[]"));
+        GsupPeerRule rule;
+        SIMKMS_RETURN_IF_ERROR(Take(p, "address", &rule.address, "gsup.peers[]"));
+        SIMKMS_RETURN_IF_ERROR(Take(p, "names", &rule.names, "gsup.peers[]"));
+        c.gsup_peers.push_back(std::move(rule));
+      }
+    }
   }
   if (j.contains("limits")) {
     const Json& l = j["limits"];
     SIMKMS_RETURN_IF_ERROR(
-        CheckKeys(l, {"max_message_bytes", "read_timeout_ms", "activation_code_max_tries"}, "limits"));
+        CheckKeys(l, {"max_message_bytes", "read_timeout_ms", "activation_code_max_tries",
+                      "clone_alarm_interval_seconds", "clone_alarm_memory"}, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "max_message_bytes", &c.max_message_bytes, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "read_timeout_ms", &c.read_timeout_ms, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "activation_code_max_tries", &c.activation_code_max_tries, "limits"));
+    SIMKMS_RETURN_IF_ERROR(Take(l, "clone_alarm_interval_seconds", &c.clone_alarm_interval_seconds, "limits"));
+    SIMKMS_RETURN_IF_ERROR(Take(l, "clone_alarm_memory", &c.clone_alarm_memory, "limits"));
   }
   return c;
 }
@@ -159,6 +179,14 @@ StatusOr<Config> LoadConfig(const std::string& path) {
   auto c = ParseConfig(s.str());
   if (!c.ok()) return c.status().WithContext(path);
   return c;
+}
+
+policy::Limits PolicyLimits(const Config& c) {
+  policy::Limits limits;
+  limits.activation_code_max_tries = c.activation_code_max_tries;
+  limits.clone_alarm_interval_seconds = c.clone_alarm_interval_seconds;
+  limits.clone_alarm_memory = c.clone_alarm_memory;
+  return limits;
 }
 
 Status CheckSafety(const Config& c) {
@@ -177,8 +205,29 @@ Status CheckSafety(const Config& c) {
   if (c.activation_code_max_tries < 1 || c.activation_code_max_tries > 10) {
     problems.push_back("limits.activation_code_max_tries must be 1..10");
   }
+  if (Status limits = policy::ValidateLimits(PolicyLimits(c)); !limits.ok()) {
+    problems.push_back(std::string(limits.message()));
+  }
   if (c.gsup_idle_timeout_ms < 1000 || c.gsup_idle_timeout_ms > 3600000) {
     problems.push_back("gsup.idle_timeout_ms must be 1000..3600000 (above 20000 for libosmo-gsup-client peers)");
+  }
+  if (c.gsup_identify_timeout_ms < 100 || c.gsup_identify_timeout_ms > 600000) {
+    problems.push_back("gsup.identify_timeout_ms must be 100..600000");
+  }
+  if (c.gsup_frame_timeout_ms < 100 || c.gsup_frame_timeout_ms > 600000) {
+    problems.push_back("gsup.frame_timeout_ms must be 100..600000");
+  }
+  if (c.gsup_refusal_audit_interval_s < 1 || c.gsup_refusal_audit_interval_s > 86400) {
+    problems.push_back("gsup.refusal_audit_interval_s must be 1..86400");
+  }
+  if (c.gsup_ipa_name.empty() || c.gsup_ipa_name.size() > 255) problems.push_back("gsup.ipa_name must be 1..255 bytes");
+  if (auto allowlist = GsupPeerAllowlist::Create(c.gsup_peers); !allowlist.ok()) {
+    problems.push_back(allowlist.status().message());
+  }
+  if (const ListenerConfig* auc = c.listener("auc");
+      auc && auc->enabled() && c.gsup_peers.empty() && !c.gsup_allow_any_peer) {
+    problems.push_back("listeners.auc is enabled but gsup.peers lists no peer: GSUP has no peer authentication, so "
+                       "list the MSC/SGSN source addresses and IPA names (or set gsup.allow_any_peer in a lab)");
   }
   for (const auto& [name, ind] : c.gsup_ind) {
     if (ind > 31) problems.push_back("gsup.ind maps '" + name + "' to " + std::to_string(ind) + ": IND must be 0..31");
@@ -219,6 +268,10 @@ Status CheckSafety(const Config& c) {
 
 std::vector<std::string> ConfigWarnings(const Config& c) {
   std::vector<std::string> warnings;
+  if (const ListenerConfig* auc = c.listener("auc"); auc && auc->enabled() && c.gsup_allow_any_peer) {
+    warnings.push_back("gsup.allow_any_peer: the AuC serves authentication vectors to any peer that reaches " +
+                       auc->address + ":" + std::to_string(auc->port) + " (a lab setting; list gsup.peers instead)");
+  }
   for (const ListenerConfig& l : c.listeners) {
     if (l.enabled() && !l.tls && !IsLoopback(l.address) && l.plaintext_on_protected_network) {
       warnings.push_back("listeners." + l.name + " on " + l.address + ":" + std::to_string(l.port) +

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "base/status.h"
+#include "policy/limits.h"
+#include "sc-engine/daemon/gsup_peer_allowlist.h"
 
 namespace simkms::daemon {
 
@@ -51,11 +53,28 @@ struct Config {
   unsigned read_timeout_ms = 10000;
   std::size_t ki2_cache_size = 10000;  // each entry is a token session object: ~10 KB of heap on SoftHSM
   unsigned activation_code_max_tries = 3;
+  // Clone alarms (docs/protocol.md §6): at most one audited alarm per subscriber
+  // per interval (0: every one), and how many distinct ones each record remembers.
+  unsigned clone_alarm_interval_seconds = 3600;
+  unsigned clone_alarm_memory = 256;
   // GSUP (the "auc" listener, docs/gsup.md §8): an identified peer silent this
   // long is dropped (libosmo-gsup-client pings every 20 s, so keep it above that);
   // explicit IND (0..31) per peer name, others get a stable hash of the name.
   unsigned gsup_idle_timeout_ms = 60000;
   std::map<std::string, unsigned> gsup_ind;
+  // The peers the AuC serves (gsup.peers; gsup_peer_allowlist.h). An enabled auc
+  // listener with no peers refuses to start unless gsup.allow_any_peer (a lab).
+  std::vector<GsupPeerRule> gsup_peers;
+  bool gsup_allow_any_peer = false;
+  // The AuC's own IPA name: a request whose DESTINATION_NAME is another gets
+  // ROUTING_ERROR (osmo-hlr's default name).
+  std::string gsup_ipa_name = "unnamed-HLR";
+  // Absolute deadlines, not reset by each byte: the ID_RESP within this of
+  // accept(), and each frame within this of its first byte.
+  unsigned gsup_identify_timeout_ms = 5000;
+  unsigned gsup_frame_timeout_ms = 5000;
+  // A refused peer is audited once per (address, name) per this interval.
+  unsigned gsup_refusal_audit_interval_s = 60;
 
   const ListenerConfig* listener(const std::string& name) const;
 };
@@ -65,6 +84,8 @@ StatusOr<Config> LoadConfig(const std::string& path);
 
 // Every problem found, one line each; OK if none.
 Status CheckSafety(const Config& config);
+// The policy limits the configuration sets (the rest at their defaults).
+policy::Limits PolicyLimits(const Config& config);
 
 // Safe but noteworthy settings, one line each, for kmsd to print at start
 // (a plaintext GSUP listener off loopback, allowed by plaintext_on_protected_network).

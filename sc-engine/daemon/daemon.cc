@@ -8,6 +8,7 @@
 
 #include "kms/kcv.h"
 #include "kms/token_audit.h"
+#include "kms/token_record_mac.h"
 #include "pkcs11/module.h"
 #include "pkcs11/pin.h"
 #include "pkcs11/session_pool.h"
@@ -33,6 +34,7 @@ struct Daemon::Rep {
   kms::ServiceKeys keys;
   std::unique_ptr<kms::TokenAuditMac> audit_mac;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints;
+  std::unique_ptr<kms::TokenRecordMac> record_mac;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<kms::Ki2Vault> vault;
   std::unique_ptr<kms::Ki2Cache> ki2_cache;
@@ -43,6 +45,7 @@ struct Daemon::Rep {
   std::atomic<bool> stopping{false};
   boost::asio::io_context io;
   std::unique_ptr<CryptoPool> crypto;
+  std::unique_ptr<RecordAlarm> record_alarm;
   std::unique_ptr<Services> services;
   std::unique_ptr<ChipGatewayServer> chip_server;
   std::unique_ptr<GsupServer> gsup_server;
@@ -67,6 +70,7 @@ struct Daemon::Rep {
     subscriber_keys.reset();
     ki2_cache.reset();
     store.reset();
+    record_mac.reset();
     checkpoints.reset();
     audit_mac.reset();
     control.reset();
@@ -99,7 +103,10 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->keys = *keys;
   SIMKMS_ASSIGN_OR_RETURN(rep->audit_mac, kms::TokenAuditMac::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->checkpoints, kms::TokenCheckpointStore::Open(rep->module, token.slot));
-  auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints);
+  SIMKMS_ASSIGN_OR_RETURN(rep->record_mac, kms::TokenRecordMac::Open(rep->module, token.slot));
+  storage::StoreOptions store_options;
+  store_options.record_mac = rep->record_mac.get();
+  auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints, store_options);
   if (!store.ok()) return store.status().WithContext("open database " + c.database);
   rep->store = std::move(store).value();
   // Every start is on the record; the first commit also checks the chain head
@@ -122,13 +129,13 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
   rep->subscriber_keys = std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->ki2_cache);
   rep->auc = std::make_unique<sc::AucService>(*rep->store, *rep->subscriber_keys);
-  policy::Limits limits;
-  limits.activation_code_max_tries = c.activation_code_max_tries;
   rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
-                                                        kms::SystemClockMs, limits);
+                                                        kms::SystemClockMs, PolicyLimits(c));
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
-  rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,
-                                                      rep->keys, *rep->chip_channel, *rep->auc, rep->stopping});
+  rep->record_alarm = std::make_unique<RecordAlarm>(*rep->store, rep->metrics, *rep->crypto, kms::SystemClockMs);
+  rep->services =
+      std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store, rep->keys,
+                                          *rep->chip_channel, *rep->auc, *rep->record_alarm, rep->stopping});
 
   std::shared_ptr<boost::asio::ssl::context> tls;
   for (const ListenerConfig& l : c.listeners) {

@@ -40,29 +40,75 @@ const char kRequests[] = "simkms_gsup_requests_total";
 
 class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
  public:
-  GsupConnection(tcp::socket socket, Services& services)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), services_(services) {}
+  GsupConnection(tcp::socket socket, Services& services, std::shared_ptr<GsupPeerGate> gate)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        services_(services),
+        gate_(std::move(gate)),
+        accepted_(std::chrono::steady_clock::now()) {
+    boost::system::error_code ec;
+    const tcp::endpoint remote = socket_.remote_endpoint(ec);
+    if (!ec) address_ = remote.address().to_string();
+  }
 
   void Start() {
+    // A source outside every listed prefix gets nothing, not even ID_GET.
+    if (!services_.config.gsup_allow_any_peer && !gate_->AdmitsAddress(address_)) return Refuse("");
     Write(gsup::EncodeIdGet());  // what osmo-hlr sends right after accept()
     ReadMore();
   }
 
  private:
-  // An identified peer between frames may be idle up to gsup.idle_timeout_ms
-  // (it pings every 20 s); before its ID_RESP, or within a frame, the general
-  // read timeout applies.
+  // Absolute deadlines, never moved by a byte arriving: the ID_RESP within
+  // gsup.identify_timeout_ms of accept(); once identified, each frame within
+  // gsup.frame_timeout_ms of its first byte; between frames an identified
+  // peer may be silent up to gsup.idle_timeout_ms (it pings every 20 s).
   void ArmTimer() {
-    const bool idle_allowed = peer_.has_value() && decoder_.idle();
-    const unsigned ms = idle_allowed ? services_.config.gsup_idle_timeout_ms : services_.config.read_timeout_ms;
-    timer_.expires_after(std::chrono::milliseconds(ms));
-    timer_.async_wait([weak = weak_from_this(), idle_allowed](auto ec) {
+    using std::chrono::milliseconds;
+    const Config& config = services_.config;
+    const char* reason;
+    SteadyTime deadline;
+    if (!peer_) {
+      reason = "identify_timeout";
+      deadline = accepted_ + milliseconds(config.gsup_identify_timeout_ms);
+    } else if (frame_started_) {
+      reason = "frame_timeout";
+      deadline = *frame_started_ + milliseconds(config.gsup_frame_timeout_ms);
+    } else {
+      reason = "idle_timeout";
+      deadline = std::chrono::steady_clock::now() + milliseconds(config.gsup_idle_timeout_ms);
+    }
+    timer_.expires_at(deadline);
+    timer_.async_wait([weak = weak_from_this(), reason](auto ec) {
       if (ec) return;
       auto self = weak.lock();
       if (!self || self->closed_) return;
-      if (!self->answers_.empty()) return self->ArmTimer();  // still working for the peer
-      self->Close(idle_allowed ? "idle_timeout" : "read_timeout");
+      if (!self->answers_.empty() && self->peer_ && !self->frame_started_) {
+        return self->ArmTimer();  // idle only because we are still working for the peer
+      }
+      self->Close(reason);
     });
+  }
+
+  // Closes a peer the allowlist does not admit; audited (rate-limited) and counted.
+  void Refuse(const std::string& ipa_name) {
+    services_.metrics.Count("simkms_gsup_peers_refused_total", "stage", peer_claimed_ ? "identity" : "address");
+    if (gate_->ShouldAuditRefusal(address_, ipa_name)) {
+      storage::AuditEvent event;
+      event.time_ms = kms::SystemClockMs();
+      event.actor_role = "network";
+      event.actor_identity = ipa_name;
+      event.event = "auc.peer-refused";
+      event.subject = address_;
+      event.details = {{"address", address_}, {"ipa_name", ipa_name},
+                       {"reason", peer_claimed_ ? "not in gsup.peers" : "address not in gsup.peers"}};
+      services_.crypto.Post([self = shared_from_this(), event](p11::Session&) {
+        if (!self->services_.store.Commit(storage::WriteSet(), event).ok()) {
+          self->services_.metrics.Count("simkms_gsup_peers_refused_total", "stage", "audit_failed");
+        }
+      });
+    }
+    Close("peer_refused");
   }
 
   void ReadMore() {
@@ -88,8 +134,13 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
         return Close(consumed.status().code() == StatusCode::kResourceExhausted ? "oversize_frame" : "bad_frame");
       }
       input = input.subspan(*consumed);
-      if (auto frame = decoder_.Pop()) OnFrame(*frame);
+      if (auto frame = decoder_.Pop()) {
+        frame_started_.reset();
+        OnFrame(*frame);
+      }
     }
+    // A partial frame left: its deadline runs from the chunk that began it.
+    if (!decoder_.idle() && !frame_started_) frame_started_ = std::chrono::steady_clock::now();
     parsing_ = false;
     ReadMore();
   }
@@ -117,6 +168,10 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
     auto id = gsup::ParseIdResp(body);
     if (!id.ok()) return Close("bad_identity");  // what osmo-hlr drops too
     if (peer_ && *peer_ != *id) return Close("identity_changed");
+    if (!peer_ && !services_.config.gsup_allow_any_peer && !gate_->Admits(address_, id->serial)) {
+      peer_claimed_ = true;
+      return Refuse(id->serial);
+    }
     if (!peer_) services_.metrics.Count("simkms_gsup_peers_identified_total", "serial_empty",
                                         id->serial.empty() ? "yes" : "no");
     peer_ = *id;
@@ -135,6 +190,16 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
       }
       return services_.metrics.Count(kRequests, "outcome", "undecodable");  // osmo-hlr: no answer, connection kept
     }
+    if (request->destination_name && !AddressedToUs(*request->destination_name)) {
+      // osmo-hlr forwards such a request to the named peer, or answers
+      // ROUTING_ERROR; this AuC routes nothing and spends nothing on it.
+      if (!gsup::IsRequest(request->type)) return services_.metrics.Count(kRequests, "outcome", "misrouted");
+      services_.metrics.Count(kRequests, "outcome", "routing_error");
+      auto error = gsup::MakeRoutingError(*request);
+      auto encoded = error.ok() ? gsup::Encode(*error) : StatusOr<Bytes>(error.status());
+      if (encoded.ok()) Answer(Reserve(), std::move(*encoded), started);
+      return;
+    }
     switch (request->type) {
       case gsup::MessageType::kSendAuthInfoRequest:
         return SendAuthInfo(std::move(*request), started);
@@ -151,6 +216,14 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
     auto error = gsup::MakeError(*request, kCauseMessageTypeNotImplemented);
     auto encoded = error.ok() ? gsup::Encode(*error) : StatusOr<Bytes>(error.status());
     if (encoded.ok()) Answer(Reserve(), std::move(*encoded), started);
+  }
+
+  // DESTINATION_NAME names this AuC (gsup.ipa_name; one trailing NUL, as
+  // osmo-msc writes names, is not part of the name).
+  bool AddressedToUs(const Bytes& destination) const {
+    std::string_view name(reinterpret_cast<const char*>(destination.data()), destination.size());
+    if (!name.empty() && name.back() == '\0') name.remove_suffix(1);
+    return name == services_.config.gsup_ipa_name;
   }
 
   std::string PeerName(const gsup::Message& request) const {
@@ -214,6 +287,12 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
   Bytes EncodeAnswer(const gsup::Message& request, StatusOr<sc::AucService::Vectors>& vectors, bool resync,
                      std::string& outcome, std::size_t& served) {
     if (!vectors.ok()) {
+      const std::string peer = peer_ ? peer_->serial : std::string();
+      if (services_.record_alarm.Raise(vectors.status(), request.imsi, "auc " + peer)) {
+        // The subscriber's record fails its MAC: no vectors under whatever key it names.
+        outcome = "record_not_authentic";
+        return EncodeError(request, gsup::GmmCause::kNetworkFailure);
+      }
       switch (vectors.status().code()) {
         case StatusCode::kNotFound:  // misuse 1.1: not contracted, or no such IMSI
           outcome = "imsi_unknown";
@@ -364,8 +443,13 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
   tcp::socket socket_;
   asio::steady_timer timer_;
   Services& services_;
+  std::shared_ptr<GsupPeerGate> gate_;
+  const SteadyTime accepted_;
+  std::string address_;  // the peer's source address
   gsup::IpaDecoder decoder_;
   std::optional<gsup::IpaIdentity> peer_;
+  bool peer_claimed_ = false;           // an ID_RESP was received (refusal by name, not address)
+  std::optional<SteadyTime> frame_started_;  // first byte of the partial frame being read
   std::array<uint8_t, 4096> buffer_{};
   std::deque<std::optional<Bytes>> answers_;  // slot first_slot_ + i; nullopt while being computed
   uint64_t first_slot_ = 0;
@@ -391,12 +475,43 @@ uint8_t GsupPeerInd(const Config& config, const std::string& peer_name) {
   return static_cast<uint8_t>(1 + h % 31);
 }
 
-GsupServer::GsupServer(asio::io_context& io, Services& services) : io_(io), services_(services), acceptor_(io) {}
+bool GsupPeerGate::AdmitsAddress(const std::string& address) const { return allowlist_.AdmitsAddress(address); }
+
+bool GsupPeerGate::Admits(const std::string& address, const std::string& ipa_name) const {
+  return allowlist_.Admits(address, ipa_name);
+}
+
+bool GsupPeerGate::ShouldAuditRefusal(const std::string& address, const std::string& ipa_name) {
+  const auto now = std::chrono::steady_clock::now();
+  const auto interval = std::chrono::seconds(config_.gsup_refusal_audit_interval_s);
+  std::lock_guard lock(mutex_);
+  if (last_audited_.size() >= kMaxTracked) {
+    std::erase_if(last_audited_, [&](const auto& entry) { return now - entry.second >= interval; });
+  }
+  auto key = std::make_pair(address, ipa_name);
+  auto it = last_audited_.find(key);
+  if (it != last_audited_.end()) {
+    if (now - it->second < interval) return false;
+    it->second = now;
+    return true;
+  }
+  if (last_audited_.size() >= kMaxTracked) return false;  // a flood of distinct names: counted, not audited
+  last_audited_.emplace(std::move(key), now);
+  return true;
+}
+
+GsupServer::GsupServer(asio::io_context& io, Services& services, std::shared_ptr<GsupPeerGate> gate)
+    : io_(io), services_(services), gate_(std::move(gate)), acceptor_(io) {}
 
 StatusOr<std::unique_ptr<GsupServer>> GsupServer::Start(asio::io_context& io, const ListenerConfig& listener,
                                                        Services& services) {
   if (listener.tls) return InvalidArgumentError("the auc listener cannot use TLS: GSUP clients do not speak it");
-  std::unique_ptr<GsupServer> server(new GsupServer(io, services));
+  SIMKMS_ASSIGN_OR_RETURN(GsupPeerAllowlist allowlist, GsupPeerAllowlist::Create(services.config.gsup_peers));
+  if (services.config.gsup_peers.empty() && !services.config.gsup_allow_any_peer) {
+    return FailedPreconditionError("the auc listener has no gsup.peers and gsup.allow_any_peer is not set");
+  }
+  std::unique_ptr<GsupServer> server(
+      new GsupServer(io, services, std::make_shared<GsupPeerGate>(services.config, std::move(allowlist))));
   boost::system::error_code ec;
   tcp::endpoint endpoint(asio::ip::make_address(listener.address, ec), listener.port);
   if (ec) return InvalidArgumentError("auc address " + listener.address + ": " + ec.message());
@@ -417,7 +532,7 @@ void GsupServer::Accept() {
     if (ec == asio::error::operation_aborted) return;
     if (!ec && !services_.stopping) {
       services_.metrics.Count("simkms_gsup_connections_total", "listener", "auc");
-      std::make_shared<GsupConnection>(std::move(socket), services_)->Start();
+      std::make_shared<GsupConnection>(std::move(socket), services_, gate_)->Start();
     }
     if (!services_.stopping) Accept();
   });

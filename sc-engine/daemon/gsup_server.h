@@ -10,11 +10,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "sc-engine/daemon/gsup_peer_allowlist.h"
 #include "sc-engine/daemon/services.h"
 
 namespace simkms::daemon {
@@ -23,6 +27,29 @@ namespace simkms::daemon {
 // the IPA SERNR): gsup.ind of the config if listed there, 0 for an empty name
 // (as osmo-hlr), otherwise 1 + FNV-1a(name) mod 31, stable across restarts.
 uint8_t GsupPeerInd(const Config& config, const std::string& peer_name);
+
+// Admission of GSUP peers (docs/gsup.md §8.1): the allowlist of the config,
+// and the rate limit of the audit records of refused peers (one per
+// (address, name) per gsup.refusal_audit_interval_s), shared by the
+// connections of one listener.
+class GsupPeerGate {
+ public:
+  GsupPeerGate(const Config& config, GsupPeerAllowlist allowlist)
+      : config_(config), allowlist_(std::move(allowlist)) {}
+  bool AdmitsAddress(const std::string& address) const;
+  bool Admits(const std::string& address, const std::string& ipa_name) const;
+  // True if a refusal of (address, name) is to be audited now (and not again
+  // within the interval). At most kMaxTracked pairs are remembered; beyond
+  // that, pairs not yet seen are counted but not audited until entries expire.
+  bool ShouldAuditRefusal(const std::string& address, const std::string& ipa_name);
+
+ private:
+  static constexpr std::size_t kMaxTracked = 4096;
+  const Config& config_;
+  const GsupPeerAllowlist allowlist_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> last_audited_;
+};
 
 class GsupServer {
  public:
@@ -33,11 +60,12 @@ class GsupServer {
   uint16_t port() const;
 
  private:
-  GsupServer(boost::asio::io_context& io, Services& services);
+  GsupServer(boost::asio::io_context& io, Services& services, std::shared_ptr<GsupPeerGate> gate);
   void Accept();
 
   boost::asio::io_context& io_;
   Services& services_;
+  std::shared_ptr<GsupPeerGate> gate_;
   boost::asio::ip::tcp::acceptor acceptor_;
 };
 

@@ -78,6 +78,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "groups", writes.groups);
         services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "submissions", writes.submissions);
         services_.metrics.SetGauge("simkms_store_write_queue_depth", static_cast<double>(writes.queued));
+        // Deleted keys purged from the WAL and table files (docs/operations.md).
+        const storage::Store::PurgeStats purges = services_.store.GetPurgeStats();
+        services_.metrics.SetCounter("simkms_store_purges_total", "result", "completed", purges.completed);
+        services_.metrics.SetCounter("simkms_store_purges_total", "result", "failed", purges.failed);
         return Respond(200, services_.metrics.Render(), keep_alive, "text/plain; version=0.0.4");
       }
       if (req.method() == http::verb::get && req.target() == "/healthz") {
@@ -100,13 +104,15 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
                    identity_};
     const auto started = std::chrono::steady_clock::now();
     services_.crypto.Post([self = this->shared_from_this(), api = std::move(api), keep_alive,
-                           started](p11::Session& session) {
+                           started](p11::Session& session) mutable {
       ApiResponse response = HandleApiRequest(self->services_, session, api);
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, started] {
+      // Request bodies may carry an activation code: wiped as soon as handled.
+      SecureWipe(api.body.data(), api.body.size());
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, started]() mutable {
         self->services_.metrics.Observe("simkms_api_request_seconds",
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
         self->services_.metrics.Count("simkms_api_requests_total", "status", std::to_string(response.status));
-        self->Respond(response.status, response.body, keep_alive);
+        self->Respond(response.status, std::move(response.body), keep_alive);
       });
     });
   }
@@ -120,6 +126,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     res->prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(Timeout());
     http::async_write(stream_, *res, [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+      SecureWipe(res->body().data(), res->body().size());  // a PUK read's answer carries the PUK
       if (ec || !keep_alive || self->services_.stopping) return self->Close(ec ? "write_error" : "done");
       self->Read();
     });
@@ -135,7 +142,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
   Services& services_;
   const ListenerConfig& listener_;
   HttpServer::Kind kind_;
-  beast::flat_buffer buffer_;
+  // What is read from the socket (request bodies may carry an activation code):
+  // wiped whenever Beast frees or grows it.
+  beast::basic_flat_buffer<CleansingAllocator<char>> buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string role_;
   std::string identity_;

@@ -3,12 +3,16 @@
 // Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT); 1 if it could not start
 // (the message says what to fix); 2 on a bad command line.
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
 
 #include <iostream>
 
 #include "sc-engine/daemon/daemon.h"
 
 int main(int argc, char** argv) {
+  // Everything kmsd creates (RocksDB files, the admin socket, logs it opens) is
+  // the service account's alone, whatever umask it was started with.
+  umask(0077);
   CLI::App app{"kmsd: HSM-backed SIM key management daemon"};
   std::string config_path;
   bool check_only = false;

@@ -4,6 +4,7 @@
 #include "policy/lifecycle.h"
 #include "policy/roles.h"
 #include "sc-engine/daemon/operator_api.h"
+#include "sc-engine/daemon/strict_json.h"
 #include "sc-engine/engine/subscriber_registry.h"
 #include "storage/identifiers.h"
 
@@ -64,10 +65,10 @@ std::vector<std::string> Split(const std::string& path) {
   return parts;
 }
 
-// A JSON object with only the allowed fields.
+// A JSON object with only the allowed fields, each at most once.
 StatusOr<Json> ParseBody(const std::string& body, std::initializer_list<const char*> allowed) {
-  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return InvalidArgumentError("request body is not a JSON object");
+  SIMKMS_ASSIGN_OR_RETURN(Json j, ParseStrictJson(body, "request body"));
+  if (!j.is_object()) return InvalidArgumentError("request body is not a JSON object");
   for (const auto& [key, value] : j.items()) {
     bool known = false;
     for (const char* a : allowed) known = known || key == a;
@@ -82,7 +83,21 @@ StatusOr<std::string> StringField(const Json& j, const char* key, bool required)
     return std::string();
   }
   if (!j[key].is_string()) return InvalidArgumentError(std::string("field '") + key + "' must be a string");
-  return j[key].get<std::string>();
+  std::string value = j[key].get<std::string>();
+  // Every string field is printed somewhere (audit trail, logs, kmsctl).
+  SIMKMS_RETURN_IF_ERROR(CheckFreeText(value, std::string("field '") + key + "'"));
+  return value;
+}
+
+// A secret string field (the activation code): copied into a wiping buffer and
+// wiped in the parsed document at once. Empty if absent.
+StatusOr<SecretBytes> SecretField(Json& j, const char* key) {
+  if (!j.contains(key)) return SecretBytes();
+  if (!j[key].is_string()) return InvalidArgumentError(std::string("field '") + key + "' must be a string");
+  std::string& text = j[key].get_ref<std::string&>();
+  SecretBytes value = SecretBytes::Copy(AsBytes(text));
+  SecureWipe(text.data(), text.size());
+  return value;
 }
 
 struct Route {
@@ -102,16 +117,17 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
                    sc::ContractRequest c;
                    auto order = StringField(*body, "order_id", true);
                    auto iccid = StringField(*body, "iccid", true);
-                   auto code = StringField(*body, "activation_code", false);
+                   auto code = SecretField(*body, "activation_code");
                    for (const Status& s : {order.status(), iccid.status(), code.status()}) {
                      if (!s.ok()) return Error(s);
                    }
                    c.order_id = *order;
                    c.iccid = *iccid;
-                   if (!code->empty()) c.activation_code = *code;
+                   if (!code->empty()) c.activation_code = std::move(*code);
                    if (body->contains("ver")) {
-                     if (!(*body)["ver"].is_number_unsigned()) return Error(InvalidArgumentError("field 'ver' must be a number"));
-                     c.ver = (*body)["ver"].get<uint32_t>();
+                     uint32_t ver = 0;
+                     if (Status s = FromJson((*body)["ver"], &ver, "field 'ver'"); !s.ok()) return Error(s);
+                     c.ver = ver;
                    }
                    auto r = reg.Contract(c);
                    if (!r.ok()) return Error(r.status());
@@ -143,8 +159,15 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
       return Route{policy::Operation::kPukRead, [imsi](sc::SubscriberRegistry& reg) {
                      auto puk = reg.ReadPuk(imsi);
                      if (!puk.ok()) return Error(puk.status());
-                     Json j{{"imsi", imsi}, {"puk", *puk}};
-                     return Ok(200, j);
+                     // Written straight into the body (digits and a validated IMSI need no
+                     // escaping): no JSON document holds the PUK; the body is wiped once sent.
+                     const ByteView digits = puk->reveal();
+                     ApiResponse response{200, std::string()};
+                     response.body.reserve(64);
+                     response.body.append(R"({"imsi":")").append(imsi).append(R"(","puk":")");
+                     response.body.append(reinterpret_cast<const char*>(digits.data()), digits.size());
+                     response.body.append(R"("})");
+                     return response;
                    }};
     }
   }
@@ -158,7 +181,8 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
                                      {"profile", std::string(storage::KeyProfileName(v.profile))},
                                      {"dh_group", std::string(storage::DhGroupName(v.dh_group))},
                                      {"k1_kcv", ToHex(v.k1_kcv)},
-                                     {"description", v.description}});
+                                     {"description", v.description},
+                                     {"activation_code", v.contracts_without_code ? "optional" : "required"}});
                    }
                    return Ok(200, list);
                  }};
@@ -190,10 +214,8 @@ ApiResponse HandleApiRequest(Services& services, p11::Session& session, const Ap
   auto route = Match(services, req);
   if (!route.ok()) return Error(route.status());
   if (Status allowed = policy::Authorize(*role, route->operation); !allowed.ok()) return Error(allowed);
-  policy::Limits limits;
-  limits.activation_code_max_tries = services.config.activation_code_max_tries;
   sc::SubscriberRegistry registry(session, services.keys, services.store, {req.role, req.identity},
-                                  kms::SystemClockMs, limits);
+                                  kms::SystemClockMs, PolicyLimits(services.config));
   return route->run(registry);
 }
 

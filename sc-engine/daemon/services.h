@@ -9,6 +9,7 @@
 #include "sc-engine/daemon/config.h"
 #include "sc-engine/daemon/crypto_pool.h"
 #include "sc-engine/daemon/metrics.h"
+#include "sc-engine/daemon/record_alarm.h"
 #include "sc-engine/engine/auc_service.h"
 #include "sc-engine/engine/chip_channel.h"
 #include "storage/store.h"
@@ -23,6 +24,7 @@ struct Services {
   const kms::ServiceKeys& keys;
   sc::ChipChannel& chip_channel;
   sc::AucService& auc;
+  RecordAlarm& record_alarm;
   std::atomic<bool>& stopping;
 };
 

@@ -60,24 +60,23 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
   // Ki_1 always: the first call's key, and after personalization the key a
   // clone (or a chip whose COMMIT was lost) speaks under.
   SIMKMS_ASSIGN_OR_RETURN(sub->ki1, subscriber_keys_.Ki1(session, r, ver));
-  const BaseKey ki1{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1"};
+  // Each key with its own counters: the record's ota_counter_in/out are the current key's.
   v.personalized = r.state == storage::SubscriberState::kPersonalized ||
                    r.state == storage::SubscriberState::kRekeyPending;
   if (v.personalized) {
     SIMKMS_ASSIGN_OR_RETURN(sub->ki2, subscriber_keys_.Ki2(session, r, r.ki2_key_id));
-    v.current = BaseKey{sub->ki2->get(), protocol::kKeyVersionKi2, r.ki2_key_id};
-    v.previous.push_back(ki1);
+    v.current = BaseKey{sub->ki2->get(), protocol::kKeyVersionKi2, r.ki2_key_id, r.ota_counter_in, r.ota_counter_out};
+    v.previous.push_back(BaseKey{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1", r.ota.ki1.in, r.ota.ki1.out});
     if (!r.previous_ki2_key_id.empty()) {
       SIMKMS_ASSIGN_OR_RETURN(sub->previous_ki2, subscriber_keys_.Ki2(session, r, r.previous_ki2_key_id));
-      v.previous.push_back(BaseKey{sub->previous_ki2->get(), protocol::kKeyVersionKi2, r.previous_ki2_key_id});
+      v.previous.push_back(BaseKey{sub->previous_ki2->get(), protocol::kKeyVersionKi2, r.previous_ki2_key_id,
+                                   r.ota.previous_ki2.in, r.ota.previous_ki2.out});
     }
   } else {
-    v.current = ki1;
+    v.current = BaseKey{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1", r.ota_counter_in, r.ota_counter_out};
   }
   v.session_allowed = r.state == storage::SubscriberState::kContracted ||
                       r.state == storage::SubscriberState::kRekeyPending;
-  v.counter_in = r.ota_counter_in;
-  v.counter_out = r.ota_counter_out;
   if (r.last_commit_session.size() == 8) {
     protocol::SessionId id{};
     std::copy(r.last_commit_session.begin(), r.last_commit_session.end(), id.begin());
@@ -117,11 +116,16 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
     return step.status();
   }
   const storage::SubscriberRecord& r = sub->record;
-  const std::pair<uint64_t, uint64_t> counters{step->counter_in, std::max(r.ota_counter_out, step->counter_out)};
+  // Only the counters of the key the packet came under move (docs/protocol.md §2).
+  const BaseKey& channel = step->channel;
+  const bool under_current = channel.id == sub->view.current.id;
+  const std::pair<uint64_t, uint64_t> counters{step->counter_in, std::max(channel.counter_out, step->counter_out)};
   auto advance = [&]() {
-    return store_.AdvanceCounters({{imsi,
-                                    {r.sqn, r.ota_counter_in, r.ota_counter_out},
-                                    {r.sqn, counters.first, counters.second}}});
+    const storage::Store::Counters stored{r.sqn, r.ota_counter_in, r.ota_counter_out};
+    if (under_current) return store_.AdvanceCounters({{imsi, stored, {r.sqn, counters.first, counters.second}}});
+    storage::OtaBookkeeping next = r.ota;
+    (channel.version == protocol::kKeyVersionKi1 ? next.ki1 : next.previous_ki2) = {counters.first, counters.second};
+    return store_.AdvanceCounters({{imsi, stored, stored, storage::Store::OtaBookkeepingUpdate{r.ota, next}}});
   };
   SubscriberRegistry registry(session, keys_, store_, {"sc", "chip-channel"}, clock_, limits_);
   ChipChannelResult result;
@@ -162,18 +166,23 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
         result.outcome = t.next && t.next->state == storage::SubscriberState::kLocked ? "locked"
                                                                                        : "activation_rejected";
       } else {
-        SIMKMS_RETURN_IF_ERROR(advance());
+        // Under a key that is not the current one (the previous Ki_2) nothing
+        // moves: such a packet is answered, but only a resync is acted on.
+        if (under_current) SIMKMS_RETURN_IF_ERROR(advance());
         result.outcome = "rejected";
       }
       break;
-    case ScStep::Kind::kCloneAlarm:
-      // The counters stay where the genuine chip left them: a clone's (authentic
-      // Ki_1) packet must not push them ahead, or it would lock the genuine chip
-      // out of re-keys (docs/lifecycle.md: misuse 1.2 changes nothing but the audit).
-      SIMKMS_RETURN_IF_ERROR(
-          registry.RecordEvent(imsi, policy::CloneSuspected{}, {r.ota_counter_in, r.ota_counter_out}).status());
-      result.outcome = "clone_alarm";
+    case ScStep::Kind::kCloneAlarm: {
+      // No counter moves: a clone's (authentic Ki_1) packet must not push any
+      // ahead, or it would lock the genuine chip out of re-keys or of the
+      // resync of a lost COMMIT (docs/lifecycle.md: misuse 1.2 changes nothing
+      // but the audit). Replays and floods are held back by DecideCloneAlarm.
+      SIMKMS_ASSIGN_OR_RETURN(CloneAlarmAction action, registry.RecordCloneAlarm(imsi, channel.version, step->counter_in));
+      result.outcome = action == CloneAlarmAction::kAudit      ? "clone_alarm"
+                       : action == CloneAlarmAction::kSuppress ? "clone_alarm_suppressed"
+                                                               : "clone_alarm_duplicate";
       return result;  // no answer to a clone
+    }
   }
   result.reply = std::move(step->packet);
   return result;

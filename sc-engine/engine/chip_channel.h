@@ -33,7 +33,9 @@ namespace simkms::sc {
 struct ChipChannelResult {
   std::optional<Bytes> reply;  // to send back to the chip; none for a dropped packet
   // What happened, for metrics and logs: "challenge", "commit", "resend_commit",
-  // "rejected", "activation_rejected", "locked", "clone_alarm".
+  // "rejected", "activation_rejected", "locked", "clone_alarm" (audited),
+  // "clone_alarm_suppressed" (rate limit: counted, not audited),
+  // "clone_alarm_duplicate" (a replay of a packet that raised one already).
   std::string outcome;
 };
 

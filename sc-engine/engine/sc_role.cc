@@ -2,37 +2,58 @@
 
 #include <array>
 
+#include "kms/auc_vectors.h"
 #include "kms/milenage.h"
 #include "kms/token_block_cipher.h"
 #include "sc-engine/engine/token_key_agreement.h"
+#include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/secured_packet.h"
 
 namespace simkms::sc {
 namespace {
 
-// XRES = f2 of Milenage under the candidate Ki_2 in the token, OPc computed in the token.
-StatusOr<protocol::Res> XresInToken(p11::Session& session, CK_OBJECT_HANDLE ki2, const SecretBytes& op,
+// XRES' = f2 of Milenage under the candidate Ki_2 in the token, with the OPc of
+// the key the session runs under (docs/protocol.md §4.3: the chip, which keeps
+// no OP, cannot compute the candidate's own OPc before the COMMIT brings it).
+StatusOr<protocol::Res> XresInToken(p11::Session& session, CK_OBJECT_HANDLE ki2, const kms::Block& base_opc,
                                     const protocol::Rand& rand) {
   kms::TokenBlockCipher cipher(session, ki2);
-  kms::Block op_block{};
-  std::copy(op.reveal().begin(), op.reveal().end(), op_block.begin());
-  auto opc = kms::ComputeOpc(cipher, op_block);
-  SecureWipe(op_block.data(), op_block.size());
-  if (!opc.ok()) return opc.status();
   kms::Block r{};
   std::copy(rand.begin(), rand.end(), r.begin());
-  SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(cipher, *opc, r, kms::Sqn{}, kms::Amf{}));
-  SecureWipe(opc->data(), opc->size());
+  SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(cipher, base_opc, r, kms::Sqn{}, kms::Amf{}));
   protocol::Res res{};
   std::copy(out.res.begin(), out.res.end(), res.begin());
   return res;
 }
 
+// The OPc of a key (OP xor AES_key(OP)), computed in the token; a SecretBytes
+// so that it is wiped when the COMMIT that carries it has been sealed.
+StatusOr<SecretBytes> OpcOf(p11::Session& session, CK_OBJECT_HANDLE key, const SecretBytes& op) {
+  SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpcInToken(session, key, op));
+  SecretBytes out = SecretBytes::Copy(opc);
+  SecureWipe(opc.data(), opc.size());
+  return out;
+}
+
+// A COMMIT for the session that committed `opc`'s key.
+protocol::Commit CommitFor(const protocol::SessionId& id, const protocol::ShortMac& mac, const SecretBytes& opc) {
+  protocol::Commit commit{id, mac, {}};
+  std::copy(opc.reveal().begin(), opc.reveal().end(), commit.opc.begin());
+  return commit;
+}
+
 // A reply's CNTR: above the last one sent, and at least the chip's own counter,
 // so that a new contract (whose record starts at 0) still answers above what a
 // reused chip last accepted (the chip's reset keeps its counters).
-uint64_t NextCounter(const ScSubscriber& s, uint64_t chip_counter) {
-  return std::max(s.counter_out + 1, chip_counter);
+uint64_t NextCounter(const BaseKey& key, uint64_t chip_counter) {
+  return std::max(key.counter_out + 1, chip_counter);
+}
+
+// Ki_1 once a Ki_2 is in force: the genuine chip speaks under it only to
+// resynchronise a lost COMMIT; a copy of the chip made before its first call,
+// or anyone with a leaked K1, can speak under it at will (misuse 1.2).
+bool IsRetiredKi1(const ScSubscriber& s, const BaseKey& key) {
+  return s.personalized && key.version == protocol::kKeyVersionKi1;
 }
 
 }  // namespace
@@ -54,11 +75,23 @@ StatusOr<ScRole::Opened> ScRole::OpenFromChip(const ScSubscriber& s, const ScPen
       ota = std::make_shared<const TokenOtaKeys>(std::move(derived));
     }
     TokenOtaCipher up = ota->Up(session_);
-    auto opened = protocol::OpenPacket(up, packet, s.counter_in);
+    // Authenticity first (any CNTR above 0), then this key's own counter rule.
+    auto opened = protocol::OpenPacket(up, packet, 0);
     if (!opened.ok()) {
       last = opened.status();
       if (last.code() == StatusCode::kUnauthenticated) continue;  // maybe the other key
       return last;
+    }
+    if (opened->counter <= key.counter_in) {
+      // Behind a retired Ki_1's counter: a replay of an old packet, or the
+      // genuine chip after a Ki_1 holder took its first call with a higher
+      // CNTR. Neither is dropped silently (a clone alarm); a packet equal to
+      // the last one accepted is a duplicate of what was acted on already.
+      if (IsRetiredKi1(s, key) && opened->counter < key.counter_in) {
+        return Opened{protocol::Message{}, opened->counter, key, std::move(ota), /*behind_counter=*/true};
+      }
+      return FailedPreconditionError("secured packet counter " + std::to_string(opened->counter) +
+                                     " is not higher than the last accepted " + std::to_string(key.counter_in));
     }
     SIMKMS_ASSIGN_OR_RETURN(protocol::Message message, protocol::Decode(opened->message));
     return Opened{std::move(message), opened->counter, key, std::move(ota)};
@@ -77,7 +110,7 @@ StatusOr<ScStep> ScRole::Reject(const ScSubscriber& s, const Opened& opened, std
   step.kind = ScStep::Kind::kRejected;
   step.error = code;
   step.counter_in = opened.counter;
-  step.counter_out = NextCounter(s, opened.counter);
+  step.counter_out = NextCounter(opened.channel, opened.counter);
   protocol::Error error;
   error.session_id = id;
   error.code = code;
@@ -88,9 +121,27 @@ StatusOr<ScStep> ScRole::Reject(const ScSubscriber& s, const Opened& opened, std
   return step;
 }
 
+ScStep ScRole::CloneAlarm(const Opened& opened) {
+  ScStep alarm;
+  alarm.kind = ScStep::Kind::kCloneAlarm;
+  alarm.counter_in = opened.counter;
+  return alarm;
+}
+
 StatusOr<ScStep> ScRole::OnPacket(const ScSubscriber& s, ScPendingSession* pending, ByteView packet) {
   if (s.op.size() != 16) return FailedPreconditionError("VER OP missing for " + s.imsi);
   SIMKMS_ASSIGN_OR_RETURN(Opened opened, OpenFromChip(s, pending, packet));
+  StatusOr<ScStep> step = Dispatch(s, pending, opened);
+  if (step.ok()) step->channel = opened.channel;
+  return step;
+}
+
+StatusOr<ScStep> ScRole::Dispatch(const ScSubscriber& s, ScPendingSession* pending, const Opened& opened) {
+  // Under a retired Ki_1 only a HELLO may be the genuine chip's (OnHello checks its resync proof).
+  if (IsRetiredKi1(s, opened.channel) &&
+      (opened.behind_counter || !std::holds_alternative<protocol::Hello>(opened.message))) {
+    return CloneAlarm(opened);
+  }
   if (const auto* hello = std::get_if<protocol::Hello>(&opened.message)) return OnHello(s, opened, *hello);
   if (const auto* confirm = std::get_if<protocol::Confirm>(&opened.message)) {
     return OnConfirm(s, pending, opened, *confirm);
@@ -112,11 +163,15 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
       ScStep step;
       step.kind = ScStep::Kind::kResendCommit;
       step.counter_in = counter;
-      step.counter_out = NextCounter(s, opened.counter);
-      protocol::Commit commit{*s.last_commit_session, {}};
-      SIMKMS_ASSIGN_OR_RETURN(commit.commit_mac,
+      step.counter_out = NextCounter(opened.channel, opened.counter);
+      SIMKMS_ASSIGN_OR_RETURN(protocol::ShortMac mac,
                               ShortCmac(session_, k_conf.get(), protocol::CommitMacInput(*s.last_commit_session)));
-      SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, commit));
+      // The resent COMMIT carries the committed key's OPc too: the chip has none for it yet.
+      SIMKMS_ASSIGN_OR_RETURN(SecretBytes opc, OpcOf(session_, s.current.handle, s.op));
+      protocol::Commit commit = CommitFor(*s.last_commit_session, mac, opc);
+      auto sealed = SealToChip(opened, step.counter_out, commit);
+      SecureWipe(commit.opc.data(), commit.opc.size());
+      SIMKMS_ASSIGN_OR_RETURN(step.packet, std::move(sealed));
       return step;
     }
   }
@@ -124,17 +179,12 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   // A session runs only under the current key: first call under Ki_1, re-key under the current Ki_2.
   const bool under_current = opened.channel.id == s.current.id;
   if (first_call == s.personalized || !s.session_allowed || !under_current) {
-    // A HELLO under Ki_1 once Ki_2 is in force cannot come from the genuine chip
-    // (which would have shown a valid resync proof): misuse 1.2.
-    if (first_call && s.personalized) {
-      ScStep alarm;
-      alarm.kind = ScStep::Kind::kCloneAlarm;
-      alarm.counter_in = counter;
-      return alarm;
-    }
+    // A HELLO (first call or re-key) under Ki_1 once Ki_2 is in force cannot
+    // come from the genuine chip (which would have shown a valid resync proof): misuse 1.2.
+    if (IsRetiredKi1(s, opened.channel)) return CloneAlarm(opened);
     return Reject(s, opened, std::nullopt, protocol::ErrorCode::kStateForbids);
   }
-  if (Status valid = s.group.ValidatePeer(hello->y_c); !valid.ok()) {
+  if (Status valid = protocol::ValidateShare(s.group, hello->y_c); !valid.ok()) {
     return Reject(s, opened, std::nullopt, protocol::ErrorCode::kBadDhValue);
   }
 
@@ -151,7 +201,16 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   }
   challenge.activation_required = first_call && s.activation_verifier.has_value();
   SIMKMS_ASSIGN_OR_RETURN(TokenEphemeral own, GenerateEphemeral(session_, s.group));
-  challenge.y_s = own.public_value;
+  if (challenge.activation_required) {
+    // The share goes out blinded by the code (code_blinding.h): only a chip that
+    // knows the code derives the same Z, and a guess can only be tried by sending
+    // a CONFIRM, which counts against the contract's tries.
+    SIMKMS_ASSIGN_OR_RETURN(SecretBytes w, protocol::CodeScalar(s.group, s.imsi, s.ver, *s.activation_verifier));
+    SIMKMS_ASSIGN_OR_RETURN(challenge.y_s, protocol::BlindShare(s.group, own.public_value, w));
+  } else {
+    challenge.y_s = own.public_value;
+  }
+  const uint64_t challenge_counter = NextCounter(opened.channel, opened.counter);
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k_z, DeriveKz(session_, own, s.group, hello->y_c));
 
   protocol::Transcript t;
@@ -164,6 +223,9 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   t.y_s = challenge.y_s;
   t.rand = challenge.rand;
   t.session_id = challenge.session_id;
+  t.hello_counter = counter;
+  t.challenge_counter = challenge_counter;
+  t.code_bound = challenge.activation_required;
   SIMKMS_ASSIGN_OR_RETURN(protocol::TranscriptHash hash, protocol::HashTranscript(t));
   SIMKMS_ASSIGN_OR_RETURN(TokenSessionKeys keys, DeriveSessionKeys(session_, k_z.get(), hash));
 
@@ -173,7 +235,13 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   pending.ver = s.ver;
   pending.session_id = challenge.session_id;
   pending.transcript = hash;
-  SIMKMS_ASSIGN_OR_RETURN(pending.xres, XresInToken(session_, keys.ki2.get(), s.op, challenge.rand));
+  {
+    SIMKMS_ASSIGN_OR_RETURN(kms::Block base_opc, kms::ComputeOpcInToken(session_, opened.channel.handle, s.op));
+    auto xres = XresInToken(session_, keys.ki2.get(), base_opc, challenge.rand);
+    SecureWipe(base_opc.data(), base_opc.size());
+    SIMKMS_ASSIGN_OR_RETURN(pending.xres, std::move(xres));
+  }
+  SIMKMS_ASSIGN_OR_RETURN(pending.ki2_opc, OpcOf(session_, keys.ki2.get(), s.op));
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k_conf, DeriveConfirmKey(session_, keys.ki2.get()));
   SIMKMS_ASSIGN_OR_RETURN(pending.commit_mac,
                           ShortCmac(session_, k_conf.get(), protocol::CommitMacInput(challenge.session_id)));
@@ -185,7 +253,7 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   ScStep step;
   step.kind = ScStep::Kind::kChallenge;
   step.counter_in = counter;
-  step.counter_out = NextCounter(s, opened.counter);
+  step.counter_out = challenge_counter;
   SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, challenge));
   step.pending = std::move(pending);
   return step;
@@ -200,9 +268,8 @@ StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession* pend
     return Reject(s, opened, std::nullopt, protocol::ErrorCode::kUnknownSession);
   }
   ScPendingSession& pending = *pending_session;
-  if (!ConstantTimeEquals(confirm->res, pending.xres)) {
-    return Reject(s, opened, pending.session_id, protocol::ErrorCode::kWrongRes);
-  }
+  // With a code, the proof is checked first: a wrong code gives the chip another Z,
+  // so its RES is wrong too, and it is the code that was wrong (one counted try).
   if (pending.activation_required) {
     bool proven = false;
     if (confirm->activation_proof && s.activation_verifier) {
@@ -214,12 +281,17 @@ StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession* pend
     }
     if (!proven) return Reject(s, opened, pending.session_id, protocol::ErrorCode::kWrongActivationCode);
   }
+  if (!ConstantTimeEquals(confirm->res, pending.xres)) {
+    return Reject(s, opened, pending.session_id, protocol::ErrorCode::kWrongRes);
+  }
   ScStep step;
   step.kind = ScStep::Kind::kCommit;
   step.counter_in = counter;
-  step.counter_out = NextCounter(s, opened.counter);
-  protocol::Commit commit{pending.session_id, pending.commit_mac};
-  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, commit));
+  step.counter_out = NextCounter(opened.channel, opened.counter);
+  protocol::Commit commit = CommitFor(pending.session_id, pending.commit_mac, pending.ki2_opc);
+  auto sealed = SealToChip(opened, step.counter_out, commit);
+  SecureWipe(commit.opc.data(), commit.opc.size());
+  SIMKMS_ASSIGN_OR_RETURN(step.packet, std::move(sealed));
   return step;
 }
 

@@ -30,6 +30,11 @@ struct BaseKey {
   // Names the key across packets (handles of keys derived per packet change):
   // "ki1", or the Ki_2 blob's key id.
   std::string id;
+  // This key's secured-packet counters (docs/protocol.md §2): the last CNTR
+  // accepted from the chip under it and the last sent under it. Each key has
+  // its own; a packet under one never moves another's.
+  uint64_t counter_in = 0;
+  uint64_t counter_out = 0;
 };
 
 struct ScSubscriber {
@@ -45,8 +50,6 @@ struct ScSubscriber {
   bool personalized = false;       // current is a Ki_2
   bool session_allowed = true;                    // policy: CONTRACTED or REKEY_PENDING
   SecretBytes op;                                 // the VER's OP (16 bytes)
-  uint64_t counter_in = 0;                        // last CNTR accepted from the chip
-  uint64_t counter_out = 0;                       // last CNTR sent to the chip
   std::optional<SecretBytes> activation_verifier;  // H_ac, if the contract has an activation code
   // Wrong activation codes the contract still tolerates before LOCKED; the
   // ERROR for a wrong code carries what is left after this one (protocol §4.5).
@@ -81,6 +84,9 @@ struct ScPendingSession {
   p11::ScopedObject k_activate;  // dropped when no activation code is required
   std::string puk;  // empty on a re-key
   protocol::ShortMac commit_mac{};
+  // The OPc of ki2 (OP xor AES_Ki_2(OP)), computed in the token while ki2 is
+  // still a token object; the COMMIT carries it to the chip, which keeps no OP.
+  SecretBytes ki2_opc;
   bool activation_required = false;
 };
 
@@ -90,8 +96,15 @@ struct ScStep {
     kResendCommit,  // the chip holds a committed key: send `packet` (COMMIT again)
     kCommit,        // CONFIRM verified: commit `pending` (Ki_2, PUK), then send `packet`
     kRejected,      // send `packet` (ERROR); nothing to commit
-    kCloneAlarm,    // a HELLO under Ki_1 for a personalized subscriber without a valid resync proof
+    // A packet under Ki_1 for a personalized subscriber that is not the genuine
+    // chip's resync (a HELLO with a valid resync proof): any other message, or
+    // one behind Ki_1's counter. No answer; `channel` and `counter_in` name it.
+    kCloneAlarm,
   } kind = Kind::kRejected;
+  // The key the packet came under, with its counters as they were: the only
+  // counters `counter_in` / `counter_out` may move (and, for a key that is not
+  // the current one, only on kResendCommit).
+  BaseKey channel;
   Bytes packet;
   std::optional<ScPendingSession> pending;
   std::optional<protocol::ErrorCode> error;
@@ -116,7 +129,12 @@ class ScRole {
     uint64_t counter = 0;
     BaseKey channel;
     std::shared_ptr<const TokenOtaKeys> ota;  // of `channel`: opened the packet, seals the answer
+    // Behind the counter of `channel`, a retired Ki_1 (the one case such a packet
+    // is not refused: a clone alarm); `message` is then not decoded.
+    bool behind_counter = false;
   };
+  StatusOr<ScStep> Dispatch(const ScSubscriber& s, ScPendingSession* pending, const Opened& opened);
+  static ScStep CloneAlarm(const Opened& opened);
   StatusOr<Opened> OpenFromChip(const ScSubscriber& s, const ScPendingSession* pending, ByteView packet);
   StatusOr<ScStep> OnHello(const ScSubscriber& s, const Opened& opened, const protocol::Hello& hello);
   StatusOr<ScStep> OnConfirm(const ScSubscriber& s, ScPendingSession* pending, const Opened& opened,

@@ -5,6 +5,7 @@
 #include "policy/lifecycle.h"
 #include "sc-engine/protocol/key_schedule.h"
 #include "storage/identifiers.h"
+#include "storage/state_audit.h"
 
 namespace simkms::sc {
 
@@ -49,6 +50,9 @@ storage::AuditEvent SubscriberRegistry::Event(std::string_view name, const stora
   e.event = std::string(name);
   e.subject = r.imsi + "/" + r.iccid;
   e.details = std::move(details);
+  // What the record is after this event (before it, for a termination, which deletes
+  // it): `kmsctl audit verify --state` replays these and compares the live records.
+  for (auto& field : storage::SubscriberStateDetails(r)) e.details.push_back(std::move(field));
   return e;
 }
 
@@ -76,9 +80,24 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::Contract(const ContractR
     return AlreadyExistsError("ICCID " + request.iccid + " is already contracted (order " + existing->order_id + ")");
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+  if (!request.activation_code) {
+    // Without a code, the first call is authenticated by Ki_1 alone, which anyone
+    // holding the VER's K1 computes: such a contract is refused unless the VER's
+    // policy was relaxed, explicitly and audited (docs/lifecycle.md).
+    SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord ver, store_.GetVer(range->ver));
+    if (!ver.contracts_without_code) {
+      return FailedPreconditionError("VER " + std::to_string(range->ver) +
+                                     " requires an activation code for every new contract (without one, anyone "
+                                     "holding the VER's K1 could take over the first call); give the code printed "
+                                     "on the order document, or relax the VER's policy with kmsctl ver policy");
+    }
+  }
 
-  std::optional<std::string_view> code;
-  if (request.activation_code) code = *request.activation_code;
+  std::optional<std::string_view> code;  // a view of the wiping buffer, never a copy
+  if (request.activation_code) {
+    const ByteView bytes = request.activation_code->reveal();
+    code = std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  }
   SIMKMS_ASSIGN_OR_RETURN(policy::Transition t, policy::Apply(std::nullopt, policy::Contract{code}, limits_));
 
   storage::SubscriberRecord r;
@@ -88,7 +107,7 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::Contract(const ContractR
   r.order_id = request.order_id;
   r.created_at = r.updated_at = clock_() / 1000;
   if (request.activation_code) {
-    SIMKMS_ASSIGN_OR_RETURN(SecretBytes verifier, protocol::ActivationVerifier(imsi, *request.activation_code));
+    SIMKMS_ASSIGN_OR_RETURN(SecretBytes verifier, protocol::ActivationVerifier(imsi, *code));
     SIMKMS_ASSIGN_OR_RETURN(r.activation_code_hash,
                             SealField(session_, keys_.puk_encryption, ActivationAad(imsi), verifier));
   }
@@ -125,20 +144,23 @@ simkms::Status SubscriberRegistry::Terminate(const std::string& imsi) {
   writes.DeleteSubscriber(imsi);
   if (!r.ki2_key_id.empty()) writes.DeleteWrappedKey(r.ki2_key_id);
   if (!r.previous_ki2_key_id.empty()) writes.DeleteWrappedKey(r.previous_ki2_key_id);
-  return store_.Commit(writes, Event(t.audit_event, r, {{"order_id", r.order_id}, {"ki2_kcv", ToHex(r.ki2_kcv)}}));
+  return store_.Commit(writes, Event(t.audit_event, r,
+                                     {{"order_id", r.order_id},
+                                      {"ki2_kcv", ToHex(r.ki2_kcv)},
+                                      {storage::kRecordDeletedDetail, "yes"}}));
 }
 
 StatusOr<storage::SubscriberRecord> SubscriberRegistry::Get(const std::string& imsi) const {
   return store_.GetSubscriber(imsi);
 }
 
-StatusOr<std::string> SubscriberRegistry::ReadPuk(const std::string& imsi) {
+StatusOr<SecretBytes> SubscriberRegistry::ReadPuk(const std::string& imsi) {
   SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord r, store_.GetSubscriber(imsi));
   if (r.puk_ciphertext.empty()) return NotFoundError("subscriber " + imsi + " has no PUK yet (not personalized)");
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes puk, OpenField(session_, keys_.puk_encryption, PukAad(imsi), r.puk_ciphertext));
   // Audited before it is handed out: a PUK read that is not on record must not happen.
   SIMKMS_RETURN_IF_ERROR(store_.Commit(storage::WriteSet(), Event("subscriber.puk-read", r, {})));
-  return std::string(puk.reveal().begin(), puk.reveal().end());
+  return puk;
 }
 
 StatusOr<policy::Transition> SubscriberRegistry::RecordEvent(const std::string& imsi, const policy::Event& event,
@@ -149,17 +171,55 @@ StatusOr<policy::Transition> SubscriberRegistry::RecordEvent(const std::string& 
   if (!t.audit_only) ApplyTo(t, r);
   r.ota_counter_in = ota_counters.first;
   r.ota_counter_out = ota_counters.second;
-  r.updated_at = clock_() / 1000;
-  storage::WriteSet writes;
-  writes.ExpectSubscriber(before);
-  writes.PutSubscriber(r);
-  std::vector<std::pair<std::string, std::string>> details{{"state", std::string(policy::StateName(r.state))}};
-  if (t.security_alarm) details.push_back({"alarm", "yes"});
+  std::vector<std::pair<std::string, std::string>> details;
   if (r.activation_tries_left > 0 || !r.activation_code_hash.empty()) {
     details.push_back({"activation_tries_left", std::to_string(r.activation_tries_left)});
   }
-  SIMKMS_RETURN_IF_ERROR(store_.Commit(writes, Event(t.audit_event, r, std::move(details))));
+  SIMKMS_RETURN_IF_ERROR(CommitTransition(before, std::move(r), t, std::move(details)));
   return t;
+}
+
+Status SubscriberRegistry::CommitTransition(const storage::SubscriberRecord& before, storage::SubscriberRecord after,
+                                            const policy::Transition& t,
+                                            std::vector<std::pair<std::string, std::string>> details) {
+  after.updated_at = clock_() / 1000;
+  storage::WriteSet writes;
+  writes.ExpectSubscriber(before);
+  writes.PutSubscriber(after);
+  std::vector<std::pair<std::string, std::string>> all{{"state", std::string(policy::StateName(after.state))}};
+  if (t.security_alarm) all.push_back({"alarm", "yes"});
+  all.insert(all.end(), details.begin(), details.end());
+  return store_.Commit(writes, Event(t.audit_event, after, std::move(all)));
+}
+
+StatusOr<CloneAlarmAction> SubscriberRegistry::RecordCloneAlarm(const std::string& imsi, uint8_t key_version,
+                                                                uint64_t counter) {
+  SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord r, store_.GetSubscriber(imsi));
+  SIMKMS_ASSIGN_OR_RETURN(policy::Transition t, policy::Apply(View(r), policy::CloneSuspected{}, limits_));
+  const CloneAlarmDecision d = DecideCloneAlarm(r.ota.clone_alarms, key_version, counter, clock_() / 1000, limits_);
+  switch (d.action) {
+    case CloneAlarmAction::kDuplicate:
+      return d.action;
+    case CloneAlarmAction::kSuppress: {
+      // Counted without an audit record (the next audited alarm carries the
+      // count), through the counters' write path: nothing else of the record moves.
+      storage::OtaBookkeeping next = r.ota;
+      next.clone_alarms = d.next;
+      const storage::Store::Counters counters{r.sqn, r.ota_counter_in, r.ota_counter_out};
+      SIMKMS_RETURN_IF_ERROR(
+          store_.AdvanceCounters({{imsi, counters, counters, storage::Store::OtaBookkeepingUpdate{r.ota, next}}}));
+      return d.action;
+    }
+    case CloneAlarmAction::kAudit:
+      break;
+  }
+  storage::SubscriberRecord after = r;
+  after.ota.clone_alarms = d.next;
+  SIMKMS_RETURN_IF_ERROR(CommitTransition(r, std::move(after), t,
+                                          {{"key_version", std::to_string(key_version)},
+                                           {"counter", std::to_string(counter)},
+                                           {"suppressed_since_last", std::to_string(d.suppressed_since_last)}}));
+  return d.action;
 }
 
 StatusOr<std::optional<SecretBytes>> SubscriberRegistry::ActivationVerifier(const storage::SubscriberRecord& r) {
@@ -212,10 +272,17 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::CommitNewKey(const std::
   r.previous_ki2_key_id = r.ki2_key_id;
   r.ki2_key_id = blob.key_id;
   if (commit.session_id) r.last_commit_session.assign(commit.session_id->begin(), commit.session_id->end());
-  if (commit.ota_counters) {
-    r.ota_counter_in = commit.ota_counters->first;
-    r.ota_counter_out = commit.ota_counters->second;
-  }
+  // The counters follow their key: the key the exchange ran under (Ki_1 on a
+  // first call, the Ki_2 now becoming the previous one on a re-key) keeps its
+  // own, and the new Ki_2 starts at zero. That is sound with the chip, whose
+  // counters serve all its keys: every answer of the SC carries at least the
+  // CNTR of the packet it answers (docs/protocol.md §2), so the chip's next
+  // packet is above anything the chip accepted, and the SC's answer to it too.
+  storage::OtaCounters exchange_key{r.ota_counter_in, r.ota_counter_out};
+  if (commit.ota_counters) exchange_key = {commit.ota_counters->first, commit.ota_counters->second};
+  (first_call ? r.ota.ki1 : r.ota.previous_ki2) = exchange_key;
+  r.ota_counter_in = 0;
+  r.ota_counter_out = 0;
   r.ki2_kcv = wrapped.kcv;
   r.sqn = 0;  // a new key starts a new SQN space
   r.updated_at = clock_() / 1000;

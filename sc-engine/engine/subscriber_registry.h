@@ -18,6 +18,7 @@
 #include "policy/limits.h"
 
 #include <array>
+#include "sc-engine/engine/clone_alarm_log.h"
 #include "storage/store.h"
 
 namespace simkms::sc {
@@ -26,7 +27,7 @@ struct ContractRequest {
   std::string order_id;                        // the VO's order; a repeat with the same id returns the same record
   std::string iccid;                           // 19 digits with the Luhn digit, from the order document
   std::optional<uint32_t> ver;                 // if the VO read it from the card: must match the chip's range
-  std::optional<std::string> activation_code;  // printed on the order document (misuse 1.3)
+  std::optional<SecretBytes> activation_code;  // printed on the order document (misuse 1.3); ASCII digits
 };
 
 using kms::Actor;
@@ -45,19 +46,23 @@ class SubscriberRegistry {
   // Removes the record and its Ki_2 blob; the chip can be reset and contracted again.
   simkms::Status Terminate(const std::string& imsi);
   StatusOr<storage::SubscriberRecord> Get(const std::string& imsi) const;
-  // The PUK in clear for customer care; audited as "subscriber.puk-read".
-  StatusOr<std::string> ReadPuk(const std::string& imsi);
+  // The PUK in clear (ASCII digits) for customer care; audited as "subscriber.puk-read".
+  StatusOr<SecretBytes> ReadPuk(const std::string& imsi);
 
   // Protocol state stored with a commit (docs/protocol.md §6).
   struct KeyCommit {
     std::optional<std::array<uint8_t, 8>> session_id;  // the committing session, for resending a lost COMMIT
-    std::optional<std::pair<uint64_t, uint64_t>> ota_counters;  // (in, out) after the CONFIRM
+    // (in, out) after the CONFIRM, of the key the exchange ran under (unset: as stored).
+    std::optional<std::pair<uint64_t, uint64_t>> ota_counters;
   };
 
   // Commits a first call or re-key whose new key the SC verified: Ki_2 wrapped
   // under the storage KEK, the PUK (first call) sealed, state and hotline per
   // policy; the previous Ki_2 blob is kept (the chip may not have the new key
   // yet) and the one before it removed; one batch with its audit record.
+  // Counters follow their key (docs/protocol.md §2): the key the exchange ran
+  // under keeps its counters (Ki_1's, or the previous Ki_2's), and the new Ki_2
+  // starts at zero.
   StatusOr<storage::SubscriberRecord> CommitNewKey(const std::string& imsi, CK_OBJECT_HANDLE ki2,
                                                    const std::string& puk, bool activation_code_accepted,
                                                    const KeyCommit& commit = {});
@@ -69,11 +74,16 @@ class SubscriberRegistry {
   // A new Ki_2 (token session object) wrapped under the storage KEK, as CommitNewKey stores it.
   StatusOr<kms::WrappedKi2> WrapNewKey(CK_OBJECT_HANDLE ki2);
 
-  // A wrong activation code (misuse 1.3): one try less, LOCKED at none; or a
-  // HELLO under Ki_1 after personalization (misuse 1.2): audited, alarm. The
+  // A wrong activation code (misuse 1.3): one try less, LOCKED at none. The
   // OTA counters are stored in the same batch. Returns the transition.
   StatusOr<policy::Transition> RecordEvent(const std::string& imsi, const policy::Event& event,
                                            std::pair<uint64_t, uint64_t> ota_counters);
+  // A clone's packet (misuse 1.2): under key version `key_version` with CNTR
+  // `counter`, for a PERSONALIZED or REKEY_PENDING subscriber. Audited as
+  // CloneSuspected (state, keys and counters unchanged) unless it is a replay
+  // of one already raised (nothing stored) or the rate limit holds it back
+  // (the clone-alarm log stored, no audit record): DecideCloneAlarm.
+  StatusOr<CloneAlarmAction> RecordCloneAlarm(const std::string& imsi, uint8_t key_version, uint64_t counter);
 
   // The activation code verifier H_ac, unsealed (empty if the contract has none).
   StatusOr<std::optional<SecretBytes>> ActivationVerifier(const storage::SubscriberRecord& record);
@@ -81,6 +91,10 @@ class SubscriberRegistry {
  private:
   storage::AuditEvent Event(std::string_view name, const storage::SubscriberRecord& r,
                             std::vector<std::pair<std::string, std::string>> details) const;
+  // Stores `after` (the record must still be `before`) with the audit record
+  // of `t`: its state and alarm, then `details`; one commit.
+  Status CommitTransition(const storage::SubscriberRecord& before, storage::SubscriberRecord after,
+                          const policy::Transition& t, std::vector<std::pair<std::string, std::string>> details);
 
   p11::Session& session_;
   const kms::ServiceKeys& keys_;

@@ -393,8 +393,16 @@ StatusOr<Message> MakeError(const Message& request, GmmCause cause) {
   return m;
 }
 
+StatusOr<Message> MakeRoutingError(const Message& request) {
+  SIMKMS_RETURN_IF_ERROR(CheckRequest(request));
+  Message m = ResponseSkeleton(request, 0x00);
+  m.type = MessageType::kRoutingError;
+  return m;
+}
+
 std::string MessageTypeName(MessageType type) {
   switch (type) {
+    case MessageType::kRoutingError: return "ROUTING_ERROR";
     case MessageType::kUpdateLocationRequest: return "UPDATE_LOCATION_REQUEST";
     case MessageType::kSendAuthInfoRequest: return "SEND_AUTH_INFO_REQUEST";
     case MessageType::kSendAuthInfoError: return "SEND_AUTH_INFO_ERROR";

@@ -36,6 +36,9 @@ enum class MessageType : uint8_t {
   kSendAuthInfoError = 0x09,
   kSendAuthInfoResult = 0x0a,
   kAuthFailReport = 0x0b,
+  // OSMO_GSUP_MSGT_ROUTING_ERROR: the answer of an HLR that cannot deliver a
+  // request to the DESTINATION_NAME it names (no CAUSE IE).
+  kRoutingError = 0x4e,
 };
 inline bool IsRequest(MessageType t) { return (static_cast<uint8_t>(t) & 0x03) == 0x00; }
 
@@ -155,6 +158,12 @@ std::size_t VectorsToGenerate(const Message& request);
 StatusOr<Message> MakeResult(const Message& request, std::vector<AuthTuple> tuples);
 // MakeError: the same IEs plus CAUSE. InvalidArgument if `request` is not a request.
 StatusOr<Message> MakeError(const Message& request, GmmCause cause);
+
+// MakeRoutingError: ROUTING_ERROR (0x4e) with the IEs osmo-hlr's
+// osmo_gsup_req_respond_msgt() sets (osmo_gsup_set_reply): IMSI, MESSAGE_CLASS,
+// the request's SOURCE_NAME as DESTINATION_NAME, session END; no CAUSE.
+// InvalidArgument if `request` is not a request.
+StatusOr<Message> MakeRoutingError(const Message& request);
 
 // osmo-hlr answers a request that is well-formed except for its IMSI IE (not
 // 6..15 digits: a hex nibble, a misplaced F, too short, 16 digits; at most 8

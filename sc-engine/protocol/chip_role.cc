@@ -4,6 +4,7 @@
 
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
+#include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/secured_packet.h"
 
 namespace simkms::protocol {
@@ -11,13 +12,14 @@ namespace {
 
 uint8_t KeyVersion(const ChipProtocolState& s) { return s.personalized ? kKeyVersionKi2 : kKeyVersionKi1; }
 
-// RES of Milenage under a candidate key: f2 does not depend on SQN or AMF.
-StatusOr<Res> ResUnder(const SecretBytes& key, const SecretBytes& op, const Rand& rand) {
+// RES' of Milenage under the candidate key with the OPc of the key the session
+// runs under (docs/protocol.md §4.3): the chip has no OP to compute the new
+// key's own OPc, which it receives only in the COMMIT. f2 does not depend on
+// SQN or AMF.
+StatusOr<Res> ResUnder(const SecretBytes& key, const SecretBytes& base_opc, const Rand& rand) {
   SIMKMS_ASSIGN_OR_RETURN(auto cipher, kms::SoftwareAes128::Create(key));
-  kms::Block op_block{};
-  std::copy(op.reveal().begin(), op.reveal().end(), op_block.begin());
-  SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpc(*cipher, op_block));
-  SecureWipe(op_block.data(), op_block.size());
+  kms::Block opc{};
+  std::copy(base_opc.reveal().begin(), base_opc.reveal().end(), opc.begin());
   kms::Block r{};
   std::copy(rand.begin(), rand.end(), r.begin());
   SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(*cipher, opc, r, kms::Sqn{}, kms::Amf{}));
@@ -30,7 +32,7 @@ StatusOr<Res> ResUnder(const SecretBytes& key, const SecretBytes& op, const Rand
 }  // namespace
 
 StatusOr<Bytes> ChipRole::Start(ChipProtocolState& state) {
-  if (state.op.size() != 16) return FailedPreconditionError("chip has no Milenage OP");
+  if (state.opc.size() != 16) return FailedPreconditionError("chip has no OPc for its key");
   kind_ = state.personalized ? SessionKind::kRekey : SessionKind::kFirstCall;
   if (RAND_bytes(nonce_c_.data(), static_cast<int>(nonce_c_.size())) != 1) return InternalError("RNG failed");
   SIMKMS_ASSIGN_OR_RETURN(EphemeralKey key, EphemeralKey::Generate(state.group));
@@ -47,6 +49,7 @@ StatusOr<Bytes> ChipRole::Start(ChipProtocolState& state) {
   SIMKMS_ASSIGN_OR_RETURN(OtaCiphers ota, DeriveOtaCiphers(state.base_key));
   SIMKMS_ASSIGN_OR_RETURN(Bytes packet, SealPacket(ota.up, KeyVersion(state), state.counter_out + 1, Encode(hello)));
   ++state.counter_out;
+  hello_counter_ = state.counter_out;
   ephemeral_.emplace(std::move(key));
   return packet;
 }
@@ -62,7 +65,7 @@ StatusOr<ChipOutcome> ChipRole::OnPacket(ChipProtocolState& state, ByteView pack
   SIMKMS_ASSIGN_OR_RETURN(Message message, Decode(opened.message));
   StatusOr<ChipOutcome> outcome = InvalidArgumentError("unexpected message from the SC");
   if (const auto* challenge = std::get_if<Challenge>(&message)) {
-    outcome = OnChallenge(state, *challenge);
+    outcome = OnChallenge(state, *challenge, opened.counter);
   } else if (const auto* commit = std::get_if<Commit>(&message)) {
     outcome = OnCommit(state, *commit);
   } else if (const auto* error = std::get_if<Error>(&message)) {
@@ -77,9 +80,29 @@ StatusOr<ChipOutcome> ChipRole::OnPacket(ChipProtocolState& state, ByteView pack
   return outcome;
 }
 
-StatusOr<ChipOutcome> ChipRole::OnChallenge(ChipProtocolState& state, const Challenge& challenge) {
+StatusOr<ChipOutcome> ChipRole::OnChallenge(ChipProtocolState& state, const Challenge& challenge,
+                                            uint64_t challenge_counter) {
   if (!ephemeral_) return FailedPreconditionError("CHALLENGE without a HELLO in progress");
-  SIMKMS_ASSIGN_OR_RETURN(SecretBytes z, ephemeral_->SharedSecret(challenge.y_s));
+  if (challenge.activation_required && kind_ != SessionKind::kFirstCall) {
+    return InvalidArgumentError("activation code asked for on a re-key");
+  }
+  // With an activation code the SC's share comes blinded by it (code_blinding.h):
+  // the code is needed before Z, and a wrong one gives a Z nobody else holds.
+  std::optional<SecretBytes> verifier;
+  Bytes sc_share;
+  if (challenge.activation_required) {
+    SIMKMS_ASSIGN_OR_RETURN(std::string code, prompt_());
+    auto typed = ActivationVerifier(state.imsi, code);
+    SecureWipe(code.data(), code.size());
+    if (!typed.ok()) return typed.status();
+    verifier = std::move(*typed);
+    SIMKMS_ASSIGN_OR_RETURN(SecretBytes w, CodeScalar(state.group, state.imsi, state.ver, *verifier));
+    SIMKMS_ASSIGN_OR_RETURN(sc_share, UnblindShare(state.group, challenge.y_s, w));
+  } else {
+    SIMKMS_RETURN_IF_ERROR(ValidateShare(state.group, challenge.y_s));
+    sc_share = challenge.y_s;
+  }
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes z, ephemeral_->SharedSecret(sc_share));
   Transcript t;
   t.kind = kind_;
   t.imsi = state.imsi;
@@ -90,18 +113,17 @@ StatusOr<ChipOutcome> ChipRole::OnChallenge(ChipProtocolState& state, const Chal
   t.y_s = challenge.y_s;
   t.rand = challenge.rand;
   t.session_id = challenge.session_id;
+  t.hello_counter = hello_counter_;
+  t.challenge_counter = challenge_counter;
+  t.code_bound = challenge.activation_required;
   SIMKMS_ASSIGN_OR_RETURN(TranscriptHash hash, HashTranscript(t));
   SIMKMS_ASSIGN_OR_RETURN(SessionSecrets secrets, DeriveSessionSecrets(z, hash));
 
   Confirm confirm;
   confirm.session_id = challenge.session_id;
-  SIMKMS_ASSIGN_OR_RETURN(confirm.res, ResUnder(secrets.ki2, state.op, challenge.rand));
-  if (challenge.activation_required) {
-    if (kind_ != SessionKind::kFirstCall) return InvalidArgumentError("activation code asked for on a re-key");
-    SIMKMS_ASSIGN_OR_RETURN(std::string code, prompt_());
-    SIMKMS_ASSIGN_OR_RETURN(SecretBytes verifier, ActivationVerifier(state.imsi, code));
-    SecureWipe(code.data(), code.size());
-    SIMKMS_ASSIGN_OR_RETURN(ShortMac proof, ShortCmac(secrets.k_activate, ActivationMacInput(hash, verifier)));
+  SIMKMS_ASSIGN_OR_RETURN(confirm.res, ResUnder(secrets.ki2, state.opc, challenge.rand));
+  if (verifier) {
+    SIMKMS_ASSIGN_OR_RETURN(ShortMac proof, ShortCmac(secrets.k_activate, ActivationMacInput(hash, *verifier)));
     confirm.activation_proof = proof;
   }
   PendingKey pending;
@@ -134,8 +156,10 @@ StatusOr<ChipOutcome> ChipRole::OnCommit(ChipProtocolState& state, const Commit&
   ChipOutcome out;
   out.kind = ChipOutcome::Kind::kCommitted;
   out.new_ki2 = state.pending->ki2;
+  out.new_opc = SecretBytes::Copy(commit.opc);
   out.new_puk = state.pending->puk;
   state.base_key = std::move(state.pending->ki2);
+  state.opc = out.new_opc;
   state.personalized = true;
   state.pending.reset();
   ephemeral_.reset();

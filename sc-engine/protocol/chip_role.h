@@ -35,7 +35,7 @@ struct ChipProtocolState {
   Iccid iccid{};
   DhGroup group;
   SecretBytes base_key;       // Ki_1 before personalization, the current Ki_2 after
-  SecretBytes op;             // the VER's Milenage OP, for the new key's OPc
+  SecretBytes opc;            // OPc of base_key (the chip keeps no OP: docs/protocol.md §2)
   bool personalized = false;  // base_key is a Ki_2
   uint64_t counter_out = 0;   // last CNTR sent
   uint64_t counter_in = 0;    // last CNTR accepted
@@ -53,6 +53,7 @@ struct ChipOutcome {
   std::optional<Error> error;
   // After kCommitted: the values the chip installs.
   SecretBytes new_ki2;
+  SecretBytes new_opc;  // the OPc of new_ki2, from the COMMIT
   std::string new_puk;  // empty on a re-key (the PUK is not renegotiated)
 };
 
@@ -73,12 +74,13 @@ class ChipRole {
   StatusOr<ChipOutcome> OnPacket(ChipProtocolState& state, ByteView packet);
 
  private:
-  StatusOr<ChipOutcome> OnChallenge(ChipProtocolState& state, const Challenge& challenge);
+  StatusOr<ChipOutcome> OnChallenge(ChipProtocolState& state, const Challenge& challenge, uint64_t challenge_counter);
   StatusOr<ChipOutcome> OnCommit(ChipProtocolState& state, const Commit& commit);
 
   ActivationCodePrompt prompt_;
   std::optional<EphemeralKey> ephemeral_;
   Nonce nonce_c_{};
+  uint64_t hello_counter_ = 0;  // CNTR of the HELLO in progress: bound into T
   SessionKind kind_ = SessionKind::kFirstCall;
 };
 

@@ -30,7 +30,7 @@ StatusOr<std::array<uint8_t, 32>> Sha256(ByteView data) {
 StatusOr<TranscriptHash> HashTranscript(const Transcript& t) {
   SIMKMS_ASSIGN_OR_RETURN(auto imsi8, kms::PackImsi(t.imsi));
   Bytes in;
-  Append(in, "simkms-first-call-v1");
+  Append(in, "simkms-first-call-v2");
   in.push_back(static_cast<uint8_t>(t.kind));
   Append(in, imsi8);
   for (int i = 0; i < 4; ++i) in.push_back(0);
@@ -43,6 +43,10 @@ StatusOr<TranscriptHash> HashTranscript(const Transcript& t) {
   Append(in, t.y_s);
   Append(in, t.rand);
   Append(in, t.session_id);
+  for (uint64_t counter : {t.hello_counter, t.challenge_counter}) {
+    for (int i = 4; i >= 0; --i) in.push_back(static_cast<uint8_t>(counter >> (8 * i)));
+  }
+  in.push_back(t.code_bound ? 1 : 0);
   return Sha256(in);
 }
 

@@ -29,10 +29,15 @@ struct Transcript {
   ByteView y_s;
   Rand rand{};
   SessionId session_id{};
+  uint64_t hello_counter = 0;      // CNTR of the HELLO
+  uint64_t challenge_counter = 0;  // CNTR of the CHALLENGE
+  bool code_bound = false;         // y_s is blinded by the activation code (code_blinding.h)
 };
 
-// T = SHA-256("simkms-first-call-v1" | kind | IMSI8 | VER8 | nonce_c | nonce_s |
-//             len16(Y_c) | Y_c | len16(Y_s) | Y_s | RAND | session id)
+// T = SHA-256("simkms-first-call-v2" | kind | IMSI8 | VER8 | nonce_c | nonce_s |
+//             len16(Y_c) | Y_c | len16(Y_s) | Y_s | RAND | session id |
+//             CNTR5(HELLO) | CNTR5(CHALLENGE) | code_bound (1))
+// Y_s as sent: blinded when code_bound.
 StatusOr<TranscriptHash> HashTranscript(const Transcript& t);
 
 // Labels of the blocks AES-encrypted under K_z.

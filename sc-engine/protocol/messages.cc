@@ -28,6 +28,7 @@ enum : uint8_t {
   kTagRes = 0x20,
   kTagActivationProof = 0x21,
   kTagCommitMac = 0x30,
+  kTagOpc = 0x31,
   kTagTriesLeft = 0x7E,
   kTagErrorCode = 0x7F,
 };
@@ -158,6 +159,7 @@ struct EncodeVisitor {
     Bytes out = Start(kTypeCommit);
     PutTlv(out, kTagSessionId, m.session_id);
     PutTlv(out, kTagCommitMac, m.commit_mac);
+    PutTlv(out, kTagOpc, m.opc);
     return out;
   }
   Bytes operator()(const Error& m) const {
@@ -222,6 +224,7 @@ StatusOr<Message> DecodeCommit(Reader& r) {
   Commit m;
   SIMKMS_RETURN_IF_ERROR(r.Fixed(kTagSessionId, "session id", &m.session_id));
   SIMKMS_RETURN_IF_ERROR(r.Fixed(kTagCommitMac, "commit MAC", &m.commit_mac));
+  SIMKMS_RETURN_IF_ERROR(r.Fixed(kTagOpc, "OPc", &m.opc));
   SIMKMS_RETURN_IF_ERROR(r.End());
   return Message(std::move(m));
 }

@@ -23,6 +23,7 @@ using Rand = std::array<uint8_t, 16>;
 using Res = std::array<uint8_t, 8>;
 using ShortMac = std::array<uint8_t, 8>;
 using Iccid = std::array<uint8_t, 10>;
+using Opc = std::array<uint8_t, 16>;
 
 enum class SessionKind : uint8_t { kFirstCall = 0x01, kRekey = 0x02 };
 
@@ -62,9 +63,13 @@ struct Confirm {
   bool operator==(const Confirm&) const = default;
 };
 
+// Carries the OPc of the committed Ki_2 (OP xor AES_Ki_2(OP)): the chip keeps
+// no OP (docs/protocol.md §2), so it learns the new key's OPc here, ciphered by
+// the secured packet, and only once the SC has verified the chip's CONFIRM.
 struct Commit {
   SessionId session_id{};
   ShortMac commit_mac{};
+  Opc opc{};
   bool operator==(const Commit&) const = default;
 };
 

@@ -4,6 +4,7 @@
 
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
+#include "kms/software_keys.h"
 #include "tests/chip/card_test_util.h"
 #include "tests/support/temp_dir.h"
 #include "tools/chipsim/chip_image.h"
@@ -13,21 +14,16 @@ namespace {
 
 std::string ResetApdu(std::string_view puk) { return WithData("803E0000", Chv(puk)); }
 
-kms::AuthVector VectorUnder(const ChipState& s, const SecretBytes& key, uint64_t sqn, uint8_t seed) {
-  auto aes = kms::SoftwareAes128::Create(key).value();
-  kms::Block op{};
-  std::copy(s.op.reveal().begin(), s.op.reveal().end(), op.begin());
-  const kms::Block opc = kms::ComputeOpc(*aes, op).value();
-  kms::Block rand{};
-  rand.fill(seed);
-  return kms::GenerateAuthVector(*aes, opc, rand, kms::SqnFromUint64(sqn), {0x80, 0x00}).value();
-}
+SecretBytes UsedKi2() { return SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")); }
+
+// The OPc the SC's COMMIT carries for a key.
+SecretBytes OpcOf(const SecretBytes& key) { return kms::SoftwareOpc(key, SecretBytes::Copy(Hex(kOpHex))).value(); }
 
 // A personalized chip that has been used: Ki_2 with its PUK, a changed PIN
 // with a failed try, SQNs seen, OTA counters moved.
 ChipState UsedChip() {
   ChipState s = MakeChip();
-  EXPECT_TRUE(InstallKi2(s, SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")), "12345678").ok());
+  EXPECT_TRUE(InstallKi2(s, UsedKi2(), OpcOf(UsedKi2()), "12345678").ok());
   s.pin.Set(SecretBytes::Copy(Chv("9999")));
   EXPECT_EQ(s.pin.Verify(Chv("1111")), Chv::Outcome::kWrong);
   s.ota = OtaCounters{17, 23};
@@ -61,9 +57,9 @@ TEST(CardResetTest, ResetWithThePukRestoresTheFactoryStateButKeepsOtaCounters) {
   // PIN 0000 and PUK 00000000 work; Ki_1 vectors are accepted, Ki_2 ones are not.
   EXPECT_EQ(Send(card, WithData("00200001", Chv("9999"))).sw, 0x63C2);
   EXPECT_EQ(Send(card, WithData("00200001", Chv("0000"))).sw, 0x9000);
-  const kms::AuthVector under_ki2 = VectorUnder(s, old_ki2, 32 * 2000, 1);
+  const kms::AuthVector under_ki2 = NetworkVector(old_ki2, 32 * 2000, 1);
   EXPECT_EQ(Send(card, WithData("00880081", AuthData(under_ki2.rand, under_ki2.autn))).sw, 0x9862);
-  const kms::AuthVector under_ki1 = VectorUnder(s, s.ki1, 32, 2);
+  const kms::AuthVector under_ki1 = NetworkVector(s.ki1, 32, 2);
   EXPECT_EQ(Exchange(card, WithData("00880081", AuthData(under_ki1.rand, under_ki1.autn))).data[0], 0xDB);
   // And the default PUK resets it again.
   EXPECT_EQ(Send(card, ResetApdu("00000000")).sw, 0x9000);

@@ -9,6 +9,8 @@
 
 #include "base/bytes.h"
 #include "kms/milenage.h"
+#include "kms/software_aes.h"
+#include "kms/software_keys.h"
 #include "tools/chipsim/apdu.h"
 #include "tools/chipsim/card.h"
 #include "tools/chipsim/chip_state.h"
@@ -45,6 +47,18 @@ inline ChipState MakeChip(const std::string& imsi = kImsi, kms::Profile profile 
                           SecretBytes::Copy(Hex(kOpHex)));
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return std::move(*s);
+}
+
+// The network's (the AC's) vector under `key`, with OPc from the VER's OP
+// (kOpHex), which the card itself does not keep; RAND filled with `seed`.
+inline kms::AuthVector NetworkVector(const SecretBytes& key, uint64_t sqn, uint8_t seed) {
+  auto aes = kms::SoftwareAes128::Create(key).value();
+  const SecretBytes opc = kms::SoftwareOpc(key, SecretBytes::Copy(Hex(kOpHex))).value();
+  kms::Block opc_block{};
+  std::copy(opc.reveal().begin(), opc.reveal().end(), opc_block.begin());
+  kms::Block rand{};
+  rand.fill(seed);
+  return kms::GenerateAuthVector(*aes, opc_block, rand, kms::SqnFromUint64(sqn), {0x80, 0x00}).value();
 }
 
 struct Response {

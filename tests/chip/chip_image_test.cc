@@ -20,7 +20,8 @@ using Json = nlohmann::ordered_json;
 
 ChipState RichChip() {
   ChipState s = MakeChip();
-  EXPECT_TRUE(InstallKi2(s, SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")), "12345678").ok());
+  EXPECT_TRUE(InstallKi2(s, SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")),
+                         SecretBytes::Copy(Hex("d0d1d2d3d4d5d6d7d8d9dadbdcdddedf")), "12345678").ok());
   PendingKey p;
   p.ki2 = SecretBytes::Copy(Hex("b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"));
   p.k_confirm = SecretBytes::Copy(Hex("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"));
@@ -63,6 +64,9 @@ TEST(ChipImageTest, EveryFieldRoundTrips) {
   EXPECT_EQ(back.imsi(), kImsi);
   EXPECT_EQ(back.active_key, ActiveKey::kKi2);
   EXPECT_TRUE(back.ki2.Equals(s.ki2));
+  EXPECT_TRUE(back.ki2_opc.Equals(s.ki2_opc));
+  EXPECT_TRUE(back.ki1.Equals(s.ki1));
+  EXPECT_TRUE(back.ki1_opc.Equals(s.ki1_opc));
   ASSERT_TRUE(back.pending.has_value());
   EXPECT_TRUE(back.pending->ki2.Equals(s.pending->ki2));
   EXPECT_EQ(back.pending->session_id, s.pending->session_id);
@@ -125,13 +129,13 @@ TEST(ChipImageTest, WellSignedButInvalidContentIsRefused) {
   };
   const Case cases[] = {
       {"format", [](Json& d) { d["format"] = "something-else"; }},
-      {"version", [](Json& d) { d["version"] = 2; }},
-      {"missing field", [](Json& d) { d["secure"].erase("opc"); }},
+      {"version", [](Json& d) { d["version"] = 3; }},
+      {"missing field", [](Json& d) { d["secure"].erase("ki1_opc"); }},
       {"mistyped field", [](Json& d) { d["files"]["ver"] = "2"; }},
-      {"bad hex", [](Json& d) { d["secure"]["k1"] = "zz"; }},
+      {"bad hex", [](Json& d) { d["secure"]["ki1_opc"] = "zz"; }},
       {"Ki_1 size", [](Json& d) { d["secure"]["ki1"] = "00"; }},
-      {"Ki_1 not from K1", [](Json& d) { d["secure"]["ki1"] = std::string(32, '1'); }},
-      {"OPc not from OP", [](Json& d) { d["secure"]["opc"] = std::string(32, '2'); }},
+      {"OPc of Ki_1 size", [](Json& d) { d["secure"]["ki1_opc"] = "0011"; }},
+      {"Ki_2 without its OPc", [](Json& d) { d["secure"]["ki2_opc"] = ""; }},
       {"active key", [](Json& d) { d["secure"]["active_key"] = "Ki_3"; }},
       {"Ki_2 active, slot empty", [](Json& d) { d["secure"]["ki2"] = ""; }},
       {"profile", [](Json& d) { d["files"]["profile"] = "future"; }},
@@ -153,6 +157,21 @@ TEST(ChipImageTest, WellSignedButInvalidContentIsRefused) {
   }
   // And the unedited, re-signed document is fine (the harness itself is sound).
   EXPECT_TRUE(ParseEdited([](Json&) {}).ok());
+}
+
+// Version 1 images held the VER's K1 and OP: refused with a message saying so
+// and what to do, not migrated (the file is the leak; docs/chip-simulator.md).
+TEST(ChipImageTest, VersionOneImagesWithK1AreRefusedNotMigrated) {
+  auto r = ParseEdited([](Json& d) {
+    d["version"] = 1;
+    d["secure"]["k1"] = "000102030405060708090a0b0c0d0e0f";
+    d["secure"]["op"] = "cdc202d5123e20f62b6d676ac72cb318";
+  });
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("chip image version 1 holds the VER's K1 and OP in clear and is no longer read: "
+                                      "pre-personalize the card again with simkms-mfr"),
+            std::string::npos)
+      << r.status().message();
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
+#include "kms/software_keys.h"
+#include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/key_schedule.h"
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/secured_packet.h"
@@ -43,11 +45,18 @@ inline TestChip MakeTestChip(kms::DhGroupKind group) {
   return t;
 }
 
-inline protocol::Res MilenageRes(const SecretBytes& key, const SecretBytes& op, const protocol::Rand& rand) {
+// OP xor AES_key(OP).
+inline protocol::Opc OpcOf(const SecretBytes& key, const SecretBytes& op) {
+  const SecretBytes opc = kms::SoftwareOpc(key, op).value();
+  protocol::Opc out{};
+  std::copy(opc.reveal().begin(), opc.reveal().end(), out.begin());
+  return out;
+}
+
+// RES' of the CONFIRM: f2 under the candidate key with the OPc of the session's base key.
+inline protocol::Res MilenageRes(const SecretBytes& key, const protocol::Opc& base_opc, const protocol::Rand& rand) {
   auto cipher = kms::SoftwareAes128::Create(key).value();
-  kms::Block op_block{};
-  std::copy(op.reveal().begin(), op.reveal().end(), op_block.begin());
-  kms::Block opc = kms::ComputeOpc(*cipher, op_block).value();
+  const kms::Block opc = base_opc;
   kms::Block r{};
   std::copy(rand.begin(), rand.end(), r.begin());
   kms::MilenageOutput out = kms::ComputeMilenage(*cipher, opc, r, kms::Sqn{}, kms::Amf{}).value();
@@ -120,7 +129,8 @@ class SoftwareSc {
       auto k_conf = protocol::DeriveConfirmKey(ki2_).value();
       if (protocol::ShortCmac(k_conf, protocol::ResyncMacInput(hello.nonce_c)).value() == *hello.resync_proof) {
         // The chip holds the committed key as pending: the COMMIT again.
-        return Seal(protocol::Commit{last_session_, protocol::ShortCmac(k_conf, protocol::CommitMacInput(last_session_)).value()});
+        return Seal(protocol::Commit{last_session_, protocol::ShortCmac(k_conf, protocol::CommitMacInput(last_session_)).value(),
+                                     OpcOf(ki2_, op_)});
       }
     }
     if (hello.kind == protocol::SessionKind::kRekey && !rekey_allowed) {
@@ -136,6 +146,10 @@ class SoftwareSc {
     p.challenge.y_s = key.public_value();
     p.challenge.rand = RandomArray<16>();
     p.challenge.activation_required = hello.kind == protocol::SessionKind::kFirstCall && activation_code.has_value();
+    if (p.challenge.activation_required) {  // the share goes out blinded by the code (docs/protocol.md 5.1)
+      auto w = protocol::CodeScalar(group_, imsi_, ver_, protocol::ActivationVerifier(imsi_, *activation_code).value());
+      p.challenge.y_s = protocol::BlindShare(group_, key.public_value(), w.value()).value();
+    }
     protocol::Transcript t;
     t.kind = hello.kind;
     t.imsi = imsi_;
@@ -146,6 +160,9 @@ class SoftwareSc {
     t.y_s = p.challenge.y_s;
     t.rand = p.challenge.rand;
     t.session_id = p.challenge.session_id;
+    t.hello_counter = counter_in_;
+    t.challenge_counter = std::max(counter_out_ + 1, counter_in_);  // what Seal uses next
+    t.code_bound = p.challenge.activation_required;
     p.hash = protocol::HashTranscript(t).value();
     p.secrets = protocol::DeriveSessionSecrets(*z, p.hash).value();
     protocol::Challenge c = p.challenge;
@@ -156,9 +173,6 @@ class SoftwareSc {
   std::optional<Bytes> OnConfirm(const protocol::Confirm& confirm) {
     if (!pending_ || pending_->challenge.session_id != confirm.session_id) {
       return Seal(protocol::Error{confirm.session_id, protocol::ErrorCode::kUnknownSession, std::nullopt});
-    }
-    if (confirm.res != MilenageRes(pending_->secrets.ki2, op_, pending_->challenge.rand)) {
-      return Seal(protocol::Error{confirm.session_id, protocol::ErrorCode::kWrongRes, std::nullopt});
     }
     if (pending_->challenge.activation_required) {
       if (activation_tries_left == 0) {
@@ -175,12 +189,16 @@ class SoftwareSc {
         return Seal(protocol::Error{confirm.session_id, protocol::ErrorCode::kWrongActivationCode, activation_tries_left});
       }
     }
+    if (confirm.res != MilenageRes(pending_->secrets.ki2, OpcOf(*base_, op_), pending_->challenge.rand)) {
+      return Seal(protocol::Error{confirm.session_id, protocol::ErrorCode::kWrongRes, std::nullopt});
+    }
     // Commit, then answer under the key the CONFIRM came under.
     Bytes answer;
     ki2_next_ = pending_->secrets.ki2;
     auto k_conf = protocol::DeriveConfirmKey(ki2_next_).value();
     answer = Seal(protocol::Commit{confirm.session_id,
-                                   protocol::ShortCmac(k_conf, protocol::CommitMacInput(confirm.session_id)).value()});
+                                   protocol::ShortCmac(k_conf, protocol::CommitMacInput(confirm.session_id)).value(),
+                                   OpcOf(ki2_next_, op_)});
     if (pending_->kind == protocol::SessionKind::kFirstCall) puk_ = pending_->secrets.puk;
     if (!ki2_.empty()) previous_ki2_ = ki2_;
     ki2_ = ki2_next_;

@@ -29,9 +29,11 @@ class ConfigTest : public ::testing::Test {
     std::ofstream(dir_ / name) << content;
     chmod((dir_ / name).c_str(), mode);
   }
-  std::string Base(const std::string& listeners) {
+  std::string Base(const std::string& listeners,
+                   const std::string& gsup = R"({"peers": [{"address": "127.0.0.1", "names": ["MSC-1"]}]})") {
     return R"({
       // comments are allowed
+      "gsup": )" + gsup + R"(,
       "token": {"module": "/usr/lib/softhsm/libsofthsm2.so", "pin_file": ")" + (dir_ / "user.pin").string() + R"(", "sessions": 2},
       "database": "/tmp/db",
       "tls": {"ca": ")" + (dir_ / "ca.crt").string() + R"(", "cert": ")" + (dir_ / "server.crt").string() +
@@ -81,11 +83,40 @@ TEST_F(ConfigTest, UnsafeConfigurationsSayWhatToFix) {
   EXPECT_TRUE(CheckSafety(*config).ok());
 }
 
+// The clone-alarm limits (docs/operations.md) reach the policy, and a value
+// outside policy::ValidateLimits' bounds refuses the start.
+TEST_F(ConfigTest, CloneAlarmLimits) {
+  const std::string auc = R"("auc": {"address": "127.0.0.1", "port": 4222}}, )";
+  auto c = ParseConfig(Base(auc + R"("limits": {"clone_alarm_interval_seconds": 60, "clone_alarm_memory": 32)"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  const policy::Limits limits = PolicyLimits(*c);
+  EXPECT_EQ(limits.clone_alarm_interval_seconds, 60u);
+  EXPECT_EQ(limits.clone_alarm_memory, 32u);
+  EXPECT_EQ(PolicyLimits(*ParseConfig(Base(R"("auc": {"address": "127.0.0.1", "port": 4222})"))).clone_alarm_interval_seconds,
+            policy::Limits{}.clone_alarm_interval_seconds);
+  c = ParseConfig(Base(auc + R"("limits": {"clone_alarm_memory": 5)"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  Status s = CheckSafety(*c);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("clone_alarm_memory must be 16..4096, got 5"));
+}
+
 TEST_F(ConfigTest, UnknownSettingsAndWrongTypesAreRefused) {
   EXPECT_THAT(ParseConfig(R"({"databse": "/tmp"})").status().message(), HasSubstr("unknown setting config.databse"));
   EXPECT_THAT(ParseConfig(R"({"token": {"sessions": "two"}})").status().message(), HasSubstr("wrong type"));
   EXPECT_THAT(ParseConfig(R"({"listeners": {"telnet": {}}})").status().message(), HasSubstr("unknown listener"));
   EXPECT_FALSE(ParseConfig("not json").ok());
+  // Issue 11: a key given twice is refused, not "the last wins"; integers are
+  // range-checked before narrowing (70000 is not port 4464, 2^32+2 not 2 sessions).
+  EXPECT_THAT(ParseConfig(R"({"database": "/a", "database": "/b"})").status().message(),
+              HasSubstr("key 'database' appears twice"));
+  EXPECT_THAT(ParseConfig(R"({"listeners": {"auc": {"port": 70000}}})").status().message(),
+              HasSubstr("listeners.auc.port must be an integer 0..65535"));
+  EXPECT_THAT(ParseConfig(R"({"token": {"sessions": 4294967298}})").status().message(),
+              HasSubstr("token.sessions must be an integer 0..4294967295"));
+  EXPECT_THAT(ParseConfig(R"({"token": {"sessions": -1}})").status().message(),
+              HasSubstr("token.sessions must be an integer"));
   EXPECT_EQ(LoadConfig("/nonexistent.json").status().code(), StatusCode::kNotFound);
 }
 
@@ -115,11 +146,9 @@ TEST_F(ConfigTest, GsupListenerDefaultsPolicyAndWarnings) {
 
 TEST_F(ConfigTest, GsupSettings) {
   auto with_gsup = [this](const std::string& gsup) {
-    std::string text = Base(R"("auc": {})");
-    text.insert(text.find('{') + 1, "\"gsup\": " + gsup + ",");
-    return ParseConfig(text);
+    return ParseConfig(Base(R"("auc": {})", gsup));
   };
-  auto c = with_gsup(R"({"idle_timeout_ms": 30000, "ind": {"MSC-1": 3, "SGSN-1": 4}})");
+  auto c = with_gsup(R"({"idle_timeout_ms": 30000, "ind": {"MSC-1": 3, "SGSN-1": 4}, "allow_any_peer": true})");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->gsup_idle_timeout_ms, 30000u);
   EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
@@ -136,6 +165,64 @@ TEST_F(ConfigTest, GsupSettings) {
               HasSubstr("gsup.idle_timeout_ms must be 1000..3600000"));
   EXPECT_THAT(with_gsup(R"({"ping": 1})").status().message(), HasSubstr("unknown setting gsup.ping"));
   EXPECT_THAT(with_gsup(R"({"ind": {"MSC-1": "one"}})").status().message(), HasSubstr("wrong type"));
+}
+
+// GSUP has no peer authentication: an enabled AuC serves only listed peers
+// (source prefix + IPA names), and a config that lists none is refused unless
+// it says allow_any_peer (a lab), which is then warned about at every start.
+TEST_F(ConfigTest, GsupPeersAreRequiredAndChecked) {
+  auto with_gsup = [this](const std::string& gsup) { return ParseConfig(Base(R"("auc": {})", gsup)); };
+  auto none = with_gsup("{}");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(CheckSafety(*none).code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(CheckSafety(*none).message(), HasSubstr("listeners.auc is enabled but gsup.peers lists no peer"));
+  EXPECT_TRUE(CheckSafety(*ParseConfig(Base(R"("auc": {"port": 0})", "{}"))).ok());  // no AuC, no peers needed
+
+  auto lab = with_gsup(R"({"allow_any_peer": true})");
+  EXPECT_TRUE(CheckSafety(*lab).ok()) << CheckSafety(*lab).ToString();
+  ASSERT_EQ(ConfigWarnings(*lab).size(), 1u);
+  EXPECT_THAT(ConfigWarnings(*lab)[0], HasSubstr("gsup.allow_any_peer"));
+
+  auto listed = with_gsup(R"({"peers": [{"address": "10.20.0.0/24", "names": ["MSC-1", "SGSN-*"]},
+                                         {"address": "fd00:1::/64", "names": ["*"]}],
+                              "ipa_name": "KMS-AUC", "identify_timeout_ms": 3000, "frame_timeout_ms": 4000,
+                              "refusal_audit_interval_s": 30})");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_TRUE(CheckSafety(*listed).ok()) << CheckSafety(*listed).ToString();
+  EXPECT_EQ(listed->gsup_ipa_name, "KMS-AUC");
+  EXPECT_EQ(listed->gsup_identify_timeout_ms, 3000u);
+  EXPECT_EQ(listed->gsup_frame_timeout_ms, 4000u);
+  EXPECT_EQ(listed->gsup_refusal_audit_interval_s, 30u);
+  auto allowlist = GsupPeerAllowlist::Create(listed->gsup_peers);
+  ASSERT_TRUE(allowlist.ok());
+  EXPECT_TRUE(allowlist->Admits("10.20.0.7", "MSC-1"));
+  EXPECT_TRUE(allowlist->Admits("::ffff:10.20.0.7", "SGSN-12"));  // IPv4-mapped, as a dual-stack socket reports
+  EXPECT_FALSE(allowlist->Admits("10.20.1.7", "MSC-1"));
+  EXPECT_FALSE(allowlist->Admits("10.20.0.7", "MSC-2"));
+  EXPECT_FALSE(allowlist->Admits("10.20.0.7", "MSC-1 "));
+  EXPECT_TRUE(allowlist->Admits("fd00:1::99", "anything"));
+  EXPECT_FALSE(allowlist->Admits("fd00:2::99", "anything"));
+  EXPECT_TRUE(allowlist->AdmitsAddress("10.20.0.255"));
+  EXPECT_FALSE(allowlist->AdmitsAddress("10.21.0.1"));
+  EXPECT_FALSE(allowlist->AdmitsAddress("not an address"));
+
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"peers": [{"address": "10.0.0.0/33", "names": ["x"]}]})", "prefix length must be 0..32"},
+      {R"({"peers": [{"address": "fd00::/129", "names": ["x"]}]})", "prefix length must be 0..128"},
+      {R"({"peers": [{"address": "msc.example", "names": ["x"]}]})", "not an IP address"},
+      {R"({"peers": [{"address": "10.0.0.1", "names": []}]})", "names is empty"},
+      {R"({"peers": [{"address": "10.0.0.1", "names": [""]}]})", "an empty name"},
+      {R"({"peers": [], "identify_timeout_ms": 10, "allow_any_peer": true})", "gsup.identify_timeout_ms must be"},
+      {R"({"peers": [], "frame_timeout_ms": 0, "allow_any_peer": true})", "gsup.frame_timeout_ms must be"},
+  };
+  for (const auto& [gsup, expect] : bad) {
+    auto c = with_gsup(gsup);
+    ASSERT_TRUE(c.ok()) << gsup << c.status().ToString();
+    EXPECT_THAT(CheckSafety(*c).message(), HasSubstr(expect)) << gsup;
+  }
+  EXPECT_THAT(with_gsup(R"({"peers": {"address": "10.0.0.1"}})").status().message(), HasSubstr("must be a list"));
+  EXPECT_THAT(with_gsup(R"({"peers": [{"address": "10.0.0.1", "name": "x"}]})").status().message(),
+              HasSubstr("unknown setting gsup.peers[].name"));
 }
 
 TEST(Hardening, DisablesCoreDumps) {

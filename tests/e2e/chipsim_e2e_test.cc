@@ -30,6 +30,14 @@
 namespace simkms::e2e {
 namespace {
 
+// OP xor AES_key(OP) with the fixture VER's OP: what the AC computes for a key.
+kms::Block OpcFromOp(const SecretBytes& key) {
+  const SecretBytes opc = kms::SoftwareOpc(key, SecretBytes::Copy(FromHex(kOpHex).value())).value();
+  kms::Block out{};
+  std::copy(opc.reveal().begin(), opc.reveal().end(), out.begin());
+  return out;
+}
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
@@ -173,6 +181,8 @@ TEST_F(ChipsimE2eTest, LostCommitIsRecoveredAfterAPowerCycleFromTheImage) {
   EXPECT_THAT(h.display, ElementsAre("SIM activated. Please change your PIN."));
   EXPECT_EQ(card.active_key, chip::ActiveKey::kKi2);
   EXPECT_EQ(Subscriber(kImsi0)["ki2_kcv"], Kcv(card.ki2));
+  // The resent COMMIT carried the new key's OPc (the card has no OP to compute it).
+  EXPECT_EQ(ToHex(card.ki2_opc.reveal()), ToHex(OpcFromOp(card.ki2)));
 }
 
 TEST_F(ChipsimE2eTest, UncontractedChipGetsNoAnswer) {
@@ -242,8 +252,9 @@ TEST_F(ChipsimCliTest, FirstCallRekeyAuthenticateAndResetAcrossProcesses) {
   // The network authenticates under the new key: a vector computed from it.
   chip::ChipState card = Card();
   auto aes = kms::SoftwareAes128::Create(card.ki2).value();
-  kms::Block opc{};
-  std::copy(card.opc.reveal().begin(), card.opc.reveal().end(), opc.begin());
+  // The AC's OPc, from the VER's OP; the card's own came in the COMMIT.
+  const kms::Block opc = OpcFromOp(card.ki2);
+  EXPECT_EQ(ToHex(card.ki2_opc.reveal()), ToHex(opc));
   kms::Block rand{};
   rand.fill(0x5A);
   kms::AuthVector v = kms::GenerateAuthVector(*aes, opc, rand, kms::Sqn{0, 0, 0, 0, 0, 0x20}, kms::Amf{0x80, 0}).value();

@@ -97,6 +97,7 @@ void KmsdFixture::SetUp() {
   ok(Kmsctl({"ver", "add", "--ver", "2", "--op-file", (token_.dir() / "op.hex").string()}));
   ok(Kmsctl({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", kIccid0, "--imsi-first",
              kImsi0, "--count", "1000"}));
+  if (relax_activation_code_policy_) ok(Kmsctl({"ver", "policy", "--ver", "2", "--activation-code", "optional"}));
   const std::string key = (token_.dir() / "mfr.key").string();
   ok(simkms::testing::RunProcess(
       {"/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key}));
@@ -139,6 +140,7 @@ void KmsdFixture::SetUp() {
       << "  \"database\": \"" << db_ << "\",\n  \"lock_memory\": false,\n"
       << "  \"admin\": {\"socket\": \"" << (token_.dir() / "admin.sock").string() << "\"},\n"
       << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
+      << "  \"gsup\": " << gsup_config_ << ",\n"
       << "  \"listeners\": {\n"
       << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_ << api_tls << "},\n"
       << "    \"chip_channel\": {\"address\": \"127.0.0.1\", \"port\": " << chip_port_ << "},\n"
@@ -267,8 +269,9 @@ protocol::ChipProtocolState KmsdFixture::MakeChip(const std::string& imsi) {
   chip.imsi = imsi;
   chip.ver = file->ver;
   chip.group = protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048).value();
-  chip.op = *op;
   chip.base_key = kms::SoftwareDeriveKi1(file->profile, *k1, imsi).value();
+  // The card keeps Ki_1's OPc, not OP (the manufacturer computes it, docs/manufacturer.md).
+  chip.opc = kms::SoftwareOpc(chip.base_key, *op).value();
   return chip;
 }
 

@@ -60,6 +60,14 @@ class KmsdFixture : public ::testing::Test {
   // Set by a derived fixture before SetUp: TLS 1.3 on the operator API and the
   // chip channel, with a throwaway CA and client certificates (MakePki()).
   bool tls_ = false;
+  // Set false by a derived fixture before SetUp to keep VER 2 at the default
+  // activation-code policy (a code required for every new contract). The
+  // suites that exercise other things contract without codes, so by default
+  // the fixture relaxes VER 2 explicitly, as an operator would (audited).
+  bool relax_activation_code_policy_ = true;
+  // Set by a derived fixture before SetUp: the "gsup" object of kmsd's config
+  // (docs/operations.md). Default: any IPA name from 127.0.0.1.
+  std::string gsup_config_ = R"({"peers": [{"address": "127.0.0.1/32", "names": ["*"]}]})";
   // Issues a certificate for `cn` under the test CA (or a second, foreign CA).
   void IssueCertificate(const std::string& cn, bool foreign_ca = false);
   std::string Pki(const std::string& name) const { return (token_.dir() / "pki" / name).string(); }

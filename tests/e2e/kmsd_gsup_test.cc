@@ -6,6 +6,8 @@
 // IMSI; hostile frames and messages, while another client keeps being served.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
@@ -147,10 +150,10 @@ class KmsdGsupTest : public KmsdFixture {
 
   // The SQNs of `tuples`, each verified on `chip` under `key`; one SEQ apart, one IND.
   std::vector<uint64_t> VerifyAll(const std::vector<gsup::AuthTuple>& tuples, const SecretBytes& key,
-                                  const protocol::ChipProtocolState& chip) {
+                                  const protocol::ChipProtocolState& /*chip*/) {
     std::vector<uint64_t> sqns;
     for (const gsup::AuthTuple& t : tuples) {
-      auto sqn = VerifyOnChip(key, chip.op, t);
+      auto sqn = VerifyOnChip(key, SecretBytes::Copy(FromHex(kOpHex).value()), t);
       EXPECT_TRUE(sqn.has_value()) << "AUTN does not verify on the chip";
       if (!sqn) return sqns;
       if (!sqns.empty()) {
@@ -232,7 +235,8 @@ TEST_F(KmsdGsupTest, AutsResynchronisesToTheChipsSqn) {
   // The chip has seen SQN 32549 elsewhere: it rejects this AUTN with an AUTS.
   auto k = kms::SoftwareAes128::Create(chip.base_key).value();
   kms::Block op{};
-  std::copy(chip.op.reveal().begin(), chip.op.reveal().end(), op.begin());
+  const Bytes op_bytes = FromHex(kOpHex).value();  // the VER's OP, as the AC has it
+  std::copy(op_bytes.begin(), op_bytes.end(), op.begin());
   const kms::Block opc = kms::ComputeOpc(*k, op).value();
   const uint64_t sqn_ms = 32549;
   const kms::Auts auts = kms::BuildAuts(*k, opc, first->tuples[0].rand, kms::SqnFromUint64(sqn_ms)).value();
@@ -313,7 +317,7 @@ TEST_F(KmsdGsupTest, AfterTheFirstCallVectorsAreUnderKi2) {
   ASSERT_EQ(answer->tuples.size(), 5u);
   EXPECT_EQ(VerifyAll(answer->tuples, done.new_ki2, chip).size(), 5u);
   for (const gsup::AuthTuple& t : answer->tuples) {
-    EXPECT_FALSE(VerifyOnChip(ki1, chip.op, t).has_value()) << "a Ki_1 chip (a clone) must not authenticate";
+    EXPECT_FALSE(VerifyOnChip(ki1, SecretBytes::Copy(FromHex(kOpHex).value()), t).has_value()) << "a Ki_1 chip (a clone) must not authenticate";
   }
 }
 
@@ -553,6 +557,215 @@ TEST_F(KmsdGsupTest, PipelinedAnswersKeepRequestOrderAcrossSubscribers) {
     ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
     EXPECT_EQ(VerifyAll(answer->tuples, chips[asked[i]].base_key, chips[asked[i]]).size(), answer->tuples.size());
   }
+}
+
+// The AuC serves only the peers the operator listed (gsup.peers: source prefix
+// and IPA names), refuses the others at identification, audits each refused
+// (address, name) once per interval, answers a request addressed to another
+// HLR with ROUTING_ERROR, and holds identification and each frame to absolute
+// deadlines however slowly the bytes come.
+class KmsdGsupPeersTest : public KmsdGsupTest {
+ protected:
+  KmsdGsupPeersTest() {
+    gsup_config_ = R"({"peers": [{"address": "127.0.0.1/32", "names": ["E2E-MSC", "E2E-SGSN-*"]},
+                                 {"address": "127.0.0.2", "names": ["E2E-FAR"]}],
+                       "ipa_name": "KMS-AUC", "identify_timeout_ms": 2000, "frame_timeout_ms": 2000,
+                       "refusal_audit_interval_s": 3600})";
+  }
+
+  // A TCP connection to kmsd's AuC from the loopback address `source`.
+  int ConnectFrom(const char* source) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &local.sin_addr);
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(gsup_port_);
+    inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  long Metric(const std::string& key) {
+    const std::string metrics = Http("GET", "/metrics").body;
+    const std::size_t at = metrics.find(key + " ");
+    return at == std::string::npos ? 0 : std::stol(metrics.substr(at + key.size() + 1));
+  }
+
+  // Audit records of `event` (online `kmsctl audit show`).
+  long AuditEvents(const std::string& event) {
+    ProcessResult audit = Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "--json", "audit", "show"});
+    EXPECT_EQ(audit.exit_code, 0) << audit.err;
+    long n = 0;
+    for (std::size_t at = audit.out.find(event); at != std::string::npos; at = audit.out.find(event, at + 1)) ++n;
+    return n;
+  }
+
+  // The SEQ of the next vector a listed peer gets: 1 if nothing was spent before.
+  uint64_t NextSeq(const protocol::ChipProtocolState& chip) {
+    RawGsupClient msc(ConnectLoopback(gsup_port_));
+    msc.Identify("E2E-MSC");
+    auto answer = msc.Ask(Sai(kImsi0, 1));
+    EXPECT_TRUE(answer.has_value());
+    if (!answer || answer->type != gsup::MessageType::kSendAuthInfoResult) return 0;
+    std::vector<uint64_t> sqns = VerifyAll(answer->tuples, chip.base_key, chip);
+    return sqns.empty() ? 0 : sqns[0] >> 5;
+  }
+};
+
+TEST_F(KmsdGsupPeersTest, AnUnlistedNameIsRefusedAtIdentificationAndAuditedOncePerInterval) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  for (int i = 0; i < 3; ++i) {
+    RawGsupClient rogue(ConnectLoopback(gsup_port_));
+    rogue.Identify("E2E-ROGUE");
+    rogue.SendGsup(gsup::Encode(Sai(kImsi0)).value());
+    EXPECT_FALSE(rogue.ReadGsup(1000).has_value()) << "an unlisted peer got an answer";
+    EXPECT_TRUE(rogue.ClosedWithin(1000));
+  }
+  {
+    RawGsupClient other(ConnectLoopback(gsup_port_));
+    other.Identify("E2E-SGSNX");  // not E2E-SGSN-*: refused too
+    EXPECT_TRUE(other.ClosedWithin(2000));
+  }
+  EXPECT_EQ(Metric("simkms_gsup_peers_refused_total{stage=\"identity\"}"), 4);
+  EXPECT_EQ(Metric("simkms_gsup_connections_closed_total{reason=\"peer_refused\"}"), 4);
+  // One record per (address, name) per interval: E2E-ROGUE once, E2E-SGSNX once.
+  for (int i = 0; i < 50 && AuditEvents("auc.peer-refused") < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(AuditEvents("auc.peer-refused"), 2);
+  ProcessResult audit = Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "--json", "audit", "show"});
+  EXPECT_THAT(audit.out, HasSubstr("E2E-ROGUE"));
+  EXPECT_THAT(audit.out, HasSubstr("not in gsup.peers"));
+  // Nothing was spent for them: a listed peer gets the subscriber's first SEQ.
+  EXPECT_EQ(NextSeq(chip), 1u);
+
+  RawGsupClient sgsn(ConnectLoopback(gsup_port_));
+  sgsn.Identify("E2E-SGSN-2");  // a listed prefix pattern
+  auto answer = sgsn.Ask(Sai(kImsi0, 1));
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
+}
+
+TEST_F(KmsdGsupPeersTest, AnUnlistedSourceAddressGetsNothingAndAListedOneIsServed) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  {
+    // E2E-FAR is listed from 127.0.0.2 only: from 127.0.0.3 kmsd sends not even ID_GET.
+    const int fd = ConnectFrom("127.0.0.3");
+    ASSERT_GE(fd, 0);
+    RawGsupClient stranger(fd);
+    EXPECT_FALSE(stranger.ReadFrame(1000).has_value());
+    EXPECT_TRUE(stranger.ClosedWithin(1000));
+  }
+  {
+    RawGsupClient wrong_place(ConnectLoopback(gsup_port_));  // 127.0.0.1: E2E-FAR not listed here
+    wrong_place.Identify("E2E-FAR");
+    EXPECT_TRUE(wrong_place.ClosedWithin(2000));
+  }
+  EXPECT_EQ(Metric("simkms_gsup_peers_refused_total{stage=\"address\"}"), 1);
+  EXPECT_EQ(Metric("simkms_gsup_peers_refused_total{stage=\"identity\"}"), 1);
+  const int fd = ConnectFrom("127.0.0.2");
+  ASSERT_GE(fd, 0);
+  RawGsupClient far(fd);
+  far.Identify("E2E-FAR");
+  auto answer = far.Ask(Sai(kImsi0, 1));
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
+  EXPECT_EQ(VerifyAll(answer->tuples, chip.base_key, chip).at(0) >> 5, 1u);
+}
+
+#if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
+TEST_F(KmsdGsupPeersTest, LibosmoGsupClientWithAListedNameIsServed) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  auto client = OsmoGsupClient::Connect(gsup_port_, "E2E-MSC");
+  ASSERT_TRUE(client.ok()) << client.status().ToString() << kmsd_log();
+  auto one = (*client)->SendAuthInfo(kImsi0, 1);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(one->message_type, 0x0a);
+  EXPECT_EQ(VerifyAll(one->tuples, chip.base_key, chip).size(), 1u);
+}
+#endif
+
+// osmo-hlr answers a request for another HLR with ROUTING_ERROR (when it cannot
+// forward it); kmsd routes nothing, so it always does, and spends no SQN.
+TEST_F(KmsdGsupPeersTest, ARequestForAnotherHlrGetsRoutingErrorAndSpendsNothing) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  RawGsupClient msc(ConnectLoopback(gsup_port_));
+  msc.Identify("E2E-MSC");
+  gsup::Message elsewhere = Sai(kImsi0);
+  const std::string other("OTHER-HLR\0", 10), source("MSC-1\0", 6);
+  elsewhere.destination_name = Bytes(other.begin(), other.end());
+  elsewhere.source_name = Bytes(source.begin(), source.end());
+  elsewhere.session_id = 7;
+  elsewhere.session_state = 1;
+  for (int i = 0; i < 3; ++i) {
+    auto answer = msc.Ask(elsewhere);
+    ASSERT_TRUE(answer.has_value());
+    EXPECT_EQ(static_cast<uint8_t>(answer->type), 0x4e);  // OSMO_GSUP_MSGT_ROUTING_ERROR
+    EXPECT_EQ(answer->imsi, kImsi0);
+    EXPECT_TRUE(answer->tuples.empty());
+    EXPECT_FALSE(answer->cause.has_value());
+    EXPECT_EQ(answer->destination_name, elsewhere.source_name);
+    EXPECT_EQ(answer->message_class, gsup::kMessageClassSubscriberManagement);
+    EXPECT_EQ(answer->session_id, 7u);
+    EXPECT_EQ(answer->session_state, gsup::kSessionStateEnd);
+  }
+  // Addressed to this AuC by its ipa_name (with osmo-msc's NUL): served, and the
+  // subscriber's first SEQ: the refused requests spent nothing.
+  gsup::Message here = Sai(kImsi0, 1);
+  const std::string us("KMS-AUC\0", 8);
+  here.destination_name = Bytes(us.begin(), us.end());
+  auto answer = msc.Ask(here);
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
+  EXPECT_EQ(VerifyAll(answer->tuples, chip.base_key, chip).at(0) >> 5, 1u);
+  EXPECT_EQ(Metric("simkms_gsup_requests_total{outcome=\"routing_error\"}"), 3);
+}
+
+// Deadlines are absolute: an identity or a request trickled a byte at a time,
+// each byte well inside any per-read timeout, is cut off at the deadline.
+TEST_F(KmsdGsupPeersTest, AnIdentityTrickledByteByByteIsCutOffAtTheIdentifyDeadline) {
+  Contract();
+  RawGsupClient slow(ConnectLoopback(gsup_port_));
+  ASSERT_TRUE(slow.ReadFrame().has_value());  // ID_GET
+  const Bytes id_resp = gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}, {gsup::IdTag::kSerNr, "E2E-MSC"}}).value();
+  // 300 ms a byte: the whole ID_RESP takes longer than the 2 s deadline.
+  ASSERT_GT(id_resp.size() * 300, 2000u + 1000u);
+  for (uint8_t byte : id_resp) {
+    slow.Send(Bytes{byte});
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  slow.SendGsup(gsup::Encode(Sai(kImsi0, 1)).value());
+  EXPECT_FALSE(slow.ReadGsup(1000).has_value()) << "a trickled identity was accepted";
+  EXPECT_EQ(Metric("simkms_gsup_connections_closed_total{reason=\"identify_timeout\"}"), 1);
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  EXPECT_EQ(NextSeq(chip), 1u);
+}
+
+TEST_F(KmsdGsupPeersTest, ARequestTrickledByteByByteIsCutOffAtTheFrameDeadline) {
+  Contract();
+  const protocol::ChipProtocolState chip = MakeChip(kImsi0);
+  RawGsupClient slow(ConnectLoopback(gsup_port_));
+  slow.Identify("E2E-MSC");
+  const Bytes frame = gsup::EncodeGsupFrame(gsup::Encode(Sai(kImsi0, 1)).value()).value();
+  ASSERT_GT(frame.size() * 300, 2000u + 1000u);
+  for (uint8_t byte : frame) {
+    slow.Send(Bytes{byte});
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_FALSE(slow.ReadGsup(1000).has_value()) << "a trickled request was served";
+  EXPECT_EQ(Metric("simkms_gsup_connections_closed_total{reason=\"frame_timeout\"}"), 1);
+  EXPECT_EQ(NextSeq(chip), 1u);
 }
 
 }  // namespace

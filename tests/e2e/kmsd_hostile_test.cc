@@ -3,12 +3,15 @@
 // the same after), and the daemon keeps serving a genuine chip and operator.
 // The DH values are in packets that authenticate (sealed under the OTA keys of
 // Ki_1), so they reach the group check: the SC must answer ERROR 02.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/rand.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -109,6 +112,7 @@ TEST_F(KmsdHostileTest, OffCurveP256PointsInAuthenticPacketsGetError02AndChangeN
   const std::string dir = token_.dir().string();
   auto ok = [](const ProcessResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err << r.out; };
   ok(Kmsctl({"ver", "add", "--ver", "3", "--dh-group", "p256", "--op-file", dir + "/op.hex"}));
+  ok(Kmsctl({"ver", "policy", "--ver", "3", "--activation-code", "optional"}));  // the contract below has no code
   ok(Kmsctl({"range", "assign", "--manufacturer", "acme", "--ver", "3", "--iccid-first", "8949001234567900125",
              "--imsi-first", "262019876600000", "--count", "10"}));
   ok(Kmsctl({"ver", "export-k1", "--ver", "3", "--manufacturer", "acme", "--pubkey", dir + "/mfr.pub", "--out",
@@ -231,6 +235,76 @@ TEST_F(KmsdHostileTest, GarbageOnEveryListenerChangesNothingAndKmsdKeepsServing)
   protocol::ChipProtocolState chip = MakeChip(imsi);
   EXPECT_EQ(RunCall(chip, role_).kind, Kind::kCommitted);
   EXPECT_EQ(Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "status"}).exit_code, 0);
+}
+
+// Issue 11, the lesser findings: free text with control characters, integers
+// beyond their type and keys given twice are refused at the API with a clear
+// error (not stored, not narrowed, not "the last wins") and change nothing.
+TEST_F(KmsdHostileTest, ControlCharactersOutOfRangeIntegersAndDuplicateKeysAreRefused) {
+  const std::string imsi = ContractChip(0);
+  const std::string before = World(imsi);
+  const std::string iccid1 = R"("iccid":"8949001234567890136")";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"order_id":"o-1\u001b[31mred",)" + iccid1 + "}", "field 'order_id' contains a control character"},
+      {R"({"order_id":"o-1\n42  forged line",)" + iccid1 + "}", "field 'order_id' contains a control character"},
+      {R"({"order_id":"o-1\u009b31m",)" + iccid1 + "}", "field 'order_id' contains a control character"},
+      // 2^32 + 2 was taken as VER 2 (a uint32 narrowing) and contracted the chip.
+      {R"({"order_id":"o-2",)" + iccid1 + R"(,"ver":4294967298})", "field 'ver' must be an integer 0..4294967295"},
+      {R"({"order_id":"o-2",)" + iccid1 + R"(,"ver":-2})", "field 'ver' must be an integer 0..4294967295"},
+      {R"({"order_id":"o-2",)" + iccid1 + R"(,"ver":2.0})", "field 'ver' must be an integer 0..4294967295"},
+      {R"({"order_id":"o-3",)" + iccid1 + R"(,"order_id":"o-4"})", "request body: key 'order_id' appears twice"},
+      {R"({"order_id":"o-5",)" + iccid1 + R"(,"activation_code":"271828","activation_code":"314159"})",
+       "key 'activation_code' appears twice"},
+  };
+  for (const auto& [body, message] : cases) {
+    HttpResult r = Http("POST", "/v1/contracts", body);
+    EXPECT_EQ(r.status, 400) << body;
+    EXPECT_THAT(r.body, ::testing::HasSubstr("\"INVALID_ARGUMENT\"")) << body;
+    EXPECT_THAT(r.body, ::testing::HasSubstr(message)) << body;
+  }
+  // The admin socket reads JSON with the same rules.
+  EXPECT_THAT(Unix(R"({"command":"status","command":"ver.list"})" "\n"),
+              ::testing::HasSubstr("request: key 'command' appears twice"));
+  EXPECT_THAT(Unix(R"({"command":"ver.add","args":{"ver":4294967299}})" "\n"),
+              ::testing::HasSubstr("argument 'ver' must be an integer 0..4294967295"));
+  EXPECT_THAT(Unix(R"({"command":"range.assign","args":{"manufacturer":"acme\u001b[2J","ver":2}})" "\n"),
+              ::testing::HasSubstr("argument 'manufacturer' contains a control character"));
+  EXPECT_THAT(Unix(R"({"command":"audit.show","args":{"limit":-1}})" "\n"),
+              ::testing::HasSubstr("argument 'limit' must be an integer 0.."));
+  EXPECT_EQ(World(imsi), before);
+  EXPECT_EQ(Http("GET", "/v1/subscribers/262019876500001").status, 404);
+}
+
+// kmsd and kmsctl set umask 077 themselves: started under umask 022, every file
+// and directory they create in the DB (and kmsctl's exports) is the owner's only.
+class KmsdFileModeTest : public KmsdHostileTest {
+ protected:
+  KmsdFileModeTest() : saved_umask_(umask(022)) {}
+  ~KmsdFileModeTest() override { umask(saved_umask_); }
+  const mode_t saved_umask_;
+};
+
+TEST_F(KmsdFileModeTest, TheDbAndExportsAreOwnerOnlyUnderUmask022) {
+  const std::string imsi = ContractChip(0);  // kmsd writes (WAL, audit) on top of what kmsctl created
+  protocol::ChipProtocolState chip = MakeChip(imsi);
+  ASSERT_EQ(RunCall(chip, role_).kind, Kind::kCommitted);
+  ASSERT_EQ(StopKmsd(), 0);  // flushes: table files exist too
+  std::vector<std::string> open_to_others;
+  std::size_t checked = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(db_)) {
+    struct stat st {};
+    ASSERT_EQ(lstat(entry.path().c_str(), &st), 0);
+    ++checked;
+    if ((st.st_mode & 077) != 0) open_to_others.push_back(entry.path().filename().string());
+  }
+  struct stat db_dir {};
+  ASSERT_EQ(stat(db_.c_str(), &db_dir), 0);
+  EXPECT_EQ(db_dir.st_mode & 077, 0u) << "the DB directory";
+  EXPECT_GT(checked, 5u);
+  EXPECT_EQ(open_to_others, std::vector<std::string>{}) << "files readable by group or others";
+  struct stat k1 {};
+  ASSERT_EQ(stat((token_.dir() / "k1.json").c_str(), &k1), 0);  // written by `kmsctl ver export-k1`
+  EXPECT_EQ(k1.st_mode & 077, 0u);
 }
 
 }  // namespace

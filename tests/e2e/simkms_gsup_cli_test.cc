@@ -45,7 +45,8 @@ class SimkmsGsupCliTest : public KmsdFixture {
     const protocol::ChipProtocolState chip = MakeChip(kImsi0);
     auto k = kms::SoftwareAes128::Create(chip.base_key).value();
     kms::Block op{};
-    std::copy(chip.op.reveal().begin(), chip.op.reveal().end(), op.begin());
+    const Bytes op_bytes = FromHex(kOpHex).value();  // the VER's OP, as the AC has it
+    std::copy(op_bytes.begin(), op_bytes.end(), op.begin());
     const kms::Block opc = kms::ComputeOpc(*k, op).value();
     std::array<uint8_t, 16> rand{}, autn{};
     const Bytes r = FromHex(v.at("rand")).value(), a = FromHex(v.at("autn")).value();
@@ -125,7 +126,8 @@ TEST_F(SimkmsGsupCliTest, AutsAndRandResynchronise) {
   const protocol::ChipProtocolState chip = MakeChip(kImsi0);
   auto k = kms::SoftwareAes128::Create(chip.base_key).value();
   kms::Block op{};
-  std::copy(chip.op.reveal().begin(), chip.op.reveal().end(), op.begin());
+  const Bytes op_bytes = FromHex(kOpHex).value();  // the VER's OP, as the AC has it
+  std::copy(op_bytes.begin(), op_bytes.end(), op.begin());
   const kms::Block opc = kms::ComputeOpc(*k, op).value();
   std::array<uint8_t, 16> rand{};
   const Bytes r = FromHex(words["rand"]).value();

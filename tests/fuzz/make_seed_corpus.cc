@@ -55,6 +55,7 @@ std::vector<std::pair<std::string, Message>> Messages() {
   Commit cm;
   cm.session_id = ch.session_id;
   cm.commit_mac = Seq<8>(0xC0);
+  cm.opc = Seq<16>(0xD0);
   Error er;
   er.session_id = ch.session_id;
   er.code = ErrorCode::kWrongActivationCode;
@@ -126,6 +127,7 @@ int Run(const std::string& dir) {
   Commit vector;
   vector.session_id = Seq<8>(0xA0);
   vector.commit_mac = Seq<8>(0xC0);
+  vector.opc = Seq<16>(0xD0);
   write("packet_vector_commit", SealPacket(*cipher, kKeyVersionKi1, 1, Encode(vector)).value());
   std::printf("%d seed files in %s\n", files, dir.c_str());
   return 0;

@@ -82,6 +82,22 @@ TEST_F(KeyHierarchyTest, InitCreatesSealedMasterKeyAndServiceKeys) {
   EXPECT_EQ(Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey)), mk);
 }
 
+// A token initialised before record MACs has no record key: `kmsctl records seal`
+// derives it (and only it) from MK, the same key a fresh ceremony would have made.
+TEST_F(KeyHierarchyTest, MissingRecordKeyIsDerivedFromMkAndNothingElseChanges) {
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  const Bytes kcv = Unwrap(TokenKcv(s(), keys.record_mac, "record key"));
+  ASSERT_TRUE(s().DestroyObject(keys.record_mac, "record key").ok());
+  EXPECT_EQ(LoadServiceKeys(s()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Unwrap(DeriveMissingServiceKeys(s(), mk)), std::vector<std::string>{labels::kRecordMac});
+  ServiceKeys loaded = Unwrap(LoadServiceKeys(s()));
+  EXPECT_EQ(loaded.storage_kek, keys.storage_kek);
+  EXPECT_EQ(Unwrap(TokenKcv(s(), loaded.record_mac, "record key")), kcv);
+  EXPECT_TRUE(Unwrap(DeriveMissingServiceKeys(s(), mk)).empty());
+}
+
 TEST_F(KeyHierarchyTest, SealedMasterKeyCannotBeWrappedAgain) {
   Unwrap(GenerateMasterKeyWithBackup(s()));
   CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
@@ -203,6 +219,8 @@ TEST(KeyRestore, SecondTokenFromBackupGivesIdenticalKcvs) {
             Unwrap(TokenKcv(*second.session, keys2.puk_encryption, "")));
   EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.op_encryption, "")),
             Unwrap(TokenKcv(*second.session, keys2.op_encryption, "")));
+  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.record_mac, "")),
+            Unwrap(TokenKcv(*second.session, keys2.record_mac, "")));
   EXPECT_EQ(Unwrap(K1Kcv(*first.session, mk, 5, Profile::kModern)),
             Unwrap(K1Kcv(*second.session, mk2, 5, Profile::kModern)));
 }

@@ -30,6 +30,23 @@ TEST(Limits, TriesOutOfBounds) {
   EXPECT_TRUE(ValidateLimits(l).ok());
 }
 
+TEST(Limits, CloneAlarmBounds) {
+  Limits l;
+  EXPECT_EQ(l.clone_alarm_interval_seconds, 3600u);
+  EXPECT_EQ(l.clone_alarm_memory, 256u);
+  l.clone_alarm_interval_seconds = 0;  // every distinct alarm audited
+  EXPECT_TRUE(ValidateLimits(l).ok());
+  l.clone_alarm_interval_seconds = 7 * 24 * 3600 + 1;
+  EXPECT_THAT(ValidateLimits(l).message(), HasSubstr("clone_alarm_interval_seconds must be 0..604800"));
+  for (uint32_t memory : {15u, 4097u}) {
+    Limits m;
+    m.clone_alarm_memory = memory;
+    Status s = ValidateLimits(m);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+    EXPECT_THAT(s.message(), HasSubstr("clone_alarm_memory must be 16..4096"));
+  }
+}
+
 TEST(Limits, CodeLengthBounds) {
   auto with = [](std::size_t min, std::size_t max) {
     Limits l;

@@ -59,11 +59,11 @@ TEST(GatewayFrame, EncodeLayout) {
 // The example of docs/protocol.md §7.2: the §8 COMMIT packet from the chip.
 TEST(GatewayFrame, DocumentedExample) {
   const Bytes packet = Hex(
-      "00381516001212b24b0111642c230f7133cb9570fe3ba4f8fd4159eb301446e7e32f39cf17c2dbf30b6a69b4f47988a67fb09033207c1b"
-      "7314ac");
+      "00481516001212b24b01dba8876e81a0ee85dba0776e0699d0bbc277c193c9432d5e436f43b0956b343bfd979cbde6bbb66cf1dc0263f8"
+      "246dcdf56ccd99bc87625a9e25e2a7049d4dc1");
   const Bytes wire = EncodeGatewayFrame(DataFrame(GatewayFrameType::kFromChip, packet)).value();
-  EXPECT_EQ(ToHex(ByteView(wire).first(13)), "00000043" "01" "262019876543210f");
-  EXPECT_EQ(wire.size(), 4u + 0x43);
+  EXPECT_EQ(ToHex(ByteView(wire).first(13)), "00000053" "01" "262019876543210f");
+  EXPECT_EQ(wire.size(), 4u + 0x53);
   GatewayFrameDecoder d;
   EXPECT_EQ(d.Feed(wire).value(), wire.size());
   EXPECT_EQ(d.Pop()->payload, packet);

@@ -52,6 +52,7 @@ TEST(Messages, EveryMessageRoundTrips) {
   cf.activation_proof = ShortMac{1, 1, 1, 1, 1, 1, 1, 1};
   Commit cm;
   cm.session_id = ch.session_id;
+  cm.opc = {0xD0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xDF};
   Error er;
   er.code = ErrorCode::kWrongActivationCode;
   er.tries_left = 2;
@@ -157,6 +158,16 @@ TEST(KeySchedule, BlocksAndInputsAreAsDocumented) {
   EXPECT_EQ(ToHex(ByteView(block).subspan(12)), "00000002");
   Transcript changed = t;
   changed.rand[0] = 1;
+  EXPECT_NE(*HashTranscript(changed), *h);
+  // The counters of HELLO and CHALLENGE and whether the code blinded Y_s are bound too.
+  changed = t;
+  changed.hello_counter = 1;
+  EXPECT_NE(*HashTranscript(changed), *h);
+  changed = t;
+  changed.challenge_counter = 1;
+  EXPECT_NE(*HashTranscript(changed), *h);
+  changed = t;
+  changed.code_bound = true;
   EXPECT_NE(*HashTranscript(changed), *h);
   EXPECT_EQ(PukDigits(Hex("0a0b0c0d0e0f10ff")), "01234565");
   EXPECT_FALSE(ActivationVerifier("262019876543210", "12345").ok());

@@ -10,10 +10,11 @@
 namespace simkms::protocol {
 namespace {
 
-constexpr char kCommitMessage[] = "04011008a0a1a2a3a4a5a6a73008c0c1c2c3c4c5c6c7";
+constexpr char kCommitMessage[] =
+    "04011008a0a1a2a3a4a5a6a73008c0c1c2c3c4c5c6c73110d0d1d2d3d4d5d6d7d8d9dadbdcdddedf";
 constexpr char kCommitPacket[] =
-    "00381516001212b24b0111642c230f7133cb9570fe3ba4f8fd4159eb301446e7e32f39cf17c2dbf30b6a69b4f47988a67fb09033207c1b"
-    "7314ac";
+    "00481516001212b24b01dba8876e81a0ee85dba0776e0699d0bbc277c193c9432d5e436f43b0956b343bfd979cbde6bbb66cf1dc0263f8"
+    "246dcdf56ccd99bc87625a9e25e2a7049d4dc1";
 
 SoftwareOtaCipher VectorCipher() {
   return SoftwareOtaCipher::Create(SecretBytes::Copy(FromHex("000102030405060708090a0b0c0d0e0f").value()),
@@ -27,6 +28,7 @@ TEST(ProtocolVectors, CommitPacket) {
     commit.session_id[i] = static_cast<uint8_t>(0xA0 + i);
     commit.commit_mac[i] = static_cast<uint8_t>(0xC0 + i);
   }
+  for (int i = 0; i < 16; ++i) commit.opc[i] = static_cast<uint8_t>(0xD0 + i);
   EXPECT_EQ(ToHex(Encode(commit)), kCommitMessage);
   SoftwareOtaCipher c = VectorCipher();
   EXPECT_EQ(ToHex(SealPacket(c, kKeyVersionKi1, 1, Encode(commit)).value()), kCommitPacket);
@@ -48,7 +50,10 @@ TEST(ProtocolVectors, TranscriptAndActivationVerifier) {
     t.rand[i] = static_cast<uint8_t>(0x20 + i);
   }
   for (int i = 0; i < 8; ++i) t.session_id[i] = static_cast<uint8_t>(0xA0 + i);
-  EXPECT_EQ(ToHex(HashTranscript(t).value()), "e360844a50bac3d464c0808ff5eef95ac0d3d60b831cc2be473f1bd58187027f");
+  t.hello_counter = 1;
+  t.challenge_counter = 1;
+  t.code_bound = true;
+  EXPECT_EQ(ToHex(HashTranscript(t).value()), "365491f9c8c2093af073a11be05d19fa2c850944ea8828f47a7ad6ae77078043");
   EXPECT_EQ(ToHex(ActivationVerifier("262019876543210", "123456").value().reveal()),
             "282ab1e4c9518893fedda4211ccc83ec425ea5d47f765408130aba609b4f127d");
 }

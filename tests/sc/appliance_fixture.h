@@ -15,6 +15,7 @@
 #include "kms/registry.h"
 #include "kms/software_keys.h"
 #include "kms/token_audit.h"
+#include "kms/token_record_mac.h"
 #include "sc-engine/engine/sc_role.h"
 #include "sc-engine/engine/subscriber_registry.h"
 #include "sc-engine/protocol/chip_role.h"
@@ -41,12 +42,18 @@ class ApplianceFixture : public ::testing::Test {
     keys_ = init.keys;
     mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
     checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
-    store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_));
+    record_mac_ = Unwrap(kms::TokenRecordMac::Open(ts_.module, ts_.slot));
+    storage::StoreOptions store_options;
+    store_options.record_mac = record_mac_.get();
+    store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, store_options));
     kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; });
     kms::NewVer ver;
     ver.ver = 2;
     ver.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
     Unwrap(registry.AddVer(std::move(ver)));
+    // The suites contract without activation codes unless they test them: VER 2
+    // relaxes the default policy (a code for every contract), as an operator would.
+    Unwrap(registry.SetActivationCodePolicy(2, /*code_required=*/false));
     Unwrap(registry.AssignRange("acme", 2, kFirstIccid, kFirstImsi, 2, 1000));
   }
 
@@ -67,16 +74,16 @@ class ApplianceFixture : public ::testing::Test {
     sub.group = chip.group;
     sub.current = BaseKey{base, version, version == protocol::kKeyVersionKi1 ? "ki1" : r.ki2_key_id};
     sub.personalized = version == protocol::kKeyVersionKi2;
-    sub.op = chip.op;
-    sub.counter_in = chip.counter_out;
-    sub.counter_out = chip.counter_in;
+    sub.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
+    sub.current.counter_in = chip.counter_out;
+    sub.current.counter_out = chip.counter_in;
     auto verifier = Unwrap(Subscribers().ActivationVerifier(r));
     sub.activation_verifier = std::move(verifier);
     protocol::ChipRole role([] { return StatusOr<std::string>(std::string("424242")); });
     ScRole sc(s());
     ScStep challenge = Unwrap(sc.OnPacket(sub, nullptr, Unwrap(role.Start(chip))));
-    sub.counter_in = challenge.counter_in;
-    sub.counter_out = challenge.counter_out;
+    sub.current.counter_in = challenge.counter_in;
+    sub.current.counter_out = challenge.counter_out;
     protocol::ChipOutcome confirm = Unwrap(role.OnPacket(chip, challenge.packet));
     ScStep commit = Unwrap(sc.OnPacket(sub, &*challenge.pending, confirm.packet));
     EXPECT_EQ(commit.kind, ScStep::Kind::kCommit);
@@ -113,9 +120,9 @@ class ApplianceFixture : public ::testing::Test {
     chip.imsi = imsi;
     chip.ver = 2;
     chip.group = Unwrap(protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048));
-    chip.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
     chip.base_key =
         Unwrap(kms::SoftwareDeriveKi1(kms::Profile::kModern, Unwrap(kms::UnwrapK1Export(exported, priv_pem)), imsi));
+    chip.opc = Unwrap(kms::SoftwareOpc(chip.base_key, SecretBytes::Copy(Unwrap(FromHex(kTestOp)))));
     return chip;
   }
 
@@ -125,6 +132,7 @@ class ApplianceFixture : public ::testing::Test {
   kms::ServiceKeys keys_;
   std::unique_ptr<kms::TokenAuditMac> mac_;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints_;
+  std::unique_ptr<kms::TokenRecordMac> record_mac_;
   std::unique_ptr<storage::Store> store_;
   std::string last_chip_puk_;
 };

@@ -295,6 +295,7 @@ TEST_F(AucServiceTest, AStoreThatCannotWriteGivesNoVectors) {
   storage::StoreOptions read_only;
   read_only.create_if_missing = false;
   read_only.read_only = true;
+  read_only.record_mac = record_mac_.get();
   auto frozen = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, read_only));
   SubscriberKeys frozen_keys(keys_, *frozen, *cache_);
   AucService frozen_auc(*frozen, frozen_keys);

@@ -4,6 +4,7 @@
 // keeps from HELLO to CONFIRM (they end with the session; resyncs still work).
 #include "sc-engine/engine/chip_channel.h"
 #include "tests/sc/appliance_fixture.h"
+#include "tests/support/ki1_packets.h"
 
 namespace simkms::sc {
 namespace {
@@ -26,7 +27,7 @@ class ChipChannelTest : public ApplianceFixture {
   // A new ChipChannel: what a kmsd restart leaves (pending sessions are gone).
   void Restart() {
     subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
-    channel_ = std::make_unique<ChipChannel>(keys_, *store_, *subscriber_keys_, [] { return int64_t{1700000002000}; });
+    channel_ = std::make_unique<ChipChannel>(keys_, *store_, *subscriber_keys_, [this] { return now_ms_; });
   }
   ChipChannelResult Send(const Bytes& packet) { return Unwrap(channel_->OnPacket(s(), kFirstImsi, packet)); }
 
@@ -55,7 +56,51 @@ class ChipChannelTest : public ApplianceFixture {
 
   storage::SubscriberRecord Record() { return Unwrap(store_->GetSubscriber(kFirstImsi)); }
   std::string LastEvent() { return Unwrap(store_->ReadAudit(Unwrap(store_->AuditHead()).seq, 1))[0].event.event; }
+  uint64_t AuditSeq() { return Unwrap(store_->AuditHead()).seq; }
+  // A detail of the last audit record ("" if it has none of that name).
+  std::string LastDetail(const std::string& name) {
+    const std::vector<storage::AuditRecord> last = Unwrap(store_->ReadAudit(AuditSeq(), 1));
+    for (const auto& [k, v] : last[0].event.details) {
+      if (k == name) return v;
+    }
+    return "";
+  }
 
+  static Bytes UnderKi1(const protocol::ChipProtocolState& ki1_chip, uint64_t counter, const protocol::Message& m) {
+    return Unwrap(simkms::testing::SealUnderKi1(ki1_chip, counter, m));
+  }
+  static protocol::Hello NextHello(const protocol::ChipProtocolState& ki1_chip) {
+    return Unwrap(simkms::testing::NextKi1Hello(ki1_chip));
+  }
+  // Finding 2 of issue 10: one packet under Ki_1 with the highest CNTR, for a
+  // PERSONALIZED subscriber, must not lock the genuine chip out of re-keys.
+  void ExpectKi1PacketWithTheLastCounterCannotLockOut(const protocol::Message& m) {
+    Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+    protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+    const protocol::ChipProtocolState clone = chip;
+    ASSERT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
+    const uint64_t audit = AuditSeq();
+    auto answer = channel_->OnPacket(s(), kFirstImsi, UnderKi1(clone, protocol::kMaxCounter, m));
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    EXPECT_EQ(answer->outcome, "clone_alarm");
+    EXPECT_FALSE(answer->reply.has_value());
+    EXPECT_EQ(AuditSeq(), audit + 1);
+    EXPECT_EQ(LastEvent(), "subscriber.clone_suspected");
+    EXPECT_EQ(LastDetail("key_version"), "1");
+    EXPECT_EQ(LastDetail("counter"), std::to_string(protocol::kMaxCounter));
+    // The genuine chip re-keys afterwards: its counters under Ki_2 did not move.
+    Unwrap(Subscribers().RequestRekey(kFirstImsi));
+    auto hello = channel_->OnPacket(s(), kFirstImsi, Unwrap(role_.Start(chip)));
+    ASSERT_TRUE(hello.ok()) << hello.status().ToString();
+    ASSERT_EQ(hello->outcome, "challenge");
+    protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *hello->reply));
+    ChipChannelResult commit = Send(confirm.packet);
+    ASSERT_EQ(commit.outcome, "commit");
+    EXPECT_EQ(Unwrap(role_.OnPacket(chip, *commit.reply)).kind, protocol::ChipOutcome::Kind::kCommitted);
+  }
+
+  // The channel's clock (unix ms); tests move it to pass the clone-alarm interval.
+  int64_t now_ms_ = 1700000002000;
   std::unique_ptr<kms::Ki2Vault> vault_;
   std::unique_ptr<kms::Ki2Cache> cache_;
   std::unique_ptr<SubscriberKeys> subscriber_keys_;
@@ -65,7 +110,7 @@ class ChipChannelTest : public ApplianceFixture {
 };
 
 TEST_F(ChipChannelTest, FirstCallPersonalizesAndClearsTheHotline) {
-  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::string("424242")}));
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, SecretBytes::Copy(AsBytes("424242"))}));
   protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
   protocol::ChipOutcome done = RunCall(chip, role_);
   ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
@@ -73,9 +118,11 @@ TEST_F(ChipChannelTest, FirstCallPersonalizesAndClearsTheHotline) {
   EXPECT_EQ(r.state, storage::SubscriberState::kPersonalized);
   EXPECT_FALSE(r.hotline);
   EXPECT_EQ(r.ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
-  EXPECT_EQ(r.ota_counter_in, chip.counter_out);
-  EXPECT_EQ(r.ota_counter_out, chip.counter_in);
-  EXPECT_EQ(Unwrap(Subscribers().ReadPuk(kFirstImsi)), done.new_puk);
+  // The first call's counters stay with Ki_1; the new Ki_2 starts at zero (docs/protocol.md §2).
+  EXPECT_EQ(r.ota.ki1, (storage::OtaCounters{chip.counter_out, chip.counter_in}));
+  EXPECT_EQ(r.ota_counter_in, 0u);
+  EXPECT_EQ(r.ota_counter_out, 0u);
+  EXPECT_TRUE(Unwrap(Subscribers().ReadPuk(kFirstImsi)).Equals(SecretBytes::Copy(AsBytes(done.new_puk))));
   EXPECT_EQ(channel_->pending_sessions(), 0u);
 }
 
@@ -86,7 +133,7 @@ TEST_F(ChipChannelTest, UnknownImsiIsRefused) {
 }
 
 TEST_F(ChipChannelTest, WrongActivationCodesLockTheContract) {
-  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::string("424242")}));
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, SecretBytes::Copy(AsBytes("424242"))}));
   protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
   code_ = "000000";
   std::vector<std::string> outcomes;
@@ -158,7 +205,7 @@ TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
   protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
   protocol::ChipOutcome first = RunCall(chip, role_);
   ASSERT_EQ(first.kind, protocol::ChipOutcome::Kind::kCommitted);
-  const std::string puk = Unwrap(Subscribers().ReadPuk(kFirstImsi));
+  const SecretBytes puk = Unwrap(Subscribers().ReadPuk(kFirstImsi));
 
   Unwrap(Subscribers().RequestRekey(kFirstImsi));
   EXPECT_TRUE(Record().hotline);
@@ -173,7 +220,7 @@ TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
   ASSERT_EQ(done.kind, protocol::ChipOutcome::Kind::kCommitted);
   EXPECT_EQ(Record().ki2_kcv, Unwrap(kms::SoftwareAesKcv(done.new_ki2)));
   EXPECT_NE(Record().ki2_kcv, Unwrap(kms::SoftwareAesKcv(first.new_ki2)));
-  EXPECT_EQ(Unwrap(Subscribers().ReadPuk(kFirstImsi)), puk);  // the PUK is not renegotiated
+  EXPECT_TRUE(Unwrap(Subscribers().ReadPuk(kFirstImsi)).Equals(puk));  // the PUK is not renegotiated
   EXPECT_FALSE(Record().hotline);
 }
 
@@ -215,7 +262,7 @@ TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
 // pending session keeps that one key; Ki_2 still waits wrapped, and the right
 // code commits it.
 TEST_F(ChipChannelTest, APendingSessionKeepsKActOnlyForAnActivationCode) {
-  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::string("424242")}));
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, SecretBytes::Copy(AsBytes("424242"))}));
   protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
   code_ = "424242";
   const std::size_t idle = SessionObjects();
@@ -259,6 +306,113 @@ TEST_F(ChipChannelTest, AnAlteredConfirmDoesNotOpenWithTheKeptKeys) {
   EXPECT_EQ(channel_->OnPacket(s(), kFirstImsi, forged).status().code(), StatusCode::kUnauthenticated);
   // Nothing changed: the genuine CONFIRM still commits.
   EXPECT_EQ(Send(confirm.packet).outcome, "commit");
+}
+
+// ---- OTA counters per key version and clone alarms (issue 10, findings 2 and 3)
+
+TEST_F(ChipChannelTest, ARekeyHelloUnderKi1WithTheLastCounterDoesNotLockTheChipOut) {
+  protocol::Hello rekey = NextHello(MakeChip(kFirstImsi));
+  rekey.kind = protocol::SessionKind::kRekey;
+  ExpectKi1PacketWithTheLastCounterCannotLockOut(rekey);
+}
+
+TEST_F(ChipChannelTest, AConfirmUnderKi1WithoutASessionAndTheLastCounterDoesNotLockTheChipOut) {
+  ExpectKi1PacketWithTheLastCounterCannotLockOut(protocol::Confirm{});
+}
+
+// The genuine chip whose COMMIT was lost speaks under Ki_1 again (its resync
+// HELLO): a clone's Ki_1 packet with a huge CNTR must not block it, and the
+// resync, once accepted, cannot be replayed.
+TEST_F(ChipChannelTest, AClonesHugeCounterCannotBlockTheResyncOfALostCommit) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const protocol::ChipProtocolState clone = chip;
+  ASSERT_EQ(RunCall(chip, role_, /*lose_commit=*/true).kind, protocol::ChipOutcome::Kind::kSendPacket);
+  ASSERT_EQ(Record().state, storage::SubscriberState::kPersonalized);
+  auto blocked = channel_->OnPacket(s(), kFirstImsi, UnderKi1(clone, protocol::kMaxCounter, protocol::Confirm{}));
+  ASSERT_TRUE(blocked.ok()) << blocked.status().ToString();
+  EXPECT_EQ(blocked->outcome, "clone_alarm");
+  const Bytes resync = Unwrap(role_.Start(chip));
+  auto resend = channel_->OnPacket(s(), kFirstImsi, resync);
+  ASSERT_TRUE(resend.ok()) << resend.status().ToString();
+  ASSERT_EQ(resend->outcome, "resend_commit");
+  EXPECT_EQ(Unwrap(role_.OnPacket(chip, *resend->reply)).kind, protocol::ChipOutcome::Kind::kCommitted);
+  // Ki_1's counter moved with the resync: the same packet again is a replay.
+  Status replay = channel_->OnPacket(s(), kFirstImsi, resync).status();
+  EXPECT_EQ(replay.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(replay.message(), HasSubstr("is not higher than the last accepted"));
+}
+
+TEST_F(ChipChannelTest, AReplayedClonePacketRaisesOneAlarmEver) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  protocol::ChipProtocolState clone = chip;
+  ASSERT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
+  clone.counter_out = chip.counter_out + 5;
+  protocol::ChipRole clone_role([] { return StatusOr<std::string>(std::string("000000")); });
+  const Bytes captured = Unwrap(clone_role.Start(clone));
+  const uint64_t audit = AuditSeq();
+  std::vector<std::string> outcomes;
+  for (int i = 0; i < 5; ++i) {
+    if (i == 3) Restart();  // the de-duplication is stored, not kept in memory
+    auto alarm = channel_->OnPacket(s(), kFirstImsi, captured);
+    ASSERT_TRUE(alarm.ok()) << alarm.status().ToString();
+    EXPECT_FALSE(alarm->reply.has_value());
+    outcomes.push_back(alarm->outcome);
+  }
+  EXPECT_EQ(outcomes, (std::vector<std::string>{"clone_alarm", "clone_alarm_duplicate", "clone_alarm_duplicate",
+                                                "clone_alarm_duplicate", "clone_alarm_duplicate"}));
+  EXPECT_EQ(AuditSeq(), audit + 1);
+  EXPECT_EQ(LastEvent(), "subscriber.clone_suspected");
+}
+
+TEST_F(ChipChannelTest, DistinctCloneAlarmsAreRateLimitedPerSubscriber) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const protocol::ChipProtocolState clone = chip;
+  ASSERT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
+  const protocol::Hello hello = NextHello(clone);
+  auto send = [&](uint64_t counter) {
+    auto r = channel_->OnPacket(s(), kFirstImsi, UnderKi1(clone, counter, hello));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->outcome : r.status().ToString();
+  };
+  const uint64_t audit = AuditSeq();
+  EXPECT_EQ(send(100), "clone_alarm");
+  EXPECT_EQ(send(101), "clone_alarm_suppressed");
+  EXPECT_EQ(send(102), "clone_alarm_suppressed");
+  EXPECT_EQ(AuditSeq(), audit + 1);
+  // After the interval (a day is more than the default) the next distinct
+  // alarm is audited, carrying the count of those suppressed.
+  now_ms_ += int64_t{24} * 3600 * 1000;
+  EXPECT_EQ(send(103), "clone_alarm");
+  EXPECT_EQ(AuditSeq(), audit + 2);
+  EXPECT_EQ(LastDetail("suppressed_since_last"), "2");
+  EXPECT_EQ(LastDetail("counter"), "103");
+  // A suppressed alarm is still remembered: its replay is a duplicate.
+  EXPECT_EQ(send(101), "clone_alarm_duplicate");
+  EXPECT_EQ(AuditSeq(), audit + 2);
+  EXPECT_EQ(Record().state, storage::SubscriberState::kPersonalized);
+}
+
+// A Ki_1 holder completes the first call of a contract without an activation
+// code (counters far ahead); the genuine chip's HELLOs, behind that counter,
+// are not dropped silently as replays but raise the clone alarm.
+TEST_F(ChipChannelTest, TheGenuineChipBehindAHijackedFirstCallRaisesTheAlarm) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState genuine = MakeChip(kFirstImsi);
+  protocol::ChipProtocolState hijacker = genuine;
+  hijacker.counter_out = uint64_t{1} << 30;
+  protocol::ChipRole hijacker_role([] { return StatusOr<std::string>(std::string("000000")); });
+  ASSERT_EQ(RunCall(hijacker, hijacker_role).kind, protocol::ChipOutcome::Kind::kCommitted);
+  const uint64_t audit = AuditSeq();
+  auto alarm = channel_->OnPacket(s(), kFirstImsi, Unwrap(role_.Start(genuine)));
+  ASSERT_TRUE(alarm.ok()) << alarm.status().ToString();
+  EXPECT_EQ(alarm->outcome, "clone_alarm");
+  EXPECT_FALSE(alarm->reply.has_value());
+  EXPECT_EQ(AuditSeq(), audit + 1);
+  EXPECT_EQ(LastEvent(), "subscriber.clone_suspected");
+  EXPECT_EQ(LastDetail("counter"), "1");
 }
 
 }  // namespace

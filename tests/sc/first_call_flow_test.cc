@@ -15,12 +15,16 @@
 #include "sc-engine/engine/sc_role.h"
 #include "sc-engine/protocol/chip_role.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "sc-engine/protocol/code_blinding.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/sc/ki_holder_proxy.h"
 
 namespace simkms::sc {
 namespace {
 
 using protocol::ChipOutcome;
+using simkms::testing::CodeCandidates;
+using simkms::testing::KiHolderProxy;
 using simkms::testing::SoftHsmToken;
 using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
@@ -66,7 +70,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
     chip_.ver = 2;
     chip_.group = group_;
     chip_.base_key = Unwrap(kms::SoftwareDeriveKi1(p.profile, k1_clear, kImsi));  // the chip derives Ki_1 itself
-    chip_.op = op_;
+    chip_.opc = OpcOf(chip_.base_key);  // the card keeps Ki_1's OPc, never OP
 
     ki1_ = Unwrap(kms::DeriveKi1(s(), k1_, p.profile, kImsi));  // the AC derives the same
     sc_.imsi = kImsi;
@@ -78,12 +82,13 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
 
   p11::Session& s() { return *ts_.session; }
 
-  // The SC side as the kmsd engine will drive it: store counters, keep the pending session.
+  // The SC side as the kmsd engine will drive it: store counters (sessions run
+  // under the current key), keep the pending session.
   StatusOr<ScStep> ScHello(ByteView packet) {
     auto step = ScRole(s()).OnPacket(sc_, pending_ ? &*pending_ : nullptr, packet);
     if (step.ok()) {
-      sc_.counter_in = step->counter_in;
-      sc_.counter_out = std::max(sc_.counter_out, step->counter_out);
+      sc_.current.counter_in = step->counter_in;
+      sc_.current.counter_out = std::max(sc_.current.counter_out, step->counter_out);
       if (step->pending) pending_ = std::move(step->pending);
     }
     return step;
@@ -92,13 +97,14 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
     if (!pending_) return FailedPreconditionError("no pending session");
     auto step = ScRole(s()).OnPacket(sc_, &*pending_, packet);
     if (step.ok()) {
-      sc_.counter_in = step->counter_in;
-      sc_.counter_out = step->counter_out;
+      sc_.current.counter_in = step->counter_in;
+      sc_.current.counter_out = step->counter_out;
       if (step->kind == ScStep::Kind::kCommit) {
         committed_ki2_ = std::move(pending_->ki2);
         committed_puk_ = pending_->puk;
         sc_.last_commit_session = pending_->session_id;
-        // The previous key stays usable until the chip shows it has the new one.
+        // The previous key stays usable until the chip shows it has the new one,
+        // with its counters; the new key starts at zero (docs/protocol.md §2).
         sc_.previous = {sc_.current};
         sc_.current = BaseKey{committed_ki2_.get(), protocol::kKeyVersionKi2, "ki2/" + std::to_string(++generation_)};
         sc_.personalized = true;
@@ -110,9 +116,15 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
     return step;
   }
 
+  // OP xor AES_key(OP), in software.
+  SecretBytes OpcOf(const SecretBytes& key) const { return Unwrap(kms::SoftwareOpc(key, op_)); }
+
   void ExpectKeysEqual(const ChipOutcome& outcome) {
     ASSERT_EQ(outcome.kind, ChipOutcome::Kind::kCommitted);
     EXPECT_EQ(Unwrap(kms::SoftwareAesKcv(outcome.new_ki2)), Unwrap(kms::TokenKcv(s(), committed_ki2_.get(), "Ki_2")));
+    // The COMMIT (first or resent) brought the new key's OPc: the chip holds no OP to compute it.
+    EXPECT_EQ(ToHex(outcome.new_opc.reveal()), ToHex(OpcOf(outcome.new_ki2).reveal()));
+    EXPECT_TRUE(chip_.opc.Equals(outcome.new_opc));
     EXPECT_TRUE(chip_.personalized);
     EXPECT_FALSE(chip_.pending.has_value());
   }
@@ -247,6 +259,102 @@ TEST_P(FirstCallFlowTest, BadDhValueFromTheChipIsRefused) {
   EXPECT_EQ(step.kind, ScStep::Kind::kRejected);
   EXPECT_EQ(step.error, protocol::ErrorCode::kBadDhValue);
   EXPECT_FALSE(pending_.has_value());
+}
+
+TEST_P(FirstCallFlowTest, KiHolderInTheMiddleGetsOneOnlineGuessAndNoOfflineTest) {
+  sc_.activation_verifier = Unwrap(protocol::ActivationVerifier(kImsi, "314159"));
+  sc_.activation_tries_left = 3;
+  KiHolderProxy proxy = Unwrap(KiHolderProxy::Create(kImsi, chip_.base_key, group_, chip_.opc));
+
+  ScStep challenge = Unwrap(ScHello(Unwrap(proxy.ForgeHello(Unwrap(chip_role_.Start(chip_))))));
+  ASSERT_EQ(challenge.kind, ScStep::Kind::kChallenge);
+  ChipOutcome confirm = Unwrap(chip_role_.OnPacket(chip_, Unwrap(proxy.ForgeChallenge(challenge.packet))));
+  ASSERT_EQ(confirm.kind, ChipOutcome::Kind::kSendPacket);
+
+  // Nothing the chip sent lets the proxy test a code, not even the true one.
+  const std::vector<std::string> found = Unwrap(proxy.SearchCode(confirm.packet, CodeCandidates()));
+  EXPECT_THAT(found, ::testing::IsEmpty());
+
+  // So it can only guess, online, and the SC counts the guess.
+  ScStep answer = Unwrap(ScConfirm(Unwrap(proxy.ForgeConfirm(found.empty() ? std::string("000000") : found.front()))));
+  EXPECT_EQ(answer.kind, ScStep::Kind::kRejected);
+  EXPECT_EQ(answer.error, protocol::ErrorCode::kWrongActivationCode);
+  EXPECT_FALSE(committed_ki2_);
+  if (answer.kind != ScStep::Kind::kRejected) return;
+  protocol::Error error = std::get<protocol::Error>(Unwrap(proxy.OpenAnswer(answer.packet)));
+  EXPECT_EQ(error.code, protocol::ErrorCode::kWrongActivationCode);
+  EXPECT_EQ(error.tries_left, 2);
+  sc_.activation_tries_left = 2;  // what the kmsd engine stores with the wrong try
+
+  // The genuine chip still completes its first call afterwards.
+  typed_code_ = "314159";
+  challenge = Unwrap(ScHello(Unwrap(chip_role_.Start(chip_))));
+  ASSERT_EQ(challenge.kind, ScStep::Kind::kChallenge);
+  ScStep commit = Unwrap(ScConfirm(Unwrap(chip_role_.OnPacket(chip_, challenge.packet)).packet));
+  ASSERT_EQ(commit.kind, ScStep::Kind::kCommit);
+  ExpectKeysEqual(Unwrap(chip_role_.OnPacket(chip_, commit.packet)));
+}
+
+// An eavesdropper on a genuine first call who holds Ki_1 opens every packet, and
+// knows every public value. With the code's candidates it can unblind the SC's
+// share as the chip would, but Z needs the chip's or the SC's ephemeral secret
+// besides: no candidate, not even the true code, gives a key that matches the
+// recorded CONFIRM.
+TEST_P(FirstCallFlowTest, RecordedExchangeGivesNothingToTestOffline) {
+  sc_.activation_verifier = Unwrap(protocol::ActivationVerifier(kImsi, "314159"));
+  sc_.activation_tries_left = 3;
+  protocol::OtaCiphers ota = Unwrap(protocol::DeriveOtaCiphers(chip_.base_key));
+  Bytes hello_packet = Unwrap(chip_role_.Start(chip_));
+  ScStep challenge_step = Unwrap(ScHello(hello_packet));
+  ChipOutcome confirm_step = Unwrap(chip_role_.OnPacket(chip_, challenge_step.packet));
+  ScStep commit = Unwrap(ScConfirm(confirm_step.packet));
+  ASSERT_EQ(commit.kind, ScStep::Kind::kCommit);  // a genuine exchange, recorded whole
+
+  protocol::OpenedPacket hello_opened = Unwrap(protocol::OpenPacket(ota.up, hello_packet, 0));
+  protocol::OpenedPacket challenge_opened = Unwrap(protocol::OpenPacket(ota.down, challenge_step.packet, 0));
+  protocol::OpenedPacket confirm_opened = Unwrap(protocol::OpenPacket(ota.up, confirm_step.packet, 0));
+  auto hello = std::get<protocol::Hello>(Unwrap(protocol::Decode(hello_opened.message)));
+  auto challenge = std::get<protocol::Challenge>(Unwrap(protocol::Decode(challenge_opened.message)));
+  auto confirm = std::get<protocol::Confirm>(Unwrap(protocol::Decode(confirm_opened.message)));
+  ASSERT_TRUE(challenge.activation_required);
+  ASSERT_TRUE(confirm.activation_proof.has_value());
+
+  protocol::Transcript t;
+  t.kind = protocol::SessionKind::kFirstCall;
+  t.imsi = kImsi;
+  t.ver = hello.ver;
+  t.nonce_c = hello.nonce_c;
+  t.nonce_s = challenge.nonce_s;
+  t.y_c = hello.y_c;
+  t.y_s = challenge.y_s;
+  t.rand = challenge.rand;
+  t.session_id = challenge.session_id;
+  t.hello_counter = hello_opened.counter;
+  t.challenge_counter = challenge_opened.counter;
+  t.code_bound = true;
+  const protocol::TranscriptHash hash = Unwrap(protocol::HashTranscript(t));
+
+  // Every value the eavesdropper can form from the record and a candidate code,
+  // tried as the shared secret Z: the unblinded SC share, the chip's share, the
+  // blinded share.
+  std::vector<std::string> candidates = CodeCandidates();
+  candidates.resize(200);  // the true code 314159 is not among the first 200: add it
+  candidates.push_back("314159");
+  int tested = 0;
+  for (const std::string& code : candidates) {
+    SecretBytes verifier = Unwrap(protocol::ActivationVerifier(kImsi, code));
+    SecretBytes w = Unwrap(protocol::CodeScalar(group_, kImsi, hello.ver, verifier));
+    const Bytes unblinded = Unwrap(protocol::UnblindShare(group_, challenge.y_s, w));
+    for (ByteView z_candidate : {ByteView(unblinded), ByteView(hello.y_c), ByteView(challenge.y_s)}) {
+      SecretBytes z = SecretBytes::Copy(z_candidate);
+      protocol::SessionSecrets secrets = Unwrap(protocol::DeriveSessionSecrets(z, hash));
+      EXPECT_NE(Unwrap(protocol::ShortCmac(secrets.k_activate, protocol::ActivationMacInput(hash, verifier))),
+                *confirm.activation_proof)
+          << code;
+      ++tested;
+    }
+  }
+  EXPECT_EQ(tested, 3 * 201);
 }
 
 INSTANTIATE_TEST_SUITE_P(Profiles, FirstCallFlowTest,

@@ -40,7 +40,7 @@ TEST_F(SubscriberRegistryTest, BadContractsChangeNothing) {
       {{"order-4", storage::FormatIccid(894900123456789012ULL + 5), 7, std::nullopt}, StatusCode::kInvalidArgument,
        "VER 7"},
       {{"order-5", "8949001234567890123", std::nullopt, std::nullopt}, StatusCode::kInvalidArgument, "ICCID"},
-      {{"order-6", storage::FormatIccid(894900123456789012ULL + 6), std::nullopt, std::string("12")},
+      {{"order-6", storage::FormatIccid(894900123456789012ULL + 6), std::nullopt, SecretBytes::Copy(AsBytes("12"))},
        StatusCode::kInvalidArgument, "activation code"},
       {{"", storage::FormatIccid(894900123456789012ULL + 7), std::nullopt, std::nullopt},
        StatusCode::kInvalidArgument, "order id"},
@@ -54,8 +54,33 @@ TEST_F(SubscriberRegistryTest, BadContractsChangeNothing) {
   EXPECT_EQ(Unwrap(store_->CountKeys("subscribers")), 1u);
 }
 
+// Issue 10: a contract without an activation code is refused while its VER
+// requires one (the default); relaxing is per VER, audited, and reversible.
+TEST_F(SubscriberRegistryTest, ContractWithoutCodeIsRefusedUnlessTheVerRelaxesItsPolicy) {
+  kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000002000}; });
+  Unwrap(registry.SetActivationCodePolicy(2, /*code_required=*/true));  // the default (the fixture relaxed it)
+  const uint64_t seq = AuditSeq();
+  auto refused = Subscribers().Contract({"order-1", kFirstIccid, std::nullopt, std::nullopt});
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status().ToString();
+  EXPECT_THAT(refused.status().message(), HasSubstr("VER 2 requires an activation code for every new contract"));
+  EXPECT_EQ(AuditSeq(), seq);
+  EXPECT_EQ(Unwrap(store_->CountKeys("subscribers")), 0u);
+  // With the code it is accepted.
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, std::nullopt, SecretBytes::Copy(AsBytes("271828"))}));
+  // Relaxing: one audit record; the same setting again writes nothing.
+  const uint64_t before_relax = AuditSeq();
+  EXPECT_TRUE(Unwrap(registry.SetActivationCodePolicy(2, false)).contracts_without_code);
+  EXPECT_EQ(AuditSeq(), before_relax + 1);
+  Unwrap(registry.SetActivationCodePolicy(2, false));
+  EXPECT_EQ(AuditSeq(), before_relax + 1);
+  EXPECT_TRUE(Unwrap(store_->GetVer(2)).contracts_without_code);
+  Unwrap(Subscribers().Contract({"order-2", storage::FormatIccid(894900123456789012ULL + 1), std::nullopt,
+                                 std::nullopt}));
+  EXPECT_EQ(registry.SetActivationCodePolicy(9, false).status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(SubscriberRegistryTest, FullLifecycleWithRekeyTerminateAndReuse) {
-  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::string("424242")}));
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, SecretBytes::Copy(AsBytes("424242"))}));
   EXPECT_EQ(Subscribers().RequestRekey(kFirstImsi).status().code(), StatusCode::kFailedPrecondition);
 
   // The AC derives Ki_1 in the token; the chip derived it itself at the factory.
@@ -69,7 +94,7 @@ TEST_F(SubscriberRegistryTest, FullLifecycleWithRekeyTerminateAndReuse) {
   EXPECT_FALSE(r.hotline);
   EXPECT_TRUE(r.activation_code_hash.empty());
   EXPECT_EQ(r.ki2_kcv, Unwrap(kms::SoftwareAesKcv(ki2)));
-  EXPECT_EQ(Unwrap(Subscribers().ReadPuk(kFirstImsi)), last_chip_puk_);
+  EXPECT_TRUE(Unwrap(Subscribers().ReadPuk(kFirstImsi)).Equals(SecretBytes::Copy(AsBytes(last_chip_puk_))));
   EXPECT_EQ(Unwrap(store_->ReadAudit(AuditSeq(), 1))[0].event.event, "subscriber.puk-read");
 
   // The stored blob unwraps to the chip's key.

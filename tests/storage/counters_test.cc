@@ -46,5 +46,42 @@ TEST(StorageCounters, AdvancesOnlyTheCountersAllOrNothingWithoutAuditRecords) {
   EXPECT_TRUE(store->VerifyAudit()->ok);
 }
 
+// The chip channel's other counters and clone-alarm log move on the same
+// path, compare-and-set like the rest, and only when an update names them.
+TEST(StorageCounters, OtaBookkeepingMovesOnlyWhenNamedAndCompareAndSet) {
+  simkms::testing::TempDir dir;
+  StoreFixture fx((dir / "db").string());
+  auto store = fx.Open();
+  WriteSet setup;
+  setup.PutVer(TestVer(1));
+  const SubscriberRecord a = TestSubscriber(1);
+  setup.PutSubscriber(a);
+  ASSERT_TRUE(store->Commit(setup, TestEvent("setup")).ok());
+  const uint64_t head = store->AuditHead()->seq;
+
+  OtaBookkeeping next;
+  next.ki1 = {9, 9};
+  next.clone_alarms.seen = {CloneAlarmLog::Id(1, 9)};
+  next.clone_alarms.suppressed = 1;
+  ASSERT_TRUE(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {0, 0, 0}, Store::OtaBookkeepingUpdate{{}, next}}}).ok());
+  EXPECT_EQ(store->GetSubscriber(a.imsi)->ota, next);
+  // An update that does not name them leaves them.
+  ASSERT_TRUE(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {1, 0, 0}}}).ok());
+  EXPECT_EQ(store->GetSubscriber(a.imsi)->ota, next);
+  // A stale expectation refuses the update.
+  Status stale =
+      store->AdvanceCounters({{a.imsi, {1, 0, 0}, {1, 0, 0}, Store::OtaBookkeepingUpdate{{}, OtaBookkeeping{}}}});
+  EXPECT_EQ(stale.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(stale.message(), HasSubstr("the OTA bookkeeping of " + a.imsi + " moved"));
+  // An invalid log is refused too.
+  OtaBookkeeping bad = next;
+  bad.clone_alarms.seen.push_back(CloneAlarmLog::Id(5, 1));
+  Status invalid = store->AdvanceCounters({{a.imsi, {1, 0, 0}, {1, 0, 0}, Store::OtaBookkeepingUpdate{next, bad}}});
+  EXPECT_EQ(invalid.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(invalid.message(), HasSubstr("clone alarm under key version 5"));
+  EXPECT_EQ(store->GetSubscriber(a.imsi)->ota, next);
+  EXPECT_EQ(store->AuditHead()->seq, head);
+}
+
 }  // namespace
 }  // namespace simkms::storage::testing

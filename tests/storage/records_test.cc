@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "storage/identifiers.h"
+#include "storage/tlv.h"
 #include "tests/storage/storage_test_util.h"
 
 namespace simkms::storage {
@@ -27,7 +28,27 @@ SubscriberRecord FullSubscriber() {
   r.activation_tries_left = 0xffffffffu;
   r.created_at = -5;  // before 1970: still round-trips
   r.updated_at = 1800000000;
+  r.ota_counter_in = 7;
+  r.ota_counter_out = 8;
+  r.ota.ki1 = {0xffffffffffULL, 12};
+  r.ota.previous_ki2 = {13, 14};
+  r.ota.clone_alarms.seen = {CloneAlarmLog::Id(1, 0xffffffffffULL), CloneAlarmLog::Id(2, 5)};
+  r.ota.clone_alarms.last_audited_at = 1800000001;
+  r.ota.clone_alarms.suppressed = 3;
   return r;
+}
+
+// `enc` without its fields of tag >= `first_dropped`, with format version `version`.
+Bytes WithoutTagsFrom(const Bytes& enc, uint8_t first_dropped, uint8_t version) {
+  tlv::Reader reader(enc, "test");
+  EXPECT_TRUE(reader.ReadVersion(enc[0]).ok());
+  tlv::Writer w(version);
+  while (!reader.done()) {
+    StatusOr<tlv::Field> f = reader.Next();
+    if (!f.ok()) break;
+    if (f->tag < first_dropped) w.AddBytes(f->tag, f->value);
+  }
+  return std::move(w).Finish();
 }
 
 VerRecord CustomVer() {
@@ -110,6 +131,47 @@ TEST(StorageRecords, AuditRecordRoundTrip) {
   Bytes unsigned_part = EncodeAuditRecordForMac(r);
   EXPECT_EQ(dec->mac_offset, unsigned_part.size());
   EXPECT_TRUE(std::equal(unsigned_part.begin(), unsigned_part.end(), enc.begin()));
+}
+
+// Before counters were kept per key version one pair (tags 15/16) served every
+// key: a format version 1 record decodes with each key's counters taken from
+// it, and no clone alarms remembered.
+TEST(StorageRecords, SubscriberFromBeforePerKeyCountersDecodes) {
+  const SubscriberRecord full = FullSubscriber();
+  const Bytes encoded = EncodeSubscriberRecord(full);
+  EXPECT_EQ(encoded[0], 2);  // subscriber records are written in format version 2
+  auto old = DecodeSubscriberRecord(WithoutTagsFrom(encoded, 19, 1));
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_EQ(old->ota.ki1, (OtaCounters{7, 8}));
+  EXPECT_EQ(old->ota.previous_ki2, (OtaCounters{7, 8}));
+  EXPECT_EQ(old->ota.clone_alarms, CloneAlarmLog{});
+  SubscriberRecord expected = full;
+  expected.ota = {{7, 8}, {7, 8}, {}};
+  EXPECT_EQ(*old, expected);
+  // In version 2 the new tags are required: a record cut before them is DataLoss.
+  auto cut = DecodeSubscriberRecord(WithoutTagsFrom(encoded, 19, 2));
+  EXPECT_EQ(cut.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(cut.status().message().find("required tag 19 missing"), std::string::npos) << cut.status().ToString();
+}
+
+TEST(StorageRecords, CloneAlarmLogIsValidated) {
+  SubscriberRecord r = FullSubscriber();
+  r.ota.clone_alarms.seen.push_back(CloneAlarmLog::Id(3, 1));
+  Status bad = ValidateSubscriberRecord(r);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("clone alarm under key version 3"), std::string::npos) << bad.ToString();
+  auto decoded = DecodeSubscriberRecord(EncodeSubscriberRecord(r));
+  EXPECT_EQ(decoded.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(decoded.status().message().find("clone alarm under key version 3"), std::string::npos);
+  r = FullSubscriber();
+  r.ota.clone_alarms.seen.assign(CloneAlarmLog::kMaxEntries + 1, CloneAlarmLog::Id(1, 1));
+  EXPECT_NE(ValidateSubscriberRecord(r).message().find("clone alarms remembered, at most 4096"), std::string::npos);
+  // A list whose length is not a multiple of 8.
+  Bytes enc = WithoutTagsFrom(EncodeSubscriberRecord(FullSubscriber()), 23, 2);
+  enc.insert(enc.end(), {23, 3, 1, 2, 3});
+  auto odd = DecodeSubscriberRecord(enc);
+  EXPECT_EQ(odd.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(odd.status().message().find("clone alarm list of 3 bytes"), std::string::npos) << odd.status().ToString();
 }
 
 TEST(StorageRecords, UnknownTagsAreSkipped) {

@@ -94,7 +94,10 @@ class MfrE2eTest : public MfrTest {
       EXPECT_EQ(state->imsi(), imsi);
       EXPECT_EQ(state->ver, 2u);
       EXPECT_EQ(state->profile, profile);
-      EXPECT_EQ(ToHex(state->op.reveal()), kOpHex);
+      // The card keeps its own Ki_1 and OPc, never the VER's K1 or OP (issue 10).
+      const std::string image_text = Lower(ReadText(chips_ / (iccid + ".img")));
+      EXPECT_THAT(image_text, Not(HasSubstr(secrets[0]))) << "K1 in the image of " << iccid;
+      EXPECT_THAT(image_text, Not(HasSubstr(Lower(kOpHex)))) << "OP in the image of " << iccid;
       EXPECT_EQ(state->active_key, chip::ActiveKey::kKi1);
 
       auto ki1 = kms::DeriveKi1(*session, *k1, profile, imsi);
@@ -104,7 +107,7 @@ class MfrE2eTest : public MfrTest {
       ASSERT_TRUE(token_kcv.ok() && chip_kcvs.ok());
       EXPECT_EQ(ToHex(*token_kcv), ToHex(chip_kcvs->ki1)) << "Ki_1 of " << imsi;
       secrets.push_back(ToHex(state->ki1.reveal()));
-      secrets.push_back(ToHex(state->opc.reveal()));
+      secrets.push_back(ToHex(state->ki1_opc.reveal()));
 
       if (i % 50 == 0) {  // Milenage: the token's vector under Ki_1 against the card's software one
         auto opc = kms::ComputeOpcInToken(*session, ki1->get(), op);
@@ -118,7 +121,7 @@ class MfrE2eTest : public MfrTest {
         auto aes = kms::SoftwareAes128::Create(state->ki1);
         ASSERT_TRUE(aes.ok());
         kms::Block chip_opc{};
-        std::copy(state->opc.reveal().begin(), state->opc.reveal().end(), chip_opc.begin());
+        std::copy(state->ki1_opc.reveal().begin(), state->ki1_opc.reveal().end(), chip_opc.begin());
         auto chip_vector = kms::GenerateAuthVector(**aes, chip_opc, rand, sqn, {0x80, 0x00});
         ASSERT_TRUE(chip_vector.ok());
         EXPECT_EQ((*token_vectors)[0].xres, chip_vector->xres);

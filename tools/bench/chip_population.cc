@@ -47,8 +47,9 @@ StatusOr<std::vector<protocol::ChipProtocolState>> MakeChips(const PopulationSpe
     SIMKMS_ASSIGN_OR_RETURN(chip.imsi, ImsiAt(spec.imsi_first, i));
     chip.ver = file.ver;
     chip.group = group;
-    chip.op = op;
     SIMKMS_ASSIGN_OR_RETURN(chip.base_key, kms::SoftwareDeriveKi1(file.profile, k1, chip.imsi));
+    // The card keeps Ki_1's OPc, not OP (docs/manufacturer.md).
+    SIMKMS_ASSIGN_OR_RETURN(chip.opc, kms::SoftwareOpc(chip.base_key, op));
     chips.push_back(std::move(chip));
   }
   return chips;

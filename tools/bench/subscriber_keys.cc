@@ -8,19 +8,10 @@
 #include <fstream>
 #include <openssl/crypto.h>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
 
 namespace simkms::bench {
 
 namespace {
-
-StatusOr<kms::Block> ToBlock(ByteView bytes, const char* what) {
-  kms::Block b{};
-  if (bytes.size() != b.size()) return InvalidArgumentError(std::string(what) + " is not 16 bytes");
-  std::copy(bytes.begin(), bytes.end(), b.begin());
-  return b;
-}
 
 bool AllDigits(const std::string& s) {
   return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
@@ -31,12 +22,9 @@ bool AllDigits(const std::string& s) {
 Status WriteSubscriberKeys(const std::string& path, const std::vector<const protocol::ChipProtocolState*>& chips) {
   std::string text;
   for (const auto* chip : chips) {
-    SIMKMS_ASSIGN_OR_RETURN(auto aes, kms::SoftwareAes128::Create(chip->base_key));
-    SIMKMS_ASSIGN_OR_RETURN(kms::Block op, ToBlock(chip->op.reveal(), "OP"));
-    SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpc(*aes, op));
-    text += chip->imsi + "," + ToHex(chip->base_key.reveal()) + "," + ToHex(opc) + "\n";
-    OPENSSL_cleanse(op.data(), op.size());
-    OPENSSL_cleanse(opc.data(), opc.size());
+    // The chip holds its key's OPc (it keeps no OP: docs/protocol.md §2).
+    if (chip->opc.size() != 16) return InvalidArgumentError("chip " + chip->imsi + " holds no 16-byte OPc");
+    text += chip->imsi + "," + ToHex(chip->base_key.reveal()) + "," + ToHex(chip->opc.reveal()) + "\n";
   }
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   Status result = OkStatus();

@@ -64,23 +64,6 @@ StatusOr<std::unique_ptr<KeyContext>> ContextFor(const SecretBytes& key, const S
   return c;
 }
 
-StatusOr<std::unique_ptr<KeyContext>> ContextWithOp(const SecretBytes& key, const SecretBytes& op) {
-  auto c = std::make_unique<KeyContext>();
-  SIMKMS_ASSIGN_OR_RETURN(c->aes, kms::SoftwareAes128::Create(key));
-  if (op.size() != c->opc.size()) return InternalError("OP must be 16 bytes");
-  kms::Block op_block = ToArray<16>(op.reveal());
-  auto opc = kms::ComputeOpc(*c->aes, op_block);
-  SecureWipe(op_block.data(), op_block.size());
-  if (!opc.ok()) return opc.status();
-  c->opc = *opc;
-  SecureWipe(opc->data(), opc->size());
-  return c;
-}
-
-std::string_view AsText(const SecretBytes& s) {
-  return {reinterpret_cast<const char*>(s.reveal().data()), s.size()};
-}
-
 }  // namespace
 
 struct Card::Impl {
@@ -405,7 +388,7 @@ Reply Card::Impl::ChvCommand(Dialect d, const CommandApdu& a) {
 
 // RES, CK, IK of Milenage under the active key (f2..f5 ignore SQN and AMF).
 StatusOr<std::pair<kms::Res, std::pair<kms::Block, kms::Block>>> Card::Impl::GsmValues(const kms::Block& rand) {
-  SIMKMS_ASSIGN_OR_RETURN(auto key, ContextFor(state.active(), state.opc));
+  SIMKMS_ASSIGN_OR_RETURN(auto key, ContextFor(state.active(), state.active_opc()));
   SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(*key->aes, key->opc, rand, kms::Sqn{},
                                                                        kms::Amf{}));
   return std::make_pair(out.res, std::make_pair(out.ck, out.ik));
@@ -447,29 +430,18 @@ Reply Card::Impl::Authenticate(Dialect d, const CommandApdu& a) {
   }
 
   const kms::Block autn = ToArray<16>(ByteView(a.data).subspan(18, 16));
-  auto active = ContextFor(state.active(), state.opc);
+  auto active = ContextFor(state.active(), state.active_opc());
   if (!active.ok()) return Answer(d, Condition::kTechnicalProblem);
   StatusOr<kms::AutnCheckResult> check = kms::CheckAutn(*(*active)->aes, (*active)->opc, rand, autn);
   std::unique_ptr<KeyContext> key = std::move(*active);
   if (!check.ok() && check.status().code() != StatusCode::kUnauthenticated) {
     return Answer(d, Condition::kTechnicalProblem);
   }
-  if (!check.ok() && state.pending) {
-    // docs/protocol.md §6: the SC committed Ki_2' but its COMMIT was lost; the
-    // network already authenticates under it. An AUTN that verifies under the
-    // pending key proves the SC committed it: the chip commits it too.
-    auto pending = ContextWithOp(state.pending->ki2, state.op);
-    if (!pending.ok()) return Answer(d, Condition::kTechnicalProblem);
-    StatusOr<kms::AutnCheckResult> under_pending = kms::CheckAutn(*(*pending)->aes, (*pending)->opc, rand, autn);
-    if (under_pending.ok()) {
-      const SecretBytes ki2 = state.pending->ki2;
-      const SecretBytes puk = state.pending->puk;
-      if (!InstallKi2(state, ki2, AsText(puk)).ok()) return Answer(d, Condition::kTechnicalProblem);
-      ++generation;
-      check = std::move(under_pending);
-      key = std::move(*pending);
-    }
-  }
+  // No implicit commit of a pending Ki_2' here: checking an AUTN under it
+  // needs its OPc, which the card receives only in the SC's COMMIT (it keeps
+  // no OP to compute one, chip_state.h). A lost COMMIT is recovered by the
+  // next HELLO's resync proof, which the SC answers with the COMMIT again
+  // (docs/protocol.md §6); until then vectors under the new key fail here.
   if (!check.ok()) return Answer(d, Condition::kMacFailure);
 
   const uint64_t sqn = kms::SqnToUint64(check->sqn);

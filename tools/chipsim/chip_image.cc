@@ -38,13 +38,14 @@ Json ToJson(const ChipState& s) {
   doc["files"] = files;
 
   Json sec;
-  sec["k1"] = SecretHex(s.k1);
   sec["dh_group"] = Json{{"kind", kms::DhGroupKindName(s.dh_group.kind)},
                          {"p", ToHex(s.dh_group.p)},
                          {"g", ToHex(s.dh_group.g)}};
   sec["ki1"] = SecretHex(s.ki1);
+  sec["ki1_opc"] = SecretHex(s.ki1_opc);
   sec["active_key"] = ActiveKeyName(s.active_key);
   sec["ki2"] = SecretHex(s.ki2);
+  sec["ki2_opc"] = SecretHex(s.ki2_opc);
   if (s.pending) {
     sec["pending"] = Json{{"ki2", SecretHex(s.pending->ki2)},
                           {"k_confirm", SecretHex(s.pending->k_confirm)},
@@ -54,8 +55,6 @@ Json ToJson(const ChipState& s) {
   } else {
     sec["pending"] = nullptr;
   }
-  sec["op"] = SecretHex(s.op);
-  sec["opc"] = SecretHex(s.opc);
   Json sqn = Json::array();
   for (uint64_t e : s.sqn.entries()) sqn.push_back(e);
   sec["sqn_ms"] = sqn;
@@ -150,6 +149,11 @@ StatusOr<ChipState> FromJson(const Json& doc) {
     r.Fail("not a chip image (format must be \"" + std::string(kImageFormat) + "\")");
   }
   uint64_t version = r.Uint(doc, "version", "image", 1000);
+  if (r.ok() && version == 1) {
+    return FailedPreconditionError(
+        "chip image version 1 holds the VER's K1 and OP in clear and is no longer read: pre-personalize the card "
+        "again with simkms-mfr (image version 2 keeps only the card's Ki_1 and OPc) and destroy this file");
+  }
   if (r.ok() && version != kImageVersion) {
     r.Fail("chip image version " + std::to_string(version) + " is not supported (this build reads " +
            std::to_string(kImageVersion) + ")");
@@ -168,7 +172,6 @@ StatusOr<ChipState> FromJson(const Json& doc) {
   if (!parsed_profile.ok()) return DataLossError("files.profile: " + parsed_profile.status().message());
   s.profile = *parsed_profile;
 
-  s.k1 = r.Secret(*sec, "k1", "secure");
   const Json* dh = r.Field(*sec, "dh_group", "secure");
   if (!r.ok()) return error;
   std::string kind = r.String(*dh, "kind", "secure.dh_group");
@@ -180,6 +183,7 @@ StatusOr<ChipState> FromJson(const Json& doc) {
   s.dh_group.kind = *parsed_kind;
 
   s.ki1 = r.Secret(*sec, "ki1", "secure", kKiSize);
+  s.ki1_opc = r.Secret(*sec, "ki1_opc", "secure", kOpSize);
   std::string active = r.String(*sec, "active_key", "secure");
   if (r.ok()) {
     if (active == "Ki_1") s.active_key = ActiveKey::kKi1;
@@ -187,6 +191,7 @@ StatusOr<ChipState> FromJson(const Json& doc) {
     else r.Fail("secure.active_key must be \"Ki_1\" or \"Ki_2\"");
   }
   s.ki2 = r.Secret(*sec, "ki2", "secure");
+  s.ki2_opc = r.Secret(*sec, "ki2_opc", "secure");
   const Json* pending = r.Field(*sec, "pending", "secure");
   if (!r.ok()) return error;
   if (!pending->is_null()) {
@@ -198,8 +203,6 @@ StatusOr<ChipState> FromJson(const Json& doc) {
     r.Array(*pending, "expected_commit_mac", "secure.pending", p.expected_commit_mac);
     s.pending = std::move(p);
   }
-  s.op = r.Secret(*sec, "op", "secure", kOpSize);
-  s.opc = r.Secret(*sec, "opc", "secure", kOpSize);
 
   const Json* sqn = r.Field(*sec, "sqn_ms", "secure");
   if (!r.ok()) return error;

@@ -11,6 +11,12 @@
 // SHA-256 checksum, or breaks a ChipState invariant (chip_state.h); NotFound if
 // the file does not exist. It also refuses a file readable or writable by
 // group or others (PermissionDenied), as ssh does with private keys.
+//
+// Version 2 holds this card's Ki_1 and OPc and nothing of its VER's (no K1,
+// no OP). A version 1 image (which held K1 and OP) is refused with a
+// FailedPrecondition saying so; it is not migrated, because the file itself
+// is the leak: whoever had it has the VER's K1 and OP, and rewriting it would
+// only hide that. The card is pre-personalized again instead.
 #pragma once
 
 #include <filesystem>
@@ -22,7 +28,7 @@
 namespace simkms::chip {
 
 inline constexpr std::string_view kImageFormat = "simkms-chip-image";
-inline constexpr int kImageVersion = 1;
+inline constexpr int kImageVersion = 2;
 
 // The document text (pretty-printed JSON with its checksum), and its parser.
 std::string SerializeChipImage(const ChipState& state);

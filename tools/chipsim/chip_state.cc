@@ -2,25 +2,10 @@
 
 #include <algorithm>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
 #include "kms/software_keys.h"
 
 namespace simkms::chip {
 namespace {
-
-StatusOr<SecretBytes> OpcFor(const SecretBytes& key, const SecretBytes& op) {
-  if (op.size() != kOpSize) return InvalidArgumentError("OP must be 16 bytes, got " + std::to_string(op.size()));
-  SIMKMS_ASSIGN_OR_RETURN(auto aes, kms::SoftwareAes128::Create(key));
-  kms::Block op_block;
-  std::copy(op.reveal().begin(), op.reveal().end(), op_block.begin());
-  auto opc = kms::ComputeOpc(*aes, op_block);
-  SecureWipe(op_block.data(), op_block.size());
-  if (!opc.ok()) return opc.status().WithContext("OPc");
-  SecretBytes out = SecretBytes::Copy(*opc);
-  SecureWipe(opc->data(), opc->size());
-  return out;
-}
 
 std::size_t K1Size(kms::Profile profile) { return profile == kms::Profile::kLegacy ? 8 : 16; }
 
@@ -64,15 +49,15 @@ StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi
   } else if (!dh_group.p.empty() || !dh_group.g.empty()) {
     return InvalidArgumentError("p and g are given only for a custom DH group");
   }
-  s.k1 = k1;
   s.dh_group = dh_group;
   // The patent: "the chip itself derives from a key K1 ... an initial key Ki_1".
+  // K1 and OP are then forgotten (docs/protocol.md §2, deviation from the
+  // patent): the card keeps what serves this card only.
   auto ki1 = kms::SoftwareDeriveKi1(profile, k1, imsi);
   if (!ki1.ok()) return ki1.status().WithContext("deriving Ki_1");
   s.ki1 = std::move(*ki1);
   s.active_key = ActiveKey::kKi1;
-  s.op = op;
-  SIMKMS_ASSIGN_OR_RETURN(s.opc, OpcFor(s.ki1, op));
+  SIMKMS_ASSIGN_OR_RETURN(s.ki1_opc, kms::SoftwareOpc(s.ki1, op));
   SIMKMS_RETURN_IF_ERROR(ResetChvs(s));
   return s;
 }
@@ -82,16 +67,14 @@ Status Validate(const ChipState& s) {
   if (!iccid.ok()) return iccid.status();
   auto imsi = DecodeEfImsi(s.ef_imsi);
   if (!imsi.ok()) return imsi.status();
-  if (s.k1.size() != K1Size(s.profile)) return DataLossError("K1 size does not match the profile");
-  auto ki1 = kms::SoftwareDeriveKi1(s.profile, s.k1, *imsi);
-  if (!ki1.ok()) return DataLossError("cannot derive Ki_1: " + ki1.status().message());
-  if (!ki1->Equals(s.ki1)) return DataLossError("Ki_1 does not match K1 and the IMSI");
+  if (s.ki1.size() != kKiSize || s.ki1_opc.size() != kOpSize) {
+    return DataLossError("Ki_1 and its OPc must be 16 bytes each");
+  }
   if (!s.ki2.empty() && s.ki2.size() != kKiSize) return DataLossError("Ki_2 slot holds a key that is not 16 bytes");
+  if (s.ki2_opc.size() != (s.ki2.empty() ? 0 : kOpSize)) {
+    return DataLossError("the OPc of Ki_2 must be 16 bytes with a Ki_2, empty without one");
+  }
   if (s.active_key == ActiveKey::kKi2 && s.ki2.empty()) return DataLossError("Ki_2 is active but its slot is empty");
-  if (s.op.size() != kOpSize) return DataLossError("OP must be 16 bytes");
-  auto opc = OpcFor(s.active(), s.op);
-  if (!opc.ok()) return DataLossError("cannot compute OPc: " + opc.status().message());
-  if (!opc->Equals(s.opc)) return DataLossError("OPc does not match OP and the active key");
   if (s.pending) {
     if (s.pending->ki2.size() != kKiSize || s.pending->k_confirm.size() != kKiSize) {
       return DataLossError("pending key: Ki_2 and K_confirm must be 16 bytes");
@@ -115,9 +98,10 @@ Status Validate(const ChipState& s) {
 
 Status ResetPersonalization(ChipState& s) {
   s.ki2 = SecretBytes();
+  s.ki2_opc = SecretBytes();
   s.pending.reset();
+  // The kept Ki_1 and its OPc: no K1 or OP is needed (or present) to restore them.
   s.active_key = ActiveKey::kKi1;
-  SIMKMS_ASSIGN_OR_RETURN(s.opc, OpcFor(s.ki1, s.op));
   SIMKMS_RETURN_IF_ERROR(ResetChvs(s));
   s.sqn.Clear();
   // The OTA counters stay: the SC answers a new contract above what this chip
@@ -127,19 +111,20 @@ Status ResetPersonalization(ChipState& s) {
   return OkStatus();
 }
 
-Status InstallKi2(ChipState& s, const SecretBytes& ki2, std::string_view puk) {
+Status InstallKi2(ChipState& s, const SecretBytes& ki2, const SecretBytes& opc, std::string_view puk) {
   if (ki2.size() != kKiSize) return InvalidArgumentError("Ki_2 must be 16 bytes, got " + std::to_string(ki2.size()));
+  if (opc.size() != kOpSize) {
+    return InvalidArgumentError("the OPc of Ki_2 must be 16 bytes, got " + std::to_string(opc.size()));
+  }
   std::optional<SecretBytes> puk_block;
   if (!puk.empty()) {
     auto encoded = EncodePuk(puk);
     if (!encoded.ok()) return encoded.status().WithContext("new PUK");
     puk_block = std::move(*encoded);
   }
-  // Compute everything that can fail before changing anything.
-  SIMKMS_ASSIGN_OR_RETURN(SecretBytes opc, OpcFor(ki2, s.op));
   s.ki2 = ki2;
+  s.ki2_opc = opc;
   s.active_key = ActiveKey::kKi2;
-  s.opc = std::move(opc);
   s.pending.reset();
   s.sqn.Clear();
   if (puk_block) s.puk.Set(std::move(*puk_block));
@@ -148,11 +133,6 @@ Status InstallKi2(ChipState& s, const SecretBytes& ki2, std::string_view puk) {
 
 StatusOr<KeyCheckValues> ComputeKcvs(const ChipState& s) {
   KeyCheckValues k;
-  if (s.k1.size() == 8) {
-    SIMKMS_ASSIGN_OR_RETURN(k.k1, kms::SoftwareDesKcv(s.k1));
-  } else {
-    SIMKMS_ASSIGN_OR_RETURN(k.k1, kms::SoftwareAesKcv(s.k1));
-  }
   SIMKMS_ASSIGN_OR_RETURN(k.ki1, kms::SoftwareAesKcv(s.ki1));
   if (!s.ki2.empty()) {
     SIMKMS_ASSIGN_OR_RETURN(k.ki2, kms::SoftwareAesKcv(s.ki2));

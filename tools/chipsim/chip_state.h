@@ -4,15 +4,22 @@
 //
 // Public files: EF_ICCID, EF_IMSI, VER (the patent's terminal "should be able
 // to read the card number and the version number"). Secure region (never
-// readable over the APDU interface, never printed; KCVs only): K1, the VER's
-// DH group, Ki_1, Ki_2 and a pending Ki_2, Milenage OP and the active key's
-// OPc, the SQN array, the OTA counters, CHV1 and UNBLOCK CHV1.
+// readable over the APDU interface, never printed; KCVs only): the VER's DH
+// group, Ki_1 and its OPc, Ki_2 and its OPc, a pending Ki_2, the SQN array,
+// the OTA counters, CHV1 and UNBLOCK CHV1.
+//
+// What the card does NOT keep (docs/protocol.md §2, "Deviation from the
+// patent"): K1 and the Milenage OP. The manufacturer enters both, the card
+// derives its Ki_1 and the OPc of Ki_1 from them and forgets them, so that an
+// extracted card (or its image) yields this card's keys and nothing that serves
+// another card of its VER. The OPc of a negotiated Ki_2 reaches the card in the
+// SC's COMMIT.
 //
 // Invariants (checked by Validate, relied on by the card):
 //   * EF_ICCID and EF_IMSI decode;
-//   * K1 has the profile's size; Ki_1 == SoftwareDeriveKi1(profile, K1, IMSI);
-//   * active key Ki_2 => the Ki_2 slot holds 16 bytes;
-//   * OPc == OP xor AES_{active key}(OP).
+//   * Ki_1 and its OPc are 16 bytes each;
+//   * the Ki_2 slot and its OPc are both empty or both 16 bytes;
+//   * active key Ki_2 => the Ki_2 slot holds a key.
 #pragma once
 
 #include <array>
@@ -49,6 +56,7 @@ struct DhGroupSpec {
 // A key negotiated by the first-call applet but not yet committed (the SC's
 // COMMIT not seen): kept across power cycles so a lost message is recovered
 // on the next call (docs/protocol.md §6). Sizes are the protocol's.
+// The OPc of Ki_2' is not part of it: the SC sends it only in the COMMIT.
 struct PendingKey {
   SecretBytes ki2;        // 16 bytes
   SecretBytes k_confirm;  // 16 bytes
@@ -72,14 +80,13 @@ struct ChipState {
   kms::Profile profile = kms::Profile::kModern;
 
   // --- secure region
-  SecretBytes k1;   // 8 bytes (legacy, DES) or 16 (modern, AES-128)
   DhGroupSpec dh_group;
-  SecretBytes ki1;  // derived by the chip at pre-personalization
+  SecretBytes ki1;      // derived by the chip at pre-personalization, kept for the reset
+  SecretBytes ki1_opc;  // OP xor AES_Ki_1(OP), computed at pre-personalization
   ActiveKey active_key = ActiveKey::kKi1;
-  SecretBytes ki2;  // empty = slot empty
+  SecretBytes ki2;      // empty = slot empty
+  SecretBytes ki2_opc;  // OPc of Ki_2, from the SC's COMMIT; empty with the slot
   std::optional<PendingKey> pending;
-  SecretBytes op;   // the VER's OP, kept so OPc can follow a new Ki_2
-  SecretBytes opc;  // OPc of the active key
   SqnArray sqn;
   OtaCounters ota;
   Chv pin;               // CHV1
@@ -91,14 +98,17 @@ struct ChipState {
   std::string imsi() const;
   // The key Milenage runs under: Ki_1 or Ki_2.
   const SecretBytes& active() const { return active_key == ActiveKey::kKi2 ? ki2 : ki1; }
+  // Its OPc.
+  const SecretBytes& active_opc() const { return active_key == ActiveKey::kKi2 ? ki2_opc : ki1_opc; }
 };
 
-// The manufacturer's step (patent Fig. 1, claim 4): writes ICCID, IMSI, VER,
-// K1, the DH group and OP, and the chip derives Ki_1 = f(K1, IMSI) itself
-// (kms::SoftwareDeriveKi1, the AC's function). PIN 0000 (3 tries, enabled),
-// PUK 00000000 (10 tries), SQN array and OTA counters zero, Ki_1 active.
-// InvalidArgument naming the bad input (sizes, digits, an unvalidated custom
-// group without p/g).
+// The manufacturer's step (patent Fig. 1, claim 4): enters ICCID, IMSI, VER,
+// K1, the DH group and OP; the chip derives Ki_1 = f(K1, IMSI) itself
+// (kms::SoftwareDeriveKi1, the AC's function) and OPc = OP xor AES_Ki_1(OP),
+// and keeps neither K1 nor OP (the returned state holds no copy of them).
+// PIN 0000 (3 tries, enabled), PUK 00000000 (10 tries), SQN array and OTA
+// counters zero, Ki_1 active. InvalidArgument naming the bad input (sizes,
+// digits, an unvalidated custom group without p/g).
 StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi, uint32_t ver,
                                    kms::Profile profile, const SecretBytes& k1, const DhGroupSpec& dh_group,
                                    const SecretBytes& op);
@@ -106,24 +116,24 @@ StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi
 // Checks the invariants above; DataLoss naming the first one broken.
 Status Validate(const ChipState& state);
 
-// The patent's reset ("Reuse of used chips"): Ki_2 deleted (and any pending
-// key), Ki_1 reactivated (OPc recomputed), PIN 0000 enabled with 3 tries,
-// PUK 00000000 with 10 tries, SQN array zero. ICCID, IMSI, VER, K1, the DH
-// group, Ki_1 and OP are untouched, and so are the OTA counters (the SC refuses
+// The patent's reset ("Reuse of used chips"): Ki_2 and its OPc deleted (and
+// any pending key), the kept Ki_1 reactivated with its kept OPc, PIN 0000
+// enabled with 3 tries, PUK 00000000 with 10 tries, SQN array zero. ICCID,
+// IMSI, VER, the DH group, Ki_1 and its OPc are untouched, and so are the OTA
+// counters (the SC refuses
 // a counter that does not increase: docs/protocol.md §2): apart from them the
 // card is again exactly as it left the manufacturer.
 Status ResetPersonalization(ChipState& state);
 
-// Commits a negotiated key: Ki_2 slot := ki2, active key Ki_2, OPc for it, no
-// pending key, and the SQN array cleared (the AC starts the new key's SQN
+// Commits a negotiated key: Ki_2 slot := ki2, its OPc := opc (the value the
+// SC's COMMIT carried), active key Ki_2, no pending key, and the SQN array cleared (the AC starts the new key's SQN
 // afresh; a stale high SQN_MS would only cost a resynchronisation). A non-empty
-// `puk` (first call) replaces the PUK and restores its tries. ki2 must be 16
-// bytes, puk 8 digits or empty.
-Status InstallKi2(ChipState& state, const SecretBytes& ki2, std::string_view puk);
+// `puk` (first call) replaces the PUK and restores its tries. ki2 and opc must
+// be 16 bytes, puk 8 digits or empty.
+Status InstallKi2(ChipState& state, const SecretBytes& ki2, const SecretBytes& opc, std::string_view puk);
 
-// KCVs for display (3 bytes): AES-CMAC for 16-byte keys, DES for an 8-byte K1.
+// KCVs for display (3 bytes, AES-CMAC).
 struct KeyCheckValues {
-  Bytes k1;
   Bytes ki1;
   Bytes ki2;  // empty if the slot is empty
   Bytes active;

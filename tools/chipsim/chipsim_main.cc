@@ -125,7 +125,7 @@ int Info(const Options& o) {
   if (!kcv.ok()) return Fail(kcv.status().ToString(), kExitImage);
   std::cout << "iccid=" << state->iccid() << "\nimsi=" << state->imsi() << "\nver=" << state->ver
             << "\nprofile=" << kms::ProfileName(state->profile) << "\ndh_group=" << kms::DhGroupKindName(state->dh_group.kind)
-            << "\nactive_key=" << ActiveKeyName(state->active_key) << "\nkcv.k1=" << Kcv(kcv->k1)
+            << "\nactive_key=" << ActiveKeyName(state->active_key) 
             << "\nkcv.ki1=" << Kcv(kcv->ki1) << "\nkcv.ki2=" << Kcv(kcv->ki2) << "\nkcv.active=" << Kcv(kcv->active)
             << "\npending_key=" << (state->pending ? "yes (session " + ToHex(state->pending->session_id) + ")" : "no")
             << "\nota_counter.out=" << state->ota.out << "\nota_counter.in=" << state->ota.in

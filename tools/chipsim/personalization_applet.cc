@@ -200,7 +200,7 @@ StatusOr<protocol::ChipProtocolState> PersonalizationApplet::ToProtocol(const Ch
   s.iccid = chip.ef_iccid;  // the protocol carries the ICCID as EF_ICCID's bytes
   s.group = *group_;
   s.base_key = chip.active();
-  s.op = chip.op;
+  s.opc = chip.active_opc();
   s.personalized = chip.active_key == ActiveKey::kKi2;
   s.counter_out = chip.ota.out;
   s.counter_in = chip.ota.in;
@@ -280,7 +280,7 @@ Status PersonalizationApplet::HandlePacket(ChipState& chip, const Bytes& packet)
       // All or nothing: the counters, the pending key's removal and the new key together.
       ChipState next = chip;
       SIMKMS_RETURN_IF_ERROR(FromProtocol(next, scratch.state));
-      Status installed = InstallKi2(next, outcome->new_ki2, outcome->new_puk);
+      Status installed = InstallKi2(next, outcome->new_ki2, outcome->new_opc, outcome->new_puk);
       SecureWipe(outcome->new_puk.data(), outcome->new_puk.size());
       SIMKMS_RETURN_IF_ERROR(installed);
       chip = std::move(next);

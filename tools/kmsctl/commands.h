@@ -48,6 +48,9 @@ struct VerAddArgs {
 Status RunVerAdd(const GlobalOptions& g, const VerAddArgs& args, std::ostream& out);
 Status RunVerList(const GlobalOptions& g, std::ostream& out);
 Status RunVerShow(const GlobalOptions& g, uint32_t ver, std::ostream& out);
+// `ver policy --ver N --activation-code required|optional`: the VER's
+// activation-code policy for new contracts (docs/lifecycle.md), audited.
+Status RunVerPolicy(const GlobalOptions& g, uint32_t ver, const std::string& activation_code, std::ostream& out);
 
 struct ExportK1Args {
   uint32_t ver = 0;
@@ -70,6 +73,12 @@ Status RunRangeList(const GlobalOptions& g, std::ostream& out);
 
 // Sets *chain_ok; a broken chain is reported in `out` and is not an error Status.
 Status RunAuditVerify(const GlobalOptions& g, std::ostream& out, bool* chain_ok);
+// `audit verify --state`: replays the trail against the live records; sets *state_ok
+// (differences are reported in `out`, not as an error Status).
+Status RunAuditVerifyState(const GlobalOptions& g, std::ostream& out, bool* state_ok);
+// `records seal`: MACs every record of a DB from before record MACs, once the chain
+// and the state verify (FailedPrecondition, nothing written, otherwise).
+Status RunRecordsSeal(const GlobalOptions& g, std::ostream& out);
 Status RunAuditShow(const GlobalOptions& g, uint64_t from, std::size_t limit, std::ostream& out);
 Status RunStatus(const GlobalOptions& g, std::ostream& out);
 

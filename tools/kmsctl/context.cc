@@ -31,6 +31,7 @@ StatusOr<std::unique_ptr<Context>> Context::Open(const GlobalOptions& options) {
 Context::~Context() {
   // Explicit order: the store uses the audit adapters, which use sessions of the module.
   store_.reset();
+  record_mac_.reset();
   checkpoints_.reset();
   audit_mac_.reset();
   session_.reset();
@@ -50,7 +51,12 @@ Status Context::OpenStore(bool read_only) {
   if (!checkpoints_) {
     SIMKMS_ASSIGN_OR_RETURN(checkpoints_, kms::TokenCheckpointStore::Open(module_, slot_));
   }
+  if (!record_mac_) {
+    SIMKMS_ASSIGN_OR_RETURN(record_mac_, kms::TokenRecordMac::Open(module_, slot_, 1));
+  }
   storage::StoreOptions store_options;
+  store_options.record_mac = record_mac_.get();
+  store_options.accept_unsealed_records = accept_unsealed_records_;
   store_options.read_only = read_only;
   store_options.create_if_missing = !read_only;
   auto store = storage::Store::Open(options_.db, *audit_mac_, *checkpoints_, store_options);

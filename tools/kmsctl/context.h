@@ -12,6 +12,7 @@
 
 #include "kms/registry.h"
 #include "kms/token_audit.h"
+#include "kms/token_record_mac.h"
 #include "kms/token_keys.h"
 #include "pkcs11/module.h"
 #include "pkcs11/session.h"
@@ -40,6 +41,9 @@ class Context {
   Status LoadKeys();
   // Opens (creating if needed) the store at options.db with the token audit key.
   Status OpenStore(bool read_only = false);
+  // For `kmsctl records seal` only, before OpenStore: records without a MAC are read
+  // (those with one are still checked).
+  void AcceptUnsealedRecords() { accept_unsealed_records_ = true; }
   kms::Registry MakeRegistry();
 
   const GlobalOptions& options() const { return options_; }
@@ -66,6 +70,8 @@ class Context {
   kms::ServiceKeys keys_;
   std::unique_ptr<kms::TokenAuditMac> audit_mac_;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints_;
+  std::unique_ptr<kms::TokenRecordMac> record_mac_;
+  bool accept_unsealed_records_ = false;
   std::unique_ptr<storage::Store> store_;
 };
 

@@ -1,8 +1,10 @@
 // kmsctl: the administrator's CLI for key ceremonies and the VER/range registry.
 //
 // Exit codes: 0 success; 1 the operation failed (the message says why; nothing
-// was changed); 2 bad command line; 3 `audit verify` found a broken chain.
+// was changed); 2 bad command line; 3 `audit verify` found a broken chain
+// or, with --state, live records that differ from the trail.
 #include <CLI/CLI.hpp>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -29,6 +31,9 @@ void AddTokenInit(CLI::App* cmd, simkms::kmsctl::TokenInitArgs& t) {
 
 int main(int argc, char** argv) {
   using namespace simkms::kmsctl;
+  // The DB it creates and the exports and backups it writes are the
+  // administrator's alone, whatever the shell's umask (kmsd does the same).
+  umask(0077);
   CLI::App app{"kmsctl: key ceremonies and registry of the simkms appliance"};
   app.require_subcommand(1);
   GlobalOptions g;
@@ -76,6 +81,14 @@ int main(int argc, char** argv) {
   ver_cmd->add_subcommand("list", "list VERs");
   uint32_t show_ver = 0;
   ver_cmd->add_subcommand("show", "show one VER")->add_option("--ver", show_ver, "VER number")->required();
+  uint32_t policy_ver = 0;
+  std::string policy_code;
+  CLI::App* policy_cmd = ver_cmd->add_subcommand(
+      "policy", "activation-code policy of new contracts (relaxing lets a K1 holder take over code-less first calls)");
+  policy_cmd->add_option("--ver", policy_ver, "VER number")->required();
+  policy_cmd->add_option("--activation-code", policy_code, "required (the default) or optional")
+      ->required()
+      ->check(CLI::IsMember({"required", "optional"}));
   ExportK1Args export_args;
   CLI::App* export_cmd = ver_cmd->add_subcommand("export-k1", "K1 wrapped for a manufacturer (RSA-OAEP)");
   export_cmd->add_option("--ver", export_args.ver, "VER number")->required();
@@ -99,7 +112,14 @@ int main(int argc, char** argv) {
 
   CLI::App* audit_cmd = app.add_subcommand("audit", "the audit trail");
   audit_cmd->require_subcommand(1);
-  audit_cmd->add_subcommand("verify", "check the MAC chain and the checkpoint");
+  CLI::App* verify_cmd = audit_cmd->add_subcommand("verify", "check the MAC chain and the checkpoint");
+  bool verify_state = false;
+  verify_cmd->add_flag("--state", verify_state,
+                       "also replay the trail and check that every live record is what it implies (offline)");
+  CLI::App* records_cmd = app.add_subcommand("records", "the live records");
+  records_cmd->require_subcommand(1);
+  CLI::App* seal_cmd = records_cmd->add_subcommand(
+      "seal", "one-time migration: MAC every record of a DB from before record MACs (offline)");
   uint64_t audit_from = 1;
   std::size_t audit_limit = 100;
   CLI::App* show_cmd = audit_cmd->add_subcommand("show", "print audit records");
@@ -155,7 +175,7 @@ int main(int argc, char** argv) {
     } else if (audit_cmd->parsed() && show_cmd->parsed()) {
       command = "audit.show";
       args = {{"from", audit_from}, {"limit", audit_limit}};
-    } else if (audit_cmd->parsed()) {
+    } else if (audit_cmd->parsed() && !verify_state) {
       command = "audit.verify";
     } else if (app.got_subcommand("status")) {
       command = "status";
@@ -181,6 +201,7 @@ int main(int argc, char** argv) {
     if (ver_add_cmd->parsed()) status = RunVerAdd(g, ver_add, out);
     else if (ver_cmd->get_subcommand("list")->parsed()) status = RunVerList(g, out);
     else if (ver_cmd->get_subcommand("show")->parsed()) status = RunVerShow(g, show_ver, out);
+    else if (policy_cmd->parsed()) status = RunVerPolicy(g, policy_ver, policy_code, out);
     else status = RunVerExportK1(g, export_args, out);
   } else if (range_cmd->parsed()) {
     what = "range";
@@ -190,6 +211,13 @@ int main(int argc, char** argv) {
     what = "audit";
     if (show_cmd->parsed()) status = RunAuditShow(g, audit_from, audit_limit, out);
     else status = RunAuditVerify(g, out, &chain_ok);
+    bool state_ok = true;
+    if (status.ok() && verify_state) status = RunAuditVerifyState(g, out, &state_ok);
+    chain_ok = chain_ok && state_ok;
+  } else if (records_cmd->parsed()) {
+    what = "records";
+    (void)seal_cmd;
+    status = RunRecordsSeal(g, out);
   } else {
     what = "status";
     status = RunStatus(g, out);

@@ -1,5 +1,8 @@
 // kmsctl's output: readable tables by default, JSON with --json (for scripts).
 // Only identifiers, counts and KCVs are ever printed; never a key value.
+// Text output escapes every non-printable byte (EscapeForTerminal), so a value
+// that came from outside (an order id, a peer name in the audit trail) can
+// neither forge a line nor send escape sequences to the terminal.
 #pragma once
 
 #include <iosfwd>
@@ -9,6 +12,10 @@
 #include <nlohmann/json.hpp>
 
 namespace simkms::kmsctl {
+
+// Printable ASCII and UTF-8 text as is; a backslash as "\\"; a control byte
+// (C0, DEL, the UTF-8 form of a C1 control) or a byte of invalid UTF-8 as "\xNN".
+std::string EscapeForTerminal(const std::string& text);
 
 class Table {
  public:

@@ -37,6 +37,7 @@ void VerFields(const storage::VerRecord& v, Fields& f) {
   f.Add("op", "sealed (" + std::to_string(v.op_ciphertext.size()) + " bytes)");
   f.Add("description", v.description);
   f.Add("created_at", std::to_string(v.created_at));
+  f.Add("activation_code", v.contracts_without_code ? "optional" : "required");
 }
 
 void Print(const GlobalOptions& g, const Fields& f, std::ostream& out) {
@@ -96,10 +97,11 @@ Status RunVerAdd(const GlobalOptions& g, const VerAddArgs& args, std::ostream& o
 Status RunVerList(const GlobalOptions& g, std::ostream& out) {
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, OpenAll(g, /*read_only=*/true));
   SIMKMS_ASSIGN_OR_RETURN(auto vers, ctx->store().ListVers());
-  Table t({"ver", "profile", "dh_group", "amf", "k1_kcv", "description"});
+  Table t({"ver", "profile", "dh_group", "amf", "k1_kcv", "activation_code", "description"});
   for (const auto& v : vers) {
     t.AddRow({std::to_string(v.ver), std::string(storage::KeyProfileName(v.profile)),
-              std::string(storage::DhGroupName(v.dh_group)), ToHex(v.amf), ToHex(v.k1_kcv), v.description});
+              std::string(storage::DhGroupName(v.dh_group)), ToHex(v.amf), ToHex(v.k1_kcv),
+              v.contracts_without_code ? "optional" : "required", v.description});
   }
   Print(g, t, out);
   return OkStatus();
@@ -110,6 +112,23 @@ Status RunVerShow(const GlobalOptions& g, uint32_t ver, std::ostream& out) {
   SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord v, ctx->store().GetVer(ver));
   Fields f;
   VerFields(v, f);
+  Print(g, f, out);
+  return OkStatus();
+}
+
+Status RunVerPolicy(const GlobalOptions& g, uint32_t ver, const std::string& activation_code, std::ostream& out) {
+  if (activation_code != "required" && activation_code != "optional") {
+    return InvalidArgumentError("--activation-code must be required or optional");
+  }
+  SIMKMS_ASSIGN_OR_RETURN(auto ctx, OpenAll(g));
+  kms::Registry registry = ctx->MakeRegistry();
+  SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord v, registry.SetActivationCodePolicy(ver, activation_code == "required"));
+  Fields f;
+  VerFields(v, f);
+  f.Add("policy", v.contracts_without_code
+                      ? "contracts without an activation code allowed: anyone holding this VER's K1 can take over "
+                        "the first call of such a contract"
+                      : "an activation code is required for every new contract");
   Print(g, f, out);
   return OkStatus();
 }

@@ -1,6 +1,8 @@
 // Writes a run's chip images: one file per card, <ICCID>.img, mode 0600, in a
-// directory of mode 0700 (an image is the card's EEPROM, K1 and Ki_1 included:
-// whoever reads it holds the card). Format: tools/chipsim/chip_image.h.
+// directory of mode 0700 (an image is the card's EEPROM, its Ki_1 and OPc
+// included: whoever reads it holds that card; it holds no K1 and no OP, which
+// the card's pre-personalization uses and forgets). Format:
+// tools/chipsim/chip_image.h.
 //
 // Images are created with O_EXCL, never over an existing file, and are not
 // fsync'ed one by one (that alone would cost ~100,000 fsyncs); the whole run is

@@ -1,6 +1,8 @@
 // What every chip of a VER receives from the manufacturer, opened from the K1
 // export with the manufacturer's RSA private key: K1 (its KCV checked against
-// the export's), the Milenage OP (its check value checked), the DH group.
+// the export's), the Milenage OP (its check value checked), the DH group. The
+// card derives its Ki_1 and OPc from K1 and OP and keeps neither
+// (chip::PrePersonalize).
 //
 // The secrets live only in SecretBytes (wiped when the object dies); nothing
 // here prints or stores them.
