@@ -1,5 +1,7 @@
 #include "kms/ceremony.h"
 
+#include "kms/rsa_recipient.h"
+
 #include <nlohmann/json.hpp>
 
 #include "kms/kcv.h"
@@ -91,10 +93,14 @@ StatusOr<InitResult> FinishWithServiceKeys(p11::Session& session, CK_OBJECT_HAND
 }  // namespace
 
 StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& token_label, int threshold,
-                                    int shares, int64_t now_ms) {
+                                    int shares, int64_t now_ms, const std::string& auditor_public_key_pem) {
   if (threshold < shamir::kMinThreshold || threshold > shares || shares > shamir::kMaxShares) {
     return InvalidArgumentError("need 2 <= threshold <= shares <= 16, got " + std::to_string(threshold) + " of " +
                                 std::to_string(shares));
+  }
+  // Checked before anything is made, so a bad auditor key leaves the token untouched.
+  if (!auditor_public_key_pem.empty()) {
+    SIMKMS_RETURN_IF_ERROR(ParseRsaPem(auditor_public_key_pem, /*is_private=*/false, "auditor").status());
   }
   SIMKMS_ASSIGN_OR_RETURN(MasterKeyBackup backup, GenerateMasterKeyWithBackup(session));
   CK_OBJECT_HANDLE mk = CK_INVALID_HANDLE;
@@ -105,6 +111,7 @@ StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& to
     return split.status();
   }
   SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
+  SIMKMS_ASSIGN_OR_RETURN(result.auditor_export, CreateAuditEpochSeed(session, 0, auditor_public_key_pem, now_ms));
   result.backup.token_label = token_label;
   result.backup.created_ms = now_ms;
   result.backup.threshold = threshold;
@@ -118,7 +125,8 @@ StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& to
 }
 
 StatusOr<InitResult> RestoreKeys(p11::Session& session, const BackupFile& backup,
-                                 const std::vector<std::string>& shares) {
+                                 const std::vector<std::string>& shares, uint64_t audit_first_epoch,
+                                 const std::string& auditor_public_key_pem, int64_t now_ms) {
   for (std::size_t i = 0; i < shares.size(); ++i) {
     auto parsed = shamir::ParseShare(shares[i]);
     if (!parsed.ok()) return parsed.status().WithContext("share " + std::to_string(i + 1));
@@ -131,6 +139,8 @@ StatusOr<InitResult> RestoreKeys(p11::Session& session, const BackupFile& backup
   SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE mk, RestoreMasterKey(session, backup_kek, backup.backup_kek_kcv,
                                                                 backup.wrapped_mk, backup.mk_kcv));
   SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
+  SIMKMS_ASSIGN_OR_RETURN(result.auditor_export,
+                          CreateAuditEpochSeed(session, audit_first_epoch, auditor_public_key_pem, now_ms));
   result.backup = backup;
   return result;
 }

@@ -1,58 +1,15 @@
 #include "kms/k1_export.h"
 
-#include <openssl/bio.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
 
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "base/openssl_ptr.h"
+#include "kms/rsa_recipient.h"
 #include "kms/software_keys.h"
 
 namespace simkms::kms {
-namespace {
-
-constexpr int kMinRsaBits = 2048;
-
-StatusOr<EvpPkeyPtr> ParsePem(const std::string& pem, bool is_private) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  EvpPkeyPtr key(is_private ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr)
-                      : PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
-  if (!key) return InvalidArgumentError(is_private ? "not a PEM private key" : "not a PEM public key (SPKI)");
-  if (EVP_PKEY_get_base_id(key.get()) != EVP_PKEY_RSA) return InvalidArgumentError("manufacturer key is not RSA");
-  if (EVP_PKEY_get_bits(key.get()) < kMinRsaBits) {
-    return InvalidArgumentError("manufacturer RSA key has " + std::to_string(EVP_PKEY_get_bits(key.get())) +
-                                " bits; at least 2048 required");
-  }
-  return key;
-}
-
-StatusOr<Bytes> BnParam(EVP_PKEY* key, const char* name) {
-  BIGNUM* raw = nullptr;
-  if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) return InternalError(std::string("cannot read RSA ") + name);
-  BignumPtr bn(raw);
-  Bytes out(static_cast<std::size_t>(BN_num_bytes(bn.get())));
-  BN_bn2bin(bn.get(), out.data());
-  return out;
-}
-
-StatusOr<Bytes> SpkiSha256(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
-  if (len <= 0) return InternalError("cannot encode the public key");
-  Bytes digest(32);
-  unsigned int dlen = 0;
-  int ok = EVP_Digest(der, static_cast<std::size_t>(len), digest.data(), &dlen, EVP_sha256(), nullptr);
-  OPENSSL_free(der);
-  if (ok != 1) return InternalError("SHA-256 failed");
-  return digest;
-}
-
-}  // namespace
 
 std::string K1Export::ToJson() const {
   nlohmann::ordered_json j;
@@ -140,18 +97,7 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
                             const std::string& manufacturer, const std::string& public_key_pem,
                             const K1ExportContext& context) {
   if (manufacturer.empty()) return InvalidArgumentError("manufacturer name is empty");
-  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr pub, ParsePem(public_key_pem, /*is_private=*/false));
-  SIMKMS_ASSIGN_OR_RETURN(Bytes n, BnParam(pub.get(), OSSL_PKEY_PARAM_RSA_N));
-  SIMKMS_ASSIGN_OR_RETURN(Bytes e, BnParam(pub.get(), OSSL_PKEY_PARAM_RSA_E));
-
-  p11::Attributes pub_template;
-  pub_template.Ulong(CKA_CLASS, CKO_PUBLIC_KEY)
-      .Ulong(CKA_KEY_TYPE, CKK_RSA)
-      .Bool(CKA_TOKEN, false)
-      .Bool(CKA_WRAP, true)
-      .Blob(CKA_MODULUS, n)
-      .Blob(CKA_PUBLIC_EXPONENT, e);
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject recipient, session.CreateObject(pub_template, "manufacturer RSA key"));
+  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr pub, ParseRsaPem(public_key_pem, /*is_private=*/false, "manufacturer"));
 
   const bool legacy = profile == Profile::kLegacy;
   Bytes data = MasterDerivationData(legacy ? KeyPurpose::kK1Legacy : KeyPurpose::kK1Modern, ver, 16);
@@ -175,12 +121,7 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
   out.manufacturer = manufacturer;
   out.wrapping = kK1Wrapping;
   SIMKMS_ASSIGN_OR_RETURN(out.recipient_spki_sha256, SpkiSha256(pub.get()));
-  // SoftHSM 2.6 wraps with OAEP only over SHA-1 (SHA-256 gives CKR_ARGUMENTS_BAD).
-  // OAEP's security does not rest on SHA-1's collision resistance; SP 800-131A
-  // keeps SHA-1 acceptable outside signatures. See docs/key-derivation.md.
-  CK_RSA_PKCS_OAEP_PARAMS oaep{CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
-  SIMKMS_ASSIGN_OR_RETURN(out.wrapped_k1, session.WrapKey({CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep}, recipient.get(),
-                                                          k1_copy.get(), "K1 under manufacturer key"));
+  SIMKMS_ASSIGN_OR_RETURN(out.wrapped_k1, WrapForRecipient(session, pub.get(), k1_copy.get(), "K1 under manufacturer key"));
   // KCV from the same transient copy: the wrapped value and the KCV match by construction.
   auto kcv = [&]() -> StatusOr<Bytes> {
     if (legacy) {
@@ -212,8 +153,8 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
         .Bool(CKA_EXTRACTABLE, true)
         .Secret(CKA_VALUE, context.op);
     SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject op_object, session.CreateObject(op_template, "OP for export"));
-    SIMKMS_ASSIGN_OR_RETURN(out.wrapped_op, session.WrapKey({CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep}, recipient.get(),
-                                                            op_object.get(), "OP under manufacturer key"));
+    SIMKMS_ASSIGN_OR_RETURN(out.wrapped_op, WrapForRecipient(session, pub.get(), op_object.get(),
+                                                             "OP under manufacturer key"));
     Bytes digest(32);
     unsigned int dlen = 0;
     if (EVP_Digest(context.op.reveal().data(), context.op.size(), digest.data(), &dlen, EVP_sha256(), nullptr) != 1) {
@@ -228,29 +169,13 @@ namespace {
 
 StatusOr<SecretBytes> OaepDecrypt(const K1Export& file, const std::string& private_key_pem, const Bytes& wrapped,
                                   const char* what) {
-  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr priv, ParsePem(private_key_pem, /*is_private=*/true));
+  SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr priv, ParseRsaPem(private_key_pem, /*is_private=*/true, "manufacturer"));
   SIMKMS_ASSIGN_OR_RETURN(Bytes spki, SpkiSha256(priv.get()));
   if (!ConstantTimeEquals(spki, file.recipient_spki_sha256)) {
     return InvalidArgumentError("K1 export for VER " + std::to_string(file.ver) +
                                 " was made for a different manufacturer key");
   }
-  EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new(priv.get(), nullptr));
-  if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) != 1 ||
-      EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha1()) != 1 ||
-      EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), EVP_sha1()) != 1) {
-    return InternalError("cannot set up RSA-OAEP decryption");
-  }
-  std::size_t len = 0;
-  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &len, wrapped.data(), wrapped.size()) != 1) {
-    return InvalidArgumentError(std::string("wrapped ") + what + " does not decrypt");
-  }
-  SecretBytes out(len);
-  if (EVP_PKEY_decrypt(ctx.get(), out.mutable_data(), &len, wrapped.data(), wrapped.size()) != 1) {
-    return InvalidArgumentError(std::string("wrapped ") + what + " does not decrypt under this private key");
-  }
-  out.resize(len);
-  return out;
+  return UnwrapAsRecipient(priv.get(), wrapped, what);
 }
 
 }  // namespace

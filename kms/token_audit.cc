@@ -1,5 +1,8 @@
 #include "kms/token_audit.h"
 
+#include <algorithm>
+
+#include "kms/audit_epochs.h"
 #include "kms/token_keys.h"
 
 namespace simkms::kms {
@@ -28,26 +31,115 @@ StatusOr<storage::AuditCheckpoint> DecodeCheckpoint(const Bytes& v) {
 
 }  // namespace
 
+namespace {
+
+struct EpochKey {
+  uint64_t epoch = 0;
+  CK_OBJECT_HANDLE handle = CK_INVALID_HANDLE;
+};
+
+// Every epoch key on the token, ascending by epoch.
+StatusOr<std::vector<EpochKey>> FindEpochKeys(p11::Session& session) {
+  p11::Attributes query;
+  query.Ulong(CKA_CLASS, CKO_SECRET_KEY).Text(CKA_LABEL, labels::kAuditEpochKey);
+  SIMKMS_ASSIGN_OR_RETURN(auto found, session.FindAll(query));
+  std::vector<EpochKey> keys;
+  for (CK_OBJECT_HANDLE h : found) {
+    SIMKMS_ASSIGN_OR_RETURN(Bytes id, session.GetAttribute(h, CKA_ID, "audit epoch key id"));
+    if (id.size() != 8) return DataLossError("audit epoch key has a malformed CKA_ID");
+    uint64_t epoch = 0;
+    for (uint8_t b : id) epoch = (epoch << 8) | b;
+    keys.push_back({epoch, h});
+  }
+  std::sort(keys.begin(), keys.end(), [](const EpochKey& a, const EpochKey& b) { return a.epoch < b.epoch; });
+  return keys;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<TokenAuditMac>> TokenAuditMac::Open(std::shared_ptr<p11::Module> module, CK_SLOT_ID slot) {
   SIMKMS_ASSIGN_OR_RETURN(p11::Session session, p11::Session::Open(std::move(module), slot));
-  auto key = FindByLabel(session, CKO_SECRET_KEY, labels::kAuditMac);
-  if (!key.ok()) return key.status().WithContext("audit key (run kmsctl init first)");
-  return std::unique_ptr<TokenAuditMac>(new TokenAuditMac(std::move(session), *key));
+  SIMKMS_ASSIGN_OR_RETURN(std::vector<EpochKey> keys, FindEpochKeys(session));
+  if (keys.empty()) {
+    return NotFoundError(std::string("token has no ") + labels::kAuditEpochKey +
+                         " key (run kmsctl init first; a token from before audit epochs needs a fresh ceremony)");
+  }
+  // The newest: an older one left by a crash inside CloseEpoch is destroyed when the
+  // Store finishes that close (it calls CloseEpoch again).
+  const EpochKey current = keys.back();
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mac_key, DeriveAuditMacKey(session, current.handle, current.epoch));
+  return std::unique_ptr<TokenAuditMac>(
+      new TokenAuditMac(std::move(session), current.epoch, current.handle, std::move(mac_key)));
+}
+
+StatusOr<uint64_t> TokenAuditMac::CurrentEpoch() {
+  std::lock_guard lock(mu_);
+  return epoch_;
 }
 
 StatusOr<Bytes> TokenAuditMac::Compute(ByteView data) {
   std::lock_guard lock(mu_);
-  return session_.Sign({CKM_SHA256_HMAC, nullptr, 0}, key_, data, "audit HMAC");
+  return session_.Sign({CKM_SHA256_HMAC, nullptr, 0}, mac_key_.get(), data, "audit HMAC");
 }
 
 Status TokenAuditMac::Verify(ByteView data, ByteView mac) {
   std::lock_guard lock(mu_);
-  Status s = session_.Verify({CKM_SHA256_HMAC, nullptr, 0}, key_, data, mac, "audit HMAC");
+  Status s = session_.Verify({CKM_SHA256_HMAC, nullptr, 0}, mac_key_.get(), data, mac, "audit HMAC");
   // A MAC of the wrong length is a bad record, not a failure to check.
   if (!s.ok() && s.message().find("CKR_SIGNATURE_LEN_RANGE") != std::string::npos) {
     return UnauthenticatedError("audit MAC has the wrong length");
   }
   return s;
+}
+
+Status TokenAuditMac::VerifyInEpoch(uint64_t epoch, bool chain_start, ByteView data, ByteView mac) {
+  (void)chain_start;  // the token cannot tell a seed's start from a later key
+  uint64_t current = 0;
+  {
+    std::lock_guard lock(mu_);
+    current = epoch_;
+  }
+  if (epoch < current) {
+    return FailedPreconditionError("the token's key of audit epoch " + std::to_string(epoch) +
+                                   " was destroyed when the epoch closed");
+  }
+  if (epoch > current) {
+    return UnauthenticatedError("record claims audit epoch " + std::to_string(epoch) + ", ahead of the token's " +
+                                std::to_string(current));
+  }
+  return Verify(data, mac);
+}
+
+// Idempotent: from "only E_e" (derive E_{e+1}, destroy E_e), "E_e and E_{e+1}" (a crash
+// between the two: destroy E_e) or "only E_{e+1}" (nothing to do).
+Status TokenAuditMac::CloseEpoch(uint64_t epoch) {
+  std::lock_guard lock(mu_);
+  const std::string ctx = "close audit epoch " + std::to_string(epoch);
+  SIMKMS_ASSIGN_OR_RETURN(std::vector<EpochKey> keys, FindEpochKeys(session_));
+  if (keys.empty()) return FailedPreconditionError(ctx + ": the token holds no audit epoch key");
+  const EpochKey newest = keys.back();
+  if (newest.epoch < epoch) {
+    return FailedPreconditionError(ctx + ": the token's audit key is in epoch " + std::to_string(newest.epoch));
+  }
+  CK_OBJECT_HANDLE next = newest.handle;
+  if (newest.epoch == epoch) {
+    Bytes data = AuditEpochDerivationData("NEXT", epoch);
+    CK_KEY_DERIVATION_STRING_DATA params{data.data(), static_cast<CK_ULONG>(data.size())};
+    p11::Attributes a = AuditEpochKeyTemplate(epoch + 1);
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject made,
+                            session_.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, newest.handle, a,
+                                               ctx + ": derive the next epoch key"));
+    next = made.Release();
+  }
+  const uint64_t next_epoch = std::max(newest.epoch, epoch + 1);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mac_key, DeriveAuditMacKey(session_, next, next_epoch));
+  for (const EpochKey& k : keys) {
+    if (k.epoch <= epoch) SIMKMS_RETURN_IF_ERROR(session_.DestroyObject(k.handle, ctx + ": destroy the old key"));
+  }
+  epoch_ = next_epoch;
+  epoch_key_ = next;
+  mac_key_ = std::move(mac_key);
+  return OkStatus();
 }
 
 StatusOr<std::unique_ptr<TokenCheckpointStore>> TokenCheckpointStore::Open(std::shared_ptr<p11::Module> module,

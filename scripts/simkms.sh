@@ -21,6 +21,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libosmocore-utils libosmocore-dev libosmo-gsup-client-dev
   clang libclang-rt-14-dev
+  rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

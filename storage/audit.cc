@@ -15,7 +15,7 @@ constexpr uint8_t kFormatVersion = 1;
 
 // Tags. Persisted: never renumber or reuse. kMac is always the last field.
 constexpr uint8_t kSeq = 1, kTimeMs = 2, kActorRole = 3, kActorIdentity = 4, kEvent = 5, kSubject = 6,
-                  kDetail = 7, kPrevHash = 8, kMac = 255;
+                  kDetail = 7, kPrevHash = 8, kEpoch = 9, kMac = 255;
 
 tlv::Writer WriteUnsigned(const AuditRecord& r) {
   tlv::Writer w(kFormatVersion);
@@ -33,6 +33,7 @@ tlv::Writer WriteUnsigned(const AuditRecord& r) {
     w.AddBytes(kDetail, d);
   }
   w.AddBytes(kPrevHash, r.prev_hash);
+  w.AddU64(kEpoch, r.epoch);  // always written; absent only in trails from before epochs
   return w;
 }
 
@@ -56,7 +57,7 @@ StatusOr<DecodedAuditRecord> DecodeAuditRecord(ByteView in) {
   while (!reader.done()) {
     if (have_mac) return reader.Error("bytes after the mac field");
     SIMKMS_ASSIGN_OR_RETURN(tlv::Field f, reader.Next());
-    if (f.tag != kDetail && f.tag <= kPrevHash) {
+    if (f.tag != kDetail && f.tag <= kEpoch) {
       if (!seen.Insert(f.tag)) {
         return reader.Error("duplicate tag " + std::to_string(f.tag) + " at offset " + std::to_string(f.offset));
       }
@@ -89,6 +90,7 @@ StatusOr<DecodedAuditRecord> DecodeAuditRecord(ByteView in) {
         }
         tlv::Reader::AsBytes(f, r.prev_hash);
         break;
+      case kEpoch: SIMKMS_RETURN_IF_ERROR(reader.AsU64(f, r.epoch)); break;
       case kMac:
         if (f.value.empty()) return reader.Error("empty mac");
         tlv::Reader::AsBytes(f, r.mac);
@@ -102,6 +104,7 @@ StatusOr<DecodedAuditRecord> DecodeAuditRecord(ByteView in) {
   for (uint8_t tag : {kSeq, kTimeMs, kActorRole, kActorIdentity, kEvent, kSubject, kPrevHash}) {
     if (!seen.Contains(tag)) return reader.Error("required tag " + std::to_string(tag) + " missing");
   }
+  r.has_epoch = seen.Contains(kEpoch);
   if (!have_mac) return reader.Error("mac field missing");
   if (r.seq == 0) return reader.Error("seq 0 (sequence numbers start at 1)");
   return out;
@@ -155,12 +158,31 @@ Status AuditChainVerifier::Add(ByteView key, ByteView value) {
     return OkStatus();
   }
   const AuditRecord& rec = decoded->record;
-  Status v = mac_.Verify(value.first(decoded->mac_offset), rec.mac);
-  if (v.code() == StatusCode::kUnauthenticated) {
-    Fail(seq, "record " + n + ": MAC mismatch");
+  if (!rec.has_epoch && mac_.forward_secure()) {
+    Fail(seq, "record " + n +
+                  " has no epoch: it was written before forward-secure audit epochs, which this key cannot check "
+                  "(such a trail needs a fresh ceremony, docs/storage-format.md)");
     return OkStatus();
   }
-  if (!v.ok()) return v.WithContext("audit verify: record " + n);
+  // Epochs: a chain starts at record 1 (or at a chain-restart record, which may only
+  // move forward) in whatever epoch its seed starts; otherwise the epoch is the
+  // previous record's, plus one after an epoch-close record.
+  const uint64_t epoch = rec.epoch;
+  const bool chain_start = seq == 1 || (rec.is_chain_restart() && epoch >= expected_epoch_);
+  if (!chain_start && epoch != expected_epoch_) {
+    Fail(seq, "record " + n + ": epoch " + std::to_string(epoch) + ", expected " +
+                  std::to_string(expected_epoch_) + " (an epoch ends only with an epoch-close record)");
+    return OkStatus();
+  }
+  Status v = mac_.VerifyInEpoch(epoch, chain_start, value.first(decoded->mac_offset), rec.mac);
+  if (v.code() == StatusCode::kUnauthenticated) {
+    // The MAC's own words when they say more (e.g. no auditor seed starts a chain here).
+    const bool plain = v.message().find("MAC mismatch") != std::string::npos;
+    Fail(seq, "record " + n + ": MAC mismatch" + (plain ? "" : " (" + std::string(v.message()) + ")"));
+    return OkStatus();
+  }
+  const bool mac_unchecked = v.code() == StatusCode::kFailedPrecondition;
+  if (!v.ok() && !mac_unchecked) return v.WithContext("audit verify: record " + n);
   if (rec.seq != seq) {
     Fail(seq, "record " + n + ": key " + n + " holds record " + std::to_string(rec.seq) +
                   " (records reordered or moved)");
@@ -177,6 +199,13 @@ Status AuditChainVerifier::Add(ByteView key, ByteView value) {
     return OkStatus();
   }
   ++report_.records_checked;
+  if (mac_unchecked) ++report_.macs_unchecked;
+  report_.last_epoch = epoch;
+  expected_epoch_ = epoch;
+  if (rec.is_epoch_close()) {
+    report_.closed_epochs.push_back({epoch, seq, hash, rec.mac});
+    expected_epoch_ = epoch + 1;
+  }
   prev_hash_ = std::move(hash);
   ++expected_;
   return OkStatus();
@@ -206,6 +235,12 @@ AuditVerifyReport AuditChainVerifier::Finish() {
                               "store failure); the next commit repairs it");
     }
     report_.ok = true;
+    if (report_.macs_unchecked > 0) {
+      report_.notes.push_back(std::to_string(report_.macs_unchecked) +
+                              " records are in closed epochs whose keys this verifier no longer holds: their MACs "
+                              "were not checked, their links were (the auditor checks them with audit verify "
+                              "--auditor-key)");
+    }
   }
   return report_;
 }

@@ -15,6 +15,15 @@
 // The checkpoint may lag the chain by up to kMaxCheckpointLag records (see
 // AuditCheckpointStore), so that many records appended by a holder of the MAC key are
 // indistinguishable from a crash between a group's DB write and its checkpoint write.
+//
+// FORWARD-SECURE EPOCHS (docs/storage-format.md "Epochs"): with a forward-secure
+// AuditMac every record also carries its epoch, and the MAC key evolves one way per
+// epoch. The Store closes an epoch after a bounded number of records or seconds by
+// appending an epoch-close record (MAC'd under the closing epoch's key, chained like
+// any other) and then asking the AuditMac to make the next epoch current, which
+// destroys the old key. A holder of the token at time T can then no longer MAC
+// records of the epochs closed before T; the auditor, who holds the epoch-0 seed,
+// checks every epoch offline with the same AuditChainVerifier.
 #pragma once
 
 #include <cstdint>
@@ -53,13 +62,27 @@ inline constexpr std::size_t kAuditHashSize = 32;  // SHA-256
 // Every record in the lag is still checked (MAC and link) before it is accepted.
 inline constexpr uint64_t kMaxCheckpointLag = 64;
 
+// Events the Store writes itself; Commit refuses them from callers (except the
+// restart, which only the restore ceremony's first commit may write).
+//   kAuditEpochCloseEvent: the last record of an epoch, details epoch, records, next_epoch.
+//   kAuditChainRestartEvent: the first record under a new epoch seed (a token restored
+//     from the custodians' backup), linked by prev_hash to the old chain's head.
+inline constexpr char kAuditEpochCloseEvent[] = "audit.epoch-close";
+inline constexpr char kAuditChainRestartEvent[] = "audit.chain-restart";
+
 // One stored audit record.
 struct AuditRecord {
   uint64_t seq = 0;  // 1, 2, 3, ...
+  // The epoch whose key MACs this record. Absent (has_epoch false) only in trails
+  // written before epochs existed; the encoder always writes it.
+  uint64_t epoch = 0;
+  bool has_epoch = true;
   AuditEvent event;
   Bytes prev_hash;   // 32 bytes
   Bytes mac;         // as returned by AuditMac::Compute; non-empty
 
+  bool is_epoch_close() const { return event.event == kAuditEpochCloseEvent; }
+  bool is_chain_restart() const { return event.event == kAuditChainRestartEvent; }
   bool operator==(const AuditRecord&) const = default;
 };
 
@@ -68,15 +91,58 @@ struct AuditRecord {
 // threads at once: Store::Commit calls Compute (and, when repairing a lagging
 // checkpoint, Verify) under its commit mutex while Store::VerifyAudit may call Verify
 // on any caller's thread.
+//
+// EPOCHS: a forward-secure implementation (forward_secure() true) holds the key of
+// its current epoch only; CloseEpoch(e) makes e+1 current and destroys the keys of
+// every epoch <= e, so records of closed epochs can no longer be MAC'd (nor checked)
+// with it. An auditor's implementation holds the seed(s) and checks every epoch. The
+// defaults describe a MAC with one key forever: epoch 0, never closed.
 class AuditMac {
  public:
   virtual ~AuditMac() = default;
-  // The MAC of data. A non-OK status (e.g. Unavailable: token down) aborts the commit.
+  // The MAC of data under the current epoch's key. A non-OK status (e.g.
+  // Unavailable: token down) aborts the commit.
   virtual StatusOr<Bytes> Compute(ByteView data) = 0;
-  // OK iff mac is the MAC of data; Unauthenticated if it is not. Any other code means
-  // the check could not be made (VerifyAudit then fails with that status rather than
-  // reporting a bad record).
+  // OK iff mac is the MAC of data under the current epoch's key; Unauthenticated if
+  // it is not. Any other code means the check could not be made (VerifyAudit then
+  // fails with that status rather than reporting a bad record).
   virtual Status Verify(ByteView data, ByteView mac) = 0;
+
+  // True if the key evolves per epoch (the Store then closes epochs).
+  virtual bool forward_secure() const { return false; }
+  // The current epoch: the one Compute MACs under.
+  virtual StatusOr<uint64_t> CurrentEpoch() { return uint64_t{0}; }
+  // Verify under the key of `epoch`. `chain_start`: the record starts a chain (seq 1,
+  // or a chain-restart record), so the key must come from a seed that starts at
+  // `epoch` (an auditor holding several seeds must not accept a chain start forged
+  // under an older seed's later key). OK / Unauthenticated as Verify;
+  // FailedPrecondition if this MAC does not hold that epoch's key (destroyed when the
+  // epoch closed; the record can then be checked only by the auditor).
+  virtual Status VerifyInEpoch(uint64_t epoch, bool chain_start, ByteView data, ByteView mac) {
+    (void)chain_start;
+    // One key for ever: a record claiming another epoch was not MAC'd by it.
+    if (epoch != 0) return UnauthenticatedError("audit MAC has no epochs; record claims epoch " + std::to_string(epoch));
+    return Verify(data, mac);
+  }
+  // Makes epoch+1 current: creates its key, then destroys every key of an epoch <=
+  // `epoch`. Idempotent, so that recovery after a crash between the two steps (or
+  // before either) can call it again. Called only after the close record is durable.
+  virtual Status CloseEpoch(uint64_t epoch) {
+    return FailedPreconditionError("audit MAC has no epochs (cannot close epoch " + std::to_string(epoch) + ")");
+  }
+};
+
+// An AuditMac that holds no key: a verifier with it checks everything but the MACs
+// (sequence, epochs, links, checkpoint), counting every record in macs_unchecked. For
+// reading a trail whose keys are gone, e.g. a restore reading where the old chain ends.
+class LinksOnlyAuditMac : public AuditMac {
+ public:
+  StatusOr<Bytes> Compute(ByteView) override { return FailedPreconditionError("links-only audit check holds no key"); }
+  Status Verify(ByteView, ByteView) override { return FailedPreconditionError("links-only audit check holds no key"); }
+  bool forward_secure() const override { return true; }
+  Status VerifyInEpoch(uint64_t, bool, ByteView, ByteView) override {
+    return FailedPreconditionError("links-only audit check holds no key");
+  }
 };
 
 // The head of the chain as last acknowledged outside the database.
@@ -106,6 +172,17 @@ class AuditCheckpointStore {
   virtual Status Write(const AuditCheckpoint& checkpoint) = 0;
 };
 
+// The head of a closed epoch: its epoch-close record's seq, record hash and MAC (under
+// that epoch's key). What kmsd sends to the external witness when an epoch closes.
+struct AuditEpochHead {
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+  Bytes record_hash;  // 32 bytes
+  Bytes mac;
+
+  bool operator==(const AuditEpochHead&) const = default;
+};
+
 // Outcome of a chain walk.
 struct AuditVerifyReport {
   bool ok = false;
@@ -114,14 +191,23 @@ struct AuditVerifyReport {
   uint64_t first_bad_seq = 0;    // 0 when ok; otherwise the first seq that failed
   std::string problem;           // empty when ok; names the record, e.g. "record 7: MAC mismatch"
   std::vector<std::string> notes;  // non-fatal observations (e.g. checkpoint lags by one)
+  // Records whose MAC this verifier could not check because it no longer holds their
+  // epoch's key (closed epochs, checked by links only; the auditor checks them).
+  uint64_t macs_unchecked = 0;
+  uint64_t last_epoch = 0;          // epoch of the newest record checked
+  // Every closed epoch seen, in order, for comparing with an external witness.
+  std::vector<AuditEpochHead> closed_epochs;
 };
 
 // The chain check behind Store::VerifyAudit, usable on its own (e.g. on an exported
 // trail): feed every stored (key, value) pair in ascending key order, then Finish.
 // Checks, in this order, for each record: key is an 8-byte seq equal to the expected
-// next seq (else "record N missing ..."), value decodes, MAC verifies, the record's seq
-// equals its key (else reordered/moved), prev_hash equals the previous record's hash,
-// and at the checkpoint's seq the hash equals the checkpoint's. Finish then compares
+// next seq (else "record N missing ..."), value decodes, its epoch is the expected one
+// (the first record's is where a chain starts; it advances by one only after an
+// epoch-close record, or jumps forward at a chain-restart record), MAC verifies under
+// that epoch's key (skipped and counted in macs_unchecked if `mac` no longer holds
+// it), the record's seq equals its key (else reordered/moved), prev_hash equals the
+// previous record's hash, and at the checkpoint's seq the hash equals the checkpoint's. Finish then compares
 // the chain end with the checkpoint (truncation; a lag of up to kMaxCheckpointLag is a note, more a problem).
 // Stops at the first problem. Not thread-safe; one instance per walk.
 class AuditChainVerifier {
@@ -141,6 +227,7 @@ class AuditChainVerifier {
   AuditMac& mac_;
   std::optional<AuditCheckpoint> checkpoint_;
   uint64_t expected_ = 1;
+  uint64_t expected_epoch_ = 0;  // epoch of the next record (after record 1)
   Bytes prev_hash_;
   AuditVerifyReport report_;
 };

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <map>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -181,6 +182,17 @@ struct Store::Rep {
   Bytes head_hash = Bytes(kAuditHashSize, 0);
   bool checkpoint_pending = false;  // the checkpoint for head_seq has not been written
   Status checkpoint_status;         // last checkpoint write error, if pending
+  // Forward-secure epochs (only when mac.forward_secure()). Guarded by commit_mu.
+  StoreOptions options;
+  uint64_t head_epoch = 0;          // the epoch the next record is MAC'd in (mac's current)
+  uint64_t epoch_records = 0;       // records written in head_epoch
+  int64_t epoch_opened_ms = 0;      // wall-clock ms of head_epoch's first record
+  bool epoch_advance_pending = false;  // close record durable, CloseEpoch not yet done
+  Bytes close_mac;                     // the MAC of that close record (for the witness)
+  bool restart_needed = false;      // the token's seed starts past the chain: restart first
+  // The wall-clock ms at which the timer closes the current epoch; 0: none. Written
+  // under commit_mu, read by the writer loop to bound its wait.
+  std::atomic<int64_t> close_deadline_ms{0};
 
   // Group commit (see "Group commit" below). A submission is a Commit (writes and
   // event set, both owned by the waiting caller) or a counter update.
@@ -284,11 +296,18 @@ struct Store::Rep {
   }
 
   Status SyncHeadLocked();
+  Status LoadEpochStateLocked(const std::string& head_value, uint64_t head_seq_loaded);
+  Status FinishEpochAdvanceLocked();
+  Status CloseEpochLocked(int64_t now_ms);
+  Status MaybeCloseEpochLocked();
+  bool EpochDueLocked(int64_t now_ms) const;
+  void SetCloseDeadlineLocked();
   Status ApplyCommitLocked(const WriteSet& writes, const AuditEvent& event, rocksdb::WriteBatchWithIndex& batch,
                            uint64_t& seq, Bytes& hash);
   Status ApplyCountersLocked(const std::vector<CounterUpdate>& updates, rocksdb::WriteBatchWithIndex& batch);
   void Submit(Submission s);
   void WriterLoop();
+  void RunEpochTimer();
   void RunGroup(std::vector<Submission>& group);
   void StopWriter();  // drains the queue (every submission completes), then joins
   void NotePurgeLocked(const WriteSet& writes);  // a committed set's deletions (under commit_mu)
@@ -356,7 +375,11 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& 
   rocksdb::Status s = options.read_only
                           ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &raw_handles, &raw_db)
                           : rocksdb::DB::Open(db_options, path, descriptors, &raw_handles, &raw_db);
+  if (options.audit_epoch_max_records < 1 || options.audit_epoch_max_seconds < 1) {
+    return InvalidArgumentError(ctx + ": audit epoch bounds must be >= 1 record and >= 1 second");
+  }
   auto rep = std::make_unique<Rep>(mac, checkpoints);
+  rep->options = options;
   rep->db.reset(raw_db);  // takes ownership at once (nullptr on failure)
   for (rocksdb::ColumnFamilyHandle* h : raw_handles) rep->handles.emplace_back(h);
   if (!s.ok()) return FromRocks(s, ctx);
@@ -430,7 +453,9 @@ Status Store::Rep::SyncHeadLocked() {
       }
       auto decoded = DecodeAuditRecord(View(it->value()));
       if (!decoded.ok()) return decoded.status().WithContext("refusing to commit: audit record " + n);
-      Status v = mac.Verify(View(it->value()).first(decoded->mac_offset), decoded->record.mac);
+      const AuditRecord& lagging = decoded->record;
+      Status v = mac.VerifyInEpoch(lagging.epoch, lagging.seq == 1 || lagging.is_chain_restart(),
+                                   View(it->value()).first(decoded->mac_offset), lagging.mac);
       if (v.code() == StatusCode::kUnauthenticated) {
         return DataLossError("refusing to commit: audit record " + n + ": MAC mismatch" + advice);
       }
@@ -460,11 +485,167 @@ Status Store::Rep::SyncHeadLocked() {
                          " but checkpoint says " + std::to_string(cp_seq) +
                          " (more than " + std::to_string(kMaxCheckpointLag) + " records behind, the bound of one commit group: checkpoint rolled back?)" + advice);
   }
+  SIMKMS_RETURN_IF_ERROR(LoadEpochStateLocked(head.value, head.seq));
   head_seq = head.seq;
   head_hash = head.hash;
   head_synced = true;
   checkpoint_pending = false;
   checkpoint_status = OkStatus();
+  return OkStatus();
+}
+
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// Where the chain head leaves the epochs, against the MAC's current epoch. A head that
+// is an epoch-close record whose key advance a crash interrupted (or left an old key
+// behind) is finished here: CloseEpoch is idempotent.
+Status Store::Rep::LoadEpochStateLocked(const std::string& head_value, uint64_t loaded_seq) {
+  head_epoch = 0;
+  epoch_records = 0;
+  epoch_opened_ms = 0;
+  epoch_advance_pending = false;
+  restart_needed = false;
+  close_deadline_ms.store(0);
+  if (!mac.forward_secure()) return OkStatus();
+  const std::string advice = "; run audit verify --auditor-key and investigate";
+  SIMKMS_ASSIGN_OR_RETURN(uint64_t current, mac.CurrentEpoch());
+  if (loaded_seq == 0) {
+    head_epoch = current;  // a new chain starts where the seed starts
+    return OkStatus();
+  }
+  auto decoded = DecodeAuditRecord(View(head_value));
+  if (!decoded.ok()) return decoded.status().WithContext("refusing to commit: audit head record");
+  const AuditRecord& rec = decoded->record;
+  const std::string n = std::to_string(loaded_seq);
+  if (!rec.has_epoch) {
+    return FailedPreconditionError("refusing to commit: audit record " + n +
+                                   " has no epoch (a trail from before forward-secure audit epochs needs a fresh "
+                                   "ceremony, docs/storage-format.md)");
+  }
+  const uint64_t chain_next = rec.is_epoch_close() ? rec.epoch + 1 : rec.epoch;
+  if (rec.is_epoch_close() && (current == rec.epoch || current == rec.epoch + 1)) {
+    // Finish the advance (key of the next epoch missing, or the old one not yet destroyed).
+    Status closed = mac.CloseEpoch(rec.epoch);
+    if (!closed.ok()) {
+      return closed.WithContext("refusing to commit: finish closing audit epoch " + std::to_string(rec.epoch));
+    }
+    SIMKMS_ASSIGN_OR_RETURN(current, mac.CurrentEpoch());
+    // The witness may not have received this head before the process stopped; a
+    // repeated head is harmless.
+    if (options.on_epoch_closed) {
+      options.on_epoch_closed(AuditEpochHead{rec.epoch, loaded_seq, AuditHash(View(head_value)), rec.mac});
+    }
+  }
+  if (current < chain_next) {
+    return DataLossError("refusing to commit: the audit key is in epoch " + std::to_string(current) +
+                         " but the chain head (record " + n + ") is in epoch " + std::to_string(chain_next) +
+                         " (an older key restored onto the token?)" + advice);
+  }
+  head_epoch = current;
+  if (current > chain_next) {
+    // A token whose epoch seed starts past the chain: a restore from the custodians'
+    // backup. Only the restore ceremony's chain-restart record may follow.
+    restart_needed = true;
+    return OkStatus();
+  }
+  if (rec.is_epoch_close()) return OkStatus();
+  // Count the open epoch's records (bounded: at most max_records are looked at).
+  auto it = Iter(rocksdb::ReadOptions(), kAudit);
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+    auto r = DecodeAuditRecord(View(it->value()));
+    if (!r.ok()) return r.status().WithContext("refusing to commit: audit record of the open epoch");
+    if (r->record.epoch != current || r->record.is_epoch_close()) break;
+    ++epoch_records;
+    epoch_opened_ms = r->record.event.time_ms;
+    if (r->record.is_chain_restart() || epoch_records >= options.audit_epoch_max_records) break;
+  }
+  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "audit: scan the open epoch"));
+  SetCloseDeadlineLocked();
+  return OkStatus();
+}
+
+void Store::Rep::SetCloseDeadlineLocked() {
+  close_deadline_ms.store(mac.forward_secure() && epoch_records > 0
+                              ? epoch_opened_ms + options.audit_epoch_max_seconds * 1000
+                              : 0);
+}
+
+bool Store::Rep::EpochDueLocked(int64_t now_ms) const {
+  if (!mac.forward_secure() || epoch_records == 0) return false;
+  return epoch_records >= options.audit_epoch_max_records ||
+         now_ms - epoch_opened_ms >= options.audit_epoch_max_seconds * 1000;
+}
+
+// Step 2 of a close: the close record is durable and checkpointed; now the key moves.
+Status Store::Rep::FinishEpochAdvanceLocked() {
+  Status closed = mac.CloseEpoch(head_epoch);
+  if (!closed.ok()) {
+    return UnavailableError("refusing to commit: audit epoch " + std::to_string(head_epoch) +
+                            " is closed in the trail but its key could not be advanced (" + closed.ToString() + ")");
+  }
+  const uint64_t closed_epoch = head_epoch;
+  ++head_epoch;
+  epoch_records = 0;
+  epoch_advance_pending = false;
+  SetCloseDeadlineLocked();
+  if (options.on_epoch_closed) options.on_epoch_closed(AuditEpochHead{closed_epoch, head_seq, head_hash, close_mac});
+  return OkStatus();
+}
+
+// Closes head_epoch: (1) the close record, MAC'd under the closing key, in a synced
+// batch of its own, (2) its checkpoint, (3) AuditMac::CloseEpoch (new key, old key
+// destroyed). A crash after (1) or (2) is finished by LoadEpochStateLocked at the next
+// start; a failure of (2) or (3) refuses commits until a retry succeeds, so no record
+// is ever MAC'd under a closed epoch's key after its close record.
+Status Store::Rep::CloseEpochLocked(int64_t now_ms) {
+  AuditRecord record;
+  record.seq = head_seq + 1;
+  record.epoch = head_epoch;
+  record.event = AuditEvent{now_ms, "storage", "audit-epochs", kAuditEpochCloseEvent, "",
+                            {{"epoch", std::to_string(head_epoch)},
+                             {"records", std::to_string(epoch_records)},
+                             {"next_epoch", std::to_string(head_epoch + 1)}}};
+  record.prev_hash = head_hash;
+  const std::string ctx = "close audit epoch " + std::to_string(head_epoch);
+  auto record_mac = mac.Compute(EncodeAuditRecordForMac(record));
+  if (!record_mac.ok()) return record_mac.status().WithContext(ctx + ": compute audit MAC");
+  record.mac = std::move(record_mac).value();
+  const Bytes encoded = EncodeAuditRecord(record);
+  rocksdb::WriteBatch batch;
+  SIMKMS_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kAudit), U64Key(record.seq), ToSlice(encoded)), ctx));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  rocksdb::Status ws = db->Write(wo, &batch);
+  if (!ws.ok()) {
+    head_synced = false;  // may or may not be in the WAL: reload the head next time
+    return FromRocks(ws, ctx + ": write the close record");
+  }
+  head_seq = record.seq;
+  head_hash = AuditHash(encoded);
+  epoch_advance_pending = true;
+  close_mac = record.mac;
+  Status cs = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
+  if (!cs.ok()) {
+    checkpoint_pending = true;
+    checkpoint_status = cs.WithContext("write audit checkpoint for record " + std::to_string(head_seq));
+    return UnavailableError("refusing to commit: " + checkpoint_status.ToString());
+  }
+  return FinishEpochAdvanceLocked();
+}
+
+// Before a group's commits: finish a pending advance, then close the epoch if due.
+Status Store::Rep::MaybeCloseEpochLocked() {
+  if (!mac.forward_secure()) return OkStatus();
+  if (epoch_advance_pending) SIMKMS_RETURN_IF_ERROR(FinishEpochAdvanceLocked());
+  const int64_t now = NowMs();
+  if (EpochDueLocked(now)) return CloseEpochLocked(now);
   return OkStatus();
 }
 
@@ -678,6 +859,7 @@ Status Store::Rep::ApplyCommitLocked(const WriteSet& writes, const AuditEvent& e
   }
   AuditRecord record;
   record.seq = seq + 1;
+  record.epoch = head_epoch;
   record.event = event;
   record.prev_hash = hash;
   auto record_mac = mac.Compute(EncodeAuditRecordForMac(record));
@@ -735,12 +917,45 @@ void Store::Rep::Submit(Submission s) {
   s.done(UnavailableError("store is closing"), 0);
 }
 
+// The epoch timer: closes the open epoch when its time is up and no commit came to do
+// it. A failed close (token down) is retried a second later.
+void Store::Rep::RunEpochTimer() {
+  std::lock_guard<std::mutex> lock(commit_mu);
+  Status s = SyncHeadLocked();
+  if (s.ok()) s = MaybeCloseEpochLocked();
+  if (!s.ok()) close_deadline_ms.store(NowMs() + 1000);
+}
+
 void Store::Rep::WriterLoop() {
   std::vector<Submission> group;
+  if (mac.forward_secure()) {
+    // Learn the open epoch now, so that its timer runs even if no commit comes. A
+    // failure here is reported again by the first Commit.
+    std::lock_guard<std::mutex> lock(commit_mu);
+    (void)SyncHeadLocked();
+  }
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(queue_mu);
-      queue_cv.wait(lock, [&] { return stopping || !queue.empty(); });
+      bool timer_due = false;
+      while (!stopping && queue.empty()) {
+        const int64_t deadline = close_deadline_ms.load();
+        if (deadline == 0) {
+          queue_cv.wait(lock);
+          continue;
+        }
+        const int64_t now = NowMs();
+        if (now >= deadline) {
+          timer_due = true;
+          break;
+        }
+        queue_cv.wait_for(lock, std::chrono::milliseconds(deadline - now));
+      }
+      if (timer_due) {
+        lock.unlock();
+        RunEpochTimer();
+        continue;
+      }
       if (queue.empty()) return;  // stopping, and everything submitted has completed
       uint64_t audited = 0;
       while (!queue.empty() && group.size() < kMaxGroupSubmissions) {
@@ -769,13 +984,16 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
     for (const Submission& s : group) any_commit = any_commit || s.writes != nullptr;
     // Retries a failed checkpoint write / reconciles after Open; refuses only the
     // audited submissions (counters carry no audit record, as before group commit).
-    const Status head = any_commit ? SyncHeadLocked() : OkStatus();
+    Status head = any_commit ? SyncHeadLocked() : OkStatus();
+    if (head.ok() && any_commit) head = MaybeCloseEpochLocked();
 
     rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
     uint64_t seq = head_seq;
     Bytes hash = head_hash;
     bool any_ok = false;
     bool any_audited = false;
+    uint64_t group_audited = 0;
+    const bool fs = mac.forward_secure();
     for (std::size_t i = 0; i < group.size(); ++i) {
       if (i > 0 && batch.GetWriteBatch()->GetDataSize() >= kMaxGroupBytes) {
         taken = i;  // the rest goes back to the head of the queue, in order
@@ -785,6 +1003,25 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
       if (s.writes != nullptr && !head.ok()) {
         outcomes[i].status = head.WithContext("commit '" + s.event->event + "'");
         continue;
+      }
+      if (s.writes != nullptr && fs && group_audited > 0 && epoch_records + group_audited >= options.audit_epoch_max_records) {
+        taken = i;  // the epoch is full: the next group closes it first
+        break;
+      }
+      if (s.writes != nullptr) {
+        const bool restart = s.event->event == kAuditChainRestartEvent;
+        if (s.event->event == kAuditEpochCloseEvent || (restart && !restart_needed)) {
+          outcomes[i].status = InvalidArgumentError("commit: audit event '" + s.event->event +
+                                                    "' is written by the store or the restore ceremony only");
+          continue;
+        }
+        if (restart_needed && !restart) {
+          outcomes[i].status = FailedPreconditionError(
+              "commit '" + s.event->event + "': the token's audit epoch seed starts at epoch " +
+              std::to_string(head_epoch) + ", past the chain head: the restore ceremony's " +
+              kAuditChainRestartEvent + " record must come first");
+          continue;
+        }
       }
       // Per-submission all-or-nothing: a failed submission is rolled back out of the
       // batch; later submissions validate against the batch as the earlier left it.
@@ -805,6 +1042,8 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
       if (st.ok() && s.writes != nullptr) {
         outcomes[i].seq = seq;
         any_audited = true;
+        ++group_audited;
+        if (s.event->event == kAuditChainRestartEvent) restart_needed = false;
       }
       any_ok = any_ok || st.ok();
       outcomes[i].status = std::move(st);
@@ -827,6 +1066,11 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
         head_hash = hash;
         for (std::size_t i = 0; i < taken; ++i) {
           if (outcomes[i].status.ok() && group[i].writes != nullptr) NotePurgeLocked(*group[i].writes);
+        }
+        if (fs && group_audited > 0) {
+          if (epoch_records == 0) epoch_opened_ms = NowMs();
+          epoch_records += group_audited;
+          SetCloseDeadlineLocked();
         }
         if (any_audited) {
           // The batch is durable: a checkpoint failure no longer undoes the commits (see store.h).

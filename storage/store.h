@@ -32,6 +32,14 @@
 // head hash different; lag > kMaxCheckpointLag) refuses every Commit with DataLoss until
 // an operator investigates (VerifyAudit) and re-seeds the checkpoint store.
 //
+// AUDIT EPOCHS: with a forward-secure AuditMac the writer also closes epochs (see
+// StoreOptions and docs/storage-format.md "Epochs"): the close record goes in a synced
+// batch of its own and is checkpointed BEFORE AuditMac::CloseEpoch destroys the old key,
+// and the first Commit after Open finishes a close a crash interrupted. Commit refuses
+// the event names the Store writes itself (audit.epoch-close), and accepts
+// audit.chain-restart only as the first commit on a token whose new epoch seed starts
+// past the chain head (a restore from the custodians' backup).
+//
 // Failures: RocksDB I/O errors are Unavailable, corruption DataLoss, with context.
 //
 // Usage:
@@ -85,6 +93,17 @@ struct StoreOptions {
   // and is deleted) and compacts the deleted keys' range to the bottommost
   // level (so no table file keeps the value). Never on the commit path.
   unsigned purge_interval_ms = 10000;
+
+  // Forward-secure audit epochs (used only when the AuditMac is forward_secure()): the
+  // writer closes the current epoch -- an epoch-close record, then AuditMac::CloseEpoch
+  // -- once it holds this many records, or once its first record is this many seconds
+  // old (a timer closes it even when no commit follows). Both must be >= 1.
+  uint64_t audit_epoch_max_records = 1000;
+  int64_t audit_epoch_max_seconds = 60;
+  // Called on the writer thread, under the commit lock, after an epoch's close record
+  // is durable and checkpointed and its key destroyed: must be quick and must not call
+  // the Store (kmsd queues the head for its external witness).
+  std::function<void(const AuditEpochHead&)> on_epoch_closed;
 };
 
 class Store {

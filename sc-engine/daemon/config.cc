@@ -83,7 +83,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   if (!j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
   SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
                                    {"token", "database", "tls", "listeners", "admin", "run_as", "lock_memory",
-                                    "limits", "ki2_cache_size", "gsup"},
+                                    "limits", "ki2_cache_size", "gsup", "audit"},
                                    "config"));
   Config c;
   if (j.contains("token")) {
@@ -155,6 +155,18 @@ StatusOr<Config> ParseConfig(const std::string& text) {
         SIMKMS_RETURN_IF_ERROR(Take(p, "names", &rule.names, "gsup.peers[]"));
         c.gsup_peers.push_back(std::move(rule));
       }
+    }
+  }
+  if (j.contains("audit")) {
+    const Json& a = j["audit"];
+    SIMKMS_RETURN_IF_ERROR(
+        CheckKeys(a, {"epoch_max_records", "epoch_max_seconds", "witness_syslog", "witness_queue"}, "audit"));
+    SIMKMS_RETURN_IF_ERROR(Take(a, "epoch_max_records", &c.audit_epoch_max_records, "audit"));
+    SIMKMS_RETURN_IF_ERROR(Take(a, "epoch_max_seconds", &c.audit_epoch_max_seconds, "audit"));
+    SIMKMS_RETURN_IF_ERROR(Take(a, "witness_syslog", &c.audit_witness_syslog, "audit"));
+    SIMKMS_RETURN_IF_ERROR(Take(a, "witness_queue", &c.audit_witness_queue, "audit"));
+    if (c.audit_epoch_max_records == 0 || c.audit_epoch_max_seconds == 0 || c.audit_witness_queue == 0) {
+      return InvalidArgumentError("audit: epoch_max_records, epoch_max_seconds and witness_queue must be >= 1");
     }
   }
   if (j.contains("limits")) {

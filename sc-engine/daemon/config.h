@@ -75,6 +75,12 @@ struct Config {
   unsigned gsup_frame_timeout_ms = 5000;
   // A refused peer is audited once per (address, name) per this interval.
   unsigned gsup_refusal_audit_interval_s = 60;
+  // Forward-secure audit epochs (docs/storage-format.md "Epochs") and their external
+  // witness: a remote syslog receiver "host:port" (RFC 5424 over TCP); empty: none.
+  unsigned audit_epoch_max_records = 1000;
+  unsigned audit_epoch_max_seconds = 60;
+  std::string audit_witness_syslog;
+  unsigned audit_witness_queue = 1024;
 
   const ListenerConfig* listener(const std::string& name) const;
 };

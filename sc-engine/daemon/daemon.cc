@@ -20,6 +20,7 @@
 #include "sc-engine/daemon/memory_trimmer.h"
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls.h"
+#include "sc-engine/daemon/audit_witness_sender.h"
 
 namespace simkms::daemon {
 
@@ -35,6 +36,7 @@ struct Daemon::Rep {
   std::unique_ptr<kms::TokenAuditMac> audit_mac;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints;
   std::unique_ptr<kms::TokenRecordMac> record_mac;
+  std::unique_ptr<AuditWitnessSender> witness;  // outlives the store, which feeds it
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<kms::Ki2Vault> vault;
   std::unique_ptr<kms::Ki2Cache> ki2_cache;
@@ -71,6 +73,7 @@ struct Daemon::Rep {
     ki2_cache.reset();
     store.reset();
     record_mac.reset();
+    witness.reset();
     checkpoints.reset();
     audit_mac.reset();
     control.reset();
@@ -106,6 +109,14 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   SIMKMS_ASSIGN_OR_RETURN(rep->record_mac, kms::TokenRecordMac::Open(rep->module, token.slot));
   storage::StoreOptions store_options;
   store_options.record_mac = rep->record_mac.get();
+  store_options.audit_epoch_max_records = c.audit_epoch_max_records;
+  store_options.audit_epoch_max_seconds = c.audit_epoch_max_seconds;
+  if (!c.audit_witness_syslog.empty()) {
+    SIMKMS_ASSIGN_OR_RETURN(WitnessTarget target, ParseWitnessTarget(c.audit_witness_syslog));
+    target.max_queue = c.audit_witness_queue;
+    rep->witness = std::make_unique<AuditWitnessSender>(target, rep->metrics);
+    store_options.on_epoch_closed = [w = rep->witness.get()](const storage::AuditEpochHead& h) { w->Enqueue(h); };
+  }
   auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints, store_options);
   if (!store.ok()) return store.status().WithContext("open database " + c.database);
   rep->store = std::move(store).value();

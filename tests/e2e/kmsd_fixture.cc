@@ -16,22 +16,13 @@
 
 #include "kms/k1_export.h"
 #include "kms/software_keys.h"
+#include "tests/support/free_port.h"
 #include "tests/support/paths.h"
 
 namespace simkms::e2e {
 namespace {
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using simkms::testing::FreePort;
 
 int Connect(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

@@ -14,6 +14,7 @@
 #include "kms/software_keys.h"
 #include "kms/token_keys.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/kms/rsa_test_keys.h"
 
 namespace simkms::kms {
 namespace {
@@ -23,28 +24,8 @@ using simkms::testing::SoftHsmToken;
 using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
-struct RsaPair {
-  std::string public_pem;
-  std::string private_pem;
-};
-
-RsaPair MakeRsa(unsigned bits) {
-  EVP_PKEY* key = EVP_RSA_gen(bits);
-  BIO* pub = BIO_new(BIO_s_mem());
-  BIO* priv = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(pub, key);
-  PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
-  auto read = [](BIO* b) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(b, &data);
-    return std::string(data, static_cast<std::size_t>(n));
-  };
-  RsaPair out{read(pub), read(priv)};
-  BIO_free(pub);
-  BIO_free(priv);
-  EVP_PKEY_free(key);
-  return out;
-}
+using simkms::testing::MakeRsa;
+using simkms::testing::RsaPair;
 
 void ExpectValueUnreadable(p11::Session& s, CK_OBJECT_HANDLE key, const char* what) {
   auto value = s.GetAttribute(key, CKA_VALUE, what);

@@ -619,11 +619,12 @@ TEST_F(StorageAudit, DocumentedWorkedExample) {
             "0508" "6b6d732e696e6974"             // tag 5 event = "kms.init"
             "0600"                                // tag 6 subject = ""
             "070d" "06" "6d6b5f6b6376" "316132623363"  // tag 7 detail: key len 6 "mk_kcv", value "1a2b3c"
-            "0820" "0000000000000000000000000000000000000000000000000000000000000000");  // tag 8 prev_hash
-  EXPECT_EQ(ToHex(r.mac), "61795cc7201753518a915c92dde960ec1ceeced6aa9d3fe877913a8efdd75fa0");
+            "0820" "0000000000000000000000000000000000000000000000000000000000000000"  // tag 8 prev_hash
+            "0908" "0000000000000000");                                                  // tag 9 epoch = 0
+  EXPECT_EQ(ToHex(r.mac), "50a89e244d09faa71bce1230cc9bf0f78478d1926b3e0cf4a8902664b7685bd6");
   // The stored value is for_mac followed by tag 255, length 32, the MAC.
   EXPECT_EQ(ToHex(full), ToHex(for_mac) + "ff20" + ToHex(r.mac));
-  EXPECT_EQ(ToHex(AuditHash(full)), "5cd6a7312aa18d61891f45af02215e11f9f8aa5f38d008c9916325f4a8cd2527");
+  EXPECT_EQ(ToHex(AuditHash(full)), "29a63a0d42f741c47ede1b37bbf91f69846a6a72d9fc15447e7876bfdba54850");
 }
 
 }  // namespace

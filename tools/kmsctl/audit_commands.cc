@@ -1,6 +1,8 @@
 #include <ostream>
 
+#include "kms/audit_epochs.h"
 #include "kms/ceremony.h"
+#include "storage/audit_witness.h"
 #include "tools/kmsctl/commands.h"
 #include "tools/kmsctl/output.h"
 
@@ -34,16 +36,84 @@ std::string FormatTime(int64_t ms) {
 
 }  // namespace
 
-Status RunAuditVerify(const GlobalOptions& g, std::ostream& out, bool* chain_ok) {
-  SIMKMS_ASSIGN_OR_RETURN(auto ctx, OpenReadOnly(g));
-  SIMKMS_ASSIGN_OR_RETURN(storage::AuditVerifyReport report, ctx->store().VerifyAudit());
+namespace {
+
+// The auditor's check runs without the token, so without its checkpoint: the head of
+// the DB is taken as the anchor (a truncated tail is then the witness's to show).
+class NoCheckpointStore : public storage::AuditCheckpointStore {
+ public:
+  StatusOr<std::optional<storage::AuditCheckpoint>> Read() override {
+    return FailedPreconditionError("the auditor's check has no token checkpoint");
+  }
+  Status Write(const storage::AuditCheckpoint&) override {
+    return FailedPreconditionError("the auditor's check writes nothing");
+  }
+};
+
+StatusOr<std::unique_ptr<kms::AuditorAuditMac>> OpenAuditorMac(const AuditVerifyArgs& args) {
+  if (args.auditor_seed_files.empty()) {
+    return InvalidArgumentError("--auditor-key needs --auditor-seed FILE (the ceremony's export; repeat for restores)");
+  }
+  SIMKMS_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(args.auditor_key_file));
+  std::vector<kms::AuditorSeedExport> exports;
+  for (const std::string& file : args.auditor_seed_files) {
+    SIMKMS_ASSIGN_OR_RETURN(std::string text, ReadFile(file));
+    auto e = kms::AuditorSeedExport::FromJson(text);
+    if (!e.ok()) return e.status().WithContext(file);
+    exports.push_back(std::move(e).value());
+  }
+  return kms::AuditorAuditMac::Open(exports, key_pem);
+}
+
+}  // namespace
+
+Status RunAuditVerify(const GlobalOptions& g, const AuditVerifyArgs& args, std::ostream& out, bool* chain_ok) {
+  std::unique_ptr<Context> ctx;
+  std::unique_ptr<kms::AuditorAuditMac> auditor;
+  NoCheckpointStore no_checkpoint;
+  std::unique_ptr<storage::Store> auditor_store;
+  storage::AuditVerifyReport report;
+  if (!args.auditor_key_file.empty()) {
+    if (g.db.empty()) return InvalidArgumentError("no database directory: give --db or set SIMKMS_DB");
+    SIMKMS_ASSIGN_OR_RETURN(auditor, OpenAuditorMac(args));
+    storage::StoreOptions o;
+    o.read_only = true;
+    o.create_if_missing = false;
+    auto opened = storage::Store::Open(g.db, *auditor, no_checkpoint, o);
+    if (!opened.ok()) return opened.status().WithContext("open database " + g.db);
+    auditor_store = std::move(opened).value();
+    SIMKMS_ASSIGN_OR_RETURN(storage::AuditCheckpoint head, auditor_store->AuditHead());
+    SIMKMS_ASSIGN_OR_RETURN(report, auditor_store->VerifyAudit(*auditor, head.seq > 0 ? std::optional(head)
+                                                                                      : std::nullopt));
+    if (report.ok) {
+      report.notes.push_back("checked offline with the auditor's key: every epoch's MACs; without the token's "
+                             "checkpoint a truncated tail shows only against the witness");
+    }
+  } else {
+    SIMKMS_ASSIGN_OR_RETURN(ctx, OpenReadOnly(g));
+    SIMKMS_ASSIGN_OR_RETURN(report, ctx->store().VerifyAudit());
+  }
+  storage::WitnessComparison witness;
+  if (!args.witness_file.empty() && report.ok) {
+    SIMKMS_ASSIGN_OR_RETURN(std::string log, ReadFile(args.witness_file));
+    witness = storage::CompareWithWitness(report.closed_epochs, report.last_seq, storage::ParseWitnessLog(log));
+    if (!witness.ok) {
+      report.ok = false;
+      report.problem = "witness: " + witness.problems.front();
+    }
+    for (const std::string& n : witness.notes) report.notes.push_back("witness: " + n);
+  }
   *chain_ok = report.ok;
   Fields f;
   f.Add("result", report.ok ? "OK" : "BROKEN");
   f.Add("records_checked", std::to_string(report.records_checked));
   f.Add("last_seq", std::to_string(report.last_seq));
+  f.Add("last_epoch", std::to_string(report.last_epoch));
+  f.Add("closed_epochs", std::to_string(report.closed_epochs.size()));
+  f.Add("macs_unchecked", std::to_string(report.macs_unchecked));
+  if (!args.witness_file.empty()) f.Add("witnessed_epochs_matched", std::to_string(witness.epochs_matched));
   if (!report.ok) {
-    f.Add("first_bad_seq", std::to_string(report.first_bad_seq));
+    if (report.first_bad_seq != 0) f.Add("first_bad_seq", std::to_string(report.first_bad_seq));
     f.Add("problem", report.problem);
   }
   for (std::size_t i = 0; i < report.notes.size(); ++i) f.Add("note." + std::to_string(i + 1), report.notes[i]);

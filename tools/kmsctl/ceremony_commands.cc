@@ -48,6 +48,29 @@ storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
   return e;
 }
 
+// The auditor's seed export: both options or neither; the file is never overwritten.
+Status CheckAuditorExportArgs(const AuditorExportArgs& a, std::string* public_key_pem) {
+  if (a.public_key_file.empty() != a.out.empty()) {
+    return InvalidArgumentError("--auditor-pubkey and --auditor-out go together");
+  }
+  if (a.public_key_file.empty()) return OkStatus();
+  if (std::filesystem::exists(a.out)) return FailedPreconditionError("auditor export file " + a.out + " already exists");
+  SIMKMS_ASSIGN_OR_RETURN(*public_key_pem, ReadFile(a.public_key_file));
+  return OkStatus();
+}
+
+Status WriteAuditorExport(const AuditorExportArgs& a, const kms::InitResult& result, Fields& f) {
+  if (!result.auditor_export.has_value()) {
+    f.Add("auditor_export", "none: closed audit epochs can be checked by no one (give --auditor-pubkey)");
+    return OkStatus();
+  }
+  SIMKMS_RETURN_IF_ERROR(WritePrivateFile(a.out, result.auditor_export->ToJson()));
+  f.Add("auditor_export", a.out);
+  f.Add("auditor_seed_check", ToHex(result.auditor_export->seed_check));
+  f.Add("audit_first_epoch", std::to_string(result.auditor_export->first_epoch));
+  return OkStatus();
+}
+
 }  // namespace
 
 Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) {
@@ -56,12 +79,16 @@ Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) 
     return FailedPreconditionError("backup file " + args.backup_out + " already exists");
   }
   SIMKMS_RETURN_IF_ERROR(RefuseUsedDatabase(g.db));
+  std::string auditor_pem;
+  SIMKMS_RETURN_IF_ERROR(CheckAuditorExportArgs(args.auditor, &auditor_pem));
   SIMKMS_RETURN_IF_ERROR(MaybeInitToken(g, args.token));
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(ForLabel(g, args.token)));
   SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result,
                           kms::InitializeKeys(ctx->session(), ctx->token_label(), args.threshold, args.shares,
-                                              kms::SystemClockMs()));
+                                              kms::SystemClockMs(), auditor_pem));
   SIMKMS_RETURN_IF_ERROR(WritePrivateFile(args.backup_out, result.backup.ToJson()));
+  Fields f;
+  SIMKMS_RETURN_IF_ERROR(WriteAuditorExport(args.auditor, result, f));
   if (!args.shares_dir.empty()) {
     std::filesystem::create_directories(args.shares_dir);
     for (std::size_t i = 0; i < result.shares.size(); ++i) {
@@ -76,9 +103,11 @@ Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) 
   details.push_back({"threshold", std::to_string(args.threshold)});
   details.push_back({"shares", std::to_string(args.shares)});
   details.push_back({"share_set", result.backup.share_set});
+  if (result.auditor_export.has_value()) {
+    details.push_back({"auditor_seed_check", ToHex(result.auditor_export->seed_check)});
+  }
   SIMKMS_RETURN_IF_ERROR(ctx->store().Commit(storage::WriteSet(), CeremonyEvent(*ctx, "kms.init", details)));
 
-  Fields f;
   f.Add("token", ctx->token_label());
   AddKcvFields(result.kcvs, f);
   f.Add("backup_file", args.backup_out);
@@ -118,35 +147,55 @@ Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream&
     }
   }
   if (shares.empty()) return InvalidArgumentError("no shares given (--share-file or --shares-stdin)");
+  std::string auditor_pem;
+  SIMKMS_RETURN_IF_ERROR(CheckAuditorExportArgs(args.auditor, &auditor_pem));
   SIMKMS_RETURN_IF_ERROR(MaybeInitToken(g, args.token));
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(ForLabel(g, args.token)));
-  SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result, kms::RestoreKeys(ctx->session(), backup, shares));
-  SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
 
+  // The audit epoch keys are not restored (the seed is not derived from MK): the old
+  // chain's keys died with the old token. Its links, sequence and epochs are checked
+  // here (its MACs only the auditor can check), and the new token's seed starts a new
+  // epoch chain past its end, linked to its head by an audit.chain-restart record.
   Fields f;
+  storage::AuditCheckpoint head{0, Bytes(storage::kAuditHashSize, 0)};
+  uint64_t old_epoch = 0;
+  uint64_t first_epoch = 0;
+  const bool restored_db = !g.db.empty() && std::filesystem::exists(g.db);
+  if (restored_db) {
+    storage::LinksOnlyAuditMac links_only;
+    SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true, &links_only));
+    SIMKMS_ASSIGN_OR_RETURN(head, ctx->store().AuditHead());
+    SIMKMS_ASSIGN_OR_RETURN(storage::AuditVerifyReport report,
+                            ctx->store().VerifyAudit(links_only, head.seq > 0 ? std::optional(head) : std::nullopt));
+    if (!report.ok) return DataLossError("the database's audit chain is broken: " + report.problem);
+    if (head.seq > 0) {
+      SIMKMS_ASSIGN_OR_RETURN(auto last, ctx->store().ReadAudit(head.seq, 1));
+      if (last.empty()) return DataLossError("the database's audit head vanished while it was read");
+      old_epoch = last.front().epoch;
+      first_epoch = (last.front().is_epoch_close() ? old_epoch + 1 : old_epoch) + 1;
+    }
+    ctx->CloseStore();
+    f.Add("audit_records_linked", std::to_string(report.records_checked));
+  }
+  SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result, kms::RestoreKeys(ctx->session(), backup, shares, first_epoch,
+                                                                   auditor_pem, kms::SystemClockMs()));
+  SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
   f.Add("token", ctx->token_label());
   AddKcvFields(result.kcvs, f);
+  SIMKMS_RETURN_IF_ERROR(WriteAuditorExport(args.auditor, result, f));
   if (!g.db.empty()) {
-    storage::AuditCheckpoint head{0, Bytes(storage::kAuditHashSize, 0)};
-    if (std::filesystem::exists(g.db)) {
-      // A restored DB's chain must verify under the restored audit key before the
-      // new token's checkpoint is anchored to its head.
-      // The old token's checkpoint is gone with it: the chain is verified against
-      // its own head (every MAC and link), which then becomes the new anchor.
-      SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true));
-      SIMKMS_ASSIGN_OR_RETURN(head, ctx->store().AuditHead());
-      SIMKMS_ASSIGN_OR_RETURN(storage::AuditVerifyReport report,
-                              ctx->store().VerifyAudit(ctx->audit_mac(), head.seq > 0 ? std::optional(head)
-                                                                                     : std::nullopt));
-      if (!report.ok) {
-        return DataLossError("the database's audit chain does not verify under the restored keys: " +
-                             report.problem);
-      }
-      ctx->CloseStore();
-      if (head.seq > 0) SIMKMS_RETURN_IF_ERROR(ctx->checkpoints().Write(head));
-      f.Add("audit_records_verified", std::to_string(report.records_checked));
-    }
+    if (head.seq > 0) SIMKMS_RETURN_IF_ERROR(ctx->checkpoints().Write(head));
     SIMKMS_RETURN_IF_ERROR(ctx->OpenStore());
+    if (head.seq > 0) {
+      std::vector<std::pair<std::string, std::string>> link{{"previous_head_seq", std::to_string(head.seq)},
+                                                            {"previous_epoch", std::to_string(old_epoch)},
+                                                            {"first_epoch", std::to_string(first_epoch)}};
+      if (result.auditor_export.has_value()) {
+        link.push_back({"auditor_seed_check", ToHex(result.auditor_export->seed_check)});
+      }
+      SIMKMS_RETURN_IF_ERROR(ctx->store().Commit(
+          storage::WriteSet(), CeremonyEvent(*ctx, storage::kAuditChainRestartEvent, std::move(link))));
+    }
     kms::Registry registry = ctx->MakeRegistry();
     SIMKMS_ASSIGN_OR_RETURN(std::size_t vers, registry.RederiveAllK1());
     auto details = KcvDetails(result.kcvs);

@@ -18,12 +18,19 @@ struct TokenInitArgs {
   std::string so_pin_file;
 };
 
+// The audit epoch seed's one-time export to the auditor (kms/audit_epochs.h).
+struct AuditorExportArgs {
+  std::string public_key_file;  // the auditor's RSA public key (SPKI PEM)
+  std::string out;              // where to write the export file (never overwritten)
+};
+
 struct InitArgs {
   TokenInitArgs token;
   int threshold = 3;
   int shares = 5;
   std::string backup_out;  // the MK backup file (required)
   std::string shares_dir;  // one share-<x>.txt per custodian; empty: print them
+  AuditorExportArgs auditor;
 };
 Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out);
 
@@ -32,6 +39,7 @@ struct RestoreArgs {
   std::string backup_file;
   std::vector<std::string> share_files;
   bool shares_stdin = false;  // one share per line on standard input
+  AuditorExportArgs auditor;
 };
 Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream& out);
 
@@ -72,7 +80,15 @@ Status RunRangeAssign(const GlobalOptions& g, const RangeAssignArgs& args, std::
 Status RunRangeList(const GlobalOptions& g, std::ostream& out);
 
 // Sets *chain_ok; a broken chain is reported in `out` and is not an error Status.
-Status RunAuditVerify(const GlobalOptions& g, std::ostream& out, bool* chain_ok);
+struct AuditVerifyArgs {
+  // The auditor's offline check, without the token: the auditor's private key and the
+  // seed export files of the init ceremony and of every restore since.
+  std::string auditor_key_file;
+  std::vector<std::string> auditor_seed_files;
+  // A witness log (the syslog receiver's file) to compare the closed epochs with.
+  std::string witness_file;
+};
+Status RunAuditVerify(const GlobalOptions& g, const AuditVerifyArgs& args, std::ostream& out, bool* chain_ok);
 // `audit verify --state`: replays the trail against the live records; sets *state_ok
 // (differences are reported in `out`, not as an error Status).
 Status RunAuditVerifyState(const GlobalOptions& g, std::ostream& out, bool* state_ok);

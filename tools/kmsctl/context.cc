@@ -43,9 +43,9 @@ Status Context::LoadKeys() {
   return OkStatus();
 }
 
-Status Context::OpenStore(bool read_only) {
+Status Context::OpenStore(bool read_only, storage::AuditMac* mac) {
   if (options_.db.empty()) return InvalidArgumentError("no database directory: give --db or set SIMKMS_DB");
-  if (!audit_mac_) {
+  if (!audit_mac_ && mac == nullptr) {
     SIMKMS_ASSIGN_OR_RETURN(audit_mac_, kms::TokenAuditMac::Open(module_, slot_));
   }
   if (!checkpoints_) {
@@ -59,7 +59,7 @@ Status Context::OpenStore(bool read_only) {
   store_options.accept_unsealed_records = accept_unsealed_records_;
   store_options.read_only = read_only;
   store_options.create_if_missing = !read_only;
-  auto store = storage::Store::Open(options_.db, *audit_mac_, *checkpoints_, store_options);
+  auto store = storage::Store::Open(options_.db, mac != nullptr ? *mac : *audit_mac_, *checkpoints_, store_options);
   if (!store.ok()) return store.status().WithContext("open database " + options_.db);
   store_ = std::move(store).value();
   return OkStatus();

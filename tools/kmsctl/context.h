@@ -40,7 +40,9 @@ class Context {
   // Loads the service keys; NotFound on a token without a ceremony.
   Status LoadKeys();
   // Opens (creating if needed) the store at options.db with the token audit key.
-  Status OpenStore(bool read_only = false);
+  // With `mac`, the store uses it instead of the token's audit key (e.g. a links-only
+  // check of a restored chain whose keys are gone).
+  Status OpenStore(bool read_only = false, storage::AuditMac* mac = nullptr);
   // For `kmsctl records seal` only, before OpenStore: records without a MAC are read
   // (those with one are still checked).
   void AcceptUnsealedRecords() { accept_unsealed_records_ = true; }

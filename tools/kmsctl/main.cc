@@ -27,6 +27,12 @@ void AddTokenInit(CLI::App* cmd, simkms::kmsctl::TokenInitArgs& t) {
   cmd->add_option("--so-pin-file", t.so_pin_file, "file holding the SO PIN (owner-only permissions)");
 }
 
+void AddAuditorExport(CLI::App* cmd, simkms::kmsctl::AuditorExportArgs& a) {
+  cmd->add_option("--auditor-pubkey", a.public_key_file,
+                  "the auditor's RSA public key (PEM): the audit epoch seed is exported to it once");
+  cmd->add_option("--auditor-out", a.out, "where to write the auditor's seed export file");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,6 +62,7 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--shares,-n", init.shares, "number of custodians")->capture_default_str();
   init_cmd->add_option("--backup-out", init.backup_out, "where to write the MK backup file")->required();
   init_cmd->add_option("--shares-dir", init.shares_dir, "write share-<n>.txt files here instead of printing");
+  AddAuditorExport(init_cmd, init.auditor);
 
   RestoreArgs restore;
   CLI::App* restore_cmd = app.add_subcommand("restore", "rebuild the keys on a fresh token from M shares");
@@ -63,6 +70,7 @@ int main(int argc, char** argv) {
   restore_cmd->add_option("--backup", restore.backup_file, "the MK backup file")->required();
   restore_cmd->add_option("--share-file", restore.share_files, "a custodian's share (repeat)");
   restore_cmd->add_flag("--shares-stdin", restore.shares_stdin, "read shares from standard input, one per line");
+  AddAuditorExport(restore_cmd, restore.auditor);
 
   CLI::App* ver_cmd = app.add_subcommand("ver", "VERs: key profile, DH group, Milenage OP/AMF");
   ver_cmd->require_subcommand(1);
@@ -112,7 +120,14 @@ int main(int argc, char** argv) {
 
   CLI::App* audit_cmd = app.add_subcommand("audit", "the audit trail");
   audit_cmd->require_subcommand(1);
+  AuditVerifyArgs verify_args;
   CLI::App* verify_cmd = audit_cmd->add_subcommand("verify", "check the MAC chain and the checkpoint");
+  verify_cmd->add_option("--auditor-key", verify_args.auditor_key_file,
+                         "the auditor's RSA private key (PEM): check every epoch offline, without the token");
+  verify_cmd->add_option("--auditor-seed", verify_args.auditor_seed_files,
+                         "an audit seed export file (repeat: the init ceremony's and each restore's)");
+  verify_cmd->add_option("--witness", verify_args.witness_file,
+                         "the syslog receiver's log file: compare the closed epochs with their witnessed heads");
   bool verify_state = false;
   verify_cmd->add_flag("--state", verify_state,
                        "also replay the trail and check that every live record is what it implies (offline)");
@@ -210,7 +225,7 @@ int main(int argc, char** argv) {
   } else if (audit_cmd->parsed()) {
     what = "audit";
     if (show_cmd->parsed()) status = RunAuditShow(g, audit_from, audit_limit, out);
-    else status = RunAuditVerify(g, out, &chain_ok);
+    else status = RunAuditVerify(g, verify_args, out, &chain_ok);
     bool state_ok = true;
     if (status.ok() && verify_state) status = RunAuditVerifyState(g, out, &state_ok);
     chain_ok = chain_ok && state_ok;
