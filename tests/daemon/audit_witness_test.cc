@@ -12,6 +12,7 @@
 #include "sc-engine/daemon/audit_witness_sender.h"
 #include "storage/audit_witness.h"
 #include "tests/support/free_port.h"
+#include "tests/support/rsyslog.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
@@ -19,8 +20,8 @@ namespace simkms::daemon {
 namespace {
 
 using ::testing::HasSubstr;
-using simkms::testing::BackgroundProcess;
 using simkms::testing::FreePort;
+using simkms::testing::Rsyslog;
 using simkms::testing::TempDir;
 
 std::string ReadAll(const std::filesystem::path& p) {
@@ -33,27 +34,6 @@ std::string ReadAll(const std::filesystem::path& p) {
 storage::AuditEpochHead Head(uint64_t epoch) {
   return storage::AuditEpochHead{epoch, 51 * (epoch + 1), Bytes(32, static_cast<uint8_t>(epoch + 1)), Bytes(32, 0xab)};
 }
-
-class Rsyslog {
- public:
-  explicit Rsyslog(const TempDir& dir, uint16_t port) {
-    std::ofstream conf(dir / "rsyslog.conf");
-    conf << "global(workDirectory=\"" << dir.path().string() << "\")\n"
-         << "module(load=\"imtcp\")\n"
-         << "input(type=\"imtcp\" address=\"127.0.0.1\" port=\"" << port << "\")\n"
-         << "template(name=\"line\" type=\"string\" string=\"%timegenerated:::date-rfc3339% %hostname% "
-            "%app-name% %msg%\\n\")\n"
-         << "action(type=\"omfile\" file=\"" << (dir / "witness.log").string() << "\" template=\"line\")\n";
-    conf.close();
-    process_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{"/usr/sbin/rsyslogd", "-n", "-f", (dir / "rsyslog.conf").string(), "-i",
-                                 (dir / "rsyslogd.pid").string()},
-        std::vector<std::pair<std::string, std::string>>{}, (dir / "rsyslogd.out").string());
-  }
-
- private:
-  std::unique_ptr<BackgroundProcess> process_;
-};
 
 // Waits (bounded) until the file holds n witness heads.
 storage::WitnessLog WaitForHeads(const std::filesystem::path& file, std::size_t n) {
@@ -68,7 +48,7 @@ storage::WitnessLog WaitForHeads(const std::filesystem::path& file, std::size_t 
 TEST(AuditWitness, HeadsReachTheSyslogReceiverAndParseBack) {
   TempDir dir;
   const uint16_t port = FreePort();
-  Rsyslog receiver(dir, port);
+  Rsyslog receiver(dir.path(), port);
   Metrics metrics;
   AuditWitnessSender sender(WitnessTarget{"127.0.0.1", port, 16, 120000}, metrics);
   sender.Enqueue(Head(0));
@@ -96,7 +76,7 @@ TEST(AuditWitness, ReceiverDownQueuesBoundedAndDeliversLater) {
   EXPECT_THAT(metrics.Render(), HasSubstr("simkms_audit_witness_dropped_total{target=\"127.0.0.1:" +
                                           std::to_string(port) + "\"} 2"));
   EXPECT_THAT(metrics.Render(), HasSubstr("simkms_audit_witness_alarm 1"));  // more than half full
-  Rsyslog receiver(dir, port);
+  Rsyslog receiver(dir.path(), port);
   storage::WitnessLog log = WaitForHeads(dir / "witness.log", 4);
   ASSERT_EQ(log.heads.size(), 4u) << ReadAll(dir / "rsyslogd.out");
   EXPECT_EQ(log.heads.front(), Head(2));

@@ -81,9 +81,18 @@ ProcessResult KmsdFixture::Kmsctl(std::vector<std::string> args) {
 void KmsdFixture::SetUp() {
   db_ = (token_.dir() / "db").string();
   auto ok = [](const ProcessResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err << r.out; };
-  ok(Kmsctl({"init", "--init-token", "--label", "simkms", "--so-pin-file", token_.so_pin_file().string(),
-             "--threshold", "2", "--shares", "3", "--backup-out", (token_.dir() / "backup.json").string(),
-             "--shares-dir", (token_.dir() / "shares").string()}));
+  std::vector<std::string> init{"init", "--init-token", "--label", "simkms", "--so-pin-file",
+                                 token_.so_pin_file().string(), "--threshold", "2", "--shares", "3", "--backup-out",
+                                 (token_.dir() / "backup.json").string(), "--shares-dir",
+                                 (token_.dir() / "shares").string()};
+  if (auditor_) {
+    ok(simkms::testing::RunProcess({"/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                                    "rsa_keygen_bits:2048", "-out", AuditorFile("auditor.key")}));
+    ok(simkms::testing::RunProcess(
+        {"/usr/bin/openssl", "pkey", "-in", AuditorFile("auditor.key"), "-pubout", "-out", AuditorFile("auditor.pub")}));
+    init.insert(init.end(), {"--auditor-pubkey", AuditorFile("auditor.pub"), "--auditor-out", AuditorFile("seed.json")});
+  }
+  ok(Kmsctl(init));
   std::ofstream(token_.dir() / "op.hex") << kOpHex;
   ok(Kmsctl({"ver", "add", "--ver", "2", "--op-file", (token_.dir() / "op.hex").string()}));
   ok(Kmsctl({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", kIccid0, "--imsi-first",
@@ -132,6 +141,7 @@ void KmsdFixture::SetUp() {
       << "  \"admin\": {\"socket\": \"" << (token_.dir() / "admin.sock").string() << "\"},\n"
       << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
       << "  \"gsup\": " << gsup_config_ << ",\n"
+      << (audit_config_.empty() ? "" : "  \"audit\": " + audit_config_ + ",\n")
       << "  \"listeners\": {\n"
       << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_ << api_tls << "},\n"
       << "    \"chip_channel\": {\"address\": \"127.0.0.1\", \"port\": " << chip_port_ << "},\n"

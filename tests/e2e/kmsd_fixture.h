@@ -68,6 +68,13 @@ class KmsdFixture : public ::testing::Test {
   // Set by a derived fixture before SetUp: the "gsup" object of kmsd's config
   // (docs/operations.md). Default: any IPA name from 127.0.0.1.
   std::string gsup_config_ = R"({"peers": [{"address": "127.0.0.1/32", "names": ["*"]}]})";
+  // Set by a derived fixture before SetUp: the "audit" object of kmsd's config (epochs
+  // and witness, docs/operations.md); empty: kmsd's defaults.
+  std::string audit_config_;
+  // Set true by a derived fixture before SetUp: the init ceremony exports the audit
+  // epoch seed to a throwaway auditor key (AuditorFile("auditor.key"), "seed.json").
+  bool auditor_ = false;
+  std::string AuditorFile(const std::string& name) const { return (token_.dir() / name).string(); }
   // Issues a certificate for `cn` under the test CA (or a second, foreign CA).
   void IssueCertificate(const std::string& cn, bool foreign_ca = false);
   std::string Pki(const std::string& name) const { return (token_.dir() / "pki" / name).string(); }

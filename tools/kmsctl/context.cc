@@ -51,11 +51,14 @@ Status Context::OpenStore(bool read_only, storage::AuditMac* mac) {
   if (!checkpoints_) {
     SIMKMS_ASSIGN_OR_RETURN(checkpoints_, kms::TokenCheckpointStore::Open(module_, slot_));
   }
-  if (!record_mac_) {
+  // With a caller's audit MAC only the audit chain is read (a restore checks the old
+  // chain before the new token has its record key), so no record MAC key is opened;
+  // nothing else may be read through such a store (its records would go unchecked).
+  if (!record_mac_ && mac == nullptr) {
     SIMKMS_ASSIGN_OR_RETURN(record_mac_, kms::TokenRecordMac::Open(module_, slot_, 1));
   }
   storage::StoreOptions store_options;
-  store_options.record_mac = record_mac_.get();
+  store_options.record_mac = mac == nullptr ? record_mac_.get() : nullptr;
   store_options.accept_unsealed_records = accept_unsealed_records_;
   store_options.read_only = read_only;
   store_options.create_if_missing = !read_only;

@@ -41,7 +41,8 @@ class Context {
   Status LoadKeys();
   // Opens (creating if needed) the store at options.db with the token audit key.
   // With `mac`, the store uses it instead of the token's audit key (e.g. a links-only
-  // check of a restored chain whose keys are gone).
+  // check of a restored chain whose keys are gone); such a store is for the audit chain
+  // only and opens without the token's record MAC key.
   Status OpenStore(bool read_only = false, storage::AuditMac* mac = nullptr);
   // For `kmsctl records seal` only, before OpenStore: records without a MAC are read
   // (those with one are still checked).

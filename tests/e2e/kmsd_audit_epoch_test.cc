@@ -1,0 +1,168 @@
+// Issue 11, finding 1, against the real kmsd and kmsctl: a holder of the user PIN
+// rewrites the audit trail (deletes records of a closed epoch, renumbers, re-chains,
+// re-MACs what the token still can, writes a new checkpoint). The token's own check
+// is content, as before; the auditor's offline check (`audit verify --auditor-key`)
+// and the heads that kmsd sent to a real rsyslogd (`audit verify --witness`) are not.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "kms/token_audit.h"
+#include "pkcs11/session.h"
+#include "pkcs11/uri.h"
+#include "storage/audit_witness.h"
+#include "tests/e2e/kmsd_fixture.h"
+#include "tests/storage/storage_test_util.h"
+#include "tests/support/free_port.h"
+#include "tests/support/rsyslog.h"
+#include "tests/support/temp_dir.h"
+
+namespace simkms::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using storage::testing::RawDb;
+using storage::testing::SeqKey;
+
+constexpr unsigned kRecordsPerEpoch = 5;
+
+class KmsdAuditEpochTest : public KmsdFixture {
+ protected:
+  void SetUp() override {
+    witness_port_ = simkms::testing::FreePort();
+    receiver_ = std::make_unique<simkms::testing::Rsyslog>(witness_dir_.path(), witness_port_);
+    auditor_ = true;
+    audit_config_ = "{\"epoch_max_records\": " + std::to_string(kRecordsPerEpoch) +
+                    ", \"epoch_max_seconds\": 3600, \"witness_syslog\": \"127.0.0.1:" +
+                    std::to_string(witness_port_) + "\"}";
+    KmsdFixture::SetUp();
+  }
+
+  nlohmann::json Verify(std::vector<std::string> extra) {
+    std::vector<std::string> args{"--json", "audit", "verify"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ProcessResult r = Kmsctl(args);
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out << r.err;
+    j["exit_code"] = r.exit_code;
+    return j;
+  }
+  std::vector<std::string> AuditorArgs() {
+    return {"--auditor-key", AuditorFile("auditor.key"), "--auditor-seed", AuditorFile("seed.json")};
+  }
+  std::vector<std::string> WitnessArgs() { return {"--witness", receiver_->log_file().string()}; }
+
+  // Waits (bounded) until the receiver holds n epoch heads.
+  std::size_t WaitForWitnessedHeads(std::size_t n) {
+    std::size_t heads = 0;
+    for (int i = 0; i < 300 && heads < n; ++i) {
+      heads = storage::ParseWitnessLog(receiver_->log()).heads.size();
+      if (heads < n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return heads;
+  }
+
+  // The attack of issue 11, finding 1, with the PIN and the audit key's normal job:
+  // the first two records of epoch `victim` (other than its close) are deleted, the rest renumbered and re-chained; the token
+  // re-MACs the records of the open epoch (it has no key of a closed one, so those
+  // keep their old MACs), and a new checkpoint object makes the token's check pass.
+  void RewriteWithPin(uint64_t victim) {
+    std::shared_ptr<p11::Module> module = token_.module();
+    auto slot = module->FindToken(p11::TokenUri::ForLabel("simkms"));
+    ASSERT_TRUE(slot.ok()) << slot.status().ToString();
+    auto session = p11::Session::Open(module, slot->slot);
+    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    ASSERT_TRUE(session->Login(CKU_USER, token_.user_pin()).ok());
+    auto mac = kms::TokenAuditMac::Open(module, slot->slot);
+    ASSERT_TRUE(mac.ok()) << mac.status().ToString();
+    auto checkpoints = kms::TokenCheckpointStore::Open(module, slot->slot);
+    ASSERT_TRUE(checkpoints.ok()) << checkpoints.status().ToString();
+    auto current = (*mac)->CurrentEpoch();
+    ASSERT_TRUE(current.ok()) << current.status().ToString();
+
+    std::vector<storage::AuditRecord> all;
+    {
+      storage::StoreOptions read_only;
+      read_only.read_only = true;
+      auto store = storage::Store::Open(db_, **mac, **checkpoints, read_only);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+      auto records = (*store)->ReadAudit(1, 100000);
+      ASSERT_TRUE(records.ok()) << records.status().ToString();
+      all = std::move(records).value();
+    }
+    std::vector<uint64_t> doomed;
+    for (const auto& r : all) {
+      if (r.epoch == victim && !r.is_epoch_close() && doomed.size() < 2) doomed.push_back(r.seq);
+    }
+    ASSERT_EQ(doomed.size(), 2u) << "epoch " << victim << " has too few records";
+    ASSERT_LT(victim, *current) << "the victim epoch must be closed";
+    RawDb raw(db_);
+    for (const auto& r : all) raw.Delete("audit", SeqKey(r.seq));
+    Bytes prev(32, 0);
+    uint64_t seq = 0;
+    for (auto r : all) {
+      if (std::find(doomed.begin(), doomed.end(), r.seq) != doomed.end()) continue;
+      r.seq = ++seq;
+      r.prev_hash = prev;
+      if (r.epoch == *current) {
+        auto m = (*mac)->Compute(storage::EncodeAuditRecordForMac(r));
+        ASSERT_TRUE(m.ok()) << m.status().ToString();
+        r.mac = *m;
+      }
+      const Bytes encoded = storage::EncodeAuditRecord(r);
+      raw.Put("audit", SeqKey(r.seq), std::string(encoded.begin(), encoded.end()));
+      prev = storage::AuditHash(encoded);
+    }
+    ASSERT_TRUE((*checkpoints)->Write(storage::AuditCheckpoint{seq, prev}).ok());
+  }
+
+  simkms::testing::TempDir witness_dir_;
+  uint16_t witness_port_ = 0;
+  std::unique_ptr<simkms::testing::Rsyslog> receiver_;
+};
+
+TEST_F(KmsdAuditEpochTest, PinHolderRewriteIsCaughtByTheAuditorAndTheWitness) {
+  for (int n = 0; n < 3 * static_cast<int>(kRecordsPerEpoch); ++n) ContractChip(n);
+  ASSERT_EQ(StopKmsd(), 0) << kmsd_log();
+
+  // The genuine trail: the token checks its open epoch, the auditor every epoch, and
+  // the witness saw every closed epoch's head.
+  nlohmann::json token = Verify({});
+  ASSERT_EQ(token["result"], "OK") << token.dump();
+  const std::size_t closed = std::stoul(token["closed_epochs"].get<std::string>());
+  ASSERT_GE(closed, 3u) << token.dump();
+  EXPECT_NE(token["macs_unchecked"], "0") << "closed epochs' keys are gone from the token";
+  ASSERT_EQ(WaitForWitnessedHeads(closed), closed) << receiver_->log() << receiver_->output() << kmsd_log();
+  nlohmann::json auditor = Verify(AuditorArgs());
+  EXPECT_EQ(auditor["result"], "OK") << auditor.dump();
+  EXPECT_EQ(auditor["macs_unchecked"], "0") << auditor.dump();
+  std::vector<std::string> both = AuditorArgs();
+  for (const std::string& a : WitnessArgs()) both.push_back(a);
+  nlohmann::json witnessed = Verify(both);
+  EXPECT_EQ(witnessed["result"], "OK") << witnessed.dump();
+  EXPECT_EQ(witnessed["witnessed_epochs_matched"], std::to_string(closed)) << witnessed.dump();
+
+  // Two records of epoch 1 (closed: kmsd's contracts) go.
+  const long before = std::stol(token["last_seq"].get<std::string>());
+  RewriteWithPin(1);
+
+  nlohmann::json token_after = Verify({});
+  EXPECT_EQ(token_after["result"], "OK") << "the token alone cannot tell: " << token_after.dump();
+  EXPECT_EQ(token_after["last_seq"], std::to_string(before - 2));
+
+  nlohmann::json auditor_after = Verify(AuditorArgs());
+  EXPECT_EQ(auditor_after["result"], "BROKEN") << auditor_after.dump();
+  EXPECT_NE(auditor_after["exit_code"], 0);
+  EXPECT_THAT(auditor_after["problem"].get<std::string>(), HasSubstr("MAC mismatch"));
+
+  nlohmann::json witness_after = Verify(WitnessArgs());
+  EXPECT_EQ(witness_after["result"], "BROKEN") << witness_after.dump();
+  EXPECT_THAT(witness_after["problem"].get<std::string>(), HasSubstr("witness: epoch 1"));
+}
+
+}  // namespace
+}  // namespace simkms::e2e
