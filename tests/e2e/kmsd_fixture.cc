@@ -326,7 +326,7 @@ long KmsdFixture::ChipOutcomes(const std::string& outcome) {
 std::string KmsdFixture::SubscriberSnapshot(const std::string& imsi) {
   HttpResult r = Http("GET", "/v1/subscribers/" + imsi);
   std::string out = std::to_string(r.status);
-  for (const char* field : {"\"state\":", "\"hotline\":", "\"ki2_kcv\":", "\"updated_at\":"}) {
+  for (const char* field : {"\"state\":", "\"hotline\":", "\"ki2_kcv\":", "\"activation_tries_left\":", "\"updated_at\":"}) {
     const std::size_t at = r.body.find(field);
     if (at != std::string::npos) out += " " + r.body.substr(at, r.body.find_first_of(",}", at) - at);
   }

@@ -228,7 +228,13 @@ TEST_F(KmsdCodePolicyTest, RelaxingTheVerPolicyIsAuditedAndThenAllowsContractsWi
   ASSERT_EQ(relax.exit_code, 0) << relax.err << relax.out;
   EXPECT_NE(relax.out.find("contracts without an activation code allowed"), std::string::npos) << relax.out;
   StartKmsd();
-  EXPECT_EQ(AuditRecords(), audit + 1);  // ver.policy
+  // ver.policy, then the restarted kmsd's kmsd.start.
+  EXPECT_EQ(AuditRecords(), audit + 2);
+  const std::string trail =
+      Kmsctl({"--admin-socket", (token_.dir() / "admin.sock").string(), "--json", "audit", "show"}).out;
+  EXPECT_NE(trail.find("\"ver.policy\""), std::string::npos) << trail;
+  EXPECT_NE(trail.find("a K1 holder takes over the first call of a contract without code"), std::string::npos)
+      << "the record names what the relaxation costs";
   EXPECT_EQ(Http("POST", "/v1/contracts", std::string("{\"order_id\":\"o-1\",\"iccid\":\"") + kIccid0 + "\"}").status,
             201);
   ProcessResult bad = Kmsctl({"ver", "policy", "--ver", "2", "--activation-code", "sometimes"});

@@ -301,7 +301,9 @@ TEST_F(StorageStore, DeletedWrappedKeyIsPurgedFromEveryFileOfTheDb) {
       if (!entry.is_regular_file()) continue;
       std::ifstream in(entry.path(), std::ios::binary);
       const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (std::search(content.begin(), content.end(), needle.begin(), needle.end()) != content.end()) {
+      // char is signed here: compare as bytes, or no byte >= 0x80 would ever match.
+      const auto same_byte = [](char c, uint8_t b) { return static_cast<uint8_t>(c) == b; };
+      if (std::search(content.begin(), content.end(), needle.begin(), needle.end(), same_byte) != content.end()) {
         found.push_back(entry.path().filename().string());
       }
     }
