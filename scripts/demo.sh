@@ -4,7 +4,8 @@
 #
 #   key ceremony -> a manufacturer pre-personalizes 1,000 chips -> the VO signs
 #   100 contracts over the operator API (HTTPS, client certificates) -> the
-#   network fetches vectors over GSUP (Ki_1) and the chips authenticate -> first
+#   network fetches vectors over GSUP (Ki_1) and the chips authenticate -> a K1
+#   holder in the middle of one first call gets one counted guess -> first
 #   calls through the terminal model (Ki_2 by Diffie-Hellman) -> vectors again
 #   (Ki_2) -> a re-key, a termination with chip reset and a new contract -> the
 #   three misuse cases refused -> summary, audit verify, SIGTERM.
@@ -376,6 +377,27 @@ fi
 # ---------------------------------------------------------------------------
 step "11. First calls: $CONTRACTS chips personalize through the terminal model (DH in the token, Ki_2, PUK)"
 if need chipsim; then
+  # Issue 10, finding 1: a K1 holder (a leaked K1 export; chipsim reads the chip's
+  # Ki_1 and OPc_1 from its image instead) sits in the middle of chip M's genuine
+  # first call, swaps both DH shares and searches the activation code offline on
+  # the chip's CONFIRM. The code blinds the SC's share (docs/protocol.md 5.1): the
+  # search finds nothing, not even the true code, and its one online guess costs
+  # one try. Chip M then personalizes with the others below.
+  M=25
+  if "$CHIPSIM" --image "$(chip_image "$(iccid_of $M)")" first-call --sc "127.0.0.1:$CHIP_PORT" \
+    --activation-code "$(code_of $M)" --ki-holder-in-the-middle > "$STATE/log/ki-holder-$M.log" 2>&1; then
+    die "chip $M's first call succeeded with a K1 holder in the middle"
+  fi
+  grep -q '^ki-holder: offline search over 1000000 codes found 0 candidates' "$STATE/log/ki-holder-$M.log" ||
+    { cat "$STATE/log/ki-holder-$M.log" >&2; die "the K1 holder's offline search did not run over every code, or found one"; }
+  grep -q '^ki-holder: the SC refused the forged CONFIRM: wrong activation code, tries left 2$' "$STATE/log/ki-holder-$M.log" ||
+    { cat "$STATE/log/ki-holder-$M.log" >&2; die "the SC did not refuse the K1 holder's guess as one wrong code"; }
+  status_of $M
+  [ "$SUB_STATE" = CONTRACTED ] && [ "$SUB_TRIES" = 2 ] ||
+    die "subscriber $M after the K1 holder's attempt: $SUB_STATE, tries left $SUB_TRIES"
+  note "$(grep -m1 '^ki-holder: offline search' "$STATE/log/ki-holder-$M.log")"
+  ok "a K1 holder in the middle of chip $M's first call (both DH shares swapped) tested no code offline: 0 of 10^6 matched"
+  ok "its one online guess was refused: subscriber $M still CONTRACTED, activation tries left 2"
   seq 1 "$CONTRACTS" | xargs -P "$JOBS" -n 1 bash -c 'first_call "$1"' _ > "$STATE/log/first-calls.txt"
   FIRST_CALLS_OK=$(grep -c '^ok ' "$STATE/log/first-calls.txt" || true)
   [ "$FIRST_CALLS_OK" -eq "$CONTRACTS" ] ||
@@ -385,6 +407,9 @@ if need chipsim; then
     [ "$SUB_STATE" = PERSONALIZED ] && [ -n "$SUB_KCV" ] || die "subscriber $i: $SUB_STATE, Ki_2 KCV '$SUB_KCV'"
   done
   ok "$FIRST_CALLS_OK first calls, $JOBS in parallel; e.g. IMSI $(imsi_of 100) (activation code typed): PERSONALIZED, Ki_2 KCV $SUB_KCV"
+  status_of $M
+  [ "$SUB_STATE" = PERSONALIZED ] || die "chip $M did not personalize after the K1 holder's attempt: $SUB_STATE"
+  ok "chip $M, attacked above, personalized with its genuine code afterwards: $SUB_STATE, Ki_2 KCV $SUB_KCV"
   note "chip 1: $(tail -1 "$STATE/log/first-call-1.log")"
   [ "$(api care-1 GET "/v1/subscribers/$(imsi_of 1)/puk")" = 200 ] || die "customer care could not read the PUK"
   ok "care-1 reads the PUK of IMSI $(imsi_of 1) (audited as subscriber.puk-read)"

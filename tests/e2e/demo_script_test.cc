@@ -40,6 +40,12 @@ TEST(DemoScriptTest, TheWholeLifecycleRunsAndEveryStepBehaves) {
   EXPECT_THAT(r.out, ContainsRegex("first calls completed \\(Ki_2 agreed\\) +101"));
   EXPECT_THAT(r.out, ContainsRegex("vectors verified on the chip \\(RES == XRES\\) +203"));
   EXPECT_THAT(r.out, ContainsRegex("misuse cases refused \\(1.1, 1.2, 1.3\\) +3 of 3"));
+  // Step 11: a K1 holder in the middle of chip 25's first call gets no offline
+  // test and one counted guess, and the genuine call still personalizes it.
+  EXPECT_THAT(r.out, HasSubstr("ki-holder: offline search over 1000000 codes found 0 candidates"));
+  EXPECT_THAT(r.out, HasSubstr("tested no code offline: 0 of 10^6 matched"));
+  EXPECT_THAT(r.out, HasSubstr("its one online guess was refused: subscriber 25 still CONTRACTED, activation tries left 2"));
+  EXPECT_THAT(r.out, HasSubstr("chip 25, attacked above, personalized with its genuine code afterwards: PERSONALIZED"));
   EXPECT_FALSE(std::filesystem::exists(dir / "demo-state" / "admin.sock")) << "kmsd did not clean up";
 }
 

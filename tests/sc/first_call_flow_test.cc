@@ -17,14 +17,13 @@
 #include "sc-engine/protocol/secured_packet.h"
 #include "sc-engine/protocol/code_blinding.h"
 #include "tests/kms/kms_test_util.h"
-#include "tests/sc/ki_holder_proxy.h"
+#include "tools/chipsim/ki_holder_proxy.h"
 
 namespace simkms::sc {
 namespace {
 
 using protocol::ChipOutcome;
-using simkms::testing::CodeCandidates;
-using simkms::testing::KiHolderProxy;
+using simkms::chip::KiHolderProxy;
 using simkms::testing::SoftHsmToken;
 using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
@@ -271,8 +270,10 @@ TEST_P(FirstCallFlowTest, KiHolderInTheMiddleGetsOneOnlineGuessAndNoOfflineTest)
   ChipOutcome confirm = Unwrap(chip_role_.OnPacket(chip_, Unwrap(proxy.ForgeChallenge(challenge.packet))));
   ASSERT_EQ(confirm.kind, ChipOutcome::Kind::kSendPacket);
 
-  // Nothing the chip sent lets the proxy test a code, not even the true one.
-  const std::vector<std::string> found = Unwrap(proxy.SearchCode(confirm.packet, CodeCandidates()));
+  // Nothing the chip sent lets the proxy test a code, not even the true one: a
+  // slice of the 10^6 codes around it (the whole space takes 50 times as long
+  // and finds the same; chipsim --ki-holder-in-the-middle searches all of it).
+  const std::vector<std::string> found = Unwrap(proxy.SearchCode(confirm.packet, chip::SixDigitCodes(300000, 20000)));
   EXPECT_THAT(found, ::testing::IsEmpty());
 
   // So it can only guess, online, and the SC counts the guess.
@@ -293,6 +294,31 @@ TEST_P(FirstCallFlowTest, KiHolderInTheMiddleGetsOneOnlineGuessAndNoOfflineTest)
   ScStep commit = Unwrap(ScConfirm(Unwrap(chip_role_.OnPacket(chip_, challenge.packet)).packet));
   ASSERT_EQ(commit.kind, ScStep::Kind::kCommit);
   ExpectKeysEqual(Unwrap(chip_role_.OnPacket(chip_, commit.packet)));
+}
+
+// The control for the test above: the same proxy, posing as the SC toward the
+// chip, blinds its share by one guessed code (docs/protocol.md §5.1). When the
+// guess is the chip's code the chip's Z is the proxy's, and the same offline
+// search finds exactly that code, so an empty search above means the blinding,
+// not a search that cannot match. A wrong guess leaves the true code untestable.
+TEST_P(FirstCallFlowTest, KiHolderPosingAsTheScTestsOneGuessPerChipExchange) {
+  sc_.activation_verifier = Unwrap(protocol::ActivationVerifier(kImsi, "314159"));
+  sc_.activation_tries_left = 3;
+  for (const std::string guess : {"314159", "314160"}) {
+    SCOPED_TRACE("guess " + guess);
+    KiHolderProxy proxy = Unwrap(KiHolderProxy::Create(kImsi, chip_.base_key, group_, chip_.opc));
+    ScStep challenge = Unwrap(ScHello(Unwrap(proxy.ForgeHello(Unwrap(chip_role_.Start(chip_))))));
+    ASSERT_EQ(challenge.kind, ScStep::Kind::kChallenge);
+    ChipOutcome confirm = Unwrap(chip_role_.OnPacket(chip_, Unwrap(proxy.ForgeChallenge(challenge.packet, guess))));
+    ASSERT_EQ(confirm.kind, ChipOutcome::Kind::kSendPacket);
+    const std::vector<std::string> found = Unwrap(proxy.SearchCode(confirm.packet, chip::SixDigitCodes(314000, 1000)));
+    if (guess == "314159") {
+      EXPECT_THAT(found, ::testing::ElementsAre("314159"));
+    } else {
+      EXPECT_THAT(found, ::testing::IsEmpty());
+    }
+    pending_.reset();  // the SC's session is left open by the proxy: the next HELLO starts anew
+  }
 }
 
 // An eavesdropper on a genuine first call who holds Ki_1 opens every packet, and
@@ -337,9 +363,8 @@ TEST_P(FirstCallFlowTest, RecordedExchangeGivesNothingToTestOffline) {
   // Every value the eavesdropper can form from the record and a candidate code,
   // tried as the shared secret Z: the unblinded SC share, the chip's share, the
   // blinded share.
-  std::vector<std::string> candidates = CodeCandidates();
-  candidates.resize(200);  // the true code 314159 is not among the first 200: add it
-  candidates.push_back("314159");
+  std::vector<std::string> candidates = chip::SixDigitCodes(300000, 200);
+  candidates.push_back("314159");  // the true code is not among the first 200: add it
   int tested = 0;
   for (const std::string& code : candidates) {
     SecretBytes verifier = Unwrap(protocol::ActivationVerifier(kImsi, code));

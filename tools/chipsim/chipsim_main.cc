@@ -14,6 +14,7 @@
 //   chipsim --image FILE [--pin PIN] gsm-auth --rand HEX
 //   chipsim --image FILE reset --puk PUK
 //   chipsim --image FILE [--pin PIN] first-call --sc HOST:PORT [--activation-code DIGITS] [--dial NUMBER]
+//                                   [--ki-holder-in-the-middle]
 //   chipsim --image FILE [--pin PIN] rekey --sc HOST:PORT
 //
 // Exit codes (docs/chip-simulator.md): 0 done; 1 refused or failed (wrong PIN,
@@ -28,6 +29,7 @@
 
 #include "tools/chipsim/card.h"
 #include "tools/chipsim/chip_image.h"
+#include "tools/chipsim/ki_holder_tap.h"
 #include "tools/chipsim/ota_link.h"
 #include "tools/chipsim/personalization_applet.h"
 #include "tools/chipsim/terminal.h"
@@ -51,6 +53,7 @@ struct Options {
   std::string sc;
   std::string activation_code;
   std::string dial = "4930123456";
+  bool ki_holder_in_the_middle = false;
   int timeout_ms = 5000;
 };
 
@@ -228,6 +231,18 @@ int Reset(const Options& o) {
   return kExitOk;
 }
 
+// The K1 holder of --ki-holder-in-the-middle, on the path of this chip's first
+// call. Its Ki_1 and OPc_1 are read from the card image: they stand for what a
+// leaked K1 export gives an attacker for any chip of the VER (K1 and OP, from
+// which this chip's Ki_1 and OPc_1 follow), or one extracted card for itself.
+StatusOr<std::unique_ptr<KiHolderTap>> KiHolderInTheMiddle(const ChipState& chip) {
+  SIMKMS_ASSIGN_OR_RETURN(protocol::DhGroup group, ProtocolDhGroup(chip.dh_group));
+  SIMKMS_ASSIGN_OR_RETURN(KiHolderProxy proxy, KiHolderProxy::Create(chip.imsi(), chip.ki1, group, chip.ki1_opc));
+  KiHolderTapOptions options;
+  options.say = [](const std::string& line) { std::cout << line << std::endl; };
+  return std::make_unique<KiHolderTap>(chip.imsi(), std::move(proxy), std::move(options));
+}
+
 // first-call / rekey: the handset talks to the SC through the OTA gateway model.
 int Personalize(const Options& o, bool rekey) {
   auto gateway = ParseScEndpoint(o.sc);
@@ -242,6 +257,15 @@ int Personalize(const Options& o, bool rekey) {
   if (rekey && !was_personalized) return Fail("the chip is not personalized yet: use first-call");
 
   GatewaySmsNetwork network(*gateway);
+  std::unique_ptr<KiHolderTap> ki_holder;
+  if (o.ki_holder_in_the_middle) {
+    auto tap = KiHolderInTheMiddle(s.state());
+    if (!tap.ok()) return Fail(tap.status().WithContext("--ki-holder-in-the-middle").message());
+    ki_holder = std::move(*tap);
+    network.set_tap(ki_holder.get());
+    std::cout << "ki-holder: in the middle of this first call with the chip's Ki_1 and OPc_1 (from the card image, "
+                 "as a leaked K1 export gives them)\n";
+  }
   std::vector<std::string> shown;
   bool asked_for_code = false;
   Terminal terminal(
@@ -323,6 +347,10 @@ int main(int argc, char** argv) {
   }
   first->add_option("--activation-code", o.activation_code, "typed when the card asks (GET INPUT)");
   first->add_option("--dial", o.dial, "the number the customer dials (call control)");
+  first->add_flag("--ki-holder-in-the-middle", o.ki_holder_in_the_middle,
+                  "a man in the middle who holds this chip's Ki_1, as a leaked K1 gives it (here read from the card "
+                  "image), swaps both DH shares and searches the activation code offline, then answers the SC with "
+                  "what it found or a guess; for demonstrations and tests (docs/protocol.md 5.2)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -180,11 +180,20 @@ Status GatewaySmsNetwork::Submit(const std::string& imsi, ByteView tpdu) {
     return added.status().WithContext("SMS from " + imsi);
   }
   if (!added->has_value()) return OkStatus();
-  SIMKMS_ASSIGN_OR_RETURN(std::optional<Bytes> answer, Exchange(imsi, **added));
-  if (answer) {
-    SIMKMS_RETURN_IF_ERROR(Deliver(imsi, *answer));
+  Bytes packet = std::move(**added);
+  if (tap_ != nullptr) {
+    StatusOr<Bytes> replaced = tap_->Upward(imsi, std::move(packet));
+    if (!replaced.ok()) return replaced.status().WithContext("packet from " + imsi + " at the tap");
+    packet = std::move(*replaced);
   }
-  return OkStatus();
+  SIMKMS_ASSIGN_OR_RETURN(std::optional<Bytes> answer, Exchange(imsi, packet));
+  if (!answer) return OkStatus();
+  if (tap_ != nullptr) {
+    StatusOr<Bytes> replaced = tap_->Downward(imsi, std::move(*answer));
+    if (!replaced.ok()) return replaced.status().WithContext("answer for " + imsi + " at the tap");
+    answer = std::move(*replaced);
+  }
+  return Deliver(imsi, *answer);
 }
 
 std::optional<Bytes> GatewaySmsNetwork::Receive(const std::string& imsi) {

@@ -46,6 +46,21 @@ struct GatewayOptions {
 // Parses "HOST:PORT" ("[v6]:PORT" for IPv6 literals).
 StatusOr<GatewayOptions> ParseScEndpoint(std::string_view endpoint);
 
+// Something on the path between the gateway and the SC that sees every whole
+// packet and may put another in its place: the K1 holder in the middle of
+// `chipsim first-call --ki-holder-in-the-middle` (ki_holder_tap.h). Not a loss
+// model (tests wrap SmsNetwork for that) and not part of a normal run.
+class PacketTap {
+ public:
+  virtual ~PacketTap() = default;
+  // A reassembled packet from the chip `imsi`: what the SC gets instead. An
+  // error drops the packet (Submit fails with it, as when the network refuses).
+  virtual StatusOr<Bytes> Upward(const std::string& imsi, Bytes packet) = 0;
+  // The SC's answer for `imsi`: what the chip gets instead (before it is split
+  // into SMS-DELIVERs). An error drops it (Submit fails with it).
+  virtual StatusOr<Bytes> Downward(const std::string& imsi, Bytes packet) = 0;
+};
+
 class GatewaySmsNetwork : public SmsNetwork {
  public:
   explicit GatewaySmsNetwork(GatewayOptions options) : options_(std::move(options)) {}
@@ -58,6 +73,9 @@ class GatewaySmsNetwork : public SmsNetwork {
   // SMS-SUBMIT with a TS 31.115 UDH; Unavailable if the SC cannot be reached.
   Status Submit(const std::string& imsi, ByteView sms_submit_tpdu) override;
   std::optional<Bytes> Receive(const std::string& imsi) override;
+
+  // Puts `tap` (not owned; nullptr: none) on every packet from now on.
+  void set_tap(PacketTap* tap) { tap_ = tap; }
 
   // Packets sent to the SC, and those it left unanswered (for the CLI's messages).
   uint64_t packets_sent() const { return packets_sent_; }
@@ -75,6 +93,7 @@ class GatewaySmsNetwork : public SmsNetwork {
   std::map<std::string, protocol::Reassembler> reassemblers_;
   std::map<std::string, std::deque<Bytes>> deliveries_;
   uint8_t reference_ = 0;
+  PacketTap* tap_ = nullptr;
   uint64_t packets_sent_ = 0;
   uint64_t packets_unanswered_ = 0;
 };

@@ -186,13 +186,14 @@ StatusOr<Bytes> PersonalizationApplet::OnSmsPpDownload(ChipState& chip, ByteView
   return Bytes();  // no PoR (docs/protocol.md §2)
 }
 
+StatusOr<protocol::DhGroup> ProtocolDhGroup(const DhGroupSpec& spec) {
+  if (spec.kind == kms::DhGroupKind::kCustom) return protocol::DhGroup::Custom(spec.p, spec.g);
+  return protocol::DhGroup::Named(spec.kind);
+}
+
 StatusOr<protocol::ChipProtocolState> PersonalizationApplet::ToProtocol(const ChipState& chip) {
   if (!group_) {
-    if (chip.dh_group.kind == kms::DhGroupKind::kCustom) {
-      SIMKMS_ASSIGN_OR_RETURN(group_, protocol::DhGroup::Custom(chip.dh_group.p, chip.dh_group.g));
-    } else {
-      SIMKMS_ASSIGN_OR_RETURN(group_, protocol::DhGroup::Named(chip.dh_group.kind));
-    }
+    SIMKMS_ASSIGN_OR_RETURN(group_, ProtocolDhGroup(chip.dh_group));
   }
   protocol::ChipProtocolState s;
   s.imsi = chip.imsi();

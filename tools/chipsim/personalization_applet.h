@@ -36,6 +36,10 @@
 
 namespace simkms::chip {
 
+// The chip's DH group spec as the protocol code uses it (a custom group is
+// validated here).
+StatusOr<protocol::DhGroup> ProtocolDhGroup(const DhGroupSpec& spec);
+
 class PersonalizationApplet : public ToolkitApplet {
  public:
   // The SIM menu item that starts a re-key (MENU SELECTION item identifier).
