@@ -374,7 +374,10 @@ TEST_F(GroupCommit, DestructionCompletesEveryAsyncSubmission) {
 
 TEST_F(GroupCommit, ReadOnlyStoreRefusesAsyncAtOnce) {
   store_.reset();
-  auto ro = Store::Open(path_, mac_, checkpoints_, StoreOptions{.create_if_missing = false, .read_only = true});
+  StoreOptions read_only;
+  read_only.create_if_missing = false;
+  read_only.read_only = true;
+  auto ro = Store::Open(path_, mac_, checkpoints_, read_only);
   ASSERT_TRUE(ro.ok()) << ro.status().ToString();
   Status got = OkStatus();
   int calls = 0;
