@@ -1,9 +1,9 @@
 #!/bin/bash
-# Reproduces the intermittent K1 derive failure of wip/tokenpolicy.patch: N times, a
-# fresh SoftHSM token, `kmsctl init`, then `kmsctl ver add`. Usage:
+# Reproduces an intermittent K1 derive failure: N times, a fresh SoftHSM token,
+# `kmsctl init`, then `kmsctl ver add`. Usage:
 #   wip/tokenpolicy-ver-add-repro.sh BUILD_DIR [N]
-# With the patch applied: about 1 in 20 `ver add` fail at C_DeriveKey(simkms/k1/N)
-# with CKR_GENERAL_ERROR or CKR_TEMPLATE_INCONSISTENT; without it, 0 of 30.
+# About 3 in 100 `ver add` fail at C_DeriveKey(simkms/k1/2) with CKR_GENERAL_ERROR,
+# on the landed code and with wip/tokenpolicy.patch alike (wip/README.md).
 set -u
 B=$1
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
