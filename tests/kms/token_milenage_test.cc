@@ -44,6 +44,7 @@
 #include "kms/token_block_cipher.h"
 #include "kms/token_keys.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/kms/rsa_test_keys.h"
 #include "tests/softcrypto/milenage_vectors.h"
 #include "tests/support/osmo_auc_gen.h"
 #include "tests/support/paths.h"
@@ -59,8 +60,10 @@ namespace {
 
 using ::simkms::testing::FindOsmoAucGen;
 using ::simkms::testing::kMilenageTestSets;
+using ::simkms::testing::MakeRsa;
 using ::simkms::testing::MilenageTestSet;
 using ::simkms::testing::OsmoAucGenResult;
+using ::simkms::testing::RsaPair;
 using ::simkms::testing::RunOsmoAucGen;
 using ::simkms::testing::SoftHsmToken;
 using ::simkms::testing::TokenSession;
@@ -132,29 +135,6 @@ void ExpectSameVector(const AuthVector& a, const AuthVector& b) {
   EXPECT_EQ(H(a.autn), H(b.autn));
   EXPECT_EQ(H(a.sres), H(b.sres));
   EXPECT_EQ(H(a.kc), H(b.kc));
-}
-
-struct RsaPair {
-  std::string public_pem;
-  std::string private_pem;
-};
-
-RsaPair MakeRsa(unsigned bits) {
-  EVP_PKEY* key = EVP_RSA_gen(bits);
-  BIO* pub = BIO_new(BIO_s_mem());
-  BIO* priv = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(pub, key);
-  PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
-  auto read = [](BIO* b) {
-    char* data = nullptr;
-    long n = BIO_get_mem_data(b, &data);
-    return std::string(data, static_cast<std::size_t>(n));
-  };
-  RsaPair out{read(pub), read(priv)};
-  BIO_free(pub);
-  BIO_free(priv);
-  EVP_PKEY_free(key);
-  return out;
 }
 
 // Each TEST (and each parameter) runs in its own process under ctest, with its
