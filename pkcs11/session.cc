@@ -1,6 +1,8 @@
 #include "pkcs11/session.h"
 
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 
 #include "pkcs11/error.h"
 #include "pkcs11/module.h"
@@ -108,7 +110,31 @@ Status Session::InitPin(const SecretBytes& pin) {
   return CkStatus(f_->C_InitPIN(handle_, Mutable(pin.reveal()), pin.size()), "C_InitPIN");
 }
 
+namespace {
+
+// Whether a template asks for a token (persistent) object: CKA_TOKEN=TRUE.
+bool MakesTokenObject(Attributes& a) {
+  for (CK_ULONG i = 0; i < a.size(); ++i) {
+    const CK_ATTRIBUTE& attr = a.data()[i];
+    if (attr.type == CKA_TOKEN && attr.ulValueLen == sizeof(CK_BBOOL) &&
+        *static_cast<const CK_BBOOL*>(attr.pValue) == CK_TRUE) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Module::token_object_lock() held exclusively while a token object is created.
+std::unique_lock<std::shared_mutex> LockIfTokenObject(const Module& module, Attributes& a) {
+  std::unique_lock<std::shared_mutex> lock(module.token_object_lock(), std::defer_lock);
+  if (MakesTokenObject(a)) lock.lock();
+  return lock;
+}
+
+}  // namespace
+
 StatusOr<ScopedObject> Session::GenerateKey(CK_MECHANISM mechanism, Attributes& a, std::string_view what) {
+  auto lock = LockIfTokenObject(*module_, a);
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
   SIMKMS_RETURN_IF_ERROR(CkStatus(f_->C_GenerateKey(handle_, &mechanism, a.data(), a.size(), &h),
                                   Op("C_GenerateKey", what)));
@@ -117,6 +143,7 @@ StatusOr<ScopedObject> Session::GenerateKey(CK_MECHANISM mechanism, Attributes& 
 
 StatusOr<ScopedObject> Session::DeriveKey(CK_MECHANISM mechanism, CK_OBJECT_HANDLE base, Attributes& a,
                                           std::string_view what) {
+  auto lock = LockIfTokenObject(*module_, a);
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
   SIMKMS_RETURN_IF_ERROR(
       CkStatus(f_->C_DeriveKey(handle_, &mechanism, base, a.data(), a.size(), &h), Op("C_DeriveKey", what)));
@@ -124,6 +151,7 @@ StatusOr<ScopedObject> Session::DeriveKey(CK_MECHANISM mechanism, CK_OBJECT_HAND
 }
 
 StatusOr<ScopedObject> Session::CreateObject(Attributes& a, std::string_view what) {
+  auto lock = LockIfTokenObject(*module_, a);
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
   SIMKMS_RETURN_IF_ERROR(CkStatus(f_->C_CreateObject(handle_, a.data(), a.size(), &h), Op("C_CreateObject", what)));
   return ScopedObject(f_, handle_, h);
@@ -131,6 +159,7 @@ StatusOr<ScopedObject> Session::CreateObject(Attributes& a, std::string_view wha
 
 StatusOr<ScopedObject> Session::UnwrapKey(CK_MECHANISM mechanism, CK_OBJECT_HANDLE unwrapping_key, ByteView wrapped,
                                           Attributes& a, std::string_view what) {
+  auto lock = LockIfTokenObject(*module_, a);
   CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
   SIMKMS_RETURN_IF_ERROR(CkStatus(f_->C_UnwrapKey(handle_, &mechanism, unwrapping_key, Mutable(wrapped),
                                                   wrapped.size(), a.data(), a.size(), &h),
@@ -200,6 +229,8 @@ Status Session::GenerateRandom(uint8_t* out, std::size_t size) {
 }
 
 StatusOr<FindOperation> Session::BeginFind(Attributes& a) {
+  // C_FindObjectsInit is where SoftHSM reads every object (Module::token_object_lock).
+  std::shared_lock<std::shared_mutex> lock(module_->token_object_lock());
   SIMKMS_RETURN_IF_ERROR(CkStatus(f_->C_FindObjectsInit(handle_, a.data(), a.size()), "C_FindObjectsInit"));
   return FindOperation(f_, handle_);
 }
