@@ -8,6 +8,7 @@
 
 #include "base/openssl_ptr.h"
 #include "kms/rsa_recipient.h"
+#include "kms/token_policy.h"
 
 namespace simkms::kms {
 namespace {
@@ -60,25 +61,8 @@ Bytes AuditEpochDerivationData(std::string_view purpose, uint64_t epoch) {
   return out;
 }
 
-p11::Attributes AuditEpochKeyTemplate(uint64_t epoch, bool extractable) {
-  p11::Attributes a;
-  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, CKK_AES)
-      .Ulong(CKA_VALUE_LEN, kEpochKeySize)
-      .Text(CKA_LABEL, labels::kAuditEpochKey)
-      .Blob(CKA_ID, EpochId(epoch))
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, extractable)
-      .Bool(CKA_DERIVE, true)
-      .Bool(CKA_ENCRYPT, false)
-      .Bool(CKA_DECRYPT, false)
-      .Bool(CKA_SIGN, false)
-      .Bool(CKA_VERIFY, false)
-      .Bool(CKA_WRAP, false)
-      .Bool(CKA_UNWRAP, false);
-  return a;
+p11::Attributes AuditEpochKeyTemplate(uint64_t epoch) {
+  return PersistentKeyTemplate(AuditEpochKeyPolicy(), labels::kAuditEpochKey, kEpochKeySize, EpochId(epoch));
 }
 
 StatusOr<p11::ScopedObject> DeriveAuditMacKey(p11::Session& session, CK_OBJECT_HANDLE epoch_key, uint64_t epoch) {
@@ -170,13 +154,19 @@ StatusOr<std::optional<AuditorSeedExport>> CreateAuditEpochSeed(p11::Session& se
   if (exported) {
     SIMKMS_ASSIGN_OR_RETURN(auditor, ParseRsaPem(auditor_public_key_pem, /*is_private=*/false, "auditor"));
   }
-  p11::Attributes a = AuditEpochKeyTemplate(first_epoch, exported);
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject seed,
-                          session.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "audit epoch seed"));
   if (!exported) {
+    p11::Attributes a = AuditEpochKeyTemplate(first_epoch);
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject seed,
+                            session.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "audit epoch seed"));
     seed.Release();
     return std::optional<AuditorSeedExport>();
   }
+  // Exported: generated as an extractable session twin, wrapped, then sealed and
+  // copied to the token unmodifiable (kms/token_policy.h, SealTwinToToken).
+  p11::Attributes a = ExportableTwinTemplate(AuditEpochKeyPolicy(), labels::kAuditEpochKey, kEpochKeySize,
+                                             EpochId(first_epoch));
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject seed,
+                          session.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "audit epoch seed"));
   AuditorSeedExport out;
   out.first_epoch = first_epoch;
   out.created_ms = now_ms;
@@ -191,10 +181,7 @@ StatusOr<std::optional<AuditorSeedExport>> CreateAuditEpochSeed(p11::Session& se
                             session.Sign({CKM_SHA256_HMAC, nullptr, 0}, mac_key.get(), CheckMessage(), "seed check"));
     out.seed_check.assign(check.begin(), check.begin() + kSeedCheckSize);
   }
-  p11::Attributes seal;
-  seal.Bool(CKA_EXTRACTABLE, false);
-  SIMKMS_RETURN_IF_ERROR(session.SetAttributes(seed.get(), seal, "seal audit epoch seed"));
-  seed.Release();
+  SIMKMS_RETURN_IF_ERROR(SealTwinToToken(session, std::move(seed), "audit epoch seed").status());
   return std::optional<AuditorSeedExport>(std::move(out));
 }
 

@@ -50,9 +50,10 @@ inline constexpr char kAuditSeedFormat[] = "simkms-audit-seed/1";
 
 // D(purpose, epoch) above; purpose is "NEXT" or "HMAC".
 Bytes AuditEpochDerivationData(std::string_view purpose, uint64_t epoch);
-// The token template of E_epoch: persistent, private, sensitive, derive-only; extractable
-// only for the seed's one export.
-p11::Attributes AuditEpochKeyTemplate(uint64_t epoch, bool extractable = false);
+// The token template of E_epoch, from the token policy (kms/token_policy.h):
+// persistent, private, sensitive, unextractable, unmodifiable, derive-only. (The
+// seed that is exported once is made as a session twin and copied to the token.)
+p11::Attributes AuditEpochKeyTemplate(uint64_t epoch);
 // M_epoch derived from E_epoch as a session object (HMAC sign/verify only, unextractable).
 StatusOr<p11::ScopedObject> DeriveAuditMacKey(p11::Session& session, CK_OBJECT_HANDLE epoch_key, uint64_t epoch);
 // The message whose MAC under M_s is the seed check value.
@@ -73,7 +74,7 @@ struct AuditorSeedExport {
 
 // Generates the seed E_{first_epoch} in the token (AlreadyExists if the token holds an
 // epoch key). With an auditor public key (RSA >= 2048 bits, SPKI PEM) it is wrapped to
-// it and then sealed; without one (tests, or a deployment without an offline auditor)
+// it and then sealed (kms/token_policy.h, SealTwinToToken); without one (tests, or a deployment without an offline auditor)
 // it is unextractable from the start and nobody can check closed epochs' MACs.
 StatusOr<std::optional<AuditorSeedExport>> CreateAuditEpochSeed(p11::Session& session, uint64_t first_epoch,
                                                                 const std::string& auditor_public_key_pem,

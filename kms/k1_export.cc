@@ -8,6 +8,7 @@
 #include "base/openssl_ptr.h"
 #include "kms/rsa_recipient.h"
 #include "kms/software_keys.h"
+#include "kms/token_policy.h"
 
 namespace simkms::kms {
 
@@ -106,10 +107,10 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
   copy_template.Ulong(CKA_CLASS, CKO_SECRET_KEY)
       .Ulong(CKA_KEY_TYPE, legacy ? CKK_DES : CKK_AES)
       .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, true)
-      .Bool(CKA_ENCRYPT, legacy)
-      .Bool(CKA_SIGN, !legacy);
+      .Bool(CKA_EXTRACTABLE, true);
+  SetUsage(copy_template, legacy ? kEncrypt : kSign);  // its KCV
   if (!legacy) copy_template.Ulong(CKA_VALUE_LEN, 16);
   SIMKMS_ASSIGN_OR_RETURN(
       p11::ScopedObject k1_copy,
@@ -150,8 +151,10 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
         .Ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
         .Bool(CKA_TOKEN, false)
         .Bool(CKA_SENSITIVE, true)
+        .Bool(CKA_PRIVATE, true)
         .Bool(CKA_EXTRACTABLE, true)
         .Secret(CKA_VALUE, context.op);
+    SetUsage(op_template, kNoUsage);
     SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject op_object, session.CreateObject(op_template, "OP for export"));
     SIMKMS_ASSIGN_OR_RETURN(out.wrapped_op, WrapForRecipient(session, pub.get(), op_object.get(),
                                                              "OP under manufacturer key"));

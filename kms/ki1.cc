@@ -1,5 +1,7 @@
 #include "kms/ki1.h"
 
+#include "kms/token_policy.h"
+
 namespace simkms::kms {
 
 StatusOr<p11::ScopedObject> DeriveKi1(p11::Session& session, CK_OBJECT_HANDLE k1, Profile profile,
@@ -15,10 +17,10 @@ StatusOr<p11::ScopedObject> DeriveKi1(p11::Session& session, CK_OBJECT_HANDLE k1
       .Bool(CKA_TOKEN, false)
       .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_ENCRYPT, true)
-      .Bool(CKA_SIGN, true)
-      .Bool(CKA_DERIVE, true);  // the first call's OTA keys (docs/protocol.md §2)
+      .Bool(CKA_EXTRACTABLE, false);
+  // Milenage (encrypt), its KCV (sign) and the first call's OTA keys (derive,
+  // docs/protocol.md §2); every other function named off (kms/token_policy.h).
+  SetUsage(a, kEncrypt | kSign | kDerive);
   auto ki1 = session.DeriveKey(mechanism, k1, a, "Ki_1");
   SecureWipe(data.data(), data.size());
   return ki1;

@@ -1,6 +1,7 @@
 #include "kms/ki2_vault.h"
 
 #include "kms/kcv.h"
+#include "kms/token_policy.h"
 
 namespace simkms::kms {
 
@@ -12,9 +13,8 @@ p11::Attributes FreshKi2Template() {
       .Bool(CKA_TOKEN, false)
       .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, true)
-      .Bool(CKA_ENCRYPT, true)
-      .Bool(CKA_SIGN, true);
+      .Bool(CKA_EXTRACTABLE, true);  // for the one wrap under the storage KEK
+  SetUsage(a, kEncrypt | kSign);
   return a;
 }
 
@@ -43,10 +43,8 @@ StatusOr<p11::ScopedObject> Ki2Vault::Unwrap(p11::Session& session, const Wrappe
       .Bool(CKA_TOKEN, false)
       .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_ENCRYPT, true)
-      .Bool(CKA_SIGN, true)
-      .Bool(CKA_DERIVE, true);  // a re-key's OTA keys
+      .Bool(CKA_EXTRACTABLE, false);
+  SetUsage(a, kEncrypt | kSign | kDerive);  // Milenage, KCV, a re-key's OTA keys
   auto key = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek_, wrapped.blob, a, "Ki_2");
   if (!key.ok()) return key.status().WithContext("unwrap Ki_2 of " + std::string(subject));
   SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, TokenKcv(session, key->get(), "unwrapped Ki_2"));

@@ -3,6 +3,7 @@
 #include "kms/kcv.h"
 #include "kms/software_keys.h"
 #include "kms/token_keys.h"
+#include "kms/token_policy.h"
 
 namespace simkms::kms {
 namespace {
@@ -17,28 +18,21 @@ StatusOr<p11::ScopedObject> ImportBackupKek(p11::Session& session, const SecretB
       .Bool(CKA_TOKEN, false)
       .Bool(CKA_SENSITIVE, true)
       .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_WRAP, true)
-      .Bool(CKA_UNWRAP, true)
       .Secret(CKA_VALUE, kek);
+  SetUsage(a, kWrap | kUnwrap);
   return session.CreateObject(a, "backup KEK");
 }
 
-p11::Attributes MasterKeyTemplate(bool extractable) {
-  p11::Attributes a;
-  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, CKK_AES)
-      .Text(CKA_LABEL, labels::kMasterKey)
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, extractable)
-      .Bool(CKA_DERIVE, true)
-      .Bool(CKA_SIGN, true)  // AES-CMAC for its KCV
-      .Bool(CKA_ENCRYPT, false)
-      .Bool(CKA_DECRYPT, false)
-      .Bool(CKA_WRAP, false)
-      .Bool(CKA_UNWRAP, false);
-  return a;
+// MK as kept on the token, from the token policy: unmodifiable, and without
+// CKA_VALUE_LEN, which SoftHSM's C_UnwrapKey refuses (the blob gives the length).
+p11::Attributes MasterKeyTemplate() { return PersistentKeyTemplate(MasterKeyPolicy(), labels::kMasterKey); }
+
+// Unwraps MK from its backup blob as the token object and checks its KCV.
+StatusOr<p11::ScopedObject> UnwrapMasterKey(p11::Session& session, CK_OBJECT_HANDLE kek, ByteView wrapped_mk) {
+  p11::Attributes mk_template = MasterKeyTemplate();
+  auto mk = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek, wrapped_mk, mk_template, "MK");
+  if (!mk.ok()) return mk.status().WithContext("the backup blob does not unwrap under the combined key");
+  return mk;
 }
 
 Status RefuseExistingMasterKey(p11::Session& session) {
@@ -52,22 +46,30 @@ Status RefuseExistingMasterKey(p11::Session& session) {
 
 StatusOr<MasterKeyBackup> GenerateMasterKeyWithBackup(p11::Session& session) {
   SIMKMS_RETURN_IF_ERROR(RefuseExistingMasterKey(session));
-  p11::Attributes mk_template = MasterKeyTemplate(/*extractable=*/true);
-  mk_template.Ulong(CKA_VALUE_LEN, 32);
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mk, session.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, mk_template, "MK"));
+  // Generated as an extractable session object that only the backup wrap uses
+  // (destroyed right after); the token keeps the copy unwrapped from the backup
+  // blob, unextractable from birth, made exactly as a restore makes it.
+  p11::Attributes fresh;
+  fresh.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Ulong(CKA_VALUE_LEN, 32)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, true);
+  SetUsage(fresh, kNoUsage);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject fresh_mk,
+                          session.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "MK (for its backup)"));
 
   MasterKeyBackup backup;
   backup.backup_kek = SecretBytes(kBackupKekSize);
   SIMKMS_RETURN_IF_ERROR(session.GenerateRandom(backup.backup_kek.mutable_data(), kBackupKekSize));
   SIMKMS_ASSIGN_OR_RETURN(backup.backup_kek_kcv, SoftwareAesKcv(backup.backup_kek));
-  {
-    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject kek, ImportBackupKek(session, backup.backup_kek));
-    SIMKMS_ASSIGN_OR_RETURN(backup.wrapped_mk,
-                            session.WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(), mk.get(), "MK for backup"));
-  }
-  p11::Attributes seal;
-  seal.Bool(CKA_EXTRACTABLE, false);
-  SIMKMS_RETURN_IF_ERROR(session.SetAttributes(mk.get(), seal, "seal MK"));
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject kek, ImportBackupKek(session, backup.backup_kek));
+  SIMKMS_ASSIGN_OR_RETURN(backup.wrapped_mk, session.WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(),
+                                                             fresh_mk.get(), "MK for backup"));
+  fresh_mk.Reset();
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mk, UnwrapMasterKey(session, kek.get(), backup.wrapped_mk));
   SIMKMS_ASSIGN_OR_RETURN(backup.mk_kcv, TokenKcv(session, mk.get(), "MK"));
   mk.Release();
   return backup;
@@ -83,14 +85,12 @@ StatusOr<CK_OBJECT_HANDLE> RestoreMasterKey(p11::Session& session, const SecretB
                                 ToHex(backup_kek_kcv) + ": a share is wrong or from another ceremony");
   }
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject kek, ImportBackupKek(session, backup_kek));
-  p11::Attributes mk_template = MasterKeyTemplate(/*extractable=*/false);
-  auto mk = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(), wrapped_mk, mk_template, "MK");
-  if (!mk.ok()) return mk.status().WithContext("the backup blob does not unwrap under the combined key");
-  SIMKMS_ASSIGN_OR_RETURN(Bytes restored_kcv, TokenKcv(session, mk->get(), "restored MK"));
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mk, UnwrapMasterKey(session, kek.get(), wrapped_mk));
+  SIMKMS_ASSIGN_OR_RETURN(Bytes restored_kcv, TokenKcv(session, mk.get(), "restored MK"));
   if (!ConstantTimeEquals(restored_kcv, mk_kcv)) {
     return DataLossError("restored MK has KCV " + ToHex(restored_kcv) + ", the backup says " + ToHex(mk_kcv));
   }
-  return mk->Release();
+  return mk.Release();
 }
 
 }  // namespace simkms::kms

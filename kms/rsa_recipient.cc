@@ -7,6 +7,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "kms/token_policy.h"
+
 namespace simkms::kms {
 namespace {
 
@@ -56,9 +58,9 @@ StatusOr<Bytes> WrapForRecipient(p11::Session& session, EVP_PKEY* recipient, CK_
   pub_template.Ulong(CKA_CLASS, CKO_PUBLIC_KEY)
       .Ulong(CKA_KEY_TYPE, CKK_RSA)
       .Bool(CKA_TOKEN, false)
-      .Bool(CKA_WRAP, true)
       .Blob(CKA_MODULUS, n)
       .Blob(CKA_PUBLIC_EXPONENT, e);
+  SetUsage(pub_template, kWrap, CKO_PUBLIC_KEY);
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject pub, session.CreateObject(pub_template, "recipient RSA key"));
   CK_RSA_PKCS_OAEP_PARAMS oaep{CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
   return session.WrapKey({CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep}, pub.get(), key, what);

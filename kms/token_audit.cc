@@ -152,7 +152,10 @@ namespace {
 
 StatusOr<std::vector<CK_OBJECT_HANDLE>> CheckpointObjects(p11::Session& session) {
   p11::Attributes query;
-  query.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, labels::kAuditHead);
+  // Private objects only: anyone can create a public object without the PIN, and
+  // one posing as the checkpoint must not be believed (issue 10). The start-up
+  // token check (kms/token_policy.h) reports such an object.
+  query.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, labels::kAuditHead).Bool(CKA_PRIVATE, true);
   return session.FindAll(query);
 }
 

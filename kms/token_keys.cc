@@ -1,43 +1,28 @@
 #include "kms/token_keys.h"
 
+#include "kms/ceremony_transport.h"
 #include "kms/kcv.h"
+#include "kms/token_policy.h"
 
 namespace simkms::kms {
 
-std::string labels::K1(uint32_t ver) { return "simkms/k1/" + std::to_string(ver); }
+std::string labels::K1(uint32_t ver) { return std::string(kK1Prefix) + std::to_string(ver); }
 
 namespace {
 
 struct KeySpec {
-  const char* label;
+  const ObjectPolicy& (*policy)();  // what the key may do: kms/token_policy.h
   KeyPurpose purpose;
-  CK_KEY_TYPE type;
   CK_ULONG length;
-  // Usage flags: each key does one job (plus CMAC/HMAC for its KCV).
-  bool wrap = false;
-  bool crypt = false;
-  bool sign = false;
 };
 
 constexpr KeySpec kServiceKeys[] = {
-    {labels::kStorageKek, KeyPurpose::kStorageKek, CKK_AES, 32, /*wrap=*/true, false, /*sign=*/true},
-    {labels::kAuditMac, KeyPurpose::kAuditMac, CKK_GENERIC_SECRET, 32, false, false, true},
-    {labels::kPukEncryption, KeyPurpose::kPukEncryption, CKK_AES, 32, false, /*crypt=*/true, true},
-    {labels::kOpEncryption, KeyPurpose::kOpEncryption, CKK_AES, 32, false, true, true},
-    {labels::kRecordMac, KeyPurpose::kRecordMac, CKK_GENERIC_SECRET, 32, false, false, true},
+    {StorageKekPolicy, KeyPurpose::kStorageKek, 32},
+    {AuditKeyPolicy, KeyPurpose::kAuditMac, 32},
+    {PukKeyPolicy, KeyPurpose::kPukEncryption, 32},
+    {OpKeyPolicy, KeyPurpose::kOpEncryption, 32},
+    {RecordKeyPolicy, KeyPurpose::kRecordMac, 32},
 };
-
-p11::Attributes PersistentSecretKey(const std::string& label, CK_KEY_TYPE type) {
-  p11::Attributes a;
-  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, type)
-      .Text(CKA_LABEL, label)
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false);
-  return a;
-}
 
 Status RefuseIfPresent(p11::Session& session, const std::string& label) {
   auto existing = FindByLabel(session, CKO_SECRET_KEY, label);
@@ -55,17 +40,24 @@ StatusOr<p11::ScopedObject> DeriveFromMaster(p11::Session& session, CK_OBJECT_HA
   return session.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk, attributes, what);
 }
 
+// Every service key is made from its policy's template (kms/token_policy.h), so
+// what it may do is named in one place.
 StatusOr<p11::ScopedObject> DeriveServiceKey(p11::Session& session, CK_OBJECT_HANDLE mk, const KeySpec& spec) {
-  p11::Attributes a = PersistentSecretKey(spec.label, spec.type);
-  a.Ulong(CKA_VALUE_LEN, spec.length)
-      .Bool(CKA_WRAP, spec.wrap)
-      .Bool(CKA_UNWRAP, spec.wrap)
-      .Bool(CKA_ENCRYPT, spec.crypt)
-      .Bool(CKA_DECRYPT, spec.crypt)
-      .Bool(CKA_SIGN, spec.sign)
-      .Bool(CKA_VERIFY, spec.sign)
-      .Bool(CKA_DERIVE, false);
-  return DeriveFromMaster(session, mk, spec.purpose, 0, spec.length, a, spec.label);
+  const ObjectPolicy& policy = spec.policy();
+  const std::string label(policy.label);
+  p11::Attributes a = PersistentKeyTemplate(policy, label, spec.length);
+  return DeriveFromMaster(session, mk, spec.purpose, 0, spec.length, a, label);
+}
+
+// The five service keys, made in kServiceKeys' order, handed over to the caller.
+ServiceKeys ReleaseServiceKeys(std::vector<p11::ScopedObject>& made) {
+  ServiceKeys keys;
+  keys.storage_kek = made[0].Release();
+  keys.audit_mac = made[1].Release();
+  keys.puk_encryption = made[2].Release();
+  keys.op_encryption = made[3].Release();
+  keys.record_mac = made[4].Release();
+  return keys;
 }
 
 }  // namespace
@@ -95,33 +87,49 @@ StatusOr<ServiceKeys> LoadServiceKeys(p11::Session& session) {
 }
 
 StatusOr<ServiceKeys> DeriveServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
-  for (const KeySpec& spec : kServiceKeys) SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(session, spec.label));
-  // Kept as ScopedObjects until all four exist, so a failure leaves none behind.
+  for (const KeySpec& spec : kServiceKeys) {
+    SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(session, std::string(spec.policy().label)));
+  }
+  // Kept as ScopedObjects until all five exist, so a failure leaves none behind.
   std::vector<p11::ScopedObject> made;
   for (const KeySpec& spec : kServiceKeys) {
     SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, DeriveServiceKey(session, mk, spec));
     made.push_back(std::move(key));
   }
-  ServiceKeys keys;
+  ServiceKeys keys = ReleaseServiceKeys(made);
   keys.mk = mk;
-  keys.storage_kek = made[0].Release();
-  keys.audit_mac = made[1].Release();
-  keys.puk_encryption = made[2].Release();
-  keys.op_encryption = made[3].Release();
-  keys.record_mac = made[4].Release();
   return keys;
+}
+
+StatusOr<ServiceKeys> MoveServiceKeys(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,
+                                      TransportReceiver& receiver) {
+  for (const KeySpec& spec : kServiceKeys) {
+    SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(runtime, std::string(spec.policy().label)));
+  }
+  // Owned until all five exist, so a failure leaves none on the runtime token.
+  std::vector<p11::ScopedObject> made;
+  for (const KeySpec& spec : kServiceKeys) {
+    const ObjectPolicy& policy = spec.policy();
+    SIMKMS_ASSIGN_OR_RETURN(TransportedKey sent,
+                            SendDerivedKey(ceremony, mk, {spec.purpose, 0, policy.key_type, spec.length},
+                                           receiver.public_key()));
+    SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key, receiver.Receive(policy, std::string(policy.label), {}, sent));
+    made.emplace_back(runtime.functions(), runtime.handle(), key);
+  }
+  return ReleaseServiceKeys(made);
 }
 
 StatusOr<std::vector<std::string>> DeriveMissingServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
   std::vector<p11::ScopedObject> made;
   std::vector<std::string> labels;
   for (const KeySpec& spec : kServiceKeys) {
-    auto existing = FindByLabel(session, CKO_SECRET_KEY, spec.label);
+    const std::string label(spec.policy().label);
+    auto existing = FindByLabel(session, CKO_SECRET_KEY, label);
     if (existing.ok()) continue;
     if (existing.status().code() != StatusCode::kNotFound) return existing.status();
     SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, DeriveServiceKey(session, mk, spec));
     made.push_back(std::move(key));
-    labels.push_back(spec.label);
+    labels.push_back(label);
   }
   for (p11::ScopedObject& key : made) key.Release();
   return labels;
@@ -140,12 +148,21 @@ CK_ULONG K1Length(Profile profile) { return profile == Profile::kLegacy ? 8 : 16
 StatusOr<CK_OBJECT_HANDLE> DeriveK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile) {
   const std::string label = labels::K1(ver);
   SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(session, label));
-  p11::Attributes a = PersistentSecretKey(label, K1Type(profile));
-  if (profile == Profile::kModern) a.Ulong(CKA_VALUE_LEN, K1Length(profile));
-  a.Bool(CKA_DERIVE, true).Bool(CKA_ENCRYPT, false).Bool(CKA_SIGN, false).Bool(CKA_WRAP, false);
+  p11::Attributes a = PersistentKeyTemplate(K1Policy(profile == Profile::kLegacy), label,
+                                            profile == Profile::kModern ? K1Length(profile) : 0);
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k1,
                           DeriveFromMaster(session, mk, K1Purpose(profile), ver, K1Length(profile), a, label));
   return k1.Release();
+}
+
+StatusOr<CK_OBJECT_HANDLE> MoveK1(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,
+                                  TransportReceiver& receiver, uint32_t ver, Profile profile) {
+  const std::string label = labels::K1(ver);
+  SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(runtime, label));
+  SIMKMS_ASSIGN_OR_RETURN(TransportedKey sent,
+                          SendDerivedKey(ceremony, mk, {K1Purpose(profile), ver, K1Type(profile), K1Length(profile)},
+                                         receiver.public_key()));
+  return receiver.Receive(K1Policy(profile == Profile::kLegacy), label, {}, sent);
 }
 
 StatusOr<CK_OBJECT_HANDLE> FindK1(p11::Session& session, uint32_t ver) {
@@ -157,10 +174,11 @@ StatusOr<Bytes> K1Kcv(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, 
   a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
       .Ulong(CKA_KEY_TYPE, K1Type(profile))
       .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_ENCRYPT, profile == Profile::kLegacy)
-      .Bool(CKA_SIGN, profile == Profile::kModern);
+      .Bool(CKA_EXTRACTABLE, false);
+  // DES KCVs encrypt a zero block, AES KCVs are a CMAC: the copy does that one thing.
+  SetUsage(a, profile == Profile::kLegacy ? kEncrypt : kSign);
   if (profile == Profile::kModern) a.Ulong(CKA_VALUE_LEN, K1Length(profile));
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject copy, DeriveFromMaster(session, mk, K1Purpose(profile), ver,
                                                                    K1Length(profile), a, "K1 copy for its KCV"));

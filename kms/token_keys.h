@@ -18,6 +18,8 @@
 
 namespace simkms::kms {
 
+class TransportReceiver;  // kms/ceremony_transport.h
+
 namespace labels {
 inline constexpr char kMasterKey[] = "simkms/mk";
 inline constexpr char kStorageKek[] = "simkms/kek";
@@ -46,6 +48,17 @@ StatusOr<ServiceKeys> LoadServiceKeys(p11::Session& session);
 // Derives the service keys from MK as token objects. Fails with
 // AlreadyExists if any is present.
 StatusOr<ServiceKeys> DeriveServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk);
+// The ceremony-token counterparts of DeriveServiceKeys and DeriveK1: derive on the
+// ceremony token (which holds `mk`) and move to the runtime token through
+// `receiver` (kms/ceremony_transport.h), with the same values and the token
+// policy's attributes. The returned handles are on the runtime token; mk is
+// CK_INVALID_HANDLE. AlreadyExists if the runtime token holds any of them. DES
+// (legacy) K1 is refused for now (InvalidArgument).
+StatusOr<ServiceKeys> MoveServiceKeys(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,
+                                      TransportReceiver& receiver);
+StatusOr<CK_OBJECT_HANDLE> MoveK1(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,
+                                  TransportReceiver& receiver, uint32_t ver, Profile profile);
+
 // Derives from MK those service keys the token lacks (a token initialised by an
 // older build: `kmsctl records seal` adds the record MAC key); the labels made.
 StatusOr<std::vector<std::string>> DeriveMissingServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk);

@@ -4,10 +4,20 @@
 
 namespace simkms::p11 {
 
+// Setting a type twice replaces the first value (a template never carries one
+// attribute twice), so a caller can start from a base template that names every
+// usage attribute and then switch on the few a key needs.
 Attributes& Attributes::Add(CK_ATTRIBUTE_TYPE type, const void* value, std::size_t size) {
   Storage& s = storage_.emplace_back(size);
   if (size > 0) std::memcpy(s.data(), value, size);
-  attrs_.push_back(CK_ATTRIBUTE{type, s.data(), static_cast<CK_ULONG>(size)});
+  const CK_ATTRIBUTE attribute{type, s.data(), static_cast<CK_ULONG>(size)};
+  for (CK_ATTRIBUTE& existing : attrs_) {
+    if (existing.type == type) {
+      existing = attribute;  // the last value given wins; the old copy is wiped with the template
+      return *this;
+    }
+  }
+  attrs_.push_back(attribute);
   return *this;
 }
 

@@ -102,6 +102,8 @@ kmsctl ver add --ver 1 --profile legacy --dh-group ffdhe2048 --description "pate
 kmsctl ver add --ver 2 --profile modern --dh-group ffdhe2048 --description "default profile" >/dev/null
 kmsctl ver add --ver 3 --profile modern --dh-group p256 --description "ECDH profile" >/dev/null
 kmsctl ver list | sed 's/^/    /'
+kmsctl token check | tail -n 1 | sed 's/^/    /' || die "the token does not match the token policy"
+note "every key does one job (no decrypt on K1, nothing modifiable); kmsd runs the same check at start"
 
 step "3. Ranges: manufacturer acme gets ICCIDs and IMSIs, 1:1 by position"
 kmsctl range assign --manufacturer acme --ver 2 --iccid-first "$(iccid_at 0)" \

@@ -8,6 +8,7 @@
 
 #include "kms/kcv.h"
 #include "kms/token_audit.h"
+#include "kms/token_policy.h"
 #include "kms/token_record_mac.h"
 #include "pkcs11/module.h"
 #include "pkcs11/pin.h"
@@ -45,6 +46,7 @@ struct Daemon::Rep {
   std::unique_ptr<sc::ChipChannel> chip_channel;
   Metrics metrics;
   std::atomic<bool> stopping{false};
+  TokenPolicyStatus token_policy;
   boost::asio::io_context io;
   std::unique_ptr<CryptoPool> crypto;
   std::unique_ptr<RecordAlarm> record_alarm;
@@ -104,6 +106,20 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   auto keys = kms::LoadServiceKeys(*rep->control);
   if (!keys.ok()) return keys.status().WithContext("token '" + token.label + "' has no keys: run kmsctl init");
   rep->keys = *keys;
+  {
+    // The token must hold exactly what the policy says, each key with no function
+    // beyond its job: a widened key, a stranger or a public object posing as ours
+    // stops the start (kmsctl token check shows the details).
+    auto check = kms::CheckTokenObjects(*rep->control);
+    if (!check.ok()) return check.status().WithContext("check token '" + token.label + "' against the token policy");
+    if (!check->ok()) {
+      return FailedPreconditionError("token '" + token.label +
+                                     "' does not match the token policy, refusing to start (see kmsctl token check): " +
+                                     check->Summary());
+    }
+    rep->token_policy.objects = check->objects.size();
+    rep->token_policy.violations = 0;
+  }
   SIMKMS_ASSIGN_OR_RETURN(rep->audit_mac, kms::TokenAuditMac::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->checkpoints, kms::TokenCheckpointStore::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->record_mac, kms::TokenRecordMac::Open(rep->module, token.slot));
@@ -144,9 +160,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
                                                         kms::SystemClockMs, PolicyLimits(c));
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
   rep->record_alarm = std::make_unique<RecordAlarm>(*rep->store, rep->metrics, *rep->crypto, kms::SystemClockMs);
-  rep->services =
-      std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store, rep->keys,
-                                          *rep->chip_channel, *rep->auc, *rep->record_alarm, rep->stopping});
+  rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,
+                                                      rep->keys, *rep->chip_channel, *rep->auc, *rep->record_alarm,
+                                                      rep->stopping, rep->token_policy});
 
   std::shared_ptr<boost::asio::ssl::context> tls;
   for (const ListenerConfig& l : c.listeners) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "kms/token_policy.h"
 #include "pkcs11/error.h"
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls.h"
@@ -82,6 +83,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         const storage::Store::PurgeStats purges = services_.store.GetPurgeStats();
         services_.metrics.SetCounter("simkms_store_purges_total", "result", "completed", purges.completed);
         services_.metrics.SetCounter("simkms_store_purges_total", "result", "failed", purges.failed);
+        // The latest token check (at start, then on each /healthz).
+        services_.metrics.SetGauge("simkms_token_policy_objects",
+                                   static_cast<double>(services_.token_policy.objects.load()));
+        services_.metrics.SetGauge("simkms_token_policy_violations",
+                                   static_cast<double>(services_.token_policy.violations.load()));
         return Respond(200, services_.metrics.Render(), keep_alive, "text/plain; version=0.0.4");
       }
       if (req.method() == http::verb::get && req.target() == "/healthz") {
@@ -91,8 +97,27 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
           if (!session.GenerateRandom(probe, sizeof probe).ok()) problems += "token unreachable; ";
           if (!self->services_.store.AuditHead().ok()) problems += "database unreadable; ";
           if (!self->services_.store.CheckpointHealth().ok()) problems += "audit checkpoint not writable; ";
-          asio::post(self->stream_.get_executor(), [self, problems, keep_alive] {
-            if (problems.empty()) return self->Respond(200, R"({"status":"ok"})", keep_alive);
+          // The token's objects against the token policy; only a count goes into the
+          // answer (labels are whatever a PIN holder chose; kmsctl token check names them).
+          auto check = kms::CheckTokenObjects(session);
+          if (!check.ok()) {
+            problems += "token policy check failed; ";
+          } else {
+            self->services_.token_policy.objects = check->objects.size();
+            self->services_.token_policy.violations = check->violations();
+            if (!check->ok()) {
+              problems += "token objects differ from the token policy (" + std::to_string(check->violations()) +
+                          " violations, see kmsctl token check); ";
+            }
+          }
+          const uint64_t token_objects = self->services_.token_policy.objects.load();
+          asio::post(self->stream_.get_executor(), [self, problems, keep_alive, token_objects] {
+            if (problems.empty()) {
+              return self->Respond(200,
+                                   R"({"status":"ok","token_policy":"ok","token_objects":)" +
+                                       std::to_string(token_objects) + "}",
+                                   keep_alive);
+            }
             self->Respond(503, R"({"status":"unhealthy","problems":")" + problems + "\"}", keep_alive);
           });
         });

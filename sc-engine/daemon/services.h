@@ -16,6 +16,13 @@
 
 namespace simkms::daemon {
 
+// The latest token check (kms/token_policy.h): made at start, where a violation
+// stops kmsd, and again on every /healthz, which a PIN holder's later change fails.
+struct TokenPolicyStatus {
+  std::atomic<uint64_t> objects{0};
+  std::atomic<uint64_t> violations{0};
+};
+
 struct Services {
   const Config& config;
   Metrics& metrics;
@@ -26,6 +33,7 @@ struct Services {
   sc::AucService& auc;
   RecordAlarm& record_alarm;
   std::atomic<bool>& stopping;
+  TokenPolicyStatus& token_policy;
 };
 
 }  // namespace simkms::daemon

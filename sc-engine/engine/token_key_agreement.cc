@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "kms/token_policy.h"
+
 namespace simkms::sc {
 namespace {
 
@@ -15,6 +17,8 @@ p11::Attributes SessionSecretKey(CK_KEY_TYPE type, CK_ULONG length) {
       .Ulong(CKA_VALUE_LEN, length)
       .Bool(CKA_TOKEN, false)
       .Bool(CKA_PRIVATE, true);
+  // Every usage attribute named (off); callers switch on the one or two a key needs.
+  kms::SetUsage(a, kms::kNoUsage);
   return a;
 }
 
@@ -38,8 +42,9 @@ StatusOr<TokenEphemeral> GenerateEphemeral(p11::Session& session, const protocol
   p11::Attributes pub;
   p11::Attributes priv;
   pub.Bool(CKA_TOKEN, false);
-  priv.Bool(CKA_TOKEN, false).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true).Bool(CKA_DERIVE, true)
-      .Bool(CKA_EXTRACTABLE, false);
+  kms::SetUsage(pub, kms::kNoUsage, CKO_PUBLIC_KEY);
+  priv.Bool(CKA_TOKEN, false).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false);
+  kms::SetUsage(priv, kms::kDerive, CKO_PRIVATE_KEY);
   const bool ec = group.kind == kms::DhGroupKind::kP256;
   CK_MECHANISM mechanism{ec ? CKM_EC_KEY_PAIR_GEN : CKM_DH_PKCS_KEY_PAIR_GEN, nullptr, 0};
   if (ec) {

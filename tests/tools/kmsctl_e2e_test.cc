@@ -328,5 +328,38 @@ TEST_F(KmsctlTest, RestoreRefusesTooFewWrongOrForeignShares) {
   EXPECT_EQ(Json({"status"}, env)["kcv.mk"], Json({"status"})["kcv.mk"]);
 }
 
+// `kmsctl token check` after the ceremonies: every object, both K1 profiles,
+// as the token policy says; the table names each object's functions.
+TEST_F(KmsctlTest, TokenCheckAfterCeremoniesAndRestore) {
+  InitCeremony();
+  Ok({"ver", "add", "--ver", "1", "--profile", "legacy"});
+  Ok({"ver", "add", "--ver", "2", "--profile", "modern"});
+  ProcessResult table = Kmsctl({"token", "check"});
+  ASSERT_EQ(table.exit_code, 0) << table.err << table.out;
+  EXPECT_THAT(table.out, HasSubstr("token simkms: 10 objects, all as the token policy says"));
+  EXPECT_THAT(table.out, ::testing::ContainsRegex("simkms/k1/1 +secret key DES +K1 \\(legacy\\)"));
+  nlohmann::json j = Json({"token", "check"});
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["violations"], 0);
+  ASSERT_EQ(j["objects"].size(), 10u);
+  for (const auto& o : j["objects"]) {
+    EXPECT_EQ(o["problems"].size(), 0u) << o.dump();
+    if (o["class"] == "secret key") {
+      EXPECT_EQ(o["attributes"]["CKA_MODIFIABLE"], "false") << o.dump();
+      EXPECT_EQ(o["attributes"]["CKA_EXTRACTABLE"], "false") << o.dump();
+    }
+  }
+
+  // A restore onto a fresh token makes the same conforming objects.
+  Env second{{"SIMKMS_TOKEN", "pkcs11:token=simkms-2"}, {"SIMKMS_DB", ""}};
+  Ok({"restore", "--init-token", "--label", "simkms-2", "--so-pin-file", token_.so_pin_file().string(), "--backup",
+      (token_.dir() / "mk-backup.json").string(), "--share-file", Share(1), "--share-file", Share(2),
+      "--share-file", Share(3)},
+     second);
+  ProcessResult restored = Kmsctl({"token", "check"}, second);
+  EXPECT_EQ(restored.exit_code, 0) << restored.err << restored.out;
+  EXPECT_THAT(restored.out, HasSubstr("token simkms-2: 7 objects, all as the token policy says"));
+}
+
 }  // namespace
 }  // namespace simkms

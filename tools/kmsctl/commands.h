@@ -97,5 +97,7 @@ Status RunAuditVerifyState(const GlobalOptions& g, std::ostream& out, bool* stat
 Status RunRecordsSeal(const GlobalOptions& g, std::ostream& out);
 Status RunAuditShow(const GlobalOptions& g, uint64_t from, std::size_t limit, std::ostream& out);
 Status RunStatus(const GlobalOptions& g, std::ostream& out);
+// Every token object against kms/token_policy.h; FailedPrecondition on any difference.
+Status RunTokenCheck(const GlobalOptions& g, std::ostream& out);
 
 }  // namespace simkms::kmsctl

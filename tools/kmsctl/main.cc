@@ -143,6 +143,10 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("status", "token KCVs and registry counts");
 
+  CLI::App* token_cmd = app.add_subcommand("token", "the token's objects");
+  token_cmd->require_subcommand(1);
+  token_cmd->add_subcommand("check", "every object's attributes against the token policy (exit 1 on a difference)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -233,6 +237,9 @@ int main(int argc, char** argv) {
     what = "records";
     (void)seal_cmd;
     status = RunRecordsSeal(g, out);
+  } else if (token_cmd->parsed()) {
+    what = "token check";
+    status = RunTokenCheck(g, out);
   } else {
     what = "status";
     status = RunStatus(g, out);

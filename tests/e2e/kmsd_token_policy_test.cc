@@ -1,0 +1,100 @@
+// kmsd and the token policy (kms/token_policy.h), against the real daemon: the
+// start-up check refuses a token with a widened key or a public object posing as
+// ours, and /healthz and /metrics report the check.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "kms/token_keys.h"
+#include "pkcs11/session.h"
+#include "pkcs11/uri.h"
+#include "tests/e2e/kmsd_fixture.h"
+#include "tests/support/paths.h"
+
+namespace simkms::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+
+class KmsdTokenPolicyTest : public KmsdFixture {
+ protected:
+  // What a PIN holder can do with the module: make an object of their choosing.
+  void Plant(p11::Attributes& object) {
+    auto module = token_.module();
+    auto slot = module->FindToken(p11::TokenUri::ForLabel("simkms"));
+    ASSERT_TRUE(slot.ok()) << slot.status().ToString();
+    auto session = p11::Session::Open(module, slot->slot);
+    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    Status login = session->Login(CKU_USER, token_.user_pin());
+    ASSERT_TRUE(login.ok()) << login.ToString();
+    auto created = session->CreateObject(object, "planted object");
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    created->Release();
+  }
+  ProcessResult RunKmsdForeground() {
+    return simkms::testing::RunProcess({simkms::testing::BinaryDir() + "/sc-engine/daemon/kmsd", "--config",
+                                        (token_.dir() / "kmsd.json").string()});
+  }
+};
+
+TEST_F(KmsdTokenPolicyTest, HealthzAndMetricsReportTheCheck) {
+  // MK, the five service keys, VER 2's K1, the audit epoch key and the audit checkpoint.
+  HttpResult health = Http("GET", "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, R"({"status":"ok","token_policy":"ok","token_objects":9})");
+  HttpResult metrics = Http("GET", "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("simkms_token_policy_objects 9"));
+  EXPECT_THAT(metrics.body, HasSubstr("simkms_token_policy_violations 0"));
+  ProcessResult check = Kmsctl({"token", "check"});
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_THAT(check.out, HasSubstr("token simkms: 9 objects, all as the token policy says"));
+}
+
+// A K1 planted with the module's defaults (modifiable, decrypt ...): kmsd does
+// not start, and says which object and which attribute.
+TEST_F(KmsdTokenPolicyTest, RefusesToStartWithAWidenedKey) {
+  ASSERT_EQ(StopKmsd(), 0);
+  p11::Attributes planted;
+  planted.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Text(CKA_LABEL, kms::labels::K1(3))
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_DERIVE, true)
+      .Bool(CKA_DECRYPT, true)
+      .Blob(CKA_VALUE, Bytes(16, 0x42));
+  Plant(planted);
+  ProcessResult run = RunKmsdForeground();
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_THAT(run.err, HasSubstr("does not match the token policy, refusing to start"));
+  EXPECT_THAT(run.err, HasSubstr("simkms/k1/3: CKA_MODIFIABLE is true, policy says false"));
+  EXPECT_THAT(run.err, HasSubstr("simkms/k1/3: CKA_DECRYPT is true, policy says false"));
+  ProcessResult check = Kmsctl({"--json", "token", "check"});
+  EXPECT_EQ(check.exit_code, 1);
+  EXPECT_THAT(check.out, HasSubstr("\"ok\": false"));
+  EXPECT_THAT(check.err, HasSubstr("does not match the token policy"));
+}
+
+// A public data object labelled as the audit checkpoint (no PIN needed to make
+// one) is never read as the checkpoint; kmsd names it instead of failing on a
+// rollback it would otherwise have believed.
+TEST_F(KmsdTokenPolicyTest, NamesAPublicCheckpointImpostor) {
+  ASSERT_EQ(StopKmsd(), 0);
+  Bytes value{'S', 'K', 'C', '1', 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
+  value.resize(12 + 32, 0xee);
+  p11::Attributes impostor;
+  impostor.Ulong(CKA_CLASS, CKO_DATA)
+      .Text(CKA_LABEL, kms::labels::kAuditHead)
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, false)
+      .Blob(CKA_VALUE, value);
+  Plant(impostor);
+  ProcessResult run = RunKmsdForeground();
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_THAT(run.err, HasSubstr("simkms/audit-head: CKA_PRIVATE is false, policy says true"));
+  EXPECT_THAT(run.err, ::testing::Not(HasSubstr("rolled back")));
+}
+
+}  // namespace
+}  // namespace simkms::e2e

@@ -1,0 +1,220 @@
+// The rows of docs/key-derivation.md's table "What a PIN holder can try": each
+// test asserts what SoftHSM 2.6 does today, the rows it lets through included,
+// so that the table goes stale only by a test going red (a module upgrade that
+// starts enforcing CKA_DERIVE_TEMPLATE, say).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "kms/derivation_data.h"
+#include "kms/kcv.h"
+#include "kms/ki1.h"
+#include "kms/ki2_vault.h"
+#include "kms/master_key.h"
+#include "kms/software_keys.h"
+#include "kms/token_keys.h"
+#include "kms/token_policy.h"
+#include "tests/kms/kms_test_util.h"
+
+namespace simkms::kms {
+namespace {
+
+using ::testing::HasSubstr;
+using simkms::testing::SoftHsmToken;
+using simkms::testing::TokenSession;
+using simkms::testing::Unwrap;
+
+constexpr char kImsi[] = "262019876543210";
+
+class PinHolderTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Unwrap(GenerateMasterKeyWithBackup(s()));
+    mk_ = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+    keys_ = Unwrap(DeriveServiceKeys(s(), mk_));
+    k1_ = Unwrap(DeriveK1(s(), mk_, 2, Profile::kModern));
+  }
+  // What a PIN holder asks for: a session key whose value can be read.
+  // length 0: no CKA_VALUE_LEN (C_UnwrapKey takes the length from the blob and
+  // refuses the attribute).
+  static p11::Attributes Readable(CK_KEY_TYPE type, CK_ULONG length) {
+    p11::Attributes a;
+    a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, type);
+    if (length != 0) a.Ulong(CKA_VALUE_LEN, length);
+    a.Bool(CKA_TOKEN, false)
+        .Bool(CKA_SENSITIVE, false)
+        .Bool(CKA_EXTRACTABLE, true);
+    return a;
+  }
+  StatusOr<SecretBytes> ReadValue(CK_OBJECT_HANDLE h) {
+    SIMKMS_ASSIGN_OR_RETURN(Bytes v, s().GetAttribute(h, CKA_VALUE, "value"));
+    SecretBytes out = SecretBytes::Copy(v);
+    SecureWipe(v.data(), v.size());
+    return out;
+  }
+  // C_CopyObject of `key` as a session object; `wider` also switches CKA_ENCRYPT on.
+  CK_RV Copy(CK_OBJECT_HANDLE key, bool wider, CK_OBJECT_HANDLE* copy) {
+    CK_BBOOL yes = CK_TRUE;
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE changes[] = {{CKA_TOKEN, &no, 1}, {CKA_ENCRYPT, &yes, 1}};
+    return s().functions()->C_CopyObject(s().handle(), key, changes, wider ? 2 : 1, copy);
+  }
+  p11::Session& s() { return *ts_.session; }
+
+  SoftHsmToken token_;
+  TokenSession ts_{token_};
+  CK_OBJECT_HANDLE mk_ = CK_INVALID_HANDLE;
+  ServiceKeys keys_;
+  CK_OBJECT_HANDLE k1_ = CK_INVALID_HANDLE;
+};
+
+// Row "derive with an extractable template", from MK: SoftHSM lets it through
+// (no CKA_DERIVE_TEMPLATE), and the result is K1 in clear. This is why MK must
+// not be on the runtime token (issue 10; not yet done in this branch).
+TEST_F(PinHolderTableTest, DeriveExtractableFromMkLetsThrough) {
+  Bytes block = MasterDerivationData(KeyPurpose::kK1Modern, 2, 16);
+  CK_KEY_DERIVATION_STRING_DATA params{block.data(), static_cast<CK_ULONG>(block.size())};
+  p11::Attributes a = Readable(CKK_AES, 16);
+  auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "K1 by a PIN holder");
+  ASSERT_TRUE(derived.ok()) << "SoftHSM now refuses: update docs/key-derivation.md. " << derived.status().ToString();
+  SecretBytes k1 = Unwrap(ReadValue(derived->get()));
+  EXPECT_EQ(Unwrap(SoftwareAesKcv(k1)), Unwrap(K1Kcv(s(), mk_, 2, Profile::kModern)));
+}
+
+// Same row, from K1: Ki_1 of any IMSI in clear.
+TEST_F(PinHolderTableTest, DeriveExtractableFromK1LetsThrough) {
+  DerivationBlock block = Unwrap(Ki1DerivationData(Profile::kModern, kImsi));
+  CK_KEY_DERIVATION_STRING_DATA params{block.data(), static_cast<CK_ULONG>(block.size())};
+  p11::Attributes a = Readable(CKK_AES, 16);
+  auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, k1_, a, "Ki_1 by a PIN holder");
+  ASSERT_TRUE(derived.ok()) << "SoftHSM now refuses: update docs/key-derivation.md. " << derived.status().ToString();
+  SecretBytes ki1 = Unwrap(ReadValue(derived->get()));
+  auto genuine = Unwrap(DeriveKi1(s(), k1_, Profile::kModern, kImsi));
+  EXPECT_EQ(Unwrap(SoftwareAesKcv(ki1)), Unwrap(TokenKcv(s(), genuine.get(), "Ki_1")));
+}
+
+// Row "unwrap extractable": a Ki_2 blob from the DB unwrapped under the storage
+// KEK with a template of the PIN holder's choosing. The KEK's CKA_UNWRAP_TEMPLATE
+// (kms/token_policy.h) stops it; the vault's own unwrap still works.
+TEST_F(PinHolderTableTest, UnwrapExtractableIsStopped) {
+  p11::Attributes fresh = FreshKi2Template();
+  auto ki2 = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
+  Ki2Vault vault(keys_.storage_kek, Unwrap(TokenKcv(s(), keys_.storage_kek, "KEK")));
+  WrappedKi2 wrapped = Unwrap(vault.Wrap(s(), ki2.get()));
+  p11::Attributes a = Readable(CKK_AES, 0);
+  auto unwrapped = s().UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, keys_.storage_kek, wrapped.blob, a, "Ki_2");
+  ASSERT_FALSE(unwrapped.ok()) << "the KEK's unwrap template no longer holds: update docs/key-derivation.md";
+  EXPECT_THAT(unwrapped.status().message(), HasSubstr("CKR_TEMPLATE_INCONSISTENT"));
+  // Only the persistence differs from the vault's template: still refused.
+  p11::Attributes persistent;
+  persistent.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false);
+  SetUsage(persistent, kEncrypt | kSign | kDerive);
+  auto stored = s().UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, keys_.storage_kek, wrapped.blob, persistent, "Ki_2");
+  ASSERT_FALSE(stored.ok());
+  EXPECT_THAT(stored.status().message(), HasSubstr("CKR_TEMPLATE_INCONSISTENT"));
+  auto genuine = vault.Unwrap(s(), wrapped, "Ki_2");
+  ASSERT_TRUE(genuine.ok()) << genuine.status().ToString();
+  EXPECT_EQ(Unwrap(TokenKcv(s(), genuine->get(), "Ki_2")), wrapped.kcv);
+}
+
+// Row "decrypt or encrypt oracle": refused on MK, K1 and the KEK (no such
+// function); let through on the PUK and OP keys, whose job it is to open the
+// sealed fields of the DB.
+TEST_F(PinHolderTableTest, OraclesOnlyWhereDecryptionIsTheJob) {
+  const Bytes zeros(16, 0);
+  for (auto [key, name] : {std::pair{mk_, "MK"}, std::pair{k1_, "K1"}, std::pair{keys_.storage_kek, "KEK"}}) {
+    auto enc = s().Encrypt({CKM_AES_ECB, nullptr, 0}, key, zeros, name);
+    ASSERT_FALSE(enc.ok()) << name;
+    EXPECT_THAT(enc.status().message(), HasSubstr("CKR_KEY_FUNCTION_NOT_PERMITTED")) << name;
+    auto dec = s().Decrypt({CKM_AES_ECB, nullptr, 0}, key, zeros, name);
+    ASSERT_FALSE(dec.ok()) << name;
+    EXPECT_THAT(dec.status().message(), HasSubstr("CKR_KEY_FUNCTION_NOT_PERMITTED")) << name;
+  }
+  EXPECT_TRUE(s().Decrypt({CKM_AES_ECB, nullptr, 0}, keys_.puk_encryption, zeros, "PUK key").ok());
+  EXPECT_TRUE(s().Decrypt({CKM_AES_ECB, nullptr, 0}, keys_.op_encryption, zeros, "OP key").ok());
+}
+
+// Row "widen attributes": every persistent key is unmodifiable.
+TEST_F(PinHolderTableTest, WideningIsStopped) {
+  p11::Attributes widen;
+  widen.Bool(CKA_EXTRACTABLE, true);
+  Status s1 = s().SetAttributes(k1_, widen, "K1");
+  ASSERT_FALSE(s1.ok());
+  EXPECT_THAT(s1.message(), HasSubstr("CKR_ACTION_PROHIBITED"));
+}
+
+// Row "widen MK": MK is unwrapped from its backup with CKA_MODIFIABLE=false last
+// and no CKA_VALUE_LEN, which SoftHSM 2.6.1 takes, so switching CKA_ENCRYPT on
+// (then AES-ECB under MK gives every K1) is refused like on every other key.
+TEST_F(PinHolderTableTest, WideningMkIsStopped) {
+  EXPECT_FALSE(Unwrap(s().GetBoolAttribute(mk_, CKA_MODIFIABLE, "MK")));
+  p11::Attributes widen;
+  widen.Bool(CKA_ENCRYPT, true);
+  Status set = s().SetAttributes(mk_, widen, "MK");
+  ASSERT_FALSE(set.ok());
+  EXPECT_THAT(set.message(), HasSubstr("CKR_ACTION_PROHIBITED"));
+}
+
+// Row "copy", on every unmodifiable key: SoftHSM copies none, with or without
+// a wider template.
+TEST_F(PinHolderTableTest, CopyUnmodifiableKeyIsStopped) {
+  for (auto [key, name] : {std::pair{mk_, "MK"}, std::pair{k1_, "K1"}, std::pair{keys_.storage_kek, "KEK"},
+                           std::pair{keys_.audit_mac, "audit key"}, std::pair{keys_.record_mac, "record key"}}) {
+    CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+    EXPECT_EQ(Copy(key, /*wider=*/true, &copy), CKR_ATTRIBUTE_READ_ONLY) << name;
+    EXPECT_EQ(Copy(key, /*wider=*/false, &copy), CKR_ATTRIBUTE_READ_ONLY) << name;
+  }
+}
+
+// Why MK and K1 carry no CKA_DERIVE_TEMPLATE: SoftHSM 2.6.1 does not know the
+// attribute. C_GenerateKey refuses it (CKR_ATTRIBUTE_TYPE_INVALID), and so does
+// C_DeriveKey, which makes K1 and every service key. When this fails, the module
+// takes it: set it (kms/token_policy.h) and update docs/key-derivation.md.
+TEST_F(PinHolderTableTest, DeriveTemplateIsUnknownToTheModule) {
+  CK_BBOOL no = CK_FALSE;
+  CK_BBOOL yes = CK_TRUE;
+  CK_ATTRIBUTE inner[] = {{CKA_EXTRACTABLE, &no, 1}, {CKA_SENSITIVE, &yes, 1}};
+  const ByteView nested(reinterpret_cast<const uint8_t*>(inner), sizeof inner);
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Ulong(CKA_VALUE_LEN, 16)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_DERIVE, true)
+      .Blob(CKA_DERIVE_TEMPLATE, nested);
+  auto base = s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "key with a derive template");
+  ASSERT_FALSE(base.ok()) << "SoftHSM's C_GenerateKey now takes CKA_DERIVE_TEMPLATE: set it, update the table";
+  EXPECT_THAT(base.status().message(), HasSubstr("CKR_ATTRIBUTE_TYPE_INVALID"));
+
+  Bytes block = MasterDerivationData(KeyPurpose::kK1Modern, 2, 16);
+  CK_KEY_DERIVATION_STRING_DATA params{block.data(), static_cast<CK_ULONG>(block.size())};
+  p11::Attributes d = Readable(CKK_AES, 16);
+  d.Bool(CKA_DERIVE, true).Blob(CKA_DERIVE_TEMPLATE, nested);
+  auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, d, "key with a template");
+  ASSERT_FALSE(derived.ok()) << "SoftHSM's C_DeriveKey now takes CKA_DERIVE_TEMPLATE: set it, update the table";
+  EXPECT_THAT(derived.status().message(), HasSubstr("CKR_ATTRIBUTE_TYPE_INVALID"));
+}
+
+// CKA_UNWRAP_TEMPLATE, by contrast, is taken by C_DeriveKey: a key derived from MK
+// can carry one (the storage KEK does, kms/token_policy.h).
+TEST_F(PinHolderTableTest, DeriveKeyTakesAnUnwrapTemplate) {
+  CK_BBOOL no = CK_FALSE;
+  CK_ATTRIBUTE inner[] = {{CKA_EXTRACTABLE, &no, 1}};
+  Bytes block = MasterDerivationData(KeyPurpose::kK1Modern, 2, 16);
+  CK_KEY_DERIVATION_STRING_DATA params{block.data(), static_cast<CK_ULONG>(block.size())};
+  p11::Attributes a = Readable(CKK_AES, 16);
+  a.Bool(CKA_UNWRAP, true)
+      .Blob(CKA_UNWRAP_TEMPLATE, ByteView(reinterpret_cast<const uint8_t*>(inner), sizeof inner));
+  auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "key with a template");
+  EXPECT_TRUE(derived.ok()) << "SoftHSM's C_DeriveKey now refuses CKA_UNWRAP_TEMPLATE: "
+                            << derived.status().ToString();
+}
+
+}  // namespace
+}  // namespace simkms::kms
