@@ -6,18 +6,27 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <stdlib.h>
+
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "kms/audit_epochs.h"
 #include "kms/token_audit.h"
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
+#include "policy/numbering.h"
 #include "storage/audit_witness.h"
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/free_port.h"
+#include "tests/support/paths.h"
 #include "tests/support/rsyslog.h"
 #include "tests/support/temp_dir.h"
 
@@ -25,8 +34,7 @@ namespace simkms::e2e {
 namespace {
 
 using ::testing::HasSubstr;
-using storage::testing::RawDb;
-using storage::testing::SeqKey;
+using storage::testing::RewriteAuditTrail;
 
 constexpr unsigned kRecordsPerEpoch = 5;
 
@@ -100,24 +108,60 @@ class KmsdAuditEpochTest : public KmsdFixture {
     }
     ASSERT_EQ(doomed.size(), 2u) << "epoch " << victim << " has too few records";
     ASSERT_LT(victim, *current) << "the victim epoch must be closed";
-    RawDb raw(db_);
-    for (const auto& r : all) raw.Delete("audit", SeqKey(r.seq));
-    Bytes prev(32, 0);
-    uint64_t seq = 0;
-    for (auto r : all) {
-      if (std::find(doomed.begin(), doomed.end(), r.seq) != doomed.end()) continue;
-      r.seq = ++seq;
-      r.prev_hash = prev;
-      if (r.epoch == *current) {
-        auto m = (*mac)->Compute(storage::EncodeAuditRecordForMac(r));
-        ASSERT_TRUE(m.ok()) << m.status().ToString();
-        r.mac = *m;
-      }
-      const Bytes encoded = storage::EncodeAuditRecord(r);
-      raw.Put("audit", SeqKey(r.seq), std::string(encoded.begin(), encoded.end()));
-      prev = storage::AuditHash(encoded);
+    std::vector<storage::AuditRecord> kept;
+    for (const auto& r : all) {
+      if (std::find(doomed.begin(), doomed.end(), r.seq) == doomed.end()) kept.push_back(r);
     }
-    ASSERT_TRUE((*checkpoints)->Write(storage::AuditCheckpoint{seq, prev}).ok());
+    const storage::AuditCheckpoint head = RewriteAuditTrail(db_, all, kept, [&](storage::AuditRecord& r) {
+      if (r.epoch != *current) return;
+      auto m = (*mac)->Compute(storage::EncodeAuditRecordForMac(r));
+      EXPECT_TRUE(m.ok()) << m.status().ToString();
+      if (m.ok()) r.mac = *m;
+    });
+    ASSERT_TRUE((*checkpoints)->Write(head).ok());
+  }
+
+  // POST /v1/contracts for the n-th chip of the range (as ContractChip, whose
+  // EXPECT this test cannot use: one of these requests meets a dying kmsd).
+  int PostContract(int n) {
+    const uint64_t body = std::stoull(std::string(kIccid0).substr(0, policy::kIccidBodyDigits)) + n;
+    auto iccid = policy::FormatIccid(body);
+    if (!iccid.ok()) return -1;
+    return Http("POST", "/v1/contracts", "{\"order_id\":\"n-" + std::to_string(n) + "\",\"iccid\":\"" + *iccid + "\"}")
+        .status;
+  }
+  // Whether kmsd has exited (a zombie until Wait), polled for up to 5 s.
+  bool KmsdExited() {
+    for (int i = 0; i < 100; ++i) {
+      std::ifstream stat("/proc/" + std::to_string(kmsd_->pid()) + "/stat");
+      std::string pid, comm, state;
+      stat >> pid >> comm >> state;
+      if (!stat || state == "Z" || state == "X") return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  // The epochs of the audit epoch keys on the token (kmsd stopped).
+  std::vector<uint64_t> TokenEpochKeys() {
+    std::vector<uint64_t> epochs;
+    std::shared_ptr<p11::Module> module = token_.module();
+    auto slot = module->FindToken(p11::TokenUri::ForLabel("simkms"));
+    if (!slot.ok()) return epochs;
+    auto session = p11::Session::Open(module, slot->slot);
+    if (!session.ok() || !session->Login(CKU_USER, token_.user_pin()).ok()) return epochs;
+    p11::Attributes query;
+    query.Ulong(CKA_CLASS, CKO_SECRET_KEY).Text(CKA_LABEL, kms::labels::kAuditEpochKey);
+    auto found = session->FindAll(query);
+    if (!found.ok()) return epochs;
+    for (CK_OBJECT_HANDLE h : *found) {
+      auto id = session->GetAttribute(h, CKA_ID, "epoch key id");
+      uint64_t e = 0;
+      if (id.ok()) {
+        for (uint8_t b : *id) e = (e << 8) | b;
+      }
+      epochs.push_back(e);
+    }
+    return epochs;
   }
 
   simkms::testing::TempDir witness_dir_;
@@ -162,6 +206,72 @@ TEST_F(KmsdAuditEpochTest, PinHolderRewriteIsCaughtByTheAuditorAndTheWitness) {
   nlohmann::json witness_after = Verify(WitnessArgs());
   EXPECT_EQ(witness_after["result"], "BROKEN") << witness_after.dump();
   EXPECT_THAT(witness_after["problem"].get<std::string>(), HasSubstr("witness: epoch 1"));
+}
+
+// Issue 11: the crash rules of the checkpoint hold for an epoch's close. Its steps
+// are (1) the close record, committed and checkpointed like any record, (2) the
+// next epoch's key derived on the token, (3) the closed epoch's key destroyed.
+// kmsd runs on a PKCS#11 module that forwards to SoftHSM and SIGKILLs kmsd at one
+// call (tests/support/p11_kill_module): before and after the derive, before and
+// after the destroy. Each time, the restarted kmsd finishes the close, the token
+// holds exactly the open epoch's key, new contracts are served, and the token's,
+// the auditor's and the witness's checks of the whole trail pass.
+TEST_F(KmsdAuditEpochTest, KilledAtEachTokenStepOfAnEpochCloseFinishesItOnRestart) {
+  const std::string kill_module =
+      simkms::testing::BinaryDir() + "/tests/support/p11_kill_module/libsimkms_p11_kill_module.so";
+  ASSERT_EQ(StopKmsd(), 0) << kmsd_log();
+  {
+    const std::filesystem::path config = token_.dir() / "kmsd.json";
+    std::stringstream text;
+    text << std::ifstream(config).rdbuf();
+    std::string c = text.str();
+    const std::string real = "\"module\": \"" + simkms::testing::SoftHsmModulePath() + "\"";
+    const std::size_t at = c.find(real);
+    ASSERT_NE(at, std::string::npos) << c;
+    c.replace(at, real.size(), "\"module\": \"" + kill_module + "\"");
+    std::ofstream(config) << c;
+  }
+  setenv("SIMKMS_P11_KILL_TARGET", simkms::testing::SoftHsmModulePath().c_str(), 1);
+
+  int chip = 0;
+  uint64_t epoch_before = 0;
+  const std::vector<std::string> points = {"C_DeriveKey before", "C_DeriveKey after", "C_DestroyObject before",
+                                           "C_DestroyObject after"};
+  for (const std::string& point : points) {
+    SCOPED_TRACE("killed at " + point);
+    const std::string spec = point + " " + kms::labels::kAuditEpochKey + " 1";
+    setenv("SIMKMS_P11_KILL", spec.c_str(), 1);
+    StartKmsd();
+    unsetenv("SIMKMS_P11_KILL");
+    // Commits until one finds the epoch full and closes it first: kmsd dies there.
+    int sent = 0;
+    while (sent < 2 * static_cast<int>(kRecordsPerEpoch) + 2 && PostContract(chip++) == 201) ++sent;
+    ASSERT_TRUE(KmsdExited()) << "kmsd survived " << sent << " contracts:\n" << kmsd_log();
+    EXPECT_EQ(kmsd_->Wait(), 128 + SIGKILL);
+    ASSERT_THAT(kmsd_log(), HasSubstr("p11 kill module: SIGKILL " + point)) << kmsd_log();
+
+    StartKmsd();  // unarmed: finishes the close
+    EXPECT_FALSE(ContractChip(chip++).empty());
+    ASSERT_EQ(StopKmsd(), 0) << kmsd_log();
+
+    nlohmann::json token = Verify({});
+    ASSERT_EQ(token["result"], "OK") << token.dump();
+    const uint64_t open_epoch = std::stoull(token["last_epoch"].get<std::string>());
+    EXPECT_GT(open_epoch, epoch_before) << token.dump();
+    epoch_before = open_epoch;
+    EXPECT_EQ(TokenEpochKeys(), std::vector<uint64_t>{open_epoch}) << "the token holds the open epoch's key only";
+    nlohmann::json auditor = Verify(AuditorArgs());
+    EXPECT_EQ(auditor["result"], "OK") << auditor.dump();
+    EXPECT_EQ(auditor["macs_unchecked"], "0") << auditor.dump();
+  }
+  const std::size_t closed = std::stoul(Verify({})["closed_epochs"].get<std::string>());
+  ASSERT_EQ(WaitForWitnessedHeads(closed), closed) << receiver_->log();
+  std::vector<std::string> both = AuditorArgs();
+  for (const std::string& a : WitnessArgs()) both.push_back(a);
+  nlohmann::json witnessed = Verify(both);
+  EXPECT_EQ(witnessed["result"], "OK") << witnessed.dump();
+  EXPECT_EQ(witnessed["witnessed_epochs_matched"], std::to_string(closed)) << witnessed.dump();
+  StartKmsd();  // TearDown stops it
 }
 
 }  // namespace

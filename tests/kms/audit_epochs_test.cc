@@ -20,8 +20,7 @@ namespace simkms::kms {
 namespace {
 
 using ::testing::HasSubstr;
-using simkms::storage::testing::RawDb;
-using simkms::storage::testing::SeqKey;
+using simkms::storage::testing::RewriteAuditTrail;
 using simkms::testing::MakeRsa;
 using simkms::testing::RsaPair;
 using simkms::testing::SoftHsmToken;
@@ -156,23 +155,11 @@ TEST_F(AuditEpochs, PinHolderRewriteAfterAnEpochClosedIsCaughtByAuditorAndWitnes
     kept.push_back(r);
   }
   ASSERT_EQ(kept.size(), all.size() - 3);
-  {
-    RawDb raw((dir_ / "db").string());
-    for (const auto& r : all) raw.Delete("audit", SeqKey(r.seq));
-    Bytes prev(32, 0);
-    uint64_t seq = 0;
-    for (auto r : kept) {
-      r.seq = ++seq;
-      r.prev_hash = prev;
-      // Records of the open epoch get a MAC the token makes; for closed epochs the
-      // token has no key any more, so the old MAC stays (nothing on the token checks it).
-      if (r.epoch == current) r.mac = Unwrap(mac_->Compute(storage::EncodeAuditRecordForMac(r)));
-      const Bytes encoded = storage::EncodeAuditRecord(r);
-      raw.Put("audit", SeqKey(r.seq), std::string(encoded.begin(), encoded.end()));
-      prev = storage::AuditHash(encoded);
-    }
-    ASSERT_OK(checkpoints_->Write(storage::AuditCheckpoint{seq, prev}));
-  }
+  // Records of the open epoch get a MAC the token makes; for closed epochs the token
+  // has no key any more, so the old MAC stays (nothing on the token checks it).
+  ASSERT_OK(checkpoints_->Write(RewriteAuditTrail((dir_ / "db").string(), all, kept, [&](storage::AuditRecord& r) {
+    if (r.epoch == current) r.mac = Unwrap(mac_->Compute(storage::EncodeAuditRecordForMac(r)));
+  })));
   OpenStore();
 
   // What the token alone can say: the links and the checkpoint hold (the "OK").
@@ -206,23 +193,15 @@ TEST_F(AuditEpochs, ChainStartForgedUnderTheCurrentKeyIsRefusedByTheAuditor) {
   ASSERT_EQ(current, 1u);
   auto all = Unwrap(store_->ReadAudit(1, 1000));
   store_.reset();
-  {
-    RawDb raw((dir_ / "db").string());
-    for (const auto& r : all) raw.Delete("audit", SeqKey(r.seq));
-    Bytes prev(32, 0);
-    uint64_t seq = 0;
-    for (auto r : all) {
-      if (r.is_epoch_close()) continue;
-      r.seq = ++seq;
-      r.epoch = current;
-      r.prev_hash = prev;
-      r.mac = Unwrap(mac_->Compute(storage::EncodeAuditRecordForMac(r)));
-      const Bytes encoded = storage::EncodeAuditRecord(r);
-      raw.Put("audit", SeqKey(r.seq), std::string(encoded.begin(), encoded.end()));
-      prev = storage::AuditHash(encoded);
-    }
-    ASSERT_OK(checkpoints_->Write(storage::AuditCheckpoint{seq, prev}));
+  std::vector<storage::AuditRecord> relabelled;
+  for (const auto& r : all) {
+    if (!r.is_epoch_close()) relabelled.push_back(r);
   }
+  ASSERT_OK(checkpoints_->Write(
+      RewriteAuditTrail((dir_ / "db").string(), all, relabelled, [&](storage::AuditRecord& r) {
+        r.epoch = current;
+        r.mac = Unwrap(mac_->Compute(storage::EncodeAuditRecordForMac(r)));
+      })));
   OpenStore();
   storage::AuditVerifyReport token = Unwrap(store_->VerifyAudit());
   EXPECT_TRUE(token.ok) << token.problem;

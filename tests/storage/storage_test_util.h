@@ -215,6 +215,30 @@ inline std::string SeqKey(uint64_t seq) {
   return k;
 }
 
+// The PIN holder's rewrite of the audit trail (issue 11, finding 1), done to the DB
+// directly (Store closed): every record of `old_trail` is deleted and `new_trail` is
+// written in its place, renumbered from 1 and re-chained. `remac` is called on each
+// record once its seq and link are final, to give it whatever MAC the attacker can
+// make (the token's current epoch key) or leave the old one. Returns the new head,
+// for the checkpoint object the attacker writes next.
+template <typename Remac>
+AuditCheckpoint RewriteAuditTrail(const std::string& db_path, const std::vector<AuditRecord>& old_trail,
+                                  std::vector<AuditRecord> new_trail, Remac remac) {
+  RawDb raw(db_path);
+  for (const AuditRecord& r : old_trail) raw.Delete("audit", SeqKey(r.seq));
+  Bytes prev(kAuditHashSize, 0);
+  uint64_t seq = 0;
+  for (AuditRecord& r : new_trail) {
+    r.seq = ++seq;
+    r.prev_hash = prev;
+    remac(r);
+    const Bytes encoded = EncodeAuditRecord(r);
+    raw.Put("audit", SeqKey(r.seq), std::string(encoded.begin(), encoded.end()));
+    prev = AuditHash(encoded);
+  }
+  return AuditCheckpoint{seq, prev};
+}
+
 inline Bytes ToBytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 inline std::string ToString(const Bytes& b) { return std::string(b.begin(), b.end()); }
 
