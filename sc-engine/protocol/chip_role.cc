@@ -12,24 +12,21 @@ namespace {
 
 uint8_t KeyVersion(const ChipProtocolState& s) { return s.personalized ? kKeyVersionKi2 : kKeyVersionKi1; }
 
-// RES' of Milenage under the candidate key with the OPc of the key the session
-// runs under (docs/protocol.md §4.3): the chip has no OP to compute the new
-// key's own OPc, which it receives only in the COMMIT. f2 does not depend on
-// SQN or AMF.
-StatusOr<Res> ResUnder(const SecretBytes& key, const SecretBytes& base_opc, const Rand& rand) {
+}  // namespace
+
+StatusOr<Res> ConfirmResUnder(const SecretBytes& key, const SecretBytes& base_opc, const Rand& rand) {
   SIMKMS_ASSIGN_OR_RETURN(auto cipher, kms::SoftwareAes128::Create(key));
   kms::Block opc{};
   std::copy(base_opc.reveal().begin(), base_opc.reveal().end(), opc.begin());
   kms::Block r{};
   std::copy(rand.begin(), rand.end(), r.begin());
-  SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(*cipher, opc, r, kms::Sqn{}, kms::Amf{}));
-  SecureWipe(opc.data(), opc.size());
+  StatusOr<kms::MilenageOutput> out = kms::ComputeMilenage(*cipher, opc, r, kms::Sqn{}, kms::Amf{});
+  SecureWipe(opc.data(), opc.size());  // before any return
+  if (!out.ok()) return out.status();
   Res res{};
-  std::copy(out.res.begin(), out.res.end(), res.begin());
+  std::copy(out->res.begin(), out->res.end(), res.begin());
   return res;
 }
-
-}  // namespace
 
 StatusOr<Bytes> ChipRole::Start(ChipProtocolState& state) {
   if (state.opc.size() != 16) return FailedPreconditionError("chip has no OPc for its key");
@@ -121,7 +118,7 @@ StatusOr<ChipOutcome> ChipRole::OnChallenge(ChipProtocolState& state, const Chal
 
   Confirm confirm;
   confirm.session_id = challenge.session_id;
-  SIMKMS_ASSIGN_OR_RETURN(confirm.res, ResUnder(secrets.ki2, state.opc, challenge.rand));
+  SIMKMS_ASSIGN_OR_RETURN(confirm.res, ConfirmResUnder(secrets.ki2, state.opc, challenge.rand));
   if (verifier) {
     SIMKMS_ASSIGN_OR_RETURN(ShortMac proof, ShortCmac(secrets.k_activate, ActivationMacInput(hash, *verifier)));
     confirm.activation_proof = proof;

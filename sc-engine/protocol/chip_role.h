@@ -57,6 +57,12 @@ struct ChipOutcome {
   std::string new_puk;  // empty on a re-key (the PUK is not renegotiated)
 };
 
+// The RES of a CONFIRM: f2 of Milenage for RAND under the candidate `key` with the
+// OPc of the key the session runs under (docs/protocol.md §4.3); the chip has no OP
+// to compute the new key's own OPc, which it receives only in the COMMIT. Also used
+// by the chip simulator's K1-holder proxy, which answers as a chip would.
+StatusOr<Res> ConfirmResUnder(const SecretBytes& key, const SecretBytes& base_opc, const Rand& rand);
+
 class ChipRole {
  public:
   // The customer's keypad: asked for the activation code when the SC requires

@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <variant>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "sc-engine/protocol/chip_role.h"
 #include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/secured_packet.h"
 
@@ -97,7 +96,7 @@ StatusOr<Bytes> KiHolderProxy::ForgeConfirm(const std::string& code) {
   SIMKMS_ASSIGN_OR_RETURN(protocol::SessionSecrets secrets, protocol::DeriveSessionSecrets(z, t));
   protocol::Confirm confirm;
   confirm.session_id = challenge_.session_id;
-  SIMKMS_ASSIGN_OR_RETURN(confirm.res, Res(secrets.ki2));
+  SIMKMS_ASSIGN_OR_RETURN(confirm.res, protocol::ConfirmResUnder(secrets.ki2, opc_, challenge_.rand));
   if (challenge_.activation_required) {
     SIMKMS_ASSIGN_OR_RETURN(SecretBytes verifier, protocol::ActivationVerifier(imsi_, code));
     SIMKMS_ASSIGN_OR_RETURN(confirm.activation_proof,
@@ -126,20 +125,6 @@ StatusOr<protocol::TranscriptHash> KiHolderProxy::Transcript(ByteView y_c, ByteV
   t.challenge_counter = challenge_counter_;
   t.code_bound = challenge_.activation_required;
   return protocol::HashTranscript(t);
-}
-
-StatusOr<protocol::Res> KiHolderProxy::Res(const SecretBytes& ki2) const {
-  SIMKMS_ASSIGN_OR_RETURN(auto cipher, kms::SoftwareAes128::Create(ki2));
-  kms::Block opc{};
-  std::copy(opc_.reveal().begin(), opc_.reveal().end(), opc.begin());
-  kms::Block rand{};
-  std::copy(challenge_.rand.begin(), challenge_.rand.end(), rand.begin());
-  StatusOr<kms::MilenageOutput> out = kms::ComputeMilenage(*cipher, opc, rand, kms::Sqn{}, kms::Amf{});
-  SecureWipe(opc.data(), opc.size());
-  if (!out.ok()) return out.status();
-  protocol::Res res{};
-  std::copy(out->res.begin(), out->res.end(), res.begin());
-  return res;
 }
 
 std::string SixDigitCode(uint32_t n) {

@@ -72,9 +72,6 @@ class KiHolderProxy {
       : imsi_(std::move(imsi)), ota_(std::move(ota)), group_(group), opc_(std::move(opc)) {}
 
   StatusOr<protocol::TranscriptHash> Transcript(ByteView y_c, ByteView y_s) const;
-  // RES = f2 of Milenage for RAND under a Ki_2 the proxy computed, with OPc_1
-  // (docs/protocol.md §4.3).
-  StatusOr<protocol::Res> Res(const SecretBytes& ki2) const;
 
   std::string imsi_;
   protocol::OtaCiphers ota_;
