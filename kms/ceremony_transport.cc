@@ -16,10 +16,10 @@ StatusOr<p11::ScopedObject> DeriveCopy(p11::Session& ceremony, CK_OBJECT_HANDLE 
   Bytes data = MasterDerivationData(spec.purpose, spec.context, spec.length);
   CK_KEY_DERIVATION_STRING_DATA params{data.data(), static_cast<CK_ULONG>(data.size())};
   p11::Attributes a;
-  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, spec.key_type)
-      .Ulong(CKA_VALUE_LEN, spec.length)
-      .Bool(CKA_TOKEN, false)
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, spec.key_type);
+  // A DES key's length is its type's; SoftHSM refuses CKA_VALUE_LEN for it.
+  if (spec.key_type != CKK_DES) a.Ulong(CKA_VALUE_LEN, spec.length);
+  a.Bool(CKA_TOKEN, false)
       .Bool(CKA_PRIVATE, true)
       .Bool(CKA_SENSITIVE, true)
       .Bool(CKA_EXTRACTABLE, extractable);
@@ -28,18 +28,22 @@ StatusOr<p11::ScopedObject> DeriveCopy(p11::Session& ceremony, CK_OBJECT_HANDLE 
 }
 
 // SoftHSM's own CKA_CHECK_VALUE of the key (not simkms' CMAC KCV, kms/kcv.h): the
-// copy on the runtime token is checked against this. For AES it is computed on an
-// encrypt-only copy, since SoftHSM stores a wrong one on derived AES keys (it
-// takes SHA-1 of the value: docs/notes); for generic secrets the stored one is right.
+// copy on the runtime token is checked against this. For AES and DES it is the
+// first 3 bytes of a zero block encrypted (PKCS#11 v2.40 §4.10), computed on an
+// encrypt-only copy, since SoftHSM stores a wrong one on derived AES and DES keys
+// (it takes SHA-1 of the value: docs/key-derivation.md); for generic secrets the
+// stored one is right. DES-ECB needs OpenSSL's legacy provider, which
+// p11::Module loads by default.
 StatusOr<Bytes> SoftHsmCheckValue(p11::Session& ceremony, CK_OBJECT_HANDLE mk, const DerivedKeySpec& spec,
                                   CK_OBJECT_HANDLE extractable_copy) {
   if (spec.key_type == CKK_GENERIC_SECRET) {
     return ceremony.GetAttribute(extractable_copy, CKA_CHECK_VALUE, "check value");
   }
+  const bool des = spec.key_type == CKK_DES;
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject enc,
                           DeriveCopy(ceremony, mk, spec, /*extractable=*/false, kEncrypt, "copy for the check value"));
-  SIMKMS_ASSIGN_OR_RETURN(Bytes block,
-                          ceremony.Encrypt({CKM_AES_ECB, nullptr, 0}, enc.get(), Bytes(16, 0), "check value"));
+  SIMKMS_ASSIGN_OR_RETURN(Bytes block, ceremony.Encrypt({des ? CKM_DES_ECB : CKM_AES_ECB, nullptr, 0}, enc.get(),
+                                                        Bytes(des ? 8 : 16, 0), "check value"));
   block.resize(3);
   return block;
 }
@@ -92,9 +96,8 @@ StatusOr<CK_OBJECT_HANDLE> TransportReceiver::Receive(const ObjectPolicy& policy
 
 StatusOr<TransportedKey> SendDerivedKey(p11::Session& ceremony, CK_OBJECT_HANDLE mk, const DerivedKeySpec& spec,
                                         const TransportPublicKey& recipient) {
-  if (spec.key_type != CKK_AES && spec.key_type != CKK_GENERIC_SECRET) {
-    return InvalidArgumentError("no ceremony transport yet for of key type " + std::to_string(spec.key_type) +
-                              " (DES K1 needs the legacy provider's DES-ECB for its check value)");
+  if (spec.key_type != CKK_AES && spec.key_type != CKK_GENERIC_SECRET && spec.key_type != CKK_DES) {
+    return InvalidArgumentError("no ceremony transport for key type " + std::to_string(spec.key_type));
   }
   p11::Attributes pub;
   pub.Ulong(CKA_CLASS, CKO_PUBLIC_KEY)

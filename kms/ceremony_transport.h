@@ -42,7 +42,7 @@ struct TransportedKey {
 struct DerivedKeySpec {
   KeyPurpose purpose;
   uint64_t context = 0;       // the VER for K1, else 0
-  CK_KEY_TYPE key_type = CKK_AES;  // AES or generic secret; DES is not done yet
+  CK_KEY_TYPE key_type = CKK_AES;  // AES, DES (legacy K1) or generic secret
   CK_ULONG length = 32;
 };
 

@@ -52,8 +52,7 @@ StatusOr<ServiceKeys> DeriveServiceKeys(p11::Session& session, CK_OBJECT_HANDLE 
 // ceremony token (which holds `mk`) and move to the runtime token through
 // `receiver` (kms/ceremony_transport.h), with the same values and the token
 // policy's attributes. The returned handles are on the runtime token; mk is
-// CK_INVALID_HANDLE. AlreadyExists if the runtime token holds any of them. DES
-// (legacy) K1 is refused for now (InvalidArgument).
+// CK_INVALID_HANDLE. AlreadyExists if the runtime token holds any of them.
 StatusOr<ServiceKeys> MoveServiceKeys(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,
                                       TransportReceiver& receiver);
 StatusOr<CK_OBJECT_HANDLE> MoveK1(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,

@@ -125,7 +125,7 @@ TEST_F(CeremonyTransportTest, TransportKeyUnwrapsNothingReadable) {
 }
 
 // A runtime token made by moving every service key and a K1, plus its audit seed:
-// no MK, and as the token policy says. Moving a key twice, or a DES K1, is refused.
+// no MK, and as the token policy says. Moving a key twice is refused.
 TEST_F(CeremonyTransportTest, RuntimeTokenWithoutMkConforms) {
   TransportReceiver receiver = Unwrap(TransportReceiver::Open(runtime()));
   ServiceKeys moved = Unwrap(MoveServiceKeys(ceremony(), mk_, runtime(), receiver));
@@ -147,9 +147,36 @@ TEST_F(CeremonyTransportTest, RuntimeTokenWithoutMkConforms) {
 
   auto again = MoveServiceKeys(ceremony(), mk_, runtime(), receiver);
   EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
-  auto legacy = MoveK1(ceremony(), mk_, runtime(), receiver, 1, Profile::kLegacy);
-  EXPECT_EQ(legacy.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(FindK1(runtime(), 1).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(MoveK1(ceremony(), mk_, runtime(), receiver, 2, Profile::kModern).status().code(),
+            StatusCode::kAlreadyExists);
+}
+
+// The patent's legacy profile: an 8-byte DES K1, whose check value the ceremony side
+// computes with DES-ECB (OpenSSL's legacy provider). It arrives with the value the
+// ceremony token derives -- the Ki_1 it gives for an IMSI is the same -- unmodifiable
+// and derive-only as the policy says.
+TEST_F(CeremonyTransportTest, LegacyDesK1ArrivesWithTheCeremonyValue) {
+  TransportReceiver receiver = Unwrap(TransportReceiver::Open(runtime()));
+  CK_OBJECT_HANDLE k1 = Unwrap(MoveK1(ceremony(), mk_, runtime(), receiver, 1, Profile::kLegacy));
+  EXPECT_EQ(k1, Unwrap(FindK1(runtime(), 1)));
+  CK_OBJECT_HANDLE k1_on_ceremony = Unwrap(DeriveK1(ceremony(), mk_, 1, Profile::kLegacy));
+  for (const char* imsi : {"262019876543210", "001010000000001"}) {
+    auto ki1 = Unwrap(DeriveKi1(runtime(), k1, Profile::kLegacy, imsi));
+    auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony, Profile::kLegacy, imsi));
+    EXPECT_EQ(Unwrap(TokenKcv(runtime(), ki1.get(), "Ki_1")), Unwrap(TokenKcv(ceremony(), ki1_on_ceremony.get(), "Ki_1")))
+        << imsi;
+  }
+  ObservedObject o = Observed(labels::K1(1));
+  EXPECT_TRUE(o.problems.empty()) << ::testing::PrintToString(o.problems);
+
+  // A check value that does not match a DES key is refused as for AES.
+  TransportedKey sent =
+      Unwrap(SendDerivedKey(ceremony(), mk_, {KeyPurpose::kK1Legacy, 3, CKK_DES, 8}, receiver.public_key()));
+  sent.check_value[2] ^= 0x80;
+  auto received = receiver.Receive(K1Policy(true), labels::K1(3), {}, sent);
+  ASSERT_FALSE(received.ok());
+  EXPECT_THAT(received.status().message(), HasSubstr("does not match the check value"));
+  EXPECT_EQ(FindK1(runtime(), 3).status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace
