@@ -2,6 +2,9 @@
 
 #include "kms/rsa_recipient.h"
 
+#include <algorithm>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "kms/kcv.h"
@@ -76,16 +79,56 @@ StatusOr<KeyKcvs> ReadKcvs(p11::Session& session, const ServiceKeys& keys) {
 
 namespace {
 
-// Both ceremonies end the same way: the service keys from MK, then their KCVs.
-// On failure the MK just created is destroyed so the token is as before.
-StatusOr<InitResult> FinishWithServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
-  auto keys = DeriveServiceKeys(session, mk);
-  if (!keys.ok()) {
-    session.DestroyObject(mk, "MK after failed ceremony").IgnoreError();
-    return keys.status();
+// The token objects that exist now, to undo a ceremony that fails half-way.
+StatusOr<std::vector<CK_OBJECT_HANDLE>> TokenObjects(p11::Session& session) {
+  p11::Attributes query;
+  query.Bool(CKA_TOKEN, true);
+  SIMKMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> found, session.FindAll(query));
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// A ceremony makes MK, the service keys and the audit seed one after the other;
+// a failure at any token call (or after, reading a KCV) must leave the token as
+// it was, not with a half-made key set that the next attempt refuses as
+// AlreadyExists. Destroys, unless Commit()ed, every token object made since Begin.
+class CeremonyRollback {
+ public:
+  static StatusOr<CeremonyRollback> Begin(p11::Session& session) {
+    SIMKMS_ASSIGN_OR_RETURN(std::vector<CK_OBJECT_HANDLE> before, TokenObjects(session));
+    return CeremonyRollback(session, std::move(before));
   }
+  CeremonyRollback(CeremonyRollback&& o) noexcept
+      : session_(o.session_), before_(std::move(o.before_)), committed_(o.committed_) {
+    o.committed_ = true;
+  }
+  CeremonyRollback(const CeremonyRollback&) = delete;
+  CeremonyRollback& operator=(const CeremonyRollback&) = delete;
+  CeremonyRollback& operator=(CeremonyRollback&&) = delete;
+  ~CeremonyRollback() {
+    if (committed_) return;
+    auto now = TokenObjects(*session_);
+    if (!now.ok()) return;  // nothing more can be done; the next ceremony reports what is left
+    for (CK_OBJECT_HANDLE h : *now) {
+      if (!std::binary_search(before_.begin(), before_.end(), h)) {
+        session_->DestroyObject(h, "key of a failed ceremony").IgnoreError();
+      }
+    }
+  }
+  void Commit() { committed_ = true; }
+
+ private:
+  CeremonyRollback(p11::Session& session, std::vector<CK_OBJECT_HANDLE> before)
+      : session_(&session), before_(std::move(before)) {}
+  p11::Session* session_;
+  std::vector<CK_OBJECT_HANDLE> before_;
+  bool committed_ = false;
+};
+
+// Both ceremonies end the same way: the service keys from MK, then their KCVs.
+StatusOr<InitResult> FinishWithServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
   InitResult result;
-  result.keys = *keys;
+  SIMKMS_ASSIGN_OR_RETURN(result.keys, DeriveServiceKeys(session, mk));
   SIMKMS_ASSIGN_OR_RETURN(result.kcvs, ReadKcvs(session, result.keys));
   return result;
 }
@@ -102,25 +145,23 @@ StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& to
   if (!auditor_public_key_pem.empty()) {
     SIMKMS_RETURN_IF_ERROR(ParseRsaPem(auditor_public_key_pem, /*is_private=*/false, "auditor").status());
   }
+  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback rollback, CeremonyRollback::Begin(session));
   SIMKMS_ASSIGN_OR_RETURN(MasterKeyBackup backup, GenerateMasterKeyWithBackup(session));
   CK_OBJECT_HANDLE mk = CK_INVALID_HANDLE;
   SIMKMS_ASSIGN_OR_RETURN(mk, FindByLabel(session, CKO_SECRET_KEY, labels::kMasterKey));
-  auto split = shamir::Split(backup.backup_kek, threshold, shares);
-  if (!split.ok()) {
-    session.DestroyObject(mk, "MK after failed split").IgnoreError();
-    return split.status();
-  }
+  SIMKMS_ASSIGN_OR_RETURN(shamir::ShareSet split, shamir::Split(backup.backup_kek, threshold, shares));
   SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
   SIMKMS_ASSIGN_OR_RETURN(result.auditor_export, CreateAuditEpochSeed(session, 0, auditor_public_key_pem, now_ms));
+  rollback.Commit();
   result.backup.token_label = token_label;
   result.backup.created_ms = now_ms;
   result.backup.threshold = threshold;
   result.backup.shares = shares;
-  result.backup.share_set = split->set_id_hex;
+  result.backup.share_set = split.set_id_hex;
   result.backup.mk_kcv = backup.mk_kcv;
   result.backup.backup_kek_kcv = backup.backup_kek_kcv;
   result.backup.wrapped_mk = backup.wrapped_mk;
-  result.shares = std::move(split->shares);
+  result.shares = std::move(split.shares);
   return result;
 }
 
@@ -136,11 +177,13 @@ StatusOr<InitResult> RestoreKeys(p11::Session& session, const BackupFile& backup
     }
   }
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes backup_kek, shamir::Combine(shares));
+  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback rollback, CeremonyRollback::Begin(session));
   SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE mk, RestoreMasterKey(session, backup_kek, backup.backup_kek_kcv,
                                                                 backup.wrapped_mk, backup.mk_kcv));
   SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
   SIMKMS_ASSIGN_OR_RETURN(result.auditor_export,
                           CreateAuditEpochSeed(session, audit_first_epoch, auditor_public_key_pem, now_ms));
+  rollback.Commit();
   result.backup = backup;
   return result;
 }

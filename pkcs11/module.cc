@@ -56,7 +56,14 @@ StatusOr<std::shared_ptr<Module>> Module::Load(const std::string& path, const Mo
   return std::shared_ptr<Module>(new Module(handle, functions, path));
 }
 
+std::shared_ptr<Module> Module::Wrapping(std::shared_ptr<Module> inner, CK_FUNCTION_LIST* functions) {
+  auto wrapper = std::shared_ptr<Module>(new Module(nullptr, functions, inner->path()));
+  wrapper->inner_ = std::move(inner);
+  return wrapper;
+}
+
 Module::~Module() {
+  if (inner_) return;  // a wrapper: the inner module finalises
   functions_->C_Finalize(nullptr);
   dlclose(handle_);
 }

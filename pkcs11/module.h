@@ -69,7 +69,14 @@ class Module {
   // thousands. Token objects are made by ceremonies and by the audit writer (a
   // checkpoint per commit group, a key per audit epoch); the request path makes
   // session objects only, which take no lock.
-  std::shared_mutex& token_object_lock() const { return token_object_lock_; }
+  std::shared_mutex& token_object_lock() const {
+    return inner_ ? inner_->token_object_lock() : token_object_lock_;
+  }
+
+  // A module whose calls go through `functions`, a wrapper of `inner`'s function
+  // list (pkcs11/fault_injection.h makes one for tests). It keeps `inner` alive and
+  // leaves C_Finalize to it; both share one token_object_lock().
+  static std::shared_ptr<Module> Wrapping(std::shared_ptr<Module> inner, CK_FUNCTION_LIST* functions);
 
  private:
   Module(void* handle, CK_FUNCTION_LIST* functions, std::string path)
@@ -78,6 +85,7 @@ class Module {
   void* handle_;
   CK_FUNCTION_LIST* functions_;
   std::string path_;
+  std::shared_ptr<Module> inner_;  // set for a wrapper: the module that owns the library
   mutable std::shared_mutex token_object_lock_;
 };
 

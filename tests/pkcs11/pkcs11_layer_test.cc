@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pkcs11/error.h"
+#include "pkcs11/fault_injection.h"
 #include "pkcs11/module.h"
 #include "pkcs11/pin.h"
 #include "pkcs11/session.h"
@@ -202,6 +203,47 @@ TEST(Session, TokenObjectsAreCreatedSafelyWhileAnotherThreadSearches) {
   EXPECT_EQ(search_error, "");
   EXPECT_GT(searches.load(), 0) << "the search thread never ran alongside the derives";
   EXPECT_THAT(failures, ::testing::IsEmpty());
+}
+
+// The fault-injecting wrapper: passes calls through until armed, then fails the
+// n-th call matching a function and a mechanism with the chosen CK_RV; a failed
+// encryption still ends the token's operation, as the standard says it does.
+TEST(FaultInjection, FailsTheChosenCallAndPassesTheRest) {
+  SoftHsmToken token;
+  auto real = token.InitToken();
+  auto slot = real->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
+  auto module = FaultInjection::Wrap(real);
+  auto session = Session::Open(module, slot);
+  ASSERT_TRUE(session.ok());
+  ASSERT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+  Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_ENCRYPT, true);
+  auto key = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "key");
+  ASSERT_TRUE(key.ok());
+  const Bytes block(16, 0);
+
+  // The second C_EncryptInit with AES-ECB fails; another mechanism is not counted.
+  FaultInjection::Arm({.function = "C_EncryptInit", .mechanism = CKM_AES_ECB, .nth = 2, .rv = CKR_DEVICE_REMOVED});
+  EXPECT_TRUE(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "first").ok());
+  (void)session->Encrypt({CKM_AES_CBC_PAD, nullptr, 0}, key->get(), block, "other mechanism (no IV: fails)");
+  auto second = session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "second");
+  EXPECT_THAT(second.status().message(), HasSubstr("C_EncryptInit(second): CKR_DEVICE_REMOVED"));
+  EXPECT_TRUE(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "third").ok());
+  EXPECT_EQ(FaultInjection::matching_calls(), 3u);
+  EXPECT_EQ(FaultInjection::failed_calls(), 1u);
+
+  // A failed C_Encrypt ends the token's operation, as the standard says: the next
+  // encryption starts cleanly instead of meeting CKR_OPERATION_ACTIVE.
+  FaultInjection::Arm({.function = "C_Encrypt", .mechanism = std::nullopt, .nth = 1, .rv = CKR_DEVICE_ERROR});
+  EXPECT_THAT(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "e").status().message(),
+              HasSubstr("CKR_DEVICE_ERROR"));
+  EXPECT_TRUE(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "after").ok());
+
+  FaultInjection::Arm({.function = "C_GenerateKey", .mechanism = std::nullopt, .nth = 0, .rv = CKR_DEVICE_ERROR});  // every call
+  EXPECT_FALSE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());
+  EXPECT_FALSE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());
+  FaultInjection::Disarm();
+  EXPECT_TRUE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());
 }
 
 TEST(SessionPool, LeasesDistinctLoggedInSessions) {

@@ -1,0 +1,156 @@
+#include "pkcs11/fault_injection.h"
+
+#include <deque>
+#include <mutex>
+
+#include "pkcs11/module.h"
+
+namespace simkms::p11 {
+namespace {
+
+struct Plan {
+  std::mutex mu;
+  bool armed = false;
+  Fault fault;
+  uint64_t matching = 0;
+  uint64_t failed = 0;
+};
+
+Plan& ThePlan() {
+  static Plan* plan = new Plan;  // never destroyed: calls may come from any thread until exit
+  return *plan;
+}
+
+// The real module's list, one per wrapped module; the wrapper's table calls into the
+// most recent (a test process wraps one module).
+CK_FUNCTION_LIST* g_real = nullptr;
+
+template <typename T>
+void TakeMechanism(const T&, std::optional<CK_MECHANISM_TYPE>&) {}
+inline void TakeMechanism(CK_MECHANISM_PTR m, std::optional<CK_MECHANISM_TYPE>& out) {
+  if (m != nullptr) out = m->mechanism;
+}
+
+// The return value for this call: CKR_OK to pass it through.
+CK_RV Decide(const char* function, std::optional<CK_MECHANISM_TYPE> mechanism) {
+  Plan& p = ThePlan();
+  std::lock_guard lock(p.mu);
+  if (!p.armed) return CKR_OK;
+  if (!p.fault.function.empty() && p.fault.function != function) return CKR_OK;
+  if (p.fault.mechanism.has_value() && mechanism != p.fault.mechanism) return CKR_OK;
+  ++p.matching;
+  if (p.fault.nth != 0 && p.matching != p.fault.nth) return CKR_OK;
+  ++p.failed;
+  return p.fault.rv;
+}
+
+// One trampoline per covered function, made from the field's own type.
+template <auto Field, typename Fn>
+struct Hook;
+template <auto Field, typename... Args>
+struct Hook<Field, CK_RV (*)(Args...)> {
+  static inline const char* name = "";
+  // PKCS#11 v2.40 §5.8-5.12: a failed C_Encrypt, C_EncryptUpdate/Final (and the
+  // decrypt, sign and verify calls, and C_FindObjectsFinal) ends the active
+  // operation. Such a call still reaches the token, which ends it, and the fault's
+  // CK_RV is returned; otherwise the session would keep an operation a real token
+  // would have ended (and every later Init would get CKR_OPERATION_ACTIVE).
+  static inline bool ends_operation = false;
+  static CK_RV Call(Args... args) {
+    std::optional<CK_MECHANISM_TYPE> mechanism;
+    (TakeMechanism(args, mechanism), ...);
+    if (CK_RV rv = Decide(name, mechanism); rv != CKR_OK) {
+      if (ends_operation) (void)(g_real->*Field)(args...);
+      return rv;
+    }
+    return (g_real->*Field)(args...);
+  }
+};
+
+#define SIMKMS_FAULT_HOOK_AS(fn, ends)                                                \
+  do {                                                                                \
+    using H = Hook<&CK_FUNCTION_LIST::fn, decltype(CK_FUNCTION_LIST::fn)>;            \
+    H::name = #fn;                                                                    \
+    H::ends_operation = ends;                                                         \
+    list.fn = &H::Call;                                                               \
+  } while (0)
+#define SIMKMS_FAULT_HOOK(fn) SIMKMS_FAULT_HOOK_AS(fn, false)
+#define SIMKMS_FAULT_HOOK_ENDS(fn) SIMKMS_FAULT_HOOK_AS(fn, true)
+
+CK_FUNCTION_LIST MakeList(const CK_FUNCTION_LIST& real) {
+  CK_FUNCTION_LIST list = real;
+  SIMKMS_FAULT_HOOK(C_OpenSession);
+  SIMKMS_FAULT_HOOK(C_CloseSession);
+  SIMKMS_FAULT_HOOK(C_Login);
+  SIMKMS_FAULT_HOOK(C_Logout);
+  SIMKMS_FAULT_HOOK(C_InitPIN);
+  SIMKMS_FAULT_HOOK(C_CreateObject);
+  SIMKMS_FAULT_HOOK(C_CopyObject);
+  SIMKMS_FAULT_HOOK(C_DestroyObject);
+  SIMKMS_FAULT_HOOK(C_GetAttributeValue);
+  SIMKMS_FAULT_HOOK(C_SetAttributeValue);
+  SIMKMS_FAULT_HOOK(C_FindObjectsInit);
+  SIMKMS_FAULT_HOOK(C_FindObjects);
+  SIMKMS_FAULT_HOOK_ENDS(C_FindObjectsFinal);
+  SIMKMS_FAULT_HOOK(C_EncryptInit);
+  SIMKMS_FAULT_HOOK_ENDS(C_Encrypt);
+  SIMKMS_FAULT_HOOK_ENDS(C_EncryptUpdate);
+  SIMKMS_FAULT_HOOK_ENDS(C_EncryptFinal);
+  SIMKMS_FAULT_HOOK(C_DecryptInit);
+  SIMKMS_FAULT_HOOK_ENDS(C_Decrypt);
+  SIMKMS_FAULT_HOOK(C_SignInit);
+  SIMKMS_FAULT_HOOK_ENDS(C_Sign);
+  SIMKMS_FAULT_HOOK(C_VerifyInit);
+  SIMKMS_FAULT_HOOK_ENDS(C_Verify);
+  SIMKMS_FAULT_HOOK(C_GenerateKey);
+  SIMKMS_FAULT_HOOK(C_GenerateKeyPair);
+  SIMKMS_FAULT_HOOK(C_WrapKey);
+  SIMKMS_FAULT_HOOK(C_UnwrapKey);
+  SIMKMS_FAULT_HOOK(C_DeriveKey);
+  SIMKMS_FAULT_HOOK(C_GenerateRandom);
+  return list;
+}
+
+#undef SIMKMS_FAULT_HOOK_ENDS
+#undef SIMKMS_FAULT_HOOK
+#undef SIMKMS_FAULT_HOOK_AS
+
+}  // namespace
+
+std::shared_ptr<Module> FaultInjection::Wrap(std::shared_ptr<Module> real) {
+  // Never freed (a wrapper's sessions may outlive any owner one could give them);
+  // kept reachable so that leak checkers do not count them.
+  static auto* lists = new std::deque<CK_FUNCTION_LIST>;
+  g_real = real->functions();
+  CK_FUNCTION_LIST* list = &lists->emplace_back(MakeList(*g_real));
+  return Module::Wrapping(std::move(real), list);
+}
+
+void FaultInjection::Arm(const Fault& fault) {
+  Plan& p = ThePlan();
+  std::lock_guard lock(p.mu);
+  p.fault = fault;
+  p.armed = true;
+  p.matching = 0;
+  p.failed = 0;
+}
+
+void FaultInjection::Disarm() {
+  Plan& p = ThePlan();
+  std::lock_guard lock(p.mu);
+  p.armed = false;
+}
+
+uint64_t FaultInjection::matching_calls() {
+  Plan& p = ThePlan();
+  std::lock_guard lock(p.mu);
+  return p.matching;
+}
+
+uint64_t FaultInjection::failed_calls() {
+  Plan& p = ThePlan();
+  std::lock_guard lock(p.mu);
+  return p.failed;
+}
+
+}  // namespace simkms::p11
