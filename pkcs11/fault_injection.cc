@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <mutex>
+#include <tuple>
 
 #include "pkcs11/module.h"
 
@@ -55,12 +56,25 @@ struct Hook<Field, CK_RV (*)(Args...)> {
   // operation. Such a call still reaches the token, which ends it, and the fault's
   // CK_RV is returned; otherwise the session would keep an operation a real token
   // would have ended (and every later Init would get CKR_OPERATION_ACTIVE).
-  static inline bool ends_operation = false;
+  enum class Ends { kNothing, kByRunning, kByEncryptFinal };
+  static inline Ends ends_operation = Ends::kNothing;
+  // Ends the token's operation as the failed call would have: a single-part call
+  // or a Final ends it by running; C_EncryptUpdate is followed by C_EncryptFinal.
+  static void EndOperation(Args... args) {
+    if (ends_operation == Ends::kByRunning) {
+      (void)(g_real->*Field)(args...);
+    } else if (ends_operation == Ends::kByEncryptFinal) {
+      const CK_SESSION_HANDLE session = std::get<0>(std::forward_as_tuple(args...));
+      CK_BYTE scratch[64];
+      CK_ULONG len = sizeof scratch;
+      (void)g_real->C_EncryptFinal(session, scratch, &len);
+    }
+  }
   static CK_RV Call(Args... args) {
     std::optional<CK_MECHANISM_TYPE> mechanism;
     (TakeMechanism(args, mechanism), ...);
     if (CK_RV rv = Decide(name, mechanism); rv != CKR_OK) {
-      if (ends_operation) (void)(g_real->*Field)(args...);
+      EndOperation(args...);
       return rv;
     }
     return (g_real->*Field)(args...);
@@ -71,11 +85,11 @@ struct Hook<Field, CK_RV (*)(Args...)> {
   do {                                                                                \
     using H = Hook<&CK_FUNCTION_LIST::fn, decltype(CK_FUNCTION_LIST::fn)>;            \
     H::name = #fn;                                                                    \
-    H::ends_operation = ends;                                                         \
+    H::ends_operation = H::Ends::ends;                                                 \
     list.fn = &H::Call;                                                               \
   } while (0)
-#define SIMKMS_FAULT_HOOK(fn) SIMKMS_FAULT_HOOK_AS(fn, false)
-#define SIMKMS_FAULT_HOOK_ENDS(fn) SIMKMS_FAULT_HOOK_AS(fn, true)
+#define SIMKMS_FAULT_HOOK(fn) SIMKMS_FAULT_HOOK_AS(fn, kNothing)
+#define SIMKMS_FAULT_HOOK_ENDS(fn) SIMKMS_FAULT_HOOK_AS(fn, kByRunning)
 
 CK_FUNCTION_LIST MakeList(const CK_FUNCTION_LIST& real) {
   CK_FUNCTION_LIST list = real;
@@ -94,7 +108,7 @@ CK_FUNCTION_LIST MakeList(const CK_FUNCTION_LIST& real) {
   SIMKMS_FAULT_HOOK_ENDS(C_FindObjectsFinal);
   SIMKMS_FAULT_HOOK(C_EncryptInit);
   SIMKMS_FAULT_HOOK_ENDS(C_Encrypt);
-  SIMKMS_FAULT_HOOK_ENDS(C_EncryptUpdate);
+  SIMKMS_FAULT_HOOK_AS(C_EncryptUpdate, kByEncryptFinal);
   SIMKMS_FAULT_HOOK_ENDS(C_EncryptFinal);
   SIMKMS_FAULT_HOOK(C_DecryptInit);
   SIMKMS_FAULT_HOOK_ENDS(C_Decrypt);

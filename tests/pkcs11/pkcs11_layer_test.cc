@@ -239,6 +239,17 @@ TEST(FaultInjection, FailsTheChosenCallAndPassesTheRest) {
               HasSubstr("CKR_DEVICE_ERROR"));
   EXPECT_TRUE(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "after").ok());
 
+  {
+    auto op = session->BeginEncrypt({CKM_AES_ECB, nullptr, 0}, key->get(), "multi");
+    ASSERT_TRUE(op.ok());
+    FaultInjection::Arm({.function = "C_EncryptUpdate", .mechanism = std::nullopt, .nth = 1, .rv = CKR_DEVICE_ERROR});
+    Bytes out(16);
+    EXPECT_FALSE(op->Update(block, out.data()).ok());
+    FaultInjection::Disarm();
+  }
+  auto after = session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "after a failed update");
+  EXPECT_TRUE(after.ok()) << after.status().ToString();
+
   FaultInjection::Arm({.function = "C_GenerateKey", .mechanism = std::nullopt, .nth = 0, .rv = CKR_DEVICE_ERROR});  // every call
   EXPECT_FALSE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());
   EXPECT_FALSE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());

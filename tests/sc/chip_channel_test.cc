@@ -3,6 +3,8 @@
 // alarm, a re-key whose COMMIT is lost, and the OTA keys a pending session
 // keeps from HELLO to CONFIRM (they end with the session; resyncs still work).
 #include "sc-engine/engine/chip_channel.h"
+#include "pkcs11/fault_injection.h"
+#include "policy/numbering.h"
 #include "tests/sc/appliance_fixture.h"
 #include "tests/support/ki1_packets.h"
 
@@ -413,6 +415,73 @@ TEST_F(ChipChannelTest, TheGenuineChipBehindAHijackedFirstCallRaisesTheAlarm) {
   EXPECT_EQ(AuditSeq(), audit + 1);
   EXPECT_EQ(LastEvent(), "subscriber.clone_suspected");
   EXPECT_EQ(LastDetail("counter"), "1");
+}
+
+}  // namespace
+}  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+// Issue 12: each token call the chip channel makes during a first call fails in
+// turn (pkcs11/fault_injection.h), once, on a fresh subscriber each time. Whatever
+// fails, the chip retries as a real one would (a new HELLO after any error or
+// silence) and the call completes with the chip and the AC on the same Ki_2: a
+// failure never leaves them split, and never locks the subscriber out.
+TEST_F(ChipChannelTest, EachTokenCallFailingInTurnNeverSplitsTheKeys) {
+  std::shared_ptr<p11::Module> faulty_module = p11::FaultInjection::Wrap(ts_.module);
+  p11::Session faulty = Unwrap(p11::Session::Open(faulty_module, ts_.slot));
+  const uint64_t first_body = Unwrap(policy::ParseIccid(kFirstIccid));
+
+  // One attempt of the chip: HELLO .. COMMIT; true once the chip holds the new key.
+  // `trace` collects what each step got, for the failure message.
+  std::string trace;
+  auto attempt = [&](protocol::ChipProtocolState& chip, const std::string& imsi) {
+    auto note = [&](const std::string& what) { trace += what + "; "; };
+    auto challenge = channel_->OnPacket(faulty, imsi, Unwrap(role_.Start(chip)));
+    note("HELLO -> " + (challenge.ok() ? challenge->outcome : challenge.status().ToString()));
+    if (!challenge.ok() || !challenge->reply) return false;
+    auto confirm = role_.OnPacket(chip, *challenge->reply);
+    if (!confirm.ok()) {
+      note("chip: " + confirm.status().ToString());
+      return false;
+    }
+    if (confirm->kind == protocol::ChipOutcome::Kind::kCommitted) return true;  // a resent COMMIT
+    if (confirm->kind != protocol::ChipOutcome::Kind::kSendPacket) {
+      note("chip: not a CONFIRM (" + std::to_string(static_cast<int>(confirm->kind)) + ")");
+      return false;
+    }
+    auto commit = channel_->OnPacket(faulty, imsi, confirm->packet);
+    note("CONFIRM -> " + (commit.ok() ? commit->outcome : commit.status().ToString()));
+    if (!commit.ok() || !commit->reply) return false;
+    auto done = role_.OnPacket(chip, *commit->reply);
+    if (!done.ok()) note("chip: " + done.status().ToString());
+    return done.ok() && done->kind == protocol::ChipOutcome::Kind::kCommitted;
+  };
+
+  uint64_t n = 1;
+  for (;; ++n) {
+    SCOPED_TRACE("token call " + std::to_string(n) + " fails");
+    const std::string iccid = Unwrap(policy::FormatIccid(first_body + n));
+    const storage::SubscriberRecord contracted =
+        Unwrap(Subscribers().Contract({"o-" + std::to_string(n), iccid, 2, std::nullopt}));
+    protocol::ChipProtocolState chip = MakeChip(contracted.imsi);
+    trace.clear();
+    p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
+    bool committed = attempt(chip, contracted.imsi);
+    const bool faulted = p11::FaultInjection::failed_calls() > 0;
+    p11::FaultInjection::Disarm();
+    for (int retry = 0; retry < 3 && !committed; ++retry) committed = attempt(chip, contracted.imsi);
+
+    ASSERT_TRUE(committed) << "the chip never got its key: " << trace;
+    const storage::SubscriberRecord r = Unwrap(store_->GetSubscriber(contracted.imsi));
+    EXPECT_EQ(r.state, storage::SubscriberState::kPersonalized);
+    EXPECT_EQ(r.ki2_kcv, Unwrap(kms::SoftwareAesKcv(chip.base_key))) << "chip and AC hold different keys";
+    if (!faulted) break;  // the call made fewer than n token calls: every one has failed once
+    ASSERT_LT(n, 500u);
+  }
+  EXPECT_GT(n, 10u) << "the wrapper saw too few token calls to mean anything";
+  RecordProperty("token_calls_of_a_first_call", static_cast<int>(n - 1));
 }
 
 }  // namespace
