@@ -18,7 +18,8 @@ PACKAGES=(
   libssl-dev openssl curl
   libboost-dev librocksdb-dev
   libgtest-dev libgmock-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  libcli11-dev nlohmann-json3-dev
+  python3   # the bench scripts (scripts/bench.sh, scripts/bench-scale.sh, tools/bench/bench_report.py)
   libosmocore-utils libosmocore-dev libosmo-gsup-client-dev
   clang libclang-rt-14-dev
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
