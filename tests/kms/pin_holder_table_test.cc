@@ -11,6 +11,7 @@
 #include "kms/ki2_vault.h"
 #include "kms/master_key.h"
 #include "kms/software_keys.h"
+#include "kms/token_audit.h"
 #include "kms/token_keys.h"
 #include "kms/token_policy.h"
 #include "tests/kms/kms_test_util.h"
@@ -32,6 +33,7 @@ class PinHolderTableTest : public ::testing::Test {
     mk_ = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
     keys_ = Unwrap(DeriveServiceKeys(s(), mk_));
     k1_ = Unwrap(DeriveK1(s(), mk_, 2, Profile::kModern));
+    k1_legacy_ = Unwrap(DeriveK1(s(), mk_, 1, Profile::kLegacy));
   }
   // What a PIN holder asks for: a session key whose value can be read.
   // length 0: no CKA_VALUE_LEN (C_UnwrapKey takes the length from the blob and
@@ -65,6 +67,7 @@ class PinHolderTableTest : public ::testing::Test {
   CK_OBJECT_HANDLE mk_ = CK_INVALID_HANDLE;
   ServiceKeys keys_;
   CK_OBJECT_HANDLE k1_ = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE k1_legacy_ = CK_INVALID_HANDLE;
 };
 
 // Row "derive with an extractable template", from MK: SoftHSM lets it through
@@ -214,6 +217,86 @@ TEST_F(PinHolderTableTest, DeriveKeyTakesAnUnwrapTemplate) {
   auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "key with a template");
   EXPECT_TRUE(derived.ok()) << "SoftHSM's C_DeriveKey now refuses CKA_UNWRAP_TEMPLATE: "
                             << derived.status().ToString();
+}
+
+// Attacks of someone who holds the user PIN and calls the token directly (issue 10,
+// finding 4): each key must do only its one job, and no attribute may be switched
+// on after the key is made. Every attempt must fail with the token's refusal.
+void ExpectFunctionRefused(const Status& s, const std::string& what) {
+  ASSERT_FALSE(s.ok()) << what << " was allowed";
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << what << ": " << s.ToString();
+  EXPECT_THAT(s.message(), HasSubstr("CKR_KEY_FUNCTION_NOT_PERMITTED")) << what;
+}
+
+// C_Decrypt(AES-CTR, K1) with the counter block set to a Ki_1 derivation block
+// is AES_K1(block) XOR 0 = Ki_1 in clear; ECB decryption is a second oracle.
+TEST_F(PinHolderTableTest, K1IsNoDecryptionOracle) {
+  DerivationBlock block = Unwrap(Ki1DerivationData(Profile::kModern, kImsi));
+  CK_AES_CTR_PARAMS ctr{128, {}};
+  std::copy(block.begin(), block.end(), ctr.cb);
+  const Bytes zeros(16, 0);
+  ExpectFunctionRefused(s().Decrypt({CKM_AES_CTR, &ctr, sizeof ctr}, k1_, zeros, "Ki_1 via CTR").status(),
+                        "AES-CTR decrypt with K1");
+  ExpectFunctionRefused(s().Decrypt({CKM_AES_ECB, nullptr, 0}, k1_, zeros, "ECB").status(),
+                        "AES-ECB decrypt with K1");
+  ExpectFunctionRefused(s().Encrypt({CKM_AES_ECB, nullptr, 0}, k1_, block, "ECB").status(),
+                        "AES-ECB encrypt with K1");
+  const Bytes zeros8(8, 0);
+  ExpectFunctionRefused(s().Decrypt({CKM_DES_ECB, nullptr, 0}, k1_legacy_, zeros8, "DES ECB").status(),
+                        "DES-ECB decrypt with legacy K1");
+}
+
+// C_SetAttributeValue switching a function on: every persistent key refuses.
+TEST_F(PinHolderTableTest, NoKeyCanBeWidened) {
+  const std::pair<CK_OBJECT_HANDLE, const char*> keys[] = {
+      {mk_, "MK"},                  {keys_.storage_kek, "storage KEK"}, {keys_.audit_mac, "audit key"},
+      {keys_.puk_encryption, "PUK key"}, {keys_.op_encryption, "OP key"}, {keys_.record_mac, "record key"},
+      {k1_, "K1 (modern)"},       {k1_legacy_, "K1 (legacy)"}};
+  const std::pair<CK_ATTRIBUTE_TYPE, const char*> functions[] = {
+      {CKA_ENCRYPT, "ENCRYPT"}, {CKA_DECRYPT, "DECRYPT"}, {CKA_WRAP, "WRAP"}, {CKA_UNWRAP, "UNWRAP"},
+      {CKA_DERIVE, "DERIVE"},   {CKA_SIGN, "SIGN"},       {CKA_VERIFY, "VERIFY"}};
+  for (const auto& [key, name] : keys) {
+    EXPECT_FALSE(Unwrap(s().GetBoolAttribute(key, CKA_MODIFIABLE, name))) << name;
+    for (const auto& [type, function] : functions) {
+      p11::Attributes widen;
+      widen.Bool(type, true);
+      Status set = s().SetAttributes(key, widen, name);
+      ASSERT_FALSE(set.ok()) << name << " accepted CKA_" << function << "=true";
+      EXPECT_EQ(set.code(), StatusCode::kPermissionDenied) << set.ToString();
+      EXPECT_THAT(set.message(), HasSubstr("CKR_ACTION_PROHIBITED")) << name << " " << function;
+    }
+  }
+  // The attack the widening enabled: K1 as an ECB decryptor hands out Ki_1.
+  DerivationBlock block = Unwrap(Ki1DerivationData(Profile::kModern, kImsi));
+  ExpectFunctionRefused(s().Encrypt({CKM_AES_ECB, nullptr, 0}, k1_, block, "Ki_1 via K1").status(),
+                        "AES-ECB encrypt with K1");
+}
+
+// A data object anyone can create without the PIN, labelled as the audit
+// checkpoint with a sequence number far ahead of the database, must not be read
+// as the checkpoint (it stopped kmsd from starting).
+TEST_F(PinHolderTableTest, PublicCheckpointImpostorIsNotRead) {
+  auto checkpoints = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
+  ASSERT_FALSE(Unwrap(checkpoints->Read()).has_value());
+  Bytes value{'S', 'K', 'C', '1', 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
+  value.resize(12 + 32, 0xee);
+  p11::Attributes impostor;
+  impostor.Ulong(CKA_CLASS, CKO_DATA)
+      .Text(CKA_LABEL, labels::kAuditHead)
+      .Text(CKA_APPLICATION, "simkms")
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, false)
+      .Blob(CKA_VALUE, value);
+  Unwrap(s().CreateObject(impostor, "public impostor")).Release();
+  EXPECT_FALSE(Unwrap(checkpoints->Read()).has_value()) << "the public impostor was read as the checkpoint";
+
+  storage::AuditCheckpoint genuine{7, Bytes(storage::kAuditHashSize, 0x11)};
+  Status written = checkpoints->Write(genuine);
+  ASSERT_TRUE(written.ok()) << written.ToString();
+  std::optional<storage::AuditCheckpoint> read = Unwrap(checkpoints->Read());
+  ASSERT_TRUE(read.has_value());
+  EXPECT_EQ(read->seq, 7u);
+  EXPECT_EQ(read->record_hash, genuine.record_hash);
 }
 
 }  // namespace
