@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kms/ceremony_token.h"
 #include "kms/kcv.h"
 #include "kms/master_key.h"
 #include "kms/shamir.h"
@@ -67,13 +68,15 @@ StatusOr<BackupFile> BackupFile::FromJson(const std::string& text) {
   return b;
 }
 
-StatusOr<KeyKcvs> ReadKcvs(p11::Session& session, const ServiceKeys& keys) {
+StatusOr<KeyKcvs> ReadKcvs(p11::Session& runtime, const ServiceKeys& keys, p11::Session* ceremony,
+                           CK_OBJECT_HANDLE mk) {
   KeyKcvs k;
-  SIMKMS_ASSIGN_OR_RETURN(k.mk, TokenKcv(session, keys.mk, "MK"));
-  SIMKMS_ASSIGN_OR_RETURN(k.storage_kek, TokenKcv(session, keys.storage_kek, "storage KEK"));
-  SIMKMS_ASSIGN_OR_RETURN(k.audit_mac, TokenKcv(session, keys.audit_mac, "audit key"));
-  SIMKMS_ASSIGN_OR_RETURN(k.puk_encryption, TokenKcv(session, keys.puk_encryption, "PUK key"));
-  SIMKMS_ASSIGN_OR_RETURN(k.op_encryption, TokenKcv(session, keys.op_encryption, "OP key"));
+  if (ceremony != nullptr) {
+    SIMKMS_ASSIGN_OR_RETURN(k.mk, TokenKcv(*ceremony, mk, "MK"));
+  }
+  SIMKMS_ASSIGN_OR_RETURN(k.storage_kek, TokenKcv(runtime, keys.storage_kek, "storage KEK"));
+  SIMKMS_ASSIGN_OR_RETURN(k.puk_encryption, TokenKcv(runtime, keys.puk_encryption, "PUK key"));
+  SIMKMS_ASSIGN_OR_RETURN(k.op_encryption, TokenKcv(runtime, keys.op_encryption, "OP key"));
   return k;
 }
 
@@ -125,17 +128,19 @@ class CeremonyRollback {
   bool committed_ = false;
 };
 
-// Both ceremonies end the same way: the service keys from MK, then their KCVs.
-StatusOr<InitResult> FinishWithServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
+// Both ceremonies end the same way: the service keys from MK moved to the runtime
+// token, then their KCVs.
+StatusOr<InitResult> FinishWithServiceKeys(CeremonySessions tokens, CK_OBJECT_HANDLE mk) {
   InitResult result;
-  SIMKMS_ASSIGN_OR_RETURN(result.keys, DeriveServiceKeys(session, mk));
-  SIMKMS_ASSIGN_OR_RETURN(result.kcvs, ReadKcvs(session, result.keys));
+  CeremonyToken ceremony(tokens.ceremony, mk, tokens.runtime);
+  SIMKMS_ASSIGN_OR_RETURN(result.keys, ceremony.MoveServiceKeys());
+  SIMKMS_ASSIGN_OR_RETURN(result.kcvs, ReadKcvs(tokens.runtime, result.keys, &tokens.ceremony, mk));
   return result;
 }
 
 }  // namespace
 
-StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& token_label, int threshold,
+StatusOr<InitResult> InitializeKeys(CeremonySessions tokens, const std::string& token_label, int threshold,
                                     int shares, int64_t now_ms, const std::string& auditor_public_key_pem) {
   if (threshold < shamir::kMinThreshold || threshold > shares || shares > shamir::kMaxShares) {
     return InvalidArgumentError("need 2 <= threshold <= shares <= 16, got " + std::to_string(threshold) + " of " +
@@ -145,14 +150,17 @@ StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& to
   if (!auditor_public_key_pem.empty()) {
     SIMKMS_RETURN_IF_ERROR(ParseRsaPem(auditor_public_key_pem, /*is_private=*/false, "auditor").status());
   }
-  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback rollback, CeremonyRollback::Begin(session));
-  SIMKMS_ASSIGN_OR_RETURN(MasterKeyBackup backup, GenerateMasterKeyWithBackup(session));
+  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback ceremony_rollback, CeremonyRollback::Begin(tokens.ceremony));
+  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback runtime_rollback, CeremonyRollback::Begin(tokens.runtime));
+  SIMKMS_ASSIGN_OR_RETURN(MasterKeyBackup backup, GenerateMasterKeyWithBackup(tokens.ceremony));
   CK_OBJECT_HANDLE mk = CK_INVALID_HANDLE;
-  SIMKMS_ASSIGN_OR_RETURN(mk, FindByLabel(session, CKO_SECRET_KEY, labels::kMasterKey));
+  SIMKMS_ASSIGN_OR_RETURN(mk, FindByLabel(tokens.ceremony, CKO_SECRET_KEY, labels::kMasterKey));
   SIMKMS_ASSIGN_OR_RETURN(shamir::ShareSet split, shamir::Split(backup.backup_kek, threshold, shares));
-  SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
-  SIMKMS_ASSIGN_OR_RETURN(result.auditor_export, CreateAuditEpochSeed(session, 0, auditor_public_key_pem, now_ms));
-  rollback.Commit();
+  SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(tokens, mk));
+  SIMKMS_ASSIGN_OR_RETURN(result.auditor_export,
+                          CreateAuditEpochSeed(tokens.runtime, 0, auditor_public_key_pem, now_ms));
+  ceremony_rollback.Commit();
+  runtime_rollback.Commit();
   result.backup.token_label = token_label;
   result.backup.created_ms = now_ms;
   result.backup.threshold = threshold;
@@ -165,7 +173,7 @@ StatusOr<InitResult> InitializeKeys(p11::Session& session, const std::string& to
   return result;
 }
 
-StatusOr<InitResult> RestoreKeys(p11::Session& session, const BackupFile& backup,
+StatusOr<InitResult> RestoreKeys(CeremonySessions tokens, const BackupFile& backup,
                                  const std::vector<std::string>& shares, uint64_t audit_first_epoch,
                                  const std::string& auditor_public_key_pem, int64_t now_ms) {
   for (std::size_t i = 0; i < shares.size(); ++i) {
@@ -177,13 +185,15 @@ StatusOr<InitResult> RestoreKeys(p11::Session& session, const BackupFile& backup
     }
   }
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes backup_kek, shamir::Combine(shares));
-  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback rollback, CeremonyRollback::Begin(session));
-  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE mk, RestoreMasterKey(session, backup_kek, backup.backup_kek_kcv,
+  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback ceremony_rollback, CeremonyRollback::Begin(tokens.ceremony));
+  SIMKMS_ASSIGN_OR_RETURN(CeremonyRollback runtime_rollback, CeremonyRollback::Begin(tokens.runtime));
+  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE mk, RestoreMasterKey(tokens.ceremony, backup_kek, backup.backup_kek_kcv,
                                                                 backup.wrapped_mk, backup.mk_kcv));
-  SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(session, mk));
+  SIMKMS_ASSIGN_OR_RETURN(InitResult result, FinishWithServiceKeys(tokens, mk));
   SIMKMS_ASSIGN_OR_RETURN(result.auditor_export,
-                          CreateAuditEpochSeed(session, audit_first_epoch, auditor_public_key_pem, now_ms));
-  rollback.Commit();
+                          CreateAuditEpochSeed(tokens.runtime, audit_first_epoch, auditor_public_key_pem, now_ms));
+  ceremony_rollback.Commit();
+  runtime_rollback.Commit();
   result.backup = backup;
   return result;
 }

@@ -22,7 +22,7 @@ StatusOr<Profile> ParseProfile(std::string_view name);
 // derivation input: never renumber.
 enum class KeyPurpose : uint8_t {
   kStorageKek = 0x01,  // wraps Ki_2 blobs (AES-256, CKM_AES_KEY_WRAP_PAD)
-  kAuditMac = 0x02,    // HMAC-SHA256 over audit records (generic secret, 32 bytes)
+  kAuditMac = 0x02,    // retired (the audit trail MACs with epoch keys, kms/audit_epochs.h); never reuse
   kPukEncryption = 0x03,  // AES-256-GCM over stored PUKs
   kOpEncryption = 0x04,   // AES-256-GCM over each VER's Milenage OP
   kRecordMac = 0x05,      // HMAC-SHA256 over stored records (generic secret, 32 bytes)

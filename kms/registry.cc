@@ -34,18 +34,9 @@ StatusOr<storage::DhGroup> ParseGroup(const std::string& name) {
 
 std::string OpAssociatedData(uint32_t ver) { return "op|" + std::to_string(ver); }
 
-// K1 is a deterministic function of MK and the VER, so an object left by an
-// interrupted earlier attempt is the right key: reuse it.
-StatusOr<CK_OBJECT_HANDLE> EnsureK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile,
-                                    bool* created) {
-  auto existing = FindK1(session, ver);
-  if (existing.ok()) {
-    *created = false;
-    return existing;
-  }
-  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
-  *created = true;
-  return DeriveK1(session, mk, ver, profile);
+Status NeedCeremonyToken(const CeremonyToken* ceremony, const std::string& what) {
+  if (ceremony != nullptr) return OkStatus();
+  return FailedPreconditionError(what + " needs MK, which is on the ceremony token: run kmsctl with --ceremony-token");
 }
 
 }  // namespace
@@ -95,13 +86,28 @@ StatusOr<storage::VerRecord> Registry::AddVer(NewVer request) {
   SIMKMS_ASSIGN_OR_RETURN(record.op_ciphertext,
                           SealField(session_, keys_.op_encryption, OpAssociatedData(request.ver), request.op));
   bool created = false;
-  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, EnsureK1(session_, keys_.mk, request.ver, request.profile, &created));
-  auto kcv = K1Kcv(session_, keys_.mk, request.ver, request.profile);
-  if (!kcv.ok()) {
-    if (created) session_.DestroyObject(k1, "K1 after failure").IgnoreError();
-    return kcv.status();
+  CK_OBJECT_HANDLE k1 = CK_INVALID_HANDLE;
+  if (ceremony_ != nullptr) {
+    SIMKMS_ASSIGN_OR_RETURN(k1, ceremony_->EnsureK1(request.ver, request.profile, &created));
+    auto kcv = ceremony_->K1Kcv(request.ver, request.profile);
+    if (!kcv.ok()) {
+      if (created) session_.DestroyObject(k1, "K1 after failure").IgnoreError();
+      return kcv.status();
+    }
+    record.k1_kcv = *kcv;
+  } else {
+    // kmsd: K1 was moved by `kmsctl ver add` with the ceremony token, which sends
+    // the KCV it computed there (kmsd cannot: K1 only derives, and MK is not here).
+    auto moved = FindK1(session_, request.ver);
+    if (!moved.ok()) {
+      return moved.status().code() == StatusCode::kNotFound
+                 ? FailedPreconditionError(subject + ": its K1 is not on the runtime token; `kmsctl ver add` with "
+                                                     "--ceremony-token moves it there before it calls kmsd")
+                 : moved.status();
+    }
+    if (request.k1_kcv.size() != 3) return InvalidArgumentError(subject + ": k1_kcv must be 3 bytes (6 hex digits)");
+    record.k1_kcv = request.k1_kcv;
   }
-  record.k1_kcv = *kcv;
 
   storage::WriteSet writes;
   writes.PutVer(record);
@@ -131,6 +137,7 @@ StatusOr<storage::VerRecord> Registry::SetActivationCodePolicy(uint32_t ver, boo
 
 StatusOr<K1Export> Registry::ExportK1(uint32_t ver, const std::string& manufacturer,
                                       const std::string& public_key_pem) {
+  SIMKMS_RETURN_IF_ERROR(NeedCeremonyToken(ceremony_, "exporting K1"));
   auto record = store_.GetVer(ver);
   if (!record.ok()) return record.status().WithContext("export K1 of VER " + std::to_string(ver));
   const Profile profile = FromStorage(record->profile);
@@ -151,8 +158,8 @@ StatusOr<K1Export> Registry::ExportK1(uint32_t ver, const std::string& manufactu
   context.amf = record->amf;
   SIMKMS_ASSIGN_OR_RETURN(context.op, OpenField(session_, keys_.op_encryption, OpAssociatedData(ver),
                                                 record->op_ciphertext));
-  SIMKMS_ASSIGN_OR_RETURN(K1Export exported,
-                          kms::ExportK1(session_, keys_.mk, ver, profile, manufacturer, public_key_pem, context));
+  SIMKMS_ASSIGN_OR_RETURN(K1Export exported, kms::ExportK1(ceremony_->session(), ceremony_->mk(), ver, profile,
+                                                            manufacturer, public_key_pem, context));
   if (!ConstantTimeEquals(exported.kcv, record->k1_kcv)) {
     return DataLossError("K1 of VER " + std::to_string(ver) + " has KCV " + ToHex(exported.kcv) +
                          " but the VER record says " + ToHex(record->k1_kcv) + " (token and DB disagree)");
@@ -209,13 +216,13 @@ StatusOr<storage::RangeRecord> Registry::AssignRange(const std::string& manufact
 }
 
 StatusOr<std::size_t> Registry::RederiveAllK1() {
+  SIMKMS_RETURN_IF_ERROR(NeedCeremonyToken(ceremony_, "restoring K1"));
   SIMKMS_ASSIGN_OR_RETURN(auto vers, store_.ListVers());
   for (const storage::VerRecord& v : vers) {
     const Profile profile = FromStorage(v.profile);
-    bool created = false;
-    SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, EnsureK1(session_, keys_.mk, v.ver, profile, &created));
-    (void)k1;
-    SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, K1Kcv(session_, keys_.mk, v.ver, profile));
+    bool moved = false;
+    SIMKMS_RETURN_IF_ERROR(ceremony_->EnsureK1(v.ver, profile, &moved).status());
+    SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, ceremony_->K1Kcv(v.ver, profile));
     if (!ConstantTimeEquals(kcv, v.k1_kcv)) {
       return DataLossError("restored K1 of VER " + std::to_string(v.ver) + " has KCV " + ToHex(kcv) +
                            ", the VER record says " + ToHex(v.k1_kcv) + ": this DB belongs to another master key");

@@ -12,6 +12,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
+#include "kms/ceremony_token.h"
 #include "kms/derivation_data.h"
 #include "kms/k1_export.h"
 #include "kms/token_keys.h"
@@ -38,15 +39,30 @@ struct NewVer {
   SecretBytes op;                      // 16-byte Milenage OP; empty: generate one in the token
   Bytes amf{0x80, 0x00};               // 2 bytes
   std::string description;
+  // Without the ceremony token (kmsd's admin socket): the KCV of the K1 that
+  // `kmsctl ver add` moved to the runtime token beforehand, from the ceremony
+  // token that computed it. Ignored with the ceremony token, which computes it.
+  Bytes k1_kcv;
 };
 
 class Registry {
  public:
-  Registry(p11::Session& session, const ServiceKeys& keys, storage::Store& store, Actor actor, Clock clock)
-      : session_(session), keys_(keys), store_(store), actor_(std::move(actor)), clock_(std::move(clock)) {}
+  // `session` is on the runtime token. `ceremony` (kms/ceremony_token.h), when
+  // given, is MK's token: kmsctl's ceremonies have it, kmsd never does.
+  Registry(p11::Session& session, const ServiceKeys& keys, storage::Store& store, Actor actor, Clock clock,
+           CeremonyToken* ceremony = nullptr)
+      : session_(session),
+        keys_(keys),
+        store_(store),
+        actor_(std::move(actor)),
+        clock_(std::move(clock)),
+        ceremony_(ceremony) {}
 
   // Validates the group (custom: safe prime, generator of the order-q subgroup),
-  // derives K1 in the token, seals OP, commits the VER with "ver.add".
+  // seals OP, commits the VER with "ver.add". With the ceremony token, K1 is
+  // derived there and moved to the runtime token; without it, K1 must already be
+  // on the runtime token (moved by `kmsctl ver add` before it called kmsd) and
+  // request.k1_kcv says its KCV.
   StatusOr<storage::VerRecord> AddVer(NewVer request);
 
   // The VER's activation-code policy for new contracts: required (the default)
@@ -57,7 +73,8 @@ class Registry {
   // and is not audited.
   StatusOr<storage::VerRecord> SetActivationCodePolicy(uint32_t ver, bool code_required);
 
-  // K1 of `ver` wrapped for the manufacturer; audited as "ver.export-k1".
+  // K1 of `ver` wrapped for the manufacturer; audited as "ver.export-k1". Needs
+  // the ceremony token.
   StatusOr<K1Export> ExportK1(uint32_t ver, const std::string& manufacturer, const std::string& public_key_pem);
 
   // A manufacturer's ICCID range (19-digit first ICCID with its Luhn digit) and IMSI
@@ -67,8 +84,9 @@ class Registry {
                                              const std::string& first_iccid, const std::string& first_imsi,
                                              int mnc_digits, uint64_t count);
 
-  // Re-creates the K1 token object of every VER in the store (after a restore
-  // onto a fresh token) and checks each KCV against the VER record.
+  // Moves the K1 of every VER in the store to the runtime token (after a restore
+  // onto fresh tokens) and checks each KCV against the VER record. Needs the
+  // ceremony token.
   StatusOr<std::size_t> RederiveAllK1();
 
  private:
@@ -80,6 +98,7 @@ class Registry {
   storage::Store& store_;
   Actor actor_;
   Clock clock_;
+  CeremonyToken* ceremony_;
 };
 
 Profile FromStorage(storage::KeyProfile p);

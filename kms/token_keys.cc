@@ -18,7 +18,6 @@ struct KeySpec {
 
 constexpr KeySpec kServiceKeys[] = {
     {StorageKekPolicy, KeyPurpose::kStorageKek, 32},
-    {AuditKeyPolicy, KeyPurpose::kAuditMac, 32},
     {PukKeyPolicy, KeyPurpose::kPukEncryption, 32},
     {OpKeyPolicy, KeyPurpose::kOpEncryption, 32},
     {RecordKeyPolicy, KeyPurpose::kRecordMac, 32},
@@ -40,31 +39,32 @@ StatusOr<p11::ScopedObject> DeriveFromMaster(p11::Session& session, CK_OBJECT_HA
   return session.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk, attributes, what);
 }
 
-// Every service key is made from its policy's template (kms/token_policy.h), so
-// what it may do is named in one place.
-StatusOr<p11::ScopedObject> DeriveServiceKey(p11::Session& session, CK_OBJECT_HANDLE mk, const KeySpec& spec) {
-  const ObjectPolicy& policy = spec.policy();
-  const std::string label(policy.label);
-  p11::Attributes a = PersistentKeyTemplate(policy, label, spec.length);
-  return DeriveFromMaster(session, mk, spec.purpose, 0, spec.length, a, label);
-}
-
-// The five service keys, made in kServiceKeys' order, handed over to the caller.
+// The four service keys, made in kServiceKeys' order, handed over to the caller.
 ServiceKeys ReleaseServiceKeys(std::vector<p11::ScopedObject>& made) {
   ServiceKeys keys;
   keys.storage_kek = made[0].Release();
-  keys.audit_mac = made[1].Release();
-  keys.puk_encryption = made[2].Release();
-  keys.op_encryption = made[3].Release();
-  keys.record_mac = made[4].Release();
+  keys.puk_encryption = made[1].Release();
+  keys.op_encryption = made[2].Release();
+  keys.record_mac = made[3].Release();
   return keys;
+}
+
+StatusOr<CK_OBJECT_HANDLE> MoveServiceKey(p11::Session& ceremony, CK_OBJECT_HANDLE mk, TransportReceiver& receiver,
+                                          const KeySpec& spec) {
+  const ObjectPolicy& policy = spec.policy();
+  SIMKMS_ASSIGN_OR_RETURN(TransportedKey sent,
+                          SendDerivedKey(ceremony, mk, {spec.purpose, 0, policy.key_type, spec.length},
+                                         receiver.public_key()));
+  return receiver.Receive(policy, std::string(policy.label), {}, sent);
 }
 
 }  // namespace
 
 StatusOr<CK_OBJECT_HANDLE> FindByLabel(p11::Session& session, CK_OBJECT_CLASS cls, const std::string& label) {
+  // Token objects only: a session object of the same label (a ceremony's twin whose
+  // clean-up failed) is not the key and must not stand in for one or block it.
   p11::Attributes query;
-  query.Ulong(CKA_CLASS, cls).Text(CKA_LABEL, label);
+  query.Ulong(CKA_CLASS, cls).Text(CKA_LABEL, label).Bool(CKA_TOKEN, true);
   SIMKMS_ASSIGN_OR_RETURN(auto found, session.FindAll(query));
   if (found.empty()) return NotFoundError("token has no object labelled " + label);
   if (found.size() > 1) {
@@ -73,31 +73,14 @@ StatusOr<CK_OBJECT_HANDLE> FindByLabel(p11::Session& session, CK_OBJECT_CLASS cl
   return found.front();
 }
 
-StatusOr<ServiceKeys> LoadServiceKeys(p11::Session& session) {
+StatusOr<ServiceKeys> LoadServiceKeys(p11::Session& runtime) {
   ServiceKeys keys;
-  auto mk = FindByLabel(session, CKO_SECRET_KEY, labels::kMasterKey);
-  if (!mk.ok()) return mk.status().WithContext("token not initialised by a key ceremony (kmsctl init)");
-  keys.mk = *mk;
-  SIMKMS_ASSIGN_OR_RETURN(keys.storage_kek, FindByLabel(session, CKO_SECRET_KEY, labels::kStorageKek));
-  SIMKMS_ASSIGN_OR_RETURN(keys.audit_mac, FindByLabel(session, CKO_SECRET_KEY, labels::kAuditMac));
-  SIMKMS_ASSIGN_OR_RETURN(keys.puk_encryption, FindByLabel(session, CKO_SECRET_KEY, labels::kPukEncryption));
-  SIMKMS_ASSIGN_OR_RETURN(keys.op_encryption, FindByLabel(session, CKO_SECRET_KEY, labels::kOpEncryption));
-  SIMKMS_ASSIGN_OR_RETURN(keys.record_mac, FindByLabel(session, CKO_SECRET_KEY, labels::kRecordMac));
-  return keys;
-}
-
-StatusOr<ServiceKeys> DeriveServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
-  for (const KeySpec& spec : kServiceKeys) {
-    SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(session, std::string(spec.policy().label)));
-  }
-  // Kept as ScopedObjects until all five exist, so a failure leaves none behind.
-  std::vector<p11::ScopedObject> made;
-  for (const KeySpec& spec : kServiceKeys) {
-    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, DeriveServiceKey(session, mk, spec));
-    made.push_back(std::move(key));
-  }
-  ServiceKeys keys = ReleaseServiceKeys(made);
-  keys.mk = mk;
+  auto kek = FindByLabel(runtime, CKO_SECRET_KEY, labels::kStorageKek);
+  if (!kek.ok()) return kek.status().WithContext("token not initialised by a key ceremony (kmsctl init)");
+  keys.storage_kek = *kek;
+  SIMKMS_ASSIGN_OR_RETURN(keys.puk_encryption, FindByLabel(runtime, CKO_SECRET_KEY, labels::kPukEncryption));
+  SIMKMS_ASSIGN_OR_RETURN(keys.op_encryption, FindByLabel(runtime, CKO_SECRET_KEY, labels::kOpEncryption));
+  SIMKMS_ASSIGN_OR_RETURN(keys.record_mac, FindByLabel(runtime, CKO_SECRET_KEY, labels::kRecordMac));
   return keys;
 }
 
@@ -106,33 +89,30 @@ StatusOr<ServiceKeys> MoveServiceKeys(p11::Session& ceremony, CK_OBJECT_HANDLE m
   for (const KeySpec& spec : kServiceKeys) {
     SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(runtime, std::string(spec.policy().label)));
   }
-  // Owned until all five exist, so a failure leaves none on the runtime token.
+  // Owned until all exist, so a failure leaves none on the runtime token.
   std::vector<p11::ScopedObject> made;
   for (const KeySpec& spec : kServiceKeys) {
-    const ObjectPolicy& policy = spec.policy();
-    SIMKMS_ASSIGN_OR_RETURN(TransportedKey sent,
-                            SendDerivedKey(ceremony, mk, {spec.purpose, 0, policy.key_type, spec.length},
-                                           receiver.public_key()));
-    SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key, receiver.Receive(policy, std::string(policy.label), {}, sent));
+    SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key, MoveServiceKey(ceremony, mk, receiver, spec));
     made.emplace_back(runtime.functions(), runtime.handle(), key);
   }
   return ReleaseServiceKeys(made);
 }
 
-StatusOr<std::vector<std::string>> DeriveMissingServiceKeys(p11::Session& session, CK_OBJECT_HANDLE mk) {
+StatusOr<std::vector<std::string>> MoveMissingServiceKeys(p11::Session& ceremony, CK_OBJECT_HANDLE mk,
+                                                          p11::Session& runtime, TransportReceiver& receiver) {
   std::vector<p11::ScopedObject> made;
-  std::vector<std::string> labels;
+  std::vector<std::string> moved;
   for (const KeySpec& spec : kServiceKeys) {
     const std::string label(spec.policy().label);
-    auto existing = FindByLabel(session, CKO_SECRET_KEY, label);
+    auto existing = FindByLabel(runtime, CKO_SECRET_KEY, label);
     if (existing.ok()) continue;
     if (existing.status().code() != StatusCode::kNotFound) return existing.status();
-    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, DeriveServiceKey(session, mk, spec));
-    made.push_back(std::move(key));
-    labels.push_back(label);
+    SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE key, MoveServiceKey(ceremony, mk, receiver, spec));
+    made.emplace_back(runtime.functions(), runtime.handle(), key);
+    moved.push_back(label);
   }
   for (p11::ScopedObject& key : made) key.Release();
-  return labels;
+  return moved;
 }
 
 namespace {
@@ -144,16 +124,6 @@ CK_KEY_TYPE K1Type(Profile profile) { return profile == Profile::kLegacy ? CKK_D
 CK_ULONG K1Length(Profile profile) { return profile == Profile::kLegacy ? 8 : 16; }
 
 }  // namespace
-
-StatusOr<CK_OBJECT_HANDLE> DeriveK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile) {
-  const std::string label = labels::K1(ver);
-  SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(session, label));
-  p11::Attributes a = PersistentKeyTemplate(K1Policy(profile == Profile::kLegacy), label,
-                                            profile == Profile::kModern ? K1Length(profile) : 0);
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k1,
-                          DeriveFromMaster(session, mk, K1Purpose(profile), ver, K1Length(profile), a, label));
-  return k1.Release();
-}
 
 StatusOr<CK_OBJECT_HANDLE> MoveK1(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,
                                   TransportReceiver& receiver, uint32_t ver, Profile profile) {

@@ -17,10 +17,9 @@ namespace {
 
 // KCVs are CMAC/HMAC signatures (kms/kcv.h), so each key that has a KCV signs.
 constexpr ObjectPolicy kPolicies[] = {
-    {"MK", labels::kMasterKey, false, CKO_SECRET_KEY, CKK_AES, kDerive | kSign},
+    {"MK", labels::kMasterKey, false, CKO_SECRET_KEY, CKK_AES, kDerive | kSign, false, TokenRole::kCeremony},
     {"storage KEK", labels::kStorageKek, false, CKO_SECRET_KEY, CKK_AES, kWrap | kUnwrap | kSign,
      /*unwrap_template=*/true},
-    {"audit key", labels::kAuditMac, false, CKO_SECRET_KEY, CKK_GENERIC_SECRET, kSign | kVerify},
     // Derives the next epoch's key and the epoch's MAC key, nothing else; no KCV
     // (the auditor checks the seed with the export's seed_check instead).
     {"audit epoch key", labels::kAuditEpochKey, false, CKO_SECRET_KEY, CKK_AES, kDerive},
@@ -153,7 +152,7 @@ void CompareUnwrapTemplate(p11::Session& session, CK_OBJECT_HANDLE object, std::
   }
 }
 
-StatusOr<ObservedObject> Observe(p11::Session& session, CK_OBJECT_HANDLE object) {
+StatusOr<ObservedObject> Observe(p11::Session& session, CK_OBJECT_HANDLE object, TokenRole role) {
   ObservedObject o;
   SIMKMS_ASSIGN_OR_RETURN(CK_ULONG cls, UlongAttribute(session, object, CKA_CLASS));
   o.object_class = ClassName(cls);
@@ -182,6 +181,11 @@ StatusOr<ObservedObject> Observe(p11::Session& session, CK_OBJECT_HANDLE object)
     return o;
   }
   o.policy = std::string(policy->name);
+  if (policy->token != role) {
+    o.problems.push_back(policy->token == TokenRole::kCeremony
+                             ? "belongs on the ceremony token only: here the runtime token's PIN (kmsd's) reaches it"
+                             : "belongs on the runtime token, not the ceremony token");
+  }
   if (cls == CKO_DATA) {
     for (const FixedAttribute& a : kDataAttributes) Compare(session, object, a.type, a.name, a.value, o);
     return o;
@@ -231,12 +235,25 @@ void CheckEpochKeys(TokenCheck& check) {
                            "): the policy allows one, or two of consecutive epochs during a close");
 }
 
+// Two keys of one label (other than the epoch keys, told apart by their epoch):
+// a moved key keeps CKA_COPYABLE (SoftHSM refuses the attribute in the copy that
+// makes it), so a PIN holder can C_CopyObject it. The copy cannot do more than
+// the key (its attributes cannot be widened), but the token no longer holds
+// exactly what the ceremonies made. `objects` is sorted by label.
+void CheckDuplicateLabels(TokenCheck& check) {
+  for (std::size_t i = 1; i < check.objects.size(); ++i) {
+    const ObservedObject& a = check.objects[i - 1];
+    const ObservedObject& b = check.objects[i];
+    if (a.label != b.label || a.policy == Named("audit epoch key").name) continue;
+    check.problems.push_back("two objects labelled " + a.label + " (a copy of a key: C_CopyObject)");
+  }
+}
+
 }  // namespace
 
 std::span<const ObjectPolicy> TokenPolicy() { return kPolicies; }
 const ObjectPolicy& MasterKeyPolicy() { return Named("MK"); }
 const ObjectPolicy& StorageKekPolicy() { return Named("storage KEK"); }
-const ObjectPolicy& AuditKeyPolicy() { return Named("audit key"); }
 const ObjectPolicy& AuditEpochKeyPolicy() { return Named("audit epoch key"); }
 std::span<const CK_ATTRIBUTE> UnwrappedKeyTemplate() { return kUnwrappedKey; }
 const ObjectPolicy& PukKeyPolicy() { return Named("PUK key"); }
@@ -372,18 +389,19 @@ nlohmann::ordered_json TokenCheck::ToJson() const {
   return out;
 }
 
-StatusOr<TokenCheck> CheckTokenObjects(p11::Session& session) {
+StatusOr<TokenCheck> CheckTokenObjects(p11::Session& session, TokenRole role) {
   p11::Attributes query;
   query.Bool(CKA_TOKEN, true);
   SIMKMS_ASSIGN_OR_RETURN(auto handles, session.FindAll(query));
   TokenCheck check;
   for (CK_OBJECT_HANDLE h : handles) {
-    SIMKMS_ASSIGN_OR_RETURN(ObservedObject o, Observe(session, h));
+    SIMKMS_ASSIGN_OR_RETURN(ObservedObject o, Observe(session, h, role));
     check.objects.push_back(std::move(o));
   }
   std::sort(check.objects.begin(), check.objects.end(),
             [](const ObservedObject& a, const ObservedObject& b) { return a.label < b.label; });
-  CheckEpochKeys(check);
+  if (role == TokenRole::kRuntime) CheckEpochKeys(check);
+  CheckDuplicateLabels(check);
   return check;
 }
 

@@ -39,6 +39,10 @@ enum Usage : uint32_t {
 // Every K1 is labelled kK1Prefix + its VER (labels::K1 in kms/token_keys.h).
 inline constexpr char kK1Prefix[] = "simkms/k1/";
 
+// The two tokens: the runtime token kmsd uses, and the ceremony token that holds
+// MK (kms/ceremony_token.h), which kmsd never logs in to.
+enum class TokenRole { kRuntime, kCeremony };
+
 struct ObjectPolicy {
   std::string_view name;   // "storage KEK"
   std::string_view label;  // exact label, or a prefix when label_is_prefix
@@ -52,17 +56,19 @@ struct ObjectPolicy {
   // made extractable, readable or persistent. (CKA_DERIVE_TEMPLATE, its
   // counterpart for K1 and MK, SoftHSM 2.6.1 does not know.)
   bool unwrap_template = false;
+  // The token this object belongs on; on the other it is a violation (MK on the
+  // runtime token would put every key within reach of kmsd's PIN).
+  TokenRole token = TokenRole::kRuntime;
 };
 
 // What every key unwrapped under a key with `unwrap_template` must be: a private,
 // sensitive, unextractable session object.
 std::span<const CK_ATTRIBUTE> UnwrappedKeyTemplate();
 
-// Every object kind the runtime token may hold.
+// Every object kind either token may hold (each entry says which).
 std::span<const ObjectPolicy> TokenPolicy();
 const ObjectPolicy& MasterKeyPolicy();
 const ObjectPolicy& StorageKekPolicy();
-const ObjectPolicy& AuditKeyPolicy();
 // E_e of kms/audit_epochs.h: AES-256, derive-only, CKA_ID = BE64(e). The token holds
 // exactly one, or two of consecutive epochs between TokenAuditMac::CloseEpoch making
 // the next one and destroying the old (a crash there; the Store finishes the close
@@ -139,7 +145,7 @@ struct TokenCheck {
 };
 
 // Reads every token object the logged-in session can see (public and private)
-// and compares it with the policy.
-StatusOr<TokenCheck> CheckTokenObjects(p11::Session& session);
+// and compares it with the policy for a token of `role`.
+StatusOr<TokenCheck> CheckTokenObjects(p11::Session& session, TokenRole role = TokenRole::kRuntime);
 
 }  // namespace simkms::kms

@@ -92,10 +92,11 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------------------
-step "1. Key ceremony: token, master key, service keys, 3-of-5 custodian backup"
+step "1. Key ceremony: two tokens, master key, service keys, 3-of-5 custodian backup"
 kmsctl init --init-token --label simkms --so-pin-file "$STATE/so.pin" \
   --threshold 3 --shares 5 --backup-out "$STATE/mk-backup.json" --shares-dir "$STATE/shares" | sed 's/^/    /'
 note "each custodian receives one share file; any 3 of the 5 restore the master key"
+note "MK is on the ceremony token (its own PIN); kmsd's runtime token holds only what MK's keys derive"
 
 step "2. VERs: the patent's legacy profile (DES K1), modern (AES-128) with ffdhe2048 and with P-256"
 kmsctl ver add --ver 1 --profile legacy --dh-group ffdhe2048 --description "patent profile, weak DES K1" >/dev/null
@@ -103,6 +104,7 @@ kmsctl ver add --ver 2 --profile modern --dh-group ffdhe2048 --description "defa
 kmsctl ver add --ver 3 --profile modern --dh-group p256 --description "ECDH profile" >/dev/null
 kmsctl ver list | sed 's/^/    /'
 kmsctl token check | tail -n 1 | sed 's/^/    /' || die "the token does not match the token policy"
+kmsctl token check --ceremony | tail -n 1 | sed 's/^/    /' || die "the ceremony token does not match the token policy"
 note "every key does one job (no decrypt on K1, nothing modifiable); kmsd runs the same check at start"
 
 step "3. Ranges: manufacturer acme gets ICCIDs and IMSIs, 1:1 by position"
@@ -130,22 +132,25 @@ unset K1HEX
 [ "$GOT" = "$EXPECTED" ] || die "K1 KCV mismatch: manufacturer $GOT, export file $EXPECTED"
 ok "the manufacturer computes KCV $GOT, the export file says $EXPECTED"
 
-step "5. Disaster recovery drill: a second token restored from 3 of the 5 shares"
+step "5. Disaster recovery drill: a second pair of tokens restored from 3 of the 5 shares"
 cp -a "$STATE/db" "$STATE/db-restored"
-SIMKMS_TOKEN="pkcs11:token=simkms-restored" SIMKMS_DB="$STATE/db-restored" \
-  kmsctl restore --init-token --label simkms-restored --so-pin-file "$STATE/so.pin" \
+SIMKMS_TOKEN="pkcs11:token=simkms-restored" SIMKMS_CEREMONY_TOKEN="pkcs11:token=simkms-restored-ceremony" \
+  SIMKMS_DB="$STATE/db-restored" \
+  kmsctl restore --init-token --label simkms-restored --ceremony-label simkms-restored-ceremony \
+  --so-pin-file "$STATE/so.pin" \
   --backup "$STATE/mk-backup.json" --share-file "$STATE/shares/share-2.txt" \
   --share-file "$STATE/shares/share-4.txt" --share-file "$STATE/shares/share-5.txt" >/dev/null
-if SIMKMS_TOKEN="pkcs11:token=spare" kmsctl restore --init-token --label spare --so-pin-file "$STATE/so.pin" \
+if SIMKMS_TOKEN="pkcs11:token=spare" SIMKMS_CEREMONY_TOKEN="pkcs11:token=spare-ceremony" \
+  kmsctl restore --init-token --label spare --ceremony-label spare-ceremony --so-pin-file "$STATE/so.pin" \
   --backup "$STATE/mk-backup.json" --share-file "$STATE/shares/share-1.txt" \
   --share-file "$STATE/shares/share-3.txt" >/dev/null 2>&1; then
   die "a restore with 2 shares was accepted"
 fi
 ok "two shares are not enough"
 kmsctl --json status > "$STATE/status-original.json"
-SIMKMS_TOKEN="pkcs11:token=simkms-restored" SIMKMS_DB="$STATE/db-restored" kmsctl --json status \
-  > "$STATE/status-restored.json"
-for k in kcv.mk kcv.storage_kek kcv.audit_key kcv.puk_key kcv.op_key; do
+SIMKMS_TOKEN="pkcs11:token=simkms-restored" SIMKMS_CEREMONY_TOKEN="pkcs11:token=simkms-restored-ceremony" \
+  SIMKMS_DB="$STATE/db-restored" kmsctl --json status > "$STATE/status-restored.json"
+for k in kcv.mk kcv.storage_kek kcv.puk_key kcv.op_key; do
   a=$(json_field "$STATE/status-original.json" "$k")
   b=$(json_field "$STATE/status-restored.json" "$k")
   [ -n "$a" ] && [ "$a" = "$b" ] || die "$k differs after restore: $a vs $b"

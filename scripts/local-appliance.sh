@@ -4,7 +4,8 @@
 
 # Points SoftHSM and kmsctl/kmsd at a token and DB under $1 (made by the caller,
 # with umask 077), with random PINs in owner-only files: never on a command line.
-# Needs SOFTHSM_MODULE.
+# The runtime token (kmsd's) and the ceremony token (MK's, kmsctl's ceremonies
+# only) each get their own PIN. Needs SOFTHSM_MODULE.
 local_token_state() {
   local state="$1"
   mkdir -p "$state/tokens"
@@ -13,6 +14,7 @@ local_token_state() {
     "$state/tokens" > "$SOFTHSM2_CONF"
   head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/user.pin"
   head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/so.pin"
+  head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$state/ceremony.pin"
   local_token_env "$state"
 }
 
@@ -22,6 +24,7 @@ local_token_env() {
   export SOFTHSM2_CONF="$1/softhsm2.conf"
   export SIMKMS_MODULE="$SOFTHSM_MODULE" SIMKMS_PIN_FILE="$1/user.pin" SIMKMS_DB="$1/db"
   export SIMKMS_TOKEN="pkcs11:token=simkms"
+  export SIMKMS_CEREMONY_PIN_FILE="$1/ceremony.pin" SIMKMS_CEREMONY_TOKEN="pkcs11:token=simkms-ceremony"
 }
 
 # Luhn check digit of an ICCID body (ITU-T E.118).

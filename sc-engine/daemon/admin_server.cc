@@ -86,9 +86,8 @@ StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, cons
     SIMKMS_ASSIGN_OR_RETURN(kms::KeyKcvs k, kms::ReadKcvs(session, s.keys));
     SIMKMS_ASSIGN_OR_RETURN(auto head, s.store.AuditHead());
     SIMKMS_ASSIGN_OR_RETURN(uint64_t subscribers, s.store.CountKeys("subscribers"));
-    return Json{{"kcv.mk", ToHex(k.mk)},
-                {"kcv.storage_kek", ToHex(k.storage_kek)},
-                {"kcv.audit_key", ToHex(k.audit_mac)},
+    // No kcv.mk: MK is on the ceremony token, which kmsd never opens.
+    return Json{{"kcv.storage_kek", ToHex(k.storage_kek)},
                 {"kcv.puk_key", ToHex(k.puk_encryption)},
                 {"kcv.op_key", ToHex(k.op_encryption)},
                 {"subscriber_records", subscribers},
@@ -115,6 +114,10 @@ StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, cons
     SIMKMS_ASSIGN_OR_RETURN(v.description, OptionalArg<std::string>(args, "description", ""));
     SIMKMS_ASSIGN_OR_RETURN(std::string amf, OptionalArg<std::string>(args, "amf", "8000"));
     SIMKMS_ASSIGN_OR_RETURN(v.amf, FromHex(amf));
+    // K1 is moved to the token by kmsctl from the ceremony token, which also
+    // computed this KCV (kmsd holds no MK).
+    SIMKMS_ASSIGN_OR_RETURN(std::string k1_kcv, Arg<std::string>(args, "k1_kcv"));
+    SIMKMS_ASSIGN_OR_RETURN(v.k1_kcv, FromHex(k1_kcv));
     if (args.contains("op")) {
       SIMKMS_ASSIGN_OR_RETURN(std::string op_hex, Arg<std::string>(args, "op"));
       SIMKMS_ASSIGN_OR_RETURN(Bytes op, FromHex(op_hex));

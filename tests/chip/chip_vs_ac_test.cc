@@ -80,11 +80,9 @@ std::string Digits(std::mt19937_64& rng, std::string prefix, std::size_t length)
 TEST(ChipVsAcTest, ThousandRandomChipsAnswerLikeTheTokenAndOsmoAucGen) {
   const auto started = std::chrono::steady_clock::now();
   SoftHsmToken token;
-  TokenSession ts(token);
-  p11::Session& s = *ts.session;
-  Unwrap(kms::GenerateMasterKeyWithBackup(s));
-  const CK_OBJECT_HANDLE mk = Unwrap(kms::FindByLabel(s, CKO_SECRET_KEY, kms::labels::kMasterKey));
-  const kms::ServiceKeys keys = Unwrap(kms::DeriveServiceKeys(s, mk));
+  simkms::testing::ApplianceTokens app(token);
+  p11::Session& s = app.runtime();
+  const kms::ServiceKeys keys = app.keys();
   const RsaPair manufacturer = MakeRsa();
   const std::optional<std::filesystem::path> osmo = simkms::testing::FindOsmoAucGen();
   std::mt19937_64 rng(0x43484950);
@@ -94,7 +92,7 @@ TEST(ChipVsAcTest, ThousandRandomChipsAnswerLikeTheTokenAndOsmoAucGen) {
     const uint32_t ver = profile == kms::Profile::kLegacy ? 3 : 4;
     SCOPED_TRACE(std::string(kms::ProfileName(profile)) + " VER " + std::to_string(ver));
     // The VER in the token and its record; the manufacturer's copy from the export.
-    const CK_OBJECT_HANDLE k1 = Unwrap(kms::DeriveK1(s, mk, ver, profile));
+    const CK_OBJECT_HANDLE k1 = app.K1(ver, profile);
     kms::Block op_value{};
     for (auto& b : op_value) b = static_cast<uint8_t>(rng());
     const SecretBytes op = SecretBytes::Copy(op_value);
@@ -103,7 +101,8 @@ TEST(ChipVsAcTest, ThousandRandomChipsAnswerLikeTheTokenAndOsmoAucGen) {
     context.op = op;
     const kms::Amf amf{context.amf[0], context.amf[1]};
     const kms::K1Export exported = Unwrap(kms::K1Export::FromJson(
-        Unwrap(kms::ExportK1(s, mk, ver, profile, "acme", manufacturer.public_pem, context)).ToJson()));
+        Unwrap(kms::ExportK1(app.ceremony(), app.mk->mk(), ver, profile, "acme", manufacturer.public_pem, context))
+            .ToJson()));
     const SecretBytes chip_k1 = Unwrap(kms::UnwrapK1Export(exported, manufacturer.private_pem));
     const SecretBytes chip_op = Unwrap(kms::UnwrapOpFromExport(exported, manufacturer.private_pem));
     const SecretBytes ac_op = Unwrap(kms::OpenVerOp(s, keys, ver, sealed_op));

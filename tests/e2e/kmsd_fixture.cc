@@ -74,6 +74,7 @@ ProcessResult KmsdFixture::Kmsctl(std::vector<std::string> args) {
   argv.insert(argv.end(), args.begin(), args.end());
   return simkms::testing::RunProcess(argv, {{"SIMKMS_MODULE", simkms::testing::SoftHsmModulePath()},
                                             {"SIMKMS_PIN_FILE", token_.pin_file().string()},
+                                            {"SIMKMS_CEREMONY_PIN_FILE", token_.ceremony_pin_file().string()},
                                             {"SIMKMS_DB", db_},
                                             {"SIMKMS_TOKEN", "pkcs11:token=simkms"}});
 }

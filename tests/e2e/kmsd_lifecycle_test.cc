@@ -144,11 +144,22 @@ TEST_F(KmsdLifecycleTest, KmsctlWorksOnlineThroughTheAdminSocket) {
   const std::string sock = (token_.dir() / "admin.sock").string();
   // Offline kmsctl cannot open the database kmsd holds; online it can.
   EXPECT_EQ(Kmsctl({"ver", "add", "--ver", "5"}).exit_code, 1);
+  // kmsd holds no MK: kmsctl moves K1 from the ceremony token, kmsd records the VER.
   ProcessResult added = Kmsctl({"--admin-socket", sock, "ver", "add", "--ver", "5", "--profile", "legacy"});
   ASSERT_EQ(added.exit_code, 0) << added.err;
   ProcessResult listed = Kmsctl({"--admin-socket", sock, "--json", "ver", "list"});
   ASSERT_EQ(listed.exit_code, 0) << listed.err;
   EXPECT_THAT(listed.out, ::testing::HasSubstr("\"legacy\""));
+  // A ver.add sent to kmsd without K1 moved first is refused and changes nothing.
+  const long audit = AuditRecords();
+  ProcessResult raw = simkms::testing::RunProcess(
+      {"/usr/bin/python3", "-c",
+       "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+       "s.sendall(b'{\"command\":\"ver.add\",\"args\":{\"ver\":6,\"k1_kcv\":\"aabbcc\"}}\\n'); "
+       "print(s.recv(4096).decode())",
+       sock});
+  EXPECT_THAT(raw.out, ::testing::HasSubstr("its K1 is not on the runtime token"));
+  EXPECT_EQ(AuditRecords(), audit);
   ASSERT_EQ(Kmsctl({"--admin-socket", sock, "range", "assign", "--manufacturer", "beta", "--ver", "5",
                     "--iccid-first", "8949001234567900125", "--imsi-first", "262019876600000", "--count", "10"})
                 .exit_code,
@@ -161,7 +172,8 @@ TEST_F(KmsdLifecycleTest, KmsctlWorksOnlineThroughTheAdminSocket) {
   EXPECT_EQ(Kmsctl({"--admin-socket", sock, "audit", "verify"}).exit_code, 0);
   ProcessResult status = Kmsctl({"--admin-socket", sock, "status"});
   EXPECT_EQ(status.exit_code, 0);
-  EXPECT_THAT(status.out, ::testing::HasSubstr("kcv.mk"));
+  EXPECT_THAT(status.out, ::testing::HasSubstr("kcv.storage_kek"));
+  EXPECT_THAT(status.out, ::testing::Not(::testing::HasSubstr("kcv.mk")));  // MK is not kmsd's
   EXPECT_EQ(Kmsctl({"--admin-socket", sock, "init", "--backup-out", "/tmp/x"}).exit_code, 2);  // offline only
 }
 

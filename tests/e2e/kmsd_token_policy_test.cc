@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "kms/master_key.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
@@ -17,15 +18,18 @@ using ::testing::HasSubstr;
 
 class KmsdTokenPolicyTest : public KmsdFixture {
  protected:
+  // A PIN holder's session on the runtime token, from this process.
+  StatusOr<p11::Session> PinHoldersSession() {
+    auto module = token_.module();
+    SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken slot, module->FindToken(p11::TokenUri::ForLabel("simkms")));
+    SIMKMS_ASSIGN_OR_RETURN(p11::Session session, p11::Session::Open(module, slot.slot));
+    SIMKMS_RETURN_IF_ERROR(session.Login(CKU_USER, token_.user_pin()));
+    return session;
+  }
   // What a PIN holder can do with the module: make an object of their choosing.
   void Plant(p11::Attributes& object) {
-    auto module = token_.module();
-    auto slot = module->FindToken(p11::TokenUri::ForLabel("simkms"));
-    ASSERT_TRUE(slot.ok()) << slot.status().ToString();
-    auto session = p11::Session::Open(module, slot->slot);
+    auto session = PinHoldersSession();
     ASSERT_TRUE(session.ok()) << session.status().ToString();
-    Status login = session->Login(CKU_USER, token_.user_pin());
-    ASSERT_TRUE(login.ok()) << login.ToString();
     auto created = session->CreateObject(object, "planted object");
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     created->Release();
@@ -37,16 +41,17 @@ class KmsdTokenPolicyTest : public KmsdFixture {
 };
 
 TEST_F(KmsdTokenPolicyTest, HealthzAndMetricsReportTheCheck) {
-  // MK, the five service keys, VER 2's K1, the audit epoch key and the audit checkpoint.
+  // The four service keys, VER 2's K1, the audit epoch key and the audit
+  // checkpoint; MK is on the ceremony token.
   HttpResult health = Http("GET", "/healthz");
   EXPECT_EQ(health.status, 200);
-  EXPECT_EQ(health.body, R"({"status":"ok","token_policy":"ok","token_objects":9})");
+  EXPECT_EQ(health.body, R"({"status":"ok","token_policy":"ok","token_objects":7})");
   HttpResult metrics = Http("GET", "/metrics");
-  EXPECT_THAT(metrics.body, HasSubstr("simkms_token_policy_objects 9"));
+  EXPECT_THAT(metrics.body, HasSubstr("simkms_token_policy_objects 7"));
   EXPECT_THAT(metrics.body, HasSubstr("simkms_token_policy_violations 0"));
   ProcessResult check = Kmsctl({"token", "check"});
   EXPECT_EQ(check.exit_code, 0) << check.err;
-  EXPECT_THAT(check.out, HasSubstr("token simkms: 9 objects, all as the token policy says"));
+  EXPECT_THAT(check.out, HasSubstr("token simkms: 7 objects, all as the token policy says"));
 }
 
 // A K1 planted with the module's defaults (modifiable, decrypt ...): kmsd does
@@ -74,6 +79,23 @@ TEST_F(KmsdTokenPolicyTest, RefusesToStartWithAWidenedKey) {
   EXPECT_EQ(check.exit_code, 1);
   EXPECT_THAT(check.out, HasSubstr("\"ok\": false"));
   EXPECT_THAT(check.err, HasSubstr("does not match the token policy"));
+}
+
+// MK on the runtime token, however well made (sealed, unmodifiable, derive-only as
+// on the ceremony token): there kmsd's PIN would reach every key, so kmsd refuses
+// to start (issue 10).
+TEST_F(KmsdTokenPolicyTest, RefusesToStartWithMkOnTheRuntimeToken) {
+  ASSERT_EQ(StopKmsd(), 0);
+  {
+    auto session = PinHoldersSession();
+    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    auto made = kms::GenerateMasterKeyWithBackup(*session);
+    ASSERT_TRUE(made.ok()) << made.status().ToString();
+  }
+  ProcessResult run = RunKmsdForeground();
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_THAT(run.err, HasSubstr("does not match the token policy, refusing to start"));
+  EXPECT_THAT(run.err, HasSubstr("simkms/mk: belongs on the ceremony token only"));
 }
 
 // A public data object labelled as the audit checkpoint (no PIN needed to make

@@ -44,7 +44,8 @@ storage::AuditEvent Event(uint64_t i) {
 class AuditEpochs : public ::testing::Test {
  protected:
   void SetUp() override {
-    export_ = *Unwrap(InitializeKeys(*ts_.session, "simkms-test", 2, 3, 1, auditor_.public_pem)).auditor_export;
+    export_ = *Unwrap(InitializeKeys({*cs_.session, *ts_.session}, "simkms-test", 2, 3, 1, auditor_.public_pem))
+                   .auditor_export;
     OpenStore();
   }
 
@@ -88,6 +89,7 @@ class AuditEpochs : public ::testing::Test {
 
   SoftHsmToken token_;
   TokenSession ts_{token_};
+  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};
   TempDir dir_;
   RsaPair auditor_ = MakeRsa(2048);
   AuditorSeedExport export_;

@@ -1,7 +1,8 @@
 // The init and restore ceremonies on a token that fails (pkcs11/fault_injection.h):
-// every token call the ceremony makes fails in turn, once. Whatever fails, the
-// ceremony either reports the failure and leaves the token as it was (no MK, no
-// service key, no audit seed: the next attempt is not refused as AlreadyExists),
+// every token call the ceremony makes, on either token, fails in turn, once.
+// Whatever fails, the ceremony either reports the failure and leaves both tokens
+// as they were (no MK, no service key, no audit seed: the next attempt is not
+// refused as AlreadyExists),
 // or -- where the failed call did not matter (a session copy's clean-up) --
 // succeeds with the whole key set. Issue 12: the ceremony used to leave MK and the
 // service keys behind when reading their KCVs failed.
@@ -27,20 +28,24 @@ class CeremonyFaultsTest : public ::testing::Test {
   void SetUp() override {
     module_ = FaultInjection::Wrap(plain_.module);
     session_ = std::make_unique<p11::Session>(Unwrap(p11::Session::Open(module_, plain_.slot)));
+    ceremony_ = std::make_unique<p11::Session>(Unwrap(p11::Session::Open(module_, plain_ceremony_.slot)));
   }
+  CeremonySessions tokens() { return {*ceremony_, *session_}; }
   void TearDown() override { FaultInjection::Disarm(); }
 
-  // Token objects, counted on the plain (unwrapped) session.
+  // Token objects of both tokens, counted on the plain (unwrapped) sessions.
   std::size_t TokenObjects() {
     p11::Attributes query;
     query.Bool(CKA_TOKEN, true);
-    return Unwrap(plain_.session->FindAll(query)).size();
+    return Unwrap(plain_.session->FindAll(query)).size() + Unwrap(plain_ceremony_.session->FindAll(query)).size();
   }
   void DestroyAllTokenObjects() {
     p11::Attributes query;
     query.Bool(CKA_TOKEN, true);
-    for (CK_OBJECT_HANDLE h : Unwrap(plain_.session->FindAll(query))) {
-      ASSERT_TRUE(plain_.session->DestroyObject(h, "reset").ok());
+    for (TokenSession* t : {&plain_, &plain_ceremony_}) {
+      for (CK_OBJECT_HANDLE h : Unwrap(t->session->FindAll(query))) {
+        ASSERT_TRUE(t->session->DestroyObject(h, "reset").ok());
+      }
     }
   }
 
@@ -73,28 +78,30 @@ class CeremonyFaultsTest : public ::testing::Test {
 
   SoftHsmToken token_;
   TokenSession plain_{token_};
+  TokenSession plain_ceremony_{token_, "simkms-ceremony", /*ceremony=*/true};
   std::shared_ptr<p11::Module> module_;
-  std::unique_ptr<p11::Session> session_;
+  std::unique_ptr<p11::Session> session_;   // the runtime token, through the wrapper
+  std::unique_ptr<p11::Session> ceremony_;  // the ceremony token, through the wrapper
 };
 
 TEST_F(CeremonyFaultsTest, InitLeavesNothingOrEverythingWhicheverCallFails) {
   const std::size_t whole = [&] {
-    auto r = InitializeKeys(*session_, "simkms-test", 2, 3, 0, "");
+    auto r = InitializeKeys(tokens(), "simkms-test", 2, 3, 0, "");
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     const std::size_t n = TokenObjects();
     DestroyAllTokenObjects();
     return n;
   }();
-  ASSERT_GE(whole, 7u);  // MK, six service keys, the audit seed
-  FailEachCallInTurn([&] { return InitializeKeys(*session_, "simkms-test", 2, 3, 0, ""); }, whole);
+  ASSERT_EQ(whole, 6u);  // MK on the ceremony token; four service keys and the audit seed on the runtime token
+  FailEachCallInTurn([&] { return InitializeKeys(tokens(), "simkms-test", 2, 3, 0, ""); }, whole);
 }
 
 TEST_F(CeremonyFaultsTest, RestoreLeavesNothingOrEverythingWhicheverCallFails) {
-  InitResult made = Unwrap(InitializeKeys(*session_, "simkms-test", 2, 3, 0, ""));
+  InitResult made = Unwrap(InitializeKeys(tokens(), "simkms-test", 2, 3, 0, ""));
   const std::size_t whole = TokenObjects();
   DestroyAllTokenObjects();
   const std::vector<std::string> shares(made.shares.begin(), made.shares.begin() + 2);
-  FailEachCallInTurn([&] { return RestoreKeys(*session_, made.backup, shares, 7, "", 0); }, whole);
+  FailEachCallInTurn([&] { return RestoreKeys(tokens(), made.backup, shares, 7, "", 0); }, whole);
 }
 
 }  // namespace

@@ -36,6 +36,18 @@ class CeremonyTransportTest : public ::testing::Test {
     }
     throw std::runtime_error("runtime token has no " + label);
   }
+  // The oracle: the key of `spec` derived straight from MK on the ceremony token as a
+  // session object with the given usage (sign: its KCV; derive: a K1's Ki_1).
+  p11::ScopedObject OnCeremony(const DerivedKeySpec& spec, uint32_t usage) {
+    Bytes data = MasterDerivationData(spec.purpose, spec.context, spec.length < 16 ? 16 : spec.length);
+    CK_KEY_DERIVATION_STRING_DATA params{data.data(), static_cast<CK_ULONG>(data.size())};
+    p11::Attributes a;
+    a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, spec.key_type);
+    if (spec.key_type != CKK_DES) a.Ulong(CKA_VALUE_LEN, spec.length);
+    a.Bool(CKA_TOKEN, false).Bool(CKA_PRIVATE, true).Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false);
+    SetUsage(a, usage);
+    return Unwrap(ceremony().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "oracle"));
+  }
   std::size_t RuntimeObjects() {
     p11::Attributes all;
     return Unwrap(runtime().FindAll(all)).size();
@@ -64,16 +76,15 @@ TEST_F(CeremonyTransportTest, MovedKeysHaveTheCeremonyValuesAndThePolicy) {
     }
   }
   // The same values as derived on one token: the KCVs the ceremonies record.
-  ServiceKeys on_ceremony = Unwrap(DeriveServiceKeys(ceremony(), mk_));
   EXPECT_EQ(Unwrap(TokenKcv(runtime(), Unwrap(FindByLabel(runtime(), CKO_SECRET_KEY, labels::kStorageKek)), "KEK")),
-            Unwrap(TokenKcv(ceremony(), on_ceremony.storage_kek, "KEK")));
+            Unwrap(TokenKcv(ceremony(), OnCeremony(moves[0].second, kSign).get(), "KEK")));
   EXPECT_EQ(Unwrap(TokenKcv(runtime(), Unwrap(FindByLabel(runtime(), CKO_SECRET_KEY, labels::kRecordMac)), "rec")),
-            Unwrap(TokenKcv(ceremony(), on_ceremony.record_mac, "rec")));
+            Unwrap(TokenKcv(ceremony(), OnCeremony(moves[1].second, kSign).get(), "rec")));
   {
     // K1 only derives: compare what it derives, Ki_1 of one IMSI (session objects).
-    CK_OBJECT_HANDLE k1_on_ceremony = Unwrap(DeriveK1(ceremony(), mk_, 2, Profile::kModern));
+    p11::ScopedObject k1_on_ceremony = OnCeremony(moves[2].second, kDerive);
     auto ki1 = Unwrap(DeriveKi1(runtime(), Unwrap(FindK1(runtime(), 2)), Profile::kModern, "262019876543210"));
-    auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony, Profile::kModern, "262019876543210"));
+    auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony.get(), Profile::kModern, "262019876543210"));
     EXPECT_EQ(Unwrap(TokenKcv(runtime(), ki1.get(), "Ki_1")),
               Unwrap(TokenKcv(ceremony(), ki1_on_ceremony.get(), "Ki_1")));
   }
@@ -130,20 +141,18 @@ TEST_F(CeremonyTransportTest, RuntimeTokenWithoutMkConforms) {
   TransportReceiver receiver = Unwrap(TransportReceiver::Open(runtime()));
   ServiceKeys moved = Unwrap(MoveServiceKeys(ceremony(), mk_, runtime(), receiver));
   CK_OBJECT_HANDLE k1 = Unwrap(MoveK1(ceremony(), mk_, runtime(), receiver, 2, Profile::kModern));
-  EXPECT_EQ(moved.mk, CK_INVALID_HANDLE);
   EXPECT_EQ(k1, Unwrap(FindK1(runtime(), 2)));
-  ServiceKeys on_ceremony = Unwrap(DeriveServiceKeys(ceremony(), mk_));
-  for (auto [here, there] : {std::pair{moved.storage_kek, on_ceremony.storage_kek},
-                             std::pair{moved.audit_mac, on_ceremony.audit_mac},
-                             std::pair{moved.puk_encryption, on_ceremony.puk_encryption},
-                             std::pair{moved.op_encryption, on_ceremony.op_encryption},
-                             std::pair{moved.record_mac, on_ceremony.record_mac}}) {
-    EXPECT_EQ(Unwrap(TokenKcv(runtime(), here, "moved")), Unwrap(TokenKcv(ceremony(), there, "derived")));
+  for (auto [here, spec] :
+       {std::pair{moved.storage_kek, DerivedKeySpec{KeyPurpose::kStorageKek, 0, CKK_AES, 32}},
+        std::pair{moved.puk_encryption, DerivedKeySpec{KeyPurpose::kPukEncryption, 0, CKK_AES, 32}},
+        std::pair{moved.op_encryption, DerivedKeySpec{KeyPurpose::kOpEncryption, 0, CKK_AES, 32}},
+        std::pair{moved.record_mac, DerivedKeySpec{KeyPurpose::kRecordMac, 0, CKK_GENERIC_SECRET, 32}}}) {
+    EXPECT_EQ(Unwrap(TokenKcv(runtime(), here, "moved")), Unwrap(TokenKcv(ceremony(), OnCeremony(spec, kSign).get(), "derived")));
   }
   Unwrap(CreateAuditEpochSeed(runtime(), 0, "", 0));
   TokenCheck check = Unwrap(CheckTokenObjects(runtime()));
   EXPECT_TRUE(check.ok()) << check.Summary();
-  EXPECT_EQ(check.objects.size(), 7u);
+  EXPECT_EQ(check.objects.size(), 6u);
 
   auto again = MoveServiceKeys(ceremony(), mk_, runtime(), receiver);
   EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
@@ -159,10 +168,10 @@ TEST_F(CeremonyTransportTest, LegacyDesK1ArrivesWithTheCeremonyValue) {
   TransportReceiver receiver = Unwrap(TransportReceiver::Open(runtime()));
   CK_OBJECT_HANDLE k1 = Unwrap(MoveK1(ceremony(), mk_, runtime(), receiver, 1, Profile::kLegacy));
   EXPECT_EQ(k1, Unwrap(FindK1(runtime(), 1)));
-  CK_OBJECT_HANDLE k1_on_ceremony = Unwrap(DeriveK1(ceremony(), mk_, 1, Profile::kLegacy));
+  p11::ScopedObject k1_on_ceremony = OnCeremony({KeyPurpose::kK1Legacy, 1, CKK_DES, 8}, kDerive);
   for (const char* imsi : {"262019876543210", "001010000000001"}) {
     auto ki1 = Unwrap(DeriveKi1(runtime(), k1, Profile::kLegacy, imsi));
-    auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony, Profile::kLegacy, imsi));
+    auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony.get(), Profile::kLegacy, imsi));
     EXPECT_EQ(Unwrap(TokenKcv(runtime(), ki1.get(), "Ki_1")), Unwrap(TokenKcv(ceremony(), ki1_on_ceremony.get(), "Ki_1")))
         << imsi;
   }

@@ -37,28 +37,37 @@ CK_OBJECT_HANDLE ImportKnownMasterKey(p11::Session& s) {
   return Unwrap(s.CreateObject(a, "known MK")).Release();
 }
 
-TEST(DerivationVectors, TokenMatchesDocumentedValues) {
-  SoftHsmToken token;
-  TokenSession ts(token);
-  p11::Session& s = *ts.session;
-  CK_OBJECT_HANDLE mk = ImportKnownMasterKey(s);
-  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s, mk, "MK"))), "377822");
+// The documented vectors through the appliance's own path: MK on the ceremony
+// token, every key moved to the runtime token (kms/ceremony_token.h) and checked there.
+class TwoTokenVectors : public ::testing::Test {
+ protected:
+  SoftHsmToken token_;
+  TokenSession runtime_{token_};
+  TokenSession ceremony_{token_, "simkms-ceremony", /*ceremony=*/true};
+  p11::Session& s() { return *runtime_.session; }
+  p11::Session& c() { return *ceremony_.session; }
+  CK_OBJECT_HANDLE mk_ = ImportKnownMasterKey(c());
+  CeremonyToken moves_{c(), mk_, s()};
+};
 
-  ServiceKeys keys = Unwrap(DeriveServiceKeys(s, mk));
-  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s, keys.storage_kek, "KEK"))), "f379f4");
-  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s, keys.audit_mac, "audit"))), "f7ae10");
-  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s, keys.puk_encryption, "PUK"))), "3df056");
-  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s, keys.op_encryption, "OP"))), "5b326e");
+TEST_F(TwoTokenVectors, TokenMatchesDocumentedValues) {
+  EXPECT_EQ(ToHex(Unwrap(TokenKcv(c(), mk_, "MK"))), "377822");
 
-  CK_OBJECT_HANDLE k1_modern = Unwrap(DeriveK1(s, mk, 3, Profile::kModern));
-  EXPECT_EQ(ToHex(Unwrap(K1Kcv(s, mk, 3, Profile::kModern))), "c79888");
-  auto ki1_modern = Unwrap(DeriveKi1(s, k1_modern, Profile::kModern, kImsi));
-  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s, ki1_modern.get(), "Ki_1"))), "ba115d");
+  ServiceKeys keys = Unwrap(moves_.MoveServiceKeys());
+  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s(), keys.storage_kek, "KEK"))), "f379f4");
+  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s(), keys.puk_encryption, "PUK"))), "3df056");
+  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s(), keys.op_encryption, "OP"))), "5b326e");
 
-  CK_OBJECT_HANDLE k1_legacy = Unwrap(DeriveK1(s, mk, 4, Profile::kLegacy));
-  (void)k1_legacy;
+  bool moved = false;
+  CK_OBJECT_HANDLE k1_modern = Unwrap(moves_.EnsureK1(3, Profile::kModern, &moved));
+  EXPECT_TRUE(moved);
+  EXPECT_EQ(ToHex(Unwrap(moves_.K1Kcv(3, Profile::kModern))), "c79888");
+  auto ki1_modern = Unwrap(DeriveKi1(s(), k1_modern, Profile::kModern, kImsi));
+  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s(), ki1_modern.get(), "Ki_1"))), "ba115d");
+
+  Unwrap(moves_.EnsureK1(4, Profile::kLegacy, &moved));
   // VER 3 legacy is the documented vector; VER 4 above proves a second VER coexists.
-  EXPECT_EQ(ToHex(Unwrap(K1Kcv(s, mk, 3, Profile::kLegacy))), "c908ef");
+  EXPECT_EQ(ToHex(Unwrap(moves_.K1Kcv(3, Profile::kLegacy))), "c908ef");
 }
 
 TEST(DerivationVectors, SoftwareMatchesDocumentedValues) {
@@ -76,14 +85,11 @@ TEST(DerivationVectors, SoftwareMatchesDocumentedValues) {
   EXPECT_FALSE(SoftwareDeriveKi1(Profile::kLegacy, k1_modern, kImsi).ok());
 }
 
-TEST(DerivationVectors, LegacyKi1InTokenMatchesSoftware) {
-  SoftHsmToken token;
-  TokenSession ts(token);
-  p11::Session& s = *ts.session;
-  CK_OBJECT_HANDLE mk = ImportKnownMasterKey(s);
-  CK_OBJECT_HANDLE k1 = Unwrap(DeriveK1(s, mk, 3, Profile::kLegacy));
-  auto ki1 = Unwrap(DeriveKi1(s, k1, Profile::kLegacy, kImsi));
-  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s, ki1.get(), "Ki_1"))), "52d856");
+TEST_F(TwoTokenVectors, LegacyKi1InTokenMatchesSoftware) {
+  bool moved = false;
+  CK_OBJECT_HANDLE k1 = Unwrap(moves_.EnsureK1(3, Profile::kLegacy, &moved));
+  auto ki1 = Unwrap(DeriveKi1(s(), k1, Profile::kLegacy, kImsi));
+  EXPECT_EQ(ToHex(Unwrap(TokenKcv(s(), ki1.get(), "Ki_1"))), "52d856");
 }
 
 }  // namespace

@@ -34,73 +34,76 @@ void ExpectValueUnreadable(p11::Session& s, CK_OBJECT_HANDLE key, const char* wh
   EXPECT_THAT(value.status().message(), HasSubstr("CKR_ATTRIBUTE_SENSITIVE")) << what;
 }
 
+// The two tokens after an init ceremony: s() is the runtime token, c() the
+// ceremony token that holds MK.
 class KeyHierarchyTest : public ::testing::Test {
  protected:
   SoftHsmToken token_;
-  TokenSession ts_{token_};
-  p11::Session& s() { return *ts_.session; }
+  simkms::testing::ApplianceTokens app_{token_};
+  p11::Session& s() { return app_.runtime(); }
+  p11::Session& c() { return app_.ceremony(); }
+  CK_OBJECT_HANDLE mk() { return app_.mk->mk(); }
 };
 
 TEST_F(KeyHierarchyTest, InitCreatesSealedMasterKeyAndServiceKeys) {
-  MasterKeyBackup backup = Unwrap(GenerateMasterKeyWithBackup(s()));
-  EXPECT_EQ(backup.wrapped_mk.size(), 40u);
-  EXPECT_EQ(backup.mk_kcv.size(), 3u);
-  EXPECT_EQ(backup.backup_kek.size(), 32u);
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-  EXPECT_FALSE(Unwrap(s().GetBoolAttribute(mk, CKA_EXTRACTABLE, "MK")));
-  EXPECT_TRUE(Unwrap(s().GetBoolAttribute(mk, CKA_SENSITIVE, "MK")));
-  EXPECT_EQ(Unwrap(TokenKcv(s(), mk, "MK")), backup.mk_kcv);
-
-  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  EXPECT_EQ(app_.init.backup.wrapped_mk.size(), 40u);
+  EXPECT_EQ(app_.init.backup.mk_kcv.size(), 3u);
+  EXPECT_EQ(app_.init.shares.size(), 3u);
+  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(c(), CKO_SECRET_KEY, labels::kMasterKey));
+  EXPECT_FALSE(Unwrap(c().GetBoolAttribute(mk, CKA_EXTRACTABLE, "MK")));
+  EXPECT_TRUE(Unwrap(c().GetBoolAttribute(mk, CKA_SENSITIVE, "MK")));
+  EXPECT_EQ(Unwrap(TokenKcv(c(), mk, "MK")), app_.init.backup.mk_kcv);
+  EXPECT_EQ(app_.init.kcvs.mk, app_.init.backup.mk_kcv);
+  // MK is on the ceremony token only; the service keys on the runtime token only.
+  EXPECT_EQ(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(FindByLabel(c(), CKO_SECRET_KEY, labels::kStorageKek).status().code(), StatusCode::kNotFound);
   ServiceKeys loaded = Unwrap(LoadServiceKeys(s()));
-  EXPECT_EQ(loaded.storage_kek, keys.storage_kek);
-  EXPECT_EQ(loaded.audit_mac, keys.audit_mac);
+  EXPECT_EQ(loaded.storage_kek, app_.keys().storage_kek);
+  EXPECT_EQ(loaded.record_mac, app_.keys().record_mac);
 
-  // A second ceremony on the same token is refused and changes nothing.
-  auto again = GenerateMasterKeyWithBackup(s());
+  // A second ceremony on the same tokens is refused and changes neither.
+  auto again = InitializeKeys({c(), s()}, "simkms-test", 2, 3, 2);
   EXPECT_EQ(again.status().code(), StatusCode::kAlreadyExists);
-  EXPECT_EQ(DeriveServiceKeys(s(), mk).status().code(), StatusCode::kAlreadyExists);
-  EXPECT_EQ(Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey)), mk);
+  EXPECT_EQ(Unwrap(FindByLabel(c(), CKO_SECRET_KEY, labels::kMasterKey)), mk);
+  EXPECT_EQ(Unwrap(LoadServiceKeys(s())).storage_kek, app_.keys().storage_kek);
+  EXPECT_EQ(app_.mk->MoveServiceKeys().status().code(), StatusCode::kAlreadyExists);
 }
 
 // A token initialised before record MACs has no record key: `kmsctl records seal`
-// derives it (and only it) from MK, the same key a fresh ceremony would have made.
-TEST_F(KeyHierarchyTest, MissingRecordKeyIsDerivedFromMkAndNothingElseChanges) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+// moves it (and only it) from the ceremony token, the same key a fresh ceremony
+// would have made.
+TEST_F(KeyHierarchyTest, MissingRecordKeyIsMovedFromTheCeremonyTokenAndNothingElseChanges) {
+  const ServiceKeys keys = app_.keys();
   const Bytes kcv = Unwrap(TokenKcv(s(), keys.record_mac, "record key"));
   ASSERT_TRUE(s().DestroyObject(keys.record_mac, "record key").ok());
   EXPECT_EQ(LoadServiceKeys(s()).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(Unwrap(DeriveMissingServiceKeys(s(), mk)), std::vector<std::string>{labels::kRecordMac});
+  EXPECT_EQ(Unwrap(app_.mk->MoveMissingServiceKeys()), std::vector<std::string>{labels::kRecordMac});
   ServiceKeys loaded = Unwrap(LoadServiceKeys(s()));
   EXPECT_EQ(loaded.storage_kek, keys.storage_kek);
   EXPECT_EQ(Unwrap(TokenKcv(s(), loaded.record_mac, "record key")), kcv);
-  EXPECT_TRUE(Unwrap(DeriveMissingServiceKeys(s(), mk)).empty());
+  EXPECT_TRUE(Unwrap(app_.mk->MoveMissingServiceKeys()).empty());
 }
 
 TEST_F(KeyHierarchyTest, SealedMasterKeyCannotBeWrappedAgain) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  CK_OBJECT_HANDLE mk = this->mk();
   p11::Attributes a;
   a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 32).Bool(CKA_WRAP, true)
       .Bool(CKA_TOKEN, false);
-  auto attacker_kek = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "attacker KEK"));
-  auto wrapped = s().WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, attacker_kek.get(), mk, "MK");
+  auto attacker_kek = Unwrap(c().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "attacker KEK"));
+  auto wrapped = c().WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, attacker_kek.get(), mk, "MK");
   ASSERT_FALSE(wrapped.ok());
   EXPECT_THAT(wrapped.status().message(), HasSubstr("CKR_KEY_UNEXTRACTABLE"));
   // And PKCS#11 refuses to make it extractable again.
   p11::Attributes unseal;
   unseal.Bool(CKA_EXTRACTABLE, true);
-  EXPECT_FALSE(s().SetAttributes(mk, unseal, "unseal MK").ok());
+  EXPECT_FALSE(c().SetAttributes(mk, unseal, "unseal MK").ok());
 }
 
 TEST_F(KeyHierarchyTest, NoKeyTheApplianceMakesHasAReadableValue) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
-  CK_OBJECT_HANDLE k1_legacy = Unwrap(DeriveK1(s(), mk, 1, Profile::kLegacy));
-  CK_OBJECT_HANDLE k1_modern = Unwrap(DeriveK1(s(), mk, 2, Profile::kModern));
+  const CK_OBJECT_HANDLE mk = this->mk();
+  const ServiceKeys keys = app_.keys();
+  CK_OBJECT_HANDLE k1_legacy = app_.K1(1, Profile::kLegacy);
+  CK_OBJECT_HANDLE k1_modern = app_.K1(2, Profile::kModern);
   auto ki1_legacy = Unwrap(DeriveKi1(s(), k1_legacy, Profile::kLegacy, "262019876543210"));
   auto ki1_modern = Unwrap(DeriveKi1(s(), k1_modern, Profile::kModern, "262019876543210"));
   p11::Attributes fresh = FreshKi2Template();
@@ -109,9 +112,10 @@ TEST_F(KeyHierarchyTest, NoKeyTheApplianceMakesHasAReadableValue) {
   WrappedKi2 wrapped = Unwrap(vault.Wrap(s(), ki2.get()));
   auto ki2_unwrapped = Unwrap(vault.Unwrap(s(), wrapped, "262019876543210"));
 
-  ExpectValueUnreadable(s(), mk, "MK");
+  ExpectValueUnreadable(c(), mk, "MK");
+  EXPECT_FALSE(Unwrap(c().GetBoolAttribute(mk, CKA_EXTRACTABLE, "MK")));
   ExpectValueUnreadable(s(), keys.storage_kek, "storage KEK");
-  ExpectValueUnreadable(s(), keys.audit_mac, "audit key");
+  ExpectValueUnreadable(s(), keys.record_mac, "record key");
   ExpectValueUnreadable(s(), keys.puk_encryption, "PUK key");
   ExpectValueUnreadable(s(), keys.op_encryption, "OP key");
   ExpectValueUnreadable(s(), k1_legacy, "legacy K1");
@@ -121,21 +125,20 @@ TEST_F(KeyHierarchyTest, NoKeyTheApplianceMakesHasAReadableValue) {
   ExpectValueUnreadable(s(), ki2.get(), "fresh Ki_2");
   ExpectValueUnreadable(s(), ki2_unwrapped.get(), "unwrapped Ki_2");
   // Persistent keys and unwrapped copies cannot leave the token wrapped either.
-  for (CK_OBJECT_HANDLE h : {mk, keys.storage_kek, keys.audit_mac, keys.puk_encryption, keys.op_encryption,
+  for (CK_OBJECT_HANDLE h : {keys.storage_kek, keys.record_mac, keys.puk_encryption, keys.op_encryption,
                              k1_legacy, k1_modern, ki1_legacy.get(), ki1_modern.get(), ki2_unwrapped.get()}) {
     EXPECT_FALSE(Unwrap(s().GetBoolAttribute(h, CKA_EXTRACTABLE, "key"))) << h;
   }
 }
 
 TEST_F(KeyHierarchyTest, Ki1InTokenEqualsTheChipsSoftwareDerivation) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  const CK_OBJECT_HANDLE mk = this->mk();
   RsaPair manufacturer = MakeRsa(2048);
   for (Profile profile : {Profile::kLegacy, Profile::kModern}) {
     const uint32_t ver = profile == Profile::kLegacy ? 7 : 8;
-    CK_OBJECT_HANDLE k1 = Unwrap(DeriveK1(s(), mk, ver, profile));
-    K1Export exported = Unwrap(ExportK1(s(), mk, ver, profile, "acme", manufacturer.public_pem));
-    EXPECT_EQ(exported.kcv, Unwrap(K1Kcv(s(), mk, ver, profile)));
+    CK_OBJECT_HANDLE k1 = app_.K1(ver, profile);
+    K1Export exported = Unwrap(ExportK1(c(), mk, ver, profile, "acme", manufacturer.public_pem));
+    EXPECT_EQ(exported.kcv, Unwrap(K1Kcv(c(), mk, ver, profile)));
     // The manufacturer's side: OpenSSL unwraps K1 and checks its KCV.
     SecretBytes k1_clear = Unwrap(UnwrapK1Export(Unwrap(K1Export::FromJson(exported.ToJson())),
                                                  manufacturer.private_pem));
@@ -150,17 +153,16 @@ TEST_F(KeyHierarchyTest, Ki1InTokenEqualsTheChipsSoftwareDerivation) {
 }
 
 TEST_F(KeyHierarchyTest, K1ExportRefusesWeakOrWrongKeysAndTamperedFiles) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
+  const CK_OBJECT_HANDLE mk = this->mk();
   RsaPair weak = MakeRsa(1024);
-  auto refused = ExportK1(s(), mk, 3, Profile::kModern, "acme", weak.public_pem);
+  auto refused = ExportK1(c(), mk, 3, Profile::kModern, "acme", weak.public_pem);
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("2048"));
-  EXPECT_FALSE(ExportK1(s(), mk, 3, Profile::kModern, "acme", "garbage").ok());
+  EXPECT_FALSE(ExportK1(c(), mk, 3, Profile::kModern, "acme", "garbage").ok());
 
   RsaPair mfr = MakeRsa(2048);
   RsaPair other = MakeRsa(2048);
-  K1Export e = Unwrap(ExportK1(s(), mk, 3, Profile::kModern, "acme", mfr.public_pem));
+  K1Export e = Unwrap(ExportK1(c(), mk, 3, Profile::kModern, "acme", mfr.public_pem));
   EXPECT_THAT(UnwrapK1Export(e, other.private_pem).status().message(), HasSubstr("different manufacturer key"));
   K1Export bad_kcv = e;
   bad_kcv.kcv[0] ^= 1;
@@ -170,46 +172,41 @@ TEST_F(KeyHierarchyTest, K1ExportRefusesWeakOrWrongKeysAndTamperedFiles) {
   EXPECT_FALSE(UnwrapK1Export(flipped, mfr.private_pem).ok());
 }
 
-TEST(KeyRestore, SecondTokenFromBackupGivesIdenticalKcvs) {
+TEST(KeyRestore, SecondTokenPairFromBackupGivesIdenticalKcvs) {
   SoftHsmToken token;
   TokenSession first(token, "first");
-  CK_OBJECT_HANDLE mk = CK_INVALID_HANDLE;
-  MasterKeyBackup backup = Unwrap(GenerateMasterKeyWithBackup(*first.session));
-  mk = Unwrap(FindByLabel(*first.session, CKO_SECRET_KEY, labels::kMasterKey));
-  ServiceKeys keys1 = Unwrap(DeriveServiceKeys(*first.session, mk));
-  Unwrap(DeriveK1(*first.session, mk, 5, Profile::kModern));
+  TokenSession first_ceremony(token, "first-ceremony", /*ceremony=*/true);
+  InitResult init = Unwrap(InitializeKeys({*first_ceremony.session, *first.session}, "first", 2, 3, 1));
+  CeremonyToken first_mk = Unwrap(CeremonyToken::Open(*first_ceremony.session, *first.session));
+  bool moved = false;
+  Unwrap(first_mk.EnsureK1(5, Profile::kModern, &moved));
 
   TokenSession second(token, "second");
-  // Wrong backup KEK: refused, nothing created.
-  SecretBytes wrong = backup.backup_kek;
-  wrong.mutable_data()[0] ^= 0x01;
-  auto refused = RestoreMasterKey(*second.session, wrong, backup.backup_kek_kcv, backup.wrapped_mk, backup.mk_kcv);
-  EXPECT_EQ(refused.status().code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(FindByLabel(*second.session, CKO_SECRET_KEY, labels::kMasterKey).status().code(), StatusCode::kNotFound);
+  TokenSession second_ceremony(token, "second-ceremony", /*ceremony=*/true);
+  // Wrong shares: refused, nothing created on either token.
+  std::vector<std::string> one_share{init.shares[0]};
+  EXPECT_FALSE(RestoreKeys({*second_ceremony.session, *second.session}, init.backup, one_share).ok());
+  EXPECT_EQ(FindByLabel(*second_ceremony.session, CKO_SECRET_KEY, labels::kMasterKey).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(LoadServiceKeys(*second.session).status().code(), StatusCode::kNotFound);
 
-  CK_OBJECT_HANDLE mk2 = Unwrap(RestoreMasterKey(*second.session, backup.backup_kek, backup.backup_kek_kcv,
-                                                 backup.wrapped_mk, backup.mk_kcv));
-  EXPECT_FALSE(Unwrap(second.session->GetBoolAttribute(mk2, CKA_EXTRACTABLE, "MK")));
-  ServiceKeys keys2 = Unwrap(DeriveServiceKeys(*second.session, mk2));
-  EXPECT_EQ(Unwrap(TokenKcv(*first.session, mk, "MK")), Unwrap(TokenKcv(*second.session, mk2, "MK")));
-  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.storage_kek, "")),
-            Unwrap(TokenKcv(*second.session, keys2.storage_kek, "")));
-  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.audit_mac, "")),
-            Unwrap(TokenKcv(*second.session, keys2.audit_mac, "")));
-  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.puk_encryption, "")),
-            Unwrap(TokenKcv(*second.session, keys2.puk_encryption, "")));
-  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.op_encryption, "")),
-            Unwrap(TokenKcv(*second.session, keys2.op_encryption, "")));
-  EXPECT_EQ(Unwrap(TokenKcv(*first.session, keys1.record_mac, "")),
-            Unwrap(TokenKcv(*second.session, keys2.record_mac, "")));
-  EXPECT_EQ(Unwrap(K1Kcv(*first.session, mk, 5, Profile::kModern)),
-            Unwrap(K1Kcv(*second.session, mk2, 5, Profile::kModern)));
+  InitResult restored = Unwrap(RestoreKeys({*second_ceremony.session, *second.session}, init.backup,
+                                           {init.shares[0], init.shares[2]}, 1));
+  CK_OBJECT_HANDLE mk2 = Unwrap(FindByLabel(*second_ceremony.session, CKO_SECRET_KEY, labels::kMasterKey));
+  EXPECT_FALSE(Unwrap(second_ceremony.session->GetBoolAttribute(mk2, CKA_EXTRACTABLE, "MK")));
+  EXPECT_EQ(restored.kcvs.mk, init.kcvs.mk);
+  EXPECT_EQ(restored.kcvs.storage_kek, init.kcvs.storage_kek);
+  EXPECT_EQ(restored.kcvs.puk_encryption, init.kcvs.puk_encryption);
+  EXPECT_EQ(restored.kcvs.op_encryption, init.kcvs.op_encryption);
+  EXPECT_EQ(Unwrap(TokenKcv(*first.session, init.keys.record_mac, "")),
+            Unwrap(TokenKcv(*second.session, restored.keys.record_mac, "")));
+  EXPECT_EQ(FindByLabel(*second.session, CKO_SECRET_KEY, labels::kMasterKey).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Unwrap(K1Kcv(*first_ceremony.session, first_mk.mk(), 5, Profile::kModern)),
+            Unwrap(K1Kcv(*second_ceremony.session, mk2, 5, Profile::kModern)));
 }
 
 TEST_F(KeyHierarchyTest, Ki2VaultRoundTripAndRefusals) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  const ServiceKeys keys = app_.keys();
   Ki2Vault vault(keys.storage_kek, Unwrap(TokenKcv(s(), keys.storage_kek, "KEK")));
   p11::Attributes fresh = FreshKi2Template();
   auto ki2 = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
@@ -230,9 +227,7 @@ TEST_F(KeyHierarchyTest, Ki2VaultRoundTripAndRefusals) {
 }
 
 TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  const ServiceKeys keys = app_.keys();
   Ki2Vault vault(keys.storage_kek, Unwrap(TokenKcv(s(), keys.storage_kek, "KEK")));
   Ki2Cache cache(vault, 2);
   std::vector<WrappedKi2> blobs;
@@ -257,9 +252,7 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
 }
 
 TEST_F(KeyHierarchyTest, SealedFieldsBindTheirAssociatedData) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
-  CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-  ServiceKeys keys = Unwrap(DeriveServiceKeys(s(), mk));
+  const ServiceKeys keys = app_.keys();
   SecretBytes puk = SecretBytes::Copy(AsBytes("12345678"));
   Bytes sealed = Unwrap(SealField(s(), keys.puk_encryption, "puk|262019876543210", puk));
   EXPECT_EQ(sealed.size(), 12u + 8u + 16u);

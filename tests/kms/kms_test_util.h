@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 
+#include "kms/ceremony.h"
+#include "kms/ceremony_token.h"
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
 #include "tests/support/softhsm_token.h"
@@ -19,16 +22,41 @@ T Unwrap(StatusOr<T> v) {
 }
 
 struct TokenSession {
-  explicit TokenSession(SoftHsmToken& token, const std::string& label = "simkms-test") {
-    module = token.InitToken(label);
+  // `ceremony`: a ceremony token, with its own PIN (SoftHsmToken::ceremony_pin).
+  explicit TokenSession(SoftHsmToken& token, const std::string& label = "simkms-test", bool ceremony = false) {
+    module = token.InitToken(label, ceremony);
     slot = Unwrap(module->FindToken(p11::TokenUri::ForLabel(label))).slot;
     session = std::make_unique<p11::Session>(Unwrap(p11::Session::Open(module, slot)));
-    Status s = session->Login(CKU_USER, token.user_pin());
+    Status s = session->Login(CKU_USER, ceremony ? token.ceremony_pin() : token.user_pin());
     if (!s.ok()) throw std::runtime_error(s.ToString());
   }
   std::shared_ptr<p11::Module> module;
   CK_SLOT_ID slot = 0;
   std::unique_ptr<p11::Session> session;
+};
+
+// The two tokens of one appliance after an init ceremony (kms/ceremony.h): the
+// runtime token ("simkms-test", what kmsd uses) and the ceremony token
+// ("simkms-ceremony", MK's, its own PIN), with the service keys on the runtime
+// token. K1() moves a VER's K1 there as `kmsctl ver add` does.
+struct ApplianceTokens {
+  explicit ApplianceTokens(SoftHsmToken& token, const std::string& auditor_public_pem = {})
+      : runtime_session(token), ceremony_session(token, "simkms-ceremony", /*ceremony=*/true) {
+    init = Unwrap(kms::InitializeKeys({ceremony(), runtime()}, "simkms-test", 2, 3, 1, auditor_public_pem));
+    mk = Unwrap(kms::CeremonyToken::Open(ceremony(), runtime()));
+  }
+  p11::Session& runtime() { return *runtime_session.session; }
+  p11::Session& ceremony() { return *ceremony_session.session; }
+  const kms::ServiceKeys& keys() const { return init.keys; }
+  CK_OBJECT_HANDLE K1(uint32_t ver, kms::Profile profile) {
+    bool moved = false;
+    return Unwrap(mk->EnsureK1(ver, profile, &moved));
+  }
+
+  TokenSession runtime_session;
+  TokenSession ceremony_session;
+  kms::InitResult init;
+  std::optional<kms::CeremonyToken> mk;
 };
 
 }  // namespace simkms::testing

@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <tuple>
+
 #include "kms/derivation_data.h"
 #include "kms/kcv.h"
 #include "kms/ki1.h"
@@ -29,11 +31,10 @@ constexpr char kImsi[] = "262019876543210";
 class PinHolderTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Unwrap(GenerateMasterKeyWithBackup(s()));
-    mk_ = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-    keys_ = Unwrap(DeriveServiceKeys(s(), mk_));
-    k1_ = Unwrap(DeriveK1(s(), mk_, 2, Profile::kModern));
-    k1_legacy_ = Unwrap(DeriveK1(s(), mk_, 1, Profile::kLegacy));
+    mk_ = app_.mk->mk();
+    keys_ = app_.keys();
+    k1_ = app_.K1(2, Profile::kModern);
+    k1_legacy_ = app_.K1(1, Profile::kLegacy);
   }
   // What a PIN holder asks for: a session key whose value can be read.
   // length 0: no CKA_VALUE_LEN (C_UnwrapKey takes the length from the blob and
@@ -47,40 +48,70 @@ class PinHolderTableTest : public ::testing::Test {
         .Bool(CKA_EXTRACTABLE, true);
     return a;
   }
-  StatusOr<SecretBytes> ReadValue(CK_OBJECT_HANDLE h) {
-    SIMKMS_ASSIGN_OR_RETURN(Bytes v, s().GetAttribute(h, CKA_VALUE, "value"));
+  StatusOr<SecretBytes> ReadValue(CK_OBJECT_HANDLE h) { return ReadValue(s(), h); }
+  static StatusOr<SecretBytes> ReadValue(p11::Session& session, CK_OBJECT_HANDLE h) {
+    SIMKMS_ASSIGN_OR_RETURN(Bytes v, session.GetAttribute(h, CKA_VALUE, "value"));
     SecretBytes out = SecretBytes::Copy(v);
     SecureWipe(v.data(), v.size());
     return out;
   }
   // C_CopyObject of `key` as a session object; `wider` also switches CKA_ENCRYPT on.
-  CK_RV Copy(CK_OBJECT_HANDLE key, bool wider, CK_OBJECT_HANDLE* copy) {
+  CK_RV Copy(p11::Session& session, CK_OBJECT_HANDLE key, bool wider, CK_OBJECT_HANDLE* copy) {
     CK_BBOOL yes = CK_TRUE;
     CK_BBOOL no = CK_FALSE;
     CK_ATTRIBUTE changes[] = {{CKA_TOKEN, &no, 1}, {CKA_ENCRYPT, &yes, 1}};
-    return s().functions()->C_CopyObject(s().handle(), key, changes, wider ? 2 : 1, copy);
+    return session.functions()->C_CopyObject(session.handle(), key, changes, wider ? 2 : 1, copy);
   }
-  p11::Session& s() { return *ts_.session; }
+  // s(): the runtime token, kmsd's, whose PIN the attacker holds. c(): the ceremony
+  // token with MK, its own PIN, online only for ceremonies.
+  p11::Session& s() { return app_.runtime(); }
+  p11::Session& c() { return app_.ceremony(); }
 
   SoftHsmToken token_;
-  TokenSession ts_{token_};
-  CK_OBJECT_HANDLE mk_ = CK_INVALID_HANDLE;
+  simkms::testing::ApplianceTokens app_{token_};
+  CK_OBJECT_HANDLE mk_ = CK_INVALID_HANDLE;  // on c()
   ServiceKeys keys_;
   CK_OBJECT_HANDLE k1_ = CK_INVALID_HANDLE;
   CK_OBJECT_HANDLE k1_legacy_ = CK_INVALID_HANDLE;
 };
 
 // Row "derive with an extractable template", from MK: SoftHSM lets it through
-// (no CKA_DERIVE_TEMPLATE), and the result is K1 in clear. This is why MK must
-// not be on the runtime token (issue 10; not yet done in this branch).
-TEST_F(PinHolderTableTest, DeriveExtractableFromMkLetsThrough) {
+// (no CKA_DERIVE_TEMPLATE), and the result is K1 in clear. So MK is not on the
+// runtime token: only the ceremony token's PIN (the custodians') reaches it.
+TEST_F(PinHolderTableTest, DeriveExtractableFromMkLetsThroughOnTheCeremonyToken) {
   Bytes block = MasterDerivationData(KeyPurpose::kK1Modern, 2, 16);
   CK_KEY_DERIVATION_STRING_DATA params{block.data(), static_cast<CK_ULONG>(block.size())};
   p11::Attributes a = Readable(CKK_AES, 16);
-  auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "K1 by a PIN holder");
+  auto derived = c().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "K1 by a PIN holder");
   ASSERT_TRUE(derived.ok()) << "SoftHSM now refuses: update docs/key-derivation.md. " << derived.status().ToString();
-  SecretBytes k1 = Unwrap(ReadValue(derived->get()));
-  EXPECT_EQ(Unwrap(SoftwareAesKcv(k1)), Unwrap(K1Kcv(s(), mk_, 2, Profile::kModern)));
+  SecretBytes k1 = Unwrap(ReadValue(c(), derived->get()));
+  EXPECT_EQ(Unwrap(SoftwareAesKcv(k1)), Unwrap(K1Kcv(c(), mk_, 2, Profile::kModern)));
+}
+
+// The runtime token's PIN holder (kmsd's account) does not reach MK: it is not on
+// the runtime token, the ceremony token refuses that PIN, and without a login its
+// private objects are invisible.
+TEST_F(PinHolderTableTest, MkIsOutOfTheRuntimePinsReach) {
+  EXPECT_EQ(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey).status().code(), StatusCode::kNotFound);
+  const CK_SLOT_ID ceremony_slot = app_.ceremony_session.slot;
+  p11::Session other = Unwrap(p11::Session::Open(app_.runtime_session.module, ceremony_slot));
+  // SoftHSM's login state is per token and process: log this process's sessions of
+  // the ceremony token out first, as an attacker's own process would be.
+  ASSERT_TRUE(c().Logout().ok());
+  Status login = other.Login(CKU_USER, token_.user_pin());
+  ASSERT_FALSE(login.ok()) << "the ceremony token took the runtime token's PIN";
+  EXPECT_THAT(login.message(), HasSubstr("CKR_PIN_INCORRECT"));
+  p11::Attributes mk_query;
+  mk_query.Text(CKA_LABEL, labels::kMasterKey);
+  EXPECT_TRUE(Unwrap(other.FindAll(mk_query)).empty());
+  // MK's handle, used anyway from a session that is not logged in: SoftHSM's
+  // handles are process-wide, but MK's value is encrypted under the ceremony
+  // token's PIN-derived key.
+  Bytes block = MasterDerivationData(KeyPurpose::kK1Modern, 2, 16);
+  CK_KEY_DERIVATION_STRING_DATA params{block.data(), static_cast<CK_ULONG>(block.size())};
+  p11::Attributes a = Readable(CKK_AES, 16);
+  EXPECT_FALSE(s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "K1 by handle").ok());
+  EXPECT_FALSE(other.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "K1 by handle").ok());
 }
 
 // Same row, from K1: Ki_1 of any IMSI in clear.
@@ -129,11 +160,12 @@ TEST_F(PinHolderTableTest, UnwrapExtractableIsStopped) {
 // sealed fields of the DB.
 TEST_F(PinHolderTableTest, OraclesOnlyWhereDecryptionIsTheJob) {
   const Bytes zeros(16, 0);
-  for (auto [key, name] : {std::pair{mk_, "MK"}, std::pair{k1_, "K1"}, std::pair{keys_.storage_kek, "KEK"}}) {
-    auto enc = s().Encrypt({CKM_AES_ECB, nullptr, 0}, key, zeros, name);
+  for (auto [session, key, name] : {std::tuple{&c(), mk_, "MK"}, std::tuple{&s(), k1_, "K1"},
+                                    std::tuple{&s(), keys_.storage_kek, "KEK"}}) {
+    auto enc = session->Encrypt({CKM_AES_ECB, nullptr, 0}, key, zeros, name);
     ASSERT_FALSE(enc.ok()) << name;
     EXPECT_THAT(enc.status().message(), HasSubstr("CKR_KEY_FUNCTION_NOT_PERMITTED")) << name;
-    auto dec = s().Decrypt({CKM_AES_ECB, nullptr, 0}, key, zeros, name);
+    auto dec = session->Decrypt({CKM_AES_ECB, nullptr, 0}, key, zeros, name);
     ASSERT_FALSE(dec.ok()) << name;
     EXPECT_THAT(dec.status().message(), HasSubstr("CKR_KEY_FUNCTION_NOT_PERMITTED")) << name;
   }
@@ -154,10 +186,10 @@ TEST_F(PinHolderTableTest, WideningIsStopped) {
 // and no CKA_VALUE_LEN, which SoftHSM 2.6.1 takes, so switching CKA_ENCRYPT on
 // (then AES-ECB under MK gives every K1) is refused like on every other key.
 TEST_F(PinHolderTableTest, WideningMkIsStopped) {
-  EXPECT_FALSE(Unwrap(s().GetBoolAttribute(mk_, CKA_MODIFIABLE, "MK")));
+  EXPECT_FALSE(Unwrap(c().GetBoolAttribute(mk_, CKA_MODIFIABLE, "MK")));
   p11::Attributes widen;
   widen.Bool(CKA_ENCRYPT, true);
-  Status set = s().SetAttributes(mk_, widen, "MK");
+  Status set = c().SetAttributes(mk_, widen, "MK");
   ASSERT_FALSE(set.ok());
   EXPECT_THAT(set.message(), HasSubstr("CKR_ACTION_PROHIBITED"));
 }
@@ -165,11 +197,12 @@ TEST_F(PinHolderTableTest, WideningMkIsStopped) {
 // Row "copy", on every unmodifiable key: SoftHSM copies none, with or without
 // a wider template.
 TEST_F(PinHolderTableTest, CopyUnmodifiableKeyIsStopped) {
-  for (auto [key, name] : {std::pair{mk_, "MK"}, std::pair{k1_, "K1"}, std::pair{keys_.storage_kek, "KEK"},
-                           std::pair{keys_.audit_mac, "audit key"}, std::pair{keys_.record_mac, "record key"}}) {
+  for (auto [session, key, name] :
+       {std::tuple{&c(), mk_, "MK"}, std::tuple{&s(), k1_, "K1"}, std::tuple{&s(), keys_.storage_kek, "KEK"},
+        std::tuple{&s(), keys_.record_mac, "record key"}}) {
     CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
-    EXPECT_EQ(Copy(key, /*wider=*/true, &copy), CKR_ATTRIBUTE_READ_ONLY) << name;
-    EXPECT_EQ(Copy(key, /*wider=*/false, &copy), CKR_ATTRIBUTE_READ_ONLY) << name;
+    EXPECT_EQ(Copy(*session, key, /*wider=*/true, &copy), CKR_ATTRIBUTE_READ_ONLY) << name;
+    EXPECT_EQ(Copy(*session, key, /*wider=*/false, &copy), CKR_ATTRIBUTE_READ_ONLY) << name;
   }
 }
 
@@ -199,7 +232,7 @@ TEST_F(PinHolderTableTest, DeriveTemplateIsUnknownToTheModule) {
   CK_KEY_DERIVATION_STRING_DATA params{block.data(), static_cast<CK_ULONG>(block.size())};
   p11::Attributes d = Readable(CKK_AES, 16);
   d.Bool(CKA_DERIVE, true).Blob(CKA_DERIVE_TEMPLATE, nested);
-  auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, d, "key with a template");
+  auto derived = c().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, d, "key with a template");
   ASSERT_FALSE(derived.ok()) << "SoftHSM's C_DeriveKey now takes CKA_DERIVE_TEMPLATE: set it, update the table";
   EXPECT_THAT(derived.status().message(), HasSubstr("CKR_ATTRIBUTE_TYPE_INVALID"));
 }
@@ -214,7 +247,7 @@ TEST_F(PinHolderTableTest, DeriveKeyTakesAnUnwrapTemplate) {
   p11::Attributes a = Readable(CKK_AES, 16);
   a.Bool(CKA_UNWRAP, true)
       .Blob(CKA_UNWRAP_TEMPLATE, ByteView(reinterpret_cast<const uint8_t*>(inner), sizeof inner));
-  auto derived = s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "key with a template");
+  auto derived = c().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk_, a, "key with a template");
   EXPECT_TRUE(derived.ok()) << "SoftHSM's C_DeriveKey now refuses CKA_UNWRAP_TEMPLATE: "
                             << derived.status().ToString();
 }
@@ -248,19 +281,23 @@ TEST_F(PinHolderTableTest, K1IsNoDecryptionOracle) {
 
 // C_SetAttributeValue switching a function on: every persistent key refuses.
 TEST_F(PinHolderTableTest, NoKeyCanBeWidened) {
-  const std::pair<CK_OBJECT_HANDLE, const char*> keys[] = {
-      {mk_, "MK"},                  {keys_.storage_kek, "storage KEK"}, {keys_.audit_mac, "audit key"},
-      {keys_.puk_encryption, "PUK key"}, {keys_.op_encryption, "OP key"}, {keys_.record_mac, "record key"},
-      {k1_, "K1 (modern)"},       {k1_legacy_, "K1 (legacy)"}};
+  const std::tuple<p11::Session*, CK_OBJECT_HANDLE, const char*> keys[] = {
+      {&c(), mk_, "MK"},
+      {&s(), keys_.storage_kek, "storage KEK"},
+      {&s(), keys_.puk_encryption, "PUK key"},
+      {&s(), keys_.op_encryption, "OP key"},
+      {&s(), keys_.record_mac, "record key"},
+      {&s(), k1_, "K1 (modern)"},
+      {&s(), k1_legacy_, "K1 (legacy)"}};
   const std::pair<CK_ATTRIBUTE_TYPE, const char*> functions[] = {
       {CKA_ENCRYPT, "ENCRYPT"}, {CKA_DECRYPT, "DECRYPT"}, {CKA_WRAP, "WRAP"}, {CKA_UNWRAP, "UNWRAP"},
       {CKA_DERIVE, "DERIVE"},   {CKA_SIGN, "SIGN"},       {CKA_VERIFY, "VERIFY"}};
-  for (const auto& [key, name] : keys) {
-    EXPECT_FALSE(Unwrap(s().GetBoolAttribute(key, CKA_MODIFIABLE, name))) << name;
+  for (const auto& [session, key, name] : keys) {
+    EXPECT_FALSE(Unwrap(session->GetBoolAttribute(key, CKA_MODIFIABLE, name))) << name;
     for (const auto& [type, function] : functions) {
       p11::Attributes widen;
       widen.Bool(type, true);
-      Status set = s().SetAttributes(key, widen, name);
+      Status set = session->SetAttributes(key, widen, name);
       ASSERT_FALSE(set.ok()) << name << " accepted CKA_" << function << "=true";
       EXPECT_EQ(set.code(), StatusCode::kPermissionDenied) << set.ToString();
       EXPECT_THAT(set.message(), HasSubstr("CKR_ACTION_PROHIBITED")) << name << " " << function;
@@ -276,7 +313,7 @@ TEST_F(PinHolderTableTest, NoKeyCanBeWidened) {
 // checkpoint with a sequence number far ahead of the database, must not be read
 // as the checkpoint (it stopped kmsd from starting).
 TEST_F(PinHolderTableTest, PublicCheckpointImpostorIsNotRead) {
-  auto checkpoints = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
+  auto checkpoints = Unwrap(TokenCheckpointStore::Open(app_.runtime_session.module, app_.runtime_session.slot));
   ASSERT_FALSE(Unwrap(checkpoints->Read()).has_value());
   Bytes value{'S', 'K', 'C', '1', 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff};
   value.resize(12 + 32, 0xee);

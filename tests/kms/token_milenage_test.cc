@@ -142,15 +142,19 @@ void ExpectSameVector(const AuthVector& a, const AuthVector& b) {
 class TokenMilenageTest : public ::testing::Test {
  protected:
   p11::Session& s() { return *ts_.session; }
-  // MK and the service keys, as the init ceremony leaves them.
+  // The service keys, as the init ceremony leaves them on the runtime token s(),
+  // with MK on a ceremony token (made only by the tests that need it).
   ServiceKeys MakeHierarchy() {
-    Unwrap(GenerateMasterKeyWithBackup(s()));
-    CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-    return Unwrap(DeriveServiceKeys(s(), mk));
+    ceremony_.emplace(token_, "simkms-ceremony", /*ceremony=*/true);
+    ServiceKeys keys = Unwrap(InitializeKeys({*ceremony_->session, s()}, "simkms-test", 2, 3, 1)).keys;
+    mk_.emplace(Unwrap(CeremonyToken::Open(*ceremony_->session, s())));
+    return keys;
   }
 
   SoftHsmToken token_;
   TokenSession ts_{token_};
+  std::optional<TokenSession> ceremony_;
+  std::optional<CeremonyToken> mk_;
   std::mt19937_64 rng_{0x544f4b454e4d494cULL};  // fixed: a failure reproduces
 };
 
@@ -309,7 +313,8 @@ TEST_F(TokenMilenageTest, Ki1VectorsEqualTheChipsAndTheChipAcceptsThem) {
     const uint32_t ver = profile == Profile::kLegacy ? 7 : 8;
     SCOPED_TRACE(std::string(ProfileName(profile)) + " VER " + std::to_string(ver));
     // The VER: K1 in the token, OP sealed in its record, AMF.
-    CK_OBJECT_HANDLE k1 = Unwrap(DeriveK1(s(), keys.mk, ver, profile));
+    bool moved = false;
+    CK_OBJECT_HANDLE k1 = Unwrap(mk_->EnsureK1(ver, profile, &moved));
     const SecretBytes op = SecretBytes::Copy(RandomBytes<16>(rng_));
     const Bytes sealed_op = Unwrap(SealField(s(), keys.op_encryption, "op|" + std::to_string(ver), op));
     K1ExportContext context;
@@ -318,7 +323,8 @@ TEST_F(TokenMilenageTest, Ki1VectorsEqualTheChipsAndTheChipAcceptsThem) {
 
     // The manufacturer (and so the chip) gets K1 and OP from the export file.
     const K1Export exported = Unwrap(K1Export::FromJson(
-        Unwrap(ExportK1(s(), keys.mk, ver, profile, "acme", manufacturer.public_pem, context)).ToJson()));
+        Unwrap(ExportK1(mk_->session(), mk_->mk(), ver, profile, "acme", manufacturer.public_pem, context))
+            .ToJson()));
     const SecretBytes chip_k1 = Unwrap(UnwrapK1Export(exported, manufacturer.private_pem));
     const SecretBytes chip_op = Unwrap(UnwrapOpFromExport(exported, manufacturer.private_pem));
     Block chip_op_block{};

@@ -26,13 +26,13 @@ using simkms::testing::Unwrap;
 class TokenPolicyTest : public ::testing::Test {
  protected:
   // auditor_pem: the seed is exported (the session-twin path) unless empty.
+  // The init ceremony on both tokens, two VERs' K1 moved, a checkpoint written.
   void MakeHierarchy(const std::string& auditor_pem = "") {
-    Unwrap(GenerateMasterKeyWithBackup(s()));
-    Unwrap(CreateAuditEpochSeed(s(), 0, auditor_pem, 0));
-    CK_OBJECT_HANDLE mk = Unwrap(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey));
-    keys_ = Unwrap(DeriveServiceKeys(s(), mk));
-    Unwrap(DeriveK1(s(), mk, 1, Profile::kLegacy));
-    Unwrap(DeriveK1(s(), mk, 2, Profile::kModern));
+    keys_ = Unwrap(InitializeKeys({c(), s()}, "simkms-test", 2, 3, 1, auditor_pem)).keys;
+    CeremonyToken moves = Unwrap(CeremonyToken::Open(c(), s()));
+    bool moved = false;
+    Unwrap(moves.EnsureK1(1, Profile::kLegacy, &moved));
+    Unwrap(moves.EnsureK1(2, Profile::kModern, &moved));
     auto checkpoints = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
     Status written = checkpoints->Write({3, Bytes(storage::kAuditHashSize, 0x22)});
     ASSERT_TRUE(written.ok()) << written.ToString();
@@ -70,9 +70,11 @@ class TokenPolicyTest : public ::testing::Test {
     Unwrap(s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, EpochKey(epoch), a, "next")).Release();
   }
   p11::Session& s() { return *ts_.session; }
+  p11::Session& c() { return *cs_.session; }
 
   SoftHsmToken token_;
   TokenSession ts_{token_};
+  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};
   ServiceKeys keys_;
 };
 
@@ -80,8 +82,8 @@ TEST_F(TokenPolicyTest, WhatTheCeremoniesMakeConforms) {
   MakeHierarchy();
   TokenCheck check = Unwrap(CheckTokenObjects(s()));
   EXPECT_TRUE(check.ok()) << check.Summary();
-  ASSERT_EQ(check.objects.size(), 10u);
-  EXPECT_EQ(Find(check, labels::kMasterKey).policy, "MK");
+  ASSERT_EQ(check.objects.size(), 8u);
+  EXPECT_EQ(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(Find(check, labels::kAuditEpochKey).policy, "audit epoch key");
   EXPECT_EQ(Find(check, labels::K1(1)).policy, "K1 (legacy)");
   EXPECT_EQ(Find(check, labels::K1(2)).policy, "K1 (modern)");
@@ -102,15 +104,51 @@ TEST_F(TokenPolicyTest, WhatTheCeremoniesMakeConforms) {
                           std::pair<std::string, std::string>{"CKA_VERIFY", "false"},
                           std::pair<std::string, std::string>{"CKA_DERIVE", "true"},
                           std::pair<std::string, std::string>{"CKA_UNWRAP_TEMPLATE", "0 attributes"}));
-  // The KEK carries the unwrap template; MK is unmodifiable like the rest.
+  // The KEK carries the unwrap template.
   EXPECT_THAT(Find(check, labels::kStorageKek).attributes,
               ::testing::Contains(std::pair<std::string, std::string>{"CKA_UNWRAP_TEMPLATE", "4 attributes"}));
-  EXPECT_THAT(Find(check, labels::kMasterKey).attributes,
-              ::testing::Contains(std::pair<std::string, std::string>{"CKA_MODIFIABLE", "false"}));
   nlohmann::ordered_json j = check.ToJson();
   EXPECT_EQ(j["ok"], true);
   EXPECT_EQ(j["violations"], 0);
-  EXPECT_EQ(j["objects"].size(), 10u);
+  EXPECT_EQ(j["objects"].size(), 8u);
+
+  // The ceremony token holds MK and nothing else, unmodifiable like the rest.
+  TokenCheck ceremony = Unwrap(CheckTokenObjects(c(), TokenRole::kCeremony));
+  EXPECT_TRUE(ceremony.ok()) << ceremony.Summary();
+  ASSERT_EQ(ceremony.objects.size(), 1u);
+  EXPECT_EQ(Find(ceremony, labels::kMasterKey).policy, "MK");
+  EXPECT_THAT(Find(ceremony, labels::kMasterKey).attributes,
+              ::testing::Contains(std::pair<std::string, std::string>{"CKA_MODIFIABLE", "false"}));
+}
+
+// MK on the runtime token is a violation however well made: there kmsd's PIN
+// reaches it (kmsd refuses to start on it, KmsdTokenPolicyTest). A runtime key on
+// the ceremony token is one too.
+TEST_F(TokenPolicyTest, MkOnTheRuntimeTokenIsAViolation) {
+  MakeHierarchy();
+  Unwrap(GenerateMasterKeyWithBackup(s()));
+  TokenCheck check = Unwrap(CheckTokenObjects(s()));
+  EXPECT_FALSE(check.ok());
+  EXPECT_THAT(Find(check, labels::kMasterKey).problems,
+              ElementsAre(HasSubstr("belongs on the ceremony token only")));
+  EXPECT_THAT(check.Summary(), HasSubstr("simkms/mk: belongs on the ceremony token only"));
+
+  TokenCheck ceremony = Unwrap(CheckTokenObjects(c(), TokenRole::kCeremony));
+  EXPECT_TRUE(ceremony.ok()) << ceremony.Summary();
+  TokenCheck runtime_as_ceremony = Unwrap(CheckTokenObjects(s(), TokenRole::kCeremony));
+  EXPECT_THAT(Find(runtime_as_ceremony, labels::kStorageKek).problems,
+              ElementsAre("belongs on the runtime token, not the ceremony token"));
+}
+
+// A moved key keeps CKA_COPYABLE (SoftHSM refuses the attribute in the copy that
+// makes it): a PIN holder's exact copy cannot do more, but is reported.
+TEST_F(TokenPolicyTest, CopiedKeyIsReported) {
+  MakeHierarchy();
+  CK_ATTRIBUTE nothing{};  // SoftHSM wants a template pointer even for no attributes
+  CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
+  ASSERT_EQ(s().functions()->C_CopyObject(s().handle(), keys_.storage_kek, &nothing, 0, &copy), CKR_OK);
+  TokenCheck check = Unwrap(CheckTokenObjects(s()));
+  EXPECT_THAT(check.problems, ElementsAre("two objects labelled simkms/kek (a copy of a key: C_CopyObject)"));
 }
 
 // A key planted under K1's label by a PIN holder, with module defaults
@@ -170,6 +208,7 @@ TEST_F(TokenPolicyTest, PublicImpostorAndStrangersAreReported) {
   EXPECT_THAT(problems, ::testing::Contains("simkms/audit-head: CKA_PRIVATE is false, policy says true"));
   EXPECT_THAT(problems, ::testing::Contains("someone/else: object not in the token policy"));
   EXPECT_THAT(problems, ::testing::Contains("simkms/mk: CKA_DECRYPT is true, policy says false"));
+  EXPECT_THAT(problems, ::testing::Contains(HasSubstr("simkms/mk: belongs on the ceremony token only")));
   nlohmann::ordered_json j = check.ToJson();
   EXPECT_EQ(j["ok"], false);
   EXPECT_GE(j["violations"].get<int>(), 3);
@@ -256,7 +295,6 @@ TEST_F(TokenPolicyTest, KeptSeedConforms) {
 // One epoch key; two only for consecutive epochs (an interrupted close); none, three,
 // or two with a gap are differences of the token as a whole.
 TEST_F(TokenPolicyTest, EpochKeyCountIsChecked) {
-  Unwrap(GenerateMasterKeyWithBackup(s()));
   TokenCheck none = Unwrap(CheckTokenObjects(s()));
   EXPECT_THAT(Problems(none), ::testing::Contains(HasSubstr("no audit epoch key")));
 

@@ -4,6 +4,8 @@
 // that runs the first call against the SC role.
 #pragma once
 
+#include <optional>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -38,15 +40,17 @@ inline constexpr char kTestOp[] = "cdc202d5123e20f62b6d676ac72cb318";
 class ApplianceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    kms::InitResult init = Unwrap(kms::InitializeKeys(s(), "simkms-test", 2, 3, 1));
+    kms::InitResult init = Unwrap(kms::InitializeKeys({*cs_.session, s()}, "simkms-test", 2, 3, 1));
     keys_ = init.keys;
+    ceremony_.emplace(Unwrap(kms::CeremonyToken::Open(*cs_.session, s())));
     mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
     checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
     record_mac_ = Unwrap(kms::TokenRecordMac::Open(ts_.module, ts_.slot));
     storage::StoreOptions store_options;
     store_options.record_mac = record_mac_.get();
     store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, store_options));
-    kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; });
+    kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; },
+                           &*ceremony_);
     kms::NewVer ver;
     ver.ver = 2;
     ver.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
@@ -115,7 +119,8 @@ class ApplianceFixture : public ::testing::Test {
     const std::string pub_pem = pem(false);
     const std::string priv_pem = pem(true);
     EVP_PKEY_free(rsa);
-    kms::K1Export exported = Unwrap(kms::ExportK1(s(), keys_.mk, 2, kms::Profile::kModern, "acme", pub_pem));
+    kms::K1Export exported =
+        Unwrap(kms::ExportK1(ceremony_->session(), ceremony_->mk(), 2, kms::Profile::kModern, "acme", pub_pem));
     protocol::ChipProtocolState chip;
     chip.imsi = imsi;
     chip.ver = 2;
@@ -128,6 +133,8 @@ class ApplianceFixture : public ::testing::Test {
 
   SoftHsmToken token_;
   TokenSession ts_{token_};
+  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};  // MK's
+  std::optional<kms::CeremonyToken> ceremony_;
   TempDir db_;
   kms::ServiceKeys keys_;
   std::unique_ptr<kms::TokenAuditMac> mac_;

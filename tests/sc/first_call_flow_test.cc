@@ -56,12 +56,14 @@ struct Param {
 class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
-    Unwrap(kms::GenerateMasterKeyWithBackup(s()));
-    mk_ = Unwrap(kms::FindByLabel(s(), CKO_SECRET_KEY, kms::labels::kMasterKey));
+    // MK on the ceremony token; K1 moved to the runtime token s() as `ver add` does.
+    kms::CeremonyToken& ceremony = Ceremony();
     const Param p = GetParam();
-    k1_ = Unwrap(kms::DeriveK1(s(), mk_, 2, p.profile));
+    bool moved = false;
+    k1_ = Unwrap(ceremony.EnsureK1(2, p.profile, &moved));
     auto [pub, priv] = RsaPair();
-    SecretBytes k1_clear = Unwrap(kms::UnwrapK1Export(Unwrap(kms::ExportK1(s(), mk_, 2, p.profile, "acme", pub)), priv));
+    SecretBytes k1_clear = Unwrap(
+        kms::UnwrapK1Export(Unwrap(kms::ExportK1(ceremony.session(), ceremony.mk(), 2, p.profile, "acme", pub)), priv));
     op_ = SecretBytes::Copy(Unwrap(FromHex("cdc202d5123e20f62b6d676ac72cb318")));
     group_ = Unwrap(protocol::DhGroup::Named(p.group));
 
@@ -128,9 +130,16 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
     EXPECT_FALSE(chip_.pending.has_value());
   }
 
+  kms::CeremonyToken& Ceremony() {
+    Unwrap(kms::GenerateMasterKeyWithBackup(*cs_.session));
+    ceremony_.emplace(Unwrap(kms::CeremonyToken::Open(*cs_.session, s())));
+    return *ceremony_;
+  }
+
   SoftHsmToken token_;
   TokenSession ts_{token_};
-  CK_OBJECT_HANDLE mk_ = CK_INVALID_HANDLE;
+  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};
+  std::optional<kms::CeremonyToken> ceremony_;
   CK_OBJECT_HANDLE k1_ = CK_INVALID_HANDLE;
   SecretBytes op_;
   protocol::DhGroup group_;

@@ -38,12 +38,14 @@ SoftHsmToken::SoftHsmToken() {
             0600);
   WriteFile(pin_file(), "4711-user-pin\n", 0600);
   WriteFile(so_pin_file(), "so-pin-0815\n", 0600);
+  WriteFile(ceremony_pin_file(), "ceremony-pin-1312\n", 0600);
   setenv("SOFTHSM2_CONF", conf().c_str(), 1);
 }
 
 std::string SoftHsmToken::ModulePath() { return SoftHsmModulePath(); }
 
 SecretBytes SoftHsmToken::user_pin() const { return SecretBytes::Copy(AsBytes("4711-user-pin")); }
+SecretBytes SoftHsmToken::ceremony_pin() const { return SecretBytes::Copy(AsBytes("ceremony-pin-1312")); }
 SecretBytes SoftHsmToken::so_pin() const { return SecretBytes::Copy(AsBytes("so-pin-0815")); }
 
 std::shared_ptr<p11::Module> SoftHsmToken::module() {
@@ -51,7 +53,7 @@ std::shared_ptr<p11::Module> SoftHsmToken::module() {
   return module_;
 }
 
-std::shared_ptr<p11::Module> SoftHsmToken::InitToken(const std::string& label) {
+std::shared_ptr<p11::Module> SoftHsmToken::InitToken(const std::string& label, bool ceremony) {
   auto m = module();
   CK_SLOT_ID slot = Must(m->FreeSlot(), "free slot");
   Must(p11::InitToken(*m, slot, so_pin(), label), "C_InitToken");
@@ -59,7 +61,7 @@ std::shared_ptr<p11::Module> SoftHsmToken::InitToken(const std::string& label) {
   auto token = Must(m->FindToken(p11::TokenUri::ForLabel(label)), "find token");
   auto session = Must(p11::Session::Open(m, token.slot), "open session");
   Must(session.Login(CKU_SO, so_pin()), "SO login");
-  Must(session.InitPin(user_pin()), "C_InitPIN");
+  Must(session.InitPin(ceremony ? ceremony_pin() : user_pin()), "C_InitPIN");
   Must(session.Logout(), "logout");
   return m;
 }

@@ -21,16 +21,19 @@ class SoftHsmToken {
   SoftHsmToken();
 
   // Loads the module (once) and initialises a token labelled `label` with the
-  // user PIN of pin_file(); returns the module.
-  std::shared_ptr<p11::Module> InitToken(const std::string& label = "simkms-test");
+  // user PIN of pin_file(), or of ceremony_pin_file() for a ceremony token (MK's,
+  // kms/ceremony_token.h); returns the module.
+  std::shared_ptr<p11::Module> InitToken(const std::string& label = "simkms-test", bool ceremony = false);
   std::shared_ptr<p11::Module> module();
 
   const std::filesystem::path& dir() const { return dir_.path(); }
   std::filesystem::path pin_file() const { return dir_ / "user.pin"; }
   std::filesystem::path so_pin_file() const { return dir_ / "so.pin"; }
+  std::filesystem::path ceremony_pin_file() const { return dir_ / "ceremony.pin"; }
   std::filesystem::path conf() const { return dir_ / "softhsm2.conf"; }
   static std::string ModulePath();
   SecretBytes user_pin() const;
+  SecretBytes ceremony_pin() const;
   SecretBytes so_pin() const;
 
  private:

@@ -35,6 +35,7 @@ class KmsctlTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     Env full{{"SIMKMS_MODULE", SoftHsmToken::ModulePath()},
              {"SIMKMS_PIN_FILE", token_.pin_file().string()},
+             {"SIMKMS_CEREMONY_PIN_FILE", token_.ceremony_pin_file().string()},
              {"SIMKMS_DB", db_},
              {"SIMKMS_TOKEN", "pkcs11:token=simkms"}};
     full.insert(full.end(), env.begin(), env.end());
@@ -122,13 +123,16 @@ TEST_F(KmsctlTest, CeremonyRegistryExportRestoreAndAudit) {
   // Restore onto a second token with a copy of the DB, from 3 of the 5 shares.
   auto original = Json({"status"});
   fs::copy(db_, token_.dir() / "db2", fs::copy_options::recursive);
-  Env second{{"SIMKMS_TOKEN", "pkcs11:token=second"}, {"SIMKMS_DB", (token_.dir() / "db2").string()}};
-  Ok({"restore", "--init-token", "--label", "second", "--so-pin-file", token_.so_pin_file().string(), "--backup",
+  Env second{{"SIMKMS_TOKEN", "pkcs11:token=second"},
+             {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=second-ceremony"},
+             {"SIMKMS_DB", (token_.dir() / "db2").string()}};
+  Ok({"restore", "--init-token", "--label", "second", "--ceremony-label", "second-ceremony", "--so-pin-file",
+      token_.so_pin_file().string(), "--backup",
       (token_.dir() / "mk-backup.json").string(), "--share-file", Share(5), "--share-file", Share(1),
       "--share-file", Share(3)},
      second);
   auto restored = Json({"status"}, second);
-  for (const char* k : {"kcv.mk", "kcv.storage_kek", "kcv.audit_key", "kcv.puk_key", "kcv.op_key"}) {
+  for (const char* k : {"kcv.mk", "kcv.storage_kek", "kcv.puk_key", "kcv.op_key"}) {
     EXPECT_EQ(original[k], restored[k]) << k;
   }
   EXPECT_EQ(original["token"], "simkms");
@@ -280,8 +284,11 @@ TEST_F(KmsctlTest, BadInputGetsAClearErrorAndChangesNothing) {
 TEST_F(KmsctlTest, RestoreRefusesTooFewWrongOrForeignShares) {
   InitCeremony();
   // A second, unrelated ceremony, for a foreign share.
-  Env other{{"SIMKMS_TOKEN", "pkcs11:token=other"}, {"SIMKMS_DB", (token_.dir() / "db-other").string()}};
-  Ok({"init", "--init-token", "--label", "other", "--so-pin-file", token_.so_pin_file().string(), "--threshold",
+  Env other{{"SIMKMS_TOKEN", "pkcs11:token=other"},
+            {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=other-ceremony"},
+            {"SIMKMS_DB", (token_.dir() / "db-other").string()}};
+  Ok({"init", "--init-token", "--label", "other", "--ceremony-label", "other-ceremony", "--so-pin-file",
+      token_.so_pin_file().string(), "--threshold",
       "2", "--shares", "2", "--backup-out", (token_.dir() / "other.json").string(), "--shares-dir",
       (token_.dir() / "other-shares").string()},
      other);
@@ -303,13 +310,18 @@ TEST_F(KmsctlTest, RestoreRefusesTooFewWrongOrForeignShares) {
       {"foreign", {Share(1), Share(2), foreign}, "share 3"},
   };
   for (const Case& c : cases) {
-    std::vector<std::string> args{"restore", "--init-token", "--label", c.label, "--so-pin-file",
-                                  token_.so_pin_file().string(), "--backup", backup};
+    std::vector<std::string> args{"restore",         "--init-token",
+                                  "--label",         c.label,
+                                  "--ceremony-label", c.label + "-ceremony",
+                                  "--so-pin-file",   token_.so_pin_file().string(),
+                                  "--backup",        backup};
     for (const auto& s : c.shares) {
       args.push_back("--share-file");
       args.push_back(s);
     }
-    Env env{{"SIMKMS_TOKEN", "pkcs11:token=" + c.label}, {"SIMKMS_DB", ""}};
+    Env env{{"SIMKMS_TOKEN", "pkcs11:token=" + c.label},
+            {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=" + c.label + "-ceremony"},
+            {"SIMKMS_DB", ""}};
     ProcessResult r = Kmsctl(args, env);
     EXPECT_EQ(r.exit_code, 1) << c.label << r.out;
     EXPECT_THAT(r.err, HasSubstr(c.expect)) << c.label;
@@ -320,9 +332,11 @@ TEST_F(KmsctlTest, RestoreRefusesTooFewWrongOrForeignShares) {
   }
   // Shares typed on standard input, with extra blank lines, work.
   std::string typed = "\n" + ReadText(Share(4)) + "\n" + ReadText(Share(2)) + ReadText(Share(5));
-  Env env{{"SIMKMS_TOKEN", "pkcs11:token=typed"}, {"SIMKMS_DB", ""}};
-  ProcessResult r = Kmsctl({"restore", "--init-token", "--label", "typed", "--so-pin-file",
-                            token_.so_pin_file().string(), "--backup", backup, "--shares-stdin"},
+  Env env{{"SIMKMS_TOKEN", "pkcs11:token=typed"},
+          {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=typed-ceremony"},
+          {"SIMKMS_DB", ""}};
+  ProcessResult r = Kmsctl({"restore", "--init-token", "--label", "typed", "--ceremony-label", "typed-ceremony",
+                            "--so-pin-file", token_.so_pin_file().string(), "--backup", backup, "--shares-stdin"},
                            env, typed);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Json({"status"}, env)["kcv.mk"], Json({"status"})["kcv.mk"]);
@@ -336,12 +350,12 @@ TEST_F(KmsctlTest, TokenCheckAfterCeremoniesAndRestore) {
   Ok({"ver", "add", "--ver", "2", "--profile", "modern"});
   ProcessResult table = Kmsctl({"token", "check"});
   ASSERT_EQ(table.exit_code, 0) << table.err << table.out;
-  EXPECT_THAT(table.out, HasSubstr("token simkms: 10 objects, all as the token policy says"));
+  EXPECT_THAT(table.out, HasSubstr("token simkms: 8 objects, all as the token policy says"));
   EXPECT_THAT(table.out, ::testing::ContainsRegex("simkms/k1/1 +secret key DES +K1 \\(legacy\\)"));
   nlohmann::json j = Json({"token", "check"});
   EXPECT_EQ(j["ok"], true);
   EXPECT_EQ(j["violations"], 0);
-  ASSERT_EQ(j["objects"].size(), 10u);
+  ASSERT_EQ(j["objects"].size(), 8u);
   for (const auto& o : j["objects"]) {
     EXPECT_EQ(o["problems"].size(), 0u) << o.dump();
     if (o["class"] == "secret key") {
@@ -350,15 +364,24 @@ TEST_F(KmsctlTest, TokenCheckAfterCeremoniesAndRestore) {
     }
   }
 
-  // A restore onto a fresh token makes the same conforming objects.
-  Env second{{"SIMKMS_TOKEN", "pkcs11:token=simkms-2"}, {"SIMKMS_DB", ""}};
-  Ok({"restore", "--init-token", "--label", "simkms-2", "--so-pin-file", token_.so_pin_file().string(), "--backup",
+  // MK is on the ceremony token, alone.
+  ProcessResult ceremony = Kmsctl({"token", "check", "--ceremony"});
+  ASSERT_EQ(ceremony.exit_code, 0) << ceremony.err << ceremony.out;
+  EXPECT_THAT(ceremony.out, HasSubstr("token simkms-ceremony: 1 objects, all as the token policy says"));
+  EXPECT_THAT(ceremony.out, ::testing::ContainsRegex("simkms/mk +secret key AES +MK"));
+
+  // A restore onto fresh tokens makes the same conforming objects.
+  Env second{{"SIMKMS_TOKEN", "pkcs11:token=simkms-2"},
+             {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=simkms-2-ceremony"},
+             {"SIMKMS_DB", ""}};
+  Ok({"restore", "--init-token", "--label", "simkms-2", "--ceremony-label", "simkms-2-ceremony", "--so-pin-file",
+      token_.so_pin_file().string(), "--backup",
       (token_.dir() / "mk-backup.json").string(), "--share-file", Share(1), "--share-file", Share(2),
       "--share-file", Share(3)},
      second);
   ProcessResult restored = Kmsctl({"token", "check"}, second);
   EXPECT_EQ(restored.exit_code, 0) << restored.err << restored.out;
-  EXPECT_THAT(restored.out, HasSubstr("token simkms-2: 7 objects, all as the token policy says"));
+  EXPECT_THAT(restored.out, HasSubstr("token simkms-2: 5 objects, all as the token policy says"));
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ class MfrTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     return RunProcess(argv, {{"SIMKMS_MODULE", SoftHsmToken::ModulePath()},
                              {"SIMKMS_PIN_FILE", token_.pin_file().string()},
+                             {"SIMKMS_CEREMONY_PIN_FILE", token_.ceremony_pin_file().string()},
                              {"SIMKMS_DB", (dir_ / "db").string()},
                              {"SIMKMS_TOKEN", "pkcs11:token=simkms"}});
   }

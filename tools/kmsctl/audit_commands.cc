@@ -144,9 +144,17 @@ Status RunAuditShow(const GlobalOptions& g, uint64_t from, std::size_t limit, st
 Status RunStatus(const GlobalOptions& g, std::ostream& out) {
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(g));
   SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
-  SIMKMS_ASSIGN_OR_RETURN(kms::KeyKcvs kcvs, kms::ReadKcvs(ctx->session(), ctx->keys()));
+  // MK's KCV only with the ceremony token's PIN (a custodian's status): kmsd's
+  // account does not have it.
+  const bool with_ceremony = !g.ceremony_pin_file.empty() || !g.ceremony_pin_env.empty();
+  if (with_ceremony) SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());
+  SIMKMS_ASSIGN_OR_RETURN(kms::KeyKcvs kcvs,
+                          with_ceremony ? kms::ReadKcvs(ctx->session(), ctx->keys(), &ctx->ceremony_session(),
+                                                        ctx->ceremony().mk())
+                                        : kms::ReadKcvs(ctx->session(), ctx->keys()));
   Fields f;
   f.Add("token", ctx->token_label());
+  if (with_ceremony) f.Add("ceremony_token", ctx->ceremony_label());
   AddKcvFields(kcvs, f);
   if (!g.db.empty()) {
     SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true));

@@ -9,14 +9,24 @@
 namespace simkms::kmsctl {
 namespace {
 
-Status MaybeInitToken(const GlobalOptions& g, const TokenInitArgs& t) {
+// Both tokens, each with its own user PIN.
+Status MaybeInitTokens(const GlobalOptions& g, const TokenInitArgs& t) {
   if (!t.init_token) return OkStatus();
   if (t.so_pin_file.empty()) return InvalidArgumentError("--init-token needs --so-pin-file");
-  return InitToken(g, t.label, t.so_pin_file);
+  if (t.label == t.ceremony_label) {
+    return InvalidArgumentError("the runtime and the ceremony token need different labels, both are '" + t.label +
+                                "'");
+  }
+  SIMKMS_RETURN_IF_ERROR(InitToken(g.module, t.label, t.so_pin_file, {g.pin_file, g.pin_env}));
+  return InitToken(g.module, t.ceremony_label, t.ceremony_so_pin_file.empty() ? t.so_pin_file : t.ceremony_so_pin_file,
+                   {g.ceremony_pin_file, g.ceremony_pin_env});
 }
 
 GlobalOptions ForLabel(GlobalOptions g, const TokenInitArgs& t) {
-  if (t.init_token) g.token = "pkcs11:token=" + t.label;
+  if (t.init_token) {
+    g.token = "pkcs11:token=" + t.label;
+    g.ceremony_token = "pkcs11:token=" + t.ceremony_label;
+  }
   return g;
 }
 
@@ -31,7 +41,6 @@ Status RefuseUsedDatabase(const std::string& db) {
 std::vector<std::pair<std::string, std::string>> KcvDetails(const kms::KeyKcvs& k) {
   return {{"mk_kcv", ToHex(k.mk)},
           {"storage_kek_kcv", ToHex(k.storage_kek)},
-          {"audit_key_kcv", ToHex(k.audit_mac)},
           {"puk_key_kcv", ToHex(k.puk_encryption)},
           {"op_key_kcv", ToHex(k.op_encryption)}};
 }
@@ -81,11 +90,12 @@ Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) 
   SIMKMS_RETURN_IF_ERROR(RefuseUsedDatabase(g.db));
   std::string auditor_pem;
   SIMKMS_RETURN_IF_ERROR(CheckAuditorExportArgs(args.auditor, &auditor_pem));
-  SIMKMS_RETURN_IF_ERROR(MaybeInitToken(g, args.token));
+  SIMKMS_RETURN_IF_ERROR(MaybeInitTokens(g, args.token));
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(ForLabel(g, args.token)));
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken(/*find_mk=*/false));
   SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result,
-                          kms::InitializeKeys(ctx->session(), ctx->token_label(), args.threshold, args.shares,
-                                              kms::SystemClockMs(), auditor_pem));
+                          kms::InitializeKeys({ctx->ceremony_session(), ctx->session()}, ctx->token_label(),
+                                              args.threshold, args.shares, kms::SystemClockMs(), auditor_pem));
   SIMKMS_RETURN_IF_ERROR(WritePrivateFile(args.backup_out, result.backup.ToJson()));
   Fields f;
   SIMKMS_RETURN_IF_ERROR(WriteAuditorExport(args.auditor, result, f));
@@ -100,6 +110,7 @@ Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) 
   SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
   SIMKMS_RETURN_IF_ERROR(ctx->OpenStore());
   auto details = KcvDetails(result.kcvs);
+  details.push_back({"ceremony_token", ctx->ceremony_label()});
   details.push_back({"threshold", std::to_string(args.threshold)});
   details.push_back({"shares", std::to_string(args.shares)});
   details.push_back({"share_set", result.backup.share_set});
@@ -109,6 +120,7 @@ Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) 
   SIMKMS_RETURN_IF_ERROR(ctx->store().Commit(storage::WriteSet(), CeremonyEvent(*ctx, "kms.init", details)));
 
   f.Add("token", ctx->token_label());
+  f.Add("ceremony_token", ctx->ceremony_label());
   AddKcvFields(result.kcvs, f);
   f.Add("backup_file", args.backup_out);
   f.Add("backup_kek_kcv", ToHex(result.backup.backup_kek_kcv));
@@ -149,8 +161,9 @@ Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream&
   if (shares.empty()) return InvalidArgumentError("no shares given (--share-file or --shares-stdin)");
   std::string auditor_pem;
   SIMKMS_RETURN_IF_ERROR(CheckAuditorExportArgs(args.auditor, &auditor_pem));
-  SIMKMS_RETURN_IF_ERROR(MaybeInitToken(g, args.token));
+  SIMKMS_RETURN_IF_ERROR(MaybeInitTokens(g, args.token));
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(ForLabel(g, args.token)));
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken(/*find_mk=*/false));
 
   // The audit epoch keys are not restored (the seed is not derived from MK): the old
   // chain's keys died with the old token. Its links, sequence and epochs are checked
@@ -177,10 +190,13 @@ Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream&
     ctx->CloseStore();
     f.Add("audit_records_linked", std::to_string(report.records_checked));
   }
-  SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result, kms::RestoreKeys(ctx->session(), backup, shares, first_epoch,
-                                                                   auditor_pem, kms::SystemClockMs()));
+  SIMKMS_ASSIGN_OR_RETURN(kms::InitResult result,
+                          kms::RestoreKeys({ctx->ceremony_session(), ctx->session()}, backup, shares, first_epoch,
+                                           auditor_pem, kms::SystemClockMs()));
   SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());  // now with the restored MK
   f.Add("token", ctx->token_label());
+  f.Add("ceremony_token", ctx->ceremony_label());
   AddKcvFields(result.kcvs, f);
   SIMKMS_RETURN_IF_ERROR(WriteAuditorExport(args.auditor, result, f));
   if (!g.db.empty()) {

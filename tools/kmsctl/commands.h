@@ -12,10 +12,14 @@
 
 namespace simkms::kmsctl {
 
+// `--init-token`: initialise the runtime token and the ceremony token first, each in
+// a free slot with its own user PIN (the global and the ceremony PIN source).
 struct TokenInitArgs {
-  bool init_token = false;  // initialise a token in the first free slot first
+  bool init_token = false;
   std::string label = "simkms";
+  std::string ceremony_label = "simkms-ceremony";
   std::string so_pin_file;
+  std::string ceremony_so_pin_file;  // empty: so_pin_file
 };
 
 // The audit epoch seed's one-time export to the auditor (kms/audit_epochs.h).
@@ -54,6 +58,10 @@ struct VerAddArgs {
   std::string description;
 };
 Status RunVerAdd(const GlobalOptions& g, const VerAddArgs& args, std::ostream& out);
+// The ceremony half of `ver add` while kmsd holds the database: moves the VER's K1
+// from the ceremony token to the runtime token (unless it is there) and returns
+// its KCV in hex, which the admin socket's ver.add records (kmsd has no MK).
+StatusOr<std::string> MoveK1ForKmsd(const GlobalOptions& g, const VerAddArgs& args);
 Status RunVerList(const GlobalOptions& g, std::ostream& out);
 Status RunVerShow(const GlobalOptions& g, uint32_t ver, std::ostream& out);
 // `ver policy --ver N --activation-code required|optional`: the VER's
@@ -98,6 +106,6 @@ Status RunRecordsSeal(const GlobalOptions& g, std::ostream& out);
 Status RunAuditShow(const GlobalOptions& g, uint64_t from, std::size_t limit, std::ostream& out);
 Status RunStatus(const GlobalOptions& g, std::ostream& out);
 // Every token object against kms/token_policy.h; FailedPrecondition on any difference.
-Status RunTokenCheck(const GlobalOptions& g, std::ostream& out);
+Status RunTokenCheck(const GlobalOptions& g, bool ceremony, std::ostream& out);
 
 }  // namespace simkms::kmsctl

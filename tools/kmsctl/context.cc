@@ -34,12 +34,38 @@ Context::~Context() {
   record_mac_.reset();
   checkpoints_.reset();
   audit_mac_.reset();
+  ceremony_.reset();
+  ceremony_session_.reset();
   session_.reset();
   module_.reset();
 }
 
 Status Context::LoadKeys() {
   SIMKMS_ASSIGN_OR_RETURN(keys_, kms::LoadServiceKeys(*session_));
+  return OkStatus();
+}
+
+Status Context::OpenCeremonyToken(bool find_mk) {
+  if (!ceremony_session_) {
+    const std::string& uri_text = options_.ceremony_token;
+    SIMKMS_ASSIGN_OR_RETURN(p11::TokenUri uri, p11::TokenUri::Parse(uri_text));
+    auto token = module_->FindToken(uri);
+    if (!token.ok()) return token.status().WithContext("the ceremony token (--ceremony-token " + uri_text + ")");
+    if (token->slot == slot_) {
+      return InvalidArgumentError("the ceremony token " + uri_text + " is the runtime token: MK must not be on " +
+                                  "the token kmsd uses");
+    }
+    SIMKMS_ASSIGN_OR_RETURN(SecretBytes pin, p11::ReadPin({options_.ceremony_pin_file, options_.ceremony_pin_env}));
+    SIMKMS_ASSIGN_OR_RETURN(p11::Session session, p11::Session::Open(module_, token->slot));
+    ceremony_session_ = std::make_unique<p11::Session>(std::move(session));
+    ceremony_label_ = token->label;
+    Status login = ceremony_session_->Login(CKU_USER, pin);
+    if (!login.ok()) return login.WithContext("log in to the ceremony token '" + token->label + "'");
+  }
+  if (find_mk && !ceremony_) {
+    SIMKMS_ASSIGN_OR_RETURN(kms::CeremonyToken ceremony, kms::CeremonyToken::Open(*ceremony_session_, *session_));
+    ceremony_ = std::make_unique<kms::CeremonyToken>(std::move(ceremony));
+  }
   return OkStatus();
 }
 
@@ -69,13 +95,14 @@ Status Context::OpenStore(bool read_only, storage::AuditMac* mac) {
 }
 
 kms::Registry Context::MakeRegistry() {
-  return kms::Registry(*session_, keys_, *store_, actor(), kms::SystemClockMs);
+  return kms::Registry(*session_, keys_, *store_, actor(), kms::SystemClockMs, ceremony_.get());
 }
 
-Status InitToken(const GlobalOptions& options, const std::string& label, const std::string& so_pin_file) {
+Status InitToken(const std::string& module_path, const std::string& label, const std::string& so_pin_file,
+                 const p11::PinSource& user_pin_source) {
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes so_pin, p11::ReadPin({so_pin_file, ""}));
-  SIMKMS_ASSIGN_OR_RETURN(SecretBytes user_pin, p11::ReadPin({options.pin_file, options.pin_env}));
-  SIMKMS_ASSIGN_OR_RETURN(auto module, p11::Module::Load(options.module));
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes user_pin, p11::ReadPin(user_pin_source));
+  SIMKMS_ASSIGN_OR_RETURN(auto module, p11::Module::Load(module_path));
   if (module->FindToken(p11::TokenUri::ForLabel(label)).ok()) {
     return AlreadyExistsError("a token labelled '" + label + "' already exists");
   }

@@ -22,9 +22,14 @@ std::string DefaultActor() {
 }
 
 void AddTokenInit(CLI::App* cmd, simkms::kmsctl::TokenInitArgs& t) {
-  cmd->add_flag("--init-token", t.init_token, "initialise a token in the first free slot first");
-  cmd->add_option("--label", t.label, "label of the token to initialise")->capture_default_str();
+  cmd->add_flag("--init-token", t.init_token,
+                "initialise the runtime and the ceremony token in free slots first, each with its own user PIN");
+  cmd->add_option("--label", t.label, "label of the runtime token to initialise")->capture_default_str();
+  cmd->add_option("--ceremony-label", t.ceremony_label, "label of the ceremony token to initialise")
+      ->capture_default_str();
   cmd->add_option("--so-pin-file", t.so_pin_file, "file holding the SO PIN (owner-only permissions)");
+  cmd->add_option("--ceremony-so-pin-file", t.ceremony_so_pin_file,
+                  "file holding the ceremony token's SO PIN (default: --so-pin-file)");
 }
 
 void AddAuditorExport(CLI::App* cmd, simkms::kmsctl::AuditorExportArgs& a) {
@@ -49,6 +54,15 @@ int main(int argc, char** argv) {
   app.add_option("--pin-file", g.pin_file, "file holding the user PIN (owner-only permissions)")
       ->envname("SIMKMS_PIN_FILE");
   app.add_option("--pin-env", g.pin_env, "name of an environment variable holding the user PIN");
+  app.add_option("--ceremony-token", g.ceremony_token,
+                 "the ceremony token holding MK (init, restore, ver add, export-k1), an RFC 7512 pkcs11: URI")
+      ->envname("SIMKMS_CEREMONY_TOKEN")
+      ->capture_default_str();
+  app.add_option("--ceremony-pin-file", g.ceremony_pin_file,
+                 "file holding the ceremony token's user PIN (owner-only permissions)")
+      ->envname("SIMKMS_CEREMONY_PIN_FILE");
+  app.add_option("--ceremony-pin-env", g.ceremony_pin_env,
+                 "name of an environment variable holding the ceremony token's user PIN");
   app.add_option("--db", g.db, "RocksDB directory")->envname("SIMKMS_DB");
   app.add_option("--actor", g.actor, "who is acting, for the audit trail")->capture_default_str();
   app.add_flag("--json", g.json, "JSON output for scripts");
@@ -145,7 +159,9 @@ int main(int argc, char** argv) {
 
   CLI::App* token_cmd = app.add_subcommand("token", "the token's objects");
   token_cmd->require_subcommand(1);
-  token_cmd->add_subcommand("check", "every object's attributes against the token policy (exit 1 on a difference)");
+  bool check_ceremony = false;
+  token_cmd->add_subcommand("check", "every object's attributes against the token policy (exit 1 on a difference)")
+      ->add_flag("--ceremony", check_ceremony, "check the ceremony token (MK's) instead of the runtime token");
 
   try {
     app.parse(argc, argv);
@@ -166,8 +182,18 @@ int main(int argc, char** argv) {
       command = "ver.list";
     } else if (ver_cmd->parsed() && ver_add_cmd->parsed()) {
       command = "ver.add";
+      if (ver_add.dh_group == "custom") {
+        std::cerr << "kmsctl: custom DH groups are added offline\n";
+        return 1;
+      }
+      // kmsd has no MK: K1 comes from the ceremony token here, kmsd records it.
+      auto k1_kcv = MoveK1ForKmsd(g, ver_add);
+      if (!k1_kcv.ok()) {
+        std::cerr << "kmsctl ver add: " << k1_kcv.status().ToString() << "\n";
+        return 1;
+      }
       args = {{"ver", ver_add.ver}, {"profile", ver_add.profile}, {"dh_group", ver_add.dh_group},
-              {"amf", ver_add.amf}, {"description", ver_add.description}};
+              {"amf", ver_add.amf}, {"description", ver_add.description}, {"k1_kcv", *k1_kcv}};
       if (!ver_add.op_file.empty()) {
         auto op = ReadFile(ver_add.op_file);
         if (!op.ok()) {
@@ -179,10 +205,6 @@ int main(int argc, char** argv) {
           if (!std::isspace(static_cast<unsigned char>(c))) hex.push_back(c);
         }
         args["op"] = hex;
-      }
-      if (ver_add.dh_group == "custom") {
-        std::cerr << "kmsctl: custom DH groups are added offline\n";
-        return 1;
       }
     } else if (range_cmd->parsed() && assign_cmd->parsed()) {
       command = "range.assign";
@@ -239,7 +261,7 @@ int main(int argc, char** argv) {
     status = RunRecordsSeal(g, out);
   } else if (token_cmd->parsed()) {
     what = "token check";
-    status = RunTokenCheck(g, out);
+    status = RunTokenCheck(g, check_ceremony, out);
   } else {
     what = "status";
     status = RunStatus(g, out);

@@ -111,9 +111,8 @@ nlohmann::ordered_json Fields::ToJson() const {
 namespace simkms::kmsctl {
 
 void AddKcvFields(const kms::KeyKcvs& k, Fields& f) {
-  f.Add("kcv.mk", ToHex(k.mk));
+  f.Add("kcv.mk", k.mk.empty() ? "(on the ceremony token: give --ceremony-pin-file)" : ToHex(k.mk));
   f.Add("kcv.storage_kek", ToHex(k.storage_kek));
-  f.Add("kcv.audit_key", ToHex(k.audit_mac));
   f.Add("kcv.puk_key", ToHex(k.puk_encryption));
   f.Add("kcv.op_key", ToHex(k.op_encryption));
 }

@@ -57,11 +57,14 @@ Status RunAuditVerifyState(const GlobalOptions& g, std::ostream& out, bool* stat
 
 Status RunRecordsSeal(const GlobalOptions& g, std::ostream& out) {
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(g));
-  // A token from before record MACs lacks the record key: derive it from MK like
-  // every service key (a restore from the custodians' backup would make the same).
-  SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE mk,
-                          kms::FindByLabel(ctx->session(), CKO_SECRET_KEY, kms::labels::kMasterKey));
-  SIMKMS_ASSIGN_OR_RETURN(std::vector<std::string> derived, kms::DeriveMissingServiceKeys(ctx->session(), mk));
+  // A token from before record MACs lacks the record key: it comes from MK like
+  // every service key (a restore from the custodians' backup would make the same),
+  // so only then is the ceremony token needed.
+  std::vector<std::string> derived;
+  if (!ctx->LoadKeys().ok()) {
+    SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());
+    SIMKMS_ASSIGN_OR_RETURN(derived, ctx->ceremony().MoveMissingServiceKeys());
+  }
   SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
   ctx->AcceptUnsealedRecords();
   SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/false));

@@ -86,12 +86,24 @@ Status RunVerAdd(const GlobalOptions& g, const VerAddArgs& args, std::ostream& o
     SecureWipe(op_text.data(), op_text.size());
   }
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, OpenAll(g));
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());
   kms::Registry registry = ctx->MakeRegistry();
   SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord v, registry.AddVer(std::move(request)));
   Fields f;
   VerFields(v, f);
   Print(g, f, out);
   return OkStatus();
+}
+
+StatusOr<std::string> MoveK1ForKmsd(const GlobalOptions& g, const VerAddArgs& args) {
+  if (args.ver == 0) return InvalidArgumentError("VER must be a positive number");
+  SIMKMS_ASSIGN_OR_RETURN(kms::Profile profile, kms::ParseProfile(args.profile));
+  SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(g));
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());
+  bool moved = false;
+  SIMKMS_RETURN_IF_ERROR(ctx->ceremony().EnsureK1(args.ver, profile, &moved).status());
+  SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, ctx->ceremony().K1Kcv(args.ver, profile));
+  return ToHex(kcv);
 }
 
 Status RunVerList(const GlobalOptions& g, std::ostream& out) {
@@ -137,6 +149,7 @@ Status RunVerExportK1(const GlobalOptions& g, const ExportK1Args& args, std::ost
   if (args.out_file.empty()) return InvalidArgumentError("export-k1 needs --out FILE");
   SIMKMS_ASSIGN_OR_RETURN(std::string pem, ReadFile(args.pubkey_file));
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, OpenAll(g));
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());
   kms::Registry registry = ctx->MakeRegistry();
   SIMKMS_ASSIGN_OR_RETURN(kms::K1Export e, registry.ExportK1(args.ver, args.manufacturer, pem));
   SIMKMS_RETURN_IF_ERROR(WritePrivateFile(args.out_file, e.ToJson()));

@@ -32,9 +32,13 @@ std::string Flag(const kms::ObservedObject& o, const char* attribute, const char
 
 }  // namespace
 
-Status RunTokenCheck(const GlobalOptions& g, std::ostream& out) {
+Status RunTokenCheck(const GlobalOptions& g, bool ceremony, std::ostream& out) {
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(g));
-  SIMKMS_ASSIGN_OR_RETURN(kms::TokenCheck check, kms::CheckTokenObjects(ctx->session()));
+  if (ceremony) SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken(/*find_mk=*/false));
+  p11::Session& session = ceremony ? ctx->ceremony_session() : ctx->session();
+  const std::string label = ceremony ? ctx->ceremony_label() : ctx->token_label();
+  SIMKMS_ASSIGN_OR_RETURN(kms::TokenCheck check,
+                          kms::CheckTokenObjects(session, ceremony ? kms::TokenRole::kCeremony : kms::TokenRole::kRuntime));
   if (g.json) {
     out << check.ToJson().dump(2) << "\n";
   } else {
@@ -49,10 +53,10 @@ Status RunTokenCheck(const GlobalOptions& g, std::ostream& out) {
                 problems.empty() ? "ok" : problems});
     }
     t.Print(out);
-    out << "token " << ctx->token_label() << ": " << check.Summary() << "\n";
+    out << "token " << label << ": " << check.Summary() << "\n";
   }
   if (!check.ok()) {
-    return FailedPreconditionError("token " + ctx->token_label() + " does not match the token policy: " +
+    return FailedPreconditionError("token " + label + " does not match the token policy: " +
                                    check.Summary());
   }
   return OkStatus();
