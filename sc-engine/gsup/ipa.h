@@ -121,11 +121,11 @@ struct Classified {
 StatusOr<Classified> ClassifyFrame(const IpaFrame& frame);
 
 // Incremental decoder for one TCP connection: base/length_prefixed_decoder.h
-// (Feed, Pop, idle, Reset as there) with the IPA header. It holds at most one
-// frame (<= kIpaHeaderSize + kMaxIpaPayload bytes). The length is checked as
-// soon as its two bytes are in, before any payload is buffered: 0 gives
-// InvalidArgument, over kMaxIpaPayload ResourceExhausted, and Feed() keeps
-// returning that error until Reset().
+// with the IPA header (Feed, idle and Reset as there; Pop splits the frame into
+// stream and payload). It holds at most one frame (<= kIpaHeaderSize +
+// kMaxIpaPayload bytes). The length is checked as soon as its two bytes are in,
+// before any payload is buffered: 0 gives InvalidArgument, over kMaxIpaPayload
+// ResourceExhausted, and Feed() keeps returning that error until Reset().
 class IpaDecoder {
  public:
   IpaDecoder();

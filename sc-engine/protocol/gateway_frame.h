@@ -41,10 +41,11 @@ struct GatewayFrame {
 StatusOr<Bytes> EncodeGatewayFrame(const GatewayFrame& frame);
 
 // Incremental decoder for one TCP connection: base/length_prefixed_decoder.h
-// (Feed, Pop, idle, Reset as there) with the gateway header. It holds at most
-// one frame (<= kMaxGatewayFrameSize bytes). Each header field is checked as
-// soon as its bytes are in, before any payload is buffered: Feed() returns
-// InvalidArgument (bad length, type or IMSI) or ResourceExhausted (frame over
+// with the gateway header (Feed, idle and Reset as there; Pop parses the frame
+// into type, IMSI and payload). It holds at most one frame (<=
+// kMaxGatewayFrameSize bytes). Each header field is checked as soon as its
+// bytes are in, before any payload is buffered: Feed() returns InvalidArgument
+// (bad length, type or IMSI) or ResourceExhausted (frame over
 // kMaxGatewayFrameSize) and keeps returning it until Reset().
 class GatewayFrameDecoder {
  public:
