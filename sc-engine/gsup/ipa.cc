@@ -1,7 +1,5 @@
 #include "sc-engine/gsup/ipa.h"
 
-#include <algorithm>
-
 #include "sc-engine/gsup/error_text.h"
 
 namespace simkms::gsup {
@@ -9,6 +7,8 @@ namespace {
 
 using internal::Hex2;
 using internal::Num;
+
+constexpr std::size_t kIpaLengthSize = 2;
 
 void PutLength(Bytes& out, std::size_t length) {
   out.push_back(static_cast<uint8_t>(length >> 8));
@@ -33,6 +33,19 @@ StatusOr<std::string> IdString(ByteView value, std::string_view what) {
     out.push_back(static_cast<char>(c));
   }
   return out;
+}
+
+// The IPA header for LengthPrefixedDecoder: the length is all there is to
+// check, and once it is in, the frame is its header and `length` bytes.
+StatusOr<std::size_t> CheckIpaFrame(ByteView frame) {
+  if (frame.size() > kIpaLengthSize) return frame.size();
+  const std::size_t length = ReadBigEndian(frame);
+  if (length == 0) return InvalidArgumentError("IPA frame with length 0 (no payload)");
+  if (length > kMaxIpaPayload) {
+    return ResourceExhaustedError("IPA frame with a payload of " + Num(length) + " bytes, at most " +
+                                  Num(kMaxIpaPayload));
+  }
+  return kIpaHeaderSize + length;
 }
 
 }  // namespace
@@ -149,50 +162,15 @@ StatusOr<Classified> ClassifyFrame(const IpaFrame& frame) {
   return Classified{Kind::kOtherStream, frame.stream, ByteView(frame.payload)};
 }
 
-StatusOr<std::size_t> IpaDecoder::Feed(ByteView data) {
-  if (!failed_.ok()) return failed_;
-  std::size_t consumed = 0;
-  while (!ready_ && consumed < data.size()) {
-    const std::size_t take = std::min(needed_ - buffer_.size(), data.size() - consumed);
-    buffer_.insert(buffer_.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed),
-                   data.begin() + static_cast<std::ptrdiff_t>(consumed + take));
-    consumed += take;
-    if (buffer_.size() < needed_) break;
-    if (buffer_.size() == 2) {
-      const std::size_t length = std::size_t{buffer_[0]} << 8 | buffer_[1];
-      if (length == 0) {
-        failed_ = InvalidArgumentError("IPA frame with length 0 (no payload)");
-        return failed_;
-      }
-      if (length > kMaxIpaPayload) {
-        failed_ = ResourceExhaustedError("IPA frame with a payload of " + Num(length) + " bytes, at most " +
-                                         Num(kMaxIpaPayload));
-        return failed_;
-      }
-      needed_ = kIpaHeaderSize + length;
-    } else {
-      ready_ = true;
-    }
-  }
-  return consumed;
-}
+IpaDecoder::IpaDecoder() : frames_(FrameFormat{kIpaLengthSize, CheckIpaFrame}) {}
 
 std::optional<IpaFrame> IpaDecoder::Pop() {
-  if (!ready_) return std::nullopt;
+  std::optional<Bytes> bytes = frames_.Pop();
+  if (!bytes) return std::nullopt;
   IpaFrame frame;
-  frame.stream = buffer_[2];
-  frame.payload.assign(buffer_.begin() + kIpaHeaderSize, buffer_.end());
-  buffer_.clear();
-  needed_ = 2;
-  ready_ = false;
+  frame.stream = (*bytes)[kIpaLengthSize];  // the byte after the length
+  frame.payload.assign(bytes->begin() + kIpaHeaderSize, bytes->end());
   return frame;
-}
-
-void IpaDecoder::Reset() {
-  buffer_.clear();
-  needed_ = 2;
-  ready_ = false;
-  failed_ = OkStatus();
 }
 
 }  // namespace simkms::gsup

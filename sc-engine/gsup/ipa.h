@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/length_prefixed_decoder.h"
 #include "base/status.h"
 
 namespace simkms::gsup {
@@ -119,35 +120,22 @@ struct Classified {
 // GSUP frame with no GSUP message after the 0x05 extension byte.
 StatusOr<Classified> ClassifyFrame(const IpaFrame& frame);
 
-// Incremental decoder for one TCP connection. Feed() takes bytes as they come
-// from the socket and consumes them up to the end of the current frame, never
-// beyond: once a frame is complete it consumes nothing more until Pop() takes
-// it, so it holds at most one frame (<= kIpaHeaderSize + kMaxIpaPayload bytes).
-//
-//   while (!input.empty()) {
-//     SIMKMS_ASSIGN_OR_RETURN(std::size_t n, decoder.Feed(input));  // error: close the connection
-//     input = input.subspan(n);
-//     if (auto frame = decoder.Pop()) Handle(*frame);
-//   }
-//
-// The length is checked as soon as its two bytes are in, before any payload is
-// buffered: 0 gives InvalidArgument, over kMaxIpaPayload ResourceExhausted. The
-// stream is then out of sync for good: Feed() keeps returning that error until Reset().
+// Incremental decoder for one TCP connection: base/length_prefixed_decoder.h
+// with the IPA header (Feed, idle and Reset as there; Pop splits the frame into
+// stream and payload). It holds at most one frame (<= kIpaHeaderSize +
+// kMaxIpaPayload bytes). The length is checked as soon as its two bytes are in,
+// before any payload is buffered: 0 gives InvalidArgument, over kMaxIpaPayload
+// ResourceExhausted, and Feed() keeps returning that error until Reset().
 class IpaDecoder {
  public:
-  // The number of bytes of `data` consumed (0 if a decoded frame waits for Pop()).
-  StatusOr<std::size_t> Feed(ByteView data);
-  // The next complete frame, once; nullopt if none is complete.
+  IpaDecoder();
+  StatusOr<std::size_t> Feed(ByteView data) { return frames_.Feed(data); }
   std::optional<IpaFrame> Pop();
-  // True between frames: no partial frame is buffered.
-  bool idle() const { return buffer_.empty() && !ready_; }
-  void Reset();
+  bool idle() const { return frames_.idle(); }
+  void Reset() { frames_.Reset(); }
 
  private:
-  Bytes buffer_;                        // the current frame so far, header included
-  std::size_t needed_ = 2;              // the buffer size at which the next check runs
-  bool ready_ = false;
-  Status failed_;
+  LengthPrefixedDecoder frames_;
 };
 
 }  // namespace simkms::gsup

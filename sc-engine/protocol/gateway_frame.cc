@@ -1,7 +1,5 @@
 #include "sc-engine/protocol/gateway_frame.h"
 
-#include <algorithm>
-
 #include "kms/derivation_data.h"
 
 namespace simkms::protocol {
@@ -44,6 +42,42 @@ void PutLength(Bytes& out, std::size_t length) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<uint8_t>(length >> (24 - 8 * i)));
 }
 
+// The gateway header for LengthPrefixedDecoder, one field at a time: the length
+// (4 bytes in), the type (5), the IMSI of a data frame (13), then the payload.
+// The frame size tells the steps apart: a keepalive is complete at 5 bytes, a
+// data frame has at least 14.
+StatusOr<std::size_t> CheckGatewayFrame(ByteView frame) {
+  const std::size_t length = ReadBigEndian(frame.first(kGatewayLengthSize));
+  switch (frame.size()) {
+    case kGatewayLengthSize:
+      if (length > kMaxGatewayFrameSize - kGatewayLengthSize) {
+        return ResourceExhaustedError("gateway frame: length " + Num(length) + " makes a frame over " +
+                                      Num(kMaxGatewayFrameSize) + " bytes");
+      }
+      if (length < kKeepaliveLength) return InvalidArgumentError("gateway frame: length 0");
+      return kImsiOffset;  // the type byte next
+    case kImsiOffset: {
+      const uint8_t type = frame[kTypeOffset];
+      if (type == static_cast<uint8_t>(GatewayFrameType::kKeepalive)) {
+        if (length != kKeepaliveLength) {
+          return InvalidArgumentError("gateway frame: keepalive with length " + Num(length) + ", must be 1");
+        }
+        return frame.size();
+      }
+      if (!IsDataType(type)) return InvalidArgumentError("gateway frame: unknown type " + Num(type));
+      if (length < kMinDataLength) {
+        return InvalidArgumentError("gateway frame: length " + Num(length) + " leaves no payload");
+      }
+      return kImsiOffset + kImsiSize;
+    }
+    case kImsiOffset + kImsiSize:
+      SIMKMS_RETURN_IF_ERROR(UnpackImsi(frame.subspan(kImsiOffset, kImsiSize)).status());
+      return kGatewayLengthSize + length;  // > kImsiOffset + kImsiSize, checked above
+    default:
+      return frame.size();  // kGatewayLengthSize + length: the whole data frame
+  }
+}
+
 }  // namespace
 
 StatusOr<Bytes> EncodeGatewayFrame(const GatewayFrame& frame) {
@@ -72,87 +106,20 @@ StatusOr<Bytes> EncodeGatewayFrame(const GatewayFrame& frame) {
   return out;
 }
 
-Status GatewayFrameDecoder::Advance() {
-  if (buffer_.size() == kGatewayLengthSize) {
-    std::size_t length = 0;
-    for (std::size_t i = 0; i < kGatewayLengthSize; ++i) length = length << 8 | buffer_[i];
-    if (length > kMaxGatewayFrameSize - kGatewayLengthSize) {
-      return ResourceExhaustedError("gateway frame: length " + Num(length) + " makes a frame over " +
-                                    Num(kMaxGatewayFrameSize) + " bytes");
-    }
-    if (length < kKeepaliveLength) return InvalidArgumentError("gateway frame: length 0");
-    needed_ = kImsiOffset;  // the type byte next
-    return OkStatus();
-  }
-  std::size_t length = 0;
-  for (std::size_t i = 0; i < kGatewayLengthSize; ++i) length = length << 8 | buffer_[i];
-  if (buffer_.size() == kImsiOffset) {
-    const uint8_t type = buffer_[kTypeOffset];
-    if (type == static_cast<uint8_t>(GatewayFrameType::kKeepalive)) {
-      if (length != kKeepaliveLength) {
-        return InvalidArgumentError("gateway frame: keepalive with length " + Num(length) + ", must be 1");
-      }
-      type_ = GatewayFrameType::kKeepalive;
-      ready_ = true;
-      return OkStatus();
-    }
-    if (!IsDataType(type)) return InvalidArgumentError("gateway frame: unknown type " + Num(type));
-    if (length < kMinDataLength) {
-      return InvalidArgumentError("gateway frame: length " + Num(length) + " leaves no payload");
-    }
-    type_ = static_cast<GatewayFrameType>(type);
-    needed_ = kImsiOffset + kImsiSize;
-    return OkStatus();
-  }
-  if (buffer_.size() == kImsiOffset + kImsiSize) {
-    SIMKMS_ASSIGN_OR_RETURN(imsi_, UnpackImsi(ByteView(buffer_).subspan(kImsiOffset, kImsiSize)));
-    needed_ = kGatewayLengthSize + length;  // > kImsiOffset + kImsiSize, checked above
-    return OkStatus();
-  }
-  ready_ = true;  // buffer_.size() == kGatewayLengthSize + length
-  return OkStatus();
-}
-
-StatusOr<std::size_t> GatewayFrameDecoder::Feed(ByteView data) {
-  if (!failed_.ok()) return failed_;
-  std::size_t consumed = 0;
-  while (!ready_ && consumed < data.size()) {
-    const std::size_t take = std::min(needed_ - buffer_.size(), data.size() - consumed);
-    buffer_.insert(buffer_.end(), data.begin() + static_cast<std::ptrdiff_t>(consumed),
-                   data.begin() + static_cast<std::ptrdiff_t>(consumed + take));
-    consumed += take;
-    if (buffer_.size() == needed_) {
-      Status s = Advance();
-      if (!s.ok()) {
-        failed_ = s;
-        return s;
-      }
-    }
-  }
-  return consumed;
-}
+GatewayFrameDecoder::GatewayFrameDecoder() : frames_(FrameFormat{kGatewayLengthSize, CheckGatewayFrame}) {}
 
 std::optional<GatewayFrame> GatewayFrameDecoder::Pop() {
-  if (!ready_) return std::nullopt;
+  std::optional<Bytes> bytes = frames_.Pop();
+  if (!bytes) return std::nullopt;
+  const ByteView wire = *bytes;
   GatewayFrame frame;
-  frame.type = type_;
-  if (type_ != GatewayFrameType::kKeepalive) {
-    frame.imsi = std::move(imsi_);
-    frame.payload.assign(buffer_.begin() + static_cast<std::ptrdiff_t>(kImsiOffset + kImsiSize), buffer_.end());
+  frame.type = static_cast<GatewayFrameType>(wire[kTypeOffset]);
+  if (frame.type != GatewayFrameType::kKeepalive) {
+    // CheckGatewayFrame unpacked this IMSI when it came in: it unpacks again.
+    frame.imsi = UnpackImsi(wire.subspan(kImsiOffset, kImsiSize)).value();
+    frame.payload.assign(wire.begin() + static_cast<std::ptrdiff_t>(kImsiOffset + kImsiSize), wire.end());
   }
-  buffer_.clear();
-  imsi_.clear();
-  needed_ = kGatewayLengthSize;
-  ready_ = false;
   return frame;
-}
-
-void GatewayFrameDecoder::Reset() {
-  buffer_.clear();
-  imsi_.clear();
-  needed_ = kGatewayLengthSize;
-  ready_ = false;
-  failed_ = OkStatus();
 }
 
 }  // namespace simkms::protocol

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "base/length_prefixed_decoder.h"
 #include "base/status.h"
 
 namespace simkms::protocol {
@@ -39,40 +40,23 @@ struct GatewayFrame {
 // payload, a data frame with an empty payload or one over kMaxGatewayPayloadSize.
 StatusOr<Bytes> EncodeGatewayFrame(const GatewayFrame& frame);
 
-// Incremental decoder for one TCP connection. Feed() takes bytes as they come
-// from the socket and consumes them up to the end of the current frame, never
-// beyond: once a frame is complete it consumes nothing more until Pop() takes
-// the frame. So it holds at most one frame (<= kMaxGatewayFrameSize bytes).
-//
-//   while (!input.empty()) {
-//     SIMKMS_ASSIGN_OR_RETURN(std::size_t n, decoder.Feed(input));  // error: close the connection
-//     input = input.subspan(n);
-//     if (auto frame = decoder.Pop()) Handle(*frame);
-//   }
-//
-// Each header field is checked as soon as its bytes are in, before any payload
-// is buffered. A stream that fails is out of sync for good: Feed() returns
-// InvalidArgument (bad length, type or IMSI) or ResourceExhausted (frame over
+// Incremental decoder for one TCP connection: base/length_prefixed_decoder.h
+// with the gateway header (Feed, idle and Reset as there; Pop parses the frame
+// into type, IMSI and payload). It holds at most one frame (<=
+// kMaxGatewayFrameSize bytes). Each header field is checked as soon as its
+// bytes are in, before any payload is buffered: Feed() returns InvalidArgument
+// (bad length, type or IMSI) or ResourceExhausted (frame over
 // kMaxGatewayFrameSize) and keeps returning it until Reset().
 class GatewayFrameDecoder {
  public:
-  // The number of bytes of `data` consumed (0 if a decoded frame waits for Pop()).
-  StatusOr<std::size_t> Feed(ByteView data);
-  // The next complete frame, once; nullopt if none is complete.
+  GatewayFrameDecoder();
+  StatusOr<std::size_t> Feed(ByteView data) { return frames_.Feed(data); }
   std::optional<GatewayFrame> Pop();
-  // True between frames: no partial frame is buffered (for a clean close).
-  bool idle() const { return buffer_.empty() && !ready_; }
-  void Reset();
+  bool idle() const { return frames_.idle(); }
+  void Reset() { frames_.Reset(); }
 
  private:
-  // Checks what buffer_ holds once it has needed_ bytes; sets the next needed_ or ready_.
-  Status Advance();
-  Bytes buffer_;                              // the current frame so far, length field included
-  std::size_t needed_ = kGatewayLengthSize;   // the size at which Advance() runs next
-  GatewayFrameType type_ = GatewayFrameType::kKeepalive;
-  std::string imsi_;
-  bool ready_ = false;
-  Status failed_;
+  LengthPrefixedDecoder frames_;
 };
 
 }  // namespace simkms::protocol

@@ -1,12 +1,16 @@
 // Writes the seed corpus of protocol_fuzzer (tests/fuzz/corpus/): the messages
 // of tests/protocol/protocol_codec_test.cc and the §8 COMMIT vector, each sealed
-// under the §8 keys, the gateway frames and SMS that carry them, and TPDUs.
+// under the §8 keys, the gateway frames and SMS that carry them, TPDUs, and an
+// IPA stream as an MSC and osmo-hlr exchange it on the GSUP port.
 //   make_seed_corpus <directory>
 #include <cstdio>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "sc-engine/gsup/gsup.h"
+#include "sc-engine/gsup/ipa.h"
 #include "sc-engine/protocol/gateway_frame.h"
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/ota_cipher.h"
@@ -17,6 +21,16 @@ namespace simkms::protocol {
 namespace {
 
 Bytes Hex(const char* h) { return FromHex(h).value(); }
+
+// A seed for protocol_fuzzer's FuzzFramings: the byte that chooses the format
+// (and chunks of 1 byte), then the frames as one TCP stream.
+constexpr uint8_t kSelectGateway = 0x00;
+constexpr uint8_t kSelectIpa = 0x01;
+Bytes FramingSeed(uint8_t select, std::initializer_list<Bytes> frames) {
+  Bytes out{select};
+  for (const Bytes& f : frames) out.insert(out.end(), f.begin(), f.end());
+  return out;
+}
 
 template <std::size_t N>
 std::array<uint8_t, N> Seq(uint8_t start) {
@@ -99,10 +113,8 @@ int Run(const std::string& dir) {
     frame.type = counter % 2 ? GatewayFrameType::kFromChip : GatewayFrameType::kToChip;
     frame.imsi = "262019876543210";
     frame.payload = packet;
-    Bytes stream = EncodeGatewayFrame(GatewayFrame{}).value();  // a keepalive first
-    const Bytes data = EncodeGatewayFrame(frame).value();
-    stream.insert(stream.end(), data.begin(), data.end());
-    write("gateway_" + name, stream);
+    const Bytes keepalive = EncodeGatewayFrame(GatewayFrame{}).value();  // first in the stream
+    write("gateway_" + name, FramingSeed(kSelectGateway, {keepalive, EncodeGatewayFrame(frame).value()}));
 
     // The SMS of the packet, last first, as the fuzzer's [length][user data] list.
     const auto segments = Split(packet, static_cast<uint8_t>(counter)).value();
@@ -129,6 +141,15 @@ int Run(const std::string& dir) {
   vector.commit_mac = Seq<8>(0xC0);
   vector.opc = Seq<16>(0xD0);
   write("packet_vector_commit", SealPacket(*cipher, kKeyVersionKi1, 1, Encode(vector)).value());
+  // The GSUP port: ID_GET, the MSC's ID_RESP, a PING, a Send Authentication
+  // Info request (3 vectors) and the ID_ACK, in one stream.
+  gsup::Message sai;
+  sai.imsi = "001010000000042";
+  sai.num_vectors_req = 3;
+  const Bytes id_resp = gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}, {gsup::IdTag::kSerNr, "MSC-0"}}).value();
+  const Bytes sai_frame = gsup::EncodeGsupFrame(gsup::Encode(sai).value()).value();
+  write("ipa_gsup_port",
+        FramingSeed(kSelectIpa, {gsup::EncodeIdGet(), id_resp, gsup::EncodePing(), sai_frame, gsup::EncodeIdAck()}));
   std::printf("%d seed files in %s\n", files, dir.c_str());
   return 0;
 }

@@ -1,5 +1,6 @@
-// libFuzzer target for everything that parses bytes from the air or the gateway
-// (docs/protocol.md §2, §4, §7). One input goes to every parser:
+// libFuzzer target for everything that parses bytes from the air, the gateway or
+// the GSUP port's framing (docs/protocol.md §2, §4, §7; docs/gsup.md §2). One
+// input goes to every parser:
 //   - messages: Decode; a decoded message re-encodes to the same bytes and decodes
 //     to the same message;
 //   - secured packets: PeekRouting, OpenPacket under fixed keys; and SealPacket of
@@ -8,9 +9,10 @@
 //     decodes to the same value); the input read as a list of user data
 //     (length byte, bytes; ...) into a Reassembler; and Split of the input as a
 //     packet, through SMS-DELIVER TPDUs, reassembles in reverse order to itself;
-//   - gateway frames: the input as a TCP stream, fed whole and in small chunks;
-//     both give the same frames and the same error, and each frame re-encodes to
-//     exactly the bytes it was decoded from.
+//   - gateway frames or IPA frames (the two formats of the length-prefixed
+//     decoder; the first byte chooses): the rest of the input as a TCP stream,
+//     fed whole and in small chunks; both give the same frames and the same
+//     error, and each frame re-encodes to exactly the bytes it was decoded from.
 // A broken property aborts (a finding), as do ASan/UBSan reports and leaks.
 #include <algorithm>
 #include <cstdint>
@@ -19,11 +21,13 @@
 #include <optional>
 #include <vector>
 
+#include "sc-engine/gsup/ipa.h"
 #include "sc-engine/protocol/gateway_frame.h"
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/ota_cipher.h"
 #include "sc-engine/protocol/secured_packet.h"
 #include "sc-engine/protocol/sms_segments.h"
+#include "tests/support/feed_in_chunks.h"
 
 namespace simkms::protocol {
 namespace {
@@ -142,49 +146,47 @@ void FuzzSplit(ByteView data) {
   FUZZ_CHECK(packet && packet->size() == data.size() && std::equal(data.begin(), data.end(), packet->begin()));
 }
 
-struct StreamResult {
-  std::vector<GatewayFrame> frames;
-  std::vector<std::size_t> sizes;  // bytes each frame was decoded from
-  Status status;
-};
-
-StreamResult DecodeStream(ByteView data, std::size_t chunk) {
-  StreamResult out;
-  GatewayFrameDecoder d;
-  std::size_t pos = 0, frame_start = 0;
-  while (pos < data.size()) {
-    ByteView piece = data.subspan(pos, std::min(chunk, data.size() - pos));
-    auto n = d.Feed(piece);
-    if (!n.ok()) {
-      out.status = n.status();
-      FUZZ_CHECK(d.Feed(piece).status().code() == n.status().code());  // sticky
-      FUZZ_CHECK(!d.Pop().has_value());
-      return out;
-    }
-    FUZZ_CHECK(*n <= piece.size());
-    pos += *n;
-    if (auto f = d.Pop()) {
-      out.frames.push_back(std::move(*f));
-      out.sizes.push_back(pos - frame_start);
-      frame_start = pos;
-    } else {
-      FUZZ_CHECK(*n == piece.size());  // stops early only at a frame's end
-    }
+// `stream` as the TCP stream of one framing, fed whole and in chunks of `chunk`
+// bytes: both give the same frames, at the same offsets, and the same error; a
+// refused stream stays refused; each frame re-encodes to exactly the bytes it
+// was decoded from, within the format's bound.
+template <typename Decoder, typename Encode>
+void FuzzFraming(ByteView stream, std::size_t chunk, Encode encode, std::size_t max_frame_size) {
+  Decoder whole_decoder;
+  Decoder chunked_decoder;
+  const auto whole = testing::FeedInChunks(whole_decoder, stream, stream.size() + 1);
+  const auto chunked = testing::FeedInChunks(chunked_decoder, stream, chunk);
+  FUZZ_CHECK(whole.status.code() != StatusCode::kInternal);  // Feed kept its contract (feed_in_chunks.h)
+  FUZZ_CHECK(whole.status.code() == chunked.status.code() && whole.status.message() == chunked.status.message());
+  FUZZ_CHECK(whole.frames == chunked.frames && whole.ends == chunked.ends);
+  if (!whole.status.ok()) {
+    FUZZ_CHECK(whole_decoder.Feed(stream).status().code() == whole.status.code());  // sticky
+    FUZZ_CHECK(!whole_decoder.Pop().has_value());
   }
-  return out;
-}
-
-void FuzzGateway(ByteView data) {
-  const StreamResult whole = DecodeStream(data, data.size() + 1);
-  const StreamResult chunked = DecodeStream(data, data.empty() ? 1 : 1 + data[0] % 7);
-  FUZZ_CHECK(whole.status.code() == chunked.status.code());
-  FUZZ_CHECK(whole.frames == chunked.frames && whole.sizes == chunked.sizes);
   std::size_t offset = 0;
   for (std::size_t i = 0; i < whole.frames.size(); ++i) {
-    auto wire = EncodeGatewayFrame(whole.frames[i]);
-    FUZZ_CHECK(wire.ok() && wire->size() == whole.sizes[i] && wire->size() <= kMaxGatewayFrameSize);
-    FUZZ_CHECK(std::equal(wire->begin(), wire->end(), data.begin() + static_cast<std::ptrdiff_t>(offset)));
-    offset += wire->size();
+    auto wire = encode(whole.frames[i]);
+    FUZZ_CHECK(wire.ok() && wire->size() == whole.ends[i] - offset && wire->size() <= max_frame_size);
+    FUZZ_CHECK(std::equal(wire->begin(), wire->end(), stream.begin() + static_cast<std::ptrdiff_t>(offset)));
+    offset = whole.ends[i];
+  }
+}
+
+// The two framings on base/length_prefixed_decoder.h. The first byte chooses:
+// its low bit the format (0 gateway, 1 IPA), the rest the chunk size (1..7);
+// the stream is the bytes after it. One format per input keeps an execution as
+// cheap as when only the gateway was fuzzed (the decoders' allocations are a
+// good part of it), and a mutation of the stream stays within its format.
+void FuzzFramings(ByteView data) {
+  if (data.empty()) return;
+  const ByteView stream = data.subspan(1);
+  const std::size_t chunk = 1 + (data[0] >> 1) % 7;
+  if ((data[0] & 1) == 0) {
+    FuzzFraming<GatewayFrameDecoder>(stream, chunk, EncodeGatewayFrame, kMaxGatewayFrameSize);
+  } else {
+    FuzzFraming<gsup::IpaDecoder>(
+        stream, chunk, [](const gsup::IpaFrame& f) { return gsup::EncodeIpaFrame(f.stream, f.payload); },
+        gsup::kIpaHeaderSize + gsup::kMaxIpaPayload);
   }
 }
 
@@ -200,6 +202,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzTpdus(input);
   FuzzReassembler(input);
   FuzzSplit(input);
-  FuzzGateway(input);
+  FuzzFramings(input);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sc-engine/gsup/ipa.h"
+#include "tests/support/feed_in_chunks.h"
 
 namespace simkms::gsup {
 namespace {
@@ -21,30 +22,7 @@ Bytes Concat(std::initializer_list<Bytes> parts) {
   return out;
 }
 
-// Feeds `stream` in chunks of `chunk` bytes, collecting every frame; the status
-// of the first failing Feed, if any.
-struct Collected {
-  std::vector<IpaFrame> frames;
-  Status status;
-  std::size_t consumed = 0;
-};
-Collected FeedAll(IpaDecoder& d, ByteView stream, std::size_t chunk) {
-  Collected c;
-  while (c.consumed < stream.size()) {
-    ByteView piece = stream.subspan(c.consumed, std::min(chunk, stream.size() - c.consumed));
-    while (!piece.empty()) {
-      auto n = d.Feed(piece);
-      if (!n.ok()) {
-        c.status = n.status();
-        return c;
-      }
-      piece = piece.subspan(*n);
-      c.consumed += *n;
-      if (auto f = d.Pop()) c.frames.push_back(std::move(*f));
-    }
-  }
-  return c;
-}
+using testing::FeedInChunks;
 
 TEST(IpaCcm, FixedFrames) {
   EXPECT_EQ(ToHex(EncodeIdGet()), "0011fe04" "0108010701020103010401050101" "0100");
@@ -112,7 +90,7 @@ TEST(IpaDecoder, EveryChunkSizeGivesTheSameFrames) {
   const Bytes stream = Concat({id_resp, EncodePing(), gsup1, gsup2});
   for (std::size_t chunk = 1; chunk <= stream.size(); ++chunk) {
     IpaDecoder d;
-    Collected c = FeedAll(d, stream, chunk);
+    auto c = FeedInChunks(d, stream, chunk);
     ASSERT_TRUE(c.status.ok()) << "chunk " << chunk << ": " << c.status.ToString();
     ASSERT_EQ(c.frames.size(), 4u) << "chunk " << chunk;
     EXPECT_EQ(c.frames[0].stream, kStreamCcm);
@@ -173,7 +151,7 @@ TEST(IpaDecoder, RefusesOversizeBeforeBufferingPayload) {
   IpaDecoder ok;
   Bytes big = {0x40, 0x00, 0xee};
   big.resize(3 + 16384, 0x5a);
-  Collected c = FeedAll(ok, big, 1000);
+  auto c = FeedInChunks(ok, big, 1000);
   ASSERT_TRUE(c.status.ok()) << c.status.ToString();
   ASSERT_EQ(c.frames.size(), 1u);
   EXPECT_EQ(c.frames[0].payload.size(), 16384u);
@@ -191,7 +169,7 @@ TEST(IpaDecoder, RefusesZeroLength) {
   // A good frame before it still comes out; the error comes with the next Feed.
   IpaDecoder d2;
   const Bytes stream = Concat({EncodePing(), Hex("0000")});
-  Collected c = FeedAll(d2, stream, stream.size());
+  auto c = FeedInChunks(d2, stream, stream.size());
   EXPECT_EQ(c.frames.size(), 1u);
   EXPECT_FALSE(c.status.ok());
 }

@@ -6,6 +6,8 @@
 
 #include <vector>
 
+#include "tests/support/feed_in_chunks.h"
+
 namespace simkms::protocol {
 namespace {
 
@@ -21,30 +23,7 @@ GatewayFrame DataFrame(GatewayFrameType type, Bytes payload, std::string imsi = 
   return f;
 }
 
-// Feeds `stream` in chunks of `chunk` bytes, collecting every frame; the status
-// of the first failing Feed, if any.
-struct Collected {
-  std::vector<GatewayFrame> frames;
-  Status status;
-  std::size_t consumed = 0;
-};
-Collected FeedAll(GatewayFrameDecoder& d, ByteView stream, std::size_t chunk) {
-  Collected c;
-  while (c.consumed < stream.size()) {
-    ByteView piece = stream.subspan(c.consumed, std::min(chunk, stream.size() - c.consumed));
-    while (!piece.empty()) {
-      auto n = d.Feed(piece);
-      if (!n.ok()) {
-        c.status = n.status();
-        return c;
-      }
-      piece = piece.subspan(*n);
-      c.consumed += *n;
-      if (auto f = d.Pop()) c.frames.push_back(std::move(*f));
-    }
-  }
-  return c;
-}
+using testing::FeedInChunks;
 
 TEST(GatewayFrame, EncodeLayout) {
   auto data = EncodeGatewayFrame(DataFrame(GatewayFrameType::kFromChip, Hex("deadbeef")));
@@ -93,7 +72,7 @@ TEST(GatewayFrame, DecodeWholeAndByteByByte) {
   for (std::size_t chunk : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{13}, wire.size()}) {
     SCOPED_TRACE("chunks of " + std::to_string(chunk));
     GatewayFrameDecoder d;
-    Collected c = FeedAll(d, wire, chunk);
+    auto c = FeedInChunks(d, wire, chunk);
     ASSERT_TRUE(c.status.ok()) << c.status.ToString();
     ASSERT_EQ(c.frames.size(), 1u);
     EXPECT_EQ(c.frames[0], sent);
@@ -120,7 +99,7 @@ TEST(GatewayFrame, TwoFramesAndAKeepaliveInOneBuffer) {
   EXPECT_EQ(d.Pop().value(), GatewayFrame{});
 
   GatewayFrameDecoder all;
-  Collected c = FeedAll(all, wire, wire.size());
+  auto c = FeedInChunks(all, wire, wire.size());
   ASSERT_TRUE(c.status.ok());
   ASSERT_EQ(c.frames.size(), 3u);
   EXPECT_EQ(c.frames[0], a);
