@@ -64,6 +64,11 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& 
     }
   }
 
+  // Checked before RocksDB opens the directory: a refusal after it would leave the
+  // DB, its handles and its LOCK with nobody to release them.
+  if (options.audit_epoch_max_records < 1 || options.audit_epoch_max_seconds < 1) {
+    return InvalidArgumentError(ctx + ": audit epoch bounds must be >= 1 record and >= 1 second");
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   // One block cache for every family (RocksDB otherwise gives each its own), and
   // Bloom filters so that point reads of absent keys -- every contract checks that
@@ -79,9 +84,6 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& 
   rocksdb::Status s = options.read_only
                           ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &raw_handles, &raw_db)
                           : rocksdb::DB::Open(db_options, path, descriptors, &raw_handles, &raw_db);
-  if (options.audit_epoch_max_records < 1 || options.audit_epoch_max_seconds < 1) {
-    return InvalidArgumentError(ctx + ": audit epoch bounds must be >= 1 record and >= 1 second");
-  }
   auto rep = std::make_unique<Rep>(mac, checkpoints);
   rep->options = options;
   rep->db.reset(raw_db);  // takes ownership at once (nullptr on failure)

@@ -71,6 +71,19 @@ TEST_F(StorageStore, SecondOpenOfSameDirIsRefused) {
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable) << second.status().ToString();
 }
 
+// Bad options are refused before RocksDB opens the directory: a refusal after it
+// left the DB open with its LOCK held, so the next, correct open failed.
+TEST_F(StorageStore, BadEpochBoundsAreRefusedAndLeaveTheDirectoryFree) {
+  store_.reset();
+  StoreOptions bad;
+  bad.audit_epoch_max_records = 0;
+  auto refused = Store::Open(fx_.path, fx_.mac, fx_.checkpoints, bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << refused.status().ToString();
+  auto reopened = Store::Open(fx_.path, fx_.mac, fx_.checkpoints);
+  EXPECT_TRUE(reopened.ok()) << reopened.status().ToString();
+}
+
 TEST_F(StorageStore, VerPutGetListDelete) {
   VerRecord v3 = TestVer(3);
   v3.dh_group = DhGroup::kP256;
