@@ -1,5 +1,5 @@
 // The AC's Milenage computations with the subscriber key inside the token
-// (MISSION.md section 4): the key K (Ki_1 derived on demand, or Ki_2) is only
+// (the authentication step of the lifecycle, docs/milenage.md): the key K (Ki_1 derived on demand, or Ki_2) is only
 // ever a PKCS#11 handle used for AES-ECB; this file adds the OP handling and the
 // batching on top of kms/milenage.h and kms/token_block_cipher.h.
 //

@@ -23,7 +23,7 @@
 namespace simkms::kms {
 
 // What a manufacturer needs besides K1 to pre-personalize the chips of a VER
-// (MISSION.md: "per VER, K1 wrapped under its transport key, its ICCID/IMSI
+// (the product brief: "per VER, K1 wrapped under its transport key, its ICCID/IMSI
 // ranges, VER, DH group"), and the Milenage OP and AMF the chips compute with.
 struct K1ExportContext {
   std::string dh_group = "ffdhe2048";  // ffdhe2048 | ffdhe3072 | p256 | custom

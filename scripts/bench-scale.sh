@@ -36,7 +36,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/local-appliance.sh"
-BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
+BUILD="${SIMKMS_BENCH_BUILD:-$ROOT/build/release}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-8}"
 SIZES="${SIMKMS_SCALE_SIZES:-10000 1000000}"
 CHIPS="${SIMKMS_SCALE_CHIPS:-2000}"

@@ -18,8 +18,8 @@
 # difference is what synced writes and token file updates cost. --throughput-only
 # skips the latency and open-sessions runs (their arrival rate of 400 chips/s is
 # above what kmsd sustains with the token on a busy disk).
-# Environment: SIMKMS_BENCH_BUILD (default /work/build-rel: a Release tree, built here
-# under /work/build.lock unless SIMKMS_BENCH_NO_BUILD=1), SIMKMS_BENCH_STATE (default
+# Environment: SIMKMS_BENCH_BUILD (default build/release: a Release tree, built here
+# under build/.lock unless SIMKMS_BENCH_NO_BUILD=1), SIMKMS_BENCH_STATE (default
 # a fresh mktemp dir), SIMKMS_BENCH_SESSIONS (kmsd crypto workers = token-bench threads, 8:
 # kmsd's default, docs/operations.md; the issue asks for the same thread count),
 # SIMKMS_BENCH_CHIPS (first calls per group, 3000), SIMKMS_BENCH_OPEN (sessions held open for
@@ -32,7 +32,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/local-appliance.sh"
 # --scale: the scale benchmark instead (scripts/bench-scale.sh, its own options follow).
 if [ "${1:-}" = --scale ]; then shift; exec "$ROOT/scripts/bench-scale.sh" "$@"; fi
-BUILD="${SIMKMS_BENCH_BUILD:-/work/build-rel}"
+BUILD="${SIMKMS_BENCH_BUILD:-$ROOT/build/release}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-8}"
 CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"
 OPEN="${SIMKMS_BENCH_OPEN:-10000}"

@@ -120,7 +120,7 @@ bench_start_kmsd() {
 }
 
 # Builds the targets $2... in the Release tree $1 (configured here when new, tests
-# off) under /work/build.lock, unless SIMKMS_BENCH_NO_BUILD=1; returns 1 unless $1
+# off) under build/.lock, unless SIMKMS_BENCH_NO_BUILD=1; returns 1 unless $1
 # is a Release build.
 bench_release_build() {
   local build="$1" root
@@ -130,7 +130,8 @@ bench_release_build() {
     [ -f "$build/build.ninja" ] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DSIMKMS_BUILD_TESTS=OFF "-DCMAKE_CXX_FLAGS=-Wno-error=array-bounds -Wno-error=stringop-overflow" >/dev/null
     printf '\n### building %s in %s (Release)\n' "$*" "$build" >&2
-    flock /work/build.lock ninja -C "$build" "$@" >&2 || return 1
+    mkdir -p "$root/build"
+    flock "$root/build/.lock" ninja -C "$build" "$@" >&2 || return 1
   fi
   grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$build/CMakeCache.txt" || { echo "$build is not a Release build" >&2; return 1; }
 }

@@ -1,4 +1,4 @@
-// The Authentication Centre towards the network (MISSION.md lifecycle step 4):
+// The Authentication Centre towards the network (docs/gsup.md, docs/milenage.md):
 // authentication vectors for a subscriber, computed in the token under Ki_1
 // before personalization and Ki_2 after, with the SQN kept per subscriber as
 // osmo-hlr keeps it (SQN = SEQ << 5 | IND; each vector takes the next SEQ) and

@@ -1,5 +1,5 @@
-// The SC side of the chip channel (MISSION.md lifecycle step 3, misuse 1.2 and
-// 1.3): a secured packet from the OTA gateway for an IMSI in, the answer out,
+// The SC side of the chip channel (docs/protocol.md; docs/lifecycle.md, misuse
+// 1.2 and 1.3): a secured packet from the OTA gateway for an IMSI in, the answer out,
 // with every key in the token and the subscriber's state in the store.
 //
 // Crash safety: a session between CHALLENGE and CONFIRM lives in memory only,

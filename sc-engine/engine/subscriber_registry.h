@@ -1,5 +1,5 @@
-// The VO's and the operator's operations on subscriber records (MISSION.md
-// lifecycle steps 2, 5, 6): contract, re-key request, terminate, status and PUK
+// The VO's and the operator's operations on subscriber records (docs/lifecycle.md,
+// "Transition table"): contract, re-key request, terminate, status and PUK
 // retrieval, plus the commit of a verified first call or re-key. Every change
 // goes through policy::Apply and is committed with its audit record in one
 // batch; bad input or an illegal transition changes nothing.

@@ -1,4 +1,4 @@
-// The patent's three misuse cases against the real kmsd (MISSION 1.1-1.3):
+// The patent's three misuse cases against the real kmsd (docs/lifecycle.md, misuse 1.1-1.3):
 // an unknown or uncontracted chip is refused and nothing is created; a Ki_1 copy
 // calling after personalization raises the clone alarm (audited, no answer) and
 // the genuine chip keeps working; a wrong activation code costs one of a bounded

@@ -175,7 +175,7 @@ TEST(IpaDecoder, RefusesZeroLength) {
 }
 
 TEST(IpaIdResp, ParsesTheNotesExample) {
-  // GSUP-NOTES §5: 00 07 08 "0/0/0\0", ..., 00 05 01 "MSC\0", 00 0b 00 "PROBE-MSC\0"
+  // As osmo-msc sends it (docs/gsup.md): 00 07 08 "0/0/0\0", ..., 00 05 01 "MSC\0", 00 0b 00 "PROBE-MSC\0"
   const Bytes body = Hex("000708" "302f302f3000" "000501" "4d534300" "000b00" "50524f42452d4d534300");
   auto id = ParseIdResp(body);
   ASSERT_TRUE(id.ok()) << id.status().ToString();

@@ -1,5 +1,4 @@
-// The exact wire bytes observed with osmo-hlr 1.5.0 / osmo-msc (GSUP-NOTES.md §5,
-// docs/gsup.md §5): our codec must produce and accept them byte for byte.
+// The exact wire bytes observed with osmo-hlr 1.5.0 / osmo-msc (docs/gsup.md §5): our codec must produce and accept them byte for byte.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -52,8 +51,8 @@ Bytes EncodeWire(const Message& m) {
   return *frame;
 }
 
-// The tuple of GSUP-NOTES §4 (osmo-auc-gen -s 226 for the notes' K/OPc), with
-// dummy IK/CK (not given in the notes).
+// The tuple osmo-auc-gen gives (-s 226) for the K/OPc of these observations, with
+// dummy IK/CK (not part of the observation).
 AuthTuple NotesTuple() {
   AuthTuple t;
   t.rand = Arr<16>("0d14dd5c21e894fd03a719d000fc8b4a");

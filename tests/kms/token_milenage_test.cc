@@ -660,7 +660,7 @@ TEST_F(TokenMilenageTest, SpeedOfOneOperationPerBatch) {
 
   // A session object is what the AC computes with (Ki_1 derived on demand, an
   // unwrapped Ki_2); a token object (a Ki_2 kept in the token, and the kind of
-  // key docs/MEASUREMENTS.md timed) is shown for comparison: SoftHSM's token
+  // key token-bench times) is shown for comparison: SoftHSM's token
   // objects are file-backed and each C_EncryptInit on one costs more.
   for (bool token_object : {false, true}) {
     p11::Attributes a;

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Checks of the repository as a whole, run by ctest (tests/CMakeLists.txt).
+
+  layering ROOT   every #include "..." in the libraries follows the dependency
+                  direction of docs/architecture.md ("Components and dependencies"): pkcs11 and storage
+                  know nothing of the others, base knows nothing at all, and no
+                  library includes tools/ or tests/.
+  references ROOT every repository path named in code, scripts and docs exists,
+                  and nothing names a file outside the checkout.
+  selftest        both checks find what they must on a small tree made to break them.
+"""
+import os
+import re
+import sys
+import tempfile
+
+# Which folders each library folder may include from (besides itself).
+ALLOWED = {
+    "base": set(),
+    "pkcs11": {"base"},
+    "storage": {"base"},
+    "policy": {"base", "storage"},
+    "kms": {"base", "pkcs11", "storage", "policy"},
+    "sc-engine/gsup": {"base"},
+    "sc-engine/protocol": {"base", "kms"},
+    "sc-engine/engine": {"base", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol"},
+    "sc-engine/daemon": {"base", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol", "sc-engine/gsup",
+                         "sc-engine/engine"},
+}
+TOP = ["base", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts"]
+SKIP_DIRS = {".git", "build", "demo-state", ".cache"}
+TEXT = (".h", ".cc", ".c", ".md", ".sh", ".py", ".txt", ".cmake", ".json", ".conf", ".service")
+# Names of files that live outside the checkout (the project's brief and notes)
+# and absolute paths of the machine it was written on.
+OUTSIDE = re.compile(r"\.\./shared|(?<![\w.~-])/work(?:/|\b)|MISSION\.md|GSUP-NOTES|MEASUREMENTS\.md|STYLE\.md")
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[\w./-]*\w)")
+
+
+def owner(rel):
+    parts = rel.split("/")
+    if parts[0] == "sc-engine" and len(parts) > 2:
+        return "sc-engine/" + parts[1]
+    return parts[0]
+
+
+def files(root, exts):
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in SKIP_DIRS and not x.startswith("build")]
+        for n in names:
+            if n.endswith(exts) or n == "CMakeLists.txt":
+                p = os.path.join(d, n)
+                yield os.path.relpath(p, root), p
+
+
+def check_layering(root):
+    problems = []
+    for rel, path in files(root, (".h", ".cc")):
+        src = owner(rel)
+        if src not in ALLOWED:
+            continue
+        with open(path, errors="replace") as f:
+            for no, line in enumerate(f, 1):
+                m = INCLUDE.match(line)
+                if not m:
+                    continue
+                target = owner(m.group(1))
+                if target == src or target not in ALLOWED and target not in ("tools", "tests"):
+                    continue  # same folder, or a system-style header found by include path
+                if target not in ALLOWED[src]:
+                    problems.append(f"{rel}:{no}: {src} includes {m.group(1)} ({target} is not below {src})")
+    return problems
+
+
+def known(root, ref, names):
+    """A path in the repository, or the stem of one (`kms/milenage` for its .h and
+    .cc, a test's source named without `.cc`), or a build output named after its
+    source folder (`tests/chipsim_e2e_test`, `tools/bench/ac-bench`)."""
+    if os.path.exists(os.path.join(root, ref)):
+        return True
+    if any(n.startswith(ref) for n in names):
+        return True
+    folder, base = os.path.split(ref)
+    return os.path.isdir(os.path.join(root, folder)) and any(
+        os.path.basename(n).startswith(base.replace("-", "_")) for n in names)
+
+
+def check_references(root, self_rel):
+    problems = []
+    names = [rel for rel, _ in files(root, TEXT)]
+    for rel, path in files(root, TEXT):
+        if rel == self_rel:
+            continue
+        with open(path, errors="replace") as f:
+            for no, line in enumerate(f, 1):
+                if OUTSIDE.search(line):
+                    problems.append(f"{rel}:{no}: names a file outside the checkout: {line.strip()[:100]}")
+                for m in PATH.finditer(line):
+                    ref = m.group(1).rstrip(".")
+                    if "*" in ref or "<" in ref or ref.endswith("/") or "..." in ref:
+                        continue
+                    if not known(root, ref.split(":")[0], names):
+                        problems.append(f"{rel}:{no}: names {ref}, which is not in the repository")
+    return problems
+
+
+def selftest():
+    with tempfile.TemporaryDirectory() as root:
+        def put(rel, text):
+            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+            with open(os.path.join(root, rel), "w") as f:
+                f.write(text)
+        put("base/a.h", '#include "base/b.h"\n#include "kms/k.h"\n')
+        put("base/b.h", "\n")
+        put("storage/s.cc", '#include "pkcs11/p.h"\n#include "tests/support/x.h"\n')
+        put("kms/k.h", '#include "storage/s.h"\n')
+        put("docs/x.md", "See docs/y.md and ../shared/docs/MISSION.md, built in /work/build.\n")
+        put("docs/y.md", "See kms/k.h.\n")
+        layering = check_layering(root)
+        references = check_references(root, "")
+    want_layering = ["base/a.h:2", "storage/s.cc:1", "storage/s.cc:2"]
+    ok = sorted(p.split(": ")[0] for p in layering) == want_layering
+    ok = ok and any("outside the checkout" in p for p in references)
+    ok = ok and any("storage/s.h, which is not" in p for p in references)
+    ok = ok and not any("docs/y.md, which" in p for p in references)
+    print("\n".join(layering + references))
+    return 0 if ok else 1
+
+
+def main():
+    if len(sys.argv) == 2 and sys.argv[1] == "selftest":
+        return selftest()
+    if len(sys.argv) != 3 or sys.argv[1] not in ("layering", "references"):
+        print(__doc__)
+        return 2
+    root = os.path.abspath(sys.argv[2])
+    if sys.argv[1] == "layering":
+        problems = check_layering(root)
+    else:
+        problems = check_references(root, os.path.relpath(os.path.abspath(__file__), root))
+    for p in problems:
+        print(p)
+    print(f"{len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

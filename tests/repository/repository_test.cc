@@ -1,0 +1,38 @@
+// The repository as a whole (tests/repository/check_repository.py): the include
+// layering of the libraries, and that every path named in code, scripts and docs is
+// in the checkout. The self-test shows that both checks catch what they must.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/paths.h"
+#include "tests/support/subprocess.h"
+
+namespace simkms::testing {
+namespace {
+
+ProcessResult Check(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"/usr/bin/python3", SourceDir() + "/tests/repository/check_repository.py"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProcess(argv);
+}
+
+TEST(Repository, ChecksCatchABrokenTree) {
+  ProcessResult r = Check({"selftest"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("(kms is not below base)"));
+}
+
+TEST(Repository, LibrariesIncludeOnlyWhatIsBelowThem) {
+  ProcessResult r = Check({"layering", SourceDir()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("0 problems"));
+}
+
+TEST(Repository, EveryNamedPathIsInTheCheckout) {
+  ProcessResult r = Check({"references", SourceDir()});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("0 problems"));
+}
+
+}  // namespace
+}  // namespace simkms::testing
