@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kms/software_aes.h"
+#include "pkcs11/fault_injection.h"
 #include "pkcs11/session_pool.h"
 #include "sc-engine/engine/auc_service.h"
 #include "tests/sc/appliance_fixture.h"
@@ -307,6 +308,55 @@ TEST_F(AucServiceTest, AStoreThatCannotWriteGivesNoVectors) {
   EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn, 0u);
   ExpectChipAccepts(chip.base_key, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0],
                     33);
+}
+
+// The AuC on a token that fails (pkcs11/fault_injection.h): each token call of a
+// SEND_AUTH_INFO failing in turn, under Ki_1 and then Ki_2. Whatever fails, the
+// request either fails with no vectors or succeeds with vectors the chip accepts;
+// no SEQ is ever handed out twice, a failed request may spend SEQs but never one
+// below the store's, and the service is left with no chain in flight.
+TEST_F(AucServiceTest, EachTokenCallFailingInTurnNeverReusesAnSqn) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  auto failing = p11::FaultInjection::Wrap(ts_.module);
+  p11::Session session = Unwrap(p11::Session::Open(failing, ts_.slot));  // the token is logged in
+  auto each_call_fails_in_turn = [&](const SecretBytes& chip_key, const char* phase) {
+    std::set<uint64_t> seqs;  // per key: a new Ki_2 starts its own SQN sequence
+    uint64_t highest = 0;
+    uint64_t n = 1;
+    for (;; ++n) {
+      SCOPED_TRACE(std::string(phase) + ": token call " + std::to_string(n) + " fails");
+      const uint64_t stored_before = Unwrap(store_->GetSubscriber(kFirstImsi)).sqn;
+      p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
+      auto result = auc_->SendAuthInfo(session, {kFirstImsi, 2, 1, std::nullopt, std::nullopt});
+      const bool faulted = p11::FaultInjection::failed_calls() > 0;
+      p11::FaultInjection::Disarm();
+      EXPECT_EQ(auc_->chains_in_flight(), 0u);
+      EXPECT_GE(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn, stored_before) << "the stored SQN went back";
+      if (result.ok()) {
+        ASSERT_EQ(result->size(), 2u);
+        for (const kms::AuthVector& v : *result) {
+          const uint64_t sqn = ChipSqn(chip_key, v);
+          EXPECT_GT(sqn, highest) << "a vector's SQN is not above every one handed out before";
+          EXPECT_TRUE(seqs.insert(sqn >> 5).second) << "SEQ " << (sqn >> 5) << " handed out twice";
+          highest = std::max(highest, sqn);
+        }
+      }
+      if (!faulted) {
+        ASSERT_TRUE(result.ok()) << result.status().ToString();
+        break;
+      }
+      ASSERT_LT(n, 500u) << "the request never finished";
+    }
+    EXPECT_GT(n, 3u) << "the wrapper saw too few token calls to mean anything";
+  };
+  each_call_fails_in_turn(chip.base_key, "Ki_1");
+  // Personalized: the same under Ki_2 (an unwrap into the token, the Ki_2 cache).
+  const CK_OBJECT_HANDLE k1 = Unwrap(kms::FindK1(s(), 2));
+  p11::ScopedObject ki1_token = Unwrap(kms::DeriveKi1(s(), k1, kms::Profile::kModern, kFirstImsi));
+  const SecretBytes ki2 = RunSession(chip, kFirstImsi, ki1_token.get(), protocol::kKeyVersionKi1);
+  cache_->Evict(kFirstImsi);
+  each_call_fails_in_turn(ki2, "Ki_2");
 }
 
 }  // namespace

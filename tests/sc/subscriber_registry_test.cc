@@ -1,6 +1,7 @@
 // The VO's contract, the first call's commit, re-key, PUK retrieval and
 // termination on a real token and RocksDB store, with the chip's side of the
 // first call computed in software.
+#include "pkcs11/fault_injection.h"
 #include "tests/sc/appliance_fixture.h"
 
 namespace simkms::sc {
@@ -125,6 +126,71 @@ TEST_F(SubscriberRegistryTest, FullLifecycleWithRekeyTerminateAndReuse) {
   r = Unwrap(Subscribers().Contract({"order-2", kFirstIccid, 2, std::nullopt}));
   EXPECT_EQ(r.state, storage::SubscriberState::kContracted);
   EXPECT_TRUE(Unwrap(store_->VerifyAudit()).ok);
+}
+
+// Group commit on a token that fails (pkcs11/fault_injection.h): the store's writer
+// thread MACs each record and each group's audit records and moves the checkpoint
+// with the token. Each of those token calls failing in turn, one contract per
+// step: a contract that was acknowledged is in the store; one that failed is
+// either absent or, if the failure came after its batch was durable, returned as
+// it is by a repeat of the same order (the VO's retry). The audit chain verifies
+// after every step and after a reopen on a sound token.
+TEST_F(SubscriberRegistryTest, EachTokenCallOfAGroupCommitFailingInTurnLosesNothingAcknowledged) {
+  store_.reset();
+  auto failing = p11::FaultInjection::Wrap(ts_.module);
+  mac_ = Unwrap(kms::TokenAuditMac::Open(failing, ts_.slot));
+  checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(failing, ts_.slot));
+  record_mac_ = Unwrap(kms::TokenRecordMac::Open(failing, ts_.slot));
+  storage::StoreOptions options;
+  options.record_mac = record_mac_.get();
+  store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, options));
+
+  std::vector<std::string> acknowledged;
+  uint64_t n = 1;
+  for (;; ++n) {
+    SCOPED_TRACE("token call " + std::to_string(n) + " fails");
+    ContractRequest req{"order-" + std::to_string(n), storage::FormatIccid(894900123456789012ULL + n), 2,
+                        std::nullopt};
+    const std::string imsi = "2620198765" + std::string(5 - std::to_string(n).size(), '0') + std::to_string(n);
+    p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
+    auto made = Subscribers().Contract(req);
+    const bool faulted = p11::FaultInjection::failed_calls() > 0;
+    p11::FaultInjection::Disarm();
+    if (made.ok()) {
+      EXPECT_EQ(made->imsi, imsi);
+      acknowledged.push_back(imsi);
+    } else {
+      auto stored = store_->GetSubscriber(imsi);
+      if (stored.ok()) {
+        auto retried = Subscribers().Contract(req);
+        ASSERT_TRUE(retried.ok()) << "durable but not retrievable: " << retried.status().ToString();
+        EXPECT_EQ(*retried, *stored);
+        acknowledged.push_back(imsi);
+      } else {
+        EXPECT_EQ(stored.status().code(), StatusCode::kNotFound) << stored.status().ToString();
+      }
+    }
+    auto verified = store_->VerifyAudit();
+    ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+    EXPECT_TRUE(verified->ok) << verified->problem;
+    if (!faulted) {
+      ASSERT_TRUE(made.ok()) << made.status().ToString();
+      break;
+    }
+    ASSERT_LT(n, 200u) << "the commit never finished";
+  }
+  EXPECT_GT(n, 3u) << "the wrapper saw too few token calls to mean anything";
+
+  // Reopened on the sound token: everything acknowledged is there, the chain verifies.
+  store_.reset();
+  mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
+  checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
+  record_mac_ = Unwrap(kms::TokenRecordMac::Open(ts_.module, ts_.slot));
+  options.record_mac = record_mac_.get();
+  store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, options));
+  for (const std::string& imsi : acknowledged) EXPECT_TRUE(store_->GetSubscriber(imsi).ok()) << imsi;
+  auto verified = Unwrap(store_->VerifyAudit());
+  EXPECT_TRUE(verified.ok) << verified.problem;
 }
 
 }  // namespace
