@@ -55,9 +55,12 @@ StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, 
     const auto& [rand, sqn] = requests[i];
     auto v = GenerateAuthVector(k, opc, rand, sqn, amf);
     if (!v.ok()) {
+      // The vectors made so far carry CK, IK and XRES: wiped, not just freed.
+      if (!vectors.empty()) SecureWipe(vectors.data(), vectors.size() * sizeof(AuthVector));
       return v.status().WithContext("vector " + std::to_string(i + 1) + " of " + std::to_string(requests.size()));
     }
     vectors.push_back(*v);
+    SecureWipe(&*v, sizeof(AuthVector));  // the copy left in `v`
   }
   return vectors;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tests/support/feed_in_chunks.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms {
 namespace {
@@ -67,7 +68,7 @@ TEST(LengthPrefixedDecoder, EveryChunkSizeGivesTheSameFrames) {
     SCOPED_TRACE("chunks of " + std::to_string(chunk));
     LengthPrefixedDecoder d(kToyFormat);
     auto fed = FeedInChunks(d, stream, chunk);
-    ASSERT_TRUE(fed.status.ok()) << fed.status.ToString();
+    ASSERT_OK(fed.status);
     EXPECT_EQ(fed.frames, ToyFrames());
     EXPECT_EQ(fed.ends, ToyEnds());
     EXPECT_EQ(fed.consumed, stream.size());
@@ -83,11 +84,11 @@ TEST(LengthPrefixedDecoder, SplitAtEveryByteBoundary) {
     SCOPED_TRACE("split at " + std::to_string(split));
     LengthPrefixedDecoder d(kToyFormat);
     auto first = FeedInChunks(d, ByteView(stream).first(split), stream.size());
-    ASSERT_TRUE(first.status.ok()) << first.status.ToString();
+    ASSERT_OK(first.status);
     const bool between_frames = split == 0 || (!first.ends.empty() && first.ends.back() == split);
     EXPECT_EQ(d.idle(), between_frames);
     auto second = FeedInChunks(d, ByteView(stream).subspan(split), stream.size());
-    ASSERT_TRUE(second.status.ok()) << second.status.ToString();
+    ASSERT_OK(second.status);
     std::vector<Bytes> frames = first.frames;
     frames.insert(frames.end(), second.frames.begin(), second.frames.end());
     EXPECT_EQ(frames, ToyFrames());

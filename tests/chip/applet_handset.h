@@ -14,6 +14,7 @@
 #include "tools/chipsim/personalization_applet.h"
 #include "tools/chipsim/sms.h"
 #include "tools/chipsim/tlv.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 
@@ -74,7 +75,7 @@ struct Handset {
           r.result = GeneralResult::kTerminatedByUser;
         }
       }
-      ASSERT_TRUE(applet.OnTerminalResponse(chip, r).ok());
+      ASSERT_OK(applet.OnTerminalResponse(chip, r));
       Deliver();
     }
   }
@@ -88,7 +89,7 @@ struct Handset {
   }
   void Call() {
     auto answer = applet.OnEnvelope(chip, CallControlEnvelope());
-    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    ASSERT_OK(answer);
     EXPECT_TRUE(answer->empty());  // allowed, no modification
     Run();
   }

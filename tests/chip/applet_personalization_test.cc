@@ -13,6 +13,7 @@
 #include "tools/chipsim/personalization_applet.h"
 #include "tools/chipsim/sms.h"
 #include "tools/chipsim/tlv.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip {
 namespace {
@@ -44,14 +45,14 @@ class AppletTest : public ::testing::TestWithParam<kms::DhGroupKind> {
     chip_ = ParseChipImage(SerializeChipImage(chip_)).value();
     applet_ = std::make_unique<PersonalizationApplet>();
     const uint8_t profile[] = {0xFF, 0xFF, 0xFF, 0xFF};
-    ASSERT_TRUE(applet_->OnTerminalProfile(chip_, profile).ok());
+    ASSERT_OK(applet_->OnTerminalProfile(chip_, profile));
   }
 
   void ExpectPersonalizedLikeSc() {
     ASSERT_EQ(chip_.active_key, ActiveKey::kKi2);
     EXPECT_FALSE(chip_.pending.has_value());
     EXPECT_EQ(kms::SoftwareAesKcv(chip_.ki2).value(), kms::SoftwareAesKcv(sc_->committed_ki2()).value());
-    EXPECT_TRUE(Validate(chip_).ok());
+    EXPECT_OK(Validate(chip_));
     Chv puk = chip_.puk;
     EXPECT_EQ(puk.Verify(EncodePuk(sc_->committed_puk()).value().reveal()), Chv::Outcome::kOk);
   }
@@ -167,7 +168,7 @@ TEST_P(AppletTest, MenuSelectionRenewsTheKeyWithoutANewPuk) {
   PowerCycle();
   Handset menu = MakeHandset();
   auto answer = applet_->OnEnvelope(chip_, MenuSelectionEnvelope(PersonalizationApplet::kMenuItemRenewKey));
-  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  ASSERT_OK(answer);
   EXPECT_TRUE(applet_->session_running());
   menu.Run();
   EXPECT_THAT(menu.display, ElementsAre("SIM key renewed."));
@@ -184,7 +185,7 @@ TEST_P(AppletTest, LostRekeyCommitIsRecoveredByTheNextCallAttempt) {
   h.Call();
   ExpectPersonalizedLikeSc();
   network_->drop_down = 4;  // CHALLENGE 1, COMMIT 2, CHALLENGE 3 arrive; the re-key's COMMIT is lost
-  ASSERT_TRUE(applet_->OnEnvelope(chip_, MenuSelectionEnvelope(1)).ok());
+  ASSERT_OK(applet_->OnEnvelope(chip_, MenuSelectionEnvelope(1)));
   h.Run();
   ASSERT_TRUE(chip_.pending.has_value());
   EXPECT_NE(kms::SoftwareAesKcv(chip_.ki2).value(), kms::SoftwareAesKcv(sc_->committed_ki2()).value());
@@ -200,7 +201,7 @@ TEST_P(AppletTest, LostRekeyCommitIsRecoveredByTheNextCallAttempt) {
 // SMS-PP downloads of a genuine CHALLENGE with one bit flipped: the CC fails,
 // the card refuses it and nothing changes; the genuine one then goes through.
 TEST_P(AppletTest, TamperedChallengeIsRefusedWithoutChange) {
-  ASSERT_TRUE(applet_->OnEnvelope(chip_, CallControlEnvelope()).ok());
+  ASSERT_OK(applet_->OnEnvelope(chip_, CallControlEnvelope()));
   protocol::Reassembler up;
   std::optional<Bytes> hello;
   while (auto encoded = applet_->PendingProactiveCommand()) {
@@ -211,7 +212,7 @@ TEST_P(AppletTest, TamperedChallengeIsRefusedWithoutChange) {
     if (auto packet = up.Add(submit.user_data).value()) hello = *packet;
     TerminalResponse r;
     r.details = f.details;
-    ASSERT_TRUE(applet_->OnTerminalResponse(chip_, r).ok());
+    ASSERT_OK(applet_->OnTerminalResponse(chip_, r));
   }
   ASSERT_TRUE(hello.has_value());
   Bytes challenge = sc_->OnPacket(*hello).value();
@@ -235,7 +236,7 @@ TEST_P(AppletTest, TamperedChallengeIsRefusedWithoutChange) {
   EXPECT_THAT(refused.message(), HasSubstr("refused"));
   EXPECT_EQ(SerializeChipImage(chip_), before);
   EXPECT_FALSE(applet_->PendingProactiveCommand().has_value());
-  ASSERT_TRUE(deliver(challenge).ok());
+  ASSERT_OK(deliver(challenge));
   EXPECT_TRUE(applet_->PendingProactiveCommand().has_value());  // the CONFIRM's SMS
   EXPECT_TRUE(chip_.pending.has_value());
 }
@@ -244,7 +245,7 @@ TEST_P(AppletTest, RekeyRefusedBySc) {
   Handset h = MakeHandset();
   h.Call();
   sc_->rekey_allowed = false;
-  ASSERT_TRUE(applet_->OnEnvelope(chip_, MenuSelectionEnvelope(1)).ok());
+  ASSERT_OK(applet_->OnEnvelope(chip_, MenuSelectionEnvelope(1)));
   h.display.clear();
   h.Run();
   EXPECT_THAT(h.display, ElementsAre("SIM cannot be activated now. Please contact your dealer."));
@@ -286,7 +287,7 @@ TEST_P(AppletInputTest, HostileEnvelopesAndResponsesChangeNothing) {
   EXPECT_EQ(SerializeChipImage(chip_), before);
 
   // A session: a terminal response for another command number is refused.
-  ASSERT_TRUE(a.OnEnvelope(chip_, CallControlEnvelope()).ok());
+  ASSERT_OK(a.OnEnvelope(chip_, CallControlEnvelope()));
   auto cmd = DecodeProactiveCommand(*a.PendingProactiveCommand()).value();
   a.OnFetched();
   TerminalResponse mismatched;

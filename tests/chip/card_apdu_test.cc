@@ -8,6 +8,7 @@
 #include "tests/chip/card_test_util.h"
 #include "tools/chipsim/card_files.h"
 #include "tools/chipsim/personalization_applet.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 namespace {
@@ -337,7 +338,7 @@ TEST(CardRobustnessTest, RandomCommandsAlwaysGetAStatusWordAndKeepTheStateValid)
       ASSERT_TRUE(sw1 == 0x90 || sw1 == 0x91 || sw1 == 0x61 || sw1 == 0x9F) << ToHex(r);
     }
   }
-  EXPECT_TRUE(Validate(card.state()).ok());
+  EXPECT_OK(Validate(card.state()));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "tests/chip/card_test_util.h"
 #include "tests/softcrypto/milenage_vectors.h"
 #include "tests/support/osmo_auc_gen.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 namespace {
@@ -74,7 +75,7 @@ TEST_F(CardAuthTest, Ts35207TestSetsThroughTheApdus) {
                                  DhGroupSpec{}, SecretBytes::Copy(Hex(t.op)))
                       .value();
     // The COMMIT brings the key's OPc (the card keeps no OP): the set's OPc.
-    ASSERT_TRUE(InstallKi2(s, SecretBytes::Copy(Hex(t.k)), SecretBytes::Copy(Hex(t.opc)), "").ok());
+    ASSERT_OK(InstallKi2(s, SecretBytes::Copy(Hex(t.k)), SecretBytes::Copy(Hex(t.opc)), ""));
     ASSERT_EQ(ToHex(s.active_opc().reveal()), t.opc);
     const uint64_t sqn = kms::SqnToUint64(HexArray<6>(t.sqn));
     // The set's SQN is far above zero: let the card have seen the one before it.
@@ -240,7 +241,7 @@ TEST_F(CardAuthTest, GsmAlgorithmRunsUnderTheActiveKey) {
   const Network under_ki1(s.ki1, op), under_ki2(ki2, op);
   const kms::AuthVector v1 = under_ki1.Vector(rand, 32), v2 = under_ki2.Vector(rand, 32);
   EXPECT_EQ(run(s), H(v1.sres) + H(v1.kc));
-  ASSERT_TRUE(InstallKi2(s, ki2, SecretBytes::Copy(under_ki2.opc), "").ok());
+  ASSERT_OK(InstallKi2(s, ki2, SecretBytes::Copy(under_ki2.opc), ""));
   EXPECT_EQ(run(s), H(v2.sres) + H(v2.kc));
 }
 

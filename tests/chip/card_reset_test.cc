@@ -8,6 +8,7 @@
 #include "tests/chip/card_test_util.h"
 #include "tests/support/temp_dir.h"
 #include "tools/chipsim/chip_image.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 namespace {
@@ -23,7 +24,7 @@ SecretBytes OpcOf(const SecretBytes& key) { return kms::SoftwareOpc(key, SecretB
 // with a failed try, SQNs seen, OTA counters moved.
 ChipState UsedChip() {
   ChipState s = MakeChip();
-  EXPECT_TRUE(InstallKi2(s, UsedKi2(), OpcOf(UsedKi2()), "12345678").ok());
+  EXPECT_OK(InstallKi2(s, UsedKi2(), OpcOf(UsedKi2()), "12345678"));
   s.pin.Set(SecretBytes::Copy(Chv("9999")));
   EXPECT_EQ(s.pin.Verify(Chv("1111")), Chv::Outcome::kWrong);
   s.ota = OtaCounters{17, 23};
@@ -48,7 +49,7 @@ TEST(CardResetTest, ResetWithThePukRestoresTheFactoryStateButKeepsOtaCounters) {
   EXPECT_EQ(s.sqn.Highest(), 0u);
   EXPECT_EQ(s.ota.out, 17u);
   EXPECT_EQ(s.ota.in, 23u);
-  EXPECT_TRUE(Validate(s).ok());
+  EXPECT_OK(Validate(s));
   // The same as the manufacturer left it, counters apart.
   ChipState fresh = MakeChip();
   fresh.ota = s.ota;
@@ -101,12 +102,12 @@ TEST(CardResetTest, MalformedResetCommandsChangeNothing) {
 TEST(CardResetTest, ResetSurvivesTheImageFile) {
   simkms::testing::TempDir dir;
   const auto path = dir / "card.img";
-  ASSERT_TRUE(SaveChipImage(path, UsedChip()).ok());
+  ASSERT_OK(SaveChipImage(path, UsedChip()));
   {
     Card card(LoadChipImage(path).value(), nullptr);
     card.PowerOn();
     ASSERT_EQ(Send(card, ResetApdu("12345678")).sw, 0x9000);
-    ASSERT_TRUE(SaveChipImage(path, card.state()).ok());
+    ASSERT_OK(SaveChipImage(path, card.state()));
   }
   ChipState loaded = LoadChipImage(path).value();
   EXPECT_EQ(loaded.active_key, ActiveKey::kKi1);

@@ -14,6 +14,7 @@
 #include "tools/chipsim/apdu.h"
 #include "tools/chipsim/card.h"
 #include "tools/chipsim/chip_state.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 
@@ -45,7 +46,7 @@ inline ChipState MakeChip(const std::string& imsi = kImsi, kms::Profile profile 
   const Bytes k1 = profile == kms::Profile::kModern ? Hex(kK1Hex) : Hex("0123456789abcdef");
   auto s = PrePersonalize(kIccid, imsi, 2, profile, SecretBytes::Copy(k1), DhGroupSpec{},
                           SecretBytes::Copy(Hex(kOpHex)));
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_OK(s);
   return std::move(*s);
 }
 

@@ -11,6 +11,7 @@
 #include "tools/chipsim/sms.h"
 #include "tools/chipsim/sqn_array.h"
 #include "tools/chipsim/tlv.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 namespace {
@@ -170,7 +171,7 @@ TEST(SmsTest, AddressAndEnvelopeRoundTrip) {
   EXPECT_FALSE(DecodeSmsPpEnvelope(Hex("d00882028381" "8b0100")).ok());
   EXPECT_FALSE(DecodeSmsPpEnvelope(Hex("d10782028281" "8b0100")).ok());
   EXPECT_FALSE(DecodeSmsPpEnvelope(Hex("d10482028381")).ok());
-  EXPECT_TRUE(DecodeSmsPpEnvelope(Hex("d10a82028381" "0f0100" "8b0140")).ok());
+  EXPECT_OK(DecodeSmsPpEnvelope(Hex("d10a82028381" "0f0100" "8b0140")));
   EXPECT_FALSE(DecodeSmsPpEnvelope(Hex("d10a82028381" "8f0100" "8b0140")).ok());
   EXPECT_FALSE(EncodeSmsPpEnvelope({std::nullopt, Bytes(176, 0)}).ok());
   EXPECT_FALSE(EncodeSmsPpEnvelope({std::nullopt, {}}).ok());
@@ -226,7 +227,7 @@ TEST(ProactiveTest, CommandsRoundTripWithTheirLayouts) {
   // The largest command that one 91 XX can announce, and one byte more.
   SendShortMessage big{std::string(63, 'A'), std::nullopt, Bytes(175, 0)};
   auto at_limit = EncodeProactiveCommand(1, big);
-  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  ASSERT_OK(at_limit);
   EXPECT_EQ(at_limit->size(), 255u);
   big.alpha_identifier = std::string(64, 'A');
   EXPECT_FALSE(EncodeProactiveCommand(1, big).ok());

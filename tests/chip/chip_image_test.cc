@@ -12,6 +12,7 @@
 #include "tests/chip/card_test_util.h"
 #include "tests/support/temp_dir.h"
 #include "tools/chipsim/chip_image.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 namespace {
@@ -20,8 +21,8 @@ using Json = nlohmann::ordered_json;
 
 ChipState RichChip() {
   ChipState s = MakeChip();
-  EXPECT_TRUE(InstallKi2(s, SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")),
-                         SecretBytes::Copy(Hex("d0d1d2d3d4d5d6d7d8d9dadbdcdddedf")), "12345678").ok());
+  EXPECT_OK(InstallKi2(s, SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")),
+                         SecretBytes::Copy(Hex("d0d1d2d3d4d5d6d7d8d9dadbdcdddedf")), "12345678"));
   PendingKey p;
   p.ki2 = SecretBytes::Copy(Hex("b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"));
   p.k_confirm = SecretBytes::Copy(Hex("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"));
@@ -84,8 +85,8 @@ TEST(ChipImageTest, SavedWithMode0600AtomicallyAndLoaded) {
   simkms::testing::TempDir dir;
   const auto path = dir / "card.img";
   EXPECT_EQ(LoadChipImage(path).status().code(), StatusCode::kNotFound);
-  ASSERT_TRUE(SaveChipImage(path, MakeChip()).ok());
-  ASSERT_TRUE(SaveChipImage(path, RichChip()).ok());  // replaces
+  ASSERT_OK(SaveChipImage(path, MakeChip()));
+  ASSERT_OK(SaveChipImage(path, RichChip()));  // replaces
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
@@ -156,7 +157,7 @@ TEST(ChipImageTest, WellSignedButInvalidContentIsRefused) {
     EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status().ToString();
   }
   // And the unedited, re-signed document is fine (the harness itself is sound).
-  EXPECT_TRUE(ParseEdited([](Json&) {}).ok());
+  EXPECT_OK(ParseEdited([](Json&) {}));
 }
 
 // Version 1 images held the VER's K1 and OP: refused with a message saying so

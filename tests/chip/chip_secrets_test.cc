@@ -12,6 +12,7 @@
 #include "kms/software_keys.h"
 #include "tests/chip/card_test_util.h"
 #include "tools/chipsim/chip_image.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip::testing {
 namespace {
@@ -68,8 +69,8 @@ TEST(ChipSecretsTest, TwoImagesOfTheSameVerShareNoSecret) {
 
 TEST(ChipSecretsTest, ResetRestoresTheKeptKi1WithNoK1OnTheCard) {
   ChipState used = MakeChip();
-  ASSERT_TRUE(InstallKi2(used, SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")),
-                         SecretBytes::Copy(Hex("b0b1b2b3b4b5b6b7b8b9babbbcbdbebf")), "12345678").ok());
+  ASSERT_OK(InstallKi2(used, SecretBytes::Copy(Hex("a0a1a2a3a4a5a6a7a8a9aaabacadaeaf")),
+                         SecretBytes::Copy(Hex("b0b1b2b3b4b5b6b7b8b9babbbcbdbebf")), "12345678"));
   Card card(std::move(used), nullptr);
   card.PowerOn();
   ASSERT_EQ(Send(card, WithData("803E0000", Chv("12345678"))).sw, 0x9000);

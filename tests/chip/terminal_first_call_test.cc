@@ -12,6 +12,7 @@
 #include "tools/chipsim/chip_image.h"
 #include "tools/chipsim/personalization_applet.h"
 #include "tools/chipsim/terminal.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::chip {
 namespace {
@@ -91,7 +92,7 @@ TEST_F(TerminalTest, PowerOnReadsIccidAndImsiBehindThePin) {
   EXPECT_THAT(wrong.message(), HasSubstr("VERIFY PIN"));
   EXPECT_EQ(card_->state().pin.tries_left(), 2);
 
-  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  ASSERT_OK(terminal_->Start(Pin("0000")));
   EXPECT_EQ(terminal_->iccid(), kIccid);
   EXPECT_EQ(terminal_->imsi(), kImsi);
   EXPECT_EQ(card_->state().pin.tries_left(), 3);
@@ -99,8 +100,8 @@ TEST_F(TerminalTest, PowerOnReadsIccidAndImsiBehindThePin) {
 }
 
 TEST_F(TerminalTest, CallAttemptRunsTheFirstCallThroughApdus) {
-  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
-  ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+  ASSERT_OK(terminal_->Start(Pin("0000")));
+  ASSERT_OK(terminal_->Dial("4930123456"));
   ExpectPersonalizedLikeSc();
   EXPECT_THAT(display_, ElementsAre("SIM activated. Please change your PIN."));
   // HELLO in 3 SMS, CONFIRM in 1, and the DISPLAY TEXT: 5 proactive commands.
@@ -113,15 +114,15 @@ TEST_F(TerminalTest, CallAttemptRunsTheFirstCallThroughApdus) {
   Bytes data(puk.reveal().begin(), puk.reveal().end());
   data.insert(data.end(), pin.reveal().begin(), pin.reveal().end());
   auto r = terminal_->Send(CommandApdu{kClaIso, kInsUnblock, 0x00, 0x01, 16, data});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->sw, kSwOk) << SwToString(r->sw);
 }
 
 TEST_F(TerminalTest, KeypadAnswersGetInputForTheActivationCode) {
   sc_->activation_code = "8675309";
   keypad_ = {"8675309"};
-  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
-  ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+  ASSERT_OK(terminal_->Start(Pin("0000")));
+  ASSERT_OK(terminal_->Dial("4930123456"));
   ASSERT_EQ(asked_.size(), 1u);
   EXPECT_TRUE(asked_[0].hide_input);
   ExpectPersonalizedLikeSc();
@@ -133,12 +134,12 @@ TEST_F(TerminalTest, EachLostMessageIsRecoveredAfterAPowerCycle) {
     SetUp();
     if (lost % 2 == 1) network_->drop_up = (lost + 1) / 2;
     else network_->drop_down = lost / 2;
-    ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
-    ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+    ASSERT_OK(terminal_->Start(Pin("0000")));
+    ASSERT_OK(terminal_->Dial("4930123456"));
     EXPECT_EQ(card_->state().active_key, ActiveKey::kKi1);
     PowerCycle();
-    ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
-    ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+    ASSERT_OK(terminal_->Start(Pin("0000")));
+    ASSERT_OK(terminal_->Dial("4930123456"));
     ExpectPersonalizedLikeSc();
     EXPECT_EQ(sc_->commits(), 1);
   }
@@ -147,7 +148,7 @@ TEST_F(TerminalTest, EachLostMessageIsRecoveredAfterAPowerCycle) {
 // What the card answers when the toolkit is misused at the APDU level: the
 // applet's refusals become status words and change nothing.
 TEST_F(TerminalTest, ToolkitMisuseGetsStatusWords) {
-  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  ASSERT_OK(terminal_->Start(Pin("0000")));
   const std::string before = SerializeChipImage(card_->state());
   auto send = [&](uint8_t ins, Bytes data) {
     const auto n = static_cast<uint8_t>(data.size());
@@ -174,13 +175,13 @@ TEST_F(TerminalTest, ToolkitMisuseGetsStatusWords) {
 }
 
 TEST_F(TerminalTest, MenuSelectionRekeys) {
-  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
-  ASSERT_TRUE(terminal_->Dial("4930123456").ok());
+  ASSERT_OK(terminal_->Start(Pin("0000")));
+  ASSERT_OK(terminal_->Dial("4930123456"));
   const Bytes first = kms::SoftwareAesKcv(card_->state().ki2).value();
   PowerCycle();
-  ASSERT_TRUE(terminal_->Start(Pin("0000")).ok());
+  ASSERT_OK(terminal_->Start(Pin("0000")));
   display_.clear();
-  ASSERT_TRUE(terminal_->SelectMenuItem(PersonalizationApplet::kMenuItemRenewKey).ok());
+  ASSERT_OK(terminal_->SelectMenuItem(PersonalizationApplet::kMenuItemRenewKey));
   EXPECT_THAT(display_, ElementsAre("SIM key renewed."));
   ExpectPersonalizedLikeSc();
   EXPECT_NE(kms::SoftwareAesKcv(card_->state().ki2).value(), first);

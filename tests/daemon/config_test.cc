@@ -10,6 +10,7 @@
 #include "sc-engine/daemon/gsup_server.h"
 #include "sc-engine/daemon/hardening.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::daemon {
 namespace {
@@ -48,10 +49,10 @@ TEST_F(ConfigTest, SafeConfigurationLoads) {
   auto c = ParseConfig(Base(R"("operator_api": {"address": "0.0.0.0", "port": 8443, "tls": true,
                                   "roles": {"vo-1": "operator"}},
                                 "auc": {"address": "127.0.0.1", "port": 4222})"));
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_OK(c);
   EXPECT_EQ(c->listeners.size(), 2u);
   EXPECT_EQ(c->listener("operator_api")->roles.at("vo-1"), "operator");
-  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  EXPECT_OK(CheckSafety(*c));
 }
 
 TEST_F(ConfigTest, UnsafeConfigurationsSayWhatToFix) {
@@ -69,7 +70,7 @@ TEST_F(ConfigTest, UnsafeConfigurationsSayWhatToFix) {
   };
   for (const Case& c : cases) {
     auto config = ParseConfig(Base(c.listeners));
-    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    ASSERT_OK(config);
     Status s = CheckSafety(*config);
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << c.listeners;
     EXPECT_THAT(s.message(), HasSubstr(c.expect)) << c.listeners;
@@ -80,7 +81,7 @@ TEST_F(ConfigTest, UnsafeConfigurationsSayWhatToFix) {
   // GSUP peers cannot speak TLS: plaintext off loopback needs an explicit statement.
   chmod((dir_ / "user.pin").c_str(), 0600);
   config = ParseConfig(Base(R"("auc": {"address": "10.0.0.1", "port": 4222, "plaintext_on_protected_network": true})"));
-  EXPECT_TRUE(CheckSafety(*config).ok());
+  EXPECT_OK(CheckSafety(*config));
 }
 
 // The clone-alarm limits (docs/operations.md) reach the policy, and a value
@@ -88,15 +89,15 @@ TEST_F(ConfigTest, UnsafeConfigurationsSayWhatToFix) {
 TEST_F(ConfigTest, CloneAlarmLimits) {
   const std::string auc = R"("auc": {"address": "127.0.0.1", "port": 4222}}, )";
   auto c = ParseConfig(Base(auc + R"("limits": {"clone_alarm_interval_seconds": 60, "clone_alarm_memory": 32)"));
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  ASSERT_OK(c);
+  EXPECT_OK(CheckSafety(*c));
   const policy::Limits limits = PolicyLimits(*c);
   EXPECT_EQ(limits.clone_alarm_interval_seconds, 60u);
   EXPECT_EQ(limits.clone_alarm_memory, 32u);
   EXPECT_EQ(PolicyLimits(*ParseConfig(Base(R"("auc": {"address": "127.0.0.1", "port": 4222})"))).clone_alarm_interval_seconds,
             policy::Limits{}.clone_alarm_interval_seconds);
   c = ParseConfig(Base(auc + R"("limits": {"clone_alarm_memory": 5)"));
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_OK(c);
   Status s = CheckSafety(*c);
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("clone_alarm_memory must be 16..4096, got 5"));
@@ -125,11 +126,11 @@ TEST_F(ConfigTest, UnknownSettingsAndWrongTypesAreRefused) {
 // operator states the path is protected, and then with a warning at start.
 TEST_F(ConfigTest, GsupListenerDefaultsPolicyAndWarnings) {
   auto c = ParseConfig(Base(R"("auc": {})"));
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_OK(c);
   EXPECT_EQ(c->listener("auc")->address, "127.0.0.1");
   EXPECT_EQ(c->listener("auc")->port, 4222);
   EXPECT_EQ(c->gsup_idle_timeout_ms, 60000u);
-  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  EXPECT_OK(CheckSafety(*c));
   EXPECT_TRUE(ConfigWarnings(*c).empty());
   EXPECT_FALSE(ParseConfig(Base(R"("auc": {"port": 0})"))->listener("auc")->enabled());
 
@@ -138,7 +139,7 @@ TEST_F(ConfigTest, GsupListenerDefaultsPolicyAndWarnings) {
   auto open = ParseConfig(Base(R"("auc": {"address": "0.0.0.0"})"));
   EXPECT_THAT(CheckSafety(*open).message(), HasSubstr("listeners.auc listens on 0.0.0.0 without TLS"));
   auto stated = ParseConfig(Base(R"("auc": {"address": "10.0.0.1", "plaintext_on_protected_network": true})"));
-  EXPECT_TRUE(CheckSafety(*stated).ok());
+  EXPECT_OK(CheckSafety(*stated));
   ASSERT_EQ(ConfigWarnings(*stated).size(), 1u);
   EXPECT_THAT(ConfigWarnings(*stated)[0], HasSubstr("10.0.0.1:4222 is plaintext off loopback"));
   EXPECT_THAT(ConfigWarnings(*stated)[0], HasSubstr("IPsec"));
@@ -149,9 +150,9 @@ TEST_F(ConfigTest, GsupSettings) {
     return ParseConfig(Base(R"("auc": {})", gsup));
   };
   auto c = with_gsup(R"({"idle_timeout_ms": 30000, "ind": {"MSC-1": 3, "SGSN-1": 4}, "allow_any_peer": true})");
-  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  ASSERT_OK(c);
   EXPECT_EQ(c->gsup_idle_timeout_ms, 30000u);
-  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  EXPECT_OK(CheckSafety(*c));
   // The IND of SQN = SEQ << 5 | IND: configured, 0 for no name (as osmo-hlr),
   // else a hash of the name that must not change between releases (pinned here).
   EXPECT_EQ(GsupPeerInd(*c, "MSC-1"), 3);
@@ -173,13 +174,13 @@ TEST_F(ConfigTest, GsupSettings) {
 TEST_F(ConfigTest, GsupPeersAreRequiredAndChecked) {
   auto with_gsup = [this](const std::string& gsup) { return ParseConfig(Base(R"("auc": {})", gsup)); };
   auto none = with_gsup("{}");
-  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  ASSERT_OK(none);
   EXPECT_EQ(CheckSafety(*none).code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(CheckSafety(*none).message(), HasSubstr("listeners.auc is enabled but gsup.peers lists no peer"));
-  EXPECT_TRUE(CheckSafety(*ParseConfig(Base(R"("auc": {"port": 0})", "{}"))).ok());  // no AuC, no peers needed
+  EXPECT_OK(CheckSafety(*ParseConfig(Base(R"("auc": {"port": 0})", "{}"))));  // no AuC, no peers needed
 
   auto lab = with_gsup(R"({"allow_any_peer": true})");
-  EXPECT_TRUE(CheckSafety(*lab).ok()) << CheckSafety(*lab).ToString();
+  EXPECT_OK(CheckSafety(*lab));
   ASSERT_EQ(ConfigWarnings(*lab).size(), 1u);
   EXPECT_THAT(ConfigWarnings(*lab)[0], HasSubstr("gsup.allow_any_peer"));
 
@@ -187,14 +188,14 @@ TEST_F(ConfigTest, GsupPeersAreRequiredAndChecked) {
                                          {"address": "fd00:1::/64", "names": ["*"]}],
                               "ipa_name": "KMS-AUC", "identify_timeout_ms": 3000, "frame_timeout_ms": 4000,
                               "refusal_audit_interval_s": 30})");
-  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
-  EXPECT_TRUE(CheckSafety(*listed).ok()) << CheckSafety(*listed).ToString();
+  ASSERT_OK(listed);
+  EXPECT_OK(CheckSafety(*listed));
   EXPECT_EQ(listed->gsup_ipa_name, "KMS-AUC");
   EXPECT_EQ(listed->gsup_identify_timeout_ms, 3000u);
   EXPECT_EQ(listed->gsup_frame_timeout_ms, 4000u);
   EXPECT_EQ(listed->gsup_refusal_audit_interval_s, 30u);
   auto allowlist = GsupPeerAllowlist::Create(listed->gsup_peers);
-  ASSERT_TRUE(allowlist.ok());
+  ASSERT_OK(allowlist);
   EXPECT_TRUE(allowlist->Admits("10.20.0.7", "MSC-1"));
   EXPECT_TRUE(allowlist->Admits("::ffff:10.20.0.7", "SGSN-12"));  // IPv4-mapped, as a dual-stack socket reports
   EXPECT_FALSE(allowlist->Admits("10.20.1.7", "MSC-1"));
@@ -227,7 +228,7 @@ TEST_F(ConfigTest, GsupPeersAreRequiredAndChecked) {
 
 TEST(Hardening, DisablesCoreDumps) {
   auto report = HardenProcess(/*lock_memory=*/false);
-  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_OK(report);
   EXPECT_TRUE(report->core_dumps_disabled);
   rlimit r{};
   getrlimit(RLIMIT_CORE, &r);

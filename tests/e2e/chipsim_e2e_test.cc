@@ -26,6 +26,7 @@
 #include "tools/chipsim/chip_image.h"
 #include "tools/chipsim/ota_link.h"
 #include "tools/chipsim/personalization_applet.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -100,7 +101,7 @@ TEST_F(ChipsimE2eTest, AppletPersonalizesAndRekeysThroughTheGatewayModel) {
   ASSERT_EQ(Http("POST", std::string("/v1/subscribers/") + kImsi0 + "/rekey").status, 200);
   const std::string old_kcv = Kcv(card.ki2);
   h.display.clear();
-  ASSERT_TRUE(applet.OnEnvelope(card, chip::testing::MenuSelectionEnvelope(1)).ok());
+  ASSERT_OK(applet.OnEnvelope(card, chip::testing::MenuSelectionEnvelope(1)));
   h.Run();
   EXPECT_THAT(h.display, ElementsAre("SIM key renewed."));
   EXPECT_NE(Kcv(card.ki2), old_kcv);
@@ -160,7 +161,7 @@ TEST_F(ChipsimE2eTest, LostCommitIsRecoveredAfterAPowerCycleFromTheImage) {
   ASSERT_EQ(Http("POST", "/v1/contracts", R"({"order_id":"o-1","iccid":"8949001234567890128"})").status, 201);
   simkms::testing::TempDir dir;
   const auto image = dir.path() / "card.img";
-  ASSERT_TRUE(chip::SaveChipImage(image, MakeCard(kIccid0, kImsi0)).ok());
+  ASSERT_OK(chip::SaveChipImage(image, MakeCard(kIccid0, kImsi0)));
   chip::GatewaySmsNetwork gateway(Gateway());
   {
     chip::ChipState card = chip::LoadChipImage(image).value();
@@ -172,7 +173,7 @@ TEST_F(ChipsimE2eTest, LostCommitIsRecoveredAfterAPowerCycleFromTheImage) {
     ASSERT_TRUE(card.pending.has_value());
     EXPECT_EQ(card.active_key, chip::ActiveKey::kKi1);
     EXPECT_EQ(Subscriber(kImsi0)["state"], "PERSONALIZED");  // the SC committed first
-    ASSERT_TRUE(chip::SaveChipImage(image, card).ok());
+    ASSERT_OK(chip::SaveChipImage(image, card));
   }
   // Power cycle: a new applet, the card as its image kept it.
   chip::ChipState card = chip::LoadChipImage(image).value();
@@ -205,7 +206,7 @@ class ChipsimCliTest : public ChipsimE2eTest {
   void SetUp() override {
     ChipsimE2eTest::SetUp();
     image_ = (dir_.path() / "card.img").string();
-    ASSERT_TRUE(chip::SaveChipImage(image_, MakeCard(kIccid0, kImsi0)).ok());
+    ASSERT_OK(chip::SaveChipImage(image_, MakeCard(kIccid0, kImsi0)));
   }
   ProcessResult Chipsim(std::vector<std::string> args) {
     std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/chipsim/chipsim", "--image", image_};
@@ -327,7 +328,7 @@ TEST_F(ChipsimCliTest, KiHolderInTheMiddleCostsOneTryAndTheGenuineFirstCallStill
   EXPECT_EQ(after_attack["state"], "CONTRACTED");
   EXPECT_EQ(after_attack["activation_tries_left"], 2);
   EXPECT_EQ(Card().active_key, chip::ActiveKey::kKi1);
-  EXPECT_TRUE(chip::Validate(Card()).ok());
+  EXPECT_OK(chip::Validate(Card()));
 
   ProcessResult genuine = Chipsim({"first-call", "--sc", Sc(), "--activation-code", "271828"});
   ASSERT_EQ(genuine.exit_code, 0) << genuine.out << genuine.err << kmsd_log();

@@ -29,6 +29,7 @@
 #include "tests/support/paths.h"
 #include "tests/support/rsyslog.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -81,25 +82,25 @@ class KmsdAuditEpochTest : public KmsdFixture {
   void RewriteWithPin(uint64_t victim) {
     std::shared_ptr<p11::Module> module = token_.module();
     auto slot = module->FindToken(p11::TokenUri::ForLabel("simkms"));
-    ASSERT_TRUE(slot.ok()) << slot.status().ToString();
+    ASSERT_OK(slot);
     auto session = p11::Session::Open(module, slot->slot);
-    ASSERT_TRUE(session.ok()) << session.status().ToString();
-    ASSERT_TRUE(session->Login(CKU_USER, token_.user_pin()).ok());
+    ASSERT_OK(session);
+    ASSERT_OK(session->Login(CKU_USER, token_.user_pin()));
     auto mac = kms::TokenAuditMac::Open(module, slot->slot);
-    ASSERT_TRUE(mac.ok()) << mac.status().ToString();
+    ASSERT_OK(mac);
     auto checkpoints = kms::TokenCheckpointStore::Open(module, slot->slot);
-    ASSERT_TRUE(checkpoints.ok()) << checkpoints.status().ToString();
+    ASSERT_OK(checkpoints);
     auto current = (*mac)->CurrentEpoch();
-    ASSERT_TRUE(current.ok()) << current.status().ToString();
+    ASSERT_OK(current);
 
     std::vector<storage::AuditRecord> all;
     {
       storage::StoreOptions read_only;
       read_only.read_only = true;
       auto store = storage::Store::Open(db_, **mac, **checkpoints, read_only);
-      ASSERT_TRUE(store.ok()) << store.status().ToString();
+      ASSERT_OK(store);
       auto records = (*store)->ReadAudit(1, 100000);
-      ASSERT_TRUE(records.ok()) << records.status().ToString();
+      ASSERT_OK(records);
       all = std::move(records).value();
     }
     std::vector<uint64_t> doomed;
@@ -115,10 +116,10 @@ class KmsdAuditEpochTest : public KmsdFixture {
     const storage::AuditCheckpoint head = RewriteAuditTrail(db_, all, kept, [&](storage::AuditRecord& r) {
       if (r.epoch != *current) return;
       auto m = (*mac)->Compute(storage::EncodeAuditRecordForMac(r));
-      EXPECT_TRUE(m.ok()) << m.status().ToString();
+      EXPECT_OK(m);
       if (m.ok()) r.mac = *m;
     });
-    ASSERT_TRUE((*checkpoints)->Write(head).ok());
+    ASSERT_OK((*checkpoints)->Write(head));
   }
 
   // POST /v1/contracts for the n-th chip of the range (as ContractChip, whose

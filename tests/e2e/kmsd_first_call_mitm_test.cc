@@ -9,6 +9,7 @@
 
 #include "tests/e2e/kmsd_fixture.h"
 #include "tools/chipsim/ki_holder_proxy.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -34,7 +35,7 @@ class KmsdFirstCallMitmTest : public KmsdFixture {
     EXPECT_TRUE(challenge.has_value()) << "no CHALLENGE for the forged HELLO";
     if (!challenge) return a;
     auto confirm = role.OnPacket(chip, proxy.ForgeChallenge(*challenge).value());
-    EXPECT_TRUE(confirm.ok()) << confirm.status().ToString();
+    EXPECT_OK(confirm);
     if (!confirm.ok() || confirm->kind != Kind::kSendPacket) return a;
     // A slice of the 10^6 codes around the true one (chipsim's
     // --ki-holder-in-the-middle searches all of them: chipsim_e2e_test).

@@ -18,6 +18,7 @@
 #include "kms/software_keys.h"
 #include "tests/support/free_port.h"
 #include "tests/support/paths.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -263,7 +264,7 @@ std::string KmsdFixture::RawGateway(const std::string& bytes, int timeout_ms) {
 
 protocol::ChipProtocolState KmsdFixture::MakeChip(const std::string& imsi) {
   auto file = kms::K1Export::FromJson(k1_export_json_);
-  EXPECT_TRUE(file.ok());
+  EXPECT_OK(file);
   auto k1 = kms::UnwrapK1Export(*file, mfr_key_pem_);
   auto op = kms::UnwrapOpFromExport(*file, mfr_key_pem_);
   EXPECT_TRUE(k1.ok() && op.ok());
@@ -300,13 +301,13 @@ protocol::ChipOutcome KmsdFixture::RunCall(protocol::ChipProtocolState& chip, pr
   EXPECT_TRUE(challenge.has_value()) << "no CHALLENGE for " << chip.imsi;
   if (!challenge) return {};
   auto confirm = role.OnPacket(chip, *challenge);
-  EXPECT_TRUE(confirm.ok()) << confirm.status().ToString();
+  EXPECT_OK(confirm);
   if (!confirm.ok() || confirm->kind != protocol::ChipOutcome::Kind::kSendPacket) return confirm.ok() ? *confirm : protocol::ChipOutcome{};
   auto commit = ChipExchange(chip.imsi, confirm->packet);
   EXPECT_TRUE(commit.has_value()) << "no COMMIT for " << chip.imsi;
   if (!commit) return {};
   auto done = role.OnPacket(chip, *commit);
-  EXPECT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_OK(done);
   return done.ok() ? *done : protocol::ChipOutcome{};
 }
 

@@ -25,6 +25,7 @@
 #include "tests/e2e/kmsd_fixture.h"
 #if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
 #include "tests/e2e_gsup/libosmo_gsup_client.h"
+#include "tests/support/status_testing.h"
 #endif
 
 namespace simkms::e2e {
@@ -92,7 +93,7 @@ class RawGsupClient {
       auto c = gsup::ClassifyFrame(*frame);
       if (!c.ok() || c->kind != gsup::Classified::Kind::kGsup) continue;
       auto m = gsup::Decode(c->body);
-      EXPECT_TRUE(m.ok()) << m.status().ToString();
+      EXPECT_OK(m);
       if (m.ok()) return *m;
     }
     return std::nullopt;
@@ -185,7 +186,7 @@ TEST_F(KmsdGsupTest, LibosmoGsupClientGetsVectorsThatVerifyUnderKi1) {
   ASSERT_TRUE(client.ok()) << client.status().ToString() << kmsd_log();
 
   auto one = (*client)->SendAuthInfo(kImsi0, 1);
-  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_OK(one);
   EXPECT_EQ(one->message_type, 0x0a);
   EXPECT_EQ(one->imsi, kImsi0);
   ASSERT_EQ(one->tuples.size(), 1u);
@@ -195,7 +196,7 @@ TEST_F(KmsdGsupTest, LibosmoGsupClientGetsVectorsThatVerifyUnderKi1) {
   const uint64_t ind = first[0] & 31;
 
   auto five = (*client)->SendAuthInfo(kImsi0, std::nullopt);  // as osmo-msc asks: no NUM_VECTORS_REQ
-  ASSERT_TRUE(five.ok()) << five.status().ToString();
+  ASSERT_OK(five);
   ASSERT_EQ(five->tuples.size(), 5u);
   std::vector<uint64_t> sqns = VerifyAll(five->tuples, chip.base_key, chip);
   ASSERT_EQ(sqns.size(), 5u);
@@ -203,12 +204,12 @@ TEST_F(KmsdGsupTest, LibosmoGsupClientGetsVectorsThatVerifyUnderKi1) {
   for (uint64_t sqn : sqns) EXPECT_EQ(sqn & 31, ind);  // one IND per peer name
 
   auto many = (*client)->SendAuthInfo(kImsi0, 7);  // more than 5 asked: 5, no error (osmo-hlr)
-  ASSERT_TRUE(many.ok());
+  ASSERT_OK(many);
   EXPECT_EQ(many->tuples.size(), 5u);
 
   for (const char* unknown : {kUncontractedImsi, "001010000000042"}) {
     auto refused = (*client)->SendAuthInfo(unknown, 1);
-    ASSERT_TRUE(refused.ok()) << refused.status().ToString();
+    ASSERT_OK(refused);
     EXPECT_EQ(refused->message_type, 0x09) << unknown;
     EXPECT_EQ(refused->cause, 0x02) << unknown;  // GMM cause "IMSI unknown in HLR", as osmo-hlr
     EXPECT_TRUE(refused->tuples.empty());
@@ -689,7 +690,7 @@ TEST_F(KmsdGsupPeersTest, LibosmoGsupClientWithAListedNameIsServed) {
   auto client = OsmoGsupClient::Connect(gsup_port_, "E2E-MSC");
   ASSERT_TRUE(client.ok()) << client.status().ToString() << kmsd_log();
   auto one = (*client)->SendAuthInfo(kImsi0, 1);
-  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_OK(one);
   EXPECT_EQ(one->message_type, 0x0a);
   EXPECT_EQ(VerifyAll(one->tuples, chip.base_key, chip).size(), 1u);
 }

@@ -18,6 +18,7 @@
 #include "kms/dh_group.h"
 #include "sc-engine/protocol/secured_packet.h"
 #include "tests/e2e/kmsd_fixture.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -215,7 +216,7 @@ TEST_F(KmsdHostileTest, GarbageOnEveryListenerChangesNothingAndKmsdKeepsServing)
   EXPECT_EQ(RawGateway(std::string("\xff\xff\x00\x00\x01", 5)), "");
   EXPECT_EQ(RawGateway(std::string("\x00\x30\x01\x26\x02", 5)), "");
   auto to_chip = protocol::EncodeGatewayFrame({protocol::GatewayFrameType::kToChip, imsi, Bytes{1, 2, 3}});
-  ASSERT_TRUE(to_chip.ok());
+  ASSERT_OK(to_chip);
   EXPECT_EQ(RawGateway(std::string(to_chip->begin(), to_chip->end())), "");
   // Each listener's protocol on the wrong listener.
   EXPECT_EQ(RawGateway("POST /v1/contracts HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"), "");

@@ -10,6 +10,7 @@
 #include "kms/software_keys.h"
 #include "sc-engine/protocol/secured_packet.h"
 #include "tests/e2e/kmsd_fixture.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -26,7 +27,7 @@ class KmsdLifecycleTest : public KmsdFixture {
     EXPECT_TRUE(challenge.has_value()) << kmsd_log();
     if (!challenge) return {};
     auto confirm = role.OnPacket(chip, *challenge);
-    EXPECT_TRUE(confirm.ok()) << confirm.status().ToString();
+    EXPECT_OK(confirm);
     auto commit = ChipExchange(chip.imsi, confirm->packet);
     EXPECT_TRUE(commit.has_value());
     if (!commit) return {};

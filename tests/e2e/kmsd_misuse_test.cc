@@ -7,6 +7,7 @@
 
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/support/ki1_packets.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -23,7 +24,7 @@ class KmsdMisuseTest : public KmsdFixture {
   std::optional<Bytes> SendUnderKi1(const std::string& imsi, const protocol::ChipProtocolState& ki1_copy,
                                     uint64_t counter, const protocol::Message& m) {
     StatusOr<Bytes> packet = simkms::testing::SealUnderKi1(ki1_copy, counter, m);
-    EXPECT_TRUE(packet.ok()) << packet.status().ToString();
+    EXPECT_OK(packet);
     return packet.ok() ? ChipExchange(imsi, *packet, 1000) : std::nullopt;
   }
 };
@@ -80,7 +81,7 @@ TEST_F(KmsdMisuseTest, OneKiOnePacketWithTheLastCounterDoesNotLockTheGenuineChip
   const long audit = AuditRecords();
   EXPECT_FALSE(SendUnderKi1(imsi, copy, protocol::kMaxCounter, protocol::Confirm{}).has_value());
   StatusOr<protocol::Hello> rekey = simkms::testing::NextKi1Hello(copy);
-  ASSERT_TRUE(rekey.ok()) << rekey.status().ToString();
+  ASSERT_OK(rekey);
   rekey->kind = protocol::SessionKind::kRekey;
   EXPECT_FALSE(SendUnderKi1(imsi, copy, protocol::kMaxCounter - 1, *rekey).has_value());
   EXPECT_EQ(ChipOutcomes("clone_alarm"), 1) << Http("GET", "/metrics").body;

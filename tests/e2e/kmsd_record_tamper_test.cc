@@ -20,6 +20,7 @@
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/paths.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -45,7 +46,7 @@ class KmsdRecordTamperTest : public KmsdFixture {
     const std::optional<std::string> stored = db.Get("subscribers", imsi);
     ASSERT_TRUE(stored.has_value()) << imsi;
     auto record = storage::DecodeSubscriberRecord(AsBytes(*stored));
-    ASSERT_TRUE(record.ok()) << record.status().ToString();
+    ASSERT_OK(record);
     const Bytes body = storage::EncodeSubscriberRecord(*record);
     ASSERT_LE(body.size(), stored->size());
     const std::string trailer = stored->substr(body.size());

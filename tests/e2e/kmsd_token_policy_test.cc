@@ -10,6 +10,7 @@
 #include "pkcs11/uri.h"
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/support/paths.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -29,9 +30,9 @@ class KmsdTokenPolicyTest : public KmsdFixture {
   // What a PIN holder can do with the module: make an object of their choosing.
   void Plant(p11::Attributes& object) {
     auto session = PinHoldersSession();
-    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    ASSERT_OK(session);
     auto created = session->CreateObject(object, "planted object");
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    ASSERT_OK(created);
     created->Release();
   }
   ProcessResult RunKmsdForeground() {
@@ -88,9 +89,9 @@ TEST_F(KmsdTokenPolicyTest, RefusesToStartWithMkOnTheRuntimeToken) {
   ASSERT_EQ(StopKmsd(), 0);
   {
     auto session = PinHoldersSession();
-    ASSERT_TRUE(session.ok()) << session.status().ToString();
+    ASSERT_OK(session);
     auto made = kms::GenerateMasterKeyWithBackup(*session);
-    ASSERT_TRUE(made.ok()) << made.status().ToString();
+    ASSERT_OK(made);
   }
   ProcessResult run = RunKmsdForeground();
   EXPECT_NE(run.exit_code, 0);

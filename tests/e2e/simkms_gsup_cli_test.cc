@@ -14,6 +14,7 @@
 #include "kms/software_aes.h"
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/support/paths.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
 namespace {
@@ -55,7 +56,7 @@ class SimkmsGsupCliTest : public KmsdFixture {
     std::copy(r.begin(), r.end(), rand.begin());
     std::copy(a.begin(), a.end(), autn.begin());
     auto check = kms::CheckAutn(*k, opc, rand, autn);
-    EXPECT_TRUE(check.ok()) << check.status().ToString();
+    EXPECT_OK(check);
     if (!check.ok()) return 0;
     EXPECT_EQ(v.at("xres"), ToHex(check->res));
     EXPECT_EQ(v.at("ck"), ToHex(check->ck));

@@ -8,6 +8,7 @@
 
 #include "sc-engine/gsup/ipa.h"
 #include "tests/support/feed_in_chunks.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::gsup {
 namespace {
@@ -41,7 +42,7 @@ TEST(IpaCcm, PingIsClassifiedAndAnsweredWithPong) {
   EXPECT_EQ(frame->stream, kStreamCcm);
   EXPECT_EQ(frame->payload, Bytes{0x00});
   auto c = ClassifyFrame(*frame);
-  ASSERT_TRUE(c.ok());
+  ASSERT_OK(c);
   EXPECT_EQ(c->kind, Classified::Kind::kPing);
   EXPECT_EQ(EncodePong(), Hex("0001fe01"));
   EXPECT_TRUE(d.idle());
@@ -75,7 +76,7 @@ TEST(IpaFrames, EncodeGsupFrame) {
   EXPECT_FALSE(EncodeGsupFrame({}).ok());
   EXPECT_FALSE(EncodeIpaFrame(0xfe, {}).ok());
   Bytes max(kMaxIpaPayload, 0xab);
-  EXPECT_TRUE(EncodeIpaFrame(0xee, max).ok());
+  EXPECT_OK(EncodeIpaFrame(0xee, max));
   max.push_back(0);
   EXPECT_FALSE(EncodeIpaFrame(0xee, max).ok());
   EXPECT_FALSE(EncodeGsupFrame(Bytes(kMaxIpaPayload, 1)).ok());  // + extension byte = one over
@@ -152,7 +153,7 @@ TEST(IpaDecoder, RefusesOversizeBeforeBufferingPayload) {
   Bytes big = {0x40, 0x00, 0xee};
   big.resize(3 + 16384, 0x5a);
   auto c = FeedInChunks(ok, big, 1000);
-  ASSERT_TRUE(c.status.ok()) << c.status.ToString();
+  ASSERT_OK(c.status);
   ASSERT_EQ(c.frames.size(), 1u);
   EXPECT_EQ(c.frames[0].payload.size(), 16384u);
   // ffff
@@ -178,7 +179,7 @@ TEST(IpaIdResp, ParsesTheNotesExample) {
   // As osmo-msc sends it (docs/gsup.md): 00 07 08 "0/0/0\0", ..., 00 05 01 "MSC\0", 00 0b 00 "PROBE-MSC\0"
   const Bytes body = Hex("000708" "302f302f3000" "000501" "4d534300" "000b00" "50524f42452d4d534300");
   auto id = ParseIdResp(body);
-  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_OK(id);
   EXPECT_EQ(id->unit, "0/0/0");
   EXPECT_EQ(id->serial, "PROBE-MSC");
 }
@@ -197,7 +198,7 @@ TEST(IpaIdResp, EncodeAndParse) {
   auto c = ClassifyFrame(popped).value();
   ASSERT_EQ(c.kind, Classified::Kind::kIdResp);
   auto id = ParseIdResp(c.body);
-  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_OK(id);
   EXPECT_EQ(id->unit, "0/0/0");
   EXPECT_EQ(id->serial, "LOADGEN-MSC-0");
   EXPECT_FALSE(EncodeIdResp({{IdTag::kSerNr, std::string("a\0b", 3)}}).ok());
@@ -206,7 +207,7 @@ TEST(IpaIdResp, EncodeAndParse) {
 // libosmo-gsup-client without an IPA name sends SERNR as a lone NUL: accepted, serial "".
 TEST(IpaIdResp, EmptySerialAndUnitStrings) {
   auto id = ParseIdResp(Hex("00020800" "00020000"));
-  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_OK(id);
   EXPECT_EQ(id->unit, "");
   EXPECT_EQ(id->serial, "");
   // A value without its NUL is accepted too.
@@ -245,7 +246,7 @@ TEST(IpaIdResp, RefusesMalformedEntries) {
   refused("0004084100" "42" + ser, "NUL inside");        // "A\0B"
   refused("000308" "0a00" + ser, "control character");   // "\n"
   // Other tags are skipped whatever their content.
-  EXPECT_TRUE(ParseIdResp(Hex(unit + ser + "000405" "0a0000")).ok());
+  EXPECT_OK(ParseIdResp(Hex(unit + ser + "000405" "0a0000")));
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
+#include "tests/support/status_testing.h"
 
 extern "C" {
 #include <osmocom/core/application.h>
@@ -279,7 +280,7 @@ std::vector<Message> Results() {
 void CheckBothWays(const Message& m) {
   SCOPED_TRACE(Describe(m));
   auto ours = Encode(m);
-  ASSERT_TRUE(ours.ok()) << ours.status().ToString();
+  ASSERT_OK(ours);
 
   // ours -> libosmogsm decode -> same fields -> libosmogsm encode -> same bytes.
   OsmoDecoded decoded;
@@ -292,7 +293,7 @@ void CheckBothWays(const Message& m) {
   const Bytes theirs = OsmoEncode(ToOsmo(m));
   EXPECT_EQ(ToHex(theirs), ToHex(*ours));
   auto back = Decode(theirs);
-  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_OK(back);
   EXPECT_EQ(*back, m);
 }
 
@@ -338,7 +339,7 @@ TEST(GsupLibosmo, BothRefuseSixTuples) {
   EXPECT_EQ(d5.rc, 0);
   EXPECT_EQ(d5.g.num_auth_vectors, 5u);
   EXPECT_EQ(d6.rc, -GMM_CAUSE_INV_MAND_INFO);
-  EXPECT_TRUE(Decode(five).ok());
+  EXPECT_OK(Decode(five));
   EXPECT_FALSE(Decode(six).ok());
 }
 
@@ -411,10 +412,10 @@ TEST(GsupLibosmo, IdRespBothWays) {
     ASSERT_EQ(d.Feed(wire).value(), wire.size());
     const IpaFrame frame = d.Pop().value();
     auto c = ClassifyFrame(frame);
-    ASSERT_TRUE(c.ok());
+    ASSERT_OK(c);
     ASSERT_EQ(c->kind, Classified::Kind::kIdResp);
     auto id = ParseIdResp(c->body);
-    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ASSERT_OK(id);
     EXPECT_EQ(id->unit, "0/0/0");
     EXPECT_EQ(id->serial, serno ? serno : "");
   }

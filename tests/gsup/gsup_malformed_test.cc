@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sc-engine/gsup/gsup.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::gsup {
 namespace {
@@ -37,7 +38,7 @@ void ExpectRefused(const std::string& hex, const std::string& what) {
 
 TEST(GsupMalformed, TheBaselineDecodes) {
   auto m = Decode(Hex("0a" + kImsiIe + Tlv("03", TupleBody()) + "0a0101"));
-  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_OK(m);
   EXPECT_EQ(m->tuples.size(), 1u);
 }
 
@@ -51,7 +52,7 @@ TEST(GsupMalformed, EmptyAndTruncated) {
   ExpectRefused("08" + kImsiIe + "52ff01", "claims 255");  // length past end
   // Every proper prefix of a valid result is refused (none reads past the end).
   const Bytes full = Hex("0a" + kImsiIe + Tlv("03", TupleBody()) + "0a0101" "6003414243");
-  ASSERT_TRUE(Decode(full).ok());
+  ASSERT_OK(Decode(full));
   for (std::size_t n = 0; n < full.size(); ++n) {
     auto m = Decode(ByteView(full).first(n));
     // A cut exactly between two IEs is a valid, shorter message.
@@ -74,7 +75,7 @@ TEST(GsupMalformed, ImsiWithBadDigits) {
   ExpectRefused("08" "0103" "0001f1", "5 digits");
   ExpectRefused("08" "0108" "0001010000004012", "16 digits");  // 8 bytes without filler
   ExpectRefused("08" "0100", "0 TBCD bytes");
-  EXPECT_TRUE(Decode(Hex("08" "0103" "000121")).ok());  // 6 digits
+  EXPECT_OK(Decode(Hex("08" "0103" "000121")));  // 6 digits
   EXPECT_FALSE(EncodeImsiTbcd("00101000000004a").ok());
   EXPECT_FALSE(EncodeImsiTbcd("00101").ok());
   EXPECT_FALSE(EncodeImsiTbcd("0010100000000421").ok());
@@ -113,9 +114,9 @@ TEST(GsupMalformed, NestedTupleWithWrongLengths) {
   ExpectRefused("0a" + kImsiIe + Tlv("03", body + "2104" "bbbbbbbb"), "SRES (0x21) repeated");
   ExpectRefused("0a" + kImsiIe + "0300", "lacks one of");
   // RES 4 and 16 are fine; an unknown nested IE is skipped (like osmo_gsup_decode).
-  EXPECT_TRUE(Decode(Hex("0a" + kImsiIe + Tlv("03", TupleBody("2704" "01020304")))).ok());
-  EXPECT_TRUE(Decode(Hex("0a" + kImsiIe + Tlv("03", TupleBody("2710" + std::string(32, '7'))))).ok());
-  EXPECT_TRUE(Decode(Hex("0a" + kImsiIe + Tlv("03", "7f0199" + body))).ok());
+  EXPECT_OK(Decode(Hex("0a" + kImsiIe + Tlv("03", TupleBody("2704" "01020304")))));
+  EXPECT_OK(Decode(Hex("0a" + kImsiIe + Tlv("03", TupleBody("2710" + std::string(32, '7'))))));
+  EXPECT_OK(Decode(Hex("0a" + kImsiIe + Tlv("03", "7f0199" + body))));
 }
 
 TEST(GsupMalformed, FixedSizeTopLevelIes) {
@@ -137,19 +138,19 @@ TEST(GsupMalformed, UnknownIesAreSkipped) {
   // CURRENT_RAT_TYPE is read; SUPPORTED_RAT_TYPES (0x29), MSISDN (0x08), a top-level
   // SRES/KC and an unassigned tag are skipped, as osmo_gsup_decode does.
   auto m = Decode(Hex("08" + kImsiIe + "29020102" "0803919999" "2104" "01020304" "2200" "ff00" "2a0103" "280102"));
-  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_OK(m);
   EXPECT_EQ(m->current_rat_type, kRatEutranSgs);
   EXPECT_EQ(m->cn_domain, kCnDomainCs);
   // MESSAGE_CLASS 0 is "unset" in libosmogsm: decoded as absent, not encodable.
   auto unset = Decode(Hex("08" + kImsiIe + "0a0100"));
-  ASSERT_TRUE(unset.ok());
+  ASSERT_OK(unset);
   EXPECT_FALSE(unset->message_class.has_value());
   Message bad = *unset;
   bad.message_class = 0;
   EXPECT_FALSE(Encode(bad).ok());
   // Any message type decodes (a server sees it and decides).
   auto ul = Decode(Hex("04" + kImsiIe + "280102"));
-  ASSERT_TRUE(ul.ok());
+  ASSERT_OK(ul);
   EXPECT_EQ(ul->type, MessageType::kUpdateLocationRequest);
   EXPECT_EQ(MessageTypeName(static_cast<MessageType>(0x0c)), "GSUP type 0x0c");
 }
@@ -165,11 +166,11 @@ TEST(GsupMalformed, EncoderRefusesBadContent) {
   m.tuples[0].res = Bytes(17, 1);
   EXPECT_FALSE(Encode(m).ok());
   m.tuples[0].res = Bytes(8, 1);
-  EXPECT_TRUE(Encode(m).ok());
+  EXPECT_OK(Encode(m));
   m.source_name = Bytes(256, 'a');
   EXPECT_FALSE(Encode(m).ok());
   m.source_name = Bytes(255, 'a');
-  EXPECT_TRUE(Encode(m).ok());
+  EXPECT_OK(Encode(m));
   m.imsi = "12345";
   EXPECT_FALSE(Encode(m).ok());
 }
@@ -203,9 +204,9 @@ TEST(GsupMalformed, MutationsNeverCrash) {
     if (!m.ok()) continue;
     ++decoded;
     auto again = Encode(*m);
-    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    ASSERT_OK(again);
     auto back = Decode(*again);
-    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    ASSERT_OK(back);
     EXPECT_EQ(*back, *m);
   }
   EXPECT_GT(decoded, 100);

@@ -6,6 +6,7 @@
 
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::gsup {
 namespace {
@@ -30,24 +31,24 @@ constexpr char kImsiTbcd[] = "00010100000040f2";
 Message DecodeWire(const Bytes& wire) {
   IpaDecoder d;
   auto n = d.Feed(wire);
-  EXPECT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_OK(n);
   EXPECT_EQ(*n, wire.size());
   auto frame = d.Pop();
   EXPECT_TRUE(frame.has_value());
   if (!frame) return {};
   auto c = ClassifyFrame(*frame);
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_OK(c);
   EXPECT_EQ(c->kind, Classified::Kind::kGsup);
   auto m = Decode(c->body);
-  EXPECT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_OK(m);
   return m.ok() ? *m : Message{};
 }
 
 Bytes EncodeWire(const Message& m) {
   auto gsup = Encode(m);
-  EXPECT_TRUE(gsup.ok()) << gsup.status().ToString();
+  EXPECT_OK(gsup);
   auto frame = EncodeGsupFrame(*gsup);
-  EXPECT_TRUE(frame.ok()) << frame.status().ToString();
+  EXPECT_OK(frame);
   return *frame;
 }
 
@@ -123,7 +124,7 @@ TEST(GsupNotes, SaiRequestWithAuts) {
 TEST(GsupNotes, OneVectorResultIs118Bytes) {
   const Bytes request = Hex("0012ee05" "08" "0108" + std::string(kImsiTbcd) + "280102" "0a0101");
   auto result = MakeResult(DecodeWire(request), {NotesTuple()});
-  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  ASSERT_OK(result);
   const Bytes wire = EncodeWire(*result);
   EXPECT_EQ(wire.size(), 118u);
   EXPECT_EQ(ToHex(wire), "0073ee05" "0a" "0108" + std::string(kImsiTbcd) + TupleHex(NotesTuple()) + "0a0101");
@@ -137,7 +138,7 @@ TEST(GsupNotes, FiveVectorResultIs518Bytes) {
   std::vector<AuthTuple> tuples(5, NotesTuple());
   for (std::size_t i = 0; i < tuples.size(); ++i) tuples[i].rand[15] = static_cast<uint8_t>(i);
   auto result = MakeResult(DecodeWire(request), tuples);
-  ASSERT_TRUE(result.ok());
+  ASSERT_OK(result);
   const Bytes wire = EncodeWire(*result);
   EXPECT_EQ(wire.size(), 518u);
   EXPECT_EQ(ToHex(ByteView(wire).first(4)), "0203ee05");
@@ -151,7 +152,7 @@ TEST(GsupNotes, FiveVectorResultIs518Bytes) {
 TEST(GsupNotes, UnknownImsiError) {
   const Bytes request = Hex("0012ee05" "08" "0108" "00019199999999f9" "280102" "0a0101");
   auto error = MakeError(DecodeWire(request), GmmCause::kImsiUnknown);
-  ASSERT_TRUE(error.ok());
+  ASSERT_OK(error);
   const Bytes wire = EncodeWire(*error);
   EXPECT_EQ(ToHex(wire), "0012ee05" "09" "0108" "00019199999999f9" "020102" "0a0101");
   Message back = DecodeWire(wire);
@@ -163,7 +164,7 @@ TEST(GsupNotes, NetworkFailureError) {
   Message req;
   req.imsi = kImsi;
   auto error = MakeError(req, GmmCause::kNetworkFailure);
-  ASSERT_TRUE(error.ok());
+  ASSERT_OK(error);
   // No MESSAGE_CLASS in the request: none in the answer.
   EXPECT_EQ(ToHex(Encode(*error).value()), "09" "0108" + std::string(kImsiTbcd) + "020111");
 }
@@ -182,7 +183,7 @@ TEST(GsupNotes, ResponseRules) {
   EXPECT_EQ(VectorsToGenerate(req), 5u);  // > 5 -> 5, no error
 
   auto result = MakeResult(req, {NotesTuple()});
-  ASSERT_TRUE(result.ok());
+  ASSERT_OK(result);
   EXPECT_EQ(result->type, MessageType::kSendAuthInfoResult);
   EXPECT_EQ(result->imsi, kImsi);
   EXPECT_EQ(result->message_class, kMessageClassSubscriberManagement);
@@ -198,7 +199,7 @@ TEST(GsupNotes, ResponseRules) {
             "0a" "0108" + std::string(kImsiTbcd) + TupleHex(NotesTuple()) + "0a0101" "6105" "4d53432d31");
 
   auto error = MakeError(req, GmmCause::kImsiUnknown);
-  ASSERT_TRUE(error.ok());
+  ASSERT_OK(error);
   EXPECT_EQ(ToHex(Encode(*error).value()),
             "09" "0108" + std::string(kImsiTbcd) + "020102" "0a0101" "6105" "4d53432d31");
 }
@@ -220,7 +221,7 @@ TEST(GsupNotes, SessionAnsweredWithEnd) {
   req.session_id = 0x01020304;
   req.session_state = 1;  // BEGIN
   auto result = MakeResult(req, {NotesTuple()});
-  ASSERT_TRUE(result.ok());
+  ASSERT_OK(result);
   EXPECT_EQ(result->session_id, 0x01020304u);
   EXPECT_EQ(result->session_state, kSessionStateEnd);
   auto error = MakeError(req, GmmCause::kNetworkFailure);

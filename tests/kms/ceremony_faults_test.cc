@@ -13,6 +13,7 @@
 #include "pkcs11/fault_injection.h"
 #include "pkcs11/uri.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::kms {
 namespace {
@@ -44,7 +45,7 @@ class CeremonyFaultsTest : public ::testing::Test {
     query.Bool(CKA_TOKEN, true);
     for (TokenSession* t : {&plain_, &plain_ceremony_}) {
       for (CK_OBJECT_HANDLE h : Unwrap(t->session->FindAll(query))) {
-        ASSERT_TRUE(t->session->DestroyObject(h, "reset").ok());
+        ASSERT_OK(t->session->DestroyObject(h, "reset"));
       }
     }
   }
@@ -61,7 +62,7 @@ class CeremonyFaultsTest : public ::testing::Test {
       const bool faulted = FaultInjection::failed_calls() > 0;
       FaultInjection::Disarm();
       if (!faulted) {
-        ASSERT_TRUE(result.ok()) << result.status().ToString();
+        ASSERT_OK(result);
         EXPECT_EQ(TokenObjects(), whole);
         break;
       }
@@ -87,7 +88,7 @@ class CeremonyFaultsTest : public ::testing::Test {
 TEST_F(CeremonyFaultsTest, InitLeavesNothingOrEverythingWhicheverCallFails) {
   const std::size_t whole = [&] {
     auto r = InitializeKeys(tokens(), "simkms-test", 2, 3, 0, "");
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_OK(r);
     const std::size_t n = TokenObjects();
     DestroyAllTokenObjects();
     return n;

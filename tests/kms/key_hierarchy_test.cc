@@ -15,6 +15,7 @@
 #include "kms/token_keys.h"
 #include "tests/kms/kms_test_util.h"
 #include "tests/kms/rsa_test_keys.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::kms {
 namespace {
@@ -75,7 +76,7 @@ TEST_F(KeyHierarchyTest, InitCreatesSealedMasterKeyAndServiceKeys) {
 TEST_F(KeyHierarchyTest, MissingRecordKeyIsMovedFromTheCeremonyTokenAndNothingElseChanges) {
   const ServiceKeys keys = app_.keys();
   const Bytes kcv = Unwrap(TokenKcv(s(), keys.record_mac, "record key"));
-  ASSERT_TRUE(s().DestroyObject(keys.record_mac, "record key").ok());
+  ASSERT_OK(s().DestroyObject(keys.record_mac, "record key"));
   EXPECT_EQ(LoadServiceKeys(s()).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(Unwrap(app_.mk->MoveMissingServiceKeys()), std::vector<std::string>{labels::kRecordMac});
   ServiceKeys loaded = Unwrap(LoadServiceKeys(s()));
@@ -248,7 +249,7 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
   cache.Evict("a");
   EXPECT_EQ(cache.size(), 1u);
   // The evicted handle stays valid while held.
-  EXPECT_TRUE(TokenKcv(s(), a->get(), "held").ok());
+  EXPECT_OK(TokenKcv(s(), a->get(), "held"));
 }
 
 TEST_F(KeyHierarchyTest, SealedFieldsBindTheirAssociatedData) {

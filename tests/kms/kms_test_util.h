@@ -11,12 +11,13 @@
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
 #include "tests/support/softhsm_token.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::testing {
 
 template <typename T>
 T Unwrap(StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_OK(v);
   if (!v.ok()) throw std::runtime_error(v.status().ToString());
   return std::move(v).value();
 }

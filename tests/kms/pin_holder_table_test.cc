@@ -17,6 +17,7 @@
 #include "kms/token_keys.h"
 #include "kms/token_policy.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::kms {
 namespace {
@@ -97,7 +98,7 @@ TEST_F(PinHolderTableTest, MkIsOutOfTheRuntimePinsReach) {
   p11::Session other = Unwrap(p11::Session::Open(app_.runtime_session.module, ceremony_slot));
   // SoftHSM's login state is per token and process: log this process's sessions of
   // the ceremony token out first, as an attacker's own process would be.
-  ASSERT_TRUE(c().Logout().ok());
+  ASSERT_OK(c().Logout());
   Status login = other.Login(CKU_USER, token_.user_pin());
   ASSERT_FALSE(login.ok()) << "the ceremony token took the runtime token's PIN";
   EXPECT_THAT(login.message(), HasSubstr("CKR_PIN_INCORRECT"));
@@ -151,7 +152,7 @@ TEST_F(PinHolderTableTest, UnwrapExtractableIsStopped) {
   ASSERT_FALSE(stored.ok());
   EXPECT_THAT(stored.status().message(), HasSubstr("CKR_TEMPLATE_INCONSISTENT"));
   auto genuine = vault.Unwrap(s(), wrapped, "Ki_2");
-  ASSERT_TRUE(genuine.ok()) << genuine.status().ToString();
+  ASSERT_OK(genuine);
   EXPECT_EQ(Unwrap(TokenKcv(s(), genuine->get(), "Ki_2")), wrapped.kcv);
 }
 
@@ -169,8 +170,8 @@ TEST_F(PinHolderTableTest, OraclesOnlyWhereDecryptionIsTheJob) {
     ASSERT_FALSE(dec.ok()) << name;
     EXPECT_THAT(dec.status().message(), HasSubstr("CKR_KEY_FUNCTION_NOT_PERMITTED")) << name;
   }
-  EXPECT_TRUE(s().Decrypt({CKM_AES_ECB, nullptr, 0}, keys_.puk_encryption, zeros, "PUK key").ok());
-  EXPECT_TRUE(s().Decrypt({CKM_AES_ECB, nullptr, 0}, keys_.op_encryption, zeros, "OP key").ok());
+  EXPECT_OK(s().Decrypt({CKM_AES_ECB, nullptr, 0}, keys_.puk_encryption, zeros, "PUK key"));
+  EXPECT_OK(s().Decrypt({CKM_AES_ECB, nullptr, 0}, keys_.op_encryption, zeros, "OP key"));
 }
 
 // Row "widen attributes": every persistent key is unmodifiable.
@@ -329,7 +330,7 @@ TEST_F(PinHolderTableTest, PublicCheckpointImpostorIsNotRead) {
 
   storage::AuditCheckpoint genuine{7, Bytes(storage::kAuditHashSize, 0x11)};
   Status written = checkpoints->Write(genuine);
-  ASSERT_TRUE(written.ok()) << written.ToString();
+  ASSERT_OK(written);
   std::optional<storage::AuditCheckpoint> read = Unwrap(checkpoints->Read());
   ASSERT_TRUE(read.has_value());
   EXPECT_EQ(read->seq, 7u);

@@ -49,6 +49,7 @@
 #include "tests/support/osmo_auc_gen.h"
 #include "tests/support/paths.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::testing {
 // Keeps test names and ctest entries readable ("TestSet3", not a byte dump).
@@ -399,7 +400,7 @@ TEST_F(TokenMilenageTest, Ki2UnwrappedFromTheVaultGivesTheSameVectors) {
     TokenBlockCipher original_cipher(s(), ki2.get());
     auts = BuildAuts(original_cipher, opc, requests[0].first, sqn_ms);
   }
-  ASSERT_TRUE(auts.ok()) << auts.status().ToString();
+  ASSERT_OK(auts);
   EXPECT_EQ(Unwrap(VerifyAutsInToken(s(), unwrapped.get(), opc, requests[0].first, *auts)), sqn_ms);
   // And another fresh Ki_2 gives different vectors.
   p11::Attributes fresh2 = FreshKi2Template();

@@ -13,6 +13,7 @@
 #include "kms/token_policy.h"
 #include "tests/kms/kms_test_util.h"
 #include "tests/kms/rsa_test_keys.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::kms {
 namespace {
@@ -35,7 +36,7 @@ class TokenPolicyTest : public ::testing::Test {
     Unwrap(moves.EnsureK1(2, Profile::kModern, &moved));
     auto checkpoints = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
     Status written = checkpoints->Write({3, Bytes(storage::kAuditHashSize, 0x22)});
-    ASSERT_TRUE(written.ok()) << written.ToString();
+    ASSERT_OK(written);
   }
   const ObservedObject& Find(const TokenCheck& check, const std::string& label) {
     for (const ObservedObject& o : check.objects) {
@@ -260,7 +261,7 @@ TEST_F(TokenPolicyTest, EpochKeyConformsOnEveryPath) {
 
   auto mac = Unwrap(TokenAuditMac::Open(ts_.module, ts_.slot));
   Status closed = mac->CloseEpoch(0);
-  ASSERT_TRUE(closed.ok()) << closed.ToString();
+  ASSERT_OK(closed);
   expect_epoch_key("1");
 }
 
@@ -310,7 +311,7 @@ TEST_F(TokenPolicyTest, EpochKeyCountIsChecked) {
   EXPECT_THAT(three.Summary(), HasSubstr("token: 3 audit epoch keys"));
   EXPECT_EQ(three.ToJson()["problems"].size(), 1u);
 
-  ASSERT_TRUE(s().DestroyObject(EpochKey(1), "epoch key 1").ok());
+  ASSERT_OK(s().DestroyObject(EpochKey(1), "epoch key 1"));
   TokenCheck gap = Unwrap(CheckTokenObjects(s()));
   EXPECT_THAT(gap.problems, ElementsAre(HasSubstr("2 audit epoch keys (simkms/audit-epoch, epochs 0, 2)")));
 }

@@ -17,6 +17,7 @@
 #include "pkcs11/session_pool.h"
 #include "pkcs11/uri.h"
 #include "tests/support/softhsm_token.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::p11 {
 namespace {
@@ -30,7 +31,7 @@ TEST(CkStatus, NamesCodeAndOperation) {
   EXPECT_EQ(s.message(), "C_DeriveKey(K1 for VER 3): CKR_KEY_TYPE_INCONSISTENT");
   EXPECT_EQ(CkStatus(CKR_PIN_INCORRECT, "C_Login").code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(CkrName(0x80001234UL), "CKR_0x80001234");
-  EXPECT_TRUE(CkStatus(CKR_OK, "x").ok());
+  EXPECT_OK(CkStatus(CKR_OK, "x"));
 }
 
 TEST(CkStatus, CountsEachTokenErrorForMonitoring) {
@@ -44,7 +45,7 @@ TEST(CkStatus, CountsEachTokenErrorForMonitoring) {
 
 TEST(TokenUri, ParsesAndRefusesPinValue) {
   auto uri = TokenUri::Parse("pkcs11:token=simkms;serial=abc");
-  ASSERT_TRUE(uri.ok()) << uri.status().ToString();
+  ASSERT_OK(uri);
   auto bad = TokenUri::Parse("pkcs11:token=simkms?pin-value=1234");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("pin-value"));
@@ -54,7 +55,7 @@ TEST(TokenUri, ParsesAndRefusesPinValue) {
 TEST(Pin, FromFileRequiresOwnerOnlyPermissions) {
   SoftHsmToken token;
   auto pin = ReadPin({token.pin_file().string(), ""});
-  ASSERT_TRUE(pin.ok()) << pin.status().ToString();
+  ASSERT_OK(pin);
   EXPECT_EQ(std::string(pin->reveal().begin(), pin->reveal().end()), "4711-user-pin");
   chmod(token.pin_file().c_str(), 0644);
   auto open = ReadPin({token.pin_file().string(), ""});
@@ -67,7 +68,7 @@ TEST(Pin, FromFileRequiresOwnerOnlyPermissions) {
 TEST(Pin, FromEnvironmentAndExactlyOneSource) {
   setenv("SIMKMS_TEST_PIN", "abcd", 1);
   auto pin = ReadPin({"", "SIMKMS_TEST_PIN"});
-  ASSERT_TRUE(pin.ok());
+  ASSERT_OK(pin);
   EXPECT_EQ(pin->size(), 4u);
   EXPECT_FALSE(ReadPin({"", ""}).ok());
   EXPECT_FALSE(ReadPin({"/x", "Y"}).ok());
@@ -85,19 +86,19 @@ TEST(Module, FindsTokenByUriAndLogsIn) {
   SoftHsmToken token;
   auto module = token.InitToken("alpha");
   auto found = module->FindToken(*TokenUri::Parse("pkcs11:token=alpha"));
-  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  ASSERT_OK(found);
   EXPECT_EQ(found->label, "alpha");
   auto by_serial = module->FindToken(*TokenUri::Parse("pkcs11:serial=" + found->serial));
-  ASSERT_TRUE(by_serial.ok());
+  ASSERT_OK(by_serial);
   EXPECT_EQ(by_serial->slot, found->slot);
   EXPECT_EQ(module->FindToken(*TokenUri::Parse("pkcs11:token=beta")).status().code(), StatusCode::kNotFound);
 
   auto session = Session::Open(module, found->slot);
-  ASSERT_TRUE(session.ok());
+  ASSERT_OK(session);
   Status wrong = session->Login(CKU_USER, SecretBytes::Copy(AsBytes("wrong-pin")));
   EXPECT_EQ(wrong.code(), StatusCode::kUnauthenticated);
   EXPECT_THAT(wrong.message(), HasSubstr("CKR_PIN_INCORRECT"));
-  EXPECT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+  EXPECT_OK(session->Login(CKU_USER, token.user_pin()));
 }
 
 TEST(Session, ScopedObjectDestroysUnlessReleased) {
@@ -105,19 +106,19 @@ TEST(Session, ScopedObjectDestroysUnlessReleased) {
   auto module = token.InitToken();
   auto slot = module->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
   auto session = Session::Open(module, slot);
-  ASSERT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+  ASSERT_OK(session->Login(CKU_USER, token.user_pin()));
   CK_OBJECT_HANDLE kept = CK_INVALID_HANDLE;
   CK_OBJECT_HANDLE dropped = CK_INVALID_HANDLE;
   {
     Attributes a;
     a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_ENCRYPT, true);
     auto k1 = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "test key");
-    ASSERT_TRUE(k1.ok());
+    ASSERT_OK(k1);
     kept = k1->Release();
     auto k2 = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "test key");
     dropped = k2->get();
   }
-  EXPECT_TRUE(session->GetAttribute(kept, CKA_CLASS, "kept").ok());
+  EXPECT_OK(session->GetAttribute(kept, CKA_CLASS, "kept"));
   EXPECT_EQ(session->GetAttribute(dropped, CKA_CLASS, "dropped").status().code(), StatusCode::kNotFound);
 }
 
@@ -126,33 +127,33 @@ TEST(Session, FindOperationAndMultipartEncrypt) {
   auto module = token.InitToken();
   auto slot = module->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
   auto session = Session::Open(module, slot);
-  ASSERT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+  ASSERT_OK(session->Login(CKU_USER, token.user_pin()));
   Attributes a;
   a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_ENCRYPT, true)
       .Text(CKA_LABEL, "findme");
   auto key = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "findme");
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   Attributes q;
   q.Text(CKA_LABEL, "findme");
   auto found = session->FindAll(q);
-  ASSERT_TRUE(found.ok());
+  ASSERT_OK(found);
   ASSERT_EQ(found->size(), 1u);
   EXPECT_EQ(found->front(), key->get());
 
   // Multi-part ECB equals single-shot ECB, block by block.
   Bytes two_blocks(32, 0x5a);
   auto single = session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), two_blocks, "ecb");
-  ASSERT_TRUE(single.ok());
+  ASSERT_OK(single);
   Bytes multi(32);
   {
     auto op = session->BeginEncrypt({CKM_AES_ECB, nullptr, 0}, key->get(), "ecb");
-    ASSERT_TRUE(op.ok());
-    ASSERT_TRUE(op->Update(ByteView(two_blocks).first(16), multi.data()).ok());
-    ASSERT_TRUE(op->Update(ByteView(two_blocks).subspan(16), multi.data() + 16).ok());
+    ASSERT_OK(op);
+    ASSERT_OK(op->Update(ByteView(two_blocks).first(16), multi.data()));
+    ASSERT_OK(op->Update(ByteView(two_blocks).subspan(16), multi.data() + 16));
   }
   EXPECT_EQ(*single, multi);
   // The operation was finalised: a new one can start on the same session.
-  EXPECT_TRUE(session->BeginEncrypt({CKM_AES_ECB, nullptr, 0}, key->get(), "ecb").ok());
+  EXPECT_OK(session->BeginEncrypt({CKM_AES_ECB, nullptr, 0}, key->get(), "ecb"));
 }
 
 // SoftHSM 2.6.1 fails a token object's creation when another thread's
@@ -166,12 +167,12 @@ TEST(Session, TokenObjectsAreCreatedSafelyWhileAnotherThreadSearches) {
   auto maker = Session::Open(module, slot);
   auto searcher = Session::Open(module, slot);
   ASSERT_TRUE(maker.ok() && searcher.ok());
-  ASSERT_TRUE(maker->Login(CKU_USER, token.user_pin()).ok());
+  ASSERT_OK(maker->Login(CKU_USER, token.user_pin()));
   Attributes base_template;
   base_template.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16)
       .Bool(CKA_TOKEN, true).Bool(CKA_DERIVE, true);
   auto base = maker->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, base_template, "base key");
-  ASSERT_TRUE(base.ok()) << base.status().ToString();
+  ASSERT_OK(base);
 
   std::atomic<bool> done{false};
   std::atomic<int> searches{0};
@@ -214,21 +215,21 @@ TEST(FaultInjection, FailsTheChosenCallAndPassesTheRest) {
   auto slot = real->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
   auto module = FaultInjection::Wrap(real);
   auto session = Session::Open(module, slot);
-  ASSERT_TRUE(session.ok());
-  ASSERT_TRUE(session->Login(CKU_USER, token.user_pin()).ok());
+  ASSERT_OK(session);
+  ASSERT_OK(session->Login(CKU_USER, token.user_pin()));
   Attributes a;
   a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_ENCRYPT, true);
   auto key = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "key");
-  ASSERT_TRUE(key.ok());
+  ASSERT_OK(key);
   const Bytes block(16, 0);
 
   // The second C_EncryptInit with AES-ECB fails; another mechanism is not counted.
   FaultInjection::Arm({.function = "C_EncryptInit", .mechanism = CKM_AES_ECB, .nth = 2, .rv = CKR_DEVICE_REMOVED});
-  EXPECT_TRUE(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "first").ok());
+  EXPECT_OK(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "first"));
   (void)session->Encrypt({CKM_AES_CBC_PAD, nullptr, 0}, key->get(), block, "other mechanism (no IV: fails)");
   auto second = session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "second");
   EXPECT_THAT(second.status().message(), HasSubstr("C_EncryptInit(second): CKR_DEVICE_REMOVED"));
-  EXPECT_TRUE(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "third").ok());
+  EXPECT_OK(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "third"));
   EXPECT_EQ(FaultInjection::matching_calls(), 3u);
   EXPECT_EQ(FaultInjection::failed_calls(), 1u);
 
@@ -237,24 +238,24 @@ TEST(FaultInjection, FailsTheChosenCallAndPassesTheRest) {
   FaultInjection::Arm({.function = "C_Encrypt", .mechanism = std::nullopt, .nth = 1, .rv = CKR_DEVICE_ERROR});
   EXPECT_THAT(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "e").status().message(),
               HasSubstr("CKR_DEVICE_ERROR"));
-  EXPECT_TRUE(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "after").ok());
+  EXPECT_OK(session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "after"));
 
   {
     auto op = session->BeginEncrypt({CKM_AES_ECB, nullptr, 0}, key->get(), "multi");
-    ASSERT_TRUE(op.ok());
+    ASSERT_OK(op);
     FaultInjection::Arm({.function = "C_EncryptUpdate", .mechanism = std::nullopt, .nth = 1, .rv = CKR_DEVICE_ERROR});
     Bytes out(16);
     EXPECT_FALSE(op->Update(block, out.data()).ok());
     FaultInjection::Disarm();
   }
   auto after = session->Encrypt({CKM_AES_ECB, nullptr, 0}, key->get(), block, "after a failed update");
-  EXPECT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_OK(after);
 
   FaultInjection::Arm({.function = "C_GenerateKey", .mechanism = std::nullopt, .nth = 0, .rv = CKR_DEVICE_ERROR});  // every call
   EXPECT_FALSE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());
   EXPECT_FALSE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());
   FaultInjection::Disarm();
-  EXPECT_TRUE(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k").ok());
+  EXPECT_OK(session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "k"));
 }
 
 TEST(SessionPool, LeasesDistinctLoggedInSessions) {
@@ -265,12 +266,12 @@ TEST(SessionPool, LeasesDistinctLoggedInSessions) {
   EXPECT_EQ(SessionPool::Create(module, slot, SecretBytes::Copy(AsBytes("nope")), 1).status().code(),
             StatusCode::kUnauthenticated);
   auto pool = SessionPool::Create(module, slot, token.user_pin(), 2);
-  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  ASSERT_OK(pool);
   auto a = (*pool)->Acquire();
   auto b = (*pool)->Acquire();
   EXPECT_NE(a->handle(), b->handle());
   uint8_t r[16];
-  EXPECT_TRUE(b->GenerateRandom(r, sizeof r).ok());
+  EXPECT_OK(b->GenerateRandom(r, sizeof r));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // The lifecycle state machine: every (state, event) pair, then the paths and the data
 // checks that the table cannot show.
 #include "policy/lifecycle.h"
+#include "tests/support/status_testing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -115,7 +116,7 @@ TEST_P(TransitionTable, MatchesTheDocumentedResult) {
                 HasSubstr(std::string("cannot ") + event.name + " in state " + kStateNames[si]));
     return;
   }
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_OK(got);
   const Transition& t = *got;
   EXPECT_EQ(t.next, want.next);
   EXPECT_EQ(t.removes_record(), !want.next.has_value());
@@ -206,7 +207,7 @@ TEST(LifecyclePath, ActivationCodeTriesRunOutThenOperatorUnlocks) {
   StatusOr<Transition> no_code = Apply(u.next, FirstCallCompleted{.ki2_verified = true});
   EXPECT_EQ(no_code.status().code(), StatusCode::kPermissionDenied);
   EXPECT_THAT(no_code.status().message(), HasSubstr("activation code not accepted"));
-  EXPECT_TRUE(Apply(u.next, FirstCallCompleted{true, true}).ok());
+  EXPECT_OK(Apply(u.next, FirstCallCompleted{true, true}));
 }
 
 TEST(LifecyclePath, MaxTriesComeFromLimits) {
@@ -233,7 +234,7 @@ TEST(LifecycleData, ContractWithoutActivationCode) {
   StatusOr<Transition> rej = Apply(t.next, ActivationCodeRejected{});
   EXPECT_EQ(rej.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(rej.status().message(), HasSubstr("no activation code set"));
-  EXPECT_TRUE(Apply(t.next, FirstCallCompleted{.ki2_verified = true}).ok());
+  EXPECT_OK(Apply(t.next, FirstCallCompleted{.ki2_verified = true}));
   EXPECT_FALSE(OtaSessionFor(t.next)->check_activation_code);
 }
 
@@ -249,7 +250,7 @@ TEST(LifecycleData, MalformedActivationCodesAreRejectedWithoutEchoingThem) {
     StatusOr<Transition> u = Apply(SubscriberView{S::kLocked, false, 0}, Unlock{bad});
     EXPECT_EQ(u.status().code(), StatusCode::kInvalidArgument) << bad;
   }
-  EXPECT_TRUE(Apply(std::nullopt, Contract{"1234567890123456"}).ok());  // 16 digits
+  EXPECT_OK(Apply(std::nullopt, Contract{"1234567890123456"}));  // 16 digits
 }
 
 TEST(LifecycleData, UnlockRequiresANewActivationCode) {
@@ -343,14 +344,14 @@ TEST(LifecycleQueries, HotlinePerState) {
 
 TEST(LifecycleQueries, OtaSessionPerState) {
   StatusOr<OtaSessionPolicy> first = OtaSessionFor(SubscriberView{S::kContracted, true, 3});
-  ASSERT_TRUE(first.ok());
+  ASSERT_OK(first);
   EXPECT_EQ(first->kind, OtaKind::kFirstCall);
   EXPECT_EQ(first->auth_key, AuthKey::kKi1);
   EXPECT_TRUE(first->negotiate_puk);
   EXPECT_TRUE(first->check_activation_code);
 
   StatusOr<OtaSessionPolicy> rekey = OtaSessionFor(SubscriberView{S::kRekeyPending, false, 0});
-  ASSERT_TRUE(rekey.ok());
+  ASSERT_OK(rekey);
   EXPECT_EQ(rekey->kind, OtaKind::kRekey);
   EXPECT_EQ(rekey->auth_key, AuthKey::kKi2);
   EXPECT_FALSE(rekey->negotiate_puk) << "patent: the PUK should not be renegotiated";

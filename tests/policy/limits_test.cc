@@ -1,4 +1,5 @@
 #include "policy/limits.h"
+#include "tests/support/status_testing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +15,7 @@ TEST(Limits, DocumentedDefaultsAreValid) {
   EXPECT_EQ(l.activation_code_min_digits, 6u);
   EXPECT_EQ(l.activation_code_max_digits, 16u);
   EXPECT_EQ(l.max_vectors_per_request, 5u);
-  EXPECT_TRUE(ValidateLimits(l).ok());
+  EXPECT_OK(ValidateLimits(l));
 }
 
 TEST(Limits, TriesOutOfBounds) {
@@ -27,7 +28,7 @@ TEST(Limits, TriesOutOfBounds) {
   }
   Limits l;
   l.activation_code_max_tries = 10;
-  EXPECT_TRUE(ValidateLimits(l).ok());
+  EXPECT_OK(ValidateLimits(l));
 }
 
 TEST(Limits, CloneAlarmBounds) {
@@ -35,7 +36,7 @@ TEST(Limits, CloneAlarmBounds) {
   EXPECT_EQ(l.clone_alarm_interval_seconds, 3600u);
   EXPECT_EQ(l.clone_alarm_memory, 256u);
   l.clone_alarm_interval_seconds = 0;  // every distinct alarm audited
-  EXPECT_TRUE(ValidateLimits(l).ok());
+  EXPECT_OK(ValidateLimits(l));
   l.clone_alarm_interval_seconds = 7 * 24 * 3600 + 1;
   EXPECT_THAT(ValidateLimits(l).message(), HasSubstr("clone_alarm_interval_seconds must be 0..604800"));
   for (uint32_t memory : {15u, 4097u}) {
@@ -54,8 +55,8 @@ TEST(Limits, CodeLengthBounds) {
     l.activation_code_max_digits = max;
     return ValidateLimits(l);
   };
-  EXPECT_TRUE(with(6, 6).ok());
-  EXPECT_TRUE(with(8, 12).ok());
+  EXPECT_OK(with(6, 6));
+  EXPECT_OK(with(8, 12));
   EXPECT_EQ(with(5, 16).code(), StatusCode::kInvalidArgument);   // too guessable
   EXPECT_EQ(with(6, 17).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(with(10, 8).code(), StatusCode::kInvalidArgument);
@@ -72,8 +73,8 @@ TEST(Limits, VectorBoundIsTheGsupMaximum) {
 
 TEST(Limits, ActivationCodeFormat) {
   Limits l;
-  EXPECT_TRUE(CheckActivationCodeFormat("000000", l).ok());
-  EXPECT_TRUE(CheckActivationCodeFormat("1234567890123456", l).ok());
+  EXPECT_OK(CheckActivationCodeFormat("000000", l));
+  EXPECT_OK(CheckActivationCodeFormat("1234567890123456", l));
   EXPECT_THAT(CheckActivationCodeFormat("12345", l).message(), HasSubstr("6..16 digits, got 5"));
   EXPECT_EQ(CheckActivationCodeFormat("12345678901234567", l).code(), StatusCode::kInvalidArgument);
   Status s = CheckActivationCodeFormat("98765x", l);

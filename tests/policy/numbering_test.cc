@@ -1,4 +1,5 @@
 #include "policy/numbering.h"
+#include "tests/support/status_testing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -58,11 +59,11 @@ TEST(Iccid, HandComputedCheckDigits) {
 TEST(Iccid, FormatAndParseRoundTripAcrossManyBodies) {
   for (uint64_t body = 894900123456700000u; body < 894900123456700000u + 500; body += 7) {
     StatusOr<std::string> iccid = FormatIccid(body);
-    ASSERT_TRUE(iccid.ok());
+    ASSERT_OK(iccid);
     EXPECT_EQ(iccid->size(), 19u);
     EXPECT_TRUE(LuhnValid(*iccid)) << *iccid;
     StatusOr<uint64_t> parsed = ParseIccid(*iccid);
-    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    ASSERT_OK(parsed);
     EXPECT_EQ(*parsed, body);
   }
   EXPECT_EQ(*ParseIccid(*FormatIccid(kIccidBodyMin)), kIccidBodyMin);
@@ -115,8 +116,8 @@ TEST(Iccid, RejectsMalformedInput) {
 }
 
 TEST(Iccid, BodyBounds) {
-  EXPECT_TRUE(ValidateIccidBody(kIccidBodyMin).ok());
-  EXPECT_TRUE(ValidateIccidBody(kIccidBodyMax).ok());
+  EXPECT_OK(ValidateIccidBody(kIccidBodyMin));
+  EXPECT_OK(ValidateIccidBody(kIccidBodyMax));
   EXPECT_FALSE(ValidateIccidBody(kIccidBodyMin - 1).ok());
   EXPECT_FALSE(ValidateIccidBody(kIccidBodyMax + 1).ok());
   EXPECT_FALSE(ValidateIccidBody(89490012345678901u).ok());  // 17 digits
@@ -128,21 +129,21 @@ TEST(Iccid, BodyBounds) {
 
 TEST(Imsi, SplitsMccMncMsin) {
   StatusOr<Imsi> de = ParseImsi("262019876543210", 2);
-  ASSERT_TRUE(de.ok());
+  ASSERT_OK(de);
   EXPECT_EQ(de->value, 262019876543210u);
   EXPECT_EQ(de->Mcc(), "262");
   EXPECT_EQ(de->Mnc(), "01");
   EXPECT_EQ(de->Msin(), "9876543210");
 
   StatusOr<Imsi> us = ParseImsi("310150123456789", 3);
-  ASSERT_TRUE(us.ok());
+  ASSERT_OK(us);
   EXPECT_EQ(us->Mnc(), "150");
   EXPECT_EQ(us->Msin(), "123456789");
 }
 
 TEST(Imsi, TestNetwork001KeepsItsLeadingZeros) {
   StatusOr<Imsi> t = ParseImsi("001010000000042", 2);
-  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_OK(t);
   EXPECT_EQ(t->value, 1010000000042u);
   EXPECT_EQ(t->ToString(), "001010000000042");
   EXPECT_EQ(t->Mcc(), "001");
@@ -157,8 +158,8 @@ TEST(Imsi, ReservedMccsAreRejected) {
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(r.status().message(), HasSubstr("is reserved")) << bad;
   }
-  EXPECT_TRUE(ParseImsi("200010000000001", 2).ok());
-  EXPECT_TRUE(ParseImsi("999990000000001", 2).ok());
+  EXPECT_OK(ParseImsi("200010000000001", 2));
+  EXPECT_OK(ParseImsi("999990000000001", 2));
 }
 
 TEST(Imsi, RejectsMalformedInput) {
@@ -182,16 +183,16 @@ NumberRange R(uint64_t iccid, uint64_t imsi, uint64_t count, int mnc = 2) {
 
 TEST(Range, MapsOneToOneByPosition) {
   const NumberRange r = R(kBody, kImsi, 1000);
-  ASSERT_TRUE(ValidateRange(r).ok());
+  ASSERT_OK(ValidateRange(r));
   EXPECT_EQ(r.iccid_body_last(), kBody + 999);
   EXPECT_EQ(r.imsi_last(), kImsi + 999);
   for (uint64_t i : {0u, 1u, 500u, 999u}) {
     StatusOr<Imsi> imsi = ImsiForIccid(r, kBody + i);
-    ASSERT_TRUE(imsi.ok());
+    ASSERT_OK(imsi);
     EXPECT_EQ(imsi->value, kImsi + i);
     EXPECT_EQ(imsi->mnc_digits, 2);
     StatusOr<uint64_t> body = IccidForImsi(r, kImsi + i);
-    ASSERT_TRUE(body.ok());
+    ASSERT_OK(body);
     EXPECT_EQ(*body, kBody + i);
   }
 }
@@ -224,12 +225,12 @@ TEST(Range, CountMustBePositive) {
 
 TEST(Range, MsinMustNotOverflowIntoTheMnc) {
   // MNC of 2 digits: 10-digit MSIN; the last MSIN is 9999999999.
-  EXPECT_TRUE(ValidateRange(R(kBody, 262019999999990u, 10)).ok());
+  EXPECT_OK(ValidateRange(R(kBody, 262019999999990u, 10)));
   Status s = ValidateRange(R(kBody, 262019999999990u, 11));
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("overflows the MSIN of MCC+MNC 26201"));
   // MNC of 3 digits: 9-digit MSIN.
-  EXPECT_TRUE(ValidateRange(R(kBody, 310150999999999u, 1, 3)).ok());
+  EXPECT_OK(ValidateRange(R(kBody, 310150999999999u, 1, 3)));
   EXPECT_THAT(ValidateRange(R(kBody, 310150999999999u, 2, 3)).message(), HasSubstr("MCC+MNC 310150"));
   // Test network with its leading zeros.
   EXPECT_THAT(ValidateRange(R(kBody, 1019999999999u, 2)).message(), HasSubstr("MCC+MNC 00101"));
@@ -237,7 +238,7 @@ TEST(Range, MsinMustNotOverflowIntoTheMnc) {
 
 TEST(Range, IccidMustStayWithinTheIssuerPrefix) {
   // First 7 digits 8949000: the last body with that prefix is 894900099999999999.
-  EXPECT_TRUE(ValidateRange(R(894900099999999999u, kImsi, 1)).ok());
+  EXPECT_OK(ValidateRange(R(894900099999999999u, kImsi, 1)));
   Status s = ValidateRange(R(894900099999999999u, kImsi, 2));
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("leaves issuer prefix 8949000"));
@@ -269,7 +270,7 @@ TEST(Range, Overlap) {
 
 TEST(RangeSpec, ParsesCliInput) {
   StatusOr<NumberRange> r = ParseRangeSpec("8949001234567890128", "262019876543210", 2, "1000");
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_OK(r);
   EXPECT_EQ(*r, (NumberRange{894900123456789012u, 262019876543210u, 2, 1000}));
   EXPECT_EQ(ImsiForIccid(*r, *ParseIccid("8949001234567890128"))->ToString(), "262019876543210");
 }
@@ -290,7 +291,7 @@ TEST(RangeSpec, NamesTheOffendingField) {
   EXPECT_THAT(ParseRangeSpec("8949001234567890128", "262019876543210", 2, "123456791").status().message(),
               HasSubstr("overflows the MSIN"));
   // MSIN 9876543210 + 123456789 = 9999999999, the last MSIN of 262-01.
-  EXPECT_TRUE(ParseRangeSpec("8949001234567890128", "262019876543210", 2, "123456790").ok());
+  EXPECT_OK(ParseRangeSpec("8949001234567890128", "262019876543210", 2, "123456790"));
 }
 
 }  // namespace

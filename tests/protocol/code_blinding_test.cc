@@ -10,13 +10,14 @@
 #include <openssl/obj_mac.h>
 
 #include "sc-engine/protocol/key_schedule.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::protocol {
 namespace {
 
 template <typename T>
 T Unwrap(StatusOr<T> v) {
-  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_OK(v);
   return std::move(v).value();
 }
 
@@ -92,7 +93,7 @@ TEST(CodeBlinding, FiniteFieldNIsRecomputedFromTheDocAndIsInTheSubgroup) {
     DhGroup group = Unwrap(DhGroup::Named(kind));
     const Bytes n = Unwrap(BlindingElement(group));
     EXPECT_EQ(n, FfdhNFromTheDoc(group.ffdh.p)) << kms::DhGroupKindName(kind);
-    EXPECT_TRUE(ValidateShare(group, n).ok());
+    EXPECT_OK(ValidateShare(group, n));
   }
   DhGroup ffdhe2048 = Unwrap(DhGroup::Named(kms::DhGroupKind::kFfdhe2048));
   // docs/protocol.md §8.
@@ -127,7 +128,7 @@ TEST_P(CodeBlindingGroups, OnlyTheRightCodeUnblinds) {
       Unwrap(CodeScalar(group, "262019876543210", 3, Unwrap(ActivationVerifier("262019876543210", "314158"))));
   const Bytes blinded = Unwrap(BlindShare(group, key.public_value(), w));
   EXPECT_NE(blinded, key.public_value());
-  EXPECT_TRUE(ValidateShare(group, blinded).ok());
+  EXPECT_OK(ValidateShare(group, blinded));
   EXPECT_EQ(Unwrap(UnblindShare(group, blinded, w)), key.public_value());
   EXPECT_NE(Unwrap(UnblindShare(group, blinded, wrong)), key.public_value());
 }

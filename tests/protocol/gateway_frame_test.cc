@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tests/support/feed_in_chunks.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::protocol {
 namespace {
@@ -27,7 +28,7 @@ using testing::FeedInChunks;
 
 TEST(GatewayFrame, EncodeLayout) {
   auto data = EncodeGatewayFrame(DataFrame(GatewayFrameType::kFromChip, Hex("deadbeef")));
-  ASSERT_TRUE(data.ok()) << data.status().ToString();
+  ASSERT_OK(data);
   EXPECT_EQ(ToHex(*data), "0000000d" "01" "262019876543210f" "deadbeef");
   auto to_chip = EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Hex("00"), "001010"));
   EXPECT_EQ(ToHex(*to_chip), "0000000a" "02" "001010ffffffffff" "00");
@@ -58,7 +59,7 @@ TEST(GatewayFrame, EncodeRefusesBadFrames) {
                   .status()
                   .message(),
               HasSubstr("at most 4083"));
-  EXPECT_TRUE(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Bytes(kMaxGatewayPayloadSize, 1))).ok());
+  EXPECT_OK(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Bytes(kMaxGatewayPayloadSize, 1))));
   EXPECT_THAT(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Hex("01"), "12345")).status().message(),
               HasSubstr("gateway frame: IMSI must have 6 to 15 digits"));
   EXPECT_FALSE(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Hex("01"), "26201a")).ok());
@@ -73,7 +74,7 @@ TEST(GatewayFrame, DecodeWholeAndByteByByte) {
     SCOPED_TRACE("chunks of " + std::to_string(chunk));
     GatewayFrameDecoder d;
     auto c = FeedInChunks(d, wire, chunk);
-    ASSERT_TRUE(c.status.ok()) << c.status.ToString();
+    ASSERT_OK(c.status);
     ASSERT_EQ(c.frames.size(), 1u);
     EXPECT_EQ(c.frames[0], sent);
     EXPECT_TRUE(d.idle());
@@ -100,7 +101,7 @@ TEST(GatewayFrame, TwoFramesAndAKeepaliveInOneBuffer) {
 
   GatewayFrameDecoder all;
   auto c = FeedInChunks(all, wire, wire.size());
-  ASSERT_TRUE(c.status.ok());
+  ASSERT_OK(c.status);
   ASSERT_EQ(c.frames.size(), 3u);
   EXPECT_EQ(c.frames[0], a);
   EXPECT_EQ(c.frames[1], GatewayFrame{});
@@ -164,7 +165,7 @@ TEST(GatewayFrame, BadHeadersAreRefusedAsSoonAsSeen) {
     SCOPED_TRACE(c.hex);
     const Bytes wire = Hex(c.hex);
     GatewayFrameDecoder d;
-    for (std::size_t i = 0; i + 1 < c.stop_after; ++i) ASSERT_TRUE(d.Feed(ByteView(wire).subspan(i, 1)).ok());
+    for (std::size_t i = 0; i + 1 < c.stop_after; ++i) ASSERT_OK(d.Feed(ByteView(wire).subspan(i, 1)));
     auto n = d.Feed(ByteView(wire).subspan(c.stop_after - 1));
     ASSERT_FALSE(n.ok());
     EXPECT_EQ(n.status().code(), StatusCode::kInvalidArgument);

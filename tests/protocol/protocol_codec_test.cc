@@ -5,6 +5,7 @@
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/ota_cipher.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::protocol {
 namespace {
@@ -32,9 +33,9 @@ Hello SampleHello() {
 TEST(OtaCipher, CmacMatchesRfc4493) {
   // RFC 4493 example 2 (16-byte message), key 2b7e1516...
   auto c = SoftwareOtaCipher::Create(Key("000102030405060708090a0b0c0d0e0f"), Key("2b7e151628aed2a6abf7158809cf4f3c"));
-  ASSERT_TRUE(c.ok());
+  ASSERT_OK(c);
   auto mac = c->Cmac(Hex("6bc1bee22e409f96e93d7e117393172a"));
-  ASSERT_TRUE(mac.ok());
+  ASSERT_OK(mac);
   EXPECT_EQ(ToHex(*mac), "070a16b46b4d4144f79bdd9dd04a287c");
   auto empty = c->Cmac({});
   EXPECT_EQ(ToHex(*empty), "bb1d6929e95937287fa37d129b756746");
@@ -98,23 +99,23 @@ TEST(SecuredPacket, SealOpenRoundTripAndLayout) {
   SoftwareOtaCipher c = TestCipher();
   Bytes msg = Encode(SampleHello());
   auto packet = SealPacket(c, kKeyVersionKi1, 42, msg);
-  ASSERT_TRUE(packet.ok()) << packet.status().ToString();
+  ASSERT_OK(packet);
   EXPECT_EQ((*packet)[2], 21);                      // CHL
   EXPECT_EQ(ToHex(ByteView(*packet).subspan(3, 7)), "16001212b24b01");  // SPI KIc KID TAR
   EXPECT_EQ((packet->size() - 10) % 16, 0u);
   EXPECT_EQ(std::size_t{(*packet)[0]} << 8 | (*packet)[1], packet->size() - 2);
   auto routing = PeekRouting(*packet);
-  ASSERT_TRUE(routing.ok());
+  ASSERT_OK(routing);
   EXPECT_EQ(routing->key_version, kKeyVersionKi1);
   auto opened = OpenPacket(c, *packet, 41);
-  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ASSERT_OK(opened);
   EXPECT_EQ(opened->counter, 42u);
   EXPECT_EQ(opened->message, msg);
   // Message sizes across every padding length.
   for (std::size_t n = 0; n < 40; ++n) {
     Bytes m(n, static_cast<uint8_t>(n));
     auto p = SealPacket(c, kKeyVersionKi2, 1, m);
-    ASSERT_TRUE(p.ok());
+    ASSERT_OK(p);
     auto o = OpenPacket(c, *p, 0);
     ASSERT_TRUE(o.ok()) << n;
     EXPECT_EQ(o->message, m);
@@ -152,7 +153,7 @@ TEST(KeySchedule, BlocksAndInputsAreAsDocumented) {
   t.y_c = y_c;
   t.y_s = y_s;
   auto h = HashTranscript(t);
-  ASSERT_TRUE(h.ok());
+  ASSERT_OK(h);
   auto block = SessionKeyBlock(*h, SessionKeyLabel::kPuk);
   EXPECT_EQ(ToHex(ByteView(block).first(12)), ToHex(ByteView(*h).first(12)));
   EXPECT_EQ(ToHex(ByteView(block).subspan(12)), "00000002");

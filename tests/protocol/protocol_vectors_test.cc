@@ -6,6 +6,7 @@
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/ota_cipher.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::protocol {
 namespace {
@@ -33,7 +34,7 @@ TEST(ProtocolVectors, CommitPacket) {
   SoftwareOtaCipher c = VectorCipher();
   EXPECT_EQ(ToHex(SealPacket(c, kKeyVersionKi1, 1, Encode(commit)).value()), kCommitPacket);
   auto opened = OpenPacket(c, FromHex(kCommitPacket).value(), 0);
-  ASSERT_TRUE(opened.ok());
+  ASSERT_OK(opened);
   EXPECT_EQ(ToHex(opened->message), kCommitMessage);
 }
 

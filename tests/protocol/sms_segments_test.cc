@@ -10,6 +10,7 @@
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/ota_cipher.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::protocol {
 namespace {
@@ -35,7 +36,7 @@ Bytes Reassemble(Reassembler& r, const std::vector<Bytes>& segments, const std::
   Bytes packet;
   for (std::size_t k = 0; k < order.size(); ++k) {
     auto out = r.Add(segments[order[k]]);
-    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_OK(out);
     if (!out.ok()) return {};
     EXPECT_EQ(out->has_value(), k + 1 == order.size()) << "segment " << k;
     if (out->has_value()) packet = **out;
@@ -64,12 +65,12 @@ TEST(SmsSegments, SplitReassembleRoundTripForEverySizeClass) {
     SCOPED_TRACE("packet size " + std::to_string(n));
     const Bytes packet = Pattern(n, static_cast<uint8_t>(n));
     auto segments = Split(packet, static_cast<uint8_t>(n));
-    ASSERT_TRUE(segments.ok()) << segments.status().ToString();
+    ASSERT_OK(segments);
     ASSERT_EQ(segments->size(), ExpectedSegments(n));
     for (const Bytes& s : *segments) {
       EXPECT_LE(s.size(), kMaxUserDataSize);
       auto parsed = ParseSegment(s);
-      ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+      ASSERT_OK(parsed);
       EXPECT_EQ(parsed->total, segments->size());
     }
     std::vector<std::size_t> order(segments->size());
@@ -119,7 +120,7 @@ TEST(SmsSegments, DocumentedTwoSegmentExample) {
       "315ececbb6406837bf51f5");
   auto cipher = SoftwareOtaCipher::Create(SecretBytes::Copy(Hex("000102030405060708090a0b0c0d0e0f")),
                                           SecretBytes::Copy(Hex("101112131415161718191a1b1c1d1e1f")));
-  ASSERT_TRUE(cipher.ok());
+  ASSERT_OK(cipher);
   const Bytes packet = SealPacket(*cipher, kKeyVersionKi1, 1, Encode(h)).value();
   ASSERT_EQ(packet.size(), 138u);
   EXPECT_EQ(ToHex(packet),
@@ -237,7 +238,7 @@ TEST(SmsSegments, OversizeMessageIsDropped) {
       EXPECT_EQ(r.pending_messages(), 0u);
       return;
     }
-    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    ASSERT_OK(out);
     EXPECT_FALSE(out->has_value());
   }
   FAIL() << "never exceeded the bound";
@@ -277,7 +278,7 @@ TEST(SmsSegments, MalformedUserDataIsRefusedWithTheReason) {
   EXPECT_THAT(ParseSegment(Bytes(141, 0)).status().message(), HasSubstr("at most 140"));
   // Unknown IEs are skipped, in any position.
   auto s = ParseSegment(Hex("0a240101700000030102017f"));
-  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_OK(s);
   EXPECT_EQ(s->reference, 1);
   EXPECT_EQ(s->total, 2);
   EXPECT_EQ(ToHex(s->data), "7f");
@@ -293,10 +294,10 @@ TEST(SmsTpdu, DeliverRoundTripAndLayout) {
   d.scts = {0x52, 0x10, 0x10, 0x21, 0x00, 0x00, 0x00};
   d.user_data = Hex("0500032a0202446b952157bb");  // SMS 2 of the documented example
   auto tpdu = EncodeSmsDeliver(d);
-  ASSERT_TRUE(tpdu.ok()) << tpdu.status().ToString();
+  ASSERT_OK(tpdu);
   EXPECT_EQ(ToHex(*tpdu), "440d91947110325476f87ff6" "52101021000000" "0c" "0500032a0202446b952157bb");
   auto back = DecodeSmsDeliver(*tpdu);
-  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_OK(back);
   EXPECT_EQ(*back, d);
 
   d.more_messages_to_send = true;
@@ -314,7 +315,7 @@ TEST(SmsTpdu, SubmitRoundTripAndValidityPeriodSkipped) {
   s.destination = {0x91, "4912345"};
   s.user_data = Hex("0270000102");
   auto tpdu = EncodeSmsSubmit(s);
-  ASSERT_TRUE(tpdu.ok()) << tpdu.status().ToString();
+  ASSERT_OK(tpdu);
   EXPECT_EQ(ToHex(*tpdu), "41420791942143f57ff6050270000102");
   EXPECT_EQ(DecodeSmsSubmit(*tpdu).value(), s);
   // The same with a relative (1 octet) and an absolute (7 octets) validity period.
@@ -326,7 +327,7 @@ TEST(SmsTpdu, SubmitRoundTripAndValidityPeriodSkipped) {
 
 TEST(SmsTpdu, MalformedTpdusAreRefused) {
   const Bytes good = Hex("440d91947110325476f87ff6" "52101021000000" "0c" "0500032a0202aabbccddeeff");
-  ASSERT_TRUE(DecodeSmsDeliver(good).ok());
+  ASSERT_OK(DecodeSmsDeliver(good));
   for (std::size_t n = 0; n < good.size(); ++n) {
     EXPECT_FALSE(DecodeSmsDeliver(ByteView(good).first(n)).ok()) << "truncated to " << n;
   }

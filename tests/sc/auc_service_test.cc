@@ -12,6 +12,7 @@
 #include "pkcs11/session_pool.h"
 #include "sc-engine/engine/auc_service.h"
 #include "tests/sc/appliance_fixture.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::sc {
 namespace {
@@ -141,7 +142,7 @@ TEST_F(AucServiceTest, ABlobMovedFromAnotherRecordIsRefused) {
   storage::WriteSet writes;
   writes.DeleteWrappedKey(r.ki2_key_id);
   writes.PutWrappedKey(forged);
-  ASSERT_TRUE(store_->Commit(writes, storage::AuditEvent{1, "test", "attacker", "test.swap", "", {}}).ok());
+  ASSERT_OK(store_->Commit(writes, storage::AuditEvent{1, "test", "attacker", "test.swap", "", {}}));
 
   auto vectors = auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt});
   EXPECT_EQ(vectors.status().code(), StatusCode::kDataLoss);
@@ -166,7 +167,7 @@ TEST_F(AucServiceTest, AfterTerminationAndANewContractVectorsUseTheNewKi2) {
   const std::string old_key_id = Unwrap(store_->GetSubscriber(kFirstImsi)).ki2_key_id;
   ExpectChipAccepts(old_ki2, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0], 33);
 
-  ASSERT_TRUE(Subscribers().Terminate(kFirstImsi).ok());
+  ASSERT_OK(Subscribers().Terminate(kFirstImsi));
   Unwrap(Subscribers().Contract({"order-2", kFirstIccid, 2, std::nullopt}));
   chip = MakeChip(kFirstImsi);  // the chip reset: Ki_1 active again
   SecretBytes new_ki2 = RunSession(chip, kFirstImsi, ki1_token.get(), protocol::kKeyVersionKi1);
@@ -219,7 +220,7 @@ TEST_F(AucServiceTest, ConcurrentRequestsForOneSubscriberNeverShareAnSqn) {
   for (int w = 0; w < kWorkers; ++w) {
     uint64_t previous = 0;
     for (auto& result : results[w]) {
-      ASSERT_TRUE(result.ok()) << result.status().ToString();
+      ASSERT_OK(result);
       for (const kms::AuthVector& v : *result) {
         const uint64_t sqn = ChipSqn(chip.base_key, v);
         EXPECT_EQ(sqn & 31, static_cast<uint64_t>(w + 1));
@@ -278,7 +279,7 @@ TEST_F(AucServiceTest, RequestsInFlightChainTheirSqns) {
   }
   std::set<uint64_t> sqns;
   for (auto& result : done) {
-    ASSERT_TRUE(result.ok()) << result.status().ToString();
+    ASSERT_OK(result);
     for (const kms::AuthVector& v : *result) EXPECT_TRUE(sqns.insert(ChipSqn(chip.base_key, v)).second);
   }
   ASSERT_EQ(sqns.size(), 2u * kRequests);
@@ -327,6 +328,12 @@ TEST_F(AucServiceTest, EachTokenCallFailingInTurnNeverReusesAnSqn) {
     for (;; ++n) {
       SCOPED_TRACE(std::string(phase) + ": token call " + std::to_string(n) + " fails");
       const uint64_t stored_before = Unwrap(store_->GetSubscriber(kFirstImsi)).sqn;
+      // A cold Ki_2 cache each time, so that the unwrap's calls fail in turn too.
+      auc_.reset();
+      subscriber_keys_.reset();
+      cache_ = std::make_unique<kms::Ki2Cache>(*vault_, 16);
+      subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+      auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_);
       p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
       auto result = auc_->SendAuthInfo(session, {kFirstImsi, 2, 1, std::nullopt, std::nullopt});
       const bool faulted = p11::FaultInjection::failed_calls() > 0;
@@ -343,7 +350,7 @@ TEST_F(AucServiceTest, EachTokenCallFailingInTurnNeverReusesAnSqn) {
         }
       }
       if (!faulted) {
-        ASSERT_TRUE(result.ok()) << result.status().ToString();
+        ASSERT_OK(result);
         break;
       }
       ASSERT_LT(n, 500u) << "the request never finished";
@@ -355,7 +362,6 @@ TEST_F(AucServiceTest, EachTokenCallFailingInTurnNeverReusesAnSqn) {
   const CK_OBJECT_HANDLE k1 = Unwrap(kms::FindK1(s(), 2));
   p11::ScopedObject ki1_token = Unwrap(kms::DeriveKi1(s(), k1, kms::Profile::kModern, kFirstImsi));
   const SecretBytes ki2 = RunSession(chip, kFirstImsi, ki1_token.get(), protocol::kKeyVersionKi1);
-  cache_->Evict(kFirstImsi);
   each_call_fails_in_turn(ki2, "Ki_2");
 }
 

@@ -7,6 +7,7 @@
 #include "policy/numbering.h"
 #include "tests/sc/appliance_fixture.h"
 #include "tests/support/ki1_packets.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::sc {
 namespace {
@@ -83,7 +84,7 @@ class ChipChannelTest : public ApplianceFixture {
     ASSERT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
     const uint64_t audit = AuditSeq();
     auto answer = channel_->OnPacket(s(), kFirstImsi, UnderKi1(clone, protocol::kMaxCounter, m));
-    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    ASSERT_OK(answer);
     EXPECT_EQ(answer->outcome, "clone_alarm");
     EXPECT_FALSE(answer->reply.has_value());
     EXPECT_EQ(AuditSeq(), audit + 1);
@@ -93,7 +94,7 @@ class ChipChannelTest : public ApplianceFixture {
     // The genuine chip re-keys afterwards: its counters under Ki_2 did not move.
     Unwrap(Subscribers().RequestRekey(kFirstImsi));
     auto hello = channel_->OnPacket(s(), kFirstImsi, Unwrap(role_.Start(chip)));
-    ASSERT_TRUE(hello.ok()) << hello.status().ToString();
+    ASSERT_OK(hello);
     ASSERT_EQ(hello->outcome, "challenge");
     protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *hello->reply));
     ChipChannelResult commit = Send(confirm.packet);
@@ -200,6 +201,29 @@ TEST_F(ChipChannelTest, CloneWithKi1RaisesTheAlarmAndGetsNoAnswer) {
   // The clone's counter did not lock the genuine chip out: it still re-keys.
   Unwrap(Subscribers().RequestRekey(kFirstImsi));
   EXPECT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
+}
+
+// A clone's packet under Ki_1 arriving in the middle of the genuine chip's re-key
+// (between CHALLENGE and CONFIRM) changes nothing but the audit: the genuine
+// chip's pending session survives it and its CONFIRM commits. (It used to be
+// dropped: one packet from a K1 holder cancelled every re-key in progress.)
+TEST_F(ChipChannelTest, ACloneInTheMiddleOfARekeyDoesNotCancelIt) {
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const protocol::ChipProtocolState clone = chip;
+  ASSERT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
+  Unwrap(Subscribers().RequestRekey(kFirstImsi));
+  ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
+  ASSERT_EQ(challenge.outcome, "challenge");
+  for (uint64_t counter : {protocol::kMaxCounter, clone.counter_out + 1}) {
+    ChipChannelResult alarm = Send(UnderKi1(clone, counter, NextHello(clone)));
+    EXPECT_EQ(alarm.outcome.rfind("clone_alarm", 0), 0u) << alarm.outcome;
+  }
+  protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
+  ChipChannelResult commit = Send(confirm.packet);
+  ASSERT_EQ(commit.outcome, "commit");
+  EXPECT_EQ(Unwrap(role_.OnPacket(chip, *commit.reply)).kind, protocol::ChipOutcome::Kind::kCommitted);
+  EXPECT_FALSE(Record().hotline);
 }
 
 TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
@@ -332,11 +356,11 @@ TEST_F(ChipChannelTest, AClonesHugeCounterCannotBlockTheResyncOfALostCommit) {
   ASSERT_EQ(RunCall(chip, role_, /*lose_commit=*/true).kind, protocol::ChipOutcome::Kind::kSendPacket);
   ASSERT_EQ(Record().state, storage::SubscriberState::kPersonalized);
   auto blocked = channel_->OnPacket(s(), kFirstImsi, UnderKi1(clone, protocol::kMaxCounter, protocol::Confirm{}));
-  ASSERT_TRUE(blocked.ok()) << blocked.status().ToString();
+  ASSERT_OK(blocked);
   EXPECT_EQ(blocked->outcome, "clone_alarm");
   const Bytes resync = Unwrap(role_.Start(chip));
   auto resend = channel_->OnPacket(s(), kFirstImsi, resync);
-  ASSERT_TRUE(resend.ok()) << resend.status().ToString();
+  ASSERT_OK(resend);
   ASSERT_EQ(resend->outcome, "resend_commit");
   EXPECT_EQ(Unwrap(role_.OnPacket(chip, *resend->reply)).kind, protocol::ChipOutcome::Kind::kCommitted);
   // Ki_1's counter moved with the resync: the same packet again is a replay.
@@ -358,7 +382,7 @@ TEST_F(ChipChannelTest, AReplayedClonePacketRaisesOneAlarmEver) {
   for (int i = 0; i < 5; ++i) {
     if (i == 3) Restart();  // the de-duplication is stored, not kept in memory
     auto alarm = channel_->OnPacket(s(), kFirstImsi, captured);
-    ASSERT_TRUE(alarm.ok()) << alarm.status().ToString();
+    ASSERT_OK(alarm);
     EXPECT_FALSE(alarm->reply.has_value());
     outcomes.push_back(alarm->outcome);
   }
@@ -376,7 +400,7 @@ TEST_F(ChipChannelTest, DistinctCloneAlarmsAreRateLimitedPerSubscriber) {
   const protocol::Hello hello = NextHello(clone);
   auto send = [&](uint64_t counter) {
     auto r = channel_->OnPacket(s(), kFirstImsi, UnderKi1(clone, counter, hello));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_OK(r);
     return r.ok() ? r->outcome : r.status().ToString();
   };
   const uint64_t audit = AuditSeq();
@@ -409,7 +433,7 @@ TEST_F(ChipChannelTest, TheGenuineChipBehindAHijackedFirstCallRaisesTheAlarm) {
   ASSERT_EQ(RunCall(hijacker, hijacker_role).kind, protocol::ChipOutcome::Kind::kCommitted);
   const uint64_t audit = AuditSeq();
   auto alarm = channel_->OnPacket(s(), kFirstImsi, Unwrap(role_.Start(genuine)));
-  ASSERT_TRUE(alarm.ok()) << alarm.status().ToString();
+  ASSERT_OK(alarm);
   EXPECT_EQ(alarm->outcome, "clone_alarm");
   EXPECT_FALSE(alarm->reply.has_value());
   EXPECT_EQ(AuditSeq(), audit + 1);

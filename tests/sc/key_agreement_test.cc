@@ -9,6 +9,7 @@
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/secured_packet.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::sc {
 namespace {
@@ -54,7 +55,7 @@ TEST_P(KeyAgreementTest, TokenAndSoftwareDeriveTheSameKeys) {
     TokenEphemeral sc = Unwrap(GenerateEphemeral(s(), group));
     ASSERT_EQ(chip.public_value().size(), group.public_size());
     ASSERT_EQ(sc.public_value.size(), group.public_size());
-    ASSERT_TRUE(group.ValidatePeer(sc.public_value).ok());
+    ASSERT_OK(group.ValidatePeer(sc.public_value));
 
     SecretBytes z = Unwrap(chip.SharedSecret(sc.public_value));
     p11::ScopedObject k_z = Unwrap(DeriveKz(s(), sc, group, chip.public_value()));
@@ -120,7 +121,7 @@ TEST(OtaKeys, ChipAndScExchangeSecuredPacketsUnderKi1) {
   auto opened = Unwrap(protocol::OpenPacket(sc.up, up, 0));
   EXPECT_EQ(Unwrap(protocol::Decode(opened.message)), protocol::Message(hello));
   Bytes down = Unwrap(protocol::SealPacket(sc.down, protocol::kKeyVersionKi1, 1, protocol::Encode(protocol::Commit{})));
-  EXPECT_TRUE(protocol::OpenPacket(chip.down, down, 0).ok());
+  EXPECT_OK(protocol::OpenPacket(chip.down, down, 0));
   // Direction keys differ: a packet reflected back to its sender does not open.
   EXPECT_EQ(protocol::OpenPacket(chip.down, up, 0).status().code(), StatusCode::kUnauthenticated);
   EXPECT_EQ(protocol::OpenPacket(sc.up, down, 0).status().code(), StatusCode::kUnauthenticated);

@@ -3,6 +3,7 @@
 // first call computed in software.
 #include "pkcs11/fault_injection.h"
 #include "tests/sc/appliance_fixture.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::sc {
 namespace {
@@ -115,12 +116,12 @@ TEST_F(SubscriberRegistryTest, FullLifecycleWithRekeyTerminateAndReuse) {
   EXPECT_NE(r.ki2_key_id, first_key_id);
   // The previous key is kept until the chip is known to use the new one.
   EXPECT_EQ(r.previous_ki2_key_id, first_key_id);
-  EXPECT_TRUE(store_->GetWrappedKey(first_key_id).ok());
+  EXPECT_OK(store_->GetWrappedKey(first_key_id));
   EXPECT_TRUE(last_chip_puk_.empty());
   EXPECT_EQ(Unwrap(store_->CountKeys("wrapped_keys")), 2u);
 
   // Terminate: record and Ki_2 gone; the reset chip can be contracted again.
-  EXPECT_TRUE(Subscribers().Terminate(kFirstImsi).ok());
+  EXPECT_OK(Subscribers().Terminate(kFirstImsi));
   EXPECT_EQ(store_->GetSubscriber(kFirstImsi).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(Unwrap(store_->CountKeys("wrapped_keys")), 0u);
   r = Unwrap(Subscribers().Contract({"order-2", kFirstIccid, 2, std::nullopt}));
@@ -171,10 +172,10 @@ TEST_F(SubscriberRegistryTest, EachTokenCallOfAGroupCommitFailingInTurnLosesNoth
       }
     }
     auto verified = store_->VerifyAudit();
-    ASSERT_TRUE(verified.ok()) << verified.status().ToString();
+    ASSERT_OK(verified);
     EXPECT_TRUE(verified->ok) << verified->problem;
     if (!faulted) {
-      ASSERT_TRUE(made.ok()) << made.status().ToString();
+      ASSERT_OK(made);
       break;
     }
     ASSERT_LT(n, 200u) << "the commit never finished";

@@ -1,4 +1,5 @@
 #include "kms/dh_group.h"
+#include "tests/support/status_testing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -71,7 +72,7 @@ constexpr char kP256Field[] = "FFFFFFFF00000001000000000000000000000000FFFFFFFFF
 
 Bytes Hex(std::string_view hex) {
   auto bytes = FromHex(hex);
-  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
+  EXPECT_OK(bytes);
   return bytes.ok() ? *bytes : Bytes();
 }
 
@@ -107,7 +108,7 @@ Bytes POffset(const Bytes& p, long delta) {
 
 FfdhParams Ffdhe2048() {
   auto params = NamedFfdhParams(DhGroupKind::kFfdhe2048);
-  EXPECT_TRUE(params.ok()) << params.status().ToString();
+  EXPECT_OK(params);
   return params.ok() ? *params : FfdhParams{};
 }
 
@@ -121,7 +122,7 @@ void ExpectInvalid(const Status& status, std::string_view fragment) {
 TEST(DhGroupTest, NamesRoundTrip) {
   for (DhGroupKind kind : {DhGroupKind::kFfdhe2048, DhGroupKind::kFfdhe3072, DhGroupKind::kP256, DhGroupKind::kCustom}) {
     auto parsed = ParseDhGroupKind(DhGroupKindName(kind));
-    ASSERT_TRUE(parsed.ok());
+    ASSERT_OK(parsed);
     EXPECT_EQ(*parsed, kind);
   }
   EXPECT_EQ(DhGroupKindName(DhGroupKind::kFfdhe2048), "ffdhe2048");
@@ -141,7 +142,7 @@ TEST(DhGroupTest, NamesRoundTrip) {
 
 TEST(DhGroupTest, Ffdhe2048MatchesRfc7919) {
   auto params = NamedFfdhParams(DhGroupKind::kFfdhe2048);
-  ASSERT_TRUE(params.ok()) << params.status().ToString();
+  ASSERT_OK(params);
   EXPECT_EQ(UpperHex(params->p), kFfdhe2048P);
   EXPECT_EQ(params->p.size(), 256u);
   EXPECT_EQ(params->g, Bytes{0x02});
@@ -154,7 +155,7 @@ TEST(DhGroupTest, Ffdhe2048MatchesRfc7919) {
 
 TEST(DhGroupTest, Ffdhe3072MatchesRfc7919) {
   auto params = NamedFfdhParams(DhGroupKind::kFfdhe3072);
-  ASSERT_TRUE(params.ok()) << params.status().ToString();
+  ASSERT_OK(params);
   EXPECT_EQ(UpperHex(params->p), kFfdhe3072P);
   EXPECT_EQ(params->p.size(), 384u);
   EXPECT_EQ(params->g, Bytes{0x02});
@@ -176,13 +177,13 @@ TEST(DhGroupTest, Ffdhe2048AcceptedAsCustomGroup) {
   const auto start = std::chrono::steady_clock::now();
   Status status = ValidateCustomGroup(p, Bytes{0x02});
   const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_OK(status);
   std::cout << "ValidateCustomGroup(2048-bit safe prime): " << elapsed << " s" << std::endl;
   RecordProperty("validate_2048_seconds", std::to_string(elapsed));
 
-  EXPECT_TRUE(ValidateCustomGroup(p, Bytes{0x04}).ok());
+  EXPECT_OK(ValidateCustomGroup(p, Bytes{0x04}));
   auto made = MakeCustomFfdhParams(p, Bytes{0x04});
-  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  ASSERT_OK(made);
   EXPECT_EQ(made->p, p);
   EXPECT_EQ(made->g, Bytes{0x04});
   EXPECT_EQ(made->q, Ffdhe2048().q);
@@ -192,7 +193,7 @@ TEST(DhGroupTest, Ffdhe3072AcceptedAsCustomGroup) {
   const auto start = std::chrono::steady_clock::now();
   Status status = ValidateCustomGroup(Hex(kFfdhe3072P), Bytes{0x02});
   const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_OK(status);
   std::cout << "ValidateCustomGroup(3072-bit safe prime): " << elapsed << " s" << std::endl;
   RecordProperty("validate_3072_seconds", std::to_string(elapsed));
 }
@@ -230,7 +231,7 @@ TEST(DhGroupTest, CustomGroupRejectsBadG) {
   ExpectInvalid(ValidateCustomGroup(p, Bytes{0x0b}), "order-q subgroup");
   // p - 2 = -2 is a non-residue too (-1 is one for p = 3 mod 4, 2 is a residue).
   ExpectInvalid(ValidateCustomGroup(p, POffset(p, -2)), "order-q subgroup");
-  EXPECT_TRUE(ValidateCustomGroup(p, Bytes{0x09}).ok());  // 9 = 3^2, a square
+  EXPECT_OK(ValidateCustomGroup(p, Bytes{0x09}));  // 9 = 3^2, a square
 }
 
 // ---- finite-field public values ----
@@ -240,8 +241,8 @@ TEST(DhGroupTest, FfdhPublicRangeAndLength) {
   const std::size_t len = params.p.size();
   Bytes two(len, 0);
   two.back() = 2;
-  EXPECT_TRUE(ValidateFfdhPublic(params, two).ok());
-  EXPECT_TRUE(ValidateFfdhPublic(params, POffset(params.p, -2)).ok());
+  EXPECT_OK(ValidateFfdhPublic(params, two));
+  EXPECT_OK(ValidateFfdhPublic(params, POffset(params.p, -2)));
 
   ExpectInvalid(ValidateFfdhPublic(params, Bytes(len, 0)), "0 or 1");
   Bytes one(len, 0);
@@ -276,7 +277,7 @@ TEST(DhGroupTest, FfdhPublicFromOpenSslKeyIsAccepted) {
     ASSERT_EQ(EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PUB_KEY, &pub), 1);
     auto params = NamedFfdhParams(std::string_view(group) == "ffdhe2048" ? DhGroupKind::kFfdhe2048
                                                                           : DhGroupKind::kFfdhe3072);
-    ASSERT_TRUE(params.ok());
+    ASSERT_OK(params);
     const Bytes y = ToFixed(pub, params->p.size());
     EXPECT_TRUE(ValidateFfdhPublic(*params, y).ok()) << group;
     BN_free(pub);
@@ -296,14 +297,14 @@ Bytes Generator() {
 }
 
 TEST(DhGroupTest, P256ValidPointsAccepted) {
-  EXPECT_TRUE(ValidateP256Public(Generator()).ok());
+  EXPECT_OK(ValidateP256Public(Generator()));
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   ASSERT_NE(key, nullptr);
   Bytes pub(65);
   std::size_t len = 0;
   ASSERT_EQ(EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pub.data(), pub.size(), &len), 1);
   EXPECT_EQ(len, 65u);
-  EXPECT_TRUE(ValidateP256Public(pub).ok());
+  EXPECT_OK(ValidateP256Public(pub));
   EVP_PKEY_free(key);
 }
 

@@ -16,6 +16,7 @@
 #include "kms/software_aes.h"
 #include "tests/softcrypto/milenage_vectors.h"
 #include "tests/support/osmo_auc_gen.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::testing {
 // Keeps test names and ctest entries readable ("TestSet3", not a byte dump).
@@ -49,7 +50,7 @@ std::string H(const std::array<uint8_t, N>& a) {
 std::unique_ptr<SoftwareAes128> MakeCipher(const std::array<uint8_t, 16>& key) {
   StatusOr<std::unique_ptr<SoftwareAes128>> cipher =
       SoftwareAes128::Create(SecretBytes::Copy(ByteView(key.data(), key.size())));
-  EXPECT_TRUE(cipher.ok()) << cipher.status().ToString();
+  EXPECT_OK(cipher);
   return cipher.ok() ? std::move(cipher).value() : nullptr;
 }
 
@@ -81,7 +82,7 @@ TEST_P(MilenageKnownAnswerTest, OpcFromOp) {
   auto k = MakeCipher(Hex<16>(t.k));
   ASSERT_NE(k, nullptr);
   StatusOr<Block> opc = ComputeOpc(*k, Hex<16>(t.op));
-  ASSERT_TRUE(opc.ok()) << opc.status().ToString();
+  ASSERT_OK(opc);
   EXPECT_EQ(H(*opc), t.opc);
 }
 
@@ -91,7 +92,7 @@ TEST_P(MilenageKnownAnswerTest, AllFunctions) {
   ASSERT_NE(k, nullptr);
   StatusOr<MilenageOutput> o =
       ComputeMilenage(*k, Hex<16>(t.opc), Hex<16>(t.rand), Hex<6>(t.sqn), Hex<2>(t.amf));
-  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  ASSERT_OK(o);
   EXPECT_EQ(H(o->mac_a), t.f1);
   EXPECT_EQ(H(o->mac_s), t.f1_star);
   EXPECT_EQ(H(o->res), t.f2);
@@ -108,7 +109,7 @@ TEST_P(MilenageKnownAnswerTest, AuthVectorAndGsmConversion) {
   const Sqn sqn = Hex<6>(t.sqn);
   StatusOr<AuthVector> v =
       GenerateAuthVector(*k, Hex<16>(t.opc), Hex<16>(t.rand), sqn, Hex<2>(t.amf));
-  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  ASSERT_OK(v);
   EXPECT_EQ(H(v->rand), t.rand);
   EXPECT_EQ(H(v->xres), t.f2);
   EXPECT_EQ(H(v->ck), t.f3);
@@ -130,9 +131,9 @@ TEST_P(MilenageKnownAnswerTest, CardAcceptsAutnAndRecoversSqn) {
   const Block opc = Hex<16>(t.opc);
   const Block rand = Hex<16>(t.rand);
   StatusOr<AuthVector> v = GenerateAuthVector(*k, opc, rand, Hex<6>(t.sqn), Hex<2>(t.amf));
-  ASSERT_TRUE(v.ok());
+  ASSERT_OK(v);
   StatusOr<AutnCheckResult> r = CheckAutn(*k, opc, rand, v->autn);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_OK(r);
   EXPECT_EQ(H(r->sqn), t.sqn);
   EXPECT_EQ(H(r->amf), t.amf);
   EXPECT_EQ(H(r->res), t.f2);
@@ -148,17 +149,17 @@ TEST_P(MilenageKnownAnswerTest, AutsRoundTripUsesF5StarAndDummyAmf) {
   const Block rand = Hex<16>(t.rand);
   const Sqn sqn_ms = Hex<6>(t.sqn);
   StatusOr<Auts> auts = BuildAuts(*k, opc, rand, sqn_ms);
-  ASSERT_TRUE(auts.ok()) << auts.status().ToString();
+  ASSERT_OK(auts);
   // The concealment is f5*, independent of AMF: check it against the table.
   const Sqn ak_star = Hex<6>(t.f5_star);
   for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ((*auts)[i], sqn_ms[i] ^ ak_star[i]) << i;
   // MAC-S is f1* with AMF 0x0000 (TS 33.102 6.3.3), not with the set's AMF.
   StatusOr<MilenageOutput> dummy_amf = ComputeMilenage(*k, opc, rand, sqn_ms, Amf{0, 0});
-  ASSERT_TRUE(dummy_amf.ok());
+  ASSERT_OK(dummy_amf);
   EXPECT_EQ(H(*auts).substr(12), H(dummy_amf->mac_s));
 
   StatusOr<Sqn> recovered = VerifyAuts(*k, opc, rand, *auts);
-  ASSERT_TRUE(recovered.ok()) << recovered.status().ToString();
+  ASSERT_OK(recovered);
   EXPECT_EQ(*recovered, sqn_ms);
 }
 
@@ -191,43 +192,43 @@ class MilenageTest : public ::testing::Test {
 TEST_F(MilenageTest, BlockEncryptionCounts) {
   {
     CountingCipher c(*aes_);
-    ASSERT_TRUE(ComputeOpc(c, op_).ok());
+    ASSERT_OK(ComputeOpc(c, op_));
     EXPECT_EQ(c.calls(), 1);
   }
   {
     CountingCipher c(*aes_);
-    ASSERT_TRUE(ComputeMilenage(c, opc_, rand_, sqn_, amf_).ok());
+    ASSERT_OK(ComputeMilenage(c, opc_, rand_, sqn_, amf_));
     EXPECT_EQ(c.calls(), 6);
   }
   {
     CountingCipher c(*aes_);
-    ASSERT_TRUE(GenerateAuthVector(c, opc_, rand_, sqn_, amf_).ok());
+    ASSERT_OK(GenerateAuthVector(c, opc_, rand_, sqn_, amf_));
     EXPECT_EQ(c.calls(), 6);
   }
   StatusOr<Auts> auts = Auts{};
   {
     CountingCipher c(*aes_);
     auts = BuildAuts(c, opc_, rand_, sqn_);
-    ASSERT_TRUE(auts.ok());
+    ASSERT_OK(auts);
     EXPECT_EQ(c.calls(), 3);
   }
   {
     CountingCipher c(*aes_);
-    ASSERT_TRUE(VerifyAuts(c, opc_, rand_, *auts).ok());
+    ASSERT_OK(VerifyAuts(c, opc_, rand_, *auts));
     EXPECT_EQ(c.calls(), 3);
   }
   {
     StatusOr<AuthVector> v = GenerateAuthVector(*aes_, opc_, rand_, sqn_, amf_);
-    ASSERT_TRUE(v.ok());
+    ASSERT_OK(v);
     CountingCipher c(*aes_);
-    ASSERT_TRUE(CheckAutn(c, opc_, rand_, v->autn).ok());
+    ASSERT_OK(CheckAutn(c, opc_, rand_, v->autn));
     EXPECT_EQ(c.calls(), 5);  // TEMP, OUT2, OUT1, OUT3, OUT4
   }
 }
 
 TEST_F(MilenageTest, CheckAutnRejectsAnyTamperedBit) {
   StatusOr<AuthVector> v = GenerateAuthVector(*aes_, opc_, rand_, sqn_, amf_);
-  ASSERT_TRUE(v.ok());
+  ASSERT_OK(v);
   for (std::size_t byte = 0; byte < 16; ++byte) {
     for (int bit = 0; bit < 8; bit += 7) {
       Block autn = v->autn;
@@ -247,7 +248,7 @@ TEST_F(MilenageTest, CheckAutnRejectsAnyTamperedBit) {
 
 TEST_F(MilenageTest, VerifyAutsRejectsAnyTamperedBit) {
   StatusOr<Auts> auts = BuildAuts(*aes_, opc_, rand_, sqn_);
-  ASSERT_TRUE(auts.ok());
+  ASSERT_OK(auts);
   for (std::size_t byte = 0; byte < auts->size(); ++byte) {
     Auts bad = *auts;
     bad[byte] ^= 0x80;
@@ -293,10 +294,10 @@ TEST(MilenageSoftwareAesTest, Fips197AppendixC1) {
   auto c = MakeCipher(Hex<16>("000102030405060708090a0b0c0d0e0f"));
   ASSERT_NE(c, nullptr);
   Block out{};
-  ASSERT_TRUE(c->EncryptBlock(Hex<16>("00112233445566778899aabbccddeeff"), out).ok());
+  ASSERT_OK(c->EncryptBlock(Hex<16>("00112233445566778899aabbccddeeff"), out));
   EXPECT_EQ(H(out), "69c4e0d86a7b0430d8cdb78070b4c55a");
   // The context is reusable block after block (ECB, no padding, no state).
-  ASSERT_TRUE(c->EncryptBlock(Hex<16>("00112233445566778899aabbccddeeff"), out).ok());
+  ASSERT_OK(c->EncryptBlock(Hex<16>("00112233445566778899aabbccddeeff"), out));
   EXPECT_EQ(H(out), "69c4e0d86a7b0430d8cdb78070b4c55a");
 }
 
@@ -315,9 +316,9 @@ TEST_F(MilenageTest, CipherFailureOnEveryCallPropagates) {
     EXPECT_EQ(GenerateAuthVector(c, opc_, rand_, sqn_, amf_).status().code(), StatusCode::kUnavailable);
   }
   StatusOr<Auts> auts = BuildAuts(*aes_, opc_, rand_, sqn_);
-  ASSERT_TRUE(auts.ok());
+  ASSERT_OK(auts);
   StatusOr<AuthVector> v = GenerateAuthVector(*aes_, opc_, rand_, sqn_, amf_);
-  ASSERT_TRUE(v.ok());
+  ASSERT_OK(v);
   for (int n = 1; n <= 3; ++n) {
     CountingCipher c1(*aes_, n);
     EXPECT_EQ(BuildAuts(c1, opc_, rand_, sqn_).status().code(), StatusCode::kUnavailable);
@@ -381,11 +382,11 @@ TEST_F(MilenageOsmoAucGenTest, RandomAuthVectorsMatch) {
     Block opc = op_or_opc;
     if (use_op) {
       StatusOr<Block> derived = ComputeOpc(*k, op_or_opc);
-      ASSERT_TRUE(derived.ok());
+      ASSERT_OK(derived);
       opc = *derived;
     }
     StatusOr<AuthVector> v = GenerateAuthVector(*k, opc, rand, sqn, amf);
-    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    ASSERT_OK(v);
 
     ToolResult r = RunOsmoAucGen(tool_, args);
     ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -412,7 +413,7 @@ TEST_F(MilenageOsmoAucGenTest, AutsAcceptedAndTamperedAutsRejected) {
     auto k = MakeCipher(key);
     ASSERT_NE(k, nullptr);
     StatusOr<Auts> auts = BuildAuts(*k, opc, rand, sqn_ms);
-    ASSERT_TRUE(auts.ok());
+    ASSERT_OK(auts);
     const std::string base = "-3 -a MILENAGE -k " + H(key) + " -o " + H(opc) + " -r " + H(rand);
     SCOPED_TRACE("case " + std::to_string(i) + ": osmo-auc-gen " + base + " -A " + H(*auts));
 
@@ -421,7 +422,7 @@ TEST_F(MilenageOsmoAucGenTest, AutsAcceptedAndTamperedAutsRejected) {
     EXPECT_EQ(r.fields["SQN.MS"], std::to_string(sqn_ms_value)) << r.output;
 
     StatusOr<Sqn> ours = VerifyAuts(*k, opc, rand, *auts);
-    ASSERT_TRUE(ours.ok());
+    ASSERT_OK(ours);
     EXPECT_EQ(SqnToUint64(*ours), sqn_ms_value);
 
     if (i % 4 == 0) {  // a tampered MAC-S: both sides must refuse

@@ -1,4 +1,5 @@
 #include "kms/shamir.h"
+#include "tests/support/status_testing.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -105,7 +106,7 @@ TEST(ShamirTest, RoundTripEverySubsetUpToFiveShares) {
     for (int m = 2; m <= n; ++m) {
       const SecretBytes secret = RandomSecret(32);
       auto set = Split(secret, m, n);
-      ASSERT_TRUE(set.ok()) << set.status().ToString();
+      ASSERT_OK(set);
       ASSERT_EQ(set->shares.size(), static_cast<std::size_t>(n));
       EXPECT_EQ(set->threshold, m);
       for (unsigned mask = 1; mask < (1u << n); ++mask) {
@@ -122,7 +123,7 @@ TEST(ShamirTest, RoundTripEverySubsetUpToFiveShares) {
         EXPECT_TRUE(combined->Equals(secret)) << m << "of" << n << " mask " << mask;
         std::reverse(picked.begin(), picked.end());
         auto reversed = Combine(picked);
-        ASSERT_TRUE(reversed.ok());
+        ASSERT_OK(reversed);
         EXPECT_TRUE(reversed->Equals(secret));
       }
     }
@@ -134,7 +135,7 @@ TEST(ShamirTest, RoundTripLargerSets) {
   for (auto [m, n] : cases) {
     const SecretBytes secret = RandomSecret(32);
     auto set = Split(secret, m, n);
-    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    ASSERT_OK(set);
     for (int trial = 0; trial < 20; ++trial) {
       std::vector<std::string> shares = set->shares;
       // A pseudo-random M-subset in pseudo-random order.
@@ -145,11 +146,11 @@ TEST(ShamirTest, RoundTripLargerSets) {
       }
       shares.resize(static_cast<std::size_t>(m));
       auto combined = Combine(shares);
-      ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+      ASSERT_OK(combined);
       EXPECT_TRUE(combined->Equals(secret)) << m << "of" << n;
     }
     auto all = Combine(set->shares);
-    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    ASSERT_OK(all);
     EXPECT_TRUE(all->Equals(secret));
   }
 }
@@ -158,7 +159,7 @@ TEST(ShamirTest, RoundTripOtherSecretSizes) {
   for (std::size_t size : {1u, 2u, 15u, 16u, 33u, 64u}) {
     const SecretBytes secret = RandomSecret(size);
     auto set = Split(secret, 2, 3);
-    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    ASSERT_OK(set);
     auto combined = Combine({set->shares[2], set->shares[0]});
     ASSERT_TRUE(combined.ok()) << size << ": " << combined.status().ToString();
     EXPECT_TRUE(combined->Equals(secret)) << size;
@@ -179,7 +180,7 @@ TEST(ShamirTest, SplitRejectsBadParameters) {
 TEST(ShamirTest, ShareTextHasDocumentedLayout) {
   const std::string ceremony = "ceremony 2024-001";
   auto set = Split(RandomSecret(32), 3, 5, AsBytes(ceremony));
-  ASSERT_TRUE(set.ok());
+  ASSERT_OK(set);
   // Set id = SHA-256("SIMKMS-SHARE-SET" || ceremony id)[0..4].
   const std::string set_input = "SIMKMS-SHARE-SET" + ceremony;
   Bytes digest = Sha256(AsBytes(set_input));
@@ -204,7 +205,7 @@ TEST(ShamirTest, ShareTextHasDocumentedLayout) {
   }
   // Same ceremony id, same set id; the shares themselves are fresh randomness.
   auto again = Split(RandomSecret(32), 3, 5, AsBytes(ceremony));
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(again->set_id_hex, set->set_id_hex);
   EXPECT_NE(again->shares[0], set->shares[0]);
 }
@@ -241,13 +242,13 @@ TEST(ShamirTest, WorkedExampleFromIndependentImplementation) {
   // FormatShare reproduces the printed text from the parsed fields.
   for (const std::string& text : kWorkedExample) {
     auto parsed = ParseShare(text);
-    ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+    ASSERT_OK(parsed);
     EXPECT_EQ(parsed->info.threshold, 3);
     EXPECT_EQ(parsed->info.share_count, 5);
     EXPECT_EQ(parsed->info.set_id_hex, "809A648C");
     EXPECT_EQ(parsed->info.secret_size, 32u);
     auto formatted = FormatShare(parsed->info, parsed->y);
-    ASSERT_TRUE(formatted.ok());
+    ASSERT_OK(formatted);
     EXPECT_EQ(*formatted, text);
   }
 }
@@ -265,7 +266,7 @@ TEST(ShamirTest, ParseToleratesWhitespaceCaseAndLookalikes) {
   ASSERT_TRUE(parsed.ok()) << messy << ": " << parsed.status().ToString();
   EXPECT_EQ(parsed->info.index, 2);
   auto combined = Combine({messy, kWorkedExample[0], kWorkedExample[4]});
-  ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+  ASSERT_OK(combined);
   EXPECT_EQ(combined->reveal()[31], 0x1f);
 }
 
@@ -346,7 +347,7 @@ TEST(ShamirTest, MalformedSharesAreInvalidArgument) {
 
 TEST(ShamirTest, TooFewSharesIsFailedPrecondition) {
   auto set = Split(RandomSecret(32), 3, 5);
-  ASSERT_TRUE(set.ok());
+  ASSERT_OK(set);
   auto combined = Combine({set->shares[4], set->shares[1]});
   ASSERT_FALSE(combined.ok());
   EXPECT_EQ(combined.status().code(), StatusCode::kFailedPrecondition);
@@ -357,7 +358,7 @@ TEST(ShamirTest, TooFewSharesIsFailedPrecondition) {
 
 TEST(ShamirTest, DuplicateShareIsRefused) {
   auto set = Split(RandomSecret(32), 2, 3);
-  ASSERT_TRUE(set.ok());
+  ASSERT_OK(set);
   auto combined = Combine({set->shares[1], set->shares[1]});
   ASSERT_FALSE(combined.ok());
   EXPECT_EQ(combined.status().code(), StatusCode::kInvalidArgument);
@@ -402,7 +403,7 @@ TEST(ShamirTest, SameSetIdWithOtherThresholdIsRefused) {
 TEST(ShamirTest, FewerThanThresholdSharesAreConsistentWithAnySecret) {
   const SecretBytes secret = RandomSecret(32);
   auto set = Split(secret, 3, 5);
-  ASSERT_TRUE(set.ok());
+  ASSERT_OK(set);
   auto s1 = ParseShare(set->shares[0]);
   auto s4 = ParseShare(set->shares[3]);
   ASSERT_TRUE(s1.ok() && s4.ok());
@@ -427,9 +428,9 @@ TEST(ShamirTest, FewerThanThresholdSharesAreConsistentWithAnySecret) {
   ShareInfo info = s1->info;
   info.index = forged_x;
   auto forged_text = FormatShare(info, forged);
-  ASSERT_TRUE(forged_text.ok());
+  ASSERT_OK(forged_text);
   auto combined = Combine({set->shares[0], set->shares[3], *forged_text});
-  ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+  ASSERT_OK(combined);
   EXPECT_TRUE(combined->Equals(target));
   EXPECT_FALSE(combined->Equals(secret));
 }
@@ -437,28 +438,28 @@ TEST(ShamirTest, FewerThanThresholdSharesAreConsistentWithAnySecret) {
 TEST(ShamirTest, RandomForgedShareGivesAnotherSecretWithoutError) {
   const SecretBytes secret = RandomSecret(32);
   auto set = Split(secret, 2, 3);
-  ASSERT_TRUE(set.ok());
+  ASSERT_OK(set);
   auto s1 = ParseShare(set->shares[0]);
-  ASSERT_TRUE(s1.ok());
+  ASSERT_OK(s1);
   ShareInfo info = s1->info;
   info.index = 3;
   auto forged = FormatShare(info, RandomSecret(32));
-  ASSERT_TRUE(forged.ok());
+  ASSERT_OK(forged);
   auto combined = Combine({set->shares[0], *forged});
-  ASSERT_TRUE(combined.ok()) << combined.status().ToString();
+  ASSERT_OK(combined);
   EXPECT_FALSE(combined->Equals(secret));
 }
 
 TEST(ShamirTest, SpareShareExposesAForgedOne) {
   const SecretBytes secret = RandomSecret(32);
   auto set = Split(secret, 2, 3);
-  ASSERT_TRUE(set.ok());
+  ASSERT_OK(set);
   auto s3 = ParseShare(set->shares[2]);
-  ASSERT_TRUE(s3.ok());
+  ASSERT_OK(s3);
   SecretBytes altered = s3->y;
   altered.mutable_data()[5] ^= 0x01;
   auto forged = FormatShare(s3->info, altered);
-  ASSERT_TRUE(forged.ok());
+  ASSERT_OK(forged);
   auto combined = Combine({set->shares[0], set->shares[1], *forged});
   ASSERT_FALSE(combined.ok());
   EXPECT_EQ(combined.status().code(), StatusCode::kInvalidArgument);
@@ -471,7 +472,7 @@ TEST(ShamirTest, SpareShareExposesAForgedOne) {
 
 TEST(ShamirTest, ErrorsNeverCarryShareDigits) {
   auto set = Split(RandomSecret(32), 3, 5);
-  ASSERT_TRUE(set.ok());
+  ASSERT_OK(set);
   std::string typo = set->shares[0];
   typo[40] = typo[40] == 'A' ? 'B' : 'A';
   const std::vector<std::vector<std::string>> attempts = {

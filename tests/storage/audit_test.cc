@@ -10,6 +10,7 @@
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage {
 namespace {
@@ -45,7 +46,7 @@ class StorageAudit : public ::testing::Test {
   AuditVerifyReport VerifyNow() {
     Open();
     auto report = store_->VerifyAudit();
-    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_OK(report);
     return report.ok() ? *report : AuditVerifyReport{};
   }
 
@@ -57,7 +58,7 @@ class StorageAudit : public ::testing::Test {
 
   static DecodedAuditRecord Decode(const std::string& value) {
     auto d = DecodeAuditRecord(AsBytes(value));
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_OK(d);
     return d.ok() ? *d : DecodedAuditRecord{};
   }
 
@@ -422,7 +423,7 @@ TEST_F(StorageAudit, FailedCheckpointWriteKeepsTheCommitAndIsRepairedNextTime) {
   ws.PutVer(TestVer(1));
   // Documented outcome: the batch is durable, so Commit reports success...
   ASSERT_OK(store_->Commit(ws, TestEvent("ver.add")));
-  EXPECT_TRUE(store_->GetVer(1).ok());
+  EXPECT_OK(store_->GetVer(1));
   // ...the checkpoint lags by one and the failure is visible.
   EXPECT_EQ(store_->CheckpointHealth().code(), StatusCode::kUnavailable);
   EXPECT_EQ(fx_.checkpoints.value->seq, 2u);
@@ -565,10 +566,10 @@ TEST_F(StorageAudit, CrashBetweenBatchAndCheckpoint) {
   ASSERT_TRUE(cp.has_value());
   EXPECT_EQ(cp->seq, 1u) << "the checkpoint lags...";
   auto reopened = Store::Open(fx_.path, fx_.mac, file_cp);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  ASSERT_OK(reopened);
   Store& store = **reopened;
   EXPECT_TRUE(store.GetSubscriber(TestSubscriber(1).imsi).ok()) << "...but the commit is there, whole";
-  EXPECT_TRUE(store.FindSubscriberByIccid(TestSubscriber(1).iccid).ok());
+  EXPECT_OK(store.FindSubscriberByIccid(TestSubscriber(1).iccid));
   ASSERT_OK_AND_ASSIGN(AuditVerifyReport r, store.VerifyAudit());
   EXPECT_TRUE(r.ok) << r.problem;
   EXPECT_EQ(r.last_seq, 2u);

@@ -4,6 +4,7 @@
 
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage::testing {
 namespace {
@@ -20,10 +21,10 @@ TEST(StorageCounters, AdvancesOnlyTheCountersAllOrNothingWithoutAuditRecords) {
   SubscriberRecord b = TestSubscriber(2);
   setup.PutSubscriber(a);
   setup.PutSubscriber(b);
-  ASSERT_TRUE(store->Commit(setup, TestEvent("setup")).ok());
+  ASSERT_OK(store->Commit(setup, TestEvent("setup")));
   const uint64_t head = store->AuditHead()->seq;
 
-  ASSERT_TRUE(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {33, 0, 0}}, {b.imsi, {0, 0, 0}, {65, 2, 3}}}).ok());
+  ASSERT_OK(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {33, 0, 0}}, {b.imsi, {0, 0, 0}, {65, 2, 3}}}));
   EXPECT_EQ(store->GetSubscriber(a.imsi)->sqn, 33u);
   EXPECT_EQ(store->GetSubscriber(b.imsi)->sqn, 65u);
   EXPECT_EQ(store->GetSubscriber(b.imsi)->ota_counter_in, 2u);
@@ -56,17 +57,17 @@ TEST(StorageCounters, OtaBookkeepingMovesOnlyWhenNamedAndCompareAndSet) {
   setup.PutVer(TestVer(1));
   const SubscriberRecord a = TestSubscriber(1);
   setup.PutSubscriber(a);
-  ASSERT_TRUE(store->Commit(setup, TestEvent("setup")).ok());
+  ASSERT_OK(store->Commit(setup, TestEvent("setup")));
   const uint64_t head = store->AuditHead()->seq;
 
   OtaBookkeeping next;
   next.ki1 = {9, 9};
   next.clone_alarms.seen = {CloneAlarmLog::Id(1, 9)};
   next.clone_alarms.suppressed = 1;
-  ASSERT_TRUE(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {0, 0, 0}, Store::OtaBookkeepingUpdate{{}, next}}}).ok());
+  ASSERT_OK(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {0, 0, 0}, Store::OtaBookkeepingUpdate{{}, next}}}));
   EXPECT_EQ(store->GetSubscriber(a.imsi)->ota, next);
   // An update that does not name them leaves them.
-  ASSERT_TRUE(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {1, 0, 0}}}).ok());
+  ASSERT_OK(store->AdvanceCounters({{a.imsi, {0, 0, 0}, {1, 0, 0}}}));
   EXPECT_EQ(store->GetSubscriber(a.imsi)->ota, next);
   // A stale expectation refuses the update.
   Status stale =

@@ -21,6 +21,7 @@
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage::testing {
 namespace {
@@ -78,7 +79,7 @@ class GroupCommit : public ::testing::Test {
   void Open(AuditCheckpointStore* checkpoints = nullptr) {
     store_.reset();
     auto s = Store::Open(path_, mac_, checkpoints != nullptr ? *checkpoints : checkpoints_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_OK(s);
     store_ = std::move(s).value();
   }
   static std::string Imsi(uint64_t n) { return TestSubscriber(n).imsi; }
@@ -155,7 +156,7 @@ TEST_F(GroupCommit, WaitingSubmissionsShareOneGroup) {
     EXPECT_OK(statuses[0]);
     EXPECT_EQ(store_->GetSubscriber(Imsi(n))->sqn, n);
   }
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(store_->GetMeta("k" + std::to_string(i)).ok());
+  for (int i = 0; i < 3; ++i) EXPECT_OK(store_->GetMeta("k" + std::to_string(i)));
   EXPECT_EQ(store_->AuditHead()->seq, 5u);  // setup, blocker, 3 commits
   ExpectChainSound();
 }
@@ -202,7 +203,7 @@ TEST_F(GroupCommit, RefusedSubmissionInAGroupWritesNothingAndTheOthersCommit) {
   EXPECT_EQ(store_->GetSubscriber(Imsi(4))->sqn, 0u);
   EXPECT_EQ(store_->GetSubscriber(Imsi(5))->sqn, 0u);
   EXPECT_EQ(store_->GetMeta("stale").status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(store_->GetMeta("good").ok());
+  EXPECT_OK(store_->GetMeta("good"));
   EXPECT_EQ(good_seq, 3u);  // setup, blocker, good: the refused commit took no seq
   EXPECT_EQ(store_->AuditHead()->seq, 3u);
   ExpectChainSound();
@@ -259,7 +260,7 @@ TEST_F(GroupCommit, ManyThreadsMixedEverySuccessIsDurableAndTheChainIsSound) {
         EXPECT_OK(p.get_future().get());
         if (r % 4 == 0) {
           auto now = store_->GetSubscriber(async_imsi);
-          ASSERT_TRUE(now.ok());
+          ASSERT_OK(now);
           WriteSet ws;
           ws.ExpectSubscriber(*now);
           ws.PutMeta("t" + std::to_string(t) + "." + std::to_string(r), ToBytes("v"));
@@ -378,7 +379,7 @@ TEST_F(GroupCommit, ReadOnlyStoreRefusesAsyncAtOnce) {
   read_only.create_if_missing = false;
   read_only.read_only = true;
   auto ro = Store::Open(path_, mac_, checkpoints_, read_only);
-  ASSERT_TRUE(ro.ok()) << ro.status().ToString();
+  ASSERT_OK(ro);
   Status got = OkStatus();
   int calls = 0;
   (*ro)->AdvanceCountersAsync({{Imsi(1), {0, 0, 0}, {1, 0, 0}}}, [&](Status s) {

@@ -6,6 +6,7 @@
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage {
 namespace {
@@ -36,7 +37,7 @@ class StorageRanges : public ::testing::Test {
     std::map<std::string, uint64_t> out;
     for (const auto& cf : Store::ColumnFamilyNames()) {
       auto n = store_->CountKeys(cf);
-      EXPECT_TRUE(n.ok()) << n.status().ToString();
+      EXPECT_OK(n);
       out[cf] = n.ok() ? *n : 0;
     }
     return out;

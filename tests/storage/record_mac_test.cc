@@ -17,6 +17,7 @@
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage {
 namespace {
@@ -125,7 +126,7 @@ TEST_F(StorageRecordMac, Ki2PointerSwapIsRefusedOnEveryReadAndWrite) {
   ExpectNotAuthentic(store_->Commit(ws, TestEvent("subscriber.rekey", a_)), what, kMismatch);
   // B's record and both blobs are intact.
   EXPECT_EQ(store_->GetSubscriber(b_).value(), Personalized(2));
-  EXPECT_TRUE(store_->GetWrappedKey(Personalized(1).ki2_key_id).ok());
+  EXPECT_OK(store_->GetWrappedKey(Personalized(1).ki2_key_id));
 }
 
 TEST_F(StorageRecordMac, LockedEditedBackToContractedIsRefused) {
@@ -157,7 +158,7 @@ TEST_F(StorageRecordMac, AGenuineRecordCopiedUnderAnotherKeyIsRefused) {
   ExpectNotAuthentic(store_->GetSubscriber(a_).status(), "subscribers/" + a_, kMismatch);
   ExpectNotAuthentic(store_->GetWrappedKey(Personalized(1).ki2_key_id).status(),
                      "wrapped_keys/" + Personalized(1).ki2_key_id, kMismatch);
-  EXPECT_TRUE(store_->GetWrappedKey(Personalized(2).ki2_key_id).ok());
+  EXPECT_OK(store_->GetWrappedKey(Personalized(2).ki2_key_id));
 }
 
 TEST_F(StorageRecordMac, VerRangeAndWrappedKeyEditsAreRefused) {

@@ -8,6 +8,7 @@
 #include "storage/identifiers.h"
 #include "storage/tlv.h"
 #include "tests/storage/storage_test_util.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage {
 namespace {
@@ -41,7 +42,7 @@ SubscriberRecord FullSubscriber() {
 // `enc` without its fields of tag >= `first_dropped`, with format version `version`.
 Bytes WithoutTagsFrom(const Bytes& enc, uint8_t first_dropped, uint8_t version) {
   tlv::Reader reader(enc, "test");
-  EXPECT_TRUE(reader.ReadVersion(enc[0]).ok());
+  EXPECT_OK(reader.ReadVersion(enc[0]));
   tlv::Writer w(version);
   while (!reader.done()) {
     StatusOr<tlv::Field> f = reader.Next();
@@ -83,7 +84,7 @@ TEST(StorageRecords, VerRoundTrip) {
     Bytes enc = EncodeVerRecord(r);
     EXPECT_EQ(enc[0], 1) << "format version byte";
     auto dec = DecodeVerRecord(enc);
-    ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+    ASSERT_OK(dec);
     EXPECT_EQ(*dec, r);
   }
 }
@@ -91,20 +92,20 @@ TEST(StorageRecords, VerRoundTrip) {
 TEST(StorageRecords, RangeRoundTrip) {
   RangeRecord r = TestRange("r-0001", 894901000000000000ULL, 262010000000000ULL, 10'000'000);
   auto dec = DecodeRangeRecord(EncodeRangeRecord(r));
-  ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+  ASSERT_OK(dec);
   EXPECT_EQ(*dec, r);
   // The largest legal range ends exactly at the top of both spaces.
   RangeRecord top = TestRange("top", kIccidBodyLimit - 5, kImsiLimit - 5, 5);
-  ASSERT_TRUE(ValidateRangeRecord(top).ok());
+  ASSERT_OK(ValidateRangeRecord(top));
   auto dec_top = DecodeRangeRecord(EncodeRangeRecord(top));
-  ASSERT_TRUE(dec_top.ok()) << dec_top.status().ToString();
+  ASSERT_OK(dec_top);
   EXPECT_EQ(*dec_top, top);
 }
 
 TEST(StorageRecords, SubscriberRoundTrip) {
   for (const SubscriberRecord& r : {TestSubscriber(0), FullSubscriber()}) {
     auto dec = DecodeSubscriberRecord(EncodeSubscriberRecord(r));
-    ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+    ASSERT_OK(dec);
     EXPECT_EQ(*dec, r);
   }
 }
@@ -112,7 +113,7 @@ TEST(StorageRecords, SubscriberRoundTrip) {
 TEST(StorageRecords, WrappedKeyRoundTrip) {
   WrappedKeyRecord r = TestWrappedKey("kek/1");
   auto dec = DecodeWrappedKeyRecord(EncodeWrappedKeyRecord(r));
-  ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+  ASSERT_OK(dec);
   EXPECT_EQ(*dec, r);
 }
 
@@ -125,7 +126,7 @@ TEST(StorageRecords, AuditRecordRoundTrip) {
   r.mac = Bytes(32, 0x22);
   Bytes enc = EncodeAuditRecord(r);
   auto dec = DecodeAuditRecord(enc);
-  ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+  ASSERT_OK(dec);
   EXPECT_EQ(dec->record, r);
   // The MAC covers exactly the encoding without the mac field, which precedes it.
   Bytes unsigned_part = EncodeAuditRecordForMac(r);
@@ -141,7 +142,7 @@ TEST(StorageRecords, SubscriberFromBeforePerKeyCountersDecodes) {
   const Bytes encoded = EncodeSubscriberRecord(full);
   EXPECT_EQ(encoded[0], 2);  // subscriber records are written in format version 2
   auto old = DecodeSubscriberRecord(WithoutTagsFrom(encoded, 19, 1));
-  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  ASSERT_OK(old);
   EXPECT_EQ(old->ota.ki1, (OtaCounters{7, 8}));
   EXPECT_EQ(old->ota.previous_ki2, (OtaCounters{7, 8}));
   EXPECT_EQ(old->ota.clone_alarms, CloneAlarmLog{});
@@ -181,16 +182,16 @@ TEST(StorageRecords, UnknownTagsAreSkipped) {
   const WrappedKeyRecord wk = TestWrappedKey("k");
   for (auto add : {WithUnknownFieldFirst, WithUnknownFieldLast}) {
     auto v = DecodeVerRecord(add(EncodeVerRecord(ver)));
-    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    ASSERT_OK(v);
     EXPECT_EQ(*v, ver);
     auto r = DecodeRangeRecord(add(EncodeRangeRecord(range)));
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_OK(r);
     EXPECT_EQ(*r, range);
     auto s = DecodeSubscriberRecord(add(EncodeSubscriberRecord(sub)));
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    ASSERT_OK(s);
     EXPECT_EQ(*s, sub);
     auto w = DecodeWrappedKeyRecord(add(EncodeWrappedKeyRecord(wk)));
-    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    ASSERT_OK(w);
     EXPECT_EQ(*w, wk);
   }
   // Audit records skip unknown fields placed before the mac, and the MAC covers them.
@@ -203,7 +204,7 @@ TEST(StorageRecords, UnknownTagsAreSkipped) {
   Bytes full = unsigned_part;
   full.insert(full.end(), {255, 3, 1, 2, 3});
   auto d = DecodeAuditRecord(full);
-  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_OK(d);
   EXPECT_EQ(d->record, a);
   EXPECT_EQ(d->mac_offset, unsigned_part.size());
 }
@@ -217,7 +218,7 @@ TEST(StorageRecords, EncodingIsFieldOrderIndependent) {
   moved.insert(moved.end(), enc.begin() + 6, enc.end());
   moved.insert(moved.end(), enc.begin() + 1, enc.begin() + 6);
   auto dec = DecodeRangeRecord(moved);
-  ASSERT_TRUE(dec.ok()) << dec.status().ToString();
+  ASSERT_OK(dec);
   EXPECT_EQ(*dec, r);
 }
 
@@ -368,13 +369,13 @@ TEST(StorageRecords, IdentifierHelpers) {
   EXPECT_EQ(FormatImsi(262010000000042ULL), "262010000000042");
   EXPECT_EQ(FormatImsi(1), "000000000000001");
   auto body = ParseIccidBody(FormatIccid(894901000000000042ULL));
-  ASSERT_TRUE(body.ok());
+  ASSERT_OK(body);
   EXPECT_EQ(*body, 894901000000000042ULL);
   std::string bad = FormatIccid(894901000000000042ULL);
   bad[18] = static_cast<char>('0' + (bad[18] - '0' + 1) % 10);
   EXPECT_EQ(ParseIccidBody(bad).status().code(), StatusCode::kInvalidArgument);
   auto imsi = ParseImsi("001010000000001");
-  ASSERT_TRUE(imsi.ok());
+  ASSERT_OK(imsi);
   EXPECT_EQ(*imsi, 1010000000001ULL);
   EXPECT_FALSE(ParseImsi("00101000000000a").ok());
   EXPECT_EQ(SubscriberStateName(SubscriberState::kRekeyPending), "REKEY_PENDING");

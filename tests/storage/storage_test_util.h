@@ -28,22 +28,7 @@
 #include "storage/records.h"
 #include "storage/store.h"
 #include "storage/write_set.h"
-
-#define ASSERT_OK(expr)                                  \
-  do {                                                   \
-    const ::simkms::Status s_ = (expr);                  \
-    ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
-  } while (0)
-#define EXPECT_OK(expr)                                  \
-  do {                                                   \
-    const ::simkms::Status s_ = (expr);                  \
-    EXPECT_TRUE(s_.ok()) << #expr << ": " << s_.ToString(); \
-  } while (0)
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                                 \
-  auto SIMKMS_CONCAT_(sor_, __LINE__) = (expr);                                         \
-  ASSERT_TRUE(SIMKMS_CONCAT_(sor_, __LINE__).ok()) << #expr << ": "                     \
-                                                   << SIMKMS_CONCAT_(sor_, __LINE__).status().ToString(); \
-  lhs = std::move(SIMKMS_CONCAT_(sor_, __LINE__)).value()
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage::testing {
 
@@ -153,7 +138,7 @@ class RawDb {
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
     rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &db);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_OK(s);
     db_.reset(db);
     names_.push_back(rocksdb::kDefaultColumnFamilyName);
     for (const auto& name : Store::ColumnFamilyNames()) names_.push_back(name);
@@ -174,24 +159,24 @@ class RawDb {
     std::string v;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(cf_name), key, &v);
     if (s.IsNotFound()) return std::nullopt;
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_OK(s);
     return v;
   }
   void Put(const std::string& cf_name, const std::string& key, const std::string& value) {
     rocksdb::WriteOptions wo;  // not synced: the test process reopens, it does not crash
     rocksdb::Status s = db_->Put(wo, cf(cf_name), key, value);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_OK(s);
   }
   void Delete(const std::string& cf_name, const std::string& key) {
     rocksdb::WriteOptions wo;
     rocksdb::Status s = db_->Delete(wo, cf(cf_name), key);
-    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_OK(s);
   }
   std::vector<std::pair<std::string, std::string>> All(const std::string& cf_name) {
     std::vector<std::pair<std::string, std::string>> out;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(cf_name)));
     for (it->SeekToFirst(); it->Valid(); it->Next()) out.emplace_back(it->key().ToString(), it->value().ToString());
-    EXPECT_TRUE(it->status().ok());
+    EXPECT_OK(it->status());
     return out;
   }
   std::size_t TotalKeys() {
@@ -311,7 +296,7 @@ struct StoreFixture {
   explicit StoreFixture(std::string p) : path(std::move(p)) {}
   std::unique_ptr<Store> Open(StoreOptions options = {}) {
     auto s = Store::Open(path, mac, checkpoints_for_store(), options);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    EXPECT_OK(s);
     return s.ok() ? std::move(s).value() : nullptr;
   }
   AuditCheckpointStore& checkpoints_for_store() {

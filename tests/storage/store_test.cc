@@ -14,6 +14,7 @@
 
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::storage {
 namespace {
@@ -44,7 +45,7 @@ class StorageStore : public ::testing::Test {
 TEST_F(StorageStore, OpenCreatesColumnFamiliesAndSchemaMarker) {
   store_.reset();
   std::vector<std::string> cfs;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), fx_.path, &cfs).ok());
+  ASSERT_OK(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), fx_.path, &cfs));
   for (const char* want : {"vers", "ranges", "imsi_ranges", "subscribers", "iccid_index", "wrapped_keys", "audit",
                            "meta"}) {
     EXPECT_NE(std::find(cfs.begin(), cfs.end(), want), cfs.end()) << want;
@@ -81,7 +82,7 @@ TEST_F(StorageStore, BadEpochBoundsAreRefusedAndLeaveTheDirectoryFree) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << refused.status().ToString();
   auto reopened = Store::Open(fx_.path, fx_.mac, fx_.checkpoints);
-  EXPECT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_OK(reopened);
 }
 
 TEST_F(StorageStore, VerPutGetListDelete) {
@@ -360,7 +361,7 @@ TEST_F(StorageStore, DeletedWrappedKeyIsPurgedFromEveryFileOfTheDb) {
   // And after a reopen (the WAL replayed): still gone, the live key still there.
   Reopen();
   EXPECT_EQ(store_->GetWrappedKey("ki2/dead").status().code(), StatusCode::kNotFound);
-  EXPECT_TRUE(store_->GetWrappedKey("ki2/live").ok());
+  EXPECT_OK(store_->GetWrappedKey("ki2/live"));
 }
 
 TEST_F(StorageStore, ListSubscribersPaginates) {
@@ -402,10 +403,10 @@ TEST_F(StorageStore, ReopenKeepsEverything) {
   ws.PutWrappedKey(TestWrappedKey("k"));
   ASSERT_OK(store_->Commit(ws, TestEvent("bulk")));
   Reopen();
-  EXPECT_TRUE(store_->GetVer(1).ok());
-  EXPECT_TRUE(store_->GetSubscriber(TestSubscriber(1).imsi).ok());
-  EXPECT_TRUE(store_->FindSubscriberByIccid(TestSubscriber(1).iccid).ok());
-  EXPECT_TRUE(store_->GetWrappedKey("k").ok());
+  EXPECT_OK(store_->GetVer(1));
+  EXPECT_OK(store_->GetSubscriber(TestSubscriber(1).imsi));
+  EXPECT_OK(store_->FindSubscriberByIccid(TestSubscriber(1).iccid));
+  EXPECT_OK(store_->GetWrappedKey("k"));
 }
 
 TEST_F(StorageStore, ReadOnlyOpenReadsButRefusesCommit) {
@@ -417,7 +418,7 @@ TEST_F(StorageStore, ReadOnlyOpenReadsButRefusesCommit) {
   ro.read_only = true;
   auto reader = fx_.Open(ro);
   ASSERT_NE(reader, nullptr);
-  EXPECT_TRUE(reader->GetSubscriber(TestSubscriber(1).imsi).ok());
+  EXPECT_OK(reader->GetSubscriber(TestSubscriber(1).imsi));
   ASSERT_OK_AND_ASSIGN(AuditVerifyReport report, reader->VerifyAudit());
   EXPECT_TRUE(report.ok) << report.problem;
   EXPECT_EQ(reader->Commit(WriteSet(), TestEvent("x")).code(), StatusCode::kFailedPrecondition);
@@ -487,7 +488,7 @@ TEST_F(StorageStore, CommitsSurviveProcessDeath) {
   ASSERT_EQ(WEXITSTATUS(status), 0);
 
   auto reopened = Store::Open(fx_.path, fx_.mac, file_cp);
-  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  ASSERT_OK(reopened);
   for (uint64_t n = 1; n <= 10; ++n) {
     EXPECT_TRUE((*reopened)->GetSubscriber(TestSubscriber(n).imsi).ok()) << n;
     EXPECT_TRUE((*reopened)->FindSubscriberByIccid(TestSubscriber(n).iccid).ok()) << n;

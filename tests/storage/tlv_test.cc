@@ -1,5 +1,6 @@
 // The TLV building blocks: LEB128 varints and field framing.
 #include "storage/tlv.h"
+#include "tests/support/status_testing.h"
 
 #include <gtest/gtest.h>
 
@@ -57,28 +58,28 @@ TEST(StorageTlv, WriterAndReaderAgree) {
   Bytes enc = std::move(w).Finish();
   EXPECT_EQ(ToHex(enc), "01" "010401020304" "02026869" "030101" "0408ffffffffffffffff");
   Reader r(enc, "thing");
-  ASSERT_TRUE(r.ReadVersion(1).ok());
+  ASSERT_OK(r.ReadVersion(1));
   auto f1 = r.Next();
-  ASSERT_TRUE(f1.ok());
+  ASSERT_OK(f1);
   uint32_t u = 0;
-  ASSERT_TRUE(r.AsU32(*f1, u).ok());
+  ASSERT_OK(r.AsU32(*f1, u));
   EXPECT_EQ(u, 0x01020304u);
   EXPECT_EQ(f1->offset, 1u);
   auto f2 = r.Next();
-  ASSERT_TRUE(f2.ok());
+  ASSERT_OK(f2);
   uint8_t byte = 0;
   Status bad = r.AsU8(*f2, byte);
   EXPECT_EQ(bad.code(), StatusCode::kDataLoss);
   EXPECT_EQ(bad.message(), "thing: tag 2 at offset 7: length 2, expected 1");
   auto f3 = r.Next();
-  ASSERT_TRUE(f3.ok());
+  ASSERT_OK(f3);
   bool flag = false;
-  ASSERT_TRUE(r.AsBool(*f3, flag).ok());
+  ASSERT_OK(r.AsBool(*f3, flag));
   EXPECT_TRUE(flag);
   auto f4 = r.Next();
-  ASSERT_TRUE(f4.ok());
+  ASSERT_OK(f4);
   int64_t i = 0;
-  ASSERT_TRUE(r.AsI64(*f4, i).ok());
+  ASSERT_OK(r.AsI64(*f4, i));
   EXPECT_EQ(i, -1);
   EXPECT_TRUE(r.done());
 }
@@ -86,7 +87,7 @@ TEST(StorageTlv, WriterAndReaderAgree) {
 TEST(StorageTlv, ReaderRejectsLengthPastEndAndBadVersion) {
   const Bytes past_end = {0x01, 0x05, 0x09, 0xaa};
   Reader r(past_end, "thing");
-  ASSERT_TRUE(r.ReadVersion(1).ok());
+  ASSERT_OK(r.ReadVersion(1));
   auto f = r.Next();
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().code(), StatusCode::kDataLoss);

@@ -13,6 +13,7 @@
 #include "tests/support/paths.h"
 #include "tests/support/softhsm_token.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms {
 namespace {
@@ -104,16 +105,16 @@ TEST_F(KmsctlTest, CeremonyRegistryExportRestoreAndAudit) {
       "--out", (token_.dir() / "k1.json").string()});
   // The manufacturer's side, independently of the token: OpenSSL unwraps K1 and checks its KCV.
   auto exported = kms::K1Export::FromJson(ReadText(token_.dir() / "k1.json"));
-  ASSERT_TRUE(exported.ok()) << exported.status().ToString();
+  ASSERT_OK(exported);
   auto k1 = kms::UnwrapK1Export(*exported, ReadText(token_.dir() / "mfr.key"));
-  ASSERT_TRUE(k1.ok()) << k1.status().ToString();
+  ASSERT_OK(k1);
   EXPECT_EQ(ToHex(exported->kcv), vers[1]["k1_kcv"]);
   // The file also carries what the manufacturer needs: its ranges, the group, AMF and OP.
   ASSERT_EQ(exported->ranges.size(), 1u);
   EXPECT_EQ(exported->ranges[0].iccid_first, "8949001234567890128");
   EXPECT_EQ(exported->ranges[0].count, 100000u);
   EXPECT_EQ(exported->dh_group, "p256");
-  EXPECT_TRUE(kms::UnwrapOpFromExport(*exported, ReadText(token_.dir() / "mfr.key")).ok());
+  EXPECT_OK(kms::UnwrapOpFromExport(*exported, ReadText(token_.dir() / "mfr.key")));
   // No range of VER 1 is assigned to acme: nothing to export.
   ProcessResult no_range = Kmsctl({"ver", "export-k1", "--ver", "1", "--manufacturer", "acme", "--pubkey",
                                    (token_.dir() / "mfr.pub").string(), "--out", (token_.dir() / "k1-1.json").string()});

@@ -18,6 +18,7 @@
 #include "pkcs11/uri.h"
 #include "tests/tools/mfr_test_fixture.h"
 #include "tools/chipsim/chip_image.h"
+#include "tests/support/status_testing.h"
 
 namespace simkms::mfr_testing {
 namespace {
@@ -69,19 +70,19 @@ class MfrE2eTest : public MfrTest {
     // The AC's side, in the token, after the ceremony's processes are gone.
     auto module = token_.module();
     auto slot = module->FindToken(p11::TokenUri::ForLabel("simkms"));
-    ASSERT_TRUE(slot.ok()) << slot.status().ToString();
+    ASSERT_OK(slot);
     auto session = p11::Session::Open(module, slot->slot);
-    ASSERT_TRUE(session.ok()) << session.status().ToString();
-    ASSERT_TRUE(session->Login(CKU_USER, token_.user_pin()).ok());
+    ASSERT_OK(session);
+    ASSERT_OK(session->Login(CKU_USER, token_.user_pin()));
     auto k1 = kms::FindK1(*session, 2);
-    ASSERT_TRUE(k1.ok()) << k1.status().ToString();
+    ASSERT_OK(k1);
     const SecretBytes op = SecretBytes::Copy(*FromHex(kOpHex));
 
     // What the test can know in software, to scan the output for: K1, OP, each Ki_1 and OPc.
     auto file = kms::K1Export::FromJson(ReadText(export_));
-    ASSERT_TRUE(file.ok());
+    ASSERT_OK(file);
     auto k1_clear = kms::UnwrapK1Export(*file, ReadText(acme_key_));
-    ASSERT_TRUE(k1_clear.ok());
+    ASSERT_OK(k1_clear);
     std::vector<std::string> secrets{ToHex(k1_clear->reveal()), kOpHex};
 
     for (uint64_t i = 0; i < count; ++i) {
@@ -101,7 +102,7 @@ class MfrE2eTest : public MfrTest {
       EXPECT_EQ(state->active_key, chip::ActiveKey::kKi1);
 
       auto ki1 = kms::DeriveKi1(*session, *k1, profile, imsi);
-      ASSERT_TRUE(ki1.ok()) << ki1.status().ToString();
+      ASSERT_OK(ki1);
       auto token_kcv = kms::TokenKcv(*session, ki1->get(), "Ki_1");
       auto chip_kcvs = chip::ComputeKcvs(*state);
       ASSERT_TRUE(token_kcv.ok() && chip_kcvs.ok());
@@ -111,19 +112,19 @@ class MfrE2eTest : public MfrTest {
 
       if (i % 50 == 0) {  // Milenage: the token's vector under Ki_1 against the card's software one
         auto opc = kms::ComputeOpcInToken(*session, ki1->get(), op);
-        ASSERT_TRUE(opc.ok());
+        ASSERT_OK(opc);
         kms::Block rand{};
         rand[0] = static_cast<uint8_t>(i);
         rand[15] = 0x5a;
         const kms::Sqn sqn = kms::SqnFromUint64(32 + i);
         auto token_vectors = kms::GenerateVectorsInToken(*session, ki1->get(), *opc, {{rand, sqn}}, {0x80, 0x00});
-        ASSERT_TRUE(token_vectors.ok()) << token_vectors.status().ToString();
+        ASSERT_OK(token_vectors);
         auto aes = kms::SoftwareAes128::Create(state->ki1);
-        ASSERT_TRUE(aes.ok());
+        ASSERT_OK(aes);
         kms::Block chip_opc{};
         std::copy(state->ki1_opc.reveal().begin(), state->ki1_opc.reveal().end(), chip_opc.begin());
         auto chip_vector = kms::GenerateAuthVector(**aes, chip_opc, rand, sqn, {0x80, 0x00});
-        ASSERT_TRUE(chip_vector.ok());
+        ASSERT_OK(chip_vector);
         EXPECT_EQ((*token_vectors)[0].xres, chip_vector->xres);
         EXPECT_EQ((*token_vectors)[0].autn, chip_vector->autn);
         EXPECT_EQ((*token_vectors)[0].ck, chip_vector->ck);
@@ -160,12 +161,12 @@ TEST_F(MfrE2eTest, WholeRangeToItsLastChip) {
   EXPECT_EQ(lines.back(), IccidAt(kAcmeFirstBody + kAcmeCount - 1) + "," +
                               std::to_string(kAcmeFirstImsi + kAcmeCount - 1) + ",2");
   auto last = chip::LoadChipImage(chips_ / (IccidAt(kAcmeFirstBody + kAcmeCount - 1) + ".img"));
-  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  ASSERT_OK(last);
   EXPECT_EQ(last->imsi(), std::to_string(kAcmeFirstImsi + kAcmeCount - 1));
   // The human summary names the run and K1's KCV (the export's), never a key.
   EXPECT_THAT(r.out, HasSubstr("chips:"));
   auto file = kms::K1Export::FromJson(ReadText(export_));
-  ASSERT_TRUE(file.ok());
+  ASSERT_OK(file);
   EXPECT_THAT(r.out, HasSubstr("k1_kcv:"));
   EXPECT_THAT(r.out, HasSubstr(ToHex(file->kcv)));
 }
