@@ -99,12 +99,13 @@ class StreamSession : public std::enable_shared_from_this<Derived> {
     closed_ = true;
     options_.metrics.Count(options_.closed_metric, "reason", reason);
     timer_.cancel();
-    const bool graceful = handshake_done_ && writes_.empty();
-    writes_.Clear();
     if constexpr (kTls) {
-      if (graceful) return ShutdownTls();
+      if (handshake_done_ && writes_.empty()) return ShutdownTls();
     }
+    // Closed before the queue is wiped: a write in progress may be reading
+    // writes_.front() on another I/O thread until its socket is closed.
     CloseSocket();
+    writes_.Clear();
   }
 
   bool closed() const { return closed_; }
