@@ -1,13 +1,12 @@
 #include "sc-engine/daemon/admin_server.h"
 
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
 #include <algorithm>
@@ -173,8 +172,8 @@ StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, cons
 
 class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
  public:
-  AdminConnection(local::socket socket, Services& services)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), services_(services) {}
+  AdminConnection(local::socket socket, ConnectionSlot slot, Services& services)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), slot_(std::move(slot)), services_(services) {}
 
   void Start() {
     ucred cred{};
@@ -217,6 +216,7 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
 
   local::socket socket_;
   asio::steady_timer timer_;
+  ConnectionSlot slot_;  // this connection's place under admin.max_connections
   Services& services_;
   std::string line_;
   std::string reply_;
@@ -234,40 +234,13 @@ std::string HandleAdminCommand(Services& services, p11::Session& session, const 
   return Reply(result);
 }
 
-AdminServer::AdminServer(asio::io_context& io, std::string path, Services& services)
-    : io_(io), path_(std::move(path)), services_(services), acceptor_(io) {}
-
-AdminServer::~AdminServer() { Stop(); }
-
-StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(asio::io_context& io, const std::string& path,
-                                                          Services& services) {
-  std::unique_ptr<AdminServer> server(new AdminServer(io, path, services));
-  ::unlink(path.c_str());  // a stale socket from a crash
-  boost::system::error_code ec;
-  const mode_t old_mask = umask(0077);  // the socket file is created 0600
-  server->acceptor_.open(local::endpoint(path).protocol(), ec);
-  if (!ec) server->acceptor_.bind(local::endpoint(path), ec);
-  if (!ec) server->acceptor_.listen(16, ec);
-  umask(old_mask);
-  if (ec) return UnavailableError("admin socket " + path + ": " + ec.message());
-  server->Accept();
-  return server;
-}
-
-void AdminServer::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](auto ec, local::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec && !services_.stopping) std::make_shared<AdminConnection>(std::move(socket), services_)->Start();
-    if (!services_.stopping) Accept();
-  });
-}
-
-void AdminServer::Stop() {
-  boost::system::error_code ignored;
-  if (acceptor_.is_open()) {
-    acceptor_.close(ignored);
-    ::unlink(path_.c_str());
-  }
+StatusOr<std::unique_ptr<UnixListener>> StartAdminListener(asio::io_context& io, const std::string& path,
+                                                           Services& services) {
+  return UnixListener::Start(io, local::endpoint(path), "admin", services.config.admin_max_connections,
+                             services.metrics, [&services](local::socket socket, ConnectionSlot slot) {
+                               if (services.stopping) return;
+                               std::make_shared<AdminConnection>(std::move(socket), std::move(slot), services)->Start();
+                             });
 }
 
 }  // namespace simkms::daemon

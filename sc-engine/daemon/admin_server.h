@@ -6,15 +6,16 @@
 // Protocol: one JSON request per connection, one line: {"command": "...",
 // "args": {...}}; one JSON line back: {"ok": true, "result": ...} or
 // {"ok": false, "error": {"code", "message"}}. docs/operations.md lists the commands.
+//
+// The accept loop, cap (admin.max_connections) and back-off are the shared
+// Listener's (listener.h), which also makes the socket file 0600 and removes it.
 #pragma once
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 
 #include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "sc-engine/daemon/listener.h"
 #include "sc-engine/daemon/services.h"
 
 namespace simkms::daemon {
@@ -23,21 +24,8 @@ namespace simkms::daemon {
 std::string HandleAdminCommand(Services& services, p11::Session& session, const std::string& request,
                                const std::string& peer);
 
-class AdminServer {
- public:
-  static StatusOr<std::unique_ptr<AdminServer>> Start(boost::asio::io_context& io, const std::string& path,
-                                                      Services& services);
-  ~AdminServer();
-  void Stop();
-
- private:
-  AdminServer(boost::asio::io_context& io, std::string path, Services& services);
-  void Accept();
-
-  boost::asio::io_context& io_;
-  std::string path_;
-  Services& services_;
-  boost::asio::local::stream_protocol::acceptor acceptor_;
-};
+// Binds the socket at path (replacing a stale one) and serves.
+StatusOr<std::unique_ptr<UnixListener>> StartAdminListener(boost::asio::io_context& io, const std::string& path,
+                                                           Services& services);
 
 }  // namespace simkms::daemon

@@ -34,6 +34,10 @@ Status CheckKeys(const Json& j, const std::set<std::string>& allowed, const std:
   return OkStatus();
 }
 
+// Far above any deployment (a connection per gateway, MSC, frontend) and below
+// what a process can hold; a larger number is a typo.
+constexpr std::size_t kMaxConnectionsLimit = 65536;
+
 bool IsLoopback(const std::string& address) {
   in_addr v4{};
   if (inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
@@ -70,6 +74,19 @@ void CheckReadable(const std::string& path, const std::string& what, std::vector
 }
 
 }  // namespace
+
+std::size_t DefaultMaxConnections(const std::string& listener) { return listener == "metrics" ? 16 : 256; }
+
+std::string FileDescriptorWarning(const Config& c, uint64_t fd_limit) {
+  std::size_t caps = c.admin_socket.empty() ? 0 : c.admin_max_connections;
+  for (const ListenerConfig& l : c.listeners) {
+    if (l.enabled()) caps += l.max_connections;
+  }
+  if (caps + kFileDescriptorHeadroom <= fd_limit) return "";
+  return "the listeners' max_connections add up to " + std::to_string(caps) + ", which with " +
+         std::to_string(kFileDescriptorHeadroom) + " descriptors for kmsd itself exceeds RLIMIT_NOFILE " +
+         std::to_string(fd_limit) + ": raise LimitNOFILE (docs/operations.md) or lower the caps";
+}
 
 const ListenerConfig* Config::listener(const std::string& name) const {
   for (const auto& l : listeners) {
@@ -108,9 +125,11 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     for (const auto& [name, l] : j["listeners"].items()) {
       if (!kListenerNames.count(name)) return InvalidArgumentError("unknown listener '" + name + "'");
       const std::string where = "listeners." + name;
-      SIMKMS_RETURN_IF_ERROR(CheckKeys(l, {"address", "port", "tls", "roles", "plaintext_on_protected_network"}, where));
+      SIMKMS_RETURN_IF_ERROR(CheckKeys(
+          l, {"address", "port", "tls", "roles", "plaintext_on_protected_network", "max_connections"}, where));
       ListenerConfig lc;
       lc.name = name;
+      lc.max_connections = DefaultMaxConnections(name);
       if (name == "auc") {  // osmo-hlr's port, on loopback unless said otherwise
         lc.address = "127.0.0.1";
         lc.port = 4222;
@@ -120,12 +139,14 @@ StatusOr<Config> ParseConfig(const std::string& text) {
       SIMKMS_RETURN_IF_ERROR(Take(l, "tls", &lc.tls, where));
       SIMKMS_RETURN_IF_ERROR(Take(l, "roles", &lc.roles, where));
       SIMKMS_RETURN_IF_ERROR(Take(l, "plaintext_on_protected_network", &lc.plaintext_on_protected_network, where));
+      SIMKMS_RETURN_IF_ERROR(Take(l, "max_connections", &lc.max_connections, where));
       c.listeners.push_back(std::move(lc));
     }
   }
   if (j.contains("admin")) {
     const Json& a = j["admin"];
-    SIMKMS_RETURN_IF_ERROR(CheckKeys(a, {"socket", "uids"}, "admin"));
+    SIMKMS_RETURN_IF_ERROR(CheckKeys(a, {"socket", "uids", "max_connections"}, "admin"));
+    SIMKMS_RETURN_IF_ERROR(Take(a, "max_connections", &c.admin_max_connections, "admin"));
     SIMKMS_RETURN_IF_ERROR(Take(a, "socket", &c.admin_socket, "admin"));
     SIMKMS_RETURN_IF_ERROR(Take(a, "uids", &c.admin_uids, "admin"));
   }
@@ -244,12 +265,18 @@ Status CheckSafety(const Config& c) {
   for (const auto& [name, ind] : c.gsup_ind) {
     if (ind > 31) problems.push_back("gsup.ind maps '" + name + "' to " + std::to_string(ind) + ": IND must be 0..31");
   }
+  if (!c.admin_socket.empty() && (c.admin_max_connections < 1 || c.admin_max_connections > kMaxConnectionsLimit)) {
+    problems.push_back("admin.max_connections must be 1.." + std::to_string(kMaxConnectionsLimit));
+  }
   bool any_tls = false;
   std::set<uint16_t> ports;
   for (const ListenerConfig& l : c.listeners) {
     if (!l.enabled()) continue;
     const std::string where = "listeners." + l.name;
     if (!ValidAddress(l.address)) problems.push_back(where + ".address '" + l.address + "' is not an IP address");
+    if (l.max_connections < 1 || l.max_connections > kMaxConnectionsLimit) {
+      problems.push_back(where + ".max_connections must be 1.." + std::to_string(kMaxConnectionsLimit));
+    }
     if (!ports.insert(l.port).second) problems.push_back(where + ".port " + std::to_string(l.port) + " is used twice");
     if (!l.tls && !IsLoopback(l.address) && !l.plaintext_on_protected_network) {
       problems.push_back(where + " listens on " + l.address + " without TLS: enable tls, bind to loopback, or set "

@@ -28,6 +28,11 @@ struct ListenerConfig {
   // protocols whose peers cannot speak TLS (GSUP clients): the operator states
   // that the network path is protected otherwise (IPsec, a private VLAN).
   bool plaintext_on_protected_network = false;
+  // Connections open at once; one more is accepted and closed at once (and
+  // counted). Each is a file descriptor: the sum over the listeners, plus what
+  // kmsd keeps open itself, must stay under RLIMIT_NOFILE (docs/operations.md).
+  // 0 until parsed: ParseConfig sets the listener's default (DefaultMaxConnections).
+  std::size_t max_connections = 0;
   bool enabled() const { return port != 0; }
 };
 
@@ -47,6 +52,7 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::string admin_socket;  // Unix socket for kmsctl online; empty: none
   std::vector<uint32_t> admin_uids;  // peer UIDs allowed on the admin socket (root always)
+  std::size_t admin_max_connections = 16;  // as ListenerConfig::max_connections
   std::string run_as;                 // drop to this user after opening everything; empty: stay
   bool lock_memory = true;            // mlockall where permitted
   std::size_t max_message_bytes = 65536;
@@ -92,6 +98,19 @@ StatusOr<Config> LoadConfig(const std::string& path);
 Status CheckSafety(const Config& config);
 // The policy limits the configuration sets (the rest at their defaults).
 policy::Limits PolicyLimits(const Config& config);
+
+// A listener's connection cap unless configured: the operator API, the chip
+// channel and GSUP 256 each (a handful of frontends, gateways and MSCs/SGSNs,
+// with room for their pools), the metrics listener 16 (a scraper or two).
+std::size_t DefaultMaxConnections(const std::string& listener);
+
+// What kmsd keeps open besides its connections (token, database, logs, the
+// listening sockets), to be left free under RLIMIT_NOFILE.
+inline constexpr std::size_t kFileDescriptorHeadroom = 256;
+// A warning if the connection caps, plus kFileDescriptorHeadroom, exceed
+// fd_limit (RLIMIT_NOFILE): a full set of connections would exhaust the
+// descriptors and the listeners would fall back to backing off. Empty if not.
+std::string FileDescriptorWarning(const Config& config, uint64_t fd_limit);
 
 // Safe but noteworthy settings, one line each, for kmsd to print at start
 // (a plaintext GSUP listener off loopback, allowed by plaintext_on_protected_network).

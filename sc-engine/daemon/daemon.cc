@@ -2,6 +2,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <thread>
@@ -51,11 +53,11 @@ struct Daemon::Rep {
   std::unique_ptr<CryptoPool> crypto;
   std::unique_ptr<RecordAlarm> record_alarm;
   std::unique_ptr<Services> services;
-  std::unique_ptr<ChipGatewayServer> chip_server;
-  std::unique_ptr<GsupServer> gsup_server;
-  std::unique_ptr<HttpServer> api_server;
-  std::unique_ptr<HttpServer> metrics_server;
-  std::unique_ptr<AdminServer> admin_server;
+  std::unique_ptr<TcpListener> chip_server;
+  std::unique_ptr<TcpListener> gsup_server;
+  std::unique_ptr<TcpListener> api_server;
+  std::unique_ptr<TcpListener> metrics_server;
+  std::unique_ptr<UnixListener> admin_server;
   std::unique_ptr<boost::asio::signal_set> signals;
   std::unique_ptr<MemoryTrimmer> memory_trimmer;
   std::thread stopper;  // drains the crypto pool, then stops the I/O loop; joined by Run()
@@ -93,6 +95,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->config = std::move(config);
   const Config& c = rep->config;
   for (const std::string& warning : ConfigWarnings(c)) std::cerr << "kmsd: warning: " << warning << "\n";
+  if (rlimit fds{}; getrlimit(RLIMIT_NOFILE, &fds) == 0) {
+    if (std::string w = FileDescriptorWarning(c, fds.rlim_cur); !w.empty()) std::cerr << "kmsd: warning: " << w << "\n";
+  }
   SIMKMS_ASSIGN_OR_RETURN(HardeningReport hardening, HardenProcess(c.lock_memory));
   if (!hardening.memory_locked && c.lock_memory) std::cerr << "kmsd: note: " << hardening.memory_lock_note << "\n";
 
@@ -172,21 +177,21 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   }
   auto tls_for = [&](const ListenerConfig& l) { return l.tls ? tls : nullptr; };
   if (const ListenerConfig* l = c.listener("chip_channel"); l && l->enabled()) {
-    SIMKMS_ASSIGN_OR_RETURN(rep->chip_server, ChipGatewayServer::Start(rep->io, *l, tls_for(*l), *rep->services));
+    SIMKMS_ASSIGN_OR_RETURN(rep->chip_server, StartChipGatewayListener(rep->io, *l, tls_for(*l), *rep->services));
   }
   if (const ListenerConfig* l = c.listener("auc"); l && l->enabled()) {
-    SIMKMS_ASSIGN_OR_RETURN(rep->gsup_server, GsupServer::Start(rep->io, *l, *rep->services));
+    SIMKMS_ASSIGN_OR_RETURN(rep->gsup_server, StartGsupListener(rep->io, *l, *rep->services));
   }
   if (const ListenerConfig* l = c.listener("operator_api"); l && l->enabled()) {
-    SIMKMS_ASSIGN_OR_RETURN(rep->api_server, HttpServer::Start(rep->io, *l, tls_for(*l),
-                                                               HttpServer::Kind::kOperatorApi, *rep->services));
+    SIMKMS_ASSIGN_OR_RETURN(rep->api_server,
+                            StartHttpListener(rep->io, *l, tls_for(*l), HttpKind::kOperatorApi, *rep->services));
   }
   if (const ListenerConfig* l = c.listener("metrics"); l && l->enabled()) {
     SIMKMS_ASSIGN_OR_RETURN(rep->metrics_server,
-                            HttpServer::Start(rep->io, *l, tls_for(*l), HttpServer::Kind::kMetrics, *rep->services));
+                            StartHttpListener(rep->io, *l, tls_for(*l), HttpKind::kMetrics, *rep->services));
   }
   if (!c.admin_socket.empty()) {
-    SIMKMS_ASSIGN_OR_RETURN(rep->admin_server, AdminServer::Start(rep->io, c.admin_socket, *rep->services));
+    SIMKMS_ASSIGN_OR_RETURN(rep->admin_server, StartAdminListener(rep->io, c.admin_socket, *rep->services));
   }
   rep->memory_trimmer = std::make_unique<MemoryTrimmer>(std::chrono::seconds(5));
   SIMKMS_RETURN_IF_ERROR(DropPrivileges(c.run_as));
@@ -227,10 +232,10 @@ void Daemon::Stop() {
 }
 
 uint16_t Daemon::Port(const std::string& listener) const {
-  if (listener == "chip_channel" && rep_->chip_server) return rep_->chip_server->port();
-  if (listener == "auc" && rep_->gsup_server) return rep_->gsup_server->port();
-  if (listener == "operator_api" && rep_->api_server) return rep_->api_server->port();
-  if (listener == "metrics" && rep_->metrics_server) return rep_->metrics_server->port();
+  if (listener == "chip_channel" && rep_->chip_server) return rep_->chip_server->local_endpoint().port();
+  if (listener == "auc" && rep_->gsup_server) return rep_->gsup_server->local_endpoint().port();
+  if (listener == "operator_api" && rep_->api_server) return rep_->api_server->local_endpoint().port();
+  if (listener == "metrics" && rep_->metrics_server) return rep_->metrics_server->local_endpoint().port();
   return 0;
 }
 

@@ -1,9 +1,7 @@
 #include "sc-engine/daemon/gsup_server.h"
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
 
 #include <array>
 #include <chrono>
@@ -13,6 +11,7 @@
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 #include "sc-engine/gsup/gsup.h"
+#include "sc-engine/daemon/stream_session.h"
 #include "sc-engine/gsup/ipa.h"
 
 namespace simkms::daemon {
@@ -38,16 +37,17 @@ constexpr auto kCauseMessageTypeNotImplemented = static_cast<gsup::GmmCause>(0x6
 
 const char kRequests[] = "simkms_gsup_requests_total";
 
-class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
+class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
  public:
-  GsupConnection(tcp::socket socket, Services& services, std::shared_ptr<GsupPeerGate> gate)
-      : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
+  GsupConnection(tcp::socket socket, ConnectionSlot slot, Services& services, std::shared_ptr<GsupPeerGate> gate)
+      : StreamSession(std::move(socket), std::move(slot),
+                      // No TLS: GSUP peers do not speak it, and the auc listener refuses it.
+                      {services.metrics, "simkms_gsup_connections_closed_total", kMaxQueuedBytes, {}}),
         services_(services),
         gate_(std::move(gate)),
         accepted_(std::chrono::steady_clock::now()) {
     boost::system::error_code ec;
-    const tcp::endpoint remote = socket_.remote_endpoint(ec);
+    const tcp::endpoint remote = stream_.remote_endpoint(ec);
     if (!ec) address_ = remote.address().to_string();
   }
 
@@ -82,7 +82,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
     timer_.async_wait([weak = weak_from_this(), reason](auto ec) {
       if (ec) return;
       auto self = weak.lock();
-      if (!self || self->closed_) return;
+      if (!self || self->closed()) return;
       if (!self->answers_.empty() && self->peer_ && !self->frame_started_) {
         return self->ArmTimer();  // idle only because we are still working for the peer
       }
@@ -113,12 +113,12 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
 
   void ReadMore() {
     // Not while OnBytes parses buffer_: Asio may read speculatively into it at once.
-    if (closed_ || reading_ || parsing_ || answers_.size() >= kMaxPendingAnswers || services_.stopping) return;
+    if (closed() || reading_ || parsing_ || answers_.size() >= kMaxPendingAnswers || services_.stopping) return;
     reading_ = true;
     ArmTimer();
-    socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](auto ec, std::size_t n) {
+    stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](auto ec, std::size_t n) {
       self->reading_ = false;
-      if (self->closed_) return;
+      if (self->closed()) return;
       if (ec) return self->Close(ec == asio::error::eof ? "peer_closed" : "read_error");
       self->OnBytes(n);
     });
@@ -127,7 +127,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
   void OnBytes(std::size_t n) {
     ByteView input(buffer_.data(), n);
     parsing_ = true;
-    while (!input.empty() && !closed_) {
+    while (!input.empty() && !closed()) {
       auto consumed = decoder_.Feed(input);
       if (!consumed.ok()) {
         parsing_ = false;
@@ -266,7 +266,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
                   if (p->ok() && !(*p)->empty()) SecureWipe((*p)->data(), (*p)->size() * sizeof(kms::AuthVector));
                   delete p;
                 });
-            asio::post(self->socket_.get_executor(), [self, shared_request, slot, started, resync, held] {
+            asio::post(self->stream_.get_executor(), [self, shared_request, slot, started, resync, held] {
               std::string outcome;
               std::size_t served = 0;
               Bytes answer = self->EncodeAnswer(*shared_request, *held, resync, outcome, served);
@@ -374,7 +374,7 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
         event.details = {{"state", std::string(policy::StateName(record->state))}};
         if (!self->services_.store.Commit(storage::WriteSet(), event).ok()) outcome = "auth_fail_report_error";
       }
-      asio::post(self->socket_.get_executor(), [self, slot, outcome] {
+      asio::post(self->stream_.get_executor(), [self, slot, outcome] {
         self->services_.metrics.Count(kRequests, "outcome", outcome);
         self->Fulfil(slot, Bytes{});
       });
@@ -408,40 +408,6 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
     ReadMore();
   }
 
-  void Write(Bytes bytes) {
-    if (closed_) return;
-    if (queued_bytes_ + bytes.size() > kMaxQueuedBytes) return Close("slow_reader");
-    queued_bytes_ += bytes.size();
-    writes_.push_back(std::move(bytes));
-    if (writes_.size() == 1) WriteNext();
-  }
-
-  void WriteNext() {
-    asio::async_write(socket_, asio::buffer(writes_.front()), [self = shared_from_this()](auto ec, std::size_t) {
-      if (self->closed_) return;
-      if (ec) return self->Close("write_error");
-      Bytes& sent = self->writes_.front();
-      self->queued_bytes_ -= sent.size();
-      SecureWipe(sent.data(), sent.size());  // results carry CK, IK, Kc, RES
-      self->writes_.pop_front();
-      if (!self->writes_.empty()) self->WriteNext();
-    });
-  }
-
-  void Close(const char* reason) {
-    if (closed_) return;
-    closed_ = true;
-    services_.metrics.Count("simkms_gsup_connections_closed_total", "reason", reason);
-    boost::system::error_code ignored;
-    timer_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    for (Bytes& b : writes_) SecureWipe(b.data(), b.size());
-    writes_.clear();
-  }
-
-  tcp::socket socket_;
-  asio::steady_timer timer_;
   Services& services_;
   std::shared_ptr<GsupPeerGate> gate_;
   const SteadyTime accepted_;
@@ -453,11 +419,8 @@ class GsupConnection : public std::enable_shared_from_this<GsupConnection> {
   std::array<uint8_t, 4096> buffer_{};
   std::deque<std::optional<Bytes>> answers_;  // slot first_slot_ + i; nullopt while being computed
   uint64_t first_slot_ = 0;
-  std::deque<Bytes> writes_;
-  std::size_t queued_bytes_ = 0;  // in writes_
   bool reading_ = false;
   bool parsing_ = false;  // OnBytes is walking buffer_
-  bool closed_ = false;
 };
 
 }  // namespace
@@ -500,49 +463,19 @@ bool GsupPeerGate::ShouldAuditRefusal(const std::string& address, const std::str
   return true;
 }
 
-GsupServer::GsupServer(asio::io_context& io, Services& services, std::shared_ptr<GsupPeerGate> gate)
-    : io_(io), services_(services), gate_(std::move(gate)), acceptor_(io) {}
-
-StatusOr<std::unique_ptr<GsupServer>> GsupServer::Start(asio::io_context& io, const ListenerConfig& listener,
-                                                       Services& services) {
+StatusOr<std::unique_ptr<TcpListener>> StartGsupListener(asio::io_context& io, const ListenerConfig& listener,
+                                                         Services& services) {
   if (listener.tls) return InvalidArgumentError("the auc listener cannot use TLS: GSUP clients do not speak it");
   SIMKMS_ASSIGN_OR_RETURN(GsupPeerAllowlist allowlist, GsupPeerAllowlist::Create(services.config.gsup_peers));
   if (services.config.gsup_peers.empty() && !services.config.gsup_allow_any_peer) {
     return FailedPreconditionError("the auc listener has no gsup.peers and gsup.allow_any_peer is not set");
   }
-  std::unique_ptr<GsupServer> server(
-      new GsupServer(io, services, std::make_shared<GsupPeerGate>(services.config, std::move(allowlist))));
-  boost::system::error_code ec;
-  tcp::endpoint endpoint(asio::ip::make_address(listener.address, ec), listener.port);
-  if (ec) return InvalidArgumentError("auc address " + listener.address + ": " + ec.message());
-  server->acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) server->acceptor_.bind(endpoint, ec);
-  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return UnavailableError("auc (GSUP) cannot listen on " + listener.address + ":" + std::to_string(listener.port) +
-                            ": " + ec.message());
-  }
-  server->Accept();
-  return server;
-}
-
-void GsupServer::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](auto ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec && !services_.stopping) {
-      services_.metrics.Count("simkms_gsup_connections_total", "listener", "auc");
-      std::make_shared<GsupConnection>(std::move(socket), services_, gate_)->Start();
-    }
-    if (!services_.stopping) Accept();
+  auto gate = std::make_shared<GsupPeerGate>(services.config, std::move(allowlist));
+  return StartTcpListener(io, listener, services.metrics, [gate, &services](tcp::socket socket, ConnectionSlot slot) {
+    if (services.stopping) return;
+    services.metrics.Count("simkms_gsup_connections_total", "listener", "auc");
+    std::make_shared<GsupConnection>(std::move(socket), std::move(slot), services, gate)->Start();
   });
 }
-
-void GsupServer::Stop() {
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-}
-
-uint16_t GsupServer::port() const { return acceptor_.local_endpoint().port(); }
 
 }  // namespace simkms::daemon

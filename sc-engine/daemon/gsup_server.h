@@ -4,11 +4,10 @@
 // strand: IPA CCM identity (ID_GET -> ID_RESP), PING -> PONG, then
 // SEND_AUTH_INFO requests answered in request order with vectors computed by
 // the AucService on a crypto worker (the SQN is synced before the answer is
-// queued). Plaintext only: GSUP clients do not speak TLS (config.h).
+// queued). Plaintext only: GSUP clients do not speak TLS (config.h). The accept
+// loop, cap and back-off are the shared Listener's (listener.h); the session's
+// stream, write bound and close are StreamSession's (stream_session.h).
 #pragma once
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -19,6 +18,7 @@
 
 #include "base/status.h"
 #include "sc-engine/daemon/gsup_peer_allowlist.h"
+#include "sc-engine/daemon/listener.h"
 #include "sc-engine/daemon/services.h"
 
 namespace simkms::daemon {
@@ -51,22 +51,8 @@ class GsupPeerGate {
   std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point> last_audited_;
 };
 
-class GsupServer {
- public:
-  // Binds and listens on the "auc" listener's address and port.
-  static StatusOr<std::unique_ptr<GsupServer>> Start(boost::asio::io_context& io, const ListenerConfig& listener,
-                                                     Services& services);
-  void Stop();
-  uint16_t port() const;
-
- private:
-  GsupServer(boost::asio::io_context& io, Services& services, std::shared_ptr<GsupPeerGate> gate);
-  void Accept();
-
-  boost::asio::io_context& io_;
-  Services& services_;
-  std::shared_ptr<GsupPeerGate> gate_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-};
+// Binds, listens and serves on the "auc" listener's address and port.
+StatusOr<std::unique_ptr<TcpListener>> StartGsupListener(boost::asio::io_context& io, const ListenerConfig& listener,
+                                                         Services& services);
 
 }  // namespace simkms::daemon

@@ -1,4 +1,4 @@
-#include <boost/asio/strand.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -7,6 +7,7 @@
 
 #include "kms/token_policy.h"
 #include "pkcs11/error.h"
+#include "sc-engine/daemon/listener.h"
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls.h"
 
@@ -23,14 +24,16 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 template <class Stream>
 class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream>> {
  public:
-  HttpConnection(Stream stream, Services& services, const ListenerConfig& listener, HttpServer::Kind kind)
-      : stream_(std::move(stream)), services_(services), listener_(listener), kind_(kind) {}
+  HttpConnection(Stream stream, ConnectionSlot slot, Services& services, const ListenerConfig& listener,
+                 HttpKind kind)
+      : stream_(std::move(stream)), slot_(std::move(slot)), services_(services), listener_(listener), kind_(kind) {}
 
   void Start() {
-    if constexpr (std::is_same_v<Stream, TlsStream>) {
+    if constexpr (kTls) {
       beast::get_lowest_layer(stream_).expires_after(Timeout());
       stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
         if (ec) return self->Close("tls_handshake_failed");
+        self->handshake_done_ = true;
         self->identity_ = PeerCommonName(self->stream_.native_handle());
         auto role = self->listener_.roles.find(self->identity_);
         if (role != self->listener_.roles.end()) self->role_ = role->second;
@@ -66,7 +69,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
 
   void Handle(http::request<http::string_body> req) {
     const bool keep_alive = req.keep_alive();
-    if (kind_ == HttpServer::Kind::kMetrics) {
+    if (kind_ == HttpKind::kMetrics) {
       if (req.method() == http::verb::get && req.target() == "/metrics") {
         // Sampled at scrape time: what waits for a crypto worker or the store's writer, and
         // the token's errors.
@@ -157,16 +160,33 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     });
   }
 
+  // As Beast's advanced_server_flex: TLS ends with close_notify, the peer's
+  // answer awaited at most the read timeout (tcp_stream's expiry closes the
+  // socket, which ends the shutdown); then the socket closes.
   void Close(const char*) {
+    if constexpr (kTls) {
+      if (handshake_done_) {
+        beast::get_lowest_layer(stream_).expires_after(Timeout());
+        stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) { self->CloseSocket(); });
+        return;
+      }
+    }
+    CloseSocket();
+  }
+
+  void CloseSocket() {
     beast::error_code ignored;
     beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
     beast::get_lowest_layer(stream_).close();
   }
 
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
   Stream stream_;
+  ConnectionSlot slot_;  // this connection's place under the listener's cap
   Services& services_;
   const ListenerConfig& listener_;
-  HttpServer::Kind kind_;
+  HttpKind kind_;
+  bool handshake_done_ = false;
   // What is read from the socket (request bodies may carry an activation code):
   // wiped whenever Beast frees or grows it.
   beast::basic_flat_buffer<CleansingAllocator<char>> buffer_;
@@ -177,50 +197,23 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, const ListenerConfig& l, std::shared_ptr<asio::ssl::context> tls,
-                       Kind kind, Services& services)
-    : io_(io), listener_(l), tls_(std::move(tls)), kind_(kind), services_(services), acceptor_(io) {}
-
-StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(asio::io_context& io, const ListenerConfig& listener,
-                                                        std::shared_ptr<asio::ssl::context> tls, Kind kind,
-                                                        Services& services) {
-  std::unique_ptr<HttpServer> server(new HttpServer(io, listener, std::move(tls), kind, services));
-  beast::error_code ec;
-  tcp::endpoint endpoint(asio::ip::make_address(listener.address, ec), listener.port);
-  if (ec) return InvalidArgumentError(listener.name + " address " + listener.address + ": " + ec.message());
-  server->acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) server->acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) server->acceptor_.bind(endpoint, ec);
-  if (!ec) server->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return UnavailableError(listener.name + " cannot listen on " + listener.address + ":" +
-                            std::to_string(listener.port) + ": " + ec.message());
-  }
-  server->Accept();
-  return server;
+StatusOr<std::unique_ptr<TcpListener>> StartHttpListener(asio::io_context& io, const ListenerConfig& listener,
+                                                         std::shared_ptr<asio::ssl::context> tls, HttpKind kind,
+                                                         Services& services) {
+  // The listener config lives in the Daemon's Config, which outlives the listener and its sessions.
+  return StartTcpListener(io, listener, services.metrics,
+                          [&listener, tls, kind, &services](tcp::socket socket, ConnectionSlot slot) {
+                            if (services.stopping) return;
+                            if (tls) {
+                              std::make_shared<HttpConnection<TlsStream>>(TlsStream(std::move(socket), *tls),
+                                                                          std::move(slot), services, listener, kind)
+                                  ->Start();
+                            } else {
+                              std::make_shared<HttpConnection<PlainStream>>(PlainStream(std::move(socket)),
+                                                                            std::move(slot), services, listener, kind)
+                                  ->Start();
+                            }
+                          });
 }
-
-void HttpServer::Accept() {
-  acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted) return;
-    if (!ec && !services_.stopping) {
-      if (tls_) {
-        std::make_shared<HttpConnection<TlsStream>>(TlsStream(std::move(socket), *tls_), services_, listener_, kind_)
-            ->Start();
-      } else {
-        std::make_shared<HttpConnection<PlainStream>>(PlainStream(std::move(socket)), services_, listener_, kind_)
-            ->Start();
-      }
-    }
-    if (!services_.stopping) Accept();
-  });
-}
-
-void HttpServer::Stop() {
-  beast::error_code ignored;
-  acceptor_.close(ignored);
-}
-
-uint16_t HttpServer::port() const { return acceptor_.local_endpoint().port(); }
 
 }  // namespace simkms::daemon

@@ -3,20 +3,43 @@
 #include <sstream>
 
 namespace simkms::daemon {
+namespace {
+
+std::string RenderLabels(const MetricLabels& labels) {
+  std::string out;
+  for (const auto& [key, value] : labels) {
+    if (!out.empty()) out += ",";
+    out += key + "=\"" + value + "\"";
+  }
+  return out;
+}
+
+std::string Series(const std::string& name, const std::string& labels) {
+  return labels.empty() ? name : name + "{" + labels + "}";
+}
+
+}  // namespace
 
 void Metrics::Count(const std::string& name, const std::string& key, const std::string& value) {
+  Count(name, MetricLabels{{key, value}});
+}
+
+void Metrics::Count(const std::string& name, const MetricLabels& labels) {
+  const std::string rendered = RenderLabels(labels);
   std::lock_guard lock(mu_);
-  ++counters_[name][{key, value}];
+  ++counters_[name][rendered];
 }
 
 void Metrics::Add(const std::string& name, const std::string& key, const std::string& value, uint64_t n) {
+  const std::string rendered = RenderLabels({{key, value}});
   std::lock_guard lock(mu_);
-  counters_[name][{key, value}] += n;
+  counters_[name][rendered] += n;
 }
 
 void Metrics::SetCounter(const std::string& name, const std::string& key, const std::string& value, uint64_t n) {
+  const std::string rendered = RenderLabels({{key, value}});
   std::lock_guard lock(mu_);
-  counters_[name][{key, value}] = n;
+  counters_[name][rendered] = n;
 }
 
 void Metrics::Observe(const std::string& name, double seconds) {
@@ -31,7 +54,13 @@ void Metrics::Observe(const std::string& name, double seconds) {
 
 void Metrics::SetGauge(const std::string& name, double value) {
   std::lock_guard lock(mu_);
-  gauges_[name] = value;
+  gauges_[name][""] = value;
+}
+
+void Metrics::AddGauge(const std::string& name, const MetricLabels& labels, double delta) {
+  const std::string rendered = RenderLabels(labels);
+  std::lock_guard lock(mu_);
+  gauges_[name][rendered] += delta;
 }
 
 std::string Metrics::Render() const {
@@ -39,9 +68,7 @@ std::string Metrics::Render() const {
   std::ostringstream out;
   for (const auto& [name, series] : counters_) {
     out << "# TYPE " << name << " counter\n";
-    for (const auto& [label, n] : series) {
-      out << name << "{" << label.first << "=\"" << label.second << "\"} " << n << "\n";
-    }
+    for (const auto& [labels, n] : series) out << Series(name, labels) << " " << n << "\n";
   }
   for (const auto& [name, h] : histograms_) {
     out << "# TYPE " << name << " histogram\n";
@@ -51,7 +78,10 @@ std::string Metrics::Render() const {
     out << name << "_bucket{le=\"+Inf\"} " << h.count << "\n";
     out << name << "_sum " << h.sum << "\n" << name << "_count " << h.count << "\n";
   }
-  for (const auto& [name, v] : gauges_) out << "# TYPE " << name << " gauge\n" << name << " " << v << "\n";
+  for (const auto& [name, series] : gauges_) {
+    out << "# TYPE " << name << " gauge\n";
+    for (const auto& [labels, v] : series) out << Series(name, labels) << " " << v << "\n";
+  }
   return out.str();
 }
 

@@ -1,5 +1,5 @@
-// Prometheus text-format metrics: counters by label and latency histograms.
-// Thread-safe.
+// Prometheus text-format metrics: counters and gauges by labels, latency
+// histograms. Thread-safe.
 #pragma once
 
 #include <array>
@@ -7,16 +7,24 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace simkms::daemon {
+
+// Label names and values, rendered in this order: {"listener", "auc"}, {"reason", "cap"}.
+using MetricLabels = std::vector<std::pair<std::string, std::string>>;
 
 class Metrics {
  public:
   void Count(const std::string& name, const std::string& label_key, const std::string& label_value);
+  void Count(const std::string& name, const MetricLabels& labels);
   // Adds n to the counter (Count adds 1).
   void Add(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
   void Observe(const std::string& name, double seconds);
   void SetGauge(const std::string& name, double value);
+  // Adds delta to a labelled gauge (under the lock: concurrent +1/-1 never leave it stale).
+  void AddGauge(const std::string& name, const MetricLabels& labels, double delta);
   // Sets a counter kept elsewhere (e.g. the pkcs11 layer's error counts).
   void SetCounter(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
   // The exposition text (text/plain; version=0.0.4).
@@ -30,10 +38,11 @@ class Metrics {
     uint64_t count = 0;
     double sum = 0;
   };
+  // Series are keyed by their rendered labels (`outcome="commit"`; empty: none).
   mutable std::mutex mu_;
-  std::map<std::string, std::map<std::pair<std::string, std::string>, uint64_t>> counters_;  // guarded by mu_
-  std::map<std::string, Histogram> histograms_;                                            // guarded by mu_
-  std::map<std::string, double> gauges_;                                                   // guarded by mu_
+  std::map<std::string, std::map<std::string, uint64_t>> counters_;  // guarded by mu_
+  std::map<std::string, Histogram> histograms_;                    // guarded by mu_
+  std::map<std::string, std::map<std::string, double>> gauges_;    // guarded by mu_
 };
 
 }  // namespace simkms::daemon

@@ -2,17 +2,19 @@
 // both served with Boost.Beast. The API's routes and its JSON are in
 // docs/api.md; every request is authorised by the role its client certificate
 // maps to (policy/roles.h) and runs on a crypto worker, never on an I/O thread.
+// The accept loop, cap and back-off are the shared Listener's (listener.h).
 #pragma once
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
 
 #include <memory>
 #include <string>
 
 #include "base/status.h"
+#include "sc-engine/daemon/listener.h"
 #include "sc-engine/daemon/services.h"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace simkms::daemon {
 
@@ -32,26 +34,12 @@ struct ApiResponse {
 // Routes one request; runs on a crypto worker with its token session.
 ApiResponse HandleApiRequest(Services& services, p11::Session& session, const ApiRequest& request);
 
-class HttpServer {
- public:
-  enum class Kind { kOperatorApi, kMetrics };
-  static StatusOr<std::unique_ptr<HttpServer>> Start(boost::asio::io_context& io, const ListenerConfig& listener,
-                                                     std::shared_ptr<boost::asio::ssl::context> tls, Kind kind,
-                                                     Services& services);
-  void Stop();
-  uint16_t port() const;
+enum class HttpKind { kOperatorApi, kMetrics };
 
- private:
-  HttpServer(boost::asio::io_context& io, const ListenerConfig& l, std::shared_ptr<boost::asio::ssl::context> tls,
-             Kind kind, Services& services);
-  void Accept();
-
-  boost::asio::io_context& io_;
-  ListenerConfig listener_;
-  std::shared_ptr<boost::asio::ssl::context> tls_;
-  Kind kind_;
-  Services& services_;
-  boost::asio::ip::tcp::acceptor acceptor_;
-};
+// Binds, listens and serves the operator API or the metrics/health endpoints;
+// tls may be null for a plaintext listener.
+StatusOr<std::unique_ptr<TcpListener>> StartHttpListener(boost::asio::io_context& io, const ListenerConfig& listener,
+                                                         std::shared_ptr<boost::asio::ssl::context> tls, HttpKind kind,
+                                                         Services& services);
 
 }  // namespace simkms::daemon

@@ -55,6 +55,30 @@ TEST_F(ConfigTest, SafeConfigurationLoads) {
   EXPECT_OK(CheckSafety(*c));
 }
 
+TEST_F(ConfigTest, ConnectionCapsHaveDefaultsAreValidatedAndWarnAboveTheFileDescriptorLimit) {
+  auto c = ParseConfig(Base(R"("operator_api": {"address": "127.0.0.1", "port": 8443},
+                                "metrics": {"address": "127.0.0.1", "port": 9090},
+                                "auc": {"address": "127.0.0.1", "port": 4222, "max_connections": 3})"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listener("operator_api")->max_connections, 256u);
+  EXPECT_EQ(c->listener("metrics")->max_connections, 16u);
+  EXPECT_EQ(c->listener("auc")->max_connections, 3u);
+  EXPECT_TRUE(CheckSafety(*c).ok()) << CheckSafety(*c).ToString();
+  // 256 + 16 + 3 + 256 of headroom = 531.
+  EXPECT_EQ(FileDescriptorWarning(*c, 531), "");
+  EXPECT_THAT(FileDescriptorWarning(*c, 530), HasSubstr("add up to 275"));
+  EXPECT_THAT(FileDescriptorWarning(*c, 530), HasSubstr("LimitNOFILE"));
+
+  auto zero = ParseConfig(Base(R"("auc": {"address": "127.0.0.1", "port": 4222, "max_connections": 0})"));
+  ASSERT_TRUE(zero.ok());
+  EXPECT_THAT(CheckSafety(*zero).message(), HasSubstr("listeners.auc.max_connections must be 1..65536"));
+  auto huge = ParseConfig(R"({"admin": {"socket": "/tmp/a.sock", "max_connections": 100000}})");
+  ASSERT_TRUE(huge.ok());
+  EXPECT_THAT(CheckSafety(*huge).message(), HasSubstr("admin.max_connections must be 1..65536"));
+  EXPECT_THAT(ParseConfig(R"({"listeners": {"auc": {"max_connections": -1}}})").status().message(),
+              HasSubstr("listeners.auc.max_connections"));
+}
+
 TEST_F(ConfigTest, UnsafeConfigurationsSayWhatToFix) {
   struct Case {
     std::string listeners;

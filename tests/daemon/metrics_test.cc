@@ -27,5 +27,19 @@ TEST(Metrics, RendersCountersSetCountersGaugesAndHistogramsInPrometheusText) {
   EXPECT_THAT(text, HasSubstr("simkms_chip_packet_seconds_count 2\n"));
 }
 
+TEST(Metrics, RendersSeveralLabelsInTheirOrderAndLabelledGaugesThatGoUpAndDown) {
+  Metrics m;
+  m.Count("simkms_connections_refused_total", {{"listener", "auc"}, {"reason", "cap"}});
+  m.Count("simkms_connections_refused_total", {{"listener", "auc"}, {"reason", "cap"}});
+  m.AddGauge("simkms_connections", {{"listener", "auc"}}, 1);
+  m.AddGauge("simkms_connections", {{"listener", "auc"}}, 1);
+  m.AddGauge("simkms_connections", {{"listener", "auc"}}, -1);
+  m.AddGauge("simkms_connections", {{"listener", "metrics"}}, 1);
+  const std::string text = m.Render();
+  EXPECT_THAT(text, HasSubstr("simkms_connections_refused_total{listener=\"auc\",reason=\"cap\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE simkms_connections gauge\nsimkms_connections{listener=\"auc\"} 1\n"
+                              "simkms_connections{listener=\"metrics\"} 1\n"));
+}
+
 }  // namespace
 }  // namespace simkms::daemon

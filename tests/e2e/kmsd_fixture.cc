@@ -135,20 +135,24 @@ void KmsdFixture::SetUp() {
   const std::string tls_block = tls_ ? "  \"tls\": {\"ca\": \"" + Pki("ca.crt") + "\", \"cert\": \"" +
                                            Pki("localhost.crt") + "\", \"key\": \"" + Pki("localhost.key") + "\"},\n"
                                      : "";
+  auto more = [this](const std::string& listener) {
+    auto it = listener_settings_.find(listener);
+    return it == listener_settings_.end() ? std::string() : ", " + it->second;
+  };
   std::ofstream(token_.dir() / "kmsd.json")
       << "{\n  // e2e test configuration\n" << tls_block
       << "  \"token\": {\"module\": \"" << simkms::testing::SoftHsmModulePath() << "\", \"uri\": \"pkcs11:token=simkms\","
       << " \"pin_file\": \"" << token_.pin_file().string() << "\", \"sessions\": 2},\n"
       << "  \"database\": \"" << db_ << "\",\n  \"lock_memory\": false,\n"
-      << "  \"admin\": {\"socket\": \"" << (token_.dir() / "admin.sock").string() << "\"},\n"
+      << "  \"admin\": {\"socket\": \"" << (token_.dir() / "admin.sock").string() << "\"" << more("admin") << "},\n"
       << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
       << "  \"gsup\": " << gsup_config_ << ",\n"
       << (audit_config_.empty() ? "" : "  \"audit\": " + audit_config_ + ",\n")
       << "  \"listeners\": {\n"
-      << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_ << api_tls << "},\n"
-      << "    \"chip_channel\": {\"address\": \"127.0.0.1\", \"port\": " << chip_port_ << "},\n"
-      << "    \"auc\": {\"address\": \"127.0.0.1\", \"port\": " << gsup_port_ << "},\n"
-      << "    \"metrics\": {\"address\": \"127.0.0.1\", \"port\": " << metrics_port_ << "}\n  }\n}\n";
+      << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << api_port_ << api_tls << more("operator_api") << "},\n"
+      << "    \"chip_channel\": {\"address\": \"127.0.0.1\", \"port\": " << chip_port_ << more("chip_channel") << "},\n"
+      << "    \"auc\": {\"address\": \"127.0.0.1\", \"port\": " << gsup_port_ << more("auc") << "},\n"
+      << "    \"metrics\": {\"address\": \"127.0.0.1\", \"port\": " << metrics_port_ << more("metrics") << "}\n  }\n}\n";
   StartKmsd();
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,10 @@ class KmsdFixture : public ::testing::Test {
   // Set by a derived fixture before SetUp: the "audit" object of kmsd's config (epochs
   // and witness, docs/operations.md); empty: kmsd's defaults.
   std::string audit_config_;
+  // Set by a derived fixture before SetUp: more members of a listener's object in
+  // kmsd's config, by listener name ("auc" -> R"("max_connections": 3)"); "admin"
+  // for the admin socket's.
+  std::map<std::string, std::string> listener_settings_;
   // Set true by a derived fixture before SetUp: the init ceremony exports the audit
   // epoch seed to a throwaway auditor key (AuditorFile("auditor.key"), "seed.json").
   bool auditor_ = false;

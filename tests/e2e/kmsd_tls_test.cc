@@ -2,6 +2,9 @@
 // driven with curl as an independent TLS client.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
 
 #include "tests/e2e/kmsd_fixture.h"
 
@@ -28,7 +31,53 @@ class KmsdTlsTest : public KmsdFixture {
     ProcessResult r = simkms::testing::RunProcess(argv);
     return r.out.empty() ? 0 : std::stoi(r.out);
   }
+
+  // Connects to port with cn's certificate, sends `request`, reads until kmsd
+  // ends the connection; true if it ended the TLS session with close_notify
+  // (SSL_ERROR_ZERO_RETURN) rather than by closing the socket under it.
+  bool EndsWithCloseNotify(uint16_t port, const std::string& cn, const std::string& request) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_load_verify_locations(ctx, Pki("ca.crt").c_str(), nullptr);
+    SSL_CTX_use_certificate_chain_file(ctx, Pki(cn + ".crt").c_str());
+    SSL_CTX_use_PrivateKey_file(ctx, Pki(cn + ".key").c_str(), SSL_FILETYPE_PEM);
+    SSL* ssl = SSL_new(ctx);
+    const int fd = ConnectLoopback(port);
+    SSL_set_fd(ssl, fd);
+    bool close_notify = false;
+    if (fd >= 0 && SSL_connect(ssl) == 1) {
+      if (!request.empty()) SSL_write(ssl, request.data(), static_cast<int>(request.size()));
+      char buffer[4096];
+      int n;
+      while ((n = SSL_read(ssl, buffer, sizeof buffer)) > 0) {
+      }
+      close_notify = SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN;
+    }
+    ERR_clear_error();
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    if (fd >= 0) close(fd);
+    return close_notify;
+  }
 };
+
+// TLS connections end with close_notify (async_shutdown), whether kmsd ends
+// them after an answer or after the read timeout (3 s in the fixture).
+class KmsdTlsShutdownTest : public KmsdTlsTest {
+ protected:
+  void SetUp() override {
+    listener_settings_["chip_channel"] = R"("tls": true, "roles": {"ota-gw-1": "chip_gateway"})";
+    KmsdTlsTest::SetUp();
+  }
+};
+
+TEST_F(KmsdTlsShutdownTest, KmsdEndsTlsSessionsWithCloseNotify) {
+  IssueCertificate("vo-1");
+  IssueCertificate("ota-gw-1");
+  EXPECT_TRUE(EndsWithCloseNotify(api_port_, "vo-1",
+                                  std::string("GET /v1/subscribers/") + kImsi0 +
+                                      " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"));
+  EXPECT_TRUE(EndsWithCloseNotify(chip_port_, "ota-gw-1", ""));  // idle: the read timeout
+}
 
 TEST_F(KmsdTlsTest, ClientCertificatesMapToRoles) {
   IssueCertificate("vo-1");
