@@ -107,12 +107,16 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
   }
   ScRole role(session);
   auto step = role.OnPacket(sub->view, pending.get(), packet);
+  // A packet that does not belong to the exchange in progress changes nothing: the
+  // genuine chip's pending session is put back (packets of one IMSI are serialised
+  // by its lock, so nothing took its place meanwhile).
+  auto keep_pending = [&] {
+    if (!pending) return;
+    std::lock_guard lock(mu_);
+    pending_.emplace(imsi, std::move(pending));
+  };
   if (!step.ok()) {
-    // A packet that does not verify changes nothing: keep the pending session.
-    if (pending) {
-      std::lock_guard lock(mu_);
-      pending_.emplace(imsi, std::move(pending));
-    }
+    keep_pending();  // a packet that does not verify
     return step.status();
   }
   const storage::SubscriberRecord& r = sub->record;
@@ -167,8 +171,13 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
                                                                                        : "activation_rejected";
       } else {
         // Under a key that is not the current one (the previous Ki_2) nothing
-        // moves: such a packet is answered, but only a resync is acted on.
-        if (under_current) SIMKMS_RETURN_IF_ERROR(advance());
+        // moves, the exchange in progress included: such a packet is answered,
+        // but only a resync is acted on.
+        if (under_current) {
+          SIMKMS_RETURN_IF_ERROR(advance());
+        } else {
+          keep_pending();
+        }
         result.outcome = "rejected";
       }
       break;
@@ -177,6 +186,7 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
       // ahead, or it would lock the genuine chip out of re-keys or of the
       // resync of a lost COMMIT (docs/lifecycle.md: misuse 1.2 changes nothing
       // but the audit). Replays and floods are held back by DecideCloneAlarm.
+      keep_pending();  // a clone's packet must not cancel the genuine chip's re-key
       SIMKMS_ASSIGN_OR_RETURN(CloneAlarmAction action, registry.RecordCloneAlarm(imsi, channel.version, step->counter_in));
       result.outcome = action == CloneAlarmAction::kAudit      ? "clone_alarm"
                        : action == CloneAlarmAction::kSuppress ? "clone_alarm_suppressed"
