@@ -224,7 +224,11 @@ void Daemon::Stop() {
     if (r.admin_server) r.admin_server->Stop();
     if (r.signals) r.signals->cancel();
   });
-  // In-flight crypto jobs complete; their replies are posted and written, then the loop drains.
+  // In-flight crypto jobs complete, so every state change they make is committed.
+  // io.stop() then ends the loop without running what is still queued on it: a reply
+  // posted or being written at that moment is dropped (issue 12, "graceful stop", is
+  // open). The peers recover: an MSC asks again (new SQNs; a skipped SQN is harmless),
+  // a chip resends under the loss rules of docs/protocol.md §6.
   r.stopper = std::thread([&r] {
     r.crypto->Stop();
     r.io.stop();
