@@ -204,6 +204,19 @@ struct Store::Rep {
     return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, cf(c)));
   }
 
+  // Every record of column family c, each checked and decoded as by Decode.
+  template <typename R>
+  StatusOr<std::vector<R>> ListAll(Cf c, StatusOr<R> (*decode)(ByteView), const char* what) const {
+    std::vector<R> out;
+    auto it = Iter(rocksdb::ReadOptions(), c);
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      SIMKMS_ASSIGN_OR_RETURN(R r, Decode(decode, c, it->key().ToStringView(), View(it->value())));
+      out.push_back(std::move(r));
+    }
+    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), what));
+    return out;
+  }
+
   std::unique_ptr<rocksdb::Iterator> PendingIter(rocksdb::WriteBatchWithIndex& batch, Cf c) const {
     return std::unique_ptr<rocksdb::Iterator>(
         batch.NewIteratorWithBase(cf(c), db->NewIterator(rocksdb::ReadOptions(), cf(c))));

@@ -13,7 +13,6 @@
 #include "storage/store_internal.h"
 
 namespace simkms::storage {
-
 StatusOr<VerRecord> Store::GetVer(uint32_t ver) const {
   const std::string key = U32Key(ver);
   SIMKMS_ASSIGN_OR_RETURN(std::optional<std::string> v, rep_->Get(rocksdb::ReadOptions(), kVers, key));
@@ -22,26 +21,11 @@ StatusOr<VerRecord> Store::GetVer(uint32_t ver) const {
 }
 
 StatusOr<std::vector<VerRecord>> Store::ListVers() const {
-  std::vector<VerRecord> out;
-  auto it = rep_->Iter(rocksdb::ReadOptions(), kVers);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    SIMKMS_ASSIGN_OR_RETURN(VerRecord r, rep_->Decode(&DecodeVerRecord, kVers, it->key().ToStringView(), View(it->value())));
-    out.push_back(std::move(r));
-  }
-  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list vers"));
-  return out;
+  return rep_->ListAll(kVers, &DecodeVerRecord, "list vers");
 }
 
 StatusOr<std::vector<RangeRecord>> Store::ListRanges() const {
-  std::vector<RangeRecord> out;
-  auto it = rep_->Iter(rocksdb::ReadOptions(), kRanges);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    SIMKMS_ASSIGN_OR_RETURN(RangeRecord r,
-                            rep_->Decode(&DecodeRangeRecord, kRanges, it->key().ToStringView(), View(it->value())));
-    out.push_back(std::move(r));
-  }
-  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list ranges"));
-  return out;
+  return rep_->ListAll(kRanges, &DecodeRangeRecord, "list ranges");
 }
 
 StatusOr<RangeRecord> Store::GetRange(std::string_view id) const {
@@ -151,14 +135,7 @@ StatusOr<WrappedKeyRecord> Store::GetWrappedKey(std::string_view key_id) const {
 }
 
 StatusOr<std::vector<WrappedKeyRecord>> Store::ListWrappedKeys() const {
-  std::vector<WrappedKeyRecord> out;
-  auto it = rep_->Iter(rocksdb::ReadOptions(), kWrappedKeys);
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    SIMKMS_ASSIGN_OR_RETURN(WrappedKeyRecord r, rep_->Decode(&DecodeWrappedKeyRecord, kWrappedKeys, it->key().ToStringView(), View(it->value())));
-    out.push_back(std::move(r));
-  }
-  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "list wrapped keys"));
-  return out;
+  return rep_->ListAll(kWrappedKeys, &DecodeWrappedKeyRecord, "list wrapped keys");
 }
 
 StatusOr<Bytes> Store::GetMeta(std::string_view key) const {
