@@ -64,19 +64,14 @@ StatusOr<TransportReceiver> TransportReceiver::Open(p11::Session& runtime) {
   priv.Blob(CKA_UNWRAP_TEMPLATE, ByteView(reinterpret_cast<const uint8_t*>(inner.data()), inner.size_bytes()));
   priv.Bool(CKA_MODIFIABLE, false);  // last: token_policy.h
   CK_MECHANISM mechanism{CKM_RSA_PKCS_KEY_PAIR_GEN, nullptr, 0};
-  CK_OBJECT_HANDLE pub_handle = CK_INVALID_HANDLE;
-  CK_OBJECT_HANDLE priv_handle = CK_INVALID_HANDLE;
-  SIMKMS_RETURN_IF_ERROR(p11::CkStatus(
-      runtime.functions()->C_GenerateKeyPair(runtime.handle(), &mechanism, pub.data(), pub.size(), priv.data(),
-                                             priv.size(), &pub_handle, &priv_handle),
-      "C_GenerateKeyPair(transport key pair on the runtime token)"));
-  p11::ScopedObject pub_key(runtime.functions(), runtime.handle(), pub_handle);
-  p11::ScopedObject priv_key(runtime.functions(), runtime.handle(), priv_handle);
+  SIMKMS_ASSIGN_OR_RETURN(p11::KeyPair pair,
+                          runtime.GenerateKeyPair(mechanism, pub, priv, "transport key pair on the runtime token"));
+  const CK_OBJECT_HANDLE pub_handle = pair.public_key.get();
   TransportPublicKey exported;
   SIMKMS_ASSIGN_OR_RETURN(exported.modulus, runtime.GetAttribute(pub_handle, CKA_MODULUS, "transport key modulus"));
   SIMKMS_ASSIGN_OR_RETURN(exported.public_exponent,
                           runtime.GetAttribute(pub_handle, CKA_PUBLIC_EXPONENT, "transport key exponent"));
-  return TransportReceiver(runtime, std::move(pub_key), std::move(priv_key), std::move(exported));
+  return TransportReceiver(runtime, std::move(pair.public_key), std::move(pair.private_key), std::move(exported));
 }
 
 StatusOr<CK_OBJECT_HANDLE> TransportReceiver::Receive(const ObjectPolicy& policy, const std::string& label,

@@ -85,16 +85,14 @@ StatusOr<storage::VerRecord> Registry::AddVer(NewVer request) {
   record.created_at = clock_() / 1000;
   SIMKMS_ASSIGN_OR_RETURN(record.op_ciphertext,
                           SealField(session_, keys_.op_encryption, OpAssociatedData(request.ver), request.op));
-  bool created = false;
-  CK_OBJECT_HANDLE k1 = CK_INVALID_HANDLE;
+  // A K1 this call creates is destroyed on every failure below, kept only once
+  // its VER record is committed.
+  p11::ScopedObject new_k1;
   if (ceremony_ != nullptr) {
-    SIMKMS_ASSIGN_OR_RETURN(k1, ceremony_->EnsureK1(request.ver, request.profile, &created));
-    auto kcv = ceremony_->K1Kcv(request.ver, request.profile);
-    if (!kcv.ok()) {
-      if (created) session_.DestroyObject(k1, "K1 after failure").IgnoreError();
-      return kcv.status();
-    }
-    record.k1_kcv = *kcv;
+    bool created = false;
+    SIMKMS_ASSIGN_OR_RETURN(CK_OBJECT_HANDLE k1, ceremony_->EnsureK1(request.ver, request.profile, &created));
+    if (created) new_k1 = p11::ScopedObject(session_.functions(), session_.handle(), k1);
+    SIMKMS_ASSIGN_OR_RETURN(record.k1_kcv, ceremony_->K1Kcv(request.ver, request.profile));
   } else {
     // kmsd: K1 was moved by `kmsctl ver add` with the ceremony token, which sends
     // the KCV it computed there (kmsd cannot: K1 only derives, and MK is not here).
@@ -116,10 +114,8 @@ StatusOr<storage::VerRecord> Registry::AddVer(NewVer request) {
                                                   {"dh_group", request.dh_group},
                                                   {"k1_kcv", ToHex(record.k1_kcv)},
                                                   {"amf", ToHex(record.amf)}}));
-  if (!committed.ok()) {
-    if (created) session_.DestroyObject(k1, "K1 after failed commit").IgnoreError();
-    return committed.WithContext(subject);
-  }
+  if (!committed.ok()) return committed.WithContext(subject);
+  if (new_k1) new_k1.Release();
   return record;
 }
 

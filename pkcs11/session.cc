@@ -141,6 +141,18 @@ StatusOr<ScopedObject> Session::GenerateKey(CK_MECHANISM mechanism, Attributes& 
   return ScopedObject(f_, handle_, h);
 }
 
+StatusOr<KeyPair> Session::GenerateKeyPair(CK_MECHANISM mechanism, Attributes& pub, Attributes& priv,
+                                           std::string_view what) {
+  std::unique_lock<std::shared_mutex> lock(module_->token_object_lock(), std::defer_lock);
+  if (MakesTokenObject(pub) || MakesTokenObject(priv)) lock.lock();
+  CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE;
+  CK_OBJECT_HANDLE hpriv = CK_INVALID_HANDLE;
+  SIMKMS_RETURN_IF_ERROR(CkStatus(
+      f_->C_GenerateKeyPair(handle_, &mechanism, pub.data(), pub.size(), priv.data(), priv.size(), &hpub, &hpriv),
+      Op("C_GenerateKeyPair", what)));
+  return KeyPair{ScopedObject(f_, handle_, hpub), ScopedObject(f_, handle_, hpriv)};
+}
+
 StatusOr<ScopedObject> Session::DeriveKey(CK_MECHANISM mechanism, CK_OBJECT_HANDLE base, Attributes& a,
                                           std::string_view what) {
   auto lock = LockIfTokenObject(*module_, a);

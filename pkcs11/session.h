@@ -82,6 +82,12 @@ class EncryptOperation {
   CK_SESSION_HANDLE session_;
 };
 
+// A key pair just generated: both halves destroyed unless released.
+struct KeyPair {
+  ScopedObject public_key;
+  ScopedObject private_key;
+};
+
 class Session {
  public:
   static StatusOr<Session> Open(std::shared_ptr<Module> module, CK_SLOT_ID slot, bool read_write = true);
@@ -102,6 +108,8 @@ class Session {
   Status InitPin(const SecretBytes& pin);  // as SO
 
   StatusOr<ScopedObject> GenerateKey(CK_MECHANISM mechanism, Attributes& attributes, std::string_view what);
+  StatusOr<KeyPair> GenerateKeyPair(CK_MECHANISM mechanism, Attributes& public_attributes,
+                                    Attributes& private_attributes, std::string_view what);
   StatusOr<ScopedObject> DeriveKey(CK_MECHANISM mechanism, CK_OBJECT_HANDLE base, Attributes& attributes,
                                    std::string_view what);
   StatusOr<ScopedObject> CreateObject(Attributes& attributes, std::string_view what);

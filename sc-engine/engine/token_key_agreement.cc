@@ -52,13 +52,9 @@ StatusOr<TokenEphemeral> GenerateEphemeral(p11::Session& session, const protocol
   } else {
     pub.Blob(CKA_PRIME, group.ffdh.p).Blob(CKA_BASE, group.ffdh.g);
   }
-  CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE;
-  CK_OBJECT_HANDLE hpriv = CK_INVALID_HANDLE;
-  CK_FUNCTION_LIST* f = session.functions();
-  CK_RV rv = f->C_GenerateKeyPair(session.handle(), &mechanism, pub.data(), pub.size(), priv.data(), priv.size(),
-                                  &hpub, &hpriv);
-  if (rv != CKR_OK) return InternalError("C_GenerateKeyPair(ephemeral DH): CKR " + std::to_string(rv));
-  TokenEphemeral out{p11::ScopedObject(f, session.handle(), hpriv), p11::ScopedObject(f, session.handle(), hpub), {}};
+  SIMKMS_ASSIGN_OR_RETURN(p11::KeyPair pair, session.GenerateKeyPair(mechanism, pub, priv, "ephemeral DH"));
+  const CK_OBJECT_HANDLE hpub = pair.public_key.get();
+  TokenEphemeral out{std::move(pair.private_key), std::move(pair.public_key), {}};
   if (ec) {
     SIMKMS_ASSIGN_OR_RETURN(Bytes point, session.GetAttribute(hpub, CKA_EC_POINT, "EC public point"));
     // DER OCTET STRING around 04|X|Y (65 bytes): 04 41 ...

@@ -194,5 +194,49 @@ TEST_F(SubscriberRegistryTest, EachTokenCallOfAGroupCommitFailingInTurnLosesNoth
   EXPECT_TRUE(verified.ok) << verified.problem;
 }
 
+// Adding a VER with the ceremony token (kmsctl's `ver add`) on tokens that fail:
+// each token call failing in turn, on either token. Whatever fails, either the VER
+// is committed with its K1 on the runtime token, or neither is there: a K1 the
+// attempt moved is destroyed with the failure (a ScopedObject kept only once the
+// VER record is durable), so no key without a record is left behind.
+TEST_F(SubscriberRegistryTest, AddingAVerWithEachTokenCallFailingInTurnLeavesNoK1WithoutItsRecord) {
+  auto failing_runtime = p11::FaultInjection::Wrap(ts_.module);
+  auto failing_ceremony = p11::FaultInjection::Wrap(cs_.module);
+  p11::Session runtime = Unwrap(p11::Session::Open(failing_runtime, ts_.slot));
+  p11::Session ceremony = Unwrap(p11::Session::Open(failing_ceremony, cs_.slot));
+  kms::CeremonyToken mk = Unwrap(kms::CeremonyToken::Open(ceremony, runtime));
+  kms::Registry registry(runtime, keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; }, &mk);
+
+  uint64_t n = 1;
+  for (;; ++n) {
+    SCOPED_TRACE("token call " + std::to_string(n) + " fails");
+    const uint32_t number = static_cast<uint32_t>(2 + n);  // a fresh VER each step
+    kms::NewVer ver;
+    ver.ver = number;
+    ver.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
+    p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
+    auto added = registry.AddVer(std::move(ver));
+    const bool faulted = p11::FaultInjection::failed_calls() > 0;
+    p11::FaultInjection::Disarm();
+    auto record = store_->GetVer(number);
+    auto k1 = kms::FindK1(s(), number);
+    if (added.ok()) {
+      ASSERT_OK(record);
+      ASSERT_OK(k1);
+      EXPECT_EQ(record->k1_kcv, Unwrap(mk.K1Kcv(number, kms::Profile::kModern)));
+    } else {
+      EXPECT_EQ(record.status().code(), StatusCode::kNotFound) << added.status().ToString();
+      EXPECT_EQ(k1.status().code(), StatusCode::kNotFound) << "K1 left without its VER after: "
+                                                           << added.status().ToString();
+    }
+    if (!faulted) {
+      ASSERT_OK(added);
+      break;
+    }
+    ASSERT_LT(n, 200u) << "adding the VER never finished";
+  }
+  EXPECT_GT(n, 3u) << "the wrapper saw too few token calls to mean anything";
+}
+
 }  // namespace
 }  // namespace simkms::sc
