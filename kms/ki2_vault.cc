@@ -55,6 +55,26 @@ StatusOr<p11::ScopedObject> Ki2Vault::Unwrap(p11::Session& session, const Wrappe
   return key;
 }
 
+// Destroys the cache's keys when their last user lets go, on its own session
+// under its own lock, whatever thread that user runs on.
+class Ki2Cache::Reaper {
+ public:
+  explicit Reaper(p11::Session session) : session_(std::move(session)) {}
+
+  Handle Adopt(p11::ScopedObject key, std::shared_ptr<Reaper> self) {
+    const CK_OBJECT_HANDLE h = key.Release();
+    return Handle(new p11::ScopedObject(session_.functions(), session_.handle(), h),
+                  [self = std::move(self)](const p11::ScopedObject* object) {
+                    std::lock_guard lock(self->mu_);
+                    delete object;  // C_DestroyObject on the reaper's session
+                  });
+  }
+
+ private:
+  std::mutex mu_;
+  p11::Session session_;
+};
+
 StatusOr<Ki2Cache::Handle> Ki2Cache::Get(p11::Session& session, const std::string& key_id,
                                          const WrappedKi2& wrapped) {
   {
@@ -68,10 +88,15 @@ StatusOr<Ki2Cache::Handle> Ki2Cache::Get(p11::Session& session, const std::strin
   }
   // Unwrap outside the lock: token calls are the slow part.
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key, vault_.Unwrap(session, wrapped, key_id));
-  Handle handle = std::make_shared<const p11::ScopedObject>(std::move(key));
   std::lock_guard lock(mu_);
   if (auto it = index_.find(key_id); it != index_.end()) return it->second->second;  // another thread won
-  if (capacity_ == 0) return handle;
+  if (capacity_ == 0) return std::make_shared<const p11::ScopedObject>(std::move(key));  // used and gone here
+  if (reaper_ == nullptr) {
+    auto own = p11::Session::Open(session.module(), session.slot(), /*read_write=*/false);
+    if (!own.ok()) return own.status().WithContext("Ki_2 cache: a session to destroy evicted keys on");
+    reaper_ = std::make_shared<Reaper>(std::move(*own));
+  }
+  Handle handle = reaper_->Adopt(std::move(key), reaper_);
   lru_.emplace_front(key_id, handle);
   index_[key_id] = lru_.begin();
   while (lru_.size() > capacity_) {

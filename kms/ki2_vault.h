@@ -52,9 +52,14 @@ class Ki2Vault {
 };
 
 // A bounded LRU cache of unwrapped Ki_2 handles, keyed by the key id. Entries are
-// shared: an evicted key stays alive until its last user releases it. The cache
-// must be destroyed before the sessions that created its objects.
-// Thread-safe.
+// shared: an evicted key stays alive until its last user releases it, and is then
+// destroyed on a session of the cache's own (opened with the first unwrap), not
+// on the worker session that unwrapped it: that session belongs to whichever
+// worker holds it now (pkcs11/session.h), while the last user of a key can be any
+// thread. Session objects are visible to every session of the application, so
+// any of its sessions may destroy them; the objects live as long as the session
+// that created them, so the cache must be destroyed before the sessions it
+// unwrapped in are closed. Thread-safe.
 class Ki2Cache {
  public:
   using Handle = std::shared_ptr<const p11::ScopedObject>;
@@ -69,9 +74,12 @@ class Ki2Cache {
   std::size_t misses() const;
 
  private:
+  class Reaper;
+
   const Ki2Vault& vault_;
   const std::size_t capacity_;
   mutable std::mutex mu_;
+  std::shared_ptr<Reaper> reaper_;  // guarded by mu_; shared with every handle it will destroy
   std::list<std::pair<std::string, Handle>> lru_;  // front = most recent; guarded by mu_
   std::unordered_map<std::string, std::list<std::pair<std::string, Handle>>::iterator> index_;  // guarded by mu_
   std::size_t hits_ = 0;    // guarded by mu_

@@ -4,6 +4,8 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
+#include <thread>
+
 #include "kms/derivation_data.h"
 #include "kms/k1_export.h"
 #include "kms/kcv.h"
@@ -248,8 +250,12 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
   EXPECT_EQ(cache.hits(), 2u);
   cache.Evict("a");
   EXPECT_EQ(cache.size(), 1u);
-  // The evicted handle stays valid while held.
+  // The evicted handle stays valid while held, and its key is destroyed when the
+  // last holder lets go -- here on another thread, through the cache's own session.
   EXPECT_OK(TokenKcv(s(), a->get(), "held"));
+  const CK_OBJECT_HANDLE evicted = a->get();
+  std::thread([held = std::move(a)]() mutable { held.reset(); }).join();
+  EXPECT_FALSE(TokenKcv(s(), evicted, "released").ok()) << "an evicted Ki_2 outlived its last holder";
 }
 
 TEST_F(KeyHierarchyTest, SealedFieldsBindTheirAssociatedData) {
