@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include "base/secret_hex.h"
+
 namespace simkms {
 
 void SecureWipe(void* data, std::size_t size) {
@@ -28,24 +30,9 @@ std::string ToHex(ByteView bytes) {
   return out;
 }
 
-namespace {
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 StatusOr<Bytes> FromHex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return InvalidArgumentError("hex string has odd length " + std::to_string(hex.size()));
   Bytes out(hex.size() / 2);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    int hi = HexValue(hex[2 * i]);
-    int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return InvalidArgumentError("not a hex digit at position " + std::to_string(2 * i));
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
+  SIMKMS_RETURN_IF_ERROR(DecodeHexInto(hex, out));
   return out;
 }
 

@@ -3,22 +3,11 @@
 #include <algorithm>
 #include <string>
 
+#include "base/wiped_buffer.h"
 #include "kms/secret_field.h"
 #include "kms/token_block_cipher.h"
 
 namespace simkms::kms {
-namespace {
-
-// A Block copy of a secret that is wiped when it goes out of scope.
-struct WipedBlock {
-  Block value{};
-  WipedBlock() = default;
-  WipedBlock(const WipedBlock&) = delete;
-  WipedBlock& operator=(const WipedBlock&) = delete;
-  ~WipedBlock() { SecureWipe(value.data(), value.size()); }
-};
-
-}  // namespace
 
 StatusOr<SecretBytes> OpenVerOp(p11::Session& session, const ServiceKeys& keys, uint32_t ver,
                                 ByteView op_ciphertext) {
@@ -32,14 +21,14 @@ StatusOr<SecretBytes> OpenVerOp(p11::Session& session, const ServiceKeys& keys, 
   return op;
 }
 
-StatusOr<Block> ComputeOpcInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key, const SecretBytes& op) {
-  if (op.size() != 16) return InvalidArgumentError("OP must be 16 bytes, got " + std::to_string(op.size()));
-  WipedBlock op_block;
-  std::ranges::copy(op.reveal(), op_block.value.begin());
+StatusOr<SecretArray<16>> ComputeOpcInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key,
+                                        const SecretBytes& op) {
+  SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> op_block, SecretArray<16>::Copy(op, "OP"));
   TokenBlockCipher k(session, subscriber_key);
   // ComputeOpc computes E_K(OP) into its result and xors OP into it in place:
   // no other temporary holds a function of K.
-  return ComputeOpc(k, op_block.value);
+  SIMKMS_ASSIGN_OR_RETURN(Block opc, ComputeOpc(k, op_block.reveal()));
+  return SecretArray<16>::Take(opc);
 }
 
 StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key,
@@ -47,6 +36,9 @@ StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, 
                                                          const std::vector<std::pair<Block, Sqn>>& requests,
                                                          const Amf& amf) {
   std::vector<AuthVector> vectors;
+  // The vectors carry CK, IK and XRES: wiped, not just freed, if an error ends
+  // the batch (on success they are moved out and nothing is left to wipe).
+  WipeOnExit wipe_on_error(vectors);
   vectors.reserve(requests.size());
   // One cipher for the batch: it keeps a single C_EncryptInit open across every
   // block of every vector and finalises it when it goes out of scope.
@@ -55,12 +47,10 @@ StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, 
     const auto& [rand, sqn] = requests[i];
     auto v = GenerateAuthVector(k, opc, rand, sqn, amf);
     if (!v.ok()) {
-      // The vectors made so far carry CK, IK and XRES: wiped, not just freed.
-      if (!vectors.empty()) SecureWipe(vectors.data(), vectors.size() * sizeof(AuthVector));
       return v.status().WithContext("vector " + std::to_string(i + 1) + " of " + std::to_string(requests.size()));
     }
+    WipeOnExit wipe_copy(*v);  // the copy left in `v`
     vectors.push_back(*v);
-    SecureWipe(&*v, sizeof(AuthVector));  // the copy left in `v`
   }
   return vectors;
 }

@@ -12,10 +12,9 @@
 //  - Outputs of vector generation and AUTS verification (RAND, XRES, CK, IK,
 //    AUTN, SRES, Kc, SQN_MS) are network-bound values and come back in plain
 //    arrays. OP and OPc are secrets of the operator: OP comes in as SecretBytes;
-//    OPc comes back as a Block because Milenage takes it that way, and callers
-//    keep it no longer than the computation that needs it and wipe it
-//    (SecureWipe) afterwards. Milenage's intermediate blocks are wiped by
-//    kms/milenage.cc; the copies made here are wiped before return.
+//    OPc comes back as a SecretArray<16> (wiped when it goes away), whose reveal()
+//    is the Block Milenage takes. Milenage's intermediate blocks are wiped by
+//    kms/milenage.cc; the copies made here are wiping types too.
 //  - A token error aborts the call with its code; no partial result is returned.
 #pragma once
 
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "base/secret_array.h"
 #include "base/status.h"
 #include "kms/milenage.h"
 #include "kms/token_keys.h"
@@ -40,7 +40,8 @@ StatusOr<SecretBytes> OpenVerOp(p11::Session& session, const ServiceKeys& keys, 
 
 // OPc = OP xor E_K(OP), with AES-ECB on the subscriber key's handle. One block
 // encryption. InvalidArgument if op is not 16 bytes.
-StatusOr<Block> ComputeOpcInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key, const SecretBytes& op);
+StatusOr<SecretArray<16>> ComputeOpcInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key,
+                                        const SecretBytes& op);
 
 // One authentication vector per (RAND, SQN) request, in request order, all with
 // AMF `amf`. Uses ONE multi-part encrypt operation for the whole batch (one

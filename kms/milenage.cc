@@ -5,6 +5,8 @@
 #include <string>
 
 #include "base/bytes.h"
+#include "base/secret_array.h"
+#include "base/wiped_buffer.h"
 
 namespace simkms::kms {
 namespace {
@@ -26,17 +28,15 @@ constexpr OutParams kOut5{"OUT5", 96 / 8, 0x08};
 // are not meant to leave the algorithm (OUT1..OUT5 contain more than the
 // truncated outputs), so they are wiped on every exit path, errors included.
 struct Scratch {
-  Block temp{};
-  Block input{};  // the block handed to the cipher
-  Block out{};
+  SecretArray<16> temp_value;
+  SecretArray<16> input_value;
+  SecretArray<16> out_value;
+  Block& temp = temp_value.mutable_array();
+  Block& input = input_value.mutable_array();  // the block handed to the cipher
+  Block& out = out_value.mutable_array();
   Scratch() = default;
-  Scratch(const Scratch&) = delete;
+  Scratch(const Scratch&) = delete;  // the references would name the other's blocks
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() {
-    SecureWipe(temp.data(), temp.size());
-    SecureWipe(input.data(), input.size());
-    SecureWipe(out.data(), out.size());
-  }
 };
 
 Status Encrypt(BlockCipher& k, const Block& in, Block& out, const char* step) {
@@ -135,6 +135,8 @@ StatusOr<AuthVector> GenerateAuthVector(BlockCipher& k, const Block& opc, const 
   // The full computation also yields f1* and f5*, which a vector does not need;
   // one extra block keeps a single, test-vector-checked code path.
   SIMKMS_ASSIGN_OR_RETURN(MilenageOutput o, ComputeMilenage(k, opc, rand, sqn, amf));
+  // AK and AK* are not outputs; AK would unmask SQN for an observer of AUTN.
+  WipeOnExit wipe_output(o);
   AuthVector v;
   v.rand = rand;
   v.xres = o.res;
@@ -146,10 +148,6 @@ StatusOr<AuthVector> GenerateAuthVector(BlockCipher& k, const Block& opc, const 
   for (std::size_t i = 0; i < 8; ++i) v.autn[8 + i] = o.mac_a[i];
   v.sres = ConvertResToSres(o.res);
   v.kc = ConvertToKc(o.ck, o.ik);
-  // AK and AK* are not outputs; AK would unmask SQN for an observer of AUTN.
-  SecureWipe(o.ak.data(), o.ak.size());
-  SecureWipe(o.ak_star.data(), o.ak_star.size());
-  SecureWipe(o.mac_s.data(), o.mac_s.size());
   return v;
 }
 
@@ -157,6 +155,7 @@ StatusOr<AutnCheckResult> CheckAutn(BlockCipher& k, const Block& opc, const Bloc
                                     const Block& autn) {
   Scratch s;
   AutnCheckResult r;
+  WipeOnExit wipe_result(r);  // RES is known before MAC-A is checked; the caller gets a copy
   SIMKMS_RETURN_IF_ERROR(ComputeTemp(k, opc, rand, s));
 
   // OUT2 first: AK is needed to unmask SQN before f1 can be recomputed.
@@ -167,7 +166,6 @@ StatusOr<AutnCheckResult> CheckAutn(BlockCipher& k, const Block& opc, const Bloc
 
   SIMKMS_RETURN_IF_ERROR(ComputeOut1(k, opc, r.sqn, r.amf, s));
   if (!ConstantTimeEquals(ByteView(s.out.data(), 8), ByteView(autn.data() + 8, 8))) {
-    SecureWipe(r.res.data(), r.res.size());
     return UnauthenticatedError("MAC failure");
   }
 
@@ -194,12 +192,12 @@ StatusOr<Sqn> VerifyAuts(BlockCipher& k, const Block& opc, const Block& rand, co
   static constexpr Amf kResyncAmf = {0x00, 0x00};  // TS 33.102 6.3.3
   Scratch s;
   Sqn sqn_ms{};
+  WipeOnExit wipe_sqn_ms(sqn_ms);  // known before MAC-S is checked; the caller gets a copy
   SIMKMS_RETURN_IF_ERROR(ComputeTemp(k, opc, rand, s));
   SIMKMS_RETURN_IF_ERROR(ComputeOut(k, opc, kOut5, s));
   for (std::size_t i = 0; i < 6; ++i) sqn_ms[i] = auts[i] ^ s.out[i];
   SIMKMS_RETURN_IF_ERROR(ComputeOut1(k, opc, sqn_ms, kResyncAmf, s));
   if (!ConstantTimeEquals(ByteView(s.out.data() + 8, 8), ByteView(auts.data() + 6, 8))) {
-    SecureWipe(sqn_ms.data(), sqn_ms.size());
     return UnauthenticatedError("AUTS MAC-S failure");
   }
   return sqn_ms;

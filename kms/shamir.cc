@@ -9,6 +9,8 @@
 #include <optional>
 #include <utility>
 
+#include "base/wiped_buffer.h"
+
 namespace simkms::kms::shamir {
 
 namespace gf256 {
@@ -50,18 +52,6 @@ constexpr std::string_view kSetIdDomain = "SIMKMS-SHARE-SET";
 constexpr std::size_t kCeremonyIdSize = 16;
 constexpr std::size_t kHexGroup = 4;        // hex digits per printed group
 constexpr std::size_t kMaxTextSize = 1024;  // far above the longest share (64-byte secret)
-
-// Wipes a std::string that held share material when the scope ends.
-class StringWiper {
- public:
-  explicit StringWiper(std::string& s) : s_(s) {}
-  ~StringWiper() { SecureWipe(s_.data(), s_.size()); }
-  StringWiper(const StringWiper&) = delete;
-  StringWiper& operator=(const StringWiper&) = delete;
-
- private:
-  std::string& s_;
-};
 
 std::string UpperHex(ByteView bytes) {
   std::string out = ToHex(bytes);
@@ -212,7 +202,7 @@ StatusOr<std::string> FormatShare(const ShareInfo& info, const SecretBytes& y) {
   SIMKMS_RETURN_IF_ERROR(ComputeCheck(info, set_id, y, check));
 
   std::string body = UpperHex(y.reveal());
-  StringWiper wipe_body(body);
+  WipeOnExit wipe_body(body);
   std::string out;
   out.reserve(64 + body.size() * 5 / 4);
   out.append(kMagic1).append("-").append(kMagic2).append("-");
@@ -233,7 +223,7 @@ StatusOr<ParsedShare> ParseShare(std::string_view text) {
   }
   // Canonical form: no whitespace, upper case, fields split on runs of '-'.
   std::string canon;
-  StringWiper wipe_canon(canon);
+  WipeOnExit wipe_canon(canon);
   canon.reserve(text.size());
   for (char c : text) {
     const auto uc = static_cast<unsigned char>(c);
@@ -290,7 +280,7 @@ StatusOr<ParsedShare> ParseShare(std::string_view text) {
   const std::size_t first_group = 6;
   const std::size_t last_group = fields.size() - 2;
   std::string digits;
-  StringWiper wipe_digits(digits);
+  WipeOnExit wipe_digits(digits);
   std::optional<std::size_t> odd_group;
   for (std::size_t g = first_group; g <= last_group; ++g) {
     const bool is_last = g == last_group;

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "base/openssl_ptr.h"
+#include "base/secret_array.h"
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
 
@@ -67,16 +68,11 @@ StatusOr<Bytes> SoftwareDesKcv(const SecretBytes& key) {
 }
 
 StatusOr<SecretBytes> SoftwareOpc(const SecretBytes& key, const SecretBytes& op) {
-  if (op.size() != 16) return InvalidArgumentError("OP must be 16 bytes, got " + std::to_string(op.size()));
+  SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> op_block, SecretArray<16>::Copy(op, "OP"));
   SIMKMS_ASSIGN_OR_RETURN(auto aes, SoftwareAes128::Create(key));
-  Block op_block{};
-  std::copy(op.reveal().begin(), op.reveal().end(), op_block.begin());
-  auto opc = ComputeOpc(*aes, op_block);
-  SecureWipe(op_block.data(), op_block.size());
+  auto opc = ComputeOpc(*aes, op_block.reveal());
   if (!opc.ok()) return opc.status().WithContext("OPc");
-  SecretBytes out = SecretBytes::Copy(*opc);
-  SecureWipe(opc->data(), opc->size());
-  return out;
+  return SecretArray<16>::Take(*opc).ToSecretBytes();
 }
 
 StatusOr<Bytes> SoftwareAesKcv(const SecretBytes& key) {

@@ -3,8 +3,11 @@
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
+#include <type_traits>
 
+#include "base/secret_array.h"
 #include "pkcs11/error.h"
+#include "pkcs11/secret_attribute.h"
 #include "pkcs11/module.h"
 
 namespace simkms::p11 {
@@ -61,10 +64,9 @@ StatusOr<std::vector<CK_OBJECT_HANDLE>> FindOperation::Next(std::size_t max) {
 EncryptOperation::~EncryptOperation() {
   if (f_ == nullptr) return;
   // Block-aligned ECB leaves nothing to flush; C_EncryptFinal ends the operation.
-  uint8_t scratch[64];
-  CK_ULONG len = sizeof scratch;
-  f_->C_EncryptFinal(session_, scratch, &len);
-  SecureWipe(scratch, sizeof scratch);
+  SecretArray<64> scratch;
+  CK_ULONG len = scratch.size();
+  f_->C_EncryptFinal(session_, scratch.mutable_data(), &len);
 }
 
 Status EncryptOperation::Update(ByteView in, uint8_t* out) {
@@ -262,14 +264,34 @@ Status Session::DestroyObject(CK_OBJECT_HANDLE object, std::string_view what) {
   return CkStatus(f_->C_DestroyObject(handle_, object), Op("C_DestroyObject", what));
 }
 
-StatusOr<Bytes> Session::GetAttribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, std::string_view what) {
+namespace {
+
+// The two-call C_GetAttributeValue (length, then value) into a Bytes or a SecretBytes.
+template <typename Buffer>
+StatusOr<Buffer> ReadAttribute(CK_FUNCTION_LIST* f, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                               CK_ATTRIBUTE_TYPE type, std::string_view what) {
   CK_ATTRIBUTE attr{type, nullptr, 0};
-  SIMKMS_RETURN_IF_ERROR(CkStatus(f_->C_GetAttributeValue(handle_, object, &attr, 1), Op("C_GetAttributeValue", what)));
-  Bytes out(attr.ulValueLen);
-  attr.pValue = out.data();
-  SIMKMS_RETURN_IF_ERROR(CkStatus(f_->C_GetAttributeValue(handle_, object, &attr, 1), Op("C_GetAttributeValue", what)));
+  SIMKMS_RETURN_IF_ERROR(CkStatus(f->C_GetAttributeValue(session, object, &attr, 1), Op("C_GetAttributeValue", what)));
+  Buffer out(attr.ulValueLen);
+  if constexpr (std::is_same_v<Buffer, SecretBytes>) {
+    attr.pValue = out.mutable_data();
+  } else {
+    attr.pValue = out.data();
+  }
+  SIMKMS_RETURN_IF_ERROR(CkStatus(f->C_GetAttributeValue(session, object, &attr, 1), Op("C_GetAttributeValue", what)));
   out.resize(attr.ulValueLen);
   return out;
+}
+
+}  // namespace
+
+StatusOr<Bytes> Session::GetAttribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, std::string_view what) {
+  return ReadAttribute<Bytes>(f_, handle_, object, type, what);
+}
+
+StatusOr<SecretBytes> GetSecretAttribute(Session& session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type,
+                                         std::string_view what) {
+  return ReadAttribute<SecretBytes>(session.functions(), session.handle(), object, type, what);
 }
 
 StatusOr<bool> Session::GetBoolAttribute(CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, std::string_view what) {

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "base/secret_hex.h"
+#include "base/wiped_buffer.h"
 #include "kms/ceremony.h"
 #include "kms/registry.h"
 #include "sc-engine/daemon/strict_json.h"
@@ -119,10 +121,8 @@ StatusOr<Json> Run(Services& s, p11::Session& session, const Json& request, cons
     SIMKMS_ASSIGN_OR_RETURN(v.k1_kcv, FromHex(k1_kcv));
     if (args.contains("op")) {
       SIMKMS_ASSIGN_OR_RETURN(std::string op_hex, Arg<std::string>(args, "op"));
-      SIMKMS_ASSIGN_OR_RETURN(Bytes op, FromHex(op_hex));
-      v.op = SecretBytes::Copy(op);
-      SecureWipe(op.data(), op.size());
-      SecureWipe(op_hex.data(), op_hex.size());
+      WipeOnExit wipe_op_hex(op_hex);
+      SIMKMS_ASSIGN_OR_RETURN(v.op, SecretFromHex(op_hex, "op"));
     }
     SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord record, registry.AddVer(std::move(v)));
     return VerJson(record);

@@ -8,6 +8,7 @@
 #include <deque>
 #include <optional>
 
+#include "base/wiped_buffer.h"
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 #include "sc-engine/gsup/gsup.h"
@@ -261,11 +262,9 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
           session, std::move(ask), [&crypto](sc::AucService::Job job) { crypto.Post(std::move(job)); },
           [self, shared_request, slot, started, resync](StatusOr<sc::AucService::Vectors> vectors) {
             // Wiped whether or not the strand runs the handler (a stopping io_context drops it).
-            std::shared_ptr<StatusOr<sc::AucService::Vectors>> held(
-                new StatusOr<sc::AucService::Vectors>(std::move(vectors)), [](StatusOr<sc::AucService::Vectors>* p) {
-                  if (p->ok() && !(*p)->empty()) SecureWipe((*p)->data(), (*p)->size() * sizeof(kms::AuthVector));
-                  delete p;
-                });
+            auto held = std::make_shared<HeldVectors>(
+                vectors.ok() ? HeldVectors(WipedBuffer<sc::AucService::Vectors>(std::move(*vectors)))
+                             : HeldVectors(vectors.status()));
             asio::post(self->stream_.get_executor(), [self, shared_request, slot, started, resync, held] {
               std::string outcome;
               std::size_t served = 0;
@@ -281,10 +280,13 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     });
   }
 
+  // The vectors a request's answer is made of, wiped when the last holder lets go.
+  using HeldVectors = StatusOr<WipedBuffer<sc::AucService::Vectors>>;
+
   // On the strand, once the SQN is durable (or the request failed): the result
-  // with the vectors (wiped here), or the error osmo-hlr would give. Empty
-  // bytes: no answer.
-  Bytes EncodeAnswer(const gsup::Message& request, StatusOr<sc::AucService::Vectors>& vectors, bool resync,
+  // with the vectors (their tuples wiped on return, the vectors when `held`
+  // goes), or the error osmo-hlr would give. Empty bytes: no answer.
+  Bytes EncodeAnswer(const gsup::Message& request, const HeldVectors& vectors, bool resync,
                      std::string& outcome, std::size_t& served) {
     if (!vectors.ok()) {
       const std::string peer = peer_ ? peer_->serial : std::string();
@@ -309,7 +311,7 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
       }
     }
     std::vector<gsup::AuthTuple> tuples;
-    for (kms::AuthVector& v : *vectors) {
+    for (const kms::AuthVector& v : vectors->get()) {
       gsup::AuthTuple t;
       t.rand = v.rand;
       t.sres = v.sres;
@@ -319,14 +321,10 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
       t.autn = v.autn;
       t.res.assign(v.xres.begin(), v.xres.end());
       tuples.push_back(std::move(t));
-      SecureWipe(&v, sizeof v);
     }
     served = tuples.size();
     auto result = gsup::MakeResult(request, std::move(tuples));
     StatusOr<Bytes> encoded = result.ok() ? gsup::Encode(*result) : StatusOr<Bytes>(result.status());
-    if (result.ok()) {
-      for (gsup::AuthTuple& t : result->tuples) WipeTuple(t);
-    }
     if (!encoded.ok()) {
       served = 0;
       outcome = "error_encode";
@@ -334,14 +332,6 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     }
     outcome = resync ? "resync" : "vectors";
     return std::move(*encoded);
-  }
-
-  static void WipeTuple(gsup::AuthTuple& t) {
-    SecureWipe(t.sres.data(), t.sres.size());
-    SecureWipe(t.kc.data(), t.kc.size());
-    SecureWipe(t.ik.data(), t.ik.size());
-    SecureWipe(t.ck.data(), t.ck.size());
-    SecureWipe(t.res.data(), t.res.size());
   }
 
   static Bytes EncodeError(const gsup::Message& request, gsup::GmmCause cause) {
@@ -398,11 +388,11 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     answers_[slot - first_slot_] = std::move(gsup_message);
     while (!answers_.empty() && answers_.front().has_value()) {
       Bytes message = std::move(*answers_.front());
+      WipeOnExit wipe_message(message);
       answers_.pop_front();
       ++first_slot_;
       if (message.empty()) continue;
       auto frame = gsup::EncodeGsupFrame(message);
-      SecureWipe(message.data(), message.size());
       if (frame.ok()) Write(std::move(*frame));
     }
     ReadMore();

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "base/wiped_buffer.h"
 #include "kms/token_policy.h"
 #include "pkcs11/error.h"
 #include "sc-engine/daemon/listener.h"
@@ -133,9 +134,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     const auto started = std::chrono::steady_clock::now();
     services_.crypto.Post([self = this->shared_from_this(), api = std::move(api), keep_alive,
                            started](p11::Session& session) mutable {
-      ApiResponse response = HandleApiRequest(self->services_, session, api);
-      // Request bodies may carry an activation code: wiped as soon as handled.
-      SecureWipe(api.body.data(), api.body.size());
+      ApiResponse response;
+      {
+        // Request bodies may carry an activation code: wiped as soon as handled.
+        WipeOnExit wipe_body(api.body);
+        response = HandleApiRequest(self->services_, session, api);
+      }
       asio::post(self->stream_.get_executor(), [self, response = std::move(response), keep_alive, started]() mutable {
         self->services_.metrics.Observe("simkms_api_request_seconds",
                                         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -154,7 +158,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     res->prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(Timeout());
     http::async_write(stream_, *res, [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-      SecureWipe(res->body().data(), res->body().size());  // a PUK read's answer carries the PUK
+      WipeOnExit wipe_body(res->body());  // a PUK read's answer carries the PUK
       if (ec || !keep_alive || self->services_.stopping) return self->Close(ec ? "write_error" : "done");
       self->Read();
     });

@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include "base/wiped_buffer.h"
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 #include "policy/roles.h"
@@ -95,9 +96,8 @@ StatusOr<SecretBytes> SecretField(Json& j, const char* key) {
   if (!j.contains(key)) return SecretBytes();
   if (!j[key].is_string()) return InvalidArgumentError(std::string("field '") + key + "' must be a string");
   std::string& text = j[key].get_ref<std::string&>();
-  SecretBytes value = SecretBytes::Copy(AsBytes(text));
-  SecureWipe(text.data(), text.size());
-  return value;
+  WipeOnExit wipe_text(text);
+  return SecretBytes::Copy(AsBytes(text));
 }
 
 struct Route {

@@ -85,7 +85,10 @@ class StreamSession : public std::enable_shared_from_this<Derived> {
   // Queues bytes to send; a peer that lets max_queued_bytes pile up is a slow
   // reader and is disconnected (counted as reason "slow_reader").
   void Write(Bytes bytes) {
-    if (closed_) return SecureWipe(bytes.data(), bytes.size());
+    if (closed_) {
+      WipedBuffer<Bytes> dropped(std::move(bytes));
+      return;
+    }
     if (!writes_.Push(std::move(bytes))) return Close("slow_reader");
     if (writes_.size() == 1) WriteNext();
   }

@@ -3,24 +3,19 @@
 namespace simkms::daemon {
 
 bool WriteQueue::Push(Bytes bytes) {
-  if (queued_bytes_ + bytes.size() > max_bytes_) {
-    SecureWipe(bytes.data(), bytes.size());
-    return false;
-  }
-  queued_bytes_ += bytes.size();
-  queue_.push_back(std::move(bytes));
+  WipedBuffer<Bytes> owned(std::move(bytes));  // refused or sent, it leaves wiped
+  if (queued_bytes_ + owned.get().size() > max_bytes_) return false;
+  queued_bytes_ += owned.get().size();
+  queue_.push_back(std::move(owned));
   return true;
 }
 
 void WriteQueue::PopFront() {
-  Bytes& sent = queue_.front();
-  queued_bytes_ -= sent.size();
-  SecureWipe(sent.data(), sent.size());
+  queued_bytes_ -= queue_.front().get().size();
   queue_.pop_front();
 }
 
 void WriteQueue::Clear() {
-  for (Bytes& b : queue_) SecureWipe(b.data(), b.size());
   queue_.clear();
   queued_bytes_ = 0;
 }

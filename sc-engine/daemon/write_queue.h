@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "base/bytes.h"
+#include "base/wiped_buffer.h"
 
 namespace simkms::daemon {
 
@@ -25,13 +26,13 @@ class WriteQueue {
   std::size_t size() const { return queue_.size(); }
   std::size_t queued_bytes() const { return queued_bytes_; }
   // What to write next; valid until PopFront or Clear.
-  const Bytes& front() const { return queue_.front(); }
+  const Bytes& front() const { return queue_.front().get(); }
   void PopFront();
   void Clear();
 
  private:
   const std::size_t max_bytes_;
-  std::deque<Bytes> queue_;
+  std::deque<WipedBuffer<Bytes>> queue_;
   std::size_t queued_bytes_ = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstring>
 
+#include "base/wiped_buffer.h"
 #include "kms/auc_vectors.h"
 #include "kms/ki1.h"
 #include "kms/registry.h"
@@ -16,11 +17,6 @@ namespace {
 // channel's OTA counters, a concurrent resync). Each attempt reads the record
 // again, so only a subscriber hammered from several sides runs out of them.
 constexpr int kMaxAttempts = 8;
-
-void WipeVectors(std::vector<kms::AuthVector>& vectors) {
-  if (!vectors.empty()) SecureWipe(vectors.data(), vectors.size() * sizeof(kms::AuthVector));
-  vectors.clear();
-}
 
 }  // namespace
 
@@ -37,8 +33,7 @@ struct AucService::Ticket {
   uint64_t first_base = 0;  // the SQN the first vector follows
   bool ready = false;       // computed, or abandoned (no update)
   std::optional<storage::Store::CounterUpdate> update;
-  Vectors vectors;
-  ~Ticket() { WipeVectors(vectors); }
+  WipedBuffer<Vectors> vectors;  // CK, IK, XRES: wiped however the ticket ends
 };
 
 // The SQN writes of one IMSI that are reserved and not yet durable.
@@ -96,15 +91,11 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
   }
   auto opc = kms::ComputeOpcInToken(session, key, *op);
   if (!opc.ok()) return fail(opc.status());
-  struct OpcWipe {
-    kms::Block& b;
-    ~OpcWipe() { SecureWipe(b.data(), b.size()); }
-  } opc_wipe{*opc};
 
   std::optional<uint64_t> resync_base;
   if (request.auts) {
     if (!request.auts_rand) return fail(InvalidArgumentError("AUTS without the RAND it answers"));
-    auto sqn_ms = kms::VerifyAutsInToken(session, key, *opc, *request.auts_rand, *request.auts);
+    auto sqn_ms = kms::VerifyAutsInToken(session, key, opc->reveal(), *request.auts_rand, *request.auts);
     if (!sqn_ms.ok()) return fail(sqn_ms.status().WithContext("AUTS of " + r->imsi));
     resync_base = kms::SqnToUint64(*sqn_ms);
   }
@@ -149,13 +140,13 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
     input.second = kms::SqnFromUint64(last);
   }
   kms::Amf amf{ver->amf.size() == 2 ? ver->amf[0] : uint8_t{0}, ver->amf.size() == 2 ? ver->amf[1] : uint8_t{0}};
-  auto vectors = kms::GenerateVectorsInToken(session, key, *opc, inputs, amf);
+  auto vectors = kms::GenerateVectorsInToken(session, key, opc->reveal(), inputs, amf);
   if (!vectors.ok()) {
     ticket->update.reset();  // abandoned: the later writes of the chain fail their CAS and compute again
     Ready(chain, ticket);
     return fail(vectors.status());
   }
-  ticket->vectors = std::move(*vectors);
+  ticket->vectors = WipedBuffer<Vectors>(std::move(*vectors));
   Ready(chain, ticket);
 }
 
@@ -198,8 +189,8 @@ void AucService::Settled(const std::shared_ptr<Chain>& chain, const std::shared_
   }
   if (!ticket->update) return;  // abandoned: its request was answered with the token's error
   std::shared_ptr<Call> call = ticket->call;
-  if (stored.ok()) return call->done(std::move(ticket->vectors));
-  WipeVectors(ticket->vectors);
+  if (stored.ok()) return call->done(std::move(ticket->vectors.get()));
+  ticket->vectors = WipedBuffer<Vectors>();
   if (stored.code() != StatusCode::kFailedPrecondition) return call->done(std::move(stored));
   if (++call->attempt < kMaxAttempts) {
     // Another writer moved the counters: compute again from the new SQN, on a worker.

@@ -2,6 +2,9 @@
 
 #include <array>
 
+#include "base/secret_array.h"
+#include "base/wiped_buffer.h"
+
 #include "kms/auc_vectors.h"
 #include "kms/milenage.h"
 #include "kms/token_block_cipher.h"
@@ -21,6 +24,7 @@ StatusOr<protocol::Res> XresInToken(p11::Session& session, CK_OBJECT_HANDLE ki2,
   kms::Block r{};
   std::copy(rand.begin(), rand.end(), r.begin());
   SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(cipher, base_opc, r, kms::Sqn{}, kms::Amf{}));
+  WipeOnExit wipe_out(out);  // CK, IK, AK of the candidate key: only f2 leaves
   protocol::Res res{};
   std::copy(out.res.begin(), out.res.end(), res.begin());
   return res;
@@ -29,10 +33,8 @@ StatusOr<protocol::Res> XresInToken(p11::Session& session, CK_OBJECT_HANDLE ki2,
 // The OPc of a key (OP xor AES_key(OP)), computed in the token; a SecretBytes
 // so that it is wiped when the COMMIT that carries it has been sealed.
 StatusOr<SecretBytes> OpcOf(p11::Session& session, CK_OBJECT_HANDLE key, const SecretBytes& op) {
-  SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpcInToken(session, key, op));
-  SecretBytes out = SecretBytes::Copy(opc);
-  SecureWipe(opc.data(), opc.size());
-  return out;
+  SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> opc, kms::ComputeOpcInToken(session, key, op));
+  return opc.ToSecretBytes();
 }
 
 // A COMMIT for the session that committed `opc`'s key.
@@ -169,9 +171,8 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
       // The resent COMMIT carries the committed key's OPc too: the chip has none for it yet.
       SIMKMS_ASSIGN_OR_RETURN(SecretBytes opc, OpcOf(session_, s.current.handle, s.op));
       protocol::Commit commit = CommitFor(*s.last_commit_session, mac, opc);
-      auto sealed = SealToChip(opened, step.counter_out, commit);
-      SecureWipe(commit.opc.data(), commit.opc.size());
-      SIMKMS_ASSIGN_OR_RETURN(step.packet, std::move(sealed));
+      WipeOnExit wipe_opc(commit.opc);
+      SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, commit));
       return step;
     }
   }
@@ -191,13 +192,13 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   protocol::Challenge challenge;
   {
     // One token call for the three random values.
-    std::array<uint8_t, sizeof challenge.session_id + sizeof challenge.nonce_s + sizeof challenge.rand> random{};
-    SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(random.data(), random.size()));
-    std::copy_n(random.begin(), challenge.session_id.size(), challenge.session_id.begin());
-    std::copy_n(random.begin() + challenge.session_id.size(), challenge.nonce_s.size(), challenge.nonce_s.begin());
-    std::copy_n(random.begin() + challenge.session_id.size() + challenge.nonce_s.size(), challenge.rand.size(),
+    SecretArray<sizeof challenge.session_id + sizeof challenge.nonce_s + sizeof challenge.rand> random;
+    SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(random.mutable_data(), random.size()));
+    const auto* r = random.reveal().data();
+    std::copy_n(r, challenge.session_id.size(), challenge.session_id.begin());
+    std::copy_n(r + challenge.session_id.size(), challenge.nonce_s.size(), challenge.nonce_s.begin());
+    std::copy_n(r + challenge.session_id.size() + challenge.nonce_s.size(), challenge.rand.size(),
                 challenge.rand.begin());
-    SecureWipe(random.data(), random.size());
   }
   challenge.activation_required = first_call && s.activation_verifier.has_value();
   SIMKMS_ASSIGN_OR_RETURN(TokenEphemeral own, GenerateEphemeral(session_, s.group));
@@ -236,10 +237,9 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   pending.session_id = challenge.session_id;
   pending.transcript = hash;
   {
-    SIMKMS_ASSIGN_OR_RETURN(kms::Block base_opc, kms::ComputeOpcInToken(session_, opened.channel.handle, s.op));
-    auto xres = XresInToken(session_, keys.ki2.get(), base_opc, challenge.rand);
-    SecureWipe(base_opc.data(), base_opc.size());
-    SIMKMS_ASSIGN_OR_RETURN(pending.xres, std::move(xres));
+    SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> base_opc,
+                            kms::ComputeOpcInToken(session_, opened.channel.handle, s.op));
+    SIMKMS_ASSIGN_OR_RETURN(pending.xres, XresInToken(session_, keys.ki2.get(), base_opc.reveal(), challenge.rand));
   }
   SIMKMS_ASSIGN_OR_RETURN(pending.ki2_opc, OpcOf(session_, keys.ki2.get(), s.op));
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k_conf, DeriveConfirmKey(session_, keys.ki2.get()));
@@ -289,9 +289,8 @@ StatusOr<ScStep> ScRole::OnConfirm(const ScSubscriber& s, ScPendingSession* pend
   step.counter_in = counter;
   step.counter_out = NextCounter(opened.channel, opened.counter);
   protocol::Commit commit = CommitFor(pending.session_id, pending.commit_mac, pending.ki2_opc);
-  auto sealed = SealToChip(opened, step.counter_out, commit);
-  SecureWipe(commit.opc.data(), commit.opc.size());
-  SIMKMS_ASSIGN_OR_RETURN(step.packet, std::move(sealed));
+  WipeOnExit wipe_opc(commit.opc);
+  SIMKMS_ASSIGN_OR_RETURN(step.packet, SealToChip(opened, step.counter_out, commit));
   return step;
 }
 

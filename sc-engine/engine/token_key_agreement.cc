@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kms/token_policy.h"
+#include "pkcs11/secret_attribute.h"
 
 namespace simkms::sc {
 namespace {
@@ -99,9 +100,8 @@ StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HA
   puk.Bool(CKA_SENSITIVE, false).Bool(CKA_EXTRACTABLE, true);
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject puk_key,
                           EcbDerive(session, k_z, SessionKeyBlock(t, SessionKeyLabel::kPuk), puk, "PUK block"));
-  SIMKMS_ASSIGN_OR_RETURN(Bytes puk_block, session.GetAttribute(puk_key.get(), CKA_VALUE, "PUK block"));
-  keys.puk = protocol::PukDigits(puk_block);
-  SecureWipe(puk_block.data(), puk_block.size());
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes puk_block, p11::GetSecretAttribute(session, puk_key.get(), CKA_VALUE, "PUK block"));
+  keys.puk = protocol::PukDigits(puk_block.reveal());
   SIMKMS_ASSIGN_OR_RETURN(keys.k_activate,
                           MacKey(session, k_z, SessionKeyBlock(t, SessionKeyLabel::kActivation), "K_act"));
   return keys;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/wiped_buffer.h"
+
 #include "sc-engine/gsup/error_text.h"
 
 namespace simkms::gsup {
@@ -173,6 +175,15 @@ Message ResponseSkeleton(const Message& request, uint8_t category) {
 
 }  // namespace
 
+AuthTuple::~AuthTuple() {
+  // Wiped member by member: each is a buffer of plain bytes (RAND and AUTN are public).
+  WipeBufferContents(sres);
+  WipeBufferContents(kc);
+  WipeBufferContents(ik);
+  WipeBufferContents(ck);
+  WipeBufferContents(res);
+}
+
 StatusOr<Bytes> EncodeImsiTbcd(std::string_view imsi) {
   if (imsi.size() < kMinImsiDigits || imsi.size() > kMaxImsiDigits) {
     return InvalidArgumentError("IMSI has " + Num(imsi.size()) + " characters, not 6..15 digits");
@@ -322,6 +333,7 @@ StatusOr<Bytes> EncodeImpl(const Message& m, ByteView imsi) {
                                   " bytes, not 4..16");
     }
     Bytes inner;
+    WipeOnExit wipe_inner(inner);  // the tuple's secrets in clear
     inner.reserve(98 + 8);
     PutTlv(inner, Iei::kRand, t.rand);
     PutTlv(inner, Iei::kSres, t.sres);
@@ -331,7 +343,6 @@ StatusOr<Bytes> EncodeImpl(const Message& m, ByteView imsi) {
     PutTlv(inner, Iei::kAutn, t.autn);
     PutTlv(inner, Iei::kRes, t.res);
     PutTlv(out, Iei::kAuthTuple, inner);  // at most 106 bytes
-    SecureWipe(inner.data(), inner.size());
   }
   if (m.auts) PutTlv(out, Iei::kAuts, *m.auts);
   if (m.rand) PutTlv(out, Iei::kRand, *m.rand);

@@ -94,6 +94,9 @@ struct AuthTuple {
   std::array<uint8_t, 16> autn{};
   Bytes res;  // 4..16 bytes (Milenage: 8)
   bool operator==(const AuthTuple&) const = default;
+  // SRES, Kc, IK, CK and RES are the subscriber's session secrets: every tuple
+  // (and every copy of one) wipes them when it goes away.
+  ~AuthTuple();
 };
 
 struct Message {

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include "base/secret_array.h"
+#include "base/wiped_buffer.h"
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
 #include "sc-engine/protocol/code_blinding.h"
@@ -16,15 +18,14 @@ uint8_t KeyVersion(const ChipProtocolState& s) { return s.personalized ? kKeyVer
 
 StatusOr<Res> ConfirmResUnder(const SecretBytes& key, const SecretBytes& base_opc, const Rand& rand) {
   SIMKMS_ASSIGN_OR_RETURN(auto cipher, kms::SoftwareAes128::Create(key));
-  kms::Block opc{};
-  std::copy(base_opc.reveal().begin(), base_opc.reveal().end(), opc.begin());
+  SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> opc, SecretArray<16>::Copy(base_opc, "OPc"));
   kms::Block r{};
   std::copy(rand.begin(), rand.end(), r.begin());
-  StatusOr<kms::MilenageOutput> out = kms::ComputeMilenage(*cipher, opc, r, kms::Sqn{}, kms::Amf{});
-  SecureWipe(opc.data(), opc.size());  // before any return
-  if (!out.ok()) return out.status();
+  SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out,
+                          kms::ComputeMilenage(*cipher, opc.reveal(), r, kms::Sqn{}, kms::Amf{}));
+  WipeOnExit wipe_out(out);  // CK, IK, AK of the candidate key: only f2 leaves
   Res res{};
-  std::copy(out->res.begin(), out->res.end(), res.begin());
+  std::copy(out.res.begin(), out.res.end(), res.begin());
   return res;
 }
 
@@ -89,10 +90,8 @@ StatusOr<ChipOutcome> ChipRole::OnChallenge(ChipProtocolState& state, const Chal
   Bytes sc_share;
   if (challenge.activation_required) {
     SIMKMS_ASSIGN_OR_RETURN(std::string code, prompt_());
-    auto typed = ActivationVerifier(state.imsi, code);
-    SecureWipe(code.data(), code.size());
-    if (!typed.ok()) return typed.status();
-    verifier = std::move(*typed);
+    WipeOnExit wipe_code(code);
+    SIMKMS_ASSIGN_OR_RETURN(verifier, ActivationVerifier(state.imsi, code));
     SIMKMS_ASSIGN_OR_RETURN(SecretBytes w, CodeScalar(state.group, state.imsi, state.ver, *verifier));
     SIMKMS_ASSIGN_OR_RETURN(sc_share, UnblindShare(state.group, challenge.y_s, w));
   } else {

@@ -5,6 +5,8 @@
 #include <openssl/obj_mac.h>
 
 #include "base/openssl_ptr.h"
+#include "base/secret_array.h"
+#include "base/wiped_buffer.h"
 #include "kms/derivation_data.h"
 
 namespace simkms::protocol {
@@ -30,23 +32,22 @@ void Append(Bytes& out, ByteView b) { out.insert(out.end(), b.begin(), b.end());
 StatusOr<SecretBytes> Expand(std::string_view prefix, ByteView suffix, std::size_t size) {
   SecretBytes out(0);
   Bytes in;
+  WipeOnExit wipe_in(in);
   for (uint8_t i = 0; out.size() < size; ++i) {
     in.clear();
     Append(in, prefix);
     in.push_back(i);
     Append(in, suffix);
-    uint8_t digest[32];
+    SecretArray<32> digest;
     unsigned int len = 0;
-    if (EVP_Digest(in.data(), in.size(), digest, &len, EVP_sha256(), nullptr) != 1 || len != 32) {
+    if (EVP_Digest(in.data(), in.size(), digest.mutable_data(), &len, EVP_sha256(), nullptr) != 1 || len != 32) {
       return InternalError("SHA-256 failed");
     }
     const std::size_t take = std::min<std::size_t>(32, size - out.size());
     const std::size_t at = out.size();
     out.resize(at + take);
-    std::copy_n(digest, take, out.mutable_data() + at);
-    SecureWipe(digest, sizeof digest);
+    std::copy_n(digest.reveal().begin(), take, out.mutable_data() + at);
   }
-  SecureWipe(in.data(), in.size());
   return out;
 }
 
@@ -164,12 +165,12 @@ StatusOr<SecretBytes> CodeScalar(const DhGroup& group, std::string_view imsi, ui
                                  const SecretBytes& verifier) {
   SIMKMS_ASSIGN_OR_RETURN(auto imsi8, kms::PackImsi(imsi));
   Bytes context;
+  WipeOnExit wipe_context(context);
   Append(context, imsi8);
   for (int i = 0; i < 4; ++i) context.push_back(0);
   for (int i = 0; i < 4; ++i) context.push_back(static_cast<uint8_t>(ver >> (24 - 8 * i)));
   Append(context, verifier.reveal());
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes wide, Expand(kWLabel, context, 64));
-  SecureWipe(context.data(), context.size());
 
   BnCtxPtr ctx(BN_CTX_secure_new());
   BignumPtr order;

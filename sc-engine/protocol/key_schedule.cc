@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "base/secret_array.h"
 #include "kms/derivation_data.h"
 
 namespace simkms::protocol {
@@ -77,9 +78,7 @@ StatusOr<SecretBytes> ActivationVerifier(std::string_view imsi, std::string_view
   std::memcpy(in.mutable_data(), prefix.data(), prefix.size());
   std::memcpy(in.mutable_data() + prefix.size(), code.data(), code.size());
   SIMKMS_ASSIGN_OR_RETURN(auto digest, Sha256(in.reveal()));
-  SecretBytes out = SecretBytes::Copy(digest);
-  SecureWipe(digest.data(), digest.size());
-  return out;
+  return SecretArray<32>::Take(digest).ToSecretBytes();
 }
 
 Bytes CommitMacInput(const SessionId& session_id) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/wiped_buffer.h"
+
 namespace simkms::protocol {
 namespace {
 
@@ -61,10 +63,10 @@ StatusOr<Bytes> SealPacket(OtaCipher& cipher, uint8_t key_version, uint64_t coun
 
   SIMKMS_ASSIGN_OR_RETURN(Bytes cc, cipher.Cmac(CcInput(fixed, counter_and_pcntr, data)));
   Bytes plain = counter_and_pcntr;
+  WipeOnExit wipe_plain(plain);
   plain.insert(plain.end(), cc.begin(), cc.begin() + kCcSize);
   plain.insert(plain.end(), data.begin(), data.end());
   SIMKMS_ASSIGN_OR_RETURN(Bytes ciphered, cipher.EncryptCbc(plain));
-  SecureWipe(plain.data(), plain.size());
   fixed.insert(fixed.end(), ciphered.begin(), ciphered.end());
   return fixed;
 }
@@ -79,9 +81,9 @@ StatusOr<OpenedPacket> OpenPacket(OtaCipher& cipher, ByteView packet, uint64_t l
     return InvalidArgumentError("ciphered part of the secured packet is not whole AES blocks");
   }
   SIMKMS_ASSIGN_OR_RETURN(Bytes plain, cipher.DecryptCbc(ciphered));
+  WipeOnExit wipe_plain(plain);  // every return below, the counter and padding checks' too
   const uint8_t padding = plain[5];
   if (padding > 15 || 14 + std::size_t{padding} > plain.size()) {
-    SecureWipe(plain.data(), plain.size());
     return UnauthenticatedError("secured packet does not authenticate");
   }
   Bytes fixed(packet.begin(), packet.begin() + kCipherStart);
@@ -90,7 +92,6 @@ StatusOr<OpenedPacket> OpenPacket(OtaCipher& cipher, ByteView packet, uint64_t l
   ByteView data(plain.data() + 14, plain.size() - 14);
   SIMKMS_ASSIGN_OR_RETURN(Bytes expected, cipher.Cmac(CcInput(fixed, counter_and_pcntr, data)));
   if (!ConstantTimeEquals(ByteView(expected).first(kCcSize), cc)) {
-    SecureWipe(plain.data(), plain.size());
     return UnauthenticatedError("secured packet does not authenticate");
   }
   OpenedPacket out;
@@ -105,7 +106,6 @@ StatusOr<OpenedPacket> OpenPacket(OtaCipher& cipher, ByteView packet, uint64_t l
     return InvalidArgumentError("secured packet padding is not zero");
   }
   out.message.assign(data.begin(), data.end() - padding);
-  SecureWipe(plain.data(), plain.size());
   return out;
 }
 

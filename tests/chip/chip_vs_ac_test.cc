@@ -118,10 +118,9 @@ TEST(ChipVsAcTest, ThousandRandomChipsAnswerLikeTheTokenAndOsmoAucGen) {
       // AC: Ki_1 on demand in the token, OPc and one vector with its handle.
       p11::ScopedObject ki1 = Unwrap(kms::DeriveKi1(s, k1, profile, imsi));
       const Bytes ac_kcv = Unwrap(kms::TokenKcv(s, ki1.get(), "Ki_1"));
-      kms::Block ac_opc = Unwrap(kms::ComputeOpcInToken(s, ki1.get(), ac_op));
+      const SecretArray<16> ac_opc = Unwrap(kms::ComputeOpcInToken(s, ki1.get(), ac_op));
       const std::vector<kms::AuthVector> ac =
-          Unwrap(kms::GenerateVectorsInToken(s, ki1.get(), ac_opc, {{rand, kms::SqnFromUint64(sqn)}}, amf));
-      SecureWipe(ac_opc.data(), ac_opc.size());
+          Unwrap(kms::GenerateVectorsInToken(s, ki1.get(), ac_opc.reveal(), {{rand, kms::SqnFromUint64(sqn)}}, amf));
       ASSERT_EQ(ac.size(), 1u);
       const kms::AuthVector& v = ac[0];
 

@@ -16,6 +16,7 @@
 #include "kms/token_audit.h"
 #include "kms/token_keys.h"
 #include "kms/token_policy.h"
+#include "pkcs11/secret_attribute.h"
 #include "tests/kms/kms_test_util.h"
 #include "tests/support/status_testing.h"
 
@@ -51,10 +52,7 @@ class PinHolderTableTest : public ::testing::Test {
   }
   StatusOr<SecretBytes> ReadValue(CK_OBJECT_HANDLE h) { return ReadValue(s(), h); }
   static StatusOr<SecretBytes> ReadValue(p11::Session& session, CK_OBJECT_HANDLE h) {
-    SIMKMS_ASSIGN_OR_RETURN(Bytes v, session.GetAttribute(h, CKA_VALUE, "value"));
-    SecretBytes out = SecretBytes::Copy(v);
-    SecureWipe(v.data(), v.size());
-    return out;
+    return p11::GetSecretAttribute(session, h, CKA_VALUE, "value");
   }
   // C_CopyObject of `key` as a session object; `wider` also switches CKA_ENCRYPT on.
   CK_RV Copy(p11::Session& session, CK_OBJECT_HANDLE key, bool wider, CK_OBJECT_HANDLE* copy) {

@@ -170,7 +170,7 @@ TEST_P(TokenMilenageKnownAnswerTest, OpcAndVectorsEqualTheTestSet) {
   p11::ScopedObject k = ImportTestKey(s(), Hex<16>(t.k));
   const SecretBytes op = SecretBytes::Copy(Hex<16>(t.op));
 
-  const Block opc = Unwrap(ComputeOpcInToken(s(), k.get(), op));
+  const Block opc = Unwrap(ComputeOpcInToken(s(), k.get(), op)).reveal();
   EXPECT_EQ(H(opc), t.opc);
 
   // f1..f5* through the token cipher (AuthVector does not carry f1* and f5*).
@@ -233,7 +233,7 @@ TEST_F(TokenMilenageTest, RandomVectorsEqualOsmoAucGen) {
     const bool use_op = (i % 4 == 3);  // every fourth case passes OP and derives OPc in the token
     p11::ScopedObject k = ImportTestKey(s(), key);
     const Block opc =
-        use_op ? Unwrap(ComputeOpcInToken(s(), k.get(), SecretBytes::Copy(op_or_opc))) : op_or_opc;
+        use_op ? Unwrap(ComputeOpcInToken(s(), k.get(), SecretBytes::Copy(op_or_opc))).reveal() : op_or_opc;
 
     Requests requests;
     std::vector<uint64_t> sqn_values;
@@ -282,7 +282,7 @@ TEST_F(TokenMilenageTest, VerOpOpensOnlyForItsVer) {
   EXPECT_TRUE(opened.Equals(op));
   // And it is the operator's OP: OPc under the set's K is the set's OPc.
   p11::ScopedObject k = ImportTestKey(s(), Hex<16>(t.k));
-  EXPECT_EQ(H(Unwrap(ComputeOpcInToken(s(), k.get(), opened))), t.opc);
+  EXPECT_EQ(H(Unwrap(ComputeOpcInToken(s(), k.get(), opened)).reveal()), t.opc);
 
   // Another VER's record, a flipped bit, another key: refused.
   auto other_ver = OpenVerOp(s(), keys, 8, sealed);
@@ -337,11 +337,11 @@ TEST_F(TokenMilenageTest, Ki1VectorsEqualTheChipsAndTheChipAcceptsThem) {
       // AC: Ki_1 on demand, OP from the VER record, OPc and vectors in the token.
       p11::ScopedObject ki1 = Unwrap(DeriveKi1(s(), k1, profile, imsi));
       const SecretBytes ac_op = Unwrap(OpenVerOp(s(), keys, ver, sealed_op));
-      Block ac_opc = Unwrap(ComputeOpcInToken(s(), ki1.get(), ac_op));
+      const SecretArray<16> ac_opc = Unwrap(ComputeOpcInToken(s(), ki1.get(), ac_op));
       Requests requests;
       for (int j = 0; j < 3; ++j) requests.emplace_back(RandomBytes<16>(rng_), SqnFromUint64(RandomSqn(rng_)));
-      const std::vector<AuthVector> ac = Unwrap(GenerateVectorsInToken(s(), ki1.get(), ac_opc, requests, amf));
-      SecureWipe(ac_opc.data(), ac_opc.size());
+      const std::vector<AuthVector> ac =
+          Unwrap(GenerateVectorsInToken(s(), ki1.get(), ac_opc.reveal(), requests, amf));
       ASSERT_EQ(ac.size(), requests.size());
 
       // Chip: Ki_1 from K1 in software, Milenage with SoftwareAes128.
@@ -378,8 +378,8 @@ TEST_F(TokenMilenageTest, Ki2UnwrappedFromTheVaultGivesTheSameVectors) {
   p11::ScopedObject unwrapped = Unwrap(vault.Unwrap(s(), wrapped, "262019876543210"));
 
   const SecretBytes op = SecretBytes::Copy(RandomBytes<16>(rng_));
-  const Block opc = Unwrap(ComputeOpcInToken(s(), ki2.get(), op));
-  EXPECT_EQ(H(Unwrap(ComputeOpcInToken(s(), unwrapped.get(), op))), H(opc));
+  const Block opc = Unwrap(ComputeOpcInToken(s(), ki2.get(), op)).reveal();
+  EXPECT_EQ(H(Unwrap(ComputeOpcInToken(s(), unwrapped.get(), op)).reveal()), H(opc));
   const Amf amf{0x80, 0x00};
   Requests requests;
   for (int j = 0; j < 10; ++j) requests.emplace_back(RandomBytes<16>(rng_), SqnFromUint64(RandomSqn(rng_)));

@@ -7,7 +7,12 @@
                   library includes tools/ or tests/.
   references ROOT every repository path named in code, scripts and docs exists,
                   and nothing names a file outside the checkout.
-  selftest        both checks find what they must on a small tree made to break them.
+  wipes ROOT      memory is wiped by hand (SecureWipe, OPENSSL_cleanse, explicit_bzero,
+                  a memset to zero, WipeBufferContents) only inside base/: everywhere else
+                  secrets live in wiping types (SecretBytes, SecretArray, WipedBuffer,
+                  WipeOnExit), so every exit path wipes by construction. A place that
+                  must wipe by hand is named in WIPE_ALLOWED with its reason.
+  selftest        the checks find what they must on a small tree made to break them.
 """
 import os
 import re
@@ -33,6 +38,18 @@ TEXT = (".h", ".cc", ".c", ".md", ".sh", ".py", ".txt", ".cmake", ".json", ".con
 # Names of files that live outside the checkout (the project's brief and notes)
 # and absolute paths of the machine it was written on.
 OUTSIDE = re.compile(r"\.\./shared|(?<![\w.~-])/work(?:/|\b)|MISSION\.md|GSUP-NOTES|MEASUREMENTS\.md|STYLE\.md")
+# A call that wipes memory by hand.
+HAND_WIPE = re.compile(r"\b(SecureWipe|OPENSSL_cleanse|explicit_bzero|WipeBufferContents)\s*\("
+                       r"|\bmemset\s*\([^;]*,\s*(?:0|'\\0')\s*,")
+# (file, call) -> why that file wipes by hand. Keep it short: a new entry needs a reason
+# that a wiping type cannot serve.
+WIPE_ALLOWED = {
+    ("sc-engine/gsup/gsup.cc", "WipeBufferContents"):
+        "gsup::AuthTuple's destructor: the codec's tuple keeps plain std::array/Bytes fields "
+        "(compared and built field by field by the codec and its tests) and wipes them when it goes away",
+    ("tools/chipsim/personalization_applet.cc", "WipeBufferContents"):
+        "ProtocolScratch's destructor: protocol::ChipProtocolState keeps the pending PUK as a std::string",
+}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[\w./-]*\w)")
 
@@ -104,6 +121,30 @@ def check_references(root, self_rel):
     return problems
 
 
+def check_wipes(root):
+    problems = []
+    used = set()
+    for rel, path in files(root, (".h", ".cc", ".c")):
+        if rel.startswith("base/"):
+            continue
+        with open(path, errors="replace") as f:
+            for no, line in enumerate(f, 1):
+                code = line.split("//")[0]
+                m = HAND_WIPE.search(code)
+                if not m:
+                    continue
+                call = m.group(1) or "memset"
+                if (rel, call) in WIPE_ALLOWED:
+                    used.add((rel, call))
+                    continue
+                problems.append(f"{rel}:{no}: wipes by hand ({call}); hold the secret in a wiping type "
+                                f"(base/secret_array.h, base/wiped_buffer.h, SecretBytes)")
+    if os.path.isdir(os.path.join(root, "base")) and os.path.isfile(os.path.join(root, "base", "bytes.h")):
+        for rel, call in sorted(set(WIPE_ALLOWED) - used):
+            problems.append(f"{rel}: allowed to call {call} by hand, but no longer does: drop the entry")
+    return problems
+
+
 def selftest():
     with tempfile.TemporaryDirectory() as root:
         def put(rel, text):
@@ -116,26 +157,33 @@ def selftest():
         put("kms/k.h", '#include "storage/s.h"\n')
         put("docs/x.md", "See docs/y.md and ../shared/docs/MISSION.md, built in /work/build.\n")
         put("docs/y.md", "See kms/k.h.\n")
+        put("base/w.cc", "void F(char* p) { SecureWipe(p, 4); }\n")
+        put("kms/w.cc", "void F(char* p) {\n  SecureWipe(p, 4);\n  std::memset(p, 0, 4);\n"
+                        "  memset(p, ' ', 4);  // padding, not a wipe\n  // SecureWipe(p, 4) in a comment\n}\n")
         layering = check_layering(root)
         references = check_references(root, "")
+        wipes = check_wipes(root)
     want_layering = ["base/a.h:2", "storage/s.cc:1", "storage/s.cc:2"]
     ok = sorted(p.split(": ")[0] for p in layering) == want_layering
     ok = ok and any("outside the checkout" in p for p in references)
     ok = ok and any("storage/s.h, which is not" in p for p in references)
     ok = ok and not any("docs/y.md, which" in p for p in references)
-    print("\n".join(layering + references))
+    ok = ok and sorted(p.split(": ")[0] for p in wipes) == ["kms/w.cc:2", "kms/w.cc:3"]
+    print("\n".join(layering + references + wipes))
     return 0 if ok else 1
 
 
 def main():
     if len(sys.argv) == 2 and sys.argv[1] == "selftest":
         return selftest()
-    if len(sys.argv) != 3 or sys.argv[1] not in ("layering", "references"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("layering", "references", "wipes"):
         print(__doc__)
         return 2
     root = os.path.abspath(sys.argv[2])
     if sys.argv[1] == "layering":
         problems = check_layering(root)
+    elif sys.argv[1] == "wipes":
+        problems = check_wipes(root)
     else:
         problems = check_references(root, os.path.relpath(os.path.abspath(__file__), root))
     for p in problems:

@@ -117,7 +117,7 @@ class MfrE2eTest : public MfrTest {
         rand[0] = static_cast<uint8_t>(i);
         rand[15] = 0x5a;
         const kms::Sqn sqn = kms::SqnFromUint64(32 + i);
-        auto token_vectors = kms::GenerateVectorsInToken(*session, ki1->get(), *opc, {{rand, sqn}}, {0x80, 0x00});
+        auto token_vectors = kms::GenerateVectorsInToken(*session, ki1->get(), opc->reveal(), {{rand, sqn}}, {0x80, 0x00});
         ASSERT_OK(token_vectors);
         auto aes = kms::SoftwareAes128::Create(state->ki1);
         ASSERT_OK(aes);

@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <openssl/crypto.h>
+#include <string_view>
 
+#include "base/secret_hex.h"
+#include "base/wiped_buffer.h"
 
 namespace simkms::bench {
 
@@ -21,6 +23,7 @@ bool AllDigits(const std::string& s) {
 
 Status WriteSubscriberKeys(const std::string& path, const std::vector<const protocol::ChipProtocolState*>& chips) {
   std::string text;
+  WipeOnExit wipe_text(text);  // every subscriber's K and OPc in hex
   for (const auto* chip : chips) {
     // The chip holds its key's OPc (it keeps no OP: docs/protocol.md §2).
     if (chip->opc.size() != 16) return InvalidArgumentError("chip " + chip->imsi + " holds no 16-byte OPc");
@@ -44,7 +47,6 @@ Status WriteSubscriberKeys(const std::string& path, const std::vector<const prot
     }
     if (::close(fd) != 0 && result.ok()) result = UnavailableError("cannot write " + path);
   }
-  OPENSSL_cleanse(text.data(), text.size());
   return result;
 }
 
@@ -53,6 +55,7 @@ StatusOr<std::vector<SubscriberKey>> ReadSubscribers(const std::string& path, bo
   if (!in) return NotFoundError("cannot read " + path);
   std::vector<SubscriberKey> out;
   std::string line;
+  WipeOnExit wipe_line(line);  // the last line read: its K and OPc in hex
   for (std::size_t number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
@@ -66,21 +69,17 @@ StatusOr<std::vector<SubscriberKey>> ReadSubscribers(const std::string& path, bo
     if (c1 != std::string::npos) {
       const std::size_t c2 = line.find(',', c1 + 1);
       if (c2 == std::string::npos) return InvalidArgumentError(where + "expected imsi,k_hex,opc_hex");
-      auto k = FromHex(line.substr(c1 + 1, c2 - c1 - 1));
-      auto opc = FromHex(line.substr(c2 + 1));
-      if (!k.ok() || !opc.ok() || k->size() != 16 || opc->size() != 16) {
-        return InvalidArgumentError(where + "K and OPc must be 32 hex digits each");
-      }
-      s.k = SecretBytes::Copy(*k);
-      s.opc = SecretBytes::Copy(*opc);
-      OPENSSL_cleanse(k->data(), k->size());
-      OPENSSL_cleanse(opc->data(), opc->size());
+      const std::string_view fields(line);
+      auto k = SecretFromHex(fields.substr(c1 + 1, c2 - c1 - 1), 16, "K");
+      auto opc = SecretFromHex(fields.substr(c2 + 1), 16, "OPc");
+      if (!k.ok() || !opc.ok()) return InvalidArgumentError(where + "K and OPc must be 32 hex digits each");
+      s.k = std::move(*k);
+      s.opc = std::move(*opc);
     } else if (need_keys) {
       return InvalidArgumentError(where + "no keys (imsi,k_hex,opc_hex needed)");
     }
     out.push_back(std::move(s));
   }
-  OPENSSL_cleanse(line.data(), line.size());
   if (out.empty()) return InvalidArgumentError(path + " lists no subscriber");
   return out;
 }

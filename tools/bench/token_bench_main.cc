@@ -243,9 +243,8 @@ class AucRequestWorker : public Worker {
   AucRequestWorker(p11::Session& s, WrappedFixture f, int batch) : s_(s), f_(std::move(f)), requests_(Requests(batch)) {}
   StatusOr<int> Once() override {
     SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k, f_.vault->Unwrap(s_, f_.wrapped, "bench"));
-    SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpcInToken(s_, k.get(), op_));
-    SIMKMS_ASSIGN_OR_RETURN(auto vectors, kms::GenerateVectorsInToken(s_, k.get(), opc, requests_, amf_));
-    SecureWipe(opc.data(), opc.size());
+    SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> opc, kms::ComputeOpcInToken(s_, k.get(), op_));
+    SIMKMS_ASSIGN_OR_RETURN(auto vectors, kms::GenerateVectorsInToken(s_, k.get(), opc.reveal(), requests_, amf_));
     return static_cast<int>(vectors.size());
   }
 

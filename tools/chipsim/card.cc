@@ -4,6 +4,8 @@
 #include <optional>
 #include <string_view>
 
+#include "base/secret_array.h"
+#include "base/wiped_buffer.h"
 #include "kms/milenage.h"
 #include "kms/software_aes.h"
 #include "tools/chipsim/apdu.h"
@@ -52,15 +54,14 @@ void Append(Bytes& out, const std::array<uint8_t, N>& a) {
 // The Milenage BlockCipher and OPc of a key, for one command.
 struct KeyContext {
   std::unique_ptr<kms::SoftwareAes128> aes;
-  kms::Block opc{};
-  ~KeyContext() { SecureWipe(opc.data(), opc.size()); }
+  SecretArray<16> opc;
 };
 
 StatusOr<std::unique_ptr<KeyContext>> ContextFor(const SecretBytes& key, const SecretBytes& opc) {
   auto c = std::make_unique<KeyContext>();
   SIMKMS_ASSIGN_OR_RETURN(c->aes, kms::SoftwareAes128::Create(key));
   if (opc.size() != c->opc.size()) return InternalError("OPc must be 16 bytes");
-  std::copy(opc.reveal().begin(), opc.reveal().end(), c->opc.begin());
+  std::copy(opc.reveal().begin(), opc.reveal().end(), c->opc.mutable_data());
   return c;
 }
 
@@ -131,10 +132,7 @@ Bytes Card::Impl::Transmit(ByteView raw) {
   if (!parsed.ok()) return sw_bytes(SwFor(Dialect::kUicc, Condition::kWrongLength));
   const CommandApdu& a = *parsed;
   // The data field may hold a PIN, a PUK or an activation code: wiped when done.
-  struct WipeData {
-    CommandApdu& apdu;
-    ~WipeData() { SecureWipe(apdu.data.data(), apdu.data.size()); }
-  } wipe{*parsed};
+  WipeOnExit wipe_data(parsed->data);
 
   Reply r;
   if (a.cla == kClaGsm) {
@@ -389,7 +387,7 @@ Reply Card::Impl::ChvCommand(Dialect d, const CommandApdu& a) {
 // RES, CK, IK of Milenage under the active key (f2..f5 ignore SQN and AMF).
 StatusOr<std::pair<kms::Res, std::pair<kms::Block, kms::Block>>> Card::Impl::GsmValues(const kms::Block& rand) {
   SIMKMS_ASSIGN_OR_RETURN(auto key, ContextFor(state.active(), state.active_opc()));
-  SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(*key->aes, key->opc, rand, kms::Sqn{},
+  SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(*key->aes, key->opc.reveal(), rand, kms::Sqn{},
                                                                        kms::Amf{}));
   return std::make_pair(out.res, std::make_pair(out.ck, out.ik));
 }
@@ -432,7 +430,7 @@ Reply Card::Impl::Authenticate(Dialect d, const CommandApdu& a) {
   const kms::Block autn = ToArray<16>(ByteView(a.data).subspan(18, 16));
   auto active = ContextFor(state.active(), state.active_opc());
   if (!active.ok()) return Answer(d, Condition::kTechnicalProblem);
-  StatusOr<kms::AutnCheckResult> check = kms::CheckAutn(*(*active)->aes, (*active)->opc, rand, autn);
+  StatusOr<kms::AutnCheckResult> check = kms::CheckAutn(*(*active)->aes, (*active)->opc.reveal(), rand, autn);
   std::unique_ptr<KeyContext> key = std::move(*active);
   if (!check.ok() && check.status().code() != StatusCode::kUnauthenticated) {
     return Answer(d, Condition::kTechnicalProblem);
@@ -443,12 +441,13 @@ Reply Card::Impl::Authenticate(Dialect d, const CommandApdu& a) {
   // next HELLO's resync proof, which the SC answers with the COMMIT again
   // (docs/protocol.md §6); until then vectors under the new key fail here.
   if (!check.ok()) return Answer(d, Condition::kMacFailure);
+  WipeOnExit wipe_check(*check);  // RES, CK, IK: copied into the answer, not kept
 
   const uint64_t sqn = kms::SqnToUint64(check->sqn);
   if (state.sqn.Check(sqn) != SqnArray::Verdict::kFresh) {
     // Synchronisation failure (TS 33.102 §6.3.3): AUTS carries SQN_MS, the
     // highest SQN accepted, concealed by f5* and authenticated by f1*.
-    auto auts = kms::BuildAuts(*key->aes, key->opc, rand, kms::SqnFromUint64(state.sqn.Highest()));
+    auto auts = kms::BuildAuts(*key->aes, key->opc.reveal(), rand, kms::SqnFromUint64(state.sqn.Highest()));
     if (!auts.ok()) return Answer(d, Condition::kTechnicalProblem);
     Bytes out{kTagSyncFailure, static_cast<uint8_t>(auts->size())};
     Append(out, *auts);
@@ -465,8 +464,6 @@ Reply Card::Impl::Authenticate(Dialect d, const CommandApdu& a) {
   const kms::Kc kc = kms::ConvertToKc(check->ck, check->ik);
   out.push_back(static_cast<uint8_t>(kc.size()));
   Append(out, kc);
-  SecureWipe(check->ck.data(), check->ck.size());
-  SecureWipe(check->ik.data(), check->ik.size());
   return Deferred(d, std::move(out));
 }
 

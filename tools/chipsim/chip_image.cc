@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/wiped_buffer.h"
+
 namespace simkms::chip {
 namespace {
 
@@ -90,9 +92,9 @@ class Reader {
   }
   Bytes Hex(const Json& obj, const char* name, const std::string& path, std::size_t size = SIZE_MAX) {
     std::string text = String(obj, name, path);
+    WipeOnExit wipe_text(text);  // a key's hex, for Secret
     if (!error_->ok()) return {};
     auto bytes = FromHex(text);
-    SecureWipe(text.data(), text.size());
     if (!bytes.ok()) {
       Fail(path + "." + name + ": " + bytes.status().message());
       return {};
@@ -105,9 +107,8 @@ class Reader {
   }
   SecretBytes Secret(const Json& obj, const char* name, const std::string& path, std::size_t size = SIZE_MAX) {
     Bytes b = Hex(obj, name, path, size);
-    SecretBytes s = SecretBytes::Copy(b);
-    SecureWipe(b.data(), b.size());
-    return s;
+    WipeOnExit wipe_b(b);
+    return SecretBytes::Copy(b);
   }
   uint64_t Uint(const Json& obj, const char* name, const std::string& path, uint64_t max) {
     const Json* v = Field(obj, name, path);
@@ -255,8 +256,8 @@ struct Fd {
 std::string SerializeChipImage(const ChipState& state) {
   Json doc = ToJson(state);
   std::string body = doc.dump();
+  WipeOnExit wipe_body(body);
   doc["checksum"] = Sha256Hex(body);
-  SecureWipe(body.data(), body.size());
   return doc.dump(2) + "\n";
 }
 
@@ -269,8 +270,8 @@ StatusOr<ChipState> ParseChipImage(std::string_view text) {
   std::string checksum = doc["checksum"].get<std::string>();
   doc.erase("checksum");
   std::string body = doc.dump();
+  WipeOnExit wipe_body(body);
   bool match = ConstantTimeEquals(AsBytes(Sha256Hex(body)), AsBytes(checksum));
-  SecureWipe(body.data(), body.size());
   if (!match) return DataLossError("chip image checksum mismatch (the file was altered or corrupted)");
   return FromJson(doc);
 }
@@ -279,10 +280,10 @@ Status SaveChipImage(const std::filesystem::path& path, const ChipState& state) 
   std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   std::string text = SerializeChipImage(state);
+  WipeOnExit wipe_text(text);
   Fd tmp;
   tmp.fd = ::mkstemp(tmpl.data());  // mode 0600 from creation
   if (tmp.fd < 0) {
-    SecureWipe(text.data(), text.size());
     return Errno("cannot create a temporary file next to", path);
   }
   std::filesystem::path tmp_path = tmpl;
@@ -297,7 +298,6 @@ Status SaveChipImage(const std::filesystem::path& path, const ChipState& state) 
     }
     done += static_cast<std::size_t>(n);
   }
-  SecureWipe(text.data(), text.size());
   if (status.ok() && ::fchmod(tmp.fd, 0600) != 0) status = Errno("cannot chmod", tmp_path);
   if (status.ok() && ::fsync(tmp.fd) != 0) status = Errno("cannot fsync", tmp_path);
   if (status.ok() && ::close(tmp.fd) != 0) status = Errno("cannot close", tmp_path);
@@ -330,8 +330,8 @@ StatusOr<ChipState> LoadChipImage(const std::filesystem::path& path) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   std::string text = buffer.str();
+  WipeOnExit wipe_text(text);
   auto state = ParseChipImage(text);
-  SecureWipe(text.data(), text.size());
   if (!state.ok()) return state.status().WithContext("chip image " + path.string());
   return state;
 }

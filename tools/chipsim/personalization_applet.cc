@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/wiped_buffer.h"
 #include "sc-engine/protocol/secured_packet.h"
 #include "tools/chipsim/sms.h"
 #include "tools/chipsim/tlv.h"
@@ -43,7 +44,7 @@ bool IsActivationCode(ByteView text) {
 struct ProtocolScratch {
   protocol::ChipProtocolState state;
   ~ProtocolScratch() {
-    if (state.pending) SecureWipe(state.pending->puk.data(), state.pending->puk.size());
+    if (state.pending) WipeBufferContents(state.pending->puk);
   }
 };
 
@@ -281,9 +282,8 @@ Status PersonalizationApplet::HandlePacket(ChipState& chip, const Bytes& packet)
       // All or nothing: the counters, the pending key's removal and the new key together.
       ChipState next = chip;
       SIMKMS_RETURN_IF_ERROR(FromProtocol(next, scratch.state));
-      Status installed = InstallKi2(next, outcome->new_ki2, outcome->new_opc, outcome->new_puk);
-      SecureWipe(outcome->new_puk.data(), outcome->new_puk.size());
-      SIMKMS_RETURN_IF_ERROR(installed);
+      WipeOnExit wipe_puk(outcome->new_puk);
+      SIMKMS_RETURN_IF_ERROR(InstallKi2(next, outcome->new_ki2, outcome->new_opc, outcome->new_puk));
       chip = std::move(next);
       session_running_ = false;
       return Queue(DisplayText{rekey_ ? kTextRenewed : kTextActivated});

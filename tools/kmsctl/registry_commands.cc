@@ -1,6 +1,8 @@
 #include <ostream>
 #include <string>
 
+#include "base/secret_hex.h"
+#include "base/wiped_buffer.h"
 #include "kms/registry.h"
 #include "storage/identifiers.h"
 #include "tools/kmsctl/commands.h"
@@ -79,11 +81,12 @@ Status RunVerAdd(const GlobalOptions& g, const VerAddArgs& args, std::ostream& o
   }
   if (!args.op_file.empty()) {
     SIMKMS_ASSIGN_OR_RETURN(std::string op_text, ReadFile(args.op_file));
-    auto op = FromHex(StripSpace(op_text));
+    WipeOnExit wipe_op_text(op_text);
+    std::string op_hex = StripSpace(op_text);
+    WipeOnExit wipe_op_hex(op_hex);
+    auto op = SecretFromHex(op_hex, "OP");
     if (!op.ok()) return InvalidArgumentError("OP in " + args.op_file + " is not hex");
-    request.op = SecretBytes::Copy(*op);
-    SecureWipe(op->data(), op->size());
-    SecureWipe(op_text.data(), op_text.size());
+    request.op = std::move(*op);
   }
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, OpenAll(g));
   SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());

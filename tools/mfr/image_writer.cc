@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/wiped_buffer.h"
 #include "kms/software_keys.h"
 #include "tools/chipsim/chip_image.h"
 
@@ -67,6 +68,7 @@ Status MakeImage(const BatchPlan& plan, const VerMaterial& m, int dir_fd, const 
   auto state = chip::PrePersonalize(n.iccid, n.imsi, m.ver, m.profile, m.k1, m.dh_group, m.op);
   if (!state.ok()) return state.status().WithContext("chip " + n.iccid);
   std::string text = chip::SerializeChipImage(*state);
+  WipeOnExit wipe_text(text);  // the card's keys
   const auto t1 = Clock::now();
   const std::string name = ImageName(n.iccid);
   Status status;
@@ -80,7 +82,6 @@ Status MakeImage(const BatchPlan& plan, const VerMaterial& m, int dir_fd, const 
     if (status.ok() && ::close(fd.release()) != 0) status = Errno("cannot close", dir / name);
     if (!status.ok()) ::unlinkat(dir_fd, name.c_str(), 0);
   }
-  SecureWipe(text.data(), text.size());
   build += t1 - t0;
   write += Clock::now() - t1;
   return status;

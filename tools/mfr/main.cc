@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "base/bytes.h"
+#include "base/wiped_buffer.h"
 #include "kms/k1_export.h"
 #include "tools/mfr/batch_plan.h"
 #include "tools/mfr/image_writer.h"
@@ -73,12 +74,11 @@ StatusOr<std::string> ReadFile(const std::string& path, const char* what, bool s
   constexpr off_t kMaxSize = 1 << 20;  // an export or a PEM key is a few KB
   if (st.st_size > kMaxSize) return InvalidArgumentError(std::string(what) + " " + path + " is too large");
   std::ifstream in(path, std::ios::binary);
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  if (!in || !in.read(text.data(), static_cast<std::streamsize>(text.size()))) {
-    SecureWipe(text.data(), text.size());
+  WipedBuffer<std::string> text(std::string(static_cast<std::size_t>(st.st_size), '\0'));
+  if (!in || !in.read(text.get().data(), static_cast<std::streamsize>(text.get().size()))) {
     return NotFoundError(std::string("cannot read ") + what + " " + path);
   }
-  return text;
+  return std::move(text.get());
 }
 
 std::string Fixed(double v, int digits) {
@@ -97,9 +97,10 @@ Status Run(const Args& args) {
   if (!file.ok()) return file.status().WithContext(args.k1_export);
   SIMKMS_ASSIGN_OR_RETURN(BatchPlan plan, PlanBatch(*file, args.request));
   SIMKMS_RETURN_IF_ERROR(CheckOutputAbsent(args.output));
-  SIMKMS_ASSIGN_OR_RETURN(std::string key_pem, ReadFile(args.key, "manufacturer key", true));
-  auto material = OpenK1Export(*file, key_pem);
-  SecureWipe(key_pem.data(), key_pem.size());
+  SIMKMS_ASSIGN_OR_RETURN(std::string key_pem_text, ReadFile(args.key, "manufacturer key", true));
+  WipedBuffer<std::string> key_pem(std::move(key_pem_text));
+  auto material = OpenK1Export(*file, key_pem.get());
+  key_pem = WipedBuffer<std::string>();  // wiped now: the run goes on for minutes
   if (!material.ok()) return material.status().WithContext("K1 export " + args.k1_export);
 
   // 2. The images, then (durable) the output file that marks the run complete.
