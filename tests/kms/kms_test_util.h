@@ -8,6 +8,7 @@
 
 #include "kms/ceremony.h"
 #include "kms/ceremony_token.h"
+#include "kms/token_keys.h"
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
 #include "tests/support/softhsm_token.h"
@@ -35,6 +36,24 @@ struct TokenSession {
   CK_SLOT_ID slot = 0;
   std::unique_ptr<p11::Session> session;
 };
+
+// What a PIN holder can plant under K1's label with C_CreateObject: a key of known
+// value left to the module's defaults (modifiable) and with a function K1 must not
+// have (decrypt). The token check names both differences.
+inline p11::Attributes WidenedK1Template(uint32_t ver) {
+  p11::Attributes planted;
+  planted.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Text(CKA_LABEL, kms::labels::K1(ver))
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_DERIVE, true)
+      .Bool(CKA_DECRYPT, true)
+      .Blob(CKA_VALUE, Bytes(16, 0x42));
+  return planted;
+}
 
 // The two tokens of one appliance after an init ceremony (kms/ceremony.h): the
 // runtime token ("simkms-test", what kmsd uses) and the ceremony token

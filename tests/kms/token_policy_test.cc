@@ -156,17 +156,7 @@ TEST_F(TokenPolicyTest, CopiedKeyIsReported) {
 // (modifiable, decrypt, verify ...): every difference is named.
 TEST_F(TokenPolicyTest, PlantedKeyWithWiderFunctionsIsReported) {
   MakeHierarchy();
-  p11::Attributes planted;
-  planted.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, CKK_AES)
-      .Text(CKA_LABEL, labels::K1(9))
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_DERIVE, true)
-      .Bool(CKA_DECRYPT, true)
-      .Blob(CKA_VALUE, Bytes(16, 0x42));
+  p11::Attributes planted = simkms::testing::WidenedK1Template(9);
   Unwrap(s().CreateObject(planted, "planted K1")).Release();
   TokenCheck check = Unwrap(CheckTokenObjects(s()));
   EXPECT_FALSE(check.ok());
