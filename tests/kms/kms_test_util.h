@@ -55,26 +55,40 @@ inline p11::Attributes WidenedK1Template(uint32_t ver) {
   return planted;
 }
 
-// The two tokens of one appliance after an init ceremony (kms/ceremony.h): the
-// runtime token ("simkms-test", what kmsd uses) and the ceremony token
-// ("simkms-ceremony", MK's, its own PIN), with the service keys on the runtime
-// token. K1() moves a VER's K1 there as `kmsctl ver add` does.
+// The two tokens of one appliance (kms/ceremony_token.h): the runtime token
+// ("simkms-test", what kmsd uses) and the ceremony token ("simkms-ceremony", MK's,
+// its own PIN). Made after an init ceremony (kms/ceremony.h), with MK on the
+// ceremony token and the service keys on the runtime token; or kBlank: the runtime
+// token as before `kmsctl init`, and no ceremony token until Initialize() runs the
+// ceremony. K1() moves a VER's K1 to the runtime token as `kmsctl ver add` does.
 struct ApplianceTokens {
+  struct Blank {};
+  static constexpr Blank kBlank{};
+
   explicit ApplianceTokens(SoftHsmToken& token, const std::string& auditor_public_pem = {})
-      : runtime_session(token), ceremony_session(token, "simkms-ceremony", /*ceremony=*/true) {
+      : ApplianceTokens(token, kBlank) {
+    Initialize(auditor_public_pem);
+  }
+  ApplianceTokens(SoftHsmToken& token, Blank) : token(token), runtime_session(token) {}
+
+  // The init ceremony on a new ceremony token and the runtime token; the auditor's
+  // seed export (init.auditor_export) unless auditor_public_pem is empty.
+  void Initialize(const std::string& auditor_public_pem = {}) {
+    ceremony_session.emplace(token, "simkms-ceremony", /*ceremony=*/true);
     init = Unwrap(kms::InitializeKeys({ceremony(), runtime()}, "simkms-test", 2, 3, 1, auditor_public_pem));
-    mk = Unwrap(kms::CeremonyToken::Open(ceremony(), runtime()));
+    mk.emplace(Unwrap(kms::CeremonyToken::Open(ceremony(), runtime())));
   }
   p11::Session& runtime() { return *runtime_session.session; }
-  p11::Session& ceremony() { return *ceremony_session.session; }
+  p11::Session& ceremony() { return *ceremony_session->session; }
   const kms::ServiceKeys& keys() const { return init.keys; }
   CK_OBJECT_HANDLE K1(uint32_t ver, kms::Profile profile) {
     bool moved = false;
     return Unwrap(mk->EnsureK1(ver, profile, &moved));
   }
 
+  SoftHsmToken& token;
   TokenSession runtime_session;
-  TokenSession ceremony_session;
+  std::optional<TokenSession> ceremony_session;
   kms::InitResult init;
   std::optional<kms::CeremonyToken> mk;
 };

@@ -1,5 +1,5 @@
-// An initialised appliance for SC tests: a throwaway token after the key
-// ceremony, a RocksDB store with the token's audit trail, VER 2 (modern,
+// An initialised appliance for SC tests: the two tokens after the key ceremony
+// (ApplianceTokens), a RocksDB store with the token's audit trail, VER 2 (modern,
 // ffdhe2048, known OP) and a 1,000-chip range for "acme"; plus a software chip
 // that runs the first call against the SC role.
 #pragma once
@@ -40,9 +40,6 @@ inline constexpr char kTestOp[] = "cdc202d5123e20f62b6d676ac72cb318";
 class ApplianceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    kms::InitResult init = Unwrap(kms::InitializeKeys({*cs_.session, s()}, "simkms-test", 2, 3, 1));
-    keys_ = init.keys;
-    ceremony_.emplace(Unwrap(kms::CeremonyToken::Open(*cs_.session, s())));
     mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
     checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
     record_mac_ = Unwrap(kms::TokenRecordMac::Open(ts_.module, ts_.slot));
@@ -50,7 +47,7 @@ class ApplianceFixture : public ::testing::Test {
     store_options.record_mac = record_mac_.get();
     store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, store_options));
     kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; },
-                           &*ceremony_);
+                           &*app_.mk);
     kms::NewVer ver;
     ver.ver = 2;
     ver.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
@@ -120,7 +117,7 @@ class ApplianceFixture : public ::testing::Test {
     const std::string priv_pem = pem(true);
     EVP_PKEY_free(rsa);
     kms::K1Export exported =
-        Unwrap(kms::ExportK1(ceremony_->session(), ceremony_->mk(), 2, kms::Profile::kModern, "acme", pub_pem));
+        Unwrap(kms::ExportK1(app_.mk->session(), app_.mk->mk(), 2, kms::Profile::kModern, "acme", pub_pem));
     protocol::ChipProtocolState chip;
     chip.imsi = imsi;
     chip.ver = 2;
@@ -132,11 +129,10 @@ class ApplianceFixture : public ::testing::Test {
   }
 
   SoftHsmToken token_;
-  TokenSession ts_{token_};
-  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};  // MK's
-  std::optional<kms::CeremonyToken> ceremony_;
+  simkms::testing::ApplianceTokens app_{token_};  // after the init ceremony
+  TokenSession& ts_ = app_.runtime_session;       // the runtime token, kmsd's
   TempDir db_;
-  kms::ServiceKeys keys_;
+  const kms::ServiceKeys& keys_ = app_.keys();
   std::unique_ptr<kms::TokenAuditMac> mac_;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints_;
   std::unique_ptr<kms::TokenRecordMac> record_mac_;
