@@ -8,8 +8,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "kms/ceremony.h"
 #include "kms/kcv.h"
@@ -24,6 +22,7 @@
 #include "sc-engine/protocol/secured_packet.h"
 #include "storage/identifiers.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/kms/rsa_test_keys.h"
 #include "tests/support/temp_dir.h"
 
 namespace simkms::sc {
@@ -99,31 +98,15 @@ class ApplianceFixture : public ::testing::Test {
   // A pre-personalized chip for `imsi`: K1 as its manufacturer receives it
   // (RSA-OAEP export), Ki_1 derived by the chip itself.
   protocol::ChipProtocolState MakeChip(const std::string& imsi) {
-    EVP_PKEY* rsa = EVP_RSA_gen(2048);
-    auto pem = [rsa](bool private_key) {
-      BIO* bio = BIO_new(BIO_s_mem());
-      if (private_key) {
-        PEM_write_bio_PrivateKey(bio, rsa, nullptr, nullptr, 0, nullptr, nullptr);
-      } else {
-        PEM_write_bio_PUBKEY(bio, rsa);
-      }
-      char* data = nullptr;
-      long n = BIO_get_mem_data(bio, &data);
-      std::string text(data, static_cast<std::size_t>(n));
-      BIO_free(bio);
-      return text;
-    };
-    const std::string pub_pem = pem(false);
-    const std::string priv_pem = pem(true);
-    EVP_PKEY_free(rsa);
-    kms::K1Export exported =
-        Unwrap(kms::ExportK1(app_.mk->session(), app_.mk->mk(), 2, kms::Profile::kModern, "acme", pub_pem));
+    const simkms::testing::RsaPair manufacturer = simkms::testing::MakeRsa(2048);
+    kms::K1Export exported = Unwrap(
+        kms::ExportK1(app_.mk->session(), app_.mk->mk(), 2, kms::Profile::kModern, "acme", manufacturer.public_pem));
     protocol::ChipProtocolState chip;
     chip.imsi = imsi;
     chip.ver = 2;
     chip.group = Unwrap(protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048));
-    chip.base_key =
-        Unwrap(kms::SoftwareDeriveKi1(kms::Profile::kModern, Unwrap(kms::UnwrapK1Export(exported, priv_pem)), imsi));
+    const SecretBytes k1 = Unwrap(kms::UnwrapK1Export(exported, manufacturer.private_pem));
+    chip.base_key = Unwrap(kms::SoftwareDeriveKi1(kms::Profile::kModern, k1, imsi));
     chip.opc = Unwrap(kms::SoftwareOpc(chip.base_key, SecretBytes::Copy(Unwrap(FromHex(kTestOp)))));
     return chip;
   }
