@@ -10,23 +10,6 @@ constexpr CK_ULONG kTransportRsaBits = 2048;
 // SoftHSM 2.6.1 takes OAEP only with SHA-1 and MGF1-SHA-1 (kms/rsa_recipient.h).
 CK_RSA_PKCS_OAEP_PARAMS OaepParams() { return {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0}; }
 
-// A session copy of `spec` derived from MK with the given functions.
-StatusOr<p11::ScopedObject> DeriveCopy(p11::Session& ceremony, CK_OBJECT_HANDLE mk, const DerivedKeySpec& spec,
-                                       bool extractable, uint32_t usage, std::string_view what) {
-  Bytes data = MasterDerivationData(spec.purpose, spec.context, spec.length);
-  CK_KEY_DERIVATION_STRING_DATA params{data.data(), static_cast<CK_ULONG>(data.size())};
-  p11::Attributes a;
-  a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, spec.key_type);
-  // A DES key's length is its type's; SoftHSM refuses CKA_VALUE_LEN for it.
-  if (spec.key_type != CKK_DES) a.Ulong(CKA_VALUE_LEN, spec.length);
-  a.Bool(CKA_TOKEN, false)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, extractable);
-  SetUsage(a, usage);
-  return ceremony.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk, a, what);
-}
-
 // SoftHSM's own CKA_CHECK_VALUE of the key (not simkms' CMAC KCV, kms/kcv.h): the
 // copy on the runtime token is checked against this. For AES and DES it is the
 // first 3 bytes of a zero block encrypted (PKCS#11 v2.40 §4.10), computed on an
@@ -41,7 +24,8 @@ StatusOr<Bytes> SoftHsmCheckValue(p11::Session& ceremony, CK_OBJECT_HANDLE mk, c
   }
   const bool des = spec.key_type == CKK_DES;
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject enc,
-                          DeriveCopy(ceremony, mk, spec, /*extractable=*/false, kEncrypt, "copy for the check value"));
+                          DeriveSessionCopy(ceremony, mk, spec, /*extractable=*/false, kEncrypt,
+                                            "copy for the check value"));
   SIMKMS_ASSIGN_OR_RETURN(Bytes block, ceremony.Encrypt({des ? CKM_DES_ECB : CKM_AES_ECB, nullptr, 0}, enc.get(),
                                                         Bytes(des ? 8 : 16, 0), "check value"));
   block.resize(3);
@@ -102,8 +86,8 @@ StatusOr<TransportedKey> SendDerivedKey(p11::Session& ceremony, CK_OBJECT_HANDLE
       .Blob(CKA_PUBLIC_EXPONENT, recipient.public_exponent);
   SetUsage(pub, kWrap, CKO_PUBLIC_KEY);
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject wrapping_key, ceremony.CreateObject(pub, "runtime transport key"));
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject copy, DeriveCopy(ceremony, mk, spec, /*extractable=*/true, kNoUsage,
-                                                             "key to transport"));
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject copy, DeriveSessionCopy(ceremony, mk, spec, /*extractable=*/true,
+                                                                    kNoUsage, "key to transport"));
   TransportedKey out;
   SIMKMS_ASSIGN_OR_RETURN(out.check_value, SoftHsmCheckValue(ceremony, mk, spec, copy.get()));
   CK_RSA_PKCS_OAEP_PARAMS oaep = OaepParams();

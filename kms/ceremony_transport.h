@@ -21,7 +21,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/derivation_data.h"
+#include "kms/master_derivation.h"
 #include "kms/token_policy.h"
 #include "pkcs11/session.h"
 
@@ -35,15 +35,6 @@ struct TransportPublicKey {
 struct TransportedKey {
   Bytes wrapped;      // RSA-OAEP(SHA-1, MGF1-SHA-1) of the key value
   Bytes check_value;  // SoftHSM's CKA_CHECK_VALUE: AES E_K(0^16)[0..2], generic SHA-1(K)[0..2]
-};
-
-// What the ceremony side derives: the same purpose block as a derivation on one
-// token would use (kms/derivation_data.h), so the values and KCVs do not change.
-struct DerivedKeySpec {
-  KeyPurpose purpose;
-  uint64_t context = 0;       // the VER for K1, else 0
-  CK_KEY_TYPE key_type = CKK_AES;  // AES, DES (legacy K1) or generic secret
-  CK_ULONG length = 32;
 };
 
 // The runtime token's end: holds the ephemeral key pair for one ceremony.
@@ -69,7 +60,9 @@ class TransportReceiver {
   TransportPublicKey public_key_;
 };
 
-// The ceremony token's end: derives `spec` from `mk` and wraps it to `recipient`.
+// The ceremony token's end: derives `spec` from `mk` (kms/master_derivation.h: the
+// same purpose block as a derivation on one token would use, so the values and KCVs
+// do not change) and wraps it to `recipient`.
 StatusOr<TransportedKey> SendDerivedKey(p11::Session& ceremony, CK_OBJECT_HANDLE mk, const DerivedKeySpec& spec,
                                         const TransportPublicKey& recipient);
 

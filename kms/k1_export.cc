@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/openssl_ptr.h"
+#include "kms/kcv.h"
+#include "kms/master_derivation.h"
 #include "kms/rsa_recipient.h"
 #include "kms/software_keys.h"
 #include "kms/token_policy.h"
@@ -100,21 +102,11 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
   if (manufacturer.empty()) return InvalidArgumentError("manufacturer name is empty");
   SIMKMS_ASSIGN_OR_RETURN(EvpPkeyPtr pub, ParseRsaPem(public_key_pem, /*is_private=*/false, "manufacturer"));
 
-  const bool legacy = profile == Profile::kLegacy;
-  Bytes data = MasterDerivationData(legacy ? KeyPurpose::kK1Legacy : KeyPurpose::kK1Modern, ver, 16);
-  CK_KEY_DERIVATION_STRING_DATA params{data.data(), static_cast<CK_ULONG>(data.size())};
-  p11::Attributes copy_template;
-  copy_template.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, legacy ? CKK_DES : CKK_AES)
-      .Bool(CKA_TOKEN, false)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, true);
-  SetUsage(copy_template, legacy ? kEncrypt : kSign);  // its KCV
-  if (!legacy) copy_template.Ulong(CKA_VALUE_LEN, 16);
-  SIMKMS_ASSIGN_OR_RETURN(
-      p11::ScopedObject k1_copy,
-      session.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk, copy_template, "K1 export copy"));
+  // An extractable copy for the wrap, which also computes the KCV (encrypt for DES,
+  // CMAC for AES) and can do nothing else.
+  const DerivedKeySpec k1 = K1Spec(ver, profile);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k1_copy, DeriveSessionCopy(session, mk, k1, /*extractable=*/true,
+                                                                       KcvUsage(k1.key_type), "K1 export copy"));
 
   K1Export out;
   out.ver = ver;
@@ -124,18 +116,7 @@ StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t
   SIMKMS_ASSIGN_OR_RETURN(out.recipient_spki_sha256, SpkiSha256(pub.get()));
   SIMKMS_ASSIGN_OR_RETURN(out.wrapped_k1, WrapForRecipient(session, pub.get(), k1_copy.get(), "K1 under manufacturer key"));
   // KCV from the same transient copy: the wrapped value and the KCV match by construction.
-  auto kcv = [&]() -> StatusOr<Bytes> {
-    if (legacy) {
-      const uint8_t zero[8] = {};
-      SIMKMS_ASSIGN_OR_RETURN(Bytes e0, session.Encrypt({CKM_DES_ECB, nullptr, 0}, k1_copy.get(), zero, "K1 KCV"));
-      return Bytes(e0.begin(), e0.begin() + 3);
-    }
-    const uint8_t zero[16] = {};
-    SIMKMS_ASSIGN_OR_RETURN(Bytes m, session.Sign({CKM_AES_CMAC, nullptr, 0}, k1_copy.get(), zero, "K1 KCV"));
-    return Bytes(m.begin(), m.begin() + 3);
-  }();
-  if (!kcv.ok()) return kcv.status();
-  out.kcv = *kcv;
+  SIMKMS_ASSIGN_OR_RETURN(out.kcv, TokenKcv(session, k1_copy.get(), "K1 export copy"));
 
   out.dh_group = context.dh_group;
   out.dh_p = context.dh_p;

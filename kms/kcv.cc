@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "kms/token_policy.h"
+
 namespace simkms::kms {
 
 StatusOr<Bytes> TokenKcv(p11::Session& session, CK_OBJECT_HANDLE key, std::string_view what) {
@@ -36,6 +38,10 @@ StatusOr<Bytes> TokenKcv(p11::Session& session, CK_OBJECT_HANDLE key, std::strin
   if (out.size() < 3) return InternalError("KCV computation returned too few bytes");
   out.resize(3);
   return out;
+}
+
+uint32_t KcvUsage(CK_KEY_TYPE key_type) {
+  return key_type == CKK_DES || key_type == CKK_DES2 || key_type == CKK_DES3 ? kEncrypt : kSign;
 }
 
 }  // namespace simkms::kms

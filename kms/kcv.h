@@ -4,6 +4,7 @@
 // operation (CKA_SIGN for CMAC/HMAC, CKA_ENCRYPT for DES).
 #pragma once
 
+#include <cstdint>
 #include <string_view>
 
 #include "base/bytes.h"
@@ -13,5 +14,8 @@
 namespace simkms::kms {
 
 StatusOr<Bytes> TokenKcv(p11::Session& session, CK_OBJECT_HANDLE key, std::string_view what);
+// The function (kms/token_policy.h Usage) a key of `key_type` needs for TokenKcv:
+// kEncrypt for DES and DES3, kSign for the rest.
+uint32_t KcvUsage(CK_KEY_TYPE key_type);
 
 }  // namespace simkms::kms

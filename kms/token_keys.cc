@@ -2,6 +2,7 @@
 
 #include "kms/ceremony_transport.h"
 #include "kms/kcv.h"
+#include "kms/master_derivation.h"
 #include "kms/token_policy.h"
 
 namespace simkms::kms {
@@ -28,15 +29,6 @@ Status RefuseIfPresent(p11::Session& session, const std::string& label) {
   if (existing.ok()) return AlreadyExistsError("token already holds " + label);
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
   return OkStatus();
-}
-
-StatusOr<p11::ScopedObject> DeriveFromMaster(p11::Session& session, CK_OBJECT_HANDLE mk, KeyPurpose purpose,
-                                             uint64_t context, CK_ULONG length, p11::Attributes& attributes,
-                                             std::string_view what) {
-  // DES keys take the first 8 bytes of one derived block.
-  Bytes data = MasterDerivationData(purpose, context, length < 16 ? 16 : length);
-  CK_KEY_DERIVATION_STRING_DATA params{data.data(), static_cast<CK_ULONG>(data.size())};
-  return session.DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, mk, attributes, what);
 }
 
 // The four service keys, made in kServiceKeys' order, handed over to the caller.
@@ -115,23 +107,11 @@ StatusOr<std::vector<std::string>> MoveMissingServiceKeys(p11::Session& ceremony
   return moved;
 }
 
-namespace {
-
-KeyPurpose K1Purpose(Profile profile) {
-  return profile == Profile::kLegacy ? KeyPurpose::kK1Legacy : KeyPurpose::kK1Modern;
-}
-CK_KEY_TYPE K1Type(Profile profile) { return profile == Profile::kLegacy ? CKK_DES : CKK_AES; }
-CK_ULONG K1Length(Profile profile) { return profile == Profile::kLegacy ? 8 : 16; }
-
-}  // namespace
-
 StatusOr<CK_OBJECT_HANDLE> MoveK1(p11::Session& ceremony, CK_OBJECT_HANDLE mk, p11::Session& runtime,
                                   TransportReceiver& receiver, uint32_t ver, Profile profile) {
   const std::string label = labels::K1(ver);
   SIMKMS_RETURN_IF_ERROR(RefuseIfPresent(runtime, label));
-  SIMKMS_ASSIGN_OR_RETURN(TransportedKey sent,
-                          SendDerivedKey(ceremony, mk, {K1Purpose(profile), ver, K1Type(profile), K1Length(profile)},
-                                         receiver.public_key()));
+  SIMKMS_ASSIGN_OR_RETURN(TransportedKey sent, SendDerivedKey(ceremony, mk, K1Spec(ver, profile), receiver.public_key()));
   return receiver.Receive(K1Policy(profile == Profile::kLegacy), label, {}, sent);
 }
 
@@ -140,18 +120,10 @@ StatusOr<CK_OBJECT_HANDLE> FindK1(p11::Session& session, uint32_t ver) {
 }
 
 StatusOr<Bytes> K1Kcv(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile) {
-  p11::Attributes a;
-  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, K1Type(profile))
-      .Bool(CKA_TOKEN, false)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false);
+  const DerivedKeySpec k1 = K1Spec(ver, profile);
   // DES KCVs encrypt a zero block, AES KCVs are a CMAC: the copy does that one thing.
-  SetUsage(a, profile == Profile::kLegacy ? kEncrypt : kSign);
-  if (profile == Profile::kModern) a.Ulong(CKA_VALUE_LEN, K1Length(profile));
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject copy, DeriveFromMaster(session, mk, K1Purpose(profile), ver,
-                                                                   K1Length(profile), a, "K1 copy for its KCV"));
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject copy, DeriveSessionCopy(session, mk, k1, /*extractable=*/false,
+                                                                    KcvUsage(k1.key_type), "K1 copy for its KCV"));
   return TokenKcv(session, copy.get(), labels::K1(ver));
 }
 

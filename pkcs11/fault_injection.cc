@@ -4,6 +4,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "pkcs11/forwarding_list.h"
 #include "pkcs11/module.h"
 
 namespace simkms::p11 {
@@ -21,10 +22,6 @@ Plan& ThePlan() {
   static Plan* plan = new Plan;  // never destroyed: calls may come from any thread until exit
   return *plan;
 }
-
-// The real module's list, one per wrapped module; the wrapper's table calls into the
-// most recent (a test process wraps one module).
-CK_FUNCTION_LIST* g_real = nullptr;
 
 template <typename T>
 void TakeMechanism(const T&, std::optional<CK_MECHANISM_TYPE>&) {}
@@ -45,48 +42,51 @@ CK_RV Decide(const char* function, std::optional<CK_MECHANISM_TYPE> mechanism) {
   return p.fault.rv;
 }
 
-// One trampoline per covered function, made from the field's own type.
-template <auto Field, typename Fn>
-struct Hook;
-template <auto Field, typename... Args>
-struct Hook<Field, CK_RV (*)(Args...)> {
-  static inline const char* name = "";
-  // PKCS#11 v2.40 §5.8-5.12: a failed C_Encrypt, C_EncryptUpdate/Final (and the
-  // decrypt, sign and verify calls, and C_FindObjectsFinal) ends the active
-  // operation. Such a call still reaches the token, which ends it, and the fault's
-  // CK_RV is returned; otherwise the session would keep an operation a real token
-  // would have ended (and every later Init would get CKR_OPERATION_ACTIVE).
-  enum class Ends { kNothing, kByRunning, kByEncryptFinal };
-  static inline Ends ends_operation = Ends::kNothing;
+// PKCS#11 v2.40 §5.8-5.12: a failed C_Encrypt, C_EncryptUpdate/Final (and the
+// decrypt, sign and verify calls, and C_FindObjectsFinal) ends the active
+// operation. Such a call still reaches the token, which ends it, and the fault's
+// CK_RV is returned; otherwise the session would keep an operation a real token
+// would have ended (and every later Init would get CKR_OPERATION_ACTIVE).
+enum class Ends { kNothing, kByRunning, kByEncryptFinal };
+template <auto Field>
+Ends ends_operation = Ends::kNothing;
+
+struct FaultHooks;
+// The wrapper's table calls into the most recently wrapped module (a test process
+// wraps one).
+using Forwarding = ForwardingList<FaultHooks>;
+
+struct FaultHooks {
+  template <auto Field, typename... Args>
+  static CK_RV Call(const char* function, Args... args) {
+    std::optional<CK_MECHANISM_TYPE> mechanism;
+    (TakeMechanism(args, mechanism), ...);
+    if (CK_RV rv = Decide(function, mechanism); rv != CKR_OK) {
+      EndOperation<Field>(args...);
+      return rv;
+    }
+    return Forwarding::Forward<Field>(args...);
+  }
+
   // Ends the token's operation as the failed call would have: a single-part call
   // or a Final ends it by running; C_EncryptUpdate is followed by C_EncryptFinal.
+  template <auto Field, typename... Args>
   static void EndOperation(Args... args) {
-    if (ends_operation == Ends::kByRunning) {
-      (void)(g_real->*Field)(args...);
-    } else if (ends_operation == Ends::kByEncryptFinal) {
+    if (ends_operation<Field> == Ends::kByRunning) {
+      (void)Forwarding::Forward<Field>(args...);
+    } else if (ends_operation<Field> == Ends::kByEncryptFinal) {
       const CK_SESSION_HANDLE session = std::get<0>(std::forward_as_tuple(args...));
       CK_BYTE scratch[64];
       CK_ULONG len = sizeof scratch;
-      (void)g_real->C_EncryptFinal(session, scratch, &len);
+      (void)Forwarding::real->C_EncryptFinal(session, scratch, &len);
     }
-  }
-  static CK_RV Call(Args... args) {
-    std::optional<CK_MECHANISM_TYPE> mechanism;
-    (TakeMechanism(args, mechanism), ...);
-    if (CK_RV rv = Decide(name, mechanism); rv != CKR_OK) {
-      EndOperation(args...);
-      return rv;
-    }
-    return (g_real->*Field)(args...);
   }
 };
 
-#define SIMKMS_FAULT_HOOK_AS(fn, ends)                                                \
-  do {                                                                                \
-    using H = Hook<&CK_FUNCTION_LIST::fn, decltype(CK_FUNCTION_LIST::fn)>;            \
-    H::name = #fn;                                                                    \
-    H::ends_operation = H::Ends::ends;                                                 \
-    list.fn = &H::Call;                                                               \
+#define SIMKMS_FAULT_HOOK_AS(fn, ends)                  \
+  do {                                                  \
+    ends_operation<&CK_FUNCTION_LIST::fn> = Ends::ends; \
+    SIMKMS_P11_COVER(Forwarding, list, fn);             \
   } while (0)
 #define SIMKMS_FAULT_HOOK(fn) SIMKMS_FAULT_HOOK_AS(fn, kNothing)
 #define SIMKMS_FAULT_HOOK_ENDS(fn) SIMKMS_FAULT_HOOK_AS(fn, kByRunning)
@@ -135,8 +135,8 @@ std::shared_ptr<Module> FaultInjection::Wrap(std::shared_ptr<Module> real) {
   // Never freed (a wrapper's sessions may outlive any owner one could give them);
   // kept reachable so that leak checkers do not count them.
   static auto* lists = new std::deque<CK_FUNCTION_LIST>;
-  g_real = real->functions();
-  CK_FUNCTION_LIST* list = &lists->emplace_back(MakeList(*g_real));
+  Forwarding::real = real->functions();
+  CK_FUNCTION_LIST* list = &lists->emplace_back(MakeList(*Forwarding::real));
   return Module::Wrapping(std::move(real), list);
 }
 

@@ -14,8 +14,6 @@
 // budget, so every chip is checked against it. kOsmoEvery thins that out if
 // the suite ever needs the time.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <chrono>
 #include <random>
@@ -30,42 +28,20 @@
 #include "kms/token_keys.h"
 #include "tests/chip/card_test_util.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/kms/rsa_test_keys.h"
 #include "tests/support/osmo_auc_gen.h"
 
 namespace simkms::chip::testing {
 namespace {
 
+using simkms::testing::MakeRsa;
+using simkms::testing::RsaPair;
 using simkms::testing::SoftHsmToken;
 using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
 constexpr int kChipsPerProfile = 500;
 constexpr int kOsmoEvery = 1;
-
-struct RsaPair {
-  std::string public_pem;
-  std::string private_pem;
-};
-
-RsaPair MakeRsa() {
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  auto pem = [key](bool private_key) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    if (private_key) {
-      PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-    } else {
-      PEM_write_bio_PUBKEY(bio, key);
-    }
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    std::string text(data, static_cast<std::size_t>(n));
-    BIO_free(bio);
-    return text;
-  };
-  RsaPair out{pem(false), pem(true)};
-  EVP_PKEY_free(key);
-  return out;
-}
 
 template <std::size_t N>
 std::string H(const std::array<uint8_t, N>& a) {
@@ -83,7 +59,7 @@ TEST(ChipVsAcTest, ThousandRandomChipsAnswerLikeTheTokenAndOsmoAucGen) {
   simkms::testing::ApplianceTokens app(token);
   p11::Session& s = app.runtime();
   const kms::ServiceKeys keys = app.keys();
-  const RsaPair manufacturer = MakeRsa();
+  const RsaPair manufacturer = MakeRsa(2048);
   const std::optional<std::filesystem::path> osmo = simkms::testing::FindOsmoAucGen();
   std::mt19937_64 rng(0x43484950);
   int compared = 0, osmo_compared = 0;

@@ -9,6 +9,7 @@
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
 #include "tests/e2e/kmsd_fixture.h"
+#include "tests/kms/kms_test_util.h"
 #include "tests/support/paths.h"
 #include "tests/support/status_testing.h"
 
@@ -59,17 +60,7 @@ TEST_F(KmsdTokenPolicyTest, HealthzAndMetricsReportTheCheck) {
 // not start, and says which object and which attribute.
 TEST_F(KmsdTokenPolicyTest, RefusesToStartWithAWidenedKey) {
   ASSERT_EQ(StopKmsd(), 0);
-  p11::Attributes planted;
-  planted.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, CKK_AES)
-      .Text(CKA_LABEL, kms::labels::K1(3))
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_DERIVE, true)
-      .Bool(CKA_DECRYPT, true)
-      .Blob(CKA_VALUE, Bytes(16, 0x42));
+  p11::Attributes planted = simkms::testing::WidenedK1Template(3);
   Plant(planted);
   ProcessResult run = RunKmsdForeground();
   EXPECT_NE(run.exit_code, 0);

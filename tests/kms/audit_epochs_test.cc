@@ -21,11 +21,11 @@ namespace {
 
 using ::testing::HasSubstr;
 using simkms::storage::testing::RewriteAuditTrail;
+using simkms::testing::ApplianceTokens;
 using simkms::testing::MakeRsa;
 using simkms::testing::RsaPair;
 using simkms::testing::SoftHsmToken;
 using simkms::testing::TempDir;
-using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
 constexpr uint64_t kRecordsPerEpoch = 50;
@@ -44,8 +44,7 @@ storage::AuditEvent Event(uint64_t i) {
 class AuditEpochs : public ::testing::Test {
  protected:
   void SetUp() override {
-    export_ = *Unwrap(InitializeKeys({*cs_.session, *ts_.session}, "simkms-test", 2, 3, 1, auditor_.public_pem))
-                   .auditor_export;
+    export_ = *app_.init.auditor_export;
     OpenStore();
   }
 
@@ -53,9 +52,11 @@ class AuditEpochs : public ::testing::Test {
     store_.reset();
     if (mac == nullptr) {
       mac_.reset();
-      mac_ = Unwrap(TokenAuditMac::Open(ts_.module, ts_.slot));
+      mac_ = Unwrap(TokenAuditMac::Open(app_.runtime_session.module, app_.runtime_session.slot));
     }
-    if (!checkpoints_) checkpoints_ = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
+    if (!checkpoints_) {
+      checkpoints_ = Unwrap(TokenCheckpointStore::Open(app_.runtime_session.module, app_.runtime_session.slot));
+    }
     storage::StoreOptions o;
     o.audit_epoch_max_records = kRecordsPerEpoch;
     o.audit_epoch_max_seconds = 3600;
@@ -78,8 +79,8 @@ class AuditEpochs : public ::testing::Test {
     p11::Attributes q;
     q.Ulong(CKA_CLASS, CKO_SECRET_KEY).Text(CKA_LABEL, labels::kAuditEpochKey);
     std::vector<std::pair<uint64_t, uint64_t>> out;
-    for (CK_OBJECT_HANDLE h : Unwrap(ts_.session->FindAll(q))) {
-      Bytes id = Unwrap(ts_.session->GetAttribute(h, CKA_ID, "id"));
+    for (CK_OBJECT_HANDLE h : Unwrap(app_.runtime().FindAll(q))) {
+      Bytes id = Unwrap(app_.runtime().GetAttribute(h, CKA_ID, "id"));
       uint64_t e = 0;
       for (uint8_t b : id) e = (e << 8) | b;
       out.push_back({e, h});
@@ -88,10 +89,9 @@ class AuditEpochs : public ::testing::Test {
   }
 
   SoftHsmToken token_;
-  TokenSession ts_{token_};
-  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};
-  TempDir dir_;
   RsaPair auditor_ = MakeRsa(2048);
+  ApplianceTokens app_{token_, auditor_.public_pem};  // the seed exported to auditor_
+  TempDir dir_;
   AuditorSeedExport export_;
   std::unique_ptr<TokenAuditMac> mac_;
   std::unique_ptr<TokenCheckpointStore> checkpoints_;
@@ -268,7 +268,7 @@ TEST_F(AuditEpochs, CloseInterruptedAtEachStepIsFinishedAtTheNextStart) {
     // commit must close it first.
     const uint64_t base = 1000 * static_cast<uint64_t>(step + 1);
     CommitEvents(base, base + kRecordsPerEpoch - (step == 0 ? 1 : 2));
-    FailingClose failing_mac(*mac_, *ts_.session, /*derive_first=*/step == 2);
+    FailingClose failing_mac(*mac_, app_.runtime(), /*derive_first=*/step == 2);
     FailingCheckpoint failing_cp(*checkpoints_);
     failing_cp.fail = step == 0;
     OpenStore(&failing_mac, &failing_cp);
@@ -348,7 +348,7 @@ TEST_F(AuditEpochs, SeedExportIsForTheAuditorOnly) {
   // The seed is sealed on the token: it cannot be exported a second time.
   auto keys = EpochKeysOnToken();
   ASSERT_EQ(keys.size(), 1u);
-  Bytes extractable = Unwrap(ts_.session->GetAttribute(keys[0].second, CKA_EXTRACTABLE, "seed"));
+  Bytes extractable = Unwrap(app_.runtime().GetAttribute(keys[0].second, CKA_EXTRACTABLE, "seed"));
   EXPECT_EQ(extractable, Bytes{CK_FALSE});
 }
 

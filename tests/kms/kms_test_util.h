@@ -8,6 +8,7 @@
 
 #include "kms/ceremony.h"
 #include "kms/ceremony_token.h"
+#include "kms/token_keys.h"
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
 #include "tests/support/softhsm_token.h"
@@ -36,26 +37,58 @@ struct TokenSession {
   std::unique_ptr<p11::Session> session;
 };
 
-// The two tokens of one appliance after an init ceremony (kms/ceremony.h): the
-// runtime token ("simkms-test", what kmsd uses) and the ceremony token
-// ("simkms-ceremony", MK's, its own PIN), with the service keys on the runtime
-// token. K1() moves a VER's K1 there as `kmsctl ver add` does.
+// What a PIN holder can plant under K1's label with C_CreateObject: a key of known
+// value left to the module's defaults (modifiable) and with a function K1 must not
+// have (decrypt). The token check names both differences.
+inline p11::Attributes WidenedK1Template(uint32_t ver) {
+  p11::Attributes planted;
+  planted.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, CKK_AES)
+      .Text(CKA_LABEL, kms::labels::K1(ver))
+      .Bool(CKA_TOKEN, true)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false)
+      .Bool(CKA_DERIVE, true)
+      .Bool(CKA_DECRYPT, true)
+      .Blob(CKA_VALUE, Bytes(16, 0x42));
+  return planted;
+}
+
+// The two tokens of one appliance (kms/ceremony_token.h): the runtime token
+// ("simkms-test", what kmsd uses) and the ceremony token ("simkms-ceremony", MK's,
+// its own PIN). Made after an init ceremony (kms/ceremony.h), with MK on the
+// ceremony token and the service keys on the runtime token; or kBlank: the runtime
+// token as before `kmsctl init`, and no ceremony token until Initialize() runs the
+// ceremony. K1() moves a VER's K1 to the runtime token as `kmsctl ver add` does.
 struct ApplianceTokens {
+  struct Blank {};
+  static constexpr Blank kBlank{};
+
   explicit ApplianceTokens(SoftHsmToken& token, const std::string& auditor_public_pem = {})
-      : runtime_session(token), ceremony_session(token, "simkms-ceremony", /*ceremony=*/true) {
+      : ApplianceTokens(token, kBlank) {
+    Initialize(auditor_public_pem);
+  }
+  ApplianceTokens(SoftHsmToken& token, Blank) : token(token), runtime_session(token) {}
+
+  // The init ceremony on a new ceremony token and the runtime token; the auditor's
+  // seed export (init.auditor_export) unless auditor_public_pem is empty.
+  void Initialize(const std::string& auditor_public_pem = {}) {
+    ceremony_session.emplace(token, "simkms-ceremony", /*ceremony=*/true);
     init = Unwrap(kms::InitializeKeys({ceremony(), runtime()}, "simkms-test", 2, 3, 1, auditor_public_pem));
-    mk = Unwrap(kms::CeremonyToken::Open(ceremony(), runtime()));
+    mk.emplace(Unwrap(kms::CeremonyToken::Open(ceremony(), runtime())));
   }
   p11::Session& runtime() { return *runtime_session.session; }
-  p11::Session& ceremony() { return *ceremony_session.session; }
+  p11::Session& ceremony() { return *ceremony_session->session; }
   const kms::ServiceKeys& keys() const { return init.keys; }
   CK_OBJECT_HANDLE K1(uint32_t ver, kms::Profile profile) {
     bool moved = false;
     return Unwrap(mk->EnsureK1(ver, profile, &moved));
   }
 
+  SoftHsmToken& token;
   TokenSession runtime_session;
-  TokenSession ceremony_session;
+  std::optional<TokenSession> ceremony_session;
   kms::InitResult init;
   std::optional<kms::CeremonyToken> mk;
 };

@@ -92,7 +92,7 @@ TEST_F(PinHolderTableTest, DeriveExtractableFromMkLetsThroughOnTheCeremonyToken)
 // private objects are invisible.
 TEST_F(PinHolderTableTest, MkIsOutOfTheRuntimePinsReach) {
   EXPECT_EQ(FindByLabel(s(), CKO_SECRET_KEY, labels::kMasterKey).status().code(), StatusCode::kNotFound);
-  const CK_SLOT_ID ceremony_slot = app_.ceremony_session.slot;
+  const CK_SLOT_ID ceremony_slot = app_.ceremony_session->slot;
   p11::Session other = Unwrap(p11::Session::Open(app_.runtime_session.module, ceremony_slot));
   // SoftHSM's login state is per token and process: log this process's sessions of
   // the ceremony token out first, as an attacker's own process would be.

@@ -59,6 +59,7 @@ void PrintTo(const MilenageTestSet& set, std::ostream* os) { *os << set.name; }
 namespace simkms::kms {
 namespace {
 
+using ::simkms::testing::ApplianceTokens;
 using ::simkms::testing::FindOsmoAucGen;
 using ::simkms::testing::kMilenageTestSets;
 using ::simkms::testing::MakeRsa;
@@ -142,20 +143,16 @@ void ExpectSameVector(const AuthVector& a, const AuthVector& b) {
 // own throwaway token.
 class TokenMilenageTest : public ::testing::Test {
  protected:
-  p11::Session& s() { return *ts_.session; }
+  p11::Session& s() { return app_.runtime(); }
   // The service keys, as the init ceremony leaves them on the runtime token s(),
   // with MK on a ceremony token (made only by the tests that need it).
   ServiceKeys MakeHierarchy() {
-    ceremony_.emplace(token_, "simkms-ceremony", /*ceremony=*/true);
-    ServiceKeys keys = Unwrap(InitializeKeys({*ceremony_->session, s()}, "simkms-test", 2, 3, 1)).keys;
-    mk_.emplace(Unwrap(CeremonyToken::Open(*ceremony_->session, s())));
-    return keys;
+    app_.Initialize();
+    return app_.keys();
   }
 
   SoftHsmToken token_;
-  TokenSession ts_{token_};
-  std::optional<TokenSession> ceremony_;
-  std::optional<CeremonyToken> mk_;
+  ApplianceTokens app_{token_, ApplianceTokens::kBlank};
   std::mt19937_64 rng_{0x544f4b454e4d494cULL};  // fixed: a failure reproduces
 };
 
@@ -314,8 +311,7 @@ TEST_F(TokenMilenageTest, Ki1VectorsEqualTheChipsAndTheChipAcceptsThem) {
     const uint32_t ver = profile == Profile::kLegacy ? 7 : 8;
     SCOPED_TRACE(std::string(ProfileName(profile)) + " VER " + std::to_string(ver));
     // The VER: K1 in the token, OP sealed in its record, AMF.
-    bool moved = false;
-    CK_OBJECT_HANDLE k1 = Unwrap(mk_->EnsureK1(ver, profile, &moved));
+    CK_OBJECT_HANDLE k1 = app_.K1(ver, profile);
     const SecretBytes op = SecretBytes::Copy(RandomBytes<16>(rng_));
     const Bytes sealed_op = Unwrap(SealField(s(), keys.op_encryption, "op|" + std::to_string(ver), op));
     K1ExportContext context;
@@ -324,7 +320,7 @@ TEST_F(TokenMilenageTest, Ki1VectorsEqualTheChipsAndTheChipAcceptsThem) {
 
     // The manufacturer (and so the chip) gets K1 and OP from the export file.
     const K1Export exported = Unwrap(K1Export::FromJson(
-        Unwrap(ExportK1(mk_->session(), mk_->mk(), ver, profile, "acme", manufacturer.public_pem, context))
+        Unwrap(ExportK1(app_.mk->session(), app_.mk->mk(), ver, profile, "acme", manufacturer.public_pem, context))
             .ToJson()));
     const SecretBytes chip_k1 = Unwrap(UnwrapK1Export(exported, manufacturer.private_pem));
     const SecretBytes chip_op = Unwrap(UnwrapOpFromExport(exported, manufacturer.private_pem));

@@ -21,7 +21,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using simkms::testing::SoftHsmToken;
-using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
 class TokenPolicyTest : public ::testing::Test {
@@ -29,12 +28,10 @@ class TokenPolicyTest : public ::testing::Test {
   // auditor_pem: the seed is exported (the session-twin path) unless empty.
   // The init ceremony on both tokens, two VERs' K1 moved, a checkpoint written.
   void MakeHierarchy(const std::string& auditor_pem = "") {
-    keys_ = Unwrap(InitializeKeys({c(), s()}, "simkms-test", 2, 3, 1, auditor_pem)).keys;
-    CeremonyToken moves = Unwrap(CeremonyToken::Open(c(), s()));
-    bool moved = false;
-    Unwrap(moves.EnsureK1(1, Profile::kLegacy, &moved));
-    Unwrap(moves.EnsureK1(2, Profile::kModern, &moved));
-    auto checkpoints = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
+    app_.Initialize(auditor_pem);
+    app_.K1(1, Profile::kLegacy);
+    app_.K1(2, Profile::kModern);
+    auto checkpoints = Unwrap(TokenCheckpointStore::Open(app_.runtime_session.module, app_.runtime_session.slot));
     Status written = checkpoints->Write({3, Bytes(storage::kAuditHashSize, 0x22)});
     ASSERT_OK(written);
   }
@@ -70,13 +67,11 @@ class TokenPolicyTest : public ::testing::Test {
     p11::Attributes a = AuditEpochKeyTemplate(epoch + 1);
     Unwrap(s().DeriveKey({CKM_AES_ECB_ENCRYPT_DATA, &params, sizeof params}, EpochKey(epoch), a, "next")).Release();
   }
-  p11::Session& s() { return *ts_.session; }
-  p11::Session& c() { return *cs_.session; }
+  p11::Session& s() { return app_.runtime(); }
+  p11::Session& c() { return app_.ceremony(); }
 
   SoftHsmToken token_;
-  TokenSession ts_{token_};
-  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};
-  ServiceKeys keys_;
+  simkms::testing::ApplianceTokens app_{token_, simkms::testing::ApplianceTokens::kBlank};
 };
 
 TEST_F(TokenPolicyTest, WhatTheCeremoniesMakeConforms) {
@@ -147,7 +142,7 @@ TEST_F(TokenPolicyTest, CopiedKeyIsReported) {
   MakeHierarchy();
   CK_ATTRIBUTE nothing{};  // SoftHSM wants a template pointer even for no attributes
   CK_OBJECT_HANDLE copy = CK_INVALID_HANDLE;
-  ASSERT_EQ(s().functions()->C_CopyObject(s().handle(), keys_.storage_kek, &nothing, 0, &copy), CKR_OK);
+  ASSERT_EQ(s().functions()->C_CopyObject(s().handle(), app_.keys().storage_kek, &nothing, 0, &copy), CKR_OK);
   TokenCheck check = Unwrap(CheckTokenObjects(s()));
   EXPECT_THAT(check.problems, ElementsAre("two objects labelled simkms/kek (a copy of a key: C_CopyObject)"));
 }
@@ -156,17 +151,7 @@ TEST_F(TokenPolicyTest, CopiedKeyIsReported) {
 // (modifiable, decrypt, verify ...): every difference is named.
 TEST_F(TokenPolicyTest, PlantedKeyWithWiderFunctionsIsReported) {
   MakeHierarchy();
-  p11::Attributes planted;
-  planted.Ulong(CKA_CLASS, CKO_SECRET_KEY)
-      .Ulong(CKA_KEY_TYPE, CKK_AES)
-      .Text(CKA_LABEL, labels::K1(9))
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Bool(CKA_SENSITIVE, true)
-      .Bool(CKA_EXTRACTABLE, false)
-      .Bool(CKA_DERIVE, true)
-      .Bool(CKA_DECRYPT, true)
-      .Blob(CKA_VALUE, Bytes(16, 0x42));
+  p11::Attributes planted = simkms::testing::WidenedK1Template(9);
   Unwrap(s().CreateObject(planted, "planted K1")).Release();
   TokenCheck check = Unwrap(CheckTokenObjects(s()));
   EXPECT_FALSE(check.ok());
@@ -259,7 +244,7 @@ TEST_F(TokenPolicyTest, EpochKeyConformsOnEveryPath) {
   q.Text(CKA_LABEL, labels::kAuditEpochKey);
   EXPECT_EQ(Unwrap(s().FindAll(q)).size(), 1u);
 
-  auto mac = Unwrap(TokenAuditMac::Open(ts_.module, ts_.slot));
+  auto mac = Unwrap(TokenAuditMac::Open(app_.runtime_session.module, app_.runtime_session.slot));
   Status closed = mac->CloseEpoch(0);
   ASSERT_OK(closed);
   expect_epoch_key("1");

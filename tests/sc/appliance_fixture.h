@@ -1,5 +1,5 @@
-// An initialised appliance for SC tests: a throwaway token after the key
-// ceremony, a RocksDB store with the token's audit trail, VER 2 (modern,
+// An initialised appliance for SC tests: the two tokens after the key ceremony
+// (ApplianceTokens), a RocksDB store with the token's audit trail, VER 2 (modern,
 // ffdhe2048, known OP) and a 1,000-chip range for "acme"; plus a software chip
 // that runs the first call against the SC role.
 #pragma once
@@ -8,8 +8,6 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "kms/ceremony.h"
 #include "kms/kcv.h"
@@ -24,6 +22,7 @@
 #include "sc-engine/protocol/secured_packet.h"
 #include "storage/identifiers.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/kms/rsa_test_keys.h"
 #include "tests/support/temp_dir.h"
 
 namespace simkms::sc {
@@ -40,9 +39,6 @@ inline constexpr char kTestOp[] = "cdc202d5123e20f62b6d676ac72cb318";
 class ApplianceFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    kms::InitResult init = Unwrap(kms::InitializeKeys({*cs_.session, s()}, "simkms-test", 2, 3, 1));
-    keys_ = init.keys;
-    ceremony_.emplace(Unwrap(kms::CeremonyToken::Open(*cs_.session, s())));
     mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
     checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
     record_mac_ = Unwrap(kms::TokenRecordMac::Open(ts_.module, ts_.slot));
@@ -50,7 +46,7 @@ class ApplianceFixture : public ::testing::Test {
     store_options.record_mac = record_mac_.get();
     store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, store_options));
     kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; },
-                           &*ceremony_);
+                           &*app_.mk);
     kms::NewVer ver;
     ver.ver = 2;
     ver.op = SecretBytes::Copy(Unwrap(FromHex(kTestOp)));
@@ -102,41 +98,24 @@ class ApplianceFixture : public ::testing::Test {
   // A pre-personalized chip for `imsi`: K1 as its manufacturer receives it
   // (RSA-OAEP export), Ki_1 derived by the chip itself.
   protocol::ChipProtocolState MakeChip(const std::string& imsi) {
-    EVP_PKEY* rsa = EVP_RSA_gen(2048);
-    auto pem = [rsa](bool private_key) {
-      BIO* bio = BIO_new(BIO_s_mem());
-      if (private_key) {
-        PEM_write_bio_PrivateKey(bio, rsa, nullptr, nullptr, 0, nullptr, nullptr);
-      } else {
-        PEM_write_bio_PUBKEY(bio, rsa);
-      }
-      char* data = nullptr;
-      long n = BIO_get_mem_data(bio, &data);
-      std::string text(data, static_cast<std::size_t>(n));
-      BIO_free(bio);
-      return text;
-    };
-    const std::string pub_pem = pem(false);
-    const std::string priv_pem = pem(true);
-    EVP_PKEY_free(rsa);
-    kms::K1Export exported =
-        Unwrap(kms::ExportK1(ceremony_->session(), ceremony_->mk(), 2, kms::Profile::kModern, "acme", pub_pem));
+    const simkms::testing::RsaPair manufacturer = simkms::testing::MakeRsa(2048);
+    kms::K1Export exported = Unwrap(
+        kms::ExportK1(app_.mk->session(), app_.mk->mk(), 2, kms::Profile::kModern, "acme", manufacturer.public_pem));
     protocol::ChipProtocolState chip;
     chip.imsi = imsi;
     chip.ver = 2;
     chip.group = Unwrap(protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048));
-    chip.base_key =
-        Unwrap(kms::SoftwareDeriveKi1(kms::Profile::kModern, Unwrap(kms::UnwrapK1Export(exported, priv_pem)), imsi));
+    const SecretBytes k1 = Unwrap(kms::UnwrapK1Export(exported, manufacturer.private_pem));
+    chip.base_key = Unwrap(kms::SoftwareDeriveKi1(kms::Profile::kModern, k1, imsi));
     chip.opc = Unwrap(kms::SoftwareOpc(chip.base_key, SecretBytes::Copy(Unwrap(FromHex(kTestOp)))));
     return chip;
   }
 
   SoftHsmToken token_;
-  TokenSession ts_{token_};
-  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};  // MK's
-  std::optional<kms::CeremonyToken> ceremony_;
+  simkms::testing::ApplianceTokens app_{token_};  // after the init ceremony
+  TokenSession& ts_ = app_.runtime_session;       // the runtime token, kmsd's
   TempDir db_;
-  kms::ServiceKeys keys_;
+  const kms::ServiceKeys& keys_ = app_.keys();
   std::unique_ptr<kms::TokenAuditMac> mac_;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints_;
   std::unique_ptr<kms::TokenRecordMac> record_mac_;

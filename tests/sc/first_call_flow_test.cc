@@ -3,8 +3,6 @@
 // resynchronisation, activation codes, clone alarm, re-key, replay.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "kms/k1_export.h"
 #include "kms/kcv.h"
@@ -17,6 +15,7 @@
 #include "sc-engine/protocol/secured_packet.h"
 #include "sc-engine/protocol/code_blinding.h"
 #include "tests/kms/kms_test_util.h"
+#include "tests/kms/rsa_test_keys.h"
 #include "tools/chipsim/ki_holder_proxy.h"
 
 namespace simkms::sc {
@@ -29,24 +28,6 @@ using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
 constexpr char kImsi[] = "262019876543210";
-
-std::pair<std::string, std::string> RsaPair() {
-  EVP_PKEY* key = EVP_RSA_gen(2048);
-  BIO* pub = BIO_new(BIO_s_mem());
-  BIO* priv = BIO_new(BIO_s_mem());
-  PEM_write_bio_PUBKEY(pub, key);
-  PEM_write_bio_PrivateKey(priv, key, nullptr, nullptr, 0, nullptr, nullptr);
-  auto read = [](BIO* b) {
-    char* d = nullptr;
-    long n = BIO_get_mem_data(b, &d);
-    return std::string(d, static_cast<std::size_t>(n));
-  };
-  auto out = std::make_pair(read(pub), read(priv));
-  BIO_free(pub);
-  BIO_free(priv);
-  EVP_PKEY_free(key);
-  return out;
-}
 
 struct Param {
   kms::Profile profile;
@@ -61,7 +42,7 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
     const Param p = GetParam();
     bool moved = false;
     k1_ = Unwrap(ceremony.EnsureK1(2, p.profile, &moved));
-    auto [pub, priv] = RsaPair();
+    auto [pub, priv] = simkms::testing::MakeRsa(2048);
     SecretBytes k1_clear = Unwrap(
         kms::UnwrapK1Export(Unwrap(kms::ExportK1(ceremony.session(), ceremony.mk(), 2, p.profile, "acme", pub)), priv));
     op_ = SecretBytes::Copy(Unwrap(FromHex("cdc202d5123e20f62b6d676ac72cb318")));

@@ -1,6 +1,7 @@
 // A PKCS#11 module for crash tests. It loads the real module named by
 // SIMKMS_P11_KILL_TARGET, hands out that module's function list with four entries
-// replaced, and kills its own process with SIGKILL at the call that
+// covered (pkcs11/forwarding_list.h, the table the in-process fault injection uses
+// too), and kills its own process with SIGKILL at the call that
 // SIMKMS_P11_KILL names:
 //
 //   SIMKMS_P11_KILL="FUNCTION WHEN LABEL N"
@@ -26,6 +27,7 @@
 #include <string>
 
 #include "pkcs11/cryptoki.h"
+#include "pkcs11/forwarding_list.h"
 
 namespace {
 
@@ -36,8 +38,9 @@ struct KillSpec {
   long nth = 0;
 };
 
-CK_FUNCTION_LIST g_real_copy;
-CK_FUNCTION_LIST* g_real = nullptr;
+struct KillHooks;
+using Forwarding = simkms::p11::ForwardingList<KillHooks>;
+
 CK_FUNCTION_LIST g_list;
 KillSpec g_spec;
 bool g_armed = false;
@@ -67,7 +70,7 @@ std::string TemplateLabel(CK_ATTRIBUTE_PTR tmpl, CK_ULONG count) {
 std::string ObjectLabel(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
   char buf[256];
   CK_ATTRIBUTE a{CKA_LABEL, buf, sizeof buf};
-  if (g_real->C_GetAttributeValue(session, object, &a, 1) != CKR_OK) return {};
+  if (Forwarding::real->C_GetAttributeValue(session, object, &a, 1) != CKR_OK) return {};
   return std::string(buf, a.ulValueLen);
 }
 
@@ -77,38 +80,32 @@ bool Matches(const char* function, const std::string& label) {
   return g_matches.fetch_add(1) + 1 == g_spec.nth;
 }
 
-CK_RV Finish(const char* function, bool chosen, CK_RV rv) {
-  if (chosen && rv == CKR_OK) KillNow(function, "after");
-  return rv;
+// The label a call is matched by: the one its template gives the object it makes,
+// else (a copy that keeps it, a destroy) that of the object it acts on.
+std::string CallLabel(CK_SESSION_HANDLE, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR) {  // C_CreateObject
+  return TemplateLabel(t, n);
 }
-
-CK_RV KillCreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR out) {
-  const bool chosen = Matches("C_CreateObject", TemplateLabel(t, n));
-  if (chosen && !g_spec.after) KillNow("C_CreateObject", "before");
-  return Finish("C_CreateObject", chosen, g_real->C_CreateObject(s, t, n, out));
+std::string CallLabel(CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                      CK_OBJECT_HANDLE_PTR) {  // C_DeriveKey
+  return TemplateLabel(t, n);
 }
-
-CK_RV KillDeriveKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-                    CK_OBJECT_HANDLE_PTR out) {
-  const bool chosen = Matches("C_DeriveKey", TemplateLabel(t, n));
-  if (chosen && !g_spec.after) KillNow("C_DeriveKey", "before");
-  return Finish("C_DeriveKey", chosen, g_real->C_DeriveKey(s, m, base, t, n, out));
-}
-
-CK_RV KillCopyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-                     CK_OBJECT_HANDLE_PTR out) {
+std::string CallLabel(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                      CK_OBJECT_HANDLE_PTR) {  // C_CopyObject
   std::string label = TemplateLabel(t, n);
-  if (label.empty()) label = ObjectLabel(s, o);
-  const bool chosen = Matches("C_CopyObject", label);
-  if (chosen && !g_spec.after) KillNow("C_CopyObject", "before");
-  return Finish("C_CopyObject", chosen, g_real->C_CopyObject(s, o, t, n, out));
+  return label.empty() ? ObjectLabel(s, o) : label;
 }
+std::string CallLabel(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o) { return ObjectLabel(s, o); }  // C_DestroyObject
 
-CK_RV KillDestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o) {
-  const bool chosen = Matches("C_DestroyObject", ObjectLabel(s, o));
-  if (chosen && !g_spec.after) KillNow("C_DestroyObject", "before");
-  return Finish("C_DestroyObject", chosen, g_real->C_DestroyObject(s, o));
-}
+struct KillHooks {
+  template <auto Field, typename... Args>
+  static CK_RV Call(const char* function, Args... args) {
+    const bool chosen = Matches(function, CallLabel(args...));
+    if (chosen && !g_spec.after) KillNow(function, "before");
+    const CK_RV rv = Forwarding::Forward<Field>(args...);
+    if (chosen && rv == CKR_OK) KillNow(function, "after");
+    return rv;
+  }
+};
 
 void Load() {
   const char* target = std::getenv("SIMKMS_P11_KILL_TARGET");
@@ -116,14 +113,14 @@ void Load() {
   void* lib = dlopen(target, RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) Die(dlerror());
   auto get = reinterpret_cast<CK_C_GetFunctionList>(dlsym(lib, "C_GetFunctionList"));
-  if (get == nullptr || get(&g_real) != CKR_OK || g_real == nullptr) Die("the target has no function list");
-  g_real_copy = *g_real;
-  g_real = &g_real_copy;
-  g_list = *g_real;
-  g_list.C_CreateObject = KillCreateObject;
-  g_list.C_DeriveKey = KillDeriveKey;
-  g_list.C_CopyObject = KillCopyObject;
-  g_list.C_DestroyObject = KillDestroyObject;
+  CK_FUNCTION_LIST_PTR real = nullptr;
+  if (get == nullptr || get(&real) != CKR_OK || real == nullptr) Die("the target has no function list");
+  Forwarding::real = real;
+  g_list = *real;
+  SIMKMS_P11_COVER(Forwarding, g_list, C_CreateObject);
+  SIMKMS_P11_COVER(Forwarding, g_list, C_DeriveKey);
+  SIMKMS_P11_COVER(Forwarding, g_list, C_CopyObject);
+  SIMKMS_P11_COVER(Forwarding, g_list, C_DestroyObject);
 
   const char* spec = std::getenv("SIMKMS_P11_KILL");
   if (spec == nullptr || *spec == '\0') return;
