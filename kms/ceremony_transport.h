@@ -21,9 +21,9 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/derivation_data.h"
 #include "kms/token_policy.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 
@@ -38,7 +38,7 @@ struct TransportedKey {
 };
 
 // What the ceremony side derives: the same purpose block as a derivation on one
-// token would use (kms/derivation_data.h), so the values and KCVs do not change.
+// token would use (softcrypto/derivation_data.h), so the values and KCVs do not change.
 struct DerivedKeySpec {
   KeyPurpose purpose;
   uint64_t context = 0;       // the VER for K1, else 0

@@ -7,8 +7,8 @@
 
 #include "base/openssl_ptr.h"
 #include "kms/rsa_recipient.h"
-#include "kms/software_keys.h"
 #include "kms/token_policy.h"
+#include "softcrypto/software_keys.h"
 
 namespace simkms::kms {
 

@@ -2,10 +2,10 @@
 
 #include <openssl/rand.h>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
 #include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 
 namespace simkms::protocol {
 namespace {

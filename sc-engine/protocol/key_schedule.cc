@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "kms/derivation_data.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::protocol {
 namespace {

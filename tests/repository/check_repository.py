@@ -17,17 +17,18 @@ import tempfile
 # Which folders each library folder may include from (besides itself).
 ALLOWED = {
     "base": set(),
+    "softcrypto": {"base"},
     "pkcs11": {"base"},
     "storage": {"base"},
     "policy": {"base", "storage"},
-    "kms": {"base", "pkcs11", "storage", "policy"},
+    "kms": {"base", "softcrypto", "pkcs11", "storage", "policy"},
     "sc-engine/gsup": {"base"},
-    "sc-engine/protocol": {"base", "kms"},
-    "sc-engine/engine": {"base", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol"},
-    "sc-engine/daemon": {"base", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol", "sc-engine/gsup",
-                         "sc-engine/engine"},
+    "sc-engine/protocol": {"base", "softcrypto"},
+    "sc-engine/engine": {"base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol"},
+    "sc-engine/daemon": {"base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol",
+                         "sc-engine/gsup", "sc-engine/engine"},
 }
-TOP = ["base", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts"]
+TOP = ["base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts"]
 SKIP_DIRS = {".git", "build", "demo-state", ".cache"}
 TEXT = (".h", ".cc", ".c", ".md", ".sh", ".py", ".txt", ".cmake", ".json", ".conf", ".service")
 # Names of files that live outside the checkout (the project's brief and notes)
@@ -73,7 +74,7 @@ def check_layering(root):
 
 
 def known(root, ref, names):
-    """A path in the repository, or the stem of one (`kms/milenage` for its .h and
+    """A path in the repository, or the stem of one (`softcrypto/milenage` for its .h and
     .cc, a test's source named without `.cc`), or a build output named after its
     source folder (`tests/chipsim_e2e_test`, `tools/bench/ac-bench`)."""
     if os.path.exists(os.path.join(root, ref)):

@@ -4,8 +4,8 @@
 #include <optional>
 #include <string_view>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 #include "tools/chipsim/apdu.h"
 #include "tools/chipsim/card_files.h"
 

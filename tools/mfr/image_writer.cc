@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tools/chipsim/chip_image.h"
 
 namespace simkms::mfr {

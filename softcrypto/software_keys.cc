@@ -1,4 +1,4 @@
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -8,8 +8,8 @@
 #include <mutex>
 
 #include "base/openssl_ptr.h"
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 
 namespace simkms::kms {
 namespace {
