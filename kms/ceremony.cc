@@ -1,6 +1,6 @@
 #include "kms/ceremony.h"
 
-#include "kms/rsa_recipient.h"
+#include "kms/rsa_recipient_internal.h"
 
 #include <algorithm>
 #include <vector>

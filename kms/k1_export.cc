@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/openssl_ptr.h"
-#include "kms/rsa_recipient.h"
+#include "kms/rsa_recipient_internal.h"
 #include "kms/token_policy.h"
 #include "softcrypto/software_keys.h"
 

@@ -15,7 +15,7 @@
 
 #include "kms/ceremony.h"
 #include "kms/registry.h"
-#include "sc-engine/daemon/strict_json.h"
+#include "sc-engine/daemon/strict_json_internal.h"
 #include "storage/identifiers.h"
 
 namespace simkms::daemon {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "sc-engine/gsup/error_text.h"
+#include "sc-engine/gsup/error_text_internal.h"
 
 namespace simkms::gsup {
 namespace {

@@ -4,7 +4,9 @@
   layering ROOT   every #include "..." in the libraries follows the dependency
                   direction of docs/architecture.md ("Components and dependencies"): pkcs11 and storage
                   know nothing of the others, base knows nothing at all, and no
-                  library includes tools/ or tests/.
+                  library includes tools/ or tests/. An internal header (named
+                  *_internal.h) is included only from its own folder: not from
+                  another folder, a tool or a test.
   references ROOT every repository path named in code, scripts and docs exists,
                   and nothing names a file outside the checkout.
   selftest        both checks find what they must on a small tree made to break them.
@@ -34,6 +36,8 @@ TEXT = (".h", ".cc", ".c", ".md", ".sh", ".py", ".txt", ".cmake", ".json", ".con
 # Names of files that live outside the checkout (the project's brief and notes)
 # and absolute paths of the machine it was written on.
 OUTSIDE = re.compile(r"\.\./shared|(?<![\w.~-])/work(?:/|\b)|MISSION\.md|GSUP-NOTES|MEASUREMENTS\.md|STYLE\.md")
+# A header of this name is its folder's implementation detail (docs/architecture.md).
+INTERNAL = "_internal.h"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[\w./-]*\w)")
 
@@ -58,12 +62,15 @@ def check_layering(root):
     problems = []
     for rel, path in files(root, (".h", ".cc")):
         src = owner(rel)
-        if src not in ALLOWED:
-            continue
         with open(path, errors="replace") as f:
             for no, line in enumerate(f, 1):
                 m = INCLUDE.match(line)
                 if not m:
+                    continue
+                if m.group(1).endswith(INTERNAL) and os.path.dirname(m.group(1)) != os.path.dirname(rel):
+                    problems.append(f"{rel}:{no}: includes {m.group(1)}, internal to "
+                                    f"{os.path.dirname(m.group(1))}/")
+                if src not in ALLOWED:
                     continue
                 target = owner(m.group(1))
                 if target == src or target not in ALLOWED and target not in ("tools", "tests"):
@@ -113,13 +120,15 @@ def selftest():
                 f.write(text)
         put("base/a.h", '#include "base/b.h"\n#include "kms/k.h"\n')
         put("base/b.h", "\n")
-        put("storage/s.cc", '#include "pkcs11/p.h"\n#include "tests/support/x.h"\n')
-        put("kms/k.h", '#include "storage/s.h"\n')
+        put("kms/k.h", '#include "storage/s.h"\n#include "storage/s_internal.h"\n')
+        put("storage/s_internal.h", "\n")
+        put("storage/s.cc", '#include "pkcs11/p.h"\n#include "tests/support/x.h"\n#include "storage/s_internal.h"\n')
+        put("tests/storage/s_test.cc", '#include "storage/s_internal.h"\n')
         put("docs/x.md", "See docs/y.md and ../shared/docs/MISSION.md, built in /work/build.\n")
         put("docs/y.md", "See kms/k.h.\n")
         layering = check_layering(root)
         references = check_references(root, "")
-    want_layering = ["base/a.h:2", "storage/s.cc:1", "storage/s.cc:2"]
+    want_layering = ["base/a.h:2", "kms/k.h:2", "storage/s.cc:1", "storage/s.cc:2", "tests/storage/s_test.cc:1"]
     ok = sorted(p.split(": ")[0] for p in layering) == want_layering
     ok = ok and any("outside the checkout" in p for p in references)
     ok = ok and any("storage/s.h, which is not" in p for p in references)
