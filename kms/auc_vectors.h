@@ -1,7 +1,7 @@
 // The AC's Milenage computations with the subscriber key inside the token
 // (the authentication step of the lifecycle, docs/milenage.md): the key K (Ki_1 derived on demand, or Ki_2) is only
 // ever a PKCS#11 handle used for AES-ECB; this file adds the OP handling and the
-// batching on top of kms/milenage.h and kms/token_block_cipher.h.
+// batching on top of softcrypto/milenage.h and kms/token_block_cipher.h.
 //
 // Contract for every function here:
 //  - Threading: the session is used by one thread at a time (PKCS#11 sessions
@@ -14,7 +14,7 @@
 //    arrays. OP and OPc are secrets of the operator: OP comes in as SecretBytes;
 //    OPc comes back as a SecretArray<16> (wiped when it goes away), whose reveal()
 //    is the Block Milenage takes. Milenage's intermediate blocks are wiped by
-//    kms/milenage.cc; the copies made here are wiping types too.
+//    softcrypto/milenage.cc; the copies made here are wiping types too.
 //  - A token error aborts the call with its code; no partial result is returned.
 #pragma once
 
@@ -25,9 +25,9 @@
 #include "base/bytes.h"
 #include "base/secret_array.h"
 #include "base/status.h"
-#include "kms/milenage.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
+#include "softcrypto/milenage.h"
 
 namespace simkms::kms {
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/openssl_ptr.h"
-#include "kms/rsa_recipient.h"
+#include "kms/rsa_recipient_internal.h"
 #include "kms/token_policy.h"
 
 namespace simkms::kms {

@@ -14,7 +14,7 @@
 // THE SEED E_s (s = 0 at the init ceremony; after a restore, the restart epoch) is
 // generated in the token at random, not derived from MK, so a token holding MK cannot
 // re-make it either. With an auditor's public key the seed is created extractable,
-// wrapped once with RSA-OAEP to that key (kms/rsa_recipient.h), then sealed
+// wrapped once with RSA-OAEP to that key (kms/rsa_recipient_internal.h), then sealed
 // (CKA_EXTRACTABLE false; PKCS#11 never allows setting it back).
 //
 // Export file (JSON, versioned):

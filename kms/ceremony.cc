@@ -1,6 +1,6 @@
 #include "kms/ceremony.h"
 
-#include "kms/rsa_recipient.h"
+#include "kms/rsa_recipient_internal.h"
 
 #include <algorithm>
 #include <vector>
@@ -10,7 +10,7 @@
 #include "kms/ceremony_token.h"
 #include "kms/kcv.h"
 #include "kms/master_key.h"
-#include "kms/shamir.h"
+#include "softcrypto/shamir.h"
 
 namespace simkms::kms {
 

@@ -17,9 +17,9 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "kms/ceremony_transport.h"
-#include "kms/derivation_data.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 

@@ -7,7 +7,7 @@ namespace {
 
 constexpr CK_ULONG kTransportRsaBits = 2048;
 
-// SoftHSM 2.6.1 takes OAEP only with SHA-1 and MGF1-SHA-1 (kms/rsa_recipient.h).
+// SoftHSM 2.6.1 takes OAEP only with SHA-1 and MGF1-SHA-1 (kms/rsa_recipient_internal.h).
 CK_RSA_PKCS_OAEP_PARAMS OaepParams() { return {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0}; }
 
 // SoftHSM's own CKA_CHECK_VALUE of the key (not simkms' CMAC KCV, kms/kcv.h): the

@@ -24,6 +24,7 @@
 #include "kms/master_derivation.h"
 #include "kms/token_policy.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 

@@ -8,9 +8,9 @@
 #include "base/openssl_ptr.h"
 #include "kms/kcv.h"
 #include "kms/master_derivation.h"
-#include "kms/rsa_recipient.h"
-#include "kms/software_keys.h"
+#include "kms/rsa_recipient_internal.h"
 #include "kms/token_policy.h"
+#include "softcrypto/software_keys.h"
 
 namespace simkms::kms {
 

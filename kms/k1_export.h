@@ -17,8 +17,8 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/derivation_data.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 
@@ -60,7 +60,7 @@ struct K1Export {
 };
 
 inline constexpr char kK1ExportFormat[] = "simkms-k1-export/1";
-inline constexpr char kK1Wrapping[] = "RSA-OAEP-SHA1-MGF1SHA1";  // = kRsaOaepWrapping (kms/rsa_recipient.h)
+inline constexpr char kK1Wrapping[] = "RSA-OAEP-SHA1-MGF1SHA1";  // = kRsaOaepWrapping (kms/rsa_recipient_internal.h)
 
 // public_key_pem: an RSA public key (SubjectPublicKeyInfo PEM) of at least 2048 bits.
 StatusOr<K1Export> ExportK1(p11::Session& session, CK_OBJECT_HANDLE mk, uint32_t ver, Profile profile,

@@ -1,5 +1,5 @@
 // Key check values computed inside the token, 3 bytes, the same definitions as
-// kms/software_keys.h: AES = AES-CMAC_K(0^16); DES/DES3 = E_K(0^8);
+// softcrypto/software_keys.h: AES = AES-CMAC_K(0^16); DES/DES3 = E_K(0^8);
 // generic secret (HMAC keys) = HMAC-SHA256_K(0^32). The key must permit the
 // operation (CKA_SIGN for CMAC/HMAC, CKA_ENCRYPT for DES).
 #pragma once

@@ -1,13 +1,13 @@
 // Ki_1 = f(K1, IMSI), derived on demand inside the token into a session object
 // and destroyed when the returned ScopedObject dies. Ki_1 is never stored and
-// never readable (sensitive, unextractable). Layout: kms/derivation_data.h.
+// never readable (sensitive, unextractable). Layout: softcrypto/derivation_data.h.
 #pragma once
 
 #include <string_view>
 
 #include "base/status.h"
-#include "kms/derivation_data.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 

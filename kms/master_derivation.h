@@ -1,6 +1,6 @@
 // Keys derived from the master key MK, on the ceremony token that holds it
 // (docs/key-derivation.md). Every service key and every K1 is AES-ECB_MK over the
-// purpose blocks of kms/derivation_data.h, so one spec always gives the same value
+// purpose blocks of softcrypto/derivation_data.h, so one spec always gives the same value
 // and KCV, on any token that holds MK. The persistent keys reach the runtime token
 // by the ceremony transport (kms/ceremony_transport.h); what is derived here is a
 // session copy for one job (a KCV, a check value, a wrap), destroyed when its
@@ -11,12 +11,12 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "kms/derivation_data.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 
-// What is derived: the purpose block (kms/derivation_data.h) and the key it makes.
+// What is derived: the purpose block (softcrypto/derivation_data.h) and the key it makes.
 struct DerivedKeySpec {
   KeyPurpose purpose;
   uint64_t context = 0;            // the VER for K1, else 0

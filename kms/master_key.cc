@@ -1,9 +1,9 @@
 #include "kms/master_key.h"
 
 #include "kms/kcv.h"
-#include "kms/software_keys.h"
 #include "kms/token_keys.h"
 #include "kms/token_policy.h"
+#include "softcrypto/software_keys.h"
 
 namespace simkms::kms {
 namespace {

@@ -1,6 +1,6 @@
 // The master key MK: AES-256 generated inside the token. It leaves the token
 // exactly once, during the init ceremony, wrapped (AES-KWP) under a fresh backup
-// KEK whose value is split among the custodians (kms/shamir.h). The extractable
+// KEK whose value is split among the custodians (softcrypto/shamir.h). The extractable
 // value that is wrapped is a session object; the token object is unwrapped from
 // the backup blob, unextractable from the start, so init and restore make MK
 // the same way.

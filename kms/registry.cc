@@ -2,10 +2,10 @@
 
 #include <chrono>
 
-#include "kms/dh_group.h"
 #include "kms/kcv.h"
 #include "kms/secret_field.h"
 #include "policy/numbering.h"
+#include "softcrypto/dh_group.h"
 #include "storage/identifiers.h"
 
 namespace simkms::kms {

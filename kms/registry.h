@@ -13,10 +13,10 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "kms/ceremony_token.h"
-#include "kms/derivation_data.h"
 #include "kms/k1_export.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 #include "storage/store.h"
 
 namespace simkms::kms {

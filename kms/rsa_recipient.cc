@@ -1,4 +1,4 @@
-#include "kms/rsa_recipient.h"
+#include "kms/rsa_recipient_internal.h"
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>

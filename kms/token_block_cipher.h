@@ -6,8 +6,8 @@
 
 #include <optional>
 
-#include "kms/milenage.h"
 #include "pkcs11/session.h"
+#include "softcrypto/milenage.h"
 
 namespace simkms::kms {
 

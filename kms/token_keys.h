@@ -1,7 +1,7 @@
 // The appliance's persistent token objects, found by label.
 //
 // Every service key and every K1 is derived from the master key MK with a purpose
-// block (kms/derivation_data.h), so restoring MK from the custodians' backup
+// block (softcrypto/derivation_data.h), so restoring MK from the custodians' backup
 // restores every key and its KCV. MK lives on the ceremony token
 // (kms/ceremony_token.h); the keys derived from it are moved to the runtime
 // token, private, sensitive, unextractable and unmodifiable
@@ -14,8 +14,8 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/derivation_data.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 

@@ -12,16 +12,20 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 JOBS="${SIMKMS_JOBS:-$(nproc)}"
 
+# What CMake finds (find_package, pkg_check_modules in CMakeLists.txt and cmake/), and the
+# programs the tests and scripts run.
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
-  softhsm2 opensc libp11-kit-dev
-  libssl-dev openssl curl
-  libboost-dev librocksdb-dev
+  build-essential cmake ninja-build pkg-config
+  softhsm2 libp11-kit-dev
+  opensc    # pkcs11-spy, which tests/kms/token_milenage_test.cc puts between kms and the token
+  libssl-dev librocksdb-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev
-  libcli11-dev nlohmann-json3-dev
-  python3   # the bench scripts (scripts/bench.sh, scripts/bench-scale.sh, tools/bench/bench_report.py)
-  libosmocore-utils libosmocore-dev libosmo-gsup-client-dev
-  clang libclang-rt-14-dev
+  openssl curl   # certificates and API calls in scripts/demo.sh and in the e2e tests
+  python3   # tests/repository/check_repository.py, the bench scripts and tools/bench/bench_report.py
+  git       # the commit stamp of scripts/bench.sh and scripts/bench-scale.sh
+  libosmocore-utils   # osmo-auc-gen, the Milenage cross-check of tests/softcrypto, tests/kms, tests/chip
+  libosmocore-dev libosmo-gsup-client-dev   # tests/gsup, tests/e2e_gsup, ac-bench
+  clang libclang-rt-14-dev   # scripts/run-fuzzers.sh (tests/fuzz)
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
 )
 

@@ -1,4 +1,4 @@
-#include "storage/record_seal.h"
+#include "storage/record_seal_internal.h"
 
 #include <optional>
 #include <string>

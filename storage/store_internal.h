@@ -28,7 +28,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "storage/record_seal.h"
+#include "storage/record_seal_internal.h"
 #include "storage/store.h"
 #include "storage/tlv.h"
 

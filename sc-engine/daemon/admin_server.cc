@@ -17,7 +17,7 @@
 #include "base/wiped_buffer.h"
 #include "kms/ceremony.h"
 #include "kms/registry.h"
-#include "sc-engine/daemon/strict_json.h"
+#include "sc-engine/daemon/strict_json_internal.h"
 #include "storage/identifiers.h"
 
 namespace simkms::daemon {

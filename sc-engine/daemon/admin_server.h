@@ -8,15 +8,15 @@
 // {"ok": false, "error": {"code", "message"}}. docs/operations.md lists the commands.
 //
 // The accept loop, cap (admin.max_connections) and back-off are the shared
-// Listener's (listener.h), which also makes the socket file 0600 and removes it.
+// Listener's (listener_internal.h), which also makes the socket file 0600 and removes it.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "base/status.h"
-#include "sc-engine/daemon/listener.h"
-#include "sc-engine/daemon/services.h"
+#include "sc-engine/daemon/listener_internal.h"
+#include "sc-engine/daemon/services_internal.h"
 
 namespace simkms::daemon {
 

@@ -7,8 +7,8 @@
 #include <array>
 #include <chrono>
 
-#include "sc-engine/daemon/stream_session.h"
-#include "sc-engine/daemon/tls.h"
+#include "sc-engine/daemon/stream_session_internal.h"
+#include "sc-engine/daemon/tls_internal.h"
 #include "sc-engine/protocol/gateway_frame.h"
 
 namespace simkms::daemon {

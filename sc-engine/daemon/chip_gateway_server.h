@@ -1,14 +1,14 @@
 // The chip channel listener: TCP (TLS when configured) from the OTA gateway,
 // frames as docs/protocol.md §7.2, each secured packet handled by the
 // ChipChannel on a crypto worker and answered on the same connection. The
-// accept loop, cap and back-off are the shared Listener's (listener.h).
+// accept loop, cap and back-off are the shared Listener's (listener_internal.h).
 #pragma once
 
 #include <memory>
 
 #include "base/status.h"
-#include "sc-engine/daemon/listener.h"
-#include "sc-engine/daemon/services.h"
+#include "sc-engine/daemon/listener_internal.h"
+#include "sc-engine/daemon/services_internal.h"
 
 namespace boost::asio::ssl {
 class context;

@@ -1,4 +1,4 @@
-#include "sc-engine/daemon/connection_slot.h"
+#include "sc-engine/daemon/connection_slot_internal.h"
 
 #include "sc-engine/daemon/metrics.h"
 

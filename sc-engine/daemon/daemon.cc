@@ -22,7 +22,7 @@
 #include "sc-engine/daemon/hardening.h"
 #include "sc-engine/daemon/memory_trimmer.h"
 #include "sc-engine/daemon/operator_api.h"
-#include "sc-engine/daemon/tls.h"
+#include "sc-engine/daemon/tls_internal.h"
 #include "sc-engine/daemon/audit_witness_sender.h"
 
 namespace simkms::daemon {

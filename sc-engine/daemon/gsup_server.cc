@@ -12,7 +12,7 @@
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 #include "sc-engine/gsup/gsup.h"
-#include "sc-engine/daemon/stream_session.h"
+#include "sc-engine/daemon/stream_session_internal.h"
 #include "sc-engine/gsup/ipa.h"
 
 namespace simkms::daemon {

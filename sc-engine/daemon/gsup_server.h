@@ -5,8 +5,8 @@
 // SEND_AUTH_INFO requests answered in request order with vectors computed by
 // the AucService on a crypto worker (the SQN is synced before the answer is
 // queued). Plaintext only: GSUP clients do not speak TLS (config.h). The accept
-// loop, cap and back-off are the shared Listener's (listener.h); the session's
-// stream, write bound and close are StreamSession's (stream_session.h).
+// loop, cap and back-off are the shared Listener's (listener_internal.h); the session's
+// stream, write bound and close are StreamSession's (stream_session_internal.h).
 #pragma once
 
 #include <chrono>
@@ -18,8 +18,8 @@
 
 #include "base/status.h"
 #include "sc-engine/daemon/gsup_peer_allowlist.h"
-#include "sc-engine/daemon/listener.h"
-#include "sc-engine/daemon/services.h"
+#include "sc-engine/daemon/listener_internal.h"
+#include "sc-engine/daemon/services_internal.h"
 
 namespace simkms::daemon {
 

@@ -8,9 +8,9 @@
 #include "base/wiped_buffer.h"
 #include "kms/token_policy.h"
 #include "pkcs11/error.h"
-#include "sc-engine/daemon/listener.h"
+#include "sc-engine/daemon/listener_internal.h"
 #include "sc-engine/daemon/operator_api.h"
-#include "sc-engine/daemon/tls.h"
+#include "sc-engine/daemon/tls_internal.h"
 
 namespace simkms::daemon {
 namespace {

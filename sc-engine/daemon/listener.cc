@@ -1,4 +1,4 @@
-#include "sc-engine/daemon/listener.h"
+#include "sc-engine/daemon/listener_internal.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -2,15 +2,15 @@
 // both served with Boost.Beast. The API's routes and its JSON are in
 // docs/api.md; every request is authorised by the role its client certificate
 // maps to (policy/roles.h) and runs on a crypto worker, never on an I/O thread.
-// The accept loop, cap and back-off are the shared Listener's (listener.h).
+// The accept loop, cap and back-off are the shared Listener's (listener_internal.h).
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "base/status.h"
-#include "sc-engine/daemon/listener.h"
-#include "sc-engine/daemon/services.h"
+#include "sc-engine/daemon/listener_internal.h"
+#include "sc-engine/daemon/services_internal.h"
 
 namespace boost::asio::ssl {
 class context;

@@ -1,4 +1,4 @@
-#include "sc-engine/daemon/record_alarm.h"
+#include "sc-engine/daemon/record_alarm_internal.h"
 
 #include <iostream>
 

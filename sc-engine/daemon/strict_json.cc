@@ -1,4 +1,4 @@
-#include "sc-engine/daemon/strict_json.h"
+#include "sc-engine/daemon/strict_json_internal.h"
 
 #include <set>
 

@@ -1,4 +1,4 @@
-#include "sc-engine/daemon/tls.h"
+#include "sc-engine/daemon/tls_internal.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509.h>

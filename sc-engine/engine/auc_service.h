@@ -38,10 +38,10 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "kms/ki2_vault.h"
-#include "kms/milenage.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
 #include "sc-engine/engine/subscriber_keys.h"
+#include "softcrypto/milenage.h"
 #include "storage/store.h"
 
 namespace simkms::sc {

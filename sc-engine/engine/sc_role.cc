@@ -6,11 +6,11 @@
 #include "base/wiped_buffer.h"
 
 #include "kms/auc_vectors.h"
-#include "kms/milenage.h"
 #include "kms/token_block_cipher.h"
 #include "sc-engine/engine/token_key_agreement.h"
 #include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "softcrypto/milenage.h"
 
 namespace simkms::sc {
 namespace {

@@ -4,7 +4,7 @@
 
 #include "base/wiped_buffer.h"
 
-#include "sc-engine/gsup/error_text.h"
+#include "sc-engine/gsup/error_text_internal.h"
 
 namespace simkms::gsup {
 namespace {

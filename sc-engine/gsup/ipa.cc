@@ -1,6 +1,6 @@
 #include "sc-engine/gsup/ipa.h"
 
-#include "sc-engine/gsup/error_text.h"
+#include "sc-engine/gsup/error_text_internal.h"
 
 namespace simkms::gsup {
 namespace {

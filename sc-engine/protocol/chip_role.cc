@@ -4,10 +4,10 @@
 
 #include "base/secret_array.h"
 #include "base/wiped_buffer.h"
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
 #include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 
 namespace simkms::protocol {
 namespace {

@@ -7,12 +7,12 @@
 #include "base/openssl_ptr.h"
 #include "base/secret_array.h"
 #include "base/wiped_buffer.h"
-#include "kms/derivation_data.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::protocol {
 namespace {
 
-// Owners local to this file (kms/dh_group.cc keeps its own the same way).
+// Owners local to this file (softcrypto/dh_group.cc keeps its own the same way).
 using SecretBignumPtr = std::unique_ptr<BIGNUM, OpensslDeleter<BIGNUM, BN_clear_free>>;  // wiped when freed
 using BnCtxPtr = std::unique_ptr<BN_CTX, OpensslDeleter<BN_CTX, BN_CTX_free>>;
 using EcGroupPtr = std::unique_ptr<EC_GROUP, OpensslDeleter<EC_GROUP, EC_GROUP_free>>;

@@ -1,6 +1,6 @@
 #include "sc-engine/protocol/gateway_frame.h"
 
-#include "kms/derivation_data.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::protocol {
 namespace {

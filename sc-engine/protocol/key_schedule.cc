@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "base/secret_array.h"
-#include "kms/derivation_data.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::protocol {
 namespace {

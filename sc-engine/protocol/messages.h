@@ -1,7 +1,7 @@
 // The first-call protocol's messages (docs/protocol.md §4): the secured data of
 // one TS 102 225 packet each. Decode validates every length and refuses unknown
 // tags, so a decoded message is well-formed; group-specific checks of DH values
-// (range, curve) are the caller's (kms/dh_group.h).
+// (range, curve) are the caller's (softcrypto/dh_group.h).
 #pragma once
 
 #include <array>

@@ -9,9 +9,9 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/dh_group.h"
 #include "sc-engine/protocol/key_schedule.h"
 #include "sc-engine/protocol/ota_cipher.h"
+#include "softcrypto/dh_group.h"
 
 namespace simkms::protocol {
 
@@ -24,7 +24,7 @@ struct DhGroup {
   static StatusOr<DhGroup> Custom(ByteView p, ByteView g);
   // Length of a public value on the wire: len(p), or 65 for P-256.
   std::size_t public_size() const;
-  // Range / on-curve check of a peer's public value (kms/dh_group.h).
+  // Range / on-curve check of a peer's public value (softcrypto/dh_group.h).
   Status ValidatePeer(ByteView y) const;
 };
 

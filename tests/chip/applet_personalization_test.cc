@@ -6,7 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tests/chip/applet_handset.h"
 #include "tests/chip/software_sc.h"
 #include "tools/chipsim/chip_image.h"

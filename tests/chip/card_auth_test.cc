@@ -6,8 +6,8 @@
 
 #include <random>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 #include "tests/chip/card_test_util.h"
 #include "tests/softcrypto/milenage_vectors.h"
 #include "tests/support/osmo_auc_gen.h"

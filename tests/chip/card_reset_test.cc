@@ -2,9 +2,9 @@
 // the PUK; Ki_2 deleted, Ki_1 active again, PIN/PUK defaults, OTA counters kept.
 #include <gtest/gtest.h>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
-#include "kms/software_keys.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
+#include "softcrypto/software_keys.h"
 #include "tests/chip/card_test_util.h"
 #include "tests/support/temp_dir.h"
 #include "tools/chipsim/chip_image.h"

@@ -8,9 +8,9 @@
 #include <string_view>
 
 #include "base/bytes.h"
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
-#include "kms/software_keys.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
+#include "softcrypto/software_keys.h"
 #include "tools/chipsim/apdu.h"
 #include "tools/chipsim/card.h"
 #include "tools/chipsim/chip_state.h"

@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
-#include "kms/software_keys.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
+#include "softcrypto/software_keys.h"
 #include "tests/chip/card_test_util.h"
 #include "tools/chipsim/chip_image.h"
 #include "tests/support/status_testing.h"

@@ -13,15 +13,15 @@
 #include <optional>
 #include <string>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
-#include "kms/software_keys.h"
 #include "sc-engine/protocol/code_blinding.h"
 #include "sc-engine/protocol/key_schedule.h"
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/secured_packet.h"
 #include "sc-engine/protocol/sms_segments.h"
 #include "sc-engine/protocol/software_session.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
+#include "softcrypto/software_keys.h"
 #include "tools/chipsim/chip_state.h"
 #include "tools/chipsim/ota_link.h"
 

@@ -15,9 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "kms/k1_export.h"
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
-#include "kms/software_keys.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
+#include "softcrypto/software_keys.h"
 #include "tests/chip/applet_handset.h"
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/support/paths.h"

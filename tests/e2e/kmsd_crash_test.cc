@@ -5,7 +5,7 @@
 // verifies (docs/protocol.md §6).
 #include <gtest/gtest.h>
 
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tests/e2e/kmsd_fixture.h"
 
 namespace simkms::e2e {

@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "kms/k1_export.h"
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tests/support/free_port.h"
 #include "tests/support/paths.h"
 #include "tests/support/status_testing.h"

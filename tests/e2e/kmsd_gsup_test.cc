@@ -17,11 +17,11 @@
 #include <set>
 #include <thread>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
 #include "sc-engine/daemon/gsup_server.h"
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 #include "tests/e2e/kmsd_fixture.h"
 #if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
 #include "tests/e2e_gsup/libosmo_gsup_client.h"

@@ -15,8 +15,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "kms/dh_group.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "softcrypto/dh_group.h"
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/support/status_testing.h"
 

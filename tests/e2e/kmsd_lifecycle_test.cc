@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kms/software_keys.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "softcrypto/software_keys.h"
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/support/status_testing.h"
 

@@ -1,4 +1,4 @@
-// kmsd's listeners under connection floods (sc-engine/daemon/listener.h): the
+// kmsd's listeners under connection floods (sc-engine/daemon/listener_internal.h): the
 // per-listener cap, the back-off when descriptors run out, the bounded chip
 // gateway write queue. Real kmsd, real sockets; kmsd's descriptor limit is
 // lowered from outside with prlimit(2), as a small LimitNOFILE would set it.

@@ -5,7 +5,7 @@
 // and the chip never acts on.
 #include <gtest/gtest.h>
 
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tests/e2e/kmsd_fixture.h"
 
 namespace simkms::e2e {

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 #include "tests/e2e/kmsd_fixture.h"
 #include "tests/support/paths.h"
 #include "tests/support/status_testing.h"

@@ -5,8 +5,8 @@
 
 #include "kms/kcv.h"
 #include "kms/ki1.h"
-#include "kms/software_keys.h"
 #include "kms/token_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tests/kms/kms_test_util.h"
 
 namespace simkms::kms {

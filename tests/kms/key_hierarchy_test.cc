@@ -6,15 +6,15 @@
 
 #include <thread>
 
-#include "kms/derivation_data.h"
 #include "kms/k1_export.h"
 #include "kms/kcv.h"
 #include "kms/ki1.h"
 #include "kms/ki2_vault.h"
 #include "kms/master_key.h"
 #include "kms/secret_field.h"
-#include "kms/software_keys.h"
 #include "kms/token_keys.h"
+#include "softcrypto/derivation_data.h"
+#include "softcrypto/software_keys.h"
 #include "tests/kms/kms_test_util.h"
 #include "tests/kms/rsa_test_keys.h"
 #include "tests/support/status_testing.h"

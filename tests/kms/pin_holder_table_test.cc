@@ -7,16 +7,16 @@
 
 #include <tuple>
 
-#include "kms/derivation_data.h"
 #include "kms/kcv.h"
 #include "kms/ki1.h"
 #include "kms/ki2_vault.h"
 #include "kms/master_key.h"
-#include "kms/software_keys.h"
 #include "kms/token_audit.h"
 #include "kms/token_keys.h"
 #include "kms/token_policy.h"
 #include "pkcs11/secret_attribute.h"
+#include "softcrypto/derivation_data.h"
+#include "softcrypto/software_keys.h"
 #include "tests/kms/kms_test_util.h"
 #include "tests/support/status_testing.h"
 

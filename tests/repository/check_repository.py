@@ -4,7 +4,9 @@
   layering ROOT   every #include "..." in the libraries follows the dependency
                   direction of docs/architecture.md ("Components and dependencies"): pkcs11 and storage
                   know nothing of the others, base knows nothing at all, and no
-                  library includes tools/ or tests/.
+                  library includes tools/ or tests/. An internal header (named
+                  *_internal.h) is included only from its own folder: not from
+                  another folder, a tool or a test.
   references ROOT every repository path named in code, scripts and docs exists,
                   and nothing names a file outside the checkout.
   wipes ROOT      memory is wiped by hand (SecureWipe, OPENSSL_cleanse, explicit_bzero,
@@ -22,17 +24,18 @@ import tempfile
 # Which folders each library folder may include from (besides itself).
 ALLOWED = {
     "base": set(),
+    "softcrypto": {"base"},
     "pkcs11": {"base"},
     "storage": {"base"},
     "policy": {"base", "storage"},
-    "kms": {"base", "pkcs11", "storage", "policy"},
+    "kms": {"base", "softcrypto", "pkcs11", "storage", "policy"},
     "sc-engine/gsup": {"base"},
-    "sc-engine/protocol": {"base", "kms"},
-    "sc-engine/engine": {"base", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol"},
-    "sc-engine/daemon": {"base", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol", "sc-engine/gsup",
-                         "sc-engine/engine"},
+    "sc-engine/protocol": {"base", "softcrypto"},
+    "sc-engine/engine": {"base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol"},
+    "sc-engine/daemon": {"base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol",
+                         "sc-engine/gsup", "sc-engine/engine"},
 }
-TOP = ["base", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts"]
+TOP = ["base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts"]
 SKIP_DIRS = {".git", "build", "demo-state", ".cache"}
 TEXT = (".h", ".cc", ".c", ".md", ".sh", ".py", ".txt", ".cmake", ".json", ".conf", ".service")
 # Names of files that live outside the checkout (the project's brief and notes)
@@ -50,6 +53,8 @@ WIPE_ALLOWED = {
     ("tools/chipsim/personalization_applet.cc", "WipeBufferContents"):
         "ProtocolScratch's destructor: protocol::ChipProtocolState keeps the pending PUK as a std::string",
 }
+# A header of this name is its folder's implementation detail (docs/architecture.md).
+INTERNAL = "_internal.h"
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 PATH = re.compile(r"(?<![\w./-])((?:" + "|".join(re.escape(t) for t in TOP) + r")/[\w./-]*\w)")
 
@@ -74,12 +79,15 @@ def check_layering(root):
     problems = []
     for rel, path in files(root, (".h", ".cc")):
         src = owner(rel)
-        if src not in ALLOWED:
-            continue
         with open(path, errors="replace") as f:
             for no, line in enumerate(f, 1):
                 m = INCLUDE.match(line)
                 if not m:
+                    continue
+                if m.group(1).endswith(INTERNAL) and os.path.dirname(m.group(1)) != os.path.dirname(rel):
+                    problems.append(f"{rel}:{no}: includes {m.group(1)}, internal to "
+                                    f"{os.path.dirname(m.group(1))}/")
+                if src not in ALLOWED:
                     continue
                 target = owner(m.group(1))
                 if target == src or target not in ALLOWED and target not in ("tools", "tests"):
@@ -90,7 +98,7 @@ def check_layering(root):
 
 
 def known(root, ref, names):
-    """A path in the repository, or the stem of one (`kms/milenage` for its .h and
+    """A path in the repository, or the stem of one (`softcrypto/milenage` for its .h and
     .cc, a test's source named without `.cc`), or a build output named after its
     source folder (`tests/chipsim_e2e_test`, `tools/bench/ac-bench`)."""
     if os.path.exists(os.path.join(root, ref)):
@@ -153,8 +161,10 @@ def selftest():
                 f.write(text)
         put("base/a.h", '#include "base/b.h"\n#include "kms/k.h"\n')
         put("base/b.h", "\n")
-        put("storage/s.cc", '#include "pkcs11/p.h"\n#include "tests/support/x.h"\n')
-        put("kms/k.h", '#include "storage/s.h"\n')
+        put("kms/k.h", '#include "storage/s.h"\n#include "storage/s_internal.h"\n')
+        put("storage/s_internal.h", "\n")
+        put("storage/s.cc", '#include "pkcs11/p.h"\n#include "tests/support/x.h"\n#include "storage/s_internal.h"\n')
+        put("tests/storage/s_test.cc", '#include "storage/s_internal.h"\n')
         put("docs/x.md", "See docs/y.md and ../shared/docs/MISSION.md, built in /work/build.\n")
         put("docs/y.md", "See kms/k.h.\n")
         put("base/w.cc", "void F(char* p) { SecureWipe(p, 4); }\n")
@@ -163,7 +173,7 @@ def selftest():
         layering = check_layering(root)
         references = check_references(root, "")
         wipes = check_wipes(root)
-    want_layering = ["base/a.h:2", "storage/s.cc:1", "storage/s.cc:2"]
+    want_layering = ["base/a.h:2", "kms/k.h:2", "storage/s.cc:1", "storage/s.cc:2", "tests/storage/s_test.cc:1"]
     ok = sorted(p.split(": ")[0] for p in layering) == want_layering
     ok = ok and any("outside the checkout" in p for p in references)
     ok = ok and any("storage/s.h, which is not" in p for p in references)

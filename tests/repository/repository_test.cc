@@ -21,6 +21,7 @@ TEST(Repository, ChecksCatchABrokenTree) {
   ProcessResult r = Check({"selftest"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out, ::testing::HasSubstr("(kms is not below base)"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("s_internal.h, internal to storage/"));
 }
 
 TEST(Repository, LibrariesIncludeOnlyWhatIsBelowThem) {

@@ -7,10 +7,10 @@
 #include <set>
 #include <thread>
 
-#include "kms/software_aes.h"
 #include "pkcs11/fault_injection.h"
 #include "pkcs11/session_pool.h"
 #include "sc-engine/engine/auc_service.h"
+#include "softcrypto/software_aes.h"
 #include "tests/sc/appliance_fixture.h"
 #include "tests/support/status_testing.h"
 

@@ -8,7 +8,7 @@
 #include "kms/kcv.h"
 #include "kms/ki1.h"
 #include "kms/master_key.h"
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "kms/token_keys.h"
 #include "sc-engine/engine/sc_role.h"
 #include "sc-engine/protocol/chip_role.h"

@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "kms/kcv.h"
-#include "kms/software_keys.h"
 #include "sc-engine/engine/token_key_agreement.h"
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "softcrypto/software_keys.h"
 #include "tests/kms/kms_test_util.h"
 #include "tests/support/status_testing.h"
 

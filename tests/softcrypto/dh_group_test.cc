@@ -1,4 +1,4 @@
-#include "kms/dh_group.h"
+#include "softcrypto/dh_group.h"
 #include "tests/support/status_testing.h"
 
 #include <gmock/gmock.h>

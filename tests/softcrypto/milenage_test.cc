@@ -1,4 +1,4 @@
-#include "kms/milenage.h"
+#include "softcrypto/milenage.h"
 
 #include <array>
 #include <filesystem>
@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "base/bytes.h"
-#include "kms/software_aes.h"
+#include "softcrypto/software_aes.h"
 #include "tests/softcrypto/milenage_vectors.h"
 #include "tests/support/osmo_auc_gen.h"
 #include "tests/support/status_testing.h"

@@ -1,4 +1,4 @@
-#include "kms/shamir.h"
+#include "softcrypto/shamir.h"
 #include "tests/support/status_testing.h"
 
 #include <gmock/gmock.h>

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kms/k1_export.h"
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/support/paths.h"
 #include "tests/support/softhsm_token.h"

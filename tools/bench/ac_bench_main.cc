@@ -46,8 +46,8 @@ extern "C" {
 #include <osmocom/gsupclient/gsup_client.h>
 }
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 #include "tools/bench/latency.h"
 #include "tools/bench/proc_stats.h"
 #include "tools/bench/subscriber_keys.h"

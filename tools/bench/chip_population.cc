@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "kms/k1_export.h"
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 
 namespace simkms::bench {
 namespace {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "kms/dh_group.h"
 #include "sc-engine/protocol/chip_role.h"
+#include "softcrypto/dh_group.h"
 
 namespace simkms::bench {
 

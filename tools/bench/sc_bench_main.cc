@@ -48,9 +48,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "kms/software_keys.h"
 #include "sc-engine/protocol/chip_role.h"
 #include "sc-engine/protocol/gateway_frame.h"
+#include "softcrypto/software_keys.h"
 #include "tools/bench/chip_population.h"
 #include "tools/bench/latency.h"
 #include "tools/bench/proc_stats.h"

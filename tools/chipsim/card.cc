@@ -6,8 +6,8 @@
 
 #include "base/secret_array.h"
 #include "base/wiped_buffer.h"
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 #include "tools/chipsim/apdu.h"
 #include "tools/chipsim/card_files.h"
 

@@ -12,7 +12,7 @@
 //
 // The commands, file system, status words and access rules are documented in
 // docs/chip-simulator.md; the crypto is the card's own, in software
-// (kms/milenage.h over SoftwareAes128), the same functions the AC runs in the
+// (softcrypto/milenage.h over SoftwareAes128), the same functions the AC runs in the
 // token.
 #pragma once
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 
 namespace simkms::chip {
 namespace {

@@ -29,8 +29,8 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/derivation_data.h"
-#include "kms/dh_group.h"
+#include "softcrypto/derivation_data.h"
+#include "softcrypto/dh_group.h"
 #include "tools/chipsim/chv.h"
 #include "tools/chipsim/ef_codec.h"
 #include "tools/chipsim/sqn_array.h"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "base/wiped_buffer.h"
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 #include "tools/chipsim/chip_image.h"
 
 namespace simkms::mfr {

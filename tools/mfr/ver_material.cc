@@ -1,6 +1,6 @@
 #include "tools/mfr/ver_material.h"
 
-#include "kms/dh_group.h"
+#include "softcrypto/dh_group.h"
 
 namespace simkms::mfr {
 

@@ -13,8 +13,8 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/derivation_data.h"
 #include "kms/k1_export.h"
+#include "softcrypto/derivation_data.h"
 #include "tools/chipsim/chip_state.h"
 
 namespace simkms::mfr {

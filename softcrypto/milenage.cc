@@ -1,4 +1,4 @@
-#include "kms/milenage.h"
+#include "softcrypto/milenage.h"
 
 #include <cstddef>
 #include <span>

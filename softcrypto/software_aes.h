@@ -11,7 +11,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/milenage.h"
+#include "softcrypto/milenage.h"
 
 namespace simkms::kms {
 

@@ -1,4 +1,4 @@
-#include "kms/software_keys.h"
+#include "softcrypto/software_keys.h"
 
 #include <openssl/evp.h>
 #include <openssl/params.h>
@@ -9,8 +9,8 @@
 
 #include "base/openssl_ptr.h"
 #include "base/secret_array.h"
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
 
 namespace simkms::kms {
 namespace {

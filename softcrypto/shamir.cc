@@ -1,4 +1,4 @@
-#include "kms/shamir.h"
+#include "softcrypto/shamir.h"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>

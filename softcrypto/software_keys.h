@@ -8,7 +8,7 @@
 
 #include "base/bytes.h"
 #include "base/status.h"
-#include "kms/derivation_data.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 

@@ -1,4 +1,4 @@
-#include "kms/software_aes.h"
+#include "softcrypto/software_aes.h"
 
 #include <string>
 #include <utility>

@@ -1,4 +1,4 @@
-#include "kms/dh_group.h"
+#include "softcrypto/dh_group.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

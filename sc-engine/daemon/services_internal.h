@@ -9,7 +9,7 @@
 #include "sc-engine/daemon/config.h"
 #include "sc-engine/daemon/crypto_pool.h"
 #include "sc-engine/daemon/metrics.h"
-#include "sc-engine/daemon/record_alarm.h"
+#include "sc-engine/daemon/record_alarm_internal.h"
 #include "sc-engine/engine/auc_service.h"
 #include "sc-engine/engine/chip_channel.h"
 #include "storage/store.h"

@@ -1,4 +1,4 @@
-#include "kms/derivation_data.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 

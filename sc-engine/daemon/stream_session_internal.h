@@ -2,7 +2,7 @@
 // gateway's frames and GSUP's IPA share it (after Beast's advanced_server_flex,
 // whose sessions share the stream handling and differ in what they read). It
 // holds the stream (TCP, or TLS over TCP), a deadline timer, the connection's
-// slot under its listener's cap (connection_slot.h) and the bounded write
+// slot under its listener's cap (connection_slot_internal.h) and the bounded write
 // queue (write_queue.h); it does the TLS handshake within a deadline, and a
 // close that counts its reason, ends TLS with close_notify within a deadline
 // (a peer cannot hold the session open by never answering it) and wipes what
@@ -21,7 +21,7 @@
 #include <type_traits>
 
 #include "base/bytes.h"
-#include "sc-engine/daemon/connection_slot.h"
+#include "sc-engine/daemon/connection_slot_internal.h"
 #include "sc-engine/daemon/metrics.h"
 #include "sc-engine/daemon/write_queue.h"
 

@@ -1,7 +1,7 @@
 // The accept loop of every kmsd listener (operator API, metrics, chip channel,
 // GSUP, admin socket), after Beast's advanced_server_flex example: a Listener
 // owns its acceptor and accepts until stopped; what a connection speaks is the
-// caller's (OnAccept: a protocol session, stream_session.h or http_server.cc).
+// caller's (OnAccept: a protocol session, stream_session_internal.h or http_server.cc).
 // What it adds to a bare accept loop, so that no listener has to redo it:
 //  - a cap (ListenerConfig::max_connections): at the cap a new connection is
 //    accepted and closed at once, not left in the backlog, where the peer would
@@ -9,7 +9,7 @@
 //  - back-off: an accept that fails leaves the connection in the backlog, so
 //    re-arming at once fails again at once, a busy loop when descriptors run
 //    out (EMFILE). It waits 50 ms, doubling up to 1 s, reset by a success;
-//  - counts: simkms_connections{listener} (open now, connection_slot.h) and
+//  - counts: simkms_connections{listener} (open now, connection_slot_internal.h) and
 //    simkms_connections_refused_total{listener, reason="cap"|"fd_exhausted"|
 //    "accept_error"}; an accept error is logged once per kind and listener.
 #pragma once
@@ -24,7 +24,7 @@
 
 #include "base/status.h"
 #include "sc-engine/daemon/config.h"
-#include "sc-engine/daemon/connection_slot.h"
+#include "sc-engine/daemon/connection_slot_internal.h"
 
 namespace boost::asio {
 class io_context;
