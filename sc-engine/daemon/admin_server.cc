@@ -15,7 +15,7 @@
 
 #include "kms/ceremony.h"
 #include "kms/registry.h"
-#include "sc-engine/daemon/strict_json.h"
+#include "base/strict_json.h"
 #include "storage/identifiers.h"
 
 namespace simkms::daemon {

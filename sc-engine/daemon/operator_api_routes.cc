@@ -4,7 +4,7 @@
 #include "policy/lifecycle.h"
 #include "policy/roles.h"
 #include "sc-engine/daemon/operator_api.h"
-#include "sc-engine/daemon/strict_json.h"
+#include "base/strict_json.h"
 #include "sc-engine/engine/subscriber_registry.h"
 #include "storage/identifiers.h"
 

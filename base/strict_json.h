@@ -22,7 +22,7 @@
 
 #include "base/status.h"
 
-namespace simkms::daemon {
+namespace simkms {
 
 // InvalidArgument "<what> is not valid JSON" / "<what>: key 'k' appears twice".
 StatusOr<nlohmann::ordered_json> ParseStrictJson(std::string_view text, const std::string& what,
@@ -103,4 +103,4 @@ Status FromJson(const nlohmann::ordered_json& j, T* out, const std::string& what
   return OkStatus();
 }
 
-}  // namespace simkms::daemon
+}  // namespace simkms
