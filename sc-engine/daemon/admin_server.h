@@ -1,6 +1,8 @@
 // The admin socket: a local Unix stream socket through which kmsctl does online
 // what it does offline while kmsd holds the database (VERs, ranges, audit,
-// status). Only peers whose UID is root, kmsd's own, or listed in
+// status). The commands are the engine's table (sc-engine/engine/admin_commands.h),
+// which kmsctl also runs offline; this file only reads a line, runs it on a crypto
+// worker and writes the reply. Only peers whose UID is root, kmsd's own, or listed in
 // admin.uids (checked with SO_PEERCRED) are served; the socket file is 0600.
 //
 // Protocol: one JSON request per connection, one line: {"command": "...",

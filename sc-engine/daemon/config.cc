@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "sc-engine/daemon/strict_json_internal.h"
+#include "base/strict_json.h"
 
 namespace simkms::daemon {
 namespace {

@@ -24,6 +24,7 @@
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls_internal.h"
 #include "sc-engine/daemon/audit_witness_sender.h"
+#include "sc-engine/engine/admin_commands.h"
 
 namespace simkms::daemon {
 
@@ -46,6 +47,7 @@ struct Daemon::Rep {
   std::unique_ptr<sc::SubscriberKeys> subscriber_keys;
   std::unique_ptr<sc::AucService> auc;
   std::unique_ptr<sc::ChipChannel> chip_channel;
+  std::unique_ptr<sc::AdminCommands> admin_commands;  // the admin socket's
   Metrics metrics;
   std::atomic<bool> stopping{false};
   TokenPolicyStatus token_policy;
@@ -73,6 +75,7 @@ struct Daemon::Rep {
     if (crypto) crypto->Stop();
     chip_channel.reset();
     auc.reset();
+    admin_commands.reset();
     subscriber_keys.reset();
     ki2_cache.reset();
     store.reset();
@@ -165,9 +168,10 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
                                                         kms::SystemClockMs, PolicyLimits(c));
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
   rep->record_alarm = std::make_unique<RecordAlarm>(*rep->store, rep->metrics, *rep->crypto, kms::SystemClockMs);
+  rep->admin_commands = std::make_unique<sc::AdminCommands>(*rep->store, rep->keys);
   rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,
                                                       rep->keys, *rep->chip_channel, *rep->auc, *rep->record_alarm,
-                                                      rep->stopping, rep->token_policy});
+                                                      rep->stopping, rep->token_policy, *rep->admin_commands});
 
   std::shared_ptr<boost::asio::ssl::context> tls;
   for (const ListenerConfig& l : c.listeners) {

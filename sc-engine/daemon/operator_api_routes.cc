@@ -1,11 +1,12 @@
 #include <nlohmann/json.hpp>
 
 #include "base/wiped_buffer.h"
+#include "base/strict_json.h"
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 #include "policy/roles.h"
 #include "sc-engine/daemon/operator_api.h"
-#include "sc-engine/daemon/strict_json_internal.h"
+#include "sc-engine/engine/record_json.h"
 #include "sc-engine/engine/subscriber_registry.h"
 #include "storage/identifiers.h"
 
@@ -33,26 +34,10 @@ ApiResponse Error(const Status& s) {
   Json j;
   j["error"] = {{"code", std::string(StatusCodeName(s.code()))},
                 {"message", s.code() == StatusCode::kInternal ? "internal error" : s.message()}};
-  return {HttpStatusFor(s.code()), j.dump()};
+  return {HttpStatusFor(s.code()), sc::DumpJson(j)};
 }
 
-ApiResponse Ok(int status, const Json& j) { return {status, j.dump()}; }
-
-Json SubscriberJson(const storage::SubscriberRecord& r) {
-  Json j;
-  j["imsi"] = r.imsi;
-  j["iccid"] = r.iccid;
-  j["ver"] = r.ver;
-  j["state"] = std::string(policy::StateName(r.state));
-  j["hotline"] = r.hotline;
-  j["order_id"] = r.order_id;
-  j["activation_code"] = !r.activation_code_hash.empty();
-  j["activation_tries_left"] = r.activation_tries_left;
-  j["ki2_kcv"] = ToHex(r.ki2_kcv);
-  j["created_at"] = r.created_at;
-  j["updated_at"] = r.updated_at;
-  return j;
-}
+ApiResponse Ok(int status, const Json& j) { return {status, sc::DumpJson(j)}; }
 
 std::vector<std::string> Split(const std::string& path) {
   std::vector<std::string> parts;
@@ -131,7 +116,7 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
                    }
                    auto r = reg.Contract(c);
                    if (!r.ok()) return Error(r.status());
-                   return Ok(201, SubscriberJson(*r));
+                   return Ok(201, sc::SubscriberJson(*r));
                  }};
   }
   if (p[1] == "subscribers" && p.size() >= 3) {
@@ -140,7 +125,7 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
     if (m == "GET" && p.size() == 3) {
       return Route{policy::Operation::kStatusRead, [imsi](sc::SubscriberRegistry& reg) {
                      auto r = reg.Get(imsi);
-                     return r.ok() ? Ok(200, SubscriberJson(*r)) : Error(r.status());
+                     return r.ok() ? Ok(200, sc::SubscriberJson(*r)) : Error(r.status());
                    }};
     }
     if (m == "DELETE" && p.size() == 3) {
@@ -152,7 +137,7 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
     if (m == "POST" && p.size() == 4 && p[3] == "rekey") {
       return Route{policy::Operation::kRekeyRequest, [imsi](sc::SubscriberRegistry& reg) {
                      auto r = reg.RequestRekey(imsi);
-                     return r.ok() ? Ok(200, SubscriberJson(*r)) : Error(r.status());
+                     return r.ok() ? Ok(200, sc::SubscriberJson(*r)) : Error(r.status());
                    }};
     }
     if (m == "GET" && p.size() == 4 && p[3] == "puk") {
@@ -176,14 +161,7 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
                    auto vers = services.store.ListVers();
                    if (!vers.ok()) return Error(vers.status());
                    Json list = Json::array();
-                   for (const auto& v : *vers) {
-                     list.push_back({{"ver", v.ver},
-                                     {"profile", std::string(storage::KeyProfileName(v.profile))},
-                                     {"dh_group", std::string(storage::DhGroupName(v.dh_group))},
-                                     {"k1_kcv", ToHex(v.k1_kcv)},
-                                     {"description", v.description},
-                                     {"activation_code", v.contracts_without_code ? "optional" : "required"}});
-                   }
+                   for (const auto& v : *vers) list.push_back(sc::VerJson(v));
                    return Ok(200, list);
                  }};
   }
@@ -192,14 +170,7 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
                    auto ranges = services.store.ListRanges();
                    if (!ranges.ok()) return Error(ranges.status());
                    Json list = Json::array();
-                   for (const auto& r : *ranges) {
-                     list.push_back({{"id", r.id},
-                                     {"manufacturer", r.manufacturer},
-                                     {"ver", r.ver},
-                                     {"iccid_first", storage::FormatIccid(r.iccid_first)},
-                                     {"imsi_first", storage::FormatImsi(r.imsi_first)},
-                                     {"count", r.count}});
-                   }
+                   for (const auto& r : *ranges) list.push_back(sc::RangeJson(r));
                    return Ok(200, list);
                  }};
   }

@@ -14,6 +14,10 @@
 #include "sc-engine/engine/chip_channel.h"
 #include "storage/store.h"
 
+namespace simkms::sc {
+class AdminCommands;
+}
+
 namespace simkms::daemon {
 
 // The latest token check (kms/token_policy.h): made at start, where a violation
@@ -34,6 +38,7 @@ struct Services {
   RecordAlarm& record_alarm;
   std::atomic<bool>& stopping;
   TokenPolicyStatus& token_policy;
+  const sc::AdminCommands& admin_commands;  // the admin socket's commands
 };
 
 }  // namespace simkms::daemon

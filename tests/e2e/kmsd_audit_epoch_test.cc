@@ -178,26 +178,26 @@ TEST_F(KmsdAuditEpochTest, PinHolderRewriteIsCaughtByTheAuditorAndTheWitness) {
   // the witness saw every closed epoch's head.
   nlohmann::json token = Verify({});
   ASSERT_EQ(token["result"], "OK") << token.dump();
-  const std::size_t closed = std::stoul(token["closed_epochs"].get<std::string>());
+  const std::size_t closed = token["closed_epochs"].get<std::size_t>();
   ASSERT_GE(closed, 3u) << token.dump();
-  EXPECT_NE(token["macs_unchecked"], "0") << "closed epochs' keys are gone from the token";
+  EXPECT_NE(token["macs_unchecked"], 0) << "closed epochs' keys are gone from the token";
   ASSERT_EQ(WaitForWitnessedHeads(closed), closed) << receiver_->log() << receiver_->output() << kmsd_log();
   nlohmann::json auditor = Verify(AuditorArgs());
   EXPECT_EQ(auditor["result"], "OK") << auditor.dump();
-  EXPECT_EQ(auditor["macs_unchecked"], "0") << auditor.dump();
+  EXPECT_EQ(auditor["macs_unchecked"], 0) << auditor.dump();
   std::vector<std::string> both = AuditorArgs();
   for (const std::string& a : WitnessArgs()) both.push_back(a);
   nlohmann::json witnessed = Verify(both);
   EXPECT_EQ(witnessed["result"], "OK") << witnessed.dump();
-  EXPECT_EQ(witnessed["witnessed_epochs_matched"], std::to_string(closed)) << witnessed.dump();
+  EXPECT_EQ(witnessed["witnessed_epochs_matched"], closed) << witnessed.dump();
 
   // Two records of epoch 1 (closed: kmsd's contracts) go.
-  const long before = std::stol(token["last_seq"].get<std::string>());
+  const long before = token["last_seq"].get<long>();
   RewriteWithPin(1);
 
   nlohmann::json token_after = Verify({});
   EXPECT_EQ(token_after["result"], "OK") << "the token alone cannot tell: " << token_after.dump();
-  EXPECT_EQ(token_after["last_seq"], std::to_string(before - 2));
+  EXPECT_EQ(token_after["last_seq"], before - 2);
 
   nlohmann::json auditor_after = Verify(AuditorArgs());
   EXPECT_EQ(auditor_after["result"], "BROKEN") << auditor_after.dump();
@@ -257,21 +257,21 @@ TEST_F(KmsdAuditEpochTest, KilledAtEachTokenStepOfAnEpochCloseFinishesItOnRestar
 
     nlohmann::json token = Verify({});
     ASSERT_EQ(token["result"], "OK") << token.dump();
-    const uint64_t open_epoch = std::stoull(token["last_epoch"].get<std::string>());
+    const uint64_t open_epoch = token["last_epoch"].get<uint64_t>();
     EXPECT_GT(open_epoch, epoch_before) << token.dump();
     epoch_before = open_epoch;
     EXPECT_EQ(TokenEpochKeys(), std::vector<uint64_t>{open_epoch}) << "the token holds the open epoch's key only";
     nlohmann::json auditor = Verify(AuditorArgs());
     EXPECT_EQ(auditor["result"], "OK") << auditor.dump();
-    EXPECT_EQ(auditor["macs_unchecked"], "0") << auditor.dump();
+    EXPECT_EQ(auditor["macs_unchecked"], 0) << auditor.dump();
   }
-  const std::size_t closed = std::stoul(Verify({})["closed_epochs"].get<std::string>());
+  const std::size_t closed = Verify({})["closed_epochs"].get<std::size_t>();
   ASSERT_EQ(WaitForWitnessedHeads(closed), closed) << receiver_->log();
   std::vector<std::string> both = AuditorArgs();
   for (const std::string& a : WitnessArgs()) both.push_back(a);
   nlohmann::json witnessed = Verify(both);
   EXPECT_EQ(witnessed["result"], "OK") << witnessed.dump();
-  EXPECT_EQ(witnessed["witnessed_epochs_matched"], std::to_string(closed)) << witnessed.dump();
+  EXPECT_EQ(witnessed["witnessed_epochs_matched"], closed) << witnessed.dump();
   StartKmsd();  // TearDown stops it
 }
 

@@ -142,12 +142,12 @@ TEST_F(KmsctlTest, CeremonyRegistryExportRestoreAndAudit) {
 
   auto verify = Json({"audit", "verify"});
   EXPECT_EQ(verify["result"], "OK");
-  EXPECT_EQ(verify["records_checked"], "6");  // init, 3 x ver.add, range, export
+  EXPECT_EQ(verify["records_checked"], 6);  // init, 3 x ver.add, range, export
   auto verify2 = Json({"audit", "verify"}, second);
   EXPECT_EQ(verify2["result"], "OK");
-  EXPECT_EQ(verify2["records_checked"], "8");  // + audit.chain-restart, kms.restore
+  EXPECT_EQ(verify2["records_checked"], 8);  // + audit.chain-restart, kms.restore
   // The old chain's epoch keys died with the first token: the second checks its links only.
-  EXPECT_EQ(verify2["macs_unchecked"], "6");
+  EXPECT_EQ(verify2["macs_unchecked"], 6);
   auto log = Json({"audit", "show"});
   EXPECT_EQ(log[0]["event"], "kms.init");
   EXPECT_EQ(log[5]["event"], "ver.export-k1");

@@ -2,6 +2,8 @@
 
 #include "kms/audit_epochs.h"
 #include "kms/ceremony.h"
+#include "sc-engine/engine/admin_commands.h"
+#include "sc-engine/engine/record_json.h"
 #include "storage/audit_witness.h"
 #include "tools/kmsctl/commands.h"
 #include "tools/kmsctl/output.h"
@@ -15,28 +17,6 @@ StatusOr<std::unique_ptr<Context>> OpenReadOnly(const GlobalOptions& g) {
   SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true));
   return ctx;
 }
-
-std::string Details(const storage::AuditEvent& e) {
-  std::string s;
-  for (const auto& [k, v] : e.details) {
-    if (!s.empty()) s += " ";
-    s += k + "=" + v;
-  }
-  return s;
-}
-
-std::string FormatTime(int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
-
-namespace {
 
 // The auditor's check runs without the token, so without its checkpoint: the head of
 // the DB is taken as the anchor (a truncated tail is then the witness's to show).
@@ -104,40 +84,9 @@ Status RunAuditVerify(const GlobalOptions& g, const AuditVerifyArgs& args, std::
     for (const std::string& n : witness.notes) report.notes.push_back("witness: " + n);
   }
   *chain_ok = report.ok;
-  Fields f;
-  f.Add("result", report.ok ? "OK" : "BROKEN");
-  f.Add("records_checked", std::to_string(report.records_checked));
-  f.Add("last_seq", std::to_string(report.last_seq));
-  f.Add("last_epoch", std::to_string(report.last_epoch));
-  f.Add("closed_epochs", std::to_string(report.closed_epochs.size()));
-  f.Add("macs_unchecked", std::to_string(report.macs_unchecked));
-  if (!args.witness_file.empty()) f.Add("witnessed_epochs_matched", std::to_string(witness.epochs_matched));
-  if (!report.ok) {
-    if (report.first_bad_seq != 0) f.Add("first_bad_seq", std::to_string(report.first_bad_seq));
-    f.Add("problem", report.problem);
-  }
-  for (std::size_t i = 0; i < report.notes.size(); ++i) f.Add("note." + std::to_string(i + 1), report.notes[i]);
-  if (g.json) {
-    out << f.ToJson().dump(2) << "\n";
-  } else {
-    f.Print(out);
-  }
-  return OkStatus();
-}
-
-Status RunAuditShow(const GlobalOptions& g, uint64_t from, std::size_t limit, std::ostream& out) {
-  SIMKMS_ASSIGN_OR_RETURN(auto ctx, OpenReadOnly(g));
-  SIMKMS_ASSIGN_OR_RETURN(auto records, ctx->store().ReadAudit(from, limit));
-  Table t({"seq", "time", "actor", "event", "subject", "details"});
-  for (const auto& r : records) {
-    t.AddRow({std::to_string(r.seq), FormatTime(r.event.time_ms), r.event.actor_role + ":" + r.event.actor_identity,
-              r.event.event, r.event.subject, Details(r.event)});
-  }
-  if (g.json) {
-    out << t.ToJson().dump(2) << "\n";
-  } else {
-    t.Print(out);
-  }
+  nlohmann::ordered_json j = sc::AuditVerifyJson(report);
+  if (!args.witness_file.empty()) j["witnessed_epochs_matched"] = witness.epochs_matched;
+  PrintResult(j, g.json, out);
   return OkStatus();
 }
 
@@ -152,29 +101,19 @@ Status RunStatus(const GlobalOptions& g, std::ostream& out) {
                           with_ceremony ? kms::ReadKcvs(ctx->session(), ctx->keys(), &ctx->ceremony_session(),
                                                         ctx->ceremony().mk())
                                         : kms::ReadKcvs(ctx->session(), ctx->keys()));
-  Fields f;
-  f.Add("token", ctx->token_label());
-  if (with_ceremony) f.Add("ceremony_token", ctx->ceremony_label());
-  AddKcvFields(kcvs, f);
+  nlohmann::ordered_json j;
+  j["token"] = ctx->token_label();
+  if (with_ceremony) j["ceremony_token"] = ctx->ceremony_label();
+  if (!with_ceremony) j["kcv.mk"] = "(on the ceremony token: give --ceremony-pin-file)";
+  j.update(sc::KcvJson(kcvs));
   if (!g.db.empty()) {
+    // Counts and the audit head: the table's status, as kmsd answers it.
     SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true));
-    SIMKMS_ASSIGN_OR_RETURN(auto vers, ctx->store().ListVers());
-    SIMKMS_ASSIGN_OR_RETURN(auto ranges, ctx->store().ListRanges());
-    SIMKMS_ASSIGN_OR_RETURN(uint64_t subscribers, ctx->store().CountKeys("subscribers"));
-    SIMKMS_ASSIGN_OR_RETURN(storage::AuditCheckpoint head, ctx->store().AuditHead());
-    uint64_t chips = 0;
-    for (const auto& r : ranges) chips += r.count;
-    f.Add("vers", std::to_string(vers.size()));
-    f.Add("ranges", std::to_string(ranges.size()));
-    f.Add("chips_in_ranges", std::to_string(chips));
-    f.Add("subscriber_records", std::to_string(subscribers));
-    f.Add("audit_head_seq", std::to_string(head.seq));
+    sc::AdminCommands commands(ctx->store(), ctx->keys());
+    SIMKMS_ASSIGN_OR_RETURN(nlohmann::ordered_json counts, commands.Run(ctx->session(), ctx->actor(), "status", {}));
+    j.update(counts);
   }
-  if (g.json) {
-    out << f.ToJson().dump(2) << "\n";
-  } else {
-    f.Print(out);
-  }
+  PrintResult(j, g.json, out);
   return OkStatus();
 }
 

@@ -1,5 +1,7 @@
 // kmsctl's commands. Each parses nothing (main.cc does), does one job, prints a
 // table or JSON to `out`, and returns a Status; main maps it to the exit code.
+// The registry and audit commands (VERs, ranges, audit show/verify) are the
+// engine's table, run by RunAdminCommand; the rest are kmsctl's own, offline.
 #pragma once
 
 #include <cstdint>
@@ -7,10 +9,18 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/status.h"
 #include "tools/kmsctl/context.h"
 
 namespace simkms::kmsctl {
+
+// A command of sc-engine/engine/admin_commands.h with its arguments: through kmsd's
+// admin socket when g.admin_socket is set, else offline; prints the result
+// (PrintResult). For audit.verify, *chain_ok says whether the chain verified.
+Status RunAdminCommand(const GlobalOptions& g, const std::string& command, const nlohmann::ordered_json& args,
+                       std::ostream& out, bool* chain_ok);
 
 // `--init-token`: initialise the runtime token and the ceremony token first, each in
 // a free slot with its own user PIN (the global and the ceremony PIN source).
@@ -57,16 +67,10 @@ struct VerAddArgs {
   std::string amf = "8000";
   std::string description;
 };
-Status RunVerAdd(const GlobalOptions& g, const VerAddArgs& args, std::ostream& out);
-// The ceremony half of `ver add` while kmsd holds the database: moves the VER's K1
-// from the ceremony token to the runtime token (unless it is there) and returns
-// its KCV in hex, which the admin socket's ver.add records (kmsd has no MK).
-StatusOr<std::string> MoveK1ForKmsd(const GlobalOptions& g, const VerAddArgs& args);
-Status RunVerList(const GlobalOptions& g, std::ostream& out);
-Status RunVerShow(const GlobalOptions& g, uint32_t ver, std::ostream& out);
-// `ver policy --ver N --activation-code required|optional`: the VER's
-// activation-code policy for new contracts (docs/lifecycle.md), audited.
-Status RunVerPolicy(const GlobalOptions& g, uint32_t ver, const std::string& activation_code, std::ostream& out);
+// The arguments of the table's ver.add: the files read (OP, a custom group's p)
+// and, through kmsd's admin socket, K1 moved from the ceremony token to the
+// runtime token first and its KCV as k1_kcv (kmsd has no MK).
+StatusOr<nlohmann::ordered_json> VerAddCommandArgs(const GlobalOptions& g, const VerAddArgs& args);
 
 struct ExportK1Args {
   uint32_t ver = 0;
@@ -81,11 +85,9 @@ struct RangeAssignArgs {
   uint32_t ver = 0;
   std::string iccid_first;
   std::string imsi_first;
-  int mnc_digits = 2;
+  uint32_t mnc_digits = 2;
   uint64_t count = 0;
 };
-Status RunRangeAssign(const GlobalOptions& g, const RangeAssignArgs& args, std::ostream& out);
-Status RunRangeList(const GlobalOptions& g, std::ostream& out);
 
 // Sets *chain_ok; a broken chain is reported in `out` and is not an error Status.
 struct AuditVerifyArgs {
@@ -96,6 +98,8 @@ struct AuditVerifyArgs {
   // A witness log (the syslog receiver's file) to compare the closed epochs with.
   std::string witness_file;
 };
+// With the auditor's key or a witness log (offline only); the plain check is the
+// table's audit.verify.
 Status RunAuditVerify(const GlobalOptions& g, const AuditVerifyArgs& args, std::ostream& out, bool* chain_ok);
 // `audit verify --state`: replays the trail against the live records; sets *state_ok
 // (differences are reported in `out`, not as an error Status).
@@ -103,7 +107,8 @@ Status RunAuditVerifyState(const GlobalOptions& g, std::ostream& out, bool* stat
 // `records seal`: MACs every record of a DB from before record MACs, once the chain
 // and the state verify (FailedPrecondition, nothing written, otherwise).
 Status RunRecordsSeal(const GlobalOptions& g, std::ostream& out);
-Status RunAuditShow(const GlobalOptions& g, uint64_t from, std::size_t limit, std::ostream& out);
+// Token labels and KCVs (MK's with the ceremony token); with a database also the
+// table's status (counts, audit head).
 Status RunStatus(const GlobalOptions& g, std::ostream& out);
 // Every token object against kms/token_policy.h; FailedPrecondition on any difference.
 Status RunTokenCheck(const GlobalOptions& g, bool ceremony, std::ostream& out);

@@ -8,10 +8,11 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <unistd.h>
 
+#include "base/wiped_buffer.h"
 #include "tools/kmsctl/commands.h"
-#include "tools/kmsctl/online.h"
 #include "tools/kmsctl/context.h"
 
 namespace {
@@ -150,7 +151,7 @@ int main(int argc, char** argv) {
   CLI::App* seal_cmd = records_cmd->add_subcommand(
       "seal", "one-time migration: MAC every record of a DB from before record MACs (offline)");
   uint64_t audit_from = 1;
-  std::size_t audit_limit = 100;
+  uint64_t audit_limit = 100;
   CLI::App* show_cmd = audit_cmd->add_subcommand("show", "print audit records");
   show_cmd->add_option("--from", audit_from, "first sequence number")->capture_default_str();
   show_cmd->add_option("--limit", audit_limit, "at most this many records")->capture_default_str();
@@ -173,63 +174,65 @@ int main(int argc, char** argv) {
   bool chain_ok = true;
   std::string what;
   std::ostream& out = std::cout;
-  if (!g.admin_socket.empty()) {
-    // Online: kmsd holds the database; ceremonies and exports stay offline.
-    using nlohmann::json;
-    std::string command;
-    json args = json::object();
-    if (ver_cmd->parsed() && ver_cmd->get_subcommand("list")->parsed()) {
-      command = "ver.list";
-    } else if (ver_cmd->parsed() && ver_add_cmd->parsed()) {
-      command = "ver.add";
-      if (ver_add.dh_group == "custom") {
-        std::cerr << "kmsctl: custom DH groups are added offline\n";
+  // The registry and audit commands: the engine's table, offline or through kmsd's
+  // admin socket, with the same arguments either way.
+  using Json = nlohmann::ordered_json;
+  std::string command;
+  Json args = Json::object();
+  if (ver_cmd->parsed() && ver_add_cmd->parsed()) {
+    command = "ver.add";
+  } else if (ver_cmd->parsed() && ver_cmd->get_subcommand("list")->parsed()) {
+    command = "ver.list";
+  } else if (ver_cmd->parsed() && ver_cmd->get_subcommand("show")->parsed()) {
+    command = "ver.show";
+    args = {{"ver", show_ver}};
+  } else if (ver_cmd->parsed() && policy_cmd->parsed()) {
+    command = "ver.policy";
+    args = {{"ver", policy_ver}, {"activation_code", policy_code}};
+  } else if (range_cmd->parsed() && assign_cmd->parsed()) {
+    command = "range.assign";
+    args = {{"manufacturer", range_args.manufacturer}, {"ver", range_args.ver},
+            {"iccid_first", range_args.iccid_first}, {"imsi_first", range_args.imsi_first},
+            {"count", range_args.count}, {"mnc_digits", range_args.mnc_digits}};
+  } else if (range_cmd->parsed()) {
+    command = "range.list";
+  } else if (audit_cmd->parsed() && show_cmd->parsed()) {
+    command = "audit.show";
+    args = {{"from", audit_from}, {"limit", audit_limit}};
+  } else if (audit_cmd->parsed() && verify_args.auditor_key_file.empty() && verify_args.witness_file.empty() &&
+             !(verify_state && !g.admin_socket.empty())) {
+    command = "audit.verify";
+  } else if (app.got_subcommand("status") && !g.admin_socket.empty()) {
+    command = "status";
+  }
+  if (!command.empty()) {
+    if (command == "ver.add") {
+      auto ver_args = VerAddCommandArgs(g, ver_add);
+      if (!ver_args.ok()) {
+        std::cerr << "kmsctl ver add: " << ver_args.status().ToString() << "\n";
         return 1;
       }
-      // kmsd has no MK: K1 comes from the ceremony token here, kmsd records it.
-      auto k1_kcv = MoveK1ForKmsd(g, ver_add);
-      if (!k1_kcv.ok()) {
-        std::cerr << "kmsctl ver add: " << k1_kcv.status().ToString() << "\n";
-        return 1;
-      }
-      args = {{"ver", ver_add.ver}, {"profile", ver_add.profile}, {"dh_group", ver_add.dh_group},
-              {"amf", ver_add.amf}, {"description", ver_add.description}, {"k1_kcv", *k1_kcv}};
-      if (!ver_add.op_file.empty()) {
-        auto op = ReadFile(ver_add.op_file);
-        if (!op.ok()) {
-          std::cerr << "kmsctl: " << op.status().ToString() << "\n";
-          return 1;
-        }
-        std::string hex;
-        for (char c : *op) {
-          if (!std::isspace(static_cast<unsigned char>(c))) hex.push_back(c);
-        }
-        args["op"] = hex;
-      }
-    } else if (range_cmd->parsed() && assign_cmd->parsed()) {
-      command = "range.assign";
-      args = {{"manufacturer", range_args.manufacturer}, {"ver", range_args.ver},
-              {"iccid_first", range_args.iccid_first}, {"imsi_first", range_args.imsi_first},
-              {"count", range_args.count}, {"mnc_digits", range_args.mnc_digits}};
-    } else if (range_cmd->parsed()) {
-      command = "range.list";
-    } else if (audit_cmd->parsed() && show_cmd->parsed()) {
-      command = "audit.show";
-      args = {{"from", audit_from}, {"limit", audit_limit}};
-    } else if (audit_cmd->parsed() && !verify_state) {
-      command = "audit.verify";
-    } else if (app.got_subcommand("status")) {
-      command = "status";
-    } else {
-      std::cerr << "kmsctl: this command runs offline only (stop kmsd, or omit --admin-socket)\n";
-      return 2;
+      args = std::move(ver_args).value();
     }
-    status = RunOnline(g, command, args, out, &chain_ok);
+    std::optional<simkms::WipeOnExit<std::string>> wipe_op;  // a VER's OP, read from --op-file
+    if (args.contains("op") && args["op"].is_string()) wipe_op.emplace(args["op"].get_ref<std::string&>());
+    status = RunAdminCommand(g, command, args, out, &chain_ok);
+    // `audit verify --state` (offline): the live records against the trail, after the chain.
+    if (status.ok() && command == "audit.verify" && verify_state) {
+      bool state_ok = true;
+      status = RunAuditVerifyState(g, out, &state_ok);
+      chain_ok = chain_ok && state_ok;
+    }
     if (!status.ok()) {
       std::cerr << "kmsctl " << command << ": " << status.ToString() << "\n";
       return 1;
     }
     return chain_ok ? 0 : 3;
+  }
+  if (!g.admin_socket.empty()) {
+    // Ceremonies, exports and the checks that need the token's own files stay offline.
+    std::cerr << "kmsctl: this command runs offline only (stop kmsd, or omit --admin-socket)\n";
+    return 2;
   }
   if (init_cmd->parsed()) {
     what = "init";
@@ -239,19 +242,10 @@ int main(int argc, char** argv) {
     status = RunRestore(g, restore, out);
   } else if (ver_cmd->parsed()) {
     what = "ver";
-    if (ver_add_cmd->parsed()) status = RunVerAdd(g, ver_add, out);
-    else if (ver_cmd->get_subcommand("list")->parsed()) status = RunVerList(g, out);
-    else if (ver_cmd->get_subcommand("show")->parsed()) status = RunVerShow(g, show_ver, out);
-    else if (policy_cmd->parsed()) status = RunVerPolicy(g, policy_ver, policy_code, out);
-    else status = RunVerExportK1(g, export_args, out);
-  } else if (range_cmd->parsed()) {
-    what = "range";
-    if (assign_cmd->parsed()) status = RunRangeAssign(g, range_args, out);
-    else status = RunRangeList(g, out);
+    status = RunVerExportK1(g, export_args, out);
   } else if (audit_cmd->parsed()) {
     what = "audit";
-    if (show_cmd->parsed()) status = RunAuditShow(g, audit_from, audit_limit, out);
-    else status = RunAuditVerify(g, verify_args, out, &chain_ok);
+    status = RunAuditVerify(g, verify_args, out, &chain_ok);
     bool state_ok = true;
     if (status.ok() && verify_state) status = RunAuditVerifyState(g, out, &state_ok);
     chain_ok = chain_ok && state_ok;

@@ -4,42 +4,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
-#include <ostream>
 
-#include "tools/kmsctl/output.h"
+#include "base/wiped_buffer.h"
+#include "sc-engine/engine/record_json.h"
 
 namespace simkms::kmsctl {
-namespace {
 
-std::string Text(const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
-void PrintHuman(const nlohmann::json& result, std::ostream& out) {
-  if (result.is_array()) {
-    std::vector<std::string> headers;
-    if (!result.empty() && result[0].is_object()) {
-      for (const auto& [k, v] : result[0].items()) headers.push_back(k);
-    }
-    Table t(headers);
-    for (const auto& row : result) {
-      std::vector<std::string> cells;
-      for (const auto& h : headers) cells.push_back(row.contains(h) ? Text(row[h]) : "");
-      t.AddRow(cells);
-    }
-    t.Print(out);
-  } else if (result.is_object()) {
-    Fields f;
-    for (const auto& [k, v] : result.items()) f.Add(k, Text(v));
-    f.Print(out);
-  } else {
-    out << result.dump() << "\n";
-  }
-}
-
-}  // namespace
-
-Status RunOnline(const GlobalOptions& g, const std::string& command, const nlohmann::json& args, std::ostream& out,
-                 bool* chain_ok) {
+StatusOr<nlohmann::ordered_json> SendToKmsd(const GlobalOptions& g, const std::string& command,
+                                            const nlohmann::ordered_json& args) {
+  using Json = nlohmann::ordered_json;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (g.admin_socket.size() >= sizeof addr.sun_path) return InvalidArgumentError("admin socket path too long");
@@ -49,7 +24,8 @@ Status RunOnline(const GlobalOptions& g, const std::string& command, const nlohm
     if (fd >= 0) close(fd);
     return UnavailableError("cannot connect to kmsd's admin socket " + g.admin_socket + ": " + std::strerror(errno));
   }
-  const std::string request = nlohmann::json{{"command", command}, {"args", args}}.dump() + "\n";
+  std::string request = sc::DumpJson(Json{{"command", command}, {"args", args}}) + "\n";
+  WipeOnExit wipe_request(request);  // may hold a VER's OP
   std::size_t sent = 0;
   while (sent < request.size()) {
     ssize_t n = write(fd, request.data() + sent, request.size() - sent);
@@ -64,21 +40,26 @@ Status RunOnline(const GlobalOptions& g, const std::string& command, const nlohm
     reply.append(buf, static_cast<std::size_t>(n));
   }
   close(fd);
-  nlohmann::json j = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return UnavailableError("kmsd's admin socket gave no valid answer");
-  if (!j.value("ok", false)) {
-    const auto& e = j["error"];
-    return Status(StatusCode::kFailedPrecondition,
-                  e.value("code", std::string("UNKNOWN")) + " from kmsd: " + e.value("message", std::string()));
+  // kmsd's reply is read as carefully as any peer's: no accessor that throws.
+  Json j = Json::parse(reply, nullptr, /*allow_exceptions=*/false);
+  auto ok = j.is_object() ? j.find("ok") : j.end();
+  if (!j.is_object() || ok == j.end() || !ok->is_boolean()) {
+    return UnavailableError("kmsd's admin socket gave no valid answer");
   }
-  const nlohmann::json& result = j["result"];
-  if (command == "audit.verify" && result.is_object()) *chain_ok = result.value("result", "") == "OK";
-  if (g.json) {
-    out << result.dump(2) << "\n";
-  } else {
-    PrintHuman(result, out);
+  if (!ok->get<bool>()) {
+    auto error = j.find("error");
+    std::string code = "UNKNOWN", message;
+    if (error != j.end() && error->is_object()) {
+      auto c = error->find("code");
+      auto m = error->find("message");
+      if (c != error->end() && c->is_string()) code = c->get<std::string>();
+      if (m != error->end() && m->is_string()) message = m->get<std::string>();
+    }
+    return Status(StatusCode::kFailedPrecondition, code + " from kmsd: " + message);
   }
-  return OkStatus();
+  auto result = j.find("result");
+  if (result == j.end()) return UnavailableError("kmsd's admin socket answered ok without a result");
+  return *result;
 }
 
 }  // namespace simkms::kmsctl

@@ -1,9 +1,7 @@
-// kmsctl online: the same commands through kmsd's admin socket (a running
-// kmsd holds the database lock). The reply is printed as a table, or as JSON
-// with --json.
+// kmsctl online: a command of the engine's table (sc-engine/engine/admin_commands.h)
+// sent to kmsd's admin socket, for when a running kmsd holds the database lock.
 #pragma once
 
-#include <iosfwd>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -13,9 +11,9 @@
 
 namespace simkms::kmsctl {
 
-// Sends {"command", "args"} and prints the result. *chain_ok is false when an
-// audit.verify reports a broken chain.
-Status RunOnline(const GlobalOptions& g, const std::string& command, const nlohmann::json& args, std::ostream& out,
-                 bool* chain_ok);
+// Sends {"command", "args"} to g.admin_socket; kmsd's result, or its error as
+// FailedPrecondition "<CODE> from kmsd: <message>".
+StatusOr<nlohmann::ordered_json> SendToKmsd(const GlobalOptions& g, const std::string& command,
+                                            const nlohmann::ordered_json& args);
 
 }  // namespace simkms::kmsctl

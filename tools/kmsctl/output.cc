@@ -4,6 +4,7 @@
 #include <ostream>
 
 #include "kms/ceremony.h"
+#include "sc-engine/engine/record_json.h"
 
 namespace simkms::kmsctl {
 
@@ -111,10 +112,57 @@ nlohmann::ordered_json Fields::ToJson() const {
 namespace simkms::kmsctl {
 
 void AddKcvFields(const kms::KeyKcvs& k, Fields& f) {
-  f.Add("kcv.mk", k.mk.empty() ? "(on the ceremony token: give --ceremony-pin-file)" : ToHex(k.mk));
-  f.Add("kcv.storage_kek", ToHex(k.storage_kek));
-  f.Add("kcv.puk_key", ToHex(k.puk_encryption));
-  f.Add("kcv.op_key", ToHex(k.op_encryption));
+  if (k.mk.empty()) f.Add("kcv.mk", "(on the ceremony token: give --ceremony-pin-file)");
+  const nlohmann::ordered_json kcvs = sc::KcvJson(k);
+  for (const auto& [key, value] : kcvs.items()) f.Add(key, value.get<std::string>());
+}
+
+namespace {
+
+// A cell's text: a string as is, an object as "k=v k=v", anything else as JSON.
+std::string Cell(const nlohmann::ordered_json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object()) {
+    std::string s;
+    for (const auto& [key, value] : v.items()) s += (s.empty() ? "" : " ") + key + "=" + Cell(value);
+    return s;
+  }
+  return sc::DumpJson(v);
+}
+
+}  // namespace
+
+void PrintResult(const nlohmann::ordered_json& result, bool as_json, std::ostream& out) {
+  if (as_json) {
+    out << sc::DumpJson(result, 2) << "\n";
+  } else if (result.is_array()) {
+    std::vector<std::string> headers;
+    for (const auto& row : result) {
+      if (!row.is_object()) continue;
+      for (const auto& [key, value] : row.items()) {
+        if (std::find(headers.begin(), headers.end(), key) == headers.end()) headers.push_back(key);
+      }
+    }
+    Table t(headers);
+    for (const auto& row : result) {
+      std::vector<std::string> cells;
+      for (const auto& h : headers) cells.push_back(row.is_object() && row.contains(h) ? Cell(row[h]) : "");
+      t.AddRow(std::move(cells));
+    }
+    t.Print(out);
+  } else if (result.is_object()) {
+    Fields f;
+    for (const auto& [key, value] : result.items()) {
+      if (!value.is_array()) {
+        f.Add(key, Cell(value));
+        continue;
+      }
+      for (std::size_t i = 0; i < value.size(); ++i) f.Add(key + "." + std::to_string(i + 1), Cell(value[i]));
+    }
+    f.Print(out);
+  } else {
+    out << EscapeForTerminal(sc::DumpJson(result)) << "\n";
+  }
 }
 
 }  // namespace simkms::kmsctl

@@ -1,4 +1,7 @@
 // kmsctl's output: readable tables by default, JSON with --json (for scripts).
+// The registry and audit commands print the engine's JSON (sc-engine/engine/record_json.h)
+// as it is, or a table / "key: value" lines derived from it (PrintResult), the
+// same offline and through kmsd's admin socket.
 // Only identifiers, counts and KCVs are ever printed; never a key value.
 // Text output escapes every non-printable byte (EscapeForTerminal), so a value
 // that came from outside (an order id, a peer name in the audit trail) can
@@ -48,6 +51,13 @@ struct KeyKcvs;
 }
 
 namespace simkms::kmsctl {
-// "kcv.mk", "kcv.storage_kek", ... as every ceremony and `status` print them.
+// "kcv.mk", "kcv.storage_kek", ... as every ceremony and `status` print them
+// (sc::KcvJson; MK's as a hint when it was not read).
 void AddKcvFields(const kms::KeyKcvs& kcvs, Fields& fields);
+
+// A command's JSON result: with `as_json` indented JSON; else an array of objects
+// as a Table (columns: every key, in order of first appearance), an object as
+// Fields (a list member as key.1, key.2, ...), anything else as its JSON text.
+// A nested object in a cell prints as "k=v k=v". Text is escaped as above.
+void PrintResult(const nlohmann::ordered_json& result, bool as_json, std::ostream& out);
 }  // namespace simkms::kmsctl

@@ -1,5 +1,5 @@
-// The one way kmsd reads JSON from outside (operator API bodies, admin socket
-// requests, the configuration): stricter than nlohmann's defaults where they
+// The one way kmsd reads JSON from outside (operator API bodies, admin commands
+// (sc-engine/engine/admin_commands.h), the configuration): stricter than nlohmann's defaults where they
 // would let two readers disagree or a value change on the way in.
 //  - A key given twice in one object is refused (nlohmann keeps the last one
 //    silently; another parser in front of kmsd may keep the first).
@@ -22,7 +22,7 @@
 
 #include "base/status.h"
 
-namespace simkms::daemon {
+namespace simkms {
 
 // InvalidArgument "<what> is not valid JSON" / "<what>: key 'k' appears twice".
 StatusOr<nlohmann::ordered_json> ParseStrictJson(std::string_view text, const std::string& what,
@@ -103,4 +103,4 @@ Status FromJson(const nlohmann::ordered_json& j, T* out, const std::string& what
   return OkStatus();
 }
 
-}  // namespace simkms::daemon
+}  // namespace simkms

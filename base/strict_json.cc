@@ -1,8 +1,8 @@
-#include "sc-engine/daemon/strict_json_internal.h"
+#include "base/strict_json.h"
 
 #include <set>
 
-namespace simkms::daemon {
+namespace simkms {
 
 StatusOr<nlohmann::ordered_json> ParseStrictJson(std::string_view text, const std::string& what,
                                                  bool allow_comments) {
@@ -51,4 +51,4 @@ Status CheckFreeText(std::string_view text, const std::string& what) {
   return OkStatus();
 }
 
-}  // namespace simkms::daemon
+}  // namespace simkms
