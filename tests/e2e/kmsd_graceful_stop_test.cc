@@ -335,7 +335,7 @@ TEST_F(KmsdGracefulStopTest, EveryAnswerWhoseWorkIsDurableReachesItsPeer) {
 
   // The same token and database, as after a restart.
   StartKmsd();
-  ASSERT_FALSE(HasFailure());
+  ASSERT_FALSE(HasFatalFailure());
   int durable_vectors = 0;
   for (const std::string& imsi : subscribers) {
     const int durable = static_cast<int>(NextSeq(imsi)) - 1;
