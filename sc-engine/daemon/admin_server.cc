@@ -47,6 +47,13 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
       return Send(Reply(PermissionDeniedError("peer uid not allowed on the admin socket")));
     }
     peer_ = "uid:" + std::to_string(cred.uid);
+    // When kmsd stops: a connection that sent no command yet closes now; a
+    // command taken on is answered first.
+    membership_ = services_.graceful_stop.Join([weak = weak_from_this(), executor = socket_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock(); self && !self->taken_on_) self->socket_.close();
+      });
+    });
     timer_.expires_after(std::chrono::milliseconds(services_.config.read_timeout_ms));
     timer_.async_wait([weak = weak_from_this()](auto ec) {
       if (auto self = weak.lock(); self && !ec) self->socket_.close();
@@ -55,6 +62,11 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
                            [self = shared_from_this()](auto ec, std::size_t n) {
                              self->timer_.cancel();
                              if (ec) return;
+                             if (self->services_.graceful_stop.stopping()) {
+                               return self->Send(Reply(UnavailableError("kmsd is stopping")));
+                             }
+                             self->taken_on_ = true;
+                             self->membership_.Owe(1);
                              std::string request = self->line_.substr(0, n);
                              self->services_.crypto.Post([self, request](p11::Session& session) {
                                std::string reply = HandleAdminCommand(self->services_, session, request, self->peer_);
@@ -81,6 +93,8 @@ class AdminConnection : public std::enable_shared_from_this<AdminConnection> {
   local::socket socket_;
   asio::steady_timer timer_;
   ConnectionSlot slot_;  // this connection's place under admin.max_connections
+  GracefulStop::Membership membership_;
+  bool taken_on_ = false;  // a command was read: a stop waits for its answer
   Services& services_;
   std::string line_;
   std::string reply_;
@@ -100,7 +114,7 @@ StatusOr<std::unique_ptr<UnixListener>> StartAdminListener(asio::io_context& io,
                                                            Services& services) {
   return UnixListener::Start(io, local::endpoint(path), "admin", services.config.admin_max_connections,
                              services.metrics, [&services](local::socket socket, ConnectionSlot slot) {
-                               if (services.stopping) return;
+                               if (services.graceful_stop.stopping()) return;
                                std::make_shared<AdminConnection>(std::move(socket), std::move(slot), services)->Start();
                              });
 }

@@ -31,11 +31,12 @@ class GatewayConnection : public StreamSession<GatewayConnection<Stream>, Stream
   GatewayConnection(Stream stream, ConnectionSlot slot, Services& services, const ListenerConfig& listener)
       : Base(std::move(stream), std::move(slot),
              {services.metrics, "simkms_chip_connections_closed_total", kMaxQueuedBytes,
-              std::chrono::milliseconds(services.config.read_timeout_ms)}),
+              std::chrono::milliseconds(services.config.read_timeout_ms), services.graceful_stop}),
         services_(services),
         listener_(listener) {}
 
   void Start() {
+    this->JoinGracefulStop();
     this->Handshake([this] {
       if constexpr (Base::kTls) {
         const std::string cn = PeerCommonName(this->stream_.native_handle());
@@ -61,7 +62,7 @@ class GatewayConnection : public StreamSession<GatewayConnection<Stream>, Stream
   }
 
   void ReadMore() {
-    if (this->closed() || reading_ || in_flight_ >= kMaxInFlight || services_.stopping) return;
+    if (this->closed() || reading_ || in_flight_ >= kMaxInFlight || services_.graceful_stop.stopping()) return;
     reading_ = true;
     ArmTimer();
     stream_.async_read_some(asio::buffer(buffer_), [self = this->shared_from_this()](auto ec, std::size_t n) {
@@ -69,6 +70,7 @@ class GatewayConnection : public StreamSession<GatewayConnection<Stream>, Stream
       if (self->closed()) return;
       self->timer_.cancel();
       if (ec) return self->Close(ec == asio::error::eof ? "peer_closed" : "read_error");
+      if (self->services_.graceful_stop.stopping()) return;  // read after the stop began: not taken on
       self->OnBytes(n);
     });
   }
@@ -92,6 +94,7 @@ class GatewayConnection : public StreamSession<GatewayConnection<Stream>, Stream
     }
     if (frame.type != protocol::GatewayFrameType::kFromChip) return Close("bad_frame_type");
     ++in_flight_;
+    this->OweReply();
     const auto started = std::chrono::steady_clock::now();
     // A packet for a chip with a session in progress (its CONFIRM) goes before new HELLOs.
     const bool in_progress = services_.chip_channel.HasPendingSession(frame.imsi);
@@ -115,6 +118,7 @@ class GatewayConnection : public StreamSession<GatewayConnection<Stream>, Stream
             if (encoded.ok()) self->Write(std::move(*encoded));
           }
         }
+        self->ReplyDone();
         self->ReadMore();
       });
     };
@@ -141,7 +145,7 @@ StatusOr<std::unique_ptr<TcpListener>> StartChipGatewayListener(asio::io_context
   // The listener config lives in the Daemon's Config, which outlives the listener and its sessions.
   return StartTcpListener(io, listener, services.metrics,
                           [&listener, tls, &services](tcp::socket socket, ConnectionSlot slot) {
-                            if (services.stopping) return;
+                            if (services.graceful_stop.stopping()) return;
                             services.metrics.Count("simkms_chip_connections_total", "tls", tls ? "yes" : "no");
                             if (tls) {
                               std::make_shared<GatewayConnection<TlsSocket>>(TlsSocket(std::move(socket), *tls),

@@ -57,6 +57,9 @@ struct Config {
   bool lock_memory = true;            // mlockall where permitted
   std::size_t max_message_bytes = 65536;
   unsigned read_timeout_ms = 10000;
+  // How long a stop (SIGTERM) waits for the answers owed to be written before
+  // it closes the connections regardless (docs/operations.md "Start, stop, crash").
+  unsigned drain_timeout_ms = 5000;
   std::size_t ki2_cache_size = 10000;  // each entry is a token session object: ~10 KB of heap on SoftHSM
   unsigned activation_code_max_tries = 3;
   // Clone alarms (docs/protocol.md §6): at most one audited alarm per subscriber

@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <sys/resource.h>
 
+#include <chrono>
 #include <iostream>
 #include <thread>
 
@@ -18,6 +19,7 @@
 #include "pkcs11/uri.h"
 #include "sc-engine/daemon/admin_server.h"
 #include "sc-engine/daemon/chip_gateway_server.h"
+#include "sc-engine/daemon/graceful_stop.h"
 #include "sc-engine/daemon/gsup_server.h"
 #include "sc-engine/daemon/hardening.h"
 #include "sc-engine/daemon/memory_trimmer.h"
@@ -49,7 +51,7 @@ struct Daemon::Rep {
   std::unique_ptr<sc::ChipChannel> chip_channel;
   std::unique_ptr<sc::AdminCommands> admin_commands;  // the admin socket's
   Metrics metrics;
-  std::atomic<bool> stopping{false};
+  GracefulStop graceful_stop;  // outlives the io_context, whose handlers hold the sessions
   TokenPolicyStatus token_policy;
   boost::asio::io_context io;
   std::unique_ptr<CryptoPool> crypto;
@@ -62,8 +64,6 @@ struct Daemon::Rep {
   std::unique_ptr<UnixListener> admin_server;
   std::unique_ptr<boost::asio::signal_set> signals;
   std::unique_ptr<MemoryTrimmer> memory_trimmer;
-  std::thread stopper;  // drains the crypto pool, then stops the I/O loop; joined by Run()
-
   ~Rep() {
     memory_trimmer.reset();
     // Engines hold session objects of the pool's sessions: drop them first.
@@ -171,7 +171,7 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->admin_commands = std::make_unique<sc::AdminCommands>(*rep->store, rep->keys);
   rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,
                                                       rep->keys, *rep->chip_channel, *rep->auc, *rep->record_alarm,
-                                                      rep->stopping, rep->token_policy, *rep->admin_commands});
+                                                      rep->graceful_stop, rep->token_policy, *rep->admin_commands});
 
   std::shared_ptr<boost::asio::ssl::context> tls;
   for (const ListenerConfig& l : c.listeners) {
@@ -208,35 +208,52 @@ Status Daemon::Run() {
   r.signals->async_wait([this](auto ec, int) {
     if (!ec) Stop();
   });
+  // The stop, once begun (Stop() only begins it: it may run on an I/O thread):
+  //  1. stop accepting, and the sessions take on no new request (GracefulStop::Begin
+  //     in Stop(); a request read after it is not answered and changes nothing);
+  //  2. the I/O loop keeps running while the crypto workers finish the jobs taken
+  //     on, the store makes their writes durable and the answers are posted and
+  //     written; each session closes once it owes nothing (TLS with close_notify,
+  //     plaintext with a FIN, waiting for the peer's);
+  //  3. once every session has closed, or at limits.drain_timeout_ms, the crypto
+  //     pool finishes what is queued and the loop stops. Past the timeout the
+  //     answers still owed are dropped, and logged: their state changes are
+  //     committed, and the peers recover as from a lost message (an MSC asks
+  //     again and gets new SQNs; a chip resends, docs/protocol.md §6).
+  // The stopper is Run()'s own thread: no other thread reads or writes it.
+  std::thread stopper([&r] {
+    r.graceful_stop.AwaitBegun();
+    boost::asio::post(r.io, [&r] {
+      if (r.chip_server) r.chip_server->Stop();
+      if (r.gsup_server) r.gsup_server->Stop();
+      if (r.api_server) r.api_server->Stop();
+      if (r.metrics_server) r.metrics_server->Stop();
+      if (r.admin_server) r.admin_server->Stop();
+      if (r.signals) r.signals->cancel();
+    });
+    const auto started = std::chrono::steady_clock::now();
+    if (r.graceful_stop.AwaitDrained()) {
+      const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+      std::cerr << "kmsd: stopping: every connection closed with its answers written (" << took.count() << " ms)\n";
+    } else {
+      std::cerr << "kmsd: stopping: limits.drain_timeout_ms (" << r.config.drain_timeout_ms << " ms) passed with "
+                << r.graceful_stop.open_sessions() << " connections open, owing " << r.graceful_stop.owed()
+                << " answers or frames: closed without them\n";
+    }
+    r.crypto->Stop();
+    r.io.stop();
+  });
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < r.config.io_threads; ++i) threads.emplace_back([&r] { r.io.run(); });
   r.io.run();
   for (auto& t : threads) t.join();
-  if (r.stopper.joinable()) r.stopper.join();
+  Stop();  // the loop only ends by a stop; this frees the stopper if it ended otherwise
+  stopper.join();
   return OkStatus();
 }
 
 void Daemon::Stop() {
-  Rep& r = *rep_;
-  if (r.stopping.exchange(true)) return;
-  // Stop accepting; connections finish their current request and close.
-  boost::asio::post(r.io, [&r] {
-    if (r.chip_server) r.chip_server->Stop();
-    if (r.gsup_server) r.gsup_server->Stop();
-    if (r.api_server) r.api_server->Stop();
-    if (r.metrics_server) r.metrics_server->Stop();
-    if (r.admin_server) r.admin_server->Stop();
-    if (r.signals) r.signals->cancel();
-  });
-  // In-flight crypto jobs complete, so every state change they make is committed.
-  // io.stop() then ends the loop without running what is still queued on it: a reply
-  // posted or being written at that moment is dropped (issue 12, "graceful stop", is
-  // open). The peers recover: an MSC asks again (new SQNs; a skipped SQN is harmless),
-  // a chip resends under the loss rules of docs/protocol.md §6.
-  r.stopper = std::thread([&r] {
-    r.crypto->Stop();
-    r.io.stop();
-  });
+  rep_->graceful_stop.Begin(std::chrono::milliseconds(rep_->config.drain_timeout_ms));
 }
 
 uint16_t Daemon::Port(const std::string& listener) const {

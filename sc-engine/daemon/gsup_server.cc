@@ -43,7 +43,8 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   GsupConnection(tcp::socket socket, ConnectionSlot slot, Services& services, std::shared_ptr<GsupPeerGate> gate)
       : StreamSession(std::move(socket), std::move(slot),
                       // No TLS: GSUP peers do not speak it, and the auc listener refuses it.
-                      {services.metrics, "simkms_gsup_connections_closed_total", kMaxQueuedBytes, {}}),
+                      {services.metrics, "simkms_gsup_connections_closed_total", kMaxQueuedBytes, {},
+                       services.graceful_stop}),
         services_(services),
         gate_(std::move(gate)),
         accepted_(std::chrono::steady_clock::now()) {
@@ -53,6 +54,7 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   }
 
   void Start() {
+    JoinGracefulStop();
     // A source outside every listed prefix gets nothing, not even ID_GET.
     if (!services_.config.gsup_allow_any_peer && !gate_->AdmitsAddress(address_)) return Refuse("");
     Write(gsup::EncodeIdGet());  // what osmo-hlr sends right after accept()
@@ -114,13 +116,17 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
 
   void ReadMore() {
     // Not while OnBytes parses buffer_: Asio may read speculatively into it at once.
-    if (closed() || reading_ || parsing_ || answers_.size() >= kMaxPendingAnswers || services_.stopping) return;
+    if (closed() || reading_ || parsing_ || answers_.size() >= kMaxPendingAnswers ||
+        services_.graceful_stop.stopping()) {
+      return;
+    }
     reading_ = true;
     ArmTimer();
     stream_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](auto ec, std::size_t n) {
       self->reading_ = false;
       if (self->closed()) return;
       if (ec) return self->Close(ec == asio::error::eof ? "peer_closed" : "read_error");
+      if (self->services_.graceful_stop.stopping()) return;  // read after the stop began: not taken on
       self->OnBytes(n);
     });
   }
@@ -374,6 +380,7 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   // Answers leave in request order (SAI has no transaction id: a client matches
   // them by IMSI only), whatever order the crypto workers finish in.
   uint64_t Reserve() {
+    OweReply();
     answers_.emplace_back();
     return first_slot_ + answers_.size() - 1;
   }
@@ -391,9 +398,11 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
       WipeOnExit wipe_message(message);
       answers_.pop_front();
       ++first_slot_;
-      if (message.empty()) continue;
-      auto frame = gsup::EncodeGsupFrame(message);
-      if (frame.ok()) Write(std::move(*frame));
+      if (!message.empty()) {
+        auto frame = gsup::EncodeGsupFrame(message);
+        if (frame.ok()) Write(std::move(*frame));
+      }
+      ReplyDone();
     }
     ReadMore();
   }
@@ -462,7 +471,7 @@ StatusOr<std::unique_ptr<TcpListener>> StartGsupListener(asio::io_context& io, c
   }
   auto gate = std::make_shared<GsupPeerGate>(services.config, std::move(allowlist));
   return StartTcpListener(io, listener, services.metrics, [gate, &services](tcp::socket socket, ConnectionSlot slot) {
-    if (services.stopping) return;
+    if (services.graceful_stop.stopping()) return;
     services.metrics.Count("simkms_gsup_connections_total", "listener", "auc");
     std::make_shared<GsupConnection>(std::move(socket), std::move(slot), services, gate)->Start();
   });

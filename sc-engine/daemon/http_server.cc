@@ -1,4 +1,5 @@
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -30,6 +31,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
       : stream_(std::move(stream)), slot_(std::move(slot)), services_(services), listener_(listener), kind_(kind) {}
 
   void Start() {
+    // When kmsd stops: an idle connection (waiting for a request) closes now,
+    // a busy one once its answer is written.
+    membership_ = services_.graceful_stop.Join([weak = this->weak_from_this(), executor = stream_.get_executor()] {
+      asio::post(executor, [weak] {
+        if (auto self = weak.lock(); self && !self->busy_) beast::get_lowest_layer(self->stream_).cancel();
+      });
+    });
     if constexpr (kTls) {
       beast::get_lowest_layer(stream_).expires_after(Timeout());
       stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
@@ -60,16 +68,23 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     beast::get_lowest_layer(stream_).expires_after(Timeout());
     http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec == http::error::end_of_stream) return self->Close("peer_closed");
+      if (ec && self->services_.graceful_stop.stopping()) return self->Close("stopping");
       if (ec == http::error::body_limit || ec == http::error::header_limit) {
         return self->Respond(413, R"({"error":{"code":"INVALID_ARGUMENT","message":"message too large"}})", false);
       }
       if (ec) return self->Close("read_error");
+      if (self->services_.graceful_stop.stopping()) {
+        return self->Respond(503, R"({"error":{"code":"UNAVAILABLE","message":"kmsd is stopping"}})", false);
+      }
       self->Handle(self->parser_->release());
     });
   }
 
   void Handle(http::request<http::string_body> req) {
     const bool keep_alive = req.keep_alive();
+    busy_ = true;  // until Respond's write completes
+    owes_answer_ = true;
+    membership_.Owe(1);
     if (kind_ == HttpKind::kMetrics) {
       if (req.method() == http::verb::get && req.target() == "/metrics") {
         // Sampled at scrape time: what waits for a crypto worker or the store's writer, and
@@ -150,6 +165,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
   }
 
   void Respond(int status, std::string body, bool keep_alive, const char* type = "application/json") {
+    busy_ = true;
     auto res = std::make_shared<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     res->set(http::field::server, "kmsd");
     res->set(http::field::content_type, type);
@@ -159,7 +175,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
     beast::get_lowest_layer(stream_).expires_after(Timeout());
     http::async_write(stream_, *res, [self = this->shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
       WipeOnExit wipe_body(res->body());  // a PUK read's answer carries the PUK
-      if (ec || !keep_alive || self->services_.stopping) return self->Close(ec ? "write_error" : "done");
+      self->busy_ = false;
+      if (self->owes_answer_) self->membership_.Owe(-1);
+      self->owes_answer_ = false;
+      if (ec || !keep_alive || self->services_.graceful_stop.stopping()) {
+        return self->Close(ec ? "write_error" : "done");
+      }
       self->Read();
     });
   }
@@ -191,6 +212,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
   const ListenerConfig& listener_;
   HttpKind kind_;
   bool handshake_done_ = false;
+  GracefulStop::Membership membership_;
+  bool busy_ = false;         // a request is being answered or an answer written: a stop waits for it
+  bool owes_answer_ = false;  // Handle took on a request whose answer is not written yet
   // What is read from the socket (request bodies may carry an activation code):
   // wiped whenever Beast frees or grows it.
   beast::basic_flat_buffer<CleansingAllocator<char>> buffer_;
@@ -207,7 +231,7 @@ StatusOr<std::unique_ptr<TcpListener>> StartHttpListener(asio::io_context& io, c
   // The listener config lives in the Daemon's Config, which outlives the listener and its sessions.
   return StartTcpListener(io, listener, services.metrics,
                           [&listener, tls, kind, &services](tcp::socket socket, ConnectionSlot slot) {
-                            if (services.stopping) return;
+                            if (services.graceful_stop.stopping()) return;
                             if (tls) {
                               std::make_shared<HttpConnection<TlsStream>>(TlsStream(std::move(socket), *tls),
                                                                           std::move(slot), services, listener, kind)

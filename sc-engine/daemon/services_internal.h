@@ -8,6 +8,7 @@
 #include "kms/token_keys.h"
 #include "sc-engine/daemon/config.h"
 #include "sc-engine/daemon/crypto_pool.h"
+#include "sc-engine/daemon/graceful_stop.h"
 #include "sc-engine/daemon/metrics.h"
 #include "sc-engine/daemon/record_alarm_internal.h"
 #include "sc-engine/engine/auc_service.h"
@@ -36,7 +37,7 @@ struct Services {
   sc::ChipChannel& chip_channel;
   sc::AucService& auc;
   RecordAlarm& record_alarm;
-  std::atomic<bool>& stopping;
+  GracefulStop& graceful_stop;
   TokenPolicyStatus& token_policy;
   const sc::AdminCommands& admin_commands;  // the admin socket's commands
 };

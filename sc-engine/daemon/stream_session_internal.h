@@ -6,22 +6,29 @@
 // queue (write_queue.h); it does the TLS handshake within a deadline, and a
 // close that counts its reason, ends TLS with close_notify within a deadline
 // (a peer cannot hold the session open by never answering it) and wipes what
-// was not sent.
+// was not sent. When kmsd stops (graceful_stop.h) it closes once it owes
+// its peer nothing: the derived session counts the answers it owes
+// (OweReply, ReplyDone), and a stopping session closes when they are all
+// written.
 //
 // Internal to the listeners' .cc files: it pulls in Asio's SSL stream.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <memory>
 #include <type_traits>
 
 #include "base/bytes.h"
 #include "sc-engine/daemon/connection_slot_internal.h"
+#include "sc-engine/daemon/graceful_stop.h"
 #include "sc-engine/daemon/metrics.h"
 #include "sc-engine/daemon/write_queue.h"
 
@@ -35,6 +42,7 @@ struct StreamSessionOptions {
   std::size_t max_queued_bytes;
   // For the TLS handshake, and for close_notify to be answered.
   std::chrono::milliseconds tls_timeout;
+  GracefulStop& graceful_stop;
 };
 
 // Derived: the protocol session (CRTP), made with std::make_shared; its
@@ -58,6 +66,28 @@ class StreamSession : public std::enable_shared_from_this<Derived> {
     } else {
       return stream_;
     }
+  }
+
+  // Joins kmsd's stop: called once, first thing, by the derived Start().
+  void JoinGracefulStop() {
+    membership_ = options_.graceful_stop.Join([weak = this->weak_from_this(), executor = stream_.get_executor()] {
+      boost::asio::post(executor, [weak] {
+        if (auto self = weak.lock()) self->StopWhenIdle();
+      });
+    });
+  }
+
+  // An answer taken on (a request read, its work started), and that answer
+  // queued for writing or given up. A stopping session closes only once every
+  // answer it took on is written.
+  void OweReply() {
+    ++owed_replies_;
+    membership_.Owe(1);
+  }
+  void ReplyDone() {
+    --owed_replies_;
+    membership_.Owe(-1);
+    FinishIfStoppedAndIdle();
   }
 
   // TLS: the server handshake within tls_timeout, then next() (a failure
@@ -90,6 +120,7 @@ class StreamSession : public std::enable_shared_from_this<Derived> {
       return;
     }
     if (!writes_.Push(std::move(bytes))) return Close("slow_reader");
+    membership_.Owe(1);
     if (writes_.size() == 1) WriteNext();
   }
 
@@ -108,6 +139,7 @@ class StreamSession : public std::enable_shared_from_this<Derived> {
     // Closed before the queue is wiped: a write in progress may be reading
     // writes_.front() on another I/O thread until its socket is closed.
     CloseSocket();
+    membership_.Owe(-static_cast<int64_t>(writes_.size()));
     writes_.Clear();
   }
 
@@ -125,7 +157,51 @@ class StreamSession : public std::enable_shared_from_this<Derived> {
                                if (closed_) return;
                                if (ec) return Close("write_error");
                                writes_.PopFront();
-                               if (!writes_.empty()) WriteNext();
+                               membership_.Owe(-1);
+                               if (!writes_.empty()) return WriteNext();
+                               FinishIfStoppedAndIdle();
+                             });
+  }
+
+  // On the strand, when kmsd begins to stop: no new request is taken on (the
+  // derived session reads none), and the session closes once it owes nothing.
+  void StopWhenIdle() {
+    stop_requested_ = true;
+    FinishIfStoppedAndIdle();
+  }
+
+  void FinishIfStoppedAndIdle() {
+    if (!stop_requested_ || closed_ || owed_replies_ > 0 || !writes_.empty()) return;
+    if constexpr (kTls) {
+      Close("stopping");  // close_notify after the last answer, as any close
+    } else {
+      LingeringClose();
+    }
+  }
+
+  // Plaintext: FIN after the last answer, then whatever the peer still sends
+  // is read and dropped until it closes (or the drain deadline, at most
+  // kMaxLinger): closing a socket with unread bytes sends a RST, and a RST can
+  // destroy answers the peer has not received yet.
+  void LingeringClose() {
+    closed_ = true;
+    options_.metrics.Count(options_.closed_metric, "reason", "stopping");
+    boost::system::error_code ignored;
+    Socket().cancel(ignored);  // a read in progress ends (aborted; its handler sees closed())
+    Socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    timer_.expires_at(std::min(options_.graceful_stop.deadline(), std::chrono::steady_clock::now() + kMaxLinger));
+    timer_.async_wait([this, self = this->shared_from_this()](auto ec) {
+      if (!ec) CloseSocket();  // the peer did not close in time; ends the discarding read
+    });
+    DiscardUntilPeerCloses();
+  }
+
+  void DiscardUntilPeerCloses() {
+    Socket().async_read_some(boost::asio::buffer(discarded_),
+                             [this, self = this->shared_from_this()](auto ec, std::size_t) {
+                               if (!ec) return DiscardUntilPeerCloses();
+                               timer_.cancel();
+                               CloseSocket();
                              });
   }
 
@@ -148,9 +224,15 @@ class StreamSession : public std::enable_shared_from_this<Derived> {
     Socket().close(ignored);
   }
 
+  static constexpr std::chrono::seconds kMaxLinger{2};
+
   const StreamSessionOptions options_;
   ConnectionSlot slot_;
   WriteQueue writes_;
+  GracefulStop::Membership membership_;
+  int owed_replies_ = 0;
+  bool stop_requested_ = false;
+  std::array<uint8_t, 256> discarded_{};  // what a peer sends after the stop's FIN
   bool handshake_done_ = !kTls;
   bool closed_ = false;
 };

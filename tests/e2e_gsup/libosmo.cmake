@@ -13,3 +13,7 @@ if(TARGET kmsd_gsup_test)
     target_compile_definitions(kmsd_gsup_test PRIVATE SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT=1)
   endif()
 endif()
+# kmsd_graceful_stop_test drives GSUP load with our codec.
+if(TARGET kmsd_graceful_stop_test)
+  target_link_libraries(kmsd_graceful_stop_test PRIVATE simkms_gsup)
+endif()
