@@ -64,6 +64,7 @@ struct Daemon::Rep {
   std::unique_ptr<UnixListener> admin_server;
   std::unique_ptr<boost::asio::signal_set> signals;
   std::unique_ptr<MemoryTrimmer> memory_trimmer;
+
   ~Rep() {
     memory_trimmer.reset();
     // Engines hold session objects of the pool's sessions: drop them first.
