@@ -46,6 +46,8 @@ struct Daemon::Rep {
   std::unique_ptr<sc::SubscriberKeys> subscriber_keys;
   std::unique_ptr<sc::AucService> auc;
   std::unique_ptr<sc::ChipChannel> chip_channel;
+  std::unique_ptr<sc::RegistryService> registries;
+  std::unique_ptr<sc::HealthService> health;
   Metrics metrics;
   std::atomic<bool> stopping{false};
   TokenPolicyStatus token_policy;
@@ -73,6 +75,8 @@ struct Daemon::Rep {
     if (crypto) crypto->Stop();
     chip_channel.reset();
     auc.reset();
+    health.reset();
+    registries.reset();
     subscriber_keys.reset();
     ki2_cache.reset();
     store.reset();
@@ -163,11 +167,14 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->auc = std::make_unique<sc::AucService>(*rep->store, *rep->subscriber_keys);
   rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
                                                         kms::SystemClockMs, PolicyLimits(c));
+  rep->registries = std::make_unique<sc::RegistryService>(rep->keys, *rep->store, kms::SystemClockMs, PolicyLimits(c));
+  rep->health = std::make_unique<sc::HealthService>(*rep->store);
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
-  rep->record_alarm = std::make_unique<RecordAlarm>(*rep->store, rep->metrics, *rep->crypto, kms::SystemClockMs);
+  rep->record_alarm = std::make_unique<RecordAlarm>(*rep->health, rep->metrics, *rep->crypto, kms::SystemClockMs);
   rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,
-                                                      rep->keys, *rep->chip_channel, *rep->auc, *rep->record_alarm,
-                                                      rep->stopping, rep->token_policy});
+                                                      rep->keys, *rep->chip_channel, *rep->auc, *rep->registries,
+                                                      *rep->health, *rep->record_alarm, rep->stopping,
+                                                      rep->token_policy});
 
   std::shared_ptr<boost::asio::ssl::context> tls;
   for (const ListenerConfig& l : c.listeners) {

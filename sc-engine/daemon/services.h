@@ -1,5 +1,7 @@
 // What kmsd's listeners share: the configuration, metrics, the crypto pool and
-// the engines. Owned by the Daemon; listeners hold a reference.
+// the engines. Owned by the Daemon; listeners hold a reference. Listeners parse
+// and serialize; the engine services (sc-engine/engine/) do the work and are the
+// only ones that hold the store.
 #pragma once
 
 #include <atomic>
@@ -12,6 +14,8 @@
 #include "sc-engine/daemon/record_alarm.h"
 #include "sc-engine/engine/auc_service.h"
 #include "sc-engine/engine/chip_channel.h"
+#include "sc-engine/engine/health_service.h"
+#include "sc-engine/engine/subscriber_registry.h"
 #include "storage/store.h"
 
 namespace simkms::daemon {
@@ -27,10 +31,12 @@ struct Services {
   const Config& config;
   Metrics& metrics;
   CryptoPool& crypto;
-  storage::Store& store;
-  const kms::ServiceKeys& keys;
+  storage::Store& store;            // admin_server only; admin-commands moves it
+  const kms::ServiceKeys& keys;     // admin_server only; admin-commands moves it
   sc::ChipChannel& chip_channel;
   sc::AucService& auc;
+  sc::RegistryService& registries;  // the operator API's
+  sc::HealthService& health;        // /healthz, /metrics and the record alarm's audit record
   RecordAlarm& record_alarm;
   std::atomic<bool>& stopping;
   TokenPolicyStatus& token_policy;
