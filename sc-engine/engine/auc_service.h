@@ -113,10 +113,6 @@ class AucService {
   struct Chain;
 
   void Attempt(p11::Session& session, const std::shared_ptr<Call>& call);
-  // Under mu_: the SQN to continue from and the ticket that holds the place in
-  // the IMSI's chain of writes.
-  std::shared_ptr<Ticket> Reserve(const storage::SubscriberRecord& r, const std::shared_ptr<Call>& call,
-                                  std::shared_ptr<Chain>& chain);
   // The ticket is computed (or abandoned: no update): submits every leading
   // ready ticket of its chain to the store, in reservation order.
   void Ready(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket);
