@@ -51,9 +51,12 @@ class Ki2Vault {
   Bytes kek_kcv_;
 };
 
-// A bounded LRU cache of unwrapped Ki_2 handles, keyed by the key id. Entries are
-// shared: an evicted key stays alive until its last user releases it. The cache
-// must be destroyed before the sessions that created its objects.
+// A bounded LRU cache of unwrapped Ki_2 handles, under a name the caller gives.
+// Entries are shared: an evicted key stays alive until its last user releases
+// it. Nothing is dropped by hand: the caller names each key by its id and its
+// wrapped blob (sc::SubscriberKeys), so a re-keyed or terminated subscriber's
+// old key is never found again under a new record, and ages out. The cache must
+// be destroyed before the sessions that created its objects.
 // Thread-safe.
 class Ki2Cache {
  public:
@@ -62,8 +65,6 @@ class Ki2Cache {
   Ki2Cache(const Ki2Vault& vault, std::size_t capacity) : vault_(vault), capacity_(capacity) {}
 
   StatusOr<Handle> Get(p11::Session& session, const std::string& key_id, const WrappedKi2& wrapped);
-  // Drops a key (after re-key or termination) so the old value is not used again.
-  void Evict(const std::string& key_id);
   std::size_t size() const;
   std::size_t hits() const;
   std::size_t misses() const;

@@ -238,7 +238,7 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
     blobs.push_back(Unwrap(vault.Wrap(s(), k.get())));
   }
   auto a = Unwrap(cache.Get(s(), "a", blobs[0]));
-  Unwrap(cache.Get(s(), "b", blobs[1]));
+  auto b = Unwrap(cache.Get(s(), "b", blobs[1]));
   Unwrap(cache.Get(s(), "a", blobs[0]));  // hit, a most recent
   Unwrap(cache.Get(s(), "c", blobs[2]));  // evicts b
   EXPECT_EQ(cache.size(), 2u);
@@ -246,10 +246,11 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
   EXPECT_EQ(cache.misses(), 3u);
   Unwrap(cache.Get(s(), "a", blobs[0]));
   EXPECT_EQ(cache.hits(), 2u);
-  cache.Evict("a");
-  EXPECT_EQ(cache.size(), 1u);
-  // The evicted handle stays valid while held.
-  EXPECT_OK(TokenKcv(s(), a->get(), "held"));
+  Unwrap(cache.Get(s(), "b", blobs[1]));  // a miss again: evicts c
+  EXPECT_EQ(cache.misses(), 4u);
+  EXPECT_EQ(cache.size(), 2u);
+  // An evicted handle stays valid while held.
+  EXPECT_OK(TokenKcv(s(), b->get(), "held"));
 }
 
 TEST_F(KeyHierarchyTest, SealedFieldsBindTheirAssociatedData) {
