@@ -106,14 +106,6 @@ StatusOr<Ki2Cache::Handle> Ki2Cache::Get(p11::Session& session, const std::strin
   return handle;
 }
 
-void Ki2Cache::Evict(const std::string& key_id) {
-  std::lock_guard lock(mu_);
-  if (auto it = index_.find(key_id); it != index_.end()) {
-    lru_.erase(it->second);
-    index_.erase(it);
-  }
-}
-
 std::size_t Ki2Cache::size() const {
   std::lock_guard lock(mu_);
   return lru_.size();

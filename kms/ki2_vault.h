@@ -51,15 +51,18 @@ class Ki2Vault {
   Bytes kek_kcv_;
 };
 
-// A bounded LRU cache of unwrapped Ki_2 handles, keyed by the key id. Entries are
-// shared: an evicted key stays alive until its last user releases it, and is then
-// destroyed on a session of the cache's own (opened with the first unwrap), not
-// on the worker session that unwrapped it: that session belongs to whichever
-// worker holds it now (pkcs11/session.h), while the last user of a key can be any
-// thread. Session objects are visible to every session of the application, so
-// any of its sessions may destroy them; the objects live as long as the session
-// that created them, so the cache must be destroyed before the sessions it
-// unwrapped in are closed. Thread-safe.
+// A bounded LRU cache of unwrapped Ki_2 handles, under a name the caller gives.
+// Entries are shared: an evicted key stays alive until its last user releases
+// it. Nothing is dropped by hand: the caller names each key by its id and its
+// wrapped blob (sc::SubscriberKeys), so a re-keyed or terminated subscriber's
+// old key is never found again under a new record, and ages out.
+// A key is destroyed, when its last user lets go, on a session of the cache's
+// own (opened with the first unwrap), not on the worker session that unwrapped
+// it: that session belongs to whichever worker holds it now (pkcs11/session.h),
+// while the last user of a key can be any thread. Session objects are visible to
+// every session of the application, so any of its sessions may destroy them;
+// they live as long as the session that created them, so the cache must be
+// destroyed before the sessions it unwrapped in are closed. Thread-safe.
 class Ki2Cache {
  public:
   using Handle = std::shared_ptr<const p11::ScopedObject>;
@@ -67,8 +70,6 @@ class Ki2Cache {
   Ki2Cache(const Ki2Vault& vault, std::size_t capacity) : vault_(vault), capacity_(capacity) {}
 
   StatusOr<Handle> Get(p11::Session& session, const std::string& key_id, const WrappedKi2& wrapped);
-  // Drops a key (after re-key or termination) so the old value is not used again.
-  void Evict(const std::string& key_id);
   std::size_t size() const;
   std::size_t hits() const;
   std::size_t misses() const;

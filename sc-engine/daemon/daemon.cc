@@ -50,6 +50,8 @@ struct Daemon::Rep {
   std::unique_ptr<sc::AucService> auc;
   std::unique_ptr<sc::ChipChannel> chip_channel;
   std::unique_ptr<sc::AdminCommands> admin_commands;  // the admin socket's
+  std::unique_ptr<sc::RegistryService> registries;
+  std::unique_ptr<sc::HealthService> health;
   Metrics metrics;
   GracefulStop graceful_stop;  // outlives the io_context, whose handlers hold the sessions
   TokenPolicyStatus token_policy;
@@ -77,6 +79,8 @@ struct Daemon::Rep {
     chip_channel.reset();
     auc.reset();
     admin_commands.reset();
+    health.reset();
+    registries.reset();
     subscriber_keys.reset();
     ki2_cache.reset();
     store.reset();
@@ -167,11 +171,13 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->auc = std::make_unique<sc::AucService>(*rep->store, *rep->subscriber_keys);
   rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
                                                         kms::SystemClockMs, PolicyLimits(c));
+  rep->registries = std::make_unique<sc::RegistryService>(rep->keys, *rep->store, kms::SystemClockMs, PolicyLimits(c));
+  rep->health = std::make_unique<sc::HealthService>(*rep->store);
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
-  rep->record_alarm = std::make_unique<RecordAlarm>(*rep->store, rep->metrics, *rep->crypto, kms::SystemClockMs);
+  rep->record_alarm = std::make_unique<RecordAlarm>(*rep->health, rep->metrics, *rep->crypto, kms::SystemClockMs);
   rep->admin_commands = std::make_unique<sc::AdminCommands>(*rep->store, rep->keys);
-  rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->store,
-                                                      rep->keys, *rep->chip_channel, *rep->auc, *rep->record_alarm,
+  rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->chip_channel,
+                                                      *rep->auc, *rep->registries, *rep->health, *rep->record_alarm,
                                                       rep->graceful_stop, rep->token_policy, *rep->admin_commands});
 
   std::shared_ptr<boost::asio::ssl::context> tls;

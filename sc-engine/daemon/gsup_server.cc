@@ -9,8 +9,6 @@
 #include <optional>
 
 #include "base/wiped_buffer.h"
-#include "kms/registry.h"
-#include "policy/lifecycle.h"
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/daemon/stream_session_internal.h"
 #include "sc-engine/gsup/ipa.h"
@@ -97,16 +95,9 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   void Refuse(const std::string& ipa_name) {
     services_.metrics.Count("simkms_gsup_peers_refused_total", "stage", peer_claimed_ ? "identity" : "address");
     if (gate_->ShouldAuditRefusal(address_, ipa_name)) {
-      storage::AuditEvent event;
-      event.time_ms = kms::SystemClockMs();
-      event.actor_role = "network";
-      event.actor_identity = ipa_name;
-      event.event = "auc.peer-refused";
-      event.subject = address_;
-      event.details = {{"address", address_}, {"ipa_name", ipa_name},
-                       {"reason", peer_claimed_ ? "not in gsup.peers" : "address not in gsup.peers"}};
-      services_.crypto.Post([self = shared_from_this(), event](p11::Session&) {
-        if (!self->services_.store.Commit(storage::WriteSet(), event).ok()) {
+      services_.crypto.Post([self = shared_from_this(), address = address_, ipa_name,
+                             named = peer_claimed_](p11::Session&) {
+        if (!self->services_.auc.RecordPeerRefused(address, ipa_name, named).ok()) {
           self->services_.metrics.Count("simkms_gsup_peers_refused_total", "stage", "audit_failed");
         }
       });
@@ -347,29 +338,16 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     return encoded.ok() ? std::move(*encoded) : Bytes{};
   }
 
-  // The network reports that a subscriber failed authentication (a wrong RES,
-  // or the chip refused the AUTN): audited with the subscriber's state, so that
-  // failures of a personalized subscriber (a Ki_1 clone, misuse 1.2, or a chip
-  // that missed its COMMIT) can be found; no answer (not a request type).
+  // The network reports that a subscriber failed authentication: audited by the
+  // AuC (AucService::RecordAuthFailReport); no answer (not a request type).
   void AuthFailReport(gsup::Message report) {
     const std::string peer = peer_ ? peer_->serial : std::string();
     const uint64_t slot = Reserve();  // keeps the read pause and order accounting simple; answers nothing
     services_.crypto.Post([self = shared_from_this(), imsi = report.imsi, peer, slot](p11::Session&) {
-      std::string outcome = "auth_fail_report";
-      auto record = self->services_.store.GetSubscriber(imsi);
-      if (!record.ok()) {
-        outcome = record.status().code() == StatusCode::kNotFound ? "auth_fail_report_imsi_unknown"
-                                                                   : "auth_fail_report_error";
-      } else {
-        storage::AuditEvent event;
-        event.time_ms = kms::SystemClockMs();
-        event.actor_role = "network";
-        event.actor_identity = peer;
-        event.event = "auc.auth-fail-report";
-        event.subject = imsi;
-        event.details = {{"state", std::string(policy::StateName(record->state))}};
-        if (!self->services_.store.Commit(storage::WriteSet(), event).ok()) outcome = "auth_fail_report_error";
-      }
+      const Status recorded = self->services_.auc.RecordAuthFailReport(imsi, peer);
+      const std::string outcome = recorded.ok()                                ? "auth_fail_report"
+                                  : recorded.code() == StatusCode::kNotFound ? "auth_fail_report_imsi_unknown"
+                                                                             : "auth_fail_report_error";
       asio::post(self->stream_.get_executor(), [self, slot, outcome] {
         self->services_.metrics.Count(kRequests, "outcome", outcome);
         self->Fulfil(slot, Bytes{});

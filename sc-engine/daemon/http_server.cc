@@ -7,7 +7,6 @@
 #include <chrono>
 
 #include "base/wiped_buffer.h"
-#include "kms/token_policy.h"
 #include "pkcs11/error.h"
 #include "sc-engine/daemon/listener_internal.h"
 #include "sc-engine/daemon/operator_api.h"
@@ -94,14 +93,14 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
           services_.metrics.SetCounter("simkms_token_errors_total", "ckr", ckr, n);
         }
         // Group commit: submissions / groups is the average number of writes per fsync.
-        const storage::Store::GroupCommitStats writes = services_.store.GetGroupCommitStats();
-        services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "groups", writes.groups);
-        services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "submissions", writes.submissions);
-        services_.metrics.SetGauge("simkms_store_write_queue_depth", static_cast<double>(writes.queued));
+        const sc::StoreLoad load = services_.health.Load();
+        services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "groups", load.writes.groups);
+        services_.metrics.SetCounter("simkms_store_group_commit_total", "what", "submissions",
+                                     load.writes.submissions);
+        services_.metrics.SetGauge("simkms_store_write_queue_depth", static_cast<double>(load.writes.queued));
         // Deleted keys purged from the WAL and table files (docs/operations.md).
-        const storage::Store::PurgeStats purges = services_.store.GetPurgeStats();
-        services_.metrics.SetCounter("simkms_store_purges_total", "result", "completed", purges.completed);
-        services_.metrics.SetCounter("simkms_store_purges_total", "result", "failed", purges.failed);
+        services_.metrics.SetCounter("simkms_store_purges_total", "result", "completed", load.purges.completed);
+        services_.metrics.SetCounter("simkms_store_purges_total", "result", "failed", load.purges.failed);
         // The latest token check (at start, then on each /healthz).
         services_.metrics.SetGauge("simkms_token_policy_objects",
                                    static_cast<double>(services_.token_policy.objects.load()));
@@ -111,24 +110,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
       }
       if (req.method() == http::verb::get && req.target() == "/healthz") {
         services_.crypto.Post([self = this->shared_from_this(), keep_alive](p11::Session& session) {
-          uint8_t probe[8];
-          std::string problems;
-          if (!session.GenerateRandom(probe, sizeof probe).ok()) problems += "token unreachable; ";
-          if (!self->services_.store.AuditHead().ok()) problems += "database unreadable; ";
-          if (!self->services_.store.CheckpointHealth().ok()) problems += "audit checkpoint not writable; ";
-          // The token's objects against the token policy; only a count goes into the
-          // answer (labels are whatever a PIN holder chose; kmsctl token check names them).
-          auto check = kms::CheckTokenObjects(session);
-          if (!check.ok()) {
-            problems += "token policy check failed; ";
-          } else {
-            self->services_.token_policy.objects = check->objects.size();
-            self->services_.token_policy.violations = check->violations();
-            if (!check->ok()) {
-              problems += "token objects differ from the token policy (" + std::to_string(check->violations()) +
-                          " violations, see kmsctl token check); ";
-            }
+          const sc::HealthReport report = self->services_.health.Check(session);
+          if (report.token_objects) self->services_.token_policy.objects = *report.token_objects;
+          if (report.token_policy_violations) {
+            self->services_.token_policy.violations = *report.token_policy_violations;
           }
+          const std::string& problems = report.problems;
           const uint64_t token_objects = self->services_.token_policy.objects.load();
           asio::post(self->stream_.get_executor(), [self, problems, keep_alive, token_objects] {
             if (problems.empty()) {

@@ -1,8 +1,7 @@
 #include <nlohmann/json.hpp>
 
-#include "base/wiped_buffer.h"
 #include "base/strict_json.h"
-#include "kms/registry.h"
+#include "base/wiped_buffer.h"
 #include "policy/lifecycle.h"
 #include "policy/roles.h"
 #include "sc-engine/daemon/operator_api.h"
@@ -90,7 +89,7 @@ struct Route {
   std::function<ApiResponse(sc::SubscriberRegistry&)> run;
 };
 
-StatusOr<Route> Match(Services& services, const ApiRequest& req) {
+StatusOr<Route> Match(const ApiRequest& req) {
   std::string path = req.target.substr(0, req.target.find('?'));
   const std::vector<std::string> p = Split(path);
   const auto& m = req.method;
@@ -157,8 +156,8 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
     }
   }
   if (m == "GET" && p.size() == 2 && p[1] == "vers") {
-    return Route{policy::Operation::kStatusRead, [&services](sc::SubscriberRegistry&) {
-                   auto vers = services.store.ListVers();
+    return Route{policy::Operation::kStatusRead, [](sc::SubscriberRegistry& reg) {
+                   auto vers = reg.ListVers();
                    if (!vers.ok()) return Error(vers.status());
                    Json list = Json::array();
                    for (const auto& v : *vers) list.push_back(sc::VerJson(v));
@@ -166,8 +165,8 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
                  }};
   }
   if (m == "GET" && p.size() == 2 && p[1] == "ranges") {
-    return Route{policy::Operation::kStatusRead, [&services](sc::SubscriberRegistry&) {
-                   auto ranges = services.store.ListRanges();
+    return Route{policy::Operation::kStatusRead, [](sc::SubscriberRegistry& reg) {
+                   auto ranges = reg.ListRanges();
                    if (!ranges.ok()) return Error(ranges.status());
                    Json list = Json::array();
                    for (const auto& r : *ranges) list.push_back(sc::RangeJson(r));
@@ -182,11 +181,10 @@ StatusOr<Route> Match(Services& services, const ApiRequest& req) {
 ApiResponse HandleApiRequest(Services& services, p11::Session& session, const ApiRequest& req) {
   auto role = policy::ParseRole(req.role);
   if (!role.ok()) return Error(PermissionDeniedError("client certificate maps to no role"));
-  auto route = Match(services, req);
+  auto route = Match(req);
   if (!route.ok()) return Error(route.status());
   if (Status allowed = policy::Authorize(*role, route->operation); !allowed.ok()) return Error(allowed);
-  sc::SubscriberRegistry registry(session, services.keys, services.store, {req.role, req.identity},
-                                  kms::SystemClockMs, PolicyLimits(services.config));
+  sc::SubscriberRegistry registry = services.registries.Open(session, {req.role, req.identity});
   return route->run(registry);
 }
 

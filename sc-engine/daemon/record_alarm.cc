@@ -34,17 +34,10 @@ bool RecordAlarm::Raise(const Status& status, const std::string& subject, const 
     last_alarm_ms_[subject] = now;
   }
   metrics_.Count("simkms_record_alarms_total", "kind", kind);
-  storage::AuditEvent event;
-  event.time_ms = now;
-  event.actor_role = "sc";
-  event.actor_identity = actor;
-  event.event = "record.not-authentic";
-  event.subject = subject;
-  event.details = {{"kind", kind}, {"alarm", "yes"}, {"problem", status.message()}};
-  crypto_.Post([this, event = std::move(event)](p11::Session&) {
-    Status recorded = store_.Commit(storage::WriteSet(), event);
+  crypto_.Post([this, subject, actor, kind, problem = status.message()](p11::Session&) {
+    Status recorded = health_.RecordNotAuthentic(subject, actor, kind, problem);
     if (!recorded.ok()) {
-      std::cerr << "kmsd: cannot audit the record alarm for " << event.subject << ": " << recorded.ToString() << "\n";
+      std::cerr << "kmsd: cannot audit the record alarm for " << subject << ": " << recorded.ToString() << "\n";
     }
   });
   return true;

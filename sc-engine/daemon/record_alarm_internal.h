@@ -5,7 +5,8 @@
 // (simkms_record_not_authentic_total{kind=<column family>}), and one audit record
 // "record.not-authentic" per subject is written at most once per quiet period
 // (an attacker's or the network's retries must not flood the trail), counted in
-// simkms_record_alarms_total{kind=...}. Thread-safe.
+// simkms_record_alarms_total{kind=...}; the record itself is the engine's
+// (sc::HealthService::RecordNotAuthentic). Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -17,15 +18,15 @@
 #include "base/status.h"
 #include "sc-engine/daemon/crypto_pool.h"
 #include "sc-engine/daemon/metrics.h"
-#include "storage/store.h"
+#include "sc-engine/engine/health_service.h"
 
 namespace simkms::daemon {
 
 class RecordAlarm {
  public:
-  RecordAlarm(storage::Store& store, Metrics& metrics, CryptoPool& crypto, std::function<int64_t()> clock_ms,
+  RecordAlarm(sc::HealthService& health, Metrics& metrics, CryptoPool& crypto, std::function<int64_t()> clock_ms,
               int64_t quiet_ms = 3600 * 1000)
-      : store_(store), metrics_(metrics), crypto_(crypto), clock_ms_(std::move(clock_ms)), quiet_ms_(quiet_ms) {}
+      : health_(health), metrics_(metrics), crypto_(crypto), clock_ms_(std::move(clock_ms)), quiet_ms_(quiet_ms) {}
 
   // False (and nothing done) unless storage::IsRecordNotAuthentic(status). Otherwise
   // counts it and, if `subject` (an IMSI) had no alarm within the quiet period,
@@ -34,7 +35,7 @@ class RecordAlarm {
   bool Raise(const Status& status, const std::string& subject, const std::string& actor);
 
  private:
-  storage::Store& store_;
+  sc::HealthService& health_;
   Metrics& metrics_;
   CryptoPool& crypto_;
   std::function<int64_t()> clock_ms_;

@@ -1,5 +1,7 @@
 // What kmsd's listeners share: the configuration, metrics, the crypto pool and
-// the engines. Owned by the Daemon; listeners hold a reference.
+// the engines. Owned by the Daemon; listeners hold a reference. Listeners parse
+// and serialize; the engine services (sc-engine/engine/) do the work and are the
+// only ones that hold the store.
 #pragma once
 
 #include <atomic>
@@ -13,6 +15,8 @@
 #include "sc-engine/daemon/record_alarm_internal.h"
 #include "sc-engine/engine/auc_service.h"
 #include "sc-engine/engine/chip_channel.h"
+#include "sc-engine/engine/health_service.h"
+#include "sc-engine/engine/subscriber_registry.h"
 #include "storage/store.h"
 
 namespace simkms::sc {
@@ -32,10 +36,10 @@ struct Services {
   const Config& config;
   Metrics& metrics;
   CryptoPool& crypto;
-  storage::Store& store;
-  const kms::ServiceKeys& keys;
   sc::ChipChannel& chip_channel;
   sc::AucService& auc;
+  sc::RegistryService& registries;  // the operator API's
+  sc::HealthService& health;        // /healthz, /metrics and the record alarm's audit record
   RecordAlarm& record_alarm;
   GracefulStop& graceful_stop;
   TokenPolicyStatus& token_policy;

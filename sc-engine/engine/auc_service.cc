@@ -205,6 +205,28 @@ void AucService::DropChainLocked(const std::shared_ptr<Chain>& chain) {
   if (it != chains_.end() && it->second == chain) chains_.erase(it);
 }
 
+Status AucService::RecordPeerRefused(const std::string& address, const std::string& ipa_name, bool named) {
+  return store_.Commit(storage::WriteSet(),
+                       {.time_ms = clock_(),
+                        .actor_role = "network",
+                        .actor_identity = ipa_name,
+                        .event = "auc.peer-refused",
+                        .subject = address,
+                        .details = {{"address", address},
+                                    {"ipa_name", ipa_name},
+                                    {"reason", named ? "not in gsup.peers" : "address not in gsup.peers"}}});
+}
+
+Status AucService::RecordAuthFailReport(const std::string& imsi, const std::string& peer) {
+  SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord record, store_.GetSubscriber(imsi));
+  return store_.Commit(storage::WriteSet(), {.time_ms = clock_(),
+                                             .actor_role = "network",
+                                             .actor_identity = peer,
+                                             .event = "auc.auth-fail-report",
+                                             .subject = imsi,
+                                             .details = {{"state", std::string(policy::StateName(record.state))}}});
+}
+
 std::size_t AucService::chains_in_flight() const {
   std::lock_guard lock(mu_);
   return chains_.size();

@@ -38,6 +38,7 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "kms/ki2_vault.h"
+#include "kms/registry.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
 #include "sc-engine/engine/subscriber_keys.h"
@@ -67,7 +68,8 @@ class AucService {
   using Job = std::function<void(p11::Session&)>;
   using Repost = std::function<void(Job)>;
 
-  AucService(storage::Store& store, SubscriberKeys& keys) : store_(store), keys_(keys) {}
+  AucService(storage::Store& store, SubscriberKeys& keys, kms::Clock clock = kms::SystemClockMs)
+      : store_(store), keys_(keys), clock_(std::move(clock)) {}
   // Waits until the store has settled every write this service handed it (their
   // completions use it); the store's writer must still be running.
   ~AucService();
@@ -86,6 +88,22 @@ class AucService {
   // The SQN osmo-hlr would use after `last` for a peer with index `ind`.
   static uint64_t NextSqn(uint64_t last, uint8_t ind) { return ((last + 32) & ~uint64_t{31}) | (ind & 31u); }
 
+  // A GSUP peer that the allowlist refused (docs/gsup.md §8.1), audited as
+  // "auc.peer-refused" (actor role "network", subject its address): by its
+  // source address before any name, or, with `named`, by the IPA name it
+  // claimed. One commit of the audit record alone (nothing else changes); a
+  // store error as the store gives it, and then nothing is recorded. The rate
+  // limit is the caller's (GsupPeerGate).
+  Status RecordPeerRefused(const std::string& address, const std::string& ipa_name, bool named);
+
+  // The network reports that `imsi` failed authentication (a wrong RES, or the
+  // chip refused the AUTN), from `peer` (its IPA name): audited as
+  // "auc.auth-fail-report" with the subscriber's state, so that failures of a
+  // personalized subscriber (a Ki_1 clone, misuse 1.2, or a chip that missed its
+  // COMMIT) can be found. NotFound for an IMSI with no record (nothing
+  // recorded); a store error as the store gives it (nothing recorded).
+  Status RecordAuthFailReport(const std::string& imsi, const std::string& peer);
+
   // IMSIs with SQN writes in flight (0 when idle): tests check nothing is left behind.
   std::size_t chains_in_flight() const;
 
@@ -95,10 +113,6 @@ class AucService {
   struct Chain;
 
   void Attempt(p11::Session& session, const std::shared_ptr<Call>& call);
-  // Under mu_: the SQN to continue from and the ticket that holds the place in
-  // the IMSI's chain of writes.
-  std::shared_ptr<Ticket> Reserve(const storage::SubscriberRecord& r, const std::shared_ptr<Call>& call,
-                                  std::shared_ptr<Chain>& chain);
   // The ticket is computed (or abandoned: no update): submits every leading
   // ready ticket of its chain to the store, in reservation order.
   void Ready(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket);
@@ -107,6 +121,7 @@ class AucService {
 
   storage::Store& store_;
   SubscriberKeys& keys_;
+  const kms::Clock clock_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Chain>> chains_;  // by IMSI; guarded by mu_
   std::size_t writes_in_flight_ = 0;  // handed to the store, Settled not yet returned; guarded by mu_

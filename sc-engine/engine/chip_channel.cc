@@ -35,12 +35,38 @@ bool ChipChannel::HasPendingSession(const std::string& imsi) const {
   return pending_.count(imsi) != 0;
 }
 
-std::shared_ptr<std::mutex> ChipChannel::LockFor(const std::string& imsi) {
+std::size_t ChipChannel::imsis_locked() const {
   std::lock_guard lock(mu_);
-  auto& m = imsi_locks_[imsi];
-  if (!m) m = std::make_shared<std::mutex>();
-  return m;
+  return imsi_locks_.size();
 }
+
+class ChipChannel::ImsiLock {
+ public:
+  ImsiLock(ChipChannel& channel, const std::string& imsi) : channel_(channel), imsi_(imsi) {
+    {
+      std::lock_guard lock(channel_.mu_);
+      auto& m = channel_.imsi_locks_[imsi_];
+      if (!m) m = std::make_shared<std::mutex>();
+      mutex_ = m;
+    }
+    mutex_->lock();
+  }
+  ~ImsiLock() {
+    mutex_->unlock();
+    std::lock_guard lock(channel_.mu_);
+    // Copies are made and dropped only under mu_, so the count is exact here: the
+    // map's and this one mean no other packet holds or waits for the mutex.
+    if (mutex_.use_count() == 2) channel_.imsi_locks_.erase(imsi_);
+    mutex_.reset();
+  }
+  ImsiLock(const ImsiLock&) = delete;
+  ImsiLock& operator=(const ImsiLock&) = delete;
+
+ private:
+  ChipChannel& channel_;
+  const std::string imsi_;
+  std::shared_ptr<std::mutex> mutex_;
+};
 
 StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Session& session,
                                                                      const storage::SubscriberRecord& r) {
@@ -89,8 +115,7 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
 }
 
 StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const std::string& imsi, ByteView packet) {
-  std::shared_ptr<std::mutex> imsi_lock = LockFor(imsi);
-  std::lock_guard serial(*imsi_lock);
+  ImsiLock serial(*this, imsi);
 
   auto record = store_.GetSubscriber(imsi);
   if (!record.ok()) {

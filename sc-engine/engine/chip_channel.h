@@ -58,13 +58,18 @@ class ChipChannel {
   StatusOr<ChipChannelResult> OnPacket(p11::Session& session, const std::string& imsi, ByteView packet);
 
   std::size_t pending_sessions() const;
+  // IMSIs with a packet in progress (0 when idle): tests check nothing is left behind.
+  std::size_t imsis_locked() const;
   // Whether `imsi` has a first-call or re-key session between CHALLENGE and CONFIRM.
   bool HasPendingSession(const std::string& imsi) const;
 
  private:
   struct Subscriber;  // keys and state of one subscriber, for one packet
+  // Holds the mutex of one IMSI for one packet. The entry in imsi_locks_ is
+  // erased by the last packet that held or waited for it, so the map holds only
+  // IMSIs with packets in progress: a flood of unknown IMSIs leaves nothing.
+  class ImsiLock;
   StatusOr<std::unique_ptr<Subscriber>> Load(p11::Session& session, const storage::SubscriberRecord& record);
-  std::shared_ptr<std::mutex> LockFor(const std::string& imsi);
 
   const kms::ServiceKeys& keys_;
   storage::Store& store_;
@@ -72,6 +77,7 @@ class ChipChannel {
   kms::Clock clock_;
   policy::Limits limits_;
   mutable std::mutex mu_;
+  // Every copy of a pointer in imsi_locks_ is made and dropped under mu_ (ImsiLock).
   std::map<std::string, std::shared_ptr<std::mutex>> imsi_locks_;        // guarded by mu_
   std::map<std::string, std::unique_ptr<ScPendingSession>> pending_;     // guarded by mu_
 };

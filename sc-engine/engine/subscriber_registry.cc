@@ -154,6 +154,10 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::Get(const std::string& i
   return store_.GetSubscriber(imsi);
 }
 
+StatusOr<std::vector<storage::VerRecord>> SubscriberRegistry::ListVers() const { return store_.ListVers(); }
+
+StatusOr<std::vector<storage::RangeRecord>> SubscriberRegistry::ListRanges() const { return store_.ListRanges(); }
+
 StatusOr<SecretBytes> SubscriberRegistry::ReadPuk(const std::string& imsi) {
   SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord r, store_.GetSubscriber(imsi));
   if (r.puk_ciphertext.empty()) return NotFoundError("subscriber " + imsi + " has no PUK yet (not personalized)");

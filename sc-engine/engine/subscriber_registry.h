@@ -5,8 +5,10 @@
 // batch; bad input or an illegal transition changes nothing.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/status.h"
@@ -16,8 +18,6 @@
 #include "pkcs11/session.h"
 #include "policy/lifecycle.h"
 #include "policy/limits.h"
-
-#include <array>
 #include "sc-engine/engine/clone_alarm_log.h"
 #include "storage/store.h"
 
@@ -46,6 +46,10 @@ class SubscriberRegistry {
   // Removes the record and its Ki_2 blob; the chip can be reset and contracted again.
   simkms::Status Terminate(const std::string& imsi);
   StatusOr<storage::SubscriberRecord> Get(const std::string& imsi) const;
+  // The VERs (ascending) and the manufacturers' ranges (ascending ICCID) the
+  // registry contracts against, as the custodians registered them.
+  StatusOr<std::vector<storage::VerRecord>> ListVers() const;
+  StatusOr<std::vector<storage::RangeRecord>> ListRanges() const;
   // The PUK in clear (ASCII digits) for customer care; audited as "subscriber.puk-read".
   StatusOr<SecretBytes> ReadPuk(const std::string& imsi);
 
@@ -102,6 +106,26 @@ class SubscriberRegistry {
   Actor actor_;
   Clock clock_;
   policy::Limits limits_;
+};
+
+// Opens a SubscriberRegistry for one request of the operator API: the store,
+// the service keys, the clock and the limits are kmsd's; the token session and
+// the actor (the client certificate's role and name) are the request's. So the
+// listener holds this rather than the store. Thread-safe.
+class RegistryService {
+ public:
+  RegistryService(const kms::ServiceKeys& keys, storage::Store& store, Clock clock, policy::Limits limits = {})
+      : keys_(keys), store_(store), clock_(std::move(clock)), limits_(limits) {}
+
+  SubscriberRegistry Open(p11::Session& session, Actor actor) const {
+    return SubscriberRegistry(session, keys_, store_, std::move(actor), clock_, limits_);
+  }
+
+ private:
+  const kms::ServiceKeys& keys_;
+  storage::Store& store_;
+  const Clock clock_;
+  const policy::Limits limits_;
 };
 
 // The key id of a subscriber's Ki_2 blob: "ki2/<IMSI>/<generation>".

@@ -240,7 +240,7 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
     blobs.push_back(Unwrap(vault.Wrap(s(), k.get())));
   }
   auto a = Unwrap(cache.Get(s(), "a", blobs[0]));
-  Unwrap(cache.Get(s(), "b", blobs[1]));
+  auto b = Unwrap(cache.Get(s(), "b", blobs[1]));
   Unwrap(cache.Get(s(), "a", blobs[0]));  // hit, a most recent
   Unwrap(cache.Get(s(), "c", blobs[2]));  // evicts b
   EXPECT_EQ(cache.size(), 2u);
@@ -248,13 +248,15 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
   EXPECT_EQ(cache.misses(), 3u);
   Unwrap(cache.Get(s(), "a", blobs[0]));
   EXPECT_EQ(cache.hits(), 2u);
-  cache.Evict("a");
-  EXPECT_EQ(cache.size(), 1u);
-  // The evicted handle stays valid while held, and its key is destroyed when the
-  // last holder lets go -- here on another thread, through the cache's own session.
-  EXPECT_OK(TokenKcv(s(), a->get(), "held"));
-  const CK_OBJECT_HANDLE evicted = a->get();
-  std::thread([held = std::move(a)]() mutable { held.reset(); }).join();
+  Unwrap(cache.Get(s(), "b", blobs[1]));  // a miss again: evicts c
+  EXPECT_EQ(cache.misses(), 4u);
+  EXPECT_EQ(cache.size(), 2u);
+  // An evicted handle stays valid while held.
+  EXPECT_OK(TokenKcv(s(), b->get(), "held"));
+  // ... and its key is destroyed when the last holder lets go -- here on another
+  // thread, through the cache's own session.
+  const CK_OBJECT_HANDLE evicted = b->get();
+  std::thread([held = std::move(b)]() mutable { held.reset(); }).join();
   EXPECT_FALSE(TokenKcv(s(), evicted, "released").ok()) << "an evicted Ki_2 outlived its last holder";
 }
 

@@ -58,6 +58,17 @@ class ApplianceFixture : public ::testing::Test {
   }
 
   p11::Session& s() { return *ts_.session; }
+  // Closes the store and opens it again with its audit MAC, checkpoint store and
+  // record MAC on `module` (a p11::FaultInjection wrapper, or ts_.module again).
+  void ReopenStoreOn(std::shared_ptr<p11::Module> module) {
+    store_.reset();
+    mac_ = Unwrap(kms::TokenAuditMac::Open(module, ts_.slot));
+    checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(module, ts_.slot));
+    record_mac_ = Unwrap(kms::TokenRecordMac::Open(module, ts_.slot));
+    storage::StoreOptions options;
+    options.record_mac = record_mac_.get();
+    store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, options));
+  }
   SubscriberRegistry Subscribers() {
     return SubscriberRegistry(s(), keys_, *store_, {"operator", "vo-1"}, [] { return int64_t{1700000001000}; });
   }

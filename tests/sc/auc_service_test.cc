@@ -365,5 +365,115 @@ TEST_F(AucServiceTest, EachTokenCallFailingInTurnNeverReusesAnSqn) {
   each_call_fails_in_turn(ki2, "Ki_2");
 }
 
+// The AuC's audit records of what the network does (docs/gsup.md §8.1, §8.4):
+// each is one commit of the audit record, with the fields the trail's readers
+// (kmsctl audit show, docs/operations.md) look for.
+class AucAuditTest : public AucServiceTest {
+ protected:
+  static constexpr int64_t kNow = 1700000002000;
+  void SetUp() override {
+    AucServiceTest::SetUp();
+    auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_, [] { return kNow; });
+  }
+  storage::AuditRecord Last() { return Unwrap(store_->ReadAudit(AuditSeq(), 1)).at(0); }
+  // The audit records of `event` for `subject` in the whole trail.
+  int Count(const std::string& event, const std::string& subject) {
+    int n = 0;
+    for (const storage::AuditRecord& r : Unwrap(store_->ReadAudit(1, AuditSeq()))) {
+      n += r.event.event == event && r.event.subject == subject;
+    }
+    return n;
+  }
+};
+
+TEST_F(AucAuditTest, ARefusedPeerIsAuditedByAddressOrByTheNameItClaimed) {
+  const uint64_t before = AuditSeq();
+  ASSERT_OK(auc_->RecordPeerRefused("192.0.2.7", "", /*named=*/false));
+  ASSERT_EQ(AuditSeq(), before + 1);
+  storage::AuditEvent expected{.time_ms = kNow,
+                               .actor_role = "network",
+                               .actor_identity = "",
+                               .event = "auc.peer-refused",
+                               .subject = "192.0.2.7",
+                               .details = {{"address", "192.0.2.7"},
+                                           {"ipa_name", ""},
+                                           {"reason", "address not in gsup.peers"}}};
+  EXPECT_EQ(Last().event, expected);
+
+  ASSERT_OK(auc_->RecordPeerRefused("192.0.2.7", "MSC-00-00-00-00-00-99", /*named=*/true));
+  ASSERT_EQ(AuditSeq(), before + 2);
+  expected.actor_identity = "MSC-00-00-00-00-00-99";
+  expected.details = {{"address", "192.0.2.7"}, {"ipa_name", "MSC-00-00-00-00-00-99"}, {"reason", "not in gsup.peers"}};
+  EXPECT_EQ(Last().event, expected);
+}
+
+TEST_F(AucAuditTest, AnAuthFailReportIsAuditedWithTheSubscribersStateAndAnUnknownImsiRecordsNothing) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const storage::SubscriberRecord contracted = Unwrap(store_->GetSubscriber(kFirstImsi));
+  uint64_t before = AuditSeq();
+  ASSERT_OK(auc_->RecordAuthFailReport(kFirstImsi, "MSC-00-00-00-00-00-01"));
+  ASSERT_EQ(AuditSeq(), before + 1);
+  storage::AuditEvent expected{.time_ms = kNow,
+                               .actor_role = "network",
+                               .actor_identity = "MSC-00-00-00-00-00-01",
+                               .event = "auc.auth-fail-report",
+                               .subject = kFirstImsi,
+                               .details = {{"state", "CONTRACTED"}}};
+  EXPECT_EQ(Last().event, expected);
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)), contracted) << "a report changes no state";
+
+  // Personalized: the state a Ki_1 clone's failures are told apart by.
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const CK_OBJECT_HANDLE k1 = Unwrap(kms::FindK1(s(), 2));
+  p11::ScopedObject ki1 = Unwrap(kms::DeriveKi1(s(), k1, kms::Profile::kModern, kFirstImsi));
+  RunSession(chip, kFirstImsi, ki1.get(), protocol::kKeyVersionKi1);
+  ASSERT_OK(auc_->RecordAuthFailReport(kFirstImsi, "MSC-00-00-00-00-00-01"));
+  expected.details = {{"state", "PERSONALIZED"}};
+  EXPECT_EQ(Last().event, expected);
+
+  before = AuditSeq();
+  EXPECT_EQ(auc_->RecordAuthFailReport("262019876500999", "MSC-00-00-00-00-00-01").code(), StatusCode::kNotFound);
+  EXPECT_EQ(AuditSeq(), before);
+}
+
+// Each token call of a report failing in turn (the record's MAC check, the
+// audit HMAC, the checkpoint): a report is in the trail once if it succeeded,
+// not at all if it failed, and the chain verifies after each.
+TEST_F(AucAuditTest, EachTokenCallOfAReportFailingInTurnLeavesTheRecordWholeOrAbsent) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  auc_.reset();
+  subscriber_keys_.reset();
+  ReopenStoreOn(p11::FaultInjection::Wrap(ts_.module));
+  subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+  auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_, [] { return kNow; });
+
+  auto each_call_fails_in_turn = [&](const char* what, const std::string& event, const std::string& subject,
+                                     const std::function<Status()>& record) {
+    uint64_t n = 1;
+    for (;; ++n) {
+      SCOPED_TRACE(std::string(what) + ": token call " + std::to_string(n) + " fails");
+      const int before = Count(event, subject);
+      p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
+      const Status recorded = record();
+      const bool faulted = p11::FaultInjection::failed_calls() > 0;
+      p11::FaultInjection::Disarm();
+      EXPECT_EQ(Count(event, subject), before + (recorded.ok() ? 1 : 0)) << recorded.ToString();
+      auto verified = store_->VerifyAudit();
+      ASSERT_OK(verified);
+      EXPECT_TRUE(verified->ok) << verified->problem;
+      if (!faulted) {
+        ASSERT_OK(recorded);
+        break;
+      }
+      ASSERT_LT(n, 200u) << "the record never committed";
+    }
+    EXPECT_GE(n, 2u) << "the wrapper saw too few token calls to mean anything";
+  };
+  each_call_fails_in_turn("auth fail report", "auc.auth-fail-report", kFirstImsi,
+                          [&] { return auc_->RecordAuthFailReport(kFirstImsi, "MSC-00-00-00-00-00-01"); });
+  each_call_fails_in_turn("peer refused", "auc.peer-refused", "192.0.2.7",
+                          [&] { return auc_->RecordPeerRefused("192.0.2.7", "", false); });
+}
+
 }  // namespace
 }  // namespace simkms::sc

@@ -2,6 +2,8 @@
 // activation codes up to LOCKED, lost messages across an SC restart, the clone
 // alarm, a re-key whose COMMIT is lost, and the OTA keys a pending session
 // keeps from HELLO to CONFIRM (they end with the session; resyncs still work).
+#include <thread>
+
 #include "sc-engine/engine/chip_channel.h"
 #include "pkcs11/fault_injection.h"
 #include "policy/numbering.h"
@@ -133,6 +135,36 @@ TEST_F(ChipChannelTest, UnknownImsiIsRefused) {
   protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
   auto r = channel_->OnPacket(s(), kFirstImsi, Unwrap(role_.Start(chip)));
   EXPECT_EQ(r.status().code(), StatusCode::kNotFound);
+}
+
+// An IMSI's mutex is forgotten once no packet holds or waits for it: packets for
+// IMSIs with no contract (misuse 1.1, any number of them, some at once) and a
+// whole first call leave no entry behind.
+TEST_F(ChipChannelTest, NoImsiLockOutlivesItsPackets) {
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const Bytes hello = Unwrap(role_.Start(chip));
+  for (int i = 1; i <= 100; ++i) {
+    const std::string n = std::to_string(i);
+    const std::string imsi = "2620198765" + std::string(5 - n.size(), '0') + n;
+    EXPECT_EQ(channel_->OnPacket(s(), imsi, hello).status().code(), StatusCode::kNotFound);
+  }
+  EXPECT_EQ(channel_->imsis_locked(), 0u);
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      p11::Session session = Unwrap(p11::Session::Open(ts_.module, ts_.slot));
+      for (int i = 0; i < 50; ++i) {
+        EXPECT_EQ(channel_->OnPacket(session, "262019876500999", hello).status().code(), StatusCode::kNotFound);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(channel_->imsis_locked(), 0u);
+
+  Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, SecretBytes::Copy(AsBytes("424242"))}));
+  ASSERT_EQ(RunCall(chip, role_).kind, protocol::ChipOutcome::Kind::kCommitted);
+  EXPECT_EQ(channel_->imsis_locked(), 0u);
 }
 
 TEST_F(ChipChannelTest, WrongActivationCodesLockTheContract) {

@@ -137,14 +137,7 @@ TEST_F(SubscriberRegistryTest, FullLifecycleWithRekeyTerminateAndReuse) {
 // it is by a repeat of the same order (the VO's retry). The audit chain verifies
 // after every step and after a reopen on a sound token.
 TEST_F(SubscriberRegistryTest, EachTokenCallOfAGroupCommitFailingInTurnLosesNothingAcknowledged) {
-  store_.reset();
-  auto failing = p11::FaultInjection::Wrap(ts_.module);
-  mac_ = Unwrap(kms::TokenAuditMac::Open(failing, ts_.slot));
-  checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(failing, ts_.slot));
-  record_mac_ = Unwrap(kms::TokenRecordMac::Open(failing, ts_.slot));
-  storage::StoreOptions options;
-  options.record_mac = record_mac_.get();
-  store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, options));
+  ReopenStoreOn(p11::FaultInjection::Wrap(ts_.module));
 
   std::vector<std::string> acknowledged;
   uint64_t n = 1;
@@ -183,12 +176,7 @@ TEST_F(SubscriberRegistryTest, EachTokenCallOfAGroupCommitFailingInTurnLosesNoth
   EXPECT_GT(n, 3u) << "the wrapper saw too few token calls to mean anything";
 
   // Reopened on the sound token: everything acknowledged is there, the chain verifies.
-  store_.reset();
-  mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
-  checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
-  record_mac_ = Unwrap(kms::TokenRecordMac::Open(ts_.module, ts_.slot));
-  options.record_mac = record_mac_.get();
-  store_ = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, options));
+  ReopenStoreOn(ts_.module);
   for (const std::string& imsi : acknowledged) EXPECT_TRUE(store_->GetSubscriber(imsi).ok()) << imsi;
   auto verified = Unwrap(store_->VerifyAudit());
   EXPECT_TRUE(verified.ok) << verified.problem;
@@ -201,9 +189,9 @@ TEST_F(SubscriberRegistryTest, EachTokenCallOfAGroupCommitFailingInTurnLosesNoth
 // VER record is durable), so no key without a record is left behind.
 TEST_F(SubscriberRegistryTest, AddingAVerWithEachTokenCallFailingInTurnLeavesNoK1WithoutItsRecord) {
   auto failing_runtime = p11::FaultInjection::Wrap(ts_.module);
-  auto failing_ceremony = p11::FaultInjection::Wrap(cs_.module);
+  auto failing_ceremony = p11::FaultInjection::Wrap(app_.ceremony_session->module);
   p11::Session runtime = Unwrap(p11::Session::Open(failing_runtime, ts_.slot));
-  p11::Session ceremony = Unwrap(p11::Session::Open(failing_ceremony, cs_.slot));
+  p11::Session ceremony = Unwrap(p11::Session::Open(failing_ceremony, app_.ceremony_session->slot));
   kms::CeremonyToken mk = Unwrap(kms::CeremonyToken::Open(ceremony, runtime));
   kms::Registry registry(runtime, keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; }, &mk);
 
@@ -236,6 +224,27 @@ TEST_F(SubscriberRegistryTest, AddingAVerWithEachTokenCallFailingInTurnLeavesNoK
     ASSERT_LT(n, 200u) << "adding the VER never finished";
   }
   EXPECT_GT(n, 3u) << "the wrapper saw too few token calls to mean anything";
+}
+
+// The operator API's registries: each opened for one request, with its session
+// and actor, on kmsd's store, clock and limits.
+TEST_F(SubscriberRegistryTest, ARegistryServiceOpensRegistriesThatActForTheRequestsActor) {
+  RegistryService registries(keys_, *store_, [] { return int64_t{1700000004000}; });
+  SubscriberRegistry registry = registries.Open(s(), {"vo", "vo-7"});
+  Unwrap(registry.Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const storage::AuditRecord last = Unwrap(store_->ReadAudit(AuditSeq(), 1)).at(0);
+  EXPECT_EQ(last.event.actor_role, "vo");
+  EXPECT_EQ(last.event.actor_identity, "vo-7");
+  EXPECT_EQ(last.event.time_ms, 1700000004000);
+
+  const std::vector<storage::VerRecord> vers = Unwrap(registry.ListVers());
+  ASSERT_EQ(vers.size(), 1u);
+  EXPECT_EQ(vers[0].ver, 2u);
+  const std::vector<storage::RangeRecord> ranges = Unwrap(registry.ListRanges());
+  ASSERT_EQ(ranges.size(), 1u);
+  EXPECT_EQ(ranges[0].manufacturer, "acme");
+  EXPECT_EQ(storage::FormatImsi(ranges[0].imsi_first), kFirstImsi);
+  EXPECT_EQ(ranges[0].count, 1000u);
 }
 
 }  // namespace

@@ -1,0 +1,40 @@
+#include "sc-engine/engine/health_service.h"
+
+#include "kms/token_policy.h"
+
+namespace simkms::sc {
+
+HealthReport HealthService::Check(p11::Session& session) const {
+  HealthReport report;
+  uint8_t probe[8];
+  if (!session.GenerateRandom(probe, sizeof probe).ok()) report.problems += "token unreachable; ";
+  if (!store_.AuditHead().ok()) report.problems += "database unreadable; ";
+  if (!store_.CheckpointHealth().ok()) report.problems += "audit checkpoint not writable; ";
+  // Only counts leave: labels are whatever a PIN holder chose (kmsctl token check names them).
+  auto check = kms::CheckTokenObjects(session);
+  if (!check.ok()) {
+    report.problems += "token policy check failed; ";
+    return report;
+  }
+  report.token_objects = check->objects.size();
+  report.token_policy_violations = check->violations();
+  if (!check->ok()) {
+    report.problems += "token objects differ from the token policy (" + std::to_string(check->violations()) +
+                       " violations, see kmsctl token check); ";
+  }
+  return report;
+}
+
+StoreLoad HealthService::Load() const { return {store_.GetGroupCommitStats(), store_.GetPurgeStats()}; }
+
+Status HealthService::RecordNotAuthentic(const std::string& subject, const std::string& actor, const std::string& kind,
+                                         const std::string& problem) {
+  return store_.Commit(storage::WriteSet(), {.time_ms = clock_(),
+                                             .actor_role = "sc",
+                                             .actor_identity = actor,
+                                             .event = "record.not-authentic",
+                                             .subject = subject,
+                                             .details = {{"kind", kind}, {"alarm", "yes"}, {"problem", problem}}});
+}
+
+}  // namespace simkms::sc
