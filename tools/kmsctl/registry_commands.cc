@@ -37,6 +37,8 @@ StatusOr<std::string> MoveK1ForKmsd(const GlobalOptions& g, const VerAddArgs& ar
 }  // namespace
 
 StatusOr<nlohmann::ordered_json> VerAddCommandArgs(const GlobalOptions& g, const VerAddArgs& args) {
+  // Refused before the token or the database is opened, as before the table.
+  SIMKMS_RETURN_IF_ERROR(kms::ParseProfile(args.profile).status());
   nlohmann::ordered_json j{{"ver", args.ver},     {"profile", args.profile},
                            {"dh_group", args.dh_group}, {"amf", args.amf},
                            {"description", args.description}};
