@@ -29,11 +29,11 @@
 #include <mutex>
 #include <thread>
 
-#include "kms/milenage.h"
-#include "kms/software_aes.h"
-#include "kms/software_keys.h"
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
+#include "softcrypto/milenage.h"
+#include "softcrypto/software_aes.h"
+#include "softcrypto/software_keys.h"
 #include "tests/e2e/kmsd_fixture.h"
 
 namespace simkms::e2e {
