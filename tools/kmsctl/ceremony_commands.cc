@@ -45,18 +45,6 @@ std::vector<std::pair<std::string, std::string>> KcvDetails(const kms::KeyKcvs& 
           {"op_key_kcv", ToHex(k.op_encryption)}};
 }
 
-storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
-                                  std::vector<std::pair<std::string, std::string>> details) {
-  storage::AuditEvent e;
-  e.time_ms = kms::SystemClockMs();
-  e.actor_role = "custodian";
-  e.actor_identity = c.options().actor;
-  e.event = std::move(name);
-  e.subject = "token " + c.token_label();
-  e.details = std::move(details);
-  return e;
-}
-
 // The auditor's seed export: both options or neither; the file is never overwritten.
 Status CheckAuditorExportArgs(const AuditorExportArgs& a, std::string* public_key_pem) {
   if (a.public_key_file.empty() != a.out.empty()) {
@@ -81,6 +69,18 @@ Status WriteAuditorExport(const AuditorExportArgs& a, const kms::InitResult& res
 }
 
 }  // namespace
+
+storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
+                                  std::vector<std::pair<std::string, std::string>> details) {
+  storage::AuditEvent e;
+  e.time_ms = kms::SystemClockMs();
+  e.actor_role = "custodian";
+  e.actor_identity = c.options().actor;
+  e.event = std::move(name);
+  e.subject = "token " + c.token_label();
+  e.details = std::move(details);
+  return e;
+}
 
 Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) {
   if (args.backup_out.empty()) return InvalidArgumentError("init needs --backup-out FILE for the MK backup");

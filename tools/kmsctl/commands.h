@@ -79,6 +79,13 @@ struct ExportK1Args {
   std::string out_file;
 };
 Status RunVerExportK1(const GlobalOptions& g, const ExportK1Args& args, std::ostream& out);
+// The audit event of a custodians' ceremony on this node's token (init, restore,
+// ver sync): actor role "custodian", subject "token <label>".
+storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
+                                  std::vector<std::pair<std::string, std::string>> details);
+// `ver sync`: the K1 of every VER that this node's runtime token lacks, moved from
+// its ceremony token (a cluster node, after a VER was added on another node).
+Status RunVerSync(const GlobalOptions& g, std::ostream& out);
 
 struct RangeAssignArgs {
   std::string manufacturer;

@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
   policy_cmd->add_option("--activation-code", policy_code, "required (the default) or optional")
       ->required()
       ->check(CLI::IsMember({"required", "optional"}));
+  CLI::App* sync_cmd = ver_cmd->add_subcommand(
+      "sync", "move the K1 of every VER this token lacks from the ceremony token (cluster nodes; offline)");
   ExportK1Args export_args;
   CLI::App* export_cmd = ver_cmd->add_subcommand("export-k1", "K1 wrapped for a manufacturer (RSA-OAEP)");
   export_cmd->add_option("--ver", export_args.ver, "VER number")->required();
@@ -240,6 +242,9 @@ int main(int argc, char** argv) {
   } else if (restore_cmd->parsed()) {
     what = "restore";
     status = RunRestore(g, restore, out);
+  } else if (ver_cmd->parsed() && sync_cmd->parsed()) {
+    what = "ver sync";
+    status = RunVerSync(g, out);
   } else if (ver_cmd->parsed()) {
     what = "ver";
     status = RunVerExportK1(g, export_args, out);
