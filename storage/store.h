@@ -1,24 +1,38 @@
-// Store: the simkms database (RocksDB) of VERs, ranges, subscribers, wrapped keys and
-// the audit trail.
+// Store: the simkms database of VERs, ranges, subscribers, wrapped keys and the audit
+// trail, over a KvEngine (kv_engine.h): RocksDB (rocksdb_engine.h) for one appliance,
+// PostgreSQL for a cluster. Store owns every rule (record encodings and MACs, WriteSet
+// validation, the audit chain, group commit); the engine only keeps ordered key/value
+// families and makes one commit group's transaction durable.
 //
 // WRITES: every change goes through Commit, which applies a WriteSet and appends exactly
 // one audit record, or AdvanceCounters(Async) (counters only, no audit record). One
 // writer thread per Store (group commit) writes all the submissions waiting at once --
-// up to 256, at most kMaxCheckpointLag of them Commits -- as ONE RocksDB WriteBatch
-// with sync=true: after a crash the DB holds all of a group or none of it, and no
-// submission completes before its batch is synced. Each submission stays all or
-// nothing (a refused one gets its own error and writes nothing; the others commit) and
-// is checked against the DB as the earlier submissions of its group left it. The
-// writer assigns audit seqs in group order, so the chain stays sequential. Destroying
-// the Store completes every queued submission first. The only write outside the writer
-// is the schema marker "storage.schema" in CF "meta", written once when a DB is created.
+// up to 256, at most kMaxCheckpointLag of them Commits -- as ONE engine transaction,
+// durable when it commits (RocksDB: one WriteBatch with sync=true): after a crash the DB
+// holds all of a group or none of it, and no submission completes before its
+// transaction is durable. Each submission stays all or nothing (a refused one gets its
+// own error and writes nothing; the others commit) and is checked against the DB as the
+// earlier submissions of its group left it. The writer assigns audit seqs in group
+// order, so the chain stays sequential. Destroying the Store completes every queued
+// submission first. The only write outside the writer is the schema marker
+// "storage.schema" in CF "meta", written once when a DB is created.
 //
-// READS: all getters are thread-safe, lock-free (RocksDB reads) and may run concurrently
-// with Commit; a getter that reads two keys (e.g. FindSubscriberByIccid) reads them
-// from one RocksDB snapshot. Absent records are NotFound; records that fail to decode
+// RETRY: when the engine says a group's transaction wrote nothing (Aborted: a conflict
+// with another node's write; Unavailable: the DB cannot be reached now, e.g. during a
+// failover), the writer runs the same group again from scratch -- every submission
+// validated against the new state, audit seqs and MACs computed again -- after a short
+// pause, until StoreOptions::commit_retry_timeout_ms has passed; then the submissions it
+// would have written fail with Unavailable (nothing written). No state of the Store
+// changes until a group is durable. Any other commit error leaves the outcome unknown:
+// the submissions get it, and the chain head is reloaded from the DB before the next
+// group.
+//
+// READS: all getters are thread-safe, lock-free (engine reads) and may run concurrently
+// with Commit; a getter that reads two keys (e.g. FindSubscriberByIccid) or scans reads
+// from one engine snapshot. Absent records are NotFound; records that fail to decode
 // are DataLoss naming the column family and key.
 //
-// AUDIT CHECKPOINT: after a group's batch is durable the writer writes {seq, record_hash}
+// AUDIT CHECKPOINT: after a group's transaction is durable the writer writes {seq, record_hash}
 // of the group's last audit record to the AuditCheckpointStore, once per group (see
 // audit.h for the ordering and its consequences). If that write fails, the group's
 // Commits still return OK -- the state changes ARE committed and callers must not undo
@@ -33,14 +47,14 @@
 // an operator investigates (VerifyAudit) and re-seeds the checkpoint store.
 //
 // AUDIT EPOCHS: with a forward-secure AuditMac the writer also closes epochs (see
-// StoreOptions and docs/storage-format.md "Epochs"): the close record goes in a synced
-// batch of its own and is checkpointed BEFORE AuditMac::CloseEpoch destroys the old key,
+// StoreOptions and docs/storage-format.md "Epochs"): the close record goes in a durable
+// transaction of its own and is checkpointed BEFORE AuditMac::CloseEpoch destroys the old key,
 // and the first Commit after Open finishes a close a crash interrupted. Commit refuses
 // the event names the Store writes itself (audit.epoch-close), and accepts
 // audit.chain-restart only as the first commit on a token whose new epoch seed starts
 // past the chain head (a restore from the custodians' backup).
 //
-// Failures: RocksDB I/O errors are Unavailable, corruption DataLoss, with context.
+// Failures: DB I/O errors are Unavailable, corruption DataLoss, with context.
 //
 // Usage:
 //   TokenAuditMac mac(...);                  // implements AuditMac with a token key
@@ -63,6 +77,7 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "storage/audit.h"
+#include "storage/kv_engine.h"
 #include "storage/record_mac.h"
 #include "storage/records.h"
 #include "storage/write_set.h"
@@ -86,12 +101,13 @@ struct StoreOptions {
   // Accept records that carry no MAC (those with one are still checked): only for
   // `kmsctl records seal`, the one-time migration of a DB from before record MACs.
   bool accept_unsealed_records = false;
-  // Deleted secrets leave the files within this bound (plus one flush and
-  // compaction): after a commit deletes a wrapped key (a terminated subscriber's
-  // Ki_2, a re-key's previous one) or a subscriber, a background thread flushes
-  // every column family (so the WAL file that held the value becomes obsolete
-  // and is deleted) and compacts the deleted keys' range to the bottommost
-  // level (so no table file keeps the value). Never on the commit path.
+  // Deleted secrets leave the files within this bound (plus one purge): after a
+  // commit deletes a wrapped key (a terminated subscriber's Ki_2, a re-key's
+  // previous one) or a subscriber, a background thread has the engine purge the
+  // deleted keys' range (KvEngine::Purge; RocksDB: flush every column family, so
+  // the WAL file that held the value becomes obsolete and is deleted, and compact
+  // the range to the bottommost level, so no table file keeps the value). Never on
+  // the commit path.
   unsigned purge_interval_ms = 10000;
 
   // Forward-secure audit epochs (used only when the AuditMac is forward_secure()): the
@@ -104,15 +120,27 @@ struct StoreOptions {
   // is durable and checkpointed and its key destroyed: must be quick and must not call
   // the Store (kmsd queues the head for its external witness).
   std::function<void(const AuditEpochHead&)> on_epoch_closed;
+
+  // How long the writer keeps running a commit group again while the engine answers
+  // that it wrote nothing (Aborted, Unavailable: see "RETRY" above) before the group's
+  // submissions fail with Unavailable. 0: one attempt.
+  unsigned commit_retry_timeout_ms = 30000;
 };
 
 class Store {
  public:
-  // Opens or creates the DB at `path`. `mac` and `checkpoints` are NOT owned and must
-  // outlive the Store. Errors: Unavailable (I/O, DB locked by another process),
-  // DataLoss (corrupt DB), FailedPrecondition (schema or column families from another
-  // version).
+  // Opens or creates the RocksDB DB at `path` (rocksdb_engine.h). `mac` and
+  // `checkpoints` are NOT owned and must outlive the Store. Errors: Unavailable (I/O, DB
+  // locked by another process), DataLoss (corrupt DB), FailedPrecondition (schema or
+  // column families from another version).
   [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(const std::string& path, AuditMac& mac,
+                                                             AuditCheckpointStore& checkpoints,
+                                                             const StoreOptions& options = {});
+  // The same over an engine already open (RocksDB, PostgreSQL, or a wrapper of one:
+  // kv_engine_wrapper.h); the Store owns it. options.create_if_missing is the engine's
+  // business; options.read_only makes the Store refuse writes (and write no schema
+  // marker) whatever the engine allows.
+  [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(std::unique_ptr<KvEngine> engine, AuditMac& mac,
                                                              AuditCheckpointStore& checkpoints,
                                                              const StoreOptions& options = {});
   ~Store();
@@ -127,7 +155,7 @@ class Store {
   [[nodiscard]] Status Commit(const WriteSet& writes, const AuditEvent& event, uint64_t* audit_seq = nullptr);
 
   // Advances subscribers' counters -- the Milenage SQN and the first-call
-  // protocol's secured-packet counters -- all in one synced batch, WITHOUT an
+  // protocol's secured-packet counters -- all in one durable transaction, WITHOUT an
   // audit record: they move with every authentication or packet (thousands per
   // second) and are counters, not key-lifecycle events; auditing each step
   // would drown the trail. Guard rails keep this from becoming a back door:
@@ -135,7 +163,7 @@ class Store {
   // DB) and, if an update sets `ota`, the chip channel's other counters and
   // its clone-alarm log (SubscriberRecord::ota: no key, state or secret);
   // each update names the values it expects to replace (compare-and-set),
-  // and the batch is all-or-nothing (FailedPrecondition naming the IMSI whose
+  // and the update is all-or-nothing (FailedPrecondition naming the IMSI whose
   // counters moved).
   struct Counters {
     uint64_t sqn = 0;

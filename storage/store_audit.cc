@@ -2,55 +2,55 @@
 // verifies the chain (the writer's side is store_chain_head.cc and store_commit.cc).
 #include "storage/store.h"
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
-
-#include <rocksdb/iterator.h>
-#include <rocksdb/options.h>
 
 #include "storage/store_internal.h"
 
 namespace simkms::storage {
 
 StatusOr<AuditCheckpoint> Store::AuditHead() const {
-  SIMKMS_ASSIGN_OR_RETURN(Rep::Head head, rep_->LoadHead(rocksdb::ReadOptions()));
+  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, rep_->Snapshot());
+  SIMKMS_ASSIGN_OR_RETURN(Rep::Head head, rep_->LoadHead(*view));
   return AuditCheckpoint{head.seq, std::move(head.hash)};
 }
 
 StatusOr<std::vector<AuditRecord>> Store::ReadAudit(uint64_t from_seq, std::size_t limit) const {
   std::vector<AuditRecord> out;
-  auto it = rep_->Iter(rocksdb::ReadOptions(), kAudit);
+  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, rep_->Snapshot());
+  auto it = view->NewIterator(kAudit);
   for (it->Seek(U64Key(from_seq)); it->Valid() && out.size() < limit; it->Next()) {
     uint64_t seq = 0;
     if (!ParseU64Key(it->key(), seq)) {
-      return DataLossError("audit: key 0x" + ToHex(View(it->key())) + " is not an 8-byte sequence number");
+      return DataLossError("audit: key 0x" + ToHex(AsBytes(it->key())) + " is not an 8-byte sequence number");
     }
-    auto decoded = DecodeAuditRecord(View(it->value()));
+    auto decoded = DecodeAuditRecord(AsBytes(it->value()));
     if (!decoded.ok()) return decoded.status().WithContext("audit record " + std::to_string(seq));
     out.push_back(std::move(decoded->record));
   }
-  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "read audit"));
+  SIMKMS_RETURN_IF_ERROR(ScanStatus(*it, "read audit"));
   return out;
 }
 
 namespace {
 
-StatusOr<AuditVerifyReport> WalkAuditChain(rocksdb::Iterator& it, AuditMac& mac,
+StatusOr<AuditVerifyReport> WalkAuditChain(KvIterator& it, AuditMac& mac,
                                            const std::optional<AuditCheckpoint>& checkpoint) {
   AuditChainVerifier verifier(mac, checkpoint);
   for (it.SeekToFirst(); it.Valid() && !verifier.failed(); it.Next()) {
-    SIMKMS_RETURN_IF_ERROR(verifier.Add(View(it.key()), View(it.value())));
+    SIMKMS_RETURN_IF_ERROR(verifier.Add(AsBytes(it.key()), AsBytes(it.value())));
   }
-  SIMKMS_RETURN_IF_ERROR(FromRocks(it.status(), "audit verify: scan"));
+  SIMKMS_RETURN_IF_ERROR(ScanStatus(it, "audit verify: scan"));
   AuditVerifyReport report = verifier.Finish();
   if (!report.ok) {
     // The walk stopped early: report where the trail really ends.
     it.SeekToLast();
     uint64_t last = 0;
     if (it.Valid() && ParseU64Key(it.key(), last)) report.last_seq = last;
-    SIMKMS_RETURN_IF_ERROR(FromRocks(it.status(), "audit verify: seek to newest record"));
+    SIMKMS_RETURN_IF_ERROR(ScanStatus(it, "audit verify: seek to newest record"));
   }
   return report;
 }
@@ -58,23 +58,23 @@ StatusOr<AuditVerifyReport> WalkAuditChain(rocksdb::Iterator& it, AuditMac& mac,
 }  // namespace
 
 StatusOr<AuditVerifyReport> Store::VerifyAudit(AuditMac& mac, const std::optional<AuditCheckpoint>& checkpoint) const {
-  SnapshotGuard snap(rep_->db.get());
-  auto it = rep_->Iter(snap.Options(), kAudit);
+  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, rep_->Snapshot());
+  auto it = view->NewIterator(kAudit);
   return WalkAuditChain(*it, mac, checkpoint);
 }
 
 StatusOr<AuditVerifyReport> Store::VerifyAudit() const {
-  std::optional<SnapshotGuard> snap;
+  std::unique_ptr<KvView> view;
   std::optional<AuditCheckpoint> checkpoint;
   {
     // No commit in flight: the snapshot and the checkpoint describe the same moment.
     std::lock_guard<std::mutex> lock(rep_->commit_mu);
-    snap.emplace(rep_->db.get());
+    SIMKMS_ASSIGN_OR_RETURN(view, rep_->Snapshot());
     auto read = rep_->checkpoints.Read();
     if (!read.ok()) return read.status().WithContext("audit verify: read checkpoint");
     checkpoint = std::move(read).value();
   }
-  auto it = rep_->Iter(snap->Options(), kAudit);
+  auto it = view->NewIterator(kAudit);
   return WalkAuditChain(*it, rep_->mac, checkpoint);
 }
 

@@ -3,13 +3,9 @@
 // AuditMac, the epochs it closes (store.h, "AUDIT CHECKPOINT" and "AUDIT EPOCHS").
 #include "storage/store.h"
 
+#include <memory>
 #include <optional>
 #include <string>
-
-#include <rocksdb/db.h>
-#include <rocksdb/iterator.h>
-#include <rocksdb/options.h>
-#include <rocksdb/write_batch.h>
 
 #include "storage/store_internal.h"
 
@@ -29,7 +25,8 @@ Status Store::Rep::SyncHeadLocked() {
     return OkStatus();
   }
 
-  SIMKMS_ASSIGN_OR_RETURN(Head head, LoadHead(rocksdb::ReadOptions()));
+  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, Snapshot());
+  SIMKMS_ASSIGN_OR_RETURN(Head head, LoadHead(*view));
   auto read = checkpoints.Read();
   if (!read.ok()) return read.status().WithContext("refusing to commit: read audit checkpoint");
   const std::optional<AuditCheckpoint>& cp = *read;
@@ -48,18 +45,18 @@ Status Store::Rep::SyncHeadLocked() {
     // before vouching for them.
     Bytes prev = cp_hash;
     uint64_t expected = cp_seq + 1;
-    auto it = Iter(rocksdb::ReadOptions(), kAudit);
+    auto it = view->NewIterator(kAudit);
     for (it->Seek(U64Key(expected)); it->Valid() && expected <= head.seq; it->Next(), ++expected) {
       const std::string n = std::to_string(expected);
       uint64_t key_seq = 0;
       if (!ParseU64Key(it->key(), key_seq) || key_seq != expected) {
         return DataLossError("refusing to commit: audit record " + n + " missing" + advice);
       }
-      auto decoded = DecodeAuditRecord(View(it->value()));
+      auto decoded = DecodeAuditRecord(AsBytes(it->value()));
       if (!decoded.ok()) return decoded.status().WithContext("refusing to commit: audit record " + n);
       const AuditRecord& lagging = decoded->record;
       Status v = mac.VerifyInEpoch(lagging.epoch, lagging.seq == 1 || lagging.is_chain_restart(),
-                                   View(it->value()).first(decoded->mac_offset), lagging.mac);
+                                   AsBytes(it->value()).first(decoded->mac_offset), lagging.mac);
       if (v.code() == StatusCode::kUnauthenticated) {
         return DataLossError("refusing to commit: audit record " + n + ": MAC mismatch" + advice);
       }
@@ -69,9 +66,9 @@ Status Store::Rep::SyncHeadLocked() {
                              std::to_string(expected - 1) + (expected - 1 == cp_seq ? " (the checkpointed one)" : "") +
                              advice);
       }
-      prev = AuditHash(View(it->value()));
+      prev = AuditHash(AsBytes(it->value()));
     }
-    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "audit: scan records after the checkpoint"));
+    SIMKMS_RETURN_IF_ERROR(ScanStatus(*it, "audit: scan records after the checkpoint"));
     if (expected != head.seq + 1) {
       return DataLossError("refusing to commit: audit record " + std::to_string(expected) + " missing" + advice);
     }
@@ -115,7 +112,7 @@ Status Store::Rep::LoadEpochStateLocked(const std::string& head_value, uint64_t 
     head_epoch = current;  // a new chain starts where the seed starts
     return OkStatus();
   }
-  auto decoded = DecodeAuditRecord(View(head_value));
+  auto decoded = DecodeAuditRecord(AsBytes(head_value));
   if (!decoded.ok()) return decoded.status().WithContext("refusing to commit: audit head record");
   const AuditRecord& rec = decoded->record;
   const std::string n = std::to_string(loaded_seq);
@@ -135,7 +132,7 @@ Status Store::Rep::LoadEpochStateLocked(const std::string& head_value, uint64_t 
     // The witness may not have received this head before the process stopped; a
     // repeated head is harmless.
     if (options.on_epoch_closed) {
-      options.on_epoch_closed(AuditEpochHead{rec.epoch, loaded_seq, AuditHash(View(head_value)), rec.mac});
+      options.on_epoch_closed(AuditEpochHead{rec.epoch, loaded_seq, AuditHash(AsBytes(head_value)), rec.mac});
     }
   }
   if (current < chain_next) {
@@ -152,16 +149,17 @@ Status Store::Rep::LoadEpochStateLocked(const std::string& head_value, uint64_t 
   }
   if (rec.is_epoch_close()) return OkStatus();
   // Count the open epoch's records (bounded: at most max_records are looked at).
-  auto it = Iter(rocksdb::ReadOptions(), kAudit);
+  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, Snapshot());
+  auto it = view->NewIterator(kAudit);
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
-    auto r = DecodeAuditRecord(View(it->value()));
+    auto r = DecodeAuditRecord(AsBytes(it->value()));
     if (!r.ok()) return r.status().WithContext("refusing to commit: audit record of the open epoch");
     if (r->record.epoch != current || r->record.is_epoch_close()) break;
     ++epoch_records;
     epoch_opened_ms = r->record.event.time_ms;
     if (r->record.is_chain_restart() || epoch_records >= options.audit_epoch_max_records) break;
   }
-  SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "audit: scan the open epoch"));
+  SIMKMS_RETURN_IF_ERROR(ScanStatus(*it, "audit: scan the open epoch"));
   SetCloseDeadlineLocked();
   return OkStatus();
 }
@@ -194,8 +192,8 @@ Status Store::Rep::FinishEpochAdvanceLocked() {
   return OkStatus();
 }
 
-// Closes head_epoch: (1) the close record, MAC'd under the closing key, in a synced
-// batch of its own, (2) its checkpoint, (3) AuditMac::CloseEpoch (new key, old key
+// Closes head_epoch: (1) the close record, MAC'd under the closing key, in a durable
+// transaction of its own, (2) its checkpoint, (3) AuditMac::CloseEpoch (new key, old key
 // destroyed). A crash after (1) or (2) is finished by LoadEpochStateLocked at the next
 // start; a failure of (2) or (3) refuses commits until a retry succeeds, so no record
 // is ever MAC'd under a closed epoch's key after its close record.
@@ -213,14 +211,14 @@ Status Store::Rep::CloseEpochLocked(int64_t now_ms) {
   if (!record_mac.ok()) return record_mac.status().WithContext(ctx + ": compute audit MAC");
   record.mac = std::move(record_mac).value();
   const Bytes encoded = EncodeAuditRecord(record);
-  rocksdb::WriteBatch batch;
-  SIMKMS_RETURN_IF_ERROR(FromRocks(batch.Put(cf(kAudit), U64Key(record.seq), ToSlice(encoded)), ctx));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  rocksdb::Status ws = db->Write(wo, &batch);
+  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvTransaction> txn, BeginTransaction(ctx));
+  txn->Put(kAudit, U64Key(record.seq), Chars(encoded));
+  const Status ws = txn->Commit();
   if (!ws.ok()) {
-    head_synced = false;  // may or may not be in the WAL: reload the head next time
-    return FromRocks(ws, ctx + ": write the close record");
+    // Aborted or Unavailable: certainly not written. Otherwise the record may or may
+    // not be there: reload the head next time.
+    if (!CommitNotWritten(ws)) head_synced = false;
+    return ws.WithContext(ctx + ": write the close record");
   }
   head_seq = record.seq;
   head_hash = AuditHash(encoded);

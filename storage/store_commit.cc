@@ -1,13 +1,18 @@
 // Group commit: the write path of Store.
 //
 // One writer thread owned by the Store takes every pending write (Commit, AdvanceCounters,
-// AdvanceCountersAsync) off a queue and makes ONE synced WriteBatch of as many as are
-// waiting, then ONE checkpoint write. A dedicated thread rather than LevelDB's
-// leader/follower queue: AdvanceCountersAsync needs a thread to run `done` on that is
+// AdvanceCountersAsync) off a queue and makes ONE engine transaction of as many as are
+// waiting, then ONE checkpoint write. When the engine answers that the transaction
+// wrote nothing (Aborted: another node's conflicting write; Unavailable: the DB cannot
+// be reached), the group runs again from scratch against the new state, until
+// StoreOptions::commit_retry_timeout_ms has passed.
+//
+// A dedicated thread rather than LevelDB's leader/follower queue: AdvanceCountersAsync needs a thread to run `done` on that is
 // not a caller's, and one thread owning the audit head keeps the chain sequential
 // without hand-offs between leaders.
 #include "storage/store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -15,12 +20,9 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
-
-#include <rocksdb/comparator.h>
-#include <rocksdb/options.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
 
 #include "storage/store_internal.h"
 #include "storage/write_set_internal.h"
@@ -30,18 +32,23 @@ namespace simkms::storage {
 namespace {
 
 // Bounds of one commit group (besides kMaxCheckpointLag audited submissions): the
-// submissions taken at once, and the batch bytes after which the rest waits for the next.
+// submissions taken at once, and the transaction bytes after which the rest waits for
+// the next.
 constexpr std::size_t kMaxGroupSubmissions = 256;
 constexpr std::size_t kMaxGroupBytes = 4 << 20;
+// The pause between attempts at a group the engine did not write: doubling from the
+// first to the last (a serialization conflict clears at once; a failover takes seconds).
+constexpr std::chrono::milliseconds kFirstRetryPause{1};
+constexpr std::chrono::milliseconds kMaxRetryPause{100};
 
 }  // namespace
 
 Status Store::Rep::ApplyCommitLocked(const WriteSet& writes, const AuditEvent& event,
-                                     rocksdb::WriteBatchWithIndex& batch, uint64_t& seq, Bytes& hash) {
+                                     KvTransaction& txn, uint64_t& seq, Bytes& hash) {
   const std::string ctx = "commit '" + event.event + "'";
   const auto& ops = writes.ops();
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    SIMKMS_RETURN_IF_ERROR(ApplyLocked(ops[i], batch).WithContext(ctx + ", operation " + std::to_string(i + 1)));
+    SIMKMS_RETURN_IF_ERROR(ApplyLocked(ops[i], txn).WithContext(ctx + ", operation " + std::to_string(i + 1)));
   }
   AuditRecord record;
   record.seq = seq + 1;
@@ -53,8 +60,7 @@ Status Store::Rep::ApplyCommitLocked(const WriteSet& writes, const AuditEvent& e
   if (record_mac->empty()) return InternalError(ctx + ": AuditMac returned an empty MAC");
   record.mac = std::move(record_mac).value();
   const Bytes encoded = EncodeAuditRecord(record);
-  SIMKMS_RETURN_IF_ERROR(
-      FromRocks(batch.Put(cf(kAudit), U64Key(record.seq), ToSlice(encoded)), ctx + ": batch put audit"));
+  txn.Put(kAudit, U64Key(record.seq), Chars(encoded));
   seq = record.seq;
   hash = AuditHash(encoded);
   return OkStatus();
@@ -127,114 +133,37 @@ void Store::Rep::WriterLoop() {
 }
 
 void Store::Rep::RunGroup(std::vector<Submission>& group) {
-  struct Outcome {
-    Status status;
-    uint64_t seq = 0;
-  };
-  std::vector<Outcome> outcomes(group.size());
+  std::vector<Outcome> outcomes;
   std::size_t taken = group.size();
   {
-    std::lock_guard<std::mutex> lock(commit_mu);
-    bool any_commit = false;
-    for (const Submission& s : group) any_commit = any_commit || s.writes != nullptr;
-    // Retries a failed checkpoint write / reconciles after Open; refuses only the
-    // audited submissions (counters carry no audit record, as before group commit).
-    Status head = any_commit ? SyncHeadLocked() : OkStatus();
-    if (head.ok() && any_commit) head = MaybeCloseEpochLocked();
-
-    rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-    uint64_t seq = head_seq;
-    Bytes hash = head_hash;
-    bool any_ok = false;
-    bool any_audited = false;
-    uint64_t group_audited = 0;
-    const bool fs = mac.forward_secure();
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      if (i > 0 && batch.GetWriteBatch()->GetDataSize() >= kMaxGroupBytes) {
-        taken = i;  // the rest goes back to the head of the queue, in order
+    std::unique_lock<std::mutex> lock(commit_mu);
+    const auto start = std::chrono::steady_clock::now();
+    const auto deadline = start + std::chrono::milliseconds(options.commit_retry_timeout_ms);
+    auto pause = kFirstRetryPause;
+    for (uint64_t attempt = 1;; ++attempt) {
+      outcomes.assign(group.size(), Outcome{});
+      taken = group.size();
+      const Status not_written = RunGroupOnceLocked(group, outcomes, taken);
+      if (not_written.ok()) break;
+      if (std::chrono::steady_clock::now() + pause > deadline) {
+        // Nothing of the group was written and no state changed: the submissions the
+        // last attempt would have written fail; the refused ones keep their refusal.
+        const Status give_up(StatusCode::kUnavailable,
+                             "commit group not written after " + std::to_string(attempt) + " attempt(s) in " +
+                                 std::to_string(options.commit_retry_timeout_ms) +
+                                 " ms (commit_retry_timeout_ms): " + not_written.message());
+        for (std::size_t i = 0; i < taken; ++i) {
+          if (outcomes[i].status.ok()) outcomes[i] = Outcome{give_up, 0};
+        }
         break;
       }
-      Submission& s = group[i];
-      if (s.writes != nullptr && !head.ok()) {
-        outcomes[i].status = head.WithContext("commit '" + s.event->event + "'");
-        continue;
-      }
-      if (s.writes != nullptr && fs && group_audited > 0 && epoch_records + group_audited >= options.audit_epoch_max_records) {
-        taken = i;  // the epoch is full: the next group closes it first
-        break;
-      }
-      if (s.writes != nullptr) {
-        const bool restart = s.event->event == kAuditChainRestartEvent;
-        if (s.event->event == kAuditEpochCloseEvent || (restart && !restart_needed)) {
-          outcomes[i].status = InvalidArgumentError("commit: audit event '" + s.event->event +
-                                                    "' is written by the store or the restore ceremony only");
-          continue;
-        }
-        if (restart_needed && !restart) {
-          outcomes[i].status = FailedPreconditionError(
-              "commit '" + s.event->event + "': the token's audit epoch seed starts at epoch " +
-              std::to_string(head_epoch) + ", past the chain head: the restore ceremony's " +
-              kAuditChainRestartEvent + " record must come first");
-          continue;
-        }
-      }
-      // Per-submission all-or-nothing: a failed submission is rolled back out of the
-      // batch; later submissions validate against the batch as the earlier left it.
-      batch.SetSavePoint();
-      Status st = s.writes != nullptr ? ApplyCommitLocked(*s.writes, *s.event, batch, seq, hash)
-                                      : ApplyCountersLocked(s.counters, batch);
-      if (st.ok()) {
-        st = FromRocks(batch.PopSavePoint(), "group commit: pop save point");
-      } else {
-        Status rb = FromRocks(batch.RollbackToSavePoint(), "group commit: roll back a refused submission");
-        if (!rb.ok()) {
-          // Cannot separate this submission from the batch: fail the whole group.
-          for (std::size_t j = 0; j < taken; ++j) outcomes[j].status = rb;
-          any_ok = false;
-          break;
-        }
-      }
-      if (st.ok() && s.writes != nullptr) {
-        outcomes[i].seq = seq;
-        any_audited = true;
-        ++group_audited;
-        if (s.event->event == kAuditChainRestartEvent) restart_needed = false;
-      }
-      any_ok = any_ok || st.ok();
-      outcomes[i].status = std::move(st);
-    }
-
-    if (any_ok) {
-      rocksdb::WriteOptions wo;
-      wo.sync = true;
-      rocksdb::Status ws = db->Write(wo, batch.GetWriteBatch());
-      if (!ws.ok()) {
-        // The batch may or may not have reached the WAL: reload the head next time.
-        head_synced = false;
-        const Status err = FromRocks(ws, "write batch of a commit group (audit records " +
-                                             std::to_string(head_seq + 1) + ".." + std::to_string(seq) + ")");
-        for (std::size_t i = 0; i < taken; ++i) {
-          if (outcomes[i].status.ok()) outcomes[i].status = err;
-        }
-      } else {
-        head_seq = seq;
-        head_hash = hash;
-        for (std::size_t i = 0; i < taken; ++i) {
-          if (outcomes[i].status.ok() && group[i].writes != nullptr) NotePurgeLocked(*group[i].writes);
-        }
-        if (fs && group_audited > 0) {
-          if (epoch_records == 0) epoch_opened_ms = NowMs();
-          epoch_records += group_audited;
-          SetCloseDeadlineLocked();
-        }
-        if (any_audited) {
-          // The batch is durable: a checkpoint failure no longer undoes the commits (see store.h).
-          Status cs = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
-          checkpoint_pending = !cs.ok();
-          checkpoint_status =
-              cs.ok() ? OkStatus() : cs.WithContext("write audit checkpoint for record " + std::to_string(head_seq));
-        }
-      }
+      // commit_mu is released while waiting, so that readers that take it
+      // (VerifyAudit, CheckpointHealth) are not held up by an unreachable DB. Only
+      // this thread changes what it guards.
+      lock.unlock();
+      std::this_thread::sleep_for(pause);
+      lock.lock();
+      pause = std::min(pause * 2, kMaxRetryPause);
     }
     stat_groups.fetch_add(1, std::memory_order_relaxed);
     stat_submissions.fetch_add(taken, std::memory_order_relaxed);
@@ -246,6 +175,116 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
   // Completions run outside commit_mu, so a `done` may read (CheckpointHealth, getters).
   for (std::size_t i = 0; i < taken; ++i) group[i].done(std::move(outcomes[i].status), outcomes[i].seq);
   group.resize(taken);
+}
+
+Status Store::Rep::RunGroupOnceLocked(const std::vector<Submission>& group, std::vector<Outcome>& outcomes,
+                                      std::size_t& taken) {
+  bool any_commit = false;
+  for (const Submission& s : group) any_commit = any_commit || s.writes != nullptr;
+  // Retries a failed checkpoint write / reconciles after Open; refuses only the
+  // audited submissions (counters carry no audit record, as before group commit).
+  Status head = any_commit ? SyncHeadLocked() : OkStatus();
+  if (head.ok() && any_commit) head = MaybeCloseEpochLocked();
+
+  auto begun = BeginTransaction("group commit");
+  if (!begun.ok()) {
+    if (CommitNotWritten(begun.status())) return begun.status();
+    for (std::size_t i = 0; i < taken; ++i) outcomes[i].status = begun.status();
+    return OkStatus();
+  }
+  KvTransaction& txn = **begun;
+  // Everything below stays local until the transaction is durable: a group that is
+  // refused, not written, or run again leaves no trace in Rep.
+  uint64_t seq = head_seq;
+  Bytes hash = head_hash;
+  bool restart_pending = restart_needed;
+  bool any_ok = false;
+  bool any_audited = false;
+  uint64_t group_audited = 0;
+  const bool fs = mac.forward_secure();
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    if (i > 0 && txn.DataSize() >= kMaxGroupBytes) {
+      taken = i;  // the rest goes back to the head of the queue, in order
+      break;
+    }
+    const Submission& s = group[i];
+    if (s.writes != nullptr && !head.ok()) {
+      outcomes[i].status = head.WithContext("commit '" + s.event->event + "'");
+      continue;
+    }
+    if (s.writes != nullptr && fs && group_audited > 0 &&
+        epoch_records + group_audited >= options.audit_epoch_max_records) {
+      taken = i;  // the epoch is full: the next group closes it first
+      break;
+    }
+    if (s.writes != nullptr) {
+      const bool restart = s.event->event == kAuditChainRestartEvent;
+      if (s.event->event == kAuditEpochCloseEvent || (restart && !restart_pending)) {
+        outcomes[i].status = InvalidArgumentError("commit: audit event '" + s.event->event +
+                                                  "' is written by the store or the restore ceremony only");
+        continue;
+      }
+      if (restart_pending && !restart) {
+        outcomes[i].status = FailedPreconditionError(
+            "commit '" + s.event->event + "': the token's audit epoch seed starts at epoch " +
+            std::to_string(head_epoch) + ", past the chain head: the restore ceremony's " + kAuditChainRestartEvent +
+            " record must come first");
+        continue;
+      }
+    }
+    // Per-submission all-or-nothing: a refused submission is rolled back out of the
+    // transaction; later submissions validate against it as the earlier left it.
+    txn.SetSavePoint();
+    Status st = s.writes != nullptr ? ApplyCommitLocked(*s.writes, *s.event, txn, seq, hash)
+                                    : ApplyCountersLocked(s.counters, txn);
+    if (st.ok()) {
+      txn.PopSavePoint();
+    } else {
+      txn.RollbackToSavePoint();
+    }
+    if (st.ok() && s.writes != nullptr) {
+      outcomes[i].seq = seq;
+      any_audited = true;
+      ++group_audited;
+      if (s.event->event == kAuditChainRestartEvent) restart_pending = false;
+    }
+    any_ok = any_ok || st.ok();
+    outcomes[i].status = std::move(st);
+  }
+  if (!any_ok) return OkStatus();  // nothing to write; the transaction is abandoned
+
+  const Status ws = txn.Commit();
+  if (CommitNotWritten(ws)) return ws;  // run again (RunGroup)
+  if (!ws.ok()) {
+    // The transaction may or may not have been applied: reload the head next time.
+    head_synced = false;
+    const Status err = ws.WithContext("commit group (audit records " + std::to_string(head_seq + 1) + ".." +
+                                      std::to_string(seq) + ")");
+    for (std::size_t i = 0; i < taken; ++i) {
+      if (outcomes[i].status.ok()) outcomes[i] = Outcome{err, 0};
+    }
+    return OkStatus();
+  }
+  // Durable: now, and only now, the in-memory state follows.
+  head_seq = seq;
+  head_hash = hash;
+  restart_needed = restart_pending;
+  for (std::size_t i = 0; i < taken; ++i) {
+    if (outcomes[i].status.ok() && group[i].writes != nullptr) NotePurgeLocked(*group[i].writes);
+  }
+  if (fs && group_audited > 0) {
+    if (epoch_records == 0) epoch_opened_ms = NowMs();
+    epoch_records += group_audited;
+    SetCloseDeadlineLocked();
+  }
+  if (any_audited) {
+    // The transaction is durable: a checkpoint failure no longer undoes the commits (see store.h).
+    Status cs = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
+    checkpoint_pending = !cs.ok();
+    checkpoint_status =
+        cs.ok() ? OkStatus() : cs.WithContext("write audit checkpoint for record " + std::to_string(head_seq));
+  }
+  return OkStatus();
 }
 
 void Store::Rep::StopWriter() {

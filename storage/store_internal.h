@@ -1,6 +1,7 @@
-// INTERNAL to simkms_storage: what the parts of Store share (store_*.cc): the column
-// families, the key and status conversions to and from RocksDB, and Store::Rep, the
-// state behind the Store. Not included by store.h: that header stays free of RocksDB.
+// INTERNAL to simkms_storage: what the parts of Store share (store_*.cc): key
+// encodings, read helpers over the KvEngine seam (kv_engine.h), and Store::Rep, the
+// state behind the Store. Knows no database: the engine behind Rep::engine is RocksDB
+// (rocksdb_engine.h) or PostgreSQL.
 #pragma once
 
 #include <atomic>
@@ -20,49 +21,22 @@
 #include <utility>
 #include <vector>
 
-#include <rocksdb/db.h>
-#include <rocksdb/iterator.h>
-#include <rocksdb/options.h>
-#include <rocksdb/snapshot.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
-
 #include "base/bytes.h"
 #include "base/status.h"
+#include "storage/kv_engine.h"
 #include "storage/record_seal_internal.h"
 #include "storage/store.h"
 #include "storage/tlv.h"
 
 namespace simkms::storage {
 
-// Column families, in the order of the handles in Rep (index 0 is RocksDB's default).
-enum Cf : std::size_t {
-  kDefault = 0,
-  kVers,
-  kRanges,
-  kImsiRanges,
-  kSubscribers,
-  kIccidIndex,
-  kWrappedKeys,
-  kAudit,
-  kMeta,
-  kNumCfs,
-};
-
-// The names of the column families, indexed by Cf.
-const std::vector<std::string>& AllCfNames();
-
-// A RocksDB status as a Status: I/O errors Unavailable, corruption DataLoss, with context.
-Status FromRocks(const rocksdb::Status& s, std::string_view context);
-
 // Keys of the vers (U32Key), ranges, imsi_ranges and audit (U64Key) families: big-endian,
-// so that RocksDB's byte order is numeric order.
+// so that the engines' byte order is numeric order.
 std::string U32Key(uint32_t v);
 std::string U64Key(uint64_t v);
-bool ParseU64Key(const rocksdb::Slice& key, uint64_t& out);  // false unless 8 bytes
+bool ParseU64Key(std::string_view key, uint64_t& out);  // false unless 8 bytes
 
-ByteView View(const rocksdb::Slice& s);
-ByteView View(const std::string& s);
-rocksdb::Slice ToSlice(ByteView b);
+std::string_view Chars(ByteView b);  // the same bytes as a key or value for the engine (AsBytes' inverse)
 
 // A key for an error message: as is if printable ASCII, else hex.
 std::string Printable(std::string_view key);
@@ -77,33 +51,32 @@ StatusOr<R> DecodeAt(StatusOr<R> (*decode)(ByteView), ByteView value, std::strin
   return r;
 }
 
-// Releases a RocksDB snapshot on scope exit.
-class SnapshotGuard {
- public:
-  explicit SnapshotGuard(rocksdb::DB* db) : db_(db), snap_(db->GetSnapshot()) {}
-  ~SnapshotGuard() {
-    if (snap_ != nullptr) db_->ReleaseSnapshot(snap_);
-  }
-  SnapshotGuard(const SnapshotGuard&) = delete;
-  SnapshotGuard& operator=(const SnapshotGuard&) = delete;
-  rocksdb::ReadOptions Options() const {
-    rocksdb::ReadOptions ro;
-    ro.snapshot = snap_;
-    return ro;
-  }
+// A point read from a KvEngine, KvView or KvTransaction, the family and key in its error.
+template <typename Source>
+StatusOr<std::optional<std::string>> ReadKey(Source& from, Cf c, std::string_view key) {
+  auto r = from.Get(c, key);
+  if (!r.ok()) return r.status().WithContext("read " + AllCfNames()[c] + "/" + Printable(key));
+  return r;
+}
 
- private:
-  rocksdb::DB* db_;
-  const rocksdb::Snapshot* snap_;
-};
+// The engine's word that a transaction wrote nothing and may run again (kv_engine.h:
+// Aborted or Unavailable from BeginTransaction or Commit). Any other Commit error
+// leaves the outcome unknown.
+inline bool CommitNotWritten(const Status& s) {
+  return s.code() == StatusCode::kAborted || s.code() == StatusCode::kUnavailable;
+}
+
+// An iterator's error, if any, with context.
+inline Status ScanStatus(const KvIterator& it, std::string_view what) {
+  return it.status().WithContext(what);
+}
 
 struct Store::Rep {
-  Rep(AuditMac& m, AuditCheckpointStore& c) : mac(m), checkpoints(c) {}
+  Rep(std::unique_ptr<KvEngine> e, AuditMac& m, AuditCheckpointStore& c)
+      : engine(std::move(e)), mac(m), checkpoints(c) {}
 
-  // Destruction order matters: handles (declared after db) are destroyed first.
-  // Deleting a handle is what DB::DestroyColumnFamilyHandle does for these handles.
-  std::unique_ptr<rocksdb::DB> db;
-  std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> handles;
+  // Outlives the writer and purge threads (stopped by ~Rep, before members go).
+  std::unique_ptr<KvEngine> engine;
   AuditMac& mac;
   AuditCheckpointStore& checkpoints;
   bool read_only = false;
@@ -161,26 +134,18 @@ struct Store::Rep {
     StopPurger();
   }
 
-  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles[c].get(); }
-
-  // Point read. nullopt if absent.
-  StatusOr<std::optional<std::string>> Get(const rocksdb::ReadOptions& ro, Cf c, std::string_view key) const {
-    std::string value;
-    rocksdb::Status s = db->Get(ro, cf(c), rocksdb::Slice(key.data(), key.size()), &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "read " + AllCfNames()[c] + "/" + Printable(key));
-    return std::optional<std::string>(std::move(value));
+  // A consistent view for a getter that reads several keys or scans.
+  StatusOr<std::unique_ptr<KvView>> Snapshot() const {
+    auto view = engine->Snapshot();
+    if (!view.ok()) return view.status().WithContext("read snapshot of " + engine->Describe());
+    return view;
   }
 
-  // Reads through the pending batch, then the DB (commit path only).
-  StatusOr<std::optional<std::string>> GetPending(rocksdb::WriteBatchWithIndex& batch, Cf c,
-                                                  std::string_view key) const {
-    std::string value;
-    rocksdb::Status s =
-        batch.GetFromBatchAndDB(db.get(), rocksdb::ReadOptions(), cf(c), rocksdb::Slice(key.data(), key.size()), &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "read " + AllCfNames()[c] + "/" + Printable(key));
-    return std::optional<std::string>(std::move(value));
+  // The writer's transaction (under commit_mu), `what` in its error.
+  StatusOr<std::unique_ptr<KvTransaction>> BeginTransaction(std::string_view what) const {
+    auto txn = engine->BeginTransaction();
+    if (!txn.ok()) return txn.status().WithContext(std::string(what) + ": begin a transaction on " + engine->Describe());
+    return txn;
   }
 
   // A stored record of column family c under key: its MAC checked (record_mac.h),
@@ -200,26 +165,18 @@ struct Store::Rep {
     return SealRecord(*record_mac, AllCfNames()[c], key, std::move(encoding));
   }
 
-  std::unique_ptr<rocksdb::Iterator> Iter(const rocksdb::ReadOptions& ro, Cf c) const {
-    return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, cf(c)));
-  }
-
   // Every record of column family c, each checked and decoded as by Decode.
   template <typename R>
   StatusOr<std::vector<R>> ListAll(Cf c, StatusOr<R> (*decode)(ByteView), const char* what) const {
     std::vector<R> out;
-    auto it = Iter(rocksdb::ReadOptions(), c);
+    SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, Snapshot());
+    auto it = view->NewIterator(c);
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      SIMKMS_ASSIGN_OR_RETURN(R r, Decode(decode, c, it->key().ToStringView(), View(it->value())));
+      SIMKMS_ASSIGN_OR_RETURN(R r, Decode(decode, c, it->key(), AsBytes(it->value())));
       out.push_back(std::move(r));
     }
-    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), what));
+    SIMKMS_RETURN_IF_ERROR(ScanStatus(*it, what));
     return out;
-  }
-
-  std::unique_ptr<rocksdb::Iterator> PendingIter(rocksdb::WriteBatchWithIndex& batch, Cf c) const {
-    return std::unique_ptr<rocksdb::Iterator>(
-        batch.NewIteratorWithBase(cf(c), db->NewIterator(rocksdb::ReadOptions(), cf(c))));
   }
 
   // The newest audit record: {seq, hash, value}; seq 0 for an empty trail.
@@ -228,18 +185,18 @@ struct Store::Rep {
     Bytes hash = Bytes(kAuditHashSize, 0);
     std::string value;
   };
-  StatusOr<Head> LoadHead(const rocksdb::ReadOptions& ro) const {
+  StatusOr<Head> LoadHead(KvView& view) const {
     Head head;
-    auto it = Iter(ro, kAudit);
+    auto it = view.NewIterator(kAudit);
     it->SeekToLast();
     if (it->Valid()) {
       if (!ParseU64Key(it->key(), head.seq)) {
-        return DataLossError("audit: newest key 0x" + ToHex(View(it->key())) + " is not an 8-byte sequence number");
+        return DataLossError("audit: newest key 0x" + ToHex(AsBytes(it->key())) + " is not an 8-byte sequence number");
       }
-      head.value = it->value().ToString();
-      head.hash = AuditHash(View(head.value));
+      head.value = std::string(it->value());
+      head.hash = AuditHash(AsBytes(head.value));
     }
-    SIMKMS_RETURN_IF_ERROR(FromRocks(it->status(), "audit: seek to newest record"));
+    SIMKMS_RETURN_IF_ERROR(ScanStatus(*it, "audit: seek to newest record"));
     return head;
   }
 
@@ -250,22 +207,30 @@ struct Store::Rep {
   Status MaybeCloseEpochLocked();
   bool EpochDueLocked(int64_t now_ms) const;
   void SetCloseDeadlineLocked();
-  Status ApplyCommitLocked(const WriteSet& writes, const AuditEvent& event, rocksdb::WriteBatchWithIndex& batch,
-                           uint64_t& seq, Bytes& hash);
-  Status ApplyCountersLocked(const std::vector<CounterUpdate>& updates, rocksdb::WriteBatchWithIndex& batch);
+  Status ApplyCommitLocked(const WriteSet& writes, const AuditEvent& event, KvTransaction& txn, uint64_t& seq,
+                           Bytes& hash);
+  Status ApplyCountersLocked(const std::vector<CounterUpdate>& updates, KvTransaction& txn);
   void Submit(Submission s);
   void WriterLoop();
   void RunEpochTimer();
   void RunGroup(std::vector<Submission>& group);
+  // What one submission of a group gets.
+  struct Outcome {
+    Status status;
+    uint64_t seq = 0;
+  };
+  // One attempt at a group's transaction. OK, or the engine's Aborted/Unavailable from
+  // BeginTransaction or Commit: nothing was written and no state of Rep changed, so
+  // RunGroup may run the group again.
+  Status RunGroupOnceLocked(const std::vector<Submission>& group, std::vector<Outcome>& outcomes, std::size_t& taken);
   void StopWriter();  // drains the queue (every submission completes), then joins
   void NotePurgeLocked(const WriteSet& writes);  // a committed set's deletions (under commit_mu)
   void PurgeLoop();
-  Status Purge(const std::map<Cf, std::pair<std::string, std::string>>& ranges);
   void StopPurger();  // purges what is pending, then joins
-  Status ApplyLocked(const WriteSet::Op& op, rocksdb::WriteBatchWithIndex& batch);
-  Status CheckRangeOverlapLocked(const RangeRecord& r, rocksdb::WriteBatchWithIndex& batch);
-  StatusOr<std::optional<RangeRecord>> FindPendingRangeById(std::string_view id, rocksdb::WriteBatchWithIndex& batch);
-  Status RequireVerLocked(uint32_t ver, std::string_view who, rocksdb::WriteBatchWithIndex& batch);
+  Status ApplyLocked(const WriteSet::Op& op, KvTransaction& txn);
+  Status CheckRangeOverlapLocked(const RangeRecord& r, KvTransaction& txn);
+  StatusOr<std::optional<RangeRecord>> FindPendingRangeById(std::string_view id, KvTransaction& txn);
+  Status RequireVerLocked(uint32_t ver, std::string_view who, KvTransaction& txn);
 };
 
 }  // namespace simkms::storage

@@ -1,12 +1,11 @@
 // Purge of deleted keys.
 //
-// A deleted key is gone from RocksDB's view at once, but its bytes stay in the
-// WAL file that logged them until every column family with data in that file
-// has been flushed, and in table files until a compaction drops the value
-// under its tombstone at the bottommost level. For a wrapped Ki_2 that is a
-// secret the docs say is gone once its subscriber is terminated, so a thread
-// of its own, every purge_interval, flushes all families and compacts the
-// deleted ranges (docs/storage-format.md, "Purge of deleted keys").
+// A deleted key is gone from the engine's view at once, but its bytes may stay in
+// the files that held it (RocksDB: the WAL file that logged it and table files until
+// a bottommost compaction; PostgreSQL: dead tuples until VACUUM). For a wrapped Ki_2
+// that is a secret the docs say is gone once its subscriber is terminated, so a thread
+// of its own, every purge_interval, asks the engine to purge the deleted key ranges
+// (KvEngine::Purge; docs/storage-format.md, "Purge of deleted keys").
 #include "storage/store.h"
 
 #include <algorithm>
@@ -15,10 +14,6 @@
 #include <string>
 #include <utility>
 #include <variant>
-#include <vector>
-
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
 
 #include "storage/store_internal.h"
 #include "storage/write_set_internal.h"
@@ -40,22 +35,6 @@ void Store::Rep::NotePurgeLocked(const WriteSet& writes) {
   }
 }
 
-Status Store::Rep::Purge(const std::map<Cf, std::pair<std::string, std::string>>& ranges) {
-  std::vector<rocksdb::ColumnFamilyHandle*> all;
-  for (const auto& h : handles) all.push_back(h.get());
-  rocksdb::FlushOptions fo;
-  fo.wait = true;
-  fo.allow_write_stall = true;
-  SIMKMS_RETURN_IF_ERROR(FromRocks(db->Flush(fo, all), "purge: flush"));
-  for (const auto& [c, range] : ranges) {
-    rocksdb::CompactRangeOptions co;
-    co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    const rocksdb::Slice first(range.first), last(range.second);
-    SIMKMS_RETURN_IF_ERROR(FromRocks(db->CompactRange(co, cf(c), &first, &last), "purge: compact"));
-  }
-  return OkStatus();
-}
-
 void Store::Rep::PurgeLoop() {
   std::unique_lock<std::mutex> lock(purge_mu);
   for (;;) {
@@ -67,7 +46,7 @@ void Store::Rep::PurgeLoop() {
     auto ranges = std::move(purge_ranges);
     purge_ranges.clear();
     lock.unlock();
-    const Status s = Purge(ranges);
+    const Status s = engine->Purge(ranges);
     lock.lock();
     if (s.ok()) {
       purges_completed.fetch_add(1, std::memory_order_relaxed);
