@@ -24,6 +24,7 @@ enum class StatusCode {
   kDataLoss,            // stored data is corrupt or was tampered with
   kResourceExhausted,   // a bound was reached (tries, cache, sizes)
   kUnavailable,         // a dependency (token, DB) cannot be reached now
+  kAborted,             // a transaction lost a conflict and wrote nothing: run it again
   kInternal,            // a bug or an unexpected library failure
 };
 
@@ -60,6 +61,7 @@ Status UnauthenticatedError(std::string message);
 Status DataLossError(std::string message);
 Status ResourceExhaustedError(std::string message);
 Status UnavailableError(std::string message);
+Status AbortedError(std::string message);
 Status InternalError(std::string message);
 
 // Either a value or a non-OK Status.
