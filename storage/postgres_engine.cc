@@ -271,8 +271,12 @@ class PostgresEngine final : public KvEngine {
       if (at_open) return FailedPreconditionError(m + "; every node needs its own node id)");
       return UnavailableError(m + ", or this node's previous session has not ended yet)");
     }
-    SIMKMS_RETURN_IF_ERROR(
-        c->Execute("INSERT INTO nodes (node, last_txn) VALUES (" + node + ", 0) ON CONFLICT (node) DO NOTHING"));
+    if (at_open) {
+      // Only at open: after a lost COMMIT this runs before the marker is read, and
+      // must not wait for a synchronous standby that is gone.
+      SIMKMS_RETURN_IF_ERROR(
+          c->Execute("INSERT INTO nodes (node, last_txn) VALUES (" + node + ", 0) ON CONFLICT (node) DO NOTHING"));
+    }
     writer_ = std::move(c);
     return OkStatus();
   }
