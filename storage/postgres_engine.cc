@@ -272,10 +272,13 @@ class PostgresEngine final : public KvEngine {
       return UnavailableError(m + ", or this node's previous session has not ended yet)");
     }
     if (at_open) {
-      // Only at open: after a lost COMMIT this runs before the marker is read, and
-      // must not wait for a synchronous standby that is gone.
-      SIMKMS_RETURN_IF_ERROR(
-          c->Execute("INSERT INTO nodes (node, last_txn) VALUES (" + node + ", 0) ON CONFLICT (node) DO NOTHING"));
+      // The node's marker row, once per node: a write only when it is missing (a
+      // write would wait for the synchronous standby).
+      SIMKMS_ASSIGN_OR_RETURN(PgResult marker, c->Query(sql_.MarkerRead()));
+      if (PQntuples(marker.get()) == 0) {
+        SIMKMS_RETURN_IF_ERROR(
+            c->Execute("INSERT INTO nodes (node, last_txn) VALUES (" + node + ", 0) ON CONFLICT (node) DO NOTHING"));
+      }
     }
     writer_ = std::move(c);
     return OkStatus();

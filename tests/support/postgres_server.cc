@@ -100,7 +100,7 @@ void PostgresServer::MakeTemplate(const std::string& dir) {
   std::ofstream(dir + "/ready") << "initdb done\n";
 }
 
-std::unique_ptr<PostgresServer> PostgresServer::Start() {
+std::unique_ptr<PostgresServer> PostgresServer::Start(const std::string& extra_conf) {
   std::unique_ptr<PostgresServer> s(new PostgresServer());
   GiveToServerUser(s->dir_.path());
   s->data_ = (s->dir_ / "data").string();
@@ -115,7 +115,7 @@ std::unique_ptr<PostgresServer> PostgresServer::Start() {
   s->Configure("port = " + std::to_string(s->port_) +
                "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
                "fsync = off\nshared_buffers = 16MB\nmax_connections = 40\nmax_wal_senders = 4\n"
-               "synchronous_commit = on\n");
+               "synchronous_commit = on\n" + extra_conf);
   s->StartServer();
   return s;
 }
@@ -154,11 +154,18 @@ void PostgresServer::StartServer() {
   ProcessResult r = RunProcess(AsServerUser("pg_ctl", {"-D", data_, "-l", log, "-w", "-t", "60", "start"}));
   if (r.exit_code != 0) Die("pg_ctl start", r, log);
   running_ = true;
+  std::string stop;
+  for (const std::string& a : AsServerUser("pg_ctl", {"-D", data_, "-m", "immediate", "-w", "stop"})) stop += " " + a;
+  watchdog_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{"/bin/sh", "-c",
+                               "while [ -d /proc/" + std::to_string(getpid()) + " ]; do sleep 1; done;" + stop},
+      std::vector<std::pair<std::string, std::string>>{}, (dir_ / "watchdog.log").string());
 }
 
 PostgresServer::~PostgresServer() { Kill(); }
 
 void PostgresServer::Kill() {
+  watchdog_.reset();
   if (!running_) return;
   RunProcess(AsServerUser("pg_ctl", {"-D", data_, "-m", "immediate", "-w", "stop"}));
   running_ = false;

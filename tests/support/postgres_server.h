@@ -17,14 +17,16 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
 
 namespace simkms::testing {
 
 class PostgresServer {
  public:
-  // A primary. Aborts the test binary (with the server's log) if it cannot start.
-  static std::unique_ptr<PostgresServer> Start();
+  // A primary, with `extra_conf` lines in its postgresql.conf. Aborts the test binary
+  // (with the server's log) if it cannot start.
+  static std::unique_ptr<PostgresServer> Start(const std::string& extra_conf = "");
   // A streaming standby of `primary` (pg_basebackup -R) under application_name
   // `name`, made the primary's synchronous standby (synchronous_standby_names,
   // synchronous_commit=on); returns once pg_stat_replication shows it in sync.
@@ -62,6 +64,8 @@ class PostgresServer {
   std::string data_;
   uint16_t port_ = 0;
   bool running_ = false;
+  // Stops the server if the test process dies without running the destructor.
+  std::unique_ptr<BackgroundProcess> watchdog_;
 };
 
 // "postgresql://postgres@127.0.0.1:P1,127.0.0.1:P2/postgres?target_session_attrs=read-write&connect_timeout=5".
