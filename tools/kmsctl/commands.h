@@ -120,4 +120,11 @@ Status RunStatus(const GlobalOptions& g, std::ostream& out);
 // Every token object against kms/token_policy.h; FailedPrecondition on any difference.
 Status RunTokenCheck(const GlobalOptions& g, bool ceremony, std::ostream& out);
 
+// `db migrate`: applies the PostgreSQL schema migrations this build has and the
+// database lacks (idempotent), then prints the schema status. `db` is a libpq
+// connection string (URI or key=value).
+Status RunDbMigrate(const GlobalOptions& g, const std::string& db, std::ostream& out);
+// `db status`: the applied migrations and whether the database is at this build's version.
+Status RunDbStatus(const GlobalOptions& g, const std::string& db, std::ostream& out);
+
 }  // namespace simkms::kmsctl

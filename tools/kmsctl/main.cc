@@ -160,6 +160,14 @@ int main(int argc, char** argv) {
 
   app.add_subcommand("status", "token KCVs and registry counts");
 
+  CLI::App* db_cmd = app.add_subcommand("db", "the PostgreSQL database of a cluster: schema migrations");
+  db_cmd->require_subcommand(1);
+  std::string db_uri;
+  CLI::App* migrate_cmd = db_cmd->add_subcommand("migrate", "apply the schema migrations the database lacks");
+  migrate_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")->required();
+  CLI::App* db_status_cmd = db_cmd->add_subcommand("status", "the schema version and the applied migrations");
+  db_status_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")->required();
+
   CLI::App* token_cmd = app.add_subcommand("token", "the token's objects");
   token_cmd->require_subcommand(1);
   bool check_ceremony = false;
@@ -236,7 +244,10 @@ int main(int argc, char** argv) {
     std::cerr << "kmsctl: this command runs offline only (stop kmsd, or omit --admin-socket)\n";
     return 2;
   }
-  if (init_cmd->parsed()) {
+  if (db_cmd->parsed()) {
+    what = migrate_cmd->parsed() ? "db migrate" : "db status";
+    status = migrate_cmd->parsed() ? RunDbMigrate(g, db_uri, out) : RunDbStatus(g, db_uri, out);
+  } else if (init_cmd->parsed()) {
     what = "init";
     status = RunInit(g, init, out);
   } else if (restore_cmd->parsed()) {
