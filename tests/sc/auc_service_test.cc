@@ -689,6 +689,104 @@ TEST_F(AucClusterTest, AnAutsOnOneNodeMakesTheOtherNodesBlockUnusable) {
   ExpectChipTakes(chip_sqn, from_a);
 }
 
+// Requests started without waiting for the disk (the daemon's path) on both
+// nodes: those served from a block whose write is still in flight wait for
+// it, and every vector is released only once its SEQ is durable.
+TEST_F(AucClusterTest, VectorsFromABlockAreReleasedOnlyOnceItIsDurable) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const SecretBytes key = MakeChip(kFirstImsi).base_key;
+  constexpr int kRequests = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<AucService::Job> reposted;
+  std::vector<uint64_t> sqns;
+  int answered = 0;
+  const uint64_t writes_before = Writes();
+  for (int i = 0; i < kRequests; ++i) {
+    Node& node = i % 4 == 3 ? b_ : a_;
+    node.auc->SendAuthInfoAsync(
+        s(), {kFirstImsi, 2, static_cast<uint8_t>(node.slice.first + 1), std::nullopt, std::nullopt},
+        [&](AucService::Job job) {
+          std::lock_guard lock(mu);
+          reposted.push_back(std::move(job));
+          cv.notify_one();
+        },
+        [&](StatusOr<AucService::Vectors> vectors) {
+          EXPECT_OK(vectors);
+          std::vector<uint64_t> got;
+          if (vectors.ok()) {
+            const uint64_t durable = Unwrap(store_->GetSubscriber(kFirstImsi)).sqn;
+            for (const kms::AuthVector& v : *vectors) {
+              got.push_back(ChipSqn(key, v));
+              EXPECT_GE(durable >> 5, got.back() >> 5) << "a vector released before its block was durable";
+            }
+          }
+          std::lock_guard lock(mu);
+          sqns.insert(sqns.end(), got.begin(), got.end());
+          ++answered;
+          cv.notify_one();
+        });
+  }
+  std::unique_lock lock(mu);
+  while (answered < kRequests) {
+    cv.wait(lock, [&] { return answered == kRequests || !reposted.empty(); });
+    while (!reposted.empty()) {
+      AucService::Job job = std::move(reposted.front());
+      reposted.pop_front();
+      lock.unlock();
+      job(s());
+      lock.lock();
+    }
+  }
+  EXPECT_EQ(std::set<uint64_t>(sqns.begin(), sqns.end()).size(), 2u * kRequests) << "an SQN handed out twice";
+  EXPECT_LE(Writes() - writes_before, 2u * kRequests / 16 + 4) << "not one write per block";
+  EXPECT_EQ(a_.auc->chains_in_flight() + b_.auc->chains_in_flight(), 0u);
+}
+
+// Two workers on each node ask for one subscriber at once, each as its own
+// peer: no SQN twice, each peer's SQNs increase, the durable SQN covers all.
+TEST_F(AucClusterTest, ConcurrentRequestsOnBothNodesNeverShareAnSqn) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const SecretBytes key = MakeChip(kFirstImsi).base_key;
+  constexpr int kWorkers = 4;
+  constexpr int kCalls = 20;
+  auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_.user_pin(), kWorkers));
+  std::vector<std::vector<StatusOr<AucService::Vectors>>> results(kWorkers);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      Node& node = w % 2 == 0 ? a_ : b_;
+      auto session = sessions->Acquire();
+      for (int i = 0; i < kCalls; ++i) {
+        results[w].push_back(node.auc->SendAuthInfo(
+            *session, {kFirstImsi, static_cast<unsigned>(1 + i % 5), static_cast<uint8_t>(node.slice.first + w),
+                       std::nullopt, std::nullopt}));
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  std::set<uint64_t> all;
+  std::size_t count = 0;
+  uint64_t highest = 0;
+  for (int w = 0; w < kWorkers; ++w) {
+    uint64_t previous = 0;
+    for (auto& result : results[w]) {
+      ASSERT_OK(result);
+      for (const kms::AuthVector& v : *result) {
+        const uint64_t sqn = ChipSqn(key, v);
+        EXPECT_GT(sqn >> 5, previous >> 5) << "worker " << w;
+        previous = sqn;
+        all.insert(sqn);
+        ++count;
+        highest = std::max(highest, sqn >> 5);
+      }
+    }
+  }
+  EXPECT_EQ(all.size(), count) << "an SQN handed out twice";
+  EXPECT_GE(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn >> 5, highest);
+  EXPECT_EQ(a_.auc->chains_in_flight() + b_.auc->chains_in_flight(), 0u);
+}
+
 // A request for an IND outside the node's slice is refused before anything is
 // computed or written: two nodes must never hand out the same IND.
 TEST_F(AucClusterTest, AnIndOutsideTheSliceIsRefused) {
