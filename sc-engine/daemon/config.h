@@ -71,6 +71,14 @@ struct Config {
   // explicit IND (0..31) per peer name, others get a stable hash of the name.
   unsigned gsup_idle_timeout_ms = 60000;
   std::map<std::string, unsigned> gsup_ind;
+  // A cluster's AuC (docs/gsup.md §9): the INDs this node hands out
+  // (gsup.ind_slice "first-last", disjoint between the nodes; the whole 0-31 on
+  // one appliance), the SEQs one SQN write reserves (gsup.sqn_block; 1: a write
+  // per request) and how many subscribers' unused block rests are kept.
+  unsigned gsup_ind_first = 0;
+  unsigned gsup_ind_last = 31;
+  unsigned gsup_sqn_block = 1;
+  std::size_t gsup_sqn_block_cache = 100000;
   // The peers the AuC serves (gsup.peers; gsup_peer_allowlist.h). An enabled auc
   // listener with no peers refuses to start unless gsup.allow_any_peer (a lab).
   std::vector<GsupPeerRule> gsup_peers;

@@ -168,7 +168,11 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->vault = std::make_unique<kms::Ki2Vault>(rep->keys.storage_kek, kek_kcv);
   rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
   rep->subscriber_keys = std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->ki2_cache);
-  rep->auc = std::make_unique<sc::AucService>(*rep->store, *rep->subscriber_keys);
+  rep->auc = std::make_unique<sc::AucService>(
+      *rep->store, *rep->subscriber_keys, kms::SystemClockMs,
+      sc::AucOptions{.ind_slice = {static_cast<uint8_t>(c.gsup_ind_first), static_cast<uint8_t>(c.gsup_ind_last)},
+                     .sqn_block = c.gsup_sqn_block,
+                     .max_cached_blocks = c.gsup_sqn_block_cache});
   rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
                                                         kms::SystemClockMs, PolicyLimits(c));
   rep->registries = std::make_unique<sc::RegistryService>(rep->keys, *rep->store, kms::SystemClockMs, PolicyLimits(c));
