@@ -42,7 +42,8 @@ std::vector<std::pair<std::string, std::string>> KcvDetails(const kms::KeyKcvs& 
   return {{"mk_kcv", ToHex(k.mk)},
           {"storage_kek_kcv", ToHex(k.storage_kek)},
           {"puk_key_kcv", ToHex(k.puk_encryption)},
-          {"op_key_kcv", ToHex(k.op_encryption)}};
+          {"op_key_kcv", ToHex(k.op_encryption)},
+          {"record_key_kcv", ToHex(k.record_mac)}};
 }
 
 // The auditor's seed export: both options or neither; the file is never overwritten.
