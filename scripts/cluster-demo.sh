@@ -128,10 +128,10 @@ for n in $(seq 1 $NODES); do
   "token": {"module": "$SOFTHSM_MODULE", "uri": "pkcs11:token=node$n", "pin_file": "$STATE/user.pin", "sessions": 2},
   "database": "$SIMKMS_DB",
   "node": $n,
-  // IND values $(((n - 1) * 32 / NODES))..$((n * 32 / NODES - 1)) of 32 are this node's; SEQ reserved 32 at a time (docs/gsup.md).
-  "auc": {"ind_slice": "$(((n - 1) * 32 / NODES))-$((n * 32 / NODES - 1))", "sqn_block": 32},
   "lock_memory": false,
-  "gsup": {"peers": [{"address": "127.0.0.1", "names": ["DEMO-MSC-*", "SIMKMS-GSUP"]}]},
+  // IND values $(((n - 1) * 32 / NODES))..$((n * 32 / NODES - 1)) of 32 are this node's; SEQs reserved 32 at a time (docs/gsup.md).
+  "gsup": {"peers": [{"address": "127.0.0.1", "names": ["DEMO-MSC-*", "SIMKMS-GSUP"]}],
+           "ind_slice": "$(((n - 1) * 32 / NODES))-$((n * 32 / NODES - 1))", "sqn_block": 32},
   "listeners": {
     "operator_api": {"address": "127.0.0.1", "port": ${API_PORTS[n]}, "roles": {"": "operator"}},
     "chip_channel": {"address": "127.0.0.1", "port": ${CHIP_PORTS[n]}},

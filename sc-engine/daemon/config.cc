@@ -100,7 +100,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   SIMKMS_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, "configuration", /*allow_comments=*/true));
   if (!j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
   SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
-                                   {"token", "database", "tls", "listeners", "admin", "run_as", "lock_memory",
+                                   {"token", "database", "node", "tls", "listeners", "admin", "run_as", "lock_memory",
                                     "limits", "ki2_cache_size", "gsup", "audit"},
                                    "config"));
   Config c;
@@ -114,6 +114,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     SIMKMS_RETURN_IF_ERROR(Take(t, "io_threads", &c.io_threads, "token"));
   }
   SIMKMS_RETURN_IF_ERROR(Take(j, "database", &c.database, "config"));
+  SIMKMS_RETURN_IF_ERROR(Take(j, "node", &c.node, "config"));
   if (j.contains("tls")) {
     const Json& t = j["tls"];
     SIMKMS_RETURN_IF_ERROR(CheckKeys(t, {"ca", "cert", "key"}, "tls"));
@@ -246,6 +247,7 @@ Status CheckSafety(const Config& c) {
   CheckSecretFile(c.pin_file, "token.pin_file", problems);
   CheckReadable(c.module, "token.module", problems);
   if (c.database.empty()) problems.push_back("database is not set");
+  if (c.node < 1) problems.push_back("node must be >= 1");
   if (c.sessions == 0 || c.sessions > 64) problems.push_back("token.sessions must be 1..64");
   if (c.io_threads == 0 || c.io_threads > 64) problems.push_back("token.io_threads must be 1..64");
   if (c.max_message_bytes < 1024 || c.max_message_bytes > (1u << 20)) {

@@ -45,7 +45,11 @@ struct Config {
   // commits that wait together are grouped (docs/operations.md).
   unsigned sessions = 8;
   unsigned io_threads = 1;
+  // A RocksDB directory, or a cluster's PostgreSQL URI (postgresql://...,
+  // docs/operations.md "Cluster"), and this kmsd's node in the cluster: its own audit
+  // chain and writer lock in the shared database (1 on one appliance).
   std::string database;
+  uint32_t node = 1;
   std::string tls_ca;    // CA that issues client certificates
   std::string tls_cert;  // server certificate chain
   std::string tls_key;   // server private key (owner-only permissions)

@@ -146,8 +146,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
     rep->witness = std::make_unique<AuditWitnessSender>(target, rep->metrics);
     store_options.on_epoch_closed = [w = rep->witness.get()](const storage::AuditEpochHead& h) { w->Enqueue(h); };
   }
+  store_options.node = c.node;
   auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints, store_options);
-  if (!store.ok()) return store.status().WithContext("open database " + c.database);
+  if (!store.ok()) return store.status().WithContext("open database " + storage::Store::DescribeLocation(c.database));
   rep->store = std::move(store).value();
   // Every start is on the record; the first commit also checks the chain head
   // against the token's checkpoint (storage repairs a lag of one record left by

@@ -28,12 +28,6 @@ std::string ReadAll(const std::filesystem::path& p) {
   return s.str();
 }
 
-// A function of scripts/local-postgres.sh, the one mechanism the cluster demo, the
-// benchmarks and these tests use to run the PostgreSQL pair.
-ProcessResult LocalPostgres(const std::string& call) {
-  return RunProcess({"/bin/bash", "-c", ". '" + simkms::testing::SourceDir() + "/scripts/local-postgres.sh' && " + call});
-}
-
 }  // namespace
 
 ProcessResult ClusterFixture::Kmsctl(int n, std::vector<std::string> args) {
@@ -54,14 +48,9 @@ void ClusterFixture::SetUp() {
     ASSERT_EQ(r.exit_code, 0) << what << "\n" << r.err << r.out;
   };
   // The PostgreSQL pair, then the schema (kmsctl db migrate: the versioned migrations).
-  pg_dir_ = (token_.dir() / "pg").string();
-  pg_primary_port_ = FreePort();
-  pg_standby_port_ = FreePort();
-  ok(LocalPostgres("pg_pair_start '" + pg_dir_ + "' " + std::to_string(pg_primary_port_) + " " +
-                   std::to_string(pg_standby_port_)),
-     "start PostgreSQL");
-  db_uri_ = "postgresql://simkms@127.0.0.1:" + std::to_string(pg_primary_port_) + ",127.0.0.1:" +
-            std::to_string(pg_standby_port_) + "/simkms?target_session_attrs=read-write&connect_timeout=2";
+  primary_ = simkms::testing::PostgresServer::Start();
+  standby_ = simkms::testing::PostgresServer::StartStandby(*primary_, "standby1");
+  db_uri_ = simkms::testing::MultiHostConnInfo({primary_.get(), standby_.get()});
   ok(Kmsctl(1, {"db", "migrate"}), "kmsctl db migrate");
 
   // Node 1: the init ceremony, the VER, the manufacturer's range and K1 export.
@@ -123,12 +112,12 @@ void ClusterFixture::SetUp() {
         << n << "\", \"pin_file\": \"" << token_.pin_file().string() << "\", \"sessions\": 2},\n"
         << "  \"database\": \"" << db_uri_ << "\",\n"
         << "  \"node\": " << n << ",\n"
-        << "  \"auc\": {\"ind_slice\": \"" << first_ind << "-" << last_ind << "\", \"sqn_block\": 32},\n"
         << "  \"lock_memory\": false,\n"
         << "  \"admin\": {\"socket\": \"" << (token_.dir() / ("admin-node" + std::to_string(n) + ".sock")).string()
         << "\"},\n"
         << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
-        << "  \"gsup\": {\"peers\": [{\"address\": \"127.0.0.1/32\", \"names\": [\"*\"]}]},\n"
+        << "  \"gsup\": {\"peers\": [{\"address\": \"127.0.0.1/32\", \"names\": [\"*\"]}], \"ind_slice\": \""
+        << first_ind << "-" << last_ind << "\", \"sqn_block\": 32},\n"
         << "  \"listeners\": {\n"
         << "    \"operator_api\": {\"address\": \"127.0.0.1\", \"port\": " << nd.api_port
         << ", \"roles\": {\"\": \"operator\"}},\n"
@@ -159,15 +148,9 @@ void ClusterFixture::KillNode(int n) {
 
 std::string ClusterFixture::NodeLog(int n) const { return ReadAll(nodes_[static_cast<std::size_t>(n - 1)].log); }
 
-void ClusterFixture::KillPrimary() {
-  ProcessResult r = LocalPostgres("pg_kill '" + pg_dir_ + "' primary");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-}
+void ClusterFixture::KillPrimary() { primary_->Kill(); }
 
-void ClusterFixture::PromoteStandby() {
-  ProcessResult r = LocalPostgres("pg_promote '" + pg_dir_ + "' standby " + std::to_string(pg_standby_port_));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-}
+void ClusterFixture::PromoteStandby() { standby_->Promote(); }
 
 void ClusterFixture::TearDown() {
   for (int n = 1; n <= kNodes; ++n) {
@@ -177,7 +160,6 @@ void ClusterFixture::TearDown() {
       EXPECT_EQ(nd.kmsd->Wait(), 0) << NodeLog(n);
     }
   }
-  LocalPostgres("pg_pair_stop '" + pg_dir_ + "'");
 }
 
 HttpResult ClusterFixture::Http(int n, const std::string& method, const std::string& target, const std::string& body) {

@@ -1,6 +1,6 @@
 // A local simkms cluster for end-to-end tests (docs/operations.md "Cluster"): a
-// PostgreSQL 15 primary with a synchronous standby (scripts/local-postgres.sh, run
-// as an unprivileged user when the test runs as root), and three kmsd nodes, each
+// PostgreSQL 15 primary with a synchronous standby (tests/support/postgres_server.h,
+// run as an unprivileged user when the test runs as root), and three kmsd nodes, each
 // with its own SoftHSM token holding the same key material: the custodians' init
 // ceremony on node 1's token, their restore ceremony on the tokens of nodes 2 and 3
 // (KCVs compared), all through the real kmsctl. Everything on loopback, under the
@@ -16,6 +16,7 @@
 
 #include "sc-engine/protocol/chip_role.h"
 #include "tests/e2e/loopback_clients.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/softhsm_token.h"
 #include "tests/support/subprocess.h"
 
@@ -50,8 +51,7 @@ class ClusterFixture : public ::testing::Test {
   protocol::ChipProtocolState MakeChip(const std::string& imsi) const;
 
   simkms::testing::SoftHsmToken token_;
-  std::string pg_dir_;
-  uint16_t pg_primary_port_ = 0, pg_standby_port_ = 0;
+  std::unique_ptr<simkms::testing::PostgresServer> primary_, standby_;
   std::string db_uri_;
   std::array<Node, kNodes> nodes_;
   std::string mfr_key_pem_, k1_export_json_;

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "kms/ceremony.h"
+#include "storage/postgres_engine.h"
 #include "tools/kmsctl/commands.h"
 #include "tools/kmsctl/output.h"
 
@@ -31,6 +32,10 @@ GlobalOptions ForLabel(GlobalOptions g, const TokenInitArgs& t) {
 }
 
 Status RefuseUsedDatabase(const std::string& db) {
+  // A cluster's PostgreSQL database is shared: node 1's init ceremony starts its
+  // chain there, the other nodes join by the restore ceremony (docs/operations.md
+  // "Cluster"); the store refuses a node whose chain is not its token's.
+  if (storage::IsPostgresLocation(db)) return OkStatus();
   std::error_code ec;
   if (!db.empty() && std::filesystem::exists(db, ec) && !std::filesystem::is_empty(db, ec)) {
     return FailedPreconditionError("database " + db + " already exists: a ceremony starts with an empty one");
@@ -174,7 +179,10 @@ Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream&
   storage::AuditCheckpoint head{0, Bytes(storage::kAuditHashSize, 0)};
   uint64_t old_epoch = 0;
   uint64_t first_epoch = 0;
-  const bool restored_db = !g.db.empty() && std::filesystem::exists(g.db);
+  // A RocksDB directory copied from the old appliance, or a cluster's database (this
+  // node's chain: empty when the node joins, else the one it continues).
+  const bool restored_db =
+      !g.db.empty() && (storage::IsPostgresLocation(g.db) || std::filesystem::exists(g.db));
   if (restored_db) {
     storage::LinksOnlyAuditMac links_only;
     SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true, &links_only));

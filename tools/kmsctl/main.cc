@@ -64,7 +64,12 @@ int main(int argc, char** argv) {
       ->envname("SIMKMS_CEREMONY_PIN_FILE");
   app.add_option("--ceremony-pin-env", g.ceremony_pin_env,
                  "name of an environment variable holding the ceremony token's user PIN");
-  app.add_option("--db", g.db, "RocksDB directory")->envname("SIMKMS_DB");
+  app.add_option("--db", g.db, "the database: a RocksDB directory, or a cluster's PostgreSQL URI (postgresql://...)")
+      ->envname("SIMKMS_DB");
+  app.add_option("--node", g.node, "the cluster node this command acts for: its token's audit chain (PostgreSQL)")
+      ->envname("SIMKMS_NODE")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
   app.add_option("--actor", g.actor, "who is acting, for the audit trail")->capture_default_str();
   app.add_flag("--json", g.json, "JSON output for scripts");
   app.add_option("--admin-socket", g.admin_socket, "run the command through a running kmsd's admin socket")
@@ -164,9 +169,13 @@ int main(int argc, char** argv) {
   db_cmd->require_subcommand(1);
   std::string db_uri;
   CLI::App* migrate_cmd = db_cmd->add_subcommand("migrate", "apply the schema migrations the database lacks");
-  migrate_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")->required();
+  migrate_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")
+      ->envname("SIMKMS_DB")
+      ->required();
   CLI::App* db_status_cmd = db_cmd->add_subcommand("status", "the schema version and the applied migrations");
-  db_status_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")->required();
+  db_status_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")
+      ->envname("SIMKMS_DB")
+      ->required();
 
   CLI::App* token_cmd = app.add_subcommand("token", "the token's objects");
   token_cmd->require_subcommand(1);
