@@ -27,6 +27,8 @@ PACKAGES=(
   libosmocore-dev libosmo-gsup-client-dev   # tests/gsup, tests/e2e_gsup, ac-bench
   clang libclang-rt-14-dev   # scripts/run-fuzzers.sh (tests/fuzz)
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
+  libpq-dev   # the PostgreSQL engine of a cluster (storage/postgres_engine.cc)
+  postgresql-15   # the servers the tests start (tests/support/postgres_server.h), run as nobody under setpriv
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
