@@ -30,7 +30,9 @@ PACKAGES=(
   # The cluster's reference configuration (deploy/cluster/), checked with the real tools by
   # tests/deploy/cluster_deploy_test.cc: haproxy -c, three etcd members on loopback with etcdctl,
   # patroni --validate-config, the roles on a PostgreSQL 15 in a temporary directory.
-  haproxy etcd-server etcd-client patroni postgresql-15 postgresql-client-15
+  haproxy etcd-server etcd-client patroni postgresql-client-15
+  libpq-dev   # the PostgreSQL engine of a cluster (storage/postgres_engine.cc)
+  postgresql-15   # the servers the tests start (tests/support/postgres_server.h), run as nobody under setpriv
 )
 
 # Debian starts a service when its package is installed and enables it for every boot. The tests
