@@ -3,6 +3,8 @@
 #
 #   scripts/simkms.sh demo   install what is missing, build (release), run the demo
 #   scripts/simkms.sh test   install what is missing, build (ASan+UBSan), run the whole ctest suite
+#   scripts/simkms.sh cluster-demo   the lifecycle on three kmsd nodes over a PostgreSQL pair,
+#                            a node and the primary lost midway (scripts/cluster-demo.sh)
 #   scripts/simkms.sh build [release|asan]
 #
 # Installing is idempotent: only missing Debian packages are fetched (needs root
@@ -109,6 +111,11 @@ case "${1:-}" in
     build release
     SIMKMS_BIN="$ROOT/build/release" exec "$ROOT/scripts/demo.sh"
     ;;
+  cluster-demo)
+    install_packages
+    build release
+    SIMKMS_BIN="$ROOT/build/release" exec "$ROOT/scripts/cluster-demo.sh"
+    ;;
   test)
     install_packages
     run_tests
@@ -121,7 +128,7 @@ case "${1:-}" in
     install_packages
     ;;
   *)
-    echo "usage: $0 demo|test|build [release|asan]|install" >&2
+    echo "usage: $0 demo|cluster-demo|test|build [release|asan]|install" >&2
     exit 2
     ;;
 esac

@@ -347,25 +347,6 @@ TEST(ClusterDeploy, RuntimeRoleOnlyReadsAndWritesTheOwnersTables) {
 
 // ------------------------------------------------------------------- kmsd
 
-// The settings the cluster work adds (marked ISSUE-13-PENDING in the files):
-// taken out here so that kmsd's parser, which does not know them yet, reads
-// everything else. Remove each from this list when kmsd learns it.
-struct PendingSettings {
-  int node_id = 0;
-  int ind_first = 0;
-  int ind_count = 0;
-};
-
-PendingSettings TakePending(Json& j) {
-  PendingSettings p;
-  p.node_id = j.at("node_id").get<int>();
-  j.erase("node_id");
-  p.ind_first = j["gsup"]["ind_slice"].at("first").get<int>();
-  p.ind_count = j["gsup"]["ind_slice"].at("count").get<int>();
-  j["gsup"].erase("ind_slice");
-  return p;
-}
-
 TEST(ClusterDeploy, KmsdNodeConfigurationsAreValidAndDisjoint) {
   const std::string haproxy = ReadText(Deploy("haproxy/haproxy.cfg"));
   std::set<int> node_ids;
@@ -375,15 +356,15 @@ TEST(ClusterDeploy, KmsdNodeConfigurationsAreValidAndDisjoint) {
     SCOPED_TRACE("kmsd-" + std::to_string(node));
     const std::string text = ReadText(Deploy("kmsd/kmsd-" + std::to_string(node) + ".json"));
     ASSERT_OK_AND_ASSIGN(Json j, ParseStrictJson(text, "kmsd config", /*allow_comments=*/true));
-    const PendingSettings pending = TakePending(j);
     ASSERT_OK_AND_ASSIGN(daemon::Config config, daemon::ParseConfig(j.dump()));
 
-    EXPECT_EQ(pending.node_id, node);
-    node_ids.insert(pending.node_id);
-    // Disjoint IND slices inside IND's 5 bits (docs/gsup.md).
-    for (int ind = pending.ind_first; ind < pending.ind_first + pending.ind_count; ++ind) {
-      EXPECT_TRUE(ind >= 0 && ind <= 31) << ind;
-      EXPECT_TRUE(inds.insert(ind).second) << "IND " << ind << " is in two nodes' slices";
+    EXPECT_EQ(config.node, static_cast<uint32_t>(node));
+    node_ids.insert(static_cast<int>(config.node));
+    EXPECT_EQ(config.gsup_sqn_block, 32u);
+    // Disjoint IND slices inside IND's 5 bits (docs/gsup.md §9).
+    for (unsigned ind = config.gsup_ind_first; ind <= config.gsup_ind_last; ++ind) {
+      EXPECT_LE(ind, 31u);
+      EXPECT_TRUE(inds.insert(static_cast<int>(ind)).second) << "IND " << ind << " is in two nodes' slices";
     }
     databases.insert(config.database);
     ipa_names.insert(config.gsup_ipa_name);
