@@ -77,6 +77,7 @@ StatusOr<KeyKcvs> ReadKcvs(p11::Session& runtime, const ServiceKeys& keys, p11::
   SIMKMS_ASSIGN_OR_RETURN(k.storage_kek, TokenKcv(runtime, keys.storage_kek, "storage KEK"));
   SIMKMS_ASSIGN_OR_RETURN(k.puk_encryption, TokenKcv(runtime, keys.puk_encryption, "PUK key"));
   SIMKMS_ASSIGN_OR_RETURN(k.op_encryption, TokenKcv(runtime, keys.op_encryption, "OP key"));
+  SIMKMS_ASSIGN_OR_RETURN(k.record_mac, TokenKcv(runtime, keys.record_mac, "record key"));
   return k;
 }
 

@@ -36,8 +36,11 @@ struct BackupFile {
   static StatusOr<BackupFile> FromJson(const std::string& json);
 };
 
+// What custodians compare between the minutes and every token made from one
+// MK (the init, each restore, each node of a cluster): equal KCVs of the service
+// keys mean that what one token wrapped, sealed or MAC'd, another can open or check.
 struct KeyKcvs {
-  Bytes mk, storage_kek, puk_encryption, op_encryption;
+  Bytes mk, storage_kek, puk_encryption, op_encryption, record_mac;
 };
 // MK's KCV is read on the ceremony token when it is given, else left empty.
 StatusOr<KeyKcvs> ReadKcvs(p11::Session& runtime, const ServiceKeys& keys, p11::Session* ceremony = nullptr,

@@ -211,13 +211,14 @@ StatusOr<storage::RangeRecord> Registry::AssignRange(const std::string& manufact
   return record;
 }
 
-StatusOr<std::size_t> Registry::RederiveAllK1() {
+StatusOr<std::size_t> Registry::RederiveAllK1(std::vector<uint32_t>* moved_vers) {
   SIMKMS_RETURN_IF_ERROR(NeedCeremonyToken(ceremony_, "restoring K1"));
   SIMKMS_ASSIGN_OR_RETURN(auto vers, store_.ListVers());
   for (const storage::VerRecord& v : vers) {
     const Profile profile = FromStorage(v.profile);
     bool moved = false;
     SIMKMS_RETURN_IF_ERROR(ceremony_->EnsureK1(v.ver, profile, &moved).status());
+    if (moved && moved_vers != nullptr) moved_vers->push_back(v.ver);
     SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, ceremony_->K1Kcv(v.ver, profile));
     if (!ConstantTimeEquals(kcv, v.k1_kcv)) {
       return DataLossError("restored K1 of VER " + std::to_string(v.ver) + " has KCV " + ToHex(kcv) +

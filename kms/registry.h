@@ -85,9 +85,11 @@ class Registry {
                                              int mnc_digits, uint64_t count);
 
   // Moves the K1 of every VER in the store to the runtime token (after a restore
-  // onto fresh tokens) and checks each KCV against the VER record. Needs the
-  // ceremony token.
-  StatusOr<std::size_t> RederiveAllK1();
+  // onto fresh tokens, or on a cluster node for the VERs added on another node
+  // since: `kmsctl ver sync`) and checks each KCV against the VER record. Needs the
+  // ceremony token. The VERs whose K1 was missing and is now there go to
+  // *moved_vers (if given).
+  StatusOr<std::size_t> RederiveAllK1(std::vector<uint32_t>* moved_vers = nullptr);
 
  private:
   storage::AuditEvent Event(std::string name, std::string subject,

@@ -150,7 +150,7 @@ ok "two shares are not enough"
 kmsctl --json status > "$STATE/status-original.json"
 SIMKMS_TOKEN="pkcs11:token=simkms-restored" SIMKMS_CEREMONY_TOKEN="pkcs11:token=simkms-restored-ceremony" \
   SIMKMS_DB="$STATE/db-restored" kmsctl --json status > "$STATE/status-restored.json"
-for k in kcv.mk kcv.storage_kek kcv.puk_key kcv.op_key; do
+for k in kcv.mk kcv.storage_kek kcv.puk_key kcv.op_key kcv.record_key; do
   a=$(json_field "$STATE/status-original.json" "$k")
   b=$(json_field "$STATE/status-restored.json" "$k")
   [ -n "$a" ] && [ "$a" = "$b" ] || die "$k differs after restore: $a vs $b"

@@ -3,6 +3,8 @@
 #
 #   scripts/simkms.sh demo   install what is missing, build (release), run the demo
 #   scripts/simkms.sh test   install what is missing, build (ASan+UBSan), run the whole ctest suite
+#   scripts/simkms.sh cluster-demo   the lifecycle on three kmsd nodes over a PostgreSQL pair,
+#                            a node and the primary lost midway (scripts/cluster-demo.sh)
 #   scripts/simkms.sh build [release|asan]
 #
 # Installing is idempotent: only missing Debian packages are fetched (needs root
@@ -27,7 +29,19 @@ PACKAGES=(
   libosmocore-dev libosmo-gsup-client-dev   # tests/gsup, tests/e2e_gsup, ac-bench
   clang libclang-rt-14-dev   # scripts/run-fuzzers.sh (tests/fuzz)
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
+  # The cluster's reference configuration (deploy/cluster/), checked with the real tools by
+  # tests/deploy/cluster_deploy_test.cc: haproxy -c, three etcd members on loopback with etcdctl,
+  # patroni --validate-config, the roles on a PostgreSQL 15 in a temporary directory.
+  haproxy etcd-server etcd-client patroni postgresql-client-15
+  libpq-dev   # the PostgreSQL engine of a cluster (storage/postgres_engine.cc)
+  postgresql-15   # the servers the tests start (tests/support/postgres_server.h), run as nobody under setpriv
 )
+
+# Debian starts a service when its package is installed and enables it for every boot. The tests
+# need only the programs (they start their own servers in temporary directories, on free ports):
+# these would otherwise hold 2379 (etcd), 5432 (a "main" PostgreSQL cluster) and HAProxy's
+# default configuration on the machine that runs the tests.
+declare -A SERVICE_OF_PACKAGE=([etcd-server]=etcd [haproxy]=haproxy [patroni]=patroni [postgresql-15]=postgresql)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
@@ -45,7 +59,29 @@ install_packages() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # No service starts during the install: a policy-rc.d that answers 101 ("action forbidden",
+  # invoke-rc.d's interface) while apt runs, removed afterwards. One that is already there (a
+  # container's) is left as it is.
+  local policy=/usr/sbin/policy-rc.d made_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# scripts/simkms.sh: no service starts while it installs packages\nexit 101\n' \
+      | $sudo tee "$policy" > /dev/null
+    $sudo chmod 755 "$policy"
+    made_policy=1
+  fi
+  local status=0
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" || status=$?
+  if [ -n "$made_policy" ]; then $sudo rm -f "$policy"; fi
+  [ "$status" -eq 0 ] || exit "$status"
+  # Nor at the next boot: disable the services of the packages this run installed (only those:
+  # a PostgreSQL or HAProxy the machine already ran stays as it was).
+  for p in "${missing[@]}"; do
+    local service="${SERVICE_OF_PACKAGE[$p]:-}"
+    if [ -n "$service" ] && command -v systemctl > /dev/null; then
+      log "disabling $service (installed for the tests only)"
+      $sudo systemctl disable --quiet "$service" 2> /dev/null || true
+    fi
+  done
 }
 
 build() {
@@ -75,6 +111,11 @@ case "${1:-}" in
     build release
     SIMKMS_BIN="$ROOT/build/release" exec "$ROOT/scripts/demo.sh"
     ;;
+  cluster-demo)
+    install_packages
+    build release
+    SIMKMS_BIN="$ROOT/build/release" exec "$ROOT/scripts/cluster-demo.sh"
+    ;;
   test)
     install_packages
     run_tests
@@ -87,7 +128,7 @@ case "${1:-}" in
     install_packages
     ;;
   *)
-    echo "usage: $0 demo|test|build [release|asan]|install" >&2
+    echo "usage: $0 demo|cluster-demo|test|build [release|asan]|install" >&2
     exit 2
     ;;
 esac

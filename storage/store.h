@@ -125,15 +125,20 @@ struct StoreOptions {
   // that it wrote nothing (Aborted, Unavailable: see "RETRY" above) before the group's
   // submissions fail with Unavailable. 0: one attempt.
   unsigned commit_retry_timeout_ms = 30000;
+  // The kmsd node of a cluster this Store writes for (its own audit chain, its writer
+  // lock; docs/storage-format.md "PostgreSQL"). A RocksDB database has one node, 1.
+  uint32_t node = 1;
 };
 
 class Store {
  public:
-  // Opens or creates the RocksDB DB at `path` (rocksdb_engine.h). `mac` and
+  // Opens the database at `location`: a PostgreSQL URI (postgresql:// or postgres://,
+  // postgres_engine.h; options.node says which node's audit chain) or else the
+  // directory of a RocksDB DB, created if missing (rocksdb_engine.h). `mac` and
   // `checkpoints` are NOT owned and must outlive the Store. Errors: Unavailable (I/O, DB
-  // locked by another process), DataLoss (corrupt DB), FailedPrecondition (schema or
-  // column families from another version).
-  [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(const std::string& path, AuditMac& mac,
+  // locked by another process or node, server unreachable), DataLoss (corrupt DB),
+  // FailedPrecondition (schema or column families from another version).
+  [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(const std::string& location, AuditMac& mac,
                                                              AuditCheckpointStore& checkpoints,
                                                              const StoreOptions& options = {});
   // The same over an engine already open (RocksDB, PostgreSQL, or a wrapper of one:
@@ -143,6 +148,10 @@ class Store {
   [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(std::unique_ptr<KvEngine> engine, AuditMac& mac,
                                                              AuditCheckpointStore& checkpoints,
                                                              const StoreOptions& options = {});
+  // A location for messages and logs: a RocksDB path as is, a PostgreSQL URI without
+  // its password.
+  static std::string DescribeLocation(const std::string& location);
+
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

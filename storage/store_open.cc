@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "storage/postgres_connection.h"
+#include "storage/postgres_engine.h"
 #include "storage/rocksdb_engine.h"
 #include "storage/store_internal.h"
 
@@ -23,6 +25,7 @@ Status ValidateOptions(const StoreOptions& options) {
   if (options.audit_epoch_max_records < 1 || options.audit_epoch_max_seconds < 1) {
     return InvalidArgumentError("audit epoch bounds must be >= 1 record and >= 1 second");
   }
+  if (options.node < 1) return InvalidArgumentError("the node id must be >= 1");
   return OkStatus();
 }
 
@@ -36,16 +39,32 @@ const std::vector<std::string>& Store::ColumnFamilyNames() {
   return names;
 }
 
-StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path, AuditMac& mac,
+std::string Store::DescribeLocation(const std::string& location) {
+  return IsPostgresLocation(location) ? DescribeConnInfo(location) : location;
+}
+
+StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& location, AuditMac& mac,
                                              AuditCheckpointStore& checkpoints, const StoreOptions& options) {
-  const std::string ctx = "open store " + path;
+  const std::string ctx = "open store " + DescribeLocation(location);
   // Checked before RocksDB opens the directory: a refusal after it would hold the
   // DB's LOCK until the engine is destroyed, for nothing.
   SIMKMS_RETURN_IF_ERROR(ValidateOptions(options).WithContext(ctx));
-  RocksDbEngineOptions engine_options;
-  engine_options.create_if_missing = options.create_if_missing && !options.read_only;
-  engine_options.read_only = options.read_only;
-  auto engine = OpenRocksDbEngine(path, engine_options);
+  StatusOr<std::unique_ptr<KvEngine>> engine = InternalError("no engine");
+  if (IsPostgresLocation(location)) {
+    PostgresEngineOptions engine_options;
+    engine_options.node = options.node;
+    engine_options.read_only = options.read_only;
+    engine = OpenPostgresEngine(location, engine_options);
+  } else {
+    if (options.node != 1) {
+      return InvalidArgumentError(ctx + ": a RocksDB database has one node (1), not node " +
+                                  std::to_string(options.node) + ": a cluster runs on PostgreSQL");
+    }
+    RocksDbEngineOptions engine_options;
+    engine_options.create_if_missing = options.create_if_missing && !options.read_only;
+    engine_options.read_only = options.read_only;
+    engine = OpenRocksDbEngine(location, engine_options);
+  }
   if (!engine.ok()) return engine.status().WithContext(ctx);
   return Open(std::move(engine).value(), mac, checkpoints, options);
 }

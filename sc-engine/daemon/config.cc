@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -99,7 +100,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   SIMKMS_ASSIGN_OR_RETURN(Json j, ParseStrictJson(text, "configuration", /*allow_comments=*/true));
   if (!j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
   SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
-                                   {"token", "database", "tls", "listeners", "admin", "run_as", "lock_memory",
+                                   {"token", "database", "node", "tls", "listeners", "admin", "run_as", "lock_memory",
                                     "limits", "ki2_cache_size", "gsup", "audit"},
                                    "config"));
   Config c;
@@ -113,6 +114,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     SIMKMS_RETURN_IF_ERROR(Take(t, "io_threads", &c.io_threads, "token"));
   }
   SIMKMS_RETURN_IF_ERROR(Take(j, "database", &c.database, "config"));
+  SIMKMS_RETURN_IF_ERROR(Take(j, "node", &c.node, "config"));
   if (j.contains("tls")) {
     const Json& t = j["tls"];
     SIMKMS_RETURN_IF_ERROR(CheckKeys(t, {"ca", "cert", "key"}, "tls"));
@@ -157,7 +159,8 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     const Json& g = j["gsup"];
     SIMKMS_RETURN_IF_ERROR(CheckKeys(g,
                                      {"idle_timeout_ms", "ind", "peers", "allow_any_peer", "ipa_name",
-                                      "identify_timeout_ms", "frame_timeout_ms", "refusal_audit_interval_s"},
+                                      "identify_timeout_ms", "frame_timeout_ms", "refusal_audit_interval_s",
+                                      "ind_slice", "sqn_block", "sqn_block_cache"},
                                      "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "idle_timeout_ms", &c.gsup_idle_timeout_ms, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "ind", &c.gsup_ind, "gsup"));
@@ -166,6 +169,22 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     SIMKMS_RETURN_IF_ERROR(Take(g, "identify_timeout_ms", &c.gsup_identify_timeout_ms, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "frame_timeout_ms", &c.gsup_frame_timeout_ms, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "refusal_audit_interval_s", &c.gsup_refusal_audit_interval_s, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "sqn_block", &c.gsup_sqn_block, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "sqn_block_cache", &c.gsup_sqn_block_cache, "gsup"));
+    if (g.contains("ind_slice")) {
+      std::string slice;
+      SIMKMS_RETURN_IF_ERROR(Take(g, "ind_slice", &slice, "gsup"));
+      auto number = [](std::string_view digits, unsigned* out) {
+        if (digits.empty() || digits.size() > 2) return false;
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *out);
+        return ec == std::errc() && end == digits.data() + digits.size();
+      };
+      const std::size_t dash = slice.find('-');
+      if (dash == std::string::npos || !number(std::string_view(slice).substr(0, dash), &c.gsup_ind_first) ||
+          !number(std::string_view(slice).substr(dash + 1), &c.gsup_ind_last)) {
+        return InvalidArgumentError("gsup.ind_slice must be \"first-last\", e.g. \"0-15\"");
+      }
+    }
     if (g.contains("peers")) {
       if (!g["peers"].is_array()) return InvalidArgumentError("gsup.peers must be a list of {address, names}");
       for (const Json& p : g["peers"]) {
@@ -228,6 +247,7 @@ Status CheckSafety(const Config& c) {
   CheckSecretFile(c.pin_file, "token.pin_file", problems);
   CheckReadable(c.module, "token.module", problems);
   if (c.database.empty()) problems.push_back("database is not set");
+  if (c.node < 1) problems.push_back("node must be >= 1");
   if (c.sessions == 0 || c.sessions > 64) problems.push_back("token.sessions must be 1..64");
   if (c.io_threads == 0 || c.io_threads > 64) problems.push_back("token.io_threads must be 1..64");
   if (c.max_message_bytes < 1024 || c.max_message_bytes > (1u << 20)) {
@@ -264,8 +284,22 @@ Status CheckSafety(const Config& c) {
     problems.push_back("listeners.auc is enabled but gsup.peers lists no peer: GSUP has no peer authentication, so "
                        "list the MSC/SGSN source addresses and IPA names (or set gsup.allow_any_peer in a lab)");
   }
+  const std::string slice = std::to_string(c.gsup_ind_first) + "-" + std::to_string(c.gsup_ind_last);
+  const bool slice_ok = c.gsup_ind_first <= c.gsup_ind_last && c.gsup_ind_last <= 31;
+  if (!slice_ok) problems.push_back("gsup.ind_slice " + slice + " must be first-last with 0 <= first <= last <= 31");
   for (const auto& [name, ind] : c.gsup_ind) {
-    if (ind > 31) problems.push_back("gsup.ind maps '" + name + "' to " + std::to_string(ind) + ": IND must be 0..31");
+    if (ind > 31) {
+      problems.push_back("gsup.ind maps '" + name + "' to " + std::to_string(ind) + ": IND must be 0..31");
+    } else if (slice_ok && (ind < c.gsup_ind_first || ind > c.gsup_ind_last)) {
+      problems.push_back("gsup.ind maps '" + name + "' to " + std::to_string(ind) +
+                         ", outside this node's gsup.ind_slice " + slice);
+    }
+  }
+  // A lost node costs each subscriber at most a block (a gap the chip accepts
+  // far below TS 33.102's delta of 2^28 SEQs); more saves nothing.
+  if (c.gsup_sqn_block < 1 || c.gsup_sqn_block > 1024) problems.push_back("gsup.sqn_block must be 1..1024");
+  if (c.gsup_sqn_block_cache < 1 || c.gsup_sqn_block_cache > 10000000) {
+    problems.push_back("gsup.sqn_block_cache must be 1..10000000");
   }
   if (!c.admin_socket.empty() && (c.admin_max_connections < 1 || c.admin_max_connections > kMaxConnectionsLimit)) {
     problems.push_back("admin.max_connections must be 1.." + std::to_string(kMaxConnectionsLimit));

@@ -45,7 +45,11 @@ struct Config {
   // commits that wait together are grouped (docs/operations.md).
   unsigned sessions = 8;
   unsigned io_threads = 1;
+  // A RocksDB directory, or a cluster's PostgreSQL URI (postgresql://...,
+  // docs/operations.md "Cluster"), and this kmsd's node in the cluster: its own audit
+  // chain and writer lock in the shared database (1 on one appliance).
   std::string database;
+  uint32_t node = 1;
   std::string tls_ca;    // CA that issues client certificates
   std::string tls_cert;  // server certificate chain
   std::string tls_key;   // server private key (owner-only permissions)
@@ -71,6 +75,14 @@ struct Config {
   // explicit IND (0..31) per peer name, others get a stable hash of the name.
   unsigned gsup_idle_timeout_ms = 60000;
   std::map<std::string, unsigned> gsup_ind;
+  // A cluster's AuC (docs/gsup.md §9): the INDs this node hands out
+  // (gsup.ind_slice "first-last", disjoint between the nodes; the whole 0-31 on
+  // one appliance), the SEQs one SQN write reserves (gsup.sqn_block; 1: a write
+  // per request) and how many subscribers' unused block rests are kept.
+  unsigned gsup_ind_first = 0;
+  unsigned gsup_ind_last = 31;
+  unsigned gsup_sqn_block = 1;
+  std::size_t gsup_sqn_block_cache = 100000;
   // The peers the AuC serves (gsup.peers; gsup_peer_allowlist.h). An enabled auc
   // listener with no peers refuses to start unless gsup.allow_any_peer (a lab).
   std::vector<GsupPeerRule> gsup_peers;

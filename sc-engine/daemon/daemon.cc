@@ -146,8 +146,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
     rep->witness = std::make_unique<AuditWitnessSender>(target, rep->metrics);
     store_options.on_epoch_closed = [w = rep->witness.get()](const storage::AuditEpochHead& h) { w->Enqueue(h); };
   }
+  store_options.node = c.node;
   auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints, store_options);
-  if (!store.ok()) return store.status().WithContext("open database " + c.database);
+  if (!store.ok()) return store.status().WithContext("open database " + storage::Store::DescribeLocation(c.database));
   rep->store = std::move(store).value();
   // Every start is on the record; the first commit also checks the chain head
   // against the token's checkpoint (storage repairs a lag of one record left by
@@ -168,7 +169,11 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->vault = std::make_unique<kms::Ki2Vault>(rep->keys.storage_kek, kek_kcv);
   rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
   rep->subscriber_keys = std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->ki2_cache);
-  rep->auc = std::make_unique<sc::AucService>(*rep->store, *rep->subscriber_keys);
+  rep->auc = std::make_unique<sc::AucService>(
+      *rep->store, *rep->subscriber_keys, kms::SystemClockMs,
+      sc::AucOptions{.ind_slice = {static_cast<uint8_t>(c.gsup_ind_first), static_cast<uint8_t>(c.gsup_ind_last)},
+                     .sqn_block = c.gsup_sqn_block,
+                     .max_cached_blocks = c.gsup_sqn_block_cache});
   rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
                                                         kms::SystemClockMs, PolicyLimits(c));
   rep->registries = std::make_unique<sc::RegistryService>(rep->keys, *rep->store, kms::SystemClockMs, PolicyLimits(c));

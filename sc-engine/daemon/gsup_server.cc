@@ -406,13 +406,17 @@ uint8_t GsupPeerInd(const Config& config, const std::string& peer_name) {
   if (auto it = config.gsup_ind.find(peer_name); it != config.gsup_ind.end()) {
     return static_cast<uint8_t>(it->second & 31u);
   }
-  if (peer_name.empty()) return 0;
+  // Within this node's slice (CheckSafety: first <= last <= 31): an empty name
+  // its first IND, others the rest by hash (the whole 0..31: 0, and 1..31 by hash).
+  const unsigned first = config.gsup_ind_first;
+  const unsigned rest = config.gsup_ind_last - first;
+  if (peer_name.empty() || rest == 0) return static_cast<uint8_t>(first);
   uint32_t h = 2166136261u;  // FNV-1a: stable across builds and restarts, unlike std::hash
   for (unsigned char c : peer_name) {
     h ^= c;
     h *= 16777619u;
   }
-  return static_cast<uint8_t>(1 + h % 31);
+  return static_cast<uint8_t>(first + 1 + h % rest);
 }
 
 bool GsupPeerGate::AdmitsAddress(const std::string& address) const { return allowlist_.AdmitsAddress(address); }

@@ -24,8 +24,10 @@
 namespace simkms::daemon {
 
 // The IND (0..31) of SQN = SEQ << 5 | IND for a peer name (SOURCE_NAME, else
-// the IPA SERNR): gsup.ind of the config if listed there, 0 for an empty name
-// (as osmo-hlr), otherwise 1 + FNV-1a(name) mod 31, stable across restarts.
+// the IPA SERNR): gsup.ind of the config if listed there, else within this
+// node's gsup.ind_slice first..last: first for an empty name, otherwise
+// first + 1 + FNV-1a(name) mod (last - first), stable across restarts (the
+// whole 0..31: 0 as osmo-hlr, and 1 + FNV-1a(name) mod 31).
 uint8_t GsupPeerInd(const Config& config, const std::string& peer_name);
 
 // Admission of GSUP peers (docs/gsup.md §8.1): the allowlist of the config,

@@ -20,6 +20,14 @@
 // carry the same SQN (except after an AUTS, which restarts from the chip's
 // SQN, as osmo-hlr does).
 //
+// A cluster (docs/gsup.md §9, TS 33.102 Annex C): each kmsd node serves the
+// INDs of its own slice (AucOptions::ind_slice), and with sqn_block > 1 one
+// write reserves a block of SEQs that the node then hands out from memory, so
+// that most requests write nothing. A block is released only once durable, is
+// tied to the key it was reserved under, and is dropped when the stored SQN
+// went below it (an AUTS or a reset elsewhere), by the node's own AUTS, and
+// when evicted (at most max_cached_blocks are kept): a dropped rest is a gap.
+//
 // Threading: thread-safe; each call uses the session it is given (one thread
 // per session).
 #pragma once
@@ -28,6 +36,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -55,6 +64,25 @@ struct AuthInfoRequest {
   std::optional<kms::Block> auts_rand;  // the RAND the chip answered with AUTS
 };
 
+// The INDs (0..31) one node hands out: first..last. Nodes of one cluster own
+// disjoint slices, so no two of them can issue the same SQN.
+struct IndSlice {
+  uint8_t first = 0;
+  uint8_t last = 31;
+  bool Contains(uint8_t ind) const { return ind >= first && ind <= last; }
+  bool operator==(const IndSlice&) const = default;
+};
+
+struct AucOptions {
+  IndSlice ind_slice;  // a request for an IND outside it is refused (InvalidArgument)
+  // SEQ values one store write reserves (a request of n vectors takes at least
+  // n). 1: a write per request before its answer leaves.
+  unsigned sqn_block = 1;
+  // Subscribers whose unused block rest is kept in memory, least recently used
+  // evicted first (its rest becomes a gap).
+  std::size_t max_cached_blocks = 100000;
+};
+
 class AucService {
  public:
   using Vectors = std::vector<kms::AuthVector>;
@@ -68,14 +96,16 @@ class AucService {
   using Job = std::function<void(p11::Session&)>;
   using Repost = std::function<void(Job)>;
 
-  AucService(storage::Store& store, SubscriberKeys& keys, kms::Clock clock = kms::SystemClockMs)
-      : store_(store), keys_(keys), clock_(std::move(clock)) {}
+  AucService(storage::Store& store, SubscriberKeys& keys, kms::Clock clock = kms::SystemClockMs,
+             AucOptions options = {})
+      : store_(store), keys_(keys), clock_(std::move(clock)), options_(options) {}
   // Waits until the store has settled every write this service handed it (their
   // completions use it); the store's writer must still be running.
   ~AucService();
   AucService(const AucService&) = delete;
   AucService& operator=(const AucService&) = delete;
 
+  // InvalidArgument: request.ind is outside this node's slice.
   // NotFound: IMSI unknown (misuse 1.1, GSUP cause "IMSI unknown"); FailedPrecondition:
   // the subscriber has no usable key (LOCKED); Unauthenticated: an AUTS that does not
   // verify; a store error as the store gives it. Returns without waiting for the disk.
@@ -106,24 +136,36 @@ class AucService {
 
   // IMSIs with SQN writes in flight (0 when idle): tests check nothing is left behind.
   std::size_t chains_in_flight() const;
+  // Subscribers whose block rest is kept in memory (0 with sqn_block 1).
+  std::size_t cached_blocks() const;
 
  private:
   struct Call;
   struct Ticket;
   struct Chain;
+  struct KeyIdentity;
 
   void Attempt(p11::Session& session, const std::shared_ptr<Call>& call);
   // The ticket is computed (or abandoned: no update): submits every leading
   // ready ticket of its chain to the store, in reservation order.
   void Ready(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket);
   void Settled(const std::shared_ptr<Chain>& chain, const std::shared_ptr<Ticket>& ticket, Status stored);
+  // A ticket served from a block is computed: released once the block's write is durable.
+  void ServedFromBlock(const std::shared_ptr<Ticket>& ticket);
+  // Hands the vectors over if `stored` is OK, else computes again or fails.
+  void Release(const std::shared_ptr<Ticket>& ticket, Status stored);
   void DropChainLocked(const std::shared_ptr<Chain>& chain);  // mu_ held
+  // Keeps an idle chain with a block rest in the LRU (evicting the oldest), drops one without. mu_ held.
+  void IdleLocked(const std::shared_ptr<Chain>& chain);
 
   storage::Store& store_;
   SubscriberKeys& keys_;
   const kms::Clock clock_;
+  const AucOptions options_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Chain>> chains_;  // by IMSI; guarded by mu_
+  std::list<std::string> idle_;  // IMSIs of idle chains with a block rest, most recent first; guarded by mu_
+  uint64_t settles_ = 0;         // writes settled OK so far; guarded by mu_
   std::size_t writes_in_flight_ = 0;  // handed to the store, Settled not yet returned; guarded by mu_
   std::condition_variable settled_;    // writes_in_flight_ fell to 0
   // Held while tickets are taken from a chain and handed to the store, so that

@@ -103,6 +103,7 @@ RecordJson KcvJson(const kms::KeyKcvs& k) {
   j["kcv.storage_kek"] = ToHex(k.storage_kek);
   j["kcv.puk_key"] = ToHex(k.puk_encryption);
   j["kcv.op_key"] = ToHex(k.op_encryption);
+  j["kcv.record_key"] = ToHex(k.record_mac);
   return j;
 }
 

@@ -36,7 +36,7 @@ RecordJson AuditRecordJson(const storage::AuditRecord& r);
 // result ("OK" or "BROKEN"), records_checked, last_seq, last_epoch, closed_epochs,
 // macs_unchecked; when broken first_bad_seq and problem; notes (a list).
 RecordJson AuditVerifyJson(const storage::AuditVerifyReport& report);
-// kcv.storage_kek, kcv.puk_key, kcv.op_key (kcv.mk when the caller read MK's,
+// kcv.storage_kek, kcv.puk_key, kcv.op_key, kcv.record_key (kcv.mk when the caller read MK's,
 // with the ceremony token: kmsd never has it).
 RecordJson KcvJson(const kms::KeyKcvs& kcvs);
 

@@ -192,6 +192,46 @@ TEST_F(ConfigTest, GsupSettings) {
   EXPECT_THAT(with_gsup(R"({"ind": {"MSC-1": "one"}})").status().message(), HasSubstr("wrong type"));
 }
 
+// A cluster node's AuC (docs/gsup.md §9): its IND slice confines the INDs its
+// peers get (configured ones must lie in it), and the SQN block size.
+TEST_F(ConfigTest, GsupIndSliceAndSqnBlock) {
+  auto with_gsup = [this](const std::string& gsup) { return ParseConfig(Base(R"("auc": {})", gsup)); };
+  auto single = with_gsup(R"({"allow_any_peer": true})");
+  ASSERT_OK(single);
+  EXPECT_EQ(single->gsup_ind_first, 0u);  // one appliance: the whole 0-31, a write per request
+  EXPECT_EQ(single->gsup_ind_last, 31u);
+  EXPECT_EQ(single->gsup_sqn_block, 1u);
+
+  auto node = with_gsup(R"({"allow_any_peer": true, "ind_slice": "16-23", "sqn_block": 32, "sqn_block_cache": 500,
+                            "ind": {"MSC-1": 17}})");
+  ASSERT_OK(node);
+  EXPECT_OK(CheckSafety(*node));
+  EXPECT_EQ(node->gsup_sqn_block, 32u);
+  EXPECT_EQ(node->gsup_sqn_block_cache, 500u);
+  EXPECT_EQ(GsupPeerInd(*node, "MSC-1"), 17);
+  EXPECT_EQ(GsupPeerInd(*node, ""), 16);
+  for (const char* name : {"MSC-2", "SGSN-1", "E2E-MSC", "a", "b", "c", "d", "e", "f"}) {
+    const uint8_t ind = GsupPeerInd(*node, name);
+    EXPECT_TRUE(ind > 16 && ind <= 23) << name << " got IND " << int{ind};
+  }
+  auto one = with_gsup(R"({"allow_any_peer": true, "ind_slice": "7-7"})");
+  ASSERT_OK(one);
+  EXPECT_OK(CheckSafety(*one));
+  EXPECT_EQ(GsupPeerInd(*one, "MSC-2"), 7);
+
+  EXPECT_THAT(CheckSafety(*with_gsup(R"({"ind_slice": "16-23", "ind": {"MSC-1": 3}})")).message(),
+              HasSubstr("outside this node's gsup.ind_slice 16-23"));
+  EXPECT_THAT(CheckSafety(*with_gsup(R"({"ind_slice": "20-10"})")).message(), HasSubstr("gsup.ind_slice 20-10"));
+  EXPECT_THAT(CheckSafety(*with_gsup(R"({"ind_slice": "0-32"})")).message(), HasSubstr("last <= 31"));
+  EXPECT_THAT(CheckSafety(*with_gsup(R"({"sqn_block": 0})")).message(), HasSubstr("gsup.sqn_block must be 1..1024"));
+  EXPECT_THAT(CheckSafety(*with_gsup(R"({"sqn_block": 4096})")).message(), HasSubstr("gsup.sqn_block must be"));
+  for (const char* bad : {"", "7", "-3", "1-", "0-15x", "100-3", "+1-2", "1-+2", " 1-2"}) {
+    EXPECT_THAT(with_gsup(R"({"ind_slice": ")" + std::string(bad) + R"("})").status().message(),
+                HasSubstr("gsup.ind_slice must be \"first-last\""))
+        << bad;
+  }
+}
+
 // GSUP has no peer authentication: an enabled AuC serves only listed peers
 // (source prefix + IPA names), and a config that lists none is refused unless
 // it says allow_any_peer (a lab), which is then warned about at every start.

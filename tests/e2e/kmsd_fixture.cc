@@ -21,54 +21,7 @@
 #include "tests/support/status_testing.h"
 
 namespace simkms::e2e {
-namespace {
-
 using simkms::testing::FreePort;
-
-int Connect(uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void SendAll(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = send(fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    done += static_cast<std::size_t>(n);
-  }
-}
-
-// Reads until `complete(buffer)` or close or timeout.
-template <typename Done>
-std::string ReadUntil(int fd, int timeout_ms, Done complete) {
-  std::string buffer;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!complete(buffer)) {
-    int left = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-    if (left <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, left) <= 0) break;
-    char chunk[4096];
-    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) break;
-    buffer.append(chunk, static_cast<std::size_t>(n));
-  }
-  return buffer;
-}
-
-std::string ToString(const Bytes& b) { return std::string(b.begin(), b.end()); }
-
-}  // namespace
 
 ProcessResult KmsdFixture::Kmsctl(std::vector<std::string> args) {
   std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/kmsctl/kmsctl", "--actor", "e2e"};
@@ -156,8 +109,6 @@ void KmsdFixture::SetUp() {
   StartKmsd();
 }
 
-int KmsdFixture::ConnectLoopback(uint16_t port) { return Connect(port); }
-
 void KmsdFixture::IssueCertificate(const std::string& cn, bool foreign_ca) {
   const std::string ca = foreign_ca ? "foreign-ca" : "ca";
   std::ofstream(Pki(cn + ".ext")) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
@@ -192,7 +143,7 @@ void KmsdFixture::StartKmsd() {
                                (token_.dir() / "kmsd.json").string()},
       std::vector<std::pair<std::string, std::string>>{}, (token_.dir() / "kmsd.log").string());
   for (int i = 0; i < 200; ++i) {
-    int fd = Connect(metrics_port_);
+    int fd = ConnectLoopback(metrics_port_);
     if (fd >= 0) {
       close(fd);
       if (Http("GET", "/healthz").status == 200) return;
@@ -218,80 +169,23 @@ int KmsdFixture::StopKmsd() {
 
 HttpResult KmsdFixture::Http(const std::string& method, const std::string& target, const std::string& body) {
   const uint16_t port = target == "/healthz" || target == "/metrics" ? metrics_port_ : api_port_;
-  int fd = Connect(port);
-  if (fd < 0) return {};
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n";
-  if (!body.empty()) req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
-  req += "\r\n" + body;
-  SendAll(fd, req);
-  std::string response = ReadUntil(fd, 5000, [](const std::string&) { return false; });
-  close(fd);
-  HttpResult r;
-  if (response.size() > 12) r.status = std::stoi(response.substr(9, 3));
-  std::size_t split = response.find("\r\n\r\n");
-  if (split != std::string::npos) r.body = response.substr(split + 4);
-  return r;
+  return LoopbackHttp(port, method, target, body);
 }
 
 std::optional<Bytes> KmsdFixture::ChipExchange(const std::string& imsi, const Bytes& packet, int timeout_ms) {
-  if (gateway_fd_ < 0) gateway_fd_ = Connect(chip_port_);
-  auto frame = protocol::EncodeGatewayFrame({protocol::GatewayFrameType::kFromChip, imsi, packet});
-  if (!frame.ok()) return std::nullopt;
-  SendAll(gateway_fd_, ToString(*frame));
-  protocol::GatewayFrameDecoder decoder;
-  std::optional<Bytes> reply;
-  ReadUntil(gateway_fd_, timeout_ms, [&](const std::string& buffer) {
-    ByteView view(reinterpret_cast<const uint8_t*>(buffer.data()), buffer.size());
-    protocol::GatewayFrameDecoder d;
-    std::size_t offset = 0;
-    while (offset < view.size()) {
-      auto n = d.Feed(view.subspan(offset));
-      if (!n.ok() || *n == 0) break;
-      offset += *n;
-      if (auto f = d.Pop()) {
-        reply = f->payload;
-        return true;
-      }
-    }
-    return false;
-  });
-  return reply;
+  return GatewayExchange(&gateway_fd_, chip_port_, imsi, packet, timeout_ms);
 }
 
 std::string KmsdFixture::RawGateway(const std::string& bytes, int timeout_ms) {
-  int fd = Connect(chip_port_);
-  SendAll(fd, bytes);
-  std::string back = ReadUntil(fd, timeout_ms, [](const std::string&) { return false; });
-  close(fd);
-  return back;
+  return RawGatewayExchange(chip_port_, bytes, timeout_ms);
 }
 
 protocol::ChipProtocolState KmsdFixture::MakeChip(const std::string& imsi) {
-  auto file = kms::K1Export::FromJson(k1_export_json_);
-  EXPECT_OK(file);
-  auto k1 = kms::UnwrapK1Export(*file, mfr_key_pem_);
-  auto op = kms::UnwrapOpFromExport(*file, mfr_key_pem_);
-  EXPECT_TRUE(k1.ok() && op.ok());
-  protocol::ChipProtocolState chip;
-  chip.imsi = imsi;
-  chip.ver = file->ver;
-  chip.group = protocol::DhGroup::Named(kms::DhGroupKind::kFfdhe2048).value();
-  chip.base_key = kms::SoftwareDeriveKi1(file->profile, *k1, imsi).value();
-  // The card keeps Ki_1's OPc, not OP (the manufacturer computes it, docs/manufacturer.md).
-  chip.opc = kms::SoftwareOpc(chip.base_key, *op).value();
-  return chip;
+  return MakeChipFromExport(k1_export_json_, mfr_key_pem_, imsi);
 }
 
 std::string KmsdFixture::ContractChip(int n, const std::string& activation_code) {
-  // ICCID body + n, then its Luhn digit.
-  std::string body = std::to_string(std::stoull(std::string(kIccid0).substr(0, 18)) + static_cast<uint64_t>(n));
-  int sum = 0;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    int d = body[body.size() - 1 - i] - '0';
-    if (i % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
-  const std::string iccid = body + std::to_string((10 - sum % 10) % 10);
+  const std::string iccid = IccidAfter(kIccid0, n);
   std::string request = "{\"order_id\":\"n-" + std::to_string(n) + "\",\"iccid\":\"" + iccid + "\"";
   if (!activation_code.empty()) request += ",\"activation_code\":\"" + activation_code + "\"";
   HttpResult r = Http("POST", "/v1/contracts", request + "}");

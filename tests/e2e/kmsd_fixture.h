@@ -13,17 +13,13 @@
 
 #include "sc-engine/protocol/chip_role.h"
 #include "sc-engine/protocol/gateway_frame.h"
+#include "tests/e2e/loopback_clients.h"
 #include "tests/support/softhsm_token.h"
 #include "tests/support/subprocess.h"
 
 namespace simkms::e2e {
 
 using simkms::testing::ProcessResult;
-
-struct HttpResult {
-  int status = 0;
-  std::string body;
-};
 
 class KmsdFixture : public ::testing::Test {
  protected:
@@ -88,8 +84,6 @@ class KmsdFixture : public ::testing::Test {
   std::string db_;
   uint16_t api_port_ = 0, chip_port_ = 0, metrics_port_ = 0;
   uint16_t gsup_port_ = 0;  // the "auc" listener (GSUP over IPA)
-  // A TCP connection to 127.0.0.1:port; -1 if refused.
-  static int ConnectLoopback(uint16_t port);
   std::unique_ptr<simkms::testing::BackgroundProcess> kmsd_;
   std::string mfr_key_pem_;
   std::string k1_export_json_;

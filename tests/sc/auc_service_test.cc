@@ -1,6 +1,7 @@
 // Authentication vectors for the network, computed in the token, checked by the
 // chip's software side: under Ki_1 before personalization and Ki_2 after, with
 // osmo-hlr's SQN rules, durable SQNs and AUTS resynchronisation.
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -9,10 +10,12 @@
 
 #include "pkcs11/fault_injection.h"
 #include "pkcs11/session_pool.h"
+#include "policy/numbering.h"
 #include "sc-engine/engine/auc_service.h"
 #include "softcrypto/software_aes.h"
 #include "tests/sc/appliance_fixture.h"
 #include "tests/support/status_testing.h"
+#include "tools/chipsim/sqn_array.h"
 
 namespace simkms::sc {
 namespace {
@@ -473,6 +476,326 @@ TEST_F(AucAuditTest, EachTokenCallOfAReportFailingInTurnLeavesTheRecordWholeOrAb
                           [&] { return auc_->RecordAuthFailReport(kFirstImsi, "MSC-00-00-00-00-00-01"); });
   each_call_fails_in_turn("peer refused", "auc.peer-refused", "192.0.2.7",
                           [&] { return auc_->RecordPeerRefused("192.0.2.7", "", false); });
+}
+
+}  // namespace
+}  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+// Two kmsd nodes of a cluster on one store (docs/gsup.md §9): each its own
+// AucService, Ki_2 cache and IND slice, reserving blocks of 32 SEQs.
+class AucClusterTest : public AucServiceTest {
+ protected:
+  static constexpr unsigned kBlock = 32;
+  struct Node {
+    std::unique_ptr<kms::Ki2Cache> cache;
+    std::unique_ptr<SubscriberKeys> keys;
+    std::unique_ptr<AucService> auc;
+    IndSlice slice;
+  };
+  void SetUp() override {
+    AucServiceTest::SetUp();
+    a_ = StartNode({0, 15});
+    b_ = StartNode({16, 31});
+  }
+  void TearDown() override {
+    a_.auc.reset();
+    b_.auc.reset();
+    AucServiceTest::TearDown();
+  }
+  Node StartNode(IndSlice slice) {
+    Node node;
+    node.slice = slice;
+    node.cache = std::make_unique<kms::Ki2Cache>(*vault_, 16);
+    node.keys = std::make_unique<SubscriberKeys>(keys_, *store_, *node.cache);
+    node.auc = std::make_unique<AucService>(*store_, *node.keys, kms::SystemClockMs,
+                                            AucOptions{.ind_slice = slice, .sqn_block = kBlock});
+    return node;
+  }
+  // `n` vectors from `node` for a peer with IND `ind`; their SQNs as the chip reads them.
+  std::vector<uint64_t> Ask(Node& node, const std::string& imsi, unsigned n, uint8_t ind, const SecretBytes& chip_key,
+                            std::optional<kms::Auts> auts = std::nullopt, std::optional<kms::Block> rand = {}) {
+    auto vectors = node.auc->SendAuthInfo(s(), {imsi, n, ind, auts, rand});
+    EXPECT_OK(vectors);
+    std::vector<uint64_t> sqns;
+    if (!vectors.ok()) return sqns;
+    EXPECT_EQ(vectors->size(), n);
+    for (const kms::AuthVector& v : *vectors) {
+      sqns.push_back(ChipSqn(chip_key, v));
+      EXPECT_EQ(sqns.back() & 31, ind);
+    }
+    last_rand_ = vectors->back().rand;
+    return sqns;
+  }
+  uint64_t Writes() { return store_->GetGroupCommitStats().submissions; }
+  std::string ContractOne(uint64_t offset) {
+    const std::string iccid = Unwrap(policy::FormatIccid(894900123456789012u + offset));
+    return Unwrap(Subscribers().Contract({"order-" + std::to_string(offset), iccid, 2, std::nullopt})).imsi;
+  }
+  // The chip's SQN check (tools/chipsim/sqn_array.h) takes every SQN in the order given.
+  static void ExpectChipTakes(chip::SqnArray& chip, const std::vector<uint64_t>& sqns) {
+    for (uint64_t sqn : sqns) {
+      EXPECT_EQ(chip.Accept(sqn), chip::SqnArray::Verdict::kFresh) << "SEQ " << (sqn >> 5) << " IND " << (sqn & 31);
+    }
+  }
+
+  Node a_;
+  Node b_;
+  kms::Block last_rand_{};
+};
+
+// Requests for three subscribers interleaved between the nodes, several peers
+// (INDs) on each: no SQN is handed out twice, the chip accepts every vector in
+// the order issued and also one IND after another (the other node's higher
+// SEQs first), and the store is written once per block, not per request.
+TEST_F(AucClusterTest, InterleavedNodesNeverShareAnSqnAndWriteOncePerBlock) {
+  std::vector<std::string> imsis;
+  std::vector<SecretBytes> keys;
+  for (uint64_t i = 0; i < 3; ++i) {
+    imsis.push_back(ContractOne(i));
+    keys.push_back(MakeChip(imsis.back()).base_key);
+  }
+  std::vector<std::vector<uint64_t>> issued(imsis.size());  // per subscriber, in issue order
+  const uint64_t writes_before = Writes();
+  constexpr unsigned kRequests = 240;
+  unsigned vectors = 0;
+  for (unsigned i = 0; i < kRequests; ++i) {
+    Node& node = i % 5 < 2 ? a_ : b_;  // A, A, B, B, B, ...
+    const std::size_t k = (i / 2) % imsis.size();
+    const unsigned n = 1 + i % 5;
+    const auto ind = static_cast<uint8_t>(node.slice.first + i % 4);
+    for (uint64_t sqn : Ask(node, imsis[k], n, ind, keys[k])) issued[k].push_back(sqn);
+    vectors += n;
+  }
+  const uint64_t writes = Writes() - writes_before;
+  for (std::size_t k = 0; k < imsis.size(); ++k) {
+    SCOPED_TRACE(imsis[k]);
+    EXPECT_EQ(std::set<uint64_t>(issued[k].begin(), issued[k].end()).size(), issued[k].size())
+        << "an SQN handed out twice";
+    chip::SqnArray in_order;
+    ExpectChipTakes(in_order, issued[k]);
+    chip::SqnArray by_ind;  // IND 31 down to 0: node B's (higher) SEQs before node A's
+    for (int ind = 31; ind >= 0; --ind) {
+      std::vector<uint64_t> of_ind;
+      for (uint64_t sqn : issued[k]) {
+        if ((sqn & 31) == static_cast<uint64_t>(ind)) of_ind.push_back(sqn);
+      }
+      ExpectChipTakes(by_ind, of_ind);
+    }
+    EXPECT_GE(Unwrap(store_->GetSubscriber(imsis[k])).sqn >> 5, *std::max_element(issued[k].begin(), issued[k].end()) >> 5)
+        << "a SEQ above the durable one";
+  }
+  // A request of n <= 5 vectors that does not fit a block's rest leaves at most
+  // 4 SEQs unused, so each block of 32 serves at least 28; at most 2 nodes x 3
+  // subscribers blocks are partly used.
+  EXPECT_LE(writes, vectors / 28 + 6) << vectors << " vectors in " << kRequests << " requests";
+  EXPECT_GE(writes, vectors / kBlock);
+  EXPECT_EQ(a_.auc->chains_in_flight() + b_.auc->chains_in_flight(), 0u);
+  EXPECT_LE(a_.auc->cached_blocks(), 3u);
+}
+
+// Node A dies in the middle of its block; B serves on (A's peers move to B and
+// get INDs of B's slice), then A comes back. The rest of A's block is a gap:
+// never handed out by anyone, no SQN twice, and the chip accepts everything.
+TEST_F(AucClusterTest, ANodeLostMidBlockLeavesAGapAndNoSqnTwice) {
+  const std::string imsi = ContractOne(0);
+  const SecretBytes key = MakeChip(imsi).base_key;
+  std::vector<uint64_t> issued;
+  auto ask = [&](Node& node, unsigned n, uint8_t ind) {
+    for (uint64_t sqn : Ask(node, imsi, n, ind, key)) issued.push_back(sqn);
+  };
+  for (int i = 0; i < 3; ++i) ask(a_, 2, 3);  // SEQ 1..6 of A's block 1..32
+  for (int i = 0; i < 2; ++i) ask(b_, 3, 20);  // SEQ 33..38 of B's block 33..64
+  ASSERT_EQ(issued[5] >> 5, 6u);
+  ASSERT_EQ(issued[6] >> 5, 33u);
+  const std::size_t before_loss = issued.size();
+  a_.auc.reset();  // node A is gone with SEQ 7..32 unused
+  for (int i = 0; i < 20; ++i) ask(b_, 5, 16 + i % 3);
+  a_ = StartNode({0, 15});
+  for (int i = 0; i < 3; ++i) ask(a_, 2, 3);
+
+  EXPECT_EQ(std::set<uint64_t>(issued.begin(), issued.end()).size(), issued.size()) << "an SQN handed out twice";
+  for (std::size_t i = before_loss; i < issued.size(); ++i) {
+    const uint64_t seq = issued[i] >> 5;
+    EXPECT_TRUE(seq < 7 || seq > 32) << "SEQ " << seq << " of the lost node's block handed out again";
+  }
+  chip::SqnArray chip;
+  ExpectChipTakes(chip, issued);
+}
+
+// A first call (a new key: its SQN restarts at 0) goes through while node A
+// holds the rest of a Ki_1 block; B then serves past that block's SEQs under
+// Ki_2. A must not serve its old rest under the new key: it reserves anew.
+TEST_F(AucClusterTest, ANewKeyMakesTheOtherNodesBlockUnusable) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  EXPECT_EQ(Ask(a_, kFirstImsi, 1, 2, chip.base_key).at(0) >> 5, 1u);   // A's block 1..32
+  EXPECT_EQ(Ask(b_, kFirstImsi, 1, 17, chip.base_key).at(0) >> 5, 33u);  // B's block 33..64
+  const CK_OBJECT_HANDLE k1 = Unwrap(kms::FindK1(s(), 2));
+  p11::ScopedObject ki1 = Unwrap(kms::DeriveKi1(s(), k1, kms::Profile::kModern, kFirstImsi));
+  const SecretBytes ki2 = RunSession(chip, kFirstImsi, ki1.get(), protocol::kKeyVersionKi1);
+  ASSERT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn, 0u);
+
+  std::vector<uint64_t> issued;
+  for (int i = 0; i < 8; ++i) {
+    for (uint64_t sqn : Ask(b_, kFirstImsi, 5, 17, ki2)) issued.push_back(sqn);
+  }
+  const uint64_t stored = Unwrap(store_->GetSubscriber(kFirstImsi)).sqn;
+  ASSERT_GT(stored >> 5, 32u) << "the stored SQN must be past A's old block for the test to mean anything";
+  const uint64_t writes_before = Writes();
+  const std::vector<uint64_t> from_a = Ask(a_, kFirstImsi, 2, 2, ki2);
+  EXPECT_EQ(Writes(), writes_before + 1) << "A reserved no new block";
+  EXPECT_EQ(from_a.at(0) >> 5, (stored >> 5) + 1) << "A served its Ki_1 block's rest under the new key";
+  issued.insert(issued.end(), from_a.begin(), from_a.end());
+  chip::SqnArray chip_sqn;  // the chip clears its SQN array with a new key
+  ExpectChipTakes(chip_sqn, issued);
+}
+
+// B gets an AUTS: the chip has taken only SEQ 1 from A and 33 from B, while A
+// has reserved up to 96. B restarts the stored SQN from the chip's (65, below
+// A's block): A drops its block's rest and reserves above both the stored SQN
+// and its own old block, so it hands out no SQN twice; the chip takes it all.
+TEST_F(AucClusterTest, AnAutsOnOneNodeMakesTheOtherNodesBlockUnusable) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const SecretBytes& key = chip.base_key;
+  chip::SqnArray chip_sqn;
+  ExpectChipTakes(chip_sqn, Ask(a_, kFirstImsi, 1, 2, key));   // SEQ 1, A's block 1..32
+  ExpectChipTakes(chip_sqn, Ask(b_, kFirstImsi, 1, 17, key));  // SEQ 33, B's block 33..64
+  const kms::Block answered = last_rand_;
+  std::vector<uint64_t> held_by_msc;  // A's, never shown to the chip
+  for (int i = 0; i < 7; ++i) {
+    for (uint64_t sqn : Ask(a_, kFirstImsi, 5, 2, key)) held_by_msc.push_back(sqn);
+  }
+  ASSERT_EQ(held_by_msc.back() >> 5, 69u);  // SEQ 2..31, then 65..69 of A's block 65..96
+
+  // The chip answers B's RAND with AUTS carrying its SQN_MS (SEQ 33).
+  auto cipher = Unwrap(kms::SoftwareAes128::Create(key));
+  kms::Block op{};
+  Bytes op_bytes = Unwrap(FromHex(kTestOp));
+  std::copy(op_bytes.begin(), op_bytes.end(), op.begin());
+  const kms::Block opc = Unwrap(kms::ComputeOpc(*cipher, op));
+  const kms::Auts auts = Unwrap(kms::BuildAuts(*cipher, opc, answered, kms::SqnFromUint64(chip_sqn.Highest())));
+  const std::vector<uint64_t> resynced = Ask(b_, kFirstImsi, 2, 17, key, auts, answered);
+  EXPECT_EQ(resynced.at(0) >> 5, 34u);
+  ASSERT_EQ(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn >> 5, 65u) << "the AUTS restarted the stored SQN";
+  ExpectChipTakes(chip_sqn, resynced);
+
+  const std::vector<uint64_t> from_a = Ask(a_, kFirstImsi, 1, 2, key);
+  EXPECT_GT(from_a.at(0) >> 5, 96u) << "A served its block's rest after the AUTS";
+  for (uint64_t sqn : held_by_msc) EXPECT_NE(sqn, from_a.at(0));
+  ExpectChipTakes(chip_sqn, from_a);
+}
+
+// Requests started without waiting for the disk (the daemon's path) on both
+// nodes: those served from a block whose write is still in flight wait for
+// it, and every vector is released only once its SEQ is durable.
+TEST_F(AucClusterTest, VectorsFromABlockAreReleasedOnlyOnceItIsDurable) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const SecretBytes key = MakeChip(kFirstImsi).base_key;
+  constexpr int kRequests = 40;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<AucService::Job> reposted;
+  std::vector<uint64_t> sqns;
+  int answered = 0;
+  const uint64_t writes_before = Writes();
+  for (int i = 0; i < kRequests; ++i) {
+    Node& node = i % 4 == 3 ? b_ : a_;
+    node.auc->SendAuthInfoAsync(
+        s(), {kFirstImsi, 2, static_cast<uint8_t>(node.slice.first + 1), std::nullopt, std::nullopt},
+        [&](AucService::Job job) {
+          std::lock_guard lock(mu);
+          reposted.push_back(std::move(job));
+          cv.notify_one();
+        },
+        [&](StatusOr<AucService::Vectors> vectors) {
+          EXPECT_OK(vectors);
+          std::vector<uint64_t> got;
+          if (vectors.ok()) {
+            const uint64_t durable = Unwrap(store_->GetSubscriber(kFirstImsi)).sqn;
+            for (const kms::AuthVector& v : *vectors) {
+              got.push_back(ChipSqn(key, v));
+              EXPECT_GE(durable >> 5, got.back() >> 5) << "a vector released before its block was durable";
+            }
+          }
+          std::lock_guard lock(mu);
+          sqns.insert(sqns.end(), got.begin(), got.end());
+          ++answered;
+          cv.notify_one();
+        });
+  }
+  std::unique_lock lock(mu);
+  while (answered < kRequests) {
+    cv.wait(lock, [&] { return answered == kRequests || !reposted.empty(); });
+    while (!reposted.empty()) {
+      AucService::Job job = std::move(reposted.front());
+      reposted.pop_front();
+      lock.unlock();
+      job(s());
+      lock.lock();
+    }
+  }
+  EXPECT_EQ(std::set<uint64_t>(sqns.begin(), sqns.end()).size(), 2u * kRequests) << "an SQN handed out twice";
+  EXPECT_LE(Writes() - writes_before, 2u * kRequests / 16 + 4) << "not one write per block";
+  EXPECT_EQ(a_.auc->chains_in_flight() + b_.auc->chains_in_flight(), 0u);
+}
+
+// Two workers on each node ask for one subscriber at once, each as its own
+// peer: no SQN twice, each peer's SQNs increase, the durable SQN covers all.
+TEST_F(AucClusterTest, ConcurrentRequestsOnBothNodesNeverShareAnSqn) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const SecretBytes key = MakeChip(kFirstImsi).base_key;
+  constexpr int kWorkers = 4;
+  constexpr int kCalls = 20;
+  auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_.user_pin(), kWorkers));
+  std::vector<std::vector<StatusOr<AucService::Vectors>>> results(kWorkers);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&, w] {
+      Node& node = w % 2 == 0 ? a_ : b_;
+      auto session = sessions->Acquire();
+      for (int i = 0; i < kCalls; ++i) {
+        results[w].push_back(node.auc->SendAuthInfo(
+            *session, {kFirstImsi, static_cast<unsigned>(1 + i % 5), static_cast<uint8_t>(node.slice.first + w),
+                       std::nullopt, std::nullopt}));
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  std::set<uint64_t> all;
+  std::size_t count = 0;
+  uint64_t highest = 0;
+  for (int w = 0; w < kWorkers; ++w) {
+    uint64_t previous = 0;
+    for (auto& result : results[w]) {
+      ASSERT_OK(result);
+      for (const kms::AuthVector& v : *result) {
+        const uint64_t sqn = ChipSqn(key, v);
+        EXPECT_GT(sqn >> 5, previous >> 5) << "worker " << w;
+        previous = sqn;
+        all.insert(sqn);
+        ++count;
+        highest = std::max(highest, sqn >> 5);
+      }
+    }
+  }
+  EXPECT_EQ(all.size(), count) << "an SQN handed out twice";
+  EXPECT_GE(Unwrap(store_->GetSubscriber(kFirstImsi)).sqn >> 5, highest);
+  EXPECT_EQ(a_.auc->chains_in_flight() + b_.auc->chains_in_flight(), 0u);
+}
+
+// A request for an IND outside the node's slice is refused before anything is
+// computed or written: two nodes must never hand out the same IND.
+TEST_F(AucClusterTest, AnIndOutsideTheSliceIsRefused) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const uint64_t writes_before = Writes();
+  auto refused = a_.auc->SendAuthInfo(s(), {kFirstImsi, 1, 16, std::nullopt, std::nullopt});
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("0-15"));
+  EXPECT_EQ(Writes(), writes_before);
 }
 
 }  // namespace

@@ -1,10 +1,10 @@
-// The KvEngine contract (storage/kv_engine.h) that Store relies on, checked on each
-// engine: a transaction reads its own writes and nothing of it is visible before
-// Commit; save points undo only the newest writes; a snapshot does not see later
-// commits; keys iterate in unsigned byte order; a transaction commits at most once.
-// An engine joins by adding itself to kEngines.
+// The KvEngine conformance suite (storage/kv_engine.h): what Store relies on, run
+// against every engine (value-parameterised by EngineKind; add an engine to
+// kEngineKinds). Each engine runs on a real database (PostgreSQL: a server of the
+// test's own, tests/support/postgres_server.h).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,160 +14,359 @@
 #include <vector>
 
 #include "storage/kv_engine.h"
+#include "storage/postgres_engine.h"
+#include "storage/postgres_schema.h"
 #include "storage/rocksdb_engine.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
 
-namespace simkms::storage::testing {
+namespace simkms::storage {
 namespace {
 
-struct EngineUnderTest {
+using simkms::testing::PostgresServer;
+
+// An engine of one kind with its database.
+class EngineHarness {
+ public:
+  virtual ~EngineHarness() = default;
+  // The engine of `node` (an engine without nodes has only node 1).
+  virtual StatusOr<std::unique_ptr<KvEngine>> Open(uint32_t node) = 0;
+  virtual bool multi_node() const = 0;
+};
+
+struct EngineKind {
   std::string name;
-  std::function<StatusOr<std::unique_ptr<KvEngine>>(const std::string& dir)> open;
-};
-// For GoogleTest's names of the tests (its default prints the object's bytes).
-void PrintTo(const EngineUnderTest& engine, std::ostream* os) { *os << engine.name; }
-
-const EngineUnderTest kEngines[] = {
-    {"RocksDb", [](const std::string& dir) { return OpenRocksDbEngine(dir + "/db"); }},
+  std::function<std::unique_ptr<EngineHarness>()> make;
 };
 
-class KvEngineContract : public ::testing::TestWithParam<EngineUnderTest> {
+class PostgresHarness final : public EngineHarness {
+ public:
+  PostgresHarness() : server_(PostgresServer::Start()) { EXPECT_OK(MigratePostgres(server_->Uri())); }
+  StatusOr<std::unique_ptr<KvEngine>> Open(uint32_t node) override {
+    PostgresEngineOptions options;
+    options.node = node;
+    options.page_rows = 2;  // iterators cross pages within a handful of keys
+    return OpenPostgresEngine(server_->Uri(), options);
+  }
+  bool multi_node() const override { return true; }
+
+ private:
+  std::unique_ptr<PostgresServer> server_;
+};
+
+class RocksDbHarness final : public EngineHarness {
+ public:
+  StatusOr<std::unique_ptr<KvEngine>> Open(uint32_t) override { return OpenRocksDbEngine((dir_ / "db").string()); }
+  bool multi_node() const override { return false; }
+
+ private:
+  simkms::testing::TempDir dir_;
+};
+
+// Test names and ctest names show the engine's name, not the object's bytes.
+void PrintTo(const EngineKind& kind, std::ostream* os) { *os << kind.name; }
+
+const std::vector<EngineKind>& EngineKinds() {
+  static const std::vector<EngineKind> kinds = {
+      {"rocksdb", [] { return std::unique_ptr<EngineHarness>(new RocksDbHarness()); }},
+      {"postgres", [] { return std::unique_ptr<EngineHarness>(new PostgresHarness()); }},
+  };
+  return kinds;
+}
+
+class KvEngineTest : public ::testing::TestWithParam<EngineKind> {
  protected:
-  void SetUp() override { ASSERT_OK_AND_ASSIGN(engine_, GetParam().open(dir_.path().string())); }
+  void SetUp() override {
+    harness_ = GetParam().make();
+    ASSERT_OK_AND_ASSIGN(engine_, harness_->Open(1));
+  }
+  void TearDown() override {
+    engine_.reset();
+    harness_.reset();
+  }
 
-  void Commit(const std::vector<std::pair<std::string, std::optional<std::string>>>& writes) {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvTransaction> txn, engine_->BeginTransaction());
-    for (const auto& [key, value] : writes) {
-      if (value.has_value()) {
-        txn->Put(kMeta, key, *value);
+  void Commit(const std::vector<std::pair<std::string, std::optional<std::string>>>& writes, Cf cf = kSubscribers) {
+    ASSERT_OK_AND_ASSIGN(auto txn, engine_->BeginTransaction());
+    for (const auto& [k, v] : writes) {
+      if (v.has_value()) {
+        txn->Put(cf, k, *v);
       } else {
-        txn->Delete(kMeta, key);
+        txn->Delete(cf, k);
       }
     }
     ASSERT_OK(txn->Commit());
   }
-  static std::vector<std::string> Keys(KvView& view) {
-    std::vector<std::string> keys;
-    auto it = view.NewIterator(kMeta);
-    for (it->SeekToFirst(); it->Valid(); it->Next()) keys.emplace_back(it->key());
-    EXPECT_OK(it->status());
-    return keys;
-  }
-  std::optional<std::string> Latest(std::string_view key) {
-    auto v = engine_->Get(kMeta, key);
-    EXPECT_OK(v.status());
-    return v.ok() ? *v : std::nullopt;
-  }
 
-  simkms::testing::TempDir dir_;
+  std::unique_ptr<EngineHarness> harness_;
   std::unique_ptr<KvEngine> engine_;
 };
 
-TEST_P(KvEngineContract, TransactionReadsItsOwnWritesAndShowsNothingBeforeCommit) {
-  Commit({{"a", "1"}, {"c", "3"}});
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvTransaction> txn, engine_->BeginTransaction());
-  txn->Put(kMeta, "b", "2");
-  txn->Delete(kMeta, "c");
-  txn->Put(kMeta, "a", "1'");
-  ASSERT_OK_AND_ASSIGN(std::optional<std::string> b, txn->Get(kMeta, "b"));
-  EXPECT_EQ(b, "2");
-  ASSERT_OK_AND_ASSIGN(std::optional<std::string> c, txn->Get(kMeta, "c"));
-  EXPECT_EQ(c, std::nullopt);
-  EXPECT_EQ(Keys(*txn), (std::vector<std::string>{"a", "b"}));
-  auto it = txn->NewIterator(kMeta);
-  it->Seek("a");
+std::vector<std::string> Forward(KvIterator& it) {
+  std::vector<std::string> keys;
+  for (it.SeekToFirst(); it.Valid(); it.Next()) keys.emplace_back(it.key());
+  EXPECT_OK(it.status());
+  return keys;
+}
+
+std::vector<std::string> Backward(KvIterator& it) {
+  std::vector<std::string> keys;
+  for (it.SeekToLast(); it.Valid(); it.Prev()) keys.emplace_back(it.key());
+  EXPECT_OK(it.status());
+  return keys;
+}
+
+std::string Bytes(std::initializer_list<int> b) {
+  std::string s;
+  for (int c : b) s.push_back(static_cast<char>(c));
+  return s;
+}
+
+TEST_P(KvEngineTest, GetPutDelete) {
+  ASSERT_OK_AND_ASSIGN(auto absent, engine_->Get(kSubscribers, "a"));
+  EXPECT_FALSE(absent.has_value());
+  const std::string binary = Bytes({0, 0xff, 0x80, 0, 1});
+  Commit({{"a", "1"}, {"b", binary}, {"e", ""}});
+  ASSERT_OK_AND_ASSIGN(auto a, engine_->Get(kSubscribers, "a"));
+  EXPECT_EQ(a, std::optional<std::string>("1"));
+  ASSERT_OK_AND_ASSIGN(auto b, engine_->Get(kSubscribers, "b"));
+  EXPECT_EQ(b, std::optional<std::string>(binary));
+  ASSERT_OK_AND_ASSIGN(auto e, engine_->Get(kSubscribers, "e"));
+  EXPECT_EQ(e, std::optional<std::string>(""));  // an empty value is not an absent one
+  ASSERT_OK_AND_ASSIGN(auto other_family, engine_->Get(kVers, "a"));
+  EXPECT_FALSE(other_family.has_value());
+  Commit({{"a", std::nullopt}, {"b", "2"}});
+  ASSERT_OK_AND_ASSIGN(a, engine_->Get(kSubscribers, "a"));
+  EXPECT_FALSE(a.has_value());
+  ASSERT_OK_AND_ASSIGN(b, engine_->Get(kSubscribers, "b"));
+  EXPECT_EQ(b, std::optional<std::string>("2"));
+  ASSERT_OK_AND_ASSIGN(uint64_t n, engine_->CountKeys(kSubscribers));
+  EXPECT_EQ(n, 2u);
+}
+
+TEST_P(KvEngineTest, IteratorsAreInUnsignedByteOrderBothWays) {
+  std::vector<std::string> keys = {Bytes({0}),       Bytes({0, 0}), Bytes({1}),    "a",  "ab", "b",
+                                   Bytes({0x7f, 1}), Bytes({0x80}), Bytes({0xff}), Bytes({0xff, 0})};
+  std::vector<std::pair<std::string, std::optional<std::string>>> writes;
+  for (const std::string& k : keys) writes.emplace_back(k, "v" + k);
+  Commit(writes);
+  std::sort(keys.begin(), keys.end());  // std::string compares as unsigned bytes
+  ASSERT_OK_AND_ASSIGN(auto view, engine_->Snapshot());
+  auto it = view->NewIterator(kSubscribers);
+  EXPECT_EQ(Forward(*it), keys);
+  std::vector<std::string> reversed(keys.rbegin(), keys.rend());
+  EXPECT_EQ(Backward(*it), reversed);
+
+  it->Seek("aa");  // first >= "aa"
   ASSERT_TRUE(it->Valid());
-  EXPECT_EQ(it->value(), "1'");
-
-  EXPECT_EQ(Latest("b"), std::nullopt);
-  EXPECT_EQ(Latest("c"), "3");
-  ASSERT_OK(txn->Commit());
-  EXPECT_EQ(Latest("a"), "1'");
-  EXPECT_EQ(Latest("b"), "2");
-  EXPECT_EQ(Latest("c"), std::nullopt);
-}
-
-TEST_P(KvEngineContract, AbandonedTransactionWritesNothing) {
-  {
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvTransaction> txn, engine_->BeginTransaction());
-    txn->Put(kMeta, "a", "1");
-  }
-  EXPECT_EQ(Latest("a"), std::nullopt);
-}
-
-TEST_P(KvEngineContract, SavePointsUndoOnlyTheNewestWrites) {
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvTransaction> txn, engine_->BeginTransaction());
-  const std::size_t empty = txn->DataSize();
-  txn->SetSavePoint();
-  txn->Put(kMeta, "x", "1");
-  txn->SetSavePoint();
-  txn->Put(kMeta, "y", "2");
-  txn->Delete(kMeta, "x");
-  txn->RollbackToSavePoint();  // y and the delete of x go
-  txn->PopSavePoint();         // x stays
-  EXPECT_GT(txn->DataSize(), empty);
-  ASSERT_OK_AND_ASSIGN(std::optional<std::string> y, txn->Get(kMeta, "y"));
-  EXPECT_EQ(y, std::nullopt);
-  ASSERT_OK(txn->Commit());
-  EXPECT_EQ(Latest("x"), "1");
-  EXPECT_EQ(Latest("y"), std::nullopt);
-}
-
-TEST_P(KvEngineContract, SnapshotDoesNotSeeLaterCommits) {
-  Commit({{"a", "1"}});
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvView> view, engine_->Snapshot());
-  Commit({{"a", "2"}, {"b", "3"}});
-  ASSERT_OK_AND_ASSIGN(std::optional<std::string> a, view->Get(kMeta, "a"));
-  EXPECT_EQ(a, "1");
-  EXPECT_EQ(Keys(*view), (std::vector<std::string>{"a"}));
-  EXPECT_EQ(Latest("a"), "2");
-}
-
-TEST_P(KvEngineContract, KeysIterateInUnsignedByteOrderBothWays) {
-  const std::string high("\xff\x01", 2), low("\x01", 1), mid("\x7f", 1);
-  Commit({{high, "h"}, {low, "l"}, {mid, "m"}});
-  ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvView> view, engine_->Snapshot());
-  EXPECT_EQ(Keys(*view), (std::vector<std::string>{low, mid, high}));
-  auto it = view->NewIterator(kMeta);
-  it->SeekForPrev(std::string("\x80", 1));
-  ASSERT_TRUE(it->Valid());
-  EXPECT_EQ(it->key(), mid);
+  EXPECT_EQ(it->key(), "ab");
+  EXPECT_EQ(it->value(), "vab");
   it->Prev();
   ASSERT_TRUE(it->Valid());
-  EXPECT_EQ(it->key(), low);
-  it->SeekToLast();
-  ASSERT_TRUE(it->Valid());
-  EXPECT_EQ(it->key(), high);
+  EXPECT_EQ(it->key(), "a");
   it->Next();
+  it->Next();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "b");
+  it->SeekForPrev("aa");  // last <= "aa"
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "a");
+  it->Next();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "ab");
+  it->SeekForPrev("b");  // an exact match
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "b");
+  it->Seek(Bytes({0xff, 0, 0}));
   EXPECT_FALSE(it->Valid());
   EXPECT_OK(it->status());
-  ASSERT_OK_AND_ASSIGN(uint64_t n, engine_->CountKeys(kMeta));
-  EXPECT_EQ(n, 3u);
+  it->SeekForPrev("");
+  EXPECT_FALSE(it->Valid());
+  it->SeekToLast();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Bytes({0xff, 0}));
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+
+  auto empty = view->NewIterator(kVers);
+  empty->SeekToFirst();
+  EXPECT_FALSE(empty->Valid());
+  empty->SeekToLast();
+  EXPECT_FALSE(empty->Valid());
 }
 
-TEST_P(KvEngineContract, FamiliesAreSeparate) {
+TEST_P(KvEngineTest, SnapshotSeesOneState) {
+  Commit({{"a", "old"}, {"b", "old"}});
+  ASSERT_OK_AND_ASSIGN(auto before, engine_->Snapshot());
+  ASSERT_OK_AND_ASSIGN(auto a, before->Get(kSubscribers, "a"));  // PostgreSQL: the snapshot starts here
+  EXPECT_EQ(a, std::optional<std::string>("old"));
+  Commit({{"a", "new"}, {"b", std::nullopt}, {"c", "new"}});
+  ASSERT_OK_AND_ASSIGN(auto b, before->Get(kSubscribers, "b"));
+  EXPECT_EQ(b, std::optional<std::string>("old"));
+  auto it = before->NewIterator(kSubscribers);
+  EXPECT_EQ(Forward(*it), (std::vector<std::string>{"a", "b"}));
+  ASSERT_OK_AND_ASSIGN(auto latest, engine_->Get(kSubscribers, "a"));
+  EXPECT_EQ(latest, std::optional<std::string>("new"));
+  ASSERT_OK_AND_ASSIGN(auto after, engine_->Snapshot());
+  auto it2 = after->NewIterator(kSubscribers);
+  EXPECT_EQ(Forward(*it2), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_P(KvEngineTest, TransactionReadsThroughItsWrites) {
+  Commit({{"a", "1"}, {"b", "1"}, {"c", "1"}, {"d", "1"}, {"e", "1"}});
+  ASSERT_OK_AND_ASSIGN(auto txn, engine_->BeginTransaction());
+  txn->Put(kSubscribers, "b", "2");  // replaces
+  txn->Delete(kSubscribers, "c");    // hides
+  txn->Put(kSubscribers, "bb", "2");  // adds
+  txn->Delete(kSubscribers, "zz");   // deletes what is not there
+  txn->Put(kSubscribers, "0", "2");  // before everything
+  txn->Put(kSubscribers, "f", "2");  // after everything
+  txn->Delete(kSubscribers, "e");
+  ASSERT_OK_AND_ASSIGN(auto b, txn->Get(kSubscribers, "b"));
+  EXPECT_EQ(b, std::optional<std::string>("2"));
+  ASSERT_OK_AND_ASSIGN(auto c, txn->Get(kSubscribers, "c"));
+  EXPECT_FALSE(c.has_value());
+  ASSERT_OK_AND_ASSIGN(auto a, txn->Get(kSubscribers, "a"));
+  EXPECT_EQ(a, std::optional<std::string>("1"));
+  auto it = txn->NewIterator(kSubscribers);
+  const std::vector<std::string> merged = {"0", "a", "b", "bb", "d", "f"};
+  EXPECT_EQ(Forward(*it), merged);
+  EXPECT_EQ(Backward(*it), std::vector<std::string>(merged.rbegin(), merged.rend()));
+  it->Seek("c");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "d");
+  it->Prev();  // turn around over a buffered delete
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "bb");
+  EXPECT_EQ(it->value(), "2");
+  it->Prev();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "b");
+  EXPECT_EQ(it->value(), "2");
+  it->Next();
+  it->Next();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "d");
+  it->SeekForPrev("e");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "d");
+  it->Next();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "f");
+  // Nothing is visible outside before Commit.
+  ASSERT_OK_AND_ASSIGN(auto outside, engine_->Get(kSubscribers, "b"));
+  EXPECT_EQ(outside, std::optional<std::string>("1"));
+  ASSERT_OK(txn->Commit());
+  ASSERT_OK_AND_ASSIGN(auto view, engine_->Snapshot());
+  auto committed = view->NewIterator(kSubscribers);
+  EXPECT_EQ(Forward(*committed), merged);
+}
+
+TEST_P(KvEngineTest, AbandonedTransactionWritesNothing) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto txn, engine_->BeginTransaction());
+    txn->Put(kSubscribers, "a", "1");
+  }
+  ASSERT_OK_AND_ASSIGN(auto a, engine_->Get(kSubscribers, "a"));
+  EXPECT_FALSE(a.has_value());
+  Commit({{"a", "2"}});  // the next transaction works
+  ASSERT_OK_AND_ASSIGN(a, engine_->Get(kSubscribers, "a"));
+  EXPECT_EQ(a, std::optional<std::string>("2"));
+}
+
+TEST_P(KvEngineTest, SavePointsUndoOnlyTheirWrites) {
+  Commit({{"a", "0"}});
+  ASSERT_OK_AND_ASSIGN(auto txn, engine_->BeginTransaction());
+  txn->Put(kSubscribers, "a", "1");
+  const std::size_t size1 = txn->DataSize();
+  txn->SetSavePoint();
+  txn->Put(kSubscribers, "b", "1");
+  txn->Delete(kSubscribers, "a");
+  txn->SetSavePoint();
+  txn->Put(kSubscribers, "c", "1");
+  txn->Put(kSubscribers, "b", "2");
+  txn->RollbackToSavePoint();  // c and b=2 undone
+  ASSERT_OK_AND_ASSIGN(auto c, txn->Get(kSubscribers, "c"));
+  EXPECT_FALSE(c.has_value());
+  ASSERT_OK_AND_ASSIGN(auto b, txn->Get(kSubscribers, "b"));
+  EXPECT_EQ(b, std::optional<std::string>("1"));
+  txn->SetSavePoint();
+  txn->Put(kSubscribers, "d", "1");
+  txn->PopSavePoint();  // d kept, but still under the outer save point
+  ASSERT_OK_AND_ASSIGN(auto d, txn->Get(kSubscribers, "d"));
+  EXPECT_EQ(d, std::optional<std::string>("1"));
+  txn->RollbackToSavePoint();  // b, delete a and d undone
+  EXPECT_EQ(txn->DataSize(), size1);
+  ASSERT_OK_AND_ASSIGN(d, txn->Get(kSubscribers, "d"));
+  EXPECT_FALSE(d.has_value());
+  ASSERT_OK_AND_ASSIGN(auto a, txn->Get(kSubscribers, "a"));
+  EXPECT_EQ(a, std::optional<std::string>("1"));  // the write before the save point stays
+  txn->SetSavePoint();
+  txn->Put(kSubscribers, "e", "1");
+  txn->PopSavePoint();
+  ASSERT_OK(txn->Commit());
+  ASSERT_OK_AND_ASSIGN(auto view, engine_->Snapshot());
+  auto it = view->NewIterator(kSubscribers);
+  EXPECT_EQ(Forward(*it), (std::vector<std::string>{"a", "e"}));
+  ASSERT_OK_AND_ASSIGN(a, engine_->Get(kSubscribers, "a"));
+  EXPECT_EQ(a, std::optional<std::string>("1"));
+}
+
+TEST_P(KvEngineTest, AuditFamilyIsPerNode) {
+  if (!harness_->multi_node()) GTEST_SKIP() << GetParam().name << " has one node";
+  ASSERT_OK_AND_ASSIGN(auto node2, harness_->Open(2));
+  Commit({{"1", "node1-first"}, {"2", "node1-second"}}, kAudit);
+  {
+    ASSERT_OK_AND_ASSIGN(auto txn, node2->BeginTransaction());
+    txn->Put(kAudit, "1", "node2-first");
+    txn->Put(kMeta, "shared", "from node 2");
+    ASSERT_OK(txn->Commit());
+  }
+  ASSERT_OK_AND_ASSIGN(auto own1, engine_->Get(kAudit, "1"));
+  EXPECT_EQ(own1, std::optional<std::string>("node1-first"));
+  ASSERT_OK_AND_ASSIGN(auto own2, node2->Get(kAudit, "1"));
+  EXPECT_EQ(own2, std::optional<std::string>("node2-first"));
+  ASSERT_OK_AND_ASSIGN(auto not_node2s, node2->Get(kAudit, "2"));
+  EXPECT_FALSE(not_node2s.has_value());
+  ASSERT_OK_AND_ASSIGN(auto view2, node2->Snapshot());
+  auto it = view2->NewIterator(kAudit);
+  EXPECT_EQ(Forward(*it), std::vector<std::string>{"1"});
+  EXPECT_EQ(Backward(*it), std::vector<std::string>{"1"});
+  ASSERT_OK_AND_ASSIGN(uint64_t n1, engine_->CountKeys(kAudit));
+  EXPECT_EQ(n1, 2u);
+  // Every other family is shared.
+  ASSERT_OK_AND_ASSIGN(auto shared, engine_->Get(kMeta, "shared"));
+  EXPECT_EQ(shared, std::optional<std::string>("from node 2"));
+  // A node deletes only its own audit records.
+  Commit({{"1", std::nullopt}}, kAudit);
+  ASSERT_OK_AND_ASSIGN(own2, node2->Get(kAudit, "1"));
+  EXPECT_EQ(own2, std::optional<std::string>("node2-first"));
+}
+
+TEST_P(KvEngineTest, PurgeKeepsLiveRecords) {
+  Commit({{"a", "1"}, {"b", "1"}});
+  Commit({{"a", std::nullopt}});
+  ASSERT_OK(engine_->Purge({{kSubscribers, {"a", "b"}}}));
+  ASSERT_OK_AND_ASSIGN(auto b, engine_->Get(kSubscribers, "b"));
+  EXPECT_EQ(b, std::optional<std::string>("1"));
+  ASSERT_OK_AND_ASSIGN(uint64_t n, engine_->CountKeys(kSubscribers));
+  EXPECT_EQ(n, 1u);
+}
+
+TEST_P(KvEngineTest, FamiliesAreSeparate) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvTransaction> txn, engine_->BeginTransaction());
   txn->Put(kVers, "k", "vers");
-  txn->Put(kAudit, "k", "audit");
+  txn->Put(kMeta, "k", "meta");
   ASSERT_OK(txn->Commit());
   ASSERT_OK_AND_ASSIGN(std::optional<std::string> v, engine_->Get(kVers, "k"));
   EXPECT_EQ(v, "vers");
-  ASSERT_OK_AND_ASSIGN(std::optional<std::string> a, engine_->Get(kAudit, "k"));
-  EXPECT_EQ(a, "audit");
-  EXPECT_EQ(Latest("k"), std::nullopt);
+  ASSERT_OK_AND_ASSIGN(std::optional<std::string> m, engine_->Get(kMeta, "k"));
+  EXPECT_EQ(m, "meta");
+  ASSERT_OK_AND_ASSIGN(std::optional<std::string> s, engine_->Get(kSubscribers, "k"));
+  EXPECT_EQ(s, std::nullopt);
 }
 
-TEST_P(KvEngineContract, PurgeOfDeletedRangesKeepsTheRest) {
-  Commit({{"a", "1"}, {"b", "2"}, {"c", "3"}});
-  Commit({{"b", std::nullopt}});
-  ASSERT_OK(engine_->Purge({{kMeta, {"b", "b"}}}));
-  EXPECT_EQ(Latest("a"), "1");
-  EXPECT_EQ(Latest("b"), std::nullopt);
-  EXPECT_EQ(Latest("c"), "3");
-}
-
-TEST_P(KvEngineContract, TransactionCommitsAtMostOnce) {
+TEST_P(KvEngineTest, TransactionCommitsAtMostOnce) {
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvTransaction> txn, engine_->BeginTransaction());
   txn->Put(kMeta, "a", "1");
   ASSERT_OK(txn->Commit());
@@ -176,9 +375,6 @@ TEST_P(KvEngineContract, TransactionCommitsAtMostOnce) {
   EXPECT_NE(again.code(), StatusCode::kAborted);  // not "nothing written, run again"
   EXPECT_NE(again.code(), StatusCode::kUnavailable);
 }
-
-INSTANTIATE_TEST_SUITE_P(Engines, KvEngineContract, ::testing::ValuesIn(kEngines),
-                         [](const ::testing::TestParamInfo<EngineUnderTest>& info) { return info.param.name; });
 
 // RocksDB only: read-only opens (forensics next to a running kmsd) never write.
 TEST(RocksDbEngine, ReadOnlyRefusesTransactionsAndPurge) {
@@ -201,5 +397,8 @@ TEST(RocksDbEngine, MissingDbIsNotCreatedWhenAskedNotTo) {
   EXPECT_FALSE(OpenRocksDbEngine((dir / "db").string(), options).ok());
 }
 
+INSTANTIATE_TEST_SUITE_P(Engines, KvEngineTest, ::testing::ValuesIn(EngineKinds()),
+                         [](const ::testing::TestParamInfo<EngineKind>& info) { return info.param.name; });
+
 }  // namespace
-}  // namespace simkms::storage::testing
+}  // namespace simkms::storage

@@ -133,7 +133,10 @@ TEST_F(KmsctlTest, CeremonyRegistryExportRestoreAndAudit) {
       "--share-file", Share(3)},
      second);
   auto restored = Json({"status"}, second);
-  for (const char* k : {"kcv.mk", "kcv.storage_kek", "kcv.puk_key", "kcv.op_key"}) {
+  // Every KCV the custodians compare between nodes (docs/operations.md "Cluster").
+  for (const char* k : {"kcv.mk", "kcv.storage_kek", "kcv.puk_key", "kcv.op_key", "kcv.record_key"}) {
+    ASSERT_TRUE(original.contains(k)) << k;
+    EXPECT_THAT(original[k].get<std::string>(), ::testing::MatchesRegex("[0-9a-f]{6}")) << k;
     EXPECT_EQ(original[k], restored[k]) << k;
   }
   EXPECT_EQ(original["token"], "simkms");

@@ -59,8 +59,9 @@ Status RunAuditVerify(const GlobalOptions& g, const AuditVerifyArgs& args, std::
     storage::StoreOptions o;
     o.read_only = true;
     o.create_if_missing = false;
+    o.node = g.node;
     auto opened = storage::Store::Open(g.db, *auditor, no_checkpoint, o);
-    if (!opened.ok()) return opened.status().WithContext("open database " + g.db);
+    if (!opened.ok()) return opened.status().WithContext("open database " + storage::Store::DescribeLocation(g.db));
     auditor_store = std::move(opened).value();
     SIMKMS_ASSIGN_OR_RETURN(storage::AuditCheckpoint head, auditor_store->AuditHead());
     SIMKMS_ASSIGN_OR_RETURN(report, auditor_store->VerifyAudit(*auditor, head.seq > 0 ? std::optional(head)

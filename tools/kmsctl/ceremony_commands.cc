@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "kms/ceremony.h"
+#include "storage/postgres_engine.h"
 #include "tools/kmsctl/commands.h"
 #include "tools/kmsctl/output.h"
 
@@ -31,6 +32,10 @@ GlobalOptions ForLabel(GlobalOptions g, const TokenInitArgs& t) {
 }
 
 Status RefuseUsedDatabase(const std::string& db) {
+  // A cluster's PostgreSQL database is shared: node 1's init ceremony starts its
+  // chain there, the other nodes join by the restore ceremony (docs/operations.md
+  // "Cluster"); the store refuses a node whose chain is not its token's.
+  if (storage::IsPostgresLocation(db)) return OkStatus();
   std::error_code ec;
   if (!db.empty() && std::filesystem::exists(db, ec) && !std::filesystem::is_empty(db, ec)) {
     return FailedPreconditionError("database " + db + " already exists: a ceremony starts with an empty one");
@@ -42,19 +47,8 @@ std::vector<std::pair<std::string, std::string>> KcvDetails(const kms::KeyKcvs& 
   return {{"mk_kcv", ToHex(k.mk)},
           {"storage_kek_kcv", ToHex(k.storage_kek)},
           {"puk_key_kcv", ToHex(k.puk_encryption)},
-          {"op_key_kcv", ToHex(k.op_encryption)}};
-}
-
-storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
-                                  std::vector<std::pair<std::string, std::string>> details) {
-  storage::AuditEvent e;
-  e.time_ms = kms::SystemClockMs();
-  e.actor_role = "custodian";
-  e.actor_identity = c.options().actor;
-  e.event = std::move(name);
-  e.subject = "token " + c.token_label();
-  e.details = std::move(details);
-  return e;
+          {"op_key_kcv", ToHex(k.op_encryption)},
+          {"record_key_kcv", ToHex(k.record_mac)}};
 }
 
 // The auditor's seed export: both options or neither; the file is never overwritten.
@@ -81,6 +75,18 @@ Status WriteAuditorExport(const AuditorExportArgs& a, const kms::InitResult& res
 }
 
 }  // namespace
+
+storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
+                                  std::vector<std::pair<std::string, std::string>> details) {
+  storage::AuditEvent e;
+  e.time_ms = kms::SystemClockMs();
+  e.actor_role = "custodian";
+  e.actor_identity = c.options().actor;
+  e.event = std::move(name);
+  e.subject = "token " + c.token_label();
+  e.details = std::move(details);
+  return e;
+}
 
 Status RunInit(const GlobalOptions& g, const InitArgs& args, std::ostream& out) {
   if (args.backup_out.empty()) return InvalidArgumentError("init needs --backup-out FILE for the MK backup");
@@ -173,7 +179,10 @@ Status RunRestore(const GlobalOptions& g, const RestoreArgs& args, std::ostream&
   storage::AuditCheckpoint head{0, Bytes(storage::kAuditHashSize, 0)};
   uint64_t old_epoch = 0;
   uint64_t first_epoch = 0;
-  const bool restored_db = !g.db.empty() && std::filesystem::exists(g.db);
+  // A RocksDB directory copied from the old appliance, or a cluster's database (this
+  // node's chain: empty when the node joins, else the one it continues).
+  const bool restored_db =
+      !g.db.empty() && (storage::IsPostgresLocation(g.db) || std::filesystem::exists(g.db));
   if (restored_db) {
     storage::LinksOnlyAuditMac links_only;
     SIMKMS_RETURN_IF_ERROR(ctx->OpenStore(/*read_only=*/true, &links_only));

@@ -79,6 +79,13 @@ struct ExportK1Args {
   std::string out_file;
 };
 Status RunVerExportK1(const GlobalOptions& g, const ExportK1Args& args, std::ostream& out);
+// The audit event of a custodians' ceremony on this node's token (init, restore,
+// ver sync): actor role "custodian", subject "token <label>".
+storage::AuditEvent CeremonyEvent(const Context& c, std::string name,
+                                  std::vector<std::pair<std::string, std::string>> details);
+// `ver sync`: the K1 of every VER that this node's runtime token lacks, moved from
+// its ceremony token (a cluster node, after a VER was added on another node).
+Status RunVerSync(const GlobalOptions& g, std::ostream& out);
 
 struct RangeAssignArgs {
   std::string manufacturer;
@@ -112,5 +119,12 @@ Status RunRecordsSeal(const GlobalOptions& g, std::ostream& out);
 Status RunStatus(const GlobalOptions& g, std::ostream& out);
 // Every token object against kms/token_policy.h; FailedPrecondition on any difference.
 Status RunTokenCheck(const GlobalOptions& g, bool ceremony, std::ostream& out);
+
+// `db migrate`: applies the PostgreSQL schema migrations this build has and the
+// database lacks (idempotent), then prints the schema status. `db` is a libpq
+// connection string (URI or key=value).
+Status RunDbMigrate(const GlobalOptions& g, const std::string& db, std::ostream& out);
+// `db status`: the applied migrations and whether the database is at this build's version.
+Status RunDbStatus(const GlobalOptions& g, const std::string& db, std::ostream& out);
 
 }  // namespace simkms::kmsctl

@@ -88,8 +88,9 @@ Status Context::OpenStore(bool read_only, storage::AuditMac* mac) {
   store_options.accept_unsealed_records = accept_unsealed_records_;
   store_options.read_only = read_only;
   store_options.create_if_missing = !read_only;
+  store_options.node = options_.node;
   auto store = storage::Store::Open(options_.db, mac != nullptr ? *mac : *audit_mac_, *checkpoints_, store_options);
-  if (!store.ok()) return store.status().WithContext("open database " + options_.db);
+  if (!store.ok()) return store.status().WithContext("open database " + storage::Store::DescribeLocation(options_.db));
   store_ = std::move(store).value();
   return OkStatus();
 }

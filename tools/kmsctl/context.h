@@ -34,6 +34,7 @@ struct GlobalOptions {
   std::string ceremony_pin_file;
   std::string ceremony_pin_env;
   std::string db;
+  uint32_t node = 1;  // the cluster node this kmsctl acts for (its audit chain; PostgreSQL only)
   std::string actor;
   std::string admin_socket;  // when set, commands go to a running kmsd (online)
   bool json = false;

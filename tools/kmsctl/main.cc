@@ -64,7 +64,12 @@ int main(int argc, char** argv) {
       ->envname("SIMKMS_CEREMONY_PIN_FILE");
   app.add_option("--ceremony-pin-env", g.ceremony_pin_env,
                  "name of an environment variable holding the ceremony token's user PIN");
-  app.add_option("--db", g.db, "RocksDB directory")->envname("SIMKMS_DB");
+  app.add_option("--db", g.db, "the database: a RocksDB directory, or a cluster's PostgreSQL URI (postgresql://...)")
+      ->envname("SIMKMS_DB");
+  app.add_option("--node", g.node, "the cluster node this command acts for: its token's audit chain (PostgreSQL)")
+      ->envname("SIMKMS_NODE")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
   app.add_option("--actor", g.actor, "who is acting, for the audit trail")->capture_default_str();
   app.add_flag("--json", g.json, "JSON output for scripts");
   app.add_option("--admin-socket", g.admin_socket, "run the command through a running kmsd's admin socket")
@@ -112,6 +117,8 @@ int main(int argc, char** argv) {
   policy_cmd->add_option("--activation-code", policy_code, "required (the default) or optional")
       ->required()
       ->check(CLI::IsMember({"required", "optional"}));
+  CLI::App* sync_cmd = ver_cmd->add_subcommand(
+      "sync", "move the K1 of every VER this token lacks from the ceremony token (cluster nodes; offline)");
   ExportK1Args export_args;
   CLI::App* export_cmd = ver_cmd->add_subcommand("export-k1", "K1 wrapped for a manufacturer (RSA-OAEP)");
   export_cmd->add_option("--ver", export_args.ver, "VER number")->required();
@@ -157,6 +164,18 @@ int main(int argc, char** argv) {
   show_cmd->add_option("--limit", audit_limit, "at most this many records")->capture_default_str();
 
   app.add_subcommand("status", "token KCVs and registry counts");
+
+  CLI::App* db_cmd = app.add_subcommand("db", "the PostgreSQL database of a cluster: schema migrations");
+  db_cmd->require_subcommand(1);
+  std::string db_uri;
+  CLI::App* migrate_cmd = db_cmd->add_subcommand("migrate", "apply the schema migrations the database lacks");
+  migrate_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")
+      ->envname("SIMKMS_DB")
+      ->required();
+  CLI::App* db_status_cmd = db_cmd->add_subcommand("status", "the schema version and the applied migrations");
+  db_status_cmd->add_option("--db", db_uri, "libpq connection string (postgresql://... or key=value)")
+      ->envname("SIMKMS_DB")
+      ->required();
 
   CLI::App* token_cmd = app.add_subcommand("token", "the token's objects");
   token_cmd->require_subcommand(1);
@@ -234,12 +253,18 @@ int main(int argc, char** argv) {
     std::cerr << "kmsctl: this command runs offline only (stop kmsd, or omit --admin-socket)\n";
     return 2;
   }
-  if (init_cmd->parsed()) {
+  if (db_cmd->parsed()) {
+    what = migrate_cmd->parsed() ? "db migrate" : "db status";
+    status = migrate_cmd->parsed() ? RunDbMigrate(g, db_uri, out) : RunDbStatus(g, db_uri, out);
+  } else if (init_cmd->parsed()) {
     what = "init";
     status = RunInit(g, init, out);
   } else if (restore_cmd->parsed()) {
     what = "restore";
     status = RunRestore(g, restore, out);
+  } else if (ver_cmd->parsed() && sync_cmd->parsed()) {
+    what = "ver sync";
+    status = RunVerSync(g, out);
   } else if (ver_cmd->parsed()) {
     what = "ver";
     status = RunVerExportK1(g, export_args, out);

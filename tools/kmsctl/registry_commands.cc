@@ -92,4 +92,32 @@ Status RunVerExportK1(const GlobalOptions& g, const ExportK1Args& args, std::ost
   return OkStatus();
 }
 
+Status RunVerSync(const GlobalOptions& g, std::ostream& out) {
+  SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(g));
+  SIMKMS_RETURN_IF_ERROR(ctx->LoadKeys());
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenStore());
+  SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());
+  kms::Registry registry = ctx->MakeRegistry();
+  std::vector<uint32_t> moved;
+  SIMKMS_ASSIGN_OR_RETURN(std::size_t vers, registry.RederiveAllK1(&moved));
+  std::string moved_list;
+  for (uint32_t v : moved) moved_list += (moved_list.empty() ? "" : ",") + std::to_string(v);
+  if (!moved.empty()) {
+    // A new K1 object on this token is a key-lifecycle event of this node.
+    SIMKMS_RETURN_IF_ERROR(ctx->store().Commit(
+        storage::WriteSet(),
+        CeremonyEvent(*ctx, "ver.sync", {{"vers_moved", moved_list}, {"vers_checked", std::to_string(vers)}})));
+  }
+  Fields f;
+  f.Add("token", ctx->token_label());
+  f.Add("vers_checked", std::to_string(vers));
+  f.Add("vers_moved", moved_list.empty() ? "none" : moved_list);
+  if (g.json) {
+    out << f.ToJson().dump(2) << "\n";
+  } else {
+    f.Print(out);
+  }
+  return OkStatus();
+}
+
 }  // namespace simkms::kmsctl

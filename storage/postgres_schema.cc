@@ -1,0 +1,108 @@
+#include "storage/postgres_schema.h"
+
+#include "storage/postgres_connection.h"
+
+namespace simkms::storage {
+
+namespace {
+
+// The column families of kv_engine.h, one table each (the audit family per node).
+// `nodes` holds each node's commit marker: the random id of its newest committed
+// writer transaction, read back when a connection is lost during COMMIT.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE vers (k bytea PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE ranges (k bytea PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE imsi_ranges (k bytea PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE subscribers (k bytea PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE iccid_index (k bytea PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE wrapped_keys (k bytea PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE meta (k bytea PRIMARY KEY, v bytea NOT NULL);
+CREATE TABLE audit (node bigint NOT NULL CHECK (node >= 1), k bytea NOT NULL, v bytea NOT NULL,
+                    PRIMARY KEY (node, k));
+CREATE TABLE nodes (node bigint PRIMARY KEY CHECK (node >= 1), last_txn bigint NOT NULL);
+)sql";
+
+constexpr const char* kCreateMigrations =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, description text NOT NULL, "
+    "applied_at timestamptz NOT NULL DEFAULT now())";
+
+// pg_advisory_xact_lock key of the migrators ("SKMSMIGR").
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(6000881839066188114)";
+
+StatusOr<int> CurrentVersion(PgConnection& conn) {
+  SIMKMS_ASSIGN_OR_RETURN(PgResult exists, conn.Query("SELECT to_regclass('schema_migrations') IS NOT NULL"));
+  if (!PgBool(exists.get(), 0, 0)) return 0;
+  SIMKMS_ASSIGN_OR_RETURN(PgResult r, conn.Query("SELECT coalesce(max(version), 0)::int8 FROM schema_migrations"));
+  return static_cast<int>(PgInt8(r.get(), 0, 0));
+}
+
+Status RefuseNewer(int current) {
+  return FailedPreconditionError("the database schema is at version " + std::to_string(current) +
+                                 ", newer than this build's " + std::to_string(PostgresSchemaVersion()) +
+                                 ": run a kmsd and kmsctl of that version");
+}
+
+}  // namespace
+
+const std::vector<PostgresMigration>& PostgresMigrations() {
+  static const std::vector<PostgresMigration> migrations = {
+      {1, "column families, per-node audit, per-node commit markers", kSchemaV1},
+  };
+  return migrations;
+}
+
+int PostgresSchemaVersion() { return PostgresMigrations().back().version; }
+
+Status CheckPostgresSchema(PgConnection& conn) {
+  SIMKMS_ASSIGN_OR_RETURN(int current, CurrentVersion(conn));
+  if (current > PostgresSchemaVersion()) return RefuseNewer(current);
+  if (current < PostgresSchemaVersion()) {
+    return FailedPreconditionError("the database schema is at version " + std::to_string(current) +
+                                   ", this build needs " + std::to_string(PostgresSchemaVersion()) +
+                                   ": run `kmsctl db migrate`");
+  }
+  return OkStatus();
+}
+
+StatusOr<PostgresSchemaStatus> ReadPostgresSchemaStatus(const std::string& conninfo) {
+  SIMKMS_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(conninfo, 10, "kmsctl"));
+  PostgresSchemaStatus status;
+  status.wanted = PostgresSchemaVersion();
+  SIMKMS_ASSIGN_OR_RETURN(status.current, CurrentVersion(*conn));
+  if (status.current == 0) return status;
+  SIMKMS_ASSIGN_OR_RETURN(
+      PgResult r, conn->Query("SELECT version::int8, description, applied_at::text FROM schema_migrations "
+                              "ORDER BY version"));
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    status.applied.push_back({static_cast<int>(PgInt8(r.get(), i, 0)), std::string(PgBytes(r.get(), i, 1)),
+                              std::string(PgBytes(r.get(), i, 2))});
+  }
+  return status;
+}
+
+Status MigratePostgres(const std::string& conninfo) {
+  SIMKMS_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(conninfo, 10, "kmsctl"));
+  const std::string where = DescribeConnInfo(conninfo);
+  for (const PostgresMigration& m : PostgresMigrations()) {
+    SIMKMS_RETURN_IF_ERROR(conn->Execute("BEGIN"));
+    Status s = [&]() -> Status {
+      SIMKMS_RETURN_IF_ERROR(conn->Execute(kMigrationLock));
+      SIMKMS_RETURN_IF_ERROR(conn->Execute(kCreateMigrations));
+      SIMKMS_ASSIGN_OR_RETURN(int current, CurrentVersion(*conn));
+      if (current > PostgresSchemaVersion()) return RefuseNewer(current);
+      if (current >= m.version) return OkStatus();
+      SIMKMS_RETURN_IF_ERROR(conn->Execute(m.sql).WithContext("migration " + std::to_string(m.version)));
+      SIMKMS_RETURN_IF_ERROR(conn->Execute("INSERT INTO schema_migrations (version, description) VALUES (" +
+                                           std::to_string(m.version) + ", '" + m.description + "')"));
+      return OkStatus();
+    }();
+    if (!s.ok()) {
+      conn->Execute("ROLLBACK").IgnoreError();
+      return s.WithContext(where);
+    }
+    SIMKMS_RETURN_IF_ERROR(conn->Execute("COMMIT").WithContext(where));
+  }
+  return OkStatus();
+}
+
+}  // namespace simkms::storage
