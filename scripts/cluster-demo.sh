@@ -43,7 +43,7 @@ done
 [ -x "$PG_BINDIR/initdb" ] || die "PostgreSQL 15 is not installed (scripts/simkms.sh install)"
 
 iccid_at() { local body=$((890010000000000000 + $1)); echo "$body$(luhn "$body")"; }
-imsi_at() { echo $((1010000000000 + $1)) | awk '{printf "00%013d\n", $1}'; }  # test network 001-01
+imsi_at() { printf '00%013d\n' $((1010000000000 + $1)); }  # test network 001-01
 json_field() { sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" "$1" | head -1; }
 
 umask 077
@@ -190,7 +190,7 @@ vectors() {
         die "node $n: no vector for ${IMSIS[i - 1]}"
       [[ $line =~ rand=([0-9a-f]+)\ autn=([0-9a-f]+)\ xres=([0-9a-f]+) ]] || die "vector line: $line"
       rand=${BASH_REMATCH[1]} autn=${BASH_REMATCH[2]} xres=${BASH_REMATCH[3]}
-      out=$("$CHIPSIM" --image "$STATE/chips/${ICCIDS[i - 1]}" auth --rand "$rand" --autn "$autn" 2>&1) || true
+      out=$("$CHIPSIM" --image "$STATE/chips/${ICCIDS[i - 1]}.img" auth --rand "$rand" --autn "$autn" 2>&1) || true
       [[ $out =~ RES=$xres ]] || die "chip $i did not authenticate a vector of node $n: $out"
       VERIFIED=$((VERIFIED + 1))
     done
@@ -202,7 +202,7 @@ ok "$VERIFIED vectors, from $NODES nodes, each with its own IND slice: every chi
 
 step "7. First calls through each chip's node; node 2 is SIGKILLed, then the primary lost, while they run"
 first_call() {  # position node
-  "$CHIPSIM" --image "$STATE/chips/${ICCIDS[$1 - 1]}" first-call --sc "127.0.0.1:${CHIP_PORTS[$2]}" \
+  "$CHIPSIM" --image "$STATE/chips/${ICCIDS[$1 - 1]}.img" first-call --sc "127.0.0.1:${CHIP_PORTS[$2]}" \
     --timeout-ms 3000 > "$STATE/log/first-call-$1.log" 2>&1
 }
 FIRST_CALLS=0 RETRIED=0
@@ -231,7 +231,7 @@ done
 ok "$FIRST_CALLS first calls completed ($RETRIED attempts repeated after a lost node or database)"
 mismatch=0
 for i in $(seq 1 "$CONTRACTS"); do
-  chip_kcv=$("$CHIPSIM" --image "$STATE/chips/${ICCIDS[i - 1]}" info | sed -n 's/^kcv.ki2=//p')
+  chip_kcv=$("$CHIPSIM" --image "$STATE/chips/${ICCIDS[i - 1]}.img" info | sed -n 's/^kcv.ki2=//p')
   curl -sf "http://127.0.0.1:${API_PORTS[1]}/v1/subscribers/${IMSIS[i - 1]}" > "$STATE/api/status.json"
   [ "$(json_field "$STATE/api/status.json" ki2_kcv)" = "$chip_kcv" ] || mismatch=$((mismatch + 1))
 done

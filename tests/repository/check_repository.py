@@ -36,7 +36,7 @@ ALLOWED = {
                          "sc-engine/gsup", "sc-engine/engine"},
 }
 TOP = ["base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts"]
-SKIP_DIRS = {".git", "build", "demo-state", ".cache"}
+SKIP_DIRS = {".git", "build", "demo-state", "demo-cluster-state", ".cache"}
 TEXT = (".h", ".cc", ".c", ".md", ".sh", ".py", ".txt", ".cmake", ".json", ".conf", ".service")
 # Names of files that live outside the checkout (the project's brief and notes)
 # and absolute paths of the machine it was written on.
