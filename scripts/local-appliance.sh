@@ -1,4 +1,4 @@
-# Sourced by scripts/demo.sh and scripts/bench.sh: the pieces both need to run
+# Sourced by scripts/demo.sh, scripts/cluster-demo.sh and scripts/bench.sh: the pieces they need to run
 # an appliance on this machine (a throwaway SoftHSM token under a state folder,
 # ICCID check digits, free loopback ports). Not a command of its own.
 
@@ -25,6 +25,15 @@ local_token_env() {
   export SIMKMS_MODULE="$SOFTHSM_MODULE" SIMKMS_PIN_FILE="$1/user.pin" SIMKMS_DB="$1/db"
   export SIMKMS_TOKEN="pkcs11:token=simkms"
   export SIMKMS_CEREMONY_PIN_FILE="$1/ceremony.pin" SIMKMS_CEREMONY_TOKEN="pkcs11:token=simkms-ceremony"
+}
+
+# The tools of build tree $1 the demos run: KMSCTL KMSD MFR CHIPSIM GSUP.
+local_tools() {
+  KMSCTL="$1/tools/kmsctl/kmsctl"
+  KMSD="$1/sc-engine/daemon/kmsd"
+  MFR="$1/tools/mfr/simkms-mfr"
+  CHIPSIM="$1/tools/chipsim/chipsim"
+  GSUP="$1/tools/gsup-client/simkms-gsup"
 }
 
 # Luhn check digit of an ICCID body (ITU-T E.118).
