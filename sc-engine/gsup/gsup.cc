@@ -1,6 +1,7 @@
 #include "sc-engine/gsup/gsup.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "base/wiped_buffer.h"
 
@@ -385,6 +386,16 @@ std::optional<Bytes> InvalidImsiAnswer(ByteView data) {
 std::size_t VectorsToGenerate(const Message& request) {
   const uint8_t n = request.num_vectors_req.value_or(0);
   return (n == 0 || n > kMaxTuples) ? kMaxTuples : n;
+}
+
+Message MakeSendAuthInfoRequest(std::string imsi, std::optional<uint8_t> num_vectors, uint8_t cn_domain) {
+  Message m;
+  m.type = MessageType::kSendAuthInfoRequest;
+  m.imsi = std::move(imsi);
+  m.num_vectors_req = num_vectors;
+  m.cn_domain = cn_domain;
+  m.message_class = kMessageClassSubscriberManagement;
+  return m;
 }
 
 StatusOr<Message> MakeResult(const Message& request, std::vector<AuthTuple> tuples) {

@@ -150,6 +150,14 @@ StatusOr<Bytes> Encode(const Message& message);
 // does: NUM_VECTORS_REQ absent or 0 -> 5, 1..5 -> that many, > 5 -> 5 (no error).
 std::size_t VectorsToGenerate(const Message& request);
 
+// A SEND_AUTH_INFO request as an MSC/SGSN (osmo-msc, osmo-sgsn) sends it: IMSI,
+// NUM_VECTORS_REQ when `num_vectors` is given (absent means 5, see
+// VectorsToGenerate), CN_DOMAIN and MESSAGE_CLASS subscriber management. No AUTS or
+// RAND: a resynchronisation sets both on the result. Not validated here; Encode()
+// refuses a bad IMSI.
+Message MakeSendAuthInfoRequest(std::string imsi, std::optional<uint8_t> num_vectors = std::nullopt,
+                                uint8_t cn_domain = kCnDomainCs);
+
 // Responses to a request (type with low bits 00), as osmo-hlr builds them
 // (osmo_gsup_make_response): the type's result (|0x02) or error (|0x01)
 // variant; IMSI; MESSAGE_CLASS if the request has one; the request's

@@ -46,16 +46,6 @@ std::optional<uint64_t> SqnOnChip(const SecretBytes& key, const SecretBytes& opc
   return kms::SqnToUint64(check->sqn);
 }
 
-gsup::Message SendAuthInfo(const std::string& imsi, uint8_t vectors) {
-  gsup::Message m;
-  m.type = gsup::MessageType::kSendAuthInfoRequest;
-  m.imsi = imsi;
-  m.num_vectors_req = vectors;
-  m.cn_domain = gsup::kCnDomainCs;
-  m.message_class = gsup::kMessageClassSubscriberManagement;
-  return m;
-}
-
 // One chip of the test: its state as the card holds it, and its Ki_1/OPc_1 (kept
 // to check vectors issued before its first call).
 struct TestChip {
@@ -185,7 +175,7 @@ TEST_F(KmsdClusterTest, NodeAndPrimaryFailUnderLoadAndNothingAcknowledgedIsLost)
           }
         }
         const std::string& imsi = imsis[i % imsis.size()];
-        auto answer = link->Exchange(SendAuthInfo(imsi, 2));
+        auto answer = link->Exchange(gsup::MakeSendAuthInfoRequest(imsi, 2));
         if (!answer.ok()) {
           link.reset();
           continue;
@@ -243,7 +233,7 @@ TEST_F(KmsdClusterTest, NodeAndPrimaryFailUnderLoadAndNothingAcknowledgedIsLost)
     gsup_client::GsupConnection link;
     ASSERT_OK(link.Connect({"127.0.0.1", node(n).auc_port}, "MSC-CHECK-" + std::to_string(n), 5000));
     for (auto& [imsi, chip] : chips) {
-      auto answer = link.Exchange(SendAuthInfo(imsi, 1));
+      auto answer = link.Exchange(gsup::MakeSendAuthInfoRequest(imsi, 1));
       ASSERT_OK(answer);
       ASSERT_EQ(answer->tuples.size(), 1u) << imsi;
       EXPECT_TRUE(SqnOnChip(chip.state.base_key, chip.state.opc, answer->tuples[0]).has_value())

@@ -103,12 +103,7 @@ struct GsupLoad {
     uint8_t chunk[4096];
     for (;;) {
       while (identified && asked.size() < kGsupInFlight) {
-        gsup::Message sai;
-        sai.type = gsup::MessageType::kSendAuthInfoRequest;
-        sai.imsi = imsis[index++ % imsis.size()];
-        sai.num_vectors_req = 2;
-        sai.cn_domain = gsup::kCnDomainCs;
-        sai.message_class = gsup::kMessageClassSubscriberManagement;
+        const gsup::Message sai = gsup::MakeSendAuthInfoRequest(imsis[index++ % imsis.size()], 2);
         SendAll(fd, gsup::EncodeGsupFrame(gsup::Encode(sai).value()).value());
         asked.push_back(sai.imsi);
         ++progress.gsup_in_flight;
@@ -235,12 +230,7 @@ class KmsdGracefulStopTest : public KmsdFixture {
     int fd = ConnectLoopback(gsup_port_);
     EXPECT_GE(fd, 0);
     gsup::IpaDecoder decoder;
-    gsup::Message sai;
-    sai.type = gsup::MessageType::kSendAuthInfoRequest;
-    sai.imsi = imsi;
-    sai.num_vectors_req = 1;
-    sai.cn_domain = gsup::kCnDomainCs;
-    sai.message_class = gsup::kMessageClassSubscriberManagement;
+    const gsup::Message sai = gsup::MakeSendAuthInfoRequest(imsi, 1);
     SendAll(fd, gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}, {gsup::IdTag::kSerNr, "CHECK"}}).value());
     SendAll(fd, gsup::EncodeGsupFrame(gsup::Encode(sai).value()).value());
     std::optional<gsup::Message> answer;

@@ -196,6 +196,24 @@ uint64_t ChipSqn(const SecretBytes& chip_key, const kms::AuthVector& v) {
   return kms::SqnToUint64(Unwrap(kms::CheckAutn(*cipher, Unwrap(kms::ComputeOpc(*cipher, op)), v.rand, v.autn)).sqn);
 }
 
+// Runs `calls` requests on each of `workers` threads at once, each thread with
+// its own token session from `sessions`; `call(w, i, session)` makes worker w's
+// i-th request. Each worker's results, in its order.
+using WorkerResults = std::vector<std::vector<StatusOr<AucService::Vectors>>>;
+template <typename Call>
+WorkerResults RunWorkersAtOnce(p11::SessionPool& sessions, int workers, int calls, Call call) {
+  WorkerResults results(static_cast<std::size_t>(workers));
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; ++w) {
+    threads.emplace_back([&, w] {
+      auto session = sessions.Acquire();
+      for (int i = 0; i < calls; ++i) results[static_cast<std::size_t>(w)].push_back(call(w, i, *session));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  return results;
+}
+
 // Four workers (own token sessions) ask for the same subscriber at once, each
 // as its own peer (IND): all are served, no SEQ is handed out twice, each
 // peer's SQNs increase, and the durable SQN is the highest handed out.
@@ -205,19 +223,10 @@ TEST_F(AucServiceTest, ConcurrentRequestsForOneSubscriberNeverShareAnSqn) {
   constexpr int kWorkers = 4;
   constexpr int kCalls = 15;
   auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_.user_pin(), kWorkers));
-  std::vector<std::vector<StatusOr<AucService::Vectors>>> results(kWorkers);
-  std::vector<std::thread> workers;
-  for (int w = 0; w < kWorkers; ++w) {
-    workers.emplace_back([&, w] {
-      auto session = sessions->Acquire();
-      for (int i = 0; i < kCalls; ++i) {
-        results[w].push_back(auc_->SendAuthInfo(
-            *session, {kFirstImsi, static_cast<unsigned>(1 + i % 5), static_cast<uint8_t>(w + 1), std::nullopt,
-                       std::nullopt}));
-      }
-    });
-  }
-  for (std::thread& t : workers) t.join();
+  WorkerResults results = RunWorkersAtOnce(*sessions, kWorkers, kCalls, [&](int w, int i, p11::Session& session) {
+    return auc_->SendAuthInfo(session, {kFirstImsi, static_cast<unsigned>(1 + i % 5), static_cast<uint8_t>(w + 1),
+                                        std::nullopt, std::nullopt});
+  });
   std::set<uint64_t> seqs;
   uint64_t highest = 0;
   for (int w = 0; w < kWorkers; ++w) {
@@ -751,20 +760,11 @@ TEST_F(AucClusterTest, ConcurrentRequestsOnBothNodesNeverShareAnSqn) {
   constexpr int kWorkers = 4;
   constexpr int kCalls = 20;
   auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_.user_pin(), kWorkers));
-  std::vector<std::vector<StatusOr<AucService::Vectors>>> results(kWorkers);
-  std::vector<std::thread> workers;
-  for (int w = 0; w < kWorkers; ++w) {
-    workers.emplace_back([&, w] {
-      Node& node = w % 2 == 0 ? a_ : b_;
-      auto session = sessions->Acquire();
-      for (int i = 0; i < kCalls; ++i) {
-        results[w].push_back(node.auc->SendAuthInfo(
-            *session, {kFirstImsi, static_cast<unsigned>(1 + i % 5), static_cast<uint8_t>(node.slice.first + w),
-                       std::nullopt, std::nullopt}));
-      }
-    });
-  }
-  for (std::thread& t : workers) t.join();
+  WorkerResults results = RunWorkersAtOnce(*sessions, kWorkers, kCalls, [&](int w, int i, p11::Session& session) {
+    Node& node = w % 2 == 0 ? a_ : b_;
+    return node.auc->SendAuthInfo(session, {kFirstImsi, static_cast<unsigned>(1 + i % 5),
+                                            static_cast<uint8_t>(node.slice.first + w), std::nullopt, std::nullopt});
+  });
   std::set<uint64_t> all;
   std::size_t count = 0;
   uint64_t highest = 0;

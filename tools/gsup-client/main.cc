@@ -117,16 +117,13 @@ int main(int argc, char** argv) {
   nlohmann::json answers = nlohmann::json::array();
   bool any_error = false;
   for (const std::string& imsi : imsis) {
-    Message request;
-    request.type = MessageType::kSendAuthInfoRequest;
-    request.imsi = imsi;
-    if (count) request.num_vectors_req = static_cast<uint8_t>(*count);
+    Message request = simkms::gsup::MakeSendAuthInfoRequest(
+        imsi, count ? std::optional<uint8_t>(static_cast<uint8_t>(*count)) : std::nullopt,
+        cn_domain == "ps" ? simkms::gsup::kCnDomainPs : simkms::gsup::kCnDomainCs);
     if (resync) {
       request.auts = auts;
       request.rand = rand;
     }
-    request.cn_domain = cn_domain == "ps" ? simkms::gsup::kCnDomainPs : simkms::gsup::kCnDomainCs;
-    request.message_class = simkms::gsup::kMessageClassSubscriberManagement;
     auto answer = connection.Exchange(request);
     if (!answer.ok()) {
       std::cerr << "simkms-gsup: IMSI " << imsi << ": " << answer.status().ToString() << "\n";
