@@ -21,17 +21,28 @@
 # Results: $STATE/results/scale-<size>*.json and the table of bench_report.py
 # (section "scale"); the ratios are of this one run.
 #
-#   scripts/bench-scale.sh [--tmpfs] [--quick] [--write-doc]
+#   scripts/bench-scale.sh [--tmpfs] [--quick] [--postgres] [--filler contract-fill] [--write-doc]
 # --tmpfs: token and database in /dev/shm instead of /tmp (disk). --quick: sizes
-# 1,000 and 5,000, 200 chips (checks that the script works). --write-doc: the
-# table into docs/performance.md between <!-- bench:begin scale --> and
-# <!-- bench:end scale --> (SIMKMS_SCALE_DOC names another file, e.g. a copy).
+# 1,000 and 5,000, 200 chips (checks that the script works). --postgres: the
+# database is a local PostgreSQL primary with a synchronous standby in the state
+# folder (scripts/local-postgres.sh, as scripts/bench-engines.sh), kmsd node 1 of a
+# cluster with gsup.sqn_block 32; the bytes on disk are then each table's
+# pg_total_relation_size, the primary's data directory (du, with its WAL) and the
+# standby's. --filler contract-fill: the sizes after the first are filled by
+# tools/bench/contract-fill (kmsd's contract code and store in-process, no HTTP,
+# large commit groups; kmsd stopped meanwhile) instead of over the operator API;
+# the first size is always filled over the API. --write-doc: the table into
+# docs/performance.md between <!-- bench:begin scale --> and <!-- bench:end scale -->
+# (scale-postgres with --postgres; SIMKMS_SCALE_DOC names another file, e.g. a copy).
 # Environment: SIMKMS_BENCH_BUILD, SIMKMS_BENCH_NO_BUILD, SIMKMS_BENCH_STATE,
 # SIMKMS_BENCH_SESSIONS (kmsd crypto workers of the measured runs, 8) as for
 # bench.sh; SIMKMS_SCALE_SIZES ("10000 1000000"), SIMKMS_SCALE_CHIPS (first
 # calls per size, 2000), SIMKMS_SCALE_IN_FLIGHT (contract requests in flight,
 # 16), SIMKMS_SCALE_FILL_SESSIONS (kmsd crypto workers while filling, 8: each
-# contract runs on one).
+# contract runs on one), SIMKMS_SCALE_FILL_THREADS (contract-fill's concurrent
+# contracts, 128), SIMKMS_SCALE_FILL_SECONDS (contract-fill only: a fill stops
+# after this many seconds, unset: none; the size reached is then measured as
+# the last one, and the table shows it, not the size asked for).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,15 +53,22 @@ SIZES="${SIMKMS_SCALE_SIZES:-10000 1000000}"
 CHIPS="${SIMKMS_SCALE_CHIPS:-2000}"
 IN_FLIGHT="${SIMKMS_SCALE_IN_FLIGHT:-16}"
 FILL_SESSIONS="${SIMKMS_SCALE_FILL_SESSIONS:-8}"
+FILL_THREADS="${SIMKMS_SCALE_FILL_THREADS:-128}"
+FILL_SECONDS="${SIMKMS_SCALE_FILL_SECONDS:-0}"
 STATE_PARENT=/tmp
 WRITE_DOC=0
-for a in "$@"; do
-  case "$a" in
+POSTGRES=0
+FILLER=api
+while [ $# -gt 0 ]; do
+  case "$1" in
     --tmpfs) STATE_PARENT=/dev/shm ;;
     --quick) SIZES="1000 5000"; CHIPS=200 ;;
+    --postgres) POSTGRES=1 ;;
+    --filler) FILLER="${2:-}"; shift; [ "$FILLER" = contract-fill ] || { echo "--filler: contract-fill" >&2; exit 2; } ;;
     --write-doc) WRITE_DOC=1 ;;
-    *) echo "usage: $0 [--tmpfs] [--quick] [--write-doc]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--tmpfs] [--quick] [--postgres] [--filler contract-fill] [--write-doc]" >&2; exit 2 ;;
   esac
+  shift
 done
 SOFTHSM_MODULE="${SIMKMS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
 KMSCTL="$BUILD/tools/kmsctl/kmsctl"
@@ -58,6 +76,7 @@ KMSD="$BUILD/sc-engine/daemon/kmsd"
 SC_BENCH="$BUILD/tools/bench/sc-bench"
 AC_BENCH="$BUILD/tools/bench/ac-bench"
 CONTRACT_LOAD="$BUILD/tools/bench/contract-load"
+CONTRACT_FILL="$BUILD/tools/bench/contract-fill"
 
 say() { printf '\n### %s\n' "$*" >&2; }
 die() { printf 'bench-scale: %s\n' "$*" >&2; exit 1; }
@@ -65,8 +84,14 @@ die() { printf 'bench-scale: %s\n' "$*" >&2; exit 1; }
 # ac-bench only where it is a target (libosmo-gsup-client installed); without it no GSUP figures.
 AC_TARGET=""
 grep -q '^build tools/bench/ac-bench:' "$BUILD/build.ninja" 2>/dev/null && AC_TARGET=ac-bench
-bench_release_build "$BUILD" kmsd kmsctl sc-bench contract-load $AC_TARGET || die "no Release build in $BUILD"
+FILL_TARGET=""
+[ "$FILLER" = contract-fill ] && FILL_TARGET=contract-fill
+bench_release_build "$BUILD" kmsd kmsctl sc-bench contract-load $FILL_TARGET $AC_TARGET || die "no Release build in $BUILD"
 for b in "$KMSCTL" "$KMSD" "$SC_BENCH" "$CONTRACT_LOAD"; do [ -x "$b" ] || die "$b is not built"; done
+if [ "$POSTGRES" = 1 ]; then
+  . "$ROOT/scripts/local-postgres.sh"
+  [ -x "$PG_BINDIR/initdb" ] || die "PostgreSQL 15 is not installed (scripts/simkms.sh install)"
+fi
 prev=0
 for n in $SIZES; do
   [ "$n" -gt "$prev" ] || die "SIMKMS_SCALE_SIZES must grow: $SIZES"
@@ -93,12 +118,32 @@ stop_kmsd() {
   fi
   KMSD_PID=""
 }
-trap stop_kmsd EXIT
+SQN_BLOCK=1
+if [ "$POSTGRES" = 1 ]; then
+  # The pair lives in $STATE/pg and is stopped at exit (a resumed run starts it again).
+  trap 'stop_kmsd; pg_pair_stop "$STATE/pg"' EXIT
+  if [ "$RESUME" = 0 ]; then
+    PG_PORTS="$(free_port) $(free_port)"
+    say "PostgreSQL: a primary and a synchronous standby (ports $PG_PORTS) in $STATE/pg; kmsctl db migrate"
+    pg_pair_start "$STATE/pg" $PG_PORTS || die "PostgreSQL did not start"
+    echo "$PG_PORTS" > "$STATE/pg/ports"
+  else
+    PG_PORTS=$(cat "$STATE/pg/ports")
+    pg_pair_resume "$STATE/pg" || die "PostgreSQL did not start"
+  fi
+  SIMKMS_DB=$(pg_pair_uri "$STATE/pg" $PG_PORTS)
+  PG_PRIMARY_PORT=${PG_PORTS%% *}
+  export SIMKMS_NODE=1
+  SQN_BLOCK=32  # as a cluster node (deploy/cluster/kmsd)
+  [ "$RESUME" = 1 ] || kmsctl db migrate > "$STATE/log/migrate.log"
+else
+  trap stop_kmsd EXIT
+fi
 
 if [ "$RESUME" = 0 ]; then
   say "ceremony: token, master key, VERs 2..4, ranges of 100,000,000, K1 exports"
   bench_ceremony "$STATE"
-  bench_kmsd_config "$STATE" "$SESSIONS"
+  bench_kmsd_config "$STATE" "$SESSIONS" "$SIMKMS_DB" "$SQN_BLOCK"
   sed "s/\"sessions\": $SESSIONS}/\"sessions\": $FILL_SESSIONS}/" "$STATE/kmsd.json" > "$STATE/kmsd-fill.json"
 else
   say "resuming $STATE"
@@ -162,6 +207,7 @@ timed_stop() {  # sets STOP_S: seconds from SIGTERM to kmsd's exit
 # JSON of the DB's bytes on disk with $1 subscribers: the directory (du), its live
 # SST files (also by column family, read from each file's properties block) and WAL.
 db_json() {
+  [ "$POSTGRES" = 1 ] && { pg_db_json "$1"; return; }
   python3 - "$1" "$STATE/db" <<'PY'
 import json, os, subprocess, sys
 n, db = int(sys.argv[1]), sys.argv[2]
@@ -185,22 +231,65 @@ print(json.dumps(out))
 PY
 }
 
+# The same for PostgreSQL: each table's pg_total_relation_size (heap, indexes,
+# TOAST), their sum, the primary's data directory (du, with pg_wal) and its WAL,
+# and the standby's data directory.
+pg_db_json() {
+  pg_psql "$PG_PRIMARY_PORT" "CHECKPOINT" > /dev/null
+  python3 - "$1" "$STATE/pg" "$(pg_psql "$PG_PRIMARY_PORT" "SELECT c.relname || ' ' || pg_total_relation_size(c.oid)
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')")" <<'PY'
+import json, subprocess, sys
+n, pg, tables = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+du = lambda p: int(subprocess.check_output(["du", "-sb", p]).split()[0])
+by = {t: int(b) for t, b in (line.split() for line in tables.splitlines() if line.strip())}
+print(json.dumps({"subscribers": n, "engine": "postgres", "du_bytes": du(pg + "/primary"),
+                  "wal_bytes": du(pg + "/primary/pg_wal"), "standby_du_bytes": du(pg + "/standby"),
+                  "tables_bytes": sum(by.values()), "bytes_by_table": by}))
+PY
+}
+
 have=0
 sc_off=0
+LAST_SIZE=0
 for n in $SIZES; do
   # Chips for sc-bench among the contracted, none personalized before: the middle
   # of the DB (or just past the last size's chips, whichever is later).
-  off=$((n / 2 > sc_off ? n / 2 : sc_off))
-  [ $((off + CHIPS)) -le "$n" ] || off=$sc_off
-  sc_off=$((off + CHIPS))
+  chips_of_size() {
+    off=$((n / 2 > sc_off ? n / 2 : sc_off))
+    [ $((off + CHIPS)) -le "$n" ] || off=$sc_off
+  }
+  chips_of_size
   if [ -s "$STATE/results/scale-$n-kmsd.json" ] && [ -s "$STATE/results/scale-$n-sc.json" ]; then
     say "$n subscribers: measured by an earlier run"
     have="$n"
+    sc_off=$((off + CHIPS))
     continue
   fi
   if python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(j["contracted"] != j["requested"])' \
        "$STATE/results/scale-$n-fill.json" 2>/dev/null; then
     say "$n subscribers: contracted by an earlier run"
+  elif [ "$FILLER" = contract-fill ] && [ "$n" != "${SIZES%% *}" ]; then
+    say "contracting chips $have..$((n - 1)) of group 0 (ffdhe2048) in-process (contract-fill, $FILL_THREADS threads), kmsd stopped"
+    stop_kmsd
+    body=$(iccid_body 0 "$have")
+    fill_json="$STATE/log/fill-$n.json"
+    "$CONTRACT_FILL" --config "$STATE/kmsd-fill.json" --iccid-first "$body$(luhn "$body")" --count $((n - have)) \
+      --threads "$FILL_THREADS" --seconds "$FILL_SECONDS" --order-prefix scale --progress 60 --json \
+      > "$fill_json" 2> "$STATE/log/fill-$n.log" ||
+      die "contract-fill: some contracts failed (see $fill_json, $STATE/log/fill-$n.log)"
+    reached=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["contracted"])' "$fill_json")
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%d contracted, %.0f/s" % (j["contracted"], j["contracts_per_second"]))' \
+      "$fill_json" >&2
+    if [ $((have + reached)) -lt "$n" ]; then
+      # The deadline stopped the fill: the size reached is measured, and is the last.
+      echo "SIZE NOT REACHED: $n asked, $((have + reached)) contracted in ${FILL_SECONDS} s" >&2
+      echo "$n" > "$STATE/results/scale-size-asked"
+      n=$((have + reached))
+      LAST_SIZE=1
+      chips_of_size
+    fi
+    cp "$fill_json" "$STATE/results/scale-$n-fill.json"
   else
     say "contracting chips $have..$((n - 1)) of group 0 (ffdhe2048) over the operator API, $IN_FLIGHT in flight, kmsd with $FILL_SESSIONS crypto workers"
     [ -n "$KMSD_PID" ] || bench_start_kmsd "$KMSD" "$STATE/kmsd-fill.json" "$STATE/log/kmsd.log" || die "kmsd did not start"
@@ -213,6 +302,7 @@ for n in $SIZES; do
       "$STATE/results/scale-$n-fill.json" >&2
   fi
   have="$n"
+  sc_off=$((off + CHIPS))
 
   say "$n subscribers: kmsd stop/start twice ($SESSIONS crypto workers)"
   timed_stop; stop1="$STOP_S"
@@ -243,12 +333,20 @@ for n in $SIZES; do
       > "$STATE/results/scale-$n-ac.json" || echo "ac-bench at $n: errors (see the JSON)" >&2
   fi
   stop_kmsd
+  [ "$LAST_SIZE" = 0 ] || break
 done
 
 {
   echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
   echo "state (token, database): $STATE on $(df --output=fstype "$STATE" | tail -1)"
+  if [ "$POSTGRES" = 1 ]; then
+    echo "database: $("$PG_BINDIR/postgres" --version), primary + synchronous standby (synchronous_commit = on) in $STATE/pg, kmsd node 1, sqn_block 32"
+  else
+    echo "database: RocksDB"
+  fi
+  echo "fill: $FILLER$([ "$FILLER" = contract-fill ] && echo " after the first size (over the API), $FILL_THREADS threads")"
   echo "date: $(date -u +%FT%TZ)"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)"
 } > "$STATE/results/machine.txt"
 
@@ -256,7 +354,9 @@ say "report"
 python3 "$ROOT/tools/bench/bench_report.py" "$STATE/results" --only scale > "$STATE/results/report-scale.md"
 cat "$STATE/results/report-scale.md"
 if [ "$WRITE_DOC" = 1 ]; then
-  python3 "$ROOT/tools/bench/bench_report.py" "$STATE/results" --into "${SIMKMS_SCALE_DOC:-$ROOT/docs/performance.md}" scale
+  SECTION=scale
+  [ "$POSTGRES" = 1 ] && SECTION=scale-postgres
+  python3 "$ROOT/tools/bench/bench_report.py" "$STATE/results" --into "${SIMKMS_SCALE_DOC:-$ROOT/docs/performance.md}" "$SECTION"
   echo "${SIMKMS_SCALE_DOC:-docs/performance.md} updated" >&2
 fi
 echo "results in $STATE/results" >&2

@@ -10,6 +10,7 @@
 #
 #   scripts/bench.sh [--write-doc] [--quick] [--tmpfs] [--throughput-only]
 #   scripts/bench.sh --scale [bench-scale.sh's options]   # scripts/bench-scale.sh
+#   scripts/bench.sh --engines [bench-engines.sh's options]   # scripts/bench-engines.sh
 # The AuC comparison: ac-bench (GSUP load on Debian's libosmo-gsup-client) against
 # kmsd's AuC and against osmo-hlr (Debian package) provisioned with the same
 # subscribers' K/OPc, its SQLite DB beside kmsd's (same filesystem, so same disk
@@ -32,6 +33,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/local-appliance.sh"
 # --scale: the scale benchmark instead (scripts/bench-scale.sh, its own options follow).
 if [ "${1:-}" = --scale ]; then shift; exec "$ROOT/scripts/bench-scale.sh" "$@"; fi
+# --engines: one node on PostgreSQL against RocksDB (scripts/bench-engines.sh, its own options follow).
+if [ "${1:-}" = --engines ]; then shift; exec "$ROOT/scripts/bench-engines.sh" "$@"; fi
 BUILD="${SIMKMS_BENCH_BUILD:-$ROOT/build/release}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-8}"
 CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"

@@ -91,18 +91,20 @@ bench_ceremony() {
 # Picks free loopback ports (API_PORT CHIP_PORT AUC_PORT METRICS_PORT) and writes
 # the kmsd config $1/kmsd.json with $2 crypto workers (token sessions); the
 # operator API is plaintext on loopback and maps clients without a certificate
-# to operator. Needs SOFTHSM_MODULE.
+# to operator. Optional: $3 the database (default $1/db; a postgresql:// URI makes
+# kmsd node 1 of a cluster), $4 gsup.sqn_block (default 1). Needs SOFTHSM_MODULE.
 bench_kmsd_config() {
-  local state="$1" sessions="$2"
+  local state="$1" sessions="$2" database="${3:-$1/db}" sqn_block="${4:-1}" node=""
+  case "$database" in postgresql://*) node='"node": 1,' ;; esac
   API_PORT=$(free_port); CHIP_PORT=$(free_port); AUC_PORT=$(free_port); METRICS_PORT=$(free_port)
   cat > "$state/kmsd.json" <<JSON
 {
   // Written by scripts/local-appliance.sh: loopback only, plaintext (the operator API maps clients without a certificate to operator).
   "token": {"module": "$SOFTHSM_MODULE", "uri": "pkcs11:token=simkms", "pin_file": "$state/user.pin", "sessions": $sessions},
-  "database": "$state/db",
+  "database": "$database", $node
   "lock_memory": false,
   // GSUP peers: the load generators (ac-bench: AC-BENCH-<n>; simkms-gsup) on loopback.
-  "gsup": {"peers": [{"address": "127.0.0.1", "names": ["AC-BENCH-*", "SIMKMS-GSUP"]}]},
+  "gsup": {"peers": [{"address": "127.0.0.1", "names": ["AC-BENCH-*", "SIMKMS-GSUP"]}], "sqn_block": $sqn_block},
   "listeners": {
     "operator_api": {"address": "127.0.0.1", "port": $API_PORT, "roles": {"": "operator"}},
     "chip_channel": {"address": "127.0.0.1", "port": $CHIP_PORT},
@@ -137,7 +139,7 @@ bench_release_build() {
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   if [ "${SIMKMS_BENCH_NO_BUILD:-0}" != 1 ]; then
     [ -f "$build/build.ninja" ] || cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DSIMKMS_BUILD_TESTS=OFF "-DCMAKE_CXX_FLAGS=-Wno-error=array-bounds -Wno-error=stringop-overflow" >/dev/null
+      -DSIMKMS_BUILD_TESTS=OFF "-DCMAKE_CXX_FLAGS=-Wno-error=array-bounds -Wno-error=stringop-overflow -Wno-error=restrict" >/dev/null
     printf '\n### building %s in %s (Release)\n' "$*" "$build" >&2
     mkdir -p "$root/build"
     flock "$root/build/.lock" ninja -C "$build" "$@" >&2 || return 1

@@ -88,3 +88,25 @@ pg_pair_stop() {
   done
   return 0
 }
+
+# pg_pair_resume DIR: starts again a pair that pg_pair_start made and
+# pg_pair_stop stopped (a resumed benchmark).
+pg_pair_resume() {
+  local n
+  for n in primary standby; do
+    [ -f "$1/$n/postmaster.pid" ] && continue
+    pg_as_owner "$PG_BINDIR/pg_ctl" -D "$1/$n" -l "$1/$n.log" -w start > /dev/null || {
+      cat "$1/$n.log" >&2
+      return 1
+    }
+  done
+}
+
+# pg_psql PORT SQL...: runs each SQL on database simkms of the server at PORT
+# (unaligned, tuples only), as the servers' user.
+pg_psql() {
+  local port="$1" args=() sql
+  shift
+  for sql in "$@"; do args+=(-c "$sql"); done
+  pg_as_owner "$PG_BINDIR/psql" -h 127.0.0.1 -p "$port" -U simkms -d simkms -qAt "${args[@]}"
+}
