@@ -125,6 +125,12 @@ struct StoreOptions {
   // that it wrote nothing (Aborted, Unavailable: see "RETRY" above) before the group's
   // submissions fail with Unavailable. 0: one attempt.
   unsigned commit_retry_timeout_ms = 30000;
+
+  // PostgreSQL: how many connections the engine may open for reads outside the
+  // writer's transaction (PostgresEngineOptions::read_connections). A reader with no
+  // free connection waits for one, so a daemon gives at least one per thread that
+  // reads (kmsd: its crypto workers + 2). RocksDB reads in process and ignores it.
+  int database_readers = 4;
   // The kmsd node of a cluster this Store writes for (its own audit chain, its writer
   // lock; docs/storage-format.md "PostgreSQL"). A RocksDB database has one node, 1.
   uint32_t node = 1;

@@ -54,6 +54,7 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& location, AuditM
     PostgresEngineOptions engine_options;
     engine_options.node = options.node;
     engine_options.read_only = options.read_only;
+    engine_options.read_connections = options.database_readers;
     engine = OpenPostgresEngine(location, engine_options);
   } else {
     if (options.node != 1) {

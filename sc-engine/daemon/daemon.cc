@@ -147,6 +147,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
     store_options.on_epoch_closed = [w = rep->witness.get()](const storage::AuditEpochHead& h) { w->Enqueue(h); };
   }
   store_options.node = c.node;
+  // Every crypto worker reads the subscriber and its VER per request; the HTTP and
+  // admin threads read too. Fewer connections than readers would queue them.
+  store_options.database_readers = static_cast<int>(c.sessions) + 2;
   auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints, store_options);
   if (!store.ok()) return store.status().WithContext("open database " + storage::Store::DescribeLocation(c.database));
   rep->store = std::move(store).value();
