@@ -22,6 +22,7 @@
 #include "sc-engine/gsup/ipa.h"
 #include "softcrypto/milenage.h"
 #include "softcrypto/software_aes.h"
+#include "tests/e2e/gsup_vectors.h"
 #include "tests/e2e/kmsd_fixture.h"
 #if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
 #include "tests/e2e_gsup/libosmo_gsup_client.h"
@@ -117,16 +118,6 @@ class RawGsupClient {
   Bytes pending_;
   bool closed_ = false;
 };
-
-gsup::Message Sai(const std::string& imsi, std::optional<uint8_t> num_vectors = std::nullopt) {
-  gsup::Message m;
-  m.type = gsup::MessageType::kSendAuthInfoRequest;
-  m.imsi = imsi;
-  m.num_vectors_req = num_vectors;
-  m.cn_domain = gsup::kCnDomainCs;
-  m.message_class = gsup::kMessageClassSubscriberManagement;
-  return m;
-}
 
 // The chip's side of a tuple, in software under `key`: the SQN it carries if
 // AUTN verifies (and RES, CK, IK, SRES, Kc must then be the chip's), else nullopt.
@@ -227,7 +218,7 @@ TEST_F(KmsdGsupTest, AutsResynchronisesToTheChipsSqn) {
   const protocol::ChipProtocolState chip = MakeChip(kImsi0);
   RawGsupClient client(ConnectLoopback(gsup_port_));
   client.Identify("E2E-RAW");
-  auto first = client.Ask(Sai(kImsi0, 1));
+  auto first = client.Ask(SendAuthInfo(kImsi0, 1));
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(first->type, gsup::MessageType::kSendAuthInfoResult);
   ASSERT_EQ(first->tuples.size(), 1u);
@@ -242,7 +233,7 @@ TEST_F(KmsdGsupTest, AutsResynchronisesToTheChipsSqn) {
   const uint64_t sqn_ms = 32549;
   const kms::Auts auts = kms::BuildAuts(*k, opc, first->tuples[0].rand, kms::SqnFromUint64(sqn_ms)).value();
 
-  gsup::Message resync = Sai(kImsi0, 2);
+  gsup::Message resync = SendAuthInfo(kImsi0, 2);
   resync.auts = auts;
   resync.rand = first->tuples[0].rand;
   auto answer = client.Ask(resync);
@@ -260,13 +251,13 @@ TEST_F(KmsdGsupTest, AutsResynchronisesToTheChipsSqn) {
   EXPECT_EQ(refused->type, gsup::MessageType::kSendAuthInfoError);
   EXPECT_EQ(refused->cause, gsup::GmmCause::kNetworkFailure);
   // AUTS without the RAND it answers: invalid mandatory information.
-  gsup::Message half = Sai(kImsi0, 1);
+  gsup::Message half = SendAuthInfo(kImsi0, 1);
   half.auts = auts;
   auto invalid = client.Ask(half);
   ASSERT_TRUE(invalid.has_value());
   EXPECT_EQ(invalid->cause, gsup::GmmCause::kInvalidMandatoryInfo);
   // The next vector continues after the resync, not after the refused requests.
-  auto next = client.Ask(Sai(kImsi0, 1));
+  auto next = client.Ask(SendAuthInfo(kImsi0, 1));
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(VerifyAll(next->tuples, chip.base_key, chip).at(0), sqns[1] + 32);
 }
@@ -281,7 +272,7 @@ TEST_F(KmsdGsupTest, SqnsSurviveAKillAndFollowThePeersName) {
   {
     RawGsupClient client(ConnectLoopback(gsup_port_));
     client.Identify("E2E-RAW");
-    auto answer = client.Ask(Sai(kImsi0));
+    auto answer = client.Ask(SendAuthInfo(kImsi0));
     ASSERT_TRUE(answer.has_value());
     before = VerifyAll(answer->tuples, chip.base_key, chip);
     ASSERT_EQ(before.size(), 5u);
@@ -291,7 +282,7 @@ TEST_F(KmsdGsupTest, SqnsSurviveAKillAndFollowThePeersName) {
   StartKmsd();
   RawGsupClient client(ConnectLoopback(gsup_port_));
   client.Identify("E2E-RAW");
-  gsup::Message named = Sai(kImsi0, 1);
+  gsup::Message named = SendAuthInfo(kImsi0, 1);
   const std::string name("MSC-7\0", 6);  // osmo-msc sends the NUL
   named.source_name = Bytes(name.begin(), name.end());
   auto answer = client.Ask(named);
@@ -313,7 +304,7 @@ TEST_F(KmsdGsupTest, AfterTheFirstCallVectorsAreUnderKi2) {
 
   RawGsupClient client(ConnectLoopback(gsup_port_));
   client.Identify("E2E-RAW");
-  auto answer = client.Ask(Sai(kImsi0));
+  auto answer = client.Ask(SendAuthInfo(kImsi0));
   ASSERT_TRUE(answer.has_value());
   ASSERT_EQ(answer->tuples.size(), 5u);
   EXPECT_EQ(VerifyAll(answer->tuples, done.new_ki2, chip).size(), 5u);
@@ -328,7 +319,7 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   RawGsupClient good(ConnectLoopback(gsup_port_));
   good.Identify("E2E-GOOD");
   auto served = [&] {
-    auto a = good.Ask(Sai(kImsi0, 1));
+    auto a = good.Ask(SendAuthInfo(kImsi0, 1));
     return a && a->type == gsup::MessageType::kSendAuthInfoResult && VerifyAll(a->tuples, chip.base_key, chip).size() == 1;
   };
   ASSERT_TRUE(served());
@@ -346,10 +337,10 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
     auto early_pong = early.ReadFrame();
     ASSERT_TRUE(early_pong.has_value());
     EXPECT_EQ(gsup::EncodeIpaFrame(early_pong->stream, early_pong->payload).value(), gsup::EncodePong());
-    early.SendGsup(gsup::Encode(Sai(kImsi0, 1)).value());
+    early.SendGsup(gsup::Encode(SendAuthInfo(kImsi0, 1)).value());
     EXPECT_FALSE(early.ReadGsup(500).has_value());
     early.Send(gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}, {gsup::IdTag::kSerNr, "E2E-EARLY"}}).value());
-    auto late = early.Ask(Sai(kImsi0, 1));
+    auto late = early.Ask(SendAuthInfo(kImsi0, 1));
     ASSERT_TRUE(late.has_value());
     EXPECT_EQ(late->tuples.size(), 1u);
   }
@@ -378,7 +369,7 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
     odd.SendGsup(FromHex(garbage).value());
   }
   // An unknown IE is skipped (as libosmogsm does); the request is served, after the garbage.
-  Bytes with_unknown = gsup::Encode(Sai(kImsi0, 1)).value();
+  Bytes with_unknown = gsup::Encode(SendAuthInfo(kImsi0, 1)).value();
   const Bytes extra = FromHex("7e02abcd").value();
   with_unknown.insert(with_unknown.end(), extra.begin(), extra.end());
   odd.SendGsup(with_unknown);
@@ -392,7 +383,7 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   ASSERT_TRUE(invalid.has_value());
   EXPECT_EQ(ToHex(invalid->payload), "05090108000101000000a0f20201600a0101");
   // UPDATE_LOCATION_REQUEST is not served: UPDATE_LOCATION_ERROR, "message type not implemented".
-  gsup::Message ul = Sai(kImsi0);
+  gsup::Message ul = SendAuthInfo(kImsi0);
   ul.type = gsup::MessageType::kUpdateLocationRequest;
   ul.num_vectors_req.reset();
   auto ul_answer = odd.Ask(ul);
@@ -404,7 +395,7 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   report.type = gsup::MessageType::kAuthFailReport;
   report.imsi = kImsi0;
   odd.SendGsup(gsup::Encode(report).value());
-  auto after_report = odd.Ask(Sai(kUncontractedImsi, 1));
+  auto after_report = odd.Ask(SendAuthInfo(kUncontractedImsi, 1));
   ASSERT_TRUE(after_report.has_value());
   EXPECT_EQ(after_report->type, gsup::MessageType::kSendAuthInfoError);
   EXPECT_EQ(after_report->imsi, kUncontractedImsi);
@@ -443,10 +434,10 @@ TEST_F(KmsdGsupTest, MutatedRequestsNeverHurtTheDaemon) {
   Contract();
   std::mt19937 rng(20261128);
   auto byte = [&] { return static_cast<uint8_t>(rng() & 0xff); };
-  gsup::Message resync = Sai(kImsi0, 1);
+  gsup::Message resync = SendAuthInfo(kImsi0, 1);
   resync.auts.emplace();
   resync.rand.emplace();
-  std::vector<Bytes> bases = {gsup::Encode(Sai(kImsi0, 1)).value(), gsup::Encode(Sai(kUncontractedImsi, 2)).value(),
+  std::vector<Bytes> bases = {gsup::Encode(SendAuthInfo(kImsi0, 1)).value(), gsup::Encode(SendAuthInfo(kUncontractedImsi, 2)).value(),
                               gsup::Encode(resync).value()};
   RawGsupClient client(ConnectLoopback(gsup_port_));
   client.Identify("E2E-FUZZ");
@@ -465,7 +456,7 @@ TEST_F(KmsdGsupTest, MutatedRequestsNeverHurtTheDaemon) {
     }
     client.SendGsup(m);
   }
-  gsup::Message marked = Sai(kImsi0, 1);
+  gsup::Message marked = SendAuthInfo(kImsi0, 1);
   const std::string mark = "FINAL";
   marked.source_name = Bytes(mark.begin(), mark.end());
   client.SendGsup(gsup::Encode(marked).value());
@@ -502,7 +493,7 @@ TEST_F(KmsdGsupTest, ConcurrentRequestsForOneSubscriberGetDistinctSqns) {
     clients.back()->Identify("E2E-MSC-" + std::to_string(c));
   }
   for (int i = 0; i < kPerConnection; ++i) {
-    for (auto& client : clients) client->SendGsup(gsup::Encode(Sai(kImsi0, static_cast<uint8_t>(1 + i % 5))).value());
+    for (auto& client : clients) client->SendGsup(gsup::Encode(SendAuthInfo(kImsi0, static_cast<uint8_t>(1 + i % 5))).value());
   }
   std::set<uint64_t> seen;
   uint64_t highest = 0;
@@ -521,7 +512,7 @@ TEST_F(KmsdGsupTest, ConcurrentRequestsForOneSubscriberGetDistinctSqns) {
     }
   }
   EXPECT_EQ(seen.size(), static_cast<std::size_t>(kConnections * (kPerConnection / 5) * 15));
-  auto next = clients[0]->Ask(Sai(kImsi0, 1));
+  auto next = clients[0]->Ask(SendAuthInfo(kImsi0, 1));
   ASSERT_TRUE(next.has_value());
   ASSERT_EQ(next->type, gsup::MessageType::kSendAuthInfoResult);
   EXPECT_EQ(VerifyAll(next->tuples, chip.base_key, chip).at(0) >> 5, (highest >> 5) + 1);
@@ -544,7 +535,7 @@ TEST_F(KmsdGsupTest, PipelinedAnswersKeepRequestOrderAcrossSubscribers) {
   std::vector<std::size_t> asked;
   for (int i = 0; i < 90; ++i) {
     asked.push_back(rng() % imsis.size());
-    client.SendGsup(gsup::Encode(Sai(imsis[asked.back()], static_cast<uint8_t>(1 + rng() % 5))).value());
+    client.SendGsup(gsup::Encode(SendAuthInfo(imsis[asked.back()], static_cast<uint8_t>(1 + rng() % 5))).value());
   }
   for (std::size_t i = 0; i < asked.size(); ++i) {
     auto answer = client.ReadGsup(20000);
@@ -611,7 +602,7 @@ class KmsdGsupPeersTest : public KmsdGsupTest {
   uint64_t NextSeq(const protocol::ChipProtocolState& chip) {
     RawGsupClient msc(ConnectLoopback(gsup_port_));
     msc.Identify("E2E-MSC");
-    auto answer = msc.Ask(Sai(kImsi0, 1));
+    auto answer = msc.Ask(SendAuthInfo(kImsi0, 1));
     EXPECT_TRUE(answer.has_value());
     if (!answer || answer->type != gsup::MessageType::kSendAuthInfoResult) return 0;
     std::vector<uint64_t> sqns = VerifyAll(answer->tuples, chip.base_key, chip);
@@ -625,7 +616,7 @@ TEST_F(KmsdGsupPeersTest, AnUnlistedNameIsRefusedAtIdentificationAndAuditedOnceP
   for (int i = 0; i < 3; ++i) {
     RawGsupClient rogue(ConnectLoopback(gsup_port_));
     rogue.Identify("E2E-ROGUE");
-    rogue.SendGsup(gsup::Encode(Sai(kImsi0)).value());
+    rogue.SendGsup(gsup::Encode(SendAuthInfo(kImsi0)).value());
     EXPECT_FALSE(rogue.ReadGsup(1000).has_value()) << "an unlisted peer got an answer";
     EXPECT_TRUE(rogue.ClosedWithin(1000));
   }
@@ -650,7 +641,7 @@ TEST_F(KmsdGsupPeersTest, AnUnlistedNameIsRefusedAtIdentificationAndAuditedOnceP
 
   RawGsupClient sgsn(ConnectLoopback(gsup_port_));
   sgsn.Identify("E2E-SGSN-2");  // a listed prefix pattern
-  auto answer = sgsn.Ask(Sai(kImsi0, 1));
+  auto answer = sgsn.Ask(SendAuthInfo(kImsi0, 1));
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
 }
@@ -677,7 +668,7 @@ TEST_F(KmsdGsupPeersTest, AnUnlistedSourceAddressGetsNothingAndAListedOneIsServe
   ASSERT_GE(fd, 0);
   RawGsupClient far(fd);
   far.Identify("E2E-FAR");
-  auto answer = far.Ask(Sai(kImsi0, 1));
+  auto answer = far.Ask(SendAuthInfo(kImsi0, 1));
   ASSERT_TRUE(answer.has_value());
   ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
   EXPECT_EQ(VerifyAll(answer->tuples, chip.base_key, chip).at(0) >> 5, 1u);
@@ -703,7 +694,7 @@ TEST_F(KmsdGsupPeersTest, ARequestForAnotherHlrGetsRoutingErrorAndSpendsNothing)
   const protocol::ChipProtocolState chip = MakeChip(kImsi0);
   RawGsupClient msc(ConnectLoopback(gsup_port_));
   msc.Identify("E2E-MSC");
-  gsup::Message elsewhere = Sai(kImsi0);
+  gsup::Message elsewhere = SendAuthInfo(kImsi0);
   const std::string other("OTHER-HLR\0", 10), source("MSC-1\0", 6);
   elsewhere.destination_name = Bytes(other.begin(), other.end());
   elsewhere.source_name = Bytes(source.begin(), source.end());
@@ -723,7 +714,7 @@ TEST_F(KmsdGsupPeersTest, ARequestForAnotherHlrGetsRoutingErrorAndSpendsNothing)
   }
   // Addressed to this AuC by its ipa_name (with osmo-msc's NUL): served, and the
   // subscriber's first SEQ: the refused requests spent nothing.
-  gsup::Message here = Sai(kImsi0, 1);
+  gsup::Message here = SendAuthInfo(kImsi0, 1);
   const std::string us("KMS-AUC\0", 8);
   here.destination_name = Bytes(us.begin(), us.end());
   auto answer = msc.Ask(here);
@@ -746,7 +737,7 @@ TEST_F(KmsdGsupPeersTest, AnIdentityTrickledByteByByteIsCutOffAtTheIdentifyDeadl
     slow.Send(Bytes{byte});
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }
-  slow.SendGsup(gsup::Encode(Sai(kImsi0, 1)).value());
+  slow.SendGsup(gsup::Encode(SendAuthInfo(kImsi0, 1)).value());
   EXPECT_FALSE(slow.ReadGsup(1000).has_value()) << "a trickled identity was accepted";
   EXPECT_EQ(Metric("simkms_gsup_connections_closed_total{reason=\"identify_timeout\"}"), 1);
   const protocol::ChipProtocolState chip = MakeChip(kImsi0);
@@ -758,7 +749,7 @@ TEST_F(KmsdGsupPeersTest, ARequestTrickledByteByByteIsCutOffAtTheFrameDeadline) 
   const protocol::ChipProtocolState chip = MakeChip(kImsi0);
   RawGsupClient slow(ConnectLoopback(gsup_port_));
   slow.Identify("E2E-MSC");
-  const Bytes frame = gsup::EncodeGsupFrame(gsup::Encode(Sai(kImsi0, 1)).value()).value();
+  const Bytes frame = gsup::EncodeGsupFrame(gsup::Encode(SendAuthInfo(kImsi0, 1)).value()).value();
   ASSERT_GT(frame.size() * 300, 2000u + 1000u);
   for (uint8_t byte : frame) {
     slow.Send(Bytes{byte});
