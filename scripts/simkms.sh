@@ -31,7 +31,8 @@ PACKAGES=(
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
   # The cluster's reference configuration (deploy/cluster/), checked with the real tools by
   # tests/deploy/cluster_deploy_test.cc: haproxy -c, three etcd members on loopback with etcdctl,
-  # patroni --validate-config, the roles on a PostgreSQL 15 in a temporary directory.
+  # patroni --validate-config, the roles on a PostgreSQL 15 in a temporary directory; and run by
+  # tests/e2e/patroni_failover_test.cc (Patroni failing over two PostgreSQL 15 servers, as postgres).
   haproxy etcd-server etcd-client patroni postgresql-client-15
   libpq-dev   # the PostgreSQL engine of a cluster (storage/postgres_engine.cc)
   postgresql-15   # the servers the tests start (tests/support/postgres_server.h), run as nobody under setpriv

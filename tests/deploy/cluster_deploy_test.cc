@@ -25,8 +25,8 @@
 
 #include "base/strict_json.h"
 #include "sc-engine/daemon/config.h"
-#include "tests/support/free_port.h"
 #include "tests/support/paths.h"
+#include "tests/support/reference_cluster.h"
 #include "tests/support/status_testing.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
@@ -37,48 +37,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using Json = nlohmann::ordered_json;
-using Replacements = std::vector<std::pair<std::string, std::string>>;
-
-std::string Deploy(const std::string& file) { return SourceDir() + "/deploy/cluster/" + file; }
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void WriteText(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
-
-// Every occurrence of each `from`, in order; a `from` that does not occur is a
-// reference file that changed under the test, so it fails rather than passes.
-std::string Rewrite(std::string text, const Replacements& replacements) {
-  for (const auto& [from, to] : replacements) {
-    std::size_t at = text.find(from);
-    EXPECT_NE(at, std::string::npos) << "'" << from << "' is no longer in the reference file";
-    for (; at != std::string::npos; at = text.find(from, at + to.size())) text.replace(at, from.size(), to);
-  }
-  return text;
-}
-
-// A throwaway CA and one certificate for 127.0.0.1 and 127.0.0.2, client and
-// server, standing in for the sites' certificates.
-void MakeCertificates(const fs::path& dir) {
-  const std::string openssl = "/usr/bin/openssl";
-  ProcessResult r = RunProcess({openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                                "-nodes", "-keyout", (dir / "ca.key").string(), "-out", (dir / "ca.crt").string(),
-                                "-days", "2", "-subj", "/CN=test cluster CA"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  r = RunProcess({openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                  (dir / "node.key").string(), "-out", (dir / "node.csr").string(), "-subj", "/CN=node"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  WriteText(dir / "node.ext",
-            "subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nextendedKeyUsage=serverAuth,clientAuth\n");
-  r = RunProcess({openssl, "x509", "-req", "-in", (dir / "node.csr").string(), "-CA", (dir / "ca.crt").string(),
-                  "-CAkey", (dir / "ca.key").string(), "-CAcreateserial", "-days", "2", "-extfile",
-                  (dir / "node.ext").string(), "-out", (dir / "node.crt").string()});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-}
 
 // ---------------------------------------------------------------- HAProxy
 
@@ -87,127 +45,28 @@ ProcessResult HaproxyCheck(const fs::path& config) {
 }
 
 TEST(ClusterDeploy, HaproxyAcceptsTheReferenceConfiguration) {
-  ProcessResult r = HaproxyCheck(Deploy("haproxy/haproxy.cfg"));
+  ProcessResult r = HaproxyCheck(DeployFile("haproxy/haproxy.cfg"));
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_THAT(r.out + r.err, HasSubstr("Configuration file is valid"));
 
   // The check is not a formality: a balance algorithm HAProxy lacks is refused.
   TempDir dir;
   WriteText(dir / "broken.cfg",
-            Rewrite(ReadText(Deploy("haproxy/haproxy.cfg")), {{"balance random", "balance imsi-hash"}}));
+            Rewrite(ReadText(DeployFile("haproxy/haproxy.cfg")), {{"balance random", "balance imsi-hash"}}));
   r = HaproxyCheck(dir / "broken.cfg");
   EXPECT_NE(r.exit_code, 0) << r.out << r.err;
 }
 
 // ------------------------------------------------------------------- etcd
 
-struct EtcdMember {
-  std::string name;     // "a", "b", "c": the reference file etcd-<name>.yml
-  std::string site_ip;  // its address in the reference file
-  uint16_t client_port = 0;
-  uint16_t peer_port = 0;
-  std::string client_url() const { return "https://127.0.0.1:" + std::to_string(client_port); }
-};
-
-// The three reference members on loopback, in `dir`, with the test's certificates.
-class EtcdCluster {
- public:
-  explicit EtcdCluster(const fs::path& dir) : dir_(dir) {
-    members_ = {{"a", "10.0.1.10"}, {"b", "10.0.2.10"}, {"c", "10.0.3.10"}};
-    std::set<uint16_t> ports;
-    for (EtcdMember& m : members_) {
-      do m.client_port = FreePort(); while (!ports.insert(m.client_port).second);
-      do m.peer_port = FreePort(); while (!ports.insert(m.peer_port).second);
-    }
-    for (const EtcdMember& m : members_) {
-      // A member's file names its own client address and every member's peer address.
-      Replacements loopback{{m.site_ip + ":2379", "127.0.0.1:" + std::to_string(m.client_port)}};
-      for (const EtcdMember& other : members_) {
-        loopback.push_back({other.site_ip + ":2380", "127.0.0.1:" + std::to_string(other.peer_port)});
-      }
-      loopback.push_back({"/var/lib/etcd/simkms", (dir_ / ("data-" + m.name)).string()});
-      loopback.push_back({"/etc/etcd/tls/etcd-" + m.name + ".crt", (dir_ / "node.crt").string()});
-      loopback.push_back({"/etc/etcd/tls/etcd-" + m.name + ".key", (dir_ / "node.key").string()});
-      loopback.push_back({"/etc/etcd/tls/ca.crt", (dir_ / "ca.crt").string()});
-      const fs::path config = dir_ / ("etcd-" + m.name + ".yml");
-      WriteText(config, Rewrite(ReadText(Deploy("etcd/etcd-" + m.name + ".yml")), loopback));
-      processes_[m.name] = std::make_unique<BackgroundProcess>(
-          std::vector<std::string>{"/usr/bin/etcd", "--config-file", config.string()},
-          std::vector<std::pair<std::string, std::string>>{}, (dir_ / ("etcd-" + m.name + ".log")).string());
-    }
-  }
-
-  const std::vector<EtcdMember>& members() const { return members_; }
-  std::string log(const std::string& name) const { return ReadText(dir_ / ("etcd-" + name + ".log")); }
-  void Kill(const std::string& name) { processes_.erase(name); }
-
-  // etcdctl (v3 API) against the given members, with the test's client certificate.
-  ProcessResult Ctl(const std::vector<std::string>& endpoints, const std::vector<std::string>& args) const {
-    std::string list;
-    for (const std::string& e : endpoints) list += (list.empty() ? "" : ",") + e;
-    std::vector<std::string> argv{"/usr/bin/etcdctl",
-                                  "--endpoints=" + list,
-                                  "--cacert=" + (dir_ / "ca.crt").string(),
-                                  "--cert=" + (dir_ / "node.crt").string(),
-                                  "--key=" + (dir_ / "node.key").string(),
-                                  "--command-timeout=3s"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunProcess(argv, {{"ETCDCTL_API", "3"}});
-  }
-
-  std::vector<std::string> Endpoints() const {
-    std::vector<std::string> out;
-    for (const EtcdMember& m : members_) out.push_back(m.client_url());
-    return out;
-  }
-
-  // Until every member reports healthy; false if that never happens (the
-  // bound is for a hung start, far above the second or so it takes).
-  bool AwaitHealthy() const {
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < give_up) {
-      if (Ctl(Endpoints(), {"endpoint", "health"}).exit_code == 0) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    return false;
-  }
-
- private:
-  fs::path dir_;
-  std::vector<EtcdMember> members_;
-  std::map<std::string, std::unique_ptr<BackgroundProcess>> processes_;
-};
-
 // Patroni's validator on the reference patroni.yml with one server's
 // environment file (pg-a.env or pg-b.env): it connects to the etcd hosts the
 // file names, so they are rewritten to the loopback members.
 ProcessResult ValidatePatroni(const fs::path& dir, const EtcdCluster& etcd, const std::string& server,
                               const Replacements& also = {}) {
-  Replacements to_loopback;
-  for (const EtcdMember& m : etcd.members()) {
-    to_loopback.push_back({m.site_ip + ":2379", "127.0.0.1:" + std::to_string(m.client_port)});
-  }
-  to_loopback.push_back({"/var/lib/postgresql/15/simkms", (dir / ("pgdata-" + server)).string()});
-  to_loopback.insert(to_loopback.end(), also.begin(), also.end());
-  const fs::path config = dir / ("patroni-" + server + ".yml");
-  WriteText(config, Rewrite(ReadText(Deploy("patroni/patroni.yml")), to_loopback));
-
-  // The server's environment file, its addresses on 127.0.0.2 (Patroni refuses
-  // 127.0.0.1 as a connect address) at free ports, its paths in `dir`.
-  const std::string site_ip = server == "a" ? "10.0.1.11" : "10.0.2.11";
-  const std::string loopback_ip = "127.0.0.2";
-  std::vector<std::pair<std::string, std::string>> env;
-  std::istringstream lines(Rewrite(ReadText(Deploy("patroni/pg-" + server + ".env")),
-                                   {{site_ip + ":8008", loopback_ip + ":" + std::to_string(FreePort())},
-                                    {site_ip + ":5432", loopback_ip + ":" + std::to_string(FreePort())},
-                                    {"/etc/patroni/tls/", dir.string() + "/"}}));
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t eq = line.find('=');
-    EXPECT_NE(eq, std::string::npos) << line;
-    if (eq != std::string::npos) env.push_back({line.substr(0, eq), line.substr(eq + 1)});
-  }
-  return RunProcess({"/usr/bin/patroni", "--validate-config", config.string()}, env);
+  const PatroniFiles files =
+      WritePatroniFiles(dir / ("pg-" + server), dir, etcd, server, {"su-secret", "repl-secret", "rewind-secret"}, also);
+  return RunProcess({"/usr/bin/patroni", "--validate-config", files.config.string()}, files.env);
 }
 
 // Three etcd members from the reference files form a cluster, keep a quorum
@@ -215,7 +74,7 @@ ProcessResult ValidatePatroni(const fs::path& dir, const EtcdCluster& etcd, cons
 // reference configuration of both PostgreSQL servers against them.
 TEST(ClusterDeploy, EtcdReferenceMembersFormAQuorumThatPatroniValidatesAgainst) {
   TempDir dir;
-  ASSERT_NO_FATAL_FAILURE(MakeCertificates(dir.path()));
+  ASSERT_NO_FATAL_FAILURE(MakeClusterCertificates(dir.path()));
   EtcdCluster etcd(dir.path());
   ASSERT_TRUE(etcd.AwaitHealthy()) << etcd.log("a") << etcd.log("b") << etcd.log("c");
 
@@ -310,7 +169,7 @@ class Postgres {
 TEST(ClusterDeploy, RuntimeRoleOnlyReadsAndWritesTheOwnersTables) {
   TempDir dir;
   Postgres pg(dir.path());
-  ProcessResult r = pg.PsqlScript("postgres", ReadText(Deploy("postgresql/roles.sql")));
+  ProcessResult r = pg.PsqlScript("postgres", ReadText(DeployFile("postgresql/roles.sql")));
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
 
   // A migration, as kmsctl db migrate makes them: tables owned by simkms_owner.
@@ -348,13 +207,13 @@ TEST(ClusterDeploy, RuntimeRoleOnlyReadsAndWritesTheOwnersTables) {
 // ------------------------------------------------------------------- kmsd
 
 TEST(ClusterDeploy, KmsdNodeConfigurationsAreValidAndDisjoint) {
-  const std::string haproxy = ReadText(Deploy("haproxy/haproxy.cfg"));
+  const std::string haproxy = ReadText(DeployFile("haproxy/haproxy.cfg"));
   std::set<int> node_ids;
   std::set<int> inds;
   std::set<std::string> databases, ipa_names;
   for (int node = 1; node <= 3; ++node) {
     SCOPED_TRACE("kmsd-" + std::to_string(node));
-    const std::string text = ReadText(Deploy("kmsd/kmsd-" + std::to_string(node) + ".json"));
+    const std::string text = ReadText(DeployFile("kmsd/kmsd-" + std::to_string(node) + ".json"));
     ASSERT_OK_AND_ASSIGN(Json j, ParseStrictJson(text, "kmsd config", /*allow_comments=*/true));
     ASSERT_OK_AND_ASSIGN(daemon::Config config, daemon::ParseConfig(j.dump()));
 

@@ -30,28 +30,32 @@ std::string ReadAll(const std::filesystem::path& p) {
 
 }  // namespace
 
-ProcessResult ClusterFixture::Kmsctl(int n, std::vector<std::string> args) {
+ProcessResult ClusterFixture::Kmsctl(int n, std::vector<std::string> args, const std::string& database) {
   std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/kmsctl/kmsctl", "--actor", "custodian-e2e"};
   argv.insert(argv.end(), args.begin(), args.end());
   const std::string label = "node" + std::to_string(n);
   return RunProcess(argv, {{"SIMKMS_MODULE", simkms::testing::SoftHsmModulePath()},
                            {"SIMKMS_PIN_FILE", token_.pin_file().string()},
                            {"SIMKMS_CEREMONY_PIN_FILE", token_.ceremony_pin_file().string()},
-                           {"SIMKMS_DB", db_uri_},
+                           {"SIMKMS_DB", database.empty() ? db_uri_ : database},
                            {"SIMKMS_NODE", std::to_string(n)},
                            {"SIMKMS_TOKEN", "pkcs11:token=" + label},
                            {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=" + label + "-ceremony"}});
+}
+
+void ClusterFixture::StartDatabase() {
+  primary_ = simkms::testing::PostgresServer::Start();
+  standby_ = simkms::testing::PostgresServer::StartStandby(*primary_, "standby1");
+  db_uri_ = simkms::testing::MultiHostConnInfo({primary_.get(), standby_.get()});
 }
 
 void ClusterFixture::SetUp() {
   auto ok = [](const ProcessResult& r, const std::string& what) {
     ASSERT_EQ(r.exit_code, 0) << what << "\n" << r.err << r.out;
   };
-  // The PostgreSQL pair, then the schema (kmsctl db migrate: the versioned migrations).
-  primary_ = simkms::testing::PostgresServer::Start();
-  standby_ = simkms::testing::PostgresServer::StartStandby(*primary_, "standby1");
-  db_uri_ = simkms::testing::MultiHostConnInfo({primary_.get(), standby_.get()});
-  ok(Kmsctl(1, {"db", "migrate"}), "kmsctl db migrate");
+  // The database, then the schema (kmsctl db migrate: the versioned migrations).
+  ASSERT_NO_FATAL_FAILURE(StartDatabase());
+  ok(Kmsctl(1, {"db", "migrate"}, migrate_uri_), "kmsctl db migrate");
 
   // Node 1: the init ceremony, the VER, the manufacturer's range and K1 export.
   const std::string backup = (token_.dir() / "backup.json").string();
@@ -81,7 +85,7 @@ void ClusterFixture::SetUp() {
   ProcessResult status1 = Kmsctl(1, {"--json", "status"});
   ok(status1, "status on node 1");
   const auto kcvs1 = nlohmann::json::parse(status1.out);
-  for (int n = 2; n <= kNodes; ++n) {
+  for (int n = 2; n <= node_count_; ++n) {
     const std::string label = "node" + std::to_string(n);
     ok(Kmsctl(n, {"restore", "--init-token", "--label", label, "--ceremony-label", label + "-ceremony",
                   "--so-pin-file", token_.so_pin_file().string(), "--backup", backup, "--share-file",
@@ -95,7 +99,7 @@ void ClusterFixture::SetUp() {
     }
   }
 
-  for (int n = 1; n <= kNodes; ++n) {
+  for (int n = 1; n <= node_count_; ++n) {
     Node& nd = node(n);
     nd.id = n;
     nd.api_port = FreePort();
@@ -153,7 +157,7 @@ void ClusterFixture::KillPrimary() { primary_->Kill(); }
 void ClusterFixture::PromoteStandby() { standby_->Promote(); }
 
 void ClusterFixture::TearDown() {
-  for (int n = 1; n <= kNodes; ++n) {
+  for (int n = 1; n <= node_count_; ++n) {
     Node& nd = node(n);
     if (nd.kmsd && nd.kmsd->running()) {
       nd.kmsd->Signal(SIGTERM);

@@ -36,8 +36,15 @@ class ClusterFixture : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
-  // `kmsctl` as the custodians run it on node `node` (its token, the cluster's DB).
-  simkms::testing::ProcessResult Kmsctl(int node, std::vector<std::string> args);
+  // The database the nodes share, before anything else: by default a PostgreSQL
+  // primary with a synchronous standby of the test's own (primary_, standby_). A
+  // test that brings its own sets db_uri_ (and migrate_uri_ when the migrations
+  // connect as another role than the nodes).
+  virtual void StartDatabase();
+
+  // `kmsctl` as the custodians run it on node `node` (its token, the cluster's DB,
+  // or `database` when given).
+  simkms::testing::ProcessResult Kmsctl(int node, std::vector<std::string> args, const std::string& database = "");
   void StartNode(int node);
   void KillNode(int node);  // SIGKILL, as a crash
   std::string NodeLog(int node) const;
@@ -53,6 +60,8 @@ class ClusterFixture : public ::testing::Test {
   simkms::testing::SoftHsmToken token_;
   std::unique_ptr<simkms::testing::PostgresServer> primary_, standby_;
   std::string db_uri_;
+  std::string migrate_uri_;  // empty: db_uri_
+  int node_count_ = kNodes;  // nodes 1..node_count_ are made and started (set before SetUp)
   std::array<Node, kNodes> nodes_;
   std::string mfr_key_pem_, k1_export_json_;
 };

@@ -26,6 +26,7 @@
 #include "softcrypto/software_aes.h"
 #include "softcrypto/software_keys.h"
 #include "tests/e2e/cluster_fixture.h"
+#include "tests/e2e/gsup_vectors.h"
 #include "tests/support/status_testing.h"
 #include "tools/gsup-client/gsup_connection.h"
 
@@ -34,17 +35,6 @@ namespace {
 
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// The chip's side of a GSUP tuple under `key`/`opc`: the SQN it carries if AUTN
-// verifies (and RES is the vector's XRES), else nullopt.
-std::optional<uint64_t> SqnOnChip(const SecretBytes& key, const SecretBytes& opc, const gsup::AuthTuple& t) {
-  auto k = kms::SoftwareAes128::Create(key).value();
-  kms::Block opc_block{};
-  std::copy(opc.reveal().begin(), opc.reveal().end(), opc_block.begin());
-  auto check = kms::CheckAutn(*k, opc_block, t.rand, t.autn);
-  if (!check.ok() || Bytes(check->res.begin(), check->res.end()) != t.res) return std::nullopt;
-  return kms::SqnToUint64(check->sqn);
-}
 
 // One chip of the test: its state as the card holds it, and its Ki_1/OPc_1 (kept
 // to check vectors issued before its first call).
@@ -163,26 +153,13 @@ TEST_F(KmsdClusterTest, NodeAndPrimaryFailUnderLoadAndNothingAcknowledgedIsLost)
   for (const auto& [imsi, chip] : chips) imsis.push_back(imsi);
   for (int n = 1; n <= kNodes; ++n) {
     mscs.emplace_back([&, n] {
-      std::unique_ptr<gsup_client::GsupConnection> link;
-      for (std::size_t i = 0; !stop_gsup.load(); ++i) {
-        if (!alive_[static_cast<std::size_t>(n - 1)].load()) return;
-        if (!link) {
-          link = std::make_unique<gsup_client::GsupConnection>();
-          if (!link->Connect({"127.0.0.1", node(n).auc_port}, "MSC-" + std::to_string(n), 2000).ok()) {
-            link.reset();
-            std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            continue;
-          }
-        }
-        const std::string& imsi = imsis[i % imsis.size()];
-        auto answer = link->Exchange(gsup::MakeSendAuthInfoRequest(imsi, 2));
-        if (!answer.ok()) {
-          link.reset();
-          continue;
-        }
-        std::lock_guard<std::mutex> lock(mu);
-        for (const gsup::AuthTuple& t : answer->tuples) issued.emplace_back(imsi, t);
-      }
+      RunMsc(
+          node(n).auc_port, "MSC-" + std::to_string(n), imsis,
+          [&] { return stop_gsup.load() || !alive_[static_cast<std::size_t>(n - 1)].load(); },
+          [&](const std::string& imsi, const std::vector<gsup::AuthTuple>& tuples) {
+            std::lock_guard<std::mutex> lock(mu);
+            for (const gsup::AuthTuple& t : tuples) issued.emplace_back(imsi, t);
+          });
     });
   }
 
