@@ -200,7 +200,6 @@ Status AuditChainVerifier::Add(ByteView key, ByteView value) {
   }
   ++report_.records_checked;
   if (mac_unchecked) ++report_.macs_unchecked;
-  if (chain_start) report_.chain_starts.push_back(seq);
   report_.last_epoch = epoch;
   expected_epoch_ = epoch;
   if (rec.is_epoch_close()) {

@@ -197,9 +197,6 @@ struct AuditVerifyReport {
   uint64_t last_epoch = 0;          // epoch of the newest record checked
   // Every closed epoch seen, in order, for comparing with an external witness.
   std::vector<AuditEpochHead> closed_epochs;
-  // The seqs of the records that start a chain under a new epoch seed (record 1, each
-  // chain-restart), in order: where an auditor ties a seed export to the trail.
-  std::vector<uint64_t> chain_starts;
 };
 
 // The chain check behind Store::VerifyAudit, usable on its own (e.g. on an exported
