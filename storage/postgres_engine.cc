@@ -46,10 +46,10 @@ class Sql {
       case Op::kLe: return rows + "k <= $1 ORDER BY k DESC LIMIT " + page_;
       case Op::kLt: return rows + "k < $1 ORDER BY k DESC LIMIT " + page_;
       case Op::kUpsert:
-        if (cf == kAudit) {
-          return "INSERT INTO audit (node, k, v) VALUES (" + node_ +
-                 ", $1, $2) ON CONFLICT (node, k) DO UPDATE SET v = EXCLUDED.v";
-        }
+        // An audit record is written once and never changed: a plain INSERT, so that
+        // the runtime role needs no UPDATE on audit (migration 2 revokes it) and a
+        // second write of one seq fails instead of replacing the record.
+        if (cf == kAudit) return "INSERT INTO audit (node, k, v) VALUES (" + node_ + ", $1, $2)";
         return "INSERT INTO " + t + " (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v";
       case Op::kDelete: return "DELETE " + where + "k = $1";
       case Op::kCount: return "SELECT count(*) " + where + "TRUE";
@@ -516,6 +516,21 @@ StatusOr<std::unique_ptr<KvTransaction>> PostgresEngine::BeginTransaction() {
 
 bool IsPostgresLocation(const std::string& location) {
   return location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0;
+}
+
+StatusOr<std::vector<uint32_t>> ListPostgresNodes(const std::string& conninfo) {
+  SIMKMS_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(conninfo, 10, "kmsctl"));
+  const std::string where = DescribeConnInfo(conninfo);
+  SIMKMS_RETURN_IF_ERROR(CheckPostgresSchema(*conn).WithContext(where));
+  SIMKMS_ASSIGN_OR_RETURN(PgResult r,
+                          conn->Query("SELECT node FROM nodes UNION SELECT DISTINCT node FROM audit ORDER BY 1"));
+  std::vector<uint32_t> nodes;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    const int64_t node = PgInt8(r.get(), i, 0);
+    if (node < 1 || node > UINT32_MAX) return DataLossError(where + ": node id " + std::to_string(node) + " out of range");
+    nodes.push_back(static_cast<uint32_t>(node));
+  }
+  return nodes;
 }
 
 StatusOr<std::unique_ptr<KvEngine>> OpenPostgresEngine(const std::string& conninfo,

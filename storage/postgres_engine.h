@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "storage/kv_engine.h"
@@ -37,6 +38,12 @@ struct PostgresEngineOptions {
 // (FailedPrecondition naming the node if another session holds it).
 StatusOr<std::unique_ptr<KvEngine>> OpenPostgresEngine(const std::string& conninfo,
                                                        const PostgresEngineOptions& options);
+
+// The nodes of the cluster whose database is at `conninfo`: every node with a commit
+// marker (`nodes`: a node that ever opened the database read-write) or an audit
+// record, ascending (for `kmsctl audit verify --all-nodes`). FailedPrecondition if
+// the schema is not this build's.
+StatusOr<std::vector<uint32_t>> ListPostgresNodes(const std::string& conninfo);
 
 // Whether a location names a PostgreSQL database (postgresql:// or postgres:// URI).
 bool IsPostgresLocation(const std::string& location);

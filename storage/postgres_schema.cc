@@ -22,6 +22,36 @@ CREATE TABLE audit (node bigint NOT NULL CHECK (node >= 1), k bytea NOT NULL, v 
 CREATE TABLE nodes (node bigint PRIMARY KEY CHECK (node >= 1), last_txn bigint NOT NULL);
 )sql";
 
+// The audit trail is append-only for every role but the owner: kmsd only ever
+// INSERTs audit records (an epoch close, a restore, every commit appends; nothing
+// updates or deletes one), so UPDATE, DELETE and TRUNCATE go from PUBLIC and from
+// every role that holds them, whatever its name (deploy/cluster/postgresql/roles.sql's
+// default privileges gave them to the runtime role when migration 1 created the
+// table). A grant that the revoke cannot reach (made by another grantor) fails the
+// migration rather than leave the trail writable. The MACs and the chain detect a
+// changed or deleted record anyway; this keeps a stolen runtime credential from
+// making one.
+constexpr const char* kSchemaV2 = R"sql(
+REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM PUBLIC;
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT DISTINCT a.grantee::regrole::text AS role
+           FROM pg_class c, aclexplode(c.relacl) a
+           WHERE c.oid = 'audit'::regclass AND a.grantee <> 0 AND a.grantee <> c.relowner
+             AND a.privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')
+  LOOP
+    EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON audit FROM %s', r.role);
+  END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_class c, aclexplode(c.relacl) a
+             WHERE c.oid = 'audit'::regclass AND a.grantee <> c.relowner
+               AND a.privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')) THEN
+    RAISE EXCEPTION 'a role other than the owner still may UPDATE, DELETE or TRUNCATE audit (granted by another role): revoke it as that grantor, then migrate again';
+  END IF;
+END $$;
+)sql";
+
 constexpr const char* kCreateMigrations =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, description text NOT NULL, "
     "applied_at timestamptz NOT NULL DEFAULT now())";
@@ -47,6 +77,7 @@ Status RefuseNewer(int current) {
 const std::vector<PostgresMigration>& PostgresMigrations() {
   static const std::vector<PostgresMigration> migrations = {
       {1, "column families, per-node audit, per-node commit markers", kSchemaV1},
+      {2, "audit is append-only: no UPDATE, DELETE, TRUNCATE but for the owner", kSchemaV2},
   };
   return migrations;
 }

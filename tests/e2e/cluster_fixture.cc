@@ -49,6 +49,12 @@ void ClusterFixture::StartDatabase() {
   db_uri_ = simkms::testing::MultiHostConnInfo({primary_.get(), standby_.get()});
 }
 
+std::string ClusterFixture::AuditorKeyFile() const { return (token_.dir() / "auditor.key").string(); }
+
+std::string ClusterFixture::AuditorSeedFile(int node) const {
+  return (token_.dir() / ("audit-seed-node" + std::to_string(node) + ".json")).string();
+}
+
 void ClusterFixture::SetUp() {
   auto ok = [](const ProcessResult& r, const std::string& what) {
     ASSERT_EQ(r.exit_code, 0) << what << "\n" << r.err << r.out;
@@ -57,12 +63,20 @@ void ClusterFixture::SetUp() {
   ASSERT_NO_FATAL_FAILURE(StartDatabase());
   ok(Kmsctl(1, {"db", "migrate"}, migrate_uri_), "kmsctl db migrate");
 
+  // The auditor's key: every node's ceremony exports its audit epoch seed to it.
+  ok(RunProcess({"/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out",
+                 AuditorKeyFile()}),
+     "auditor key");
+  const std::string auditor_pub = (token_.dir() / "auditor.pub").string();
+  ok(RunProcess({"/usr/bin/openssl", "pkey", "-in", AuditorKeyFile(), "-pubout", "-out", auditor_pub}),
+     "auditor pub");
+
   // Node 1: the init ceremony, the VER, the manufacturer's range and K1 export.
   const std::string backup = (token_.dir() / "backup.json").string();
   const std::string shares = (token_.dir() / "shares").string();
   ok(Kmsctl(1, {"init", "--init-token", "--label", "node1", "--ceremony-label", "node1-ceremony", "--so-pin-file",
                 token_.so_pin_file().string(), "--threshold", "2", "--shares", "3", "--backup-out", backup,
-                "--shares-dir", shares}),
+                "--shares-dir", shares, "--auditor-pubkey", auditor_pub, "--auditor-out", AuditorSeedFile(1)}),
      "init on node 1");
   std::ofstream(token_.dir() / "op.hex") << kClusterOpHex;
   ok(Kmsctl(1, {"ver", "add", "--ver", "2", "--op-file", (token_.dir() / "op.hex").string()}), "ver add");
@@ -89,7 +103,8 @@ void ClusterFixture::SetUp() {
     const std::string label = "node" + std::to_string(n);
     ok(Kmsctl(n, {"restore", "--init-token", "--label", label, "--ceremony-label", label + "-ceremony",
                   "--so-pin-file", token_.so_pin_file().string(), "--backup", backup, "--share-file",
-                  shares + "/share-" + std::to_string(n - 1) + ".txt", "--share-file", shares + "/share-3.txt"}),
+                  shares + "/share-" + std::to_string(n - 1) + ".txt", "--share-file", shares + "/share-3.txt",
+                  "--auditor-pubkey", auditor_pub, "--auditor-out", AuditorSeedFile(n)}),
        "restore on " + label);
     ProcessResult status = Kmsctl(n, {"--json", "status"});
     ok(status, "status on " + label);

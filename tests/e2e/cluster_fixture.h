@@ -3,7 +3,8 @@
 // run as an unprivileged user when the test runs as root), and three kmsd nodes, each
 // with its own SoftHSM token holding the same key material: the custodians' init
 // ceremony on node 1's token, their restore ceremony on the tokens of nodes 2 and 3
-// (KCVs compared), all through the real kmsctl. Everything on loopback, under the
+// (KCVs compared), each exporting its audit epoch seed to one auditor key, all
+// through the real kmsctl. Everything on loopback, under the
 // test's throwaway token directory; torn down at the end of the test.
 #pragma once
 
@@ -53,6 +54,11 @@ class ClusterFixture : public ::testing::Test {
   // The PostgreSQL pair: stop the primary at once (a crash), promote the standby.
   void KillPrimary();
   void PromoteStandby();
+
+  // The auditor's RSA key, and node `node`'s audit seed export to it (its init or
+  // restore ceremony's).
+  std::string AuditorKeyFile() const;
+  std::string AuditorSeedFile(int node) const;
 
   HttpResult Http(int node, const std::string& method, const std::string& target, const std::string& body = "");
   protocol::ChipProtocolState MakeChip(const std::string& imsi) const;

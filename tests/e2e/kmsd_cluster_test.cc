@@ -174,7 +174,12 @@ TEST_F(KmsdClusterTest, NodeAndPrimaryFailUnderLoadAndNothingAcknowledgedIsLost)
   }
   const auto failover_started = Clock::now();
   KillPrimary();
+  // /healthz reads the database: without a primary a node is unhealthy, so HAProxy
+  // sends it no GSUP until the standby is promoted.
+  const HttpResult no_primary = Http(1, "GET", "/healthz");
   PromoteStandby();
+  EXPECT_EQ(no_primary.status, 503) << no_primary.body;
+  EXPECT_NE(no_primary.body.find("database"), std::string::npos) << no_primary.body;
   // The cluster's write outage as this test sees it: from the primary's loss to the
   // first contract acknowledged afterwards (the standby is promoted at once here;
   // Patroni adds its detection time, docs/operations.md "Failover timeline").
@@ -190,6 +195,14 @@ TEST_F(KmsdClusterTest, NodeAndPrimaryFailUnderLoadAndNothingAcknowledgedIsLost)
   const auto finished = Clock::now();
   RecordProperty("failover_to_load_done_ms",
                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(finished - failover_started).count()));
+
+  // Healthy again on the promoted primary (the read pool reconnects on the next check).
+  HttpResult healthy;
+  for (int i = 0; i < 100 && healthy.status != 200; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    healthy = Http(1, "GET", "/healthz");
+  }
+  EXPECT_EQ(healthy.status, 200) << healthy.body;
 
   // Every acknowledged contract is there (asked on node 3, after the failover).
   EXPECT_EQ(acknowledged.size(), static_cast<std::size_t>(kChips + kLateContracts + 1));
@@ -240,12 +253,22 @@ TEST_F(KmsdClusterTest, NodeAndPrimaryFailUnderLoadAndNothingAcknowledgedIsLost)
   EXPECT_EQ(repeated, 0u) << "of " << issued.size() << " vectors";
   RecordProperty("vectors_checked", std::to_string(issued.size()));
 
-  // Every node's audit chain verifies, node 2's too (offline, with its own token).
+  // The whole cluster's trail verifies (offline), from each node: every chain's links
+  // and, with the auditor's seeds of all three nodes, every MAC of every epoch; and
+  // each node's own chain with its token, against its checkpoint (which only that
+  // token has: a truncated tail shows there), node 2's too.
+  std::vector<std::string> verify{"--json", "audit", "verify", "--all-nodes", "--auditor-key", AuditorKeyFile()};
+  for (int n = 1; n <= kNodes; ++n) verify.insert(verify.end(), {"--auditor-seed", AuditorSeedFile(n)});
   for (int n = 1; n <= kNodes; ++n) {
-    simkms::testing::ProcessResult r = Kmsctl(n, {"--json", "audit", "verify"});
-    EXPECT_EQ(r.exit_code, 0) << "node " << n << ": " << r.err << r.out;
+    simkms::testing::ProcessResult r = Kmsctl(n, verify);
+    EXPECT_EQ(r.exit_code, 0) << "from node " << n << ": " << r.err << r.out;
     const Json j = Json::parse(r.out, nullptr, false);
-    EXPECT_EQ(j.value("result", ""), "OK") << "node " << n << ": " << r.out;
+    ASSERT_TRUE(j.is_object()) << r.err << r.out;
+    EXPECT_EQ(j.value("result", ""), "OK") << "from node " << n << ": " << r.out;
+    EXPECT_EQ(j.value("nodes_checked", 0), kNodes) << r.out;
+    for (const Json& chain : j["nodes"]) {
+      EXPECT_EQ(chain.value("macs", "").rfind("checked, every epoch", 0), 0u) << r.out;
+    }
   }
 }
 

@@ -104,10 +104,24 @@ struct AuditVerifyArgs {
   std::vector<std::string> auditor_seed_files;
   // A witness log (the syslog receiver's file) to compare the closed epochs with.
   std::string witness_file;
+  // Every node's chain of a cluster's database (RunAuditVerifyAllNodes).
+  bool all_nodes = false;
+  // With all_nodes: a chain whose MACs nobody here can check (no seed given) is OK if
+  // its links are, instead of "MACS NOT CHECKED".
+  bool links_only = false;
 };
 // With the auditor's key or a witness log (offline only); the plain check is the
 // table's audit.verify.
 Status RunAuditVerify(const GlobalOptions& g, const AuditVerifyArgs& args, std::ostream& out, bool* chain_ok);
+// `audit verify --all-nodes`: every node's chain in the database (PostgreSQL: every
+// node with an audit record or a commit marker; RocksDB: node 1), each with the same
+// verifier: links, sequence and epochs for every chain; this node's (g.node) also with
+// its token (MACs of the open epoch, checkpoint) when a PIN source is given; every
+// MAC of every chain whose auditor seed exports are given (a seed is tied to a chain
+// by the MAC of its chain-start record). *chain_ok is false when a chain is broken or
+// a chain's MACs went unchecked (unless links_only); the output says which per node.
+Status RunAuditVerifyAllNodes(const GlobalOptions& g, const AuditVerifyArgs& args, std::ostream& out,
+                              bool* chain_ok);
 // `audit verify --state`: replays the trail against the live records; sets *state_ok
 // (differences are reported in `out`, not as an error Status).
 Status RunAuditVerifyState(const GlobalOptions& g, std::ostream& out, bool* state_ok);

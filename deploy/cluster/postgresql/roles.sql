@@ -14,7 +14,9 @@
 --   simkms_kmsd   what kmsd connects as: SELECT, INSERT, UPDATE, DELETE on the
 --                 tables the owner creates, nothing else (no CREATE, ALTER,
 --                 DROP, TRUNCATE, no other schema). pg_try_advisory_lock needs
---                 no privilege.
+--                 no privilege. The audit table is append-only: migration 2
+--                 (`kmsctl db migrate`) revokes UPDATE and DELETE on it again
+--                 from every role but the owner, whatever its name.
 -- Checked by tests/deploy/cluster_deploy_test.cc on a real PostgreSQL 15.
 \set ON_ERROR_STOP 1
 
