@@ -141,9 +141,10 @@ class Store {
   // Opens the database at `location`: a PostgreSQL URI (postgresql:// or postgres://,
   // postgres_engine.h; options.node says which node's audit chain) or else the
   // directory of a RocksDB DB, created if missing (rocksdb_engine.h). `mac` and
-  // `checkpoints` are NOT owned and must outlive the Store. Errors: Unavailable (I/O, DB
-  // locked by another process or node, server unreachable), DataLoss (corrupt DB),
-  // FailedPrecondition (schema or column families from another version).
+  // `checkpoints` are NOT owned and must outlive the Store. Errors: Unavailable (I/O, a
+  // RocksDB DB locked by another process, server unreachable), DataLoss (corrupt DB),
+  // FailedPrecondition (schema or column families from another version; PostgreSQL:
+  // the node already has a writer, i.e. another kmsd opened the same node).
   [[nodiscard]] static StatusOr<std::unique_ptr<Store>> Open(const std::string& location, AuditMac& mac,
                                                              AuditCheckpointStore& checkpoints,
                                                              const StoreOptions& options = {});

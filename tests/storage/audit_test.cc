@@ -9,6 +9,7 @@
 
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
+#include "tests/storage/test_database.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/status_testing.h"
 
@@ -17,9 +18,9 @@ namespace {
 
 using namespace simkms::storage::testing;
 
-class StorageAudit : public ::testing::Test {
+class StorageAudit : public ::testing::TestWithParam<Engine> {
  protected:
-  StorageAudit() : fx_((dir_ / "db").string()) {}
+  StorageAudit() : fx_(GetParam()) {}
   void SetUp() override { Open(); }
   void Open() {
     store_.reset();
@@ -68,12 +69,13 @@ class StorageAudit : public ::testing::Test {
     return ToString(EncodeAuditRecord(r));
   }
 
-  simkms::testing::TempDir dir_;
+  simkms::testing::TempDir dir_;  // files of the test's own (a checkpoint file)
   StoreFixture fx_;
   std::unique_ptr<Store> store_;
 };
+INSTANTIATE_TEST_SUITE_P(Engines, StorageAudit, ::testing::ValuesIn(AllEngines()), EngineTestName);
 
-TEST_F(StorageAudit, CommitsAppendChainedMacdRecords) {
+TEST_P(StorageAudit, CommitsAppendChainedMacdRecords) {
   Append(3);
   ASSERT_OK_AND_ASSIGN(auto records, store_->ReadAudit(1, 10));
   ASSERT_EQ(records.size(), 3u);
@@ -100,7 +102,7 @@ TEST_F(StorageAudit, CommitsAppendChainedMacdRecords) {
   EXPECT_TRUE(none.empty());
 }
 
-TEST_F(StorageAudit, StateChangeAndAuditRecordShareOneBatch) {
+TEST_P(StorageAudit, StateChangeAndAuditRecordShareOneBatch) {
   WriteSet ws;
   ws.PutVer(TestVer(1));
   ws.PutSubscriber(TestSubscriber(1));
@@ -112,7 +114,7 @@ TEST_F(StorageAudit, StateChangeAndAuditRecordShareOneBatch) {
   EXPECT_EQ(head.seq, 1u) << "a refused commit appends no audit record";
 }
 
-TEST_F(StorageAudit, CleanChainVerifies) {
+TEST_P(StorageAudit, CleanChainVerifies) {
   ASSERT_OK_AND_ASSIGN(AuditVerifyReport empty, store_->VerifyAudit());
   EXPECT_TRUE(empty.ok) << empty.problem;
   EXPECT_EQ(empty.records_checked, 0u);
@@ -127,13 +129,13 @@ TEST_F(StorageAudit, CleanChainVerifies) {
 
 // Exhaustive over every byte of every record, through the same verifier VerifyAudit
 // uses (fast: no DB round trip per flip).
-TEST_F(StorageAudit, EveryChangedByteIsCaughtAndNamed) {
+TEST_P(StorageAudit, EveryChangedByteIsCaughtAndNamed) {
   Append(5);
   Close();
   std::vector<std::pair<std::string, std::string>> trail;
   {
-    RawDb raw(fx_.path);
-    trail = raw.All("audit");
+    auto raw = fx_.Raw();
+    trail = raw->All("audit");
   }
   ASSERT_EQ(trail.size(), 5u);
   auto verify = [&](const std::vector<std::pair<std::string, std::string>>& records) {
@@ -160,13 +162,13 @@ TEST_F(StorageAudit, EveryChangedByteIsCaughtAndNamed) {
 }
 
 // The same through the database, for a few positions of one record.
-TEST_F(StorageAudit, ChangedByteInTheDatabaseIsCaught) {
+TEST_P(StorageAudit, ChangedByteInTheDatabaseIsCaught) {
   Append(5);
   Close();
   std::string original;
   {
-    RawDb raw(fx_.path);
-    original = *raw.Get("audit", SeqKey(3));
+    auto raw = fx_.Raw();
+    original = *raw->Get("audit", SeqKey(3));
   }
   for (std::size_t i : {std::size_t{0}, std::size_t{5}, original.size() / 2, original.size() - 1}) {
     SCOPED_TRACE("byte " + std::to_string(i));
@@ -174,8 +176,8 @@ TEST_F(StorageAudit, ChangedByteInTheDatabaseIsCaught) {
     changed[i] = static_cast<char>(changed[i] ^ 0x01);
     Close();
     {
-      RawDb raw(fx_.path);
-      raw.Put("audit", SeqKey(3), changed);
+      auto raw = fx_.Raw();
+      raw->Put("audit", SeqKey(3), changed);
     }
     AuditVerifyReport r = VerifyNow();
     EXPECT_FALSE(r.ok);
@@ -186,42 +188,42 @@ TEST_F(StorageAudit, ChangedByteInTheDatabaseIsCaught) {
   }
 }
 
-TEST_F(StorageAudit, ChangedEventTextIsMacMismatch) {
+TEST_P(StorageAudit, ChangedEventTextIsMacMismatch) {
   Append(8);
   Close();
   {
-    RawDb raw(fx_.path);
-    std::string v = *raw.Get("audit", SeqKey(7));
+    auto raw = fx_.Raw();
+    std::string v = *raw->Get("audit", SeqKey(7));
     const std::size_t at = v.find("subject-7");
     ASSERT_NE(at, std::string::npos);
     v[at + 8] = '9';
-    raw.Put("audit", SeqKey(7), v);
+    raw->Put("audit", SeqKey(7), v);
   }
   ExpectBad(VerifyNow(), 7, "record 7: MAC mismatch");
 }
 
-TEST_F(StorageAudit, DeletedRecordsAreCaught) {
+TEST_P(StorageAudit, DeletedRecordsAreCaught) {
   Append(6);
   Close();
   {
-    RawDb raw(fx_.path);
-    raw.Delete("audit", SeqKey(5));
+    auto raw = fx_.Raw();
+    raw->Delete("audit", SeqKey(5));
   }
   ExpectBad(VerifyNow(), 5, "record 5 missing (sequence jumps 4 -> 6)");
   Close();
   {
-    RawDb raw(fx_.path);
-    raw.Delete("audit", SeqKey(1));
+    auto raw = fx_.Raw();
+    raw->Delete("audit", SeqKey(1));
   }
   ExpectBad(VerifyNow(), 1, "record 1 missing (sequence starts at 2)");
 }
 
-TEST_F(StorageAudit, TruncatedTailIsCaughtByTheCheckpoint) {
+TEST_P(StorageAudit, TruncatedTailIsCaughtByTheCheckpoint) {
   Append(12);
   Close();
   {
-    RawDb raw(fx_.path);
-    for (uint64_t s = 10; s <= 12; ++s) raw.Delete("audit", SeqKey(s));
+    auto raw = fx_.Raw();
+    for (uint64_t s = 10; s <= 12; ++s) raw->Delete("audit", SeqKey(s));
   }
   AuditVerifyReport r = VerifyNow();
   ExpectBad(r, 10, "chain ends at 9 but checkpoint says 12: tail truncated");
@@ -236,102 +238,102 @@ TEST_F(StorageAudit, TruncatedTailIsCaughtByTheCheckpoint) {
   // Even the whole trail gone is named.
   Close();
   {
-    RawDb raw(fx_.path);
-    for (uint64_t seq = 1; seq <= 9; ++seq) raw.Delete("audit", SeqKey(seq));
+    auto raw = fx_.Raw();
+    for (uint64_t seq = 1; seq <= 9; ++seq) raw->Delete("audit", SeqKey(seq));
   }
   ExpectBad(VerifyNow(), 1, "chain ends at 0 but checkpoint says 12: tail truncated");
 }
 
-TEST_F(StorageAudit, InsertedRecordWithoutKeyIsMacMismatch) {
+TEST_P(StorageAudit, InsertedRecordWithoutKeyIsMacMismatch) {
   Append(5);
   Close();
   {
-    RawDb raw(fx_.path);
-    for (uint64_t s = 5; s >= 3; --s) raw.Put("audit", SeqKey(s + 1), *raw.Get("audit", SeqKey(s)));
-    AuditRecord forged = Decode(*raw.Get("audit", SeqKey(2))).record;
+    auto raw = fx_.Raw();
+    for (uint64_t s = 5; s >= 3; --s) raw->Put("audit", SeqKey(s + 1), *raw->Get("audit", SeqKey(s)));
+    AuditRecord forged = Decode(*raw->Get("audit", SeqKey(2))).record;
     forged.seq = 3;
     forged.event.event = "forged";
-    forged.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(2))));
-    raw.Put("audit", SeqKey(3), Remac(forged, HmacAuditMac("not the appliance key")));
+    forged.prev_hash = AuditHash(AsBytes(*raw->Get("audit", SeqKey(2))));
+    raw->Put("audit", SeqKey(3), Remac(forged, HmacAuditMac("not the appliance key")));
   }
   ExpectBad(VerifyNow(), 3, "record 3: MAC mismatch");
 }
 
-TEST_F(StorageAudit, InsertedRecordWithKeyBreaksTheChain) {
+TEST_P(StorageAudit, InsertedRecordWithKeyBreaksTheChain) {
   Append(8);
   Close();
   {
-    RawDb raw(fx_.path);
+    auto raw = fx_.Raw();
     // Insert a validly MAC'd record at 7, re-number (and re-MAC) 7 and 8 as 8 and 9.
     for (uint64_t s = 8; s >= 7; --s) {
-      AuditRecord moved = Decode(*raw.Get("audit", SeqKey(s))).record;
+      AuditRecord moved = Decode(*raw->Get("audit", SeqKey(s))).record;
       moved.seq = s + 1;
-      raw.Put("audit", SeqKey(s + 1), Remac(moved, fx_.mac));
+      raw->Put("audit", SeqKey(s + 1), Remac(moved, fx_.mac));
     }
     AuditRecord inserted;
     inserted.seq = 7;
     inserted.event = TestEvent("inserted");
-    inserted.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(6))));
-    raw.Put("audit", SeqKey(7), Remac(inserted, fx_.mac));
+    inserted.prev_hash = AuditHash(AsBytes(*raw->Get("audit", SeqKey(6))));
+    raw->Put("audit", SeqKey(7), Remac(inserted, fx_.mac));
   }
   ExpectBad(VerifyNow(), 8, "record 8: prev_hash does not match record 7");
 }
 
-TEST_F(StorageAudit, SwappedRecordsAreCaught) {
+TEST_P(StorageAudit, SwappedRecordsAreCaught) {
   Append(5);
   Close();
   {
-    RawDb raw(fx_.path);
-    const std::string r2 = *raw.Get("audit", SeqKey(2)), r3 = *raw.Get("audit", SeqKey(3));
-    raw.Put("audit", SeqKey(2), r3);
-    raw.Put("audit", SeqKey(3), r2);
+    auto raw = fx_.Raw();
+    const std::string r2 = *raw->Get("audit", SeqKey(2)), r3 = *raw->Get("audit", SeqKey(3));
+    raw->Put("audit", SeqKey(2), r3);
+    raw->Put("audit", SeqKey(3), r2);
   }
   ExpectBad(VerifyNow(), 2, "record 2: key 2 holds record 3 (records reordered or moved)");
 }
 
-TEST_F(StorageAudit, SwappedRecordsWithKeyBreakTheChain) {
+TEST_P(StorageAudit, SwappedRecordsWithKeyBreakTheChain) {
   Append(5);
   Close();
   {
-    RawDb raw(fx_.path);
-    AuditRecord r2 = Decode(*raw.Get("audit", SeqKey(2))).record;
-    AuditRecord r3 = Decode(*raw.Get("audit", SeqKey(3))).record;
+    auto raw = fx_.Raw();
+    AuditRecord r2 = Decode(*raw->Get("audit", SeqKey(2))).record;
+    AuditRecord r3 = Decode(*raw->Get("audit", SeqKey(3))).record;
     std::swap(r2.event, r3.event);
     std::swap(r2.prev_hash, r3.prev_hash);  // keep each event with "its" link
-    raw.Put("audit", SeqKey(2), Remac(r2, fx_.mac));
-    raw.Put("audit", SeqKey(3), Remac(r3, fx_.mac));
+    raw->Put("audit", SeqKey(2), Remac(r2, fx_.mac));
+    raw->Put("audit", SeqKey(3), Remac(r3, fx_.mac));
   }
   ExpectBad(VerifyNow(), 2, "record 2: prev_hash does not match record 1");
 }
 
-TEST_F(StorageAudit, RewrittenChainWithKeyIsCaughtByTheCheckpoint) {
+TEST_P(StorageAudit, RewrittenChainWithKeyIsCaughtByTheCheckpoint) {
   Append(12);
   Close();
   {
-    RawDb raw(fx_.path);
-    Bytes prev = AuditHash(AsBytes(*raw.Get("audit", SeqKey(4))));
+    auto raw = fx_.Raw();
+    Bytes prev = AuditHash(AsBytes(*raw->Get("audit", SeqKey(4))));
     for (uint64_t s = 5; s <= 12; ++s) {
-      AuditRecord r = Decode(*raw.Get("audit", SeqKey(s))).record;
+      AuditRecord r = Decode(*raw->Get("audit", SeqKey(s))).record;
       if (s == 5) r.event.subject = "rewritten history";
       r.prev_hash = prev;
       const std::string v = Remac(r, fx_.mac);
-      raw.Put("audit", SeqKey(s), v);
+      raw->Put("audit", SeqKey(s), v);
       prev = AuditHash(AsBytes(v));
     }
   }
   ExpectBad(VerifyNow(), 12, "record 12 hash differs from checkpoint");
 }
 
-TEST_F(StorageAudit, AppendedRecords) {
+TEST_P(StorageAudit, AppendedRecords) {
   Append(5);
   Close();
   {
-    RawDb raw(fx_.path);
+    auto raw = fx_.Raw();
     AuditRecord r;
     r.seq = 6;
     r.event = TestEvent("appended");
-    r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(5))));
-    raw.Put("audit", SeqKey(6), Remac(r, HmacAuditMac("wrong key")));
+    r.prev_hash = AuditHash(AsBytes(*raw->Get("audit", SeqKey(5))));
+    raw->Put("audit", SeqKey(6), Remac(r, HmacAuditMac("wrong key")));
   }
   ExpectBad(VerifyNow(), 6, "record 6: MAC mismatch");
   // With the MAC key, up to kMaxCheckpointLag appended records look exactly like a
@@ -339,13 +341,13 @@ TEST_F(StorageAudit, AppendedRecords) {
   // cannot hide.
   Close();
   {
-    RawDb raw(fx_.path);
+    auto raw = fx_.Raw();
     AuditRecord r;
     r.seq = 6;
     r.event = TestEvent("appended");
-    r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(5))));
+    r.prev_hash = AuditHash(AsBytes(*raw->Get("audit", SeqKey(5))));
     const std::string v6 = Remac(r, fx_.mac);
-    raw.Put("audit", SeqKey(6), v6);
+    raw->Put("audit", SeqKey(6), v6);
   }
   AuditVerifyReport one = VerifyNow();
   EXPECT_TRUE(one.ok) << one.problem;
@@ -354,13 +356,13 @@ TEST_F(StorageAudit, AppendedRecords) {
   Close();
   const uint64_t last = 5 + kMaxCheckpointLag;
   {
-    RawDb raw(fx_.path);
+    auto raw = fx_.Raw();
     for (uint64_t seq = 7; seq <= last; ++seq) {
       AuditRecord r;
       r.seq = seq;
       r.event = TestEvent("appended");
-      r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(seq - 1))));
-      raw.Put("audit", SeqKey(seq), Remac(r, fx_.mac));
+      r.prev_hash = AuditHash(AsBytes(*raw->Get("audit", SeqKey(seq - 1))));
+      raw->Put("audit", SeqKey(seq), Remac(r, fx_.mac));
     }
   }
   AuditVerifyReport at_bound = VerifyNow();
@@ -371,12 +373,12 @@ TEST_F(StorageAudit, AppendedRecords) {
       << at_bound.notes[0];
   Close();
   {
-    RawDb raw(fx_.path);
+    auto raw = fx_.Raw();
     AuditRecord r;
     r.seq = last + 1;
     r.event = TestEvent("appended");
-    r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(last))));
-    raw.Put("audit", SeqKey(last + 1), Remac(r, fx_.mac));
+    r.prev_hash = AuditHash(AsBytes(*raw->Get("audit", SeqKey(last))));
+    raw->Put("audit", SeqKey(last + 1), Remac(r, fx_.mac));
   }
   AuditVerifyReport beyond = VerifyNow();
   ExpectBad(beyond, last + 1,
@@ -384,7 +386,7 @@ TEST_F(StorageAudit, AppendedRecords) {
                 std::to_string(kMaxCheckpointLag) + " records at most (checkpoint rolled back or lost?)");
 }
 
-TEST_F(StorageAudit, VerifierWithWrongKeyOrNoCheckpoint) {
+TEST_P(StorageAudit, VerifierWithWrongKeyOrNoCheckpoint) {
   const int n = static_cast<int>(kMaxCheckpointLag) + 1;
   Append(n);
   HmacAuditMac other("another key");
@@ -401,7 +403,7 @@ TEST_F(StorageAudit, VerifierWithWrongKeyOrNoCheckpoint) {
   EXPECT_NE(unavailable.status().message().find("audit verify: record 1"), std::string::npos);
 }
 
-TEST_F(StorageAudit, ReopenContinuesTheChain) {
+TEST_P(StorageAudit, ReopenContinuesTheChain) {
   Append(3);
   Open();
   Append(2);
@@ -413,7 +415,7 @@ TEST_F(StorageAudit, ReopenContinuesTheChain) {
   EXPECT_EQ(r.records_checked, 5u);
 }
 
-TEST_F(StorageAudit, FailedCheckpointWriteKeepsTheCommitAndIsRepairedNextTime) {
+TEST_P(StorageAudit, FailedCheckpointWriteKeepsTheCommitAndIsRepairedNextTime) {
   Close();
   fx_.faulty = std::make_unique<FaultyCheckpointStore>(fx_.checkpoints);
   fx_.faulty->fail_write = 3;
@@ -438,7 +440,7 @@ TEST_F(StorageAudit, FailedCheckpointWriteKeepsTheCommitAndIsRepairedNextTime) {
   EXPECT_EQ(*fx_.checkpoints.value, head);
 }
 
-TEST_F(StorageAudit, CheckpointThatCannotBeWrittenBlocksFurtherCommits) {
+TEST_P(StorageAudit, CheckpointThatCannotBeWrittenBlocksFurtherCommits) {
   Close();
   fx_.faulty = std::make_unique<FaultyCheckpointStore>(fx_.checkpoints);
   fx_.faulty->fail_writes_from = 2;
@@ -458,7 +460,7 @@ TEST_F(StorageAudit, CheckpointThatCannotBeWrittenBlocksFurtherCommits) {
   EXPECT_EQ(fx_.checkpoints.value->seq, 3u);
 }
 
-TEST_F(StorageAudit, UnreadableCheckpointBlocksTheFirstCommit) {
+TEST_P(StorageAudit, UnreadableCheckpointBlocksTheFirstCommit) {
   Close();
   fx_.faulty = std::make_unique<FaultyCheckpointStore>(fx_.checkpoints);
   fx_.faulty->fail_all_reads = true;
@@ -468,7 +470,7 @@ TEST_F(StorageAudit, UnreadableCheckpointBlocksTheFirstCommit) {
   EXPECT_EQ(head.seq, 0u);
 }
 
-TEST_F(StorageAudit, MacFailureWritesNothing) {
+TEST_P(StorageAudit, MacFailureWritesNothing) {
   fx_.mac.fail_compute = true;
   WriteSet ws;
   ws.PutVer(TestVer(1));
@@ -478,7 +480,7 @@ TEST_F(StorageAudit, MacFailureWritesNothing) {
   EXPECT_EQ(store_->GetVer(1).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(StorageAudit, StartupReconcilesTheCheckpoint) {
+TEST_P(StorageAudit, StartupReconcilesTheCheckpoint) {
   Append(3);
   Close();
   // Lagging by one (crash before the checkpoint write): repaired by the next commit.
@@ -520,16 +522,16 @@ TEST_F(StorageAudit, StartupReconcilesTheCheckpoint) {
   EXPECT_EQ(after, head);
 }
 
-TEST_F(StorageAudit, LaggingHeadRecordMustVerifyBeforeRepair) {
+TEST_P(StorageAudit, LaggingHeadRecordMustVerifyBeforeRepair) {
   Append(3);
   Close();
   {
-    RawDb raw(fx_.path);
+    auto raw = fx_.Raw();
     AuditRecord r;
     r.seq = 4;
     r.event = TestEvent("appended without the key");
-    r.prev_hash = AuditHash(AsBytes(*raw.Get("audit", SeqKey(3))));
-    raw.Put("audit", SeqKey(4), Remac(r, HmacAuditMac("wrong key")));
+    r.prev_hash = AuditHash(AsBytes(*raw->Get("audit", SeqKey(3))));
+    raw->Put("audit", SeqKey(4), Remac(r, HmacAuditMac("wrong key")));
   }
   Open();
   Status s = store_->Commit(WriteSet(), TestEvent("x"));
@@ -539,7 +541,7 @@ TEST_F(StorageAudit, LaggingHeadRecordMustVerifyBeforeRepair) {
 }
 
 // Power loss after the batch is durable and before the checkpoint is written.
-TEST_F(StorageAudit, CrashBetweenBatchAndCheckpoint) {
+TEST_P(StorageAudit, CrashBetweenBatchAndCheckpoint) {
   Close();
   FileCheckpointStore file_cp(dir_ / "checkpoint");
   const pid_t pid = fork();
@@ -547,7 +549,7 @@ TEST_F(StorageAudit, CrashBetweenBatchAndCheckpoint) {
   if (pid == 0) {
     FaultyCheckpointStore dying(file_cp);
     dying.crash_on_write = 2;  // commit 1 writes #1; commit 2's write #2 never happens
-    auto child = Store::Open(fx_.path, fx_.mac, dying);
+    auto child = Store::Open(fx_.location, fx_.mac, dying);
     if (!child.ok()) _exit(2);
     WriteSet ws;
     ws.PutVer(TestVer(1));
@@ -565,7 +567,7 @@ TEST_F(StorageAudit, CrashBetweenBatchAndCheckpoint) {
   ASSERT_OK_AND_ASSIGN(std::optional<AuditCheckpoint> cp, file_cp.Read());
   ASSERT_TRUE(cp.has_value());
   EXPECT_EQ(cp->seq, 1u) << "the checkpoint lags...";
-  auto reopened = Store::Open(fx_.path, fx_.mac, file_cp);
+  auto reopened = Store::Open(fx_.location, fx_.mac, file_cp);
   ASSERT_OK(reopened);
   Store& store = **reopened;
   EXPECT_TRUE(store.GetSubscriber(TestSubscriber(1).imsi).ok()) << "...but the commit is there, whole";
@@ -582,12 +584,12 @@ TEST_F(StorageAudit, CrashBetweenBatchAndCheckpoint) {
   EXPECT_TRUE(after.notes.empty());
 }
 
-TEST_F(StorageAudit, ReadAuditReportsCorruptRecord) {
+TEST_P(StorageAudit, ReadAuditReportsCorruptRecord) {
   Append(3);
   Close();
   {
-    RawDb raw(fx_.path);
-    raw.Put("audit", SeqKey(2), "\x01garbage");
+    auto raw = fx_.Raw();
+    raw->Put("audit", SeqKey(2), "\x01garbage");
   }
   Open();
   Status s = store_->ReadAudit(1, 10).status();
@@ -597,7 +599,7 @@ TEST_F(StorageAudit, ReadAuditReportsCorruptRecord) {
 }
 
 // The worked example of docs/storage-format.md: keep them in step.
-TEST_F(StorageAudit, DocumentedWorkedExample) {
+TEST_P(StorageAudit, DocumentedWorkedExample) {
   AuditRecord r;
   r.seq = 1;
   r.event.time_ms = 1700000000000;

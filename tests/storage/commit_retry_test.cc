@@ -3,13 +3,13 @@
 // the writer runs the group again from scratch -- every submission validated against
 // the new state, audit seqs and MACs computed again -- until commit_retry_timeout_ms,
 // and no state of the Store changes before the group is durable (store.h, "RETRY").
-// FaultyKvEngine (faulty_kv_engine.h) injects the failures over a real RocksDB engine.
+// FaultyKvEngine (faulty_kv_engine.h) injects the failures over a real engine, RocksDB
+// or PostgreSQL (test_database.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <climits>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,12 +17,11 @@
 #include <vector>
 
 #include "storage/kv_engine.h"
-#include "storage/rocksdb_engine.h"
 #include "storage/store.h"
 #include "tests/storage/faulty_kv_engine.h"
 #include "tests/storage/storage_test_util.h"
+#include "tests/storage/test_database.h"
 #include "tests/support/status_testing.h"
-#include "tests/support/temp_dir.h"
 
 namespace simkms::storage::testing {
 namespace {
@@ -51,7 +50,7 @@ class EpochMac : public AuditMac {
   static HmacAuditMac KeyOf(uint64_t epoch) { return HmacAuditMac("epoch key " + std::to_string(epoch)); }
 };
 
-class GroupCommitRetry : public ::testing::Test {
+class GroupCommitRetry : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
     Open();
@@ -63,8 +62,8 @@ class GroupCommitRetry : public ::testing::Test {
   void Open(StoreOptions options = {}) {
     store_.reset();
     faulty_ = nullptr;
-    ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvEngine> rocks, OpenRocksDbEngine(path_));
-    auto faulty = std::make_unique<FaultyKvEngine>(std::move(rocks));
+    ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvEngine> engine, db_->OpenEngine());
+    auto faulty = std::make_unique<FaultyKvEngine>(std::move(engine));
     faulty_ = faulty.get();
     ASSERT_OK_AND_ASSIGN(store_, Store::Open(std::move(faulty), *mac_, checkpoints_, options));
   }
@@ -80,8 +79,7 @@ class GroupCommitRetry : public ::testing::Test {
     EXPECT_EQ(*checkpoints_.value, head);
   }
 
-  simkms::testing::TempDir dir_;
-  std::string path_ = (dir_ / "db").string();
+  std::unique_ptr<TestDatabase> db_ = TestDatabase::Make(GetParam());
   HmacAuditMac hmac_;
   AuditMac* mac_ = &hmac_;
   InMemoryCheckpointStore checkpoints_;
@@ -89,7 +87,9 @@ class GroupCommitRetry : public ::testing::Test {
   FaultyKvEngine* faulty_ = nullptr;  // owned by store_
 };
 
-TEST_F(GroupCommitRetry, CommitAbortedOnceIsWrittenExactlyOnceWithTheNextSeq) {
+INSTANTIATE_TEST_SUITE_P(Engines, GroupCommitRetry, ::testing::ValuesIn(AllEngines()), EngineTestName);
+
+TEST_P(GroupCommitRetry, CommitAbortedOnceIsWrittenExactlyOnceWithTheNextSeq) {
   ASSERT_OK_AND_ASSIGN(AuditCheckpoint before, store_->AuditHead());
   faulty_->FailCommits(1, AbortedError("test: serialization conflict"));
   WriteSet ws;
@@ -109,14 +109,14 @@ TEST_F(GroupCommitRetry, CommitAbortedOnceIsWrittenExactlyOnceWithTheNextSeq) {
   EXPECT_EQ(store_->GetGroupCommitStats().groups, 2u);  // setup, and this group once
 }
 
-TEST_F(GroupCommitRetry, BeginUnavailableOnceIsRetried) {
+TEST_P(GroupCommitRetry, BeginUnavailableOnceIsRetried) {
   faulty_->FailBegins(1, UnavailableError("test: primary is failing over"));
   ASSERT_OK(store_->AdvanceCounters({{Imsi(1), {0, 0, 0}, {1, 0, 0}}}));
   EXPECT_EQ(faulty_->failed_begins(), 1);
   EXPECT_EQ(store_->GetSubscriber(Imsi(1))->sqn, 1u);
 }
 
-TEST_F(GroupCommitRetry, RetryRevalidatesAgainstWhatAnotherWriterChanged) {
+TEST_P(GroupCommitRetry, RetryRevalidatesAgainstWhatAnotherWriterChanged) {
   // Another node advances the SQN to 5 between the attempts: the retried
   // compare-and-set (expecting 0) no longer holds and is refused, not written over it.
   faulty_->FailCommits(1, AbortedError("test: serialization conflict"));
@@ -135,7 +135,7 @@ TEST_F(GroupCommitRetry, RetryRevalidatesAgainstWhatAnotherWriterChanged) {
   EXPECT_EQ(store_->GetSubscriber(Imsi(1))->sqn, 5u);
 }
 
-TEST_F(GroupCommitRetry, UnavailableBeyondTheTimeoutFailsTheGroupAndLeavesTheHead) {
+TEST_P(GroupCommitRetry, UnavailableBeyondTheTimeoutFailsTheGroupAndLeavesTheHead) {
   StoreOptions options;
   options.commit_retry_timeout_ms = 50;
   Open(options);
@@ -162,13 +162,13 @@ TEST_F(GroupCommitRetry, UnavailableBeyondTheTimeoutFailsTheGroupAndLeavesTheHea
   ExpectChainSound();
 }
 
-TEST_F(GroupCommitRetry, ChainRestartRetriedAfterAnAbortStillCommits) {
+TEST_P(GroupCommitRetry, ChainRestartRetriedAfterAnAbortStillCommits) {
   // A chain in epoch 0, then the token restored from a seed that starts at epoch 5:
   // only the restore ceremony's chain-restart record may come next.
   EpochMac epochs;
   mac_ = &epochs;
   store_.reset();
-  std::filesystem::remove_all(path_);
+  db_ = TestDatabase::Make(GetParam());  // a new, empty database
   checkpoints_.value.reset();
   Open();
   ASSERT_OK(store_->Commit(WriteSet(), TestEvent("before.restore")));

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/storage/storage_test_util.h"
-#include "tests/support/temp_dir.h"
+#include "tests/storage/test_database.h"
 #include "tests/support/status_testing.h"
 
 namespace simkms::storage::testing {
@@ -11,9 +11,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TEST(StorageCounters, AdvancesOnlyTheCountersAllOrNothingWithoutAuditRecords) {
-  simkms::testing::TempDir dir;
-  StoreFixture fx((dir / "db").string());
+class StorageCounters : public ::testing::TestWithParam<Engine> {};
+INSTANTIATE_TEST_SUITE_P(Engines, StorageCounters, ::testing::ValuesIn(AllEngines()), EngineTestName);
+
+TEST_P(StorageCounters, AdvancesOnlyTheCountersAllOrNothingWithoutAuditRecords) {
+  StoreFixture fx(GetParam());
   auto store = fx.Open();
   WriteSet setup;
   setup.PutVer(TestVer(1));
@@ -49,9 +51,8 @@ TEST(StorageCounters, AdvancesOnlyTheCountersAllOrNothingWithoutAuditRecords) {
 
 // The chip channel's other counters and clone-alarm log move on the same
 // path, compare-and-set like the rest, and only when an update names them.
-TEST(StorageCounters, OtaBookkeepingMovesOnlyWhenNamedAndCompareAndSet) {
-  simkms::testing::TempDir dir;
-  StoreFixture fx((dir / "db").string());
+TEST_P(StorageCounters, OtaBookkeepingMovesOnlyWhenNamedAndCompareAndSet) {
+  StoreFixture fx(GetParam());
   auto store = fx.Open();
   WriteSet setup;
   setup.PutVer(TestVer(1));

@@ -20,7 +20,7 @@
 
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
-#include "tests/support/temp_dir.h"
+#include "tests/storage/test_database.h"
 #include "tests/support/status_testing.h"
 
 namespace simkms::storage::testing {
@@ -67,7 +67,7 @@ class GatedMac : public AuditMac {
   bool released_ = false;
 };
 
-class GroupCommit : public ::testing::Test {
+class GroupCommit : public ::testing::TestWithParam<Engine> {
  protected:
   void SetUp() override {
     Open();
@@ -108,12 +108,14 @@ class GroupCommit : public ::testing::Test {
   }
 
   static constexpr uint64_t kSubscribers = 16;
-  simkms::testing::TempDir dir_;
-  std::string path_ = (dir_ / "db").string();
+  std::unique_ptr<TestDatabase> db_ = TestDatabase::Make(GetParam());
+  std::string path_ = db_->location();
   GatedMac mac_;
   InMemoryCheckpointStore checkpoints_;
   std::unique_ptr<Store> store_;
 };
+
+INSTANTIATE_TEST_SUITE_P(Engines, GroupCommit, ::testing::ValuesIn(AllEngines()), EngineTestName);
 
 // Collects async completions.
 struct Completions {
@@ -127,7 +129,7 @@ struct Completions {
   std::map<std::size_t, std::vector<Status>> results;
 };
 
-TEST_F(GroupCommit, WaitingSubmissionsShareOneGroup) {
+TEST_P(GroupCommit, WaitingSubmissionsShareOneGroup) {
   const Store::GroupCommitStats before = store_->GetGroupCommitStats();
   std::thread blocker = Block();
   Completions done;
@@ -161,7 +163,7 @@ TEST_F(GroupCommit, WaitingSubmissionsShareOneGroup) {
   ExpectChainSound();
 }
 
-TEST_F(GroupCommit, RefusedSubmissionInAGroupWritesNothingAndTheOthersCommit) {
+TEST_P(GroupCommit, RefusedSubmissionInAGroupWritesNothingAndTheOthersCommit) {
   ASSERT_OK_AND_ASSIGN(SubscriberRecord c, store_->GetSubscriber(Imsi(3)));
   ASSERT_OK(store_->AdvanceCounters({{Imsi(3), {0, 0, 0}, {7, 0, 0}}}));  // c is now stale
   std::thread blocker = Block();
@@ -209,7 +211,7 @@ TEST_F(GroupCommit, RefusedSubmissionInAGroupWritesNothingAndTheOthersCommit) {
   ExpectChainSound();
 }
 
-TEST_F(GroupCommit, LaterSubmissionsForTheSameImsiSeeTheEarlierOnesOfTheGroup) {
+TEST_P(GroupCommit, LaterSubmissionsForTheSameImsiSeeTheEarlierOnesOfTheGroup) {
   ASSERT_OK_AND_ASSIGN(SubscriberRecord a, store_->GetSubscriber(Imsi(1)));
   std::thread blocker = Block();
   Completions done;
@@ -241,7 +243,7 @@ TEST_F(GroupCommit, LaterSubmissionsForTheSameImsiSeeTheEarlierOnesOfTheGroup) {
   ExpectChainSound();
 }
 
-TEST_F(GroupCommit, ManyThreadsMixedEverySuccessIsDurableAndTheChainIsSound) {
+TEST_P(GroupCommit, ManyThreadsMixedEverySuccessIsDurableAndTheChainIsSound) {
   constexpr int kThreads = 8;
   constexpr int kRounds = 20;
   std::atomic<uint64_t> commits{0};
@@ -284,7 +286,7 @@ TEST_F(GroupCommit, ManyThreadsMixedEverySuccessIsDurableAndTheChainIsSound) {
 
 // A crash between a multi-record group's synced batch and its checkpoint write leaves
 // the checkpoint a whole group behind: accepted after every record in the lag verifies.
-TEST_F(GroupCommit, CheckpointLaggingByOneGroupIsVerifiedAndRepairedOnReopen) {
+TEST_P(GroupCommit, CheckpointLaggingByOneGroupIsVerifiedAndRepairedOnReopen) {
   FaultyCheckpointStore faulty(checkpoints_);
   Open(&faulty);
   std::thread blocker = Block();  // checkpoint write #1
@@ -315,16 +317,16 @@ TEST_F(GroupCommit, CheckpointLaggingByOneGroupIsVerifiedAndRepairedOnReopen) {
   EXPECT_EQ(checkpoints_.value->seq, head.seq + 1);
 }
 
-TEST_F(GroupCommit, TamperedRecordInsideTheLagIsRefused) {
+TEST_P(GroupCommit, TamperedRecordInsideTheLagIsRefused) {
   for (int i = 0; i < 5; ++i) ASSERT_OK(store_->Commit(WriteSet(), TestEvent("e")));
   ASSERT_OK_AND_ASSIGN(auto records, store_->ReadAudit(2, 1));
   store_.reset();
   checkpoints_.value = AuditCheckpoint{2, AuditHash(EncodeAuditRecord(records[0]))};
   {
-    RawDb raw(path_);
-    std::string v = *raw.Get("audit", SeqKey(4));
+    auto raw = db_->Raw();
+    std::string v = *raw->Get("audit", SeqKey(4));
     v[v.size() - 1] ^= 1;  // the MAC of a record in the middle of the lag
-    raw.Put("audit", SeqKey(4), v);
+    raw->Put("audit", SeqKey(4), v);
   }
   Open();
   Status s = store_->Commit(WriteSet(), TestEvent("x"));
@@ -334,7 +336,7 @@ TEST_F(GroupCommit, TamperedRecordInsideTheLagIsRefused) {
   EXPECT_EQ(store_->AuditHead()->seq, 6u);
 }
 
-TEST_F(GroupCommit, FailedGroupCheckpointRefusesCommitsButNotCountersUntilRepaired) {
+TEST_P(GroupCommit, FailedGroupCheckpointRefusesCommitsButNotCountersUntilRepaired) {
   FaultyCheckpointStore faulty(checkpoints_);
   Open(&faulty);
   faulty.fail_writes_from = 1;
@@ -352,7 +354,7 @@ TEST_F(GroupCommit, FailedGroupCheckpointRefusesCommitsButNotCountersUntilRepair
   ExpectChainSound();
 }
 
-TEST_F(GroupCommit, DestructionCompletesEveryAsyncSubmission) {
+TEST_P(GroupCommit, DestructionCompletesEveryAsyncSubmission) {
   std::thread blocker = Block();
   Completions done;
   for (uint64_t n = 1; n <= kSubscribers; ++n) {
@@ -373,7 +375,7 @@ TEST_F(GroupCommit, DestructionCompletesEveryAsyncSubmission) {
   ExpectChainSound();
 }
 
-TEST_F(GroupCommit, ReadOnlyStoreRefusesAsyncAtOnce) {
+TEST_P(GroupCommit, ReadOnlyStoreRefusesAsyncAtOnce) {
   store_.reset();
   StoreOptions read_only;
   read_only.create_if_missing = false;
@@ -392,7 +394,7 @@ TEST_F(GroupCommit, ReadOnlyStoreRefusesAsyncAtOnce) {
 
 // Throughput figure for the report, not a timed test: run with
 //   TMPDIR=/tmp group_commit_test --gtest_filter='*Throughput*' --gtest_also_run_disabled_tests
-TEST_F(GroupCommit, DISABLED_ThroughputOfSyncedCounterUpdates) {
+TEST_P(GroupCommit, DISABLED_ThroughputOfSyncedCounterUpdates) {
   constexpr int kMaxSubmitters = 64;
   constexpr uint64_t kPerRun = 4000;
   WriteSet more;

@@ -5,7 +5,7 @@
 
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
-#include "tests/support/temp_dir.h"
+#include "tests/storage/test_database.h"
 #include "tests/support/status_testing.h"
 
 namespace simkms::storage {
@@ -16,9 +16,9 @@ using namespace simkms::storage::testing;
 constexpr uint64_t kIccid0 = 894901000000000000ULL;
 constexpr uint64_t kImsi0 = 262010000000000ULL;
 
-class StorageRanges : public ::testing::Test {
+class StorageRanges : public ::testing::TestWithParam<Engine> {
  protected:
-  StorageRanges() : fx_((dir_ / "db").string()) {}
+  StorageRanges() : fx_(GetParam()) {}
   void SetUp() override {
     store_ = fx_.Open();
     ASSERT_NE(store_, nullptr);
@@ -43,12 +43,12 @@ class StorageRanges : public ::testing::Test {
     return out;
   }
 
-  simkms::testing::TempDir dir_;
   StoreFixture fx_;
   std::unique_ptr<Store> store_;
 };
+INSTANTIATE_TEST_SUITE_P(Engines, StorageRanges, ::testing::ValuesIn(AllEngines()), EngineTestName);
 
-TEST_F(StorageRanges, OverlapMatrix) {
+TEST_P(StorageRanges, OverlapMatrix) {
   struct Case {
     const char* name;
     uint64_t iccid_off;  // offsets from kIccid0 / kImsi0
@@ -96,7 +96,7 @@ TEST_F(StorageRanges, OverlapMatrix) {
   EXPECT_EQ(all.size(), 1u);
 }
 
-TEST_F(StorageRanges, OverlapWithANeighbourFurtherAway) {
+TEST_P(StorageRanges, OverlapWithANeighbourFurtherAway) {
   // B sits far above A; a candidate between them that reaches into B is caught by the
   // forward neighbour check, one reaching back into A by the reverse one.
   ASSERT_OK(AddRange(TestRange("B", kIccid0 + 10'000, kImsi0 + 20'000, 100)));
@@ -106,13 +106,13 @@ TEST_F(StorageRanges, OverlapWithANeighbourFurtherAway) {
   EXPECT_OK(AddRange(TestRange("E", kIccid0 + 5'000, kImsi0 + 10'000, 100)));
 }
 
-TEST_F(StorageRanges, DuplicateIdIsRefused) {
+TEST_P(StorageRanges, DuplicateIdIsRefused) {
   Status s = AddRange(TestRange("A", kIccid0 + 90'000, kImsi0 + 90'000, 1));
   EXPECT_EQ(s.code(), StatusCode::kAlreadyExists);
   EXPECT_NE(s.message().find("range id 'A' already exists"), std::string::npos) << s.message();
 }
 
-TEST_F(StorageRanges, OverlapInsideOneWriteSetIsRefused) {
+TEST_P(StorageRanges, OverlapInsideOneWriteSetIsRefused) {
   WriteSet ws;
   ws.PutRange(TestRange("X", kIccid0 + 20'000, kImsi0 + 20'000, 100));
   ws.PutRange(TestRange("Y", kIccid0 + 20'050, kImsi0 + 40'000, 100));
@@ -130,7 +130,7 @@ TEST_F(StorageRanges, OverlapInsideOneWriteSetIsRefused) {
   EXPECT_EQ(a2.id, "A2");
 }
 
-TEST_F(StorageRanges, FindByIccidAndImsi) {
+TEST_P(StorageRanges, FindByIccidAndImsi) {
   ASSERT_OK(AddRange(TestRange("B", kIccid0 + 2000, kImsi0 + 1000, 50)));
   struct Case {
     uint64_t iccid_off;
@@ -163,7 +163,7 @@ TEST_F(StorageRanges, FindByIccidAndImsi) {
   EXPECT_EQ(store_->FindRangeByImsi(UINT64_MAX).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(StorageRanges, TenMillionChipsCostOneRecord) {
+TEST_P(StorageRanges, TenMillionChipsCostOneRecord) {
   const auto before = KeyCounts();
   uint64_t seq_small = 0, seq_big = 0;
   WriteSet small;
@@ -192,13 +192,13 @@ TEST_F(StorageRanges, TenMillionChipsCostOneRecord) {
   EXPECT_EQ(store_->FindRangeByIccid(kIccid0 + 11'000'000).status().code(), StatusCode::kNotFound);
   // Seen raw: the whole DB grew by exactly those three keys.
   store_.reset();
-  RawDb raw(fx_.path);
+  auto raw = fx_.Raw();
   std::size_t total_before = 0;
   for (const auto& [cf, n] : after_small) total_before += n;
-  EXPECT_EQ(raw.TotalKeys(), total_before + 3);
+  EXPECT_EQ(raw->TotalKeys(), total_before + 3);
 }
 
-TEST_F(StorageRanges, RangeNeedsVerAndPinsIt) {
+TEST_P(StorageRanges, RangeNeedsVerAndPinsIt) {
   EXPECT_EQ(AddRange(TestRange("V9", kIccid0 + 50'000, kImsi0 + 50'000, 1, /*ver=*/9)).code(),
             StatusCode::kFailedPrecondition);
   WriteSet del_ver;
@@ -208,7 +208,7 @@ TEST_F(StorageRanges, RangeNeedsVerAndPinsIt) {
   EXPECT_NE(s.message().find("range 'A' uses it"), std::string::npos) << s.message();
 }
 
-TEST_F(StorageRanges, DeleteRangeRemovesBothKeys) {
+TEST_P(StorageRanges, DeleteRangeRemovesBothKeys) {
   WriteSet del;
   del.DeleteRange("A");
   ASSERT_OK(store_->Commit(del, TestEvent("range.delete", "A")));

@@ -1,6 +1,7 @@
 // Record MACs (storage/record_mac.h) against a DB writer without the MAC key, and
 // `audit verify --state` (storage/state_audit.h) against one who puts back an older
-// genuine record. The DB is edited with RocksDB directly while the Store is closed;
+// genuine record. The DB is edited around the Store while it is closed (RocksDB
+// directly, or SQL on PostgreSQL's tables: raw_database.h), on both engines;
 // an edit keeps the record's MAC trailer (all an attacker without the key can do)
 // or copies a whole genuine value under another key. The attacks of issue 11 were
 // possible as long as records carried no MAC: with StoreOptions::record_mac unset
@@ -16,7 +17,7 @@
 #include "storage/state_audit.h"
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
-#include "tests/support/temp_dir.h"
+#include "tests/storage/test_database.h"
 #include "tests/support/status_testing.h"
 
 namespace simkms::storage {
@@ -52,9 +53,9 @@ AuditEvent StateEvent(const std::string& name, const SubscriberRecord& r) {
   return e;
 }
 
-class StorageRecordMac : public ::testing::Test {
+class StorageRecordMac : public ::testing::TestWithParam<Engine> {
  protected:
-  StorageRecordMac() : fx_((dir_ / "db").string()) {}
+  StorageRecordMac() : fx_(GetParam()) {}
   void SetUp() override {
     Open(/*with_mac=*/true);
     WriteSet ws;
@@ -84,12 +85,12 @@ class StorageRecordMac : public ::testing::Test {
   // Rewrites a subscriber (Store closed), keeping the bytes after its encoding.
   void Edit(const std::string& imsi, const std::function<void(SubscriberRecord&)>& edit) {
     store_.reset();
-    RawDb raw(fx_.path);
-    const std::string stored = raw.Get("subscribers", imsi).value();
+    auto raw = fx_.Raw();
+    const std::string stored = raw->Get("subscribers", imsi).value();
     SubscriberRecord r = DecodeSubscriberRecord(AsBytes(stored)).value();
     const std::string trailer = stored.substr(EncodeSubscriberRecord(r).size());
     edit(r);
-    raw.Put("subscribers", imsi, ToString(EncodeSubscriberRecord(r)) + trailer);
+    raw->Put("subscribers", imsi, ToString(EncodeSubscriberRecord(r)) + trailer);
   }
   void ExpectNotAuthentic(const Status& s, const std::string& what, const std::string& why) {
     EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.ToString();
@@ -97,16 +98,17 @@ class StorageRecordMac : public ::testing::Test {
     EXPECT_TRUE(IsRecordNotAuthentic(s)) << s.ToString();
   }
 
-  simkms::testing::TempDir dir_;
   StoreFixture fx_;
   HmacRecordMac record_mac_;
   std::unique_ptr<Store> store_;
   std::string a_, b_;
 };
 
+INSTANTIATE_TEST_SUITE_P(Engines, StorageRecordMac, ::testing::ValuesIn(AllEngines()), EngineTestName);
+
 constexpr char kMismatch[] = "MAC mismatch: changed outside simkms";
 
-TEST_F(StorageRecordMac, Ki2PointerSwapIsRefusedOnEveryReadAndWrite) {
+TEST_P(StorageRecordMac, Ki2PointerSwapIsRefusedOnEveryReadAndWrite) {
   Edit(a_, [&](SubscriberRecord& r) {
     r.ki2_key_id = Personalized(2).ki2_key_id;
     r.ki2_kcv = Personalized(2).ki2_kcv;
@@ -129,7 +131,7 @@ TEST_F(StorageRecordMac, Ki2PointerSwapIsRefusedOnEveryReadAndWrite) {
   EXPECT_OK(store_->GetWrappedKey(Personalized(1).ki2_key_id));
 }
 
-TEST_F(StorageRecordMac, LockedEditedBackToContractedIsRefused) {
+TEST_P(StorageRecordMac, LockedEditedBackToContractedIsRefused) {
   WriteSet lock;
   SubscriberRecord locked = TestSubscriber(3);
   locked.state = SubscriberState::kLocked;
@@ -147,12 +149,12 @@ TEST_F(StorageRecordMac, LockedEditedBackToContractedIsRefused) {
   ExpectNotAuthentic(store_->GetSubscriber(locked.imsi).status(), "subscribers/" + locked.imsi, kMismatch);
 }
 
-TEST_F(StorageRecordMac, AGenuineRecordCopiedUnderAnotherKeyIsRefused) {
+TEST_P(StorageRecordMac, AGenuineRecordCopiedUnderAnotherKeyIsRefused) {
   store_.reset();
   {
-    RawDb raw(fx_.path);
-    raw.Put("subscribers", a_, raw.Get("subscribers", b_).value());
-    raw.Put("wrapped_keys", Personalized(1).ki2_key_id, raw.Get("wrapped_keys", Personalized(2).ki2_key_id).value());
+    auto raw = fx_.Raw();
+    raw->Put("subscribers", a_, raw->Get("subscribers", b_).value());
+    raw->Put("wrapped_keys", Personalized(1).ki2_key_id, raw->Get("wrapped_keys", Personalized(2).ki2_key_id).value());
   }
   Open(/*with_mac=*/true);
   ExpectNotAuthentic(store_->GetSubscriber(a_).status(), "subscribers/" + a_, kMismatch);
@@ -161,19 +163,19 @@ TEST_F(StorageRecordMac, AGenuineRecordCopiedUnderAnotherKeyIsRefused) {
   EXPECT_OK(store_->GetWrappedKey(Personalized(2).ki2_key_id));
 }
 
-TEST_F(StorageRecordMac, VerRangeAndWrappedKeyEditsAreRefused) {
+TEST_P(StorageRecordMac, VerRangeAndWrappedKeyEditsAreRefused) {
   store_.reset();
   {
-    RawDb raw(fx_.path);
+    auto raw = fx_.Raw();
     auto edit_byte = [&](const std::string& cf, const std::string& key, std::size_t at) {
-      std::string v = raw.Get(cf, key).value();
+      std::string v = raw->Get(cf, key).value();
       v[at] ^= 0x01;
-      raw.Put(cf, key, v);
+      raw->Put(cf, key, v);
     };
     edit_byte("vers", std::string("\0\0\0\1", 4), 9);  // the profile: 01 | 01 04 00000001 | 02 01 <02>
     edit_byte("ranges", std::string("\x0c\x6b\x53\xb7\xd6\x24\x50\x00", 8), 3);  // in the id
-    std::string wk = raw.Get("wrapped_keys", Personalized(2).ki2_key_id).value();
-    raw.Put("wrapped_keys", Personalized(2).ki2_key_id, wk.substr(0, 10) + "x" + wk.substr(11));
+    std::string wk = raw->Get("wrapped_keys", Personalized(2).ki2_key_id).value();
+    raw->Put("wrapped_keys", Personalized(2).ki2_key_id, wk.substr(0, 10) + "x" + wk.substr(11));
   }
   Open(/*with_mac=*/true);
   ExpectNotAuthentic(store_->GetVer(1).status(), "vers/1", kMismatch);
@@ -183,10 +185,10 @@ TEST_F(StorageRecordMac, VerRangeAndWrappedKeyEditsAreRefused) {
                      "wrapped_keys/" + Personalized(2).ki2_key_id, kMismatch);
 }
 
-TEST_F(StorageRecordMac, SealedValueIsTheEncodingThenOneMacFieldOverKindKeyAndEncoding) {
+TEST_P(StorageRecordMac, SealedValueIsTheEncodingThenOneMacFieldOverKindKeyAndEncoding) {
   store_.reset();
-  RawDb raw(fx_.path);
-  const std::string stored = raw.Get("subscribers", a_).value();
+  auto raw = fx_.Raw();
+  const std::string stored = raw->Get("subscribers", a_).value();
   const Bytes encoding = EncodeSubscriberRecord(Personalized(1));
   Bytes input = ToBytes(std::string("simkms record mac v1\0subscribers\0", 33));
   input.push_back(15);
@@ -201,7 +203,7 @@ TEST_F(StorageRecordMac, SealedValueIsTheEncodingThenOneMacFieldOverKindKeyAndEn
   EXPECT_EQ(ToBytes(stored), expected);
 }
 
-TEST_F(StorageRecordMac, UnsealedRecordsAreRefusedExceptForTheMigration) {
+TEST_P(StorageRecordMac, UnsealedRecordsAreRefusedExceptForTheMigration) {
   Open(/*with_mac=*/false);
   WriteSet ws;
   ws.PutSubscriber(TestSubscriber(5));  // written without a MAC, as before record MACs
@@ -219,7 +221,7 @@ TEST_F(StorageRecordMac, UnsealedRecordsAreRefusedExceptForTheMigration) {
   EXPECT_EQ(store_->GetSubscriber(TestSubscriber(5).imsi).value(), TestSubscriber(5));
 }
 
-TEST_F(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
+TEST_P(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
   SubscriberRecord r = TestSubscriber(7);
   WriteSet contract;
   contract.PutSubscriber(r);
@@ -227,8 +229,8 @@ TEST_F(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
   store_.reset();
   std::string contracted;
   {
-    RawDb raw(fx_.path);
-    contracted = raw.Get("subscribers", r.imsi).value();  // genuine, MAC-valid
+    auto raw = fx_.Raw();
+    contracted = raw->Get("subscribers", r.imsi).value();  // genuine, MAC-valid
   }
   Open(/*with_mac=*/true);
   const SubscriberRecord before = r;
@@ -245,8 +247,8 @@ TEST_F(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
   EXPECT_EQ(clean.wrapped_keys_checked, 2u);
   store_.reset();
   {
-    RawDb raw(fx_.path);
-    raw.Put("subscribers", r.imsi, contracted);
+    auto raw = fx_.Raw();
+    raw->Put("subscribers", r.imsi, contracted);
   }
   Open(/*with_mac=*/true);
   EXPECT_EQ(store_->GetSubscriber(r.imsi).value().state, SubscriberState::kContracted);  // a MAC cannot tell
@@ -261,7 +263,7 @@ TEST_F(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
             report.differences.end());
 }
 
-TEST_F(StorageRecordMac, VerifyStateNamesBentAndDeletedRecords) {
+TEST_P(StorageRecordMac, VerifyStateNamesBentAndDeletedRecords) {
   SubscriberRecord r = TestSubscriber(8);
   WriteSet contract;
   contract.PutSubscriber(r);
@@ -269,8 +271,8 @@ TEST_F(StorageRecordMac, VerifyStateNamesBentAndDeletedRecords) {
   ASSERT_OK(store_->Commit(contract, StateEvent("subscriber.contract", r), &seq));
   Edit(a_, [](SubscriberRecord& x) { x.hotline = true; });
   {
-    RawDb raw(fx_.path);
-    raw.Delete("subscribers", r.imsi);
+    auto raw = fx_.Raw();
+    raw->Delete("subscribers", r.imsi);
   }
   Open(/*with_mac=*/true);
   StateVerifyReport report = VerifyState(*store_).value();

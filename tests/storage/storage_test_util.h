@@ -2,15 +2,13 @@
 //  - HmacAuditMac: HMAC-SHA256 with a fixed test key (the appliance uses a token key).
 //  - InMemoryCheckpointStore, FaultyCheckpointStore (fails or "crashes" on the Nth call),
 //    FileCheckpointStore (survives a forked child's _exit).
-//  - RawDb: opens a store's directory with RocksDB directly, for corruption tests. The
-//    Store must be closed first (RocksDB's LOCK).
+//  - RawDb (raw_database.h): opens a store's directory with RocksDB directly, for
+//    corruption tests. The Store must be closed first (RocksDB's LOCK).
 //  - Record factories with valid IMSIs/ICCIDs.
 #pragma once
 
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -28,6 +26,7 @@
 #include "storage/records.h"
 #include "storage/store.h"
 #include "storage/write_set.h"
+#include "tests/storage/raw_database.h"
 #include "tests/support/status_testing.h"
 
 namespace simkms::storage::testing {
@@ -126,69 +125,6 @@ class FileCheckpointStore : public AuditCheckpointStore {
 
  private:
   std::filesystem::path path_;
-};
-
-// Direct RocksDB access to a store directory (Store closed!).
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-    for (const auto& name : Store::ColumnFamilyNames()) cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &db);
-    EXPECT_OK(s);
-    db_.reset(db);
-    names_.push_back(rocksdb::kDefaultColumnFamilyName);
-    for (const auto& name : Store::ColumnFamilyNames()) names_.push_back(name);
-    for (auto* h : handles) handles_.emplace_back(h);
-  }
-  ~RawDb() {
-    handles_.clear();
-    db_.reset();
-  }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) {
-    for (std::size_t i = 0; i < names_.size(); ++i) {
-      if (names_[i] == name) return handles_[i].get();
-    }
-    ADD_FAILURE() << "no column family " << name;
-    return nullptr;
-  }
-  std::optional<std::string> Get(const std::string& cf_name, const std::string& key) {
-    std::string v;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(cf_name), key, &v);
-    if (s.IsNotFound()) return std::nullopt;
-    EXPECT_OK(s);
-    return v;
-  }
-  void Put(const std::string& cf_name, const std::string& key, const std::string& value) {
-    rocksdb::WriteOptions wo;  // not synced: the test process reopens, it does not crash
-    rocksdb::Status s = db_->Put(wo, cf(cf_name), key, value);
-    EXPECT_OK(s);
-  }
-  void Delete(const std::string& cf_name, const std::string& key) {
-    rocksdb::WriteOptions wo;
-    rocksdb::Status s = db_->Delete(wo, cf(cf_name), key);
-    EXPECT_OK(s);
-  }
-  std::vector<std::pair<std::string, std::string>> All(const std::string& cf_name) {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(cf_name)));
-    for (it->SeekToFirst(); it->Valid(); it->Next()) out.emplace_back(it->key().ToString(), it->value().ToString());
-    EXPECT_OK(it->status());
-    return out;
-  }
-  std::size_t TotalKeys() {
-    std::size_t n = 0;
-    for (const auto& name : names_) n += All(name).size();
-    return n;
-  }
-
- private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<std::string> names_;
-  std::vector<std::unique_ptr<rocksdb::ColumnFamilyHandle>> handles_;
 };
 
 inline std::string SeqKey(uint64_t seq) {
@@ -290,22 +226,5 @@ inline AuditEvent TestEvent(std::string name, std::string subject = "", int64_t 
   e.details = {{"count", "1"}};
   return e;
 }
-
-// A Store plus its doubles, in a TempDir-owned path.
-struct StoreFixture {
-  explicit StoreFixture(std::string p) : path(std::move(p)) {}
-  std::unique_ptr<Store> Open(StoreOptions options = {}) {
-    auto s = Store::Open(path, mac, checkpoints_for_store(), options);
-    EXPECT_OK(s);
-    return s.ok() ? std::move(s).value() : nullptr;
-  }
-  AuditCheckpointStore& checkpoints_for_store() {
-    return faulty ? static_cast<AuditCheckpointStore&>(*faulty) : checkpoints;
-  }
-  std::string path;
-  HmacAuditMac mac;
-  InMemoryCheckpointStore checkpoints;
-  std::unique_ptr<FaultyCheckpointStore> faulty;
-};
 
 }  // namespace simkms::storage::testing

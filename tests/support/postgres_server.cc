@@ -62,7 +62,55 @@ void InitDb(const std::string& data) {
   if (r.exit_code != 0) Die("initdb " + data, r);
 }
 
+// A new data directory `data`: a copy of the fixture's template, or initdb.
+void MakeDataDirectory(const std::string& data) {
+  if (std::filesystem::exists(TemplateDir() + "/ready")) {
+    ProcessResult r = RunProcess({"/bin/cp", "-a", TemplateDir() + "/data", data});
+    if (r.exit_code != 0) Die("copy the template", r);
+    GiveToServerUser(data);
+  } else {
+    InitDb(data);
+  }
+}
+
+// A primary's settings for tests: loopback only, no fsync (a test server's data does
+// not outlive a crash of the machine).
+std::string PrimaryConf(uint16_t port, int max_connections) {
+  return "port = " + std::to_string(port) +
+         "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
+         "fsync = off\nshared_buffers = 16MB\nmax_connections = " + std::to_string(max_connections) +
+         "\nmax_wal_senders = 4\nsynchronous_commit = on\n";
+}
+
+void AppendConf(const std::string& data, const std::string& conf) {
+  std::ofstream(data + "/postgresql.conf", std::ios::app) << conf;
+}
+
+void PgCtlStart(const std::string& data, const std::string& log) {
+  ProcessResult r = RunProcess(AsServerUser("pg_ctl", {"-D", data, "-l", log, "-w", "-t", "60", "start"}));
+  if (r.exit_code != 0) Die("pg_ctl start", r, log);
+}
+
+// The shell command that stops the server of `data` at once.
+std::string StopCommand(const std::string& data) {
+  std::string stop;
+  for (const std::string& a : AsServerUser("pg_ctl", {"-D", data, "-m", "immediate", "-w", "stop"})) stop += " " + a;
+  return stop;
+}
+
+constexpr const char* kSharedEnv = "SIMKMS_SHARED_POSTGRES";
+
 }  // namespace
+
+std::vector<std::vector<std::string>> PostgresRows(const PGresult* result) {
+  std::vector<std::vector<std::string>> rows;
+  for (int i = 0; i < PQntuples(result); ++i) {
+    std::vector<std::string> row;
+    for (int j = 0; j < PQnfields(result); ++j) row.emplace_back(PQgetvalue(result, i, j), PQgetlength(result, i, j));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
 
 std::vector<std::vector<std::string>> PostgresSql(const std::string& conninfo, const std::string& sql,
                                                   std::string* error) {
@@ -76,11 +124,7 @@ std::vector<std::vector<std::string>> PostgresSql(const std::string& conninfo, c
   PGresult* r = PQexec(conn, sql.c_str());
   const ExecStatusType t = PQresultStatus(r);
   if (t == PGRES_TUPLES_OK) {
-    for (int i = 0; i < PQntuples(r); ++i) {
-      std::vector<std::string> row;
-      for (int j = 0; j < PQnfields(r); ++j) row.emplace_back(PQgetvalue(r, i, j), PQgetlength(r, i, j));
-      rows.push_back(std::move(row));
-    }
+    rows = PostgresRows(r);
   } else if (t != PGRES_COMMAND_OK && error != nullptr) {
     *error = std::string("ERROR: ") + PQresultErrorMessage(r);
   }
@@ -104,20 +148,50 @@ std::unique_ptr<PostgresServer> PostgresServer::Start(const std::string& extra_c
   std::unique_ptr<PostgresServer> s(new PostgresServer());
   GiveToServerUser(s->dir_.path());
   s->data_ = (s->dir_ / "data").string();
-  if (std::filesystem::exists(TemplateDir() + "/ready")) {
-    ProcessResult r = RunProcess({"/bin/cp", "-a", TemplateDir() + "/data", s->data_});
-    if (r.exit_code != 0) Die("copy the template", r);
-    GiveToServerUser(s->data_);
-  } else {
-    InitDb(s->data_);
-  }
+  MakeDataDirectory(s->data_);
   s->port_ = FreePort();
-  s->Configure("port = " + std::to_string(s->port_) +
-               "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n"
-               "fsync = off\nshared_buffers = 16MB\nmax_connections = 40\nmax_wal_senders = 4\n"
-               "synchronous_commit = on\n" + extra_conf);
+  s->Configure(PrimaryConf(s->port_, 40) + extra_conf);
   s->StartServer();
   return s;
+}
+
+void PostgresServer::StartShared(const std::string& dir, pid_t owner) {
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  GiveToServerUser(dir);
+  const std::string data = dir + "/data";
+  MakeDataDirectory(data);
+  const uint16_t port = FreePort();
+  // Room for two test processes at a time (ctest -j2), each a Store's writer and
+  // read pool plus the test's own connections, with a margin for -jN.
+  AppendConf(data, PrimaryConf(port, 200));
+  PgCtlStart(data, dir + "/server.log");
+  // Detached (its own session, no pipe of ours): it outlives this process.
+  const std::string watchdog = "while [ -d /proc/" + std::to_string(owner) + " ] && [ -d " + data +
+                               " ]; do sleep 1; done; [ -d " + data + " ] &&" + StopCommand(data);
+  RunProcess({"/bin/sh", "-c",
+              "/usr/bin/setsid /bin/sh -c '" + watchdog + "' </dev/null >" + dir + "/watchdog.log 2>&1 &"});
+  std::ofstream(dir + "/port.tmp") << port << "\n";
+  std::filesystem::rename(dir + "/port.tmp", dir + "/port");
+}
+
+void PostgresServer::StopShared(const std::string& dir) {
+  if (std::filesystem::exists(dir + "/data")) {
+    RunProcess(AsServerUser("pg_ctl", {"-D", dir + "/data", "-m", "immediate", "-w", "stop"}));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+uint16_t PostgresServer::SharedPort() {
+  const char* dir = std::getenv(kSharedEnv);
+  if (dir == nullptr || *dir == '\0') return 0;
+  std::ifstream in(std::string(dir) + "/port");
+  int port = 0;
+  if (!(in >> port) || port <= 0 || port > 65535) {
+    std::cerr << "PostgresServer: " << kSharedEnv << "=" << dir << " names no running shared server" << std::endl;
+    std::abort();
+  }
+  return static_cast<uint16_t>(port);
 }
 
 std::unique_ptr<PostgresServer> PostgresServer::StartStandby(PostgresServer& primary, const std::string& name) {
@@ -145,17 +219,12 @@ std::unique_ptr<PostgresServer> PostgresServer::StartStandby(PostgresServer& pri
   return s;
 }
 
-void PostgresServer::Configure(const std::string& conf) {
-  std::ofstream(data_ + "/postgresql.conf", std::ios::app) << conf;
-}
+void PostgresServer::Configure(const std::string& conf) { AppendConf(data_, conf); }
 
 void PostgresServer::StartServer() {
-  const std::string log = (dir_ / "server.log").string();
-  ProcessResult r = RunProcess(AsServerUser("pg_ctl", {"-D", data_, "-l", log, "-w", "-t", "60", "start"}));
-  if (r.exit_code != 0) Die("pg_ctl start", r, log);
+  PgCtlStart(data_, (dir_ / "server.log").string());
   running_ = true;
-  std::string stop;
-  for (const std::string& a : AsServerUser("pg_ctl", {"-D", data_, "-m", "immediate", "-w", "stop"})) stop += " " + a;
+  const std::string stop = StopCommand(data_);
   watchdog_ = std::make_unique<BackgroundProcess>(
       std::vector<std::string>{"/bin/sh", "-c",
                                "while [ -d /proc/" + std::to_string(getpid()) + " ]; do sleep 1; done;" + stop},

@@ -10,7 +10,16 @@
 //   auto standby = PostgresServer::StartStandby(*primary, "standby1");  // synchronous
 //   std::string both = MultiHostConnInfo({primary.get(), standby.get()});
 //   primary->Kill();  standby->Promote();
+//
+// A test that needs a database of its own but not a server of its own (it does not
+// kill, promote or reconfigure it) uses the server shared by the test processes of
+// one ctest run instead (the postgres_shared fixture, tests/support/postgres_shared/):
+// SharedPort() names it; CREATE DATABASE is much cheaper than a server start.
 #pragma once
+
+#include <libpq-fe.h>
+#include <sys/types.h>
+
 
 #include <cstdint>
 #include <memory>
@@ -55,6 +64,16 @@ class PostgresServer {
   // The fixture's work: initdb into `dir` (replacing what is there).
   static void MakeTemplate(const std::string& dir);
 
+  // The postgres_shared fixture's work: a server in `dir` (replacing what is there)
+  // that outlives this process; StopShared(dir) stops it and removes `dir`, and so
+  // does a watchdog once the process `owner` (ctest) has ended without that.
+  static void StartShared(const std::string& dir, pid_t owner);
+  static void StopShared(const std::string& dir);
+  // The shared server's port on 127.0.0.1 (user postgres, trust), when the
+  // environment names one (SIMKMS_SHARED_POSTGRES=dir, set by ctest on the tests
+  // that require the fixture); 0 otherwise (e.g. a test binary run by hand).
+  static uint16_t SharedPort();
+
  private:
   PostgresServer() = default;
   void Configure(const std::string& conf);
@@ -70,6 +89,10 @@ class PostgresServer {
 
 // "postgresql://postgres@127.0.0.1:P1,127.0.0.1:P2/postgres?target_session_attrs=read-write&connect_timeout=5".
 std::string MultiHostConnInfo(const std::vector<const PostgresServer*>& servers);
+
+// The rows of a result (one vector per row), each value as libpq gives it (text, or
+// the bytes of a binary result).
+std::vector<std::vector<std::string>> PostgresRows(const PGresult* result);
 
 // Runs SQL on any conninfo; the rows as text. An error as "ERROR: message".
 std::vector<std::vector<std::string>> PostgresSql(const std::string& conninfo, const std::string& sql,
