@@ -114,6 +114,10 @@ StatusOr<PostgresSchemaStatus> ReadPostgresSchemaStatus(const std::string& conni
 Status MigratePostgres(const std::string& conninfo) {
   SIMKMS_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(conninfo, 10, "kmsctl"));
   const std::string where = DescribeConnInfo(conninfo);
+  // Every migration's transaction re-runs CREATE TABLE IF NOT EXISTS, whose NOTICE
+  // ("already exists, skipping") libpq would print on the operator's terminal;
+  // warnings and errors still come through.
+  SIMKMS_RETURN_IF_ERROR(conn->Execute("SET client_min_messages = warning").WithContext(where));
   for (const PostgresMigration& m : PostgresMigrations()) {
     SIMKMS_RETURN_IF_ERROR(conn->Execute("BEGIN"));
     Status s = [&]() -> Status {
