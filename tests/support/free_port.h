@@ -1,26 +1,22 @@
-// A loopback TCP port that was free a moment ago (bind to 0, read it, close), for
-// servers a test starts.
+// Loopback TCP ports for the servers a test starts (kmsd's listeners, PostgreSQL, etcd,
+// Patroni, a witness receiver).
 #pragma once
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <cstdint>
 
 namespace simkms::testing {
 
-inline uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+// A loopback port that no listener holds, that this process has never returned before, and
+// that no other test process on the machine holds at the same time.
+//
+// Why not "bind to port 0 and close": the kernel may give the same port again on the next
+// call (a kmsd config once got one port for two listeners and refused to start), and a
+// port from the ephemeral range can be taken by any outgoing connection's source port
+// before the server binds it. So the ports come from below the ephemeral range
+// (net.ipv4.ip_local_port_range), a process never hands one out twice, and each is claimed
+// with an flock on a file under $TMPDIR/simkms-test-ports that this process keeps until it
+// exits (the kernel drops the lock with the process, however it ends), so two tests run
+// in parallel by ctest never pick the same one.
+uint16_t FreePort();
 
 }  // namespace simkms::testing

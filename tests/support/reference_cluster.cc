@@ -4,7 +4,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -54,10 +53,9 @@ void MakeClusterCertificates(const fs::path& dir) {
 
 EtcdCluster::EtcdCluster(const fs::path& dir) : dir_(dir) {
   members_ = {{"a", "10.0.1.10"}, {"b", "10.0.2.10"}, {"c", "10.0.3.10"}};
-  std::set<uint16_t> ports;
   for (EtcdMember& m : members_) {
-    do m.client_port = FreePort(); while (!ports.insert(m.client_port).second);
-    do m.peer_port = FreePort(); while (!ports.insert(m.peer_port).second);
+    m.client_port = FreePort();
+    m.peer_port = FreePort();
   }
   for (const EtcdMember& m : members_) {
     // A member's file names its own client address and every member's peer address.
@@ -114,7 +112,7 @@ PatroniFiles WritePatroniFiles(const fs::path& server_dir, const fs::path& tls_d
   PatroniFiles files;
   files.site_ip = server == "a" ? "10.0.1.11" : "10.0.2.11";
   files.restapi_port = FreePort();
-  do files.postgres_port = FreePort(); while (files.postgres_port == files.restapi_port);
+  files.postgres_port = FreePort();
 
   std::string hosts;
   for (const EtcdMember& m : etcd.members()) {
