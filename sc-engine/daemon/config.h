@@ -64,6 +64,10 @@ struct Config {
   // How long a stop (SIGTERM) waits for the answers owed to be written before
   // it closes the connections regardless (docs/operations.md "Start, stop, crash").
   unsigned drain_timeout_ms = 5000;
+  // How long /healthz waits for its check (token, database, checkpoint) before it
+  // answers 503 regardless: below a load balancer's check timeout (HAProxy's is its
+  // 2 s interval in deploy/cluster/haproxy/haproxy.cfg).
+  unsigned health_timeout_ms = 1500;
   std::size_t ki2_cache_size = 10000;  // each entry is a token session object: ~10 KB of heap on SoftHSM
   unsigned activation_code_max_tries = 3;
   // Clone alarms (docs/protocol.md §6): at most one audited alarm per subscriber

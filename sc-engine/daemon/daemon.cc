@@ -21,6 +21,7 @@
 #include "sc-engine/daemon/chip_gateway_server.h"
 #include "sc-engine/daemon/graceful_stop.h"
 #include "sc-engine/daemon/gsup_server.h"
+#include "sc-engine/daemon/health_check_internal.h"
 #include "sc-engine/daemon/hardening.h"
 #include "sc-engine/daemon/memory_trimmer.h"
 #include "sc-engine/daemon/operator_api.h"
@@ -52,6 +53,7 @@ struct Daemon::Rep {
   std::unique_ptr<sc::AdminCommands> admin_commands;  // the admin socket's
   std::unique_ptr<sc::RegistryService> registries;
   std::unique_ptr<sc::HealthService> health;
+  std::unique_ptr<HealthCheck> health_check;  // outlives the crypto pool, whose jobs use it
   Metrics metrics;
   GracefulStop graceful_stop;  // outlives the io_context, whose handlers hold the sessions
   TokenPolicyStatus token_policy;
@@ -182,10 +184,13 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->registries = std::make_unique<sc::RegistryService>(rep->keys, *rep->store, kms::SystemClockMs, PolicyLimits(c));
   rep->health = std::make_unique<sc::HealthService>(*rep->store);
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
+  rep->health_check = std::make_unique<HealthCheck>(*rep->health, *rep->crypto, rep->token_policy,
+                                                    std::chrono::milliseconds(c.health_timeout_ms));
   rep->record_alarm = std::make_unique<RecordAlarm>(*rep->health, rep->metrics, *rep->crypto, kms::SystemClockMs);
   rep->admin_commands = std::make_unique<sc::AdminCommands>(*rep->store, rep->keys);
   rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->chip_channel,
-                                                      *rep->auc, *rep->registries, *rep->health, *rep->record_alarm,
+                                                      *rep->auc, *rep->registries, *rep->health, *rep->health_check,
+                                                      *rep->record_alarm,
                                                       rep->graceful_stop, rep->token_policy, *rep->admin_commands});
 
   std::shared_ptr<boost::asio::ssl::context> tls;

@@ -8,6 +8,7 @@
 
 #include "base/wiped_buffer.h"
 #include "pkcs11/error.h"
+#include "sc-engine/daemon/health_check_internal.h"
 #include "sc-engine/daemon/listener_internal.h"
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/tls_internal.h"
@@ -109,23 +110,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         return Respond(200, services_.metrics.Render(), keep_alive, "text/plain; version=0.0.4");
       }
       if (req.method() == http::verb::get && req.target() == "/healthz") {
-        services_.crypto.Post([self = this->shared_from_this(), keep_alive](p11::Session& session) {
-          const sc::HealthReport report = self->services_.health.Check(session);
-          if (report.token_objects) self->services_.token_policy.objects = *report.token_objects;
-          if (report.token_policy_violations) {
-            self->services_.token_policy.violations = *report.token_policy_violations;
-          }
-          const std::string& problems = report.problems;
-          const uint64_t token_objects = self->services_.token_policy.objects.load();
-          asio::post(self->stream_.get_executor(), [self, problems, keep_alive, token_objects] {
-            if (problems.empty()) {
-              return self->Respond(200,
-                                   R"({"status":"ok","token_policy":"ok","token_objects":)" +
-                                       std::to_string(token_objects) + "}",
-                                   keep_alive);
-            }
-            self->Respond(503, R"({"status":"unhealthy","problems":")" + problems + "\"}", keep_alive);
-          });
+        services_.health_check.Run(stream_.get_executor(), [self = this->shared_from_this(), keep_alive](
+                                                               HealthAnswer answer) {
+          self->Respond(answer.status, std::move(answer.body), keep_alive);
         });
         return;
       }

@@ -25,6 +25,8 @@ class AdminCommands;
 
 namespace simkms::daemon {
 
+class HealthCheck;
+
 // The latest token check (kms/token_policy.h): made at start, where a violation
 // stops kmsd, and again on every /healthz, which a PIN holder's later change fails.
 struct TokenPolicyStatus {
@@ -39,7 +41,8 @@ struct Services {
   sc::ChipChannel& chip_channel;
   sc::AucService& auc;
   sc::RegistryService& registries;  // the operator API's
-  sc::HealthService& health;        // /healthz, /metrics and the record alarm's audit record
+  sc::HealthService& health;        // /metrics and the record alarm's audit record
+  HealthCheck& health_check;        // /healthz, bounded in time
   RecordAlarm& record_alarm;
   GracefulStop& graceful_stop;
   TokenPolicyStatus& token_policy;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -238,6 +239,42 @@ void PostgresServer::Kill() {
   if (!running_) return;
   RunProcess(AsServerUser("pg_ctl", {"-D", data_, "-m", "immediate", "-w", "stop"}));
   running_ = false;
+}
+
+namespace {
+
+// The postmaster (first line of postmaster.pid) and every process it started.
+std::vector<pid_t> ServerProcesses(const std::string& data) {
+  std::ifstream pidfile(data + "/postmaster.pid");
+  pid_t postmaster = 0;
+  if (!(pidfile >> postmaster) || postmaster <= 0) return {};
+  std::vector<pid_t> out{postmaster};
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    std::string state;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == postmaster) out.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return out;
+}
+
+}  // namespace
+
+void PostgresServer::Freeze() {
+  // The postmaster first, so that it starts no new backend meanwhile.
+  for (pid_t pid : ServerProcesses(data_)) kill(pid, SIGSTOP);
+}
+
+void PostgresServer::Thaw() {
+  for (pid_t pid : ServerProcesses(data_)) kill(pid, SIGCONT);
 }
 
 void PostgresServer::Promote() {

@@ -54,6 +54,11 @@ class PostgresServer {
   // An immediate stop: every process ends at once, no shutdown checkpoint (a crash
   // as far as the data is concerned).
   void Kill();
+  // The server stops answering without closing anything (every one of its processes
+  // SIGSTOPped), as a server cut off by the network looks to its clients: connections
+  // stay open and nothing comes back. Thaw() lets it go on where it stopped.
+  void Freeze();
+  void Thaw();
   // A standby becomes a primary (pg_ctl promote, waits until it accepts writes).
   void Promote();
 

@@ -1,0 +1,70 @@
+#include "sc-engine/daemon/health_check_internal.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+
+namespace simkms::daemon {
+
+namespace asio = boost::asio;
+
+// One request's wait: answered once, by the check's result or by its deadline,
+// whichever comes first (both run on the request's executor).
+struct HealthCheck::Waiter {
+  Waiter(asio::any_io_executor e, std::function<void(HealthAnswer)> d)
+      : executor(std::move(e)), done(std::move(d)), deadline(executor) {}
+  void Answer(HealthAnswer answer) {
+    if (answered) return;
+    answered = true;
+    deadline.cancel();
+    done(std::move(answer));
+  }
+  asio::any_io_executor executor;
+  std::function<void(HealthAnswer)> done;
+  asio::steady_timer deadline;
+  bool answered = false;  // touched on `executor` only
+};
+
+void HealthCheck::Run(asio::any_io_executor executor, std::function<void(HealthAnswer)> done) {
+  auto waiter = std::make_shared<Waiter>(executor, std::move(done));
+  waiter->deadline.expires_after(timeout_);
+  waiter->deadline.async_wait([waiter, ms = timeout_.count()](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: the result came first
+    waiter->Answer({503, R"({"status":"unhealthy","problems":"health check did not finish within )" +
+                             std::to_string(ms) +
+                             R"( ms (token or database not answering, or every crypto worker held up); "})"});
+  });
+  bool start = false;
+  {
+    std::lock_guard lock(mu_);
+    waiters_.push_back(std::move(waiter));
+    start = !running_;
+    running_ = true;
+  }
+  if (!start) return;
+  crypto_.Post([this](p11::Session& session) { Finish(health_.Check(session)); });
+}
+
+void HealthCheck::Finish(const sc::HealthReport& report) {
+  if (report.token_objects) token_policy_.objects = *report.token_objects;
+  if (report.token_policy_violations) token_policy_.violations = *report.token_policy_violations;
+  HealthAnswer answer;
+  if (report.problems.empty()) {
+    answer = {200, R"({"status":"ok","token_policy":"ok","token_objects":)" +
+                       std::to_string(token_policy_.objects.load()) + "}"};
+  } else {
+    answer = {503, R"({"status":"unhealthy","problems":")" + report.problems + "\"}"};
+  }
+  std::vector<std::shared_ptr<Waiter>> waiters;
+  {
+    std::lock_guard lock(mu_);
+    waiters.swap(waiters_);
+    running_ = false;
+  }
+  for (auto& w : waiters) {
+    asio::post(w->executor, [w, answer] { w->Answer(answer); });
+  }
+}
+
+}  // namespace simkms::daemon
