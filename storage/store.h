@@ -23,7 +23,10 @@
 // validated against the new state, audit seqs and MACs computed again -- after a short
 // pause, until StoreOptions::commit_retry_timeout_ms has passed; then the submissions it
 // would have written fail with Unavailable (nothing written). No state of the Store
-// changes until a group is durable. Any other commit error leaves the outcome unknown:
+// changes until a group is durable. The same holds for what a group does before its
+// own transaction: reading the chain head again (after Open, or after an unknown
+// outcome) and writing a full epoch's close record -- when the engine cannot answer
+// those, the group runs again. Any other commit error leaves the outcome unknown:
 // the submissions get it, and the chain head is reloaded from the DB before the next
 // group.
 //

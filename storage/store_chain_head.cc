@@ -25,8 +25,12 @@ Status Store::Rep::SyncHeadLocked() {
     return OkStatus();
   }
 
-  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, Snapshot());
-  SIMKMS_ASSIGN_OR_RETURN(Head head, LoadHead(*view));
+  auto snapshot = Snapshot();
+  if (!snapshot.ok()) return DatabaseStepLocked(snapshot.status());
+  std::unique_ptr<KvView> view = std::move(snapshot).value();
+  auto loaded = LoadHead(*view);
+  if (!loaded.ok()) return DatabaseStepLocked(loaded.status());
+  Head head = std::move(loaded).value();
   auto read = checkpoints.Read();
   if (!read.ok()) return read.status().WithContext("refusing to commit: read audit checkpoint");
   const std::optional<AuditCheckpoint>& cp = *read;
@@ -68,12 +72,14 @@ Status Store::Rep::SyncHeadLocked() {
       }
       prev = AuditHash(AsBytes(it->value()));
     }
-    SIMKMS_RETURN_IF_ERROR(ScanStatus(*it, "audit: scan records after the checkpoint"));
+    SIMKMS_RETURN_IF_ERROR(DatabaseStepLocked(ScanStatus(*it, "audit: scan records after the checkpoint")));
     if (expected != head.seq + 1) {
       return DataLossError("refusing to commit: audit record " + std::to_string(expected) + " missing" + advice);
     }
     Status w = checkpoints.Write(AuditCheckpoint{head.seq, head.hash});
     if (!w.ok()) {
+      checkpoint_pending = true;
+      checkpoint_status = w;
       return UnavailableError("refusing to commit: cannot repair the audit checkpoint for record " +
                               std::to_string(head.seq) + " (" + w.ToString() + ")");
     }
@@ -149,7 +155,9 @@ Status Store::Rep::LoadEpochStateLocked(const std::string& head_value, uint64_t 
   }
   if (rec.is_epoch_close()) return OkStatus();
   // Count the open epoch's records (bounded: at most max_records are looked at).
-  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvView> view, Snapshot());
+  auto snapshot = Snapshot();
+  if (!snapshot.ok()) return DatabaseStepLocked(snapshot.status());
+  std::unique_ptr<KvView> view = std::move(snapshot).value();
   auto it = view->NewIterator(kAudit);
   for (it->SeekToLast(); it->Valid(); it->Prev()) {
     auto r = DecodeAuditRecord(AsBytes(it->value()));
@@ -159,7 +167,7 @@ Status Store::Rep::LoadEpochStateLocked(const std::string& head_value, uint64_t 
     epoch_opened_ms = r->record.event.time_ms;
     if (r->record.is_chain_restart() || epoch_records >= options.audit_epoch_max_records) break;
   }
-  SIMKMS_RETURN_IF_ERROR(ScanStatus(*it, "audit: scan the open epoch"));
+  SIMKMS_RETURN_IF_ERROR(DatabaseStepLocked(ScanStatus(*it, "audit: scan the open epoch")));
   SetCloseDeadlineLocked();
   return OkStatus();
 }
@@ -211,14 +219,16 @@ Status Store::Rep::CloseEpochLocked(int64_t now_ms) {
   if (!record_mac.ok()) return record_mac.status().WithContext(ctx + ": compute audit MAC");
   record.mac = std::move(record_mac).value();
   const Bytes encoded = EncodeAuditRecord(record);
-  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<KvTransaction> txn, BeginTransaction(ctx));
+  auto begun = BeginTransaction(ctx);
+  if (!begun.ok()) return DatabaseStepLocked(begun.status());
+  std::unique_ptr<KvTransaction> txn = std::move(begun).value();
   txn->Put(kAudit, U64Key(record.seq), Chars(encoded));
   const Status ws = txn->Commit();
   if (!ws.ok()) {
-    // Aborted or Unavailable: certainly not written. Otherwise the record may or may
-    // not be there: reload the head next time.
+    // Aborted or Unavailable: certainly not written (and the group may run again).
+    // Otherwise the record may or may not be there: reload the head next time.
     if (!CommitNotWritten(ws)) head_synced = false;
-    return ws.WithContext(ctx + ": write the close record");
+    return DatabaseStepLocked(ws.WithContext(ctx + ": write the close record"));
   }
   head_seq = record.seq;
   head_hash = AuditHash(encoded);

@@ -183,8 +183,14 @@ Status Store::Rep::RunGroupOnceLocked(const std::vector<Submission>& group, std:
   for (const Submission& s : group) any_commit = any_commit || s.writes != nullptr;
   // Retries a failed checkpoint write / reconciles after Open; refuses only the
   // audited submissions (counters carry no audit record, as before group commit).
+  head_step_not_written = false;
   Status head = any_commit ? SyncHeadLocked() : OkStatus();
   if (head.ok() && any_commit) head = MaybeCloseEpochLocked();
+  // The database did not answer the head's read or the close record's write: nothing
+  // was written, so the whole group runs again (RunGroup), as for a COMMIT that was
+  // not written. A refusal of the store's own (the token cannot write the checkpoint
+  // or advance the key, the chain is broken) stays final for this group.
+  if (!head.ok() && head_step_not_written) return head;
 
   auto begun = BeginTransaction("group commit");
   if (!begun.ok()) {

@@ -90,6 +90,11 @@ struct Store::Rep {
   Bytes head_hash = Bytes(kAuditHashSize, 0);
   bool checkpoint_pending = false;  // the checkpoint for head_seq has not been written
   Status checkpoint_status;         // last checkpoint write error, if pending
+  // Set when the last head step (SyncHeadLocked, MaybeCloseEpochLocked) failed because
+  // the database did not answer or refused the transaction (CommitNotWritten): nothing
+  // was written and the group may run again. The store's own refusals (a checkpoint
+  // or key advance the token could not make, a broken chain) leave it false.
+  bool head_step_not_written = false;
   // Forward-secure epochs (only when mac.forward_secure()). Guarded by commit_mu.
   StoreOptions options;
   uint64_t head_epoch = 0;          // the epoch the next record is MAC'd in (mac's current)
@@ -201,6 +206,12 @@ struct Store::Rep {
   }
 
   Status SyncHeadLocked();
+  // A status the database returned during a head step: notes whether it wrote nothing
+  // (head_step_not_written) and passes it on.
+  Status DatabaseStepLocked(Status s) {
+    if (!s.ok() && CommitNotWritten(s)) head_step_not_written = true;
+    return s;
+  }
   Status LoadEpochStateLocked(const std::string& head_value, uint64_t head_seq_loaded);
   Status FinishEpochAdvanceLocked();
   Status CloseEpochLocked(int64_t now_ms);

@@ -162,6 +162,55 @@ TEST_P(GroupCommitRetry, UnavailableBeyondTheTimeoutFailsTheGroupAndLeavesTheHea
   ExpectChainSound();
 }
 
+// A commit whose outcome the engine could not tell (the connection lost during COMMIT)
+// leaves the head to be read again before the next group. When that read cannot reach
+// the database either (the failover is not over), the group waits and runs again, as
+// for a failed COMMIT, instead of failing every submission at once.
+TEST_P(GroupCommitRetry, HeadReadUnavailableAfterAnUnknownOutcomeIsRetried) {
+  ASSERT_OK_AND_ASSIGN(AuditCheckpoint before, store_->AuditHead());
+  faulty_->FailCommits(1, InternalError("test: connection lost during COMMIT, outcome unknown"));
+  WriteSet lost;
+  lost.PutMeta("lost", ToBytes("?"));
+  EXPECT_EQ(store_->Commit(lost, TestEvent("meta.put")).code(), StatusCode::kInternal);
+
+  faulty_->FailSnapshots(3, UnavailableError("test: no primary yet"));
+  WriteSet ws;
+  ws.PutMeta("k", ToBytes("v"));
+  uint64_t seq = 0;
+  ASSERT_OK(store_->Commit(ws, TestEvent("meta.put"), &seq));
+  EXPECT_EQ(faulty_->failed_snapshots(), 3);
+  EXPECT_EQ(seq, before.seq + 1);  // the lost commit was not written (this engine abandoned it)
+  EXPECT_EQ(ToString(*store_->GetMeta("k")), "v");
+  ExpectChainSound();
+}
+
+// An epoch's close record is written in a transaction of its own before the group that
+// finds the epoch full: when the database does not answer it, the group waits and runs
+// again (close record, then the group), not refused at once.
+TEST_P(GroupCommitRetry, EpochCloseRecordUnavailableIsRetried) {
+  EpochMac epochs;
+  mac_ = &epochs;
+  store_.reset();
+  db_ = TestDatabase::Make(GetParam());
+  checkpoints_.value.reset();
+  StoreOptions options;
+  options.audit_epoch_max_records = 3;
+  Open(options);
+  for (int i = 0; i < 3; ++i) ASSERT_OK(store_->Commit(WriteSet(), TestEvent("fill")));  // epoch 0 is full
+
+  faulty_->FailCommits(2, UnavailableError("test: no primary yet"));
+  uint64_t seq = 0;
+  ASSERT_OK(store_->Commit(WriteSet(), TestEvent("after.close"), &seq));
+  EXPECT_EQ(faulty_->failed_commits(), 2);
+  EXPECT_EQ(seq, 5u);  // 1..3, the close record 4, then this one
+  ASSERT_OK_AND_ASSIGN(std::vector<AuditRecord> trail, store_->ReadAudit(1, 10));
+  ASSERT_EQ(trail.size(), 5u);
+  EXPECT_EQ(trail[3].event.event, kAuditEpochCloseEvent);
+  EXPECT_EQ(trail[4].event.event, "after.close");
+  EXPECT_EQ(trail[4].epoch, 1u);
+  EXPECT_EQ(epochs.current, 1u);
+}
+
 TEST_P(GroupCommitRetry, ChainRestartRetriedAfterAnAbortStillCommits) {
   // A chain in epoch 0, then the token restored from a seed that starts at epoch 5:
   // only the restore ceremony's chain-restart record may come next.

@@ -1,7 +1,8 @@
 // FaultyKvEngine: a KvEngine (over a real one, e.g. RocksDB) whose transactions can be
 // made to fail the way a replicated database fails -- a Commit Aborted by a
 // serialization conflict, or Unavailable during a failover, in both cases writing
-// nothing -- and BeginTransaction likewise, for the Store's commit-retry tests.
+// nothing -- and BeginTransaction and Snapshot likewise, for the Store's commit-retry
+// tests.
 // between_attempts lets a test play "another node" and change the DB between a failed
 // attempt and the next.
 #pragma once
@@ -33,6 +34,12 @@ class FaultyKvEngine : public KvEngineWrapper {
     begins_to_fail_ = n;
     begin_error_ = std::move(error);
   }
+  // The next n Snapshot calls return `error` (a read that cannot reach the DB).
+  void FailSnapshots(int n, Status error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshots_to_fail_ = n;
+    snapshot_error_ = std::move(error);
+  }
   // Runs on the inner engine at the first BeginTransaction after a failed Commit, i.e.
   // between two attempts at one commit group (then is cleared).
   void SetBetweenAttempts(std::function<void(KvEngine& inner)> change) {
@@ -47,9 +54,25 @@ class FaultyKvEngine : public KvEngineWrapper {
     std::lock_guard<std::mutex> lock(mu_);
     return failed_begins_;
   }
+  int failed_snapshots() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return failed_snapshots_;
+  }
   int commits() const {  // that reached the inner engine
     std::lock_guard<std::mutex> lock(mu_);
     return commits_;
+  }
+
+  StatusOr<std::unique_ptr<KvView>> Snapshot() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (snapshots_to_fail_ > 0) {
+        --snapshots_to_fail_;
+        ++failed_snapshots_;
+        return snapshot_error_;
+      }
+    }
+    return inner_->Snapshot();
   }
 
   StatusOr<std::unique_ptr<KvTransaction>> BeginTransaction() override {
@@ -98,6 +121,9 @@ class FaultyKvEngine : public KvEngineWrapper {
   Status commit_error_;
   int begins_to_fail_ = 0;
   Status begin_error_;
+  int snapshots_to_fail_ = 0;
+  Status snapshot_error_;
+  int failed_snapshots_ = 0;
   bool commit_failed_since_begin_ = false;
   std::function<void(KvEngine&)> between_attempts_;
   int failed_commits_ = 0;
