@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "kms/audit_epochs.h"
 #include "kms/ceremony.h"
 #include "kms/token_audit.h"
@@ -30,12 +32,19 @@ using simkms::testing::Unwrap;
 
 constexpr uint64_t kRecordsPerEpoch = 50;
 
+// Event times from the clock, as kmsd stamps them: an epoch's age at a reopen is
+// counted from its first record's time (Store::Rep::LoadEpochStateLocked), so records
+// stamped long ago would make the open epoch overdue and the reopened store would
+// close it at once (its writer's deadline), one record more than the test expects.
+const int64_t kTestStartMs =
+    std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+
 storage::AuditEvent Event(uint64_t i) {
   std::string name = "subscriber.auc-vectors";
   // Where the attacker struck: two PUK reads and a clone alarm.
   if (i == 208 || i == 211) name = "subscriber.puk-read";
   if (i == 215) name = "subscriber.clone_suspected";
-  return storage::AuditEvent{1700000000000 + static_cast<int64_t>(i), "operator", "ops", name,
+  return storage::AuditEvent{kTestStartMs + static_cast<int64_t>(i), "operator", "ops", name,
                              "262019876500" + std::to_string(100 + i % 900), {{"n", std::to_string(i)}}};
 }
 
