@@ -121,8 +121,9 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
     return fail(FailedPreconditionError("subscriber " + r->imsi + " has no usable key (" +
                                         std::string(policy::StateName(r->state)) + ")"));
   }
-  auto ver = store_.GetVer(r->ver);
-  if (!ver.ok()) return fail(ver.status());
+  auto ver_kept = vers_.Get(r->ver);
+  if (!ver_kept.ok()) return fail(ver_kept.status());
+  const storage::VerRecord* ver = ver_kept->get();
   auto op = keys_.VerOp(session, *ver);
   if (!op.ok()) return fail(op.status());
 
@@ -233,6 +234,8 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
     input.second = kms::SqnFromUint64(last);
   }
   kms::Amf amf{ver->amf.size() == 2 ? ver->amf[0] : uint8_t{0}, ver->amf.size() == 2 ? ver->amf[1] : uint8_t{0}};
+  // The separation bit says "E-UTRAN" to the card's network, not a property of the VER.
+  amf[0] = static_cast<uint8_t>(request.eutran ? amf[0] | 0x80 : amf[0] & 0x7F);
   auto vectors = kms::GenerateVectorsInToken(session, key, opc->reveal(), inputs, amf);
   if (!vectors.ok()) {
     if (ticket->from_block) return fail(vectors.status());  // its SEQs are a gap

@@ -51,6 +51,7 @@
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
 #include "sc-engine/engine/subscriber_keys.h"
+#include "sc-engine/engine/ver_cache.h"
 #include "softcrypto/milenage.h"
 #include "storage/store.h"
 
@@ -62,6 +63,10 @@ struct AuthInfoRequest {
   uint8_t ind = 0;           // the requesting peer's IND (0..31)
   std::optional<kms::Auts> auts;
   std::optional<kms::Block> auts_rand;  // the RAND the chip answered with AUTS
+  // The request is for E-UTRAN (GSUP CURRENT_RAT_TYPE EUTRAN_SGS): the AMF's
+  // separation bit (bit 0 of its first byte's top, TS 33.401 §6.1.1) is set in the
+  // vectors, and cleared otherwise, the rest of the VER's AMF as it is (osmo-hlr).
+  bool eutran = false;
 };
 
 // The INDs (0..31) one node hands out: first..last. Nodes of one cluster own
@@ -98,7 +103,7 @@ class AucService {
 
   AucService(storage::Store& store, SubscriberKeys& keys, kms::Clock clock = kms::SystemClockMs,
              AucOptions options = {})
-      : store_(store), keys_(keys), clock_(std::move(clock)), options_(options) {}
+      : store_(store), keys_(keys), clock_(std::move(clock)), options_(options), vers_(store) {}
   // Waits until the store has settled every write this service handed it (their
   // completions use it); the store's writer must still be running.
   ~AucService();
@@ -162,6 +167,7 @@ class AucService {
   SubscriberKeys& keys_;
   const kms::Clock clock_;
   const AucOptions options_;
+  VerCache vers_;  // one store read per request (the subscriber), not two
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Chain>> chains_;  // by IMSI; guarded by mu_
   std::list<std::string> idle_;  // IMSIs of idle chains with a block rest, most recent first; guarded by mu_
