@@ -27,6 +27,7 @@ PACKAGES=(
   git       # the commit stamp of scripts/bench.sh and scripts/bench-scale.sh
   libosmocore-utils   # osmo-auc-gen, the Milenage cross-check of tests/softcrypto, tests/kms, tests/chip
   libosmocore-dev libosmo-gsup-client-dev   # tests/gsup, tests/e2e_gsup, ac-bench
+  osmo-hlr   # the reference HLR kmsd's GSUP answers are compared with (tests/e2e/kmsd_vs_osmo_hlr_test.cc)
   clang libclang-rt-14-dev   # scripts/run-fuzzers.sh (tests/fuzz)
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
   # The cluster's reference configuration (deploy/cluster/), checked with the real tools by
@@ -40,9 +41,10 @@ PACKAGES=(
 
 # Debian starts a service when its package is installed and enables it for every boot. The tests
 # need only the programs (they start their own servers in temporary directories, on free ports):
-# these would otherwise hold 2379 (etcd), 5432 (a "main" PostgreSQL cluster) and HAProxy's
-# default configuration on the machine that runs the tests.
-declare -A SERVICE_OF_PACKAGE=([etcd-server]=etcd [haproxy]=haproxy [patroni]=patroni [postgresql-15]=postgresql)
+# these would otherwise hold 2379 (etcd), 5432 (a "main" PostgreSQL cluster), 4222 (osmo-hlr)
+# and HAProxy's default configuration on the machine that runs the tests.
+declare -A SERVICE_OF_PACKAGE=([etcd-server]=etcd [haproxy]=haproxy [patroni]=patroni [postgresql-15]=postgresql
+                              [osmo-hlr]=osmo-hlr)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 

@@ -3,6 +3,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <deque>
@@ -216,12 +217,13 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     if (encoded.ok()) Answer(Reserve(), std::move(*encoded), started);
   }
 
-  // DESTINATION_NAME names this AuC (gsup.ipa_name; one trailing NUL, as
-  // osmo-msc writes names, is not part of the name).
+  // DESTINATION_NAME names this AuC: gsup.ipa_name followed by one NUL, as osmo-msc
+  // writes names and as osmo-hlr compares them (the same name without its NUL is
+  // another name to osmo-hlr, which answers it ROUTING_ERROR: so do we).
   bool AddressedToUs(const Bytes& destination) const {
-    std::string_view name(reinterpret_cast<const char*>(destination.data()), destination.size());
-    if (!name.empty() && name.back() == '\0') name.remove_suffix(1);
-    return name == services_.config.gsup_ipa_name;
+    const std::string& ours = services_.config.gsup_ipa_name;
+    return destination.size() == ours.size() + 1 && destination.back() == 0 &&
+           std::equal(ours.begin(), ours.end(), destination.begin());
   }
 
   std::string PeerName(const gsup::Message& request) const {
@@ -240,9 +242,10 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   void SendAuthInfo(gsup::Message request, SteadyTime started) {
     const uint64_t slot = Reserve();
     if (request.auts.has_value() != request.rand.has_value()) {
-      // AUTS without the RAND it answers, or the reverse: nothing to compute.
+      // AUTS without the RAND it answers, or the reverse: nothing to compute. osmo-hlr
+      // answers network failure (its vector computation refuses the pair).
       services_.metrics.Count(kRequests, "outcome", "invalid_resync");
-      return Answer(slot, EncodeError(request, gsup::GmmCause::kInvalidMandatoryInfo), started);
+      return Answer(slot, EncodeError(request, gsup::GmmCause::kNetworkFailure), started);
     }
     sc::AuthInfoRequest ask;
     ask.imsi = request.imsi;
@@ -250,6 +253,7 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     ask.ind = GsupPeerInd(services_.config, PeerName(request));
     if (request.auts) ask.auts = *request.auts;
     if (request.rand) ask.auts_rand = *request.rand;
+    ask.eutran = request.current_rat_type == gsup::kRatEutranSgs;
     auto shared_request = std::make_shared<const gsup::Message>(std::move(request));
     services_.crypto.Post([self = shared_from_this(), shared_request, ask = std::move(ask), slot,
                            started](p11::Session& session) mutable {
@@ -299,9 +303,9 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
         case StatusCode::kFailedPrecondition:  // LOCKED: osmo-hlr's "IMSI known but no auth data"
           outcome = "no_usable_key";
           return EncodeError(request, gsup::GmmCause::kImsiUnknown);
-        case StatusCode::kUnauthenticated:  // an AUTS whose MAC-S does not verify
+        case StatusCode::kUnauthenticated:  // an AUTS whose MAC-S does not verify: osmo-hlr's cause
           outcome = "auts_invalid";
-          return EncodeError(request, gsup::GmmCause::kNetworkFailure);
+          return EncodeError(request, gsup::GmmCause::kImsiUnknown);
         default:
           outcome = "error_" + std::string(StatusCodeName(vectors.status().code()));
           return EncodeError(request, gsup::GmmCause::kNetworkFailure);

@@ -253,7 +253,10 @@ StatusOr<Message> DecodeImpl(ByteView data, ByteView* raw_imsi) {
     }
     Status s;
     switch (static_cast<Iei>(ie.tag)) {
-      case Iei::kImsi: s = Repeated(ie); break;
+      case Iei::kImsi:
+        // libosmogsm reads the first IMSI IE and skips later ones (osmo-hlr answers for
+        // the first, observed with osmo-hlr 1.5): so do we, unread.
+        break;
       case Iei::kCause:
         if (m.cause) s = Repeated(ie);
         else if (ie.value.size() != 1) s = WrongSize(ie, "1");
@@ -276,7 +279,13 @@ StatusOr<Message> DecodeImpl(ByteView data, ByteView* raw_imsi) {
       case Iei::kRand: s = TakeOnceArray(ie, m.rand); break;
       case Iei::kCnDomain: s = TakeOnceByte(ie, m.cn_domain); break;
       case Iei::kCurrentRatType: s = TakeOnceByte(ie, m.current_rat_type); break;
-      case Iei::kNumVectorsReq: s = TakeOnceByte(ie, m.num_vectors_req); break;
+      case Iei::kNumVectorsReq:
+        // As libosmogsm reads it (and osmo-hlr answers): the value's first byte, the
+        // last such IE winning; an empty one counts as absent (5 vectors) where
+        // libosmogsm would read the byte after it.
+        if (ie.value.empty()) m.num_vectors_req.reset();
+        else m.num_vectors_req = ie.value[0];
+        break;
       case Iei::kSessionState: s = TakeOnceByte(ie, m.session_state); break;
       case Iei::kMessageClass: {
         // libosmogsm cannot tell MESSAGE_CLASS 0 (UNSET) from an absent IE; neither do we.
@@ -419,6 +428,8 @@ StatusOr<Message> MakeRoutingError(const Message& request) {
   SIMKMS_RETURN_IF_ERROR(CheckRequest(request));
   Message m = ResponseSkeleton(request, 0x00);
   m.type = MessageType::kRoutingError;
+  // From the name the request was for, as received (osmo-hlr's answer, observed).
+  m.source_name = request.destination_name;
   return m;
 }
 

@@ -129,14 +129,17 @@ StatusOr<std::string> DecodeImsiTbcd(ByteView tbcd);
 
 // Parses a GSUP message (what follows the 0x05 extension byte). InvalidArgument,
 // with the offset and the IE, for: an empty message; an IMSI IE that is not the
-// first IE or is missing, repeated or invalid; an IE (or a tuple's nested IE)
+// first IE or is missing or invalid; an IE (or a tuple's nested IE)
 // running past the end of its container; a 1-byte trailing fragment; more than
 // kMaxTuples tuples (osmo_gsup_decode refuses these too); a tuple without all
 // seven nested IEs, with one repeated or of a wrong size (RES 4..16);
 // AUTS != 14, RAND != 16, SESSION_ID != 4 bytes; CAUSE, CN_DOMAIN,
-// MESSAGE_CLASS, NUM_VECTORS_REQ, SESSION_STATE or CURRENT_RAT_TYPE not 1 byte;
-// any interpreted IE given twice. Unknown IEs, unknown nested IEs and the
-// top-level SRES/Kc that osmo_gsup_decode ignores are skipped.
+// MESSAGE_CLASS, SESSION_STATE or CURRENT_RAT_TYPE not 1 byte; any other
+// interpreted IE given twice. Unknown IEs, unknown nested IEs and the
+// top-level SRES/Kc that osmo_gsup_decode ignores are skipped. Where osmo-hlr
+// answers what a strict reading would refuse, it is read as libosmogsm reads it:
+// a repeated IMSI IE is skipped (the first one counts), and NUM_VECTORS_REQ is its
+// value's first byte, the last such IE winning (an empty one: absent).
 StatusOr<Message> Decode(ByteView data);
 
 // Serialises in libosmogsm's order: type, IMSI, CAUSE, NUM_VECTORS_REQ,
@@ -170,9 +173,10 @@ StatusOr<Message> MakeResult(const Message& request, std::vector<AuthTuple> tupl
 // MakeError: the same IEs plus CAUSE. InvalidArgument if `request` is not a request.
 StatusOr<Message> MakeError(const Message& request, GmmCause cause);
 
-// MakeRoutingError: ROUTING_ERROR (0x4e) with the IEs osmo-hlr's
-// osmo_gsup_req_respond_msgt() sets (osmo_gsup_set_reply): IMSI, MESSAGE_CLASS,
-// the request's SOURCE_NAME as DESTINATION_NAME, session END; no CAUSE.
+// MakeRoutingError: ROUTING_ERROR (0x4e) with the IEs osmo-hlr 1.5 sends: IMSI,
+// MESSAGE_CLASS, the request's DESTINATION_NAME (the name it was for, as received)
+// as SOURCE_NAME, its SOURCE_NAME as DESTINATION_NAME, session END; no CAUSE
+// (tests/e2e/kmsd_vs_osmo_hlr_test.cc compares it with osmo-hlr's bytes).
 // InvalidArgument if `request` is not a request.
 StatusOr<Message> MakeRoutingError(const Message& request);
 

@@ -23,6 +23,7 @@
 #include "softcrypto/milenage.h"
 #include "softcrypto/software_aes.h"
 #include "tests/e2e/kmsd_fixture.h"
+#include "tests/e2e/raw_gsup_client.h"
 #if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
 #include "tests/e2e_gsup/libosmo_gsup_client.h"
 #include "tests/support/status_testing.h"
@@ -35,88 +36,6 @@ using ::testing::HasSubstr;
 
 constexpr char kContract[] = R"({"order_id":"g-1","iccid":"8949001234567890128","activation_code":"271828"})";
 constexpr char kUncontractedImsi[] = "262019876500001";  // in the range, never contracted (misuse 1.1)
-
-// A blocking GSUP client on our codec, for what libosmo-gsup-client will not send.
-class RawGsupClient {
- public:
-  explicit RawGsupClient(int fd) : fd_(fd) {}
-  ~RawGsupClient() {
-    if (fd_ >= 0) close(fd_);
-  }
-
-  void Send(const Bytes& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      ssize_t n = send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
-      if (n <= 0) return;
-      done += static_cast<std::size_t>(n);
-    }
-  }
-  void SendHex(const std::string& hex) { Send(FromHex(hex).value()); }
-
-  // The next frame; nullopt on timeout or when kmsd closed the connection (closed()).
-  std::optional<gsup::IpaFrame> ReadFrame(int timeout_ms = 5000) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      while (!pending_.empty()) {
-        auto n = decoder_.Feed(pending_);
-        if (!n.ok()) return std::nullopt;
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(*n));
-        if (auto frame = decoder_.Pop()) return frame;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
-      uint8_t chunk[4096];
-      ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) {
-        closed_ = true;
-        return std::nullopt;
-      }
-      pending_.insert(pending_.end(), chunk, chunk + n);
-    }
-  }
-
-  // Reads kmsd's ID_GET and answers it as libosmo-gsup-client does.
-  void Identify(const std::string& serial) {
-    auto id_get = ReadFrame();
-    ASSERT_TRUE(id_get.has_value());
-    EXPECT_EQ(gsup::EncodeIpaFrame(id_get->stream, id_get->payload).value(), gsup::EncodeIdGet());
-    Send(gsup::EncodeIdResp({{gsup::IdTag::kUnit, "0/0/0"}, {gsup::IdTag::kSerNr, serial}}).value());
-  }
-
-  void SendGsup(const Bytes& message) { Send(gsup::EncodeGsupFrame(message).value()); }
-
-  // The next GSUP message (CCM frames skipped); nullopt if none within the timeout.
-  std::optional<gsup::Message> ReadGsup(int timeout_ms = 5000) {
-    while (auto frame = ReadFrame(timeout_ms)) {
-      auto c = gsup::ClassifyFrame(*frame);
-      if (!c.ok() || c->kind != gsup::Classified::Kind::kGsup) continue;
-      auto m = gsup::Decode(c->body);
-      EXPECT_OK(m);
-      if (m.ok()) return *m;
-    }
-    return std::nullopt;
-  }
-
-  std::optional<gsup::Message> Ask(const gsup::Message& request) {
-    SendGsup(gsup::Encode(request).value());
-    return ReadGsup();
-  }
-
-  // True if kmsd closes the connection within the timeout.
-  bool ClosedWithin(int timeout_ms) {
-    while (!closed_ && ReadFrame(timeout_ms)) {
-    }
-    return closed_;
-  }
-
- private:
-  int fd_;
-  gsup::IpaDecoder decoder_;
-  Bytes pending_;
-  bool closed_ = false;
-};
 
 // The chip's side of a tuple, in software under `key`: the SQN it carries if
 // AUTN verifies (and RES, CK, IK, SRES, Kc must then be the chip's), else nullopt.
@@ -248,13 +167,13 @@ TEST_F(KmsdGsupTest, AutsResynchronisesToTheChipsSqn) {
   auto refused = client.Ask(forged);
   ASSERT_TRUE(refused.has_value());
   EXPECT_EQ(refused->type, gsup::MessageType::kSendAuthInfoError);
-  EXPECT_EQ(refused->cause, gsup::GmmCause::kNetworkFailure);
-  // AUTS without the RAND it answers: invalid mandatory information.
+  EXPECT_EQ(refused->cause, gsup::GmmCause::kImsiUnknown);  // osmo-hlr's cause for it
+  // AUTS without the RAND it answers: network failure, as osmo-hlr answers.
   gsup::Message half = gsup::MakeSendAuthInfoRequest(kImsi0, 1);
   half.auts = auts;
   auto invalid = client.Ask(half);
   ASSERT_TRUE(invalid.has_value());
-  EXPECT_EQ(invalid->cause, gsup::GmmCause::kInvalidMandatoryInfo);
+  EXPECT_EQ(invalid->cause, gsup::GmmCause::kNetworkFailure);
   // The next vector continues after the resync, not after the refused requests.
   auto next = client.Ask(gsup::MakeSendAuthInfoRequest(kImsi0, 1));
   ASSERT_TRUE(next.has_value());
@@ -363,8 +282,9 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   RawGsupClient odd(ConnectLoopback(gsup_port_));
   odd.Identify("E2E-ODD");
   const std::string imsi_ie = "0108" + ToHex(gsup::EncodeImsiTbcd(kImsi0).value());
-  // Garbage IEs (a length past the end, IMSI not first, a 2-byte NUM_VECTORS_REQ): no answer, connection kept.
-  for (const std::string& garbage : {"08" + imsi_ie + "52050101", "08520101" + imsi_ie, "08" + imsi_ie + "52020101"}) {
+  // Garbage IEs (a length past the end, IMSI not first, a 2-byte CN_DOMAIN): no answer, connection kept.
+  // (A 2-byte NUM_VECTORS_REQ is answered, as osmo-hlr does: kmsd_vs_osmo_hlr_test.)
+  for (const std::string& garbage : {"08" + imsi_ie + "52050101", "08520101" + imsi_ie, "08" + imsi_ie + "28020101"}) {
     odd.SendGsup(FromHex(garbage).value());
   }
   // An unknown IE is skipped (as libosmogsm does); the request is served, after the garbage.
@@ -697,12 +617,7 @@ TEST_F(KmsdGsupPeersTest, ARequestForAnotherHlrGetsRoutingErrorAndSpendsNothing)
   const protocol::ChipProtocolState chip = MakeChip(kImsi0);
   RawGsupClient msc(ConnectLoopback(gsup_port_));
   msc.Identify("E2E-MSC");
-  gsup::Message elsewhere = gsup::MakeSendAuthInfoRequest(kImsi0);
-  const std::string other("OTHER-HLR\0", 10), source("MSC-1\0", 6);
-  elsewhere.destination_name = Bytes(other.begin(), other.end());
-  elsewhere.source_name = Bytes(source.begin(), source.end());
-  elsewhere.session_id = 7;
-  elsewhere.session_state = 1;
+  const gsup::Message elsewhere = RequestForAnotherHlr(kImsi0);
   for (int i = 0; i < 3; ++i) {
     auto answer = msc.Ask(elsewhere);
     ASSERT_TRUE(answer.has_value());
