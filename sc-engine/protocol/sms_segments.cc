@@ -5,7 +5,6 @@
 namespace simkms::protocol {
 namespace {
 
-constexpr uint8_t kIeiConcatenated16 = 0x08;
 
 std::string Num(std::size_t n) { return std::to_string(n); }
 
@@ -116,9 +115,9 @@ Status CheckUserData(const char* what, uint8_t dcs, bool udhi, const Bytes& ud) 
   return OkStatus();
 }
 
-}  // namespace
-
-StatusOr<std::vector<Bytes>> Split(ByteView packet, uint8_t reference) {
+// Both concatenation forms: IEI 0x00 (00 03 ref total seq) or 0x08 (08 04 ref-hi
+// ref-lo total seq), which takes one byte more of every SMS.
+StatusOr<std::vector<Bytes>> SplitWith(ByteView packet, bool wide, uint16_t reference) {
   if (packet.empty()) return InvalidArgumentError("SMS split: empty packet");
   if (packet.size() > kMaxPacketSize) {
     return InvalidArgumentError("SMS split: packet of " + Num(packet.size()) + " bytes is over " +
@@ -131,25 +130,38 @@ StatusOr<std::vector<Bytes>> Split(ByteView packet, uint8_t reference) {
     out.push_back(std::move(ud));
     return out;
   }
-  const std::size_t rest = packet.size() - kFirstSegmentCapacity;
-  const std::size_t total = 1 + (rest + kOtherSegmentCapacity - 1) / kOtherSegmentCapacity;  // <= 16
+  const std::size_t extra = wide ? 1 : 0;
+  const std::size_t first_capacity = kFirstSegmentCapacity - extra;
+  const std::size_t other_capacity = kOtherSegmentCapacity - extra;
+  const std::size_t rest = packet.size() - first_capacity;
+  const std::size_t total = 1 + (rest + other_capacity - 1) / other_capacity;  // <= 16
   std::size_t pos = 0;
   for (std::size_t seq = 1; seq <= total; ++seq) {
-    Bytes ud;
-    std::size_t capacity;
+    Bytes ie = wide ? Bytes{kIeiConcatenated16, 0x04, static_cast<uint8_t>(reference >> 8),
+                            static_cast<uint8_t>(reference)}
+                    : Bytes{kIeiConcatenated8, 0x03, static_cast<uint8_t>(reference)};
+    ie.push_back(static_cast<uint8_t>(total));
+    ie.push_back(static_cast<uint8_t>(seq));
     if (seq == 1) {
-      ud = {0x07, kIeiConcatenated8, 0x03, reference, static_cast<uint8_t>(total), 0x01, kIeiCommandPacket, 0x00};
-      capacity = kFirstSegmentCapacity;
-    } else {
-      ud = {0x05, kIeiConcatenated8, 0x03, reference, static_cast<uint8_t>(total), static_cast<uint8_t>(seq)};
-      capacity = kOtherSegmentCapacity;
+      ie.push_back(kIeiCommandPacket);
+      ie.push_back(0x00);
     }
-    const std::size_t n = std::min(capacity, packet.size() - pos);
+    Bytes ud{static_cast<uint8_t>(ie.size())};
+    ud.insert(ud.end(), ie.begin(), ie.end());
+    const std::size_t n = std::min(seq == 1 ? first_capacity : other_capacity, packet.size() - pos);
     ud.insert(ud.end(), packet.begin() + pos, packet.begin() + pos + n);
     pos += n;
     out.push_back(std::move(ud));
   }
   return out;
+}
+
+}  // namespace
+
+StatusOr<std::vector<Bytes>> Split(ByteView packet, uint8_t reference) { return SplitWith(packet, false, reference); }
+
+StatusOr<std::vector<Bytes>> SplitWithSixteenBitReference(ByteView packet, uint16_t reference) {
+  return SplitWith(packet, true, reference);
 }
 
 StatusOr<Segment> ParseSegment(ByteView ud) {
@@ -168,21 +180,24 @@ StatusOr<Segment> ParseSegment(ByteView ud) {
     if (len > end - pos) return SegmentError("IEI " + Num(iei) + " runs past the UDH");
     switch (iei) {
       case kIeiConcatenated8:
-        if (seen_concat) return SegmentError("IEI 0x00 (concatenation) repeated");
-        if (len != 3) return SegmentError("IEI 0x00 (concatenation) must have length 3");
+      case kIeiConcatenated16: {
+        const bool wide = iei == kIeiConcatenated16;
+        const std::string name = wide ? "IEI 0x08 (concatenation, 16-bit reference)" : "IEI 0x00 (concatenation)";
+        if (seen_concat) return SegmentError(name + " repeated, or both 0x00 and 0x08");
+        if (len != (wide ? 4u : 3u)) return SegmentError(name + " must have length " + (wide ? "4" : "3"));
         seen_concat = true;
         s.concatenated = true;
-        s.reference = ud[pos];
-        s.total = ud[pos + 1];
-        s.sequence = ud[pos + 2];
+        s.reference_16bit = wide;
+        s.reference = wide ? static_cast<uint16_t>(ud[pos] << 8 | ud[pos + 1]) : ud[pos];
+        s.total = ud[pos + (wide ? 2 : 1)];
+        s.sequence = ud[pos + (wide ? 3 : 2)];
         break;
+      }
       case kIeiCommandPacket:
         if (s.command_packet) return SegmentError("IEI 0x70 (command packet) repeated");
         if (len != 0) return SegmentError("IEI 0x70 (command packet) must have length 0");
         s.command_packet = true;
         break;
-      case kIeiConcatenated16:
-        return SegmentError("IEI 0x08 (16-bit concatenation reference) is not used");
       default:
         break;  // TS 23.040 §9.2.3.24: skip what is not supported
     }
@@ -209,7 +224,9 @@ StatusOr<std::optional<Bytes>> Reassembler::Add(ByteView user_data) {
   if (s.total == 1) return std::optional<Bytes>(std::move(s.data));  // 139 bytes at most
 
   const std::string name = "SMS " + Num(s.sequence) + "/" + Num(s.total) + " of reference " + Num(s.reference);
-  auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& p) { return p.reference == s.reference; });
+  auto it = std::find_if(pending_.begin(), pending_.end(), [&](const Pending& p) {
+    return p.reference == s.reference && p.reference_16bit == s.reference_16bit;
+  });
   if (it == pending_.end()) {
     if (pending_.size() >= kMaxPendingMessages) {
       auto oldest = std::min_element(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) {
@@ -219,6 +236,7 @@ StatusOr<std::optional<Bytes>> Reassembler::Add(ByteView user_data) {
       ++dropped_;
     }
     Pending p;
+    p.reference_16bit = s.reference_16bit;
     p.reference = s.reference;
     p.total = s.total;
     pending_.push_back(std::move(p));

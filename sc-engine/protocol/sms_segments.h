@@ -8,6 +8,10 @@
 //
 // IEI 0x70 (command packet identifier, TS 31.115) is in the first SMS only; IEI
 // 0x00 (concatenated SM, 8-bit reference) in every SMS of a concatenated packet.
+// IEI 0x08 (concatenated SM, 16-bit reference, 08 04 ref-hi ref-lo total seq,
+// TS 23.040 §9.2.3.24.8) may stand in its place: an SMSC or a handset may use it.
+// Both are received; Split sends the 8-bit form (one byte more per SMS for the packet),
+// SplitWithSixteenBitReference the other.
 // Pure functions and a bounded reassembler; no I/O, no clock, no crypto.
 #pragma once
 
@@ -29,6 +33,7 @@ inline constexpr std::size_t kSingleSmsCapacity = 137;     // 140 - UDHL - (70 0
 inline constexpr std::size_t kFirstSegmentCapacity = 132;  // 140 - UDHL - (00 03 r t s) - (70 00)
 inline constexpr std::size_t kOtherSegmentCapacity = 134;  // 140 - UDHL - (00 03 r t s)
 inline constexpr uint8_t kIeiConcatenated8 = 0x00;
+inline constexpr uint8_t kIeiConcatenated16 = 0x08;
 inline constexpr uint8_t kIeiCommandPacket = 0x70;
 
 // The TP-User-Data of each SMS for `packet`, in sequence order: one element if
@@ -36,11 +41,15 @@ inline constexpr uint8_t kIeiCommandPacket = 0x70;
 // concatenation header carrying `reference`. InvalidArgument if the packet is
 // empty or longer than kMaxPacketSize. Every element is at most 140 bytes.
 StatusOr<std::vector<Bytes>> Split(ByteView packet, uint8_t reference);
+// The same with IEI 0x08 (16-bit reference) in place of IEI 0x00: 131 bytes in the
+// first SMS and 133 in each further one. What an SMSC or a handset may send.
+StatusOr<std::vector<Bytes>> SplitWithSixteenBitReference(ByteView packet, uint16_t reference);
 
 // What one SMS's user data header says, and its share of the packet.
 struct Segment {
-  bool concatenated = false;   // carries IEI 0x00
-  uint8_t reference = 0;       // concatenated only
+  bool concatenated = false;   // carries IEI 0x00 or 0x08
+  bool reference_16bit = false;  // IEI 0x08: a reference space of its own
+  uint16_t reference = 0;      // concatenated only
   uint8_t total = 1;           // 1 for a single SMS
   uint8_t sequence = 1;        // 1-based
   bool command_packet = false; // carries IEI 0x70
@@ -49,8 +58,9 @@ struct Segment {
 };
 // Parses the TP-User-Data of one SMS (UDHL .. end, at most 140 bytes). Unknown
 // IEs are skipped (TS 23.040 §9.2.3.24); refused with InvalidArgument: a header
-// running past the data, IEI 0x00 or 0x70 repeated or with a wrong length, the
-// 16-bit concatenation IEI 0x08, total 0 or above kMaxSegments, sequence 0 or
+// running past the data, IEI 0x70 or a concatenation IEI (0x00, 0x08) repeated or
+// with a wrong length, both concatenation IEIs in one header, total 0 or above
+// kMaxSegments, sequence 0 or
 // above total, IEI 0x70 missing from the first SMS or present in a later one,
 // and no packet bytes after the header.
 StatusOr<Segment> ParseSegment(ByteView user_data);
@@ -81,7 +91,8 @@ class Reassembler {
 
  private:
   struct Pending {
-    uint8_t reference = 0;
+    bool reference_16bit = false;  // an 8-bit and a 16-bit reference never match
+    uint16_t reference = 0;
     uint8_t total = 0;
     std::size_t received = 0;
     std::size_t bytes = 0;

@@ -216,9 +216,10 @@ TEST_P(AppletTest, TamperedChallengeIsRefusedWithoutChange) {
   }
   ASSERT_TRUE(hello.has_value());
   Bytes challenge = sc_->OnPacket(*hello).value();
-  auto deliver = [&](const Bytes& packet) -> Status {
+  auto deliver = [&](const Bytes& packet, bool sixteen_bit_reference) -> Status {
     Status last;
-    std::vector<Bytes> parts = protocol::Split(packet, 9).value();
+    std::vector<Bytes> parts = sixteen_bit_reference ? protocol::SplitWithSixteenBitReference(packet, 0x0109).value()
+                                                     : protocol::Split(packet, 9).value();
     for (Bytes& ud : parts) {
       protocol::SmsDeliver d;
       d.originator = {0x91, "491710000100"};
@@ -231,12 +232,13 @@ TEST_P(AppletTest, TamperedChallengeIsRefusedWithoutChange) {
   const std::string before = SerializeChipImage(chip_);
   Bytes tampered = challenge;
   tampered[40] ^= 0x01;
-  Status refused = deliver(tampered);
+  Status refused = deliver(tampered, false);
   EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.message(), HasSubstr("refused"));
   EXPECT_EQ(SerializeChipImage(chip_), before);
   EXPECT_FALSE(applet_->PendingProactiveCommand().has_value());
-  ASSERT_OK(deliver(challenge));
+  // The genuine one, its concatenation rewritten to 16-bit references (IEI 08).
+  ASSERT_OK(deliver(challenge, true));
   EXPECT_TRUE(applet_->PendingProactiveCommand().has_value());  // the CONFIRM's SMS
   EXPECT_TRUE(chip_.pending.has_value());
 }

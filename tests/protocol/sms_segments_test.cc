@@ -224,6 +224,35 @@ TEST(SmsSegments, SegmentsOfAnotherReferenceDoNotMix) {
   EXPECT_EQ(**done_b, p2);
 }
 
+// IEI 0x08 (TS 23.040 §9.2.3.24.8), as an SMSC or a handset may send it.
+TEST(SmsSegments, SixteenBitReferencesReassembleAndStayApartFromEightBitOnes) {
+  const Bytes p8 = Pattern(300, 8), p16 = Pattern(400, 16);
+  auto eight = Split(p8, 0x02).value();
+  auto sixteen = SplitWithSixteenBitReference(p16, 0x0002).value();
+  ASSERT_EQ(sixteen.size(), 4u);  // 131 + 133 + 133 + 3
+  EXPECT_EQ(ToHex(ByteView(sixteen[0]).first(9)), "0808040002040170" "00");
+  EXPECT_EQ(ToHex(ByteView(sixteen[1]).first(7)), "06080400020402");
+  for (const Bytes& ud : sixteen) EXPECT_LE(ud.size(), kMaxUserDataSize);
+  auto first = ParseSegment(sixteen[0]);
+  ASSERT_OK(first);
+  EXPECT_TRUE(first->reference_16bit);
+  EXPECT_EQ(first->reference, 0x0002);
+  EXPECT_EQ(first->total, 4);
+  EXPECT_TRUE(first->command_packet);
+  // Reference 2 in both forms, interleaved: two messages, not one.
+  Reassembler r;
+  ASSERT_FALSE(r.Add(eight[0])->has_value());
+  for (std::size_t i = 0; i + 1 < sixteen.size(); ++i) ASSERT_FALSE(r.Add(sixteen[i])->has_value());
+  ASSERT_FALSE(r.Add(eight[1])->has_value());
+  auto done16 = r.Add(sixteen.back());
+  auto done8 = r.Add(eight[2]);
+  ASSERT_TRUE(done16.ok() && done16->has_value()) << done16.status().ToString();
+  ASSERT_TRUE(done8.ok() && done8->has_value()) << done8.status().ToString();
+  EXPECT_EQ(**done16, p16);
+  EXPECT_EQ(**done8, p8);
+  EXPECT_EQ(r.pending_messages(), 0u);
+}
+
 TEST(SmsSegments, OversizeMessageIsDropped) {
   // 16 full segments carry 132 + 15 * 134 = 2142 bytes > kMaxPacketSize.
   Reassembler r;
@@ -266,7 +295,8 @@ TEST(SmsSegments, MalformedUserDataIsRefusedWithTheReason) {
       {"0700030102007000aa", "sequence 0"},
       {"0700030102037000aa", "sequence 3"},
       {"0c000301020170000003010202aa", "repeated"},
-      {"087000080401020201aa", "16-bit"},
+      {"0770000803010201aa", "must have length 4"},  // IEI 08 with 3 bytes
+      {"0d00030102010804010202017000aa", "both 0x00 and 0x08"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.hex);
