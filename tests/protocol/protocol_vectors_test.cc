@@ -1,11 +1,17 @@
 // The test vectors of docs/protocol.md §8. The packet was checked independently
-// with the openssl command line (commands in the doc).
+// with the openssl command line (commands in the doc); T and the key schedule are
+// recomputed here from §5's layout and field table alone (OpenSSL, none of our
+// encoders), and our code must give the same values.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <string>
 
 #include "sc-engine/protocol/key_schedule.h"
 #include "sc-engine/protocol/messages.h"
 #include "sc-engine/protocol/ota_cipher.h"
 #include "sc-engine/protocol/secured_packet.h"
+#include "sc-engine/protocol/software_session.h"
 #include "tests/support/status_testing.h"
 
 namespace simkms::protocol {
@@ -57,6 +63,97 @@ TEST(ProtocolVectors, TranscriptAndActivationVerifier) {
   EXPECT_EQ(ToHex(HashTranscript(t).value()), "365491f9c8c2093af073a11be05d19fa2c850944ea8828f47a7ad6ae77078043");
   EXPECT_EQ(ToHex(ActivationVerifier("262019876543210", "123456").value().reveal()),
             "282ab1e4c9518893fedda4211ccc83ec425ea5d47f765408130aba609b4f127d");
+}
+
+constexpr char kVectorT[] = "365491f9c8c2093af073a11be05d19fa2c850944ea8828f47a7ad6ae77078043";
+
+Bytes Hex(std::string_view hex) { return FromHex(hex).value(); }
+void Append(Bytes& out, ByteView b) { out.insert(out.end(), b.begin(), b.end()); }
+Bytes Repeat(uint8_t v, std::size_t n) { return Bytes(n, v); }
+Bytes Range(uint8_t first, std::size_t n) {
+  Bytes b(n);
+  for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<uint8_t>(first + i);
+  return b;
+}
+
+Bytes Sha256(ByteView in) {
+  Bytes out(32);
+  unsigned int len = 0;
+  EXPECT_EQ(EVP_Digest(in.data(), in.size(), out.data(), &len, EVP_sha256(), nullptr), 1);
+  return out;
+}
+
+Bytes AesEcb(const EVP_CIPHER* cipher, ByteView key, ByteView block) {
+  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  Bytes out(block.size() + 16);
+  int n = 0, tail = 0;
+  EXPECT_EQ(EVP_EncryptInit_ex(ctx, cipher, nullptr, key.data(), nullptr), 1);
+  EVP_CIPHER_CTX_set_padding(ctx, 0);
+  EXPECT_EQ(EVP_EncryptUpdate(ctx, out.data(), &n, block.data(), static_cast<int>(block.size())), 1);
+  EXPECT_EQ(EVP_EncryptFinal_ex(ctx, out.data() + n, &tail), 1);
+  EVP_CIPHER_CTX_free(ctx);
+  out.resize(static_cast<std::size_t>(n + tail));
+  return out;
+}
+
+// §5's T line, field by field as its table encodes them, with §8's inputs.
+TEST(ProtocolVectors, TranscriptRecomputedFromTheTextOfSection5) {
+  Bytes in;
+  const std::string label = "simkms-first-call-v2";
+  in.insert(in.end(), label.begin(), label.end());
+  in.push_back(0x01);                                      // kind: first call
+  Append(in, Hex("262019876543210f"));                     // IMSI8: digits as nibbles, F-padded
+  Append(in, Hex("0000000000000003"));                     // VER8: 3, big-endian
+  Append(in, Range(0x00, 16));                             // nonce_c
+  Append(in, Range(0x10, 16));                             // nonce_s
+  Append(in, Hex("0100"));                                 // len16(Y_c) = 256
+  Append(in, Repeat(0x11, 256));                           // Y_c
+  Append(in, Hex("0100"));                                 // len16(Y_s)
+  Append(in, Repeat(0x22, 256));                           // Y_s as sent
+  Append(in, Range(0x20, 16));                             // RAND
+  Append(in, Range(0xA0, 8));                              // session id
+  Append(in, Hex("0000000001"));                           // CNTR5 of the HELLO
+  Append(in, Hex("0000000001"));                           // CNTR5 of the CHALLENGE
+  in.push_back(0x01);                                      // code bound
+  EXPECT_EQ(ToHex(Sha256(in)), kVectorT);
+}
+
+// §8's key schedule vector: from the text (K_z, C(l), the AES calls) with OpenSSL,
+// and from our chip-side derivation (DeriveSessionSecrets, DeriveConfirmKey).
+TEST(ProtocolVectors, KeyScheduleFromTheTextAndFromOurCode) {
+  const Bytes z = Range(0x00, 256);
+  const Bytes t = Hex(kVectorT);
+  const ByteView k_z = ByteView(z).subspan(z.size() - 32);
+  auto block = [&](uint8_t l) {
+    Bytes c(t.begin(), t.begin() + 12);  // T[0..11]
+    Append(c, Hex("000000"));
+    c.push_back(l);
+    return c;
+  };
+  const Bytes ki2 = AesEcb(EVP_aes_256_ecb(), k_z, block(0x01));
+  const Bytes puk_block = AesEcb(EVP_aes_256_ecb(), k_z, block(0x02));
+  const Bytes k_act = AesEcb(EVP_aes_256_ecb(), k_z, block(0x04));
+  Bytes conf_block = Hex("534b4f5405");  // "SKOT" | 05
+  Append(conf_block, Repeat(0x00, 10));
+  conf_block.push_back(0x01);
+  const Bytes k_conf = AesEcb(EVP_aes_128_ecb(), ki2, conf_block);
+  std::string puk;
+  for (int i = 0; i < 8; ++i) puk += static_cast<char>('0' + puk_block[static_cast<std::size_t>(i)] % 10);
+
+  EXPECT_EQ(ToHex(ki2), "eba916ec26b4d2874e60074791050c36");
+  EXPECT_EQ(ToHex(puk_block), "4d6f9fff249641d9b4b22f25af1345cb");
+  EXPECT_EQ(puk, "71956057");
+  EXPECT_EQ(ToHex(k_act), "3982a5ebbc4cfadf11c06c6f20f77c8a");
+  EXPECT_EQ(ToHex(k_conf), "b2d5fca96e301a06d6aa2285b6408960");
+
+  TranscriptHash th{};
+  std::copy(t.begin(), t.end(), th.begin());
+  ASSERT_OK_AND_ASSIGN(SessionSecrets ours, DeriveSessionSecrets(SecretBytes::Copy(z), th));
+  EXPECT_EQ(ToHex(ours.ki2.reveal()), ToHex(ki2));
+  EXPECT_EQ(ours.puk, puk);
+  EXPECT_EQ(ToHex(ours.k_activate.reveal()), ToHex(k_act));
+  ASSERT_OK_AND_ASSIGN(SecretBytes our_conf, DeriveConfirmKey(ours.ki2));
+  EXPECT_EQ(ToHex(our_conf.reveal()), ToHex(k_conf));
 }
 
 }  // namespace
