@@ -49,11 +49,7 @@ for a in "$@"; do
   esac
 done
 SOFTHSM_MODULE="${SIMKMS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
-KMSCTL="$BUILD/tools/kmsctl/kmsctl"
-KMSD="$BUILD/sc-engine/daemon/kmsd"
-SC_BENCH="$BUILD/tools/bench/sc-bench"
-AC_BENCH="$BUILD/tools/bench/ac-bench"
-CONTRACT_LOAD="$BUILD/tools/bench/contract-load"
+local_tools "$BUILD"
 ENGINES=(rocksdb postgres)
 
 say() { printf '\n### %s\n' "$*" >&2; }

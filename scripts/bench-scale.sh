@@ -71,12 +71,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 SOFTHSM_MODULE="${SIMKMS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
-KMSCTL="$BUILD/tools/kmsctl/kmsctl"
-KMSD="$BUILD/sc-engine/daemon/kmsd"
-SC_BENCH="$BUILD/tools/bench/sc-bench"
-AC_BENCH="$BUILD/tools/bench/ac-bench"
-CONTRACT_LOAD="$BUILD/tools/bench/contract-load"
-CONTRACT_FILL="$BUILD/tools/bench/contract-fill"
+local_tools "$BUILD"
 
 say() { printf '\n### %s\n' "$*" >&2; }
 die() { printf 'bench-scale: %s\n' "$*" >&2; exit 1; }

@@ -57,11 +57,7 @@ for a in "$@"; do
 done
 REKEYS="${REKEYS:-$CHIPS}"
 SOFTHSM_MODULE="${SIMKMS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}"
-KMSCTL="$BUILD/tools/kmsctl/kmsctl"
-KMSD="$BUILD/sc-engine/daemon/kmsd"
-TOKEN_BENCH="$BUILD/tools/bench/token-bench"
-SC_BENCH="$BUILD/tools/bench/sc-bench"
-AC_BENCH="$BUILD/tools/bench/ac-bench"
+local_tools "$BUILD"
 
 say() { printf '\n### %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }

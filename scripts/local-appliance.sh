@@ -27,13 +27,19 @@ local_token_env() {
   export SIMKMS_CEREMONY_PIN_FILE="$1/ceremony.pin" SIMKMS_CEREMONY_TOKEN="pkcs11:token=simkms-ceremony"
 }
 
-# The tools of build tree $1 the demos run: KMSCTL KMSD MFR CHIPSIM GSUP.
+# The tools of build tree $1 the demos and benches run: KMSCTL KMSD MFR CHIPSIM GSUP, and
+# the benches' TOKEN_BENCH SC_BENCH AC_BENCH CONTRACT_LOAD CONTRACT_FILL (tools/bench).
 local_tools() {
   KMSCTL="$1/tools/kmsctl/kmsctl"
   KMSD="$1/sc-engine/daemon/kmsd"
   MFR="$1/tools/mfr/simkms-mfr"
   CHIPSIM="$1/tools/chipsim/chipsim"
   GSUP="$1/tools/gsup-client/simkms-gsup"
+  TOKEN_BENCH="$1/tools/bench/token-bench"
+  SC_BENCH="$1/tools/bench/sc-bench"
+  AC_BENCH="$1/tools/bench/ac-bench"
+  CONTRACT_LOAD="$1/tools/bench/contract-load"
+  CONTRACT_FILL="$1/tools/bench/contract-fill"
 }
 
 # Luhn check digit of an ICCID body (ITU-T E.118).
