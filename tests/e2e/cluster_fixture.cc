@@ -33,14 +33,7 @@ std::string ReadAll(const std::filesystem::path& p) {
 ProcessResult ClusterFixture::Kmsctl(int n, std::vector<std::string> args, const std::string& database) {
   std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/kmsctl/kmsctl", "--actor", "custodian-e2e"};
   argv.insert(argv.end(), args.begin(), args.end());
-  const std::string label = "node" + std::to_string(n);
-  return RunProcess(argv, {{"SIMKMS_MODULE", simkms::testing::SoftHsmModulePath()},
-                           {"SIMKMS_PIN_FILE", token_.pin_file().string()},
-                           {"SIMKMS_CEREMONY_PIN_FILE", token_.ceremony_pin_file().string()},
-                           {"SIMKMS_DB", database.empty() ? db_uri_ : database},
-                           {"SIMKMS_NODE", std::to_string(n)},
-                           {"SIMKMS_TOKEN", "pkcs11:token=" + label},
-                           {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=" + label + "-ceremony"}});
+  return RunProcess(argv, token_.NodeKmsctlEnvironment(n, database.empty() ? db_uri_ : database));
 }
 
 void ClusterFixture::StartDatabase() {

@@ -44,6 +44,18 @@ SoftHsmToken::SoftHsmToken() {
 
 std::string SoftHsmToken::ModulePath() { return SoftHsmModulePath(); }
 
+std::vector<std::pair<std::string, std::string>> SoftHsmToken::NodeKmsctlEnvironment(
+    int node, const std::string& database) const {
+  const std::string label = "node" + std::to_string(node);
+  return {{"SIMKMS_MODULE", ModulePath()},
+          {"SIMKMS_PIN_FILE", pin_file().string()},
+          {"SIMKMS_CEREMONY_PIN_FILE", ceremony_pin_file().string()},
+          {"SIMKMS_DB", database},
+          {"SIMKMS_NODE", std::to_string(node)},
+          {"SIMKMS_TOKEN", "pkcs11:token=" + label},
+          {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=" + label + "-ceremony"}};
+}
+
 SecretBytes SoftHsmToken::user_pin() const { return SecretBytes::Copy(AsBytes("4711-user-pin")); }
 SecretBytes SoftHsmToken::ceremony_pin() const { return SecretBytes::Copy(AsBytes("ceremony-pin-1312")); }
 SecretBytes SoftHsmToken::so_pin() const { return SecretBytes::Copy(AsBytes("so-pin-0815")); }

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/bytes.h"
 #include "pkcs11/module.h"
@@ -35,6 +37,12 @@ class SoftHsmToken {
   SecretBytes user_pin() const;
   SecretBytes ceremony_pin() const;
   SecretBytes so_pin() const;
+
+  // kmsctl's environment as a cluster node's custodians set it: this token
+  // directory's module and PIN files, the tokens "node<N>" and "node<N>-ceremony",
+  // `database` (a RocksDB directory or a PostgreSQL URI) and SIMKMS_NODE N.
+  std::vector<std::pair<std::string, std::string>> NodeKmsctlEnvironment(int node,
+                                                                         const std::string& database) const;
 
  private:
   TempDir dir_;

@@ -36,14 +36,7 @@ class ClusterAuditTest : public ::testing::Test {
   // kmsctl as the custodians run it on node `n`: its token, the cluster's database.
   ProcessResult Kmsctl(int n, std::vector<std::string> args, const std::string& db = "") {
     args.insert(args.begin(), {simkms::testing::BinaryDir() + "/tools/kmsctl/kmsctl", "--actor", "auditor-test"});
-    const std::string label = "node" + std::to_string(n);
-    return RunProcess(args, {{"SIMKMS_MODULE", simkms::testing::SoftHsmToken::ModulePath()},
-                             {"SIMKMS_PIN_FILE", token_.pin_file().string()},
-                             {"SIMKMS_CEREMONY_PIN_FILE", token_.ceremony_pin_file().string()},
-                             {"SIMKMS_DB", db.empty() ? db_ : db},
-                             {"SIMKMS_NODE", std::to_string(n)},
-                             {"SIMKMS_TOKEN", "pkcs11:token=" + label},
-                             {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=" + label + "-ceremony"}});
+    return RunProcess(args, token_.NodeKmsctlEnvironment(n, db.empty() ? db_ : db));
   }
   std::string File(const std::string& name) const { return (token_.dir() / name).string(); }
   void Ok(const ProcessResult& r, const std::string& what) { ASSERT_EQ(r.exit_code, 0) << what << "\n" << r.err << r.out; }
