@@ -27,7 +27,8 @@ PACKAGES=(
   git       # the commit stamp of scripts/bench.sh and scripts/bench-scale.sh
   libosmocore-utils   # osmo-auc-gen, the Milenage cross-check of tests/softcrypto, tests/kms, tests/chip
   libosmocore-dev libosmo-gsup-client-dev   # tests/gsup, tests/e2e_gsup, ac-bench
-  osmo-hlr   # the reference HLR kmsd's GSUP answers are compared with (tests/e2e/kmsd_vs_osmo_hlr_test.cc)
+  osmo-hlr   # the reference HLR kmsd's GSUP answers are compared with (tests/e2e/kmsd_vs_osmo_hlr_test.cc, scripts/bench.sh)
+  sqlite3    # scripts/bench.sh provisions osmo-hlr's subscribers in its SQLite database
   clang libclang-rt-14-dev   # scripts/run-fuzzers.sh (tests/fuzz)
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
   # The cluster's reference configuration (deploy/cluster/), checked with the real tools by
