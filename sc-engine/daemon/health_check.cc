@@ -3,8 +3,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <atomic>
-
 namespace simkms::daemon {
 
 namespace asio = boost::asio;
@@ -12,18 +10,17 @@ namespace asio = boost::asio;
 // One request's wait: answered once, by the check's result or by its deadline,
 // whichever comes first (both run on the request's executor).
 struct HealthCheck::Waiter {
-  Waiter(asio::any_io_executor e, std::function<void(HealthAnswer)> d)
-      : executor(std::move(e)), done(std::move(d)), deadline(executor) {}
+  Waiter(const asio::any_io_executor& executor, std::function<void(HealthAnswer)> d)
+      : done(std::move(d)), deadline(executor) {}
   void Answer(HealthAnswer answer) {
     if (answered) return;
     answered = true;
     deadline.cancel();
     done(std::move(answer));
   }
-  asio::any_io_executor executor;
   std::function<void(HealthAnswer)> done;
-  asio::steady_timer deadline;
-  bool answered = false;  // touched on `executor` only
+  asio::steady_timer deadline;  // on the request's executor, where the answer is made too
+  bool answered = false;        // touched on that executor only
 };
 
 void HealthCheck::Run(asio::any_io_executor executor, std::function<void(HealthAnswer)> done) {
@@ -63,7 +60,7 @@ void HealthCheck::Finish(const sc::HealthReport& report) {
     running_ = false;
   }
   for (auto& w : waiters) {
-    asio::post(w->executor, [w, answer] { w->Answer(answer); });
+    asio::post(w->deadline.get_executor(), [w, answer] { w->Answer(answer); });
   }
 }
 
