@@ -32,7 +32,7 @@ struct K1ExportContext {
   SecretBytes op;                      // 16 bytes; wrapped like K1
   struct Range {
     std::string id;
-    std::string iccid_first;  // 19 digits with the Luhn digit
+    std::string iccid_first;  // 19 or 20 digits with the Luhn digit
     std::string imsi_first;   // 15 digits
     uint64_t count = 0;
     bool operator==(const Range&) const = default;

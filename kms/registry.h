@@ -77,7 +77,7 @@ class Registry {
   // the ceremony token.
   StatusOr<K1Export> ExportK1(uint32_t ver, const std::string& manufacturer, const std::string& public_key_pem);
 
-  // A manufacturer's ICCID range (19-digit first ICCID with its Luhn digit) and IMSI
+  // A manufacturer's ICCID range (19- or 20-digit first ICCID with its Luhn digit) and IMSI
   // range (15 digits, MNC of mnc_digits) of `count` chips, mapped 1:1 by position. Refuses overlaps
   // with any existing range, an unknown VER, malformed numbers, overflow.
   StatusOr<storage::RangeRecord> AssignRange(const std::string& manufacturer, uint32_t ver,

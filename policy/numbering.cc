@@ -58,11 +58,13 @@ StatusOr<int> LuhnCheckDigit(std::string_view digits) {
 }
 
 Status ValidateIccidBody(uint64_t body) {
-  if (body < kIccidBodyMin || body > kIccidBodyMax) {
-    return InvalidArgumentError("ICCID body " + std::to_string(body) +
-                                " is not 18 digits starting with 89");
-  }
-  return OkStatus();
+  return IccidBodyDigits(body).status();
+}
+
+StatusOr<int> IccidBodyDigits(uint64_t body) {
+  if (body >= kShortIccidBodyMin && body <= kShortIccidBodyMax) return kIccidMinDigits - 1;
+  if (body >= kLongIccidBodyMin && body <= kLongIccidBodyMax) return kIccidMaxDigits - 1;
+  return InvalidArgumentError("ICCID body " + std::to_string(body) + " is not 18 or 19 digits starting with 89");
 }
 
 StatusOr<int> IccidCheckDigit(uint64_t body) {
@@ -77,14 +79,15 @@ StatusOr<std::string> FormatIccid(uint64_t body) {
 
 StatusOr<uint64_t> ParseIccid(std::string_view iccid) {
   if (!AllDigits(iccid)) return InvalidArgumentError("ICCID must contain only decimal digits");
-  if (iccid.size() != static_cast<std::size_t>(kIccidDigits)) {
-    return InvalidArgumentError("ICCID must have " + std::to_string(kIccidDigits) + " digits, got " +
-                                std::to_string(iccid.size()));
+  if (iccid.size() < static_cast<std::size_t>(kIccidMinDigits) ||
+      iccid.size() > static_cast<std::size_t>(kIccidMaxDigits)) {
+    return InvalidArgumentError("ICCID must have " + std::to_string(kIccidMinDigits) + " or " +
+                                std::to_string(kIccidMaxDigits) + " digits, got " + std::to_string(iccid.size()));
   }
   if (!iccid.starts_with("89")) {
     return InvalidArgumentError("ICCID " + std::string(iccid) + " does not start with 89 (E.118)");
   }
-  const std::string_view body_digits = iccid.substr(0, kIccidBodyDigits);
+  const std::string_view body_digits = iccid.substr(0, iccid.size() - 1);
   SIMKMS_ASSIGN_OR_RETURN(int check, LuhnCheckDigit(body_digits));
   if (iccid.back() - '0' != check) {
     return InvalidArgumentError("ICCID " + std::string(iccid) + ": check digit is wrong");
@@ -130,11 +133,13 @@ StatusOr<Imsi> ParseImsi(std::string_view digits, int mnc_digits) {
 
 Status ValidateRange(const NumberRange& r) {
   if (r.count < 1) return InvalidArgumentError("range count must be at least 1");
-  SIMKMS_RETURN_IF_ERROR(ValidateIccidBody(r.iccid_body_first).WithContext("range ICCID first"));
+  StatusOr<int> body_digits = IccidBodyDigits(r.iccid_body_first);
+  if (!body_digits.ok()) return body_digits.status().WithContext("range ICCID first");
   SIMKMS_RETURN_IF_ERROR(ValidateImsi(r.imsi_first, r.mnc_digits).WithContext("range IMSI first"));
 
   const uint64_t span = r.count - 1;  // cannot underflow: count >= 1
-  const uint64_t iin_unit = Pow10(kIccidBodyDigits - kIccidIinMaxDigits);
+  // Within one issuer prefix the last body has the first's length too.
+  const uint64_t iin_unit = Pow10(*body_digits - kIccidIinMaxDigits);
   const uint64_t iccid_ceiling = (r.iccid_body_first / iin_unit + 1) * iin_unit - 1;
   if (span > iccid_ceiling - r.iccid_body_first) {
     return InvalidArgumentError("range of " + std::to_string(r.count) + " from ICCID body " +

@@ -4,8 +4,8 @@
 // by position (patent, Figure 1): the chip at ICCID first+i carries IMSI first+i. The
 // appliance stores ranges, never per-chip rows, and computes the mapping on demand.
 //
-// Numbers are carried as uint64: an ICCID as its 18-digit body (without the Luhn check
-// digit), an IMSI as its 15-digit value (leading zeros implicit, e.g. MCC 001). All
+// Numbers are carried as uint64: an ICCID as its 18- or 19-digit body (without the Luhn
+// check digit), an IMSI as its 15-digit value (leading zeros implicit, e.g. MCC 001). All
 // arithmetic is overflow-checked; nothing wraps. Everything here is pure and thread-safe.
 // ICCIDs and IMSIs are identifiers, not secrets: error messages may name them.
 #pragma once
@@ -18,12 +18,18 @@
 
 namespace simkms::policy {
 
-// ---- ICCID: "89" + country code + issuer + account digits (18-digit body) + Luhn digit.
+// ---- ICCID: "89" + country code + issuer + account digits (the body) + Luhn digit.
+// E.118 allows up to 19 digits before the check digit; cards are issued with 18 (19-digit
+// ICCIDs) and with 19 (20-digit ICCIDs). Both start with 89, so the body's value alone
+// says its length: a short body lies in [kShortIccidBodyMin, kShortIccidBodyMax], a long
+// one in [kLongIccidBodyMin, kLongIccidBodyMax], ten times larger.
 
-inline constexpr int kIccidDigits = 19;
-inline constexpr int kIccidBodyDigits = 18;
-inline constexpr uint64_t kIccidBodyMin = 890'000'000'000'000'000;
-inline constexpr uint64_t kIccidBodyMax = 899'999'999'999'999'999;
+inline constexpr int kIccidMinDigits = 19;
+inline constexpr int kIccidMaxDigits = 20;
+inline constexpr uint64_t kShortIccidBodyMin = 890'000'000'000'000'000;
+inline constexpr uint64_t kShortIccidBodyMax = 899'999'999'999'999'999;
+inline constexpr uint64_t kLongIccidBodyMin = 8'900'000'000'000'000'000;
+inline constexpr uint64_t kLongIccidBodyMax = 8'999'999'999'999'999'999;
 // The issuer identification number ("89" + country code + issuer) has at most 7 digits
 // (E.118), so a range whose first 7 digits never change stays within one issuer whatever
 // the actual lengths of country code and issuer identifier are.
@@ -33,13 +39,15 @@ inline constexpr int kIccidIinMaxDigits = 7;
 // without its check digit). InvalidArgument for anything else.
 [[nodiscard]] StatusOr<int> LuhnCheckDigit(std::string_view digits);
 
-// OK when `body` has 18 digits and starts with "89" (telecommunications, E.118).
+// OK when `body` has 18 or 19 digits and starts with "89" (telecommunications, E.118).
 [[nodiscard]] Status ValidateIccidBody(uint64_t body);
+// 18 or 19 for a valid body: the digits it is written with.
+[[nodiscard]] StatusOr<int> IccidBodyDigits(uint64_t body);
 // The Luhn digit of a valid body.
 [[nodiscard]] StatusOr<int> IccidCheckDigit(uint64_t body);
-// The 19-digit ICCID for a valid body.
+// The 19- or 20-digit ICCID for a valid body.
 [[nodiscard]] StatusOr<std::string> FormatIccid(uint64_t body);
-// Parses a 19-digit ICCID and returns its body. InvalidArgument for non-digits, a wrong
+// Parses a 19- or 20-digit ICCID and returns its body. InvalidArgument for non-digits, a wrong
 // length, a prefix other than "89", or a wrong check digit (the message says only that
 // it is wrong, not what it should be).
 [[nodiscard]] StatusOr<uint64_t> ParseIccid(std::string_view iccid);
@@ -71,7 +79,7 @@ struct Imsi {
 // ---- Manufacturer ranges.
 
 struct NumberRange {
-  uint64_t iccid_body_first = 0;  // 18-digit ICCID body
+  uint64_t iccid_body_first = 0;  // 18- or 19-digit ICCID body
   uint64_t imsi_first = 0;        // 15-digit IMSI
   int mnc_digits = 2;             // of the IMSI range's PLMN
   uint64_t count = 0;             // chips in the range, >= 1
@@ -83,7 +91,7 @@ struct NumberRange {
 };
 
 // OK when count >= 1, both firsts are valid, the last ICCID body keeps the first
-// kIccidIinMaxDigits digits of the first (same "89" + issuer; hence still 18 digits) and
+// kIccidIinMaxDigits digits of the first (same "89" + issuer; hence the same length) and
 // the last IMSI keeps the first's MCC+MNC (the MSIN does not overflow).
 // InvalidArgument naming the violated rule otherwise.
 [[nodiscard]] Status ValidateRange(const NumberRange& range);
@@ -99,7 +107,7 @@ struct NumberRange {
 // not overlap any assigned one, or one chip number would map to two subscribers.
 [[nodiscard]] bool RangesOverlap(const NumberRange& a, const NumberRange& b);
 
-// Parses CLI input: `iccid_first` as a full 19-digit ICCID (check digit verified),
+// Parses CLI input: `iccid_first` as a full 19- or 20-digit ICCID (check digit verified),
 // `imsi_first` as 15 digits, `count` as a positive decimal number; then ValidateRange().
 // Errors carry the name of the offending field ("iccid_first: ...").
 [[nodiscard]] StatusOr<NumberRange> ParseRangeSpec(std::string_view iccid_first,

@@ -58,8 +58,10 @@ need() {  # need PIECE...: true when all are there, else a SKIPPED note
 }
 for t in openssl curl; do command -v "$t" >/dev/null || die "$t is not installed"; done
 
-iccid_at() { local body=$((894901000000000000 + $1)); echo "$body$(luhn "$body")"; }
-imsi_at() { echo $((262010000000000 + $1)); }
+# Test numbers: 20-digit ICCIDs (a 19-digit body, as many issued cards carry) and IMSIs
+# on MCC/MNC 001-01, the test network (E.212); never a live network's numbers.
+iccid_at() { local body=$((8949010000000000000 + $1)); echo "$body$(luhn "$body")"; }
+imsi_at() { printf '00%013d\n' $((1010000000000 + $1)); }
 
 # A string or number field of a flat JSON object.
 json_field() { sed -n "s/.*\"$2\": *\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" "$1" | head -1; }
@@ -107,7 +109,7 @@ step "3. Ranges: manufacturer acme gets ICCIDs and IMSIs, 1:1 by position"
 kmsctl range assign --manufacturer acme --ver 2 --iccid-first "$(iccid_at 0)" \
   --imsi-first "$(imsi_at 0)" --count 10000000 >/dev/null
 if kmsctl range assign --manufacturer rogue --ver 2 --iccid-first "$(iccid_at 5)" \
-  --imsi-first 262019000000000 --count 10 >/dev/null 2>&1; then
+  --imsi-first 001019000000000 --count 10 >/dev/null 2>&1; then
   die "an overlapping range was accepted"
 fi
 ok "an overlapping range for 'rogue' is refused and changes nothing"
@@ -203,7 +205,7 @@ ok "kmsd pid $KMSD_PID: API :$API_PORT, chip channel :$CHIP_PORT, GSUP :$AUC_POR
 export SIMKMS_ADMIN_SOCKET="$STATE/admin.sock"
 # Is the GSUP AuC listening? (exit 0 vectors, 3 an error answer, 1 no AuC there)
 GSUP_RC=0
-"$GSUP" --server "127.0.0.1:$AUC_PORT" --imsi 001010000000000 --timeout-ms 2000 >/dev/null 2>&1 || GSUP_RC=$?
+"$GSUP" --server "127.0.0.1:$AUC_PORT" --imsi 001019999999999 --timeout-ms 2000 >/dev/null 2>&1 || GSUP_RC=$?
 if [ "$GSUP_RC" -eq 0 ] || [ "$GSUP_RC" -eq 3 ]; then GSUP_OK=1; else note "this kmsd has no GSUP AuC listener"; fi
 
 # The operator API as a client with certificate $1 sees it: api CN METHOD PATH [BODY] -> HTTP status; body in $STATE/api/last.json
@@ -482,7 +484,7 @@ fi
 step "15. Misuse 1.1: a chip nobody contracted (K1 leaked, card copied) does not register"
 U=1000
 if have gsup; then
-  fetch_vectors "$STATE/vectors/misuse-1.1.txt" "$(imsi_of $U)" 262019999999999
+  fetch_vectors "$STATE/vectors/misuse-1.1.txt" "$(imsi_of $U)" 001019999999999
   [ "$(grep -c 'error=IMSI_UNKNOWN' "$STATE/vectors/misuse-1.1.txt")" -eq 2 ] ||
     die "vectors for an unknown IMSI: $(cat "$STATE/vectors/misuse-1.1.txt")"
   ok "GSUP: IMSI_UNKNOWN for it ($(imsi_of $U)) and for an IMSI outside every range"

@@ -40,7 +40,7 @@ DerivationBlock MasterDerivationBlock(KeyPurpose purpose, uint64_t context, uint
 Bytes MasterDerivationData(KeyPurpose purpose, uint64_t context, std::size_t length);
 
 // The IMSI as 8 bytes of packed BCD, first digit in the high nibble, padded with
-// 0xF: "262019876543210" -> 26 20 19 87 65 43 21 0f. Accepts 6..15 digits.
+// 0xF: "001019876543210" -> 00 10 19 87 65 43 21 0f. Accepts 6..15 digits.
 StatusOr<std::array<uint8_t, 8>> PackImsi(std::string_view imsi);
 
 // Input of Ki_1 = f(K1, IMSI), 16 bytes:

@@ -44,13 +44,22 @@ uint64_t DigitsValue(std::string_view s) {
 bool IsValidImsi(std::string_view s) { return s.size() == 15 && AllDigits(s); }
 
 bool IsValidIccid(std::string_view s) {
-  return s.size() == 19 && AllDigits(s) && LuhnDigit(s.substr(0, 18)) == s[18] - '0';
+  if (s.size() != 19 && !(s.size() == 20 && s.front() != '0')) return false;
+  const std::string_view body = s.substr(0, s.size() - 1);
+  return AllDigits(s) && LuhnDigit(body) == s.back() - '0';
+}
+
+int IccidBodyDigits(uint64_t body) { return body < kLongIccidBodyFirst ? 18 : 19; }
+
+bool IccidIntervalFits(uint64_t first, uint64_t count) {
+  if (count == 0 || first >= kIccidBodyLimit || count > kIccidBodyLimit - first) return false;
+  return IccidBodyDigits(first) == IccidBodyDigits(first + (count - 1));
 }
 
 std::string FormatImsi(uint64_t imsi) { return ZeroPad(imsi, 15); }
 
 std::string FormatIccid(uint64_t body) {
-  std::string s = ZeroPad(body, 18);
+  std::string s = ZeroPad(body, static_cast<std::size_t>(IccidBodyDigits(body)));
   s.push_back(static_cast<char>('0' + LuhnDigit(s)));
   return s;
 }
@@ -62,9 +71,10 @@ StatusOr<uint64_t> ParseImsi(std::string_view s) {
 
 StatusOr<uint64_t> ParseIccidBody(std::string_view s) {
   if (!IsValidIccid(s)) {
-    return InvalidArgumentError("ICCID '" + std::string(s) + "' is not 19 digits with a valid Luhn digit");
+    return InvalidArgumentError("ICCID '" + std::string(s) +
+                                "' is not 19 digits, or 20 not starting with 0, with a valid Luhn digit");
   }
-  return DigitsValue(s.substr(0, 18));
+  return DigitsValue(s.substr(0, s.size() - 1));
 }
 
 }  // namespace simkms::storage

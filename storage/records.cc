@@ -118,8 +118,11 @@ Status ValidateRangeRecord(const RangeRecord& r) {
   const std::string what = "range '" + r.id + "'";
   if (r.id.empty() || r.id.size() > 64) return InvalidArgumentError(what + ": id must be 1..64 bytes");
   if (r.count == 0) return InvalidArgumentError(what + ": count must be at least 1");
-  if (r.iccid_first >= kIccidBodyLimit || r.count > kIccidBodyLimit - r.iccid_first) {
-    return InvalidArgumentError(what + ": ICCID interval leaves the 18-digit body space");
+  // One length per range: a chip's ICCID is the range's first plus its position, in the
+  // first's text form.
+  if (!IccidIntervalFits(r.iccid_first, r.count)) {
+    return InvalidArgumentError(what + ": ICCID interval leaves the 19-digit body space or mixes 19- and "
+                                       "20-digit ICCIDs");
   }
   if (r.imsi_first >= kImsiLimit || r.count > kImsiLimit - r.imsi_first) {
     return InvalidArgumentError(what + ": IMSI interval leaves the 15-digit space");
@@ -130,9 +133,7 @@ Status ValidateRangeRecord(const RangeRecord& r) {
 Status ValidateSubscriberRecord(const SubscriberRecord& r) {
   if (!IsValidImsi(r.imsi)) return InvalidArgumentError("subscriber: IMSI '" + r.imsi + "' is not 15 digits");
   const std::string what = "subscriber " + r.imsi;
-  if (!IsValidIccid(r.iccid)) {
-    return InvalidArgumentError(what + ": ICCID '" + r.iccid + "' is not 19 digits with a valid Luhn digit");
-  }
+  if (StatusOr<uint64_t> body = ParseIccidBody(r.iccid); !body.ok()) return body.status().WithContext(what);
   if (!ValidState(static_cast<uint8_t>(r.state))) {
     return InvalidArgumentError(what + ": state " + std::to_string(static_cast<int>(r.state)) + " unknown");
   }

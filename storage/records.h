@@ -68,7 +68,7 @@ struct RangeRecord {
   std::string id;            // e.g. "r-0001"; unique, 1..64 bytes
   std::string manufacturer;
   uint32_t ver = 0;          // must name an existing VerRecord when stored
-  uint64_t iccid_first = 0;  // 18-digit ICCID body (no Luhn digit), < 10^18
+  uint64_t iccid_first = 0;  // ICCID body (no Luhn digit), < 10^19 (identifiers.h)
   uint64_t imsi_first = 0;   // 15-digit IMSI as a number, < 10^15
   uint64_t count = 0;        // >= 1; both intervals must stay below their limits
   int64_t created_at = 0;    // unix seconds
@@ -119,7 +119,7 @@ struct OtaBookkeeping {
 // CF "iccid_index" maps the ICCID back to the IMSI.
 struct SubscriberRecord {
   std::string imsi;   // 15 digits
-  std::string iccid;  // 19 digits incl. Luhn check digit
+  std::string iccid;  // 19 or 20 digits incl. Luhn check digit
   uint32_t ver = 0;   // must name an existing VerRecord when stored
   SubscriberState state = SubscriberState::kContracted;
   bool hotline = true;

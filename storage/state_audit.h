@@ -35,7 +35,7 @@ struct StateVerifyReport {
   uint64_t subscribers_checked = 0;
   uint64_t wrapped_keys_checked = 0;
   // One line per difference, e.g.
-  // "262019876500001: state CONTRACTED, trail says LOCKED (record 215)".
+  // "001019876500001: state CONTRACTED, trail says LOCKED (record 215)".
   std::vector<std::string> differences;
   // What could not be checked (subscribers whose trail predates the record.* details).
   std::vector<std::string> notes;

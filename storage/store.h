@@ -235,7 +235,7 @@ class Store {
   [[nodiscard]] StatusOr<std::vector<VerRecord>> ListVers() const;  // ascending ver
 
   [[nodiscard]] StatusOr<RangeRecord> GetRange(std::string_view id) const;  // scans the ranges
-  // The range whose ICCID interval contains the 18-digit ICCID body (see
+  // The range whose ICCID interval contains the ICCID body (see
   // ParseIccidBody), or NotFound.
   [[nodiscard]] StatusOr<RangeRecord> FindRangeByIccid(uint64_t iccid_body) const;
   // The range whose IMSI interval contains imsi, or NotFound.
@@ -243,7 +243,7 @@ class Store {
   [[nodiscard]] StatusOr<std::vector<RangeRecord>> ListRanges() const;  // ascending iccid_first
 
   [[nodiscard]] StatusOr<SubscriberRecord> GetSubscriber(std::string_view imsi) const;
-  // Via iccid_index; takes the 19-digit ICCID with its check digit.
+  // Via iccid_index; takes the full ICCID with its check digit.
   [[nodiscard]] StatusOr<SubscriberRecord> FindSubscriberByIccid(std::string_view iccid) const;
   // Up to `limit` subscribers with IMSI > after_imsi (empty: from the start), ascending.
   [[nodiscard]] StatusOr<std::vector<SubscriberRecord>> ListSubscribers(std::string_view after_imsi,

@@ -21,7 +21,7 @@ namespace simkms::daemon {
 // A request as the router sees it (after TLS and role mapping).
 struct ApiRequest {
   std::string method;  // "GET", "POST", "DELETE"
-  std::string target;  // "/v1/subscribers/262019876500000"
+  std::string target;  // "/v1/subscribers/001019876500000"
   std::string body;
   std::string role;       // from the client certificate
   std::string identity;   // the certificate's CN

@@ -25,7 +25,7 @@ namespace simkms::sc {
 
 struct ContractRequest {
   std::string order_id;                        // the VO's order; a repeat with the same id returns the same record
-  std::string iccid;                           // 19 digits with the Luhn digit, from the order document
+  std::string iccid;                           // 19 or 20 digits with the Luhn digit, from the order
   std::optional<uint32_t> ver;                 // if the VO read it from the card: must match the chip's range
   std::optional<SecretBytes> activation_code;  // printed on the order document (misuse 1.3); ASCII digits
 };

@@ -19,7 +19,7 @@
 namespace simkms::chip::testing {
 
 inline constexpr char kIccid[] = "8949001234567890128";
-inline constexpr char kImsi[] = "262019876500000";
+inline constexpr char kImsi[] = "001019876500000";
 inline constexpr char kOpHex[] = "cdc202d5123e20f62b6d676ac72cb318";  // TS 35.207 test set 1
 inline constexpr char kK1Hex[] = "000102030405060708090a0b0c0d0e0f";
 

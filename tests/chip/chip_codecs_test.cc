@@ -64,28 +64,28 @@ TEST(EfCodecTest, IccidLayout) {
 }
 
 TEST(EfCodecTest, ImsiLayout) {
-  EXPECT_EQ(ToHex(EncodeEfImsi("262019876543210").value()), "082926108967452301");
-  EXPECT_EQ(DecodeEfImsi(Hex("082926108967452301")).value(), "262019876543210");
+  EXPECT_EQ(ToHex(EncodeEfImsi("001019876543210").value()), "080910108967452301");
+  EXPECT_EQ(DecodeEfImsi(Hex("080910108967452301")).value(), "001019876543210");
   // 14 digits: even parity, still 8 bytes; 13 digits: 7 bytes and FF.
-  EXPECT_EQ(ToHex(EncodeEfImsi("26201987654321").value()), "0821261089674523f1");
-  EXPECT_EQ(DecodeEfImsi(Hex("0821261089674523f1")).value(), "26201987654321");
-  EXPECT_EQ(ToHex(EncodeEfImsi("2620198765432").value()), "0729261089674523ff");
-  EXPECT_EQ(DecodeEfImsi(Hex("0729261089674523ff")).value(), "2620198765432");
-  EXPECT_EQ(DecodeEfImsi(Hex("04212610f9ffffffff")).value(), "262019");
-  for (const char* bad : {"26201", "2620198765432101", "26201987654321x"}) EXPECT_FALSE(EncodeEfImsi(bad).ok()) << bad;
-  for (const char* bad : {"092926108967452301",   // length byte beyond the file
-                          "0821261089674523ff",   // length disagrees with the digits
-                          "0729261089674523f1",   // byte after the length not FF
-                          "082126108967452301",   // parity says even, 15 digits
-                          "082a26108967452301",   // type of identity not IMSI
-                          "0829261089674523f1",   // odd parity, 14 digits
-                          "0829261089f7452301",   // digit after filler
-                          "08292610896745230a"}) {
+  EXPECT_EQ(ToHex(EncodeEfImsi("00101987654321").value()), "0801101089674523f1");
+  EXPECT_EQ(DecodeEfImsi(Hex("0801101089674523f1")).value(), "00101987654321");
+  EXPECT_EQ(ToHex(EncodeEfImsi("0010198765432").value()), "0709101089674523ff");
+  EXPECT_EQ(DecodeEfImsi(Hex("0709101089674523ff")).value(), "0010198765432");
+  EXPECT_EQ(DecodeEfImsi(Hex("04011010f9ffffffff")).value(), "001019");
+  for (const char* bad : {"00101", "0010198765432101", "00101987654321x"}) EXPECT_FALSE(EncodeEfImsi(bad).ok()) << bad;
+  for (const char* bad : {"090910108967452301",   // length byte beyond the file
+                          "0801101089674523ff",   // length disagrees with the digits
+                          "0709101089674523f1",   // byte after the length not FF
+                          "080110108967452301",   // parity says even, 15 digits
+                          "080a10108967452301",   // type of identity not IMSI
+                          "0809101089674523f1",   // odd parity, 14 digits
+                          "0809101089f7452301",   // digit after filler
+                          "08091010896745230a"}) {
     EXPECT_FALSE(DecodeEfImsi(Hex(bad)).ok()) << bad;
   }
   // Every IMSI length round-trips.
   for (std::size_t n = 6; n <= 15; ++n) {
-    const std::string imsi = std::string("262019876543210").substr(0, n);
+    const std::string imsi = std::string("001019876543210").substr(0, n);
     EXPECT_EQ(DecodeEfImsi(EncodeEfImsi(imsi).value()).value(), imsi);
   }
 }

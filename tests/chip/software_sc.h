@@ -28,7 +28,7 @@
 namespace simkms::chip::testing {
 
 inline constexpr char kTestIccid[] = "8949001234567890128";
-inline constexpr char kTestImsi[] = "262019876500000";
+inline constexpr char kTestImsi[] = "001019876500000";
 
 // A card as the manufacturer makes it (random K1, VER 2, modern profile), and
 // the software SC that knows its Ki_1.

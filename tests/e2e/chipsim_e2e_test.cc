@@ -188,10 +188,10 @@ TEST_F(ChipsimE2eTest, LostCommitIsRecoveredAfterAPowerCycleFromTheImage) {
 }
 
 TEST_F(ChipsimE2eTest, UncontractedChipGetsNoAnswer) {
-  chip::ChipState card = MakeCard("8949001234567890136", "262019876500001");
+  chip::ChipState card = MakeCard("8949001234567890136", "001019876500001");
   chip::PersonalizationApplet applet;
   chip::GatewaySmsNetwork network(Gateway(1000));
-  chip::testing::Handset h(applet, card, network, "262019876500001");
+  chip::testing::Handset h(applet, card, network, "001019876500001");
   h.Call();
   EXPECT_TRUE(h.display.empty());
   EXPECT_EQ(network.packets_sent(), 1u);
@@ -227,7 +227,7 @@ TEST_F(ChipsimCliTest, FirstCallRekeyAuthenticateAndResetAcrossProcesses) {
             201);
   ProcessResult info = Chipsim({"info"});
   ASSERT_EQ(info.exit_code, 0) << info.err;
-  EXPECT_THAT(info.out, HasSubstr("imsi=262019876500000"));
+  EXPECT_THAT(info.out, HasSubstr("imsi=001019876500000"));
   EXPECT_THAT(info.out, HasSubstr("active_key=Ki_1"));
   EXPECT_THAT(info.out, ::testing::Not(HasSubstr(ToHex(Card().ki1.reveal()))));  // KCVs only
 
@@ -396,10 +396,10 @@ TEST(OtaLinkTest, NoScListeningIsUnavailable) {
   protocol::SmsSubmit submit;
   submit.destination = {0x91, "491710000100"};
   submit.user_data = protocol::Split(Bytes(58, 0x11), 1).value()[0];
-  Status s = network.Submit("262019876500000", protocol::EncodeSmsSubmit(submit).value());
+  Status s = network.Submit("001019876500000", protocol::EncodeSmsSubmit(submit).value());
   EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
   submit.user_data_header = false;
-  EXPECT_EQ(network.Submit("262019876500000", protocol::EncodeSmsSubmit(submit).value()).code(),
+  EXPECT_EQ(network.Submit("001019876500000", protocol::EncodeSmsSubmit(submit).value()).code(),
             StatusCode::kInvalidArgument);
 }
 

@@ -40,6 +40,10 @@ TEST(DemoScriptTest, TheWholeLifecycleRunsAndEveryStepBehaves) {
   EXPECT_THAT(r.out, ContainsRegex("first calls completed \\(Ki_2 agreed\\) +101"));
   EXPECT_THAT(r.out, ContainsRegex("vectors verified on the chip \\(RES == XRES\\) +203"));
   EXPECT_THAT(r.out, ContainsRegex("misuse cases refused \\(1.1, 1.2, 1.3\\) +3 of 3"));
+  // Test numbers: 20-digit ICCIDs through every tool, IMSIs on the test network 001-01.
+  EXPECT_THAT(r.out, ContainsRegex("ICCID 89[0-9]{18}\\.\\.89[0-9]{18}[^0-9]"));
+  EXPECT_THAT(r.out, ContainsRegex("IMSI 00101[0-9]{10}[^0-9]"));
+  EXPECT_THAT(r.out, Not(HasSubstr("26201")));
   // Step 11: a K1 holder in the middle of chip 25's first call gets no offline
   // test and one counted guess, and the genuine call still personalizes it.
   EXPECT_THAT(r.out, HasSubstr("ki-holder: offline search over 1000000 codes found 0 candidates"));

@@ -125,8 +125,9 @@ class KmsdAuditEpochTest : public KmsdFixture {
   // POST /v1/contracts for the n-th chip of the range (as ContractChip, whose
   // EXPECT this test cannot use: one of these requests meets a dying kmsd).
   int PostContract(int n) {
-    const uint64_t body = std::stoull(std::string(kIccid0).substr(0, policy::kIccidBodyDigits)) + n;
-    auto iccid = policy::FormatIccid(body);
+    auto first = policy::ParseIccid(kIccid0);
+    if (!first.ok()) return -1;
+    auto iccid = policy::FormatIccid(*first + static_cast<uint64_t>(n));
     if (!iccid.ok()) return -1;
     return Http("POST", "/v1/contracts", "{\"order_id\":\"n-" + std::to_string(n) + "\",\"iccid\":\"" + *iccid + "\"}")
         .status;

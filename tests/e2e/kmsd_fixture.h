@@ -91,7 +91,7 @@ class KmsdFixture : public ::testing::Test {
 };
 
 inline constexpr char kIccid0[] = "8949001234567890128";
-inline constexpr char kImsi0[] = "262019876500000";
+inline constexpr char kImsi0[] = "001019876500000";
 inline constexpr char kOpHex[] = "cdc202d5123e20f62b6d676ac72cb318";
 
 }  // namespace simkms::e2e

@@ -35,7 +35,7 @@ namespace {
 using ::testing::HasSubstr;
 
 constexpr char kContract[] = R"({"order_id":"g-1","iccid":"8949001234567890128","activation_code":"271828"})";
-constexpr char kUncontractedImsi[] = "262019876500001";  // in the range, never contracted (misuse 1.1)
+constexpr char kUncontractedImsi[] = "001019876500001";  // in the range, never contracted (misuse 1.1)
 
 // The chip's side of a tuple, in software under `key`: the SQN it carries if
 // AUTN verifies (and RES, CK, IK, SRES, Kc must then be the chip's), else nullopt.

@@ -115,7 +115,7 @@ TEST_F(KmsdHostileTest, OffCurveP256PointsInAuthenticPacketsGetError02AndChangeN
   ok(Kmsctl({"ver", "add", "--ver", "3", "--dh-group", "p256", "--op-file", dir + "/op.hex"}));
   ok(Kmsctl({"ver", "policy", "--ver", "3", "--activation-code", "optional"}));  // the contract below has no code
   ok(Kmsctl({"range", "assign", "--manufacturer", "acme", "--ver", "3", "--iccid-first", "8949001234567900125",
-             "--imsi-first", "262019876600000", "--count", "10"}));
+             "--imsi-first", "001019876600000", "--count", "10"}));
   ok(Kmsctl({"ver", "export-k1", "--ver", "3", "--manufacturer", "acme", "--pubkey", dir + "/mfr.pub", "--out",
              dir + "/k1-p256.json"}));
   std::ifstream in(dir + "/k1-p256.json");
@@ -125,7 +125,7 @@ TEST_F(KmsdHostileTest, OffCurveP256PointsInAuthenticPacketsGetError02AndChangeN
   StartKmsd();
   HttpResult created = Http("POST", "/v1/contracts", R"({"order_id":"p-1","iccid":"8949001234567900125"})");
   ASSERT_EQ(created.status, 201) << created.body;
-  const std::string imsi = "262019876600000";
+  const std::string imsi = "001019876600000";
   protocol::ChipProtocolState chip = MakeChip(imsi);
   chip.group = protocol::DhGroup::Named(kms::DhGroupKind::kP256).value();
   ASSERT_EQ(RunCall(chip, role_).kind, Kind::kCommitted) << kmsd_log();  // the genuine P-256 exchange works
@@ -273,7 +273,7 @@ TEST_F(KmsdHostileTest, ControlCharactersOutOfRangeIntegersAndDuplicateKeysAreRe
   EXPECT_THAT(Unix(R"({"command":"audit.show","args":{"limit":-1}})" "\n"),
               ::testing::HasSubstr("argument 'limit' must be an integer 0.."));
   EXPECT_EQ(World(imsi), before);
-  EXPECT_EQ(Http("GET", "/v1/subscribers/262019876500001").status, 404);
+  EXPECT_EQ(Http("GET", "/v1/subscribers/001019876500001").status, 404);
 }
 
 // kmsd and kmsctl set umask 077 themselves: started under umask 022, every file

@@ -125,9 +125,9 @@ TEST_F(KmsdLifecycleTest, HostileInputIsRefusedAndTheDaemonKeepsServing) {
   Bytes tampered = hello;
   tampered.back() ^= 1;
   EXPECT_FALSE(ChipExchange(kImsi0, tampered, 1000).has_value());
-  EXPECT_FALSE(ChipExchange("262019876500999", hello, 1000).has_value());  // misuse 1.1
-  protocol::ChipProtocolState stranger = MakeChip("262019876500007");
-  EXPECT_FALSE(ChipExchange("262019876500007", role_.Start(stranger).value(), 1000).has_value());
+  EXPECT_FALSE(ChipExchange("001019876500999", hello, 1000).has_value());  // misuse 1.1
+  protocol::ChipProtocolState stranger = MakeChip("001019876500007");
+  EXPECT_FALSE(ChipExchange("001019876500007", role_.Start(stranger).value(), 1000).has_value());
   // ... and it still serves the genuine chip.
   auto challenge = ChipExchange(kImsi0, hello);
   ASSERT_TRUE(challenge.has_value()) << kmsd_log();
@@ -162,11 +162,11 @@ TEST_F(KmsdLifecycleTest, KmsctlWorksOnlineThroughTheAdminSocket) {
   EXPECT_THAT(raw.out, ::testing::HasSubstr("its K1 is not on the runtime token"));
   EXPECT_EQ(AuditRecords(), audit);
   ASSERT_EQ(Kmsctl({"--admin-socket", sock, "range", "assign", "--manufacturer", "beta", "--ver", "5",
-                    "--iccid-first", "8949001234567900125", "--imsi-first", "262019876600000", "--count", "10"})
+                    "--iccid-first", "8949001234567900125", "--imsi-first", "001019876600000", "--count", "10"})
                 .exit_code,
             0);
   ProcessResult overlap = Kmsctl({"--admin-socket", sock, "range", "assign", "--manufacturer", "beta", "--ver", "5",
-                                  "--iccid-first", "8949001234567900125", "--imsi-first", "262019876700000",
+                                  "--iccid-first", "8949001234567900125", "--imsi-first", "001019876700000",
                                   "--count", "10"});
   EXPECT_EQ(overlap.exit_code, 1);
   EXPECT_THAT(overlap.err, ::testing::HasSubstr("overlaps"));

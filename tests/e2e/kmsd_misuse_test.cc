@@ -35,7 +35,7 @@ TEST_F(KmsdMisuseTest, UnknownImsiAndUncontractedChipAreRefusedAndNothingIsCreat
   ASSERT_GT(audit, 0);
   protocol::ChipRole role = Keypad("");
   // In the range but not contracted, and outside every range.
-  for (const char* imsi_text : {"262019876500007", "262019999900001"}) {
+  for (const char* imsi_text : {"001019876500007", "001019999900001"}) {
     const std::string imsi = imsi_text;
     protocol::ChipProtocolState chip = MakeChip(imsi);
     EXPECT_FALSE(ChipExchange(imsi, role.Start(chip).value(), 1000).has_value()) << imsi;

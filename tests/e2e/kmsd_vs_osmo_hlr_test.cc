@@ -22,7 +22,7 @@ namespace {
 using simkms::testing::OsmoHlr;
 
 constexpr char kContract[] = R"({"order_id":"o-1","iccid":"8949001234567890128"})";
-constexpr char kUnknownImsi[] = "262019876500001";  // in kmsd's range but never contracted; not in osmo-hlr
+constexpr char kUnknownImsi[] = "001019876500001";  // in kmsd's range but never contracted; not in osmo-hlr
 constexpr char kIpaName[] = "HLR-KMS";
 
 // What a result must share with osmo-hlr's: all but RAND, the keys, RES, SRES and

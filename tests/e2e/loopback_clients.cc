@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
 #include "kms/k1_export.h"
+#include "policy/numbering.h"
 #include "sc-engine/protocol/gateway_frame.h"
 #include "softcrypto/software_keys.h"
 #include "tests/support/status_testing.h"
@@ -136,14 +138,10 @@ protocol::ChipProtocolState MakeChipFromExport(const std::string& k1_export_json
 }
 
 std::string IccidAfter(const std::string& first, int n) {
-  std::string body = std::to_string(std::stoull(first.substr(0, 18)) + static_cast<uint64_t>(n));
-  int sum = 0;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    int d = body[body.size() - 1 - i] - '0';
-    if (i % 2 == 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
-  return body + std::to_string((10 - sum % 10) % 10);
+  StatusOr<uint64_t> body = policy::ParseIccid(first);
+  StatusOr<std::string> next = body.ok() ? policy::FormatIccid(*body + static_cast<uint64_t>(n)) : body.status();
+  if (!next.ok()) throw std::invalid_argument("IccidAfter(" + first + ", " + std::to_string(n) + "): " + next.status().ToString());
+  return *next;
 }
 
 }  // namespace simkms::e2e

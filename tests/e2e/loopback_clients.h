@@ -36,7 +36,8 @@ std::string RawGatewayExchange(uint16_t port, const std::string& bytes, int time
 // export file's JSON and the manufacturer's RSA key in PEM).
 protocol::ChipProtocolState MakeChipFromExport(const std::string& k1_export_json, const std::string& mfr_key_pem,
                                                const std::string& imsi);
-// The n-th ICCID after `first` (19 digits with the Luhn digit): body + n, new Luhn digit.
+// The n-th ICCID after `first` (19 or 20 digits with the Luhn digit): body + n, new Luhn
+// digit. Throws std::invalid_argument for an invalid ICCID (a test's own mistake).
 std::string IccidAfter(const std::string& first, int n);
 
 }  // namespace simkms::e2e

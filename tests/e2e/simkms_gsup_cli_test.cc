@@ -19,7 +19,7 @@
 namespace simkms::e2e {
 namespace {
 
-constexpr char kOtherImsi[] = "262019876500001";  // in the range, never contracted
+constexpr char kOtherImsi[] = "001019876500001";  // in the range, never contracted
 
 // key=value words of one output line.
 std::map<std::string, std::string> Words(const std::string& line) {

@@ -111,7 +111,7 @@ int Run(const std::string& dir) {
 
     GatewayFrame frame;
     frame.type = counter % 2 ? GatewayFrameType::kFromChip : GatewayFrameType::kToChip;
-    frame.imsi = "262019876543210";
+    frame.imsi = "001019876543210";
     frame.payload = packet;
     const Bytes keepalive = EncodeGatewayFrame(GatewayFrame{}).value();  // first in the stream
     write("gateway_" + name, FramingSeed(kSelectGateway, {keepalive, EncodeGatewayFrame(frame).value()}));

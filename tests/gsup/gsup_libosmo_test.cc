@@ -197,7 +197,7 @@ osmo_gsup_message ToOsmo(const Message& m) {
   return g;
 }
 
-const char* const kImsis[] = {"001010000000042", "26201987654321", "001010"};
+const char* const kImsis[] = {"001010000000042", "00101987654321", "001010"};
 
 std::vector<Message> Requests() {
   std::vector<Message> out;

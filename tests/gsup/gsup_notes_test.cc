@@ -75,8 +75,8 @@ TEST(GsupNotes, ImsiIsTbcdNibbleSwapped) {
   EXPECT_EQ(ToHex(EncodeImsiTbcd(kImsi).value()), kImsiTbcd);
   EXPECT_EQ(DecodeImsiTbcd(Hex(kImsiTbcd)).value(), kImsi);
   // Even digit count: no filler.
-  EXPECT_EQ(ToHex(EncodeImsiTbcd("26201987654321").value()), "62029178563412");
-  EXPECT_EQ(DecodeImsiTbcd(Hex("62029178563412")).value(), "26201987654321");
+  EXPECT_EQ(ToHex(EncodeImsiTbcd("00101987654321").value()), "00019178563412");
+  EXPECT_EQ(DecodeImsiTbcd(Hex("00019178563412")).value(), "00101987654321");
   // The unknown IMSI of the notes' error example.
   EXPECT_EQ(DecodeImsiTbcd(Hex("00019199999999f9")).value(), "001019999999999");
 }

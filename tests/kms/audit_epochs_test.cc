@@ -45,7 +45,7 @@ storage::AuditEvent Event(uint64_t i) {
   if (i == 208 || i == 211) name = "subscriber.puk-read";
   if (i == 215) name = "subscriber.clone_suspected";
   return storage::AuditEvent{kTestStartMs + static_cast<int64_t>(i), "operator", "ops", name,
-                             "262019876500" + std::to_string(100 + i % 900), {{"n", std::to_string(i)}}};
+                             "001019876500" + std::to_string(100 + i % 900), {{"n", std::to_string(i)}}};
 }
 
 // A store on the token's audit key whose epochs close every kRecordsPerEpoch records,

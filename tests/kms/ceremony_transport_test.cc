@@ -83,8 +83,8 @@ TEST_F(CeremonyTransportTest, MovedKeysHaveTheCeremonyValuesAndThePolicy) {
   {
     // K1 only derives: compare what it derives, Ki_1 of one IMSI (session objects).
     p11::ScopedObject k1_on_ceremony = OnCeremony(moves[2].second, kDerive);
-    auto ki1 = Unwrap(DeriveKi1(runtime(), Unwrap(FindK1(runtime(), 2)), Profile::kModern, "262019876543210"));
-    auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony.get(), Profile::kModern, "262019876543210"));
+    auto ki1 = Unwrap(DeriveKi1(runtime(), Unwrap(FindK1(runtime(), 2)), Profile::kModern, "001019876543210"));
+    auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony.get(), Profile::kModern, "001019876543210"));
     EXPECT_EQ(Unwrap(TokenKcv(runtime(), ki1.get(), "Ki_1")),
               Unwrap(TokenKcv(ceremony(), ki1_on_ceremony.get(), "Ki_1")));
   }
@@ -169,7 +169,7 @@ TEST_F(CeremonyTransportTest, LegacyDesK1ArrivesWithTheCeremonyValue) {
   CK_OBJECT_HANDLE k1 = Unwrap(MoveK1(ceremony(), mk_, runtime(), receiver, 1, Profile::kLegacy));
   EXPECT_EQ(k1, Unwrap(FindK1(runtime(), 1)));
   p11::ScopedObject k1_on_ceremony = OnCeremony({KeyPurpose::kK1Legacy, 1, CKK_DES, 8}, kDerive);
-  for (const char* imsi : {"262019876543210", "001010000000001"}) {
+  for (const char* imsi : {"001019876543210", "001010000000001"}) {
     auto ki1 = Unwrap(DeriveKi1(runtime(), k1, Profile::kLegacy, imsi));
     auto ki1_on_ceremony = Unwrap(DeriveKi1(ceremony(), k1_on_ceremony.get(), Profile::kLegacy, imsi));
     EXPECT_EQ(Unwrap(TokenKcv(runtime(), ki1.get(), "Ki_1")), Unwrap(TokenKcv(ceremony(), ki1_on_ceremony.get(), "Ki_1")))

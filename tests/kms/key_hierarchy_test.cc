@@ -107,13 +107,13 @@ TEST_F(KeyHierarchyTest, NoKeyTheApplianceMakesHasAReadableValue) {
   const ServiceKeys keys = app_.keys();
   CK_OBJECT_HANDLE k1_legacy = app_.K1(1, Profile::kLegacy);
   CK_OBJECT_HANDLE k1_modern = app_.K1(2, Profile::kModern);
-  auto ki1_legacy = Unwrap(DeriveKi1(s(), k1_legacy, Profile::kLegacy, "262019876543210"));
-  auto ki1_modern = Unwrap(DeriveKi1(s(), k1_modern, Profile::kModern, "262019876543210"));
+  auto ki1_legacy = Unwrap(DeriveKi1(s(), k1_legacy, Profile::kLegacy, "001019876543210"));
+  auto ki1_modern = Unwrap(DeriveKi1(s(), k1_modern, Profile::kModern, "001019876543210"));
   p11::Attributes fresh = FreshKi2Template();
   auto ki2 = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
   Ki2Vault vault(keys.storage_kek, Unwrap(TokenKcv(s(), keys.storage_kek, "KEK")));
   WrappedKi2 wrapped = Unwrap(vault.Wrap(s(), ki2.get()));
-  auto ki2_unwrapped = Unwrap(vault.Unwrap(s(), wrapped, "262019876543210"));
+  auto ki2_unwrapped = Unwrap(vault.Unwrap(s(), wrapped, "001019876543210"));
 
   ExpectValueUnreadable(c(), mk, "MK");
   EXPECT_FALSE(Unwrap(c().GetBoolAttribute(mk, CKA_EXTRACTABLE, "MK")));
@@ -146,7 +146,7 @@ TEST_F(KeyHierarchyTest, Ki1InTokenEqualsTheChipsSoftwareDerivation) {
     SecretBytes k1_clear = Unwrap(UnwrapK1Export(Unwrap(K1Export::FromJson(exported.ToJson())),
                                                  manufacturer.private_pem));
     EXPECT_EQ(k1_clear.size(), profile == Profile::kLegacy ? 8u : 16u);
-    for (const char* imsi : {"262019876543210", "001010000000042", "901700000000001"}) {
+    for (const char* imsi : {"001019876543210", "001010000000042", "999700000000001"}) {
       SecretBytes chip_ki1 = Unwrap(SoftwareDeriveKi1(profile, k1_clear, imsi));
       auto token_ki1 = Unwrap(DeriveKi1(s(), k1, profile, imsi));
       EXPECT_EQ(Unwrap(TokenKcv(s(), token_ki1.get(), "Ki_1")), Unwrap(SoftwareAesKcv(chip_ki1)))
@@ -263,31 +263,31 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
 TEST_F(KeyHierarchyTest, SealedFieldsBindTheirAssociatedData) {
   const ServiceKeys keys = app_.keys();
   SecretBytes puk = SecretBytes::Copy(AsBytes("12345678"));
-  Bytes sealed = Unwrap(SealField(s(), keys.puk_encryption, "puk|262019876543210", puk));
+  Bytes sealed = Unwrap(SealField(s(), keys.puk_encryption, "puk|001019876543210", puk));
   EXPECT_EQ(sealed.size(), 12u + 8u + 16u);
-  SecretBytes opened = Unwrap(OpenField(s(), keys.puk_encryption, "puk|262019876543210", sealed));
+  SecretBytes opened = Unwrap(OpenField(s(), keys.puk_encryption, "puk|001019876543210", sealed));
   EXPECT_TRUE(opened.Equals(puk));
-  EXPECT_EQ(OpenField(s(), keys.puk_encryption, "puk|262019876543211", sealed).status().code(),
+  EXPECT_EQ(OpenField(s(), keys.puk_encryption, "puk|001019876543211", sealed).status().code(),
             StatusCode::kUnauthenticated);
   Bytes flipped = sealed;
   flipped[14] ^= 1;
-  EXPECT_EQ(OpenField(s(), keys.puk_encryption, "puk|262019876543210", flipped).status().code(),
+  EXPECT_EQ(OpenField(s(), keys.puk_encryption, "puk|001019876543210", flipped).status().code(),
             StatusCode::kUnauthenticated);
-  EXPECT_EQ(OpenField(s(), keys.op_encryption, "puk|262019876543210", sealed).status().code(),
+  EXPECT_EQ(OpenField(s(), keys.op_encryption, "puk|001019876543210", sealed).status().code(),
             StatusCode::kUnauthenticated);
 }
 
 TEST(DerivationData, LayoutsAreAsDocumented) {
-  auto packed = Unwrap(PackImsi("262019876543210"));
-  EXPECT_EQ(ToHex(packed), "262019876543210f");
-  EXPECT_EQ(ToHex(Unwrap(Ki1DerivationData(Profile::kLegacy, "262019876543210"))),
-            "262019876543210fd9dfe6789abcdef0");
-  EXPECT_EQ(ToHex(Unwrap(Ki1DerivationData(Profile::kModern, "262019876543210"))),
-            "262019876543210f4b695f3100000001");
+  auto packed = Unwrap(PackImsi("001019876543210"));
+  EXPECT_EQ(ToHex(packed), "001019876543210f");
+  EXPECT_EQ(ToHex(Unwrap(Ki1DerivationData(Profile::kLegacy, "001019876543210"))),
+            "001019876543210fffefe6789abcdef0");
+  EXPECT_EQ(ToHex(Unwrap(Ki1DerivationData(Profile::kModern, "001019876543210"))),
+            "001019876543210f4b695f3100000001");
   EXPECT_EQ(ToHex(MasterDerivationBlock(KeyPurpose::kK1Modern, 3, 1)), "534b4d53110000000000000000030001");
   EXPECT_EQ(MasterDerivationData(KeyPurpose::kStorageKek, 0, 32).size(), 32u);
-  EXPECT_FALSE(PackImsi("26201987654321a").ok());
-  EXPECT_FALSE(PackImsi("2620198765432101").ok());
+  EXPECT_FALSE(PackImsi("00101987654321a").ok());
+  EXPECT_FALSE(PackImsi("0010198765432101").ok());
 }
 
 }  // namespace

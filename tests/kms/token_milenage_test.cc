@@ -100,7 +100,7 @@ std::array<uint8_t, N> RandomBytes(std::mt19937_64& rng) {
 uint64_t RandomSqn(std::mt19937_64& rng) { return 32 + rng() % ((1ULL << 48) - 32); }
 
 std::string RandomImsi(std::mt19937_64& rng) {
-  std::string imsi = "26201";
+  std::string imsi = "00101";
   while (imsi.size() < 15) imsi.push_back(static_cast<char>('0' + rng() % 10));
   return imsi;
 }
@@ -371,7 +371,7 @@ TEST_F(TokenMilenageTest, Ki2UnwrappedFromTheVaultGivesTheSameVectors) {
   p11::Attributes fresh = FreshKi2Template();
   p11::ScopedObject ki2 = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
   const WrappedKi2 wrapped = Unwrap(vault.Wrap(s(), ki2.get()));
-  p11::ScopedObject unwrapped = Unwrap(vault.Unwrap(s(), wrapped, "262019876543210"));
+  p11::ScopedObject unwrapped = Unwrap(vault.Unwrap(s(), wrapped, "001019876543210"));
 
   const SecretBytes op = SecretBytes::Copy(RandomBytes<16>(rng_));
   const Block opc = Unwrap(ComputeOpcInToken(s(), ki2.get(), op)).reveal();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 
 namespace simkms::policy {
 namespace {
@@ -56,18 +57,27 @@ TEST(Iccid, HandComputedCheckDigits) {
   EXPECT_TRUE(LuhnValid("8900000000000000011"));
 }
 
+// Both lengths: 19 digits (18-digit body) and 20 (19-digit body, common on issued
+// cards; E.118 allows it).
 TEST(Iccid, FormatAndParseRoundTripAcrossManyBodies) {
-  for (uint64_t body = 894900123456700000u; body < 894900123456700000u + 500; body += 7) {
-    StatusOr<std::string> iccid = FormatIccid(body);
-    ASSERT_OK(iccid);
-    EXPECT_EQ(iccid->size(), 19u);
-    EXPECT_TRUE(LuhnValid(*iccid)) << *iccid;
-    StatusOr<uint64_t> parsed = ParseIccid(*iccid);
-    ASSERT_OK(parsed);
-    EXPECT_EQ(*parsed, body);
+  for (const auto& [first, digits] : {std::pair{894900123456700000u, 19u}, std::pair{8949001234567890000u, 20u}}) {
+    for (uint64_t body = first; body < first + 500; body += 7) {
+      StatusOr<std::string> iccid = FormatIccid(body);
+      ASSERT_OK(iccid);
+      EXPECT_EQ(iccid->size(), digits);
+      EXPECT_TRUE(LuhnValid(*iccid)) << *iccid;
+      StatusOr<uint64_t> parsed = ParseIccid(*iccid);
+      ASSERT_OK(parsed);
+      EXPECT_EQ(*parsed, body);
+    }
   }
-  EXPECT_EQ(*ParseIccid(*FormatIccid(kIccidBodyMin)), kIccidBodyMin);
-  EXPECT_EQ(*ParseIccid(*FormatIccid(kIccidBodyMax)), kIccidBodyMax);
+  for (uint64_t body : {kShortIccidBodyMin, kShortIccidBodyMax, kLongIccidBodyMin, kLongIccidBodyMax}) {
+    EXPECT_EQ(*ParseIccid(*FormatIccid(body)), body);
+  }
+  // Body 8949001234567890123 (19 digits): doubling from the right gives sum 76, check 4.
+  EXPECT_EQ(*FormatIccid(8949001234567890123u), "89490012345678901234");
+  EXPECT_EQ(*IccidBodyDigits(8949001234567890123u), 19);
+  EXPECT_EQ(*IccidBodyDigits(894900123456789012u), 18);
 }
 
 // The example ICCID in the range-spec brief, 8949001234567890123, does not pass Luhn:
@@ -99,9 +109,11 @@ TEST(Iccid, RejectsMalformedInput) {
     const char* in;
     const char* why;
   } cases[] = {
-      {"894900123456789012", "must have 19 digits, got 18"},
-      {"89490012345678901280", "must have 19 digits, got 20"},
-      {"", "must have 19 digits, got 0"},
+      {"894900123456789012", "must have 19 or 20 digits, got 18"},
+      {"894900123456789012800", "must have 19 or 20 digits, got 21"},
+      {"", "must have 19 or 20 digits, got 0"},
+      {"89490012345678901239", "check digit is wrong"},
+      {"09490012345678901238", "does not start with 89"},
       {"89490012345678901a8", "only decimal digits"},
       {"+949001234567890128", "only decimal digits"},
       {"8949 01234567890128", "only decimal digits"},
@@ -116,10 +128,13 @@ TEST(Iccid, RejectsMalformedInput) {
 }
 
 TEST(Iccid, BodyBounds) {
-  EXPECT_OK(ValidateIccidBody(kIccidBodyMin));
-  EXPECT_OK(ValidateIccidBody(kIccidBodyMax));
-  EXPECT_FALSE(ValidateIccidBody(kIccidBodyMin - 1).ok());
-  EXPECT_FALSE(ValidateIccidBody(kIccidBodyMax + 1).ok());
+  for (uint64_t body : {kShortIccidBodyMin, kShortIccidBodyMax, kLongIccidBodyMin, kLongIccidBodyMax}) {
+    EXPECT_OK(ValidateIccidBody(body));
+  }
+  for (uint64_t body : {kShortIccidBodyMin - 1, kShortIccidBodyMax + 1, kLongIccidBodyMin - 1,
+                        kLongIccidBodyMax + 1, std::numeric_limits<uint64_t>::max()}) {
+    EXPECT_FALSE(ValidateIccidBody(body).ok()) << body;
+  }
   EXPECT_FALSE(ValidateIccidBody(89490012345678901u).ok());  // 17 digits
   EXPECT_EQ(FormatIccid(0).status().code(), StatusCode::kInvalidArgument);
 }
@@ -128,17 +143,18 @@ TEST(Iccid, BodyBounds) {
 // IMSI
 
 TEST(Imsi, SplitsMccMncMsin) {
-  StatusOr<Imsi> de = ParseImsi("262019876543210", 2);
-  ASSERT_OK(de);
-  EXPECT_EQ(de->value, 262019876543210u);
-  EXPECT_EQ(de->Mcc(), "262");
-  EXPECT_EQ(de->Mnc(), "01");
-  EXPECT_EQ(de->Msin(), "9876543210");
+  // MCC 999 (E.212: for internal use, never a live network) with both MNC lengths.
+  StatusOr<Imsi> two = ParseImsi("999709876543210", 2);
+  ASSERT_OK(two);
+  EXPECT_EQ(two->value, 999709876543210u);
+  EXPECT_EQ(two->Mcc(), "999");
+  EXPECT_EQ(two->Mnc(), "70");
+  EXPECT_EQ(two->Msin(), "9876543210");
 
-  StatusOr<Imsi> us = ParseImsi("310150123456789", 3);
-  ASSERT_OK(us);
-  EXPECT_EQ(us->Mnc(), "150");
-  EXPECT_EQ(us->Msin(), "123456789");
+  StatusOr<Imsi> three = ParseImsi("999150123456789", 3);
+  ASSERT_OK(three);
+  EXPECT_EQ(three->Mnc(), "150");
+  EXPECT_EQ(three->Msin(), "123456789");
 }
 
 TEST(Imsi, TestNetwork001KeepsItsLeadingZeros) {
@@ -163,11 +179,11 @@ TEST(Imsi, ReservedMccsAreRejected) {
 }
 
 TEST(Imsi, RejectsMalformedInput) {
-  EXPECT_THAT(ParseImsi("26201987654321", 2).status().message(), HasSubstr("15 digits, got 14"));
-  EXPECT_THAT(ParseImsi("2620198765432101", 2).status().message(), HasSubstr("15 digits, got 16"));
-  EXPECT_THAT(ParseImsi("26201987654321x", 2).status().message(), HasSubstr("only decimal digits"));
-  EXPECT_THAT(ParseImsi("262019876543210", 1).status().message(), HasSubstr("MNC length must be 2 or 3"));
-  EXPECT_THAT(ParseImsi("262019876543210", 4).status().message(), HasSubstr("MNC length must be 2 or 3"));
+  EXPECT_THAT(ParseImsi("00101987654321", 2).status().message(), HasSubstr("15 digits, got 14"));
+  EXPECT_THAT(ParseImsi("0010198765432101", 2).status().message(), HasSubstr("15 digits, got 16"));
+  EXPECT_THAT(ParseImsi("00101987654321x", 2).status().message(), HasSubstr("only decimal digits"));
+  EXPECT_THAT(ParseImsi("001019876543210", 1).status().message(), HasSubstr("MNC length must be 2 or 3"));
+  EXPECT_THAT(ParseImsi("001019876543210", 4).status().message(), HasSubstr("MNC length must be 2 or 3"));
   EXPECT_THAT(ValidateImsi(kImsiMax + 1, 2).message(), HasSubstr("more than 15 digits"));
 }
 
@@ -175,7 +191,7 @@ TEST(Imsi, RejectsMalformedInput) {
 // Ranges
 
 constexpr uint64_t kBody = 894900000000000000u;
-constexpr uint64_t kImsi = 262010000000000u;
+constexpr uint64_t kImsi = 1010000000000u;
 
 NumberRange R(uint64_t iccid, uint64_t imsi, uint64_t count, int mnc = 2) {
   return NumberRange{iccid, imsi, mnc, count};
@@ -199,7 +215,7 @@ TEST(Range, MapsOneToOneByPosition) {
 
 TEST(Range, OutsideIsNotFound) {
   const NumberRange r = R(kBody + 10, kImsi + 10, 1000);
-  for (uint64_t body : {kBody + 9, kBody + 1010, kIccidBodyMax, std::numeric_limits<uint64_t>::max(),
+  for (uint64_t body : {kBody + 9, kBody + 1010, kShortIccidBodyMax, std::numeric_limits<uint64_t>::max(),
                         uint64_t{0}}) {
     StatusOr<Imsi> x = ImsiForIccid(r, body);
     EXPECT_EQ(x.status().code(), StatusCode::kNotFound) << body;
@@ -225,13 +241,13 @@ TEST(Range, CountMustBePositive) {
 
 TEST(Range, MsinMustNotOverflowIntoTheMnc) {
   // MNC of 2 digits: 10-digit MSIN; the last MSIN is 9999999999.
-  EXPECT_OK(ValidateRange(R(kBody, 262019999999990u, 10)));
-  Status s = ValidateRange(R(kBody, 262019999999990u, 11));
+  EXPECT_OK(ValidateRange(R(kBody, 1019999999990u, 10)));
+  Status s = ValidateRange(R(kBody, 1019999999990u, 11));
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(s.message(), HasSubstr("overflows the MSIN of MCC+MNC 26201"));
+  EXPECT_THAT(s.message(), HasSubstr("overflows the MSIN of MCC+MNC 00101"));
   // MNC of 3 digits: 9-digit MSIN.
-  EXPECT_OK(ValidateRange(R(kBody, 310150999999999u, 1, 3)));
-  EXPECT_THAT(ValidateRange(R(kBody, 310150999999999u, 2, 3)).message(), HasSubstr("MCC+MNC 310150"));
+  EXPECT_OK(ValidateRange(R(kBody, 999150999999999u, 1, 3)));
+  EXPECT_THAT(ValidateRange(R(kBody, 999150999999999u, 2, 3)).message(), HasSubstr("MCC+MNC 999150"));
   // Test network with its leading zeros.
   EXPECT_THAT(ValidateRange(R(kBody, 1019999999999u, 2)).message(), HasSubstr("MCC+MNC 00101"));
 }
@@ -243,7 +259,12 @@ TEST(Range, IccidMustStayWithinTheIssuerPrefix) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("leaves issuer prefix 8949000"));
   // At the very top of the 89 space, too (would otherwise become 19 digits / "90...").
-  EXPECT_FALSE(ValidateRange(R(kIccidBodyMax, kImsi, 2)).ok());
+  EXPECT_FALSE(ValidateRange(R(kShortIccidBodyMax, kImsi, 2)).ok());
+  // 19-digit bodies: the prefix unit is ten times larger.
+  EXPECT_OK(ValidateRange(R(8949000999999999999u, kImsi, 1)));
+  EXPECT_THAT(ValidateRange(R(8949000999999999999u, kImsi, 2)).message(), HasSubstr("leaves issuer prefix 8949000"));
+  EXPECT_OK(ValidateRange(R(8949000000000000000u, kImsi, 1000000)));
+  EXPECT_FALSE(ValidateRange(R(kLongIccidBodyMax, kImsi, 2)).ok());
 }
 
 TEST(Range, HugeCountsDoNotWrap) {
@@ -269,29 +290,29 @@ TEST(Range, Overlap) {
 }
 
 TEST(RangeSpec, ParsesCliInput) {
-  StatusOr<NumberRange> r = ParseRangeSpec("8949001234567890128", "262019876543210", 2, "1000");
+  StatusOr<NumberRange> r = ParseRangeSpec("8949001234567890128", "001019876543210", 2, "1000");
   ASSERT_OK(r);
-  EXPECT_EQ(*r, (NumberRange{894900123456789012u, 262019876543210u, 2, 1000}));
-  EXPECT_EQ(ImsiForIccid(*r, *ParseIccid("8949001234567890128"))->ToString(), "262019876543210");
+  EXPECT_EQ(*r, (NumberRange{894900123456789012u, 1019876543210u, 2, 1000}));
+  EXPECT_EQ(ImsiForIccid(*r, *ParseIccid("8949001234567890128"))->ToString(), "001019876543210");
 }
 
 TEST(RangeSpec, NamesTheOffendingField) {
-  EXPECT_THAT(ParseRangeSpec("8949001234567890123", "262019876543210", 2, "1000").status().message(),
+  EXPECT_THAT(ParseRangeSpec("8949001234567890123", "001019876543210", 2, "1000").status().message(),
               StartsWith("iccid_first: ICCID 8949001234567890123: check digit is wrong"));
-  EXPECT_THAT(ParseRangeSpec("8949001234567890128", "26201987654321", 2, "1000").status().message(),
+  EXPECT_THAT(ParseRangeSpec("8949001234567890128", "00101987654321", 2, "1000").status().message(),
               StartsWith("imsi_first: IMSI must have 15 digits"));
   // The MNC length is the caller's: the same digits read as 262-019 are a valid range too.
-  EXPECT_EQ(ParseRangeSpec("8949001234567890128", "262019876543210", 3, "1000")->mnc_digits, 3);
+  EXPECT_EQ(ParseRangeSpec("8949001234567890128", "001019876543210", 3, "1000")->mnc_digits, 3);
   for (const char* bad : {"", "0", "-5", "1e3", " 10", "1234567890123456789"}) {
-    StatusOr<NumberRange> x = ParseRangeSpec("8949001234567890128", "262019876543210", 2, bad);
+    StatusOr<NumberRange> x = ParseRangeSpec("8949001234567890128", "001019876543210", 2, bad);
     EXPECT_EQ(x.status().code(), StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(x.status().message(), StartsWith("count: ")) << bad;
   }
   // A count that fits the syntax but overflows the MSIN.
-  EXPECT_THAT(ParseRangeSpec("8949001234567890128", "262019876543210", 2, "123456791").status().message(),
+  EXPECT_THAT(ParseRangeSpec("8949001234567890128", "001019876543210", 2, "123456791").status().message(),
               HasSubstr("overflows the MSIN"));
   // MSIN 9876543210 + 123456789 = 9999999999, the last MSIN of 262-01.
-  EXPECT_OK(ParseRangeSpec("8949001234567890128", "262019876543210", 2, "123456790"));
+  EXPECT_OK(ParseRangeSpec("8949001234567890128", "001019876543210", 2, "123456790"));
 }
 
 }  // namespace

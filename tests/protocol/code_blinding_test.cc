@@ -101,21 +101,21 @@ TEST(CodeBlinding, FiniteFieldNIsRecomputedFromTheDocAndIsInTheSubgroup) {
 }
 
 TEST(CodeBlinding, CodeScalarVectors) {
-  SecretBytes verifier = Unwrap(ActivationVerifier("262019876543210", "123456"));
+  SecretBytes verifier = Unwrap(ActivationVerifier("001019876543210", "123456"));
   DhGroup ffdhe2048 = Unwrap(DhGroup::Named(kms::DhGroupKind::kFfdhe2048));
-  SecretBytes w = Unwrap(CodeScalar(ffdhe2048, "262019876543210", 3, verifier));
+  SecretBytes w = Unwrap(CodeScalar(ffdhe2048, "001019876543210", 3, verifier));
   ASSERT_EQ(w.size(), 256u);
   // 64 hash bytes are below q: the reduction is the identity for the finite-field groups.
   EXPECT_EQ(ToHex(w.reveal().subspan(192)),
-            "66ce1361844b63aad9ad2ebddba0925f5de4a243ff04216d5f6e01dcd75d993a"
-            "4686f5fa1a214747676ea0117f7b578d144175d069a23a80c4785fc229e67af2");
+            "662ff24a0e48977cfc2113be7aad25c27f82f928dcb3a4d5947c65dcbb105527"
+            "168d0a6e729a60dc5b524e6623c6a8d35fd605f4b3f44be523e349fdb3fdc1fd");
   DhGroup p256 = Unwrap(DhGroup::Named(kms::DhGroupKind::kP256));
-  EXPECT_EQ(ToHex(Unwrap(CodeScalar(p256, "262019876543210", 3, verifier)).reveal()),
-            "6d2441d3fa35d64ece6275a518f67309fd02101b20e5f61dbd786a7b7de6432e");
+  EXPECT_EQ(ToHex(Unwrap(CodeScalar(p256, "001019876543210", 3, verifier)).reveal()),
+            "0f405d7e6a0608b9cd955e7104ee520cf9c55659896cbef8d57258eba42d248c");
   // Bound to IMSI and VER.
-  const std::string base = ToHex(Unwrap(CodeScalar(p256, "262019876543210", 3, verifier)).reveal());
-  EXPECT_NE(ToHex(Unwrap(CodeScalar(p256, "262019876543211", 3, verifier)).reveal()), base);
-  EXPECT_NE(ToHex(Unwrap(CodeScalar(p256, "262019876543210", 4, verifier)).reveal()), base);
+  const std::string base = ToHex(Unwrap(CodeScalar(p256, "001019876543210", 3, verifier)).reveal());
+  EXPECT_NE(ToHex(Unwrap(CodeScalar(p256, "001019876543211", 3, verifier)).reveal()), base);
+  EXPECT_NE(ToHex(Unwrap(CodeScalar(p256, "001019876543210", 4, verifier)).reveal()), base);
 }
 
 class CodeBlindingGroups : public ::testing::TestWithParam<kms::DhGroupKind> {};
@@ -123,9 +123,9 @@ class CodeBlindingGroups : public ::testing::TestWithParam<kms::DhGroupKind> {};
 TEST_P(CodeBlindingGroups, OnlyTheRightCodeUnblinds) {
   DhGroup group = Unwrap(DhGroup::Named(GetParam()));
   EphemeralKey key = Unwrap(EphemeralKey::Generate(group));
-  SecretBytes w = Unwrap(CodeScalar(group, "262019876543210", 3, Unwrap(ActivationVerifier("262019876543210", "314159"))));
+  SecretBytes w = Unwrap(CodeScalar(group, "001019876543210", 3, Unwrap(ActivationVerifier("001019876543210", "314159"))));
   SecretBytes wrong =
-      Unwrap(CodeScalar(group, "262019876543210", 3, Unwrap(ActivationVerifier("262019876543210", "314158"))));
+      Unwrap(CodeScalar(group, "001019876543210", 3, Unwrap(ActivationVerifier("001019876543210", "314158"))));
   const Bytes blinded = Unwrap(BlindShare(group, key.public_value(), w));
   EXPECT_NE(blinded, key.public_value());
   EXPECT_OK(ValidateShare(group, blinded));
@@ -139,7 +139,7 @@ INSTANTIATE_TEST_SUITE_P(Groups, CodeBlindingGroups,
 
 TEST(CodeBlinding, ValuesOutsideTheSubgroupAreRefused) {
   DhGroup group = Unwrap(DhGroup::Named(kms::DhGroupKind::kFfdhe2048));
-  SecretBytes w = Unwrap(CodeScalar(group, "262019876543210", 3, Unwrap(ActivationVerifier("262019876543210", "314159"))));
+  SecretBytes w = Unwrap(CodeScalar(group, "001019876543210", 3, Unwrap(ActivationVerifier("001019876543210", "314159"))));
   // p - 2 = -2: in range, but not a square (p = 7 mod 8), so of order 2q.
   BIGNUM* p = BN_bin2bn(group.ffdh.p.data(), static_cast<int>(group.ffdh.p.size()), nullptr);
   BN_sub_word(p, 2);

@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 
 Bytes Hex(const char* h) { return FromHex(h).value(); }
 
-GatewayFrame DataFrame(GatewayFrameType type, Bytes payload, std::string imsi = "262019876543210") {
+GatewayFrame DataFrame(GatewayFrameType type, Bytes payload, std::string imsi = "001019876543210") {
   GatewayFrame f;
   f.type = type;
   f.imsi = std::move(imsi);
@@ -29,7 +29,7 @@ using testing::FeedInChunks;
 TEST(GatewayFrame, EncodeLayout) {
   auto data = EncodeGatewayFrame(DataFrame(GatewayFrameType::kFromChip, Hex("deadbeef")));
   ASSERT_OK(data);
-  EXPECT_EQ(ToHex(*data), "0000000d" "01" "262019876543210f" "deadbeef");
+  EXPECT_EQ(ToHex(*data), "0000000d" "01" "001019876543210f" "deadbeef");
   auto to_chip = EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Hex("00"), "001010"));
   EXPECT_EQ(ToHex(*to_chip), "0000000a" "02" "001010ffffffffff" "00");
   auto keepalive = EncodeGatewayFrame(GatewayFrame{});
@@ -42,7 +42,7 @@ TEST(GatewayFrame, DocumentedExample) {
       "00481516001212b24b01dba8876e81a0ee85dba0776e0699d0bbc277c193c9432d5e436f43b0956b343bfd979cbde6bbb66cf1dc0263f8"
       "246dcdf56ccd99bc87625a9e25e2a7049d4dc1");
   const Bytes wire = EncodeGatewayFrame(DataFrame(GatewayFrameType::kFromChip, packet)).value();
-  EXPECT_EQ(ToHex(ByteView(wire).first(13)), "00000053" "01" "262019876543210f");
+  EXPECT_EQ(ToHex(ByteView(wire).first(13)), "00000053" "01" "001019876543210f");
   EXPECT_EQ(wire.size(), 4u + 0x53);
   GatewayFrameDecoder d;
   EXPECT_EQ(d.Feed(wire).value(), wire.size());
@@ -51,7 +51,7 @@ TEST(GatewayFrame, DocumentedExample) {
 
 TEST(GatewayFrame, EncodeRefusesBadFrames) {
   GatewayFrame k;
-  k.imsi = "262019876543210";
+  k.imsi = "001019876543210";
   EXPECT_THAT(EncodeGatewayFrame(k).status().message(), HasSubstr("keepalive carries no IMSI"));
   EXPECT_THAT(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, {})).status().message(),
               HasSubstr("empty payload"));
@@ -62,7 +62,7 @@ TEST(GatewayFrame, EncodeRefusesBadFrames) {
   EXPECT_OK(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Bytes(kMaxGatewayPayloadSize, 1))));
   EXPECT_THAT(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Hex("01"), "12345")).status().message(),
               HasSubstr("gateway frame: IMSI must have 6 to 15 digits"));
-  EXPECT_FALSE(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Hex("01"), "26201a")).ok());
+  EXPECT_FALSE(EncodeGatewayFrame(DataFrame(GatewayFrameType::kToChip, Hex("01"), "00101a")).ok());
   EXPECT_THAT(EncodeGatewayFrame(DataFrame(static_cast<GatewayFrameType>(7), Hex("01"))).status().message(),
               HasSubstr("unknown type 7"));
 }
@@ -83,7 +83,7 @@ TEST(GatewayFrame, DecodeWholeAndByteByByte) {
 
 TEST(GatewayFrame, TwoFramesAndAKeepaliveInOneBuffer) {
   const GatewayFrame a = DataFrame(GatewayFrameType::kFromChip, Hex("0102030405"));
-  const GatewayFrame b = DataFrame(GatewayFrameType::kToChip, Bytes(2048, 0xEE), "310150123456789");
+  const GatewayFrame b = DataFrame(GatewayFrameType::kToChip, Bytes(2048, 0xEE), "999150123456789");
   Bytes wire = EncodeGatewayFrame(a).value();
   const std::size_t first_size = wire.size();
   for (const GatewayFrame& f : {GatewayFrame{}, b}) {
@@ -155,11 +155,11 @@ TEST(GatewayFrame, BadHeadersAreRefusedAsSoonAsSeen) {
       {"0000000a00", 5, "unknown type 0"},
       {"0000000203", 5, "keepalive with length 2"},
       {"0000000901", 5, "leaves no payload"},
-      {"0000000a0126201a876543210f", 13, "packed BCD"},        // nibble A
-      {"0000000a01262019f76543210f", 13, "packed BCD"},        // digit after a filler
+      {"0000000a0100101a876543210f", 13, "packed BCD"},        // nibble A
+      {"0000000a01001019f76543210f", 13, "packed BCD"},        // digit after a filler
       {"0000000a0112345fffffffffff", 13, "5 digits"},          // too short
       {"0000000a01ffffffffffffffff", 13, "0 digits"},          // all F
-      {"0000000a012620198765432101", 13, "16 digits"},         // no room for a filler: 16 digits
+      {"0000000a010010198765432101", 13, "16 digits"},         // no room for a filler: 16 digits
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.hex);

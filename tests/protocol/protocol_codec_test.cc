@@ -147,7 +147,7 @@ TEST(SecuredPacket, ReplayTamperAndWrongKeyAreRefused) {
 TEST(KeySchedule, BlocksAndInputsAreAsDocumented) {
   EXPECT_EQ(ToHex(OtaKeyBlock(OtaKeyLabel::kMacDown)), "534b4f54040000000000000000000001");
   Transcript t;
-  t.imsi = "262019876543210";
+  t.imsi = "001019876543210";
   t.ver = 3;
   Bytes y_c(256, 0x11), y_s(256, 0x22);
   t.y_c = y_c;
@@ -171,10 +171,10 @@ TEST(KeySchedule, BlocksAndInputsAreAsDocumented) {
   changed.code_bound = true;
   EXPECT_NE(*HashTranscript(changed), *h);
   EXPECT_EQ(PukDigits(Hex("0a0b0c0d0e0f10ff")), "01234565");
-  EXPECT_FALSE(ActivationVerifier("262019876543210", "12345").ok());
-  EXPECT_FALSE(ActivationVerifier("262019876543210", "12345a").ok());
-  auto v1 = ActivationVerifier("262019876543210", "123456");
-  auto v2 = ActivationVerifier("262019876543211", "123456");
+  EXPECT_FALSE(ActivationVerifier("001019876543210", "12345").ok());
+  EXPECT_FALSE(ActivationVerifier("001019876543210", "12345a").ok());
+  auto v1 = ActivationVerifier("001019876543210", "123456");
+  auto v2 = ActivationVerifier("001019876543211", "123456");
   ASSERT_TRUE(v1.ok() && v2.ok());
   EXPECT_FALSE(v1->Equals(*v2));
 }

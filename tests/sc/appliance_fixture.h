@@ -33,7 +33,7 @@ using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
 inline constexpr char kFirstIccid[] = "8949001234567890128";  // body 894900123456789012
-inline constexpr char kFirstImsi[] = "262019876500000";
+inline constexpr char kFirstImsi[] = "001019876500000";
 inline constexpr char kTestOp[] = "cdc202d5123e20f62b6d676ac72cb318";
 
 class ApplianceFixture : public ::testing::Test {

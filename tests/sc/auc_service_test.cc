@@ -59,7 +59,7 @@ class AucServiceTest : public ApplianceFixture {
 };
 
 TEST_F(AucServiceTest, UnknownImsiIsRefused) {
-  auto v = auc_->SendAuthInfo(s(), {"262019876500999", 5, 1, std::nullopt, std::nullopt});
+  auto v = auc_->SendAuthInfo(s(), {"001019876500999", 5, 1, std::nullopt, std::nullopt});
   EXPECT_EQ(v.status().code(), StatusCode::kNotFound);  // misuse 1.1: the chip is in a range but has no contract
 }
 
@@ -444,7 +444,7 @@ TEST_F(AucAuditTest, AnAuthFailReportIsAuditedWithTheSubscribersStateAndAnUnknow
   EXPECT_EQ(Last().event, expected);
 
   before = AuditSeq();
-  EXPECT_EQ(auc_->RecordAuthFailReport("262019876500999", "MSC-00-00-00-00-00-01").code(), StatusCode::kNotFound);
+  EXPECT_EQ(auc_->RecordAuthFailReport("001019876500999", "MSC-00-00-00-00-00-01").code(), StatusCode::kNotFound);
   EXPECT_EQ(AuditSeq(), before);
 }
 

@@ -145,7 +145,7 @@ TEST_F(ChipChannelTest, NoImsiLockOutlivesItsPackets) {
   const Bytes hello = Unwrap(role_.Start(chip));
   for (int i = 1; i <= 100; ++i) {
     const std::string n = std::to_string(i);
-    const std::string imsi = "2620198765" + std::string(5 - n.size(), '0') + n;
+    const std::string imsi = "0010198765" + std::string(5 - n.size(), '0') + n;
     EXPECT_EQ(channel_->OnPacket(s(), imsi, hello).status().code(), StatusCode::kNotFound);
   }
   EXPECT_EQ(channel_->imsis_locked(), 0u);
@@ -155,7 +155,7 @@ TEST_F(ChipChannelTest, NoImsiLockOutlivesItsPackets) {
     threads.emplace_back([&] {
       p11::Session session = Unwrap(p11::Session::Open(ts_.module, ts_.slot));
       for (int i = 0; i < 50; ++i) {
-        EXPECT_EQ(channel_->OnPacket(session, "262019876500999", hello).status().code(), StatusCode::kNotFound);
+        EXPECT_EQ(channel_->OnPacket(session, "001019876500999", hello).status().code(), StatusCode::kNotFound);
       }
     });
   }

@@ -27,7 +27,7 @@ using simkms::testing::SoftHsmToken;
 using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
-constexpr char kImsi[] = "262019876543210";
+constexpr char kImsi[] = "001019876543210";
 
 struct Param {
   kms::Profile profile;

@@ -42,7 +42,7 @@ TEST_F(HealthServiceTest, ARecordThatFailsItsMacIsAuditedAsAnAlarm) {
   HealthService health(*store_, [] { return int64_t{1700000003000}; });
   const uint64_t before = AuditSeq();
   ASSERT_OK(health.RecordNotAuthentic(kFirstImsi, "auc MSC-00-00-00-00-00-01", "subscribers",
-                                      "subscribers/262019876500000: record MAC does not verify"));
+                                      "subscribers/001019876500000: record MAC does not verify"));
   ASSERT_EQ(AuditSeq(), before + 1);
   const storage::AuditEvent expected{
       .time_ms = 1700000003000,
@@ -52,7 +52,7 @@ TEST_F(HealthServiceTest, ARecordThatFailsItsMacIsAuditedAsAnAlarm) {
       .subject = kFirstImsi,
       .details = {{"kind", "subscribers"},
                   {"alarm", "yes"},
-                  {"problem", "subscribers/262019876500000: record MAC does not verify"}}};
+                  {"problem", "subscribers/001019876500000: record MAC does not verify"}}};
   EXPECT_EQ(Unwrap(store_->ReadAudit(AuditSeq(), 1)).at(0).event, expected);
 }
 

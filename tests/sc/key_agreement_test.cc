@@ -30,7 +30,7 @@ DhGroup GroupFor(kms::DhGroupKind kind) {
 
 protocol::Transcript MakeTranscript(const Bytes& y_c, const Bytes& y_s) {
   protocol::Transcript t;
-  t.imsi = "262019876543210";
+  t.imsi = "001019876543210";
   t.ver = 2;
   t.nonce_c[0] = 1;
   t.nonce_s[0] = 2;
@@ -106,7 +106,7 @@ TEST(OtaKeys, ChipAndScExchangeSecuredPacketsUnderKi1) {
   SoftHsmToken token;
   TokenSession ts(token);
   p11::Session& s = *ts.session;
-  SecretBytes ki1 = SecretBytes::Copy(Unwrap(FromHex("a17342a33b529d226e4396185cd96d73")));
+  SecretBytes ki1 = SecretBytes::Copy(Unwrap(FromHex("cc3849450aefeec03bef096f34df9ff9")));
   // Test-only import of a known Ki_1; the AC derives it from K1 in the token.
   p11::Attributes a;
   a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Bool(CKA_TOKEN, false).Bool(CKA_DERIVE, true)

@@ -17,7 +17,7 @@ TEST_F(SubscriberRegistryTest, ContractMapsIccidToImsiByPositionAndSetsHotline) 
   ContractRequest req{"order-1", "8949001234567890540", 2, std::nullopt};
   req.iccid = storage::FormatIccid(894900123456789012ULL + 42);
   storage::SubscriberRecord r = Unwrap(Subscribers().Contract(req));
-  EXPECT_EQ(r.imsi, "262019876500042");
+  EXPECT_EQ(r.imsi, "001019876500042");
   EXPECT_EQ(r.state, storage::SubscriberState::kContracted);
   EXPECT_TRUE(r.hotline);
   EXPECT_EQ(Unwrap(store_->CountKeys("subscribers")), 1u);  // the other 999 chips cost nothing
@@ -145,7 +145,7 @@ TEST_F(SubscriberRegistryTest, EachTokenCallOfAGroupCommitFailingInTurnLosesNoth
     SCOPED_TRACE("token call " + std::to_string(n) + " fails");
     ContractRequest req{"order-" + std::to_string(n), storage::FormatIccid(894900123456789012ULL + n), 2,
                         std::nullopt};
-    const std::string imsi = "2620198765" + std::string(5 - std::to_string(n).size(), '0') + std::to_string(n);
+    const std::string imsi = "0010198765" + std::string(5 - std::to_string(n).size(), '0') + std::to_string(n);
     p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
     auto made = Subscribers().Contract(req);
     const bool faulted = p11::FaultInjection::failed_calls() > 0;

@@ -45,7 +45,7 @@ TEST_P(StorageCounters, AdvancesOnlyTheCountersAllOrNothingWithoutAuditRecords) 
   EXPECT_EQ(store->GetSubscriber(a.imsi)->sqn, 33u);
   EXPECT_EQ(store->AdvanceCounters({{a.imsi, {33, 0, 0}, {97, 0, 0}}, {a.imsi, {97, 0, 0}, {129, 0, 0}}}).code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->AdvanceCounters({{"262019999999999", {}, {1, 0, 0}}}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store->AdvanceCounters({{"001019999999999", {}, {1, 0, 0}}}).code(), StatusCode::kNotFound);
   EXPECT_TRUE(store->VerifyAudit()->ok);
 }
 

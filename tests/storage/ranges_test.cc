@@ -3,6 +3,7 @@
 
 #include <map>
 
+#include "storage/identifiers.h"
 #include "storage/store.h"
 #include "tests/storage/storage_test_util.h"
 #include "tests/storage/test_database.h"
@@ -14,7 +15,7 @@ namespace {
 using namespace simkms::storage::testing;
 
 constexpr uint64_t kIccid0 = 894901000000000000ULL;
-constexpr uint64_t kImsi0 = 262010000000000ULL;
+constexpr uint64_t kImsi0 = 1010000000000ULL;
 
 class StorageRanges : public ::testing::TestWithParam<Engine> {
  protected:
@@ -161,6 +162,24 @@ TEST_P(StorageRanges, FindByIccidAndImsi) {
   EXPECT_EQ(a.iccid_first + (kImsi0 + 5042 - a.imsi_first), kIccid0 + 1042);
   EXPECT_EQ(store_->FindRangeByIccid(0).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store_->FindRangeByImsi(UINT64_MAX).status().code(), StatusCode::kNotFound);
+}
+
+// 20-digit ICCIDs (19-digit bodies, from 10^18 up) beside 19-digit ones: the body's
+// value says its length, so one key space serves both and lookups never confuse them.
+TEST_P(StorageRanges, TwentyDigitIccidsLiveBesideNineteenDigitOnes) {
+  constexpr uint64_t kLong0 = 8949010000000000000ULL;  // 20-digit ICCID 89490100000000000006
+  ASSERT_OK(AddRange(TestRange("L", kLong0, kImsi0 + 9000, 100)));
+  ASSERT_OK_AND_ASSIGN(RangeRecord l, store_->FindRangeByIccid(kLong0 + 99));
+  EXPECT_EQ(l.id, "L");
+  EXPECT_EQ(FormatIccid(l.iccid_first), "89490100000000000006");
+  EXPECT_EQ(store_->FindRangeByIccid(kLong0 + 100).status().code(), StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(RangeRecord a, store_->FindRangeByIccid(kIccid0 + 1000));
+  EXPECT_EQ(a.id, "A");
+  ASSERT_OK_AND_ASSIGN(RangeRecord by_imsi, store_->FindRangeByImsi(kImsi0 + 9042));
+  EXPECT_EQ(by_imsi.id, "L");
+  // A range across 10^18 would mix the two lengths: refused, nothing stored.
+  EXPECT_EQ(AddRange(TestRange("X", kLongIccidBodyFirst - 1, kImsi0 + 20000, 2)).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->FindRangeByImsi(kImsi0 + 20000).status().code(), StatusCode::kNotFound);
 }
 
 TEST_P(StorageRanges, TenMillionChipsCostOneRecord) {

@@ -60,7 +60,7 @@ class StorageRecordMac : public ::testing::TestWithParam<Engine> {
     Open(/*with_mac=*/true);
     WriteSet ws;
     ws.PutVer(TestVer(1));
-    ws.PutRange(TestRange("r-1", 894901000000000000ULL, 262010000000000ULL, 100));
+    ws.PutRange(TestRange("r-1", 894901000000000000ULL, 1010000000000ULL, 100));
     ASSERT_OK(store_->Commit(ws, TestEvent("range.assign", "r-1")));
     for (uint64_t n : {1, 2}) {
       SubscriberRecord r = Personalized(n);

@@ -22,7 +22,7 @@ SubscriberRecord FullSubscriber() {
   SubscriberRecord r = TestSubscriber(42);
   r.state = SubscriberState::kRekeyPending;
   r.hotline = false;
-  r.ki2_key_id = "ki2/262010000000042/3";
+  r.ki2_key_id = "ki2/001010000000042/3";
   r.ki2_kcv = Bytes{0xab, 0xcd, 0xef};
   r.puk_ciphertext = Bytes(24, 0x77);
   r.sqn = 0x0000123456789abcULL;
@@ -90,7 +90,7 @@ TEST(StorageRecords, VerRoundTrip) {
 }
 
 TEST(StorageRecords, RangeRoundTrip) {
-  RangeRecord r = TestRange("r-0001", 894901000000000000ULL, 262010000000000ULL, 10'000'000);
+  RangeRecord r = TestRange("r-0001", 894901000000000000ULL, 1010000000000ULL, 10'000'000);
   auto dec = DecodeRangeRecord(EncodeRangeRecord(r));
   ASSERT_OK(dec);
   EXPECT_EQ(*dec, r);
@@ -352,10 +352,14 @@ TEST(StorageRecords, ValidationRejectsBadRecords) {
   EXPECT_EQ(ValidateVerRecord(v).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateRangeRecord(TestRange("", 1, 2, 3)).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateRangeRecord(TestRange("r", kIccidBodyLimit - 2, 0, 3)).code(), StatusCode::kInvalidArgument);
+  // A range may not run from 19-digit into 20-digit ICCIDs.
+  EXPECT_EQ(ValidateRangeRecord(TestRange("r", kLongIccidBodyFirst - 1, 0, 2)).code(), StatusCode::kInvalidArgument);
+  EXPECT_OK(ValidateRangeRecord(TestRange("r", kLongIccidBodyFirst - 2, 0, 2)));
+  EXPECT_OK(ValidateRangeRecord(TestRange("r", kLongIccidBodyFirst, 0, 2)));
   EXPECT_EQ(ValidateRangeRecord(TestRange("r", 0, kImsiLimit - 2, 3)).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateRangeRecord(TestRange("r", 0, 0, UINT64_MAX)).code(), StatusCode::kInvalidArgument);
   SubscriberRecord s = TestSubscriber(1);
-  s.imsi = "26201";
+  s.imsi = "00101";
   EXPECT_EQ(ValidateSubscriberRecord(s).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateWrappedKeyRecord(TestWrappedKey("")).code(), StatusCode::kInvalidArgument);
 }
@@ -366,7 +370,17 @@ TEST(StorageRecords, IdentifierHelpers) {
   EXPECT_TRUE(IsValidIccid("0000000079927398713"));
   EXPECT_FALSE(IsValidIccid("0000000079927398710"));
   EXPECT_FALSE(IsValidIccid("000000007992739871"));
-  EXPECT_EQ(FormatImsi(262010000000042ULL), "262010000000042");
+  // 20 digits: a 19-digit body, never starting with 0 (that would be a 19-digit ICCID's
+  // body with a leading zero, and two texts for one number).
+  EXPECT_EQ(FormatIccid(8949001234567890123ULL), "89490012345678901234");
+  EXPECT_EQ(IccidBodyDigits(8949001234567890123ULL), 19);
+  EXPECT_EQ(IccidBodyDigits(kLongIccidBodyFirst - 1), 18);
+  EXPECT_TRUE(IsValidIccid("89490012345678901234"));
+  EXPECT_EQ(*ParseIccidBody("89490012345678901234"), 8949001234567890123ULL);
+  EXPECT_FALSE(IsValidIccid("89490012345678901235"));
+  EXPECT_FALSE(IsValidIccid("00000000079927398713"));
+  EXPECT_FALSE(IsValidIccid("894900123456789012340"));
+  EXPECT_EQ(FormatImsi(1010000000042ULL), "001010000000042");
   EXPECT_EQ(FormatImsi(1), "000000000000001");
   auto body = ParseIccidBody(FormatIccid(894901000000000042ULL));
   ASSERT_OK(body);
@@ -388,7 +402,7 @@ TEST(StorageRecords, DocumentedWorkedExample) {
   r.manufacturer = "ACME";
   r.ver = 1;
   r.iccid_first = 894901000000000000ULL;
-  r.imsi_first = 262010000000000ULL;
+  r.imsi_first = 1010000000000ULL;
   r.count = 10'000'000;
   r.created_at = 1700000000;
   EXPECT_EQ(ToHex(EncodeRangeRecord(r)),
@@ -397,7 +411,7 @@ TEST(StorageRecords, DocumentedWorkedExample) {
             "020441434d45"              // tag 2 manufacturer, len 4, "ACME"
             "030400000001"              // tag 3 ver, len 4, 1
             "04080c6b53b7d6245000"      // tag 4 iccid_first, len 8, 894901000000000000
-            "05080000ee4bf4fa4400"      // tag 5 imsi_first, len 8, 262010000000000
+            "0508000000eb28b0f400"      // tag 5 imsi_first, len 8, 1010000000000 (001010000000000)
             "06080000000000989680"      // tag 6 count, len 8, 10000000
             "0708000000006553f100");    // tag 7 created_at, len 8, 1700000000
 }

@@ -189,10 +189,10 @@ inline RangeRecord TestRange(std::string id, uint64_t iccid_first, uint64_t imsi
   return r;
 }
 
-// IMSI 26201000000000n, ICCID body 894901000000000000 + n (with Luhn digit).
+// IMSI 00101000000000n, ICCID body 894901000000000000 + n (with Luhn digit).
 inline SubscriberRecord TestSubscriber(uint64_t n, uint32_t ver = 1) {
   SubscriberRecord r;
-  r.imsi = FormatImsi(262010000000000ULL + n);
+  r.imsi = FormatImsi(1010000000000ULL + n);
   r.iccid = FormatIccid(894901000000000000ULL + n);
   r.ver = ver;
   r.state = SubscriberState::kContracted;

@@ -57,7 +57,7 @@ class SilentServer {
 };
 
 TEST(GsupClientTest, RefusesAnInvalidImsiBeforeConnecting) {
-  for (const char* imsi : {"12345", "2620100000000001", "26201000000000a", ""}) {
+  for (const char* imsi : {"12345", "0010100000000001", "00101000000000a", ""}) {
     ProcessResult r = Gsup({"--server", "127.0.0.1:1", "--imsi", imsi});
     EXPECT_EQ(r.exit_code, 2) << imsi;
     EXPECT_THAT(r.err, HasSubstr("IMSI must be 6..15 decimal digits")) << imsi;
@@ -67,19 +67,19 @@ TEST(GsupClientTest, RefusesAnInvalidImsiBeforeConnecting) {
 
 TEST(GsupClientTest, RefusesBadServerAndCountAndResyncArguments) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--server", "localhost", "--imsi", "262010000000000"},
-      {"--server", "127.0.0.1:0", "--imsi", "262010000000000"},
-      {"--server", "127.0.0.1:70000", "--imsi", "262010000000000"},
-      {"--server", ":4222", "--imsi", "262010000000000"},
-      {"--imsi", "262010000000000"},
+      {"--server", "localhost", "--imsi", "001010000000000"},
+      {"--server", "127.0.0.1:0", "--imsi", "001010000000000"},
+      {"--server", "127.0.0.1:70000", "--imsi", "001010000000000"},
+      {"--server", ":4222", "--imsi", "001010000000000"},
+      {"--imsi", "001010000000000"},
       {"--server", "127.0.0.1:4222"},
-      {"--server", "127.0.0.1:4222", "--imsi", "262010000000000", "--count", "0"},
-      {"--server", "127.0.0.1:4222", "--imsi", "262010000000000", "--count", "6"},
-      {"--server", "127.0.0.1:4222", "--imsi", "262010000000000", "--cn-domain", "lte"},
-      {"--server", "127.0.0.1:4222", "--imsi", "262010000000000", "--auts", "00112233445566778899aabbccdd"},
-      {"--server", "127.0.0.1:4222", "--imsi", "262010000000000", "--auts", "0011", "--rand",
+      {"--server", "127.0.0.1:4222", "--imsi", "001010000000000", "--count", "0"},
+      {"--server", "127.0.0.1:4222", "--imsi", "001010000000000", "--count", "6"},
+      {"--server", "127.0.0.1:4222", "--imsi", "001010000000000", "--cn-domain", "lte"},
+      {"--server", "127.0.0.1:4222", "--imsi", "001010000000000", "--auts", "00112233445566778899aabbccdd"},
+      {"--server", "127.0.0.1:4222", "--imsi", "001010000000000", "--auts", "0011", "--rand",
        "00112233445566778899aabbccddeeff"},
-      {"--server", "127.0.0.1:4222", "--imsi", "262010000000000", "--auts", "00112233445566778899aabbccdd",
+      {"--server", "127.0.0.1:4222", "--imsi", "001010000000000", "--auts", "00112233445566778899aabbccdd",
        "--rand", "00112233445566778899aabbccddeeffxx"},
   };
   for (const auto& args : bad) {
@@ -95,7 +95,7 @@ TEST(GsupClientTest, AnUnreachableServerIsANetworkFailure) {
   SilentServer gone;
   const std::string endpoint = gone.endpoint();
   gone.Close();
-  ProcessResult r = Gsup({"--server", endpoint, "--imsi", "262010000000000"});
+  ProcessResult r = Gsup({"--server", endpoint, "--imsi", "001010000000000"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("cannot connect"));
   EXPECT_EQ(r.out, "");
@@ -103,7 +103,7 @@ TEST(GsupClientTest, AnUnreachableServerIsANetworkFailure) {
 
 TEST(GsupClientTest, ASilentServerTimesOutWaitingForTheIdentityRequest) {
   SilentServer silent;
-  ProcessResult r = Gsup({"--server", silent.endpoint(), "--imsi", "262010000000000", "--timeout-ms", "200"});
+  ProcessResult r = Gsup({"--server", silent.endpoint(), "--imsi", "001010000000000", "--timeout-ms", "200"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no answer within 200 ms"));
   EXPECT_EQ(r.out, "");

@@ -94,7 +94,7 @@ TEST_F(KmsctlTest, CeremonyRegistryExportRestoreAndAudit) {
   std::ofstream(token_.dir() / "op.hex") << "cdc202d5123e20f62b6d676ac72cb318\n";
   Ok({"ver", "add", "--ver", "3", "--op-file", (token_.dir() / "op.hex").string(), "--amf", "b9b9"});
   Ok({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", "8949001234567890128",
-      "--imsi-first", "262019876500000", "--count", "100000"});
+      "--imsi-first", "001019876500000", "--count", "100000"});
   auto vers = Json({"ver", "list"});
   ASSERT_EQ(vers.size(), 3u);
   EXPECT_EQ(vers[0]["profile"], "legacy");
@@ -223,7 +223,7 @@ TEST_F(KmsctlTest, BadInputGetsAClearErrorAndChangesNothing) {
   InitCeremony();
   Ok({"ver", "add", "--ver", "1"});
   Ok({"range", "assign", "--manufacturer", "acme", "--ver", "1", "--iccid-first", "8949001234567890128",
-      "--imsi-first", "262019876500000", "--count", "1000"});
+      "--imsi-first", "001019876500000", "--count", "1000"});
   const std::size_t records = AuditCount();
   const auto ranges = Json({"range", "list"});
   const auto vers = Json({"ver", "list"});
@@ -248,23 +248,23 @@ TEST_F(KmsctlTest, BadInputGetsAClearErrorAndChangesNothing) {
        {},
        "NOT_FOUND"},
       {{"range", "assign", "--manufacturer", "acme", "--ver", "1", "--iccid-first", "8949001234567890123",
-        "--imsi-first", "262019876600000", "--count", "10"},
+        "--imsi-first", "001019876600000", "--count", "10"},
        {},
        "check digit"},
       {{"range", "assign", "--manufacturer", "acme", "--ver", "7", "--iccid-first", "8949001234567900125",
-        "--imsi-first", "262019876600000", "--count", "10"},
+        "--imsi-first", "001019876600000", "--count", "10"},
        {},
        "VER 7"},
       {{"range", "assign", "--manufacturer", "rogue", "--ver", "1", "--iccid-first", "8949001234567890128",
-        "--imsi-first", "262019999900000", "--count", "10"},
+        "--imsi-first", "001019999900000", "--count", "10"},
        {},
        "overlaps"},
       {{"range", "assign", "--manufacturer", "acme", "--ver", "1", "--iccid-first", "8949001234567900125",
-        "--imsi-first", "262019876500500", "--count", "10"},
+        "--imsi-first", "001019876500500", "--count", "10"},
        {},
        "overlaps"},
       {{"range", "assign", "--manufacturer", "acme", "--ver", "1", "--iccid-first", "8949001234567900125",
-        "--imsi-first", "26201987660000", "--count", "10"},
+        "--imsi-first", "00101987660000", "--count", "10"},
        {},
        "IMSI"},
       {{"init", "--backup-out", (token_.dir() / "again.json").string()}, {}, "already exists"},

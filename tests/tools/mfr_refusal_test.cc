@@ -157,7 +157,7 @@ TEST_F(MfrRefusalTest, InterruptedRunTakesItsImagesBack) {
   // A range big enough that the run is still going when SIGINT arrives.
   constexpr uint64_t kBigFirstBody = 894900124000000000;
   Ok({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", IccidAt(kBigFirstBody),
-      "--imsi-first", "262019877000000", "--count", "1000000"});
+      "--imsi-first", "001019877000000", "--count", "1000000"});
   fs::remove(export_);
   Ok({"ver", "export-k1", "--ver", "2", "--manufacturer", "acme", "--pubkey", (dir_ / "acme.pub").string(), "--out",
       export_.string()});

@@ -27,10 +27,10 @@ using Env = std::vector<std::pair<std::string, std::string>>;
 
 inline constexpr char kAcmeFirstIccid[] = "8949001234567890128";
 inline constexpr uint64_t kAcmeFirstBody = 894900123456789012;
-inline constexpr uint64_t kAcmeFirstImsi = 262019876500000;
+inline constexpr uint64_t kAcmeFirstImsi = 1019876500000;
 inline constexpr uint64_t kAcmeCount = 1000;
 inline constexpr uint64_t kGlobexFirstBody = 894900123456800000;
-inline constexpr char kGlobexFirstImsi[] = "262019876600000";
+inline constexpr char kGlobexFirstImsi[] = "001019876600000";
 inline constexpr char kOpHex[] = "cdc202d5123e20f62b6d676ac72cb318";
 
 inline std::string ReadText(const fs::path& p) {

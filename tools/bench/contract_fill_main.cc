@@ -106,8 +106,8 @@ int Run(const Options& o) {
       return 2;
     }
   }
-  if (*first + o.count > storage::kIccidBodyLimit) {
-    std::cerr << "contract-fill: the run passes the last 18-digit ICCID body\n";
+  if (!storage::IccidIntervalFits(*first, o.count)) {
+    std::cerr << "contract-fill: the run leaves the ICCIDs of --iccid-first's length\n";
     return 2;
   }
   auto appliance = OpenAppliance(*config, o.threads);
@@ -204,7 +204,7 @@ int main(int argc, char** argv) {
   simkms::bench::Options o;
   CLI::App app{"contract-fill: contracts consecutive ICCIDs in-process through kmsd's contract code (no HTTP)"};
   app.add_option("--config", o.config, "kmsd's configuration file (token, database, node, limits)")->required();
-  app.add_option("--iccid-first", o.iccid_first, "first ICCID (19 digits with its Luhn digit)")->required();
+  app.add_option("--iccid-first", o.iccid_first, "first ICCID (19 or 20 digits with its Luhn digit)")->required();
   app.add_option("--count", o.count, "ICCIDs to contract, consecutive bodies from --iccid-first")->required();
   app.add_option("--threads", o.threads, "concurrent contracts, each on its own token session (the commit groups' size)")
       ->check(CLI::Range(1, 1024));

@@ -64,8 +64,8 @@ int Run(const Options& o) {
       return 2;
     }
   }
-  if (*first + o.count > storage::kIccidBodyLimit) {
-    std::cerr << "contract-load: the run passes the last 18-digit ICCID body\n";
+  if (!storage::IccidIntervalFits(*first, o.count)) {
+    std::cerr << "contract-load: the run leaves the ICCIDs of --iccid-first's length\n";
     return 2;
   }
   {
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   simkms::bench::Options o;
   CLI::App app{"contract-load: contracts consecutive ICCIDs over kmsd's operator API (plain HTTP)"};
   app.add_option("--api", o.api, "operator API listener, IPv4:PORT (plaintext)")->required();
-  app.add_option("--iccid-first", o.iccid_first, "first ICCID (19 digits with its Luhn digit)")->required();
+  app.add_option("--iccid-first", o.iccid_first, "first ICCID (19 or 20 digits with its Luhn digit)")->required();
   app.add_option("--count", o.count, "ICCIDs to contract, consecutive bodies from --iccid-first")->required();
   app.add_option("--in-flight", o.in_flight, "concurrent keep-alive connections, one request each")
       ->check(CLI::Range(1, 1024));

@@ -10,7 +10,7 @@
 //   byte 2     high nibble = digit 1, low nibble = parity + type of identity:
 //              1001 for an odd number of digits, 0001 for an even one;
 //   bytes 3..  the remaining digits, nibble-swapped, 'F' filler, then FF.
-//   "262019876543210" -> 08 29 26 10 89 67 45 23 01.
+//   "001019876543210" -> 08 09 10 10 89 67 45 23 01.
 // Pure functions; identifiers, not secrets, so messages may name them.
 #pragma once
 

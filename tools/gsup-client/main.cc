@@ -4,12 +4,12 @@
 // checking a deployment; the vectors it prints are the session keys the
 // network would use, so it belongs on a test network only.
 //
-//   simkms-gsup --server 127.0.0.1:4222 --imsi 262010000000000 [--imsi ...] [--count N]
+//   simkms-gsup --server 127.0.0.1:4222 --imsi 001010000000000 [--imsi ...] [--count N]
 //               [--auts HEX --rand HEX] [--cn-domain cs|ps] [--name SERNR] [--timeout-ms MS] [--json]
 //
 // Text output, one line per vector (or per error), key=value:
-//   imsi=262010000000000 vector=1 rand=... autn=... xres=... ck=... ik=... sres=... kc=...
-//   imsi=262019999999999 error=IMSI_UNKNOWN cause=0x02
+//   imsi=001010000000000 vector=1 rand=... autn=... xres=... ck=... ik=... sres=... kc=...
+//   imsi=001019999999999 error=IMSI_UNKNOWN cause=0x02
 // Exit codes: 0 every IMSI got vectors; 3 at least one SEND_AUTH_INFO_ERROR;
 // 1 connection or protocol failure; 2 bad command line.
 #include <CLI/CLI.hpp>

@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
   CLI::App* assign_cmd = range_cmd->add_subcommand("assign", "assign ICCID and IMSI ranges, 1:1 by position");
   assign_cmd->add_option("--manufacturer", range_args.manufacturer, "manufacturer name")->required();
   assign_cmd->add_option("--ver", range_args.ver, "VER of the chips")->required();
-  assign_cmd->add_option("--iccid-first", range_args.iccid_first, "first ICCID, 19 digits with Luhn digit")
+  assign_cmd->add_option("--iccid-first", range_args.iccid_first, "first ICCID, 19 or 20 digits with Luhn digit")
       ->required();
   assign_cmd->add_option("--imsi-first", range_args.imsi_first, "first IMSI, 15 digits")->required();
   assign_cmd->add_option("--mnc-digits", range_args.mnc_digits, "length of the IMSI's MNC (2 or 3)")

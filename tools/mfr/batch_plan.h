@@ -25,18 +25,18 @@ inline constexpr uint64_t kMaxChipsPerRun = 10'000'000;
 struct BatchRequest {
   std::string manufacturer;  // who runs the tool; must be the export's recipient
   uint32_t ver = 0;          // the VER the manufacturer means to make
-  std::string range_start;   // first ICCID of the run, 19 digits with the Luhn digit
+  std::string range_start;   // first ICCID of the run, 19 or 20 digits with the Luhn digit
   uint64_t count = 0;        // chips to make, >= 1
 };
 
 struct BatchPlan {
   std::string range_id;             // the export's range the run lies in
   policy::NumberRange range;        // that whole range
-  uint64_t first_iccid_body = 0;    // first chip of the run (18-digit body)
+  uint64_t first_iccid_body = 0;    // first chip of the run (18- or 19-digit body)
   uint64_t count = 0;
 
   struct Numbers {
-    std::string iccid;  // 19 digits
+    std::string iccid;  // 19 or 20 digits
     std::string imsi;   // 15 digits
   };
   // ICCID and IMSI of chip `index` (0 <= index < count).

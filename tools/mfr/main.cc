@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
   app.add_option("--key", args.key, "the manufacturer's RSA private key (PEM, owner-only permissions)")->required();
   app.add_option("--manufacturer", args.request.manufacturer, "this manufacturer's name in the export")->required();
   app.add_option("--ver", args.request.ver, "the VER to make")->required();
-  app.add_option("--range-start", args.request.range_start, "first ICCID of the run (19 digits, Luhn digit)")
+  app.add_option("--range-start", args.request.range_start, "first ICCID of the run (19 or 20 digits, Luhn digit)")
       ->required();
   app.add_option("--count", args.request.count, "number of chips")->required()->check(CLI::PositiveNumber);
   app.add_option("--out-dir", args.out_dir, "directory for the chip images (created 0700)")->required();

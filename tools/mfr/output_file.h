@@ -3,7 +3,7 @@
 // order:
 //
 //   iccid,imsi,ver
-//   8949001234567890128,262019876500000,2
+//   8949001234567890128,001019876500000,2
 //
 // Identifiers only: no key, no key check value (docs/manufacturer.md says why).
 #pragma once
