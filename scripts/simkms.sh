@@ -38,6 +38,9 @@ PACKAGES=(
   haproxy etcd-server etcd-client patroni postgresql-client-15
   libpq-dev   # the PostgreSQL engine of a cluster (storage/postgres_engine.cc)
   postgresql-15   # the servers the tests start (tests/support/postgres_server.h), run as nobody under setpriv
+  # The chip simulator as a card in a PC/SC reader (chipsim vpcd, docs/chip-simulator.md): pcscd with
+  # vsmartcard's virtual reader, and pyscard, with which tests/e2e/chipsim_e2e_test.cc talks to it.
+  pcscd vsmartcard-vpcd python3-pyscard
 )
 
 # Debian starts a service when its package is installed and enables it for every boot. The tests

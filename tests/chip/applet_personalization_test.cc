@@ -46,6 +46,15 @@ class AppletTest : public ::testing::TestWithParam<kms::DhGroupKind> {
     applet_ = std::make_unique<PersonalizationApplet>();
     const uint8_t profile[] = {0xFF, 0xFF, 0xFF, 0xFF};
     ASSERT_OK(applet_->OnTerminalProfile(chip_, profile));
+    // The handset fetches the SIM menu the profile brings and acknowledges it.
+    std::optional<Bytes> menu = applet_->PendingProactiveCommand();
+    ASSERT_TRUE(menu.has_value());
+    FetchedCommand fetched = DecodeProactiveCommand(*menu).value();
+    ASSERT_TRUE(fetched.command.has_value() && std::holds_alternative<SetUpMenu>(*fetched.command));
+    applet_->OnFetched();
+    TerminalResponse done;
+    done.details = fetched.details;
+    ASSERT_OK(applet_->OnTerminalResponse(chip_, done));
   }
 
   void ExpectPersonalizedLikeSc() {

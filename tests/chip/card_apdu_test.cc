@@ -23,8 +23,8 @@ class CardApduTest : public ::testing::Test {
 TEST_F(CardApduTest, PowerOnGivesAT0AtrAndResetsVolatileState) {
   ASSERT_GE(atr_.size(), 2u);
   EXPECT_EQ(atr_[0], 0x3B);  // direct convention
-  EXPECT_EQ(atr_[1] & 0xF0, 0x00);  // no interface bytes: T=0 only
-  EXPECT_EQ(atr_.size(), 2u + (atr_[1] & 0x0F));
+  EXPECT_EQ(atr_[1] & 0xF0, 0x80);  // TD1 only: T=0, then TD2 (T=15, the class indicator)
+  EXPECT_EQ(atr_.size(), 5u + (atr_[1] & 0x0F) + 1u);  // TD1 TD2 TA3, historical bytes, TCK
   EXPECT_EQ(Send(card_, "00A4000C022FE2").sw, 0x9000);
   EXPECT_EQ(Send(card_, "00A4000402 3F00").sw >> 8, 0x61);
   card_.PowerOn();
@@ -104,8 +104,10 @@ TEST_F(CardApduTest, SelectByAidPathAndReadBySfi) {
   EXPECT_EQ(Send(card_, "00A4040C04A0000000").sw, 0x6A82);
   // EF_IMSI by SFI 07 in the ADF needs the PIN; EF_ICCID by SFI 02 does not.
   EXPECT_EQ(Send(card_, "00B0870009").sw, 0x6982);
-  EXPECT_EQ(Send(card_, "00B082000A").hex(), "989400214365870921f8");
+  EXPECT_EQ(Send(card_, "00B082000A").sw, 0x6A82);  // SFI 02 is EF_ICCID's in the MF only
   EXPECT_EQ(Send(card_, "00B0850001").sw, 0x6A82);  // no EF with SFI 05
+  ASSERT_EQ(Send(card_, "00A4000C023F00").sw, 0x9000);
+  EXPECT_EQ(Send(card_, "00B082000A").hex(), "989400214365870921f8");
   EXPECT_EQ(Send(card_, "A0B082000A").sw, 0x6B00);  // no SFI in the GSM command set
   // By path from the MF.
   EXPECT_EQ(Send(card_, "00A4080C047F206F07").sw, 0x9000);
@@ -140,7 +142,7 @@ TEST_F(CardApduTest, StatusInBothCommandSets) {
   ASSERT_EQ(r.data.size(), 22u);
   EXPECT_EQ(r.data[4], 0x7F);
   EXPECT_EQ(r.data[5], 0x20);
-  EXPECT_EQ(r.data[15], 1);  // one EF in DF_GSM
+  EXPECT_EQ(r.data[15], 6);  // EFs in DF_GSM: IMSI, AD, SST, ACC, LOCI, SPN
   EXPECT_EQ(Send(card_, "A0F2000017").sw, 0x6716);
   EXPECT_EQ(Send(card_, "A0F2000000").sw, 0x6716);
   EXPECT_EQ(Send(card_, "A0F2010016").sw, 0x6B00);
@@ -183,7 +185,7 @@ TEST_F(CardApduTest, WrongClassGets6E00OrLogicalChannelNotSupported) {
 }
 
 TEST_F(CardApduTest, UnknownInstructionGets6D00) {
-  for (const char* apdu : {"A0FE000000", "00FE000000", "80FE000000", "A0D6000001FF", "00DC000000",
+  for (const char* apdu : {"A0FE000000", "00FE000000", "80FE000000", "A0E2000001FF", "00E2000000",
                            "A03E00000830303030303030",  // RESET PERSONALIZATION is not a GSM command
                            "A004000000", "0044000000"}) {
     SCOPED_TRACE(apdu);
@@ -319,7 +321,8 @@ TEST(CardRobustnessTest, RandomCommandsAlwaysGetAStatusWordAndKeepTheStateValid)
   Card card(MakeChip(), &applet);
   card.PowerOn();
   const uint8_t clas[] = {0xA0, 0x00, 0x80, 0x01, 0xFF};
-  const uint8_t inss[] = {0xA4, 0xF2, 0xB0, 0x20, 0x24, 0x26, 0x28, 0x2C, 0x88, 0xC0, 0x10, 0xC2, 0x12, 0x14, 0x3E, 0x00};
+  const uint8_t inss[] = {0xA4, 0xF2, 0xB0, 0xB2, 0xD6, 0xDC, 0x20, 0x24, 0x26, 0x28,
+                          0x2C, 0x88, 0xC0, 0x10, 0xC2, 0x12, 0x14, 0x3E, 0x00};
   for (int i = 0; i < 20000; ++i) {
     Bytes apdu{clas[rng() % std::size(clas)], inss[rng() % std::size(inss)], static_cast<uint8_t>(rng() % 4 == 0 ? rng() : 0),
                static_cast<uint8_t>(rng() % 3 == 0 ? rng() : (rng() % 2 ? 0x81 : 0x0C))};

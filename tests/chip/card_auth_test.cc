@@ -55,6 +55,7 @@ class CardAuthTest : public ::testing::Test {
   void Start(Card& card) {
     card.PowerOn();
     ASSERT_EQ(Send(card, WithData("00200001", Chv("0000"))).sw, 0x9000);
+    SelectUsim(card);
   }
   Response Authenticate(Card& card, const kms::Block& rand, const kms::Block& autn) {
     return Exchange(card, WithData("00880081", AuthData(rand, autn)));

@@ -30,6 +30,7 @@ TEST_F(CardChvTest, PinGuardsImsiAndAuthenticationButNotIccid) {
   EXPECT_EQ(Send(card_, "A0B0000009").sw, 0x9804);  // same EF, GSM command set
   EXPECT_EQ(Send(card_, "A0B0000009").sw, 0x9804);
   EXPECT_EQ(Send(card_, WithData("A0880000", Bytes(16, 0x11))).sw, 0x9804);
+  SelectUsim(card_);
   EXPECT_EQ(Send(card_, WithData("00880081", AuthData({}, {}))).sw, 0x6982);
   EXPECT_EQ(Send(card_, WithData("00880080", Concat({0x10}, Bytes(16, 0x11)))).sw, 0x6982);
   EXPECT_EQ(Send(card_, "00A4080C022FE2").sw, 0x9000);

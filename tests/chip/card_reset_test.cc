@@ -58,6 +58,7 @@ TEST(CardResetTest, ResetWithThePukRestoresTheFactoryStateButKeepsOtaCounters) {
   // PIN 0000 and PUK 00000000 work; Ki_1 vectors are accepted, Ki_2 ones are not.
   EXPECT_EQ(Send(card, WithData("00200001", Chv("9999"))).sw, 0x63C2);
   EXPECT_EQ(Send(card, WithData("00200001", Chv("0000"))).sw, 0x9000);
+  SelectUsim(card);
   const kms::AuthVector under_ki2 = NetworkVector(old_ki2, 32 * 2000, 1);
   EXPECT_EQ(Send(card, WithData("00880081", AuthData(under_ki2.rand, under_ki2.autn))).sw, 0x9862);
   const kms::AuthVector under_ki1 = NetworkVector(s.ki1, 32, 2);

@@ -92,6 +92,12 @@ inline Response Exchange(Card& card, std::string_view apdu_hex) {
   return r;
 }
 
+// SELECT ADF.USIM by its right-truncated AID (RID + USIM application code),
+// as a handset does before AUTHENTICATE, which runs in the USIM's context only
+// (TS 31.102 §7.1.2).
+inline constexpr char kSelectUsim[] = "00A4040C07A0000000871002";
+inline void SelectUsim(Card& card) { ASSERT_EQ(Send(card, kSelectUsim).sw, 0x9000); }
+
 // An APDU with a data field, P3 = its length.
 inline std::string WithData(std::string_view header4, const Bytes& data) {
   Bytes apdu = Hex(header4);

@@ -25,7 +25,11 @@ class CardToolkitTest : public ::testing::Test {
  protected:
   void SetUp() override {
     card_.PowerOn();
-    ASSERT_EQ(Send(card_, "801000000" "41B030522").sw, 0x9000);
+    // The profile brings the SIM menu, which the handset fetches and acknowledges.
+    const Response profile = Send(card_, "801000000" "41B030522");
+    ASSERT_EQ(profile.sw >> 8, 0x91);
+    ASSERT_EQ(Send(card_, "80120000" + ToHex(Bytes{static_cast<uint8_t>(profile.sw & 0xff)})).sw, 0x9000);
+    ASSERT_EQ(Send(card_, "801400000C" "810301250082028281830100").sw, 0x9000);
   }
   PersonalizationApplet applet_;
   Card card_{MakeChip(), &applet_};

@@ -214,10 +214,18 @@ TEST(ProactiveTest, CommandsRoundTripWithTheirLayouts) {
     EXPECT_EQ(EncodeProactiveCommand(f.details.number, *f.command).value(), b);
   }
   EXPECT_EQ(std::get<GetInput>(*DecodeProactiveCommand(input).value().command), (GetInput{"Code?", 4, 8, true, true}));
-  // An unknown command type decodes with no command (the terminal answers 30).
-  FetchedCommand unknown = DecodeProactiveCommand(Hex("d009810301250082028182")).value();
+  // An unknown command type (24 SELECT ITEM) decodes with no command (the terminal answers 30).
+  FetchedCommand unknown = DecodeProactiveCommand(Hex("d009810301240082028182")).value();
   EXPECT_FALSE(unknown.command.has_value());
-  EXPECT_EQ(unknown.details.type, 0x25);
+  EXPECT_EQ(unknown.details.type, 0x24);
+  // SET UP MENU (TS 102 223 §6.6.7): title as alpha identifier 85, items 8F (id, text).
+  const SetUpMenu menu{"Menu", {MenuItem{1, "Renew"}, MenuItem{7, "Info"}}};
+  Bytes menu_bytes = EncodeProactiveCommand(4, menu).value();
+  EXPECT_EQ(ToHex(menu_bytes), "d01e" "8103042500" "82028182" "85044d656e75" "8f060152656e6577" "8f0507496e666f");
+  EXPECT_EQ(std::get<SetUpMenu>(*DecodeProactiveCommand(menu_bytes).value().command), menu);
+  EXPECT_FALSE(EncodeProactiveCommand(1, SetUpMenu{"Menu", {}}).ok());
+  EXPECT_FALSE(EncodeProactiveCommand(1, SetUpMenu{"Menu", {MenuItem{0, "x"}}}).ok());
+  EXPECT_FALSE(DecodeProactiveCommand(Hex("d009810301250082028182")).ok());  // no items
   // Refusals.
   EXPECT_FALSE(EncodeProactiveCommand(1, DisplayText{"caf\xc3\xa9"}).ok());
   EXPECT_FALSE(EncodeProactiveCommand(1, DisplayText{""}).ok());

@@ -80,6 +80,7 @@ TEST(ChipSecretsTest, ResetRestoresTheKeptKi1WithNoK1OnTheCard) {
   EXPECT_EQ(image.find(kOpHex), std::string::npos) << "OP is on the card after the reset";
   // The AC's Ki_1 vector (from K1 and OP, which the card no longer has) authenticates.
   ASSERT_EQ(Send(card, WithData("00200001", Chv("0000"))).sw, 0x9000);
+  SelectUsim(card);
   // Ki_1 as the AC derives it from K1 and the IMSI; nothing read from the card.
   const SecretBytes ki1 =
       kms::SoftwareDeriveKi1(kms::Profile::kModern, SecretBytes::Copy(Hex(kK1Hex)), kImsi).value();

@@ -108,6 +108,7 @@ TEST(ChipVsAcTest, ThousandRandomChipsAnswerLikeTheTokenAndOsmoAucGen) {
       Card card(std::move(chip), nullptr);
       card.PowerOn();
       ASSERT_EQ(Send(card, WithData("A0200001", Chv("0000"))).sw, 0x9000);
+      SelectUsim(card);
       const Response gsm = Exchange(card, WithData("A0880000", Bytes(rand.begin(), rand.end())));
       ASSERT_EQ(gsm.sw, 0x9000);
       EXPECT_EQ(gsm.hex(), H(v.sres) + H(v.kc));

@@ -96,7 +96,12 @@ TEST_F(TerminalTest, PowerOnReadsIccidAndImsiBehindThePin) {
   EXPECT_EQ(terminal_->iccid(), kIccid);
   EXPECT_EQ(terminal_->imsi(), kImsi);
   EXPECT_EQ(card_->state().pin.tries_left(), 3);
-  EXPECT_EQ(terminal_->proactive_commands(), 0);  // the applet asks nothing at power-on
+  // At power-on the applet sets up the SIM menu and asks nothing else.
+  EXPECT_EQ(terminal_->proactive_commands(), 1);
+  ASSERT_TRUE(terminal_->menu().has_value());
+  EXPECT_EQ(terminal_->menu()->title, PersonalizationApplet::kMenuTitle);
+  ASSERT_EQ(terminal_->menu()->items.size(), 1u);
+  EXPECT_EQ(terminal_->menu()->items[0].id, PersonalizationApplet::kMenuItemRenewKey);
 }
 
 TEST_F(TerminalTest, CallAttemptRunsTheFirstCallThroughApdus) {
@@ -104,8 +109,9 @@ TEST_F(TerminalTest, CallAttemptRunsTheFirstCallThroughApdus) {
   ASSERT_OK(terminal_->Dial("4930123456"));
   ExpectPersonalizedLikeSc();
   EXPECT_THAT(display_, ElementsAre("SIM activated. Please change your PIN."));
-  // HELLO in 3 SMS, CONFIRM in 1, and the DISPLAY TEXT: 5 proactive commands.
-  EXPECT_EQ(terminal_->proactive_commands(), 5);
+  // SET UP MENU at power-on, HELLO in 3 SMS, CONFIRM in 1, and the DISPLAY
+  // TEXT: 6 proactive commands.
+  EXPECT_EQ(terminal_->proactive_commands(), 6);
   EXPECT_THAT(network_->segments_up, ElementsAre(3, 1));
   EXPECT_TRUE(terminal_->refused_downloads().empty());
   // The PUK is the negotiated one: UNBLOCK CHV1 with it works over APDUs.
@@ -185,8 +191,9 @@ TEST_F(TerminalTest, MenuSelectionRekeys) {
   EXPECT_THAT(display_, ElementsAre("SIM key renewed."));
   ExpectPersonalizedLikeSc();
   EXPECT_NE(kms::SoftwareAesKcv(card_->state().ki2).value(), first);
-  // An unknown menu item is refused by the card.
-  EXPECT_FALSE(terminal_->SelectMenuItem(9).ok());
+  // An item the card's SIM menu does not offer cannot be picked (the card
+  // refuses one with 6A 80 too: card_file_system_test).
+  EXPECT_EQ(terminal_->SelectMenuItem(9).code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -2,27 +2,37 @@
 // chip images made as the manufacturer makes them (PrePersonalize + image
 // file), the personalization applet's SMS carried by the OTA gateway model
 // (GatewaySmsNetwork: reassembly, gateway frames, SMS-DELIVER), the keys
-// compared with what kmsd reports.
+// compared with what kmsd reports; and the chipsim binary as the card in a
+// PC/SC reader (pcscd, vpcd, pyscard).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
+#include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "kms/k1_export.h"
+#include "sc-engine/gsup/gsup.h"
 #include "softcrypto/milenage.h"
 #include "softcrypto/software_aes.h"
 #include "softcrypto/software_keys.h"
 #include "tests/chip/applet_handset.h"
 #include "tests/e2e/kmsd_fixture.h"
+#include "tests/e2e/loopback_clients.h"
+#include "tests/e2e/raw_gsup_client.h"
+#include "tests/support/free_port.h"
 #include "tests/support/paths.h"
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_dir.h"
+#include "tools/chipsim/card.h"
 #include "tools/chipsim/chip_image.h"
 #include "tools/chipsim/ota_link.h"
 #include "tools/chipsim/personalization_applet.h"
@@ -43,6 +53,16 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
+
+constexpr char kPcscd[] = "/usr/sbin/pcscd";
+constexpr char kVpcdDriver[] = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+constexpr char kUnshare[] = "/usr/bin/unshare";
+constexpr char kPython[] = "/usr/bin/python3";
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 class ChipsimE2eTest : public KmsdFixture {
  protected:
@@ -401,6 +421,98 @@ TEST(OtaLinkTest, NoScListeningIsUnavailable) {
   submit.user_data_header = false;
   EXPECT_EQ(network.Submit("001019876500000", protocol::EncodeSmsSubmit(submit).value()).code(),
             StatusCode::kInvalidArgument);
+}
+
+// The simulated card in a real PC/SC stack: pcscd with vsmartcard's virtual
+// reader (vpcd), `chipsim vpcd` as the card in it, and pyscard talking to it
+// as pySim does (tests/e2e/pcsc_card_check.py): ATR, EF_ICCID, the USIM's AID
+// from EF_DIR, SELECT by AID, EF_IMSI behind VERIFY PIN, EF_AD, and
+// AUTHENTICATE with a vector kmsd handed out over GSUP.
+//
+// pcscd always serves /run/pcscd/pcscd.comm; so that the test neither needs
+// nor disturbs a pcscd of the machine, it runs in a mount namespace of its own
+// (unshare -m, as root) where a temporary directory is bind-mounted over
+// /run/pcscd; the client reaches that socket through PCSCLITE_CSOCK_NAME. Its
+// reader configuration (the vpcd driver on free ports) is in the same
+// directory. Missing pieces (pcscd, vpcd, pyscard, unshare: scripts/simkms.sh
+// installs them) fail the test, saying what to install.
+TEST_F(ChipsimCliTest, PyscardReadsTheFilesAndAuthenticatesAGsupVectorThroughPcscd) {
+  for (const char* needed : {kPcscd, kVpcdDriver, kUnshare, kPython}) {
+    ASSERT_TRUE(std::filesystem::exists(needed))
+        << needed << " is missing: apt-get install pcscd vsmartcard-vpcd python3-pyscard util-linux "
+        << "(scripts/simkms.sh install)";
+  }
+  ASSERT_EQ(simkms::testing::RunProcess({kPython, "-c", "import smartcard"}).exit_code, 0)
+      << "pyscard is missing: apt-get install python3-pyscard";
+  ASSERT_EQ(::geteuid(), 0u) << "pcscd runs in a mount namespace of its own, which needs root";
+
+  // The chip, contracted so that the AuC hands out its vectors (under Ki_1).
+  ASSERT_EQ(Http("POST", "/v1/contracts",
+                 R"({"order_id":"p-1","iccid":"8949001234567890128","activation_code":"271828"})")
+                .status,
+            201);
+  const std::filesystem::path dir = dir_.path();
+  const std::string image = image_;
+  const chip::ChipState card = chip::LoadChipImage(image).value();
+
+  // A vector from kmsd, as an MSC asks for it.
+  RawGsupClient msc(ConnectLoopback(gsup_port_));
+  msc.Identify("PCSC-MSC");
+  auto answer = msc.Ask(gsup::MakeSendAuthInfoRequest(kImsi0, 1));
+  ASSERT_TRUE(answer.has_value()) << kmsd_log();
+  ASSERT_EQ(answer->type, gsup::MessageType::kSendAuthInfoResult);
+  ASSERT_EQ(answer->tuples.size(), 1u);
+  const gsup::AuthTuple& t = answer->tuples[0];
+
+  // pcscd with the vpcd reader only, in its own /run/pcscd.
+  const std::filesystem::path run = dir / "run";
+  const std::filesystem::path conf = dir / "reader.conf.d";
+  std::filesystem::create_directories(run);
+  std::filesystem::create_directories(conf);
+  // vpcd's driver listens on CHANNELID for its first slot (the one used here)
+  // and on CHANNELID + 1 for a second one, which is not needed.
+  const uint16_t port = simkms::testing::FreePort();
+  {
+    std::ofstream reader(conf / "vpcd");
+    reader << "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:" << port << "\nLIBPATH " << kVpcdDriver
+           << "\nCHANNELID " << port << "\n";
+  }
+  const std::string pcscd_log = (dir / "pcscd.log").string();
+  simkms::testing::BackgroundProcess pcscd(
+      {kUnshare, "--mount", "--propagation", "private", "/bin/sh", "-c",
+       "mkdir -p /run/pcscd && mount --bind \"$0\" /run/pcscd && exec " + std::string(kPcscd) +
+           " --foreground --debug --config \"$1\"",
+       run.string(), conf.string()},
+      {}, pcscd_log);
+  const std::filesystem::path socket = run / "pcscd.comm";
+  for (int i = 0; i < 100 && !std::filesystem::exists(socket); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(std::filesystem::exists(socket)) << ReadFile(pcscd_log);
+
+  // The card in the reader.
+  const std::string chipsim_log = (dir / "chipsim.log").string();
+  simkms::testing::BackgroundProcess chipsim({simkms::testing::BinaryDir() + "/tools/chipsim/chipsim", "--image",
+                                              image, "vpcd", "--port", std::to_string(port)},
+                                             {}, chipsim_log);
+
+  const simkms::testing::ProcessResult check = simkms::testing::RunProcess(
+      {kPython, simkms::testing::SourceDir() + "/tests/e2e/pcsc_card_check.py", "--atr", ToHex(chip::Card::Atr()),
+       "--ef-iccid", ToHex(card.ef_iccid), "--ef-imsi", ToHex(card.ef_imsi), "--pin", "0000", "--rand",
+       ToHex(t.rand), "--autn", ToHex(t.autn), "--res", ToHex(t.res), "--ck", ToHex(t.ck), "--ik", ToHex(t.ik)},
+      {{"PCSCLITE_CSOCK_NAME", socket.string()}});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err << "\n--- chipsim:\n"
+                                << ReadFile(chipsim_log) << "\n--- pcscd:\n" << ReadFile(pcscd_log);
+  EXPECT_THAT(check.out, ::testing::HasSubstr("ok: RES"));
+
+  // pcscd stops; the card leaves the reader, the image holds what it did: the
+  // vector's SQN accepted, the PIN presented once and right.
+  pcscd.Signal(SIGTERM);
+  EXPECT_EQ(pcscd.Wait(), 0) << ReadFile(pcscd_log);
+  EXPECT_EQ(chipsim.Wait(), 0) << ReadFile(chipsim_log);
+  const chip::ChipState after = chip::LoadChipImage(image).value();
+  EXPECT_GT(after.sqn.Highest(), 0u);
+  EXPECT_EQ(after.pin.tries_left(), 3);
 }
 
 }  // namespace

@@ -40,6 +40,10 @@ Sw SwFor(Dialect d, Condition c, uint8_t xx) {
     case Condition::kFileNotFound: return gsm ? 0x9404 : 0x6A82;
     case Condition::kNoEfSelected: return gsm ? 0x9400 : 0x6986;
     case Condition::kOutOfRange: return gsm ? 0x9402 : 0x6B00;
+    // TS 102 221 §10.2.1 (checking errors) 6A 83; TS 51.011 §9.4.3 (referencing) 94 02, out of range.
+    case Condition::kRecordNotFound: return gsm ? 0x9402 : 0x6A83;
+    // TS 102 221 §10.2.1 (checking errors) 69 81; TS 51.011 §9.4.3 94 08, inconsistent with the command.
+    case Condition::kIncompatibleFileStructure: return gsm ? 0x9408 : 0x6981;
     case Condition::kSecurityNotSatisfied: return gsm ? 0x9804 : 0x6982;
     case Condition::kWrongChv:
       if (gsm) return xx == 0 ? 0x9840 : 0x9804;
@@ -90,6 +94,9 @@ std::string DescribeSw(Sw sw) {
     case 0x9400:
     case 0x6986: return "no EF selected";
     case 0x9402: return "out of range";
+    case 0x6A83: return "record not found";
+    case 0x6981: return "command incompatible with file structure";
+    case 0x9408: return "file inconsistent with the command";
     case 0x9804: return "access condition not fulfilled / wrong CHV";
     case 0x6982: return "security status not satisfied";
     case 0x9840:

@@ -30,6 +30,9 @@ enum Ins : uint8_t {
   kInsSelect = 0xA4,
   kInsStatus = 0xF2,
   kInsReadBinary = 0xB0,
+  kInsReadRecord = 0xB2,
+  kInsUpdateBinary = 0xD6,
+  kInsUpdateRecord = 0xDC,
   kInsVerify = 0x20,
   kInsChange = 0x24,
   kInsDisable = 0x26,
@@ -81,6 +84,8 @@ enum class Condition {
   kFileNotFound,
   kNoEfSelected,
   kOutOfRange,                // offset beyond the end of the file
+  kRecordNotFound,            // no such record, or next/previous past the end
+  kIncompatibleFileStructure, // READ RECORD on a transparent EF, READ BINARY on a linear fixed one
   kSecurityNotSatisfied,      // access condition (PIN) not fulfilled
   kWrongChv,                  // VERIFY/UNBLOCK mismatch, XX = tries left (GSM: 0 -> 98 40)
   kChvBlocked,                // PIN/PUK already blocked

@@ -1,6 +1,8 @@
 #include "tools/chipsim/card.h"
 
 #include <algorithm>
+#include <array>
+#include <map>
 #include <optional>
 #include <string_view>
 
@@ -14,8 +16,22 @@
 namespace simkms::chip {
 namespace {
 
-// T=0 only, no interface bytes (so no TCK), 8 historical bytes "SIMKMS01".
-constexpr uint8_t kAtr[] = {0x3B, 0x08, 'S', 'I', 'M', 'K', 'M', 'S', '0', '1'};
+// The ATR (TS 102 221 §6.3, ISO 7816-3 §8.2): direct convention (3B); T0 88:
+// TD1 follows, 8 historical bytes; TD1 80: TD2 follows, T=0 (the only
+// protocol this card speaks); TD2 1F: TA3 follows, T=15 (global interface
+// bytes); TA3 C6: clock stop with no preferred level (b8 b7 = 11), classes B
+// (3 V, b2) and C (1.8 V, b3), not A (5 V) (TS 102 221 §6.2.1, §6.3.3); the
+// historical bytes "SIMKMS01"; TCK, the XOR of T0..the last historical byte,
+// present because a T other than 0 (T=15) is indicated.
+constexpr std::array<uint8_t, 13> kAtrBody = {0x3B, 0x88, 0x80, 0x1F, 0xC6, 'S', 'I', 'M', 'K', 'M', 'S', '0', '1'};
+
+Bytes MakeAtr() {
+  Bytes atr(kAtrBody.begin(), kAtrBody.end());
+  uint8_t tck = 0;
+  for (std::size_t i = 1; i < atr.size(); ++i) tck ^= atr[i];
+  atr.push_back(tck);
+  return atr;
+}
 
 // Response data tags of AUTHENTICATE (TS 31.102 §7.1.2.1).
 constexpr uint8_t kTagAuthOk = 0xDB;
@@ -78,6 +94,14 @@ struct Card::Impl {
   bool usim_active = false;
   bool pin_verified = false;
   Bytes response;  // waiting for GET RESPONSE
+  // The current record of the current linear fixed EF (index from 0); none
+  // after a SELECT (TS 102 221 §8.5).
+  std::optional<std::size_t> record;
+
+  // What terminals wrote to EFs (UPDATE BINARY / RECORD): kept while the card
+  // object lives (across resets), not in the image (chip_image.h). CK and IK
+  // in EF_KEYS are keys, hence SecretBytes.
+  std::map<ContentId, SecretBytes> written;
 
   Bytes Transmit(ByteView raw);
   Reply Dispatch(Dialect d, const CommandApdu& a, Bytes pending_response);
@@ -86,10 +110,20 @@ struct Card::Impl {
   Reply Deferred(Dialect d, Bytes data);
   static Reply Direct(Dialect d, const CommandApdu& a, Bytes available, bool allow_shorter);
   bool ChvSatisfied() const { return !state.pin_enabled || pin_verified; }
+  bool Allowed(Access access) const {
+    return access == Access::kAlways || (access == Access::kPin1 && ChvSatisfied());
+  }
+  Bytes Contents(FileId ef) const;
+  // The EF a READ/UPDATE command acts on: the current one, or the one its SFI
+  // names (which then becomes current). The status word when there is none.
+  std::optional<Sw> TargetEf(Dialect d, std::optional<uint8_t> sfi, Structure wanted, FileId& ef);
+  std::optional<Sw> BinaryTarget(Dialect d, const CommandApdu& a, bool update, FileId& ef, std::size_t& offset);
 
   Reply Select(Dialect d, const CommandApdu& a);
   Reply StatusCommand(Dialect d, const CommandApdu& a);
   Reply ReadBinary(Dialect d, const CommandApdu& a);
+  Reply UpdateBinary(Dialect d, const CommandApdu& a);
+  Reply RecordCommand(Dialect d, const CommandApdu& a);
   Reply ChvCommand(Dialect d, const CommandApdu& a);
   Reply RunGsmAlgorithm(Dialect d, const CommandApdu& a);
   Reply Authenticate(Dialect d, const CommandApdu& a);
@@ -114,7 +148,13 @@ Bytes Card::PowerOn() {
   impl_->usim_active = false;
   impl_->pin_verified = false;
   impl_->response.clear();
-  return Bytes(std::begin(kAtr), std::end(kAtr));
+  impl_->record.reset();
+  return Atr();
+}
+
+void Card::PowerOff() { impl_->powered = false; }
+
+Bytes Card::Atr() { return MakeAtr();
 }
 
 Bytes Card::Transmit(ByteView command_apdu) { return impl_->Transmit(command_apdu); }
@@ -174,6 +214,9 @@ Reply Card::Impl::Dispatch(Dialect d, const CommandApdu& a, Bytes pending_respon
   switch (a.ins) {
     case kInsSelect:
     case kInsReadBinary:
+    case kInsReadRecord:
+    case kInsUpdateBinary:
+    case kInsUpdateRecord:
     case kInsVerify:
     case kInsChange:
     case kInsDisable:
@@ -196,6 +239,9 @@ Reply Card::Impl::Dispatch(Dialect d, const CommandApdu& a, Bytes pending_respon
     case kInsSelect: return Select(d, a);
     case kInsStatus: return StatusCommand(d, a);
     case kInsReadBinary: return ReadBinary(d, a);
+    case kInsUpdateBinary: return UpdateBinary(d, a);
+    case kInsReadRecord:
+    case kInsUpdateRecord: return RecordCommand(d, a);
     case kInsVerify:
     case kInsChange:
     case kInsDisable:
@@ -236,6 +282,7 @@ Reply Card::Impl::Select(Dialect d, const CommandApdu& a) {
     auto f = SelectByFid(current, static_cast<uint16_t>((a.data[0] << 8) | a.data[1]), true, usim_active);
     if (!f) return Answer(d, Condition::kFileNotFound);
     current = *f;
+    record.reset();
     return Deferred(d, GsmSelectResponse(current, state));
   }
   // P2: 04 return the FCP, 0C no data; first occurrence only.
@@ -252,7 +299,7 @@ Reply Card::Impl::Select(Dialect d, const CommandApdu& a) {
       break;
     case 0x04: {  // by DF name: the USIM's AID, possibly right-truncated after RID + application code
       if (a.p3 > sizeof(kUsimAid)) return Answer(d, Condition::kWrongLength);
-      if (a.p3 >= 7 && std::equal(a.data.begin(), a.data.end(), std::begin(kUsimAid))) f = FileId::kAdfUsim;
+      if (a.p3 >= kMinAidPrefix && std::equal(a.data.begin(), a.data.end(), std::begin(kUsimAid))) f = FileId::kAdfUsim;
       break;
     }
     case 0x08: {  // by path from the MF (without 3F00)
@@ -267,6 +314,7 @@ Reply Card::Impl::Select(Dialect d, const CommandApdu& a) {
   }
   if (!f) return Answer(d, Condition::kFileNotFound);
   current = *f;
+  record.reset();
   if (current == FileId::kAdfUsim) usim_active = true;
   if (a.p2 == 0x0C) return Reply{};
   return Deferred(d, Fcp(current, state));
@@ -295,27 +343,121 @@ Reply Card::Impl::StatusCommand(Dialect d, const CommandApdu& a) {
   }
 }
 
-Reply Card::Impl::ReadBinary(Dialect d, const CommandApdu& a) {
-  if (!a.data.empty()) return Answer(d, Condition::kWrongLength);
-  FileId ef = current;
-  std::size_t offset = 0;
-  if ((a.p1 & 0x80) != 0) {
-    // UICC: P1 = 100 SFI, P2 = offset (TS 102 221 §11.1.3).
-    if (d == Dialect::kGsm || (a.p1 & 0x60) != 0) return Answer(d, Condition::kWrongP1P2Combination);
-    auto f = SelectBySfi(current, a.p1 & 0x1F);
-    if (!f) return Answer(d, Condition::kFileNotFound);
+Bytes Card::Impl::Contents(FileId ef) const {
+  auto w = written.find(ContentOf(ef));
+  if (w != written.end()) return Bytes(w->second.reveal().begin(), w->second.reveal().end());
+  return InitialContents(ContentOf(ef), state);
+}
+
+std::optional<Sw> Card::Impl::TargetEf(Dialect d, std::optional<uint8_t> sfi, Structure wanted, FileId& ef) {
+  ef = current;
+  if (sfi) {
+    auto f = SelectBySfi(current, *sfi);
+    if (!f) return SwFor(d, Condition::kFileNotFound);
     ef = *f;
+  }
+  if (IsDf(ef)) return SwFor(d, Condition::kNoEfSelected);
+  if (StructureOf(ef) != wanted) return SwFor(d, Condition::kIncompatibleFileStructure);
+  if (ef != current) {
+    current = ef;  // a command by SFI selects the EF
+    record.reset();
+  }
+  return std::nullopt;
+}
+
+// READ BINARY (TS 102 221 §11.1.3, TS 51.011 §9.2.3) and UPDATE BINARY
+// (§11.1.4, §9.2.4): P1 P2 the offset, or (UICC) P1 = 100 SFI, P2 the offset.
+// The EF (checked: transparent, its READ or UPDATE condition met) and the
+// offset, or the status word refusing the command.
+std::optional<Sw> Card::Impl::BinaryTarget(Dialect d, const CommandApdu& a, bool update, FileId& ef,
+                                           std::size_t& offset) {
+  std::optional<uint8_t> sfi;
+  if ((a.p1 & 0x80) != 0) {
+    if (d == Dialect::kGsm || (a.p1 & 0x60) != 0) return SwFor(d, Condition::kWrongP1P2Combination);
+    sfi = a.p1 & 0x1F;
     offset = a.p2;
   } else {
     offset = (std::size_t{a.p1} << 8) | a.p2;
   }
-  if (IsDf(ef)) return Answer(d, Condition::kNoEfSelected);
-  if (EfNeedsChv1(ef) && !ChvSatisfied()) return Answer(d, Condition::kSecurityNotSatisfied);
-  const std::size_t size = EfSize(ef);
-  if (offset >= size) return Answer(d, Condition::kOutOfRange);
-  current = ef;  // a read by SFI selects the EF
-  Bytes contents = EfContents(ef, state);
+  if (auto sw = TargetEf(d, sfi, Structure::kTransparent, ef)) return sw;
+  if (!Allowed(update ? RuleOf(ef).update : RuleOf(ef).read)) return SwFor(d, Condition::kSecurityNotSatisfied);
+  return std::nullopt;
+}
+
+Reply Card::Impl::ReadBinary(Dialect d, const CommandApdu& a) {
+  if (!a.data.empty()) return Answer(d, Condition::kWrongLength);
+  FileId ef = current;
+  std::size_t offset = 0;
+  if (auto sw = BinaryTarget(d, a, /*update=*/false, ef, offset)) return Reply{{}, *sw};
+  Bytes contents = Contents(ef);
+  if (offset >= contents.size()) return Answer(d, Condition::kOutOfRange);
   return Direct(d, a, Bytes(contents.begin() + static_cast<std::ptrdiff_t>(offset), contents.end()), true);
+}
+
+Reply Card::Impl::UpdateBinary(Dialect d, const CommandApdu& a) {
+  if (a.p3 == 0 || a.data.size() != a.p3) return Answer(d, Condition::kWrongLength);
+  FileId ef = current;
+  std::size_t offset = 0;
+  if (auto sw = BinaryTarget(d, a, /*update=*/true, ef, offset)) return Reply{{}, *sw};
+  Bytes contents = Contents(ef);
+  WipeOnExit wipe_contents(contents);  // EF_KEYS holds CK and IK
+  if (offset >= contents.size()) return Answer(d, Condition::kOutOfRange);
+  if (offset + a.data.size() > contents.size()) return Answer(d, Condition::kWrongLength);
+  std::copy(a.data.begin(), a.data.end(), contents.begin() + static_cast<std::ptrdiff_t>(offset));
+  written[ContentOf(ef)] = SecretBytes::Copy(contents);
+  return Reply{};
+}
+
+// READ RECORD (TS 102 221 §11.1.5, TS 51.011 §9.2.5) and UPDATE RECORD
+// (§11.1.6, §9.2.6) on a linear fixed EF. P2 b3..b1: 02 next, 03 previous,
+// 04 absolute (P1 the record number) or current (P1 00); UICC: P2 b8..b4 an
+// SFI (00000: the current EF). Next from no current record is the first,
+// previous the last; past either end, and an absolute number beyond the
+// file, is "record not found", leaving the record pointer as it was. The
+// absolute mode does not move the pointer.
+Reply Card::Impl::RecordCommand(Dialect d, const CommandApdu& a) {
+  const bool update = a.ins == kInsUpdateRecord;
+  if (update ? (a.p3 == 0 || a.data.size() != a.p3) : !a.data.empty()) return Answer(d, Condition::kWrongLength);
+  const uint8_t mode = a.p2 & 0x07;
+  const uint8_t sfi_bits = a.p2 >> 3;
+  if ((mode != 0x02 && mode != 0x03 && mode != 0x04) || (d == Dialect::kGsm && sfi_bits != 0) ||
+      (mode != 0x04 && a.p1 != 0) || sfi_bits == 0x1F) {
+    return Answer(d, d == Dialect::kGsm ? Condition::kWrongP1P2 : Condition::kWrongP1P2Combination);
+  }
+  FileId ef = current;
+  std::optional<uint8_t> sfi;
+  if (sfi_bits != 0) sfi = sfi_bits;
+  if (auto sw = TargetEf(d, sfi, Structure::kLinearFixed, ef)) return Reply{{}, *sw};
+  if (!Allowed(update ? RuleOf(ef).update : RuleOf(ef).read)) return Answer(d, Condition::kSecurityNotSatisfied);
+  const std::size_t size = RecordSize(ef);
+  Bytes contents = Contents(ef);
+  WipeOnExit wipe_contents(contents);
+  const std::size_t count = contents.size() / size;
+  std::optional<std::size_t> target;
+  switch (mode) {
+    case 0x02:
+      if (!record) target = 0;
+      else if (*record + 1 < count) target = *record + 1;
+      break;
+    case 0x03:
+      if (!record) target = count - 1;
+      else if (*record > 0) target = *record - 1;
+      break;
+    default:
+      if (a.p1 == 0) target = record;
+      else if (a.p1 <= count) target = a.p1 - 1u;
+      break;
+  }
+  if (!target) return Answer(d, Condition::kRecordNotFound);
+  const auto begin = contents.begin() + static_cast<std::ptrdiff_t>(*target * size);
+  if (update) {
+    if (a.data.size() != size) return Answer(d, Condition::kWrongLength);
+    std::copy(a.data.begin(), a.data.end(), begin);
+    written[ContentOf(ef)] = SecretBytes::Copy(contents);
+  }
+  if (mode != 0x04) record = target;
+  if (update) return Reply{};
+  return Direct(d, a, Bytes(begin, begin + static_cast<std::ptrdiff_t>(size)), /*allow_shorter=*/false);
 }
 
 // VERIFY, CHANGE, DISABLE, ENABLE and UNBLOCK CHV1 (TS 51.011 §9.2.9-9.2.13,
@@ -414,6 +556,11 @@ Reply Card::Impl::Authenticate(Dialect d, const CommandApdu& a) {
   const std::size_t need = gsm_context ? 17 : 34;
   if (a.p3 != need || a.data.size() != need) return Answer(d, Condition::kWrongLength);
   if (a.data[0] != 0x10 || (!gsm_context && a.data[17] != 0x10)) return Answer(d, Condition::kIncorrectData);
+  // The USIM's command: it runs in the USIM's context (TS 31.102 §7.1.2), so
+  // only once ADF.USIM was selected in this session; before, no application
+  // is active and the card answers 69 85, conditions of use not satisfied
+  // (TS 102 221 §10.2.1, checking errors).
+  if (!usim_active) return Answer(d, Condition::kConditionsNotSatisfied);
   if (!ChvSatisfied()) return Answer(d, Condition::kSecurityNotSatisfied);
   const kms::Block rand = ToArray<16>(ByteView(a.data).subspan(1, 16));
 

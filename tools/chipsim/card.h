@@ -35,9 +35,13 @@ class Card {
   Card(Card&&) noexcept;
   Card& operator=(Card&&) noexcept;
 
-  // Cold reset: returns the ATR (T=0 only) and clears the volatile state: MF
+  // Cold reset: returns the ATR (T=0, class B and C) and clears the volatile state: MF
   // selected, PIN not verified, no response data pending.
   Bytes PowerOn();
+  // Deactivation: every command is answered 6F 00 until the next PowerOn().
+  void PowerOff();
+  // The ATR PowerOn() returns (TS 102 221 §6.3), without a reset.
+  static Bytes Atr();
 
   // One command APDU (the 5-byte header CLA INS P1 P2 P3 and P3 data bytes, or
   // a 4-byte case-1 header) -> response data followed by SW1 SW2. Never fails:

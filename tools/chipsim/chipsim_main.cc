@@ -16,6 +16,7 @@
 //   chipsim --image FILE [--pin PIN] first-call --sc HOST:PORT [--activation-code DIGITS] [--dial NUMBER]
 //                                   [--ki-holder-in-the-middle]
 //   chipsim --image FILE [--pin PIN] rekey --sc HOST:PORT
+//   chipsim --image FILE vpcd [--host HOST] [--port PORT]
 //
 // Exit codes (docs/chip-simulator.md): 0 done; 1 refused or failed (wrong PIN,
 // MAC failure, the SC refused or did not answer); 2 bad command line; 3 the
@@ -33,6 +34,7 @@
 #include "tools/chipsim/ota_link.h"
 #include "tools/chipsim/personalization_applet.h"
 #include "tools/chipsim/terminal.h"
+#include "tools/chipsim/vpcd_link.h"
 
 namespace simkms::chip {
 namespace {
@@ -55,6 +57,7 @@ struct Options {
   std::string dial = "4930123456";
   bool ki_holder_in_the_middle = false;
   int timeout_ms = 5000;
+  VpcdOptions vpcd;
 };
 
 std::string Kcv(const Bytes& kcv) { return kcv.empty() ? std::string("-") : ToHex(kcv); }
@@ -311,6 +314,19 @@ int Personalize(const Options& o, bool rekey) {
               (after.pending ? " (a negotiated key is pending; run it again)" : ""));
 }
 
+// The card in vsmartcard's virtual reader (vpcd_link.h) until pcscd lets go of
+// it; the image saved after every APDU that changed the card.
+int Vpcd(const Options& o) {
+  auto session = Session::Open(o.image);
+  if (!session.ok()) return Fail(session.status().ToString(), kExitImage);
+  Session& s = **session;
+  std::cout << "chipsim: card " << s.state().iccid() << " in the vpcd reader at " << o.vpcd.host << ":" << o.vpcd.port
+            << std::endl;
+  Status served = ServeVpcd(o.vpcd, s.card(), [&s] { return s.Persist(); });
+  if (!served.ok()) return FromStatus(served, &s);
+  return kExitOk;
+}
+
 }  // namespace
 }  // namespace simkms::chip
 
@@ -329,6 +345,11 @@ int main(int argc, char** argv) {
   CLI::App* reset = app.add_subcommand("reset", "the dealer's reset: Ki_2 deleted, Ki_1 active, PIN/PUK defaults");
   CLI::App* first = app.add_subcommand("first-call", "a call attempt: the first-call protocol with the SC");
   CLI::App* rekey = app.add_subcommand("rekey", "SIM menu 'renew key': a re-key with the SC");
+  CLI::App* vpcd = app.add_subcommand("vpcd", "the card in vsmartcard's virtual PC/SC reader, until pcscd closes it");
+  vpcd->add_option("--host", o.vpcd.host, "where vpcd (pcscd's reader driver) listens (default 127.0.0.1)");
+  vpcd->add_option("--port", o.vpcd.port, "its port (default 35963, vpcd's reader 0)");
+  vpcd->add_option("--connect-timeout-ms", o.vpcd.connect_timeout_ms,
+                   "keep trying this long while the reader is not listening yet (default 10000)");
   for (CLI::App* c : {verify, change, auth, gsm, first, rekey}) {
     c->add_option("--pin", o.pin, "PIN (CHV1); default 0000");
   }
@@ -364,5 +385,6 @@ int main(int argc, char** argv) {
   if (gsm->parsed()) return Authenticate(o, true);
   if (reset->parsed()) return Reset(o);
   if (first->parsed()) return Personalize(o, false);
+  if (vpcd->parsed()) return Vpcd(o);
   return Personalize(o, true);
 }

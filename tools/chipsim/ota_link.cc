@@ -1,6 +1,5 @@
 #include "tools/chipsim/ota_link.h"
 
-#include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <ctime>
 
 #include "sc-engine/protocol/gateway_frame.h"
+#include "tools/chipsim/tcp_connect.h"
 
 namespace simkms::chip {
 namespace {
@@ -66,26 +66,7 @@ void GatewaySmsNetwork::Disconnect() {
 
 Status GatewaySmsNetwork::Connect() {
   if (fd_ >= 0) return OkStatus();
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(options_.port);
-  int rc = ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &found);
-  if (rc != 0) return UnavailableError("SC " + options_.host + ": " + gai_strerror(rc));
-  std::string last = "no address";
-  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-    if (fd < 0) continue;
-    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
-      fd_ = fd;
-      break;
-    }
-    last = std::strerror(errno);
-    ::close(fd);
-  }
-  ::freeaddrinfo(found);
-  if (fd_ < 0) return UnavailableError("cannot connect to the SC at " + options_.host + ":" + port + ": " + last);
+  SIMKMS_ASSIGN_OR_RETURN(fd_, ConnectTcp(options_.host, options_.port, "the SC"));
   return OkStatus();
 }
 

@@ -24,6 +24,10 @@ constexpr char kTextCancelled[] = "Activation cancelled. Call again to retry.";
 constexpr char kTextNoNetwork[] = "Service not reachable. Please try again later.";
 constexpr char kTextBadCode[] = "The activation code has 6 to 16 digits.";
 
+// TERMINAL PROFILE byte 4 b6: the terminal supports SET UP MENU (TS 102 223 §5.2).
+constexpr std::size_t kProfileByteSetUpMenu = 3;
+constexpr uint8_t kProfileBitSetUpMenu = 0x20;
+
 constexpr std::size_t kActivationMinDigits = 6;  // policy::Limits bounds
 constexpr std::size_t kActivationMaxDigits = 16;
 
@@ -106,6 +110,11 @@ Status PersonalizationApplet::OnTerminalProfile(ChipState& /*chip*/, ByteView pr
   if (profile.empty()) return InvalidArgumentError("TERMINAL PROFILE: empty");
   // A TERMINAL PROFILE follows every power-on: whatever the applet held in RAM is gone.
   ResetVolatile();
+  // The SIM menu, so that the customer can ask for a re-key from the handset
+  // (MENU SELECTION below); a terminal that cannot show one is not sent it.
+  if (profile.size() > kProfileByteSetUpMenu && (profile[kProfileByteSetUpMenu] & kProfileBitSetUpMenu) != 0) {
+    return Queue(SetUpMenu{kMenuTitle, {MenuItem{kMenuItemRenewKey, kMenuItemRenewKeyText}}});
+  }
   return OkStatus();
 }
 
@@ -384,7 +393,7 @@ Status PersonalizationApplet::OnTerminalResponse(ChipState& chip, const Terminal
     typed_code_.reset();
     return handled;
   }
-  return OkStatus();  // DISPLAY TEXT: nothing follows
+  return OkStatus();  // DISPLAY TEXT, SET UP MENU: nothing follows
 }
 
 }  // namespace simkms::chip

@@ -6,13 +6,16 @@
 //                                 personalized, or holds an uncommitted key, it
 //                                 starts a session (HELLO). The call itself is
 //                                 allowed unmodified (the network hotlines it).
+//   TERMINAL PROFILE              a terminal that can show a SIM menu (profile byte
+//                                 4 b6, TS 102 223 §5.2) gets SET UP MENU with the
+//                                 item kMenuItemRenewKey.
 //   ENVELOPE MENU SELECTION (D3)  item kMenuItemRenewKey: the customer asks for a
 //                                 re-key (or an activation) from the SIM menu.
 //   ENVELOPE SMS-PP DOWNLOAD (D1) the SC's answers: SMS-DELIVER with the TS 31.115
 //                                 command packet UDH, concatenated ones reassembled.
 //   proactive commands            SEND SHORT MESSAGE (one per SMS-SUBMIT of a
 //                                 packet), GET INPUT (activation code, hidden
-//                                 digits), DISPLAY TEXT (outcome).
+//                                 digits), DISPLAY TEXT (outcome), SET UP MENU.
 //
 // Why these triggers: docs/chip-simulator.md, "Toolkit applet and terminal".
 //
@@ -44,6 +47,9 @@ class PersonalizationApplet : public ToolkitApplet {
  public:
   // The SIM menu item that starts a re-key (MENU SELECTION item identifier).
   static constexpr uint8_t kMenuItemRenewKey = 0x01;
+  // The SIM menu (SET UP MENU): its title and the item's text.
+  static constexpr char kMenuTitle[] = "SIM key";
+  static constexpr char kMenuItemRenewKeyText[] = "Renew SIM key";
   // Where the chip's SMS-SUBMITs go (TP-DA): the SC's OTA number. The gateway
   // routes by it; the secured packet's TAR names the applet.
   static constexpr char kDefaultScNumber[] = "491710000100";

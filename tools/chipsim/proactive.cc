@@ -13,6 +13,7 @@ constexpr uint8_t kTagAlpha = 0x85;
 constexpr uint8_t kTagAddress = 0x86;
 constexpr uint8_t kTagSmsTpdu = 0x8B;
 constexpr uint8_t kTagTextString = 0x8D;
+constexpr uint8_t kTagItem = 0x8F;
 constexpr uint8_t kTagResponseLength = 0x91;
 constexpr uint8_t kDcs8Bit = 0x04;
 
@@ -51,6 +52,7 @@ bool IsToolkitText(std::string_view text) {
 CommandType TypeOf(const ProactiveCommand& command) {
   if (std::holds_alternative<DisplayText>(command)) return CommandType::kDisplayText;
   if (std::holds_alternative<GetInput>(command)) return CommandType::kGetInput;
+  if (std::holds_alternative<SetUpMenu>(command)) return CommandType::kSetUpMenu;
   return CommandType::kSendShortMessage;
 }
 
@@ -59,6 +61,7 @@ std::string_view CommandTypeName(CommandType type) {
     case CommandType::kDisplayText: return "DISPLAY TEXT";
     case CommandType::kGetInput: return "GET INPUT";
     case CommandType::kSendShortMessage: return "SEND SHORT MESSAGE";
+    case CommandType::kSetUpMenu: return "SET UP MENU";
   }
   return "?";
 }
@@ -89,6 +92,19 @@ StatusOr<Bytes> EncodeProactiveCommand(uint8_t number, const ProactiveCommand& c
     AppendTlv(body, kTagTextString, TextValue(c->prompt));
     const uint8_t lengths[] = {c->min_length, c->max_length};
     AppendTlv(body, kTagResponseLength, lengths);
+  } else if (const auto* m = std::get_if<SetUpMenu>(&command)) {
+    SIMKMS_RETURN_IF_ERROR(CheckText(m->title, "SET UP MENU"));
+    if (m->items.empty()) return InvalidArgumentError("SET UP MENU: no items");
+    details(CommandType::kSetUpMenu, 0x00, kDeviceTerminal);
+    AppendTlv(body, kTagAlpha, AsBytes(m->title));
+    for (const MenuItem& item : m->items) {
+      SIMKMS_RETURN_IF_ERROR(CheckText(item.text, "SET UP MENU item"));
+      if (item.id == 0) return InvalidArgumentError("SET UP MENU: item identifier 00 is not allowed");
+      if (item.text.size() > 64) return InvalidArgumentError("SET UP MENU: item text too long");
+      Bytes value{item.id};
+      value.insert(value.end(), item.text.begin(), item.text.end());
+      AppendTlv(body, kTagItem, value);
+    }
   } else {
     const auto& s = std::get<SendShortMessage>(command);
     SIMKMS_RETURN_IF_ERROR(CheckText(s.alpha_identifier, "SEND SHORT MESSAGE"));
@@ -159,6 +175,20 @@ StatusOr<FetchedCommand> DecodeProactiveCommand(ByteView data) {
       const Tlv* tpdu = FindComprehension(*tlvs, kTagSmsTpdu);
       if (tpdu == nullptr || tpdu->value.empty()) return InvalidArgumentError("SEND SHORT MESSAGE: SMS TPDU missing");
       c.tpdu = tpdu->value;
+      f.command = c;
+      break;
+    }
+    case CommandType::kSetUpMenu: {
+      SetUpMenu c;
+      if (const Tlv* alpha = FindComprehension(*tlvs, kTagAlpha)) c.title.assign(alpha->value.begin(), alpha->value.end());
+      for (const Tlv& t : *tlvs) {
+        if ((t.tag | 0x80) != kTagItem) continue;  // with or without the CR flag
+        if (t.value.empty()) return InvalidArgumentError("SET UP MENU: empty item");
+        MenuItem item{t.value[0], std::string(t.value.begin() + 1, t.value.end())};
+        if (!IsToolkitText(item.text)) return InvalidArgumentError("SET UP MENU: item text has unsupported characters");
+        c.items.push_back(std::move(item));
+      }
+      if (c.items.empty()) return InvalidArgumentError("SET UP MENU: no items");
       f.command = c;
       break;
     }

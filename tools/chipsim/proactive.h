@@ -1,10 +1,11 @@
 // Proactive commands and terminal responses (TS 102 223 §6, §8; TS 31.111 for
-// the SIM/USIM specifics), the three the personalization applet uses:
+// the SIM/USIM specifics), the four the personalization applet uses:
 //
 //   D0 len | 81 03 nn tt qq | 82 02 81 dd | ...
 //     DISPLAY TEXT (tt 21, dd 02 display):   8D text string
 //     GET INPUT    (tt 23, dd 82 terminal):  8D prompt | 91 02 min max
 //     SEND SHORT MESSAGE (tt 13, dd 83 network): [85 alpha] | [86 SC address] | 8B SMS TPDU
+//     SET UP MENU  (tt 25, dd 82 terminal):  85 alpha (menu title) | 8F item (id, text) ...
 //
 // TERMINAL RESPONSE data: 81 03 nn tt qq | 82 02 82 81 | 83 len result [info]
 //   [| 8D text string (GET INPUT)]
@@ -12,13 +13,16 @@
 // Text strings are coded with DCS 04 (GSM default alphabet, 8-bit unpacked);
 // only the characters on which that alphabet and ASCII agree are allowed
 // (letters, digits, space, CR, LF and !"#%&'()*+,-./:;<=>?), so a std::string
-// carries them unchanged.
+// carries them unchanged. Alpha identifiers and item texts are the same
+// characters without the DCS byte (TS 102 223 §8.2, §8.9: the SMS default
+// alphabet with bit 8 zero).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "base/bytes.h"
 #include "base/status.h"
@@ -30,6 +34,7 @@ enum class CommandType : uint8_t {
   kSendShortMessage = 0x13,
   kDisplayText = 0x21,
   kGetInput = 0x23,
+  kSetUpMenu = 0x25,
 };
 
 // Device identities (TS 102 223 §8.7).
@@ -62,7 +67,20 @@ struct SendShortMessage {
   bool operator==(const SendShortMessage&) const = default;
 };
 
-using ProactiveCommand = std::variant<DisplayText, GetInput, SendShortMessage>;
+// SET UP MENU (TS 102 223 §6.4.8): the items the terminal shows in its SIM
+// menu; choosing one sends ENVELOPE (MENU SELECTION) with its identifier.
+struct MenuItem {
+  uint8_t id = 0;
+  std::string text;
+  bool operator==(const MenuItem&) const = default;
+};
+struct SetUpMenu {
+  std::string title;
+  std::vector<MenuItem> items;  // at least one (an empty list removes the menu: not used here)
+  bool operator==(const SetUpMenu&) const = default;
+};
+
+using ProactiveCommand = std::variant<DisplayText, GetInput, SendShortMessage, SetUpMenu>;
 CommandType TypeOf(const ProactiveCommand& command);
 std::string_view CommandTypeName(CommandType type);
 
@@ -74,8 +92,9 @@ struct CommandDetails {
 };
 
 // The BER-TLV the card hands out on FETCH. InvalidArgument for a text outside
-// the allowed characters, GET INPUT lengths with min > max or max 0, or an
-// encoding over 255 bytes (one FETCH).
+// the allowed characters, GET INPUT lengths with min > max or max 0, a SET UP
+// MENU without items or with item identifier 00, or an encoding over 255
+// bytes (one FETCH).
 StatusOr<Bytes> EncodeProactiveCommand(uint8_t number, const ProactiveCommand& command);
 
 struct FetchedCommand {

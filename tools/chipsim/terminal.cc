@@ -1,5 +1,7 @@
 #include "tools/chipsim/terminal.h"
 
+#include <algorithm>
+
 #include "tools/chipsim/ef_codec.h"
 #include "tools/chipsim/sms.h"
 #include "tools/chipsim/tlv.h"
@@ -18,8 +20,10 @@ constexpr int kMaxRoundsPerRun = 256;
 
 constexpr uint16_t kFidMf = 0x3F00;
 constexpr uint16_t kFidIccid = 0x2FE2;
-constexpr uint16_t kFidDfGsm = 0x7F20;
+constexpr uint16_t kFidDir = 0x2F00;
 constexpr uint16_t kFidImsi = 0x6F07;
+// The USIM's application code in an AID, after the 3GPP RID (TS 101 220 Annex E).
+constexpr uint8_t kUsimAidPrefix[] = {0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02};
 
 Bytes FidBytes(uint16_t fid) { return {static_cast<uint8_t>(fid >> 8), static_cast<uint8_t>(fid)}; }
 
@@ -76,15 +80,49 @@ StatusOr<Bytes> Terminal::ReadTransparent(uint16_t fid, uint8_t size) {
   return read.data;
 }
 
+// EF_DIR's records are application templates (61) with the AID (4F); the first
+// whose AID is a USIM's is the one a handset selects.
+StatusOr<Bytes> Terminal::FindUsimAid() {
+  // SELECT with the FCP: the record length is in the file descriptor (82).
+  SIMKMS_ASSIGN_OR_RETURN(ApduResponse sel, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x04, FidBytes(kFidDir))));
+  if (sel.sw != kSwOk) return SwError("SELECT EF_DIR", sel.sw);
+  auto fcp = UnwrapTlv(sel.data, 0x62);
+  if (!fcp.ok()) return fcp.status().WithContext("EF_DIR's FCP");
+  auto fcp_tlvs = ParseTlvs(*fcp);
+  if (!fcp_tlvs.ok()) return fcp_tlvs.status().WithContext("EF_DIR's FCP");
+  const Tlv* descriptor = FindComprehension(*fcp_tlvs, 0x82);
+  if (descriptor == nullptr || descriptor->value.size() != 5) {
+    return InvalidArgumentError("EF_DIR's FCP: no linear fixed file descriptor");
+  }
+  const uint8_t record_length = descriptor->value[3];
+  const uint8_t records = descriptor->value[4];
+  for (uint8_t n = 1; n <= records; ++n) {
+    SIMKMS_ASSIGN_OR_RETURN(ApduResponse rec, Send(Apdu(kClaIso, kInsReadRecord, n, 0x04, {}, record_length)));
+    if (rec.sw != kSwOk) return SwError("READ RECORD EF_DIR", rec.sw);
+    // The template, then FF padding.
+    if (rec.data.size() < 2 || rec.data[0] != 0x61 || std::size_t{rec.data[1]} + 2 > rec.data.size()) continue;
+    auto tlvs = ParseTlvs(ByteView(rec.data).subspan(2, rec.data[1]));
+    if (!tlvs.ok()) continue;
+    const Tlv* aid = FindComprehension(*tlvs, 0x4F);
+    if (aid != nullptr && aid->value.size() >= sizeof(kUsimAidPrefix) &&
+        std::equal(std::begin(kUsimAidPrefix), std::end(kUsimAidPrefix), aid->value.begin())) {
+      return aid->value;
+    }
+  }
+  return NotFoundError("EF_DIR names no USIM application");
+}
+
 Status Terminal::Start(const std::optional<SecretBytes>& pin) {
   iccid_.clear();
   imsi_.clear();
+  menu_.reset();
   SIMKMS_ASSIGN_OR_RETURN(ApduResponse mf, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, FidBytes(kFidMf))));
   if (mf.sw != kSwOk) return SwError("SELECT MF", mf.sw);
   SIMKMS_ASSIGN_OR_RETURN(Bytes ef_iccid, ReadTransparent(kFidIccid, 10));
   SIMKMS_ASSIGN_OR_RETURN(iccid_, DecodeEfIccid(ef_iccid));
-  SIMKMS_ASSIGN_OR_RETURN(ApduResponse df, Send(Apdu(kClaIso, kInsSelect, 0x00, 0x0C, FidBytes(kFidDfGsm))));
-  if (df.sw != kSwOk) return SwError("SELECT DF_GSM", df.sw);
+  SIMKMS_ASSIGN_OR_RETURN(Bytes aid, FindUsimAid());
+  SIMKMS_ASSIGN_OR_RETURN(ApduResponse adf, Send(Apdu(kClaIso, kInsSelect, 0x04, 0x0C, aid)));
+  if (adf.sw != kSwOk) return SwError("SELECT ADF.USIM", adf.sw);
   StatusOr<Bytes> ef_imsi = ReadTransparent(kFidImsi, 9);
   if (!ef_imsi.ok() && pin_needed_) {
     // EF_IMSI is PIN-protected while the PIN is enabled: the handset asks for it.
@@ -119,6 +157,13 @@ Status Terminal::Dial(std::string_view number) {
 }
 
 Status Terminal::SelectMenuItem(uint8_t item) {
+  // A handset offers only the items the card's SET UP MENU listed.
+  const bool offered = menu_ && std::any_of(menu_->items.begin(), menu_->items.end(),
+                                            [item](const MenuItem& m) { return m.id == item; });
+  if (!offered) {
+    return FailedPreconditionError("the card's SIM menu has no item " + std::to_string(item) +
+                                   (menu_ ? "" : " (the card set up no menu)"));
+  }
   Bytes body;
   const uint8_t ids[] = {kDeviceKeypad, kDeviceUicc};
   AppendTlv(body, kTagDeviceIdentities, ids);
@@ -188,6 +233,10 @@ StatusOr<TerminalResponse> Terminal::Perform(const FetchedCommand& fetched) {
   }
   if (const auto* text = std::get_if<DisplayText>(&*fetched.command)) {
     if (display_) display_(text->text);
+    return r;
+  }
+  if (const auto* menu = std::get_if<SetUpMenu>(&*fetched.command)) {
+    menu_ = *menu;
     return r;
   }
   const auto& input = std::get<GetInput>(*fetched.command);

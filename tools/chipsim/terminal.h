@@ -1,11 +1,13 @@
 // A thin handset (terminal) model that drives the card the way a phone does,
 // with real APDU bytes only (TS 102 221 / TS 31.102 / TS 102 223):
 //
-//   power-on    READ BINARY EF_ICCID (2FE2); VERIFY PIN if the caller gives one;
-//               READ BINARY EF_IMSI (6F07); TERMINAL PROFILE
+//   power-on    READ BINARY EF_ICCID (2FE2); READ RECORD EF_DIR (2F00) for the
+//               USIM's AID, SELECT ADF.USIM by it; VERIFY PIN if the caller
+//               gives one; READ BINARY EF_IMSI (6F07); TERMINAL PROFILE
 //   proactive   whenever the card answers 91 XX: FETCH, act, TERMINAL RESPONSE
 //               (SEND SHORT MESSAGE -> SmsNetwork, GET INPUT -> keypad,
-//               DISPLAY TEXT -> display), until the card answers 90 00
+//               DISPLAY TEXT -> display, SET UP MENU -> the SIM menu), until
+//               the card answers 90 00
 //   incoming    each SMS-DELIVER the network holds for the IMSI -> ENVELOPE
 //               (SMS-PP data download), then the proactive loop again
 //   calls/menu  ENVELOPE (CALL CONTROL) before a call, ENVELOPE (MENU SELECTION)
@@ -59,7 +61,10 @@ class Terminal {
   // allowed the call is not modelled further (no call is set up).
   Status Dial(std::string_view number);
   // The customer picks an item of the SIM menu: ENVELOPE (MENU SELECTION).
+  // FailedPrecondition if the card's SET UP MENU did not offer the item.
   Status SelectMenuItem(uint8_t item);
+  // The SIM menu the card set up (nullopt: none).
+  const std::optional<SetUpMenu>& menu() const { return menu_; }
   // Delivers the SMS the network holds and runs proactive commands until
   // neither is left.
   Status RunToolkit();
@@ -75,6 +80,8 @@ class Terminal {
 
  private:
   StatusOr<Bytes> ReadTransparent(uint16_t fid, uint8_t size);
+  // The USIM's AID from EF_DIR (TS 102 221 §13.1).
+  StatusOr<Bytes> FindUsimAid();
   Status Envelope(const Bytes& data);
   Status ProactiveLoop(Sw sw);
   StatusOr<TerminalResponse> Perform(const FetchedCommand& command);
@@ -88,6 +95,7 @@ class Terminal {
   std::vector<Sw> refused_downloads_;
   int proactive_commands_ = 0;
   bool pin_needed_ = false;  // the last READ BINARY was refused for want of the PIN
+  std::optional<SetUpMenu> menu_;
 };
 
 }  // namespace simkms::chip
