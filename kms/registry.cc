@@ -5,6 +5,7 @@
 #include "kms/kcv.h"
 #include "kms/secret_field.h"
 #include "policy/numbering.h"
+#include "policy/rekey_policy.h"
 #include "softcrypto/dh_group.h"
 #include "storage/identifiers.h"
 
@@ -128,6 +129,22 @@ StatusOr<storage::VerRecord> Registry::SetActivationCodePolicy(uint32_t ver, boo
   std::vector<std::pair<std::string, std::string>> details{{"activation_code", code_required ? "required" : "optional"}};
   if (!code_required) details.emplace_back("cost", "a K1 holder takes over the first call of a contract without code");
   SIMKMS_RETURN_IF_ERROR(store_.Commit(writes, Event("ver.policy", std::to_string(ver), std::move(details))));
+  return record;
+}
+
+StatusOr<storage::VerRecord> Registry::SetRekeyPolicy(uint32_t ver, const storage::RekeyPolicy& policy) {
+  const std::string subject = "VER " + std::to_string(ver);
+  SIMKMS_RETURN_IF_ERROR(
+      policy::CheckRekeyPolicy(policy.max_ki2_age_seconds, policy.per_second, policy.per_day).WithContext(subject));
+  SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord record, store_.GetVer(ver));
+  if (record.rekey == policy) return record;
+  record.rekey = policy;
+  storage::WriteSet writes;
+  writes.PutVer(record);
+  SIMKMS_RETURN_IF_ERROR(store_.Commit(writes, Event("ver.rekey-policy", std::to_string(ver),
+                                                     {{"max_ki2_age_seconds", std::to_string(policy.max_ki2_age_seconds)},
+                                                      {"per_second", std::to_string(policy.per_second)},
+                                                      {"per_day", std::to_string(policy.per_day)}})));
   return record;
 }
 

@@ -73,6 +73,15 @@ class Registry {
   // and is not audited.
   StatusOr<storage::VerRecord> SetActivationCodePolicy(uint32_t ver, bool code_required);
 
+  // The VER's regular re-key policy (docs/lifecycle.md, "Regular re-key"): kmsd
+  // asks for a new Ki_2 of every PERSONALIZED subscriber whose Ki_2 is
+  // `policy.max_ki2_age_seconds` old, at the rates it gives; all zero removes the
+  // policy. InvalidArgument outside policy/rekey_policy.h's bounds, NotFound for an
+  // unknown VER (either way nothing changes); committed with its audit record
+  // "ver.rekey-policy"; setting the policy the VER already has changes nothing and
+  // is not audited.
+  StatusOr<storage::VerRecord> SetRekeyPolicy(uint32_t ver, const storage::RekeyPolicy& policy);
+
   // K1 of `ver` wrapped for the manufacturer; audited as "ver.export-k1". Needs
   // the ceremony token.
   StatusOr<K1Export> ExportK1(uint32_t ver, const std::string& manufacturer, const std::string& public_key_pem);

@@ -19,7 +19,8 @@ constexpr uint8_t kSubscriberFormatVersion = 2;
 // Tags. Persisted: never renumber or reuse; add new ones at the end.
 namespace ver_tag {
 constexpr uint8_t kVer = 1, kProfile = 2, kDhGroup = 3, kCustomP = 4, kCustomG = 5, kOpCiphertext = 6,
-                  kAmf = 7, kK1Kcv = 8, kDescription = 9, kCreatedAt = 10, kContractsWithoutCode = 11;
+                  kAmf = 7, kK1Kcv = 8, kDescription = 9, kCreatedAt = 10, kContractsWithoutCode = 11,
+                  kRekeyMaxKi2Age = 12, kRekeyPerSecond = 13, kRekeyPerDay = 14;
 }
 namespace range_tag {
 constexpr uint8_t kId = 1, kManufacturer = 2, kVer = 3, kIccidFirst = 4, kImsiFirst = 5, kCount = 6,
@@ -111,6 +112,12 @@ Status ValidateVerRecord(const VerRecord& r) {
   if (r.k1_kcv.size() != 3) {
     return InvalidArgumentError(what + ": k1_kcv must be 3 bytes, got " + std::to_string(r.k1_kcv.size()));
   }
+  const RekeyPolicy& rekey = r.rekey;
+  if (rekey.enabled() ? rekey.per_second == 0 || rekey.per_day == 0 : rekey.per_second != 0 || rekey.per_day != 0) {
+    return InvalidArgumentError(what + ": re-key policy (max Ki_2 age " + std::to_string(rekey.max_ki2_age_seconds) +
+                                " s, " + std::to_string(rekey.per_second) + "/s, " + std::to_string(rekey.per_day) +
+                                "/day) must be all zero (none) or all at least 1");
+  }
   return OkStatus();
 }
 
@@ -174,6 +181,12 @@ Bytes EncodeVerRecord(const VerRecord& r) {
   w.AddI64(kCreatedAt, r.created_at);
   // Written only when relaxed, so that the default's encoding is the one records had before the field.
   if (r.contracts_without_code) w.AddU8(kContractsWithoutCode, 1);
+  // Likewise written only when there is a policy.
+  if (r.rekey.enabled()) {
+    w.AddU64(kRekeyMaxKi2Age, r.rekey.max_ki2_age_seconds);
+    w.AddU32(kRekeyPerSecond, r.rekey.per_second);
+    w.AddU32(kRekeyPerDay, r.rekey.per_day);
+  }
   return std::move(w).Finish();
 }
 
@@ -210,6 +223,11 @@ StatusOr<VerRecord> DecodeVerRecord(ByteView in) {
             if (u8 > 1) return reader.Error("contracts_without_code " + std::to_string(u8) + " is not 0 or 1");
             r.contracts_without_code = u8 == 1;
             return OkStatus();
+          // Optional: absent in records written before them, and in a VER without a policy
+          // (ValidateVerRecord below refuses a partial one).
+          case kRekeyMaxKi2Age: return reader.AsU64(f, r.rekey.max_ki2_age_seconds);
+          case kRekeyPerSecond: return reader.AsU32(f, r.rekey.per_second);
+          case kRekeyPerDay: return reader.AsU32(f, r.rekey.per_day);
           default: known = false; return OkStatus();
         }
       }));

@@ -38,6 +38,21 @@ enum class DhGroup : uint8_t {
   kCustom = 4,     // operator-supplied (p, g), validated by the caller at VER creation
 };
 
+// A VER's regular re-key policy (docs/lifecycle.md, "Regular re-key"): kmsd asks
+// for a new Ki_2 of every PERSONALIZED subscriber whose Ki_2 is max_ki2_age_seconds
+// old, at most per_second requests a second and per_day a UTC day. All zero: no
+// policy (the default, and what a record written before these fields reads as);
+// otherwise all three are at least 1 (their upper bounds are policy's:
+// policy/rekey_policy.h).
+struct RekeyPolicy {
+  uint64_t max_ki2_age_seconds = 0;
+  uint32_t per_second = 0;
+  uint32_t per_day = 0;
+
+  bool enabled() const { return max_ki2_age_seconds != 0; }
+  bool operator==(const RekeyPolicy&) const = default;
+};
+
 // One VER (chip key version): its profile, DH group and the Milenage OP under the token.
 // Stored in CF "vers" under the 4-byte big-endian ver.
 struct VerRecord {
@@ -56,6 +71,8 @@ struct VerRecord {
   // activation code; true = relaxed by an explicit, audited `kmsctl ver policy`
   // (docs/lifecycle.md: what relaxing costs).
   bool contracts_without_code = false;
+  // Set by an audited `kmsctl ver rekey-policy`; none by default.
+  RekeyPolicy rekey;
 
   bool operator==(const VerRecord&) const = default;
 };

@@ -132,7 +132,7 @@ struct StoreOptions {
   // PostgreSQL: how many connections the engine may open for reads outside the
   // writer's transaction (PostgresEngineOptions::read_connections). A reader with no
   // free connection waits for one, so a daemon gives at least one per thread that
-  // reads (kmsd: its crypto workers + 2). RocksDB reads in process and ignores it.
+  // reads (kmsd: its crypto workers + 3). RocksDB reads in process and ignores it.
   int database_readers = 4;
   // The kmsd node of a cluster this Store writes for (its own audit chain, its writer
   // lock; docs/storage-format.md "PostgreSQL"). A RocksDB database has one node, 1.

@@ -101,7 +101,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   if (!j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
   SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
                                    {"token", "database", "node", "tls", "listeners", "admin", "run_as", "lock_memory",
-                                    "limits", "ki2_cache_size", "gsup", "audit"},
+                                    "limits", "ki2_cache_size", "gsup", "audit", "rekey_campaign"},
                                    "config"));
   Config c;
   if (j.contains("token")) {
@@ -207,6 +207,18 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     SIMKMS_RETURN_IF_ERROR(Take(a, "witness_queue", &c.audit_witness_queue, "audit"));
     if (c.audit_epoch_max_records == 0 || c.audit_epoch_max_seconds == 0 || c.audit_witness_queue == 0) {
       return InvalidArgumentError("audit: epoch_max_records, epoch_max_seconds and witness_queue must be >= 1");
+    }
+  }
+  if (j.contains("rekey_campaign")) {
+    const Json& r = j["rekey_campaign"];
+    SIMKMS_RETURN_IF_ERROR(CheckKeys(r, {"enabled", "interval_ms", "batch"}, "rekey_campaign"));
+    SIMKMS_RETURN_IF_ERROR(Take(r, "enabled", &c.rekey_campaign, "rekey_campaign"));
+    SIMKMS_RETURN_IF_ERROR(Take(r, "interval_ms", &c.rekey_campaign_interval_ms, "rekey_campaign"));
+    SIMKMS_RETURN_IF_ERROR(Take(r, "batch", &c.rekey_campaign_batch, "rekey_campaign"));
+    // A step reads `batch` records: bounded so that one step stays short.
+    if (c.rekey_campaign_interval_ms < 100 || c.rekey_campaign_interval_ms > 3600000 || c.rekey_campaign_batch < 1 ||
+        c.rekey_campaign_batch > 100000) {
+      return InvalidArgumentError("rekey_campaign: interval_ms must be 100..3600000 and batch 1..100000");
     }
   }
   if (j.contains("limits")) {

@@ -106,6 +106,12 @@ struct Config {
   unsigned audit_epoch_max_seconds = 60;
   std::string audit_witness_syslog;
   unsigned audit_witness_queue = 1024;
+  // Regular re-key (docs/lifecycle.md "Regular re-key"): whether this kmsd runs
+  // the campaign (rekey_campaign.enabled; in a cluster, one node: docs/operations.md
+  // "Cluster"), how often it takes a step and how many subscriber records a step reads.
+  bool rekey_campaign = true;
+  unsigned rekey_campaign_interval_ms = 1000;
+  unsigned rekey_campaign_batch = 1000;
 
   const ListenerConfig* listener(const std::string& name) const;
 };

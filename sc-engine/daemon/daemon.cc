@@ -25,6 +25,7 @@
 #include "sc-engine/daemon/hardening.h"
 #include "sc-engine/daemon/memory_trimmer.h"
 #include "sc-engine/daemon/operator_api.h"
+#include "sc-engine/daemon/rekey_campaign_timer.h"
 #include "sc-engine/daemon/tls_internal.h"
 #include "sc-engine/daemon/audit_witness_sender.h"
 #include "sc-engine/engine/admin_commands.h"
@@ -68,9 +69,12 @@ struct Daemon::Rep {
   std::unique_ptr<UnixListener> admin_server;
   std::unique_ptr<boost::asio::signal_set> signals;
   std::unique_ptr<MemoryTrimmer> memory_trimmer;
+  std::unique_ptr<sc::RekeyCampaign> rekey_campaign;
+  std::unique_ptr<RekeyCampaignTimer> rekey_timer;  // uses the campaign, the registries and the store
 
   ~Rep() {
     memory_trimmer.reset();
+    rekey_timer.reset();
     // Engines hold session objects of the pool's sessions: drop them first.
     chip_server.reset();
     gsup_server.reset();
@@ -150,8 +154,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   }
   store_options.node = c.node;
   // Every crypto worker reads the subscriber and its VER per request; the HTTP and
-  // admin threads read too. Fewer connections than readers would queue them.
-  store_options.database_readers = static_cast<int>(c.sessions) + 2;
+  // admin threads and the re-key campaign read too. Fewer connections than readers
+  // would queue them.
+  store_options.database_readers = static_cast<int>(c.sessions) + 3;
   auto store = storage::Store::Open(c.database, *rep->audit_mac, *rep->checkpoints, store_options);
   if (!store.ok()) return store.status().WithContext("open database " + storage::Store::DescribeLocation(c.database));
   rep->store = std::move(store).value();
@@ -218,6 +223,15 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
     SIMKMS_ASSIGN_OR_RETURN(rep->admin_server, StartAdminListener(rep->io, c.admin_socket, *rep->services));
   }
   rep->memory_trimmer = std::make_unique<MemoryTrimmer>(std::chrono::seconds(5));
+  if (c.rekey_campaign) {
+    // The campaign's own session: a re-key request makes no token call, but a
+    // SubscriberRegistry takes a session, and a pool's would hold up a crypto worker.
+    SIMKMS_ASSIGN_OR_RETURN(p11::Session campaign_session, p11::Session::Open(rep->module, token.slot));
+    rep->rekey_campaign = std::make_unique<sc::RekeyCampaign>(*rep->store, kms::SystemClockMs, c.rekey_campaign_batch);
+    rep->rekey_timer = std::make_unique<RekeyCampaignTimer>(*rep->rekey_campaign, *rep->registries,
+                                                            std::move(campaign_session), rep->metrics,
+                                                            std::chrono::milliseconds(c.rekey_campaign_interval_ms));
+  }
   SIMKMS_RETURN_IF_ERROR(DropPrivileges(c.run_as));
   return std::unique_ptr<Daemon>(new Daemon(std::move(rep)));
 }
@@ -243,6 +257,7 @@ Status Daemon::Run() {
   // The stopper is Run()'s own thread: no other thread reads or writes it.
   std::thread stopper([&r] {
     r.graceful_stop.AwaitBegun();
+    if (r.rekey_timer) r.rekey_timer->Stop();  // no new re-key request once the stop has begun
     boost::asio::post(r.io, [&r] {
       if (r.chip_server) r.chip_server->Stop();
       if (r.gsup_server) r.gsup_server->Stop();

@@ -37,7 +37,11 @@ void Metrics::Add(const std::string& name, const std::string& key, const std::st
 }
 
 void Metrics::SetCounter(const std::string& name, const std::string& key, const std::string& value, uint64_t n) {
-  const std::string rendered = RenderLabels({{key, value}});
+  SetCounter(name, MetricLabels{{key, value}}, n);
+}
+
+void Metrics::SetCounter(const std::string& name, const MetricLabels& labels, uint64_t n) {
+  const std::string rendered = RenderLabels(labels);
   std::lock_guard lock(mu_);
   counters_[name][rendered] = n;
 }
@@ -52,9 +56,12 @@ void Metrics::Observe(const std::string& name, double seconds) {
   h.sum += seconds;
 }
 
-void Metrics::SetGauge(const std::string& name, double value) {
+void Metrics::SetGauge(const std::string& name, double value) { SetGauge(name, MetricLabels{}, value); }
+
+void Metrics::SetGauge(const std::string& name, const MetricLabels& labels, double value) {
+  const std::string rendered = RenderLabels(labels);
   std::lock_guard lock(mu_);
-  gauges_[name][""] = value;
+  gauges_[name][rendered] = value;
 }
 
 void Metrics::AddGauge(const std::string& name, const MetricLabels& labels, double delta) {

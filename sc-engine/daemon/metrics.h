@@ -23,10 +23,12 @@ class Metrics {
   void Add(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
   void Observe(const std::string& name, double seconds);
   void SetGauge(const std::string& name, double value);
+  void SetGauge(const std::string& name, const MetricLabels& labels, double value);
   // Adds delta to a labelled gauge (under the lock: concurrent +1/-1 never leave it stale).
   void AddGauge(const std::string& name, const MetricLabels& labels, double delta);
   // Sets a counter kept elsewhere (e.g. the pkcs11 layer's error counts).
   void SetCounter(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
+  void SetCounter(const std::string& name, const MetricLabels& labels, uint64_t n);
   // The exposition text (text/plain; version=0.0.4).
   std::string Render() const;
 

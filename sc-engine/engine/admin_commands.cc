@@ -167,6 +167,15 @@ StatusOr<AdminJson> VerPolicy(const Env& e, const Args& a) {
   return j;
 }
 
+StatusOr<AdminJson> VerRekeyPolicy(const Env& e, const Args& a) {
+  // The registry checks the values against policy/rekey_policy.h's bounds.
+  const storage::RekeyPolicy policy{a.Number("max_ki2_age_seconds"), static_cast<uint32_t>(a.Number("per_second")),
+                                    static_cast<uint32_t>(a.Number("per_day"))};
+  SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord v,
+                          e.MakeRegistry().SetRekeyPolicy(static_cast<uint32_t>(a.Number("ver")), policy));
+  return VerJson(v);
+}
+
 StatusOr<AdminJson> RangeList(const Env& e, const Args&) {
   SIMKMS_ASSIGN_OR_RETURN(auto ranges, e.store.ListRanges());
   AdminJson list = AdminJson::array();
@@ -220,6 +229,13 @@ const std::vector<Command>& Commands() {
         true},
        VerAdd},
       {{"ver.policy", {{"ver", Type::kUint32, true}, {"activation_code", Type::kText, true}}, true}, VerPolicy},
+      {{"ver.rekey-policy",
+        {{"ver", Type::kUint32, true},
+         {"max_ki2_age_seconds", Type::kUint64, true},
+         {"per_second", Type::kUint32, true},
+         {"per_day", Type::kUint32, true}},
+        true},
+       VerRekeyPolicy},
       {{"range.list", {}, false}, RangeList},
       {{"range.assign",
         {{"manufacturer", Type::kText, true},

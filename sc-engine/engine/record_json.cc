@@ -33,6 +33,13 @@ RecordJson VerJson(const storage::VerRecord& v) {
   j["amf"] = ToHex(v.amf);
   j["k1_kcv"] = ToHex(v.k1_kcv);
   j["activation_code"] = v.contracts_without_code ? "optional" : "required";
+  if (v.rekey.enabled()) {
+    j["rekey_policy"] = {{"max_ki2_age_seconds", v.rekey.max_ki2_age_seconds},
+                         {"per_second", v.rekey.per_second},
+                         {"per_day", v.rekey.per_day}};
+  } else {
+    j["rekey_policy"] = "none";
+  }
   j["description"] = v.description;
   j["created_at"] = v.created_at;
   return j;

@@ -123,16 +123,22 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::Contract(const ContractR
   return r;
 }
 
-StatusOr<storage::SubscriberRecord> SubscriberRegistry::RequestRekey(const std::string& imsi) {
+StatusOr<storage::SubscriberRecord> SubscriberRegistry::RequestRekey(const std::string& imsi,
+                                                                     const RekeyRequest& request) {
   SIMKMS_ASSIGN_OR_RETURN(storage::SubscriberRecord r, store_.GetSubscriber(imsi));
   const storage::SubscriberRecord before = r;
   SIMKMS_ASSIGN_OR_RETURN(policy::Transition t, policy::Apply(View(r), policy::RekeyRequested{}, limits_));
+  if (request.only_if_ki2_key_id && *request.only_if_ki2_key_id != r.ki2_key_id) {
+    return FailedPreconditionError("subscriber " + imsi + ": no re-key request (" + std::string(request.reason) +
+                                   "): its Ki_2 changed since it was found due");
+  }
   ApplyTo(t, r);
   r.updated_at = clock_() / 1000;
   storage::WriteSet writes;
   writes.ExpectSubscriber(before);
   writes.PutSubscriber(r);
-  SIMKMS_RETURN_IF_ERROR(store_.Commit(writes, Event(t.audit_event, r, {{"ki2_kcv", ToHex(r.ki2_kcv)}})));
+  SIMKMS_RETURN_IF_ERROR(store_.Commit(
+      writes, Event(t.audit_event, r, {{"ki2_kcv", ToHex(r.ki2_kcv)}, {"reason", std::string(request.reason)}})));
   return r;
 }
 

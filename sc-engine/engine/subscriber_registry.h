@@ -8,6 +8,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/bytes.h"
@@ -22,6 +23,16 @@
 #include "storage/store.h"
 
 namespace simkms::sc {
+
+// Why a re-key is requested: its audit record says so ("reason"), with the actor
+// (the operator's certificate, or the policy for the campaign).
+struct RekeyRequest {
+  std::string_view reason = "operator";  // "operator" (the API) or "max_age" (the re-key campaign)
+  // The re-key campaign found this Ki_2 (its key id) too old: if the record holds
+  // another one by the time of the request (a re-key completed meanwhile), the
+  // request is refused (FailedPrecondition) and nothing changes. Unset: any.
+  std::optional<std::string> only_if_ki2_key_id;
+};
 
 struct ContractRequest {
   std::string order_id;                        // the VO's order; a repeat with the same id returns the same record
@@ -42,7 +53,13 @@ class SubscriberRegistry {
 
   // ICCID -> IMSI by the chip's range (1:1 by position); record CONTRACTED, hotline set.
   StatusOr<storage::SubscriberRecord> Contract(const ContractRequest& request);
-  StatusOr<storage::SubscriberRecord> RequestRekey(const std::string& imsi);
+  // PERSONALIZED -> REKEY_PENDING (policy::RekeyRequested), audited
+  // "subscriber.rekey_requested" with the request's reason; the one path of the
+  // operator's request and the re-key campaign's. A subscriber already
+  // REKEY_PENDING (or in any other state) is FailedPrecondition, nothing changed;
+  // the record must still be what was read (compare-and-set), so of two
+  // concurrent requests one commits.
+  StatusOr<storage::SubscriberRecord> RequestRekey(const std::string& imsi, const RekeyRequest& request = {});
   // Removes the record and its Ki_2 blob; the chip can be reset and contracted again.
   simkms::Status Terminate(const std::string& imsi);
   StatusOr<storage::SubscriberRecord> Get(const std::string& imsi) const;

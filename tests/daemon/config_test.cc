@@ -127,6 +127,30 @@ TEST_F(ConfigTest, CloneAlarmLimits) {
   EXPECT_THAT(s.message(), HasSubstr("clone_alarm_memory must be 16..4096, got 5"));
 }
 
+// The re-key campaign runs by default, once a second over 1,000 records; a
+// cluster turns it off on all nodes but one; bounds keep a step short.
+TEST_F(ConfigTest, RekeyCampaignSettings) {
+  const std::string auc = R"("auc": {"address": "127.0.0.1", "port": 4222}}, )";
+  auto c = ParseConfig(Base(R"("auc": {"address": "127.0.0.1", "port": 4222})"));
+  ASSERT_OK(c);
+  EXPECT_TRUE(c->rekey_campaign);
+  EXPECT_EQ(c->rekey_campaign_interval_ms, 1000u);
+  EXPECT_EQ(c->rekey_campaign_batch, 1000u);
+  c = ParseConfig(Base(auc + R"("rekey_campaign": {"enabled": false, "interval_ms": 250, "batch": 50)"));
+  ASSERT_OK(c);
+  EXPECT_FALSE(c->rekey_campaign);
+  EXPECT_EQ(c->rekey_campaign_interval_ms, 250u);
+  EXPECT_EQ(c->rekey_campaign_batch, 50u);
+  for (const char* bad : {R"("rekey_campaign": {"interval_ms": 99)", R"("rekey_campaign": {"batch": 0)",
+                          R"("rekey_campaign": {"batch": 100001)"}) {
+    EXPECT_THAT(ParseConfig(Base(auc + bad)).status().message(),
+                HasSubstr("interval_ms must be 100..3600000 and batch 1..100000"))
+        << bad;
+  }
+  EXPECT_THAT(ParseConfig(Base(auc + R"("rekey_campaign": {"every": 5)")).status().message(),
+              HasSubstr("unknown setting rekey_campaign.every"));
+}
+
 TEST_F(ConfigTest, UnknownSettingsAndWrongTypesAreRefused) {
   EXPECT_THAT(ParseConfig(R"({"databse": "/tmp"})").status().message(), HasSubstr("unknown setting config.databse"));
   EXPECT_THAT(ParseConfig(R"({"token": {"sessions": "two"}})").status().message(), HasSubstr("wrong type"));

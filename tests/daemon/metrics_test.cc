@@ -1,5 +1,7 @@
 #include "sc-engine/daemon/metrics.h"
 
+#include "sc-engine/daemon/rekey_campaign_timer.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -39,6 +41,28 @@ TEST(Metrics, RendersSeveralLabelsInTheirOrderAndLabelledGaugesThatGoUpAndDown) 
   EXPECT_THAT(text, HasSubstr("simkms_connections_refused_total{listener=\"auc\",reason=\"cap\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE simkms_connections gauge\nsimkms_connections{listener=\"auc\"} 1\n"
                               "simkms_connections{listener=\"metrics\"} 1\n"));
+}
+
+// The re-key campaign's counts per VER, set (not added) from what the campaign keeps.
+TEST(Metrics, RekeyCampaignPerVer) {
+  Metrics m;
+  sc::RekeyCampaignStats stats;
+  stats.vers[2] = {3, 10, 4};
+  stats.vers[7] = {0, 1, 0};
+  stats.sweeps_total = 5;
+  stats.scanned_total = 5000;
+  PublishRekeyCampaignStats(stats, m);
+  stats.vers[2].raised_total = 12;
+  PublishRekeyCampaignStats(stats, m);
+  const std::string text = m.Render();
+  EXPECT_THAT(text, HasSubstr("# TYPE simkms_rekey_campaign_due gauge\nsimkms_rekey_campaign_due{ver=\"2\"} 3\n"
+                              "simkms_rekey_campaign_due{ver=\"7\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_rekey_campaign_raised_total{ver=\"2\"} 12\n"
+                              "simkms_rekey_campaign_raised_total{ver=\"7\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_rekey_campaign_rate_limited_total{ver=\"2\"} 4\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_rekey_campaign_sweeps_total 5\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_rekey_campaign_scanned_total 5000\n"));
+  EXPECT_THAT(text, HasSubstr("simkms_rekey_campaign_errors_total 0\n"));
 }
 
 }  // namespace

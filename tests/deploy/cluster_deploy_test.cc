@@ -211,6 +211,7 @@ TEST(ClusterDeploy, KmsdNodeConfigurationsAreValidAndDisjoint) {
   std::set<int> node_ids;
   std::set<int> inds;
   std::set<std::string> databases, ipa_names;
+  int rekey_campaigns = 0;
   for (int node = 1; node <= 3; ++node) {
     SCOPED_TRACE("kmsd-" + std::to_string(node));
     const std::string text = ReadText(DeployFile("kmsd/kmsd-" + std::to_string(node) + ".json"));
@@ -220,6 +221,7 @@ TEST(ClusterDeploy, KmsdNodeConfigurationsAreValidAndDisjoint) {
     EXPECT_EQ(config.node, static_cast<uint32_t>(node));
     node_ids.insert(static_cast<int>(config.node));
     EXPECT_EQ(config.gsup_sqn_block, 32u);
+    rekey_campaigns += config.rekey_campaign;
     // Disjoint IND slices inside IND's 5 bits (docs/gsup.md §9).
     for (unsigned ind = config.gsup_ind_first; ind <= config.gsup_ind_last; ++ind) {
       EXPECT_LE(ind, 31u);
@@ -242,6 +244,7 @@ TEST(ClusterDeploy, KmsdNodeConfigurationsAreValidAndDisjoint) {
   EXPECT_EQ(node_ids.size(), 3u);
   EXPECT_EQ(databases.size(), 1u) << "every node uses the one database";
   EXPECT_EQ(ipa_names.size(), 1u) << "behind HAProxy the nodes answer to one HLR name";
+  EXPECT_EQ(rekey_campaigns, 1) << "one node runs the re-key campaign (its rate limits are per node)";
 }
 
 }  // namespace

@@ -79,7 +79,7 @@ const std::map<std::string, std::string>& ValidValues() {
   static const std::map<std::string, std::string> values = {
       {"ver", "2"},          {"activation_code", R"("required")"}, {"manufacturer", R"("acme")"},
       {"iccid_first", R"(")" + std::string(kIccid0) + R"(")"}, {"imsi_first", R"(")" + std::string(kImsi0) + R"(")"},
-      {"count", "10"}};
+      {"count", "10"},      {"max_ki2_age_seconds", "0"}, {"per_second", "0"}, {"per_day", "0"}};
   return values;
 }
 

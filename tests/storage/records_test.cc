@@ -272,6 +272,26 @@ void ExpectDataLoss(const Status& s, const std::string& needle) {
   EXPECT_NE(s.message().find(needle), std::string::npos) << "want '" << needle << "' in: " << s.message();
 }
 
+// The re-key policy's fields are written only with a policy (a VER without one
+// encodes as before them), round-trip, and a partial policy is refused.
+TEST(StorageRecords, VerRekeyPolicy) {
+  VerRecord r = TestVer(3);
+  const Bytes without = EncodeVerRecord(r);
+  r.rekey = {86400 * 90, 5, 20000};
+  const Bytes with = EncodeVerRecord(r);
+  EXPECT_EQ(WithoutTagsFrom(with, 12, 1), without);
+  ASSERT_OK_AND_ASSIGN(VerRecord dec, DecodeVerRecord(with));
+  EXPECT_EQ(dec.rekey, r.rekey);
+  ASSERT_OK_AND_ASSIGN(VerRecord none, DecodeVerRecord(without));
+  EXPECT_FALSE(none.rekey.enabled());
+  // Only the age (per_second, per_day dropped): no partial policy decodes.
+  ExpectDataLoss(DecodeVerRecord(WithoutTagsFrom(with, 13, 1)).status(), "must be all zero (none) or all at least 1");
+  for (RekeyPolicy bad : {RekeyPolicy{60, 0, 1}, RekeyPolicy{60, 1, 0}, RekeyPolicy{0, 1, 1}}) {
+    r.rekey = bad;
+    EXPECT_EQ(ValidateVerRecord(r).code(), StatusCode::kInvalidArgument);
+  }
+}
+
 TEST(StorageRecords, CorruptFieldsAreDataLossWithContext) {
   const Bytes sub = EncodeSubscriberRecord(FullSubscriber());
   {

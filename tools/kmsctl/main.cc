@@ -119,6 +119,14 @@ int main(int argc, char** argv) {
   policy_cmd->add_option("--activation-code", policy_code, "required (the default) or optional")
       ->required()
       ->check(CLI::IsMember({"required", "optional"}));
+  uint32_t rekey_ver = 0, rekey_per_second = 0, rekey_per_day = 0;
+  uint64_t rekey_max_age = 0;
+  CLI::App* rekey_cmd = ver_cmd->add_subcommand(
+      "rekey-policy", "regular re-key: kmsd asks for a new Ki_2 once a subscriber's Ki_2 is this old (0 0 0: none)");
+  rekey_cmd->add_option("--ver", rekey_ver, "VER number")->required();
+  rekey_cmd->add_option("--max-age", rekey_max_age, "maximum Ki_2 age in seconds (0: no policy)")->required();
+  rekey_cmd->add_option("--per-second", rekey_per_second, "re-key requests per second for the VER")->required();
+  rekey_cmd->add_option("--per-day", rekey_per_day, "re-key requests per UTC day for the VER")->required();
   CLI::App* sync_cmd = ver_cmd->add_subcommand(
       "sync", "move the K1 of every VER this token lacks from the ceremony token (cluster nodes; offline)");
   ExportK1Args export_args;
@@ -217,6 +225,10 @@ int main(int argc, char** argv) {
   } else if (ver_cmd->parsed() && policy_cmd->parsed()) {
     command = "ver.policy";
     args = {{"ver", policy_ver}, {"activation_code", policy_code}};
+  } else if (ver_cmd->parsed() && rekey_cmd->parsed()) {
+    command = "ver.rekey-policy";
+    args = {{"ver", rekey_ver}, {"max_ki2_age_seconds", rekey_max_age}, {"per_second", rekey_per_second},
+            {"per_day", rekey_per_day}};
   } else if (range_cmd->parsed() && assign_cmd->parsed()) {
     command = "range.assign";
     args = {{"manufacturer", range_args.manufacturer}, {"ver", range_args.ver},
