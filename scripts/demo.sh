@@ -445,7 +445,36 @@ if need chipsim; then
   fi
 fi
 
-step "14. Termination of subscriber 9, its chip reset to Ki_1 (the patent's reset function), contracted again"
+# ---------------------------------------------------------------------------
+step "14. Regular re-key: VER 2 gets a maximum Ki_2 age, kmsd raises a re-key itself (at most 1 a day here), the chip completes it"
+policy_rekeyed() {  # the IMSI of kmsd's first re-key request by the policy, if any yet
+  kmsctl --json audit show --from 1 --limit 10000 |
+    grep -A 2 '"actor": "policy:rekey-campaign"' | sed -n 's/.*"subject": "\([0-9]\{15\}\)\/.*/\1/p' | head -1
+}
+if need chipsim; then
+  kmsctl ver rekey-policy --ver 2 --max-age 1 --per-second 1 --per-day 1 > /dev/null || die "ver rekey-policy refused"
+  kmsctl ver show --ver 2 | grep rekey_policy | sed 's/^/    /'
+  PIMSI=""
+  for _ in $(seq 1 50); do PIMSI=$(policy_rekeyed); [ -n "$PIMSI" ] && break; sleep 0.2; done
+  [ -n "$PIMSI" ] || die "kmsd raised no re-key by the policy within 10 s"
+  # The demo wants one: the policy goes again (all zero), audited too.
+  kmsctl ver rekey-policy --ver 2 --max-age 0 --per-second 0 --per-day 0 > /dev/null || die "removing the policy failed"
+  for P in "${!IMSIS[@]}"; do [ "${IMSIS[$P]}" = "$PIMSI" ] && break; done
+  P=$((P + 1))
+  status_of $P; OLD_KCV=$SUB_KCV
+  [ "$SUB_STATE" = REKEY_PENDING ] || die "subscriber $P ($PIMSI) is $SUB_STATE, not REKEY_PENDING"
+  "$CHIPSIM" --image "$(chip_image "$(iccid_of $P)")" rekey --sc "127.0.0.1:$CHIP_PORT" > "$STATE/log/policy-rekey.log" 2>&1 ||
+    { cat "$STATE/log/policy-rekey.log" >&2; die "the policy's re-key call failed"; }
+  status_of $P
+  [ "$SUB_STATE" = PERSONALIZED ] && [ "$SUB_KCV" != "$OLD_KCV" ] || die "policy re-key: $SUB_STATE, KCV $OLD_KCV -> $SUB_KCV"
+  curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -q '^simkms_rekey_campaign_raised_total{ver="2"} 1$' ||
+    die "/metrics does not show the campaign's one request"
+  REKEYS=$((REKEYS + 1))
+  ok "kmsd's campaign raised subscriber $P ($PIMSI): Ki_2 older than 1 s (audited subscriber.rekey_requested by policy:rekey-campaign, reason=max_age)"
+  ok "the chip's call: Ki_2 KCV $OLD_KCV -> $SUB_KCV, PERSONALIZED again, the PUK kept; simkms_rekey_campaign_raised_total{ver=\"2\"} 1"
+fi
+
+step "15. Termination of subscriber 9, its chip reset to Ki_1 (the patent's reset function), contracted again"
 T=9
 # The customer's PUK (negotiated at the first call, read by customer care) authorises the reset later.
 if have chipsim; then
@@ -481,7 +510,7 @@ if need chipsim; then
 fi
 
 # ---------------------------------------------------------------------------
-step "15. Misuse 1.1: a chip nobody contracted (K1 leaked, card copied) does not register"
+step "16. Misuse 1.1: a chip nobody contracted (K1 leaked, card copied) does not register"
 U=1000
 if have gsup; then
   fetch_vectors "$STATE/vectors/misuse-1.1.txt" "$(imsi_of $U)" 001019999999999
@@ -500,7 +529,7 @@ if need chipsim; then
 fi
 MISUSE_REFUSED=$((MISUSE_REFUSED + ${REFUSED_1_1:-0}))
 
-step "16. Misuse 1.2: the clone of chip 50, still on Ki_1, calls after the genuine chip was personalized"
+step "17. Misuse 1.2: the clone of chip 50, still on Ki_1, calls after the genuine chip was personalized"
 if need chipsim; then
   BEFORE=$(chip_packets clone_alarm)
   # The copy was made before chip 50's first call, so its first HELLOs carry OTA
@@ -531,7 +560,7 @@ if need chipsim; then
   fi
 fi
 
-step "17. Misuse 1.3: a clone of a contracted, not yet personalized chip guesses the activation code"
+step "18. Misuse 1.3: a clone of a contracted, not yet personalized chip guesses the activation code"
 L=101
 if need chipsim; then
   [ "$(api vo-1 POST /v1/contracts "{\"order_id\": \"order-locked\", \"iccid\": \"$(iccid_of $L)\", \"activation_code\": \"424242\"}")" = 201 ] ||
@@ -555,7 +584,7 @@ if need chipsim; then
 fi
 
 # ---------------------------------------------------------------------------
-step "18. The audit trail, verified through kmsd's admin socket; then kmsd stops on SIGTERM"
+step "19. The audit trail, verified through kmsd's admin socket; then kmsd stops on SIGTERM"
 kmsctl --json audit verify > "$STATE/audit-verify.json" || die "audit verify failed"
 [ "$(json_field "$STATE/audit-verify.json" result)" = OK ] || die "audit chain: $(cat "$STATE/audit-verify.json")"
 AUDIT_RECORDS=$(json_field "$STATE/audit-verify.json" records_checked)

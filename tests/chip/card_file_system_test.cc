@@ -135,8 +135,8 @@ TEST_F(CardFileSystemTest, UsimFilesHoldWhatTheCardIs) {
 }
 
 TEST(CardAccessClassTest, EfAccIsTheImsisLastDigit) {
-  for (const auto& [imsi, acc] : {std::pair{"262019876500003", "0008"}, std::pair{"262019876500008", "0100"},
-                                  std::pair{"262019876500009", "0200"}}) {
+  for (const auto& [imsi, acc] : {std::pair{"001019876500003", "0008"}, std::pair{"001019876500008", "0100"},
+                                  std::pair{"001019876500009", "0200"}}) {
     Card card(MakeChip(imsi), nullptr);
     card.PowerOn();
     ASSERT_EQ(Send(card, WithData("00200001", Chv("0000"))).sw, 0x9000);

@@ -44,6 +44,8 @@ TEST(DemoScriptTest, TheWholeLifecycleRunsAndEveryStepBehaves) {
   EXPECT_THAT(r.out, ContainsRegex("ICCID 89[0-9]{18}\\.\\.89[0-9]{18}[^0-9]"));
   EXPECT_THAT(r.out, ContainsRegex("IMSI 00101[0-9]{10}[^0-9]"));
   EXPECT_THAT(r.out, Not(HasSubstr("26201")));
+  // Step 14: kmsd's re-key campaign raises one re-key by itself; the chip completes it.
+  EXPECT_THAT(r.out, HasSubstr("kmsd's campaign raised subscriber"));
   // Step 11: a K1 holder in the middle of chip 25's first call gets no offline
   // test and one counted guess, and the genuine call still personalizes it.
   EXPECT_THAT(r.out, HasSubstr("ki-holder: offline search over 1000000 codes found 0 candidates"));

@@ -25,7 +25,7 @@ class RekeyCampaignTest : public ApplianceFixture {
   SubscriberRegistry Registry(Actor actor = {"operator", "vo-1"}) {
     return SubscriberRegistry(s(), keys_, *store_, std::move(actor), TestClock());
   }
-  static std::string Imsi(int i) { return storage::FormatImsi(262019876500000ULL + i); }
+  static std::string Imsi(int i) { return storage::FormatImsi(1019876500000ULL + i); }
 
   // Subscriber i of the range, contracted and personalized now (its Ki_2 made now).
   void Personalize(int i) {
