@@ -3,6 +3,8 @@
 #include <string>
 #include <type_traits>
 
+#include "storage/msisdn.h"
+
 namespace simkms::policy {
 namespace {
 
@@ -53,6 +55,11 @@ class Applier {
     if (cur_) {
       return AlreadyExistsError(Cannot("Contract", cur_) +
                                 ": a subscriber record exists (terminate it first)");
+    }
+    if (e.msisdn && !storage::IsValidMsisdn(*e.msisdn)) {
+      return InvalidArgumentError("Contract: the MSISDN must be 1.." + std::to_string(storage::kMaxMsisdnDigits) +
+                                  " digits (ITU-T E.164, country code first, no '+' or spaces), got " +
+                                  std::to_string(e.msisdn->size()) + " characters");
     }
     if (e.activation_code) {
       SIMKMS_RETURN_IF_ERROR(CheckActivationCodeFormat(*e.activation_code, limits_).WithContext("Contract"));

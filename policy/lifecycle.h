@@ -44,9 +44,12 @@ enum class AuthKey {
 // ---- Events, each with the data Apply() needs to judge it. ----
 
 // VO signs a contract. The activation code, if any, is printed on the order document; it
-// is only format-checked here and never copied (the caller stores it protected).
+// is only format-checked here and never copied (the caller stores it protected). The
+// MSISDN, if any, is the subscriber's number that the HLR role sends to the network
+// (docs/gsup.md §10): ITU-T E.164, 1..15 digits, no '+' (InvalidArgument otherwise).
 struct Contract {
   std::optional<std::string_view> activation_code;
+  std::optional<std::string_view> msisdn = std::nullopt;
 };
 // The SC finished a first call: Ki_2 (and the PUK) negotiated under Ki_1, Ki_2 verified by
 // a challenge-response with the chip and committed to the token.
@@ -121,7 +124,7 @@ struct Transition {
 //    state CONTRACTED"), or its data does not allow it (Ki_2 not verified);
 //  - PermissionDenied: FirstCallCompleted without an accepted activation code when one
 //    is set;
-//  - InvalidArgument: a malformed activation code or invalid limits;
+//  - InvalidArgument: a malformed activation code or MSISDN, or invalid limits;
 //  - DataLoss: `current` holds a state value outside the enum (corrupt record).
 [[nodiscard]] StatusOr<Transition> Apply(const std::optional<SubscriberView>& current,
                                          const Event& event, const Limits& limits = Limits{});

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "storage/identifiers.h"
+#include "storage/msisdn.h"
 #include "storage/tlv.h"
 
 namespace simkms::storage {
@@ -33,7 +34,9 @@ constexpr uint8_t kImsi = 1, kIccid = 2, kVer = 3, kState = 4, kHotline = 5, kOr
                   kOtaCounterIn = 15, kOtaCounterOut = 16, kLastCommitSession = 17, kPreviousKi2KeyId = 18,
                   // Format version 2 (kSubscriberFormatVersion): absent in version 1 records.
                   kKi1CounterIn = 19, kKi1CounterOut = 20, kPreviousKi2CounterIn = 21, kPreviousKi2CounterOut = 22,
-                  kCloneAlarmsSeen = 23, kCloneAlarmLastAuditedAt = 24, kCloneAlarmsSuppressed = 25;
+                  kCloneAlarmsSeen = 23, kCloneAlarmLastAuditedAt = 24, kCloneAlarmsSuppressed = 25,
+                  // Optional in version 2: written only when set, absent = no MSISDN.
+                  kMsisdn = 26;
 }
 namespace wk_tag {
 constexpr uint8_t kKeyId = 1, kBlob = 2, kKcv = 3, kKekKcv = 4, kMechanism = 5, kCreatedAt = 6;
@@ -143,6 +146,9 @@ Status ValidateSubscriberRecord(const SubscriberRecord& r) {
   if (StatusOr<uint64_t> body = ParseIccidBody(r.iccid); !body.ok()) return body.status().WithContext(what);
   if (!ValidState(static_cast<uint8_t>(r.state))) {
     return InvalidArgumentError(what + ": state " + std::to_string(static_cast<int>(r.state)) + " unknown");
+  }
+  if (!r.msisdn.empty() && !IsValidMsisdn(r.msisdn)) {
+    return InvalidArgumentError(what + ": MSISDN '" + r.msisdn + "' is not 1..15 digits (E.164)");
   }
   if (r.ota.clone_alarms.seen.size() > CloneAlarmLog::kMaxEntries) {
     return InvalidArgumentError(what + ": " + std::to_string(r.ota.clone_alarms.seen.size()) +
@@ -308,6 +314,7 @@ Bytes EncodeSubscriberRecord(const SubscriberRecord& r) {
   w.AddBytes(kCloneAlarmsSeen, seen);
   w.AddI64(kCloneAlarmLastAuditedAt, r.ota.clone_alarms.last_audited_at);
   w.AddU64(kCloneAlarmsSuppressed, r.ota.clone_alarms.suppressed);
+  if (!r.msisdn.empty()) w.AddString(kMsisdn, r.msisdn);
   return std::move(w).Finish();
 }
 
@@ -360,6 +367,10 @@ StatusOr<SubscriberRecord> DecodeSubscriberRecord(ByteView in) {
           }
           case kCloneAlarmLastAuditedAt: return reader.AsI64(f, r.ota.clone_alarms.last_audited_at);
           case kCloneAlarmsSuppressed: return reader.AsU64(f, r.ota.clone_alarms.suppressed);
+          case kMsisdn:  // optional; an empty value is refused by the validation below
+            tlv::Reader::AsString(f, r.msisdn);
+            if (r.msisdn.empty()) return reader.Error("empty MSISDN field at offset " + std::to_string(f.offset));
+            return OkStatus();
           default: known = false; return OkStatus();
         }
       };

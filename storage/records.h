@@ -158,6 +158,9 @@ struct SubscriberRecord {
   Bytes last_commit_session;
   std::string previous_ki2_key_id;
   OtaBookkeeping ota;
+  // The subscriber's number (ITU-T E.164, 1..15 digits, no '+'), given with the
+  // contract; empty: none. The HLR role sends it in INSERT_DATA (docs/gsup.md §10).
+  std::string msisdn;
   int64_t created_at = 0;  // unix seconds
   int64_t updated_at = 0;  // unix seconds
 

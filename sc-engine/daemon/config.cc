@@ -160,7 +160,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     SIMKMS_RETURN_IF_ERROR(CheckKeys(g,
                                      {"idle_timeout_ms", "ind", "peers", "allow_any_peer", "ipa_name",
                                       "identify_timeout_ms", "frame_timeout_ms", "refusal_audit_interval_s",
-                                      "ind_slice", "sqn_block", "sqn_block_cache"},
+                                      "ind_slice", "sqn_block", "sqn_block_cache", "location_update_timeout_ms"},
                                      "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "idle_timeout_ms", &c.gsup_idle_timeout_ms, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "ind", &c.gsup_ind, "gsup"));
@@ -168,6 +168,7 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     SIMKMS_RETURN_IF_ERROR(Take(g, "ipa_name", &c.gsup_ipa_name, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "identify_timeout_ms", &c.gsup_identify_timeout_ms, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "frame_timeout_ms", &c.gsup_frame_timeout_ms, "gsup"));
+    SIMKMS_RETURN_IF_ERROR(Take(g, "location_update_timeout_ms", &c.gsup_location_update_timeout_ms, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "refusal_audit_interval_s", &c.gsup_refusal_audit_interval_s, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "sqn_block", &c.gsup_sqn_block, "gsup"));
     SIMKMS_RETURN_IF_ERROR(Take(g, "sqn_block_cache", &c.gsup_sqn_block_cache, "gsup"));
@@ -288,6 +289,9 @@ Status CheckSafety(const Config& c) {
   }
   if (c.gsup_frame_timeout_ms < 100 || c.gsup_frame_timeout_ms > 600000) {
     problems.push_back("gsup.frame_timeout_ms must be 100..600000");
+  }
+  if (c.gsup_location_update_timeout_ms < 100 || c.gsup_location_update_timeout_ms > 600000) {
+    problems.push_back("gsup.location_update_timeout_ms must be 100..600000");
   }
   if (c.gsup_refusal_audit_interval_s < 1 || c.gsup_refusal_audit_interval_s > 86400) {
     problems.push_back("gsup.refusal_audit_interval_s must be 1..86400");

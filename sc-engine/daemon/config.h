@@ -98,6 +98,9 @@ struct Config {
   // accept(), and each frame within this of its first byte.
   unsigned gsup_identify_timeout_ms = 5000;
   unsigned gsup_frame_timeout_ms = 5000;
+  // The HLR role waits this long for the INSERT_DATA answer of a location update,
+  // then answers UPDATE_LOCATION_ERROR, cause 0x11 (osmo-hlr's timer T-4222: 30 s).
+  unsigned gsup_location_update_timeout_ms = 30000;
   // A refused peer is audited once per (address, name) per this interval.
   unsigned gsup_refusal_audit_interval_s = 60;
   // Forward-secure audit epochs (docs/storage-format.md "Epochs") and their external

@@ -50,6 +50,7 @@ struct Daemon::Rep {
   std::unique_ptr<kms::Ki2Cache> ki2_cache;
   std::unique_ptr<sc::SubscriberKeys> subscriber_keys;
   std::unique_ptr<sc::AucService> auc;
+  std::unique_ptr<sc::HlrService> hlr;
   std::unique_ptr<sc::ChipChannel> chip_channel;
   std::unique_ptr<sc::AdminCommands> admin_commands;  // the admin socket's
   std::unique_ptr<sc::RegistryService> registries;
@@ -84,6 +85,7 @@ struct Daemon::Rep {
     if (crypto) crypto->Stop();
     chip_channel.reset();
     auc.reset();
+    hlr.reset();
     admin_commands.reset();
     health.reset();
     registries.reset();
@@ -184,6 +186,7 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
       sc::AucOptions{.ind_slice = {static_cast<uint8_t>(c.gsup_ind_first), static_cast<uint8_t>(c.gsup_ind_last)},
                      .sqn_block = c.gsup_sqn_block,
                      .max_cached_blocks = c.gsup_sqn_block_cache});
+  rep->hlr = std::make_unique<sc::HlrService>(*rep->store);
   rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
                                                         kms::SystemClockMs, PolicyLimits(c));
   rep->registries = std::make_unique<sc::RegistryService>(rep->keys, *rep->store, kms::SystemClockMs, PolicyLimits(c));
@@ -194,7 +197,7 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->record_alarm = std::make_unique<RecordAlarm>(*rep->health, rep->metrics, *rep->crypto, kms::SystemClockMs);
   rep->admin_commands = std::make_unique<sc::AdminCommands>(*rep->store, rep->keys);
   rep->services = std::make_unique<Services>(Services{rep->config, rep->metrics, *rep->crypto, *rep->chip_channel,
-                                                      *rep->auc, *rep->registries, *rep->health, *rep->health_check,
+                                                      *rep->auc, *rep->hlr, *rep->registries, *rep->health, *rep->health_check,
                                                       *rep->record_alarm,
                                                       rep->graceful_stop, rep->token_policy, *rep->admin_commands});
 

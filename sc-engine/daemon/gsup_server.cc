@@ -11,8 +11,11 @@
 
 #include "base/wiped_buffer.h"
 #include "sc-engine/gsup/gsup.h"
+#include "sc-engine/daemon/location_updates_internal.h"
 #include "sc-engine/daemon/stream_session_internal.h"
 #include "sc-engine/gsup/ipa.h"
+#include "sc-engine/gsup/location.h"
+#include "storage/record_mac.h"
 
 namespace simkms::daemon {
 namespace {
@@ -31,9 +34,10 @@ constexpr std::size_t kMaxPendingAnswers = 32;
 // beyond this. Far above a burst of pipelined answers (a 4 KiB read holds at
 // most ~200 SAI requests, ~100 KiB of 5-vector results).
 constexpr std::size_t kMaxQueuedBytes = 1 << 20;
-// GMM cause for a request type this AuC does not serve (TS 24.008 10.5.5.14,
-// GMM_CAUSE_MSGT_NOTEXIST_NOTIMPL).
-constexpr auto kCauseMessageTypeNotImplemented = static_cast<gsup::GmmCause>(0x61);
+// Location updates of one connection waiting for their INSERT_DATA answer: an
+// MSC/SGSN has a few in flight at once; beyond this one is refused at once
+// (UPDATE_LOCATION_ERROR, network failure) rather than held.
+constexpr std::size_t kMaxPendingLocationUpdates = 1024;
 
 const char kRequests[] = "simkms_gsup_requests_total";
 
@@ -46,7 +50,10 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
                        services.graceful_stop}),
         services_(services),
         gate_(std::move(gate)),
-        accepted_(std::chrono::steady_clock::now()) {
+        accepted_(std::chrono::steady_clock::now()),
+        location_updates_(stream_.get_executor(),
+                          std::chrono::milliseconds(services.config.gsup_location_update_timeout_ms),
+                          kMaxPendingLocationUpdates) {
     boost::system::error_code ec;
     const tcp::endpoint remote = stream_.remote_endpoint(ec);
     if (!ec) address_ = remote.address().to_string();
@@ -204,15 +211,22 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
         return SendAuthInfo(std::move(*request), started);
       case gsup::MessageType::kAuthFailReport:
         return AuthFailReport(std::move(*request));
+      case gsup::MessageType::kUpdateLocationRequest:
+        return UpdateLocation(std::move(*request), started);
+      case gsup::MessageType::kInsertDataResult:
+      case gsup::MessageType::kInsertDataError:
+        return InsertDataAnswered(*request, started);
+      case gsup::MessageType::kPurgeMsRequest:
+        return PurgeMs(std::move(*request), started);
       default:
         break;
     }
     if (!gsup::IsRequest(request->type)) {
       return services_.metrics.Count(kRequests, "outcome", "ignored");  // a result or error: nothing was asked
     }
-    // UPDATE_LOCATION, PURGE_MS, CHECK_IMEI, ...: not an AuC's business (docs/gsup.md §8.4).
+    // CHECK_IMEI, SS, SMS, ...: neither an AuC's nor this HLR's business (docs/gsup.md §8.4).
     services_.metrics.Count(kRequests, "outcome", "unsupported");
-    auto error = gsup::MakeError(*request, kCauseMessageTypeNotImplemented);
+    auto error = gsup::MakeError(*request, gsup::GmmCause::kMessageTypeNotImplemented);
     auto encoded = error.ok() ? gsup::Encode(*error) : StatusOr<Bytes>(error.status());
     if (encoded.ok()) Answer(Reserve(), std::move(*encoded), started);
   }
@@ -290,26 +304,19 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   Bytes EncodeAnswer(const gsup::Message& request, const HeldVectors& vectors, bool resync,
                      std::string& outcome, std::size_t& served) {
     if (!vectors.ok()) {
-      const std::string peer = peer_ ? peer_->serial : std::string();
-      if (services_.record_alarm.Raise(vectors.status(), request.imsi, "auc " + peer)) {
-        // The subscriber's record fails its MAC: no vectors under whatever key it names.
-        outcome = "record_not_authentic";
-        return EncodeError(request, gsup::GmmCause::kNetworkFailure);
+      if (!storage::IsRecordNotAuthentic(vectors.status())) {
+        switch (vectors.status().code()) {
+          case StatusCode::kFailedPrecondition:  // LOCKED: osmo-hlr's "IMSI known but no auth data"
+            outcome = "no_usable_key";
+            return EncodeError(request, gsup::GmmCause::kImsiUnknown);
+          case StatusCode::kUnauthenticated:  // an AUTS whose MAC-S does not verify: osmo-hlr's cause
+            outcome = "auts_invalid";
+            return EncodeError(request, gsup::GmmCause::kImsiUnknown);
+          default:
+            break;
+        }
       }
-      switch (vectors.status().code()) {
-        case StatusCode::kNotFound:  // misuse 1.1: not contracted, or no such IMSI
-          outcome = "imsi_unknown";
-          return EncodeError(request, gsup::GmmCause::kImsiUnknown);
-        case StatusCode::kFailedPrecondition:  // LOCKED: osmo-hlr's "IMSI known but no auth data"
-          outcome = "no_usable_key";
-          return EncodeError(request, gsup::GmmCause::kImsiUnknown);
-        case StatusCode::kUnauthenticated:  // an AUTS whose MAC-S does not verify: osmo-hlr's cause
-          outcome = "auts_invalid";
-          return EncodeError(request, gsup::GmmCause::kImsiUnknown);
-        default:
-          outcome = "error_" + std::string(StatusCodeName(vectors.status().code()));
-          return EncodeError(request, gsup::GmmCause::kNetworkFailure);
-      }
+      return EncodeError(request, SubscriberErrorCause(vectors.status(), request.imsi, "auc", outcome));
     }
     std::vector<gsup::AuthTuple> tuples;
     for (const kms::AuthVector& v : vectors->get()) {
@@ -333,6 +340,133 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     }
     outcome = resync ? "resync" : "vectors";
     return std::move(*encoded);
+  }
+
+  // The cause for a request that failed on the subscriber's record, as osmo-hlr
+  // answers a DB failure or an unknown IMSI: NotFound (misuse 1.1: not
+  // contracted, or no such IMSI) is 0x02; a record that fails its MAC (alarm
+  // raised, `role` naming who asked) and any other error 0x11.
+  gsup::GmmCause SubscriberErrorCause(const Status& status, const std::string& imsi, const char* role,
+                                      std::string& outcome) {
+    const std::string peer = peer_ ? peer_->serial : std::string();
+    if (services_.record_alarm.Raise(status, imsi, std::string(role) + " " + peer)) {
+      outcome = "record_not_authentic";
+      return gsup::GmmCause::kNetworkFailure;
+    }
+    if (status.code() == StatusCode::kNotFound) {
+      outcome = "imsi_unknown";
+      return gsup::GmmCause::kImsiUnknown;
+    }
+    outcome = "error_" + std::string(StatusCodeName(status.code()));
+    return gsup::GmmCause::kNetworkFailure;
+  }
+
+  // ---- The HLR role (docs/gsup.md §10), as osmo-hlr 1.5's lu_fsm.c and rx_purge_ms_req.
+
+  // The VLR/SGSN's name as osmo-hlr records it: the request's SOURCE_NAME, else
+  // the connection's IPA serial; and the proxy it came through (the
+  // connection's serial) when the SOURCE_NAME names another peer.
+  std::pair<std::string, std::string> LocationPeer(const gsup::Message& request) const {
+    std::string peer = PeerName(request);
+    const std::string serial = peer_ ? peer_->serial : std::string();
+    return {peer, peer != serial ? serial : std::string()};
+  }
+
+  static sc::CnDomain Domain(const gsup::Message& request) {
+    return gsup::IsPacketSwitched(request) ? sc::CnDomain::kPs : sc::CnDomain::kCs;
+  }
+
+  // UPDATE_LOCATION_REQUEST: the subscriber must have a contract (else 0x02);
+  // its location is recorded, then INSERT_DATA_REQUEST (MSISDN; for PS the
+  // wildcard APN) goes out and the update waits for the answer.
+  void UpdateLocation(gsup::Message request, SteadyTime started) {
+    const uint64_t slot = Reserve();
+    auto shared_request = std::make_shared<const gsup::Message>(std::move(request));
+    auto [peer, via_proxy] = LocationPeer(*shared_request);
+    services_.crypto.Post([self = shared_from_this(), shared_request, slot, started, peer = std::move(peer),
+                           via_proxy = std::move(via_proxy)](p11::Session&) {
+      auto msisdn = self->services_.hlr.UpdateLocation(shared_request->imsi, Domain(*shared_request), peer, via_proxy);
+      asio::post(self->stream_.get_executor(), [self, shared_request, slot, started, msisdn = std::move(msisdn)] {
+        self->SendInsertData(shared_request, msisdn, slot, started);
+      });
+    });
+  }
+
+  void SendInsertData(const std::shared_ptr<const gsup::Message>& update_location, const StatusOr<std::string>& msisdn,
+                      uint64_t slot, SteadyTime started) {
+    std::string outcome;
+    if (!msisdn.ok()) {
+      const gsup::GmmCause cause = SubscriberErrorCause(msisdn.status(), update_location->imsi, "hlr", outcome);
+      services_.metrics.Count(kRequests, "outcome", "update_location_" + outcome);
+      return Answer(slot, EncodeError(*update_location, cause), started);
+    }
+    auto insert_data = gsup::MakeInsertDataRequest(*update_location, *msisdn);
+    auto encoded = insert_data.ok() ? gsup::Encode(*insert_data) : StatusOr<Bytes>(insert_data.status());
+    if (!encoded.ok()) {
+      services_.metrics.Count(kRequests, "outcome", "update_location_error_encode");
+      return Answer(slot, EncodeError(*update_location, gsup::GmmCause::kNetworkFailure), started);
+    }
+    const bool waiting = location_updates_.Add(update_location, [weak = weak_from_this()](auto expired) {
+      auto self = weak.lock();
+      if (!self || self->closed()) return;
+      // osmo-hlr's lu_fsm_timer_cb: network failure.
+      self->services_.metrics.Count(kRequests, "outcome", "update_location_timeout");
+      self->Answer(self->Reserve(), EncodeError(*expired, gsup::GmmCause::kNetworkFailure),
+                   std::chrono::steady_clock::now());
+    });
+    if (!waiting) {
+      services_.metrics.Count(kRequests, "outcome", "update_location_too_many_pending");
+      return Answer(slot, EncodeError(*update_location, gsup::GmmCause::kNetworkFailure), started);
+    }
+    services_.metrics.Count(kRequests, "outcome", "update_location_insert_data");
+    Answer(slot, std::move(*encoded), started);
+  }
+
+  // INSERT_DATA_RESULT concludes the newest location update waiting for that
+  // IMSI with UPDATE_LOCATION_RESULT; INSERT_DATA_ERROR with
+  // UPDATE_LOCATION_ERROR, network failure (osmo-hlr's). Neither is a request:
+  // one that concludes nothing is not answered (osmo-hlr's "No Location
+  // Updating in progress" error reply is dropped for a non-request too).
+  void InsertDataAnswered(const gsup::Message& answer, SteadyTime started) {
+    auto update_location = location_updates_.Take(answer.imsi);
+    if (!update_location) return services_.metrics.Count(kRequests, "outcome", "insert_data_unexpected");
+    if (answer.type == gsup::MessageType::kInsertDataError) {
+      services_.metrics.Count(kRequests, "outcome", "update_location_insert_data_error");
+      return Answer(Reserve(), EncodeError(*update_location, gsup::GmmCause::kNetworkFailure), started);
+    }
+    auto result = gsup::MakeResponse(*update_location, gsup::MessageType::kUpdateLocationResult, true);
+    auto encoded = result.ok() ? gsup::Encode(*result) : StatusOr<Bytes>(result.status());
+    services_.metrics.Count(kRequests, "outcome", encoded.ok() ? "update_location_result" : "update_location_error_encode");
+    Answer(Reserve(), encoded.ok() ? std::move(*encoded) : EncodeError(*update_location, gsup::GmmCause::kNetworkFailure),
+           started);
+  }
+
+  // PURGE_MS_REQUEST: the domain's location marked purged, its VLR/SGSN name
+  // kept; PURGE_MS_RESULT with the IMSI alone, or 0x02 without a contract.
+  void PurgeMs(gsup::Message request, SteadyTime started) {
+    const uint64_t slot = Reserve();
+    auto shared_request = std::make_shared<const gsup::Message>(std::move(request));
+    services_.crypto.Post([self = shared_from_this(), shared_request, slot, started](p11::Session&) {
+      Status purged = self->services_.hlr.PurgeMs(shared_request->imsi, Domain(*shared_request));
+      asio::post(self->stream_.get_executor(), [self, shared_request, slot, started, purged = std::move(purged)] {
+        std::string outcome = "purged";
+        Bytes answer;
+        if (purged.ok()) {
+          auto result = gsup::MakeResponse(*shared_request, gsup::MessageType::kPurgeMsResult, true);
+          auto encoded = result.ok() ? gsup::Encode(*result) : StatusOr<Bytes>(result.status());
+          if (encoded.ok()) answer = std::move(*encoded);
+          else outcome = "error_encode";
+        }
+        if (answer.empty()) {
+          const gsup::GmmCause cause =
+              purged.ok() ? gsup::GmmCause::kNetworkFailure
+                          : self->SubscriberErrorCause(purged, shared_request->imsi, "hlr", outcome);
+          answer = EncodeError(*shared_request, cause);
+        }
+        self->services_.metrics.Count(kRequests, "outcome", "purge_ms_" + outcome);
+        self->Answer(slot, std::move(answer), started);
+      });
+    });
   }
 
   static Bytes EncodeError(const gsup::Message& request, gsup::GmmCause cause) {
@@ -402,6 +536,7 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   uint64_t first_slot_ = 0;
   bool reading_ = false;
   bool parsing_ = false;  // OnBytes is walking buffer_
+  PendingLocationUpdates location_updates_;  // after the stream: its timers run on the stream's executor
 };
 
 }  // namespace

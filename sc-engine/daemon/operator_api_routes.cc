@@ -96,17 +96,19 @@ StatusOr<Route> Match(const ApiRequest& req) {
   if (p.size() < 2 || p[0] != "v1") return NotFoundError("no such resource " + path);
   if (m == "POST" && p.size() == 2 && p[1] == "contracts") {
     return Route{policy::Operation::kContractCreate, [&req](sc::SubscriberRegistry& reg) {
-                   auto body = ParseBody(req.body, {"order_id", "iccid", "ver", "activation_code"});
+                   auto body = ParseBody(req.body, {"order_id", "iccid", "ver", "activation_code", "msisdn"});
                    if (!body.ok()) return Error(body.status());
                    sc::ContractRequest c;
                    auto order = StringField(*body, "order_id", true);
                    auto iccid = StringField(*body, "iccid", true);
                    auto code = SecretField(*body, "activation_code");
-                   for (const Status& s : {order.status(), iccid.status(), code.status()}) {
+                   auto msisdn = StringField(*body, "msisdn", false);
+                   for (const Status& s : {order.status(), iccid.status(), code.status(), msisdn.status()}) {
                      if (!s.ok()) return Error(s);
                    }
                    c.order_id = *order;
                    c.iccid = *iccid;
+                   if (body->contains("msisdn")) c.msisdn = *msisdn;  // "" is given, and refused as not 1..15 digits
                    if (!code->empty()) c.activation_code = std::move(*code);
                    if (body->contains("ver")) {
                      uint32_t ver = 0;

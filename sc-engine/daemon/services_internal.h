@@ -16,6 +16,7 @@
 #include "sc-engine/engine/auc_service.h"
 #include "sc-engine/engine/chip_channel.h"
 #include "sc-engine/engine/health_service.h"
+#include "sc-engine/engine/hlr_service.h"
 #include "sc-engine/engine/subscriber_registry.h"
 #include "storage/store.h"
 
@@ -40,6 +41,7 @@ struct Services {
   CryptoPool& crypto;
   sc::ChipChannel& chip_channel;
   sc::AucService& auc;
+  sc::HlrService& hlr;  // the GSUP listener's location management (docs/gsup.md §10)
   sc::RegistryService& registries;  // the operator API's
   sc::HealthService& health;        // /metrics and the record alarm's audit record
   HealthCheck& health_check;        // /healthz, bounded in time

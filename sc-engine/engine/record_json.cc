@@ -67,6 +67,8 @@ RecordJson SubscriberJson(const storage::SubscriberRecord& r) {
   j["state"] = std::string(policy::StateName(r.state));
   j["hotline"] = r.hotline;
   j["order_id"] = r.order_id;
+  if (r.msisdn.empty()) j["msisdn"] = nullptr;
+  else j["msisdn"] = r.msisdn;
   j["activation_code"] = !r.activation_code_hash.empty();
   j["activation_tries_left"] = r.activation_tries_left;
   j["ki2_kcv"] = ToHex(r.ki2_kcv);

@@ -27,8 +27,8 @@ using RecordJson = nlohmann::ordered_json;
 RecordJson VerJson(const storage::VerRecord& v);
 // id, manufacturer, ver, iccid_first, iccid_last, imsi_first, imsi_last, count, created_at.
 RecordJson RangeJson(const storage::RangeRecord& r);
-// imsi, iccid, ver, state, hotline, order_id, activation_code (whether one is set),
-// activation_tries_left, ki2_kcv, created_at, updated_at.
+// imsi, iccid, ver, state, hotline, order_id, msisdn (null when none), activation_code
+// (whether one is set), activation_tries_left, ki2_kcv, created_at, updated_at.
 RecordJson SubscriberJson(const storage::SubscriberRecord& r);
 // seq, time (UTC, ISO 8601 with milliseconds), actor ("role:identity"), event,
 // subject, details (an object).

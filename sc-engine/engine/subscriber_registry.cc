@@ -76,7 +76,14 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::Contract(const ContractR
 
   auto existing = store_.GetSubscriber(imsi);
   if (existing.ok()) {
-    if (existing->order_id == request.order_id) return *existing;  // the same order again
+    if (existing->order_id == request.order_id) {
+      // The same order again; with another MSISDN it is not the same order.
+      if (existing->msisdn != request.msisdn.value_or("")) {
+        return AlreadyExistsError("ICCID " + request.iccid + " is already contracted under order " +
+                                  existing->order_id + " with another MSISDN");
+      }
+      return *existing;
+    }
     return AlreadyExistsError("ICCID " + request.iccid + " is already contracted (order " + existing->order_id + ")");
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
@@ -98,13 +105,17 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::Contract(const ContractR
     const ByteView bytes = request.activation_code->reveal();
     code = std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   }
-  SIMKMS_ASSIGN_OR_RETURN(policy::Transition t, policy::Apply(std::nullopt, policy::Contract{code}, limits_));
+  std::optional<std::string_view> msisdn;
+  if (request.msisdn) msisdn = *request.msisdn;
+  SIMKMS_ASSIGN_OR_RETURN(policy::Transition t,
+                          policy::Apply(std::nullopt, policy::Contract{code, msisdn}, limits_));
 
   storage::SubscriberRecord r;
   r.imsi = imsi;
   r.iccid = request.iccid;
   r.ver = range->ver;
   r.order_id = request.order_id;
+  r.msisdn = request.msisdn.value_or("");
   r.created_at = r.updated_at = clock_() / 1000;
   if (request.activation_code) {
     SIMKMS_ASSIGN_OR_RETURN(SecretBytes verifier, protocol::ActivationVerifier(imsi, *code));
@@ -119,7 +130,8 @@ StatusOr<storage::SubscriberRecord> SubscriberRegistry::Contract(const ContractR
                                                      {{"order_id", r.order_id},
                                                       {"ver", std::to_string(r.ver)},
                                                       {"range", range->id},
-                                                      {"activation_code", request.activation_code ? "yes" : "no"}})));
+                                                      {"activation_code", request.activation_code ? "yes" : "no"},
+                                                      {"msisdn", r.msisdn.empty() ? "none" : r.msisdn}})));
   return r;
 }
 

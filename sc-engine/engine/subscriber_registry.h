@@ -39,6 +39,9 @@ struct ContractRequest {
   std::string iccid;                           // 19 or 20 digits with the Luhn digit, from the order
   std::optional<uint32_t> ver;                 // if the VO read it from the card: must match the chip's range
   std::optional<SecretBytes> activation_code;  // printed on the order document (misuse 1.3); ASCII digits
+  // The subscriber's number (E.164, 1..15 digits), sent by the HLR role in INSERT_DATA
+  // (docs/gsup.md §10); none: INSERT_DATA carries an empty MSISDN, as osmo-hlr's does.
+  std::optional<std::string> msisdn = std::nullopt;
 };
 
 using kms::Actor;

@@ -6,6 +6,7 @@
 #include "base/wiped_buffer.h"
 
 #include "sc-engine/gsup/error_text_internal.h"
+#include "sc-engine/gsup/tbcd_internal.h"
 
 namespace simkms::gsup {
 namespace {
@@ -20,6 +21,10 @@ std::string IeName(uint8_t tag) {
     case Iei::kImsi: return "IMSI (0x01)";
     case Iei::kCause: return "CAUSE (0x02)";
     case Iei::kAuthTuple: return "AUTH_TUPLE (0x03)";
+    case Iei::kPdpInfo: return "PDP_INFO (0x05)";
+    case Iei::kMsisdn: return "MSISDN (0x08)";
+    case Iei::kPdpContextId: return "PDP_CONTEXT_ID (0x10)";
+    case Iei::kAccessPointName: return "ACCESS_POINT_NAME (0x12)";
     case Iei::kMessageClass: return "MESSAGE_CLASS (0x0a)";
     case Iei::kRand: return "RAND (0x20)";
     case Iei::kSres: return "SRES (0x21)";
@@ -160,18 +165,24 @@ Status CheckRequest(const Message& request) {
   return OkStatus();
 }
 
-// osmo_gsup_make_response() for the IEs an AuC answer carries.
-Message ResponseSkeleton(const Message& request, uint8_t category) {
+// osmo_gsup_make_response() for the IEs every answer carries.
+Message ResponseSkeleton(const Message& request, MessageType type, bool final_response) {
   Message m;
-  m.type = static_cast<MessageType>((static_cast<uint8_t>(request.type) & 0xFC) | category);
+  m.type = type;
   m.imsi = request.imsi;
   m.message_class = request.message_class;
   m.destination_name = request.source_name;
   if (request.session_state && *request.session_state != 0) {
     m.session_id = request.session_id.value_or(0);
-    m.session_state = kSessionStateEnd;
+    m.session_state = final_response || *request.session_state == kSessionStateEnd ? kSessionStateEnd
+                                                                                    : kSessionStateContinue;
   }
   return m;
+}
+
+Message ResponseSkeleton(const Message& request, uint8_t category) {
+  return ResponseSkeleton(request, static_cast<MessageType>((static_cast<uint8_t>(request.type) & 0xFC) | category),
+                          true);
 }
 
 }  // namespace
@@ -185,19 +196,23 @@ AuthTuple::~AuthTuple() {
   WipeBufferContents(res);
 }
 
-StatusOr<Bytes> EncodeImsiTbcd(std::string_view imsi) {
-  if (imsi.size() < kMinImsiDigits || imsi.size() > kMaxImsiDigits) {
-    return InvalidArgumentError("IMSI has " + Num(imsi.size()) + " characters, not 6..15 digits");
-  }
-  Bytes out((imsi.size() + 1) / 2, 0xFF);
-  for (std::size_t i = 0; i < imsi.size(); ++i) {
-    const char c = imsi[i];
-    if (c < '0' || c > '9') return InvalidArgumentError("IMSI has a non-digit at position " + Num(i));
+StatusOr<Bytes> internal::PackTbcd(std::string_view digits, std::string_view what) {
+  Bytes out((digits.size() + 1) / 2, 0xFF);
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    const char c = digits[i];
+    if (c < '0' || c > '9') return InvalidArgumentError(std::string(what) + " has a non-digit at position " + Num(i));
     const uint8_t d = static_cast<uint8_t>(c - '0');
     uint8_t& b = out[i / 2];
     b = (i % 2 == 0) ? static_cast<uint8_t>((b & 0xF0) | d) : static_cast<uint8_t>((b & 0x0F) | d << 4);
   }
   return out;
+}
+
+StatusOr<Bytes> EncodeImsiTbcd(std::string_view imsi) {
+  if (imsi.size() < kMinImsiDigits || imsi.size() > kMaxImsiDigits) {
+    return InvalidArgumentError("IMSI has " + Num(imsi.size()) + " characters, not 6..15 digits");
+  }
+  return internal::PackTbcd(imsi, "IMSI");
 }
 
 StatusOr<std::string> DecodeImsiTbcd(ByteView tbcd) {
@@ -327,14 +342,25 @@ StatusOr<Bytes> EncodeImpl(const Message& m, ByteView imsi) {
   if (m.message_class && *m.message_class == 0) {
     return InvalidArgumentError("GSUP encode: MESSAGE_CLASS 0 means unset; leave it empty");
   }
-  for (const auto* name : {&m.source_name, &m.destination_name}) {
-    if (*name && (*name)->size() > 255) return InvalidArgumentError("GSUP encode: a name over 255 bytes");
+  for (const auto* name : {&m.source_name, &m.destination_name, &m.msisdn}) {
+    if (*name && (*name)->size() > 255) return InvalidArgumentError("GSUP encode: a name or MSISDN over 255 bytes");
   }
   Bytes out;
   out.reserve(64 + 100 * m.tuples.size());
   out.push_back(static_cast<uint8_t>(m.type));
   PutTlv(out, Iei::kImsi, imsi);
+  if (m.msisdn) PutTlv(out, Iei::kMsisdn, *m.msisdn);
   if (m.cause) PutByte(out, Iei::kCause, static_cast<uint8_t>(*m.cause));
+  for (const PdpInfo& pdp : m.pdp_infos) {
+    // libosmogsm's encode_pdp_info(): the context id, then the APN (no PDP type, QoS
+    // or charging characteristics: osmo-hlr 1.5 sets none).
+    if (pdp.context_id == 0) return InvalidArgumentError("GSUP encode: PDP context id 0");
+    if (pdp.apn.size() > 255 - 5) return InvalidArgumentError("GSUP encode: an APN over 250 bytes");
+    Bytes inner;
+    PutByte(inner, Iei::kPdpContextId, pdp.context_id);
+    PutTlv(inner, Iei::kAccessPointName, pdp.apn);
+    PutTlv(out, Iei::kPdpInfo, inner);
+  }
   if (m.num_vectors_req) PutByte(out, Iei::kNumVectorsReq, *m.num_vectors_req);
   for (std::size_t i = 0; i < m.tuples.size(); ++i) {
     const AuthTuple& t = m.tuples[i];
@@ -424,6 +450,11 @@ StatusOr<Message> MakeError(const Message& request, GmmCause cause) {
   return m;
 }
 
+StatusOr<Message> MakeResponse(const Message& request, MessageType type, bool final_response) {
+  SIMKMS_RETURN_IF_ERROR(CheckRequest(request));
+  return ResponseSkeleton(request, type, final_response);
+}
+
 StatusOr<Message> MakeRoutingError(const Message& request) {
   SIMKMS_RETURN_IF_ERROR(CheckRequest(request));
   Message m = ResponseSkeleton(request, 0x00);
@@ -437,6 +468,14 @@ std::string MessageTypeName(MessageType type) {
   switch (type) {
     case MessageType::kRoutingError: return "ROUTING_ERROR";
     case MessageType::kUpdateLocationRequest: return "UPDATE_LOCATION_REQUEST";
+    case MessageType::kUpdateLocationError: return "UPDATE_LOCATION_ERROR";
+    case MessageType::kUpdateLocationResult: return "UPDATE_LOCATION_RESULT";
+    case MessageType::kPurgeMsRequest: return "PURGE_MS_REQUEST";
+    case MessageType::kPurgeMsError: return "PURGE_MS_ERROR";
+    case MessageType::kPurgeMsResult: return "PURGE_MS_RESULT";
+    case MessageType::kInsertDataRequest: return "INSERT_DATA_REQUEST";
+    case MessageType::kInsertDataError: return "INSERT_DATA_ERROR";
+    case MessageType::kInsertDataResult: return "INSERT_DATA_RESULT";
     case MessageType::kSendAuthInfoRequest: return "SEND_AUTH_INFO_REQUEST";
     case MessageType::kSendAuthInfoError: return "SEND_AUTH_INFO_ERROR";
     case MessageType::kSendAuthInfoResult: return "SEND_AUTH_INFO_RESULT";
@@ -448,7 +487,9 @@ std::string MessageTypeName(MessageType type) {
 std::string Describe(const Message& m) {
   std::string s(MessageTypeName(m.type));
   s += " imsi=" + m.imsi;
+  if (m.msisdn) s += " msisdn";  // present, not shown: a subscriber's number is personal data
   if (m.cause) s += " cause=" + Hex2(static_cast<uint8_t>(*m.cause));
+  if (!m.pdp_infos.empty()) s += " pdp_infos=" + Num(m.pdp_infos.size());
   if (!m.tuples.empty()) s += " tuples=" + Num(m.tuples.size());
   if (m.num_vectors_req) s += " num_vectors_req=" + Num(*m.num_vectors_req);
   if (m.auts) s += " auts";

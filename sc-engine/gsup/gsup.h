@@ -1,5 +1,5 @@
-// Osmocom GSUP messages, the Send Authentication Info subset an AuC serves
-// (docs/gsup.md §3). A GSUP message is | message type (1) | IEs... | with each
+// Osmocom GSUP messages: the Send Authentication Info subset an AuC serves and
+// the location management an HLR serves (docs/gsup.md §3, §10). A GSUP message is | message type (1) | IEs... | with each
 // IE | tag (1) | length (1) | value |; the IMSI IE comes first.
 //
 // Decode() walks the IEs strictly (every length checked against the end of the
@@ -32,10 +32,20 @@ namespace simkms::gsup {
 // generically, so a server can see and ignore them.
 enum class MessageType : uint8_t {
   kUpdateLocationRequest = 0x04,
+  kUpdateLocationError = 0x05,
+  kUpdateLocationResult = 0x06,
   kSendAuthInfoRequest = 0x08,
   kSendAuthInfoError = 0x09,
   kSendAuthInfoResult = 0x0a,
   kAuthFailReport = 0x0b,
+  kPurgeMsRequest = 0x0c,
+  kPurgeMsError = 0x0d,
+  kPurgeMsResult = 0x0e,
+  // Sent by the HLR during location updating (TS 29.002 InsertSubscriberData);
+  // the VLR/SGSN answers with the result or error.
+  kInsertDataRequest = 0x10,
+  kInsertDataError = 0x11,
+  kInsertDataResult = 0x12,
   // OSMO_GSUP_MSGT_ROUTING_ERROR: the answer of an HLR that cannot deliver a
   // request to the DESTINATION_NAME it names (no CAUSE IE).
   kRoutingError = 0x4e,
@@ -47,7 +57,11 @@ enum class Iei : uint8_t {
   kImsi = 0x01,
   kCause = 0x02,
   kAuthTuple = 0x03,
+  kPdpInfo = 0x05,  // encoded only (INSERT_DATA); Decode() skips it
+  kMsisdn = 0x08,   // encoded only (INSERT_DATA); Decode() skips it
   kMessageClass = 0x0a,
+  kPdpContextId = 0x10,    // nested in PDP_INFO
+  kAccessPointName = 0x12,  // nested in PDP_INFO
   kRand = 0x20,  // in a tuple, and at top level in a resync request
   kSres = 0x21,
   kKc = 0x22,
@@ -68,14 +82,17 @@ enum class Iei : uint8_t {
 // GMM causes (TS 24.008 10.5.5.14) in a CAUSE IE.
 enum class GmmCause : uint8_t {
   kImsiUnknown = 0x02,           // unknown IMSI, and (like osmo-hlr) a known IMSI without auth data
-  kNetworkFailure = 0x11,        // store or token failure
+  kNetworkFailure = 0x11,        // store or token failure; an LU without VLR name, refused or timed out
   kInvalidMandatoryInfo = 0x60,  // a request with an invalid IMSI (InvalidImsiAnswer)
+  kMessageTypeNotImplemented = 0x61,     // a request type this server does not serve
+  kMessageTypeIncompatibleState = 0x62,  // an INSERT_DATA answer outside a location update (osmo-hlr's)
 };
 
 inline constexpr uint8_t kCnDomainPs = 1;
 inline constexpr uint8_t kCnDomainCs = 2;
 inline constexpr uint8_t kMessageClassSubscriberManagement = 1;
 inline constexpr uint8_t kRatEutranSgs = 3;  // CURRENT_RAT_TYPE value that makes osmo-hlr set the AMF separation bit
+inline constexpr uint8_t kSessionStateContinue = 2;
 inline constexpr uint8_t kSessionStateEnd = 3;
 
 inline constexpr std::size_t kMaxTuples = 5;    // OSMO_GSUP_MAX_NUM_AUTH_INFO
@@ -99,10 +116,22 @@ struct AuthTuple {
   ~AuthTuple();
 };
 
+// One PDP context of subscription data (PDP_INFO IE): its id and APN, the APN
+// as TS 23.003 §9.1 encodes it (labels, each length-prefixed).
+struct PdpInfo {
+  uint8_t context_id = 0;
+  Bytes apn;
+  bool operator==(const PdpInfo&) const = default;
+};
+
 struct Message {
   MessageType type = MessageType::kSendAuthInfoRequest;
   std::string imsi;                      // 6..15 decimal digits
+  // The MSISDN IE's value as osmo-hlr writes it (EncodeMsisdnIe). Encoded
+  // only: Decode() skips MSISDN IEs and leaves this empty.
+  std::optional<Bytes> msisdn;
   std::optional<GmmCause> cause;         // any 1-byte value; errors
+  std::vector<PdpInfo> pdp_infos;        // encoded only, like msisdn
   std::vector<AuthTuple> tuples;         // 0..kMaxTuples; results
   std::optional<uint8_t> num_vectors_req;
   std::optional<std::array<uint8_t, 14>> auts;  // resync: AUTS and the RAND it answers
@@ -142,11 +171,12 @@ StatusOr<std::string> DecodeImsiTbcd(ByteView tbcd);
 // value's first byte, the last such IE winning (an empty one: absent).
 StatusOr<Message> Decode(ByteView data);
 
-// Serialises in libosmogsm's order: type, IMSI, CAUSE, NUM_VECTORS_REQ,
-// AUTH_TUPLE..., AUTS, RAND, CN_DOMAIN, SESSION_ID, SESSION_STATE,
-// MESSAGE_CLASS, SOURCE_NAME, DESTINATION_NAME, CURRENT_RAT_TYPE.
+// Serialises in libosmogsm's order: type, IMSI, MSISDN, CAUSE, PDP_INFO...,
+// NUM_VECTORS_REQ, AUTH_TUPLE..., AUTS, RAND, CN_DOMAIN, SESSION_ID,
+// SESSION_STATE, MESSAGE_CLASS, SOURCE_NAME, DESTINATION_NAME, CURRENT_RAT_TYPE.
 // InvalidArgument for a bad IMSI, more than kMaxTuples tuples, a RES outside
-// 4..16 bytes, MESSAGE_CLASS 0 or a name over 255 bytes.
+// 4..16 bytes, MESSAGE_CLASS 0, a name, MSISDN or APN over 255 bytes, or a PDP
+// context id 0 (libosmogsm leaves such a context out).
 StatusOr<Bytes> Encode(const Message& message);
 
 // The number of vectors to generate for a SEND_AUTH_INFO_REQUEST, as osmo-hlr
@@ -172,6 +202,13 @@ Message MakeSendAuthInfoRequest(std::string imsi, std::optional<uint8_t> num_vec
 StatusOr<Message> MakeResult(const Message& request, std::vector<AuthTuple> tuples);
 // MakeError: the same IEs plus CAUSE. InvalidArgument if `request` is not a request.
 StatusOr<Message> MakeError(const Message& request, GmmCause cause);
+// MakeResponse: those IEs alone, under `type`: what osmo-hlr's
+// osmo_gsup_req_respond() sends for UPDATE_LOCATION_RESULT and PURGE_MS_RESULT
+// (nothing of their own), and the frame of an INSERT_DATA_REQUEST it sends while
+// the UPDATE_LOCATION_REQUEST stays open. `final_response` false: a session is
+// CONTINUE (2), END only if the request's already was. InvalidArgument if
+// `request` is not a request.
+StatusOr<Message> MakeResponse(const Message& request, MessageType type, bool final_response);
 
 // MakeRoutingError: ROUTING_ERROR (0x4e) with the IEs osmo-hlr 1.5 sends: IMSI,
 // MESSAGE_CLASS, the request's DESTINATION_NAME (the name it was for, as received)

@@ -275,13 +275,15 @@ TEST_F(ConfigTest, GsupPeersAreRequiredAndChecked) {
   auto listed = with_gsup(R"({"peers": [{"address": "10.20.0.0/24", "names": ["MSC-1", "SGSN-*"]},
                                          {"address": "fd00:1::/64", "names": ["*"]}],
                               "ipa_name": "KMS-AUC", "identify_timeout_ms": 3000, "frame_timeout_ms": 4000,
-                              "refusal_audit_interval_s": 30})");
+                              "refusal_audit_interval_s": 30, "location_update_timeout_ms": 5000})");
   ASSERT_OK(listed);
   EXPECT_OK(CheckSafety(*listed));
   EXPECT_EQ(listed->gsup_ipa_name, "KMS-AUC");
   EXPECT_EQ(listed->gsup_identify_timeout_ms, 3000u);
   EXPECT_EQ(listed->gsup_frame_timeout_ms, 4000u);
   EXPECT_EQ(listed->gsup_refusal_audit_interval_s, 30u);
+  EXPECT_EQ(listed->gsup_location_update_timeout_ms, 5000u);
+  EXPECT_EQ(lab->gsup_location_update_timeout_ms, 30000u);  // osmo-hlr's T-4222
   auto allowlist = GsupPeerAllowlist::Create(listed->gsup_peers);
   ASSERT_OK(allowlist);
   EXPECT_TRUE(allowlist->Admits("10.20.0.7", "MSC-1"));
@@ -303,6 +305,8 @@ TEST_F(ConfigTest, GsupPeersAreRequiredAndChecked) {
       {R"({"peers": [{"address": "10.0.0.1", "names": [""]}]})", "an empty name"},
       {R"({"peers": [], "identify_timeout_ms": 10, "allow_any_peer": true})", "gsup.identify_timeout_ms must be"},
       {R"({"peers": [], "frame_timeout_ms": 0, "allow_any_peer": true})", "gsup.frame_timeout_ms must be"},
+      {R"({"peers": [], "location_update_timeout_ms": 50, "allow_any_peer": true})",
+       "gsup.location_update_timeout_ms must be 100..600000"},
   };
   for (const auto& [gsup, expect] : bad) {
     auto c = with_gsup(gsup);

@@ -301,14 +301,30 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   auto invalid = odd.ReadFrame();
   ASSERT_TRUE(invalid.has_value());
   EXPECT_EQ(ToHex(invalid->payload), "05090108000101000000a0f20201600a0101");
-  // UPDATE_LOCATION_REQUEST is not served: UPDATE_LOCATION_ERROR, "message type not implemented".
+  // UPDATE_LOCATION_REQUEST (the HLR role, docs/gsup.md §10): INSERT_DATA_REQUEST
+  // (its bytes are compared with osmo-hlr's in kmsd_vs_osmo_hlr_test), then the result.
   gsup::Message ul = gsup::MakeSendAuthInfoRequest(kImsi0);
   ul.type = gsup::MessageType::kUpdateLocationRequest;
   ul.num_vectors_req.reset();
-  auto ul_answer = odd.Ask(ul);
+  odd.SendGsup(gsup::Encode(ul).value());
+  auto insert_data = odd.ReadFrame();
+  ASSERT_TRUE(insert_data.has_value());
+  ASSERT_GE(insert_data->payload.size(), 2u);
+  EXPECT_EQ(insert_data->payload[1], 0x10);  // after the GSUP extension byte
+  gsup::Message inserted = ul;
+  inserted.type = gsup::MessageType::kInsertDataResult;
+  inserted.cn_domain.reset();
+  auto ul_answer = odd.Ask(inserted);
   ASSERT_TRUE(ul_answer.has_value());
-  EXPECT_EQ(static_cast<uint8_t>(ul_answer->type), 0x05);
-  EXPECT_EQ(static_cast<uint8_t>(*ul_answer->cause), 0x61);
+  EXPECT_EQ(static_cast<uint8_t>(ul_answer->type), 0x06);  // UPDATE_LOCATION_RESULT
+  EXPECT_FALSE(ul_answer->cause.has_value());
+  // A request type still not served (CHECK_IMEI 0x30): its ERROR, "message type not implemented".
+  gsup::Message check_imei = ul;
+  check_imei.type = static_cast<gsup::MessageType>(0x30);
+  auto unserved = odd.Ask(check_imei);
+  ASSERT_TRUE(unserved.has_value());
+  EXPECT_EQ(static_cast<uint8_t>(unserved->type), 0x31);
+  EXPECT_EQ(static_cast<uint8_t>(*unserved->cause), 0x61);
   // AUTH_FAIL_REPORT: audited, no answer; the next request still gets its own answer.
   gsup::Message report;
   report.type = gsup::MessageType::kAuthFailReport;

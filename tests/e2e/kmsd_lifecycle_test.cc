@@ -78,6 +78,35 @@ TEST_F(KmsdLifecycleTest, ContractFirstCallRekeyTerminateAndReuse) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// The MSISDN comes with the contract (docs/api.md): checked (E.164, 1..15
+// digits) before anything is stored, shown with the subscriber, null without.
+TEST_F(KmsdLifecycleTest, ContractCarriesItsMsisdn) {
+  for (const char* bad : {R"("+4917012345678")", R"("1234567890123456")", R"("")", R"("49 170")", "4917"}) {
+    SCOPED_TRACE(bad);
+    HttpResult refused = Http("POST", "/v1/contracts",
+                              std::string(R"({"order_id":"o-1","iccid":"8949001234567890128","msisdn":)") + bad + "}");
+    EXPECT_EQ(refused.status, 400) << refused.body;
+    EXPECT_THAT(refused.body, ::testing::AnyOf(HasSubstr("MSISDN must be 1..15 digits"),
+                                               HasSubstr("field 'msisdn' must be a string")));
+  }
+  EXPECT_EQ(Http("GET", std::string("/v1/subscribers/") + kImsi0).status, 404);  // nothing stored
+
+  HttpResult created =
+      Http("POST", "/v1/contracts", R"({"order_id":"o-1","iccid":"8949001234567890128","msisdn":"4917012345678"})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(Body(created)["msisdn"], "4917012345678");
+  EXPECT_EQ(Body(Http("GET", std::string("/v1/subscribers/") + kImsi0))["msisdn"], "4917012345678");
+  // The same order with another number is another order.
+  EXPECT_EQ(Http("POST", "/v1/contracts",
+                 R"({"order_id":"o-1","iccid":"8949001234567890128","msisdn":"4917000000000"})").status,
+            409);
+
+  ASSERT_EQ(Http("DELETE", std::string("/v1/subscribers/") + kImsi0).status, 204);
+  HttpResult without = Http("POST", "/v1/contracts", R"({"order_id":"o-2","iccid":"8949001234567890128"})");
+  ASSERT_EQ(without.status, 201) << without.body;
+  EXPECT_TRUE(Body(without)["msisdn"].is_null());
+}
+
 TEST_F(KmsdLifecycleTest, KilledBetweenProtocolStepsNeverSplitsTheKeys) {
   ASSERT_EQ(Http("POST", "/v1/contracts", R"({"order_id":"o-1","iccid":"8949001234567890128"})").status, 201);
   protocol::ChipProtocolState chip = MakeChip(kImsi0);

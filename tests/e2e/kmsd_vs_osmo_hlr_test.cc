@@ -3,13 +3,15 @@
 // Ki_1, the same OPc). Answers without random content (errors, ROUTING_ERROR) must be
 // equal byte for byte; results must agree in everything but the vectors' random and
 // SQN-dependent bytes: type, IMSI, tuple count, IEs, and each AUTN's AMF (the
-// E-UTRAN separation bit). docs/gsup.md §3.2 and §8.
+// E-UTRAN separation bit). docs/gsup.md §3.2 and §8. The HLR role (§10): location
+// updating (INSERT_DATA and the result), PURGE_MS and their errors, byte for byte.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "sc-engine/gsup/gsup.h"
+#include "tests/e2e/loopback_clients.h"
 #include "softcrypto/milenage.h"
 #include "softcrypto/software_aes.h"
 #include "tests/e2e/kmsd_fixture.h"
@@ -24,6 +26,11 @@ using simkms::testing::OsmoHlr;
 constexpr char kContract[] = R"({"order_id":"o-1","iccid":"8949001234567890128"})";
 constexpr char kUnknownImsi[] = "001019876500001";  // in kmsd's range but never contracted; not in osmo-hlr
 constexpr char kIpaName[] = "HLR-KMS";
+// A second subscriber, contracted with an MSISDN (chip 2 of kmsd's range).
+constexpr char kMsisdnImsi[] = "001019876500002";
+constexpr char kMsisdn[] = "4917012345678";
+// kmsd waits this long for an INSERT_DATA answer (osmo-hlr's T-4222 is 30 s).
+constexpr int kLocationUpdateTimeoutMs = 2000;
 
 // What a result must share with osmo-hlr's: all but RAND, the keys, RES, SRES and
 // the AUTN's SQN xor AK and MAC.
@@ -64,7 +71,7 @@ class KmsdVsOsmoHlrTest : public KmsdFixture {
  protected:
   KmsdVsOsmoHlrTest() {
     gsup_config_ = std::string(R"({"peers": [{"address": "127.0.0.1/32", "names": ["*"]}], "ipa_name": ")") +
-                   kIpaName + "\"}";
+                   kIpaName + "\", \"location_update_timeout_ms\": " + std::to_string(kLocationUpdateTimeoutMs) + "}";
   }
 
   void SetUp() override {
@@ -81,6 +88,14 @@ class KmsdVsOsmoHlrTest : public KmsdFixture {
     hlr_ = OsmoHlr::Start(kIpaName);
     ASSERT_FALSE(HasFailure());
     ASSERT_TRUE(hlr_->AddMilenageSubscriber(kImsi0, ToHex(chip.base_key.reveal()), ToHex(opc)));
+    // The same subscriber with an MSISDN on both (before any client connects:
+    // osmo-hlr notifies its peers of an MSISDN change).
+    const HttpResult with_msisdn = Http("POST", "/v1/contracts",
+                                        std::string(R"({"order_id":"o-2","iccid":")") + IccidAfter(kIccid0, 2) +
+                                            R"(","msisdn":")" + kMsisdn + "\"}");
+    ASSERT_EQ(with_msisdn.status, 201) << with_msisdn.body;
+    ASSERT_TRUE(hlr_->AddSubscriber(kMsisdnImsi));
+    ASSERT_TRUE(hlr_->SetMsisdn(kMsisdnImsi, kMsisdn));
     kmsd_client_ = std::make_unique<RawGsupClient>(ConnectLoopback(gsup_port_));
     kmsd_client_->Identify("MSC-COMPARE");
     hlr_client_ = std::make_unique<RawGsupClient>(hlr_->ConnectGsup());
@@ -99,6 +114,8 @@ class KmsdVsOsmoHlrTest : public KmsdFixture {
 };
 
 Bytes Encoded(const gsup::Message& m) { return gsup::Encode(m).value(); }
+
+std::string ImsiIe(const std::string& imsi) { return "0108" + ToHex(gsup::EncodeImsiTbcd(imsi).value()); }
 
 TEST_F(KmsdVsOsmoHlrTest, ErrorsAndRoutingErrorsAreByteForByteOsmoHlrs) {
   gsup::Message auts_only = gsup::MakeSendAuthInfoRequest(kImsi0, 1);
@@ -158,6 +175,102 @@ TEST_F(KmsdVsOsmoHlrTest, ResultsAgreeWithOsmoHlrsInAllButTheVectorsRandomBytes)
     EXPECT_EQ(our_shape, their_shape);
     EXPECT_EQ(their_shape.type, 0x0a);  // SEND_AUTH_INFO_RESULT
   }
+}
+
+// UPDATE_LOCATION as osmo-msc (CS) and osmo-sgsn (PS) send it, and without
+// CN_DOMAIN (PS): the INSERT_DATA_REQUEST (MSISDN, or the empty one; for PS the
+// wildcard APN), then, once the VLR/SGSN answers INSERT_DATA_RESULT (as
+// libosmo-gsup-client builds it: IMSI, MESSAGE_CLASS), UPDATE_LOCATION_RESULT;
+// INSERT_DATA_ERROR gives UPDATE_LOCATION_ERROR. Byte for byte osmo-hlr's.
+TEST_F(KmsdVsOsmoHlrTest, LocationUpdatingIsByteForByteOsmoHlrs) {
+  const std::string source = ToHex(Bytes{'V', 'L', 'R', '-', '1', 0});
+  struct Case {
+    std::string what;
+    std::string imsi;
+    std::string ies;  // after the IMSI IE
+  };
+  const std::vector<Case> cases = {
+      {"CS, with MSISDN", kMsisdnImsi, "280102" "0a0101"},
+      {"PS, with MSISDN", kMsisdnImsi, "280101" "0a0101"},
+      {"no CN_DOMAIN (PS), with MSISDN", kMsisdnImsi, "0a0101"},
+      {"CS, without MSISDN", kImsi0, "280102" "0a0101"},
+      {"PS, without MSISDN", kImsi0, "280101" "0a0101"},
+      {"no CN_DOMAIN, no MESSAGE_CLASS", kImsi0, ""},
+      {"CS via a proxy, in a session", kMsisdnImsi, "280102" "300400000007" "310101" "0a0101" "6006" + source},
+  };
+  for (bool insert_data_fails : {false, true}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(c.what + (insert_data_fails ? ", INSERT_DATA_ERROR" : ""));
+      const auto [our_insert, their_insert] = AskBoth(FromHex("04" + ImsiIe(c.imsi) + c.ies).value());
+      ASSERT_FALSE(their_insert.empty()) << "osmo-hlr did not answer\n" << hlr_->Log();
+      EXPECT_EQ(their_insert[0], 0x10);  // INSERT_DATA_REQUEST
+      EXPECT_EQ(ToHex(our_insert), ToHex(their_insert));
+      const std::string answer = insert_data_fails ? "11" + ImsiIe(c.imsi) + "020111" "0a0101"
+                                                   : "12" + ImsiIe(c.imsi) + "0a0101";
+      const auto [our_result, their_result] = AskBoth(FromHex(answer).value());
+      ASSERT_FALSE(their_result.empty()) << "osmo-hlr did not answer\n" << hlr_->Log();
+      EXPECT_EQ(their_result[0], insert_data_fails ? 0x05 : 0x06);
+      EXPECT_EQ(ToHex(our_result), ToHex(their_result));
+    }
+  }
+}
+
+// PURGE_MS (CS, PS, no CN_DOMAIN), before and after a location update: the IMSI
+// alone. Unknown IMSIs (never contracted / not in osmo-hlr) for UPDATE_LOCATION
+// and PURGE_MS: cause 0x02. An INSERT_DATA answer with no location update
+// waiting: no answer from either.
+TEST_F(KmsdVsOsmoHlrTest, PurgeAndUnknownSubscribersAreByteForByteOsmoHlrs) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"PURGE_MS CS, no location update before", "0c" + ImsiIe(kMsisdnImsi) + "280102" "0a0101"},
+      {"UPDATE_LOCATION, unknown IMSI", "04" + ImsiIe(kUnknownImsi) + "280102" "0a0101"},
+      {"UPDATE_LOCATION PS, unknown IMSI", "04" + ImsiIe(kUnknownImsi) + "280101"},
+      {"PURGE_MS, unknown IMSI", "0c" + ImsiIe(kUnknownImsi) + "280102" "0a0101"},
+      {"PURGE_MS PS", "0c" + ImsiIe(kImsi0) + "280101" "0a0101"},
+      {"PURGE_MS, no CN_DOMAIN", "0c" + ImsiIe(kImsi0) + "0a0101"},
+      {"UPDATE_LOCATION, invalid IMSI", "04" "0108000101000000a0f2" "280102" "0a0101"},
+  };
+  for (const auto& [what, hex] : cases) {
+    SCOPED_TRACE(what);
+    const auto [ours, theirs] = AskBoth(FromHex(hex).value());
+    ASSERT_FALSE(theirs.empty()) << "osmo-hlr did not answer\n" << hlr_->Log();
+    EXPECT_EQ(ToHex(ours), ToHex(theirs));
+  }
+  // After a location update (the INSERT_DATA answered), a purge of that domain.
+  AskBoth(FromHex("04" + ImsiIe(kImsi0) + "280102" "0a0101").value());
+  AskBoth(FromHex("12" + ImsiIe(kImsi0) + "0a0101").value());
+  const auto [ours, theirs] = AskBoth(FromHex("0c" + ImsiIe(kImsi0) + "280102" "0a0101").value());
+  ASSERT_FALSE(theirs.empty()) << hlr_->Log();
+  EXPECT_EQ(ToHex(ours), ToHex(theirs));
+  EXPECT_EQ(theirs[0], 0x0e);  // PURGE_MS_RESULT
+
+  // Nothing waits for these: neither answers.
+  for (const std::string& unexpected : {"12" + ImsiIe(kImsi0) + "0a0101", "11" + ImsiIe(kImsi0) + "020111"}) {
+    SCOPED_TRACE(unexpected);
+    const auto [none_ours, none_theirs] = AskBoth(FromHex(unexpected).value());
+    EXPECT_TRUE(none_theirs.empty()) << ToHex(none_theirs);
+    EXPECT_TRUE(none_ours.empty()) << ToHex(none_ours);
+  }
+}
+
+// A VLR that never answers the INSERT_DATA: after gsup.location_update_timeout_ms
+// kmsd answers UPDATE_LOCATION_ERROR, network failure, as osmo-hlr does when
+// its T-4222 (30 s) expires (lu_fsm_timer_cb); a late INSERT_DATA_RESULT then
+// gets nothing. The connection keeps being served meanwhile.
+TEST_F(KmsdVsOsmoHlrTest, AnUnansweredInsertDataTimesOutAsNetworkFailure) {
+  kmsd_client_->SendGsup(FromHex("04" + ImsiIe(kMsisdnImsi) + "280102" "0a0101").value());
+  auto insert = kmsd_client_->ReadGsupBytes(3000);
+  ASSERT_TRUE(insert.has_value());
+  EXPECT_EQ((*insert)[0], 0x10);
+  // Served while it waits: a SEND_AUTH_INFO.
+  kmsd_client_->SendGsup(Encoded(gsup::MakeSendAuthInfoRequest(kImsi0, 1)));
+  auto vectors = kmsd_client_->ReadGsup(3000);
+  ASSERT_TRUE(vectors.has_value());
+  EXPECT_EQ(vectors->type, gsup::MessageType::kSendAuthInfoResult);
+  const auto timed_out = kmsd_client_->ReadGsupBytes(kLocationUpdateTimeoutMs + 3000);
+  ASSERT_TRUE(timed_out.has_value());
+  EXPECT_EQ(ToHex(*timed_out), "05" + ImsiIe(kMsisdnImsi) + "020111" "0a0101");
+  kmsd_client_->SendGsup(FromHex("12" + ImsiIe(kMsisdnImsi) + "0a0101").value());
+  EXPECT_FALSE(kmsd_client_->ReadGsupBytes(1000).has_value());
 }
 
 }  // namespace

@@ -19,6 +19,7 @@
 
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
+#include "sc-engine/gsup/location.h"
 #include "tests/support/status_testing.h"
 
 extern "C" {
@@ -27,7 +28,9 @@ extern "C" {
 #include <osmocom/core/msgb.h>
 #include <osmocom/core/talloc.h>
 #include <osmocom/core/utils.h>
+#include <osmocom/gsm/apn.h>
 #include <osmocom/gsm/gsm23003.h>
+#include <osmocom/gsm/gsm48_ie.h>
 #include <osmocom/gsm/gsup.h>
 #include <osmocom/gsm/ipa.h>
 #include <osmocom/gsm/protocol/ipaccess.h>
@@ -472,6 +475,80 @@ TEST(GsupLibosmo, ResponsesMatchOsmoGsupMakeResponse) {
       err.cause = static_cast<gsm48_gmm_cause>(cause);
       EXPECT_EQ(osmo_gsup_make_response(&err, &rx.g, true, true), 0);
       EXPECT_EQ(ToHex(OsmoEncode(err)), ToHex(Encode(MakeError(req, cause).value()).value()));
+    }
+  }
+}
+
+// The HLR's location messages (location.h) against osmo-hlr 1.5's way of
+// building them with libosmogsm: lu_fsm.c sends
+// osmo_gsup_create_insert_subscriber_data_msg()'s message (MSISDN by
+// gsm48_encode_bcd_number() with no header octet, CN_DOMAIN, for PS the
+// wildcard APN of osmo_apn_from_str("*") in context 1) through
+// osmo_gsup_req_respond(..., final_response = false), then
+// UPDATE_LOCATION_RESULT and rx_purge_ms_req()'s PURGE_MS_RESULT through
+// osmo_gsup_req_respond_msgt() (final).
+TEST(GsupLibosmo, LocationMessagesMatchOsmoHlrs) {
+  int i = 0;
+  for (std::optional<uint8_t> cn : {std::optional<uint8_t>(), std::optional<uint8_t>(kCnDomainPs),
+                                    std::optional<uint8_t>(kCnDomainCs)}) {
+    for (bool with_class : {false, true}) {
+      for (bool with_source : {false, true}) {
+        for (std::optional<uint8_t> session : {std::optional<uint8_t>(), std::optional<uint8_t>(1),
+                                               std::optional<uint8_t>(kSessionStateEnd)}) {
+          for (const char* msisdn : {"", "1", "12345", "4917012345678", "123456789012345"}) {
+            Message ul;
+            ul.type = MessageType::kUpdateLocationRequest;
+            ul.imsi = kImsis[i++ % 3];
+            ul.cn_domain = cn;
+            if (with_class) ul.message_class = kMessageClassSubscriberManagement;
+            if (with_source) ul.source_name = Bytes{'V', 'L', 'R', 0};
+            if (session) {
+              ul.session_id = 0x01020304u;
+              ul.session_state = session;
+            }
+            SCOPED_TRACE(Describe(ul) + " msisdn '" + msisdn + "'");
+            OsmoDecoded rx;
+            OsmoDecode(Encode(ul).value(), rx);
+            ASSERT_EQ(rx.rc, 0);
+            const bool ps = Raw(rx.g.cn_domain) != OSMO_GSUP_CN_DOMAIN_CS;
+
+            osmo_gsup_message isd{};
+            isd.message_type = OSMO_GSUP_MSGT_INSERT_DATA_REQUEST;
+            OSMO_STRLCPY_ARRAY(isd.imsi, rx.g.imsi);
+            uint8_t msisdn_enc[OSMO_GSUP_MAX_CALLED_PARTY_BCD_LEN];
+            const int len = gsm48_encode_bcd_number(msisdn_enc, sizeof msisdn_enc, 0, msisdn);
+            ASSERT_GE(len, 1);
+            isd.msisdn_enc = msisdn_enc;
+            isd.msisdn_enc_len = static_cast<size_t>(len);
+            isd.cn_domain = ps ? OSMO_GSUP_CN_DOMAIN_PS : OSMO_GSUP_CN_DOMAIN_CS;
+            uint8_t apn[APN_MAXLEN];
+            if (ps) {
+              const int apn_len = osmo_apn_from_str(apn, sizeof apn, "*");
+              ASSERT_GT(apn_len, 0);
+              isd.pdp_infos[0].apn_enc = apn;
+              isd.pdp_infos[0].apn_enc_len = static_cast<size_t>(apn_len);
+              isd.pdp_infos[0].have_info = 1;
+              isd.pdp_infos[0].context_id = 1;
+              isd.num_pdp_infos = 1;
+            }
+            EXPECT_EQ(osmo_gsup_make_response(&isd, &rx.g, false, false), 0);
+            EXPECT_EQ(ToHex(Encode(MakeInsertDataRequest(ul, msisdn).value()).value()), ToHex(OsmoEncode(isd)));
+
+            for (auto [request, result] : {std::pair{MessageType::kUpdateLocationRequest, MessageType::kUpdateLocationResult},
+                                           std::pair{MessageType::kPurgeMsRequest, MessageType::kPurgeMsResult}}) {
+              Message req = ul;
+              req.type = request;
+              OsmoDecoded rx_req;
+              OsmoDecode(Encode(req).value(), rx_req);
+              ASSERT_EQ(rx_req.rc, 0);
+              osmo_gsup_message reply{};
+              reply.message_type = static_cast<osmo_gsup_message_type>(result);
+              EXPECT_EQ(osmo_gsup_make_response(&reply, &rx_req.g, false, true), 0);
+              EXPECT_EQ(ToHex(Encode(MakeResponse(req, result, true).value()).value()), ToHex(OsmoEncode(reply)));
+            }
+          }
+        }
+      }
     }
   }
 }

@@ -238,6 +238,22 @@ TEST(LifecycleData, ContractWithoutActivationCode) {
   EXPECT_FALSE(OtaSessionFor(t.next)->check_activation_code);
 }
 
+TEST(LifecycleData, ContractMsisdnIsE164Digits) {
+  for (std::string_view good : {"1", "4917012345678", "123456789012345"}) {
+    SCOPED_TRACE(good);
+    EXPECT_OK(Apply(std::nullopt, Contract{std::nullopt, good}));
+  }
+  for (std::string_view bad : {"", "1234567890123456", "+4917012345678", "49 170 1234", "0049-170"}) {
+    auto t = Apply(std::nullopt, Contract{std::nullopt, bad});
+    ASSERT_FALSE(t.ok()) << bad;
+    EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(t.status().message().find("MSISDN must be 1..15 digits (ITU-T E.164"), std::string::npos)
+        << t.status().message();
+  }
+  // No MSISDN at all is a contract like any other.
+  EXPECT_OK(Apply(std::nullopt, Contract{std::nullopt, std::nullopt}));
+}
+
 TEST(LifecycleData, MalformedActivationCodesAreRejectedWithoutEchoingThem) {
   for (std::string_view bad : {"12345", "12345678901234567", "12a456", "", " 123456", "１２３４５６"}) {
     StatusOr<Transition> c = Apply(std::nullopt, Contract{bad});

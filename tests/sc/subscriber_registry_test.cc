@@ -46,6 +46,12 @@ TEST_F(SubscriberRegistryTest, BadContractsChangeNothing) {
        StatusCode::kInvalidArgument, "activation code"},
       {{"", storage::FormatIccid(894900123456789012ULL + 7), std::nullopt, std::nullopt},
        StatusCode::kInvalidArgument, "order id"},
+      {{"order-8", storage::FormatIccid(894900123456789012ULL + 8), std::nullopt, std::nullopt, "+4917012345678"},
+       StatusCode::kInvalidArgument, "MSISDN must be 1..15 digits"},
+      {{"order-9", storage::FormatIccid(894900123456789012ULL + 9), std::nullopt, std::nullopt, "1234567890123456"},
+       StatusCode::kInvalidArgument, "MSISDN must be 1..15 digits"},
+      {{"order-1", kFirstIccid, std::nullopt, std::nullopt, "4917012345678"}, StatusCode::kAlreadyExists,
+       "with another MSISDN"},
   };
   for (const Case& c : cases) {
     auto r = Subscribers().Contract(c.req);
@@ -54,6 +60,33 @@ TEST_F(SubscriberRegistryTest, BadContractsChangeNothing) {
   }
   EXPECT_EQ(AuditSeq(), seq);
   EXPECT_EQ(Unwrap(store_->CountKeys("subscribers")), 1u);
+}
+
+// The MSISDN comes with the contract: stored in the record, named in the
+// contract's audit record; the same order again with it returns the record.
+TEST_F(SubscriberRegistryTest, ContractKeepsItsMsisdnAndAuditsIt) {
+  ContractRequest req{"order-1", kFirstIccid, std::nullopt, std::nullopt, "4917012345678"};
+  storage::SubscriberRecord r = Unwrap(Subscribers().Contract(req));
+  EXPECT_EQ(r.msisdn, "4917012345678");
+  EXPECT_EQ(Unwrap(store_->GetSubscriber(r.imsi)).msisdn, "4917012345678");
+  const uint64_t seq = AuditSeq();
+  auto audit = Unwrap(store_->ReadAudit(seq, 1));
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].event.event, "subscriber.contract");
+  const auto& details = audit[0].event.details;
+  EXPECT_NE(std::find(details.begin(), details.end(), std::pair<std::string, std::string>("msisdn", "4917012345678")),
+            details.end());
+  EXPECT_EQ(Unwrap(Subscribers().Contract(req)), r);
+  EXPECT_EQ(AuditSeq(), seq);
+  // Without one: the record has none, the audit record says so.
+  storage::SubscriberRecord other = Unwrap(Subscribers().Contract(
+      {"order-2", storage::FormatIccid(894900123456789012ULL + 1), std::nullopt, std::nullopt}));
+  EXPECT_EQ(other.msisdn, "");
+  auto none = Unwrap(store_->ReadAudit(AuditSeq(), 1));
+  ASSERT_EQ(none.size(), 1u);
+  const auto& none_details = none[0].event.details;
+  EXPECT_NE(std::find(none_details.begin(), none_details.end(), std::pair<std::string, std::string>("msisdn", "none")),
+            none_details.end());
 }
 
 // Issue 10: a contract without an activation code is refused while its VER

@@ -415,6 +415,42 @@ TEST(StorageRecords, IdentifierHelpers) {
   EXPECT_EQ(SubscriberStateName(SubscriberState::kRekeyPending), "REKEY_PENDING");
 }
 
+// Tag 26 (MSISDN) is optional: written only when set, so a record without one
+// encodes as before and a record written before the tag reads as "no MSISDN".
+TEST(StorageRecords, SubscriberMsisdnIsAnOptionalLastField) {
+  SubscriberRecord r = FullSubscriber();
+  const Bytes without = EncodeSubscriberRecord(r);
+  r.msisdn = "4917012345678";
+  const Bytes with = EncodeSubscriberRecord(r);
+  ASSERT_EQ(with.size(), without.size() + 2 + 13);
+  EXPECT_TRUE(std::equal(without.begin(), without.end(), with.begin()));
+  EXPECT_EQ(ToHex(ByteView(with).subspan(without.size())), "1a0d" + ToHex(AsBytes("4917012345678")));
+  auto dec = DecodeSubscriberRecord(with);
+  ASSERT_OK(dec);
+  EXPECT_EQ(dec->msisdn, "4917012345678");
+  auto none = DecodeSubscriberRecord(without);
+  ASSERT_OK(none);
+  EXPECT_EQ(none->msisdn, "");
+}
+
+TEST(StorageRecords, SubscriberMsisdnMustBe1To15Digits) {
+  for (const char* bad : {"1234567890123456", "+4917012345678", "49 170", "49a"}) {
+    SCOPED_TRACE(bad);
+    SubscriberRecord r = FullSubscriber();
+    r.msisdn = bad;
+    EXPECT_NE(ValidateSubscriberRecord(r).message().find("is not 1..15 digits (E.164)"), std::string::npos);
+    ExpectDataLoss(DecodeSubscriberRecord(EncodeSubscriberRecord(r)).status(), "MSISDN");
+  }
+  // An empty tag 26 is not how "no MSISDN" is written.
+  Bytes empty_field = EncodeSubscriberRecord(FullSubscriber());
+  empty_field.push_back(26);
+  empty_field.push_back(0);
+  ExpectDataLoss(DecodeSubscriberRecord(empty_field).status(), "empty MSISDN field");
+  SubscriberRecord longest = FullSubscriber();
+  longest.msisdn = "123456789012345";
+  EXPECT_OK(ValidateSubscriberRecord(longest));
+}
+
 // The worked example of docs/storage-format.md: keep them in step.
 TEST(StorageRecords, DocumentedWorkedExample) {
   RangeRecord r;

@@ -123,6 +123,20 @@ std::string OsmoHlr::Vty(const std::vector<std::string>& commands) {
 
 int OsmoHlr::ConnectGsup() const { return ConnectTo(address_, kGsupPort); }
 
+bool OsmoHlr::SetMsisdn(const std::string& imsi, const std::string& msisdn) {
+  const std::string out = Vty({"subscriber imsi " + imsi + " update msisdn " + msisdn});
+  const bool ok = out.find("Updated subscriber IMSI='" + imsi + "' to MSISDN='" + msisdn + "'") != std::string::npos;
+  if (!ok) ADD_FAILURE() << "osmo-hlr VTY:\n" << out;
+  return ok;
+}
+
+bool OsmoHlr::AddSubscriber(const std::string& imsi) {
+  const std::string out = Vty({"subscriber imsi " + imsi + " create"});
+  const bool ok = out.find("Created subscriber " + imsi) != std::string::npos;
+  if (!ok) ADD_FAILURE() << "osmo-hlr VTY:\n" << out;
+  return ok;
+}
+
 bool OsmoHlr::AddMilenageSubscriber(const std::string& imsi, const std::string& k_hex, const std::string& opc_hex) {
   const std::string out = Vty({"subscriber imsi " + imsi + " create",
                                "subscriber imsi " + imsi + " update aud3g milenage k " + k_hex + " opc " + opc_hex,

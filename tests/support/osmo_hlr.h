@@ -33,6 +33,12 @@ class OsmoHlr {
   // Creates subscriber `imsi` with Milenage K and OPc (hex) through the VTY, as an
   // operator does; true when osmo-hlr confirmed both commands.
   bool AddMilenageSubscriber(const std::string& imsi, const std::string& k_hex, const std::string& opc_hex);
+  // Gives subscriber `imsi` the MSISDN `msisdn` through the VTY; true when osmo-hlr
+  // confirmed it. osmo-hlr sends INSERT_DATA to its connected peers on such a
+  // change: call it before connecting a client that should not see one.
+  bool SetMsisdn(const std::string& imsi, const std::string& msisdn);
+  // Creates subscriber `imsi` without authentication data (enough for location updating).
+  bool AddSubscriber(const std::string& imsi);
   std::string Log() const;
   // Its loopback address, and a new TCP connection to its GSUP port (-1 if refused).
   const std::string& address() const { return address_; }

@@ -38,6 +38,10 @@ std::string CauseName(GmmCause cause) {
       return "NETWORK_FAILURE";
     case GmmCause::kInvalidMandatoryInfo:
       return "INVALID_MANDATORY_INFO";
+    case GmmCause::kMessageTypeNotImplemented:
+      return "MSGT_NOTEXIST_NOTIMPL";
+    case GmmCause::kMessageTypeIncompatibleState:
+      return "MSGT_INCOMP_P_STATE";
   }
   char buf[16];
   std::snprintf(buf, sizeof buf, "CAUSE_0x%02x", static_cast<unsigned>(cause));
