@@ -38,7 +38,7 @@ TEST_F(CardChvTest, PinGuardsImsiAndAuthenticationButNotIccid) {
 
   EXPECT_EQ(Verify(false, "0000"), 0x9000);
   ASSERT_EQ(ReadImsi(), 0x9000);
-  EXPECT_EQ(Send(card_, "00B0000009").hex(), "082926108967050000");
+  EXPECT_EQ(Send(card_, "00B0000009").hex(), "080910108967050000");
   // A reset forgets the verification, not the counters.
   card_.PowerOn();
   EXPECT_EQ(ReadImsi(), 0x6982);

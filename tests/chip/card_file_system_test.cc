@@ -123,7 +123,7 @@ TEST_F(CardFileSystemTest, UsimFilesHoldWhatTheCardIs) {
   EXPECT_EQ(Send(card_, "00B0840005").hex(), "0000142821");
   // EF_ACC: the IMSI ends in 0: access class 0.
   EXPECT_EQ(Send(card_, "00B0860002").hex(), "0001");
-  EXPECT_EQ(Send(card_, "00B0870009").hex(), "082926108967050000");
+  EXPECT_EQ(Send(card_, "00B0870009").hex(), "080910108967050000");
   // EF_LOCI / EF_PSLOCI: no location yet, LAC deleted, not updated.
   EXPECT_EQ(Send(card_, "00B08B000B").hex(), std::string(16, 'f') + "feff01");
   EXPECT_EQ(Send(card_, "00B08C000E").hex(), std::string(22, 'f') + "feff01");

@@ -140,7 +140,7 @@ TEST(ChipImageTest, WellSignedButInvalidContentIsRefused) {
       {"active key", [](Json& d) { d["secure"]["active_key"] = "Ki_3"; }},
       {"Ki_2 active, slot empty", [](Json& d) { d["secure"]["ki2"] = ""; }},
       {"profile", [](Json& d) { d["files"]["profile"] = "future"; }},
-      {"EF_IMSI", [](Json& d) { d["files"]["ef_imsi"] = "092926108967050000"; }},
+      {"EF_IMSI", [](Json& d) { d["files"]["ef_imsi"] = "090910108967050000"; }},
       {"EF_ICCID", [](Json& d) { d["files"]["ef_iccid"] = "ffffffffffffffffffff"; }},
       {"SQN entries", [](Json& d) { d["secure"]["sqn_ms"][0] = 33; }},
       {"SQN count", [](Json& d) { d["secure"]["sqn_ms"].erase(0); }},
