@@ -447,9 +447,11 @@ fi
 
 # ---------------------------------------------------------------------------
 step "14. Regular re-key: VER 2 gets a maximum Ki_2 age, kmsd raises a re-key itself (at most 1 a day here), the chip completes it"
-policy_rekeyed() {  # the IMSI of kmsd's first re-key request by the policy, if any yet
-  kmsctl --json audit show --from 1 --limit 10000 |
-    grep -A 2 '"actor": "policy:rekey-campaign"' | sed -n 's/.*"subject": "\([0-9]\{15\}\)\/.*/\1/p' | head -1
+policy_rekeyed() {  # the IMSI of kmsd's first re-key request by the policy, or nothing yet
+  local trail
+  trail=$(kmsctl --json audit show --from 1 --limit 10000) || die "audit show failed"
+  grep -A 2 '"actor": "policy:rekey-campaign"' <<< "$trail" |
+    sed -n 's/.*"subject": "\([0-9]\{15\}\)\/.*/\1/p' | sed -n 1p || true
 }
 if need chipsim; then
   kmsctl ver rekey-policy --ver 2 --max-age 1 --per-second 1 --per-day 1 > /dev/null || die "ver rekey-policy refused"
@@ -467,8 +469,11 @@ if need chipsim; then
     { cat "$STATE/log/policy-rekey.log" >&2; die "the policy's re-key call failed"; }
   status_of $P
   [ "$SUB_STATE" = PERSONALIZED ] && [ "$SUB_KCV" != "$OLD_KCV" ] || die "policy re-key: $SUB_STATE, KCV $OLD_KCV -> $SUB_KCV"
-  curl -sf "http://127.0.0.1:$METRICS_PORT/metrics" | grep -q '^simkms_rekey_campaign_raised_total{ver="2"} 1$' ||
-    die "/metrics does not show the campaign's one request"
+  # Read whole first: grep -q stops at the match, and curl writing into the closed
+  # pipe would fail the pipeline (pipefail).
+  METRICS_NOW=$(curl -sf "http://127.0.0.1:$METRICS_PORT/metrics") || die "/metrics unreachable"
+  grep -q '^simkms_rekey_campaign_raised_total{ver="2"} 1$' <<< "$METRICS_NOW" ||
+    die "/metrics does not show the campaign's one request: $(grep rekey_campaign_raised <<< "$METRICS_NOW")"
   REKEYS=$((REKEYS + 1))
   ok "kmsd's campaign raised subscriber $P ($PIMSI): Ki_2 older than 1 s (audited subscriber.rekey_requested by policy:rekey-campaign, reason=max_age)"
   ok "the chip's call: Ki_2 KCV $OLD_KCV -> $SUB_KCV, PERSONALIZED again, the PUK kept; simkms_rekey_campaign_raised_total{ver=\"2\"} 1"
