@@ -87,7 +87,7 @@ class MfrE2eTest : public MfrTest {
 
     for (uint64_t i = 0; i < count; ++i) {
       const std::string iccid = IccidAt(kAcmeFirstBody + offset + i);
-      const std::string imsi = std::to_string(kAcmeFirstImsi + offset + i);
+      const std::string imsi = AcmeImsi(offset + i);
       ASSERT_EQ(lines[i + 1], iccid + "," + imsi + ",2");
       auto state = chip::LoadChipImage(chips_ / (iccid + ".img"));
       ASSERT_TRUE(state.ok()) << iccid << ": " << state.status().ToString();
@@ -159,10 +159,10 @@ TEST_F(MfrE2eTest, WholeRangeToItsLastChip) {
   std::vector<std::string> lines = Lines(ReadText(output_));
   ASSERT_EQ(lines.size(), kAcmeCount + 1);
   EXPECT_EQ(lines.back(), IccidAt(kAcmeFirstBody + kAcmeCount - 1) + "," +
-                              std::to_string(kAcmeFirstImsi + kAcmeCount - 1) + ",2");
+                              AcmeImsi(kAcmeCount - 1) + ",2");
   auto last = chip::LoadChipImage(chips_ / (IccidAt(kAcmeFirstBody + kAcmeCount - 1) + ".img"));
   ASSERT_OK(last);
-  EXPECT_EQ(last->imsi(), std::to_string(kAcmeFirstImsi + kAcmeCount - 1));
+  EXPECT_EQ(last->imsi(), AcmeImsi(kAcmeCount - 1));
   // The human summary names the run and K1's KCV (the export's), never a key.
   EXPECT_THAT(r.out, HasSubstr("chips:"));
   auto file = kms::K1Export::FromJson(ReadText(export_));

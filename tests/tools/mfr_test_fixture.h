@@ -28,6 +28,8 @@ using Env = std::vector<std::pair<std::string, std::string>>;
 inline constexpr char kAcmeFirstIccid[] = "8949001234567890128";
 inline constexpr uint64_t kAcmeFirstBody = 894900123456789012;
 inline constexpr uint64_t kAcmeFirstImsi = 1019876500000;
+// The 15-digit IMSI at `offset` in acme's range (001-01 keeps its leading zeros).
+inline std::string AcmeImsi(uint64_t offset) { return policy::Imsi{kAcmeFirstImsi + offset, 2}.ToString(); }
 inline constexpr uint64_t kAcmeCount = 1000;
 inline constexpr uint64_t kGlobexFirstBody = 894900123456800000;
 inline constexpr char kGlobexFirstImsi[] = "001019876600000";
@@ -86,7 +88,7 @@ class MfrTest : public ::testing::Test {
     std::ofstream(dir_ / "op.hex") << kOpHex << "\n";
     Ok({"ver", "add", "--ver", "2", "--profile", profile, "--op-file", (dir_ / "op.hex").string()});
     Ok({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", kAcmeFirstIccid, "--imsi-first",
-        std::to_string(kAcmeFirstImsi), "--count", std::to_string(kAcmeCount)});
+        AcmeImsi(0), "--count", std::to_string(kAcmeCount)});
     Ok({"range", "assign", "--manufacturer", "globex", "--ver", "2", "--iccid-first", IccidAt(kGlobexFirstBody),
         "--imsi-first", kGlobexFirstImsi, "--count", "100"});
     MakeRsaKey("acme");
