@@ -8,7 +8,9 @@
 // record must be now and the audit record that says so.
 //
 // Checked for every subscriber: state, hotline, activation_tries_left, ki2_key_id,
-// ki2_kcv, previous_ki2_key_id (not the counters, which move without audit records);
+// ki2_kcv, previous_ki2_key_id, msisdn (not the counters, which move without audit
+// records; msisdn only where the trail states it: commits from before it was added
+// do not);
 // for every wrapped key: that a live subscriber names it and, for a current Ki_2,
 // that its KCV is the one the trail gives. Records that fail their MAC are named too.
 #pragma once

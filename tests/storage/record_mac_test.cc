@@ -7,6 +7,7 @@
 // possible as long as records carried no MAC: with StoreOptions::record_mac unset
 // (the storage behaviour before this change) every edited record below reads back
 // as the attacker wrote it -- that is what each test asserts first.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/hmac.h>
 
@@ -261,6 +262,64 @@ TEST_P(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
   EXPECT_NE(std::find(report.differences.begin(), report.differences.end(),
                       r.imsi + ": activation_tries_left 3, trail says 0" + at),
             report.differences.end());
+}
+
+// A reused IMSI: the last user's genuine CONTRACTED record put back over the new
+// user's agrees with the trail on state, hotline, tries and keys; only its MSISDN
+// (calls for the new user's number would reach the old one) tells.
+TEST_P(StorageRecordMac, VerifyStateNamesTheLastUsersNumberPutBackOnAReusedImsi) {
+  SubscriberRecord old_user = TestSubscriber(9);
+  old_user.msisdn = "491710000001";
+  WriteSet contract;
+  contract.PutSubscriber(old_user);
+  ASSERT_OK(store_->Commit(contract, StateEvent("subscriber.contract", old_user)));
+  store_.reset();
+  std::string old_record;
+  {
+    auto raw = fx_.Raw();
+    old_record = raw->Get("subscribers", old_user.imsi).value();  // genuine, MAC-valid
+  }
+  Open(/*with_mac=*/true);
+  WriteSet terminate;
+  terminate.ExpectSubscriber(old_user);
+  terminate.DeleteSubscriber(old_user.imsi);
+  AuditEvent gone = TestEvent("subscriber.terminate", old_user.imsi + "/" + old_user.iccid);
+  gone.details.push_back({kRecordDeletedDetail, "yes"});
+  ASSERT_OK(store_->Commit(terminate, gone));
+  SubscriberRecord new_user = old_user;
+  new_user.msisdn = "491710000002";
+  WriteSet again;
+  again.PutSubscriber(new_user);
+  uint64_t seq = 0;
+  ASSERT_OK(store_->Commit(again, StateEvent("subscriber.contract", new_user), &seq));
+  ASSERT_TRUE(VerifyState(*store_).value().ok);
+  store_.reset();
+  {
+    auto raw = fx_.Raw();
+    raw->Put("subscribers", old_user.imsi, old_record);
+  }
+  Open(/*with_mac=*/true);
+  EXPECT_EQ(store_->GetSubscriber(old_user.imsi).value().msisdn, "491710000001");  // a MAC cannot tell
+  StateVerifyReport report = VerifyState(*store_).value();
+  EXPECT_FALSE(report.ok);
+  EXPECT_THAT(report.differences,
+              ::testing::ElementsAre(old_user.imsi + ": msisdn 491710000001, trail says 491710000002 (record " +
+                                     std::to_string(seq) + ")"));
+}
+
+// Commits from before the MSISDN was stated in the trail say nothing about it.
+TEST_P(StorageRecordMac, VerifyStateSkipsTheMsisdnWhereTheTrailDoesNotStateIt) {
+  SubscriberRecord r = TestSubscriber(10);
+  r.msisdn = "491710000003";
+  AuditEvent older = TestEvent("subscriber.contract", r.imsi + "/" + r.iccid);
+  for (auto& d : SubscriberStateDetails(r)) {
+    if (d.first != "record.msisdn") older.details.push_back(d);
+  }
+  WriteSet contract;
+  contract.PutSubscriber(r);
+  ASSERT_OK(store_->Commit(contract, older));
+  StateVerifyReport report = VerifyState(*store_).value();
+  EXPECT_TRUE(report.ok) << (report.differences.empty() ? "" : report.differences[0]);
 }
 
 TEST_P(StorageRecordMac, VerifyStateNamesBentAndDeletedRecords) {
