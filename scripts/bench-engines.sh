@@ -163,8 +163,8 @@ measure() {  # engine label: one of each measured run, the load average before e
   echo " \"after\": \"$(loadavg)\"}" >> "$RESULTS/$e-$l-load.json"
 }
 
-seq "$(imsi_at 1 "$AUC_KI2")" "$(imsi_at 1 $((AUC_KI2 + AUC_SUBS - 1)))" > "$STATE/ki2.txt"
-seq "$(imsi_at 2 0)" "$(imsi_at 2 $((AUC_SUBS - 1)))" > "$STATE/ki1.txt"
+imsi_seq "$(imsi_at 1 "$AUC_KI2")" "$(imsi_at 1 $((AUC_KI2 + AUC_SUBS - 1)))" > "$STATE/ki2.txt"
+imsi_seq "$(imsi_at 2 0)" "$(imsi_at 2 $((AUC_SUBS - 1)))" > "$STATE/ki1.txt"
 for e in "${ENGINES[@]}"; do
   say "$e: contracts over the operator API (contract-load, 16 in flight), the AuC's Ki_2 population personalized"
   rate=$(contract "$e" 0 0 $((RUNS * CHIPS)))

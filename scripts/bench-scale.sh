@@ -321,7 +321,7 @@ for n in $SIZES; do
     --connections 4 --seconds 300 --think-ms 0 --rate 0 --timeout-ms 60000 --kmsd-pid "$KMSD_PID" \
     --json > "$STATE/results/scale-$n-sc.json" || echo "sc-bench at $n: some chips failed (see the JSON)" >&2
   if [ -x "$AC_BENCH" ]; then
-    seq "$(imsi_at 0 "$off")" "$(imsi_at 0 $((off + CHIPS - 1)))" > "$STATE/log/ac-subscribers-$n.txt"
+    imsi_seq "$(imsi_at 0 "$off")" "$(imsi_at 0 $((off + CHIPS - 1)))" > "$STATE/log/ac-subscribers-$n.txt"
     say "ac-bench at $n: the same $CHIPS subscribers, 5 vectors per request, 16 in flight, 5 s"
     "$AC_BENCH" --host 127.0.0.1 --port "$AUC_PORT" --subscribers "$STATE/log/ac-subscribers-$n.txt" --vectors 5 \
       --in-flight 16 --connections 4 --duration 5 --server-pid "$KMSD_PID" --label kmsd --json \

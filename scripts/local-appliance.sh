@@ -67,7 +67,10 @@ free_port() {
 # ICCID body (18 digits) / IMSI of chip $2 of group $1: one range per VER, as a
 # manufacturer gets them (group 0: VER 2 ffdhe2048, 1: VER 3 p256, 2: VER 4 ffdhe3072).
 iccid_body() { echo $((894901000000000000 + $1 * 1000000000 + $2)); }
-imsi_at() { echo $((262010000000000 + $1 * 1000000000 + $2)); }
+# The test network 001-01 (never a live one); printed with the leading zeros.
+imsi_at() { printf '%015d\n' $((1010000000000 + $1 * 1000000000 + $2)); }
+# IMSIs $1..$2 (as imsi_at prints them), one per line: seq with the leading zeros.
+imsi_seq() { seq -f '%015.0f' "$1" "$2"; }
 BENCH_GROUPS=(ffdhe2048 p256 ffdhe3072)
 
 # The ceremony on the state folder $1 (after local_token_state): token, master key,
