@@ -35,7 +35,8 @@ std::string K1Export::ToJson() const {
   j["op_check"] = ToHex(op_check);
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
   for (const auto& r : ranges) {
-    list.push_back({{"id", r.id}, {"iccid_first", r.iccid_first}, {"imsi_first", r.imsi_first}, {"count", r.count}});
+    list.push_back({{"id", r.id}, {"iccid_first", r.iccid_first}, {"imsi_first", r.imsi_first}, {"count", r.count},
+                    {"mnc_digits", r.mnc_digits}});
   }
   j["ranges"] = list;
   return j.dump(2) + "\n";
@@ -52,6 +53,10 @@ StatusOr<K1Export> K1Export::FromJson(const std::string& text) {
   };
   K1Export e;
   SIMKMS_ASSIGN_OR_RETURN(std::string format, str("format"));
+  if (format == "simkms-k1-export/1") {
+    return InvalidArgumentError("K1 export format '" + format +
+                                "' predates the ranges' MNC length; ask the operator to export K1 again");
+  }
   if (format != kK1ExportFormat) return InvalidArgumentError("unknown K1 export format '" + format + "'");
   if (!j.contains("ver") || !j["ver"].is_number_unsigned() || j["ver"].get<uint64_t>() > UINT32_MAX) {
     return InvalidArgumentError("K1 export file has no valid 'ver'");
@@ -87,11 +92,17 @@ StatusOr<K1Export> K1Export::FromJson(const std::string& text) {
   for (const auto& r : j["ranges"]) {
     if (!r.is_object() || !r.contains("id") || !r["id"].is_string() || !r.contains("iccid_first") ||
         !r["iccid_first"].is_string() || !r.contains("imsi_first") || !r["imsi_first"].is_string() ||
-        !r.contains("count") || !r["count"].is_number_unsigned()) {
+        !r.contains("count") || !r["count"].is_number_unsigned() || !r.contains("mnc_digits") ||
+        !r["mnc_digits"].is_number_unsigned()) {
       return InvalidArgumentError("K1 export file has a malformed range");
     }
+    const uint64_t mnc_digits = r["mnc_digits"].get<uint64_t>();
+    if (mnc_digits != 2 && mnc_digits != 3) {
+      return InvalidArgumentError("K1 export range '" + r["id"].get<std::string>() + "' has MNC length " +
+                                  std::to_string(mnc_digits) + "; it must be 2 or 3");
+    }
     e.ranges.push_back({r["id"].get<std::string>(), r["iccid_first"].get<std::string>(),
-                        r["imsi_first"].get<std::string>(), r["count"].get<uint64_t>()});
+                        r["imsi_first"].get<std::string>(), r["count"].get<uint64_t>(), static_cast<int>(mnc_digits)});
   }
   return e;
 }

@@ -5,11 +5,11 @@
 // is destroyed right after.
 //
 // File format (JSON, docs/key-derivation.md "K1 export file"):
-//   {"format":"simkms-k1-export/1","ver":3,"profile":"modern","key_type":"AES-128",
+//   {"format":"simkms-k1-export/2","ver":3,"profile":"modern","key_type":"AES-128",
 //    "manufacturer":"acme","kcv":"1a2b3c","wrapping":"RSA-OAEP-SHA1-MGF1SHA1",
 //    "recipient_spki_sha256":"<hex>","wrapped_k1":"<hex>","dh_group":"ffdhe2048",
 //    "amf":"8000","wrapped_op":"<hex>","op_check":"<hex>","ranges":[{"id":"r-0001",
-//    "iccid_first":"89...","imsi_first":"262...","count":1000}]}
+//    "iccid_first":"89...","imsi_first":"001...","count":1000,"mnc_digits":2}]}
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,7 @@ struct K1ExportContext {
     std::string iccid_first;  // 19 or 20 digits with the Luhn digit
     std::string imsi_first;   // 15 digits
     uint64_t count = 0;
+    int mnc_digits = 2;       // the IMSIs' MNC length (2 or 3): the card's EF_AD says it
     bool operator==(const Range&) const = default;
   };
   std::vector<Range> ranges;  // this manufacturer's ranges for this VER
@@ -59,7 +60,9 @@ struct K1Export {
   static StatusOr<K1Export> FromJson(const std::string& json);
 };
 
-inline constexpr char kK1ExportFormat[] = "simkms-k1-export/1";
+// Version 2: each range carries its MNC length. A version 1 file (without it) is
+// refused: reading its ranges with a guessed length would write a wrong EF_AD.
+inline constexpr char kK1ExportFormat[] = "simkms-k1-export/2";
 inline constexpr char kK1Wrapping[] = "RSA-OAEP-SHA1-MGF1SHA1";  // = kRsaOaepWrapping (kms/rsa_recipient_internal.h)
 
 // public_key_pem: an RSA public key (SubjectPublicKeyInfo PEM) of at least 2048 bits.

@@ -158,7 +158,8 @@ StatusOr<K1Export> Registry::ExportK1(uint32_t ver, const std::string& manufactu
   SIMKMS_ASSIGN_OR_RETURN(auto ranges, store_.ListRanges());
   for (const storage::RangeRecord& r : ranges) {
     if (r.manufacturer == manufacturer && r.ver == ver) {
-      context.ranges.push_back({r.id, storage::FormatIccid(r.iccid_first), storage::FormatImsi(r.imsi_first), r.count});
+      context.ranges.push_back(
+          {r.id, storage::FormatIccid(r.iccid_first), storage::FormatImsi(r.imsi_first), r.count, r.mnc_digits});
     }
   }
   if (context.ranges.empty()) {
@@ -216,6 +217,7 @@ StatusOr<storage::RangeRecord> Registry::AssignRange(const std::string& manufact
   record.iccid_first = spec->iccid_body_first;
   record.imsi_first = spec->imsi_first;
   record.count = count;
+  record.mnc_digits = static_cast<uint8_t>(spec->mnc_digits);
   record.created_at = clock_() / 1000;
   storage::WriteSet writes;
   writes.PutRange(record);
@@ -224,7 +226,8 @@ StatusOr<storage::RangeRecord> Registry::AssignRange(const std::string& manufact
                                                       {"ver", std::to_string(ver)},
                                                       {"iccid", first_iccid + ".." + last_iccid},
                                                       {"imsi", first_imsi + ".." + last_imsi},
-                                                      {"count", std::to_string(count)}})));
+                                                      {"count", std::to_string(count)},
+                                                      {"mnc_digits", std::to_string(record.mnc_digits)}})));
   return record;
 }
 

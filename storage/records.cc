@@ -25,7 +25,9 @@ constexpr uint8_t kVer = 1, kProfile = 2, kDhGroup = 3, kCustomP = 4, kCustomG =
 }
 namespace range_tag {
 constexpr uint8_t kId = 1, kManufacturer = 2, kVer = 3, kIccidFirst = 4, kImsiFirst = 5, kCount = 6,
-                  kCreatedAt = 7;
+                  kCreatedAt = 7,
+                  // Optional: written only for a 3-digit MNC; absent = 2 (records written before it read so).
+                  kMncDigits = 8;
 }
 namespace sub_tag {
 constexpr uint8_t kImsi = 1, kIccid = 2, kVer = 3, kState = 4, kHotline = 5, kOrderId = 6,
@@ -136,6 +138,9 @@ Status ValidateRangeRecord(const RangeRecord& r) {
   }
   if (r.imsi_first >= kImsiLimit || r.count > kImsiLimit - r.imsi_first) {
     return InvalidArgumentError(what + ": IMSI interval leaves the 15-digit space");
+  }
+  if (r.mnc_digits != 2 && r.mnc_digits != 3) {
+    return InvalidArgumentError(what + ": MNC length must be 2 or 3 digits, not " + std::to_string(r.mnc_digits));
   }
   return OkStatus();
 }
@@ -253,6 +258,7 @@ Bytes EncodeRangeRecord(const RangeRecord& r) {
   w.AddU64(kImsiFirst, r.imsi_first);
   w.AddU64(kCount, r.count);
   w.AddI64(kCreatedAt, r.created_at);
+  if (r.mnc_digits != 2) w.AddU8(kMncDigits, r.mnc_digits);
   return std::move(w).Finish();
 }
 
@@ -272,6 +278,7 @@ StatusOr<RangeRecord> DecodeRangeRecord(ByteView in) {
           case kImsiFirst: return reader.AsU64(f, r.imsi_first);
           case kCount: return reader.AsU64(f, r.count);
           case kCreatedAt: return reader.AsI64(f, r.created_at);
+          case kMncDigits: return reader.AsU8(f, r.mnc_digits);
           default: known = false; return OkStatus();
         }
       }));

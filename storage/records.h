@@ -89,6 +89,9 @@ struct RangeRecord {
   uint64_t imsi_first = 0;   // 15-digit IMSI as a number, < 10^15
   uint64_t count = 0;        // >= 1; both intervals must stay below their limits
   int64_t created_at = 0;    // unix seconds
+  // Length of the IMSIs' MNC, 2 or 3: the digits do not say it (E.212), the network
+  // plan does. It travels to the card's EF_AD through the K1 export and simkms-mfr.
+  uint8_t mnc_digits = 2;
 
   uint64_t iccid_last() const { return iccid_first + count - 1; }
   uint64_t imsi_last() const { return imsi_first + count - 1; }

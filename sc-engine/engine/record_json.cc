@@ -54,6 +54,7 @@ RecordJson RangeJson(const storage::RangeRecord& r) {
   j["iccid_last"] = storage::FormatIccid(r.iccid_last());
   j["imsi_first"] = storage::FormatImsi(r.imsi_first);
   j["imsi_last"] = storage::FormatImsi(r.imsi_last());
+  j["mnc_digits"] = r.mnc_digits;
   j["count"] = r.count;
   j["created_at"] = r.created_at;
   return j;

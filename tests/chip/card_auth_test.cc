@@ -72,7 +72,7 @@ TEST_F(CardAuthTest, Ts35207TestSetsThroughTheApdus) {
   for (const MilenageTestSet& t : kMilenageTestSets) {
     SCOPED_TRACE(t.name);
     // A chip whose active key is the set's K (as a Ki_2) under the set's OP.
-    ChipState s = PrePersonalize(kIccid, kImsi, 2, kms::Profile::kModern, SecretBytes::Copy(Hex(kK1Hex)),
+    ChipState s = PrePersonalize(kIccid, kImsi, MncLength::kTwo, 2, kms::Profile::kModern, SecretBytes::Copy(Hex(kK1Hex)),
                                  DhGroupSpec{}, SecretBytes::Copy(Hex(t.op)))
                       .value();
     // The COMMIT brings the key's OPc (the card keeps no OP): the set's OPc.

@@ -9,7 +9,9 @@
 #include <iterator>
 
 #include "tests/chip/card_test_util.h"
+#include "tests/support/status_testing.h"
 #include "tools/chipsim/card_files.h"
+#include "tools/chipsim/chip_image.h"
 #include "tools/chipsim/personalization_applet.h"
 #include "tools/chipsim/proactive.h"
 
@@ -107,7 +109,7 @@ TEST_F(CardFileSystemTest, EfArrHoldsTheRulesTheFcpsPointTo) {
 
 TEST_F(CardFileSystemTest, UsimFilesHoldWhatTheCardIs) {
   SelectUsim(card_);
-  // EF_AD (read always): normal operation, 2-digit MNC (262 01).
+  // EF_AD (read always): normal operation, 2-digit MNC (001 01).
   EXPECT_EQ(Send(card_, "00B0830004").hex(), "00000002");  // by SFI 03
   // EF_SPN (read always).
   EXPECT_EQ(Send(card_, "00A4000C026F46").sw, 0x9000);
@@ -241,7 +243,115 @@ TEST_F(CardFileSystemTest, UpdatesNeedThePinAndAreSharedBySimAndUsim) {
   ASSERT_EQ(Send(card_, "A0A40000027F10").sw, 0x9F16);
   ASSERT_EQ(Send(card_, "A0A40000026F40").sw, 0x9F0F);
   EXPECT_EQ(Send(card_, "A0B201040E").hex(), number);
-  EXPECT_EQ(card_.state_generation(), 1u + 1u);  // the two VERIFYs: the image holds none of it
+  // The two VERIFYs and the two updates: each is non-volatile (the image keeps it).
+  EXPECT_EQ(card_.state_generation(), 4u);
+}
+
+// What a terminal writes is the card's EEPROM: it survives the image (so the
+// next chipsim run, or pcscd's next session through `chipsim vpcd`, reads it),
+// and the dealer's reset erases it with the rest of the last user's data.
+TEST_F(CardFileSystemTest, TerminalWritesPersistInTheImage) {
+  SelectUsim(card_);
+  VerifyPin();
+  const std::string loci = "11223344" "00f110" "1234" "ff" "00";
+  const std::string keys = "01" + std::string(32, '4') + std::string(32, '5');
+  const std::string number = "07" "91" "0010000010f0" "ffffffff" "ff" "ff";
+  ASSERT_EQ(Send(card_, "00D68B000B" + loci).sw, 0x9000);
+  ASSERT_EQ(Send(card_, "00D6880021" + keys).sw, 0x9000);
+  ASSERT_EQ(Send(card_, "00A4000C026F40").sw, 0x9000);
+  ASSERT_EQ(Send(card_, "00DC01040E" + number).sw, 0x9000);
+  EXPECT_EQ(card_.state().terminal_writes.size(), 3u);
+
+  Card again(ParseChipImage(SerializeChipImage(card_.state())).value(), nullptr);
+  again.PowerOn();
+  SelectUsim(again);
+  ASSERT_EQ(Send(again, WithData("00200001", Chv("0000"))).sw, 0x9000);
+  EXPECT_EQ(Send(again, "00B08B000B").hex(), loci);
+  EXPECT_EQ(Send(again, "00B0880021").hex(), keys);
+  EXPECT_EQ(Send(again, "00B08C000E").hex(), std::string(22, 'f') + "feff01");  // PSLOCI untouched
+  ASSERT_EQ(Send(again, "00A4000C026F40").sw, 0x9000);
+  EXPECT_EQ(Send(again, "00B201040E").hex(), number);
+
+  ChipState reset = again.state();
+  ASSERT_OK(ResetPersonalization(reset));
+  EXPECT_TRUE(reset.terminal_writes.empty());
+  Card fresh(std::move(reset), nullptr);
+  fresh.PowerOn();
+  SelectUsim(fresh);
+  ASSERT_EQ(Send(fresh, WithData("00200001", Chv("0000"))).sw, 0x9000);
+  EXPECT_EQ(Send(fresh, "00B08B000B").hex(), std::string(16, 'f') + "feff01");
+  EXPECT_EQ(Send(fresh, "00B0880021").hex(), "07" + std::string(64, 'f'));
+}
+
+// Exactly the files a terminal may update (UPDATE condition PIN1) have a name
+// under which the image keeps their writes; the ADM files have none, so no
+// image can smuggle in another IMSI or another EF_AD.
+TEST(CardFilesTest, WritableNamesAreExactlyTheFilesWhoseUpdateNeedsThePin) {
+  for (int i = 0; i <= static_cast<int>(FileId::kEfMsisdn); ++i) {
+    const auto f = static_cast<FileId>(i);
+    if (IsDf(f)) continue;
+    SCOPED_TRACE(i);
+    const bool writable = RuleOf(f).update == Access::kPin1;
+    auto name = WritableContentName(ContentOf(f));
+    EXPECT_EQ(name.has_value(), writable);
+    if (name) {
+      EXPECT_EQ(WritableContentByName(*name), ContentOf(f));
+    }
+  }
+  EXPECT_FALSE(WritableContentByName("imsi").has_value());
+  EXPECT_FALSE(WritableContentByName("ad").has_value());
+}
+
+// EF_AD's fourth byte is the MNC length the card was made with (from its
+// range, through the K1 export and simkms-mfr: MfrE2eTest follows that chain).
+TEST(CardFilesTest, EfAdSaysTheMncLengthTheCardWasMadeWith) {
+  for (MncLength length : {MncLength::kTwo, MncLength::kThree}) {
+    ChipState s = PrePersonalize(kIccid, "999070000000001", length, 2, kms::Profile::kModern,
+                                 SecretBytes::Copy(Hex(kK1Hex)), DhGroupSpec{}, SecretBytes::Copy(Hex(kOpHex)))
+                      .value();
+    Card card(std::move(s), nullptr);
+    card.PowerOn();
+    const std::string want = length == MncLength::kTwo ? "00000002" : "00000003";
+    SelectUsim(card);
+    EXPECT_EQ(Send(card, "00B0830004").hex(), want);
+    card.PowerOn();
+    ASSERT_EQ(Send(card, "A0A40000027F20").sw, 0x9F16);
+    ASSERT_EQ(Send(card, "A0A40000026FAD").sw, 0x9F0F);
+    EXPECT_EQ(Send(card, "A0B0000004").hex(), want);
+  }
+  EXPECT_EQ(MncLengthOf(4).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(MncLengthOf(1).status().code(), StatusCode::kInvalidArgument);
+}
+
+// INVALIDATE/REHABILITATE (GSM) and DEACTIVATE/ACTIVATE FILE (UICC): nobody
+// may deactivate a file here (ADM everywhere); ACTIVATE needs its condition
+// (EF_IMSI: CHV1, TS 51.011 §10.3.2) and leaves the activated file as it is.
+TEST_F(CardFileSystemTest, NoFileCanBeDeactivatedAndActivateNeedsItsCondition) {
+  SelectUsim(card_);
+  ASSERT_EQ(Send(card_, "00A4000C026F07").sw, 0x9000);  // EF_IMSI
+  EXPECT_EQ(Send(card_, "00440000").sw, 0x6982);         // ACTIVATE before VERIFY
+  EXPECT_EQ(Send(card_, "00040000").sw, 0x6982);         // DEACTIVATE: ADM
+  VerifyPin();
+  EXPECT_EQ(Send(card_, "00040000").sw, 0x6982);
+  EXPECT_EQ(Send(card_, "00440000").sw, 0x9000);
+  EXPECT_EQ(Send(card_, "00B0000009").hex(), "080910108967050000");  // still there, still readable
+  EXPECT_EQ(Send(card_, "0044000400").sw, 0x6A86);  // by identifier: not supported
+  EXPECT_EQ(Send(card_, "0044000002" "6f07").sw, 0x6700);
+  ASSERT_EQ(Send(card_, "00A4000C026FAD").sw, 0x9000);  // EF_AD: ACTIVATE is ADM
+  EXPECT_EQ(Send(card_, "00440000").sw, 0x6982);
+  ASSERT_EQ(Send(card_, "00A4000C023F00").sw, 0x9000);
+  EXPECT_EQ(Send(card_, "00440000").sw, 0x6986);  // no EF selected
+  EXPECT_EQ(Send(card_, "80440000").sw, 0x6E00);  // an ISO command with a proprietary CLA
+
+  card_.PowerOn();
+  ASSERT_EQ(Send(card_, "A0A40000027F20").sw, 0x9F16);
+  ASSERT_EQ(Send(card_, "A0A40000026F07").sw, 0x9F0F);
+  EXPECT_EQ(Send(card_, "A044000000").sw, 0x9804);  // REHABILITATE before CHV1
+  ASSERT_EQ(Send(card_, WithData("A0200001", Chv("0000"))).sw, 0x9000);
+  EXPECT_EQ(Send(card_, "A004000000").sw, 0x9804);  // INVALIDATE: ADM
+  EXPECT_EQ(Send(card_, "A044000000").sw, 0x9000);
+  EXPECT_EQ(Send(card_, "A044010000").sw, 0x6B00);
+  EXPECT_EQ(Send(card_, "A0B0000009").hex(), "080910108967050000");
 }
 
 TEST_F(CardFileSystemTest, AuthenticateOnlyInTheUsimsContext) {

@@ -44,7 +44,7 @@ std::array<uint8_t, N> HexArray(std::string_view hex) {
 
 inline ChipState MakeChip(const std::string& imsi = kImsi, kms::Profile profile = kms::Profile::kModern) {
   const Bytes k1 = profile == kms::Profile::kModern ? Hex(kK1Hex) : Hex("0123456789abcdef");
-  auto s = PrePersonalize(kIccid, imsi, 2, profile, SecretBytes::Copy(k1), DhGroupSpec{},
+  auto s = PrePersonalize(kIccid, imsi, MncLength::kTwo, 2, profile, SecretBytes::Copy(k1), DhGroupSpec{},
                           SecretBytes::Copy(Hex(kOpHex)));
   EXPECT_OK(s);
   return std::move(*s);

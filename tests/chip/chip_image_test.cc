@@ -35,6 +35,8 @@ ChipState RichChip() {
   s.pin.Set(SecretBytes::Copy(Chv("2468")));
   EXPECT_EQ(s.pin.Verify(Chv("1111")), chip::Chv::Outcome::kWrong);
   s.pin_enabled = false;
+  s.mnc_length = MncLength::kThree;
+  s.terminal_writes["loci"] = SecretBytes::Copy(Hex("1122334400f1101234ff00"));
   return s;
 }
 
@@ -77,6 +79,9 @@ TEST(ChipImageTest, EveryFieldRoundTrips) {
   EXPECT_EQ(back.pin.tries_left(), 2);
   EXPECT_FALSE(back.pin_enabled);
   EXPECT_EQ(back.pin.Verify(Chv("2468")), chip::Chv::Outcome::kOk);
+  EXPECT_EQ(back.mnc_length, MncLength::kThree);
+  ASSERT_EQ(back.terminal_writes.count("loci"), 1u);
+  EXPECT_EQ(ToHex(back.terminal_writes.at("loci").reveal()), "1122334400f1101234ff00");
   // A fresh chip (no Ki_2, no pending key) too.
   EXPECT_EQ(SerializeChipImage(ParseChipImage(SerializeChipImage(MakeChip())).value()), SerializeChipImage(MakeChip()));
 }
@@ -130,7 +135,14 @@ TEST(ChipImageTest, WellSignedButInvalidContentIsRefused) {
   };
   const Case cases[] = {
       {"format", [](Json& d) { d["format"] = "something-else"; }},
-      {"version", [](Json& d) { d["version"] = 3; }},
+      {"version", [](Json& d) { d["version"] = 4; }},
+      {"MNC length", [](Json& d) { d["files"]["mnc_length"] = 4; }},
+      {"MNC length missing", [](Json& d) { d["files"].erase("mnc_length"); }},
+      {"write to an ADM file", [](Json& d) { d["files"]["terminal_writes"]["imsi"] = "080910108967050000"; }},
+      {"write to no file", [](Json& d) { d["files"]["terminal_writes"]["nonsense"] = "00"; }},
+      {"write of another size", [](Json& d) { d["files"]["terminal_writes"]["loci"] = "00"; }},
+      {"write not hex", [](Json& d) { d["files"]["terminal_writes"]["loci"] = "zz"; }},
+      {"writes not an object", [](Json& d) { d["files"]["terminal_writes"] = Json::array(); }},
       {"missing field", [](Json& d) { d["secure"].erase("ki1_opc"); }},
       {"mistyped field", [](Json& d) { d["files"]["ver"] = "2"; }},
       {"bad hex", [](Json& d) { d["secure"]["ki1_opc"] = "zz"; }},
@@ -158,6 +170,20 @@ TEST(ChipImageTest, WellSignedButInvalidContentIsRefused) {
   }
   // And the unedited, re-signed document is fine (the harness itself is sound).
   EXPECT_OK(ParseEdited([](Json&) {}));
+}
+
+// Version 2 images (before the MNC length and the terminal writes) are read as
+// what simkms-mfr made then: a 2-digit MNC, nothing written.
+TEST(ChipImageTest, VersionTwoImagesReadAsTwoDigitMncsWithNoWrites) {
+  auto r = ParseEdited([](Json& d) {
+    d["version"] = 2;
+    d["files"].erase("mnc_length");
+    d["files"].erase("terminal_writes");
+  });
+  ASSERT_OK(r);
+  EXPECT_EQ(r->mnc_length, MncLength::kTwo);
+  EXPECT_TRUE(r->terminal_writes.empty());
+  EXPECT_EQ(Json::parse(SerializeChipImage(*r))["version"], 3);
 }
 
 // Version 1 images held the VER's K1 and OP: refused with a message saying so

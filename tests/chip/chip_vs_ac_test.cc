@@ -101,7 +101,7 @@ TEST(ChipVsAcTest, ThousandRandomChipsAnswerLikeTheTokenAndOsmoAucGen) {
       const kms::AuthVector& v = ac[0];
 
       // Chip: pre-personalized from the export, driven over APDUs.
-      ChipState chip = Unwrap(PrePersonalize(Digits(rng, "8949001", 19), imsi, ver, profile, chip_k1, DhGroupSpec{},
+      ChipState chip = Unwrap(PrePersonalize(Digits(rng, "8949001", 19), imsi, MncLength::kTwo, ver, profile, chip_k1, DhGroupSpec{},
                                              chip_op));
       ASSERT_EQ(ToHex(Unwrap(kms::SoftwareAesKcv(chip.ki1))), ToHex(ac_kcv));
       const std::string ki1_hex = ToHex(chip.ki1.reveal());

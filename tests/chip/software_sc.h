@@ -41,7 +41,7 @@ inline TestChip MakeTestChip(kms::DhGroupKind group) {
   RAND_bytes(k1.mutable_data(), 16);
   TestChip t;
   t.op = SecretBytes::Copy(FromHex("cdc202d5123e20f62b6d676ac72cb318").value());
-  t.state = PrePersonalize(kTestIccid, kTestImsi, 2, kms::Profile::kModern, k1, DhGroupSpec{group, {}, {}}, t.op).value();
+  t.state = PrePersonalize(kTestIccid, kTestImsi, MncLength::kTwo, 2, kms::Profile::kModern, k1, DhGroupSpec{group, {}, {}}, t.op).value();
   return t;
 }
 

@@ -72,7 +72,8 @@ class ChipsimE2eTest : public KmsdFixture {
     SecretBytes k1 = kms::UnwrapK1Export(file, mfr_key_pem_).value();
     SecretBytes op = kms::UnwrapOpFromExport(file, mfr_key_pem_).value();
     chip::DhGroupSpec group{kms::ParseDhGroupKind(file.dh_group).value(), {}, {}};
-    return chip::PrePersonalize(iccid, imsi, file.ver, file.profile, k1, group, op).value();
+    const chip::MncLength mnc = chip::MncLengthOf(file.ranges.at(0).mnc_digits).value();
+    return chip::PrePersonalize(iccid, imsi, mnc, file.ver, file.profile, k1, group, op).value();
   }
   std::string Kcv(const SecretBytes& key) { return ToHex(kms::SoftwareAesKcv(key).value()); }
   Json Subscriber(const std::string& imsi) {

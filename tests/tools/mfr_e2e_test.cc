@@ -17,6 +17,7 @@
 #include "pkcs11/module.h"
 #include "pkcs11/uri.h"
 #include "tests/tools/mfr_test_fixture.h"
+#include "tools/chipsim/card.h"
 #include "tools/chipsim/chip_image.h"
 #include "tests/support/status_testing.h"
 
@@ -169,6 +170,57 @@ TEST_F(MfrE2eTest, WholeRangeToItsLastChip) {
   ASSERT_OK(file);
   EXPECT_THAT(r.out, HasSubstr("k1_kcv:"));
   EXPECT_THAT(r.out, HasSubstr(ToHex(file->kcv)));
+}
+
+// EF_AD's MNC length comes from the range: `kmsctl range assign --mnc-digits 3`
+// stores it, `range list` shows it, the K1 export carries it, simkms-mfr writes
+// it into each image, and the card answers READ BINARY on EF_AD with it (acme's
+// 2-digit range beside it stays at 2).
+TEST_F(MfrE2eTest, ThreeDigitMncReachesTheCardsEfAd) {
+  Ceremony();
+  const uint64_t body = 894900123456900000;  // past globex's range
+  Ok({"range", "assign", "--manufacturer", "acme", "--ver", "2", "--iccid-first", IccidAt(body), "--imsi-first",
+      "999070000000000", "--count", "10", "--mnc-digits", "3"});
+  ProcessResult list = Kmsctl({"--json", "range", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  auto ranges = nlohmann::json::parse(list.out);
+  ASSERT_EQ(ranges.size(), 3u);
+  EXPECT_EQ(ranges[0]["mnc_digits"], 2);
+  EXPECT_EQ(ranges[2]["mnc_digits"], 3);
+
+  export_ = dir_ / "k1-ver2-acme-again.json";
+  Ok({"ver", "export-k1", "--ver", "2", "--manufacturer", "acme", "--pubkey", (dir_ / "acme.pub").string(), "--out",
+      export_.string()});
+  auto file = kms::K1Export::FromJson(ReadText(export_));
+  ASSERT_OK(file);
+  ASSERT_EQ(file->ranges.size(), 2u);
+  EXPECT_EQ(file->ranges[0].mnc_digits, 2);
+  EXPECT_EQ(file->ranges[1].mnc_digits, 3);
+
+  auto ef_ad = [](const fs::path& image) {
+    auto state = chip::LoadChipImage(image);
+    EXPECT_OK(state);
+    chip::Card card(std::move(*state), nullptr);
+    card.PowerOn();
+    EXPECT_EQ(ToHex(card.Transmit(FromHex("00A4040C07A0000000871002").value())), "9000");
+    return ToHex(card.Transmit(FromHex("00B0830004").value()));  // EF_AD by its SFI
+  };
+  ProcessResult three = Mfr(IccidAt(body + 3), 2);
+  ASSERT_EQ(three.exit_code, 0) << three.err;
+  EXPECT_EQ(chip::LoadChipImage(chips_ / (IccidAt(body + 3) + ".img"))->imsi(), "999070000000003");
+  EXPECT_EQ(ef_ad(chips_ / (IccidAt(body + 3) + ".img")), "000000039000");
+  EXPECT_EQ(ef_ad(chips_ / (IccidAt(body + 4) + ".img")), "000000039000");
+  fs::remove_all(chips_);
+  fs::remove(output_);
+  ProcessResult two = Mfr(kAcmeFirstIccid, 1);
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(ef_ad(chips_ / (std::string(kAcmeFirstIccid) + ".img")), "000000029000");
+
+  // An export made before ranges carried their MNC length is refused, not guessed.
+  auto old = nlohmann::json::parse(ReadText(export_));
+  old["format"] = "simkms-k1-export/1";
+  for (auto& r : old["ranges"]) r.erase("mnc_digits");
+  EXPECT_THAT(kms::K1Export::FromJson(old.dump()).status().message(), HasSubstr("export K1 again"));
 }
 
 TEST_F(MfrE2eTest, ProgressBarOnlyWhenAskedOrOnATerminal) {

@@ -38,6 +38,8 @@ enum Ins : uint8_t {
   kInsDisable = 0x26,
   kInsEnable = 0x28,
   kInsUnblock = 0x2C,
+  kInsDeactivateFile = 0x04,  // INVALIDATE (A0)
+  kInsActivateFile = 0x44,    // REHABILITATE (A0)
   kInsAuthenticate = 0x88,  // RUN GSM ALGORITHM (A0) / AUTHENTICATE (00)
   kInsGetResponse = 0xC0,
   kInsTerminalProfile = 0x10,

@@ -98,11 +98,6 @@ struct Card::Impl {
   // after a SELECT (TS 102 221 §8.5).
   std::optional<std::size_t> record;
 
-  // What terminals wrote to EFs (UPDATE BINARY / RECORD): kept while the card
-  // object lives (across resets), not in the image (chip_image.h). CK and IK
-  // in EF_KEYS are keys, hence SecretBytes.
-  std::map<ContentId, SecretBytes> written;
-
   Bytes Transmit(ByteView raw);
   Reply Dispatch(Dialect d, const CommandApdu& a, Bytes pending_response);
 
@@ -113,7 +108,9 @@ struct Card::Impl {
   bool Allowed(Access access) const {
     return access == Access::kAlways || (access == Access::kPin1 && ChvSatisfied());
   }
-  Bytes Contents(FileId ef) const;
+  Bytes Contents(FileId ef) const { return CurrentContents(ContentOf(ef), state); }
+  // Keeps what a terminal wrote to `ef` in the non-volatile state.
+  Reply Store(Dialect d, FileId ef, const Bytes& contents);
   // The EF a READ/UPDATE command acts on: the current one, or the one its SFI
   // names (which then becomes current). The status word when there is none.
   std::optional<Sw> TargetEf(Dialect d, std::optional<uint8_t> sfi, Structure wanted, FileId& ef);
@@ -125,6 +122,7 @@ struct Card::Impl {
   Reply UpdateBinary(Dialect d, const CommandApdu& a);
   Reply RecordCommand(Dialect d, const CommandApdu& a);
   Reply ChvCommand(Dialect d, const CommandApdu& a);
+  Reply FileStateCommand(Dialect d, const CommandApdu& a);
   Reply RunGsmAlgorithm(Dialect d, const CommandApdu& a);
   Reply Authenticate(Dialect d, const CommandApdu& a);
   Reply GetResponse(Dialect d, const CommandApdu& a, Bytes pending);
@@ -222,6 +220,8 @@ Reply Card::Impl::Dispatch(Dialect d, const CommandApdu& a, Bytes pending_respon
     case kInsDisable:
     case kInsEnable:
     case kInsUnblock:
+    case kInsDeactivateFile:
+    case kInsActivateFile:
     case kInsAuthenticate:
     case kInsGetResponse: set = Set::kIso; break;
     case kInsStatus:
@@ -247,6 +247,8 @@ Reply Card::Impl::Dispatch(Dialect d, const CommandApdu& a, Bytes pending_respon
     case kInsDisable:
     case kInsEnable:
     case kInsUnblock: return ChvCommand(d, a);
+    case kInsDeactivateFile:
+    case kInsActivateFile: return FileStateCommand(d, a);
     case kInsAuthenticate: return gsm ? RunGsmAlgorithm(d, a) : Authenticate(d, a);
     case kInsGetResponse: return GetResponse(d, a, std::move(pending_response));
     case kInsResetPersonalization: return ResetPersonalizationCommand(d, a);
@@ -343,10 +345,13 @@ Reply Card::Impl::StatusCommand(Dialect d, const CommandApdu& a) {
   }
 }
 
-Bytes Card::Impl::Contents(FileId ef) const {
-  auto w = written.find(ContentOf(ef));
-  if (w != written.end()) return Bytes(w->second.reveal().begin(), w->second.reveal().end());
-  return InitialContents(ContentOf(ef), state);
+Reply Card::Impl::Store(Dialect d, FileId ef, const Bytes& contents) {
+  auto name = WritableContentName(ContentOf(ef));
+  // Unreachable: only the writable files have UPDATE condition PIN1, the rest ADM or never.
+  if (!name) return Answer(d, Condition::kTechnicalProblem);
+  state.terminal_writes[std::string(*name)] = SecretBytes::Copy(contents);
+  ++generation;
+  return Reply{};
 }
 
 std::optional<Sw> Card::Impl::TargetEf(Dialect d, std::optional<uint8_t> sfi, Structure wanted, FileId& ef) {
@@ -404,8 +409,7 @@ Reply Card::Impl::UpdateBinary(Dialect d, const CommandApdu& a) {
   if (offset >= contents.size()) return Answer(d, Condition::kOutOfRange);
   if (offset + a.data.size() > contents.size()) return Answer(d, Condition::kWrongLength);
   std::copy(a.data.begin(), a.data.end(), contents.begin() + static_cast<std::ptrdiff_t>(offset));
-  written[ContentOf(ef)] = SecretBytes::Copy(contents);
-  return Reply{};
+  return Store(d, ef, contents);
 }
 
 // READ RECORD (TS 102 221 §11.1.5, TS 51.011 §9.2.5) and UPDATE RECORD
@@ -453,11 +457,30 @@ Reply Card::Impl::RecordCommand(Dialect d, const CommandApdu& a) {
   if (update) {
     if (a.data.size() != size) return Answer(d, Condition::kWrongLength);
     std::copy(a.data.begin(), a.data.end(), begin);
-    written[ContentOf(ef)] = SecretBytes::Copy(contents);
+    Reply stored = Store(d, ef, contents);
+    if (stored.sw != kSwOk) return stored;
   }
   if (mode != 0x04) record = target;
   if (update) return Reply{};
   return Direct(d, a, Bytes(begin, begin + static_cast<std::ptrdiff_t>(size)), /*allow_shorter=*/false);
+}
+
+// INVALIDATE and REHABILITATE (TS 51.011 §9.2.7, §9.2.8), DEACTIVATE FILE and
+// ACTIVATE FILE (TS 102 221 §11.1.14, §11.1.15), on the current EF (P1 P2 00
+// 00, no data; selecting by identifier or path in the command is not
+// supported). No file's DEACTIVATE condition is met by anyone here: it is ADM
+// everywhere (TS 31.102, TS 51.011), and nobody holds ADM over this interface.
+// So every file is and stays activated, and an ACTIVATE whose condition is
+// met (EF_IMSI's is PIN1) succeeds and changes nothing, as on a real card.
+Reply Card::Impl::FileStateCommand(Dialect d, const CommandApdu& a) {
+  const bool gsm = d == Dialect::kGsm;
+  if (a.p1 != 0 || a.p2 != 0) return Answer(d, gsm ? Condition::kWrongP1P2 : Condition::kWrongP1P2Combination);
+  if (a.p3 != 0 || !a.data.empty()) return Answer(d, Condition::kWrongLength);
+  if (IsDf(current)) return Answer(d, Condition::kNoEfSelected);
+  const AccessRule rule = RuleOf(current);
+  const bool deactivate = a.ins == kInsDeactivateFile;
+  if (!Allowed(deactivate ? rule.deactivate : rule.activate)) return Answer(d, Condition::kSecurityNotSatisfied);
+  return Reply{};
 }
 
 // VERIFY, CHANGE, DISABLE, ENABLE and UNBLOCK CHV1 (TS 51.011 §9.2.9-9.2.13,

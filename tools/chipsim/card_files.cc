@@ -93,6 +93,16 @@ constexpr bool EveryRuleHasAnArrRecord() {
 }
 static_assert(EveryRuleHasAnArrRecord());
 
+// The card keeps no "deactivated" state (card.cc FileStateCommand): that holds
+// only while no file can be deactivated over this interface.
+constexpr bool NoFileCanBeDeactivated() {
+  for (const AccessRule& r : kArrRules) {
+    if (r.deactivate != Access::kAdm && r.deactivate != Access::kNever) return false;
+  }
+  return true;
+}
+static_assert(NoFileCanBeDeactivated());
+
 // Access condition nibbles of TS 51.011 §9.3: ALW, CHV1, ADM, NEV.
 uint8_t GsmNibble(Access a) {
   switch (a) {
@@ -261,7 +271,7 @@ Bytes InitialContents(ContentId c, const ChipState& s) {
     case ContentId::kImsi: return Bytes(s.ef_imsi.begin(), s.ef_imsi.end());
     // EF_AD (TS 31.102 §4.2.18): normal operation, no additional information,
     // the MNC length.
-    case ContentId::kAd: return {0x00, 0x00, 0x00, kMncDigits};
+    case ContentId::kAd: return {0x00, 0x00, 0x00, static_cast<uint8_t>(s.mnc_length)};
     case ContentId::kSst: return SstContents();
     case ContentId::kUst: return UstContents();
     case ContentId::kAcc: return AccContents(s);
@@ -274,6 +284,56 @@ Bytes InitialContents(ContentId c, const ChipState& s) {
     case ContentId::kMsisdn: return Bytes(kMsisdnRecordSize, 0xFF);
   }
   return {};
+}
+
+namespace {
+
+struct WritableContent {
+  ContentId content;
+  std::string_view name;
+};
+// Exactly the contents of the EFs whose UPDATE condition is PIN1 (checked by
+// test CardFileSystem.TerminalWritesPersistInTheImage).
+constexpr WritableContent kWritableContents[] = {
+    {ContentId::kLoci, "loci"}, {ContentId::kPsloci, "psloci"}, {ContentId::kKeys, "keys"},
+    {ContentId::kKeysPs, "keys_ps"}, {ContentId::kMsisdn, "msisdn"},
+};
+
+}  // namespace
+
+std::optional<std::string_view> WritableContentName(ContentId content) {
+  for (const WritableContent& w : kWritableContents) {
+    if (w.content == content) return w.name;
+  }
+  return std::nullopt;
+}
+
+std::optional<ContentId> WritableContentByName(std::string_view name) {
+  for (const WritableContent& w : kWritableContents) {
+    if (w.name == name) return w.content;
+  }
+  return std::nullopt;
+}
+
+Bytes CurrentContents(ContentId content, const ChipState& state) {
+  if (auto name = WritableContentName(content)) {
+    auto it = state.terminal_writes.find(std::string(*name));
+    if (it != state.terminal_writes.end()) return Bytes(it->second.reveal().begin(), it->second.reveal().end());
+  }
+  return InitialContents(content, state);
+}
+
+Status ValidateTerminalWrites(const ChipState& state) {
+  for (const auto& [name, contents] : state.terminal_writes) {
+    auto content = WritableContentByName(name);
+    if (!content) return DataLossError("terminal write to '" + name + "', which is not a file a terminal may update");
+    const std::size_t size = InitialContents(*content, state).size();
+    if (contents.size() != size) {
+      return DataLossError("terminal write to '" + name + "' is " + std::to_string(contents.size()) +
+                           " bytes; the file has " + std::to_string(size));
+    }
+  }
+  return OkStatus();
 }
 
 uint8_t ArrRecordOf(FileId f) {

@@ -23,8 +23,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 #include "base/bytes.h"
+#include "base/status.h"
 #include "tools/chipsim/chip_state.h"
 
 namespace simkms::chip {
@@ -84,11 +86,6 @@ inline constexpr uint8_t kUsimAid[] = {0xA0, 0x00, 0x00, 0x00, 0x87, 0x10, 0x02,
 // (TS 102 221 §8.4.2, TS 101 220 §4).
 inline constexpr std::size_t kMinAidPrefix = 7;
 
-// The MNC length EF_AD announces. The chip image does not carry it (nor does
-// the K1 export simkms-mfr makes the images from: tools/mfr/batch_plan.cc reads
-// its ranges with 2-digit MNCs), so the card says 2, the same assumption.
-inline constexpr uint8_t kMncDigits = 2;
-
 bool IsDf(FileId file);           // MF, DF or ADF
 uint16_t Fid(FileId file);        // 3F00, 2FE2, ... (ADF.USIM: 7FFF)
 FileId ParentDf(FileId file);     // the DF an EF lives in; a DF's parent (MF for MF)
@@ -99,8 +96,22 @@ AccessRule RuleOf(FileId file);    // EFs only
 std::size_t RecordSize(FileId file);
 
 // The EF's contents as the manufacturer wrote them (what the card holds until
-// a terminal updates the file).
+// a terminal updates the file). EF_AD's MNC length is the state's.
 Bytes InitialContents(ContentId content, const ChipState& state);
+
+// The name a file's contents go by in ChipState::terminal_writes and the image
+// ("loci", "keys", ...), and back. Only the contents a terminal may update (an
+// EF whose UPDATE condition is PIN1) have one; nullopt for the others.
+std::optional<std::string_view> WritableContentName(ContentId content);
+std::optional<ContentId> WritableContentByName(std::string_view name);
+
+// The contents a terminal wrote, as the card will serve them: `state`'s write
+// for the file if there is one, else its initial contents.
+Bytes CurrentContents(ContentId content, const ChipState& state);
+
+// DataLoss unless every terminal write names a writable file and has exactly
+// its size (what UPDATE BINARY/RECORD can produce).
+Status ValidateTerminalWrites(const ChipState& state);
 
 // The records of EF_ARR (TS 102 221 §9.2.5, expanded format): record 1 the
 // rule of the DFs, then one per distinct AccessRule. The record an FCP names.

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "base/wiped_buffer.h"
+#include "tools/chipsim/card_files.h"
 
 namespace simkms::chip {
 namespace {
@@ -37,6 +38,10 @@ Json ToJson(const ChipState& s) {
   files["ef_imsi"] = ToHex(s.ef_imsi);
   files["ver"] = s.ver;
   files["profile"] = kms::ProfileName(s.profile);
+  files["mnc_length"] = static_cast<int>(s.mnc_length);
+  Json writes = Json::object();
+  for (const auto& [name, contents] : s.terminal_writes) writes[name] = SecretHex(contents);
+  files["terminal_writes"] = writes;
   doc["files"] = files;
 
   Json sec;
@@ -155,8 +160,8 @@ StatusOr<ChipState> FromJson(const Json& doc) {
         "chip image version 1 holds the VER's K1 and OP in clear and is no longer read: pre-personalize the card "
         "again with simkms-mfr (image version 2 keeps only the card's Ki_1 and OPc) and destroy this file");
   }
-  if (r.ok() && version != kImageVersion) {
-    r.Fail("chip image version " + std::to_string(version) + " is not supported (this build reads " +
+  if (r.ok() && version != kImageVersion && version != 2) {
+    r.Fail("chip image version " + std::to_string(version) + " is not supported (this build reads 2 and " +
            std::to_string(kImageVersion) + ")");
   }
   const Json* files = r.Field(doc, "files", "image");
@@ -172,6 +177,21 @@ StatusOr<ChipState> FromJson(const Json& doc) {
   auto parsed_profile = kms::ParseProfile(profile);
   if (!parsed_profile.ok()) return DataLossError("files.profile: " + parsed_profile.status().message());
   s.profile = *parsed_profile;
+  // Version 2 had neither: its cards were made with a 2-digit MNC (what simkms-mfr
+  // assumed then) and kept no terminal writes.
+  if (version >= 3) {
+    auto mnc_length = MncLengthOf(static_cast<int>(r.Uint(*files, "mnc_length", "files", 3)));
+    if (!r.ok()) return error;
+    if (!mnc_length.ok()) return DataLossError("files.mnc_length: " + mnc_length.status().message());
+    s.mnc_length = *mnc_length;
+    const Json* writes = r.Field(*files, "terminal_writes", "files");
+    if (!r.ok()) return error;
+    if (!writes->is_object()) return DataLossError("files.terminal_writes must be an object");
+    for (const auto& [name, value] : writes->items()) {
+      s.terminal_writes[name] = r.Secret(*writes, name.c_str(), "files.terminal_writes");
+    }
+    if (!r.ok()) return error;
+  }
 
   const Json* dh = r.Field(*sec, "dh_group", "secure");
   if (!r.ok()) return error;
@@ -236,6 +256,7 @@ StatusOr<ChipState> FromJson(const Json& doc) {
   SIMKMS_ASSIGN_OR_RETURN(s.puk, Chv::Create(std::move(puk_value), kPukMaxTries, static_cast<uint8_t>(puk_tries)));
 
   SIMKMS_RETURN_IF_ERROR(Validate(s));
+  SIMKMS_RETURN_IF_ERROR(ValidateTerminalWrites(s));
   return s;
 }
 

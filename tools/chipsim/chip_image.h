@@ -28,7 +28,7 @@
 namespace simkms::chip {
 
 inline constexpr std::string_view kImageFormat = "simkms-chip-image";
-inline constexpr int kImageVersion = 2;
+inline constexpr int kImageVersion = 3;
 
 // The document text (pretty-printed JSON with its checksum), and its parser.
 std::string SerializeChipImage(const ChipState& state);

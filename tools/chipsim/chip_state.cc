@@ -32,12 +32,20 @@ std::string ChipState::imsi() const {
   return d.ok() ? *d : std::string();
 }
 
-StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi, uint32_t ver,
+StatusOr<MncLength> MncLengthOf(int digits) {
+  if (digits == 2) return MncLength::kTwo;
+  if (digits == 3) return MncLength::kThree;
+  return InvalidArgumentError("MNC length must be 2 or 3 digits, got " + std::to_string(digits));
+}
+
+StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi, MncLength mnc_length, uint32_t ver,
                                    kms::Profile profile, const SecretBytes& k1, const DhGroupSpec& dh_group,
                                    const SecretBytes& op) {
   ChipState s;
   SIMKMS_ASSIGN_OR_RETURN(s.ef_iccid, EncodeEfIccid(iccid));
   SIMKMS_ASSIGN_OR_RETURN(s.ef_imsi, EncodeEfImsi(imsi));
+  SIMKMS_RETURN_IF_ERROR(MncLengthOf(static_cast<int>(mnc_length)).status());
+  s.mnc_length = mnc_length;
   s.ver = ver;
   s.profile = profile;
   if (k1.size() != K1Size(profile)) {
@@ -87,6 +95,7 @@ Status Validate(const ChipState& s) {
     }
   }
   if (s.ota.in > kOtaCounterMax || s.ota.out > kOtaCounterMax) return DataLossError("OTA counter exceeds 5 bytes");
+  if (!MncLengthOf(static_cast<int>(s.mnc_length)).ok()) return DataLossError("MNC length must be 2 or 3 digits");
   if (s.pin.max_tries() != kPinMaxTries || s.puk.max_tries() != kPukMaxTries) {
     return DataLossError("CHV retry limits must be 3 (PIN) and 10 (PUK)");
   }
@@ -104,6 +113,7 @@ Status ResetPersonalization(ChipState& s) {
   s.active_key = ActiveKey::kKi1;
   SIMKMS_RETURN_IF_ERROR(ResetChvs(s));
   s.sqn.Clear();
+  s.terminal_writes.clear();  // the last user's LOCI, cipher keys and number
   // The OTA counters stay: the SC answers a new contract above what this chip
   // last accepted, and refuses a counter that is not higher than the last it
   // saw from the chip (docs/protocol.md §2); zeroed counters would make every

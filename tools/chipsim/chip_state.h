@@ -24,6 +24,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -42,6 +43,13 @@ inline constexpr std::size_t kOpSize = 16;
 inline constexpr uint64_t kOtaCounterMax = (uint64_t{1} << 40) - 1;  // 5-byte CNTR, TS 102 225
 
 enum class ActiveKey : uint8_t { kKi1 = 1, kKi2 = 2 };
+
+// How many digits of the IMSI after the MCC are the MNC (E.212): the digits do
+// not say it, the network plan does. A type of its own so that it cannot be
+// mixed up with the VER beside it.
+enum class MncLength : uint8_t { kTwo = 2, kThree = 3 };
+// InvalidArgument unless `digits` is 2 or 3.
+StatusOr<MncLength> MncLengthOf(int digits);
 std::string_view ActiveKeyName(ActiveKey key);  // "Ki_1", "Ki_2"
 
 // The VER's Diffie-Hellman group; p and g only for kCustom (big-endian,
@@ -78,6 +86,17 @@ struct ChipState {
   EfImsi ef_imsi{};
   uint32_t ver = 0;
   kms::Profile profile = kms::Profile::kModern;
+  // The IMSI's MNC length (2 or 3), which EF_AD announces: the digits do not say
+  // it, the range the operator assigned does (it reaches the manufacturer in
+  // the K1 export).
+  MncLength mnc_length = MncLength::kTwo;
+  // What terminals wrote to EFs with UPDATE BINARY/RECORD (EF_LOCI, EF_PSLOCI,
+  // EF_KEYS, EF_KEYSPS, EF_MSISDN: the files whose UPDATE condition is PIN1),
+  // by file name (card_files.h FileContentName), the whole file each. A real
+  // card keeps them in EEPROM across power cycles; so does the image. EF_KEYS
+  // holds CK and IK, hence SecretBytes. Files not here have their initial
+  // contents (card_files.h InitialContents).
+  std::map<std::string, SecretBytes> terminal_writes;
 
   // --- secure region
   DhGroupSpec dh_group;
@@ -107,9 +126,9 @@ struct ChipState {
 // (kms::SoftwareDeriveKi1, the AC's function) and OPc = OP xor AES_Ki_1(OP),
 // and keeps neither K1 nor OP (the returned state holds no copy of them).
 // PIN 0000 (3 tries, enabled), PUK 00000000 (10 tries), SQN array and OTA
-// counters zero, Ki_1 active. InvalidArgument naming the bad input (sizes,
-// digits, an unvalidated custom group without p/g).
-StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi, uint32_t ver,
+// counters zero, Ki_1 active, no terminal writes. InvalidArgument naming the
+// bad input (sizes, digits, an unvalidated custom group without p/g).
+StatusOr<ChipState> PrePersonalize(std::string_view iccid, std::string_view imsi, MncLength mnc_length, uint32_t ver,
                                    kms::Profile profile, const SecretBytes& k1, const DhGroupSpec& dh_group,
                                    const SecretBytes& op);
 
@@ -118,7 +137,8 @@ Status Validate(const ChipState& state);
 
 // The patent's reset ("Reuse of used chips"): Ki_2 and its OPc deleted (and
 // any pending key), the kept Ki_1 reactivated with its kept OPc, PIN 0000
-// enabled with 3 tries, PUK 00000000 with 10 tries, SQN array zero. ICCID,
+// enabled with 3 tries, PUK 00000000 with 10 tries, SQN array zero, the
+// terminals' writes gone (the last user's location and cipher keys). ICCID,
 // IMSI, VER, the DH group, Ki_1 and its OPc are untouched, and so are the OTA
 // counters (the SC refuses
 // a counter that does not increase: docs/protocol.md §2): apart from them the

@@ -1,15 +1,6 @@
 #include "tools/mfr/batch_plan.h"
 
 namespace simkms::mfr {
-namespace {
-
-// The export does not say how long the IMSI's MNC is. The mapping by position
-// does not depend on it; 2 digits is the laxer check (a range valid for a
-// 3-digit MNC is valid for a 2-digit one), and the registry already checked the
-// range with its real MNC length when it was assigned.
-constexpr int kExportMncDigits = 2;
-
-}  // namespace
 
 StatusOr<BatchPlan::Numbers> BatchPlan::At(uint64_t index) const {
   if (index >= count) return InvalidArgumentError("chip index " + std::to_string(index) + " is past the run");
@@ -38,7 +29,8 @@ StatusOr<BatchPlan> PlanBatch(const kms::K1Export& file, const BatchRequest& req
   if (!start.ok()) return start.status().WithContext("range start");
 
   for (const auto& r : file.ranges) {
-    auto range = policy::ParseRangeSpec(r.iccid_first, r.imsi_first, kExportMncDigits, std::to_string(r.count));
+    // With the range's own MNC length: it goes into every card's EF_AD.
+    auto range = policy::ParseRangeSpec(r.iccid_first, r.imsi_first, r.mnc_digits, std::to_string(r.count));
     if (!range.ok()) return range.status().WithContext("K1 export range " + r.id);
     if (*start < range->iccid_body_first || *start > range->iccid_body_last()) continue;
     const uint64_t room = range->iccid_body_last() - *start + 1;

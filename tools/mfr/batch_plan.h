@@ -31,7 +31,7 @@ struct BatchRequest {
 
 struct BatchPlan {
   std::string range_id;             // the export's range the run lies in
-  policy::NumberRange range;        // that whole range
+  policy::NumberRange range;        // that whole range, with its MNC length (the cards' EF_AD)
   uint64_t first_iccid_body = 0;    // first chip of the run (18- or 19-digit body)
   uint64_t count = 0;
 

@@ -65,7 +65,8 @@ Status MakeImage(const BatchPlan& plan, const VerMaterial& m, int dir_fd, const 
                  uint64_t index, Clock::duration& build, Clock::duration& write) {
   const auto t0 = Clock::now();
   SIMKMS_ASSIGN_OR_RETURN(BatchPlan::Numbers n, plan.At(index));
-  auto state = chip::PrePersonalize(n.iccid, n.imsi, m.ver, m.profile, m.k1, m.dh_group, m.op);
+  SIMKMS_ASSIGN_OR_RETURN(chip::MncLength mnc_length, chip::MncLengthOf(plan.range.mnc_digits));
+  auto state = chip::PrePersonalize(n.iccid, n.imsi, mnc_length, m.ver, m.profile, m.k1, m.dh_group, m.op);
   if (!state.ok()) return state.status().WithContext("chip " + n.iccid);
   std::string text = chip::SerializeChipImage(*state);
   WipeOnExit wipe_text(text);  // the card's keys
