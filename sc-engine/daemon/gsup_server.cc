@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "base/wiped_buffer.h"
+#include "sc-engine/gsup/check_imei.h"
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/daemon/location_updates_internal.h"
 #include "sc-engine/daemon/stream_session_internal.h"
@@ -218,13 +219,15 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
         return InsertDataAnswered(*request, started);
       case gsup::MessageType::kPurgeMsRequest:
         return PurgeMs(std::move(*request), started);
+      case gsup::MessageType::kCheckImeiRequest:
+        return CheckImei(std::move(*request), started);
       default:
         break;
     }
     if (!gsup::IsRequest(request->type)) {
       return services_.metrics.Count(kRequests, "outcome", "ignored");  // a result or error: nothing was asked
     }
-    // CHECK_IMEI, SS, SMS, ...: neither an AuC's nor this HLR's business (docs/gsup.md §8.4).
+    // SS, SMS, ...: neither an AuC's nor this HLR's business (docs/gsup.md §8.4).
     services_.metrics.Count(kRequests, "outcome", "unsupported");
     auto error = gsup::MakeError(*request, gsup::GmmCause::kMessageTypeNotImplemented);
     auto encoded = error.ok() ? gsup::Encode(*error) : StatusOr<Bytes>(error.status());
@@ -344,10 +347,11 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
 
   // The cause for a request that failed on the subscriber's record, as osmo-hlr
   // answers a DB failure or an unknown IMSI: NotFound (misuse 1.1: not
-  // contracted, or no such IMSI) is 0x02; a record that fails its MAC (alarm
-  // raised, `role` naming who asked) and any other error 0x11.
+  // contracted, or no such IMSI) is `unknown` (0x02 but for CHECK_IMEI); a record
+  // that fails its MAC (alarm raised, `role` naming who asked) and any other error 0x11.
   gsup::GmmCause SubscriberErrorCause(const Status& status, const std::string& imsi, const char* role,
-                                      std::string& outcome) {
+                                      std::string& outcome,
+                                      gsup::GmmCause unknown = gsup::GmmCause::kImsiUnknown) {
     const std::string peer = peer_ ? peer_->serial : std::string();
     if (services_.record_alarm.Raise(status, imsi, std::string(role) + " " + peer)) {
       outcome = "record_not_authentic";
@@ -355,13 +359,13 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
     }
     if (status.code() == StatusCode::kNotFound) {
       outcome = "imsi_unknown";
-      return gsup::GmmCause::kImsiUnknown;
+      return unknown;
     }
     outcome = "error_" + std::string(StatusCodeName(status.code()));
     return gsup::GmmCause::kNetworkFailure;
   }
 
-  // ---- The HLR role (docs/gsup.md §10), as osmo-hlr 1.5's lu_fsm.c and rx_purge_ms_req.
+  // ---- The HLR role (docs/gsup.md §10), as osmo-hlr 1.5's lu_fsm.c, rx_purge_ms_req and rx_check_imei_req.
 
   // The VLR/SGSN's name as osmo-hlr records it: the request's SOURCE_NAME, else
   // the connection's IPA serial; and the proxy it came through (the
@@ -444,26 +448,58 @@ class GsupConnection : public StreamSession<GsupConnection, tcp::socket> {
   // PURGE_MS_REQUEST: the domain's location marked purged, its VLR/SGSN name
   // kept; PURGE_MS_RESULT with the IMSI alone, or 0x02 without a contract.
   void PurgeMs(gsup::Message request, SteadyTime started) {
+    AnswerFromRecord(
+        std::move(request), started, "purge_ms_", "purged", gsup::GmmCause::kImsiUnknown,
+        [](sc::HlrService& hlr, const gsup::Message& r) { return hlr.PurgeMs(r.imsi, Domain(r)); },
+        [](const gsup::Message& r) { return gsup::MakeResponse(r, gsup::MessageType::kPurgeMsResult, true); });
+  }
+
+  // CHECK_IMEI_REQUEST, as osmo-hlr 1.5's rx_check_imei_req with store-imei off:
+  // an IMEI IE missing or not read as 14 digits is answered 0x60 without a
+  // lookup; then the subscriber must have a record, else 0x60 too (osmo-hlr's
+  // "IMSI unknown" there is not 0x02); then CHECK_IMEI_RESULT, IMEI_RESULT ACK.
+  // The IMEI is neither kept nor logged (docs/gsup.md §10.4).
+  void CheckImei(gsup::Message request, SteadyTime started) {
+    if (!request.imei || !gsup::DecodeImeiIe(*request.imei).ok()) {
+      services_.metrics.Count(kRequests, "outcome", request.imei ? "check_imei_invalid_imei" : "check_imei_no_imei");
+      return Answer(Reserve(), EncodeError(request, gsup::GmmCause::kInvalidMandatoryInfo), started);
+    }
+    AnswerFromRecord(
+        std::move(request), started, "check_imei_", "ack", gsup::GmmCause::kInvalidMandatoryInfo,
+        [](sc::HlrService& hlr, const gsup::Message& r) { return hlr.CheckImei(r.imsi); },
+        [](const gsup::Message& r) { return gsup::MakeCheckImeiResult(r); });
+  }
+
+  // An HLR request answered from the subscriber's record alone (PURGE_MS,
+  // CHECK_IMEI). `look_up` runs on a crypto worker (a store read may block);
+  // OK answers `make_result(request)`, counted `metric` + `ok_outcome`; an
+  // error the request's ERROR with SubscriberErrorCause (`unknown` for
+  // NotFound); a result that cannot be built or encoded, network failure.
+  template <typename LookUp, typename MakeResult>
+  void AnswerFromRecord(gsup::Message request, SteadyTime started, std::string metric, std::string ok_outcome,
+                        gsup::GmmCause unknown, LookUp look_up, MakeResult make_result) {
     const uint64_t slot = Reserve();
     auto shared_request = std::make_shared<const gsup::Message>(std::move(request));
-    services_.crypto.Post([self = shared_from_this(), shared_request, slot, started](p11::Session&) {
-      Status purged = self->services_.hlr.PurgeMs(shared_request->imsi, Domain(*shared_request));
-      asio::post(self->stream_.get_executor(), [self, shared_request, slot, started, purged = std::move(purged)] {
-        std::string outcome = "purged";
+    services_.crypto.Post([self = shared_from_this(), shared_request, slot, started, metric = std::move(metric),
+                           ok_outcome = std::move(ok_outcome), unknown, look_up, make_result](p11::Session&) {
+      Status found = look_up(self->services_.hlr, *shared_request);
+      asio::post(self->stream_.get_executor(), [self, shared_request, slot, started, metric, ok_outcome, unknown,
+                                                make_result, found = std::move(found)] {
+        std::string outcome = ok_outcome;
         Bytes answer;
-        if (purged.ok()) {
-          auto result = gsup::MakeResponse(*shared_request, gsup::MessageType::kPurgeMsResult, true);
+        if (found.ok()) {
+          StatusOr<gsup::Message> result = make_result(*shared_request);
           auto encoded = result.ok() ? gsup::Encode(*result) : StatusOr<Bytes>(result.status());
           if (encoded.ok()) answer = std::move(*encoded);
           else outcome = "error_encode";
         }
         if (answer.empty()) {
           const gsup::GmmCause cause =
-              purged.ok() ? gsup::GmmCause::kNetworkFailure
-                          : self->SubscriberErrorCause(purged, shared_request->imsi, "hlr", outcome);
+              found.ok() ? gsup::GmmCause::kNetworkFailure
+                         : self->SubscriberErrorCause(found, shared_request->imsi, "hlr", outcome, unknown);
           answer = EncodeError(*shared_request, cause);
         }
-        self->services_.metrics.Count(kRequests, "outcome", "purge_ms_" + outcome);
+        self->services_.metrics.Count(kRequests, "outcome", metric + outcome);
         self->Answer(slot, std::move(answer), started);
       });
     });

@@ -38,6 +38,8 @@ Status HlrService::PurgeMs(const std::string& imsi, CnDomain domain) {
   return OkStatus();
 }
 
+Status HlrService::CheckImei(const std::string& imsi) const { return CheckContracted(imsi); }
+
 std::optional<DomainLocation>* HlrService::SlotLocked(const std::string& imsi, CnDomain domain) {
   auto it = locations_.find(imsi);
   if (it == locations_.end()) {

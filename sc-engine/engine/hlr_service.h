@@ -1,6 +1,6 @@
 // The HLR role towards the network (docs/gsup.md §10), as osmo-hlr 1.5 plays it
 // for its subscribers: location updating (UPDATE_LOCATION: the subscriber must
-// have a contract; its MSISDN goes into INSERT_DATA) and PURGE_MS, and where
+// have a contract; its MSISDN goes into INSERT_DATA), PURGE_MS and CHECK_IMEI, and where
 // each subscriber was last seen, per CN domain: osmo-hlr's vlr_number /
 // sgsn_number (with the proxy it came through) and ms_purged_cs/ps flags.
 //
@@ -67,6 +67,14 @@ class HlrService {
   // the sender is that VLR (osmo-hlr 1.5 does not either). NotFound: no
   // subscriber record; a store error as the store gives it.
   Status PurgeMs(const std::string& imsi, CnDomain domain);
+
+  // CHECK_IMEI_REQUEST for `imsi` whose IMEI IE read as 14 digits
+  // (gsup::DecodeImeiIe): every IMEI is accepted, as osmo-hlr 1.5 accepts it,
+  // and none is kept, unlike osmo-hlr with `store-imei` (docs/gsup.md §10.4);
+  // so the IMEI is not even an argument. OK if the subscriber has a record;
+  // NotFound if not (osmo-hlr looks its subscriber up too, store-imei off); a
+  // store error as the store gives it. Nothing is recorded either way.
+  Status CheckImei(const std::string& imsi) const;
 
   // The location kept for `imsi`, if any.
   std::optional<SubscriberLocation> Location(const std::string& imsi) const;

@@ -38,6 +38,8 @@ std::string IeName(uint8_t tag) {
     case Iei::kCurrentRatType: return "CURRENT_RAT_TYPE (0x2a)";
     case Iei::kSessionId: return "SESSION_ID (0x30)";
     case Iei::kSessionState: return "SESSION_STATE (0x31)";
+    case Iei::kImei: return "IMEI (0x50)";
+    case Iei::kImeiResult: return "IMEI_RESULT (0x51)";
     case Iei::kNumVectorsReq: return "NUM_VECTORS_REQ (0x52)";
     case Iei::kSourceName: return "SOURCE_NAME (0x60)";
     case Iei::kDestinationName: return "DESTINATION_NAME (0x61)";
@@ -319,6 +321,17 @@ StatusOr<Message> DecodeImpl(ByteView data, ByteView* raw_imsi) {
         }
         break;
       }
+      case Iei::kImei:
+        // libosmogsm keeps the last one, unchecked (osmo-hlr's rx_check_imei_req reads
+        // it); check_imei.h reads it as osmo-hlr does.
+        m.imei = Bytes(ie.value.begin(), ie.value.end());
+        break;
+      case Iei::kImeiResult: {
+        std::optional<uint8_t> result;
+        s = m.imei_result ? Repeated(ie) : TakeOnceByte(ie, result);
+        if (s.ok()) m.imei_result = static_cast<ImeiResult>(*result);
+        break;
+      }
       case Iei::kSourceName:
         if (m.source_name) s = Repeated(ie);
         else m.source_name = Bytes(ie.value.begin(), ie.value.end());
@@ -342,8 +355,10 @@ StatusOr<Bytes> EncodeImpl(const Message& m, ByteView imsi) {
   if (m.message_class && *m.message_class == 0) {
     return InvalidArgumentError("GSUP encode: MESSAGE_CLASS 0 means unset; leave it empty");
   }
-  for (const auto* name : {&m.source_name, &m.destination_name, &m.msisdn}) {
-    if (*name && (*name)->size() > 255) return InvalidArgumentError("GSUP encode: a name or MSISDN over 255 bytes");
+  for (const auto* name : {&m.source_name, &m.destination_name, &m.msisdn, &m.imei}) {
+    if (*name && (*name)->size() > 255) {
+      return InvalidArgumentError("GSUP encode: a name, MSISDN or IMEI over 255 bytes");
+    }
   }
   Bytes out;
   out.reserve(64 + 100 * m.tuples.size());
@@ -390,6 +405,8 @@ StatusOr<Bytes> EncodeImpl(const Message& m, ByteView imsi) {
     PutTlv(out, Iei::kSessionId, be);
   }
   if (m.session_state) PutByte(out, Iei::kSessionState, *m.session_state);
+  if (m.imei) PutTlv(out, Iei::kImei, *m.imei);
+  if (m.imei_result) PutByte(out, Iei::kImeiResult, static_cast<uint8_t>(*m.imei_result));
   if (m.message_class) PutByte(out, Iei::kMessageClass, *m.message_class);
   if (m.source_name) PutTlv(out, Iei::kSourceName, *m.source_name);
   if (m.destination_name) PutTlv(out, Iei::kDestinationName, *m.destination_name);
@@ -480,6 +497,9 @@ std::string MessageTypeName(MessageType type) {
     case MessageType::kSendAuthInfoError: return "SEND_AUTH_INFO_ERROR";
     case MessageType::kSendAuthInfoResult: return "SEND_AUTH_INFO_RESULT";
     case MessageType::kAuthFailReport: return "AUTH_FAIL_REPORT";
+    case MessageType::kCheckImeiRequest: return "CHECK_IMEI_REQUEST";
+    case MessageType::kCheckImeiError: return "CHECK_IMEI_ERROR";
+    case MessageType::kCheckImeiResult: return "CHECK_IMEI_RESULT";
   }
   return "GSUP type " + Hex2(static_cast<uint8_t>(type));
 }
@@ -500,6 +520,13 @@ std::string Describe(const Message& m) {
   }
   if (m.session_id) s += " session_id=" + Num(*m.session_id);
   if (m.session_state) s += " session_state=" + Num(*m.session_state);
+  if (m.imei) s += " imei";  // present, not shown: it identifies the subscriber's handset
+  if (m.imei_result) {
+    s += " imei_result=";
+    s += *m.imei_result == ImeiResult::kAck    ? "ACK"
+         : *m.imei_result == ImeiResult::kNack ? "NACK"
+                                               : Hex2(static_cast<uint8_t>(*m.imei_result));
+  }
   if (m.message_class) s += " message_class=" + Num(*m.message_class);
   auto name = [](const Bytes& b) {
     std::string out;

@@ -46,6 +46,10 @@ enum class MessageType : uint8_t {
   kInsertDataRequest = 0x10,
   kInsertDataError = 0x11,
   kInsertDataResult = 0x12,
+  // From the MSC/VLR during attach (TS 23.018 Check_IMEI_VLR); check_imei.h.
+  kCheckImeiRequest = 0x30,
+  kCheckImeiError = 0x31,
+  kCheckImeiResult = 0x32,
   // OSMO_GSUP_MSGT_ROUTING_ERROR: the answer of an HLR that cannot deliver a
   // request to the DESTINATION_NAME it names (no CAUSE IE).
   kRoutingError = 0x4e,
@@ -74,6 +78,8 @@ enum class Iei : uint8_t {
   kCurrentRatType = 0x2a,
   kSessionId = 0x30,
   kSessionState = 0x31,
+  kImei = 0x50,        // its value is an LV, as check_imei.h reads it
+  kImeiResult = 0x51,
   kNumVectorsReq = 0x52,
   kSourceName = 0x60,
   kDestinationName = 0x61,
@@ -87,6 +93,10 @@ enum class GmmCause : uint8_t {
   kMessageTypeNotImplemented = 0x61,     // a request type this server does not serve
   kMessageTypeIncompatibleState = 0x62,  // an INSERT_DATA answer outside a location update (osmo-hlr's)
 };
+
+// The IMEI_RESULT IE's value on the wire (libosmogsm's enum osmo_gsup_imei_result
+// is this plus 1, 0 meaning absent).
+enum class ImeiResult : uint8_t { kAck = 0, kNack = 1 };
 
 inline constexpr uint8_t kCnDomainPs = 1;
 inline constexpr uint8_t kCnDomainCs = 2;
@@ -139,6 +149,10 @@ struct Message {
   std::optional<uint8_t> cn_domain;      // kCnDomainPs / kCnDomainCs
   std::optional<uint32_t> session_id;    // 4 bytes BE on the wire
   std::optional<uint8_t> session_state;
+  // The IMEI IE's value as received (CHECK_IMEI_REQUEST; DecodeImeiIe in
+  // check_imei.h reads it); the last such IE counts, as in libosmogsm.
+  std::optional<Bytes> imei;
+  std::optional<ImeiResult> imei_result;  // any 1-byte value; CHECK_IMEI_RESULT
   std::optional<uint8_t> message_class;  // never 0 (0 is libosmogsm's UNSET: not encoded, decoded as absent)
   std::optional<Bytes> source_name;      // 0..255 bytes, not interpreted
   std::optional<Bytes> destination_name;
@@ -163,19 +177,20 @@ StatusOr<std::string> DecodeImsiTbcd(ByteView tbcd);
 // kMaxTuples tuples (osmo_gsup_decode refuses these too); a tuple without all
 // seven nested IEs, with one repeated or of a wrong size (RES 4..16);
 // AUTS != 14, RAND != 16, SESSION_ID != 4 bytes; CAUSE, CN_DOMAIN,
-// MESSAGE_CLASS, SESSION_STATE or CURRENT_RAT_TYPE not 1 byte; any other
+// MESSAGE_CLASS, SESSION_STATE, CURRENT_RAT_TYPE or IMEI_RESULT not 1 byte; any other
 // interpreted IE given twice. Unknown IEs, unknown nested IEs and the
 // top-level SRES/Kc that osmo_gsup_decode ignores are skipped. Where osmo-hlr
 // answers what a strict reading would refuse, it is read as libosmogsm reads it:
-// a repeated IMSI IE is skipped (the first one counts), and NUM_VECTORS_REQ is its
-// value's first byte, the last such IE winning (an empty one: absent).
+// a repeated IMSI IE is skipped (the first one counts), NUM_VECTORS_REQ is its
+// value's first byte, the last such IE winning (an empty one: absent), and the
+// last IMEI IE counts, its value kept unread (any length).
 StatusOr<Message> Decode(ByteView data);
 
 // Serialises in libosmogsm's order: type, IMSI, MSISDN, CAUSE, PDP_INFO...,
 // NUM_VECTORS_REQ, AUTH_TUPLE..., AUTS, RAND, CN_DOMAIN, SESSION_ID,
-// SESSION_STATE, MESSAGE_CLASS, SOURCE_NAME, DESTINATION_NAME, CURRENT_RAT_TYPE.
-// InvalidArgument for a bad IMSI, more than kMaxTuples tuples, a RES outside
-// 4..16 bytes, MESSAGE_CLASS 0, a name, MSISDN or APN over 255 bytes, or a PDP
+// SESSION_STATE, IMEI, IMEI_RESULT, MESSAGE_CLASS, SOURCE_NAME, DESTINATION_NAME,
+// CURRENT_RAT_TYPE. InvalidArgument for a bad IMSI, more than kMaxTuples tuples, a
+// RES outside 4..16 bytes, MESSAGE_CLASS 0, a name, MSISDN, IMEI or APN over 255 bytes, or a PDP
 // context id 0 (libosmogsm leaves such a context out).
 StatusOr<Bytes> Encode(const Message& message);
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "sc-engine/daemon/gsup_server.h"
+#include "sc-engine/gsup/check_imei.h"
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
 #include "softcrypto/milenage.h"
@@ -318,12 +319,23 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   ASSERT_TRUE(ul_answer.has_value());
   EXPECT_EQ(static_cast<uint8_t>(ul_answer->type), 0x06);  // UPDATE_LOCATION_RESULT
   EXPECT_FALSE(ul_answer->cause.has_value());
-  // A request type still not served (CHECK_IMEI 0x30): its ERROR, "message type not implemented".
+  // CHECK_IMEI_REQUEST as osmo-msc sends it (docs/gsup.md §10.4; its bytes are
+  // compared with osmo-hlr's in kmsd_vs_osmo_hlr_test): accepted, IMEI_RESULT ACK.
   gsup::Message check_imei = ul;
-  check_imei.type = static_cast<gsup::MessageType>(0x30);
-  auto unserved = odd.Ask(check_imei);
+  check_imei.type = gsup::MessageType::kCheckImeiRequest;
+  check_imei.cn_domain.reset();
+  check_imei.imei = gsup::EncodeImeiIe("35693803564380").value();
+  auto imei_checked = odd.Ask(check_imei);
+  ASSERT_TRUE(imei_checked.has_value());
+  EXPECT_EQ(imei_checked->type, gsup::MessageType::kCheckImeiResult);
+  EXPECT_EQ(imei_checked->imei_result, gsup::ImeiResult::kAck);
+  EXPECT_FALSE(imei_checked->imei.has_value());  // not echoed
+  // A request type still not served (MO_FORWARD_SM 0x24): its ERROR, "message type not implemented".
+  gsup::Message mo_sms = ul;
+  mo_sms.type = static_cast<gsup::MessageType>(0x24);
+  auto unserved = odd.Ask(mo_sms);
   ASSERT_TRUE(unserved.has_value());
-  EXPECT_EQ(static_cast<uint8_t>(unserved->type), 0x31);
+  EXPECT_EQ(static_cast<uint8_t>(unserved->type), 0x25);
   EXPECT_EQ(static_cast<uint8_t>(*unserved->cause), 0x61);
   // AUTH_FAIL_REPORT: audited, no answer; the next request still gets its own answer.
   gsup::Message report;
@@ -342,6 +354,7 @@ TEST_F(KmsdGsupTest, HostileInputIsRefusedAndOthersAreStillServed) {
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"undecodable\"} 3"));
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"unidentified\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"auth_fail_report\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("simkms_gsup_requests_total{outcome=\"check_imei_ack\"} 1"));
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_vectors_total{request=\"sai\"}"));
   EXPECT_THAT(metrics, HasSubstr("simkms_gsup_request_seconds_count"));
   // Every answered request's SQN went through the store's group commit.

@@ -4,7 +4,7 @@
 // equal byte for byte; results must agree in everything but the vectors' random and
 // SQN-dependent bytes: type, IMSI, tuple count, IEs, and each AUTN's AMF (the
 // E-UTRAN separation bit). docs/gsup.md §3.2 and §8. The HLR role (§10): location
-// updating (INSERT_DATA and the result), PURGE_MS and their errors, byte for byte.
+// updating (INSERT_DATA and the result), PURGE_MS, CHECK_IMEI and their errors, byte for byte.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -250,6 +250,51 @@ TEST_F(KmsdVsOsmoHlrTest, PurgeAndUnknownSubscribersAreByteForByteOsmoHlrs) {
     EXPECT_TRUE(none_theirs.empty()) << ToHex(none_theirs);
     EXPECT_TRUE(none_ours.empty()) << ToHex(none_ours);
   }
+}
+
+// CHECK_IMEI (docs/gsup.md §10.4) as osmo-hlr 1.5 answers it with store-imei off
+// (rx_check_imei_req): an IMEI IE that reads as 14 digits, for a subscriber it
+// holds, CHECK_IMEI_RESULT with IMEI_RESULT ACK; an IMEI IE missing or not 14
+// digits, and an unknown IMSI, CHECK_IMEI_ERROR 0x60. Byte for byte osmo-hlr's.
+TEST_F(KmsdVsOsmoHlrTest, CheckImeiIsByteForByteOsmoHlrs) {
+  const std::string imei = "5008" "0753968330653408";  // 35693803564380, as osmo-msc sends it
+  const std::string source = ToHex(Bytes{'M', 'S', 'C', '-', '1', 0});
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"valid IMEI", "30" + ImsiIe(kImsi0) + imei + "0a0101"},
+      {"valid IMEI, subscriber with MSISDN", "30" + ImsiIe(kMsisdnImsi) + imei + "0a0101"},
+      {"valid IMEI, no MESSAGE_CLASS", "30" + ImsiIe(kImsi0) + imei},
+      {"valid IMEI via a proxy, in a session",
+       "30" + ImsiIe(kMsisdnImsi) + imei + "300400000007" "310101" "0a0101" "6006" + source},
+      {"valid IMEI, bytes after the counted ones", "30" + ImsiIe(kImsi0) + "500a" "0753968330653408" "ff00"},
+      {"IMEI IE twice, the last valid", "30" + ImsiIe(kImsi0) + "500100" + imei + "0a0101"},
+      {"IMEI IE twice, the last invalid", "30" + ImsiIe(kImsi0) + imei + "500100" "0a0101"},
+      {"unknown IMSI", "30" + ImsiIe(kUnknownImsi) + imei + "0a0101"},
+      {"unknown IMSI, invalid IMEI", "30" + ImsiIe(kUnknownImsi) + "5008" "0753968330653a08" "0a0101"},
+      {"no IMEI IE", "30" + ImsiIe(kImsi0) + "0a0101"},
+      {"empty IMEI IE", "30" + ImsiIe(kImsi0) + "5000" "0a0101"},
+      {"IMEI with a hex digit", "30" + ImsiIe(kImsi0) + "5008" "0753968330653a08" "0a0101"},
+      {"IMEI with an F filler: 13 digits", "30" + ImsiIe(kImsi0) + "5008" "07539683306534f8" "0a0101"},
+      {"IMEI of 12 digits", "30" + ImsiIe(kImsi0) + "5007" "06539683306534" "0a0101"},
+      {"IMEI of 15 digits (with the check digit)", "30" + ImsiIe(kImsi0) + "5009" "0853968330653408f9" "0a0101"},
+      {"IMEI of 16 digits", "30" + ImsiIe(kImsi0) + "5009" "085396833065340899" "0a0101"},
+      {"IMEI without its length octet", "30" + ImsiIe(kImsi0) + "5007" "53968330653408" "0a0101"},
+      {"IMEI length octet past the IE's end", "30" + ImsiIe(kImsi0) + "5004" "07539683" "0a0101"},
+      {"invalid IMSI", "30" "0108000101000000a0f2" + imei + "0a0101"},
+  };
+  for (const auto& [what, hex] : cases) {
+    SCOPED_TRACE(what);
+    const auto [ours, theirs] = AskBoth(FromHex(hex).value());
+    ASSERT_FALSE(theirs.empty()) << "osmo-hlr did not answer\n" << hlr_->Log();
+    EXPECT_EQ(ToHex(ours), ToHex(theirs));
+  }
+  // The valid ones are results (ACK), the others errors (0x60): the bytes say so.
+  EXPECT_EQ(ToHex(AskBoth(FromHex(cases[0].second).value()).second), "32" + ImsiIe(kImsi0) + "510100" "0a0101");
+  EXPECT_EQ(ToHex(AskBoth(FromHex(cases[7].second).value()).second), "31" + ImsiIe(kUnknownImsi) + "020160" "0a0101");
+  EXPECT_EQ(ToHex(AskBoth(FromHex(cases[9].second).value()).second), "31" + ImsiIe(kImsi0) + "020160" "0a0101");
+  // After all that, the connection is still served.
+  const auto [our_purge, their_purge] = AskBoth(FromHex("0c" + ImsiIe(kImsi0) + "280102" "0a0101").value());
+  EXPECT_EQ(ToHex(our_purge), ToHex(their_purge));
+  EXPECT_EQ(ToHex(their_purge), "0e" + ImsiIe(kImsi0) + "0a0101");
 }
 
 // A VLR that never answers the INSERT_DATA: after gsup.location_update_timeout_ms

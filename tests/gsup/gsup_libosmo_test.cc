@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "sc-engine/gsup/check_imei.h"
 #include "sc-engine/gsup/gsup.h"
 #include "sc-engine/gsup/ipa.h"
 #include "sc-engine/gsup/location.h"
@@ -33,6 +34,7 @@ extern "C" {
 #include <osmocom/gsm/gsm48_ie.h>
 #include <osmocom/gsm/gsup.h>
 #include <osmocom/gsm/ipa.h>
+#include <osmocom/gsm/protocol/gsm_23_003.h>
 #include <osmocom/gsm/protocol/ipaccess.h>
 #include <osmocom/gsm/tlv.h>
 #if defined(SIMKMS_HAVE_LIBOSMO_GSUP_CLIENT)
@@ -44,6 +46,21 @@ namespace simkms::gsup {
 namespace {
 
 Bytes Hex(const std::string& h) { return FromHex(h).value(); }
+
+// Marsaglia's xorshift32: the same pseudo-random inputs on every run.
+class XorShift32 {
+ public:
+  explicit XorShift32(uint32_t seed) : x_(seed) {}
+  uint32_t operator()() {
+    x_ ^= x_ << 13;
+    x_ ^= x_ >> 17;
+    x_ ^= x_ << 5;
+    return x_;
+  }
+
+ private:
+  uint32_t x_;
+};
 
 // libosmogsm logs every refusal; the mutation test makes thousands. Logging is
 // initialised once, its stderr target limited to FATAL.
@@ -149,6 +166,8 @@ Message FromOsmo(const osmo_gsup_message& g) {
     m.session_state = static_cast<uint8_t>(Raw(g.session_state));
     m.session_id = g.session_id;
   }
+  if (g.imei_enc) m.imei = Bytes(g.imei_enc, g.imei_enc + g.imei_enc_len);
+  if (Raw(g.imei_result)) m.imei_result = static_cast<ImeiResult>(Raw(g.imei_result) - 1);  // wire value + 1
   if (Raw(g.message_class)) m.message_class = static_cast<uint8_t>(Raw(g.message_class));
   if (g.source_name) m.source_name = Bytes(g.source_name, g.source_name + g.source_name_len);
   if (g.destination_name) m.destination_name = Bytes(g.destination_name, g.destination_name + g.destination_name_len);
@@ -187,6 +206,11 @@ osmo_gsup_message ToOsmo(const Message& m) {
     g.session_state = static_cast<osmo_gsup_session_state>(*m.session_state);
     g.session_id = m.session_id.value_or(0);
   }
+  if (m.imei) {
+    g.imei_enc = m.imei->data();
+    g.imei_enc_len = m.imei->size();
+  }
+  if (m.imei_result) g.imei_result = static_cast<osmo_gsup_imei_result>(static_cast<unsigned>(*m.imei_result) + 1);
   if (m.message_class) g.message_class = static_cast<osmo_gsup_message_class>(*m.message_class);
   if (m.source_name) {
     g.source_name = m.source_name->data();
@@ -242,6 +266,16 @@ std::vector<Message> Requests() {
   return out;
 }
 
+// An answer of `type` to `destination`, with MESSAGE_CLASS or without.
+Message AnswerTo(MessageType type, const char* imsi, bool with_class, Bytes destination) {
+  Message m;
+  m.type = type;
+  m.imsi = imsi;
+  if (with_class) m.message_class = kMessageClassSubscriberManagement;
+  m.destination_name = std::move(destination);
+  return m;
+}
+
 std::vector<Message> Results() {
   std::vector<Message> out;
   int i = 0;
@@ -268,15 +302,47 @@ std::vector<Message> Results() {
   }
   for (GmmCause cause : {GmmCause::kImsiUnknown, GmmCause::kNetworkFailure, GmmCause::kInvalidMandatoryInfo}) {
     for (bool with_class : {false, true}) {
-      Message m;
-      m.type = MessageType::kSendAuthInfoError;
-      m.imsi = kImsis[i++ % 3];
+      Message m = AnswerTo(MessageType::kSendAuthInfoError, kImsis[i++ % 3], with_class, Bytes{'M', 'S', 'C'});
       m.cause = cause;
-      if (with_class) m.message_class = kMessageClassSubscriberManagement;
-      m.destination_name = Bytes{'M', 'S', 'C'};
       out.push_back(m);
     }
   }
+  return out;
+}
+
+// CHECK_IMEI requests (a valid IMEI IE and unreadable ones), results (ACK,
+// NACK) and errors, with and without the IEs every answer may carry. (No empty
+// IMEI IE: libosmogsm's struct cannot hold one apart from an absent IE.)
+std::vector<Message> CheckImeiMessages() {
+  std::vector<Message> out;
+  int i = 0;
+  for (const char* imei : {"0753968330653408", "0753968330653a08", "0853968330653408f9", "00", "53968330653408ffff"}) {
+    for (bool with_class : {false, true}) {
+      for (bool with_session : {false, true}) {
+        Message m;
+        m.type = MessageType::kCheckImeiRequest;
+        m.imsi = kImsis[i++ % 3];
+        m.imei = Hex(imei);
+        if (with_class) m.message_class = kMessageClassSubscriberManagement;
+        if (with_session) {
+          m.session_id = 0x0a0b0c0du;
+          m.session_state = 1;
+          m.source_name = Bytes{'M', 'S', 'C', 0};
+        }
+        out.push_back(m);
+      }
+    }
+  }
+  for (ImeiResult result : {ImeiResult::kAck, ImeiResult::kNack}) {
+    for (bool with_class : {false, true}) {
+      Message m = AnswerTo(MessageType::kCheckImeiResult, kImsis[i++ % 3], with_class, Bytes{'M', 'S', 'C', 0});
+      m.imei_result = result;
+      out.push_back(m);
+    }
+  }
+  Message error = AnswerTo(MessageType::kCheckImeiError, kImsis[0], false, Bytes{'M', 'S', 'C', 0});
+  error.cause = GmmCause::kInvalidMandatoryInfo;
+  out.push_back(error);
   return out;
 }
 
@@ -310,6 +376,63 @@ TEST(GsupLibosmo, ResultsAndErrorsBothWays) {
   const auto results = Results();
   ASSERT_EQ(results.size(), 126u);
   for (const Message& m : results) CheckBothWays(m);
+}
+
+TEST(GsupLibosmo, CheckImeiMessagesBothWays) {
+  const auto messages = CheckImeiMessages();
+  ASSERT_EQ(messages.size(), 25u);
+  for (const Message& m : messages) CheckBothWays(m);
+}
+
+// osmo-hlr 1.5's rx_check_imei_req reads the IMEI IE with libosmogsm:
+// gsm48_decode_bcd_number2() into a buffer of GSM23003_IMEI_NUM_DIGITS_NO_CHK + 1
+// chars (a failure: "failed to decode IMEI"), then osmo_imei_str_valid(imei,
+// false) ("invalid IMEI"). DecodeImeiIe must accept exactly what that accepts,
+// with the same digits.
+bool OsmoHlrReadsImei(ByteView value, std::string& digits) {
+  char imei[GSM23003_IMEI_NUM_DIGITS_NO_CHK + 1] = {0};
+  if (gsm48_decode_bcd_number2(imei, sizeof imei, value.data(), value.size(), 0) < 0) return false;
+  digits = imei;
+  return osmo_imei_str_valid(imei, false);
+}
+
+TEST(GsupLibosmo, ImeiIeIsReadAsOsmoHlrReadsIt) {
+  std::vector<Bytes> values;
+  for (const char* hex : {"0753968330653408", "0753968330653408ff", "", "00", "0753", "53968330653408",
+                          "0853968330653408f9", "085396833065340899", "07539683306534f8", "073f968330653408",
+                          "0753968330653a08", "0753968330e53408", "06539683306534", "0700000000000000",
+                          "0799999999999999", "07999999999999990102"}) {
+    values.push_back(Hex(hex));
+  }
+  XorShift32 rnd(88172645u);
+  for (int i = 0; i < 20000; ++i) {
+    // Mostly a plausible length octet and decimal nibbles, so that both outcomes are common.
+    Bytes v(rnd() % 12);
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const uint32_t r = rnd();
+      v[k] = (r % 8 == 0) ? static_cast<uint8_t>(r >> 8)
+                          : static_cast<uint8_t>((r >> 8) % 10 | ((r >> 16) % 10) << 4);
+    }
+    if (!v.empty()) {
+      const uint32_t r = rnd() % 4;
+      if (r < 2) v[0] = 7;  // the valid count half the time, another count near it a quarter
+      else if (r == 2) v[0] = static_cast<uint8_t>(5 + rnd() % 5);
+    }
+    values.push_back(v);
+  }
+  int accepted = 0;
+  for (const Bytes& v : values) {
+    std::string theirs;
+    const bool osmo_accepts = OsmoHlrReadsImei(v, theirs);
+    auto ours = DecodeImeiIe(v);
+    ASSERT_EQ(ours.ok(), osmo_accepts) << ToHex(v) << ": " << ours.status().ToString();
+    if (osmo_accepts) {
+      EXPECT_EQ(*ours, theirs) << ToHex(v);
+      ++accepted;
+    }
+  }
+  EXPECT_GT(accepted, 1000);
+  EXPECT_LT(accepted, static_cast<int>(values.size()) - 1000);
 }
 
 // The notes' wire examples decode in libosmogsm as they do in ours.
@@ -573,6 +696,30 @@ TEST(GsupLibosmo, InvalidImsiAnswerMatchesOsmoHlr) {
     EXPECT_EQ(ToHex(*ours), ToHex(OsmoEncode(err))) << hex;
   }
 }
+
+// A CHECK_IMEI_REQUEST answered as osmo-hlr 1.5's rx_check_imei_req answers it
+// with libosmo-gsup-client's osmo_gsup_req_respond(): CHECK_IMEI_RESULT with
+// imei_result ACK (final), or osmo_gsup_req_respond_err() with
+// GMM_CAUSE_INV_MAND_INFO, built by osmo_gsup_make_response().
+TEST(GsupLibosmo, CheckImeiAnswersMatchOsmoHlrs) {
+  for (const Message& request : CheckImeiMessages()) {
+    if (request.type != MessageType::kCheckImeiRequest) continue;
+    SCOPED_TRACE(Describe(request));
+    OsmoDecoded rx;
+    OsmoDecode(Encode(request).value(), rx);
+    ASSERT_EQ(rx.rc, 0);
+    osmo_gsup_message ack{};
+    ack.message_type = OSMO_GSUP_MSGT_CHECK_IMEI_RESULT;
+    ack.imei_result = OSMO_GSUP_IMEI_RESULT_ACK;
+    EXPECT_EQ(osmo_gsup_make_response(&ack, &rx.g, false, true), 0);
+    EXPECT_EQ(ToHex(Encode(MakeCheckImeiResult(request).value()).value()), ToHex(OsmoEncode(ack)));
+    osmo_gsup_message err{};
+    err.cause = GMM_CAUSE_INV_MAND_INFO;
+    EXPECT_EQ(osmo_gsup_make_response(&err, &rx.g, true, true), 0);
+    EXPECT_EQ(ToHex(Encode(MakeError(request, GmmCause::kInvalidMandatoryInfo).value()).value()),
+              ToHex(OsmoEncode(err)));
+  }
+}
 #endif
 
 // IEs libosmogsm validates although we skip them (see docs/gsup.md §3.2).
@@ -594,15 +741,10 @@ bool HasIeOnlyLibosmoValidates(ByteView data) {
 TEST(GsupLibosmo, MutationsAgree) {
   std::vector<Bytes> seeds;
   for (const Message& m : Results()) seeds.push_back(Encode(m).value());
+  for (const Message& m : CheckImeiMessages()) seeds.push_back(Encode(m).value());
   const auto requests = Requests();
   for (std::size_t k = 0; k < requests.size(); k += 7) seeds.push_back(Encode(requests[k]).value());
-  uint32_t x = 2463534242u;
-  auto rnd = [&x] {
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return x;
-  };
+  XorShift32 rnd(2463534242u);
   int ours_ok = 0, both_refused = 0, only_libosmo_refused_skipped_ie = 0, ours_stricter = 0;
   for (int i = 0; i < 40000; ++i) {
     Bytes b = seeds[rnd() % seeds.size()];

@@ -166,8 +166,10 @@ TEST(GsupMalformed, UnknownIesAreSkipped) {
   auto ul = Decode(Hex("04" + kImsiIe + "280102"));
   ASSERT_OK(ul);
   EXPECT_EQ(ul->type, MessageType::kUpdateLocationRequest);
-  // CHECK_IMEI (0x30) is a type this codec does not name.
-  EXPECT_EQ(MessageTypeName(static_cast<MessageType>(0x30)), "GSUP type 0x30");
+  // MO_FORWARD_SM (0x24) is a type this codec does not name.
+  auto mo_sms = Decode(Hex("24" + kImsiIe + "0a0103"));
+  ASSERT_OK(mo_sms);
+  EXPECT_EQ(MessageTypeName(mo_sms->type), "GSUP type 0x24");
 }
 
 TEST(GsupMalformed, EncoderRefusesBadContent) {

@@ -1,8 +1,8 @@
 // The HLR role's engine (sc-engine/engine/hlr_service.h, docs/gsup.md §10): a
 // location update needs a contract and yields its MSISDN; the VLR/SGSN is kept
 // per domain with the proxy; PURGE_MS marks the domain purged and keeps the
-// name (osmo-hlr 1.5's db_subscr_lu / db_subscr_purge); nothing is written to
-// the store or the audit trail.
+// name (osmo-hlr 1.5's db_subscr_lu / db_subscr_purge); CHECK_IMEI needs a
+// record; nothing is written to the store or the audit trail.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -81,6 +81,20 @@ TEST_F(HlrServiceTest, BeyondItsBoundLocationsAreServedButNotKept) {
   EXPECT_FALSE(hlr.Location(second).has_value());
   EXPECT_EQ(hlr.locations_kept(), 1u);
   EXPECT_EQ(hlr.locations_dropped(), 1u);
+}
+
+// CHECK_IMEI (docs/gsup.md §10.4): the subscriber looked up as for PURGE_MS, no
+// IMEI taken, nothing recorded: no location, no audit record, no store write.
+TEST_F(HlrServiceTest, CheckImeiKnowsTheSubscriberAndRecordsNothing) {
+  HlrService hlr(*store_);
+  const std::string imsi = ContractWith("4917012345678");
+  const uint64_t seq = AuditSeq();
+  ASSERT_OK(hlr.CheckImei(imsi));
+  EXPECT_EQ(hlr.CheckImei("001019876500999").code(), StatusCode::kNotFound);
+  EXPECT_EQ(hlr.locations_kept(), 0u);
+  EXPECT_EQ(AuditSeq(), seq);
+  ASSERT_OK(Subscribers().Terminate(imsi));
+  EXPECT_EQ(hlr.CheckImei(imsi).code(), StatusCode::kNotFound);
 }
 
 }  // namespace
