@@ -31,6 +31,7 @@ PACKAGES=(
   sqlite3    # scripts/bench.sh provisions osmo-hlr's subscribers in its SQLite database
   clang libclang-rt-14-dev   # scripts/run-fuzzers.sh (tests/fuzz)
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
+  prometheus   # promtool, which checks monitoring/'s scrape config and alert rules (tests/e2e/kmsd_monitoring_test.cc)
   # The cluster's reference configuration (deploy/cluster/), checked with the real tools by
   # tests/deploy/cluster_deploy_test.cc: haproxy -c, three etcd members on loopback with etcdctl,
   # patroni --validate-config, the roles on a PostgreSQL 15 in a temporary directory; and run by
@@ -45,10 +46,10 @@ PACKAGES=(
 
 # Debian starts a service when its package is installed and enables it for every boot. The tests
 # need only the programs (they start their own servers in temporary directories, on free ports):
-# these would otherwise hold 2379 (etcd), 5432 (a "main" PostgreSQL cluster), 4222 (osmo-hlr)
-# and HAProxy's default configuration on the machine that runs the tests.
+# these would otherwise hold 2379 (etcd), 5432 (a "main" PostgreSQL cluster), 4222 (osmo-hlr),
+# 9090 (Prometheus) and HAProxy's default configuration on the machine that runs the tests.
 declare -A SERVICE_OF_PACKAGE=([etcd-server]=etcd [haproxy]=haproxy [patroni]=patroni [postgresql-15]=postgresql
-                              [osmo-hlr]=osmo-hlr)
+                              [osmo-hlr]=osmo-hlr [prometheus]=prometheus)
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 

@@ -57,6 +57,9 @@ AuditWitnessSender::AuditWitnessSender(WitnessTarget target, Metrics& metrics)
     : target_(std::move(target)), metrics_(metrics) {
   metrics_.SetGauge("simkms_audit_witness_unsent", 0);
   metrics_.SetGauge("simkms_audit_witness_alarm", 0);
+  const std::string where = target_.host + ":" + std::to_string(target_.port);
+  metrics_.Declare("simkms_audit_witness_sent_total", {{"target", where}});
+  metrics_.Declare("simkms_audit_witness_dropped_total", {{"target", where}});
   thread_ = std::thread(&AuditWitnessSender::Run, this);
 }
 

@@ -142,6 +142,11 @@ class GatewayConnection : public StreamSession<GatewayConnection<Stream>, Stream
 StatusOr<std::unique_ptr<TcpListener>> StartChipGatewayListener(asio::io_context& io, const ListenerConfig& listener,
                                                                 std::shared_ptr<asio::ssl::context> tls,
                                                                 Services& services) {
+  // The misuse outcomes alert rules watch (docs/lifecycle.md: a clone, a chip locked by
+  // wrong activation codes), at 0 until the first.
+  for (const char* outcome : {"clone_alarm", "clone_alarm_suppressed", "locked"}) {
+    services.metrics.Declare("simkms_chip_packets_total", {{"outcome", outcome}});
+  }
   // The listener config lives in the Daemon's Config, which outlives the listener and its sessions.
   return StartTcpListener(io, listener, services.metrics,
                           [&listener, tls, &services](tcp::socket socket, ConnectionSlot slot) {

@@ -19,6 +19,13 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+
+// The PKCS#11 codes of a token that is gone (removed, reset, failing), which the alert
+// SimkmsTokenUnreachable watches (monitoring/simkms-alerts.yml): their series start at 0,
+// so that the first one shows as an increase.
+constexpr const char* kTokenLostCkrs[] = {"CKR_DEVICE_REMOVED",       "CKR_DEVICE_ERROR",   "CKR_TOKEN_NOT_PRESENT",
+                                          "CKR_TOKEN_NOT_RECOGNIZED", "CKR_SESSION_CLOSED", "CKR_SESSION_HANDLE_INVALID"};
+
 using tcp = asio::ip::tcp;
 using PlainStream = beast::tcp_stream;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
@@ -90,6 +97,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         // Sampled at scrape time: what waits for a crypto worker or the store's writer, and
         // the token's errors.
         services_.metrics.SetGauge("simkms_crypto_queue_depth", services_.crypto.queued());
+        for (const char* ckr : kTokenLostCkrs) services_.metrics.Declare("simkms_token_errors_total", {{"ckr", ckr}});
         for (const auto& [ckr, n] : p11::TokenErrorCounts()) {
           services_.metrics.SetCounter("simkms_token_errors_total", "ckr", ckr, n);
         }

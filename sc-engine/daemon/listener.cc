@@ -50,7 +50,12 @@ struct Listener<Protocol>::Loop : std::enable_shared_from_this<Loop> {
         name(std::move(listener_name)),
         metrics(m),
         on_accept(std::move(accept)),
-        connections(std::make_shared<ConnectionCounter>(name, max_connections, m)) {}
+        connections(std::make_shared<ConnectionCounter>(name, max_connections, m)) {
+    // At 0 from the start, so that an alert on refusals sees the first one as an increase.
+    for (const char* reason : {"cap", "fd_exhausted", "accept_error"}) {
+      metrics.Declare(kRefused, {{"listener", name}, {"reason", reason}});
+    }
+  }
 
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [self = this->shared_from_this()](auto ec, Socket socket) {

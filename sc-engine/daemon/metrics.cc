@@ -30,6 +30,12 @@ void Metrics::Count(const std::string& name, const MetricLabels& labels) {
   ++counters_[name][rendered];
 }
 
+void Metrics::Declare(const std::string& name, const MetricLabels& labels) {
+  const std::string rendered = RenderLabels(labels);
+  std::lock_guard lock(mu_);
+  counters_[name][rendered];  // value-initialized to 0 if new
+}
+
 void Metrics::Add(const std::string& name, const std::string& key, const std::string& value, uint64_t n) {
   const std::string rendered = RenderLabels({{key, value}});
   std::lock_guard lock(mu_);

@@ -19,6 +19,10 @@ class Metrics {
  public:
   void Count(const std::string& name, const std::string& label_key, const std::string& label_value);
   void Count(const std::string& name, const MetricLabels& labels);
+  // Makes the counter series exist at 0 (a count already there is kept). For the series
+  // alert rules watch (monitoring/simkms-alerts.yml): Prometheus' increase() needs a sample
+  // before the first event, so a series born at 1 would never fire its alert.
+  void Declare(const std::string& name, const MetricLabels& labels);
   // Adds n to the counter (Count adds 1).
   void Add(const std::string& name, const std::string& label_key, const std::string& label_value, uint64_t n);
   void Observe(const std::string& name, double seconds);

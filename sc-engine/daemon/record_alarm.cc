@@ -1,6 +1,8 @@
 #include "sc-engine/daemon/record_alarm_internal.h"
 
 #include <iostream>
+#include <iterator>
+#include <vector>
 
 #include "storage/record_mac.h"
 
@@ -11,15 +13,27 @@ namespace {
 // bounded memory (forgetting only means an earlier second alarm).
 constexpr std::size_t kMaxRemembered = 100000;
 
+// The column families a record kind names; anything else is "other".
+constexpr const char* kKinds[] = {"subscribers", "wrapped_keys", "vers", "ranges"};
+
 // The record kind named in a RecordNotAuthenticError ("subscribers/<imsi>: ...").
 std::string Kind(const Status& status) {
-  for (const char* cf : {"subscribers/", "wrapped_keys/", "vers/", "ranges/"}) {
-    if (status.message().find(cf) != std::string::npos) return std::string(cf, std::char_traits<char>::length(cf) - 1);
+  for (const char* cf : kKinds) {
+    if (status.message().find(std::string(cf) + "/") != std::string::npos) return cf;
   }
   return "other";
 }
 
 }  // namespace
+
+void RecordAlarm::DeclareMetrics() {
+  std::vector<std::string> kinds(std::begin(kKinds), std::end(kKinds));
+  kinds.push_back("other");
+  for (const std::string& kind : kinds) {
+    metrics_.Declare("simkms_record_not_authentic_total", {{"kind", kind}});
+    metrics_.Declare("simkms_record_alarms_total", {{"kind", kind}});
+  }
+}
 
 bool RecordAlarm::Raise(const Status& status, const std::string& subject, const std::string& actor) {
   if (!storage::IsRecordNotAuthentic(status)) return false;

@@ -26,7 +26,9 @@ class RecordAlarm {
  public:
   RecordAlarm(sc::HealthService& health, Metrics& metrics, CryptoPool& crypto, std::function<int64_t()> clock_ms,
               int64_t quiet_ms = 3600 * 1000)
-      : health_(health), metrics_(metrics), crypto_(crypto), clock_ms_(std::move(clock_ms)), quiet_ms_(quiet_ms) {}
+      : health_(health), metrics_(metrics), crypto_(crypto), clock_ms_(std::move(clock_ms)), quiet_ms_(quiet_ms) {
+    DeclareMetrics();
+  }
 
   // False (and nothing done) unless storage::IsRecordNotAuthentic(status). Otherwise
   // counts it and, if `subject` (an IMSI) had no alarm within the quiet period,
@@ -35,6 +37,9 @@ class RecordAlarm {
   bool Raise(const Status& status, const std::string& subject, const std::string& actor);
 
  private:
+  // Both counters at 0 for every kind, so that the first alarm shows as an increase.
+  void DeclareMetrics();
+
   sc::HealthService& health_;
   Metrics& metrics_;
   CryptoPool& crypto_;

@@ -43,6 +43,17 @@ TEST(Metrics, RendersSeveralLabelsInTheirOrderAndLabelledGaugesThatGoUpAndDown) 
                               "simkms_connections{listener=\"metrics\"} 1\n"));
 }
 
+// A declared series renders at 0 before its first count, and declaring again keeps the count.
+TEST(Metrics, DeclaredCounterSeriesStartAtZeroAndKeepTheirCount) {
+  Metrics m;
+  m.Declare("simkms_record_not_authentic_total", {{"kind", "subscribers"}});
+  EXPECT_THAT(m.Render(), HasSubstr("# TYPE simkms_record_not_authentic_total counter\n"
+                                    "simkms_record_not_authentic_total{kind=\"subscribers\"} 0\n"));
+  m.Count("simkms_record_not_authentic_total", "kind", "subscribers");
+  m.Declare("simkms_record_not_authentic_total", {{"kind", "subscribers"}});
+  EXPECT_THAT(m.Render(), HasSubstr("simkms_record_not_authentic_total{kind=\"subscribers\"} 1\n"));
+}
+
 // The re-key campaign's counts per VER, set (not added) from what the campaign keeps.
 TEST(Metrics, RekeyCampaignPerVer) {
   Metrics m;

@@ -35,7 +35,8 @@ ALLOWED = {
     "sc-engine/daemon": {"base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine/protocol",
                          "sc-engine/gsup", "sc-engine/engine"},
 }
-TOP = ["base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts"]
+TOP = ["base", "softcrypto", "pkcs11", "storage", "policy", "kms", "sc-engine", "tools", "tests", "docs", "scripts",
+       "monitoring"]
 SKIP_DIRS = {".git", "build", "demo-state", "demo-cluster-state", ".cache"}
 TEXT = (".h", ".cc", ".c", ".md", ".sh", ".py", ".txt", ".cmake", ".json", ".conf", ".service")
 # Names of files that live outside the checkout (the project's brief and notes)
