@@ -438,6 +438,8 @@ TEST(OtaLinkTest, NoScListeningIsUnavailable) {
 // directory. Missing pieces (pcscd, vpcd, pyscard, unshare: scripts/simkms.sh
 // installs them) fail the test, saying what to install.
 TEST_F(ChipsimCliTest, PyscardReadsTheFilesAndAuthenticatesAGsupVectorThroughPcscd) {
+  // EF_LOCI as a handset writes it after a location update in 001-01, LAC 1234 (TS 31.102 §4.2.17).
+  constexpr char kLoci[] = "1122334400f1101234ff00";
   for (const char* needed : {kPcscd, kVpcdDriver, kUnshare, kPython}) {
     ASSERT_TRUE(std::filesystem::exists(needed))
         << needed << " is missing: apt-get install pcscd vsmartcard-vpcd python3-pyscard util-linux "
@@ -500,20 +502,24 @@ TEST_F(ChipsimCliTest, PyscardReadsTheFilesAndAuthenticatesAGsupVectorThroughPcs
   const simkms::testing::ProcessResult check = simkms::testing::RunProcess(
       {kPython, simkms::testing::SourceDir() + "/tests/e2e/pcsc_card_check.py", "--atr", ToHex(chip::Card::Atr()),
        "--ef-iccid", ToHex(card.ef_iccid), "--ef-imsi", ToHex(card.ef_imsi), "--pin", "0000", "--rand",
-       ToHex(t.rand), "--autn", ToHex(t.autn), "--res", ToHex(t.res), "--ck", ToHex(t.ck), "--ik", ToHex(t.ik)},
+       ToHex(t.rand), "--autn", ToHex(t.autn), "--res", ToHex(t.res), "--ck", ToHex(t.ck), "--ik", ToHex(t.ik),
+       "--loci", kLoci},
       {{"PCSCLITE_CSOCK_NAME", socket.string()}});
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err << "\n--- chipsim:\n"
                                 << ReadFile(chipsim_log) << "\n--- pcscd:\n" << ReadFile(pcscd_log);
   EXPECT_THAT(check.out, ::testing::HasSubstr("ok: RES"));
 
   // pcscd stops; the card leaves the reader, the image holds what it did: the
-  // vector's SQN accepted, the PIN presented once and right.
+  // vector's SQN accepted, the PIN presented once and right, the location the
+  // terminal wrote.
   pcscd.Signal(SIGTERM);
   EXPECT_EQ(pcscd.Wait(), 0) << ReadFile(pcscd_log);
   EXPECT_EQ(chipsim.Wait(), 0) << ReadFile(chipsim_log);
   const chip::ChipState after = chip::LoadChipImage(image).value();
   EXPECT_GT(after.sqn.Highest(), 0u);
   EXPECT_EQ(after.pin.tries_left(), 3);
+  ASSERT_EQ(after.terminal_writes.count("loci"), 1u);
+  EXPECT_EQ(ToHex(after.terminal_writes.at("loci").reveal()), kLoci);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 """The simulated card as a PC/SC application sees it (pyscard over pcscd and
 vsmartcard's vpcd reader, the card being `chipsim vpcd`), what pySim-shell does
 first with a card: the ATR, EF_ICCID, EF_DIR for the USIM's AID, SELECT by
-that AID, EF_IMSI behind VERIFY PIN, EF_AD, and AUTHENTICATE with a vector the
+that AID, EF_IMSI behind VERIFY PIN, EF_AD, EF_LOCI updated and read back, and
+AUTHENTICATE with a vector the
 network (kmsd, over GSUP) made. Driven by tests/e2e/chipsim_e2e_test.cc, which
 starts pcscd and chipsim and passes the expected values.
 
@@ -105,6 +106,9 @@ def run(args):
     card.ok("VERIFY PIN", "0020000108" + args.pin.encode().hex() + "ff" * (8 - len(args.pin)))
     expect("EF_IMSI", hexstr(card.ok("READ BINARY EF_IMSI", "00B0000009")), args.ef_imsi)
     expect("EF_AD's MNC length", card.ok("READ BINARY EF_AD by SFI 03", "00B0830004")[3], 2)
+    # A location update, as a handset writes it: the card keeps it (its image, non-volatile).
+    card.ok("UPDATE BINARY EF_LOCI by SFI 0B", "00D68B000B" + args.loci)
+    expect("EF_LOCI", hexstr(card.ok("READ BINARY EF_LOCI", "00B08B000B")), args.loci)
 
     answer = card.ok("AUTHENTICATE (3G)", "008800812210%s10%s" % (args.rand, args.autn))
     expect("AUTHENTICATE tag", answer[0], 0xDB)
@@ -123,7 +127,7 @@ def run(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--reader", default="Virtual PCD")
-    for name in ("atr", "ef-iccid", "ef-imsi", "pin", "rand", "autn", "res", "ck", "ik"):
+    for name in ("atr", "ef-iccid", "ef-imsi", "pin", "rand", "autn", "res", "ck", "ik", "loci"):
         p.add_argument("--" + name, required=True)
     args = p.parse_args()
     try:
