@@ -11,8 +11,8 @@
 // is written: PINs, key material and data pass through untouched. Unset or
 // unloadable, it answers CKR_GENERAL_ERROR with the reason on stderr.
 //
-// For measurements (docs/performance.md) and tests
-// only: a deployment loads its HSM's module directly.
+// For measurements (docs/performance.md) and tests only: a deployment loads its
+// HSM's module directly.
 #include <dlfcn.h>
 
 #include <atomic>
@@ -49,9 +49,22 @@ struct CountingHooks {
   }
 };
 
-// Every entry of CK_FUNCTION_LIST is in function_names.h: the struct is its version and one pointer per function.
+// function_names.h lists every entry of CK_FUNCTION_LIST in the struct's order (the counts
+// file's order): the struct is its version and one pointer per function, the n-th name at
+// the n-th pointer.
 static_assert(sizeof(CK_FUNCTION_LIST) ==
               offsetof(CK_FUNCTION_LIST, C_Initialize) + simkms::p11count::kCountedFunctions * sizeof(void*));
+constexpr bool NamesInStructOrder() {
+#define SIMKMS_P11COUNT_OFFSET(name) offsetof(CK_FUNCTION_LIST, name),
+  constexpr std::size_t offsets[] = {SIMKMS_P11COUNT_FUNCTIONS(SIMKMS_P11COUNT_OFFSET)};
+#undef SIMKMS_P11COUNT_OFFSET
+  for (std::size_t i = 0; i < simkms::p11count::kCountedFunctions; ++i) {
+    if (offsets[i] != offsetof(CK_FUNCTION_LIST, C_Initialize) + i * sizeof(void*)) return false;
+  }
+  return true;
+}
+static_assert(NamesInStructOrder());
+static_assert(kGetFunctionListEntry < simkms::p11count::kCountedFunctions);
 
 CK_FUNCTION_LIST g_list;
 CountsEntry* g_entries = nullptr;  // set once, when the list is ready
