@@ -129,7 +129,8 @@ sc_bench() {  # name group-index count first-chip [more sc-bench options]
   "$SC_BENCH" --chip "127.0.0.1:$CHIP_PORT" --k1-export "$STATE/k1-ver$((g + 2)).json" --mfr-key "$STATE/acme.key" \
     --imsi-first "$(imsi_at "$g" "$off")" --chips "$n" --dh-group "${BENCH_GROUPS[g]}" --in-flight 64 \
     --connections 4 --seconds 600 --timeout-ms 60000 --kmsd-pid "$KMSD_PID" "$@" --json \
-    > "$RESULTS/sc-$name.json" || echo "sc-bench $name: some chips failed (see the JSON)" >&2
+    > "$RESULTS/sc-$name.json" ||
+    die "sc-bench $name: some chips failed (see $RESULTS/sc-$name.json): their calls would count against the others"
 }
 for g in 0 1 2; do
   group="${BENCH_GROUPS[g]}"
@@ -148,7 +149,7 @@ seq "$(imsi_at 2 "$AUC_OFF")" "$(imsi_at 2 $((AUC_OFF + AUC_SUBS - 1)))" > "$STA
 ac_bench() {  # name subscribers vectors requests
   "$AC_BENCH" --host 127.0.0.1 --port "$AUC_PORT" --subscribers "$2" --vectors "$3" --in-flight 16 --connections 4 \
     --requests "$4" --server-pid "$KMSD_PID" --label kmsd --json > "$RESULTS/ac-$1.json" ||
-    echo "ac-bench $1: errors (see the JSON)" >&2
+    die "ac-bench $1: errors (see $RESULTS/ac-$1.json): their calls would count against the answered requests"
 }
 # Every subscriber asked once first: the measured requests find each Ki_2 in kmsd's
 # cache (ki2_cache_size, docs/operations.md), as a busy AuC does.
