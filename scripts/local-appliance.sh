@@ -139,6 +139,15 @@ bench_start_kmsd() {
   curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null || { echo "kmsd is not healthy" >&2; return 1; }
 }
 
+# Stops the kmsd bench_start_kmsd started (SIGTERM, then waits for it), if it still runs.
+bench_stop_kmsd() {
+  if [ -n "${KMSD_PID:-}" ] && kill -0 "$KMSD_PID" 2>/dev/null; then
+    kill -TERM "$KMSD_PID" 2>/dev/null || true
+    wait "$KMSD_PID" 2>/dev/null || true
+  fi
+  KMSD_PID=""
+}
+
 # Builds the targets $2... in the Release tree $1 (configured here when new, tests
 # off) under build/.lock, unless SIMKMS_BENCH_NO_BUILD=1; returns 1 unless $1
 # is a Release build.

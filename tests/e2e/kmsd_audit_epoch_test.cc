@@ -222,17 +222,8 @@ TEST_F(KmsdAuditEpochTest, KilledAtEachTokenStepOfAnEpochCloseFinishesItOnRestar
   const std::string kill_module =
       simkms::testing::BinaryDir() + "/tests/support/p11_kill_module/libsimkms_p11_kill_module.so";
   ASSERT_EQ(StopKmsd(), 0) << kmsd_log();
-  {
-    const std::filesystem::path config = token_.dir() / "kmsd.json";
-    std::stringstream text;
-    text << std::ifstream(config).rdbuf();
-    std::string c = text.str();
-    const std::string real = "\"module\": \"" + simkms::testing::SoftHsmModulePath() + "\"";
-    const std::size_t at = c.find(real);
-    ASSERT_NE(at, std::string::npos) << c;
-    c.replace(at, real.size(), "\"module\": \"" + kill_module + "\"");
-    std::ofstream(config) << c;
-  }
+  UseTokenModule(kill_module);
+  if (HasFatalFailure()) return;
   setenv("SIMKMS_P11_KILL_TARGET", simkms::testing::SoftHsmModulePath().c_str(), 1);
 
   int chip = 0;

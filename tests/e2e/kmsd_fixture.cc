@@ -137,6 +137,18 @@ std::string KmsdFixture::kmsd_log() const {
   return s.str();
 }
 
+void KmsdFixture::UseTokenModule(const std::string& module) {
+  const std::filesystem::path config = token_.dir() / "kmsd.json";
+  std::stringstream text;
+  text << std::ifstream(config).rdbuf();
+  std::string c = text.str();
+  const std::string real = "\"module\": \"" + simkms::testing::SoftHsmModulePath() + "\"";
+  const std::size_t at = c.find(real);
+  ASSERT_NE(at, std::string::npos) << c;
+  c.replace(at, real.size(), "\"module\": \"" + module + "\"");
+  std::ofstream(config) << c;
+}
+
 void KmsdFixture::StartKmsd() {
   kmsd_ = std::make_unique<simkms::testing::BackgroundProcess>(
       std::vector<std::string>{simkms::testing::BinaryDir() + "/sc-engine/daemon/kmsd", "--config",

@@ -41,6 +41,10 @@ class KmsdFixture : public ::testing::Test {
   // `kmsctl` with the fixture's token and DB; the result.
   ProcessResult Kmsctl(std::vector<std::string> args);
   std::string kmsd_log() const;
+  // Makes kmsd's config name `module` as its PKCS#11 module instead of SoftHSM's (a
+  // wrapper that forwards to SoftHSM: tests/support/p11_kill_module, tools/p11count);
+  // takes effect at the next StartKmsd.
+  void UseTokenModule(const std::string& module);
 
   // For the robustness suites (kmsd_{loss,crash,hostile,misuse}_test.cc).
   // Contracts the n-th chip of the range (ICCID kIccid0 + n); its IMSI.
