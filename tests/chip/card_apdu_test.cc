@@ -187,7 +187,7 @@ TEST_F(CardApduTest, WrongClassGets6E00OrLogicalChannelNotSupported) {
 TEST_F(CardApduTest, UnknownInstructionGets6D00) {
   for (const char* apdu : {"A0FE000000", "00FE000000", "80FE000000", "A0E2000001FF", "00E2000000",
                            "A03E00000830303030303030",  // RESET PERSONALIZATION is not a GSM command
-                           "A004000000", "0044000000"}) {
+                           "A0D0000000", "000E000000"}) {  // WRITE BINARY, ERASE BINARY: not on this card
     SCOPED_TRACE(apdu);
     EXPECT_EQ(Send(card_, apdu).sw, 0x6D00);
   }
