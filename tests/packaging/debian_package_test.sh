@@ -109,7 +109,7 @@ dpkg-query --root="$R" -W -f='${Conffiles}\n' simkms | grep -q '^ /etc/simkms/km
 echo "== postinst: the simkms system user and the owners"
 IFS=: read -r _ _ uid gid _ home shell < <(grep '^simkms:' "$R/etc/passwd") || fail "postinst created no simkms user"
 grep -q "^simkms:x:$gid:" "$R/etc/group" || fail "no simkms group with the user's gid $gid"
-[ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ] || fail "simkms has uid $uid, not a system uid (1..999)"
+if [ "$uid" -lt 1 ] || [ "$uid" -gt 999 ]; then fail "simkms has uid $uid, not a system uid (1..999)"; fi
 [ "$shell" = /usr/sbin/nologin ] || fail "simkms's shell is $shell, not /usr/sbin/nologin"
 [ "$home" = /var/lib/simkms ] || fail "simkms's home is $home, not /var/lib/simkms"
 check_stat() {  # path "mode uid gid"
@@ -124,9 +124,13 @@ check_stat /usr/sbin/kmsd "755 0 0"
 
 echo "== the example configuration parses (kmsd --check-config)"
 # The packaged kmsd on the packaged file: it must parse and be safe but for the secrets the
-# operator creates (PIN file, TLS CA, certificate and key), which kmsd names.
+# operator creates (PIN file, TLS CA, certificate and key), which kmsd names. Its /etc/simkms
+# paths are pointed into the scratch root, so that a host with simkms installed (and its
+# secrets in /etc/simkms) checks the same.
 rc=0
-"$R/usr/sbin/kmsd" --check-config --config "$R/etc/simkms/kmsd.json" > "$TMP/check.log" 2>&1 || rc=$?
+sed "s|/etc/simkms/|$R/etc/simkms/|g" "$R/etc/simkms/kmsd.json" > "$TMP/kmsd.json"
+"$R/usr/sbin/kmsd" --check-config --config "$TMP/kmsd.json" > "$TMP/check.raw" 2>&1 || rc=$?
+sed "s|$R||g" "$TMP/check.raw" > "$TMP/check.log"
 cat > "$TMP/check.expected" <<'END'
 kmsd: FAILED_PRECONDITION: unsafe configuration, refusing to start:
   - token.pin_file /etc/simkms/user.pin does not exist
