@@ -122,6 +122,15 @@ check_stat /etc/simkms/kmsd.json "640 0 $gid"
 check_stat /var/lib/simkms "750 $uid $gid"
 check_stat /usr/sbin/kmsd "755 0 0"
 
+echo "== reinstalling (postinst configures again): one user, dpkg-statoverride honoured"
+dpkg-statoverride --root "$R" --update --add root root 0700 /var/lib/simkms
+dpkg --root="$R" --force-script-chrootless --force-depends --log=/dev/null -i "$DEB" > "$TMP/dpkg.log" 2>&1 ||
+  { cat "$TMP/dpkg.log" >&2; fail "reinstalling into the scratch root failed"; }
+[ "$(grep -c '^simkms:' "$R/etc/passwd")" -eq 1 ] || fail "a second configure added another simkms user"
+check_stat /var/lib/simkms "700 0 0"
+check_stat /etc/simkms "750 0 $gid"
+dpkg-statoverride --root "$R" --update --remove /var/lib/simkms
+
 echo "== the example configuration parses (kmsd --check-config)"
 # The packaged kmsd on the packaged file: it must parse and be safe but for the secrets the
 # operator creates (PIN file, TLS CA, certificate and key), which kmsd names. Its /etc/simkms
