@@ -80,7 +80,7 @@ dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\./, "", p); print $1, $2, p }' | sort
 } | sort > "$TMP/expected"
 diff -u "$TMP/expected" "$TMP/contents" || fail "the package's files, modes or owners differ (- expected, + in the .deb)"
 
-echo "== control: conffiles, postinst"
+echo "== control: conffiles, version"
 dpkg-deb -e "$DEB" "$TMP/control"
 [ "$(cat "$TMP/control/conffiles")" = /etc/simkms/kmsd.json ] ||
   fail "conffiles lists '$(cat "$TMP/control/conffiles")', not /etc/simkms/kmsd.json"
@@ -129,7 +129,7 @@ dpkg --root="$R" --force-script-chrootless --force-depends --log=/dev/null -i "$
 [ "$(grep -c '^simkms:' "$R/etc/passwd")" -eq 1 ] || fail "a second configure added another simkms user"
 check_stat /var/lib/simkms "700 0 0"
 check_stat /etc/simkms "750 0 $gid"
-dpkg-statoverride --root "$R" --update --remove /var/lib/simkms
+dpkg-statoverride --root "$R" --remove /var/lib/simkms
 
 echo "== the example configuration parses (kmsd --check-config)"
 # The packaged kmsd on the packaged file: it must parse and be safe but for the secrets the
