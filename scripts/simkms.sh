@@ -6,6 +6,8 @@
 #   scripts/simkms.sh cluster-demo   the lifecycle on three kmsd nodes over a PostgreSQL pair,
 #                            a node and the primary lost midway (scripts/cluster-demo.sh)
 #   scripts/simkms.sh build [release|asan]
+#   scripts/simkms.sh package   build (release), then the Debian package build/release/simkms_<version>_amd64.deb
+#                            (cpack, packaging/CMakeLists.txt; README "Install on an appliance from the package")
 #
 # Installing is idempotent: only missing Debian packages are fetched (needs root
 # or sudo the first time). Builds go to build/release and build/asan.
@@ -42,6 +44,11 @@ PACKAGES=(
   # The chip simulator as a card in a PC/SC reader (chipsim vpcd, docs/chip-simulator.md): pcscd with
   # vsmartcard's virtual reader, and pyscard, with which tests/e2e/chipsim_e2e_test.cc talks to it.
   pcscd vsmartcard-vpcd python3-pyscard
+  # The Debian package (packaging/, scripts/simkms.sh package) and its test
+  # (tests/packaging/debian_package_test.sh): help2man makes the manual pages from the tools'
+  # --help; lintian checks the .deb; systemd's systemd-analyze verifies the unit and its
+  # systemd-sysusers creates the simkms user in the test's scratch root.
+  help2man lintian systemd
 )
 
 # Debian starts a service when its package is installed and enables it for every boot. The tests
@@ -135,8 +142,15 @@ case "${1:-}" in
   install)
     install_packages
     ;;
+  package)
+    install_packages
+    build release
+    log "packaging (cpack)"
+    (cd "$ROOT/build/release" && cpack -G DEB)
+    log "$(ls "$ROOT"/build/release/simkms_*_amd64.deb)"
+    ;;
   *)
-    echo "usage: $0 demo|cluster-demo|test|build [release|asan]|install" >&2
+    echo "usage: $0 demo|cluster-demo|test|build [release|asan]|package|install" >&2
     exit 2
     ;;
 esac
