@@ -58,7 +58,7 @@ dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\./, "", p); print $1, $2, p }' | sort
   for d in /etc/ /lib/ /lib/systemd/ /lib/systemd/system/ /usr/ /usr/bin/ /usr/lib/ /usr/lib/sysusers.d/ \
            /usr/sbin/ /usr/share/ /usr/share/doc/ /usr/share/doc/simkms/ /usr/share/doc/simkms/docs/ \
            /usr/share/lintian/ /usr/share/lintian/overrides/ /usr/share/man/ /usr/share/man/man1/ \
-           /usr/share/man/man8/ /var/ /var/lib/; do
+           /usr/share/man/man8/ /usr/share/simkms/ /usr/share/simkms/monitoring/ /var/ /var/lib/; do
     echo "drwxr-xr-x root/root $d"
   done
   # Root and the simkms group only (postinst gives them to the group; the .deb cannot).
@@ -75,6 +75,9 @@ dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\./, "", p); print $1, $2, p }' | sort
            /usr/share/doc/simkms/changelog.Debian.gz /usr/share/doc/simkms/copyright \
            /usr/share/lintian/overrides/simkms; do
     echo "-rw-r--r-- root/root $f"
+  done
+  for f in prometheus.yml simkms-alerts.yml grafana-simkms.json; do
+    echo "-rw-r--r-- root/root /usr/share/simkms/monitoring/$f"
   done
   for f in "$SRC"/docs/*.md; do echo "-rw-r--r-- root/root /usr/share/doc/simkms/docs/$(basename "$f")"; done
 } | sort > "$TMP/expected"
