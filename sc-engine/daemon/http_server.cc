@@ -97,7 +97,6 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
         // Sampled at scrape time: what waits for a crypto worker or the store's writer, and
         // the token's errors.
         services_.metrics.SetGauge("simkms_crypto_queue_depth", services_.crypto.queued());
-        for (const char* ckr : kTokenLostCkrs) services_.metrics.Declare("simkms_token_errors_total", {{"ckr", ckr}});
         for (const auto& [ckr, n] : p11::TokenErrorCounts()) {
           services_.metrics.SetCounter("simkms_token_errors_total", "ckr", ckr, n);
         }
@@ -210,6 +209,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection<Stream
 StatusOr<std::unique_ptr<TcpListener>> StartHttpListener(asio::io_context& io, const ListenerConfig& listener,
                                                          std::shared_ptr<asio::ssl::context> tls, HttpKind kind,
                                                          Services& services) {
+  if (kind == HttpKind::kMetrics) {
+    for (const char* ckr : kTokenLostCkrs) services.metrics.Declare("simkms_token_errors_total", {{"ckr", ckr}});
+  }
   // The listener config lives in the Daemon's Config, which outlives the listener and its sessions.
   return StartTcpListener(io, listener, services.metrics,
                           [&listener, tls, kind, &services](tcp::socket socket, ConnectionSlot slot) {
