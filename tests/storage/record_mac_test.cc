@@ -93,6 +93,20 @@ class StorageRecordMac : public ::testing::TestWithParam<Engine> {
     edit(r);
     raw->Put("subscribers", imsi, ToString(EncodeSubscriberRecord(r)) + trailer);
   }
+  // A subscriber's stored bytes as they are now (genuine, MAC-valid), and putting
+  // such bytes back later: the rollback a DB writer can do without the token.
+  // Both close the Store and open it again with record MACs.
+  std::string StoredSubscriber(const std::string& imsi) {
+    store_.reset();
+    std::string stored = fx_.Raw()->Get("subscribers", imsi).value();
+    Open(/*with_mac=*/true);
+    return stored;
+  }
+  void PutBackSubscriber(const std::string& imsi, const std::string& stored) {
+    store_.reset();
+    fx_.Raw()->Put("subscribers", imsi, stored);
+    Open(/*with_mac=*/true);
+  }
   void ExpectNotAuthentic(const Status& s, const std::string& what, const std::string& why) {
     EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.ToString();
     EXPECT_NE(s.message().find(what + ": record not authentic (" + why + ")"), std::string::npos) << s.ToString();
@@ -227,13 +241,7 @@ TEST_P(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
   WriteSet contract;
   contract.PutSubscriber(r);
   ASSERT_OK(store_->Commit(contract, StateEvent("subscriber.contract", r)));
-  store_.reset();
-  std::string contracted;
-  {
-    auto raw = fx_.Raw();
-    contracted = raw->Get("subscribers", r.imsi).value();  // genuine, MAC-valid
-  }
-  Open(/*with_mac=*/true);
+  const std::string contracted = StoredSubscriber(r.imsi);
   const SubscriberRecord before = r;
   r.state = SubscriberState::kLocked;
   r.activation_tries_left = 0;
@@ -246,12 +254,7 @@ TEST_P(StorageRecordMac, VerifyStateNamesARollbackToAnOlderGenuineRecord) {
   EXPECT_TRUE(clean.ok) << (clean.differences.empty() ? "" : clean.differences[0]);
   EXPECT_EQ(clean.subscribers_checked, 3u);
   EXPECT_EQ(clean.wrapped_keys_checked, 2u);
-  store_.reset();
-  {
-    auto raw = fx_.Raw();
-    raw->Put("subscribers", r.imsi, contracted);
-  }
-  Open(/*with_mac=*/true);
+  PutBackSubscriber(r.imsi, contracted);
   EXPECT_EQ(store_->GetSubscriber(r.imsi).value().state, SubscriberState::kContracted);  // a MAC cannot tell
   StateVerifyReport report = VerifyState(*store_).value();
   EXPECT_FALSE(report.ok);
@@ -273,13 +276,7 @@ TEST_P(StorageRecordMac, VerifyStateNamesTheLastUsersNumberPutBackOnAReusedImsi)
   WriteSet contract;
   contract.PutSubscriber(old_user);
   ASSERT_OK(store_->Commit(contract, StateEvent("subscriber.contract", old_user)));
-  store_.reset();
-  std::string old_record;
-  {
-    auto raw = fx_.Raw();
-    old_record = raw->Get("subscribers", old_user.imsi).value();  // genuine, MAC-valid
-  }
-  Open(/*with_mac=*/true);
+  const std::string old_record = StoredSubscriber(old_user.imsi);
   WriteSet terminate;
   terminate.ExpectSubscriber(old_user);
   terminate.DeleteSubscriber(old_user.imsi);
@@ -293,12 +290,7 @@ TEST_P(StorageRecordMac, VerifyStateNamesTheLastUsersNumberPutBackOnAReusedImsi)
   uint64_t seq = 0;
   ASSERT_OK(store_->Commit(again, StateEvent("subscriber.contract", new_user), &seq));
   ASSERT_TRUE(VerifyState(*store_).value().ok);
-  store_.reset();
-  {
-    auto raw = fx_.Raw();
-    raw->Put("subscribers", old_user.imsi, old_record);
-  }
-  Open(/*with_mac=*/true);
+  PutBackSubscriber(old_user.imsi, old_record);
   EXPECT_EQ(store_->GetSubscriber(old_user.imsi).value().msisdn, "491710000001");  // a MAC cannot tell
   StateVerifyReport report = VerifyState(*store_).value();
   EXPECT_FALSE(report.ok);
