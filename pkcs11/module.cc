@@ -49,6 +49,9 @@ StatusOr<std::shared_ptr<Module>> Module::Load(const std::string& path, const Mo
   }
   CK_C_INITIALIZE_ARGS args{};
   args.flags = CKF_OS_LOCKING_OK;
+  // A copy the module may keep a pointer into until it has initialised.
+  std::string init_args = options.init_args;
+  if (!init_args.empty()) args.pReserved = init_args.data();
   if (CK_RV rv = functions->C_Initialize(&args); rv != CKR_OK) {
     dlclose(handle);
     return CkStatus(rv, "C_Initialize(" + path + ")");

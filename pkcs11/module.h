@@ -29,6 +29,12 @@ struct ModuleOptions {
   // (the patent's 8-byte DES K1) needs it; load it into the process before the
   // module initialises. A hardware HSM does not need this.
   bool load_openssl_legacy_provider = true;
+  // Passed to C_Initialize as CK_C_INITIALIZE_ARGS.pReserved when not empty.
+  // PKCS#11 reserves the field, but some modules take their configuration
+  // there: NSS's softoken (libsoftokn3) reads its database directory and flags
+  // from it ("configdir='sql:DIR' certPrefix='' keyPrefix='' secmod='secmod.db'
+  // flags=..."). Not a secret: a module configuration string holds no PIN.
+  std::string init_args;
 };
 
 struct SlotToken {
