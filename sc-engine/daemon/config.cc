@@ -226,12 +226,14 @@ StatusOr<Config> ParseConfig(const std::string& text) {
     const Json& l = j["limits"];
     SIMKMS_RETURN_IF_ERROR(
         CheckKeys(l, {"max_message_bytes", "read_timeout_ms", "drain_timeout_ms", "health_timeout_ms",
+                      "health_interval_ms",
                       "activation_code_max_tries",
                       "clone_alarm_interval_seconds", "clone_alarm_memory"}, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "max_message_bytes", &c.max_message_bytes, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "read_timeout_ms", &c.read_timeout_ms, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "drain_timeout_ms", &c.drain_timeout_ms, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "health_timeout_ms", &c.health_timeout_ms, "limits"));
+    SIMKMS_RETURN_IF_ERROR(Take(l, "health_interval_ms", &c.health_interval_ms, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "activation_code_max_tries", &c.activation_code_max_tries, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "clone_alarm_interval_seconds", &c.clone_alarm_interval_seconds, "limits"));
     SIMKMS_RETURN_IF_ERROR(Take(l, "clone_alarm_memory", &c.clone_alarm_memory, "limits"));
@@ -274,6 +276,9 @@ Status CheckSafety(const Config& c) {
   if (c.drain_timeout_ms > 600000) problems.push_back("limits.drain_timeout_ms must be 0..600000");
   if (c.health_timeout_ms < 100 || c.health_timeout_ms > 60000) {
     problems.push_back("limits.health_timeout_ms must be 100..60000");
+  }
+  if (c.health_interval_ms < 1000 || c.health_interval_ms > 3600000) {
+    problems.push_back("limits.health_interval_ms must be 1000..3600000");
   }
   if (c.activation_code_max_tries < 1 || c.activation_code_max_tries > 10) {
     problems.push_back("limits.activation_code_max_tries must be 1..10");

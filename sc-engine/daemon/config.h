@@ -68,6 +68,9 @@ struct Config {
   // answers 503 regardless: below a load balancer's check timeout (HAProxy's is its
   // 2 s interval in deploy/cluster/haproxy/haproxy.cfg).
   unsigned health_timeout_ms = 1500;
+  // How often kmsd runs that check by itself, for the health gauges of /metrics
+  // (an idle node's lost token shows there before the first request fails).
+  unsigned health_interval_ms = 15000;
   std::size_t ki2_cache_size = 10000;  // each entry is a token session object: ~10 KB of heap on SoftHSM
   unsigned activation_code_max_tries = 3;
   // Clone alarms (docs/protocol.md §6): at most one audited alarm per subscriber

@@ -74,6 +74,8 @@ struct Daemon::Rep {
   std::unique_ptr<RekeyCampaignTimer> rekey_timer;  // uses the campaign, the registries and the store
 
   ~Rep() {
+    // Its timer is on `io`, which is destroyed before it.
+    if (health_check) health_check->StopPeriodic();
     memory_trimmer.reset();
     rekey_timer.reset();
     // Engines hold session objects of the pool's sessions: drop them first.
@@ -190,9 +192,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   rep->chip_channel = std::make_unique<sc::ChipChannel>(rep->keys, *rep->store, *rep->subscriber_keys,
                                                         kms::SystemClockMs, PolicyLimits(c));
   rep->registries = std::make_unique<sc::RegistryService>(rep->keys, *rep->store, kms::SystemClockMs, PolicyLimits(c));
-  rep->health = std::make_unique<sc::HealthService>(*rep->store);
+  rep->health = std::make_unique<sc::HealthService>(*rep->store, *rep->audit_mac);
   rep->crypto = std::make_unique<CryptoPool>(*rep->sessions);
-  rep->health_check = std::make_unique<HealthCheck>(*rep->health, *rep->crypto, rep->token_policy,
+  rep->health_check = std::make_unique<HealthCheck>(*rep->health, *rep->crypto, rep->token_policy, rep->metrics,
                                                     std::chrono::milliseconds(c.health_timeout_ms));
   rep->record_alarm = std::make_unique<RecordAlarm>(*rep->health, rep->metrics, *rep->crypto, kms::SystemClockMs);
   rep->admin_commands = std::make_unique<sc::AdminCommands>(*rep->store, rep->keys);
@@ -225,6 +227,8 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   if (!c.admin_socket.empty()) {
     SIMKMS_ASSIGN_OR_RETURN(rep->admin_server, StartAdminListener(rep->io, c.admin_socket, *rep->services));
   }
+  // The health gauges of /metrics from the first scrape on, on an idle node too.
+  rep->health_check->StartPeriodic(rep->io.get_executor(), std::chrono::milliseconds(c.health_interval_ms));
   rep->memory_trimmer = std::make_unique<MemoryTrimmer>(std::chrono::seconds(5));
   if (c.rekey_campaign) {
     // The campaign's own session: a re-key request makes no token call, but a
@@ -267,6 +271,7 @@ Status Daemon::Run() {
       if (r.api_server) r.api_server->Stop();
       if (r.metrics_server) r.metrics_server->Stop();
       if (r.admin_server) r.admin_server->Stop();
+      r.health_check->StopPeriodic();
       if (r.signals) r.signals->cancel();
     });
     const auto started = std::chrono::steady_clock::now();

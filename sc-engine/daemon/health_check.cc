@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <chrono>
+
 namespace simkms::daemon {
 
 namespace asio = boost::asio;
@@ -43,9 +45,46 @@ void HealthCheck::Run(asio::any_io_executor executor, std::function<void(HealthA
   crypto_.Post([this](p11::Session& session) { Finish(health_.Check(session)); });
 }
 
+void HealthCheck::StartPeriodic(asio::any_io_executor executor, std::chrono::milliseconds interval) {
+  std::lock_guard lock(periodic_mu_);
+  interval_ = interval;
+  periodic_ = std::make_unique<asio::steady_timer>(executor);
+  periodic_->expires_after(std::chrono::milliseconds(0));
+  ArmPeriodicLocked();
+}
+
+void HealthCheck::ArmPeriodicLocked() {
+  periodic_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;  // cancelled: kmsd is stopping
+    std::lock_guard lock(periodic_mu_);
+    if (!periodic_) return;  // stopped after this wait completed
+    Run(periodic_->get_executor(), [](HealthAnswer) {});
+    periodic_->expires_after(interval_);
+    ArmPeriodicLocked();
+  });
+}
+
+void HealthCheck::StopPeriodic() {
+  std::lock_guard lock(periodic_mu_);
+  periodic_.reset();  // cancels the wait
+}
+
+void HealthCheck::Publish(const sc::HealthReport& report) {
+  const std::pair<const char*, bool> checks[] = {{"token", report.token_answers},
+                                                 {"database", report.database_readable},
+                                                 {"audit_checkpoint", report.checkpoint_writable},
+                                                 {"token_policy", report.token_policy_holds}};
+  for (const auto& [check, ok] : checks) metrics_.SetGauge("simkms_health_check_ok", {{"check", check}}, ok ? 1 : 0);
+  if (report.audit_seq) metrics_.SetGauge("simkms_audit_seq", static_cast<double>(*report.audit_seq));
+  if (report.audit_epoch) metrics_.SetGauge("simkms_audit_epoch", static_cast<double>(*report.audit_epoch));
+  const auto now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch());
+  metrics_.SetGauge("simkms_health_check_timestamp_seconds", now.count());
+}
+
 void HealthCheck::Finish(const sc::HealthReport& report) {
   if (report.token_objects) token_policy_.objects = *report.token_objects;
   if (report.token_policy_violations) token_policy_.violations = *report.token_policy_violations;
+  Publish(report);
   HealthAnswer answer;
   if (report.problems.empty()) {
     answer = {200, R"({"status":"ok","token_policy":"ok","token_objects":)" +

@@ -79,6 +79,9 @@ void Metrics::AddGauge(const std::string& name, const MetricLabels& labels, doub
 std::string Metrics::Render() const {
   std::lock_guard lock(mu_);
   std::ostringstream out;
+  // 15 significant digits: a Unix timestamp or an audit seq in a gauge prints whole
+  // (the stream's default 6 would print 1.7e+09), and 0.1 still prints as 0.1.
+  out.precision(15);
   for (const auto& [name, series] : counters_) {
     out << "# TYPE " << name << " counter\n";
     for (const auto& [labels, n] : series) out << Series(name, labels) << " " << n << "\n";

@@ -7,9 +7,18 @@ namespace simkms::sc {
 HealthReport HealthService::Check(p11::Session& session) const {
   HealthReport report;
   uint8_t probe[8];
-  if (!session.GenerateRandom(probe, sizeof probe).ok()) report.problems += "token unreachable; ";
-  if (!store_.AuditHead().ok()) report.problems += "database unreadable; ";
-  if (!store_.CheckpointHealth().ok()) report.problems += "audit checkpoint not writable; ";
+  report.token_answers = session.GenerateRandom(probe, sizeof probe).ok();
+  if (!report.token_answers) report.problems += "token unreachable; ";
+  auto head = store_.AuditHead();
+  report.database_readable = head.ok();
+  if (head.ok()) {
+    report.audit_seq = head->seq;
+  } else {
+    report.problems += "database unreadable; ";
+  }
+  report.checkpoint_writable = store_.CheckpointHealth().ok();
+  if (!report.checkpoint_writable) report.problems += "audit checkpoint not writable; ";
+  if (auto epoch = audit_mac_.CurrentEpoch(); epoch.ok()) report.audit_epoch = *epoch;
   // Only counts leave: labels are whatever a PIN holder chose (kmsctl token check names them).
   auto check = kms::CheckTokenObjects(session);
   if (!check.ok()) {
@@ -18,6 +27,7 @@ HealthReport HealthService::Check(p11::Session& session) const {
   }
   report.token_objects = check->objects.size();
   report.token_policy_violations = check->violations();
+  report.token_policy_holds = check->ok();
   if (!check->ok()) {
     report.problems += "token objects differ from the token policy (" + std::to_string(check->violations()) +
                        " violations, see kmsctl token check); ";

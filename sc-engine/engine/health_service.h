@@ -27,6 +27,17 @@ struct HealthReport {
   // check could run.
   std::optional<uint64_t> token_objects;
   std::optional<uint64_t> token_policy_violations;
+  // Each check on its own, for the gauges simkms_health_check_ok{check} (an alert
+  // on the token or the audit trail needs the one that failed, and needs it
+  // without traffic: kmsd also runs this check on a timer).
+  bool token_answers = false;
+  bool database_readable = false;
+  bool checkpoint_writable = false;
+  bool token_policy_holds = false;
+  // The audit trail's newest record and the token's current audit epoch, when
+  // they could be read: counters, not secrets (kmsctl audit show prints both).
+  std::optional<uint64_t> audit_seq;
+  std::optional<uint64_t> audit_epoch;
 };
 
 // The store's write load since it was opened, for /metrics.
@@ -37,11 +48,13 @@ struct StoreLoad {
 
 class HealthService {
  public:
-  explicit HealthService(storage::Store& store, kms::Clock clock = kms::SystemClockMs)
-      : store_(store), clock_(std::move(clock)) {}
+  // `audit_mac`: the store's, asked for its current epoch.
+  HealthService(storage::Store& store, storage::AuditMac& audit_mac, kms::Clock clock = kms::SystemClockMs)
+      : store_(store), audit_mac_(audit_mac), clock_(std::move(clock)) {}
 
   // The token answers (a random draw), the audit head reads, the last checkpoint
-  // write held, and the token holds what the token policy says.
+  // write held, and the token holds what the token policy says; with the audit
+  // head's seq and the current epoch.
   HealthReport Check(p11::Session& session) const;
   StoreLoad Load() const;
 
@@ -55,6 +68,7 @@ class HealthService {
 
  private:
   storage::Store& store_;
+  storage::AuditMac& audit_mac_;
   const kms::Clock clock_;
 };
 

@@ -127,6 +127,24 @@ TEST_F(ConfigTest, CloneAlarmLimits) {
   EXPECT_THAT(s.message(), HasSubstr("clone_alarm_memory must be 16..4096, got 5"));
 }
 
+// kmsd's own health check (the gauges of /metrics) runs every 15 s by default; the
+// bounds keep it from loading the token (>= 1 s) and from going stale (<= 1 h).
+TEST_F(ConfigTest, HealthCheckInterval) {
+  const std::string auc = R"("auc": {"address": "127.0.0.1", "port": 4222}}, )";
+  auto c = ParseConfig(Base(R"("auc": {"address": "127.0.0.1", "port": 4222})"));
+  ASSERT_OK(c);
+  EXPECT_EQ(c->health_interval_ms, 15000u);
+  c = ParseConfig(Base(auc + R"("limits": {"health_interval_ms": 5000)"));
+  ASSERT_OK(c);
+  EXPECT_OK(CheckSafety(*c));
+  EXPECT_EQ(c->health_interval_ms, 5000u);
+  for (const char* bad : {"999", "3600001"}) {
+    c = ParseConfig(Base(auc + R"("limits": {"health_interval_ms": )" + bad));
+    ASSERT_OK(c);
+    EXPECT_THAT(CheckSafety(*c).message(), HasSubstr("limits.health_interval_ms must be 1000..3600000")) << bad;
+  }
+}
+
 // The re-key campaign runs by default, once a second over 1,000 records; a
 // cluster turns it off on all nodes but one; bounds keep a step short.
 TEST_F(ConfigTest, RekeyCampaignSettings) {

@@ -167,6 +167,33 @@ TEST_F(KmsdMonitoringTest, TheTokenLossCodesTheAlertWatchesStartAtZero) {
   EXPECT_GT(n, 0);
 }
 
+// kmsd runs its health check by itself (limits.health_interval_ms) and exports each
+// check, when it finished, and the audit trail's head and epoch: on a node nobody has
+// asked /healthz and no request has reached, the gauges are there and say healthy.
+TEST_F(KmsdMonitoringTest, TheHealthGaugesComeFromKmsdsOwnCheckWithoutAnyRequest) {
+  std::string scrape;
+  for (int i = 0; i < 100 && scrape.find("simkms_health_check_timestamp_seconds ") == std::string::npos; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    scrape = Http("GET", "/metrics").body;
+  }
+  for (const char* check : {"token", "database", "audit_checkpoint", "token_policy"}) {
+    EXPECT_THAT(scrape, ::testing::HasSubstr("simkms_health_check_ok{check=\"" + std::string(check) + "\"} 1\n"))
+        << check << "\n" << scrape;
+  }
+  auto gauge = [&](const std::string& name) -> double {
+    std::smatch m;
+    if (!std::regex_search(scrape, m, std::regex("\n" + name + " ([0-9.e+]+)\n"))) return -1;
+    return std::stod(m[1].str());
+  };
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const double checked = gauge("simkms_health_check_timestamp_seconds");
+  EXPECT_GT(checked, now - 60) << scrape;  // whole seconds, not 1.7e+09
+  EXPECT_LE(checked, now + 1);
+  // The start of kmsd is on the record, so the trail is not empty; the ceremony's token starts at epoch 0.
+  EXPECT_GE(gauge("simkms_audit_seq"), 1) << scrape;
+  EXPECT_GE(gauge("simkms_audit_epoch"), 0) << scrape;
+}
+
 TEST(Monitoring, PromtoolAcceptsTheScrapeConfigAndTheRules) {
   ASSERT_TRUE(HavePromtool()) << kNoPromtool;
   // check config also checks the rule files it names (simkms-alerts.yml).
