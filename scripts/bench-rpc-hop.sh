@@ -264,7 +264,7 @@ python3 "$ROOT/tools/bench/token_calls.py" "$RESULTS/calls" 2> "$STATE/log/token
   echo "softhsm: $(dpkg-query -W -f '${Version}' softhsm2 2>/dev/null || echo unknown)"
   echo "p11-kit: $(dpkg-query -W -f '${Version}' p11-kit 2>/dev/null || echo unknown), server and client on a Unix socket"
   echo "state (token, database): $STATE on $(df --output=fstype "$STATE" | tail -1)"
-  echo "kmsd crypto workers: $SESSIONS"
+  echo "kmsd crypto workers: $SESSIONS; first calls per closed-loop run: $CHIPS; chips of the ~1,000-in-flight run: $LATENCY_CHIPS; AuC subscribers: $AUC_SUBS, ${AUC_SECONDS} s per line; token-bench: ${TB_SECONDS} s per line"
   echo "load average (uptime) at the start: $(cat "$RESULTS/load-at-start"), at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "date: $(date -u +%FT%TZ)"
   echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes')"
