@@ -284,8 +284,8 @@ def draw(svg, script, data):
             with open(files[name], "w") as f:
                 for row in rows:
                     f.write("\n" if row is None else " ".join(str(x) for x in row) + "\n")
-        head = (f'set terminal svg size 760,440 font "sans,12" background rgb "white"\n'
-                f'set output "{svg}"\nset grid\nset key top left\n')
+        head = (f'set terminal svg size 760,480 font "sans,12" background rgb "white"\n'
+                f'set output "{svg}"\nset grid\nset key below maxrows 2\n')
         subprocess.run(["gnuplot"], input=head + script.format(**files), text=True, check=True)
 
 
@@ -297,7 +297,7 @@ def draw_distributions(svg, title, curves):
         data[f"c{i}"] = [(ms, p) for p, ms in summary["distribution"]]
         plots.append(f'"{{c{i}}}" w l lw 2 dt {2 if dashed else 1} title "{name}"')
     draw(svg, f'set title "{title}"\nset logscale x 10\nset xlabel "latency (ms, log scale)"\n'
-              'set ylabel "percentile"\nset yrange [0:100]\nset key bottom right\nplot ' + ", ".join(plots) + "\n", data)
+              'set ylabel "percentile"\nset yrange [0:100]\nplot ' + ", ".join(plots) + "\n", data)
 
 
 def chart_ref(charts, name, alt):
@@ -453,7 +453,7 @@ def rpc_hop_table(results, chart_dir=None):
             draw(os.path.join(chart_dir, "rpc-hop-token-throughput.svg"),
                  'set title "Milenage in the token (token-bench): vectors/s against threads"\n'
                  'set logscale x 2\nset xrange [0.8:10]\nset xtics (1, 2, 4, 8)\nset xlabel "threads, each with its own session"\n'
-                 'set logscale y 10\nset ylabel "vectors/s (log scale)"\nset key bottom right\n'
+                 'set logscale y 10\nset ylabel "vectors/s (log scale)"\n'
                  'plot "{direct_milenage_token_x5}" w lp lw 2 pt 7 title "direct, 5 vectors per operation", '
                  '"{hop_milenage_token_x5}" w lp lw 2 pt 5 title "p11-kit RPC, 5 vectors per operation", '
                  '"{direct_milenage_token_x1}" w lp lw 2 pt 6 dt 2 title "direct, 1 vector per operation", '
