@@ -60,9 +60,8 @@ else
   bench_release_build "$BUILD" kmsd kmsctl token-bench sc-bench ac-bench contract-load simkms-p11count ||
     die "no Release build in $BUILD"
 fi
-for b in "$KMSCTL" "$KMSD" "$TOKEN_BENCH" "$SC_BENCH" "$AC_BENCH" "$CONTRACT_LOAD" "$COUNTER"; do
-  [ -e "$b" ] || die "$b is not built"
-done
+bench_check_built "$KMSCTL" "$KMSD" "$TOKEN_BENCH" "$SC_BENCH" "$AC_BENCH" "$CONTRACT_LOAD" "$COUNTER" ||
+  die "the tools above are needed"
 
 STATE="${SIMKMS_BENCH_STATE:-$(mktemp -d /tmp/simkms-token-calls.XXXXXX)}"
 RESULTS="$STATE/results"
@@ -76,14 +75,6 @@ export SIMKMS_P11COUNT_MODULE="$SOFTHSM_MODULE"
 KMSD_PID=""
 trap bench_stop_kmsd EXIT
 
-# A number in a bench's JSON: field FILE KEY...
-field() {
-  python3 -c 'import json, sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]:
-    v = v[int(k)] if isinstance(v, list) else v[k]
-print(v)' "$@"
-}
 # kmsd's counts now, as the snapshot NAME.
 KMSD_COUNTS="$RESULTS/kmsd.p11count"
 snapshot() { python3 "$ROOT/tools/p11count/p11count_read.py" "$KMSD_COUNTS" > "$RESULTS/snapshot-$1.json"; }
@@ -108,11 +99,8 @@ SIMKMS_P11COUNT_FILE="$KMSD_COUNTS" bench_start_kmsd "$KMSD" "$STATE/kmsd.json" 
 AUC_OFF=70000000
 contracts=0
 contract() {  # group first count
-  local body
-  body=$(iccid_body "$1" "$2")
-  "$CONTRACT_LOAD" --api "127.0.0.1:$API_PORT" --iccid-first "$body$(luhn "$body")" --count "$3" --in-flight 16 \
-    --order-prefix "calls-$1-$2" --json > "$RESULTS/contracts-$1-$2.json" || die "contract-load failed (group $1)"
-  contracts=$((contracts + $(field "$RESULTS/contracts-$1-$2.json" contracted)))
+  bench_contract_load "$1" "$2" "$3" calls "$RESULTS/contracts-$1-$2.json" || die "contract-load failed (group $1)"
+  contracts=$((contracts + $(bench_field "$RESULTS/contracts-$1-$2.json" contracted)))
 }
 say "contracts over the operator API: $CHIPS per group, $AUC_SUBS + $AUC_SUBS for the AuC"
 snapshot contracts-before
@@ -138,14 +126,14 @@ for g in 0 1 2; do
   snapshot "first-call-$group-before"
   sc_bench "first-call-$group" "$g" "$CHIPS" 0
   snapshot "first-call-$group-after"
-  phase "first call $group" "first call" "$(field "$RESULTS/sc-first-call-$group.json" personalized)" 0.05 \
+  phase "first call $group" "first call" "$(bench_field "$RESULTS/sc-first-call-$group.json" personalized)" 0.05 \
     "$RESULTS/snapshot-first-call-$group-before.json" "$RESULTS/snapshot-first-call-$group-after.json"
 done
 
 say "AuC: $AUC_SUBS p256 subscribers personalized (Ki_2), $AUC_SUBS ffdhe3072 ones contracted only (Ki_1)"
 sc_bench auc-personalization 1 "$AUC_SUBS" "$AUC_OFF"
-seq "$(imsi_at 1 "$AUC_OFF")" "$(imsi_at 1 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki2.txt"
-seq "$(imsi_at 2 "$AUC_OFF")" "$(imsi_at 2 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki1.txt"
+imsi_seq "$(imsi_at 1 "$AUC_OFF")" "$(imsi_at 1 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki2.txt"
+imsi_seq "$(imsi_at 2 "$AUC_OFF")" "$(imsi_at 2 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki1.txt"
 ac_bench() {  # name subscribers vectors requests
   "$AC_BENCH" --host 127.0.0.1 --port "$AUC_PORT" --subscribers "$2" --vectors "$3" --in-flight 16 --connections 4 \
     --requests "$4" --server-pid "$KMSD_PID" --label kmsd --json > "$RESULTS/ac-$1.json" ||
@@ -163,7 +151,7 @@ for run in "ki2 1" "ki2 5" "ki1 1" "ki1 5"; do
   snapshot "auc-$1-v$2-before"
   ac_bench "auc-$1-v$2" "$STATE/$1.txt" "$2" "$AUC_REQUESTS"
   snapshot "auc-$1-v$2-after"
-  phase "AuC $key, $vectors" "request" "$(field "$RESULTS/ac-auc-$1-v$2.json" results)" 0.05 \
+  phase "AuC $key, $vectors" "request" "$(bench_field "$RESULTS/ac-auc-$1-v$2.json" results)" 0.05 \
     "$RESULTS/snapshot-auc-$1-v$2-before.json" "$RESULTS/snapshot-auc-$1-v$2-after.json"
 done
 bench_stop_kmsd
@@ -179,10 +167,10 @@ for row in $("$TOKEN_BENCH" --list | awk '$2 ~ /^token/ { print $1 }'); do
       --seconds "$s" --only "$row" --json > "$RESULTS/token-bench-$row-$s.json" 2>> "$STATE/log/token-bench.log" ||
       die "token-bench $row failed (see $STATE/log/token-bench.log)"
   done
-  unit=$(field "$RESULTS/token-bench-$row-1.json" results 0 unit)
+  unit=$(bench_field "$RESULTS/token-bench-$row-1.json" results 0 unit)
   unit=${unit%/s}
-  units=$(($(field "$RESULTS/token-bench-$row-1.json" results 0 units) - \
-           $(field "$RESULTS/token-bench-$row-0.3.json" results 0 units)))
+  units=$(($(bench_field "$RESULTS/token-bench-$row-1.json" results 0 units) - \
+           $(bench_field "$RESULTS/token-bench-$row-0.3.json" results 0 units)))
   phase "token-bench $row" "${unit%s}" "$units" 0 \
     "$RESULTS/token-bench-$row-0.3.p11count" "$RESULTS/token-bench-$row-1.p11count"
 done

@@ -11,6 +11,7 @@
 #   scripts/bench.sh [--write-doc] [--quick] [--tmpfs] [--throughput-only]
 #   scripts/bench.sh --scale [bench-scale.sh's options]   # scripts/bench-scale.sh
 #   scripts/bench.sh --engines [bench-engines.sh's options]   # scripts/bench-engines.sh
+#   scripts/bench.sh --rpc-hop [bench-rpc-hop.sh's options]   # scripts/bench-rpc-hop.sh
 # The AuC comparison: ac-bench (GSUP load on Debian's libosmo-gsup-client) against
 # kmsd's AuC and against osmo-hlr (Debian package) provisioned with the same
 # subscribers' K/OPc, its SQLite DB beside kmsd's (same filesystem, so same disk
@@ -35,6 +36,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "${1:-}" = --scale ]; then shift; exec "$ROOT/scripts/bench-scale.sh" "$@"; fi
 # --engines: one node on PostgreSQL against RocksDB (scripts/bench-engines.sh, its own options follow).
 if [ "${1:-}" = --engines ]; then shift; exec "$ROOT/scripts/bench-engines.sh" "$@"; fi
+# --rpc-hop: the token directly and behind p11-kit's RPC (scripts/bench-rpc-hop.sh, its own options follow).
+if [ "${1:-}" = --rpc-hop ]; then shift; exec "$ROOT/scripts/bench-rpc-hop.sh" "$@"; fi
 BUILD="${SIMKMS_BENCH_BUILD:-$ROOT/build/release}"
 SESSIONS="${SIMKMS_BENCH_SESSIONS:-8}"
 CHIPS="${SIMKMS_BENCH_CHIPS:-3000}"

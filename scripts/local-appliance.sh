@@ -139,6 +139,32 @@ bench_start_kmsd() {
   curl -sf "http://127.0.0.1:$METRICS_PORT/healthz" >/dev/null || { echo "kmsd is not healthy" >&2; return 1; }
 }
 
+# A value in a bench's JSON file: bench_field FILE KEY... (a number for a list index).
+bench_field() {
+  python3 -c 'import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+print(v)' "$@"
+}
+
+# Contracts COUNT ICCIDs of group $1 from chip $2 over the operator API on API_PORT
+# with contract-load (16 in flight, order ids PREFIX-<group>-<first>-...), its JSON
+# report to OUT: bench_contract_load GROUP FIRST COUNT PREFIX OUT. Needs CONTRACT_LOAD.
+bench_contract_load() {
+  local body
+  body=$(iccid_body "$1" "$2")
+  "$CONTRACT_LOAD" --api "127.0.0.1:$API_PORT" --iccid-first "$body$(luhn "$body")" --count "$3" --in-flight 16 \
+    --order-prefix "$4-$1-$2" --json > "$5"
+}
+
+# Returns 1, naming the first missing one on stderr, unless every file $@ exists (the
+# built tools a bench runs).
+bench_check_built() {
+  local b
+  for b in "$@"; do [ -e "$b" ] || { echo "$b is not built" >&2; return 1; }; done
+}
+
 # Stops the kmsd bench_start_kmsd started (SIGTERM, then waits for it), if it still runs.
 bench_stop_kmsd() {
   if [ -n "${KMSD_PID:-}" ] && kill -0 "$KMSD_PID" 2>/dev/null; then

@@ -31,6 +31,8 @@ PACKAGES=(
   libosmocore-dev libosmo-gsup-client-dev   # tests/gsup, tests/e2e_gsup, ac-bench
   osmo-hlr   # the reference HLR kmsd's GSUP answers are compared with (tests/e2e/kmsd_vs_osmo_hlr_test.cc, scripts/bench.sh)
   sqlite3    # scripts/bench.sh provisions osmo-hlr's subscribers in its SQLite database
+  p11-kit p11-kit-modules   # scripts/bench-rpc-hop.sh: the token behind p11-kit's RPC (p11-kit server, p11-kit-client.so)
+  gnuplot-nox   # tools/bench/bench_report.py draws the benches' charts (SVG, docs/perf/)
   clang libclang-rt-14-dev   # scripts/run-fuzzers.sh (tests/fuzz)
   rsyslog   # the audit witness receiver in tests (tests/daemon/audit_witness_test.cc)
   prometheus   # promtool, which checks monitoring/'s scrape config and alert rules (tests/e2e/kmsd_monitoring_test.cc)

@@ -418,8 +418,7 @@ nlohmann::json Bench::Report() {
   r["vectors_per_second"] = elapsed_ > 0 ? static_cast<double>(vectors_) / elapsed_ : 0;
   r["errors"] = nlohmann::json::object();
   for (const auto& [k, v] : errors_) r["errors"][k] = v;
-  r["latency_ms"] = {{"p50", latency_.Percentile(50)}, {"p90", latency_.Percentile(90)},
-                     {"p99", latency_.Percentile(99)}, {"max", latency_.Max()}, {"count", latency_.count()}};
+  r["latency_ms"] = latency_.Summary();
   r["client_cpu_seconds"] = client_cpu_;
   if (server_before_ && server_after_) {
     const double cpu = server_after_->cpu_seconds - server_before_->cpu_seconds;

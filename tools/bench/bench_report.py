@@ -4,9 +4,12 @@ docs/performance.md: every figure beside the raw limit measured in the same run.
 
   bench_report.py RESULTS_DIR                  # Markdown on stdout
   bench_report.py RESULTS_DIR --into DOC.md SECTION   # replace DOC.md's generated section SECTION
+                                               # (and draw its charts, gnuplot SVG, into perf/ beside DOC.md)
   bench_report.py RESULTS_DIR --only scale     # scripts/bench-scale.sh's table on stdout
   bench_report.py RESULTS_DIR --only engines   # scripts/bench-engines.sh's table on stdout
   bench_report.py RESULTS_DIR --only token-calls   # scripts/bench-token-calls.sh's table on stdout
+  bench_report.py RESULTS_DIR --only rpc-hop   # scripts/bench-rpc-hop.sh's tables on stdout
+  bench_report.py RESULTS_DIR --into DOC.md rpc-hop   # ... into DOC.md, its charts (gnuplot SVG) into perf/ beside DOC.md
 """
 import json
 import os
@@ -20,6 +23,14 @@ def markers(name):
 def load(path):
     with open(path) as f:
         return json.load(f)
+
+
+def load_optional(path):
+    """A results JSON, or None where it is missing or unfinished (not measured, or a run still going)."""
+    try:
+        return load(path)
+    except (OSError, ValueError):
+        return None
 
 
 def fmt(x, digits=0):
@@ -86,11 +97,7 @@ def scale_table(results):
     sizes = sorted(int(name[len("scale-"):-len("-fill.json")]) for name in os.listdir(results)
                    if name.startswith("scale-") and name.endswith("-fill.json"))
     def part(n, kind):
-        p = os.path.join(results, f"scale-{n}-{kind}.json")
-        try:
-            return load(p)
-        except (OSError, ValueError):  # not measured (e.g. no ac-bench), or a run still going
-            return None
+        return load_optional(os.path.join(results, f"scale-{n}-{kind}.json"))
     out = []
     machine = []
     if os.path.exists(os.path.join(results, "machine.txt")):
@@ -181,10 +188,7 @@ def engines_table(results):
     the labelled extras (sqn_block 1, asynchronous standby)."""
     d = os.path.join(results, "engines")
     def part(name):
-        try:
-            return load(os.path.join(d, name + ".json"))
-        except (OSError, ValueError):
-            return None
+        return load_optional(os.path.join(d, name + ".json"))
     def median(xs):
         xs = sorted(xs)
         return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
@@ -266,6 +270,278 @@ def engines_table(results):
     return "\n".join(out)
 
 
+# ---- Charts (gnuplot, SVG): drawn from the results with the tables, into the doc's perf/ folder ----
+
+def draw(svg, script, data):
+    """Runs gnuplot on SCRIPT (str.format'ed with each data set's file name) to draw SVG;
+    DATA maps a name to its rows (tuples, one per line; a None row ends a data block)."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        files = {}
+        for name, rows in data.items():
+            files[name] = os.path.join(d, name + ".dat")
+            with open(files[name], "w") as f:
+                for row in rows:
+                    f.write("\n" if row is None else " ".join(str(x) for x in row) + "\n")
+        head = (f'set terminal svg size 760,480 font "sans,12" background rgb "white"\n'
+                f'set output "{svg}"\nset grid\nset key below maxrows 2\n')
+        subprocess.run(["gnuplot"], input=head + script.format(**files), text=True, check=True)
+
+
+def draw_distributions(svg, title, curves):
+    """Latency distributions (percentile against ms, log scale) into SVG: CURVES are
+    (title, latency summary with its "distribution", dashed) triples."""
+    data, plots = {}, []
+    for i, (name, summary, dashed) in enumerate(curves):
+        data[f"c{i}"] = [(ms, p) for p, ms in summary["distribution"]]
+        plots.append(f'"{{c{i}}}" w l lw 2 dt {2 if dashed else 1} title "{name}"')
+    draw(svg, f'set title "{title}"\nset logscale x 10\nset xlabel "latency (ms, log scale)"\n'
+              'set ylabel "percentile"\nset yrange [0:100]\nplot ' + ", ".join(plots) + "\n", data)
+
+
+def chart_ref(charts, name, alt):
+    """The Markdown image line of chart NAME, drawn into the doc's perf/ folder."""
+    charts.append(name)
+    return f"![{alt}](perf/{name})"
+
+
+def rpc_hop_table(results, chart_dir=None):
+    """scripts/bench-rpc-hop.sh: kmsd on SoftHSM directly against the same kmsd on the same
+    token through p11-kit's RPC (p11-kit server + p11-kit-client.so): what crosses the hop,
+    kmsd's measurements on both paths with the goals of issue 15 (AuC >= 50% of direct, a
+    first call's p99 < 250 ms with ~1,000 in flight through the hop), token calls (round
+    trips) per operation, and what one call costs. With CHART_DIR, draws its charts there."""
+    d = os.path.join(results, "rpc-hop")
+    paths = ("direct", "hop")
+    def part(name):
+        return load_optional(os.path.join(d, name + ".json"))
+    def text(name):
+        try:
+            with open(os.path.join(d, name)) as f:
+                return f.read().strip()
+        except OSError:
+            return None
+    machine = (text("machine.txt") or "").splitlines()
+    calls = {ph["phase"]: ph for ph in (part("calls/token-calls") or {}).get("phases", [])}
+    base = {}  # calls per unit of token-bench's rows (the checked-in counts; not changed here)
+    try:
+        for ph in load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "token_calls_baseline.json"))["phases"]:
+            base[ph["phase"]] = ph["calls_per_operation"]
+    except (OSError, ValueError, KeyError):
+        pass
+    out = ["Generated by scripts/bench-rpc-hop.sh. Run: " + "; ".join(machine) + ".", ""]
+    metas = [part(n[:-len(".json")]) for n in sorted(os.listdir(d)) if n.endswith(".meta.json")]
+    loads = [m["load_1min"] for m in metas if m]
+    if loads:
+        out += [f"Load average (1 min) before each measured run: {min(loads):.2f} to {max(loads):.2f} on "
+                f"{os.cpu_count()} CPUs (the benchmark's own kmsd, p11-kit server and clients included, and what "
+                "else ran on the machine); each measurement is made on both paths back to back.", ""]
+
+    # What crosses the hop: token-bench's in-token rows one by one.
+    rows = sorted({n[len("probe-"):].rsplit("-", 1)[0] for n in os.listdir(d) if n.startswith("probe-")})
+    crossing = {}
+    if rows:
+        out += ["What crosses the hop: each of token-bench's in-token rows alone (1 thread, 0.3 s) on each path.", "",
+                "| token-bench row | direct | through p11-kit RPC |", "|---|---|---|"]
+        for row in rows:
+            cells = []
+            for p in paths:
+                r, err = part(f"probe-{row}-{p}"), text(f"probe-{row}-{p}.err")
+                if r:
+                    x = r["results"][0]
+                    cells.append(f"{fmt(x['per_second'])} {x['unit']}")
+                else:
+                    cells.append("**fails**: " + (err or "no result").replace("token-bench: ", "").replace("|", "/"))
+            crossing[row] = part(f"probe-{row}-hop") is not None
+            out.append(f"| {row} | {cells[0]} | {cells[1]} |")
+        out.append("")
+    starts = {p: text(f"kmsd-start-{p}.txt") for p in paths}
+    if starts["hop"] and not starts["hop"].startswith("started"):
+        out += ["kmsd through the hop **did not start**; its log's last lines:", "", "```",
+                *starts["hop"].splitlines()[1:], "```", ""]
+
+    def server_cores(name, seconds):
+        m = part(f"{name}-hop.meta")
+        return f"{m['server_cpu_seconds'] / seconds:.2f}" if m and seconds else "-"
+    def per_op(name):
+        c = [calls.get(f"{name} {p}", {}).get("calls_per_operation") for p in paths]
+        return " / ".join(f"{x:g}" if x is not None else "-" for x in c)
+    def errs(r):
+        return ", ".join(f"{k} {v}" for k, v in r["errors"].items())
+    def lat(r):
+        return f"{r['latency_ms']['p50']:.1f} / {r['latency_ms']['p99']:.1f}" if r else "-"
+    def rate(r, key):
+        return fmt(r[key]) if r else "not run"
+    def cores(r, key):
+        return f"{(r.get(key) or {}).get('cpu_cores', 0):.2f}" if r else "-"
+    measured = [("auc-v{v}-f{f}".format(v=v, f=f), f"AuC vectors/s, {v} per request, {f} in flight", "ac",
+                 "vectors_per_second", "server_process") for v in (1, 5) for f in (1, 4, 16, 64)]
+    measured += [("first-call-ffdhe2048", "first calls/s, ffdhe2048, 64 in flight", "sc", "personalizations_per_second", "kmsd"),
+                 ("first-call-p256", "first calls/s, p256, 64 in flight", "sc", "personalizations_per_second", "kmsd"),
+                 ("first-call-1000-in-flight", "first calls/s, ffdhe2048, ~1,000 in flight (250 starts/s)", "sc",
+                  "personalizations_per_second", "kmsd")]
+    got = {}
+    table = []
+    for name, what, tool, key, proc in measured:
+        a, b = part(f"{tool}-{name}-direct"), part(f"{tool}-{name}-hop")
+        if not a:
+            continue
+        got[name] = (a, b)
+        ratio = f"{b[key] / a[key]:.0%}" if b and a[key] else "-"
+        e = "; ".join(f"{p}: {errs(x)}" for p, x in zip(paths, (a, b)) if x and x["errors"]) or "none"
+        table.append(f"| {what} | {rate(a, key)} | {rate(b, key)} | {ratio} | {lat(a)} | {lat(b) if b and b[key] else '-'} | "
+                     f"{per_op(name)} | {cores(a, proc)} / {cores(b, proc)} | "
+                     f"{server_cores(name, b['seconds']) if b else '-'} | {e} |")
+    if table:
+        out += ["kmsd on each path (the same token and database; kmsd restarted to change path):", "",
+                "| measurement | direct | through p11-kit RPC | hop / direct | p50 / p99 ms direct | p50 / p99 ms hop | "
+                "token calls per operation direct / hop (hop: round trips) | kmsd CPU cores direct / hop | "
+                "p11-kit server CPU cores | errors |",
+                "|---|---|---|---|---|---|---|---|---|---|"] + table + [""]
+
+    # What one call costs: token-bench's Milenage rows, 1..8 threads, on both paths.
+    tb = {}
+    for n in os.listdir(d):
+        if n.startswith("token-bench-t") and n.endswith(".json") and not n.endswith(".meta.json"):
+            t, p = n[len("token-bench-t"):-len(".json")].split("-", 1)
+            for x in load(os.path.join(d, n))["results"]:
+                tb[(x["name"], int(t), p)] = x
+    def us_lat(x):
+        return f"{x['latency_ms']['p50'] * 1000:,.0f} / {x['latency_ms']['p99'] * 1000:,.0f}" if "latency_ms" in x else "-"
+    tb_rows = []
+    for name in sorted({k[0] for k in tb}):
+        per_unit = base.get(f"token-bench {name}")
+        for t in sorted({k[1] for k in tb if k[0] == name}):
+            a, b = tb.get((name, t, "direct")), tb.get((name, t, "hop"))
+            if not a or not b:
+                continue
+            def us(x):
+                return f"{t * 1e6 / (x['per_second'] * per_unit):.1f}" if per_unit and x["per_second"] else "-"
+            def calls_s(x):
+                return fmt(x["per_second"] * per_unit) if per_unit else "-"
+            m = part(f"token-bench-t{t}-hop.meta")
+            tb_rows.append(f"| {name} | {t} | {fmt(a['per_second'])} | {fmt(b['per_second'])} | "
+                           f"{b['per_second'] / a['per_second']:.0%} | {calls_s(a)} / {calls_s(b)} | {us(a)} / {us(b)} | "
+                           f"{us_lat(a)} / {us_lat(b)} | "
+                           + (f"{m['server_cpu_seconds'] / (2 * b['seconds']):.2f}" if m else "-") + " |")
+    if tb_rows:
+        out += ["What one token call costs (token-bench, kmsd stopped, each thread on its own session; calls per "
+                "vector from the token-call counts above: 8 for x1, 6.4 for x5; µs per call = threads ÷ calls/s, "
+                "the wall time a call holds its thread; latency is of one operation, a vector for x1, five for x5; "
+                "the two Milenage rows are measured one after the other, so the server's CPU is over both):", "",
+                "| row | threads | direct vectors/s | through p11-kit RPC | hop / direct | token calls/s direct / hop | "
+                "µs per call direct / hop | p50 / p99 µs direct / hop | p11-kit server CPU cores |",
+                "|---|---|---|---|---|---|---|---|---|"] + tb_rows + [""]
+
+    charts = []
+    auc_any = {k: v for k, v in got.items() if k.startswith("auc-") and v[1]}  # with kmsd's figures through the hop
+    if tb:
+        out += [chart_ref(charts, "rpc-hop-token-throughput.svg",
+                          "Milenage vectors/s in the token against threads, direct and through p11-kit's RPC"), ""]
+    if auc_any:
+        out += [chart_ref(charts, "rpc-hop-auc-throughput.svg",
+                          "kmsd's AuC vectors/s against requests in flight, direct and through p11-kit's RPC"), ""]
+    if tb or got.get("first-call-1000-in-flight"):
+        out += [chart_ref(charts, "rpc-hop-latency.svg", "Latency distributions, direct and through p11-kit's RPC"), ""]
+    if chart_dir and charts:
+        os.makedirs(chart_dir, exist_ok=True)
+        if tb:
+            data = {f"{p}_{name.replace('-', '_')}": [(t, tb[(name, t, p)]["per_second"]) for t in (1, 2, 4, 8)
+                                                    if (name, t, p) in tb]
+                    for p in paths for name in ("milenage-token-x1", "milenage-token-x5")}
+            draw(os.path.join(chart_dir, "rpc-hop-token-throughput.svg"),
+                 'set title "Milenage in the token (token-bench): vectors/s against threads"\n'
+                 'set logscale x 2\nset xrange [0.8:10]\nset xtics (1, 2, 4, 8)\nset xlabel "threads, each with its own session"\n'
+                 'set logscale y 10\nset ylabel "vectors/s (log scale)"\n'
+                 'plot "{direct_milenage_token_x5}" w lp lw 2 pt 7 title "direct, 5 vectors per operation", '
+                 '"{hop_milenage_token_x5}" w lp lw 2 pt 5 title "p11-kit RPC, 5 vectors per operation", '
+                 '"{direct_milenage_token_x1}" w lp lw 2 pt 6 dt 2 title "direct, 1 vector per operation", '
+                 '"{hop_milenage_token_x1}" w lp lw 2 pt 4 dt 2 title "p11-kit RPC, 1 vector per operation"\n', data)
+        if auc_any:
+            data, plots = {}, []
+            for p_i, p in enumerate(paths):
+                for v in (1, 5):
+                    pts = [(f, got[f"auc-v{v}-f{f}"][p_i]["vectors_per_second"]) for f in (1, 4, 16, 64)
+                           if f"auc-v{v}-f{f}" in got and got[f"auc-v{v}-f{f}"][p_i]]
+                    if pts:
+                        data[f"{p}_v{v}"] = pts
+                        plots.append(f'"{{{p}_v{v}}}" w lp lw 2 pt {7 if p == "direct" else 5} dt {1 if v == 5 else 2} '
+                                     f'title "{"direct" if p == "direct" else "p11-kit RPC"}, {v} vector{"s" if v > 1 else ""} per request"')
+            draw(os.path.join(chart_dir, "rpc-hop-auc-throughput.svg"),
+                 'set title "kmsd\'s AuC: GSUP vectors/s against requests in flight (ac-bench)"\n'
+                 'set logscale x 2\nset xrange [0.8:80]\nset xtics (1, 4, 16, 64)\nset xlabel "requests in flight"\n'
+                 'set ylabel "vectors/s"\nset yrange [0:*]\nplot ' + ", ".join(plots) + "\n", data)
+        if tb or got.get("first-call-1000-in-flight"):
+            label = {"direct": "direct", "hop": "p11-kit RPC"}
+            curves = [(f"one Milenage vector (8 calls), {t} thread{'s' if t > 1 else ''}, {label[p]}",
+                       tb[("milenage-token-x1", t, p)]["latency_ms"], t > 1)
+                      for t in (1, 8) for p in paths
+                      if "distribution" in tb.get(("milenage-token-x1", t, p), {}).get("latency_ms", {})]
+            fc = got.get("first-call-1000-in-flight")
+            if fc and fc[1] and fc[1]["personalized"]:  # kmsd's first calls only beside the hop's
+                curves += [(f"kmsd first call, {r['max_in_flight']:,} in flight, {label[p]}", r["latency_ms"], True)
+                           for p, r in zip(paths, fc)]
+            draw_distributions(os.path.join(chart_dir, "rpc-hop-latency.svg"),
+                               "Latency distributions, direct and through p11-kit's RPC", curves)
+
+    # The goals of issue 15, from kmsd's own figures through the hop.
+    auc_goal = []
+    for v in (1, 5):
+        for f in (16, 64):
+            a, b = got.get(f"auc-v{v}-f{f}", (None, None))
+            if a:
+                auc_goal.append((f"{v} vector{'s' if v > 1 else ''} per request, {f} in flight",
+                                 b["vectors_per_second"] / a["vectors_per_second"] if b and a["vectors_per_second"] else 0,
+                                 b))
+    # Where kmsd did not run through the hop: what the hop's measured call rate (token-bench,
+    # the most over the thread counts) would allow at kmsd's calls per operation of this run,
+    # an upper bound (Milenage's calls are the token's cheapest).
+    hop_calls = max((tb[k]["per_second"] * base[f"token-bench {k[0]}"] for k in tb
+                     if k[2] == "hop" and f"token-bench {k[0]}" in base), default=0)
+    def bound(name, per):
+        c = calls.get(f"{name} direct", {}).get("calls_per_operation")
+        return hop_calls / c * per if c and hop_calls else None
+    if auc_goal:
+        lo = min(auc_goal, key=lambda x: x[1])
+        if lo[2]:
+            out.append(f"- AuC through the hop: {lo[1]:.0%} of the direct vectors/s at the lowest ({lo[0]}); "
+                       + ", ".join(f"{w}: {r:.0%}" for w, r, _ in auc_goal) + " (goal 50%): "
+                       + ("**met**" if lo[1] >= 0.5 else "**missed**"))
+        else:
+            b = bound("auc-v5-f64", 5)
+            a = got.get("auc-v5-f64", (None, None))[0]
+            est = (f"; at most ~{fmt(b)} vectors/s with 5 per request would cross it ({fmt(hop_calls)} calls/s, the "
+                   f"hop's best token-bench rate, ÷ {calls['auc-v5-f64 direct']['calls_per_operation']:g} calls per "
+                   f"request), {b / a['vectors_per_second']:.0%} of the direct {fmt(a['vectors_per_second'])} "
+                   "(an estimate, not a measurement)") if b and a else ""
+            out.append("- AuC through the hop: not measurable, kmsd does not run through it (above)" + est
+                       + " (goal 50%): **missed**")
+    fc = got.get("first-call-1000-in-flight")
+    fc = got.get("first-call-1000-in-flight")
+    if fc:
+        a, b = fc
+        if b and b["personalized"]:
+            out.append(f"- First call through the hop with {b['max_in_flight']:,} in flight: p99 {b['latency_ms']['p99']:.1f} ms, "
+                       f"{b['personalized']:,} of {b['chips_started']:,} personalized (direct: p99 "
+                       f"{a['latency_ms']['p99']:.1f} ms with {a['max_in_flight']:,} in flight) (goal < 250 ms): "
+                       + ("**met**" if b["latency_ms"]["p99"] < 250 and not b["errors"] else "**missed**"))
+        else:
+            c = bound("first-call-1000-in-flight", 1)
+            est = (f"; the hop's call rate would allow at most ~{fmt(c)} first calls/s at "
+                   f"{calls['first-call-1000-in-flight direct']['calls_per_operation']:g} calls each, "
+                   + ("below the 250/s that keep ~1,000 in flight, so the queue and the p99 would grow without bound"
+                      if c < 250 else "above the 250/s that keep ~1,000 in flight")
+                   + " (an estimate)") if c else ""
+            out.append(f"- First call through the hop with ~1,000 in flight: "
+                       + (f"none of {b['chips_started']:,} personalized" if b else "not measurable, kmsd does not run "
+                          "through it") + est
+                       + f" (direct in this run: p99 {a['latency_ms']['p99']:.1f} ms with {a['max_in_flight']:,} in flight) "
+                       "(goal p99 < 250 ms): **missed**")
+    out.append("")
+    return "\n".join(out)
+
+
 # Sections with a generator of their own (the rest come from report()).
 def token_calls_table(results):
     """scripts/bench-token-calls.sh's table: token calls per operation by C_ function (token-calls.json,
@@ -282,10 +558,52 @@ def token_calls_table(results):
 
 
 GENERATORS = {"scale": scale_table, "scale-postgres": scale_table, "engines": engines_table,
-              "token-calls": token_calls_table}
+              "token-calls": token_calls_table, "rpc-hop": rpc_hop_table}
 
 
-def report(results):
+def auc_charts(results, section, chart_dir):
+    """scripts/bench.sh's charts: kmsd beside osmo-hlr, GSUP vectors/s against requests in
+    flight, and the latency distributions (AuC requests, and first calls with ~1,000 in
+    flight); the Markdown lines that show them. Drawn into CHART_DIR when given."""
+    def part(name):
+        p = os.path.join(results, name + ".json")
+        return load(p) if os.path.exists(p) else None
+    runs = {(srv, v, f): part(f"auc-{srv}-v{v}-f{f}") for srv in ("kmsd", "osmo-hlr") for v in (1, 5) for f in (16, 64)}
+    runs = {k: r for k, r in runs.items() if r}
+    first = part("sc-ffdhe2048-1000-in-flight")
+    dist = [r for r in list(runs.values()) + [first] if r and "distribution" in r["latency_ms"]]
+    lines, charts = [], []
+    if runs:
+        lines.append(chart_ref(charts, f"bench-{section}-auc-throughput.svg",
+                               "AuC vectors/s against requests in flight, kmsd and osmo-hlr"))
+    if dist:
+        lines.append(chart_ref(charts, f"bench-{section}-latency.svg",
+                               "Latency distributions: AuC requests of kmsd and osmo-hlr, first calls"))
+    if chart_dir and charts:
+        os.makedirs(chart_dir, exist_ok=True)
+        if runs:
+            data = {f"{srv.replace('-', '_')}_v{v}": [(f, runs[(srv, v, f)]["vectors_per_second"]) for f in (16, 64)
+                                                       if (srv, v, f) in runs]
+                    for srv in ("kmsd", "osmo-hlr") for v in (1, 5)}
+            draw(os.path.join(chart_dir, charts[0]),
+                 'set title "AuC: GSUP vectors/s against requests in flight (ac-bench)"\n'
+                 'set logscale x 2\nset xrange [12:80]\nset xtics (16, 64)\nset xlabel "requests in flight"\n'
+                 'set ylabel "vectors/s"\nset yrange [0:*]\n'
+                 'plot "{kmsd_v5}" w lp lw 2 pt 7 title "kmsd, 5 vectors per request", '
+                 '"{osmo_hlr_v5}" w lp lw 2 pt 5 title "osmo-hlr, 5 vectors per request", '
+                 '"{kmsd_v1}" w lp lw 2 pt 6 dt 2 title "kmsd, 1 vector per request", '
+                 '"{osmo_hlr_v1}" w lp lw 2 pt 4 dt 2 title "osmo-hlr, 1 vector per request"\n', data)
+        if dist:
+            curves = [(f"{srv}: AuC request, 5 vectors, 64 in flight", runs[(srv, 5, 64)]["latency_ms"], False)
+                      for srv in ("kmsd", "osmo-hlr")
+                      if (srv, 5, 64) in runs and "distribution" in runs[(srv, 5, 64)]["latency_ms"]]
+            if first and "distribution" in first["latency_ms"]:
+                curves.append((f"kmsd: first call, {first['max_in_flight']:,} in flight", first["latency_ms"], True))
+            draw_distributions(os.path.join(chart_dir, charts[-1]), "Latency distributions", curves)
+    return lines
+
+
+def report(results, section="disk", chart_dir=None):
     out = []
     tb = load(os.path.join(results, "token-bench.json"))
     limits = {r["name"]: r["per_second"] for r in tb["results"]}
@@ -391,6 +709,9 @@ def report(results):
         out.append("")
     auc_rows, auc_target = auc_table(results)
     out.extend(auc_rows)
+    charts = auc_charts(results, section, chart_dir)
+    if charts:
+        out.extend(sum(([line, ""] for line in charts), []))
     out.append("### Raw limits of the same run (token-bench)")
     out.append("")
     out.append(f"{tb['threads']} threads, each on its own logged-in session, {tb['seconds']:.0f} s per line.")
@@ -413,8 +734,12 @@ def main():
     if len(sys.argv) == 4 and sys.argv[2] == "--only":
         sys.stdout.write(GENERATORS[sys.argv[3]](results))
         return
-    if len(sys.argv) == 5 and sys.argv[4] in GENERATORS:
+    if len(sys.argv) == 5 and sys.argv[4] == "rpc-hop":  # with its charts, beside the doc
+        text = rpc_hop_table(results, os.path.join(os.path.dirname(os.path.abspath(sys.argv[3])), "perf"))
+    elif len(sys.argv) == 5 and sys.argv[4] in GENERATORS:
         text = GENERATORS[sys.argv[4]](results)
+    elif len(sys.argv) == 5 and sys.argv[2] == "--into":  # scripts/bench.sh's section, its charts beside the doc
+        text = report(results, sys.argv[4], os.path.join(os.path.dirname(os.path.abspath(sys.argv[3])), "perf"))
     else:
         text = report(results)
     if len(sys.argv) == 5 and sys.argv[2] == "--into":

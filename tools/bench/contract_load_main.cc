@@ -133,11 +133,7 @@ int Run(const Options& o) {
       {"errors", tally.errors},
       {"seconds", seconds},
       {"contracts_per_second", seconds > 0 ? static_cast<double>(ok) / seconds : 0.0},
-      {"latency_ms",
-       {{"p50", tally.latency.Percentile(50)},
-        {"p90", tally.latency.Percentile(90)},
-        {"p99", tally.latency.Percentile(99)},
-        {"max", tally.latency.Max()}}}};
+      {"latency_ms", tally.latency.Summary()}};
   if (o.json) {
     std::cout << j.dump(2) << "\n";
   } else {

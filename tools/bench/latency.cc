@@ -23,4 +23,12 @@ double LatencySamples::Percentile(double p) {
 
 double LatencySamples::Max() { return Percentile(100); }
 
+nlohmann::json LatencySamples::Summary() {
+  nlohmann::json distribution = nlohmann::json::array();
+  for (int p = 1; p <= 99; ++p) distribution.push_back({p, Percentile(p)});
+  for (double p : {99.5, 99.9, 100.0}) distribution.push_back({p, Percentile(p)});
+  return {{"p50", Percentile(50)}, {"p90", Percentile(90)},  {"p99", Percentile(99)},
+          {"max", Max()},          {"count", count()},       {"distribution", std::move(distribution)}};
+}
+
 }  // namespace simkms::bench

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace simkms::bench {
 
 class LatencySamples {
@@ -14,6 +16,11 @@ class LatencySamples {
   // p in [0, 100]; 0 when empty. Sorts the samples on first use after an Add.
   double Percentile(double p);
   double Max();
+  // The benches' JSON summary: p50, p90, p99, max, count, and "distribution", the
+  // [percentile, ms] pairs at every whole percentile from 1 to 99 and at 99.5, 99.9
+  // and 100, which the bench report plots (tools/bench/bench_report.py) without the
+  // samples themselves.
+  nlohmann::json Summary();
 
  private:
   std::vector<double> samples_;

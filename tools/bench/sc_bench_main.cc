@@ -507,12 +507,8 @@ nlohmann::json Bench::Report() {
   r["personalizations_per_second"] = elapsed_ > 0 ? static_cast<double>(done_) / elapsed_ : 0;
   r["errors"] = nlohmann::json::object();
   for (const auto& [k, v] : errors_) r["errors"][k] = v;
-  auto pct = [](bench::LatencySamples& s) {
-    return nlohmann::json{{"p50", s.Percentile(50)}, {"p90", s.Percentile(90)}, {"p99", s.Percentile(99)},
-                          {"max", s.Max()}, {"count", s.count()}};
-  };
-  r["latency_ms"] = pct(personalization_);
-  r["round_trip_ms"] = pct(round_trip_);
+  r["latency_ms"] = personalization_.Summary();
+  r["round_trip_ms"] = round_trip_.Summary();
   r["client_cpu_seconds"] = client_cpu_;
   if (kmsd_before_ && kmsd_after_) {
     double cpu = kmsd_after_->cpu_seconds - kmsd_before_->cpu_seconds;

@@ -32,6 +32,7 @@
 #include "softcrypto/software_aes.h"
 #include "sc-engine/engine/token_key_agreement.h"
 #include "sc-engine/protocol/software_session.h"
+#include "tools/bench/latency.h"
 #include "tools/bench/token_login.h"
 
 namespace {
@@ -64,6 +65,7 @@ struct Result {
   std::string name, unit, what;
   uint64_t units = 0;
   double seconds = 0;
+  bench::LatencySamples latency;  // of each operation (one Once of a worker), all threads
   double per_second() const { return seconds > 0 ? static_cast<double>(units) / seconds : 0; }
 };
 
@@ -350,17 +352,20 @@ StatusOr<Result> Run(const Benchmark& b, p11::SessionPool& pool, unsigned thread
   }
   std::atomic<bool> go{false}, stop{false};
   std::vector<uint64_t> units(threads, 0);
+  std::vector<bench::LatencySamples> latency(threads);
   std::vector<Status> errors(threads);
   std::vector<std::thread> pool_threads;
   for (unsigned i = 0; i < threads; ++i) {
     pool_threads.emplace_back([&, i] {
       while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
       while (!stop.load(std::memory_order_relaxed)) {
+        const auto t0 = Clock::now();
         auto n = workers[i]->Once();
         if (!n.ok()) {
           errors[i] = n.status();
           return;
         }
+        latency[i].Add(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         units[i] += static_cast<uint64_t>(*n);
       }
     });
@@ -374,8 +379,9 @@ StatusOr<Result> Run(const Benchmark& b, p11::SessionPool& pool, unsigned thread
   for (const Status& e : errors) {
     if (!e.ok()) return e.WithContext(b.name);
   }
-  Result r{b.name, b.unit, b.what, 0, elapsed};
+  Result r{b.name, b.unit, b.what, 0, elapsed, {}};
   for (uint64_t u : units) r.units += u;
+  for (const auto& l : latency) r.latency.Merge(l);
   workers.clear();  // objects destroyed while their sessions are still leased
   return r;
 }
@@ -435,9 +441,10 @@ int main(int argc, char** argv) {
   }
   if (json) {
     nlohmann::json out{{"threads", threads}, {"seconds", seconds}, {"token", token.uri}, {"results", nlohmann::json::array()}};
-    for (const auto& r : results) {
+    for (auto& r : results) {
       out["results"].push_back({{"name", r.name}, {"unit", r.unit}, {"what", r.what}, {"units", r.units},
-                                {"seconds", r.seconds}, {"per_second", r.per_second()}});
+                                {"seconds", r.seconds}, {"per_second", r.per_second()},
+                                {"latency_ms", r.latency.Summary()}});
     }
     std::cout << out.dump(2) << "\n";
   } else {
