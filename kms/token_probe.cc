@@ -670,7 +670,7 @@ std::vector<std::string> ProbeReport::FailedRequired() const {
   std::vector<std::string> out;
   for (const ProbeResult& r : results) {
     if (!r.required || r.ok()) continue;
-    out.push_back(r.id + " (" + (r.present ? r.detail : r.missing + " not offered") + ")");
+    out.push_back(r.id + " (" + (r.present ? "" : r.missing + " not offered: ") + r.detail + ")");
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include "kms/token_probe.h"
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
+#include "tests/support/nss_softoken_token.h"
 #include "tests/support/paths.h"
 #include "tests/support/softhsm_token.h"
 #include "tests/support/subprocess.h"
@@ -23,6 +24,7 @@ namespace {
 using ::testing::HasSubstr;
 using simkms::testing::ProcessResult;
 using simkms::testing::RunProcess;
+using simkms::testing::NssSoftokenToken;
 using simkms::testing::SoftHsmToken;
 
 // A table line's cells: the columns are separated by two or more blanks, a cell holds single ones.
@@ -39,6 +41,52 @@ std::vector<std::string> Cells(const std::string& line) {
   return cells;
 }
 
+// The probe's text output as the docs show it: the table pads its cells, the docs
+// have no trailing blanks.
+std::string WithoutTrailingBlanks(const std::string& text) {
+  std::string shown;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) shown += line.substr(0, line.find_last_not_of(' ') + 1) + "\n";
+  return shown;
+}
+
+// The probe's JSON as docs/hsm-compatibility.md tabulates it.
+std::string MarkdownTable(const nlohmann::json& j) {
+  std::string table = "| check | needed | present | behaves | used for |\n|---|---|---|---|---|\n";
+  for (const auto& c : j["checks"]) {
+    table += "| `" + c["id"].get<std::string>() + "` | " + (c["required"].get<bool>() ? "required" : "optional") +
+             " | " + (c["present"].get<bool>() ? "yes" : "no") + " | " + (c["behaves"].get<bool>() ? "yes" : "no") +
+             " | " + c["used_for"].get<std::string>() + " |\n";
+  }
+  return table;
+}
+
+std::string ReadDoc(const std::string& name) {
+  std::ifstream in(simkms::testing::SourceDir() + "/docs/" + name);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Token objects on the token labelled `label` (a probe's session objects die with
+// its process anyway).
+std::size_t TokenObjectCount(const std::shared_ptr<p11::Module>& module, const std::string& label,
+                             const SecretBytes& pin) {
+  auto slot = module->FindToken(p11::TokenUri::ForLabel(label));
+  EXPECT_TRUE(slot.ok());
+  if (!slot.ok()) return 0;
+  auto session = p11::Session::Open(module, slot->slot);
+  EXPECT_TRUE(session.ok());
+  if (!session.ok()) return 0;
+  EXPECT_TRUE(session->Login(CKU_USER, pin).ok());
+  p11::Attributes on_token;
+  on_token.Bool(CKA_TOKEN, true);
+  auto found = session->FindAll(on_token);
+  EXPECT_TRUE(found.ok());
+  EXPECT_TRUE(session->Logout().ok());
+  return found.ok() ? found->size() : 0;
+}
+
 class KmsctlTokenProbeTest : public ::testing::Test {
  protected:
   void SetUp() override { module_ = token_.InitToken("simkms"); }
@@ -50,26 +98,7 @@ class KmsctlTokenProbeTest : public ::testing::Test {
     return RunProcess(argv, {{"SIMKMS_PIN_FILE", token_.pin_file().string()}});
   }
 
-  // Token objects (a probe's session objects die with its process anyway).
-  std::size_t TokenObjects() {
-    auto slot = module_->FindToken(p11::TokenUri::ForLabel("simkms"));
-    EXPECT_TRUE(slot.ok());
-    auto session = p11::Session::Open(module_, slot->slot);
-    EXPECT_TRUE(session.ok());
-    EXPECT_TRUE(session->Login(CKU_USER, token_.user_pin()).ok());
-    p11::Attributes on_token;
-    on_token.Bool(CKA_TOKEN, true);
-    auto found = session->FindAll(on_token);
-    EXPECT_TRUE(found.ok());
-    return found.ok() ? found->size() : 0;
-  }
-
-  static std::string ReadDoc(const std::string& name) {
-    std::ifstream in(simkms::testing::SourceDir() + "/docs/" + name);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::size_t TokenObjects() { return TokenObjectCount(module_, "simkms", token_.user_pin()); }
 
   SoftHsmToken token_;
   std::shared_ptr<p11::Module> module_;
@@ -122,7 +151,7 @@ TEST_F(KmsctlTokenProbeTest, ARequiredMechanismTheTokenDisablesExitsNonZeroNamin
   ProcessResult r = Probe();
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_THAT(r.err, HasSubstr("kmsctl token probe: "));
-  EXPECT_THAT(r.err, HasSubstr("aes-gcm (CKM_AES_GCM not offered)"));
+  EXPECT_THAT(r.err, HasSubstr("aes-gcm (CKM_AES_GCM not offered: "));
   EXPECT_THAT(r.out, HasSubstr("no: CKM_AES_GCM"));
 }
 
@@ -131,22 +160,39 @@ TEST_F(KmsctlTokenProbeTest, ARequiredMechanismTheTokenDisablesExitsNonZeroNamin
 TEST_F(KmsctlTokenProbeTest, TheDocsShowWhatTheProbePrintsOnSoftHsm) {
   ProcessResult text = Probe();
   ASSERT_EQ(text.exit_code, 0) << text.err;
-  // The table pads its cells; the doc has no trailing blanks.
-  std::string shown;
-  std::istringstream lines(text.out);
-  for (std::string line; std::getline(lines, line);) shown += line.substr(0, line.find_last_not_of(' ') + 1) + "\n";
+  const std::string shown = WithoutTrailingBlanks(text.out);
   EXPECT_THAT(ReadDoc("operations.md"), HasSubstr(shown)) << "docs/operations.md should show:\n" << shown;
   ProcessResult json_run = Probe({"--json"});
   auto j = nlohmann::json::parse(json_run.out, nullptr, false);
   ASSERT_FALSE(j.is_discarded());
-  std::string table = "| check | needed | present | behaves | used for |\n|---|---|---|---|---|\n";
-  for (const auto& c : j["checks"]) {
-    table += "| `" + c["id"].get<std::string>() + "` | " + (c["required"].get<bool>() ? "required" : "optional") +
-             " | " + (c["present"].get<bool>() ? "yes" : "no") + " | " + (c["behaves"].get<bool>() ? "yes" : "no") +
-             " | " + c["used_for"].get<std::string>() + " |\n";
-  }
-  EXPECT_THAT(ReadDoc("hsm-compatibility.md"), HasSubstr(table)) << "docs/hsm-compatibility.md should show:\n"
-                                                                 << table;
+  EXPECT_THAT(ReadDoc("hsm-compatibility.md"), HasSubstr(MarkdownTable(j))) << "docs/hsm-compatibility.md should show:\n"
+                                                                            << MarkdownTable(j);
+}
+
+// NSS softoken (libsoftokn3) through its init string: the probe's verdict is its
+// exit code, it leaves no token object, and the docs show its output and table.
+TEST(KmsctlTokenProbeNss, TheProbeOfAnNssSoftokenIsWhatTheDocsShowAndKeepsNoObject) {
+  NssSoftokenToken token({"simkms"});
+  std::shared_ptr<p11::Module> module = token.InitToken("simkms");
+  auto token_objects = [&] { return TokenObjectCount(module, "simkms", token.user_pin()); };
+  const std::size_t before = token_objects();
+  auto probe = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/kmsctl/kmsctl", "token", "probe",
+                                  "--module", NssSoftokenToken::ModulePath(), "--module-init-args", token.init_args(),
+                                  "--uri", "pkcs11:token=simkms"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return RunProcess(argv, {{"SIMKMS_PIN_FILE", token.pin_file().string()}});
+  };
+  ProcessResult text = probe({});
+  ProcessResult json_run = probe({"--json"});
+  auto j = nlohmann::json::parse(json_run.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << json_run.out << json_run.err;
+  EXPECT_EQ(text.exit_code, j["ok"].get<bool>() ? 0 : 1) << text.err;
+  EXPECT_EQ(token_objects(), before);
+  std::string shown = WithoutTrailingBlanks(text.out);
+  EXPECT_THAT(ReadDoc("operations.md"), HasSubstr(shown)) << "docs/operations.md should show:\n" << shown;
+  EXPECT_THAT(ReadDoc("hsm-compatibility.md"), HasSubstr(MarkdownTable(j))) << "docs/hsm-compatibility.md should show:\n"
+                                                                            << MarkdownTable(j);
 }
 
 }  // namespace
