@@ -7,8 +7,8 @@
 // compares the result with a published test vector (TS 35.207, RFC 4493, RFC 4231,
 // RFC 5649, SP 800-38A, the GCM paper, FIPS 81; for RFC 5649 of a 16-byte key, which
 // the RFC has no example of, the value OpenSSL and pyca/cryptography agree on) or
-// with the same key made another way (a derived key against encrypt-then-import, a DH secret derived on both
-// sides, a wrapped key against its KCV after the unwrap).
+// with the same key made another way (a derived key against encrypt-then-import, a
+// DH secret derived on both sides, a wrapped key against its KCV after the unwrap).
 //
 // A check is required (kmsd or a ceremony fails without it) or optional (only a
 // VER that names it needs it, e.g. the legacy DES profile, or nothing uses it yet
