@@ -32,7 +32,12 @@ void LoadLegacyProviderOnce() {
 
 StatusOr<std::shared_ptr<Module>> Module::Load(const std::string& path, const ModuleOptions& options) {
   if (options.load_openssl_legacy_provider) LoadLegacyProviderOnce();
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_NODELETE: the library stays mapped after the last dlclose. NSS's softoken
+  // keeps NSPR's state (arenas, locks, thread-private data with destructors) across
+  // C_Finalize for a later C_Initialize; unmapping it would leave that memory
+  // unreachable (LeakSanitizer reports it as leaked) and NSPR's thread-exit
+  // destructors pointing into unmapped code.
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
   if (handle == nullptr) {
     const char* err = dlerror();
     return UnavailableError("cannot load PKCS#11 module " + path + ": " + (err ? err : "unknown dlopen error"));

@@ -21,6 +21,7 @@ JOBS="${SIMKMS_JOBS:-$(nproc)}"
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   softhsm2 libp11-kit-dev
+  libnss3   # libsoftokn3, NSS's softoken: the tests' second PKCS#11 module (tests/support/nss_softoken_token.h)
   opensc    # pkcs11-spy, which tests/kms/token_milenage_test.cc puts between kms and the token
   libssl-dev librocksdb-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev

@@ -12,6 +12,11 @@ std::string SoftHsmModulePath() {
   return env != nullptr ? env : SIMKMS_DEFAULT_SOFTHSM_MODULE;
 }
 
+std::string NssSoftokenModulePath() {
+  const char* env = std::getenv("SIMKMS_NSS_SOFTOKEN_MODULE");
+  return env != nullptr ? env : SIMKMS_DEFAULT_NSS_SOFTOKEN_MODULE;
+}
+
 std::string SanitizerEnvironment() {
   return "LSAN_OPTIONS=suppressions=" + SourceDir() + "/tests/lsan.supp ";
 }

@@ -1,44 +1,21 @@
 #include "tests/support/softhsm_token.h"
 
-#include <sys/stat.h>
-
 #include <cstdlib>
-#include <fstream>
-#include <stdexcept>
 
 #include "pkcs11/session.h"
-#include "tests/support/paths.h"
 #include "pkcs11/uri.h"
+#include "tests/support/must.h"
+#include "tests/support/paths.h"
 
 namespace simkms::testing {
-namespace {
-
-void WriteFile(const std::filesystem::path& path, const std::string& content, mode_t mode) {
-  std::ofstream(path) << content;
-  chmod(path.c_str(), mode);
-}
-
-template <typename T>
-T Must(StatusOr<T> v, const char* what) {
-  if (!v.ok()) throw std::runtime_error(std::string(what) + ": " + v.status().ToString());
-  return std::move(v).value();
-}
-
-void Must(const Status& s, const char* what) {
-  if (!s.ok()) throw std::runtime_error(std::string(what) + ": " + s.ToString());
-}
-
-}  // namespace
 
 SoftHsmToken::SoftHsmToken() {
-  std::filesystem::create_directories(dir_ / "tokens");
+  std::filesystem::create_directories(dir() / "tokens");
   WriteFile(conf(),
-            "directories.tokendir = " + (dir_ / "tokens").string() +
+            "directories.tokendir = " + (dir() / "tokens").string() +
                 "\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
             0600);
-  WriteFile(pin_file(), "4711-user-pin\n", 0600);
   WriteFile(so_pin_file(), "so-pin-0815\n", 0600);
-  WriteFile(ceremony_pin_file(), "ceremony-pin-1312\n", 0600);
   setenv("SOFTHSM2_CONF", conf().c_str(), 1);
 }
 
@@ -56,14 +33,7 @@ std::vector<std::pair<std::string, std::string>> SoftHsmToken::NodeKmsctlEnviron
           {"SIMKMS_CEREMONY_TOKEN", "pkcs11:token=" + label + "-ceremony"}};
 }
 
-SecretBytes SoftHsmToken::user_pin() const { return SecretBytes::Copy(AsBytes("4711-user-pin")); }
-SecretBytes SoftHsmToken::ceremony_pin() const { return SecretBytes::Copy(AsBytes("ceremony-pin-1312")); }
 SecretBytes SoftHsmToken::so_pin() const { return SecretBytes::Copy(AsBytes("so-pin-0815")); }
-
-std::shared_ptr<p11::Module> SoftHsmToken::module() {
-  if (!module_) module_ = Must(p11::Module::Load(ModulePath()), "load SoftHSM");
-  return module_;
-}
 
 std::shared_ptr<p11::Module> SoftHsmToken::InitToken(const std::string& label, bool ceremony) {
   auto m = module();

@@ -134,6 +134,19 @@ Status RunStatus(const GlobalOptions& g, std::ostream& out);
 // Every token object against kms/token_policy.h; FailedPrecondition on any difference.
 Status RunTokenCheck(const GlobalOptions& g, bool ceremony, std::ostream& out);
 
+// `token probe`: whether a token does what the appliance needs, before any key exists
+// (kms/token_probe.h). Its own module and URI (default: the global ones), so an
+// operator can try a module before configuring anything; the PIN as every command
+// takes it (--pin-file, --pin-env). FailedPrecondition naming every required check
+// that fails.
+struct TokenProbeArgs {
+  std::string module;     // empty: the global --module
+  std::string uri;        // empty: the global --token
+  std::string init_args;  // p11::ModuleOptions::init_args (NSS softoken's configuration)
+  bool json = false;      // as the global --json
+};
+Status RunTokenProbe(const GlobalOptions& g, const TokenProbeArgs& args, std::ostream& out);
+
 // `db migrate`: applies the PostgreSQL schema migrations this build has and the
 // database lacks (idempotent), then prints the schema status. `db` is a libpq
 // connection string (URI or key=value).

@@ -194,11 +194,19 @@ int main(int argc, char** argv) {
       ->envname("SIMKMS_DB")
       ->required();
 
-  CLI::App* token_cmd = app.add_subcommand("token", "the token's objects");
+  CLI::App* token_cmd = app.add_subcommand("token", "the token's objects and what it can do");
   token_cmd->require_subcommand(1);
   bool check_ceremony = false;
   token_cmd->add_subcommand("check", "every object's attributes against the token policy (exit 1 on a difference)")
       ->add_flag("--ceremony", check_ceremony, "check the ceremony token (MK's) instead of the runtime token");
+  TokenProbeArgs probe_args;
+  CLI::App* probe_cmd = token_cmd->add_subcommand(
+      "probe", "does the token do what the appliance needs? (before any key exists; exit 1 if a required check fails)");
+  probe_cmd->add_option("--module", probe_args.module, "PKCS#11 module to probe (default: the global --module)");
+  probe_cmd->add_option("--uri", probe_args.uri, "token to probe, an RFC 7512 pkcs11: URI (default: the global --token)");
+  probe_cmd->add_option("--module-init-args", probe_args.init_args,
+                        "string passed to C_Initialize as pReserved (NSS softoken: its configdir and flags)");
+  probe_cmd->add_flag("--json", probe_args.json, "JSON output for scripts");
 
   try {
     app.parse(argc, argv);
@@ -307,6 +315,9 @@ int main(int argc, char** argv) {
     what = "records";
     (void)seal_cmd;
     status = RunRecordsSeal(g, out);
+  } else if (token_cmd->parsed() && probe_cmd->parsed()) {
+    what = "token probe";
+    status = RunTokenProbe(g, probe_args, out);
   } else if (token_cmd->parsed()) {
     what = "token check";
     status = RunTokenCheck(g, check_ceremony, out);

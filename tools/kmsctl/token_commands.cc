@@ -1,8 +1,11 @@
 // `kmsctl token check`: every object on the token against the token policy
-// (kms/token_policy.h), the same check kmsd runs at start.
+// (kms/token_policy.h), the same check kmsd runs at start. `kmsctl token probe`:
+// what the token can do, against what the appliance needs (kms/token_probe.h).
 #include <ostream>
 
 #include "kms/token_policy.h"
+#include "kms/token_probe.h"
+#include "pkcs11/uri.h"
 #include "tools/kmsctl/commands.h"
 #include "tools/kmsctl/output.h"
 
@@ -58,6 +61,44 @@ Status RunTokenCheck(const GlobalOptions& g, bool ceremony, std::ostream& out) {
   if (!check.ok()) {
     return FailedPreconditionError("token " + label + " does not match the token policy: " +
                                    check.Summary());
+  }
+  return OkStatus();
+}
+
+Status RunTokenProbe(const GlobalOptions& g, const TokenProbeArgs& args, std::ostream& out) {
+  const std::string module_path = args.module.empty() ? g.module : args.module;
+  const std::string uri_text = args.uri.empty() ? g.token : args.uri;
+  SIMKMS_ASSIGN_OR_RETURN(SecretBytes pin, p11::ReadPin({g.pin_file, g.pin_env}));
+  p11::ModuleOptions options;
+  options.init_args = args.init_args;
+  SIMKMS_ASSIGN_OR_RETURN(std::shared_ptr<p11::Module> module, p11::Module::Load(module_path, options));
+  SIMKMS_ASSIGN_OR_RETURN(p11::TokenUri uri, p11::TokenUri::Parse(uri_text));
+  SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken token, module->FindToken(uri));
+  StatusOr<kms::ProbeReport> probed = [&]() -> StatusOr<kms::ProbeReport> {
+    SIMKMS_ASSIGN_OR_RETURN(p11::Session session, p11::Session::Open(module, token.slot));
+    Status login = session.Login(CKU_USER, pin);
+    if (!login.ok()) return login.WithContext("log in to token '" + token.label + "'");
+    return kms::ProbeToken(session);  // the session, and every object the probe made, closes here
+  }();
+  SIMKMS_RETURN_IF_ERROR(probed.status());
+  const kms::ProbeReport& report = *probed;
+  if (g.json || args.json) {
+    out << report.ToJson().dump(2) << "\n";
+  } else {
+    out << "token " << report.token_label << " (" << report.manufacturer << " " << report.model << "), module "
+        << module_path << " (" << report.library << ")\n";
+    Table t({"check", "needed", "present", "behaves", "used for", "detail"});
+    for (const kms::ProbeResult& r : report.results) {
+      t.AddRow({r.id, r.required ? "required" : "optional", r.present ? "yes" : "no: " + r.missing,
+                r.behaves ? "yes" : "no", r.used_for, r.detail});
+    }
+    t.Print(out);
+    out << report.Summary() << "\n";
+  }
+  if (!report.ok()) {
+    std::string failed;
+    for (const std::string& f : report.FailedRequired()) failed += (failed.empty() ? "" : "; ") + f;
+    return FailedPreconditionError("token " + report.token_label + " lacks what the appliance requires: " + failed);
   }
   return OkStatus();
 }
