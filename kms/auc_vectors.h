@@ -7,8 +7,8 @@
 //  - Threading: the session is used by one thread at a time (PKCS#11 sessions
 //    are not re-entrant); the session has an encrypt operation open for the
 //    duration of the call, so it can do nothing else meanwhile.
-//  - The key handle must stay valid for the whole call (a Ki_1 ScopedObject or a
-//    Ki2Cache handle held by the caller), and permit CKA_ENCRYPT with CKM_AES_ECB.
+//  - The key handle must stay valid for the whole call (a KeyCache handle of Ki_1 or
+//    Ki_2 held by the caller), and permit CKA_ENCRYPT with CKM_AES_ECB.
 //  - Outputs of vector generation and AUTS verification (RAND, XRES, CK, IK,
 //    AUTN, SRES, Kc, SQN_MS) are network-bound values and come back in plain
 //    arrays. OP and OPc are secrets of the operator: OP comes in as SecretBytes;

@@ -68,7 +68,9 @@ struct Config {
   // answers 503 regardless: below a load balancer's check timeout (HAProxy's is its
   // 2 s interval in deploy/cluster/haproxy/haproxy.cfg).
   unsigned health_timeout_ms = 1500;
-  std::size_t ki2_cache_size = 10000;  // each entry is a token session object: ~10 KB of heap on SoftHSM
+  // The key caches (kms/key_cache.h): each entry is a token session object, ~10 KB of heap on SoftHSM.
+  std::size_t ki1_cache_size = 10000;  // derived Ki_1s of contracted subscribers
+  std::size_t ki2_cache_size = 10000;  // unwrapped Ki_2s of personalized ones
   unsigned activation_code_max_tries = 3;
   // Clone alarms (docs/protocol.md §6): at most one audited alarm per subscriber
   // per interval (0: every one), and how many distinct ones each record remembers.

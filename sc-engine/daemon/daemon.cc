@@ -47,7 +47,8 @@ struct Daemon::Rep {
   std::unique_ptr<AuditWitnessSender> witness;  // outlives the store, which feeds it
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<kms::Ki2Vault> vault;
-  std::unique_ptr<kms::Ki2Cache> ki2_cache;
+  std::unique_ptr<kms::KeyCache> ki1_cache;
+  std::unique_ptr<kms::KeyCache> ki2_cache;
   std::unique_ptr<sc::SubscriberKeys> subscriber_keys;
   std::unique_ptr<sc::AucService> auc;
   std::unique_ptr<sc::HlrService> hlr;
@@ -91,6 +92,7 @@ struct Daemon::Rep {
     registries.reset();
     subscriber_keys.reset();
     ki2_cache.reset();
+    ki1_cache.reset();
     store.reset();
     record_mac.reset();
     witness.reset();
@@ -179,8 +181,10 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   }
   SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, kms::TokenKcv(*rep->control, rep->keys.storage_kek, "storage KEK"));
   rep->vault = std::make_unique<kms::Ki2Vault>(rep->keys.storage_kek, kek_kcv);
-  rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
-  rep->subscriber_keys = std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->ki2_cache);
+  rep->ki1_cache = std::make_unique<kms::KeyCache>(c.ki1_cache_size);
+  rep->ki2_cache = std::make_unique<kms::KeyCache>(c.ki2_cache_size);
+  rep->subscriber_keys =
+      std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->vault, *rep->ki1_cache, *rep->ki2_cache);
   rep->auc = std::make_unique<sc::AucService>(
       *rep->store, *rep->subscriber_keys, kms::SystemClockMs,
       sc::AucOptions{.ind_slice = {static_cast<uint8_t>(c.gsup_ind_first), static_cast<uint8_t>(c.gsup_ind_last)},

@@ -7,7 +7,6 @@
 
 #include "base/wiped_buffer.h"
 #include "kms/auc_vectors.h"
-#include "kms/ki1.h"
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 
@@ -117,6 +116,9 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
   auto r = store_.GetSubscriber(request.imsi);
   if (!r.ok()) return fail(r.status());
   const policy::AuthKey which = policy::AuthVectorKey(r->state);
+  // A subscriber that no longer uses Ki_1 has it dropped from the Ki_1 cache here,
+  // whichever node or path changed its state (sc-engine/engine/subscriber_keys.h).
+  if (which != policy::AuthKey::kKi1) keys_.ForgetKi1(*r);
   if (which == policy::AuthKey::kNone) {
     return fail(FailedPreconditionError("subscriber " + r->imsi + " has no usable key (" +
                                         std::string(policy::StateName(r->state)) + ")"));
@@ -127,21 +129,10 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
   auto op = keys_.VerOp(session, *ver);
   if (!op.ok()) return fail(op.status());
 
-  // The subscriber key: Ki_1 derived now (destroyed with `ki1`), or Ki_2 from the cache.
-  p11::ScopedObject ki1;
-  kms::Ki2Cache::Handle ki2;
-  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-  if (which == policy::AuthKey::kKi1) {
-    auto derived = keys_.Ki1(session, *r, *ver);
-    if (!derived.ok()) return fail(derived.status());
-    ki1 = std::move(*derived);
-    key = ki1.get();
-  } else {
-    auto cached = keys_.Ki2(session, *r, r->ki2_key_id);
-    if (!cached.ok()) return fail(cached.status());
-    ki2 = std::move(*cached);
-    key = ki2->get();
-  }
+  // The subscriber key, from its cache: Ki_1 while CONTRACTED, else Ki_2.
+  auto held = which == policy::AuthKey::kKi1 ? keys_.Ki1(session, *r, *ver) : keys_.Ki2(session, *r, r->ki2_key_id);
+  if (!held.ok()) return fail(held.status());
+  const CK_OBJECT_HANDLE key = (*held)->get();
   auto opc = kms::ComputeOpcInToken(session, key, *op);
   if (!opc.ok()) return fail(opc.status());
 
