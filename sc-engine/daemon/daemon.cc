@@ -12,6 +12,7 @@
 #include "kms/kcv.h"
 #include "kms/token_audit.h"
 #include "kms/token_policy.h"
+#include "kms/remembered_record_macs.h"
 #include "kms/token_record_mac.h"
 #include "pkcs11/module.h"
 #include "pkcs11/pin.h"
@@ -44,6 +45,7 @@ struct Daemon::Rep {
   std::unique_ptr<kms::TokenAuditMac> audit_mac;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints;
   std::unique_ptr<kms::TokenRecordMac> record_mac;
+  std::unique_ptr<kms::RememberedRecordMacs> remembered_macs;  // the store's, over record_mac
   std::unique_ptr<AuditWitnessSender> witness;  // outlives the store, which feeds it
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<kms::Ki2Vault> vault;
@@ -94,6 +96,7 @@ struct Daemon::Rep {
     ki2_cache.reset();
     ki1_cache.reset();
     store.reset();
+    remembered_macs.reset();
     record_mac.reset();
     witness.reset();
     checkpoints.reset();
@@ -146,8 +149,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   SIMKMS_ASSIGN_OR_RETURN(rep->audit_mac, kms::TokenAuditMac::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->checkpoints, kms::TokenCheckpointStore::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->record_mac, kms::TokenRecordMac::Open(rep->module, token.slot));
+  rep->remembered_macs = std::make_unique<kms::RememberedRecordMacs>(*rep->record_mac, c.remembered_records);
   storage::StoreOptions store_options;
-  store_options.record_mac = rep->record_mac.get();
+  store_options.record_mac = rep->remembered_macs.get();
   store_options.audit_epoch_max_records = c.audit_epoch_max_records;
   store_options.audit_epoch_max_seconds = c.audit_epoch_max_seconds;
   if (!c.audit_witness_syslog.empty()) {

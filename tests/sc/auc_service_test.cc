@@ -894,3 +894,25 @@ TEST_F(AucServiceTest, ARetiredKi1LeavesTheCacheAndIsNeverUsedForVectors) {
 
 }  // namespace
 }  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+// RANDs come from a pool that one C_GenerateRandom fills for many requests, and no
+// two vectors get the same RAND.
+TEST_F(AucServiceTest, RandsAreDrawnInBatchesAndNeverRepeat) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  std::set<std::string> rands;
+  const std::size_t per_refill = RandPool::kBytes / 16;
+  const std::size_t requests = per_refill / 5 + 2;  // more vectors than one refill holds
+  for (std::size_t i = 0; i < requests; ++i) {
+    for (const kms::AuthVector& v : Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 5, 1, std::nullopt, std::nullopt}))) {
+      EXPECT_TRUE(rands.insert(ToHex(v.rand)).second) << "RAND handed out twice";
+    }
+  }
+  EXPECT_EQ(rands.size(), requests * 5);
+  EXPECT_EQ(auc_->rand_refills(), 2u);
+}
+
+}  // namespace
+}  // namespace simkms::sc
