@@ -23,8 +23,12 @@ StatusOr<SecretBytes> OpenVerOp(p11::Session& session, const ServiceKeys& keys, 
 
 StatusOr<SecretArray<16>> ComputeOpcInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key,
                                         const SecretBytes& op) {
-  SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> op_block, SecretArray<16>::Copy(op, "OP"));
   TokenBlockCipher k(session, subscriber_key);
+  return ComputeOpcInToken(k, op);
+}
+
+StatusOr<SecretArray<16>> ComputeOpcInToken(TokenBlockCipher& k, const SecretBytes& op) {
+  SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> op_block, SecretArray<16>::Copy(op, "OP"));
   // ComputeOpc computes E_K(OP) into its result and xors OP into it in place:
   // no other temporary holds a function of K.
   SIMKMS_ASSIGN_OR_RETURN(Block opc, ComputeOpc(k, op_block.reveal()));
@@ -35,14 +39,20 @@ StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, 
                                                          const Block& opc,
                                                          const std::vector<std::pair<Block, Sqn>>& requests,
                                                          const Amf& amf) {
+  // One cipher for the batch: it keeps a single C_EncryptInit open across every
+  // block of every vector and finalises it when it goes out of scope.
+  TokenBlockCipher k(session, subscriber_key);
+  return GenerateVectorsInToken(k, opc, requests, amf);
+}
+
+StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(TokenBlockCipher& k, const Block& opc,
+                                                         const std::vector<std::pair<Block, Sqn>>& requests,
+                                                         const Amf& amf) {
   std::vector<AuthVector> vectors;
   // The vectors carry CK, IK and XRES: wiped, not just freed, if an error ends
   // the batch (on success they are moved out and nothing is left to wipe).
   WipeOnExit wipe_on_error(vectors);
   vectors.reserve(requests.size());
-  // One cipher for the batch: it keeps a single C_EncryptInit open across every
-  // block of every vector and finalises it when it goes out of scope.
-  TokenBlockCipher k(session, subscriber_key);
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& [rand, sqn] = requests[i];
     auto v = GenerateAuthVector(k, opc, rand, sqn, amf);
@@ -58,6 +68,10 @@ StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, 
 StatusOr<Sqn> VerifyAutsInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key, const Block& opc,
                                 const Block& rand, const Auts& auts) {
   TokenBlockCipher k(session, subscriber_key);
+  return VerifyAutsInToken(k, opc, rand, auts);
+}
+
+StatusOr<Sqn> VerifyAutsInToken(TokenBlockCipher& k, const Block& opc, const Block& rand, const Auts& auts) {
   return VerifyAuts(k, opc, rand, auts);
 }
 

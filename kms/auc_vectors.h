@@ -7,8 +7,8 @@
 //  - Threading: the session is used by one thread at a time (PKCS#11 sessions
 //    are not re-entrant); the session has an encrypt operation open for the
 //    duration of the call, so it can do nothing else meanwhile.
-//  - The key handle must stay valid for the whole call (a Ki_1 ScopedObject or a
-//    Ki2Cache handle held by the caller), and permit CKA_ENCRYPT with CKM_AES_ECB.
+//  - The key handle must stay valid for the whole call (a KeyCache handle of Ki_1 or
+//    Ki_2 held by the caller), and permit CKA_ENCRYPT with CKM_AES_ECB.
 //  - Outputs of vector generation and AUTS verification (RAND, XRES, CK, IK,
 //    AUTN, SRES, Kc, SQN_MS) are network-bound values and come back in plain
 //    arrays. OP and OPc are secrets of the operator: OP comes in as SecretBytes;
@@ -25,6 +25,7 @@
 #include "base/bytes.h"
 #include "base/secret_array.h"
 #include "base/status.h"
+#include "kms/token_block_cipher.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
 #include "softcrypto/milenage.h"
@@ -57,5 +58,16 @@ StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, 
 // card sent in answer to `rand`; Unauthenticated if MAC-S does not verify.
 StatusOr<Sqn> VerifyAutsInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key, const Block& opc,
                                 const Block& rand, const Auts& auts);
+
+// The same three on a TokenBlockCipher the caller keeps for a whole request: its
+// OPc, AUTS check and vectors then share ONE multi-part operation (one
+// C_EncryptInit and one C_EncryptFinal per request instead of one of each per
+// step; AES-ECB blocks are independent, so the next block may depend on the last
+// one's output). The session must do nothing else while `k` lives.
+StatusOr<SecretArray<16>> ComputeOpcInToken(TokenBlockCipher& k, const SecretBytes& op);
+StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(TokenBlockCipher& k, const Block& opc,
+                                                         const std::vector<std::pair<Block, Sqn>>& requests,
+                                                         const Amf& amf);
+StatusOr<Sqn> VerifyAutsInToken(TokenBlockCipher& k, const Block& opc, const Block& rand, const Auts& auts);
 
 }  // namespace simkms::kms

@@ -1,6 +1,7 @@
 // Ki_2 storage outside the token: each Ki_2 is wrapped (CKM_AES_KEY_WRAP_PAD,
 // RFC 5649) under the token-resident storage KEK and the blob kept in RocksDB;
-// it is unwrapped into a session object only when needed.
+// it is unwrapped into a session object only when needed, and kept in a
+// kms::KeyCache (kms/key_cache.h).
 //
 // Why not one token object per subscriber: measured on SoftHSM 2.6.1 with 50,000
 // secret-key objects, C_Initialize takes 2.1 s and 480 MB, creation runs at
@@ -12,12 +13,7 @@
 // freshly negotiated key passed to Wrap() is extractable, and only for that call.
 #pragma once
 
-#include <cstddef>
-#include <list>
-#include <memory>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "base/bytes.h"
 #include "base/status.h"
@@ -49,42 +45,6 @@ class Ki2Vault {
  private:
   CK_OBJECT_HANDLE kek_;
   Bytes kek_kcv_;
-};
-
-// A bounded LRU cache of unwrapped Ki_2 handles, under a name the caller gives.
-// Entries are shared: an evicted key stays alive until its last user releases
-// it. Nothing is dropped by hand: the caller names each key by its id and its
-// wrapped blob (sc::SubscriberKeys), so a re-keyed or terminated subscriber's
-// old key is never found again under a new record, and ages out.
-// A key is destroyed, when its last user lets go, on a session of the cache's
-// own (opened with the first unwrap), not on the worker session that unwrapped
-// it: that session belongs to whichever worker holds it now (pkcs11/session.h),
-// while the last user of a key can be any thread. Session objects are visible to
-// every session of the application, so any of its sessions may destroy them;
-// they live as long as the session that created them, so the cache must be
-// destroyed before the sessions it unwrapped in are closed. Thread-safe.
-class Ki2Cache {
- public:
-  using Handle = std::shared_ptr<const p11::ScopedObject>;
-
-  Ki2Cache(const Ki2Vault& vault, std::size_t capacity) : vault_(vault), capacity_(capacity) {}
-
-  StatusOr<Handle> Get(p11::Session& session, const std::string& key_id, const WrappedKi2& wrapped);
-  std::size_t size() const;
-  std::size_t hits() const;
-  std::size_t misses() const;
-
- private:
-  class Reaper;
-
-  const Ki2Vault& vault_;
-  const std::size_t capacity_;
-  mutable std::mutex mu_;
-  std::shared_ptr<Reaper> reaper_;  // guarded by mu_; shared with every handle it will destroy
-  std::list<std::pair<std::string, Handle>> lru_;  // front = most recent; guarded by mu_
-  std::unordered_map<std::string, std::list<std::pair<std::string, Handle>>::iterator> index_;  // guarded by mu_
-  std::size_t hits_ = 0;    // guarded by mu_
-  std::size_t misses_ = 0;  // guarded by mu_
 };
 
 }  // namespace simkms::kms

@@ -15,7 +15,7 @@
 # the difference of their units, so that log-in and set-up cancel out. The key
 # ceremony runs on SoftHSM directly (not counted). Counts do not depend on load or
 # speed, except where kmsd shares work between concurrent requests (one audit
-# checkpoint per commit group; the Ki_2 cache): short runs suffice.
+# checkpoint per commit group; the key caches; the RAND pool): short runs suffice.
 #
 # Results go to $STATE/results (token-calls.json, the snapshots); the per-operation
 # totals are checked against tools/bench/token_calls_baseline.json (exit 1 when a
@@ -139,8 +139,9 @@ ac_bench() {  # name subscribers vectors requests
     --requests "$4" --server-pid "$KMSD_PID" --label kmsd --json > "$RESULTS/ac-$1.json" ||
     die "ac-bench $1: errors (see $RESULTS/ac-$1.json): their calls would count against the answered requests"
 }
-# Every subscriber asked once first: the measured requests find each Ki_2 in kmsd's
-# cache (ki2_cache_size, docs/operations.md), as a busy AuC does.
+# Every subscriber asked once first: the measured requests find each Ki_2 and Ki_1
+# in kmsd's key caches (ki2_cache_size, ki1_cache_size) and each record's MAC
+# remembered (remembered_records, docs/operations.md), as a busy AuC does.
 ac_bench warm-up-ki2 "$STATE/ki2.txt" 1 "$((AUC_SUBS * 3))"
 ac_bench warm-up-ki1 "$STATE/ki1.txt" 1 "$((AUC_SUBS * 3))"
 for run in "ki2 1" "ki2 5" "ki1 1" "ki1 5"; do

@@ -15,7 +15,8 @@
 # The AuC comparison: ac-bench (GSUP load on Debian's libosmo-gsup-client) against
 # kmsd's AuC and against osmo-hlr (Debian package) provisioned with the same
 # subscribers' K/OPc, its SQLite DB beside kmsd's (same filesystem, so same disk
-# or tmpfs), 1 and 5 vectors per request, 64 and 16 requests in flight.
+# or tmpfs), 1 and 5 vectors per request, 64 and 16 requests in flight; and kmsd
+# on as many contracted-only subscribers (Ki_1), line by line beside them.
 # --tmpfs puts token and database in /dev/shm instead of /tmp (disk): the
 # difference is what synced writes and token file updates cost. --throughput-only
 # skips the latency and open-sessions runs (their arrival rate of 400 chips/s is
@@ -191,6 +192,12 @@ else
     --seconds 600 --timeout-ms 60000 --export-subscriber-keys "$STATE/auc/subscriber-keys.csv" \
     --json > "$STATE/results/auc-personalization.json" || echo "AuC population: some chips failed" >&2
   cut -d, -f1 "$STATE/auc/subscriber-keys.csv" > "$STATE/auc/subscribers.txt"
+  # Contracted-only (Ki_1) subscribers beside them: as many ffdhe3072 chips (from
+  # chip AUC_OFF of group 2's range) that never make their first call, so kmsd
+  # serves them under Ki_1 derived from K1 in the token (osmo-hlr's cost does not
+  # depend on where its K came from: it runs once, on the Ki_2 population).
+  contract 2 "$AUC_OFF" "$AUC_SUBS" >/dev/null
+  imsi_seq "$(imsi_at 2 "$AUC_OFF")" "$(imsi_at 2 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/auc/subscribers-ki1.txt"
   # osmo-hlr 1.5 binds GSUP to port 4222 (not configurable), VTY 4258, CTRL 4259:
   # a loopback address of its own keeps it apart from anything else on this machine.
   while :; do
@@ -214,7 +221,7 @@ else
   HLR_PID=$!
   hlr_up
   ac_bench() {  # server vectors in-flight [more ac-bench options]
-    local server="$1" v="$2" f="$3" host=127.0.0.1 port="$AUC_PORT" pid="$KMSD_PID"
+    local server="$1" v="$2" f="$3" host=127.0.0.1 port="$AUC_PORT" pid="$KMSD_PID"  # kmsd, kmsd-ki1 or osmo-hlr
     shift 3
     [ "$server" = osmo-hlr ] && { host="$HLR_ADDR"; port=4222; pid="$HLR_PID"; }
     "$AC_BENCH" --host "$host" --port "$port" --vectors "$v" --in-flight "$f" --connections 4 \
@@ -228,9 +235,11 @@ else
   done
   for f in 64 16; do
     for v in 1 5; do
-      for server in kmsd osmo-hlr; do
+      for server in kmsd kmsd-ki1 osmo-hlr; do
         say "ac-bench $server: $v vectors per request, $f in flight, ${AUC_SECONDS}s"
-        ac_bench "$server" "$v" "$f" --subscribers "$STATE/auc/subscribers.txt" --duration "$AUC_SECONDS" \
+        subscribers="$STATE/auc/subscribers.txt"
+        [ "$server" = kmsd-ki1 ] && subscribers="$STATE/auc/subscribers-ki1.txt"
+        ac_bench "$server" "$v" "$f" --subscribers "$subscribers" --duration "$AUC_SECONDS" \
           > "$STATE/results/auc-$server-v$v-f$f.json" || echo "ac-bench $server: errors (see the JSON)" >&2
       done
     done

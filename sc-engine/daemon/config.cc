@@ -101,7 +101,8 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   if (!j.is_object()) return InvalidArgumentError("configuration is not a JSON object");
   SIMKMS_RETURN_IF_ERROR(CheckKeys(j,
                                    {"token", "database", "node", "tls", "listeners", "admin", "run_as", "lock_memory",
-                                    "limits", "ki2_cache_size", "gsup", "audit", "rekey_campaign"},
+                                    "limits", "ki1_cache_size", "ki2_cache_size", "remembered_records", "gsup", "audit",
+                                    "rekey_campaign"},
                                    "config"));
   Config c;
   if (j.contains("token")) {
@@ -154,7 +155,9 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   }
   SIMKMS_RETURN_IF_ERROR(Take(j, "run_as", &c.run_as, "config"));
   SIMKMS_RETURN_IF_ERROR(Take(j, "lock_memory", &c.lock_memory, "config"));
+  SIMKMS_RETURN_IF_ERROR(Take(j, "ki1_cache_size", &c.ki1_cache_size, "config"));
   SIMKMS_RETURN_IF_ERROR(Take(j, "ki2_cache_size", &c.ki2_cache_size, "config"));
+  SIMKMS_RETURN_IF_ERROR(Take(j, "remembered_records", &c.remembered_records, "config"));
   if (j.contains("gsup")) {
     const Json& g = j["gsup"];
     SIMKMS_RETURN_IF_ERROR(CheckKeys(g,

@@ -71,7 +71,12 @@ struct Config {
   // How often kmsd runs that check by itself, for the health gauges of /metrics
   // (an idle node's lost token shows there before the first request fails).
   unsigned health_interval_ms = 15000;
-  std::size_t ki2_cache_size = 10000;  // each entry is a token session object: ~10 KB of heap on SoftHSM
+  // The key caches (kms/key_cache.h): each entry is a token session object, ~10 KB of heap on SoftHSM.
+  std::size_t ki1_cache_size = 10000;  // derived Ki_1s of contracted subscribers
+  std::size_t ki2_cache_size = 10000;  // unwrapped Ki_2s of personalized ones
+  // Records whose last authentic bytes the record MAC check keeps (kms/remembered_record_macs.h):
+  // ~0.5 KB each; 0 checks every read in the token.
+  std::size_t remembered_records = 50000;
   unsigned activation_code_max_tries = 3;
   // Clone alarms (docs/protocol.md §6): at most one audited alarm per subscriber
   // per interval (0: every one), and how many distinct ones each record remembers.

@@ -12,6 +12,7 @@
 #include "kms/kcv.h"
 #include "kms/token_audit.h"
 #include "kms/token_policy.h"
+#include "kms/remembered_record_macs.h"
 #include "kms/token_record_mac.h"
 #include "pkcs11/module.h"
 #include "pkcs11/pin.h"
@@ -44,10 +45,12 @@ struct Daemon::Rep {
   std::unique_ptr<kms::TokenAuditMac> audit_mac;
   std::unique_ptr<kms::TokenCheckpointStore> checkpoints;
   std::unique_ptr<kms::TokenRecordMac> record_mac;
+  std::unique_ptr<kms::RememberedRecordMacs> remembered_macs;  // the store's, over record_mac
   std::unique_ptr<AuditWitnessSender> witness;  // outlives the store, which feeds it
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<kms::Ki2Vault> vault;
-  std::unique_ptr<kms::Ki2Cache> ki2_cache;
+  std::unique_ptr<kms::KeyCache> ki1_cache;
+  std::unique_ptr<kms::KeyCache> ki2_cache;
   std::unique_ptr<sc::SubscriberKeys> subscriber_keys;
   std::unique_ptr<sc::AucService> auc;
   std::unique_ptr<sc::HlrService> hlr;
@@ -93,7 +96,9 @@ struct Daemon::Rep {
     registries.reset();
     subscriber_keys.reset();
     ki2_cache.reset();
+    ki1_cache.reset();
     store.reset();
+    remembered_macs.reset();
     record_mac.reset();
     witness.reset();
     checkpoints.reset();
@@ -146,8 +151,9 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   SIMKMS_ASSIGN_OR_RETURN(rep->audit_mac, kms::TokenAuditMac::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->checkpoints, kms::TokenCheckpointStore::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->record_mac, kms::TokenRecordMac::Open(rep->module, token.slot));
+  rep->remembered_macs = std::make_unique<kms::RememberedRecordMacs>(*rep->record_mac, c.remembered_records);
   storage::StoreOptions store_options;
-  store_options.record_mac = rep->record_mac.get();
+  store_options.record_mac = rep->remembered_macs.get();
   store_options.audit_epoch_max_records = c.audit_epoch_max_records;
   store_options.audit_epoch_max_seconds = c.audit_epoch_max_seconds;
   if (!c.audit_witness_syslog.empty()) {
@@ -181,8 +187,10 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   }
   SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, kms::TokenKcv(*rep->control, rep->keys.storage_kek, "storage KEK"));
   rep->vault = std::make_unique<kms::Ki2Vault>(rep->keys.storage_kek, kek_kcv);
-  rep->ki2_cache = std::make_unique<kms::Ki2Cache>(*rep->vault, c.ki2_cache_size);
-  rep->subscriber_keys = std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->ki2_cache);
+  rep->ki1_cache = std::make_unique<kms::KeyCache>(c.ki1_cache_size);
+  rep->ki2_cache = std::make_unique<kms::KeyCache>(c.ki2_cache_size);
+  rep->subscriber_keys =
+      std::make_unique<sc::SubscriberKeys>(rep->keys, *rep->store, *rep->vault, *rep->ki1_cache, *rep->ki2_cache);
   rep->auc = std::make_unique<sc::AucService>(
       *rep->store, *rep->subscriber_keys, kms::SystemClockMs,
       sc::AucOptions{.ind_slice = {static_cast<uint8_t>(c.gsup_ind_first), static_cast<uint8_t>(c.gsup_ind_last)},

@@ -7,7 +7,6 @@
 
 #include "base/wiped_buffer.h"
 #include "kms/auc_vectors.h"
-#include "kms/ki1.h"
 #include "kms/registry.h"
 #include "policy/lifecycle.h"
 
@@ -117,6 +116,9 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
   auto r = store_.GetSubscriber(request.imsi);
   if (!r.ok()) return fail(r.status());
   const policy::AuthKey which = policy::AuthVectorKey(r->state);
+  // A subscriber that no longer uses Ki_1 has it dropped from the Ki_1 cache here,
+  // whichever node or path changed its state (sc-engine/engine/subscriber_keys.h).
+  if (which != policy::AuthKey::kKi1) keys_.ForgetKi1(*r);
   if (which == policy::AuthKey::kNone) {
     return fail(FailedPreconditionError("subscriber " + r->imsi + " has no usable key (" +
                                         std::string(policy::StateName(r->state)) + ")"));
@@ -127,39 +129,31 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
   auto op = keys_.VerOp(session, *ver);
   if (!op.ok()) return fail(op.status());
 
-  // The subscriber key: Ki_1 derived now (destroyed with `ki1`), or Ki_2 from the cache.
-  p11::ScopedObject ki1;
-  kms::Ki2Cache::Handle ki2;
-  CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
-  if (which == policy::AuthKey::kKi1) {
-    auto derived = keys_.Ki1(session, *r, *ver);
-    if (!derived.ok()) return fail(derived.status());
-    ki1 = std::move(*derived);
-    key = ki1.get();
-  } else {
-    auto cached = keys_.Ki2(session, *r, r->ki2_key_id);
-    if (!cached.ok()) return fail(cached.status());
-    ki2 = std::move(*cached);
-    key = ki2->get();
+  // The subscriber key, from its cache: Ki_1 while CONTRACTED, else Ki_2.
+  auto held = which == policy::AuthKey::kKi1 ? keys_.Ki1(session, *r, *ver) : keys_.Ki2(session, *r, r->ki2_key_id);
+  if (!held.ok()) return fail(held.status());
+  // The RANDs from the pool that one token call fills for ~50 requests, rather
+  // than a call per vector or per request: every call takes SoftHSM's locks.
+  // Taken first: a refill uses the session, which the cipher below then holds.
+  std::vector<std::pair<kms::Block, kms::Sqn>> inputs(n);
+  std::array<uint8_t, 5 * sizeof(kms::Block)> rands;
+  Status random = rands_.Take(session, std::span(rands.data(), n * sizeof(kms::Block)));
+  if (!random.ok()) return fail(random);
+  for (unsigned i = 0; i < n; ++i) {
+    std::memcpy(inputs[i].first.data(), rands.data() + i * sizeof(kms::Block), sizeof(kms::Block));
   }
-  auto opc = kms::ComputeOpcInToken(session, key, *op);
+  // OPc, the AUTS check and the vectors in one multi-part AES-ECB operation
+  // under the subscriber key (kms/auc_vectors.h).
+  kms::TokenBlockCipher cipher(session, (*held)->get());
+  auto opc = kms::ComputeOpcInToken(cipher, *op);
   if (!opc.ok()) return fail(opc.status());
 
   std::optional<uint64_t> resync_base;
   if (request.auts) {
     if (!request.auts_rand) return fail(InvalidArgumentError("AUTS without the RAND it answers"));
-    auto sqn_ms = kms::VerifyAutsInToken(session, key, opc->reveal(), *request.auts_rand, *request.auts);
+    auto sqn_ms = kms::VerifyAutsInToken(cipher, opc->reveal(), *request.auts_rand, *request.auts);
     if (!sqn_ms.ok()) return fail(sqn_ms.status().WithContext("AUTS of " + r->imsi));
     resync_base = kms::SqnToUint64(*sqn_ms);
-  }
-  // All RANDs from one token call rather than one per vector: every call takes
-  // SoftHSM's locks.
-  std::vector<std::pair<kms::Block, kms::Sqn>> inputs(n);
-  std::array<uint8_t, 5 * sizeof(kms::Block)> rands;
-  Status random = session.GenerateRandom(rands.data(), n * sizeof(kms::Block));
-  if (!random.ok()) return fail(random);
-  for (unsigned i = 0; i < n; ++i) {
-    std::memcpy(inputs[i].first.data(), rands.data() + i * sizeof(kms::Block), sizeof(kms::Block));
   }
 
   const KeyIdentity identity = KeyIdentity::Of(*r);
@@ -236,7 +230,7 @@ void AucService::Attempt(p11::Session& session, const std::shared_ptr<Call>& cal
   kms::Amf amf{ver->amf.size() == 2 ? ver->amf[0] : uint8_t{0}, ver->amf.size() == 2 ? ver->amf[1] : uint8_t{0}};
   // The separation bit says "E-UTRAN" to the card's network, not a property of the VER.
   amf[0] = static_cast<uint8_t>(request.eutran ? amf[0] | 0x80 : amf[0] & 0x7F);
-  auto vectors = kms::GenerateVectorsInToken(session, key, opc->reveal(), inputs, amf);
+  auto vectors = kms::GenerateVectorsInToken(cipher, opc->reveal(), inputs, amf);
   if (!vectors.ok()) {
     if (ticket->from_block) return fail(vectors.status());  // its SEQs are a gap
     ticket->update.reset();  // abandoned: the later writes of the chain fail their CAS and compute again

@@ -50,6 +50,7 @@
 #include "kms/registry.h"
 #include "kms/token_keys.h"
 #include "pkcs11/session.h"
+#include "sc-engine/engine/rand_pool.h"
 #include "sc-engine/engine/subscriber_keys.h"
 #include "sc-engine/engine/ver_cache.h"
 #include "softcrypto/milenage.h"
@@ -143,6 +144,7 @@ class AucService {
   std::size_t chains_in_flight() const;
   // Subscribers whose block rest is kept in memory (0 with sqn_block 1).
   std::size_t cached_blocks() const;
+  uint64_t rand_refills() const { return rands_.refills(); }  // C_GenerateRandom calls for RANDs
 
  private:
   struct Call;
@@ -168,6 +170,7 @@ class AucService {
   const kms::Clock clock_;
   const AucOptions options_;
   VerCache vers_;  // one store read per request (the subscriber), not two
+  RandPool rands_;  // one C_GenerateRandom per ~50 requests, not one per request
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Chain>> chains_;  // by IMSI; guarded by mu_
   std::list<std::string> idle_;  // IMSIs of idle chains with a block rest, most recent first; guarded by mu_

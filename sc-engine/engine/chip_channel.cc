@@ -3,21 +3,20 @@
 #include <algorithm>
 
 #include "kms/auc_vectors.h"
-#include "kms/ki1.h"
 #include "policy/lifecycle.h"
 #include "sc-engine/engine/subscriber_registry.h"
 #include "sc-engine/protocol/secured_packet.h"
 
 namespace simkms::sc {
 
-// Owns the session objects a packet needs (Ki_1 derived on demand, Ki_2 handles
-// from the cache) and the ScSubscriber view built on them.
+// Holds the session objects a packet needs (handles from the key caches, or a
+// retired Ki_1 derived for this packet) and the ScSubscriber view built on them.
 struct ChipChannel::Subscriber {
   storage::SubscriberRecord record;
   ScSubscriber view;
-  p11::ScopedObject ki1;
-  kms::Ki2Cache::Handle ki2;
-  kms::Ki2Cache::Handle previous_ki2;
+  kms::KeyCache::Handle ki1;
+  kms::KeyCache::Handle ki2;
+  kms::KeyCache::Handle previous_ki2;
 };
 
 ChipChannel::~ChipChannel() {
@@ -92,14 +91,14 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
   if (v.personalized) {
     SIMKMS_ASSIGN_OR_RETURN(sub->ki2, subscriber_keys_.Ki2(session, r, r.ki2_key_id));
     v.current = BaseKey{sub->ki2->get(), protocol::kKeyVersionKi2, r.ki2_key_id, r.ota_counter_in, r.ota_counter_out};
-    v.previous.push_back(BaseKey{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1", r.ota.ki1.in, r.ota.ki1.out});
+    v.previous.push_back(BaseKey{sub->ki1->get(), protocol::kKeyVersionKi1, "ki1", r.ota.ki1.in, r.ota.ki1.out});
     if (!r.previous_ki2_key_id.empty()) {
       SIMKMS_ASSIGN_OR_RETURN(sub->previous_ki2, subscriber_keys_.Ki2(session, r, r.previous_ki2_key_id));
       v.previous.push_back(BaseKey{sub->previous_ki2->get(), protocol::kKeyVersionKi2, r.previous_ki2_key_id,
                                    r.ota.previous_ki2.in, r.ota.previous_ki2.out});
     }
   } else {
-    v.current = BaseKey{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1", r.ota_counter_in, r.ota_counter_out};
+    v.current = BaseKey{sub->ki1->get(), protocol::kKeyVersionKi1, "ki1", r.ota_counter_in, r.ota_counter_out};
   }
   v.session_allowed = r.state == storage::SubscriberState::kContracted ||
                       r.state == storage::SubscriberState::kRekeyPending;
@@ -185,6 +184,7 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
       auto committed = registry.CommitNewKey(imsi, *pending->ki2_wrapped, pending->puk,
                                              pending->activation_required, commit);
       if (!committed.ok()) return committed.status().WithContext("commit Ki_2 of " + imsi);
+      subscriber_keys_.ForgetKi1(r);  // Ki_2 is the key now: a first call's Ki_1 leaves the cache at once
       result.outcome = "commit";
       break;
     }

@@ -3,8 +3,17 @@
 #include "kms/auc_vectors.h"
 #include "kms/ki1.h"
 #include "kms/registry.h"
+#include "policy/lifecycle.h"
 
 namespace simkms::sc {
+namespace {
+
+// The Ki_1 cache's name of a subscription's Ki_1 (see subscriber_keys.h).
+std::string Ki1Name(const storage::SubscriberRecord& subscriber) {
+  return subscriber.imsi + "#" + std::to_string(subscriber.ver) + "#" + std::to_string(subscriber.created_at);
+}
+
+}  // namespace
 
 StatusOr<SecretBytes> SubscriberKeys::VerOp(p11::Session& session, const storage::VerRecord& ver) {
   {
@@ -17,8 +26,22 @@ StatusOr<SecretBytes> SubscriberKeys::VerOp(p11::Session& session, const storage
   return op;
 }
 
-StatusOr<p11::ScopedObject> SubscriberKeys::Ki1(p11::Session& session, const storage::SubscriberRecord& subscriber,
-                                                const storage::VerRecord& ver) {
+StatusOr<kms::KeyCache::Handle> SubscriberKeys::Ki1(p11::Session& session,
+                                                    const storage::SubscriberRecord& subscriber,
+                                                    const storage::VerRecord& ver) {
+  if (policy::AuthVectorKey(subscriber.state) == policy::AuthKey::kKi1) {
+    return ki1_cache_.Get(session, Ki1Name(subscriber), [&] { return DeriveKi1(session, subscriber, ver); });
+  }
+  ForgetKi1(subscriber);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject retired, DeriveKi1(session, subscriber, ver));
+  return std::make_shared<const p11::ScopedObject>(std::move(retired));  // destroyed with the caller's handle
+}
+
+void SubscriberKeys::ForgetKi1(const storage::SubscriberRecord& subscriber) { ki1_cache_.Forget(Ki1Name(subscriber)); }
+
+StatusOr<p11::ScopedObject> SubscriberKeys::DeriveKi1(p11::Session& session,
+                                                      const storage::SubscriberRecord& subscriber,
+                                                      const storage::VerRecord& ver) {
   const kms::Profile profile = kms::FromStorage(ver.profile);
   {
     std::unique_lock lock(mu_);
@@ -42,7 +65,7 @@ StatusOr<p11::ScopedObject> SubscriberKeys::Ki1(p11::Session& session, const sto
   return ki1;
 }
 
-StatusOr<kms::Ki2Cache::Handle> SubscriberKeys::Ki2(p11::Session& session,
+StatusOr<kms::KeyCache::Handle> SubscriberKeys::Ki2(p11::Session& session,
                                                     const storage::SubscriberRecord& subscriber,
                                                     const std::string& key_id) {
   SIMKMS_ASSIGN_OR_RETURN(storage::WrappedKeyRecord blob, store_.GetWrappedKey(key_id));
@@ -53,8 +76,10 @@ StatusOr<kms::Ki2Cache::Handle> SubscriberKeys::Ki2(p11::Session& session,
   // Key ids restart at generation 1 when a terminated IMSI is contracted again,
   // so the id alone could find the previous subscription's Ki_2 in the cache:
   // the cache entry is named by the id and the wrapped blob (unique per key).
-  return ki2_cache_.Get(session, blob.key_id + "#" + ToHex(blob.blob),
-                        {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism});
+  const std::string name = blob.key_id + "#" + ToHex(blob.blob);
+  return ki2_cache_.Get(session, name, [&] {
+    return vault_.Unwrap(session, {blob.blob, blob.kcv, blob.kek_kcv, blob.mechanism}, name);
+  });
 }
 
 }  // namespace simkms::sc

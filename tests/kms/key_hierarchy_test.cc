@@ -10,6 +10,7 @@
 #include "kms/kcv.h"
 #include "kms/ki1.h"
 #include "kms/ki2_vault.h"
+#include "kms/key_cache.h"
 #include "kms/master_key.h"
 #include "kms/secret_field.h"
 #include "kms/token_keys.h"
@@ -229,26 +230,27 @@ TEST_F(KeyHierarchyTest, Ki2VaultRoundTripAndRefusals) {
   EXPECT_EQ(vault.Unwrap(s(), wrong_kcv, "imsi").status().code(), StatusCode::kDataLoss);
 }
 
-TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
+TEST_F(KeyHierarchyTest, KeyCacheOfKi2sIsBoundedLru) {
   const ServiceKeys keys = app_.keys();
   Ki2Vault vault(keys.storage_kek, Unwrap(TokenKcv(s(), keys.storage_kek, "KEK")));
-  Ki2Cache cache(vault, 2);
+  KeyCache cache(2);
   std::vector<WrappedKi2> blobs;
   for (int i = 0; i < 3; ++i) {
     p11::Attributes fresh = FreshKi2Template();
     auto k = Unwrap(s().GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "Ki_2"));
     blobs.push_back(Unwrap(vault.Wrap(s(), k.get())));
   }
-  auto a = Unwrap(cache.Get(s(), "a", blobs[0]));
-  auto b = Unwrap(cache.Get(s(), "b", blobs[1]));
-  Unwrap(cache.Get(s(), "a", blobs[0]));  // hit, a most recent
-  Unwrap(cache.Get(s(), "c", blobs[2]));  // evicts b
+  auto unwrap = [&](int i) { return [&, i] { return vault.Unwrap(s(), blobs[i], "imsi"); }; };
+  auto a = Unwrap(cache.Get(s(), "a", unwrap(0)));
+  auto b = Unwrap(cache.Get(s(), "b", unwrap(1)));
+  Unwrap(cache.Get(s(), "a", unwrap(0)));  // hit, a most recent
+  Unwrap(cache.Get(s(), "c", unwrap(2)));  // evicts b
   EXPECT_EQ(cache.size(), 2u);
   EXPECT_EQ(cache.hits(), 1u);
   EXPECT_EQ(cache.misses(), 3u);
-  Unwrap(cache.Get(s(), "a", blobs[0]));
+  Unwrap(cache.Get(s(), "a", unwrap(0)));
   EXPECT_EQ(cache.hits(), 2u);
-  Unwrap(cache.Get(s(), "b", blobs[1]));  // a miss again: evicts c
+  Unwrap(cache.Get(s(), "b", unwrap(1)));  // a miss again: evicts c
   EXPECT_EQ(cache.misses(), 4u);
   EXPECT_EQ(cache.size(), 2u);
   // An evicted handle stays valid while held.
@@ -258,6 +260,14 @@ TEST_F(KeyHierarchyTest, Ki2CacheIsBoundedLru) {
   const CK_OBJECT_HANDLE evicted = b->get();
   std::thread([held = std::move(b)]() mutable { held.reset(); }).join();
   EXPECT_FALSE(TokenKcv(s(), evicted, "released").ok()) << "an evicted Ki_2 outlived its last holder";
+  // Forget drops an entry at once (its holder keeps it); the next Get makes it anew.
+  cache.Forget("a");
+  cache.Forget("nothing of that name");
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache.forgotten(), 1u);
+  EXPECT_OK(TokenKcv(s(), a->get(), "forgotten but held"));
+  Unwrap(cache.Get(s(), "a", unwrap(0)));
+  EXPECT_EQ(cache.misses(), 5u);
 }
 
 TEST_F(KeyHierarchyTest, SealedFieldsBindTheirAssociatedData) {

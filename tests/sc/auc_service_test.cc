@@ -43,17 +43,20 @@ class AucServiceTest : public ApplianceFixture {
   void SetUp() override {
     ApplianceFixture::SetUp();
     vault_ = std::make_unique<kms::Ki2Vault>(keys_.storage_kek, Unwrap(kms::TokenKcv(s(), keys_.storage_kek, "KEK")));
-    cache_ = std::make_unique<kms::Ki2Cache>(*vault_, 16);
-    subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+    ki1_cache_ = std::make_unique<kms::KeyCache>(16);
+    cache_ = std::make_unique<kms::KeyCache>(16);
+    subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *vault_, *ki1_cache_, *cache_);
     auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_);
   }
   void TearDown() override {
     auc_.reset();
     subscriber_keys_.reset();
     cache_.reset();
+    ki1_cache_.reset();
   }
   std::unique_ptr<kms::Ki2Vault> vault_;
-  std::unique_ptr<kms::Ki2Cache> cache_;
+  std::unique_ptr<kms::KeyCache> ki1_cache_;
+  std::unique_ptr<kms::KeyCache> cache_;  // Ki_2
   std::unique_ptr<SubscriberKeys> subscriber_keys_;
   std::unique_ptr<AucService> auc_;
 };
@@ -311,7 +314,7 @@ TEST_F(AucServiceTest, AStoreThatCannotWriteGivesNoVectors) {
   read_only.read_only = true;
   read_only.record_mac = record_mac_.get();
   auto frozen = Unwrap(storage::Store::Open((db_ / "db").string(), *mac_, *checkpoints_, read_only));
-  SubscriberKeys frozen_keys(keys_, *frozen, *cache_);
+  SubscriberKeys frozen_keys(keys_, *frozen, *vault_, *ki1_cache_, *cache_);
   AucService frozen_auc(*frozen, frozen_keys);
   auto refused = frozen_auc.SendAuthInfo(s(), {kFirstImsi, 5, 1, std::nullopt, std::nullopt});
   ASSERT_FALSE(refused.ok());
@@ -343,8 +346,9 @@ TEST_F(AucServiceTest, EachTokenCallFailingInTurnNeverReusesAnSqn) {
       // A cold Ki_2 cache each time, so that the unwrap's calls fail in turn too.
       auc_.reset();
       subscriber_keys_.reset();
-      cache_ = std::make_unique<kms::Ki2Cache>(*vault_, 16);
-      subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+      ki1_cache_ = std::make_unique<kms::KeyCache>(16);
+      cache_ = std::make_unique<kms::KeyCache>(16);
+      subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *vault_, *ki1_cache_, *cache_);
       auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_);
       p11::FaultInjection::Arm({.function = "", .mechanism = std::nullopt, .nth = n, .rv = CKR_DEVICE_ERROR});
       auto result = auc_->SendAuthInfo(session, {kFirstImsi, 2, 1, std::nullopt, std::nullopt});
@@ -456,7 +460,7 @@ TEST_F(AucAuditTest, EachTokenCallOfAReportFailingInTurnLeavesTheRecordWholeOrAb
   auc_.reset();
   subscriber_keys_.reset();
   ReopenStoreOn(p11::FaultInjection::Wrap(ts_.module));
-  subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+  subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *vault_, *ki1_cache_, *cache_);
   auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_, [] { return kNow; });
 
   auto each_call_fails_in_turn = [&](const char* what, const std::string& event, const std::string& subject,
@@ -499,7 +503,8 @@ class AucClusterTest : public AucServiceTest {
  protected:
   static constexpr unsigned kBlock = 32;
   struct Node {
-    std::unique_ptr<kms::Ki2Cache> cache;
+    std::unique_ptr<kms::KeyCache> ki1_cache;
+    std::unique_ptr<kms::KeyCache> cache;
     std::unique_ptr<SubscriberKeys> keys;
     std::unique_ptr<AucService> auc;
     IndSlice slice;
@@ -517,8 +522,9 @@ class AucClusterTest : public AucServiceTest {
   Node StartNode(IndSlice slice) {
     Node node;
     node.slice = slice;
-    node.cache = std::make_unique<kms::Ki2Cache>(*vault_, 16);
-    node.keys = std::make_unique<SubscriberKeys>(keys_, *store_, *node.cache);
+    node.ki1_cache = std::make_unique<kms::KeyCache>(16);
+    node.cache = std::make_unique<kms::KeyCache>(16);
+    node.keys = std::make_unique<SubscriberKeys>(keys_, *store_, *vault_, *node.ki1_cache, *node.cache);
     node.auc = std::make_unique<AucService>(*store_, *node.keys, kms::SystemClockMs,
                                             AucOptions{.ind_slice = slice, .sqn_block = kBlock});
     return node;
@@ -796,6 +802,116 @@ TEST_F(AucClusterTest, AnIndOutsideTheSliceIsRefused) {
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(refused.status().message(), HasSubstr("0-15"));
   EXPECT_EQ(Writes(), writes_before);
+}
+
+}  // namespace
+}  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+// A contracted subscriber's Ki_1 is derived once and kept (issue 15): later
+// requests derive nothing, and their vectors are still the chip's.
+TEST_F(AucServiceTest, Ki1IsDerivedOnceAndKeptWhileContracted) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  ExpectChipAccepts(chip.base_key, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0],
+                    33);
+  EXPECT_EQ(ki1_cache_->misses(), 1u);
+  EXPECT_EQ(ki1_cache_->size(), 1u);
+  ExpectChipAccepts(chip.base_key, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0],
+                    65);
+  EXPECT_EQ(ki1_cache_->hits(), 1u);
+  EXPECT_EQ(ki1_cache_->misses(), 1u);
+  EXPECT_EQ(cache_->size(), 0u);  // nothing of a contracted subscriber in the Ki_2 cache
+}
+
+// Bounded: with room for one Ki_1, two subscribers take turns evicting each other,
+// and an evicted Ki_1 is derived again, to the same value.
+TEST_F(AucServiceTest, TheKi1CacheIsBounded) {
+  const std::string second_iccid = Unwrap(policy::FormatIccid(894900123456789012u + 1));
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  const storage::SubscriberRecord second = Unwrap(Subscribers().Contract({"order-2", second_iccid, 2, std::nullopt}));
+  auc_.reset();
+  subscriber_keys_.reset();
+  ki1_cache_ = std::make_unique<kms::KeyCache>(1);
+  subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *vault_, *ki1_cache_, *cache_);
+  auc_ = std::make_unique<AucService>(*store_, *subscriber_keys_);
+  const protocol::ChipProtocolState first_chip = MakeChip(kFirstImsi);
+  const protocol::ChipProtocolState second_chip = MakeChip(second.imsi);
+  uint64_t sqn = 1;
+  for (int round = 0; round < 2; ++round) {
+    sqn += 32;
+    ExpectChipAccepts(first_chip.base_key,
+                      Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0], sqn);
+    ExpectChipAccepts(second_chip.base_key,
+                      Unwrap(auc_->SendAuthInfo(s(), {second.imsi, 1, 1, std::nullopt, std::nullopt}))[0], sqn);
+  }
+  EXPECT_EQ(ki1_cache_->size(), 1u);
+  EXPECT_EQ(ki1_cache_->misses(), 4u);
+  EXPECT_EQ(ki1_cache_->hits(), 0u);
+}
+
+// The events that retire a Ki_1 take it out of the cache, and no vector is ever
+// computed under it afterwards: the first call's commit (Ki_2 then), termination
+// (no vectors), and a new contract of the reset chip (a Ki_1 of its own entry).
+TEST_F(AucServiceTest, ARetiredKi1LeavesTheCacheAndIsNeverUsedForVectors) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
+  const SecretBytes ki1 = chip.base_key;
+  ExpectChipAccepts(ki1, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0], 33);
+  ASSERT_EQ(ki1_cache_->size(), 1u);
+
+  // The first call, on another node's chip channel (the AuC learns it from the record).
+  CK_OBJECT_HANDLE k1 = Unwrap(kms::FindK1(s(), 2));
+  p11::ScopedObject ki1_token = Unwrap(kms::DeriveKi1(s(), k1, kms::Profile::kModern, kFirstImsi));
+  const SecretBytes ki2 = RunSession(chip, kFirstImsi, ki1_token.get(), protocol::kKeyVersionKi1);
+  auto vectors = Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}));
+  ExpectChipAccepts(ki2, vectors[0], 33);
+  auto clone = Unwrap(kms::SoftwareAes128::Create(ki1));
+  kms::Block op{};
+  Bytes op_bytes = Unwrap(FromHex(kTestOp));
+  std::copy(op_bytes.begin(), op_bytes.end(), op.begin());
+  EXPECT_FALSE(kms::CheckAutn(*clone, Unwrap(kms::ComputeOpc(*clone, op)), vectors[0].rand, vectors[0].autn).ok());
+  EXPECT_EQ(ki1_cache_->size(), 0u);
+  EXPECT_EQ(ki1_cache_->forgotten(), 1u);
+
+  // Terminated (the record is deleted): no vectors at all, and nothing of it in the Ki_1 cache.
+  ASSERT_OK(Subscribers().Terminate(kFirstImsi));
+  EXPECT_EQ(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(ki1_cache_->size(), 0u);
+
+  // Contracted again, its chip reset: Ki_1 again, under a new entry.
+  Unwrap(Subscribers().Contract({"order-2", kFirstIccid, 2, std::nullopt}));
+  chip = MakeChip(kFirstImsi);
+  const uint64_t misses = ki1_cache_->misses();
+  ExpectChipAccepts(chip.base_key, Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 1, 1, std::nullopt, std::nullopt}))[0],
+                    33);
+  EXPECT_EQ(ki1_cache_->misses(), misses + 1);
+  EXPECT_EQ(ki1_cache_->size(), 1u);
+}
+
+}  // namespace
+}  // namespace simkms::sc
+
+namespace simkms::sc {
+namespace {
+
+// RANDs come from a pool that one C_GenerateRandom fills for many requests, and no
+// two vectors get the same RAND.
+TEST_F(AucServiceTest, RandsAreDrawnInBatchesAndNeverRepeat) {
+  Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, std::nullopt}));
+  std::set<std::string> rands;
+  const std::size_t per_refill = RandPool::kBytes / 16;
+  const std::size_t requests = per_refill / 5 + 2;  // more vectors than one refill holds
+  for (std::size_t i = 0; i < requests; ++i) {
+    for (const kms::AuthVector& v : Unwrap(auc_->SendAuthInfo(s(), {kFirstImsi, 5, 1, std::nullopt, std::nullopt}))) {
+      EXPECT_TRUE(rands.insert(ToHex(v.rand)).second) << "RAND handed out twice";
+    }
+  }
+  EXPECT_EQ(rands.size(), requests * 5);
+  EXPECT_EQ(auc_->rand_refills(), 2u);
 }
 
 }  // namespace

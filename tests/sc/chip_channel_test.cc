@@ -21,17 +21,21 @@ class ChipChannelTest : public ApplianceFixture {
   void SetUp() override {
     ApplianceFixture::SetUp();
     vault_ = std::make_unique<kms::Ki2Vault>(keys_.storage_kek, Unwrap(kms::TokenKcv(s(), keys_.storage_kek, "KEK")));
-    cache_ = std::make_unique<kms::Ki2Cache>(*vault_, 16);
     Restart();
   }
   void TearDown() override {
     channel_.reset();
     subscriber_keys_.reset();
     cache_.reset();
+    ki1_cache_.reset();
   }
-  // A new ChipChannel: what a kmsd restart leaves (pending sessions are gone).
+  // A new ChipChannel: what a kmsd restart leaves (pending sessions are gone, the key caches empty).
   void Restart() {
-    subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *cache_);
+    channel_.reset();
+    subscriber_keys_.reset();
+    ki1_cache_ = std::make_unique<kms::KeyCache>(16);
+    cache_ = std::make_unique<kms::KeyCache>(16);
+    subscriber_keys_ = std::make_unique<SubscriberKeys>(keys_, *store_, *vault_, *ki1_cache_, *cache_);
     channel_ = std::make_unique<ChipChannel>(keys_, *store_, *subscriber_keys_, [this] { return now_ms_; });
   }
   ChipChannelResult Send(const Bytes& packet) { return Unwrap(channel_->OnPacket(s(), kFirstImsi, packet)); }
@@ -107,7 +111,8 @@ class ChipChannelTest : public ApplianceFixture {
   // The channel's clock (unix ms); tests move it to pass the clone-alarm interval.
   int64_t now_ms_ = 1700000002000;
   std::unique_ptr<kms::Ki2Vault> vault_;
-  std::unique_ptr<kms::Ki2Cache> cache_;
+  std::unique_ptr<kms::KeyCache> ki1_cache_;
+  std::unique_ptr<kms::KeyCache> cache_;  // Ki_2
   std::unique_ptr<SubscriberKeys> subscriber_keys_;
   std::unique_ptr<ChipChannel> channel_;
   std::string code_ = "424242";
@@ -285,6 +290,8 @@ TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
 // The four OTA keys of the channel (enc/mac, up/down). Ki_2 waits wrapped under
 // the storage KEK, and K_act is dropped when no activation code is required.
 constexpr std::size_t kPendingObjects = 4;
+// The contracted subscriber's Ki_1, kept in the Ki_1 cache until the commit replaces it.
+constexpr std::size_t kCachedKi1 = 1;
 
 TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
   Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
@@ -293,8 +300,8 @@ TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
 
   ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
   ASSERT_EQ(challenge.outcome, "challenge");
-  EXPECT_EQ(SessionObjects(), idle + kPendingObjects);
-  // A restart ends the session: its objects go with it.
+  EXPECT_EQ(SessionObjects(), idle + kPendingObjects + kCachedKi1);
+  // A restart ends the session: its objects go with it, and the caches start empty.
   Restart();
   EXPECT_EQ(SessionObjects(), idle);
 
@@ -303,9 +310,10 @@ TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
   challenge = Send(Unwrap(role_.Start(chip)));
   ASSERT_EQ(challenge.outcome, "challenge");
   EXPECT_EQ(channel_->pending_sessions(), 1u);
-  EXPECT_EQ(SessionObjects(), idle + kPendingObjects);
+  EXPECT_EQ(SessionObjects(), idle + kPendingObjects + kCachedKi1);
 
-  // The CONFIRM (opened and answered with the kept keys) commits, and the session's objects are gone.
+  // The CONFIRM (opened and answered with the kept keys) commits, and the session's objects are gone,
+  // Ki_1 too: the commit drops it from the Ki_1 cache.
   protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
   ChipChannelResult commit = Send(confirm.packet);
   ASSERT_EQ(commit.outcome, "commit");
@@ -326,7 +334,7 @@ TEST_F(ChipChannelTest, APendingSessionKeepsKActOnlyForAnActivationCode) {
   const std::size_t idle = SessionObjects();
   ChipChannelResult challenge = Send(Unwrap(role_.Start(chip)));
   ASSERT_EQ(challenge.outcome, "challenge");
-  EXPECT_EQ(SessionObjects(), idle + kPendingObjects + 1);
+  EXPECT_EQ(SessionObjects(), idle + kPendingObjects + 1 + kCachedKi1);
   protocol::ChipOutcome confirm = Unwrap(role_.OnPacket(chip, *challenge.reply));
   ChipChannelResult commit = Send(confirm.packet);
   ASSERT_EQ(commit.outcome, "commit");

@@ -15,7 +15,7 @@ phase's calls per operation are (AFTER - BEFORE) / operations, by C_ function.
 tolerance is how far above the baseline a phase's total may go before the check
 fails: 0 for a phase whose count is exact (token-bench's rows), a fraction for
 one whose count depends on timing (kmsd's group commit shares one audit
-checkpoint among the commits of a group; the Ki_2 cache).
+checkpoint among the commits of a group; the key caches).
 """
 import json
 import os
