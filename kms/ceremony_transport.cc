@@ -17,10 +17,41 @@ CK_RSA_PKCS_OAEP_PARAMS OaepParams() { return {CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DAT
 // (it takes SHA-1 of the value: docs/key-derivation.md); for generic secrets the
 // stored one is right. DES-ECB needs OpenSSL's legacy provider, which
 // p11::Module loads by default.
+// A generic secret's check value as PKCS#11 v3.0 defines it, the first 3 bytes of
+// SHA-1 of its value, digested in the token (C_DigestKey): for a token that has no
+// CKA_CHECK_VALUE (NSS's softoken: CKR_ATTRIBUTE_TYPE_INVALID). The same bytes
+// SoftHSM stores.
+StatusOr<Bytes> DigestedCheckValue(p11::Session& session, CK_OBJECT_HANDLE key) {
+  CK_FUNCTION_LIST* f = session.functions();
+  CK_MECHANISM sha1{CKM_SHA_1, nullptr, 0};
+  SIMKMS_RETURN_IF_ERROR(p11::CkStatus(f->C_DigestInit(session.handle(), &sha1), "C_DigestInit(check value)"));
+  Bytes digest(20);
+  CK_ULONG len = digest.size();
+  CK_RV rv = f->C_DigestKey(session.handle(), key);
+  if (rv == CKR_OK) rv = f->C_DigestFinal(session.handle(), digest.data(), &len);
+  if (rv != CKR_OK) {
+    CK_ULONG none = 0;  // ends the digest operation, whatever failed
+    f->C_DigestFinal(session.handle(), nullptr, &none);
+    return p11::CkStatus(rv, "C_DigestKey(check value)");
+  }
+  return Bytes(digest.begin(), digest.begin() + 3);
+}
+
+// The token's CKA_CHECK_VALUE of `key`, or NotFound when the token has no such attribute.
+StatusOr<Bytes> StoredCheckValue(p11::Session& session, CK_OBJECT_HANDLE key) {
+  auto stored = session.GetAttribute(key, CKA_CHECK_VALUE, "check value");
+  if (!stored.ok() && stored.status().message().find("CKR_ATTRIBUTE_TYPE_INVALID") != std::string::npos) {
+    return NotFoundError("the token has no CKA_CHECK_VALUE");
+  }
+  return stored;
+}
+
 StatusOr<Bytes> SoftHsmCheckValue(p11::Session& ceremony, CK_OBJECT_HANDLE mk, const DerivedKeySpec& spec,
                                   CK_OBJECT_HANDLE extractable_copy) {
   if (spec.key_type == CKK_GENERIC_SECRET) {
-    return ceremony.GetAttribute(extractable_copy, CKA_CHECK_VALUE, "check value");
+    auto stored = StoredCheckValue(ceremony, extractable_copy);
+    if (stored.status().code() == StatusCode::kNotFound) return DigestedCheckValue(ceremony, extractable_copy);
+    return stored;
   }
   const bool des = spec.key_type == CKK_DES;
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject enc,
@@ -28,6 +59,31 @@ StatusOr<Bytes> SoftHsmCheckValue(p11::Session& ceremony, CK_OBJECT_HANDLE mk, c
                                             "copy for the check value"));
   SIMKMS_ASSIGN_OR_RETURN(Bytes block, ceremony.Encrypt({des ? CKM_DES_ECB : CKM_AES_ECB, nullptr, 0}, enc.get(),
                                                         Bytes(des ? 8 : 16, 0), "check value"));
+  block.resize(3);
+  return block;
+}
+
+// The same check value on the runtime side, for a token without CKA_CHECK_VALUE:
+// a generic secret's digested from `twin` itself; an AES or DES key's from a second,
+// encrypt-only session twin unwrapped from the same blob (the policy's twin may not
+// encrypt), destroyed on return.
+StatusOr<Bytes> ReceivedCheckValue(p11::Session& runtime, CK_OBJECT_HANDLE private_key, const ObjectPolicy& policy,
+                                   const Bytes& wrapped, CK_OBJECT_HANDLE twin, const std::string& what) {
+  if (policy.key_type == CKK_GENERIC_SECRET) return DigestedCheckValue(runtime, twin);
+  p11::Attributes a;
+  a.Ulong(CKA_CLASS, CKO_SECRET_KEY)
+      .Ulong(CKA_KEY_TYPE, policy.key_type)
+      .Bool(CKA_TOKEN, false)
+      .Bool(CKA_PRIVATE, true)
+      .Bool(CKA_SENSITIVE, true)
+      .Bool(CKA_EXTRACTABLE, false);
+  SetUsage(a, kEncrypt);
+  CK_RSA_PKCS_OAEP_PARAMS oaep = OaepParams();
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject enc, runtime.UnwrapKey({CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep}, private_key,
+                                                                   wrapped, a, what + " (copy for the check value)"));
+  const bool des = policy.key_type == CKK_DES;
+  SIMKMS_ASSIGN_OR_RETURN(Bytes block, runtime.Encrypt({des ? CKM_DES_ECB : CKM_AES_ECB, nullptr, 0}, enc.get(),
+                                                       Bytes(des ? 8 : 16, 0), "check value"));
   block.resize(3);
   return block;
 }
@@ -65,6 +121,18 @@ StatusOr<CK_OBJECT_HANDLE> TransportReceiver::Receive(const ObjectPolicy& policy
   CK_RSA_PKCS_OAEP_PARAMS oaep = OaepParams();
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject twin, runtime_->UnwrapKey({CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep},
                                                                       private_key_.get(), key.wrapped, a, what));
+  auto stored = StoredCheckValue(*runtime_, twin.get());
+  if (stored.status().code() == StatusCode::kNotFound) {
+    // A token without CKA_CHECK_VALUE (NSS's softoken) would not check it at the
+    // copy: check here, on the same key, before it becomes a token object.
+    SIMKMS_ASSIGN_OR_RETURN(Bytes computed,
+                            ReceivedCheckValue(*runtime_, private_key_.get(), policy, key.wrapped, twin.get(), what));
+    if (!ConstantTimeEquals(computed, key.check_value)) {
+      return InvalidArgumentError(what + ": the unwrapped key does not match the check value " +
+                                  ToHex(key.check_value) + " the ceremony side sent");
+    }
+    return CopyTwinToToken(*runtime_, std::move(twin), {}, what);
+  }
   auto copied = CopyTwinToToken(*runtime_, std::move(twin), key.check_value, what);
   if (!copied.ok() && copied.status().message().find("CKR_ATTRIBUTE_VALUE_INVALID") != std::string::npos) {
     return InvalidArgumentError(what + ": the unwrapped key does not match the check value " +

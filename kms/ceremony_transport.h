@@ -14,7 +14,10 @@
 // Runtime side again: unwrapped as a session twin with the policy's usage, then
 // C_CopyObject'd to the token with {CKA_TOKEN, CKA_CHECK_VALUE, CKA_MODIFIABLE=false}:
 // SoftHSM checks the value against the check value, so a blob that is not the key
-// the ceremony side derived never becomes a token object.
+// the ceremony side derived never becomes a token object. A token without
+// CKA_CHECK_VALUE (NSS's softoken) gets the same check from simkms before the copy:
+// the check value computed in the token on both sides, as PKCS#11 defines it
+// (docs/hsm-compatibility.md).
 #pragma once
 
 #include <cstdint>

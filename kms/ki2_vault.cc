@@ -1,5 +1,6 @@
 #include "kms/ki2_vault.h"
 
+#include "kms/aes_kwp.h"
 #include "kms/kcv.h"
 #include "kms/token_policy.h"
 
@@ -21,8 +22,8 @@ p11::Attributes FreshKi2Template() {
 StatusOr<WrappedKi2> Ki2Vault::Wrap(p11::Session& session, CK_OBJECT_HANDLE fresh_ki2) const {
   WrappedKi2 out;
   SIMKMS_ASSIGN_OR_RETURN(out.kcv, TokenKcv(session, fresh_ki2, "Ki_2"));
-  SIMKMS_ASSIGN_OR_RETURN(out.blob,
-                          session.WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek_, fresh_ki2, "Ki_2 under storage KEK"));
+  SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(session));
+  SIMKMS_ASSIGN_OR_RETURN(out.blob, session.WrapKey({kwp, nullptr, 0}, kek_, fresh_ki2, "Ki_2 under storage KEK"));
   out.kek_kcv = kek_kcv_;
   out.mechanism = "AES-KWP";
   return out;
@@ -45,7 +46,8 @@ StatusOr<p11::ScopedObject> Ki2Vault::Unwrap(p11::Session& session, const Wrappe
       .Bool(CKA_SENSITIVE, true)
       .Bool(CKA_EXTRACTABLE, false);
   SetUsage(a, kEncrypt | kSign | kDerive);  // Milenage, KCV, a re-key's OTA keys
-  auto key = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek_, wrapped.blob, a, "Ki_2");
+  SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(session));
+  auto key = session.UnwrapKey({kwp, nullptr, 0}, kek_, wrapped.blob, a, "Ki_2");
   if (!key.ok()) return key.status().WithContext("unwrap Ki_2 of " + std::string(subject));
   SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, TokenKcv(session, key->get(), "unwrapped Ki_2"));
   if (!ConstantTimeEquals(kcv, wrapped.kcv)) {

@@ -1,7 +1,7 @@
-// Ki_2 storage outside the token: each Ki_2 is wrapped (CKM_AES_KEY_WRAP_PAD,
-// RFC 5649) under the token-resident storage KEK and the blob kept in RocksDB;
-// it is unwrapped into a session object only when needed, and kept in a
-// kms::KeyCache (kms/key_cache.h).
+// Ki_2 storage outside the token: each Ki_2 is wrapped (AES-KWP, RFC 5649, by
+// the token's mechanism for it: kms/aes_kwp.h) under the token-resident storage
+// KEK and the blob kept in the database; it is unwrapped into a session object
+// only when needed, and kept in a kms::KeyCache (kms/key_cache.h).
 //
 // Why not one token object per subscriber: measured on SoftHSM 2.6.1 with 50,000
 // secret-key objects, C_Initialize takes 2.1 s and 480 MB, creation runs at

@@ -1,5 +1,6 @@
 #include "kms/master_key.h"
 
+#include "kms/aes_kwp.h"
 #include "kms/kcv.h"
 #include "kms/token_keys.h"
 #include "kms/token_policy.h"
@@ -30,7 +31,8 @@ p11::Attributes MasterKeyTemplate() { return PersistentKeyTemplate(MasterKeyPoli
 // Unwraps MK from its backup blob as the token object and checks its KCV.
 StatusOr<p11::ScopedObject> UnwrapMasterKey(p11::Session& session, CK_OBJECT_HANDLE kek, ByteView wrapped_mk) {
   p11::Attributes mk_template = MasterKeyTemplate();
-  auto mk = session.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek, wrapped_mk, mk_template, "MK");
+  SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(session));
+  auto mk = session.UnwrapKey({kwp, nullptr, 0}, kek, wrapped_mk, mk_template, "MK");
   if (!mk.ok()) return mk.status().WithContext("the backup blob does not unwrap under the combined key");
   return mk;
 }
@@ -66,8 +68,9 @@ StatusOr<MasterKeyBackup> GenerateMasterKeyWithBackup(p11::Session& session) {
   SIMKMS_RETURN_IF_ERROR(session.GenerateRandom(backup.backup_kek.mutable_data(), kBackupKekSize));
   SIMKMS_ASSIGN_OR_RETURN(backup.backup_kek_kcv, SoftwareAesKcv(backup.backup_kek));
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject kek, ImportBackupKek(session, backup.backup_kek));
-  SIMKMS_ASSIGN_OR_RETURN(backup.wrapped_mk, session.WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(),
-                                                             fresh_mk.get(), "MK for backup"));
+  SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(session));
+  SIMKMS_ASSIGN_OR_RETURN(backup.wrapped_mk,
+                          session.WrapKey({kwp, nullptr, 0}, kek.get(), fresh_mk.get(), "MK for backup"));
   fresh_mk.Reset();
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject mk, UnwrapMasterKey(session, kek.get(), backup.wrapped_mk));
   SIMKMS_ASSIGN_OR_RETURN(backup.mk_kcv, TokenKcv(session, mk.get(), "MK"));

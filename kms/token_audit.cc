@@ -1,9 +1,12 @@
 #include "kms/token_audit.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <utility>
 
 #include "kms/audit_epochs.h"
 #include "kms/token_keys.h"
+#include "kms/token_policy.h"
 
 namespace simkms::kms {
 namespace {
@@ -150,13 +153,43 @@ StatusOr<std::unique_ptr<TokenCheckpointStore>> TokenCheckpointStore::Open(std::
 
 namespace {
 
-StatusOr<std::vector<CK_OBJECT_HANDLE>> CheckpointObjects(p11::Session& session) {
-  p11::Attributes query;
-  // Private objects only: anyone can create a public object without the PIN, and
-  // one posing as the checkpoint must not be believed (issue 10). The start-up
-  // token check (kms/token_policy.h) reports such an object.
-  query.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, labels::kAuditHead).Bool(CKA_PRIVATE, true);
-  return session.FindAll(query);
+// The checkpoint is kept in one of two forms, both private token objects labelled
+// labels::kAuditHead: a data object whose CKA_VALUE is the encoding (SoftHSM, most
+// HSMs), or, on a token that keeps no private token data objects (NSS's softoken
+// refuses CKO_DATA with CKA_TOKEN or CKA_PRIVATE: CKR_ATTRIBUTE_VALUE_INVALID), a
+// generic secret key of no use, sensitive and unextractable like every persistent
+// key, whose CKA_ID is the encoding. Either needs the user PIN to create, as before;
+// the key form's random value is never used.
+struct CheckpointObject {
+  CK_OBJECT_HANDLE handle;
+  CK_ATTRIBUTE_TYPE holder;  // CKA_VALUE of a data object, CKA_ID of a key
+};
+
+StatusOr<std::vector<CheckpointObject>> CheckpointObjects(p11::Session& session) {
+  std::vector<CheckpointObject> out;
+  for (const auto& [object_class, holder] : {std::pair{CKO_DATA, CKA_VALUE}, std::pair{CKO_SECRET_KEY, CKA_ID}}) {
+    p11::Attributes query;
+    // Private objects only: anyone can create a public object without the PIN, and
+    // one posing as the checkpoint must not be believed (issue 10). The start-up
+    // token check (kms/token_policy.h) reports such an object.
+    query.Ulong(CKA_CLASS, object_class).Text(CKA_LABEL, labels::kAuditHead).Bool(CKA_PRIVATE, true);
+    SIMKMS_ASSIGN_OR_RETURN(auto found, session.FindAll(query));
+    for (CK_OBJECT_HANDLE h : found) out.push_back({h, holder});
+  }
+  return out;
+}
+
+// The token policy's entry for the key form (kms/token_policy.cc).
+const ObjectPolicy& CheckpointKeyPolicy() {
+  for (const ObjectPolicy& p : TokenPolicy()) {
+    if (p.object_class == CKO_SECRET_KEY && p.label == labels::kAuditHead) return p;
+  }
+  std::abort();  // the policy table lost the entry: a programming error
+}
+
+StatusOr<p11::ScopedObject> CreateCheckpointKey(p11::Session& session, const Bytes& encoded) {
+  p11::Attributes a = PersistentKeyTemplate(CheckpointKeyPolicy(), labels::kAuditHead, 16, encoded);
+  return session.GenerateKey({CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0}, a, "audit checkpoint (key form)");
 }
 
 }  // namespace
@@ -169,8 +202,8 @@ StatusOr<std::optional<storage::AuditCheckpoint>> TokenCheckpointStore::Read() {
   std::lock_guard lock(mu_);
   SIMKMS_ASSIGN_OR_RETURN(auto objects, CheckpointObjects(session_));
   std::optional<storage::AuditCheckpoint> newest;
-  for (CK_OBJECT_HANDLE object : objects) {
-    SIMKMS_ASSIGN_OR_RETURN(Bytes value, session_.GetAttribute(object, CKA_VALUE, "audit checkpoint"));
+  for (const CheckpointObject& object : objects) {
+    SIMKMS_ASSIGN_OR_RETURN(Bytes value, session_.GetAttribute(object.handle, object.holder, "audit checkpoint"));
     SIMKMS_ASSIGN_OR_RETURN(storage::AuditCheckpoint c, DecodeCheckpoint(value));
     if (!newest || c.seq > newest->seq) newest = std::move(c);
   }
@@ -187,26 +220,38 @@ Status TokenCheckpointStore::Write(const storage::AuditCheckpoint& checkpoint) {
   if (known) {
     older.push_back(*last_written_);
   } else {
-    SIMKMS_ASSIGN_OR_RETURN(older, CheckpointObjects(session_));
+    SIMKMS_ASSIGN_OR_RETURN(auto found, CheckpointObjects(session_));
+    for (const CheckpointObject& o : found) older.push_back(o.handle);
   }
   last_written_.reset();
-  p11::Attributes a;
-  a.Ulong(CKA_CLASS, CKO_DATA)
-      .Text(CKA_LABEL, labels::kAuditHead)
-      .Text(CKA_APPLICATION, "simkms")
-      .Bool(CKA_TOKEN, true)
-      .Bool(CKA_PRIVATE, true)
-      .Blob(CKA_VALUE, EncodeCheckpoint(checkpoint));
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject created, session_.CreateObject(a, "audit checkpoint"));
-  const CK_OBJECT_HANDLE created_handle = created.Release();
+  const Bytes encoded = EncodeCheckpoint(checkpoint);
+  StatusOr<p11::ScopedObject> created = InvalidArgumentError("not yet created");
+  if (!checkpoint_in_key_id_) {
+    p11::Attributes a;
+    a.Ulong(CKA_CLASS, CKO_DATA)
+        .Text(CKA_LABEL, labels::kAuditHead)
+        .Text(CKA_APPLICATION, "simkms")
+        .Bool(CKA_TOKEN, true)
+        .Bool(CKA_PRIVATE, true)
+        .Blob(CKA_VALUE, encoded);
+    created = session_.CreateObject(a, "audit checkpoint");
+    // A template the token finds invalid for a private token data object: it keeps
+    // none (NSS's softoken); from now on the key form.
+    checkpoint_in_key_id_ = !created.ok() && created.status().code() == StatusCode::kInvalidArgument;
+  }
+  if (checkpoint_in_key_id_) created = CreateCheckpointKey(session_, encoded);
+  if (!created.ok()) return created.status();
+  const CK_OBJECT_HANDLE created_handle = created->Release();
   for (CK_OBJECT_HANDLE object : older) {
     Status destroyed = session_.DestroyObject(object, "previous audit checkpoint");
     if (destroyed.ok()) continue;
     if (!known) return destroyed;
     // The remembered object is gone (changed behind our back): search and clean up.
     SIMKMS_ASSIGN_OR_RETURN(auto found, CheckpointObjects(session_));
-    for (CK_OBJECT_HANDLE other : found) {
-      if (other != created_handle) SIMKMS_RETURN_IF_ERROR(session_.DestroyObject(other, "previous audit checkpoint"));
+    for (const CheckpointObject& other : found) {
+      if (other.handle != created_handle) {
+        SIMKMS_RETURN_IF_ERROR(session_.DestroyObject(other.handle, "previous audit checkpoint"));
+      }
     }
   }
   last_written_ = created_handle;

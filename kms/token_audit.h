@@ -63,6 +63,9 @@ class TokenCheckpointStore : public storage::AuditCheckpointStore {
   // holds two session objects per open first-call session (docs/performance.md).
   // Unset: search (first write of the process, or after a failure).
   std::optional<CK_OBJECT_HANDLE> last_written_;  // guarded by mu_
+  // Set once the token refused a private token data object (NSS's softoken keeps
+  // none): the checkpoint is then the CKA_ID of a key object (token_audit.cc).
+  bool checkpoint_in_key_id_ = false;  // guarded by mu_
 };
 
 }  // namespace simkms::kms

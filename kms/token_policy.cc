@@ -30,6 +30,9 @@ constexpr ObjectPolicy kPolicies[] = {
     {"K1 (modern)", kK1Prefix, true, CKO_SECRET_KEY, CKK_AES, kDerive},
     {"K1 (legacy)", kK1Prefix, true, CKO_SECRET_KEY, CKK_DES, kDerive},
     {"audit checkpoint", labels::kAuditHead, false, CKO_DATA, 0, kNoUsage},
+    // The same checkpoint on a token that keeps no private token data objects (NSS's
+    // softoken): its CKA_ID holds it, its value is random and of no use (kms/token_audit.cc).
+    {"audit checkpoint (key form)", labels::kAuditHead, false, CKO_SECRET_KEY, CKK_GENERIC_SECRET, kNoUsage},
 };
 
 struct UsageAttribute {

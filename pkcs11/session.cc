@@ -1,5 +1,6 @@
 #include "pkcs11/session.h"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
@@ -187,8 +188,17 @@ StatusOr<Bytes> Session::WrapKey(CK_MECHANISM mechanism, CK_OBJECT_HANDLE wrappi
   SIMKMS_RETURN_IF_ERROR(
       CkStatus(f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, nullptr, &len), Op("C_WrapKey", what)));
   Bytes out(len);
-  SIMKMS_RETURN_IF_ERROR(
-      CkStatus(f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, out.data(), &len), Op("C_WrapKey", what)));
+  CK_RV rv = f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, out.data(), &len);
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    // NSS's softoken answers the length query of CKM_AES_KEY_WRAP_KWP with the key's
+    // own length, 8 bytes short of the RFC 5649 output, and leaves it so with
+    // CKR_BUFFER_TOO_SMALL: ask once more with room for the integrity block and a
+    // padding block.
+    len = std::max<CK_ULONG>(len, out.size()) + 16;
+    out.resize(len);
+    rv = f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, out.data(), &len);
+  }
+  SIMKMS_RETURN_IF_ERROR(CkStatus(rv, Op("C_WrapKey", what)));
   out.resize(len);
   return out;
 }

@@ -21,7 +21,7 @@ StatusOr<Profile> ParseProfile(std::string_view name);
 // What a key derived from the master key is for. Values are part of the
 // derivation input: never renumber.
 enum class KeyPurpose : uint8_t {
-  kStorageKek = 0x01,  // wraps Ki_2 blobs (AES-256, CKM_AES_KEY_WRAP_PAD)
+  kStorageKek = 0x01,  // wraps Ki_2 blobs (AES-256, AES-KWP: kms/aes_kwp.h)
   kAuditMac = 0x02,    // retired (the audit trail MACs with epoch keys, kms/audit_epochs.h); never reuse
   kPukEncryption = 0x03,  // AES-256-GCM over stored PUKs
   kOpEncryption = 0x04,   // AES-256-GCM over each VER's Milenage OP

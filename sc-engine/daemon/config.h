@@ -38,6 +38,9 @@ struct ListenerConfig {
 
 struct Config {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  // The module's own configuration string, passed to C_Initialize
+  // (p11::ModuleOptions::init_args); empty for SoftHSM and most HSMs.
+  std::string module_init_args;
   std::string token_uri = "pkcs11:token=simkms";
   std::string pin_file;
   // Token sessions = crypto worker threads. More than the cores: a worker waiting

@@ -125,7 +125,7 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
   if (!hardening.memory_locked && c.lock_memory) std::cerr << "kmsd: note: " << hardening.memory_lock_note << "\n";
 
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes pin, p11::ReadPin({c.pin_file, ""}));
-  SIMKMS_ASSIGN_OR_RETURN(rep->module, p11::Module::Load(c.module));
+  SIMKMS_ASSIGN_OR_RETURN(rep->module, p11::Module::Load(c.module, {.init_args = c.module_init_args}));
   SIMKMS_ASSIGN_OR_RETURN(p11::TokenUri uri, p11::TokenUri::Parse(c.token_uri));
   SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken token, rep->module->FindToken(uri));
   SIMKMS_ASSIGN_OR_RETURN(rep->sessions, p11::SessionPool::Create(rep->module, token.slot, pin, c.sessions));

@@ -55,6 +55,20 @@ TEST_F(ConfigTest, SafeConfigurationLoads) {
   EXPECT_OK(CheckSafety(*c));
 }
 
+// A module configured in C_Initialize (NSS softoken) gets its string as written;
+// other modules get none.
+TEST_F(ConfigTest, TokenModuleInitArgsAreTakenAsWrittenAndEmptyByDefault) {
+  auto none = ParseConfig(Base(""));
+  ASSERT_OK(none);
+  EXPECT_EQ(none->module_init_args, "");
+  auto nss = ParseConfig(
+      R"({"token": {"module": "/usr/lib/x86_64-linux-gnu/libsoftokn3.so",
+                    "module_init_args": "configdir='sql:/var/lib/simkms/nssdb' flags="}})");
+  ASSERT_OK(nss);
+  EXPECT_EQ(nss->module_init_args, "configdir='sql:/var/lib/simkms/nssdb' flags=");
+  EXPECT_FALSE(ParseConfig(R"({"token": {"module_init_args": 7}})").ok());
+}
+
 TEST_F(ConfigTest, ConnectionCapsHaveDefaultsAreValidatedAndWarnAboveTheFileDescriptorLimit) {
   auto c = ParseConfig(Base(R"("operator_api": {"address": "127.0.0.1", "port": 8443},
                                 "metrics": {"address": "127.0.0.1", "port": 9090},

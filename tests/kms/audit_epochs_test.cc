@@ -16,7 +16,9 @@
 #include "tests/kms/kms_test_util.h"
 #include "tests/kms/rsa_test_keys.h"
 #include "tests/storage/storage_test_util.h"
+#include "tests/support/status_testing.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/token_modules.h"
 
 namespace simkms::kms {
 namespace {
@@ -359,6 +361,47 @@ TEST_F(AuditEpochs, SeedExportIsForTheAuditorOnly) {
   ASSERT_EQ(keys.size(), 1u);
   Bytes extractable = Unwrap(app_.runtime().GetAttribute(keys[0].second, CKA_EXTRACTABLE, "seed"));
   EXPECT_EQ(extractable, Bytes{CK_FALSE});
+}
+
+// The audit checkpoint on each module (tests/support/token_modules.h): a data object
+// on SoftHSM; on NSS's softoken, which keeps no private token data objects, the
+// CKA_ID of a key (kms/token_audit.cc). Either way a write replaces the previous
+// checkpoint, a new store on the token reads the newest, and the object is private.
+class TokenCheckpointOnModule : public ::testing::TestWithParam<simkms::testing::TokenModule> {
+ protected:
+  std::unique_ptr<simkms::testing::TestToken> token_ = simkms::testing::MakeTestToken(GetParam());
+  simkms::testing::TokenSession ts_{*token_};
+};
+INSTANTIATE_TEST_SUITE_P(Modules, TokenCheckpointOnModule, ::testing::ValuesIn(simkms::testing::kTokenModules),
+                         simkms::testing::TokenModuleName);
+
+TEST_P(TokenCheckpointOnModule, EachWriteReplacesThePreviousAndANewStoreReadsTheNewest) {
+  auto store = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
+  EXPECT_FALSE(Unwrap(store->Read()).has_value());
+  const storage::AuditCheckpoint first{7, Bytes(storage::kAuditHashSize, 0x11)};
+  const storage::AuditCheckpoint second{8, Bytes(storage::kAuditHashSize, 0x22)};
+  ASSERT_OK(store->Write(first));
+  ASSERT_OK(store->Write(second));
+  EXPECT_EQ(Unwrap(store->Read()), second);
+  EXPECT_FALSE(store->Write({9, Bytes(31, 0)}).ok());
+
+  auto reopened = Unwrap(TokenCheckpointStore::Open(ts_.module, ts_.slot));
+  EXPECT_EQ(Unwrap(reopened->Read()), second);
+  const storage::AuditCheckpoint third{9, Bytes(storage::kAuditHashSize, 0x33)};
+  ASSERT_OK(reopened->Write(third));  // a first write of the process searches for the older
+  EXPECT_EQ(Unwrap(store->Read()), third);
+
+  std::size_t objects = 0;
+  for (CK_OBJECT_CLASS object_class : {CKO_DATA, CKO_SECRET_KEY}) {
+    p11::Attributes q;
+    q.Ulong(CKA_CLASS, object_class).Text(CKA_LABEL, labels::kAuditHead);
+    for (CK_OBJECT_HANDLE h : Unwrap(ts_.session->FindAll(q))) {
+      ++objects;
+      EXPECT_TRUE(Unwrap(ts_.session->GetBoolAttribute(h, CKA_PRIVATE, "checkpoint")));
+      EXPECT_TRUE(Unwrap(ts_.session->GetBoolAttribute(h, CKA_TOKEN, "checkpoint")));
+    }
+  }
+  EXPECT_EQ(objects, 1u);
 }
 
 }  // namespace

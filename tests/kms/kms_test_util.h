@@ -12,6 +12,7 @@
 #include "pkcs11/session.h"
 #include "pkcs11/uri.h"
 #include "tests/support/softhsm_token.h"
+#include "tests/support/test_token.h"
 #include "tests/support/status_testing.h"
 
 namespace simkms::testing {
@@ -24,8 +25,8 @@ T Unwrap(StatusOr<T> v) {
 }
 
 struct TokenSession {
-  // `ceremony`: a ceremony token, with its own PIN (SoftHsmToken::ceremony_pin).
-  explicit TokenSession(SoftHsmToken& token, const std::string& label = "simkms-test", bool ceremony = false) {
+  // `ceremony`: a ceremony token, with its own PIN (TestToken::ceremony_pin).
+  explicit TokenSession(TestToken& token, const std::string& label = "simkms-test", bool ceremony = false) {
     module = token.InitToken(label, ceremony);
     slot = Unwrap(module->FindToken(p11::TokenUri::ForLabel(label))).slot;
     session = std::make_unique<p11::Session>(Unwrap(p11::Session::Open(module, slot)));
@@ -65,11 +66,11 @@ struct ApplianceTokens {
   struct Blank {};
   static constexpr Blank kBlank{};
 
-  explicit ApplianceTokens(SoftHsmToken& token, const std::string& auditor_public_pem = {})
+  explicit ApplianceTokens(TestToken& token, const std::string& auditor_public_pem = {})
       : ApplianceTokens(token, kBlank) {
     Initialize(auditor_public_pem);
   }
-  ApplianceTokens(SoftHsmToken& token, Blank) : token(token), runtime_session(token) {}
+  ApplianceTokens(TestToken& token, Blank) : token(token), runtime_session(token) {}
 
   // The init ceremony on a new ceremony token and the runtime token; the auditor's
   // seed export (init.auditor_export) unless auditor_public_pem is empty.
@@ -86,7 +87,7 @@ struct ApplianceTokens {
     return Unwrap(mk->EnsureK1(ver, profile, &moved));
   }
 
-  SoftHsmToken& token;
+  TestToken& token;
   TokenSession runtime_session;
   std::optional<TokenSession> ceremony_session;
   kms::InitResult init;

@@ -27,6 +27,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,7 @@
 #include "tests/support/paths.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/status_testing.h"
+#include "tests/support/token_modules.h"
 
 namespace simkms::testing {
 // Keeps test names and ctest entries readable ("TestSet3", not a byte dump).
@@ -67,7 +69,9 @@ using ::simkms::testing::MilenageTestSet;
 using ::simkms::testing::OsmoAucGenResult;
 using ::simkms::testing::RsaPair;
 using ::simkms::testing::RunOsmoAucGen;
+using ::simkms::testing::MakeTestToken;
 using ::simkms::testing::SoftHsmToken;
+using ::simkms::testing::TokenModule;
 using ::simkms::testing::TokenSession;
 using ::simkms::testing::Unwrap;
 using Requests = std::vector<std::pair<Block, Sqn>>;
@@ -143,6 +147,7 @@ void ExpectSameVector(const AuthVector& a, const AuthVector& b) {
 // own throwaway token.
 class TokenMilenageTest : public ::testing::Test {
  protected:
+  explicit TokenMilenageTest(TokenModule module = TokenModule::kSoftHsm) : token_(MakeTestToken(module)) {}
   p11::Session& s() { return app_.runtime(); }
   // The service keys, as the init ceremony leaves them on the runtime token s(),
   // with MK on a ceremony token (made only by the tests that need it).
@@ -151,19 +156,31 @@ class TokenMilenageTest : public ::testing::Test {
     return app_.keys();
   }
 
-  SoftHsmToken token_;
-  ApplianceTokens app_{token_, ApplianceTokens::kBlank};
+  std::unique_ptr<simkms::testing::TestToken> token_;
+  ApplianceTokens app_{*token_, ApplianceTokens::kBlank};
   std::mt19937_64 rng_{0x544f4b454e4d494cULL};  // fixed: a failure reproduces
 };
+
+// The same on SoftHSM and on NSS's softoken (tests/support/token_modules.h).
+class TokenMilenageOnModule : public TokenMilenageTest, public ::testing::WithParamInterface<TokenModule> {
+ protected:
+  TokenMilenageOnModule() : TokenMilenageTest(GetParam()) {}
+};
+INSTANTIATE_TEST_SUITE_P(Modules, TokenMilenageOnModule, ::testing::ValuesIn(simkms::testing::kTokenModules),
+                         simkms::testing::TokenModuleName);
 
 // ---------------------------------------------------------------------------
 // 1. TS 35.207 / 35.208 test sets through the token.
 
+// On each module (tests/support/token_modules.h), each set.
 class TokenMilenageKnownAnswerTest : public TokenMilenageTest,
-                                     public ::testing::WithParamInterface<MilenageTestSet> {};
+                                     public ::testing::WithParamInterface<std::tuple<TokenModule, MilenageTestSet>> {
+ protected:
+  TokenMilenageKnownAnswerTest() : TokenMilenageTest(std::get<0>(GetParam())) {}
+};
 
 TEST_P(TokenMilenageKnownAnswerTest, OpcAndVectorsEqualTheTestSet) {
-  const MilenageTestSet& t = GetParam();
+  const MilenageTestSet& t = std::get<1>(GetParam());
   p11::ScopedObject k = ImportTestKey(s(), Hex<16>(t.k));
   const SecretBytes op = SecretBytes::Copy(Hex<16>(t.op));
 
@@ -208,15 +225,18 @@ TEST_P(TokenMilenageKnownAnswerTest, OpcAndVectorsEqualTheTestSet) {
   EXPECT_NE(H(v[1].xres), t.f2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Ts35207, TokenMilenageKnownAnswerTest, ::testing::ValuesIn(kMilenageTestSets),
-                         [](const ::testing::TestParamInfo<MilenageTestSet>& info) {
-                           return std::string(info.param.name);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Ts35207, TokenMilenageKnownAnswerTest,
+    ::testing::Combine(::testing::ValuesIn(simkms::testing::kTokenModules), ::testing::ValuesIn(kMilenageTestSets)),
+    [](const ::testing::TestParamInfo<std::tuple<TokenModule, MilenageTestSet>>& info) {
+      return simkms::testing::TokenModuleName({std::get<0>(info.param), info.index}) + "_" +
+             std::string(std::get<1>(info.param).name);
+    });
 
 // ---------------------------------------------------------------------------
 // 2. Random cases against osmo-auc-gen, an independent implementation.
 
-TEST_F(TokenMilenageTest, RandomVectorsEqualOsmoAucGen) {
+TEST_P(TokenMilenageOnModule, RandomVectorsEqualOsmoAucGen) {
   std::optional<std::filesystem::path> tool = FindOsmoAucGen();
   if (!tool) GTEST_SKIP() << "osmo-auc-gen (libosmocore-utils) not on PATH";
   // 240 (K, OP or OPc, AMF), each with a batch of two (RAND, SQN): 480 vectors,

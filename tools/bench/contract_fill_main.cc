@@ -76,7 +76,7 @@ struct Appliance {
 StatusOr<std::unique_ptr<Appliance>> OpenAppliance(const daemon::Config& c, std::size_t sessions) {
   auto a = std::make_unique<Appliance>();
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes pin, p11::ReadPin({c.pin_file, ""}));
-  SIMKMS_ASSIGN_OR_RETURN(a->module, p11::Module::Load(c.module));
+  SIMKMS_ASSIGN_OR_RETURN(a->module, p11::Module::Load(c.module, {.init_args = c.module_init_args}));
   SIMKMS_ASSIGN_OR_RETURN(p11::TokenUri uri, p11::TokenUri::Parse(c.token_uri));
   SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken token, a->module->FindToken(uri));
   SIMKMS_ASSIGN_OR_RETURN(a->sessions, p11::SessionPool::Create(a->module, token.slot, pin, sessions));

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "kms/aes_kwp.h"
 #include "kms/auc_vectors.h"
 #include "kms/ki2_vault.h"
 #include "kms/kcv.h"
@@ -215,7 +216,8 @@ class RawUnwrapWorker : public Worker {
     p11::Attributes t;
     t.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Bool(CKA_TOKEN, false).Bool(CKA_PRIVATE, true)
         .Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, false).Bool(CKA_ENCRYPT, true);
-    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k, s_.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, f_.kek.get(),
+    SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, kms::AesKwpMechanism(s_));
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k, s_.UnwrapKey({kwp, nullptr, 0}, f_.kek.get(),
                                                               f_.wrapped.blob, t, "bench Ki_2"));
     return 1;
   }

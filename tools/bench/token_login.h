@@ -14,6 +14,7 @@ namespace simkms::bench {
 
 struct TokenOptions {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string module_init_args;  // p11::ModuleOptions::init_args
   std::string uri = "pkcs11:token=simkms";
   std::string pin_file;
 };

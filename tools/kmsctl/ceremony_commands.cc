@@ -18,8 +18,8 @@ Status MaybeInitTokens(const GlobalOptions& g, const TokenInitArgs& t) {
     return InvalidArgumentError("the runtime and the ceremony token need different labels, both are '" + t.label +
                                 "'");
   }
-  SIMKMS_RETURN_IF_ERROR(InitToken(g.module, t.label, t.so_pin_file, {g.pin_file, g.pin_env}));
-  return InitToken(g.module, t.ceremony_label, t.ceremony_so_pin_file.empty() ? t.so_pin_file : t.ceremony_so_pin_file,
+  SIMKMS_RETURN_IF_ERROR(InitToken(g, t.label, t.so_pin_file, {g.pin_file, g.pin_env}));
+  return InitToken(g, t.ceremony_label, t.ceremony_so_pin_file.empty() ? t.so_pin_file : t.ceremony_so_pin_file,
                    {g.ceremony_pin_file, g.ceremony_pin_env});
 }
 

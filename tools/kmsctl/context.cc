@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "pkcs11/pin.h"
 #include "pkcs11/uri.h"
@@ -16,7 +17,7 @@ namespace simkms::kmsctl {
 StatusOr<std::unique_ptr<Context>> Context::Open(const GlobalOptions& options) {
   std::unique_ptr<Context> c(new Context(options));
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes pin, p11::ReadPin({options.pin_file, options.pin_env}));
-  SIMKMS_ASSIGN_OR_RETURN(c->module_, p11::Module::Load(options.module));
+  SIMKMS_ASSIGN_OR_RETURN(c->module_, p11::Module::Load(options.module, {.init_args = options.module_init_args}));
   SIMKMS_ASSIGN_OR_RETURN(p11::TokenUri uri, p11::TokenUri::Parse(options.token));
   SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken token, c->module_->FindToken(uri));
   c->slot_ = token.slot;
@@ -99,17 +100,25 @@ kms::Registry Context::MakeRegistry() {
   return kms::Registry(*session_, keys_, *store_, actor(), kms::SystemClockMs, ceremony_.get());
 }
 
-Status InitToken(const std::string& module_path, const std::string& label, const std::string& so_pin_file,
+Status InitToken(const GlobalOptions& g, const std::string& label, const std::string& so_pin_file,
                  const p11::PinSource& user_pin_source) {
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes so_pin, p11::ReadPin({so_pin_file, ""}));
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes user_pin, p11::ReadPin(user_pin_source));
-  SIMKMS_ASSIGN_OR_RETURN(auto module, p11::Module::Load(module_path));
+  SIMKMS_ASSIGN_OR_RETURN(auto module, p11::Module::Load(g.module, {.init_args = g.module_init_args}));
   if (module->FindToken(p11::TokenUri::ForLabel(label)).ok()) {
     return AlreadyExistsError("a token labelled '" + label + "' already exists");
   }
   SIMKMS_ASSIGN_OR_RETURN(CK_SLOT_ID slot, module->FreeSlot());
   SIMKMS_RETURN_IF_ERROR(p11::InitToken(*module, slot, so_pin, label));
-  SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken token, module->FindToken(p11::TokenUri::ForLabel(label)));
+  auto found = module->FindToken(p11::TokenUri::ForLabel(label));
+  if (found.status().code() == StatusCode::kNotFound) {
+    // NSS's softoken: C_InitToken takes no label (tokenDescription in the init
+    // arguments names each database) and leaves no initialised token behind.
+    return FailedPreconditionError("after C_InitToken no initialised token is labelled '" + label + "' in " +
+                                   g.module + ": this module's tokens are made elsewhere (docs/hsm-compatibility.md); "
+                                   "set their PINs and run without --init-token");
+  }
+  SIMKMS_ASSIGN_OR_RETURN(p11::SlotToken token, std::move(found));
   SIMKMS_ASSIGN_OR_RETURN(p11::Session session, p11::Session::Open(module, token.slot));
   SIMKMS_RETURN_IF_ERROR(session.Login(CKU_SO, so_pin));
   SIMKMS_RETURN_IF_ERROR(session.InitPin(user_pin));

@@ -26,6 +26,7 @@ namespace simkms::kmsctl {
 
 struct GlobalOptions {
   std::string module = "/usr/lib/softhsm/libsofthsm2.so";
+  std::string module_init_args;  // p11::ModuleOptions::init_args (NSS softoken: its configdir)
   std::string token = "pkcs11:token=simkms";
   std::string pin_file;
   std::string pin_env;
@@ -98,7 +99,7 @@ class Context {
 
 // Initialises a token in the module's first free slot: label, SO PIN (from
 // so_pin_file), user PIN (from `user_pin`).
-Status InitToken(const std::string& module, const std::string& label, const std::string& so_pin_file,
+Status InitToken(const GlobalOptions& g, const std::string& label, const std::string& so_pin_file,
                  const p11::PinSource& user_pin);
 
 // Writes a new file readable by the owner only; refuses to overwrite.

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   GlobalOptions g;
   g.actor = DefaultActor();
   app.add_option("--module", g.module, "PKCS#11 module")->envname("SIMKMS_MODULE")->capture_default_str();
+  app.add_option("--module-init-args", g.module_init_args,
+                 "the module's configuration string, passed to C_Initialize (NSS softoken: configdir=...)")
+      ->envname("SIMKMS_MODULE_INIT_ARGS");
   app.add_option("--token", g.token, "token, as an RFC 7512 pkcs11: URI")->envname("SIMKMS_TOKEN")->capture_default_str();
   app.add_option("--pin-file", g.pin_file, "file holding the user PIN (owner-only permissions)")
       ->envname("SIMKMS_PIN_FILE");
