@@ -40,6 +40,7 @@ class Ki2Vault {
  public:
   Ki2Vault(CK_OBJECT_HANDLE storage_kek, Bytes kek_kcv) : kek_(storage_kek), kek_kcv_(std::move(kek_kcv)) {}
 
+  // fresh_ki2 is an AES key (FreshKi2Template): its KCV is AES-CMAC, no type read.
   StatusOr<WrappedKi2> Wrap(p11::Session& session, CK_OBJECT_HANDLE fresh_ki2) const;
   // The unwrapped key is checked against the stored KCV before it is returned.
   StatusOr<p11::ScopedObject> Unwrap(p11::Session& session, const WrappedKi2& wrapped,
@@ -70,6 +71,8 @@ class Ki2Cache {
   Ki2Cache(const Ki2Vault& vault, std::size_t capacity) : vault_(vault), capacity_(capacity) {}
 
   StatusOr<Handle> Get(p11::Session& session, const std::string& key_id, const WrappedKi2& wrapped);
+  // The vault it unwraps with (its KEK's KCV computed once, at start).
+  const Ki2Vault& vault() const { return vault_; }
   std::size_t size() const;
   std::size_t hits() const;
   std::size_t misses() const;

@@ -15,7 +15,7 @@ namespace simkms::sc {
 struct ChipChannel::Subscriber {
   storage::SubscriberRecord record;
   ScSubscriber view;
-  p11::ScopedObject ki1;
+  std::shared_ptr<const p11::ScopedObject> ki1;  // shared with the pending session that keeps it
   kms::Ki2Cache::Handle ki2;
   kms::Ki2Cache::Handle previous_ki2;
 };
@@ -69,10 +69,12 @@ class ChipChannel::ImsiLock {
 };
 
 StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Session& session,
-                                                                     const storage::SubscriberRecord& r) {
+                                                                     const storage::SubscriberRecord& r,
+                                                                     const ScPendingSession* pending) {
   auto sub = std::make_unique<Subscriber>();
   sub->record = r;
-  SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord ver, store_.GetVer(r.ver));
+  SIMKMS_ASSIGN_OR_RETURN(std::shared_ptr<const storage::VerRecord> kept_ver, vers_.Get(r.ver));
+  const storage::VerRecord& ver = *kept_ver;
   ScSubscriber& v = sub->view;
   v.imsi = r.imsi;
   v.ver = r.ver;
@@ -85,21 +87,26 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
   SIMKMS_ASSIGN_OR_RETURN(v.op, subscriber_keys_.VerOp(session, ver));
   // Ki_1 always: the first call's key, and after personalization the key a
   // clone (or a chip whose COMMIT was lost) speaks under.
-  SIMKMS_ASSIGN_OR_RETURN(sub->ki1, subscriber_keys_.Ki1(session, r, ver));
+  if (pending != nullptr && pending->ki1 && pending->ver == r.ver) {
+    sub->ki1 = pending->ki1;
+  } else {
+    SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject ki1, subscriber_keys_.Ki1(session, r, ver));
+    sub->ki1 = std::make_shared<const p11::ScopedObject>(std::move(ki1));
+  }
   // Each key with its own counters: the record's ota_counter_in/out are the current key's.
   v.personalized = r.state == storage::SubscriberState::kPersonalized ||
                    r.state == storage::SubscriberState::kRekeyPending;
   if (v.personalized) {
     SIMKMS_ASSIGN_OR_RETURN(sub->ki2, subscriber_keys_.Ki2(session, r, r.ki2_key_id));
     v.current = BaseKey{sub->ki2->get(), protocol::kKeyVersionKi2, r.ki2_key_id, r.ota_counter_in, r.ota_counter_out};
-    v.previous.push_back(BaseKey{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1", r.ota.ki1.in, r.ota.ki1.out});
+    v.previous.push_back(BaseKey{sub->ki1->get(), protocol::kKeyVersionKi1, "ki1", r.ota.ki1.in, r.ota.ki1.out});
     if (!r.previous_ki2_key_id.empty()) {
       SIMKMS_ASSIGN_OR_RETURN(sub->previous_ki2, subscriber_keys_.Ki2(session, r, r.previous_ki2_key_id));
       v.previous.push_back(BaseKey{sub->previous_ki2->get(), protocol::kKeyVersionKi2, r.previous_ki2_key_id,
                                    r.ota.previous_ki2.in, r.ota.previous_ki2.out});
     }
   } else {
-    v.current = BaseKey{sub->ki1.get(), protocol::kKeyVersionKi1, "ki1", r.ota_counter_in, r.ota_counter_out};
+    v.current = BaseKey{sub->ki1->get(), protocol::kKeyVersionKi1, "ki1", r.ota_counter_in, r.ota_counter_out};
   }
   v.session_allowed = r.state == storage::SubscriberState::kContracted ||
                       r.state == storage::SubscriberState::kRekeyPending;
@@ -124,14 +131,11 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
     }
     return record.status();
   }
-  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<Subscriber> sub, Load(session, *record));
   std::unique_ptr<ScPendingSession> pending;
   {
     std::lock_guard lock(mu_);
     if (auto it = pending_.find(imsi); it != pending_.end()) pending = std::move(it->second), pending_.erase(it);
   }
-  ScRole role(session);
-  auto step = role.OnPacket(sub->view, pending.get(), packet);
   // A packet that does not belong to the exchange in progress changes nothing: the
   // genuine chip's pending session is put back (packets of one IMSI are serialised
   // by its lock, so nothing took its place meanwhile).
@@ -140,6 +144,14 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
     std::lock_guard lock(mu_);
     pending_.emplace(imsi, std::move(pending));
   };
+  auto loaded = Load(session, *record, pending.get());
+  if (!loaded.ok()) {
+    keep_pending();
+    return loaded.status();
+  }
+  std::unique_ptr<Subscriber> sub = std::move(*loaded);
+  ScRole role(session);
+  auto step = role.OnPacket(sub->view, pending.get(), packet);
   if (!step.ok()) {
     keep_pending();  // a packet that does not verify
     return step.status();
@@ -161,14 +173,19 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
   switch (step->kind) {
     case ScStep::Kind::kChallenge: {
       // The pending session keeps Ki_2 wrapped as the commit will store it, and
-      // K_act only if the CONFIRM must prove an activation code: no token object
-      // per waiting chip (the wrap is the commit's, done earlier, not extra work).
-      SIMKMS_ASSIGN_OR_RETURN(step->pending->ki2_wrapped, registry.WrapNewKey(step->pending->ki2.get()));
+      // K_act only if the CONFIRM must prove an activation code (ScRole derives
+      // it only then): no token object per waiting chip (the wrap is the
+      // commit's, done earlier, not extra work).
+      SIMKMS_ASSIGN_OR_RETURN(step->pending->ki2_wrapped,
+                              subscriber_keys_.vault().Wrap(session, step->pending->ki2.get()));
       step->pending->ki2.Reset();
-      if (!step->pending->activation_required) step->pending->k_activate.Reset();
       SIMKMS_RETURN_IF_ERROR(advance());
+      step->pending->ki1 = sub->ki1;
       std::lock_guard lock(mu_);
-      if (pending_.size() >= kPendingSessionsWithOtaKeys) step->pending->ota.reset();
+      if (pending_.size() >= kPendingSessionsWithOtaKeys) {
+        step->pending->ota.reset();
+        step->pending->ki1.reset();
+      }
       pending_[imsi] = std::make_unique<ScPendingSession>(std::move(*step->pending));
       result.outcome = "challenge";
       break;

@@ -71,6 +71,10 @@ struct ScPendingSession {
   // packet under the same key do not derive them again. Used only while the
   // subscriber's VER is `ver` and `channel.id` is still one of its keys.
   std::shared_ptr<const TokenOtaKeys> ota;
+  // The subscriber's Ki_1 (a token session object) as derived for the HELLO,
+  // kept with `ota` by the chip channel so that the CONFIRM does not derive it
+  // again; valid while the subscriber's VER is `ver` (Ki_1 = f(K1 of the VER, IMSI)).
+  std::shared_ptr<const p11::ScopedObject> ki1;
   uint32_t ver = 0;
   protocol::SessionId session_id{};
   protocol::TranscriptHash transcript{};
@@ -81,7 +85,7 @@ struct ScPendingSession {
   // (~10 KB of a SoftHSM process's heap each: docs/performance.md, "Memory").
   p11::ScopedObject ki2;
   std::optional<kms::WrappedKi2> ki2_wrapped;
-  p11::ScopedObject k_activate;  // dropped when no activation code is required
+  p11::ScopedObject k_activate;  // derived only when an activation code is required
   std::string puk;  // empty on a re-key
   protocol::ShortMac commit_mac{};
   // The OPc of ki2 (OP xor AES_Ki_2(OP)), computed in the token while ki2 is

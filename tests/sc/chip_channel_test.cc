@@ -282,9 +282,10 @@ TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
   EXPECT_FALSE(Record().hotline);
 }
 
-// The four OTA keys of the channel (enc/mac, up/down). Ki_2 waits wrapped under
-// the storage KEK, and K_act is dropped when no activation code is required.
-constexpr std::size_t kPendingObjects = 4;
+// The four OTA keys of the channel (enc/mac, up/down) and Ki_1, which the CONFIRM
+// would otherwise derive again. Ki_2 waits wrapped under the storage KEK, and K_act
+// is not derived when no activation code is required.
+constexpr std::size_t kPendingObjects = 5;
 
 TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {
   Unwrap(Subscribers().Contract({"o-1", kFirstIccid, 2, std::nullopt}));
