@@ -144,8 +144,8 @@ done
 
 say "AuC: $AUC_SUBS p256 subscribers personalized (Ki_2), $AUC_SUBS ffdhe3072 ones contracted only (Ki_1)"
 sc_bench auc-personalization 1 "$AUC_SUBS" "$AUC_OFF"
-seq "$(imsi_at 1 "$AUC_OFF")" "$(imsi_at 1 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki2.txt"
-seq "$(imsi_at 2 "$AUC_OFF")" "$(imsi_at 2 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki1.txt"
+imsi_seq "$(imsi_at 1 "$AUC_OFF")" "$(imsi_at 1 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki2.txt"
+imsi_seq "$(imsi_at 2 "$AUC_OFF")" "$(imsi_at 2 $((AUC_OFF + AUC_SUBS - 1)))" > "$STATE/ki1.txt"
 ac_bench() {  # name subscribers vectors requests
   "$AC_BENCH" --host 127.0.0.1 --port "$AUC_PORT" --subscribers "$2" --vectors "$3" --in-flight 16 --connections 4 \
     --requests "$4" --server-pid "$KMSD_PID" --label kmsd --json > "$RESULTS/ac-$1.json" ||
