@@ -11,6 +11,10 @@ StatusOr<Bytes> TokenKcv(p11::Session& session, CK_OBJECT_HANDLE key, std::strin
   if (type_bytes.size() != sizeof(CK_KEY_TYPE)) return InternalError("CKA_KEY_TYPE has an unexpected size");
   CK_KEY_TYPE type;
   std::memcpy(&type, type_bytes.data(), sizeof type);
+  return TokenKcvOfType(session, key, type, what);
+}
+
+StatusOr<Bytes> TokenKcvOfType(p11::Session& session, CK_OBJECT_HANDLE key, CK_KEY_TYPE type, std::string_view what) {
   Bytes out;
   switch (type) {
     case CKK_AES: {

@@ -14,6 +14,9 @@
 namespace simkms::kms {
 
 StatusOr<Bytes> TokenKcv(p11::Session& session, CK_OBJECT_HANDLE key, std::string_view what);
+// The same for a key whose type the caller made it with (a fresh or unwrapped Ki_2
+// is AES by its template): no CKA_KEY_TYPE read first.
+StatusOr<Bytes> TokenKcvOfType(p11::Session& session, CK_OBJECT_HANDLE key, CK_KEY_TYPE type, std::string_view what);
 // The function (kms/token_policy.h Usage) a key of `key_type` needs for TokenKcv:
 // kEncrypt for DES and DES3, kSign for the rest.
 uint32_t KcvUsage(CK_KEY_TYPE key_type);

@@ -21,7 +21,7 @@ p11::Attributes FreshKi2Template() {
 
 StatusOr<WrappedKi2> Ki2Vault::Wrap(p11::Session& session, CK_OBJECT_HANDLE fresh_ki2) const {
   WrappedKi2 out;
-  SIMKMS_ASSIGN_OR_RETURN(out.kcv, TokenKcv(session, fresh_ki2, "Ki_2"));
+  SIMKMS_ASSIGN_OR_RETURN(out.kcv, TokenKcvOfType(session, fresh_ki2, CKK_AES, "Ki_2"));
   SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(session));
   SIMKMS_ASSIGN_OR_RETURN(out.blob, session.WrapKey({kwp, nullptr, 0}, kek_, fresh_ki2, "Ki_2 under storage KEK"));
   out.kek_kcv = kek_kcv_;
@@ -49,7 +49,7 @@ StatusOr<p11::ScopedObject> Ki2Vault::Unwrap(p11::Session& session, const Wrappe
   SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(session));
   auto key = session.UnwrapKey({kwp, nullptr, 0}, kek_, wrapped.blob, a, "Ki_2");
   if (!key.ok()) return key.status().WithContext("unwrap Ki_2 of " + std::string(subject));
-  SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, TokenKcv(session, key->get(), "unwrapped Ki_2"));
+  SIMKMS_ASSIGN_OR_RETURN(Bytes kcv, TokenKcvOfType(session, key->get(), CKK_AES, "unwrapped Ki_2"));
   if (!ConstantTimeEquals(kcv, wrapped.kcv)) {
     return DataLossError("unwrapped Ki_2 of " + std::string(subject) + " has KCV " + ToHex(kcv) + ", record says " +
                          ToHex(wrapped.kcv));

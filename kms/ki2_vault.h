@@ -36,6 +36,7 @@ class Ki2Vault {
  public:
   Ki2Vault(CK_OBJECT_HANDLE storage_kek, Bytes kek_kcv) : kek_(storage_kek), kek_kcv_(std::move(kek_kcv)) {}
 
+  // fresh_ki2 is an AES key (FreshKi2Template): its KCV is AES-CMAC, no type read.
   StatusOr<WrappedKi2> Wrap(p11::Session& session, CK_OBJECT_HANDLE fresh_ki2) const;
   // The unwrapped key is checked against the stored KCV before it is returned.
   StatusOr<p11::ScopedObject> Unwrap(p11::Session& session, const WrappedKi2& wrapped,

@@ -26,6 +26,11 @@ std::string Op(std::string_view fn, std::string_view what) {
 
 CK_BYTE_PTR Mutable(ByteView v) { return const_cast<CK_BYTE_PTR>(v.data()); }
 
+// The output buffer of a first C_GetAttributeValue or C_WrapKey: large enough for
+// what simkms reads and wraps, so that the length query (a second token call, a
+// round trip to a network HSM) is needed only for larger values.
+constexpr std::size_t kFirstTryBufferSize = 512;
+
 }  // namespace
 
 ScopedObject& ScopedObject::operator=(ScopedObject&& o) noexcept {
@@ -184,11 +189,18 @@ StatusOr<ScopedObject> Session::UnwrapKey(CK_MECHANISM mechanism, CK_OBJECT_HAND
 
 StatusOr<Bytes> Session::WrapKey(CK_MECHANISM mechanism, CK_OBJECT_HANDLE wrapping_key, CK_OBJECT_HANDLE key,
                                  std::string_view what) {
-  CK_ULONG len = 0;
-  SIMKMS_RETURN_IF_ERROR(
-      CkStatus(f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, nullptr, &len), Op("C_WrapKey", what)));
-  Bytes out(len);
+  // One call with a buffer that fits every wrap simkms makes; the length query
+  // only if the module says it is too small (PKCS#11 2.40 §5.2: *pulWrappedKeyLen
+  // then holds the length needed).
+  Bytes out(kFirstTryBufferSize);
+  CK_ULONG len = out.size();
   CK_RV rv = f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, out.data(), &len);
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    SIMKMS_RETURN_IF_ERROR(
+        CkStatus(f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, nullptr, &len), Op("C_WrapKey", what)));
+    out.resize(len);
+    rv = f_->C_WrapKey(handle_, &mechanism, wrapping_key, key, out.data(), &len);
+  }
   if (rv == CKR_BUFFER_TOO_SMALL) {
     // NSS's softoken answers the length query of CKM_AES_KEY_WRAP_KWP with the key's
     // own length, 8 bytes short of the RFC 5649 output, and leaves it so with
@@ -276,19 +288,34 @@ Status Session::DestroyObject(CK_OBJECT_HANDLE object, std::string_view what) {
 
 namespace {
 
-// The two-call C_GetAttributeValue (length, then value) into a Bytes or a SecretBytes.
+template <typename Buffer>
+CK_BYTE_PTR WritableData(Buffer& b) {
+  if constexpr (std::is_same_v<Buffer, SecretBytes>) {
+    return b.mutable_data();
+  } else {
+    return b.data();
+  }
+}
+
+// C_GetAttributeValue into a Bytes or a SecretBytes: one call with a buffer that
+// fits every attribute simkms reads on its hot paths (a key type, a DH public value
+// up to 4096 bits, an EC point, a PUK block), and the length query only if the
+// module says it is too small (PKCS#11 2.40 §5.7.5: CKR_BUFFER_TOO_SMALL).
 template <typename Buffer>
 StatusOr<Buffer> ReadAttribute(CK_FUNCTION_LIST* f, CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
                                CK_ATTRIBUTE_TYPE type, std::string_view what) {
-  CK_ATTRIBUTE attr{type, nullptr, 0};
-  SIMKMS_RETURN_IF_ERROR(CkStatus(f->C_GetAttributeValue(session, object, &attr, 1), Op("C_GetAttributeValue", what)));
-  Buffer out(attr.ulValueLen);
-  if constexpr (std::is_same_v<Buffer, SecretBytes>) {
-    attr.pValue = out.mutable_data();
-  } else {
-    attr.pValue = out.data();
+  Buffer out(kFirstTryBufferSize);
+  CK_ATTRIBUTE attr{type, WritableData(out), static_cast<CK_ULONG>(out.size())};
+  CK_RV rv = f->C_GetAttributeValue(session, object, &attr, 1);
+  if (rv == CKR_BUFFER_TOO_SMALL) {
+    attr = {type, nullptr, 0};
+    SIMKMS_RETURN_IF_ERROR(
+        CkStatus(f->C_GetAttributeValue(session, object, &attr, 1), Op("C_GetAttributeValue", what)));
+    out.resize(attr.ulValueLen);
+    attr.pValue = WritableData(out);
+    rv = f->C_GetAttributeValue(session, object, &attr, 1);
   }
-  SIMKMS_RETURN_IF_ERROR(CkStatus(f->C_GetAttributeValue(session, object, &attr, 1), Op("C_GetAttributeValue", what)));
+  SIMKMS_RETURN_IF_ERROR(CkStatus(rv, Op("C_GetAttributeValue", what)));
   out.resize(attr.ulValueLen);
   return out;
 }

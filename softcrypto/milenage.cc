@@ -118,6 +118,15 @@ StatusOr<MilenageOutput> ComputeMilenage(BlockCipher& k, const Block& opc, const
   return o;
 }
 
+StatusOr<Res> ComputeF2(BlockCipher& k, const Block& opc, const Block& rand) {
+  Scratch s;
+  SIMKMS_RETURN_IF_ERROR(ComputeTemp(k, opc, rand, s));
+  SIMKMS_RETURN_IF_ERROR(ComputeOut(k, opc, kOut2, s));
+  Res res{};
+  CopyFrom(s.out, 8, res);
+  return res;
+}
+
 Sres ConvertResToSres(const Res& res) {
   Sres sres{};
   for (std::size_t i = 0; i < 4; ++i) sres[i] = res[i] ^ res[i + 4];

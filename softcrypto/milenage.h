@@ -59,6 +59,10 @@ struct MilenageOutput {
 StatusOr<MilenageOutput> ComputeMilenage(BlockCipher& k, const Block& opc, const Block& rand,
                                          const Sqn& sqn, const Amf& amf);
 
+// f2 alone (RES), with two block encryptions (TEMP, OUT2) instead of six: for a
+// party that needs only the expected response (the SC's XRES' of a candidate key).
+StatusOr<Res> ComputeF2(BlockCipher& k, const Block& opc, const Block& rand);
+
 // GSM conversion functions for Milenage's 64-bit RES (TS 33.102 6.8.1.2,
 // TS 55.205 clause 4, SRES derivation function #1).
 // c2: SRES = RES[0..3] xor RES[4..7].

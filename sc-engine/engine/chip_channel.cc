@@ -71,7 +71,8 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
                                                                      const storage::SubscriberRecord& r) {
   auto sub = std::make_unique<Subscriber>();
   sub->record = r;
-  SIMKMS_ASSIGN_OR_RETURN(storage::VerRecord ver, store_.GetVer(r.ver));
+  SIMKMS_ASSIGN_OR_RETURN(std::shared_ptr<const storage::VerRecord> kept_ver, vers_.Get(r.ver));
+  const storage::VerRecord& ver = *kept_ver;
   ScSubscriber& v = sub->view;
   v.imsi = r.imsi;
   v.ver = r.ver;
@@ -84,6 +85,7 @@ StatusOr<std::unique_ptr<ChipChannel::Subscriber>> ChipChannel::Load(p11::Sessio
   SIMKMS_ASSIGN_OR_RETURN(v.op, subscriber_keys_.VerOp(session, ver));
   // Ki_1 always: the first call's key, and after personalization the key a
   // clone (or a chip whose COMMIT was lost) speaks under.
+  // (From the Ki_1 cache while CONTRACTED: the CONFIRM does not derive it again.)
   SIMKMS_ASSIGN_OR_RETURN(sub->ki1, subscriber_keys_.Ki1(session, r, ver));
   // Each key with its own counters: the record's ota_counter_in/out are the current key's.
   v.personalized = r.state == storage::SubscriberState::kPersonalized ||
@@ -123,14 +125,11 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
     }
     return record.status();
   }
-  SIMKMS_ASSIGN_OR_RETURN(std::unique_ptr<Subscriber> sub, Load(session, *record));
   std::unique_ptr<ScPendingSession> pending;
   {
     std::lock_guard lock(mu_);
     if (auto it = pending_.find(imsi); it != pending_.end()) pending = std::move(it->second), pending_.erase(it);
   }
-  ScRole role(session);
-  auto step = role.OnPacket(sub->view, pending.get(), packet);
   // A packet that does not belong to the exchange in progress changes nothing: the
   // genuine chip's pending session is put back (packets of one IMSI are serialised
   // by its lock, so nothing took its place meanwhile).
@@ -139,6 +138,14 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
     std::lock_guard lock(mu_);
     pending_.emplace(imsi, std::move(pending));
   };
+  auto loaded = Load(session, *record);
+  if (!loaded.ok()) {
+    keep_pending();
+    return loaded.status();
+  }
+  std::unique_ptr<Subscriber> sub = std::move(*loaded);
+  ScRole role(session);
+  auto step = role.OnPacket(sub->view, pending.get(), packet);
   if (!step.ok()) {
     keep_pending();  // a packet that does not verify
     return step.status();
@@ -160,14 +167,17 @@ StatusOr<ChipChannelResult> ChipChannel::OnPacket(p11::Session& session, const s
   switch (step->kind) {
     case ScStep::Kind::kChallenge: {
       // The pending session keeps Ki_2 wrapped as the commit will store it, and
-      // K_act only if the CONFIRM must prove an activation code: no token object
-      // per waiting chip (the wrap is the commit's, done earlier, not extra work).
-      SIMKMS_ASSIGN_OR_RETURN(step->pending->ki2_wrapped, registry.WrapNewKey(step->pending->ki2.get()));
+      // K_act only if the CONFIRM must prove an activation code (ScRole derives
+      // it only then): no token object per waiting chip (the wrap is the
+      // commit's, done earlier, not extra work).
+      SIMKMS_ASSIGN_OR_RETURN(step->pending->ki2_wrapped,
+                              subscriber_keys_.vault().Wrap(session, step->pending->ki2.get()));
       step->pending->ki2.Reset();
-      if (!step->pending->activation_required) step->pending->k_activate.Reset();
       SIMKMS_RETURN_IF_ERROR(advance());
       std::lock_guard lock(mu_);
-      if (pending_.size() >= kPendingSessionsWithOtaKeys) step->pending->ota.reset();
+      if (pending_.size() >= kPendingSessionsWithOtaKeys) {
+        step->pending->ota.reset();
+      }
       pending_[imsi] = std::make_unique<ScPendingSession>(std::move(*step->pending));
       result.outcome = "challenge";
       break;

@@ -26,6 +26,7 @@
 #include "policy/limits.h"
 #include "sc-engine/engine/sc_role.h"
 #include "sc-engine/engine/subscriber_keys.h"
+#include "sc-engine/engine/ver_cache.h"
 #include "storage/store.h"
 
 namespace simkms::sc {
@@ -41,15 +42,20 @@ struct ChipChannelResult {
 
 class ChipChannel {
  public:
-  // Pending sessions beyond this many do not keep their OTA keys for the
-  // CONFIRM (it derives them again): each kept set is four SoftHSM session
+  // Pending sessions beyond this many do not keep their OTA keys and Ki_1 for
+  // the CONFIRM (it derives them again): each kept set is five SoftHSM session
   // objects in kmsd's memory, and with thousands of chips between CHALLENGE and
   // CONFIRM memory matters more than the derives (docs/operations.md).
   static constexpr std::size_t kPendingSessionsWithOtaKeys = 256;
 
   ChipChannel(const kms::ServiceKeys& keys, storage::Store& store, SubscriberKeys& subscriber_keys, kms::Clock clock,
               policy::Limits limits = {})
-      : keys_(keys), store_(store), subscriber_keys_(subscriber_keys), clock_(std::move(clock)), limits_(limits) {}
+      : keys_(keys),
+        store_(store),
+        subscriber_keys_(subscriber_keys),
+        clock_(std::move(clock)),
+        limits_(limits),
+        vers_(store) {}
   ~ChipChannel();
 
   // Errors (no reply): NotFound for an IMSI with no contract (misuse 1.1),
@@ -76,6 +82,9 @@ class ChipChannel {
   SubscriberKeys& subscriber_keys_;
   kms::Clock clock_;
   policy::Limits limits_;
+  // The subscriber's VER, read (and its MAC checked) once per VER, not at every
+  // packet: what a packet takes from it (DH group, profile, OP) never changes.
+  VerCache vers_;
   mutable std::mutex mu_;
   // Every copy of a pointer in imsi_locks_ is made and dropped under mu_ (ImsiLock).
   std::map<std::string, std::shared_ptr<std::mutex>> imsi_locks_;        // guarded by mu_

@@ -15,19 +15,29 @@
 namespace simkms::sc {
 namespace {
 
-// XRES' = f2 of Milenage under the candidate Ki_2 in the token, with the OPc of
-// the key the session runs under (docs/protocol.md §4.3: the chip, which keeps
-// no OP, cannot compute the candidate's own OPc before the COMMIT brings it).
-StatusOr<protocol::Res> XresInToken(p11::Session& session, CK_OBJECT_HANDLE ki2, const kms::Block& base_opc,
-                                    const protocol::Rand& rand) {
+// What the SC computes under the candidate Ki_2 at CHALLENGE, in one multi-part
+// AES-ECB operation in the token (one C_EncryptInit and C_EncryptFinal for its
+// three blocks): its OPc' (OP xor AES_Ki_2(OP)), which the COMMIT carries to the
+// chip, and XRES' = f2 of Milenage with the OPc of the key the session runs under
+// (docs/protocol.md §4.3: the chip, which keeps no OP, cannot compute the
+// candidate's own OPc before the COMMIT brings it). Only f2 is computed (TEMP and
+// OUT2): no other function of the candidate key is needed.
+struct CandidateKeyValues {
+  SecretBytes opc;  // wiped when the COMMIT that carries it has been sealed
+  protocol::Res xres{};
+};
+StatusOr<CandidateKeyValues> CandidateInToken(p11::Session& session, CK_OBJECT_HANDLE ki2, const SecretBytes& op,
+                                              const kms::Block& base_opc, const protocol::Rand& rand) {
   kms::TokenBlockCipher cipher(session, ki2);
+  SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> op_block, SecretArray<16>::Copy(op, "OP"));
+  SIMKMS_ASSIGN_OR_RETURN(kms::Block opc, kms::ComputeOpc(cipher, op_block.reveal()));
+  CandidateKeyValues out;
+  out.opc = SecretArray<16>::Take(opc).ToSecretBytes();
   kms::Block r{};
   std::copy(rand.begin(), rand.end(), r.begin());
-  SIMKMS_ASSIGN_OR_RETURN(kms::MilenageOutput out, kms::ComputeMilenage(cipher, base_opc, r, kms::Sqn{}, kms::Amf{}));
-  WipeOnExit wipe_out(out);  // CK, IK, AK of the candidate key: only f2 leaves
-  protocol::Res res{};
-  std::copy(out.res.begin(), out.res.end(), res.begin());
-  return res;
+  SIMKMS_ASSIGN_OR_RETURN(kms::Res res, kms::ComputeF2(cipher, base_opc, r));
+  std::copy(res.begin(), res.end(), out.xres.begin());
+  return out;
 }
 
 // The OPc of a key (OP xor AES_key(OP)), computed in the token; a SecretBytes
@@ -228,7 +238,8 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   t.challenge_counter = challenge_counter;
   t.code_bound = challenge.activation_required;
   SIMKMS_ASSIGN_OR_RETURN(protocol::TranscriptHash hash, protocol::HashTranscript(t));
-  SIMKMS_ASSIGN_OR_RETURN(TokenSessionKeys keys, DeriveSessionKeys(session_, k_z.get(), hash));
+  SIMKMS_ASSIGN_OR_RETURN(TokenSessionKeys keys,
+                          DeriveSessionKeys(session_, k_z.get(), hash, challenge.activation_required));
 
   ScPendingSession pending;
   pending.channel = opened.channel;
@@ -239,9 +250,11 @@ StatusOr<ScStep> ScRole::OnHello(const ScSubscriber& s, const Opened& opened, co
   {
     SIMKMS_ASSIGN_OR_RETURN(SecretArray<16> base_opc,
                             kms::ComputeOpcInToken(session_, opened.channel.handle, s.op));
-    SIMKMS_ASSIGN_OR_RETURN(pending.xres, XresInToken(session_, keys.ki2.get(), base_opc.reveal(), challenge.rand));
+    SIMKMS_ASSIGN_OR_RETURN(CandidateKeyValues candidate,
+                            CandidateInToken(session_, keys.ki2.get(), s.op, base_opc.reveal(), challenge.rand));
+    pending.ki2_opc = std::move(candidate.opc);
+    pending.xres = candidate.xres;
   }
-  SIMKMS_ASSIGN_OR_RETURN(pending.ki2_opc, OpcOf(session_, keys.ki2.get(), s.op));
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject k_conf, DeriveConfirmKey(session_, keys.ki2.get()));
   SIMKMS_ASSIGN_OR_RETURN(pending.commit_mac,
                           ShortCmac(session_, k_conf.get(), protocol::CommitMacInput(challenge.session_id)));

@@ -81,7 +81,7 @@ struct ScPendingSession {
   // (~10 KB of a SoftHSM process's heap each: docs/performance.md, "Memory").
   p11::ScopedObject ki2;
   std::optional<kms::WrappedKi2> ki2_wrapped;
-  p11::ScopedObject k_activate;  // dropped when no activation code is required
+  p11::ScopedObject k_activate;  // derived only when an activation code is required
   std::string puk;  // empty on a re-key
   protocol::ShortMac commit_mac{};
   // The OPc of ki2 (OP xor AES_Ki_2(OP)), computed in the token while ki2 is

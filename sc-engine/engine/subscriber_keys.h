@@ -49,6 +49,9 @@ class SubscriberKeys {
   // current one the KCV must equal subscriber.ki2_kcv.
   StatusOr<kms::KeyCache::Handle> Ki2(p11::Session& session, const storage::SubscriberRecord& subscriber,
                                       const std::string& key_id);
+  // Wraps a fresh Ki_2 under the storage KEK, with the KEK's KCV the vault
+  // computed once rather than again (two token calls) for every new key.
+  const kms::Ki2Vault& vault() const { return vault_; }
 
  private:
   StatusOr<p11::ScopedObject> DeriveKi1(p11::Session& session, const storage::SubscriberRecord& subscriber,

@@ -90,8 +90,8 @@ class SubscriberRegistry {
   StatusOr<storage::SubscriberRecord> CommitNewKey(const std::string& imsi, CK_OBJECT_HANDLE ki2,
                                                    const std::string& puk, bool activation_code_accepted,
                                                    const KeyCommit& commit = {});
-  // The same with Ki_2 already wrapped by WrapNewKey (the chip channel wraps it
-  // when it sends CHALLENGE, so a pending session holds no token object for it).
+  // The same with Ki_2 already wrapped (the chip channel wraps it with its
+  // Ki2Vault when it sends CHALLENGE, so a pending session holds no token object for it).
   StatusOr<storage::SubscriberRecord> CommitNewKey(const std::string& imsi, const kms::WrappedKi2& ki2,
                                                    const std::string& puk, bool activation_code_accepted,
                                                    const KeyCommit& commit = {});

@@ -86,7 +86,7 @@ StatusOr<p11::ScopedObject> DeriveKz(p11::Session& session, const TokenEphemeral
 }
 
 StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HANDLE k_z,
-                                             const protocol::TranscriptHash& t) {
+                                             const protocol::TranscriptHash& t, bool activation_key) {
   using protocol::SessionKeyBlock;
   using protocol::SessionKeyLabel;
   TokenSessionKeys keys;
@@ -102,6 +102,7 @@ StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HA
                           EcbDerive(session, k_z, SessionKeyBlock(t, SessionKeyLabel::kPuk), puk, "PUK block"));
   SIMKMS_ASSIGN_OR_RETURN(SecretBytes puk_block, p11::GetSecretAttribute(session, puk_key.get(), CKA_VALUE, "PUK block"));
   keys.puk = protocol::PukDigits(puk_block.reveal());
+  if (!activation_key) return keys;
   SIMKMS_ASSIGN_OR_RETURN(keys.k_activate,
                           MacKey(session, k_z, SessionKeyBlock(t, SessionKeyLabel::kActivation), "K_act"));
   return keys;

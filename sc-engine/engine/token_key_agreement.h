@@ -31,10 +31,12 @@ StatusOr<p11::ScopedObject> DeriveKz(p11::Session& session, const TokenEphemeral
 struct TokenSessionKeys {
   p11::ScopedObject ki2;         // AES-128, sensitive, extractable only to be wrapped by the storage KEK
   std::string puk;               // 8 digits, to be sealed under the PUK key at once
-  p11::ScopedObject k_activate;  // AES-128, CMAC
+  p11::ScopedObject k_activate;  // AES-128, CMAC; none unless asked for
 };
+// K_act only with `activation_key`: a session whose CONFIRM proves no activation
+// code never uses it (a derive and a destroy less).
 StatusOr<TokenSessionKeys> DeriveSessionKeys(p11::Session& session, CK_OBJECT_HANDLE k_z,
-                                             const protocol::TranscriptHash& t);
+                                             const protocol::TranscriptHash& t, bool activation_key = true);
 
 // The SC's view of one direction's OTA keys: it receives "up" and sends "down".
 // It names the keys (token session objects owned by a TokenOtaKeys) and works

@@ -1,12 +1,15 @@
-// The VER records the AuC reads on every SEND_AUTH_INFO, read from the store (and
-// their record MAC checked) once per VER and then kept: a request costs one store
-// read (the subscriber) instead of two, which on a cluster's PostgreSQL is one
-// network round trip less (docs/performance.md).
+// The VER records the AuC reads on every SEND_AUTH_INFO and the chip channel on
+// every packet, read from the store (and their record MAC checked) once per VER
+// and then kept: a request costs one store read (the subscriber) instead of two,
+// which on a cluster's PostgreSQL is one network round trip less, and one record
+// MAC check in the token less (docs/performance.md).
 //
 // Why keeping them is sound: what the AuC takes from a VER -- its profile, OP
-// (ciphertext, opened in the token per request) and AMF -- never changes once
-// `ver add` has written it. The only later change of a VER record is its
-// activation-code policy (kmsctl ver policy), which the AuC does not read; no
+// (ciphertext, opened in the token per request) and AMF -- and what the chip
+// channel takes -- its DH group (named, or a custom p and g), profile and OP --
+// never change once `ver add` has written them. The later changes of a VER record
+// are its activation-code and re-key policies (kmsctl ver policy, ver
+// rekey-policy), which neither reads from here; no
 // product path deletes or replaces a VER (storage's DeleteVer is used by tests
 // only), so a VER number always means the same keys. Whoever reads the policy
 // reads the store. A record read here was MAC-checked; a DB writer's later change

@@ -44,8 +44,15 @@ TEST_F(KmsdTokenCallsTest, KmsdServesAFirstCallThroughTheCounter) {
   const nlohmann::json after = Snapshot(counts);
   uint64_t calls = 0;
   for (const auto& [name, count] : after.items()) calls += count.get<uint64_t>() - before[name].get<uint64_t>();
-  EXPECT_GT(calls, 0u) << after.dump();
   EXPECT_GT(after["C_DeriveKey"].get<uint64_t>(), before["C_DeriveKey"].get<uint64_t>()) << after.dump();
+  // About 100 before issue 15, about 65 since (docs/performance.md "Token calls per
+  // operation"), below 80 even without the record MACs the token already checked
+  // being remembered; alone, this call also pays a whole audit checkpoint rewrite,
+  // which the bench's concurrent calls share. A change that adds calls to every
+  // first call fails here first.
+  RecordProperty("token_calls", static_cast<int>(calls));
+  EXPECT_GT(calls, 40u) << after.dump();
+  EXPECT_LE(calls, 85u) << after.dump();
 
   ASSERT_EQ(StopKmsd(), 0) << kmsd_log();
   EXPECT_EQ(Snapshot(counts)["C_Finalize"], 1);

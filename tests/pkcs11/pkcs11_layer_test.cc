@@ -206,17 +206,73 @@ TEST(Session, TokenObjectsAreCreatedSafelyWhileAnotherThreadSearches) {
   EXPECT_THAT(failures, ::testing::IsEmpty());
 }
 
+// A logged-in session on the module of `token`, wrapped by FaultInjection.
+StatusOr<Session> FaultableSession(SoftHsmToken& token) {
+  auto real = token.InitToken();
+  SIMKMS_ASSIGN_OR_RETURN(auto found, real->FindToken(TokenUri::ForLabel("simkms-test")));
+  SIMKMS_ASSIGN_OR_RETURN(Session session, Session::Open(FaultInjection::Wrap(real), found.slot));
+  SIMKMS_RETURN_IF_ERROR(session.Login(CKU_USER, token.user_pin()));
+  return session;
+}
+
+// A value read or a key wrapped takes one token call (a round trip to a network
+// HSM) when it fits the first buffer, and the length query only when it does not.
+TEST(Session, ReadsAndWrapsTakeOneCallUnlessTheValueIsLarge) {
+  SoftHsmToken token;
+  auto session = FaultableSession(token);
+  ASSERT_OK(session);
+  // A session data object holding `size` bytes, and those bytes.
+  auto data_object = [&](std::size_t size) {
+    Bytes value(size);
+    for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<uint8_t>(i * 7 + 1);
+    Attributes a;
+    a.Ulong(CKA_CLASS, CKO_DATA).Bool(CKA_TOKEN, false).Bool(CKA_PRIVATE, false).Blob(CKA_VALUE, value);
+    return std::make_pair(session->CreateObject(a, "data"), value);
+  };
+  // Counted, never failed.
+  FaultInjection::Arm({.function = "C_GetAttributeValue", .mechanism = std::nullopt, .nth = 1000, .rv = CKR_OK});
+  auto [small, small_value] = data_object(65);
+  ASSERT_OK(small);
+  ASSERT_OK_AND_ASSIGN(Bytes small_read, session->GetAttribute(small->get(), CKA_VALUE, "small"));
+  EXPECT_EQ(small_read, small_value);
+  EXPECT_EQ(FaultInjection::matching_calls(), 1u);
+  auto [large, large_value] = data_object(2000);
+  ASSERT_OK(large);
+  ASSERT_OK_AND_ASSIGN(Bytes large_read, session->GetAttribute(large->get(), CKA_VALUE, "large"));
+  EXPECT_EQ(large_read, large_value);
+  EXPECT_EQ(FaultInjection::matching_calls(), 4u);  // too small, length, value
+  auto [empty, empty_value] = data_object(0);
+  ASSERT_OK(empty);
+  ASSERT_OK_AND_ASSIGN(Bytes empty_read, session->GetAttribute(empty->get(), CKA_VALUE, "empty"));
+  EXPECT_TRUE(empty_read.empty());
+
+  Attributes k;
+  k.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_TOKEN, false)
+      .Bool(CKA_SENSITIVE, true).Bool(CKA_EXTRACTABLE, true).Bool(CKA_WRAP, true);
+  auto kek = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, k, "kek");
+  auto key = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, k, "key");
+  ASSERT_OK(kek);
+  ASSERT_OK(key);
+  // A sensitive value is still refused, not read into the first buffer.
+  EXPECT_EQ(session->GetAttribute(key->get(), CKA_VALUE, "sensitive").status().code(), StatusCode::kPermissionDenied);
+  FaultInjection::Arm({.function = "C_WrapKey", .mechanism = std::nullopt, .nth = 1000, .rv = CKR_OK});
+  ASSERT_OK_AND_ASSIGN(Bytes wrapped,
+                       session->WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek->get(), key->get(), "key"));
+  EXPECT_EQ(wrapped.size(), 24u);
+  EXPECT_EQ(FaultInjection::matching_calls(), 1u);
+  FaultInjection::Disarm();
+  Attributes u;
+  u.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Bool(CKA_TOKEN, false).Bool(CKA_ENCRYPT, true);
+  EXPECT_OK(session->UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek->get(), wrapped, u, "key"));
+}
+
 // The fault-injecting wrapper: passes calls through until armed, then fails the
 // n-th call matching a function and a mechanism with the chosen CK_RV; a failed
 // encryption still ends the token's operation, as the standard says it does.
 TEST(FaultInjection, FailsTheChosenCallAndPassesTheRest) {
   SoftHsmToken token;
-  auto real = token.InitToken();
-  auto slot = real->FindToken(TokenUri::ForLabel("simkms-test"))->slot;
-  auto module = FaultInjection::Wrap(real);
-  auto session = Session::Open(module, slot);
+  auto session = FaultableSession(token);
   ASSERT_OK(session);
-  ASSERT_OK(session->Login(CKU_USER, token.user_pin()));
   Attributes a;
   a.Ulong(CKA_CLASS, CKO_SECRET_KEY).Ulong(CKA_KEY_TYPE, CKK_AES).Ulong(CKA_VALUE_LEN, 16).Bool(CKA_ENCRYPT, true);
   auto key = session->GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "key");

@@ -288,9 +288,10 @@ TEST_F(ChipChannelTest, RekeyWithALostCommitIsResentUnderThePreviousKey) {
 }
 
 // The four OTA keys of the channel (enc/mac, up/down). Ki_2 waits wrapped under
-// the storage KEK, and K_act is dropped when no activation code is required.
+// the storage KEK, and K_act is not derived when no activation code is required.
 constexpr std::size_t kPendingObjects = 4;
-// The contracted subscriber's Ki_1, kept in the Ki_1 cache until the commit replaces it.
+// The contracted subscriber's Ki_1, kept in the Ki_1 cache until the commit replaces
+// it; the pending session shares that handle for the CONFIRM rather than deriving again.
 constexpr std::size_t kCachedKi1 = 1;
 
 TEST_F(ChipChannelTest, CachedKeysLiveAsLongAsThePendingSession) {

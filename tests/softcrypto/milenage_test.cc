@@ -102,6 +102,15 @@ TEST_P(MilenageKnownAnswerTest, AllFunctions) {
   EXPECT_EQ(H(o->ak_star), t.f5_star);
 }
 
+TEST_P(MilenageKnownAnswerTest, F2AloneIsTheTestSetsRes) {
+  const MilenageTestSet& t = GetParam();
+  auto k = MakeCipher(Hex<16>(t.k));
+  ASSERT_NE(k, nullptr);
+  StatusOr<Res> res = ComputeF2(*k, Hex<16>(t.opc), Hex<16>(t.rand));
+  ASSERT_OK(res);
+  EXPECT_EQ(H(*res), t.f2);
+}
+
 TEST_P(MilenageKnownAnswerTest, AuthVectorAndGsmConversion) {
   const MilenageTestSet& t = GetParam();
   auto k = MakeCipher(Hex<16>(t.k));
@@ -204,6 +213,11 @@ TEST_F(MilenageTest, BlockEncryptionCounts) {
     CountingCipher c(*aes_);
     ASSERT_OK(GenerateAuthVector(c, opc_, rand_, sqn_, amf_));
     EXPECT_EQ(c.calls(), 6);
+  }
+  {
+    CountingCipher c(*aes_);
+    ASSERT_OK(ComputeF2(c, opc_, rand_));
+    EXPECT_EQ(c.calls(), 2);  // TEMP, OUT2
   }
   StatusOr<Auts> auts = Auts{};
   {
