@@ -6,9 +6,7 @@
 // and the chip channel's hot paths: it owns a few sessions of its own (login state
 // is shared by all sessions of the process), each behind its own mutex, rather
 // than one session that every reader would queue for, and it does not compete
-// with the crypto workers for their pooled sessions. A record read again unchanged
-// soon after the token MAC'd or verified it is not sent to the token again
-// (KnownAuthenticRecords says why that keeps every check).
+// with the crypto workers for their pooled sessions.
 #pragma once
 
 #include <atomic>
@@ -16,7 +14,6 @@
 #include <mutex>
 #include <vector>
 
-#include "kms/known_authentic_records.h"
 #include "pkcs11/session.h"
 #include "storage/record_mac.h"
 
@@ -46,7 +43,6 @@ class TokenRecordMac : public storage::RecordMac {
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::atomic<std::size_t> next_{0};
   CK_OBJECT_HANDLE key_;  // a token object: valid in every session of the process
-  KnownAuthenticRecords known_;  // pairs the token MAC'd or accepted under key_
 };
 
 }  // namespace simkms::kms
