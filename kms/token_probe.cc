@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/rsa.h>
 
+#include "kms/aes_kwp.h"
 #include "kms/kcv.h"
 #include "kms/ki2_vault.h"
 #include "kms/rsa_recipient_internal.h"
@@ -21,7 +22,6 @@ namespace {
 
 // CKM_AES_KEY_WRAP_KWP (PKCS#11 v3.0 §2.14.5, RFC 5649 under its own name):
 // p11-kit 0.24's header, the one this project compiles against, predates it.
-constexpr CK_MECHANISM_TYPE kAesKeyWrapKwp = 0x210B;
 
 // DER of the P-256 OID 1.2.840.10045.3.1.7, as CKA_EC_PARAMS (as the SC role's).
 constexpr uint8_t kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
@@ -345,11 +345,14 @@ StatusOr<p11::ScopedObject> GenerateStorageKek(p11::Session& s) {
   return s.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, a, "storage KEK");
 }
 
-// RFC 5649 under CKM_AES_KEY_WRAP_PAD (PKCS#11 v2.40 names no padding scheme;
-// SoftHSM's is RFC 5649 for whole blocks), then a fresh Ki_2 through the appliance's own vault
+// RFC 5649 under the mechanism the appliance wraps with on this token
+// (kms/aes_kwp.h: CKM_AES_KEY_WRAP_KWP where listed, else CKM_AES_KEY_WRAP_PAD,
+// which PKCS#11 v2.40 names without a padding scheme; SoftHSM's is RFC 5649 for
+// whole blocks), then a fresh Ki_2 through the appliance's own vault
 // (kms/ki2_vault.h): 24-byte blob, unwrapped to the same KCV, unextractable.
 Status CheckAesKwp(p11::Session& s) {
-  SIMKMS_RETURN_IF_ERROR(CheckKeyWrapPad(s, CKM_AES_KEY_WRAP_PAD));
+  SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(s));
+  SIMKMS_RETURN_IF_ERROR(CheckKeyWrapPad(s, kwp));
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject kek, GenerateStorageKek(s));
   SIMKMS_ASSIGN_OR_RETURN(Bytes kek_kcv, TokenKcv(s, kek.get(), "storage KEK"));
   p11::Attributes fresh = FreshKi2Template();
@@ -362,7 +365,7 @@ Status CheckAesKwp(p11::Session& s) {
   return ExpectProtected(s, back.get(), "unwrapped Ki_2");
 }
 
-Status CheckAesKwpV3(p11::Session& s) { return CheckKeyWrapPad(s, kAesKeyWrapKwp); }
+Status CheckAesKwpV3(p11::Session& s) { return CheckKeyWrapPad(s, kCkmAesKeyWrapKwp); }
 
 // The storage KEK's CKA_UNWRAP_TEMPLATE: a Ki_2 blob cannot be unwrapped as an
 // extractable key (docs/key-derivation.md, "what a PIN holder can do").
@@ -373,9 +376,10 @@ Status CheckUnwrapTemplate(p11::Session& s) {
                                 "CKA_UNWRAP_TEMPLATE reads back with another length"));
   p11::Attributes fresh = FreshKi2Template();
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject ki2, s.GenerateKey({CKM_AES_KEY_GEN, nullptr, 0}, fresh, "fresh Ki_2"));
-  SIMKMS_ASSIGN_OR_RETURN(Bytes blob, s.WrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(), ki2.get(), "Ki_2"));
+  SIMKMS_ASSIGN_OR_RETURN(CK_MECHANISM_TYPE kwp, AesKwpMechanism(s));
+  SIMKMS_ASSIGN_OR_RETURN(Bytes blob, s.WrapKey({kwp, nullptr, 0}, kek.get(), ki2.get(), "Ki_2"));
   p11::Attributes widened = SessionKeyTemplate(CKK_AES, 0, kEncrypt | kSign, true, /*extractable=*/true);
-  auto unwrapped = s.UnwrapKey({CKM_AES_KEY_WRAP_PAD, nullptr, 0}, kek.get(), blob, widened, "widened Ki_2");
+  auto unwrapped = s.UnwrapKey({kwp, nullptr, 0}, kek.get(), blob, widened, "widened Ki_2");
   return Expect(!unwrapped.ok(), "an unwrap against the KEK's CKA_UNWRAP_TEMPLATE made an extractable key");
 }
 
@@ -546,10 +550,33 @@ p11::Attributes DataObjectTemplate(ByteView value) {
   return a;
 }
 
+// The audit checkpoint's key form (kms/token_audit.cc), for a token that keeps no
+// private data objects: a private, sensitive, unextractable generic secret of no
+// use whose CKA_ID holds the value, found by label and read back.
+Status CheckCheckpointKeyForm(p11::Session& s, const Bytes& value) {
+  p11::Attributes a = SessionKeyTemplate(CKK_GENERIC_SECRET, 16, kNoUsage);
+  a.Text(CKA_LABEL, "simkms-probe/data").Blob(CKA_ID, value);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key,
+                          s.GenerateKey({CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0}, a, "checkpoint key form"));
+  p11::Attributes query;
+  query.Ulong(CKA_CLASS, CKO_SECRET_KEY).Text(CKA_LABEL, "simkms-probe/data").Bool(CKA_PRIVATE, true);
+  SIMKMS_ASSIGN_OR_RETURN(auto found, s.FindAll(query));
+  SIMKMS_RETURN_IF_ERROR(Expect(found.size() == 1 && found[0] == key.get(),
+                                "a search for the checkpoint's key form found " + std::to_string(found.size()) +
+                                    " objects, not the one made"));
+  SIMKMS_ASSIGN_OR_RETURN(Bytes read, s.GetAttribute(key.get(), CKA_ID, "checkpoint key form"));
+  SIMKMS_RETURN_IF_ERROR(ExpectEqual(read, value, "the checkpoint key's CKA_ID"));
+  return ExpectProtected(s, key.get(), "checkpoint key form");
+}
+
+// A private data object, or where the token refuses one as the template's fault
+// (NSS's softoken), the key form the appliance then uses instead.
 Status CheckDataObject(p11::Session& s) {
   const Bytes value(40, 0x77);
   p11::Attributes a = DataObjectTemplate(value);
-  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject object, s.CreateObject(a, "data object"));
+  StatusOr<p11::ScopedObject> made = s.CreateObject(a, "data object");
+  if (!made.ok() && made.status().code() == StatusCode::kInvalidArgument) return CheckCheckpointKeyForm(s, value);
+  SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject object, std::move(made));
   p11::Attributes query;
   query.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, "simkms-probe/data").Bool(CKA_PRIVATE, true);
   SIMKMS_ASSIGN_OR_RETURN(auto found, s.FindAll(query));
@@ -597,7 +624,7 @@ const std::vector<CheckSpec>& Checks() {
        "stored PUKs, VER OPs", true, {SIMKMS_NEED(CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT)}, CheckAesGcm},
       {"aes-cbc", "AES-CBC of SP 800-38A F.2.1, both ways", "OTA ciphering of the first call", true,
        {SIMKMS_NEED(CKM_AES_CBC, CKF_ENCRYPT | CKF_DECRYPT)}, CheckAesCbc},
-      {"aes-kwp", "AES_KEY_WRAP_PAD is RFC 5649 for a 16-byte key; a fresh Ki_2 wraps to 24 bytes and unwraps to its KCV",
+      {"aes-kwp", "the token's RFC 5649 mechanism (KWP where listed, else KEY_WRAP_PAD) for a 16-byte key; a fresh Ki_2 wraps to 24 bytes and unwraps to its KCV",
        "Ki_2 blobs, MK backup", true,
        {SIMKMS_NEED(CKM_AES_KEY_WRAP_PAD, CKF_WRAP | CKF_UNWRAP), SIMKMS_NEED(CKM_AES_KEY_GEN, CKF_GENERATE)},
        CheckAesKwp},
@@ -626,7 +653,7 @@ const std::vector<CheckSpec>& Checks() {
        CheckDesLegacy},
       {"des3-kcv", "3DES-ECB of a zero block", "KCV of a double/triple DES key (none made today)", false,
        {SIMKMS_NEED(CKM_DES3_ECB, CKF_ENCRYPT)}, CheckDes3},
-      {"data-object", "private data object: made, found by label, its CKA_VALUE read", "the audit checkpoint", true,
+      {"data-object", "private data object (or its key form where refused): made, found by label, its value read", "the audit checkpoint", true,
        {}, CheckDataObject},
       {"rsa-oaep-sha256", "OAEP with SHA-256 and MGF1-SHA256: wrap and unwrap to the same KCV",
        "not used: would replace OAEP-SHA1 in the export formats", false,
@@ -634,7 +661,7 @@ const std::vector<CheckSpec>& Checks() {
         SIMKMS_NEED(CKM_RSA_PKCS_OAEP, CKF_WRAP | CKF_UNWRAP)},
        CheckRsaOaepSha256},
       {"aes-kwp-v3", "AES_KEY_WRAP_KWP (PKCS#11 3.0) is RFC 5649 for a 16-byte key",
-       "not used: RFC 5649 under its v3.0 name", false, {Need{kAesKeyWrapKwp, "CKM_AES_KEY_WRAP_KWP", CKF_WRAP}}, CheckAesKwpV3},
+       "not used: RFC 5649 under its v3.0 name", false, {Need{kCkmAesKeyWrapKwp, "CKM_AES_KEY_WRAP_KWP", CKF_WRAP}}, CheckAesKwpV3},
       {"aes-kwp-odd", "AES_KEY_WRAP_PAD of RFC 5649's 20-byte example",
        "not used: keys of a length not a multiple of 8", false,
        {SIMKMS_NEED(CKM_AES_KEY_WRAP_PAD, CKF_WRAP)}, CheckKeyWrapPadOddLength},
