@@ -80,6 +80,11 @@ dpkg-deb -c "$DEB" | awk '{ p = $6; sub(/^\./, "", p); print $1, $2, p }' | sort
     echo "-rw-r--r-- root/root /usr/share/simkms/monitoring/$f"
   done
   for f in "$SRC"/docs/*.md; do echo "-rw-r--r-- root/root /usr/share/doc/simkms/docs/$(basename "$f")"; done
+  # The benchmark charts docs/performance.md shows (tools/bench/bench_report.py draws them).
+  if compgen -G "$SRC/docs/perf/*.svg" > /dev/null; then
+    echo "drwxr-xr-x root/root /usr/share/doc/simkms/docs/perf/"
+    for f in "$SRC"/docs/perf/*.svg; do echo "-rw-r--r-- root/root /usr/share/doc/simkms/docs/perf/$(basename "$f")"; done
+  fi
 } | sort > "$TMP/expected"
 diff -u "$TMP/expected" "$TMP/contents" || fail "the package's files, modes or owners differ (- expected, + in the .deb)"
 
