@@ -4,6 +4,7 @@
 
 #include "kms/kcv.h"
 #include "kms/secret_field.h"
+#include "kms/token_probe.h"
 #include "policy/numbering.h"
 #include "policy/rekey_policy.h"
 #include "softcrypto/dh_group.h"
@@ -69,6 +70,10 @@ StatusOr<storage::VerRecord> Registry::AddVer(NewVer request) {
     return InvalidArgumentError(subject + ": p and g are only given with --dh-group custom");
   }
   if (request.amf.size() != 2) return InvalidArgumentError(subject + ": AMF must be 2 bytes (4 hex digits)");
+  {
+    Status on_token = CheckProfileOnToken(session_, request.profile);
+    if (!on_token.ok()) return on_token.WithContext(subject);
+  }
   if (request.op.empty()) {
     request.op = SecretBytes(16);
     SIMKMS_RETURN_IF_ERROR(session_.GenerateRandom(request.op.mutable_data(), 16));

@@ -673,6 +673,46 @@ const std::vector<CheckSpec>& Checks() {
 
 #undef SIMKMS_NEED
 
+// Present: in C_GetMechanismList and with the functions used in C_GetMechanismInfo.
+// Both: SoftHSM answers C_GetMechanismInfo for a mechanism its configuration
+// disabled (slots.mechanisms), and only the list leaves it out.
+StatusOr<std::vector<CK_MECHANISM_TYPE>> OfferedMechanisms(p11::Session& session) {
+  CK_FUNCTION_LIST* f = session.functions();
+  CK_ULONG count = 0;
+  SIMKMS_RETURN_IF_ERROR(p11::CkStatus(f->C_GetMechanismList(session.slot(), nullptr, &count), "C_GetMechanismList"));
+  std::vector<CK_MECHANISM_TYPE> offered(count);
+  SIMKMS_RETURN_IF_ERROR(
+      p11::CkStatus(f->C_GetMechanismList(session.slot(), offered.data(), &count), "C_GetMechanismList"));
+  offered.resize(count);
+  return offered;
+}
+
+ProbeResult RunCheck(p11::Session& session, const CheckSpec& spec, const std::vector<CK_MECHANISM_TYPE>& offered) {
+  CK_FUNCTION_LIST* f = session.functions();
+  ProbeResult r;
+  r.id = spec.id;
+  r.what = spec.what;
+  r.used_for = spec.used_for;
+  r.required = spec.required;
+  for (const Need& need : spec.needs) {
+    r.mechanisms += (r.mechanisms.empty() ? "" : " ") + std::string(need.name);
+    CK_MECHANISM_INFO m{};
+    const CK_RV rv = f->C_GetMechanismInfo(session.slot(), need.type, &m);
+    const bool listed = std::find(offered.begin(), offered.end(), need.type) != offered.end();
+    if (!listed || rv != CKR_OK || (m.flags & need.flags) != need.flags) {
+      r.present = false;
+      r.missing += (r.missing.empty() ? "" : ", ") + std::string(need.name);
+    }
+  }
+  if (r.mechanisms.empty()) r.mechanisms = "-";
+  // Run even when a mechanism is not advertised: the detail then says what the
+  // token answers when it is used anyway.
+  const Status s = spec.run(session);
+  r.behaves = s.ok();
+  if (!s.ok()) r.detail = s.message();
+  return r;
+}
+
 std::string Trimmed(const CK_UTF8CHAR* text, std::size_t size) {
   std::string s(reinterpret_cast<const char*>(text), size);
   s.erase(s.find_last_not_of(' ') + 1);
@@ -748,40 +788,32 @@ StatusOr<ProbeReport> ProbeToken(p11::Session& session) {
     report.library = Trimmed(info.libraryDescription, sizeof info.libraryDescription) + " " +
                      std::to_string(info.libraryVersion.major) + "." + std::to_string(info.libraryVersion.minor);
   }
-  // Present: in C_GetMechanismList and with the functions used in C_GetMechanismInfo.
-  // Both: SoftHSM answers C_GetMechanismInfo for a mechanism its configuration
-  // disabled (slots.mechanisms), and only the list leaves it out.
-  CK_ULONG count = 0;
-  SIMKMS_RETURN_IF_ERROR(p11::CkStatus(f->C_GetMechanismList(session.slot(), nullptr, &count), "C_GetMechanismList"));
-  std::vector<CK_MECHANISM_TYPE> offered(count);
-  SIMKMS_RETURN_IF_ERROR(
-      p11::CkStatus(f->C_GetMechanismList(session.slot(), offered.data(), &count), "C_GetMechanismList"));
-  offered.resize(count);
-  for (const CheckSpec& spec : Checks()) {
-    ProbeResult r;
-    r.id = spec.id;
-    r.what = spec.what;
-    r.used_for = spec.used_for;
-    r.required = spec.required;
-    for (const Need& need : spec.needs) {
-      r.mechanisms += (r.mechanisms.empty() ? "" : " ") + std::string(need.name);
-      CK_MECHANISM_INFO m{};
-      const CK_RV rv = f->C_GetMechanismInfo(session.slot(), need.type, &m);
-      const bool listed = std::find(offered.begin(), offered.end(), need.type) != offered.end();
-      if (!listed || rv != CKR_OK || (m.flags & need.flags) != need.flags) {
-        r.present = false;
-        r.missing += (r.missing.empty() ? "" : ", ") + std::string(need.name);
-      }
-    }
-    if (r.mechanisms.empty()) r.mechanisms = "-";
-    // Run even when a mechanism is not advertised: the detail then says what the
-    // token answers when it is used anyway.
-    const Status s = spec.run(session);
-    r.behaves = s.ok();
-    if (!s.ok()) r.detail = s.message();
-    report.results.push_back(std::move(r));
-  }
+  SIMKMS_ASSIGN_OR_RETURN(const std::vector<CK_MECHANISM_TYPE> offered, OfferedMechanisms(session));
+  for (const CheckSpec& spec : Checks()) report.results.push_back(RunCheck(session, spec, offered));
   return report;
+}
+
+std::span<const std::string_view> StartupEnforcementChecks() {
+  static constexpr std::string_view kIds[] = {"unmodifiable", "unwrap-template"};
+  return kIds;
+}
+
+StatusOr<ProbeResult> ProbeOne(p11::Session& session, std::string_view id) {
+  for (const CheckSpec& spec : Checks()) {
+    if (spec.id != id) continue;
+    SIMKMS_ASSIGN_OR_RETURN(const std::vector<CK_MECHANISM_TYPE> offered, OfferedMechanisms(session));
+    return RunCheck(session, spec, offered);
+  }
+  return NotFoundError("no token probe check named '" + std::string(id) + "' (kmsctl token probe lists them)");
+}
+
+Status CheckProfileOnToken(p11::Session& session, Profile profile) {
+  if (profile != Profile::kLegacy) return OkStatus();
+  SIMKMS_ASSIGN_OR_RETURN(ProbeResult des, ProbeOne(session, "des-legacy"));
+  if (des.ok()) return OkStatus();
+  return FailedPreconditionError(
+      "the legacy profile is not available on this token: it derives Ki_1 from a DES K1, and the token fails the "
+      "probe check des-legacy (" + des.detail + "); use --profile modern (docs/hsm-compatibility.md)");
 }
 
 }  // namespace simkms::kms

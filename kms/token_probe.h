@@ -16,13 +16,16 @@
 // docs/hsm-compatibility.md lists the checks and their results per module.
 #pragma once
 
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "base/status.h"
 #include "pkcs11/session.h"
+#include "softcrypto/derivation_data.h"
 
 namespace simkms::kms {
 
@@ -69,5 +72,22 @@ std::vector<std::string> ProbedMechanisms();
 // Status only when the token cannot be asked at all (C_GetTokenInfo fails); a
 // check that fails is a result, not an error.
 StatusOr<ProbeReport> ProbeToken(p11::Session& session);
+
+// Runs the check `id` alone (NotFound for an id no check has).
+StatusOr<ProbeResult> ProbeOne(p11::Session& session, std::string_view id);
+
+// The checks kmsd runs at every start, before it serves (sc-engine/daemon/daemon.cc):
+// the two protections no attribute read can show, because a module may keep an
+// attribute and not act on it. "unmodifiable": no function of a persistent key can be
+// switched on later. "unwrap-template": a Ki_2 blob cannot be unwrapped under the
+// storage KEK as an extractable key (NSS's softoken keeps CKA_UNWRAP_TEMPLATE and
+// ignores it). Every other requirement fails loudly where it is used.
+std::span<const std::string_view> StartupEnforcementChecks();
+
+// Whether a VER of `profile` can work on this token, asked when the VER is added
+// (kmsctl ver add, kms::Registry::AddVer) rather than at its first chip: the legacy
+// profile derives Ki_1 from a DES K1 by CKM_DES_ECB_ENCRYPT_DATA, which some modules
+// lack (NSS's softoken); FailedPrecondition then, naming the check "des-legacy".
+Status CheckProfileOnToken(p11::Session& session, Profile profile);
 
 }  // namespace simkms::kms

@@ -108,10 +108,12 @@ StatusOr<Config> ParseConfig(const std::string& text) {
   if (j.contains("token")) {
     const Json& t = j["token"];
     SIMKMS_RETURN_IF_ERROR(
-        CheckKeys(t, {"module", "module_init_args", "uri", "pin_file", "sessions", "io_threads"}, "token"));
+        CheckKeys(t, {"module", "module_init_args", "uri", "pin_file", "sessions", "io_threads", "waived_checks"},
+                  "token"));
     SIMKMS_RETURN_IF_ERROR(Take(t, "module", &c.module, "token"));
     SIMKMS_RETURN_IF_ERROR(Take(t, "module_init_args", &c.module_init_args, "token"));
     SIMKMS_RETURN_IF_ERROR(Take(t, "uri", &c.token_uri, "token"));
+    SIMKMS_RETURN_IF_ERROR(Take(t, "waived_checks", &c.waived_checks, "token"));
     SIMKMS_RETURN_IF_ERROR(Take(t, "pin_file", &c.pin_file, "token"));
     SIMKMS_RETURN_IF_ERROR(Take(t, "sessions", &c.sessions, "token"));
     SIMKMS_RETURN_IF_ERROR(Take(t, "io_threads", &c.io_threads, "token"));

@@ -42,6 +42,10 @@ struct Config {
   // (p11::ModuleOptions::init_args); empty for SoftHSM and most HSMs.
   std::string module_init_args;
   std::string token_uri = "pkcs11:token=simkms";
+  // Start-up enforcement checks (sc-engine/daemon/token_enforcement.h) the operator
+  // accepts the token failing, by the probe's id ("unwrap-template"): for an
+  // evaluation module only; empty in production.
+  std::vector<std::string> waived_checks;
   std::string pin_file;
   // Token sessions = crypto worker threads. More than the cores: a worker waiting
   // in a commit (synced write, audit checkpoint) holds its session, and only

@@ -5,6 +5,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <thread>
@@ -28,6 +29,7 @@
 #include "sc-engine/daemon/operator_api.h"
 #include "sc-engine/daemon/rekey_campaign_timer.h"
 #include "sc-engine/daemon/tls_internal.h"
+#include "sc-engine/daemon/token_enforcement.h"
 #include "sc-engine/daemon/audit_witness_sender.h"
 #include "sc-engine/engine/admin_commands.h"
 
@@ -147,6 +149,21 @@ StatusOr<std::unique_ptr<Daemon>> Daemon::Create(Config config) {
     }
     rep->token_policy.objects = check->objects.size();
     rep->token_policy.violations = 0;
+  }
+  {
+    // The attributes above are only as good as the module's respect for them.
+    SIMKMS_ASSIGN_OR_RETURN(std::vector<EnforcementOutcome> enforcement,
+                            CheckTokenEnforcement(*rep->control, c.waived_checks, token.label));
+    for (const EnforcementOutcome& e : enforcement) {
+      rep->metrics.SetGauge("simkms_token_enforces", {{"check", e.check}}, e.enforced ? 1 : 0);
+      if (!e.enforced) {
+        std::cerr << "kmsd: warning: token '" << token.label << "' fails the start-up check " << e.check << " ("
+                  << e.detail << "), waived by token.waived_checks: not a production token "
+                  << "(docs/hsm-compatibility.md)\n";
+      } else if (std::find(c.waived_checks.begin(), c.waived_checks.end(), e.check) != c.waived_checks.end()) {
+        std::cerr << "kmsd: note: token.waived_checks names " << e.check << ", which this token passes: remove it\n";
+      }
+    }
   }
   SIMKMS_ASSIGN_OR_RETURN(rep->audit_mac, kms::TokenAuditMac::Open(rep->module, token.slot));
   SIMKMS_ASSIGN_OR_RETURN(rep->checkpoints, kms::TokenCheckpointStore::Open(rep->module, token.slot));

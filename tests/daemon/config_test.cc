@@ -69,6 +69,19 @@ TEST_F(ConfigTest, TokenModuleInitArgsAreTakenAsWrittenAndEmptyByDefault) {
   EXPECT_FALSE(ParseConfig(R"({"token": {"module_init_args": 7}})").ok());
 }
 
+// No start-up check is waived unless the operator names it (the names themselves
+// are checked against the probe's at start: sc-engine/daemon/token_enforcement.h).
+TEST_F(ConfigTest, WaivedTokenChecksAreNoneByDefaultAndAListOfNames) {
+  auto none = ParseConfig(Base(""));
+  ASSERT_OK(none);
+  EXPECT_TRUE(none->waived_checks.empty());
+  auto nss = ParseConfig(R"({"token": {"waived_checks": ["unwrap-template"]}})");
+  ASSERT_OK(nss);
+  EXPECT_EQ(nss->waived_checks, std::vector<std::string>{"unwrap-template"});
+  EXPECT_FALSE(ParseConfig(R"({"token": {"waived_checks": "unwrap-template"}})").ok());
+  EXPECT_FALSE(ParseConfig(R"({"token": {"waived_checks": [1]}})").ok());
+}
+
 TEST_F(ConfigTest, ConnectionCapsHaveDefaultsAreValidatedAndWarnAboveTheFileDescriptorLimit) {
   auto c = ParseConfig(Base(R"("operator_api": {"address": "127.0.0.1", "port": 8443},
                                 "metrics": {"address": "127.0.0.1", "port": 9090},

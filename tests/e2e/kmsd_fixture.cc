@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "kms/k1_export.h"
 #include "softcrypto/software_keys.h"
 #include "tests/support/free_port.h"
@@ -23,10 +25,14 @@
 namespace simkms::e2e {
 using simkms::testing::FreePort;
 
+KmsdFixture::KmsdFixture(simkms::testing::TokenModule module)
+    : token_module_(module), test_token_(simkms::testing::MakeTestToken(module, "simkms")) {}
+
 ProcessResult KmsdFixture::Kmsctl(std::vector<std::string> args) {
   std::vector<std::string> argv{simkms::testing::BinaryDir() + "/tools/kmsctl/kmsctl", "--actor", "e2e"};
   argv.insert(argv.end(), args.begin(), args.end());
-  return simkms::testing::RunProcess(argv, {{"SIMKMS_MODULE", simkms::testing::SoftHsmModulePath()},
+  return simkms::testing::RunProcess(argv, {{"SIMKMS_MODULE", token_.module_path()},
+                                            {"SIMKMS_MODULE_INIT_ARGS", token_.module_options().init_args},
                                             {"SIMKMS_PIN_FILE", token_.pin_file().string()},
                                             {"SIMKMS_CEREMONY_PIN_FILE", token_.ceremony_pin_file().string()},
                                             {"SIMKMS_DB", db_},
@@ -36,10 +42,18 @@ ProcessResult KmsdFixture::Kmsctl(std::vector<std::string> args) {
 void KmsdFixture::SetUp() {
   db_ = (token_.dir() / "db").string();
   auto ok = [](const ProcessResult& r) { ASSERT_EQ(r.exit_code, 0) << r.err << r.out; };
-  std::vector<std::string> init{"init", "--init-token", "--label", "simkms", "--so-pin-file",
-                                 token_.so_pin_file().string(), "--threshold", "2", "--shares", "3", "--backup-out",
+  std::vector<std::string> init{"init", "--threshold", "2", "--shares", "3", "--backup-out",
                                  (token_.dir() / "backup.json").string(), "--shares-dir",
                                  (token_.dir() / "shares").string()};
+  if (token_module_ == simkms::testing::TokenModule::kSoftHsm) {
+    // kmsctl initialises both SoftHSM tokens itself, as the ceremony runbook does.
+    const auto& softhsm = static_cast<const simkms::testing::SoftHsmToken&>(token_);
+    init.insert(init.end(), {"--init-token", "--label", "simkms", "--so-pin-file", softhsm.so_pin_file().string()});
+  } else {
+    // NSS has no C_InitToken: its databases get their user PINs from the fixture.
+    token_.InitToken("simkms");
+    token_.InitToken("simkms-ceremony", /*ceremony=*/true);
+  }
   if (auditor_) {
     ok(simkms::testing::RunProcess({"/usr/bin/openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
                                     "rsa_keygen_bits:2048", "-out", AuditorFile("auditor.key")}));
@@ -92,10 +106,15 @@ void KmsdFixture::SetUp() {
     auto it = listener_settings_.find(listener);
     return it == listener_settings_.end() ? std::string() : ", " + it->second;
   };
+  // NSS's softoken takes its databases in C_Initialize's arguments.
+  const std::string module_init_args = token_.module_options().init_args;
+  const std::string init_args =
+      module_init_args.empty() ? "" : " \"module_init_args\": " + nlohmann::json(module_init_args).dump() + ",";
   std::ofstream(token_.dir() / "kmsd.json")
       << "{\n  // e2e test configuration\n" << tls_block
-      << "  \"token\": {\"module\": \"" << simkms::testing::SoftHsmModulePath() << "\", \"uri\": \"pkcs11:token=simkms\","
-      << " \"pin_file\": \"" << token_.pin_file().string() << "\", \"sessions\": 2},\n"
+      << "  \"token\": {\"module\": \"" << token_.module_path() << "\", \"uri\": \"pkcs11:token=simkms\","
+      << init_args << (token_settings_.empty() ? "" : " " + token_settings_ + ",") << " \"pin_file\": \""
+      << token_.pin_file().string() << "\", \"sessions\": 2},\n"
       << "  \"database\": \"" << db_ << "\",\n  \"lock_memory\": false,\n"
       << "  \"admin\": {\"socket\": \"" << (token_.dir() / "admin.sock").string() << "\"" << more("admin") << "},\n"
       << "  \"limits\": {\"read_timeout_ms\": 3000},\n"
@@ -137,16 +156,28 @@ std::string KmsdFixture::kmsd_log() const {
   return s.str();
 }
 
-void KmsdFixture::UseTokenModule(const std::string& module) {
+void KmsdFixture::EditKmsdConfig(const std::function<void(std::string&)>& edit) {
   const std::filesystem::path config = token_.dir() / "kmsd.json";
   std::stringstream text;
   text << std::ifstream(config).rdbuf();
   std::string c = text.str();
-  const std::string real = "\"module\": \"" + simkms::testing::SoftHsmModulePath() + "\"";
-  const std::size_t at = c.find(real);
-  ASSERT_NE(at, std::string::npos) << c;
-  c.replace(at, real.size(), "\"module\": \"" + module + "\"");
+  edit(c);
   std::ofstream(config) << c;
+}
+
+void KmsdFixture::UseTokenModule(const std::string& module) {
+  EditKmsdConfig([&](std::string& c) {
+    const std::string real = "\"module\": \"" + token_.module_path() + "\"";
+    const std::size_t at = c.find(real);
+    ASSERT_NE(at, std::string::npos) << c;
+    c.replace(at, real.size(), "\"module\": \"" + module + "\"");
+  });
+}
+
+ProcessResult KmsdFixture::RunKmsdForeground() {
+  // (timeout: a kmsd that started anyway would otherwise keep the test waiting.)
+  return simkms::testing::RunProcess({"/usr/bin/timeout", "60", simkms::testing::BinaryDir() + "/sc-engine/daemon/kmsd",
+                                      "--config", (token_.dir() / "kmsd.json").string()});
 }
 
 void KmsdFixture::StartKmsd() {

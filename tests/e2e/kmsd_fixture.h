@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "sc-engine/protocol/gateway_frame.h"
 #include "tests/e2e/loopback_clients.h"
 #include "tests/support/softhsm_token.h"
+#include "tests/support/token_modules.h"
 #include "tests/support/subprocess.h"
 
 namespace simkms::e2e {
@@ -23,12 +25,20 @@ using simkms::testing::ProcessResult;
 
 class KmsdFixture : public ::testing::Test {
  protected:
+  // kmsd and kmsctl on SoftHSM, or on `module` (tests/support/token_modules.h): a
+  // derived fixture for another PKCS#11 module passes it.
+  explicit KmsdFixture(simkms::testing::TokenModule module = simkms::testing::TokenModule::kSoftHsm);
   void SetUp() override;
   void TearDown() override;
 
   void StartKmsd();
   void KillKmsd();  // SIGKILL, as a crash
   int StopKmsd();   // SIGTERM; the exit code
+  // Runs kmsd with the fixture's config in the foreground, for a start that must be
+  // refused: its exit code and output (124 if it was still running after 60 s).
+  ProcessResult RunKmsdForeground();
+  // Rewrites kmsd's config file with `edit`; takes effect at the next start.
+  void EditKmsdConfig(const std::function<void(std::string&)>& edit);
 
   HttpResult Http(const std::string& method, const std::string& target, const std::string& body = "");
   // Sends one secured packet from the chip and waits for the answer (nullopt: none within the timeout).
@@ -41,7 +51,7 @@ class KmsdFixture : public ::testing::Test {
   // `kmsctl` with the fixture's token and DB; the result.
   ProcessResult Kmsctl(std::vector<std::string> args);
   std::string kmsd_log() const;
-  // Makes kmsd's config name `module` as its PKCS#11 module instead of SoftHSM's (a
+  // Makes kmsd's config name `module` as its PKCS#11 module instead of the token's (a
   // wrapper that forwards to SoftHSM: tests/support/p11_kill_module, tools/p11count);
   // takes effect at the next StartKmsd.
   void UseTokenModule(const std::string& module);
@@ -76,6 +86,9 @@ class KmsdFixture : public ::testing::Test {
   // kmsd's config, by listener name ("auc" -> R"("max_connections": 3)"); "admin"
   // for the admin socket's.
   std::map<std::string, std::string> listener_settings_;
+  // Set by a derived fixture before SetUp: more members of kmsd's "token" object
+  // (R"("waived_checks": ["unwrap-template"])").
+  std::string token_settings_;
   // Set true by a derived fixture before SetUp: the init ceremony exports the audit
   // epoch seed to a throwaway auditor key (AuditorFile("auditor.key"), "seed.json").
   bool auditor_ = false;
@@ -84,7 +97,9 @@ class KmsdFixture : public ::testing::Test {
   void IssueCertificate(const std::string& cn, bool foreign_ca = false);
   std::string Pki(const std::string& name) const { return (token_.dir() / "pki" / name).string(); }
 
-  simkms::testing::SoftHsmToken token_;
+  const simkms::testing::TokenModule token_module_;
+  std::unique_ptr<simkms::testing::TestToken> test_token_;
+  simkms::testing::TestToken& token_ = *test_token_;  // kmsd's runtime token and the ceremony token
   std::string db_;
   uint16_t api_port_ = 0, chip_port_ = 0, metrics_port_ = 0;
   uint16_t gsup_port_ = 0;  // the "auc" listener (GSUP over IPA)

@@ -36,10 +36,6 @@ class KmsdTokenPolicyTest : public KmsdFixture {
     ASSERT_OK(created);
     created->Release();
   }
-  ProcessResult RunKmsdForeground() {
-    return simkms::testing::RunProcess({simkms::testing::BinaryDir() + "/sc-engine/daemon/kmsd", "--config",
-                                        (token_.dir() / "kmsd.json").string()});
-  }
 };
 
 TEST_F(KmsdTokenPolicyTest, HealthzAndMetricsReportTheCheck) {
@@ -51,6 +47,9 @@ TEST_F(KmsdTokenPolicyTest, HealthzAndMetricsReportTheCheck) {
   HttpResult metrics = Http("GET", "/metrics");
   EXPECT_THAT(metrics.body, HasSubstr("simkms_token_policy_objects 7"));
   EXPECT_THAT(metrics.body, HasSubstr("simkms_token_policy_violations 0"));
+  // SoftHSM acts on the attributes it keeps (sc-engine/daemon/token_enforcement.h).
+  EXPECT_THAT(metrics.body, HasSubstr("simkms_token_enforces{check=\"unmodifiable\"} 1"));
+  EXPECT_THAT(metrics.body, HasSubstr("simkms_token_enforces{check=\"unwrap-template\"} 1"));
   ProcessResult check = Kmsctl({"token", "check"});
   EXPECT_EQ(check.exit_code, 0) << check.err;
   EXPECT_THAT(check.out, HasSubstr("token simkms: 7 objects, all as the token policy says"));

@@ -24,10 +24,10 @@
 #include "tests/kms/kms_test_util.h"
 #include "tests/kms/rsa_test_keys.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/token_modules.h"
 
 namespace simkms::sc {
 
-using simkms::testing::SoftHsmToken;
 using simkms::testing::TempDir;
 using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
@@ -38,6 +38,10 @@ inline constexpr char kTestOp[] = "cdc202d5123e20f62b6d676ac72cb318";
 
 class ApplianceFixture : public ::testing::Test {
  protected:
+  // On SoftHSM; a suite over both modules passes its parameter
+  // (SubscriberRegistryOnModule, tests/support/token_modules.h).
+  explicit ApplianceFixture(simkms::testing::TokenModule module = simkms::testing::TokenModule::kSoftHsm)
+      : token_(simkms::testing::MakeTestToken(module)) {}
   void SetUp() override {
     mac_ = Unwrap(kms::TokenAuditMac::Open(ts_.module, ts_.slot));
     checkpoints_ = Unwrap(kms::TokenCheckpointStore::Open(ts_.module, ts_.slot));
@@ -122,8 +126,8 @@ class ApplianceFixture : public ::testing::Test {
     return chip;
   }
 
-  SoftHsmToken token_;
-  simkms::testing::ApplianceTokens app_{token_};  // after the init ceremony
+  std::unique_ptr<simkms::testing::TestToken> token_;
+  simkms::testing::ApplianceTokens app_{*token_};  // after the init ceremony
   TokenSession& ts_ = app_.runtime_session;       // the runtime token, kmsd's
   TempDir db_;
   const kms::ServiceKeys& keys_ = app_.keys();

@@ -225,7 +225,7 @@ TEST_F(AucServiceTest, ConcurrentRequestsForOneSubscriberNeverShareAnSqn) {
   const protocol::ChipProtocolState chip = MakeChip(kFirstImsi);
   constexpr int kWorkers = 4;
   constexpr int kCalls = 15;
-  auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_.user_pin(), kWorkers));
+  auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_->user_pin(), kWorkers));
   WorkerResults results = RunWorkersAtOnce(*sessions, kWorkers, kCalls, [&](int w, int i, p11::Session& session) {
     return auc_->SendAuthInfo(session, {kFirstImsi, static_cast<unsigned>(1 + i % 5), static_cast<uint8_t>(w + 1),
                                         std::nullopt, std::nullopt});
@@ -765,7 +765,7 @@ TEST_F(AucClusterTest, ConcurrentRequestsOnBothNodesNeverShareAnSqn) {
   const SecretBytes key = MakeChip(kFirstImsi).base_key;
   constexpr int kWorkers = 4;
   constexpr int kCalls = 20;
-  auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_.user_pin(), kWorkers));
+  auto sessions = Unwrap(p11::SessionPool::Create(ts_.module, ts_.slot, token_->user_pin(), kWorkers));
   WorkerResults results = RunWorkersAtOnce(*sessions, kWorkers, kCalls, [&](int w, int i, p11::Session& session) {
     Node& node = w % 2 == 0 ? a_ : b_;
     return node.auc->SendAuthInfo(session, {kFirstImsi, static_cast<unsigned>(1 + i % 5),

@@ -16,6 +16,7 @@
 #include "sc-engine/protocol/code_blinding.h"
 #include "tests/kms/kms_test_util.h"
 #include "tests/kms/rsa_test_keys.h"
+#include "tests/support/token_modules.h"
 #include "tools/chipsim/ki_holder_proxy.h"
 
 namespace simkms::sc {
@@ -23,7 +24,7 @@ namespace {
 
 using protocol::ChipOutcome;
 using simkms::chip::KiHolderProxy;
-using simkms::testing::SoftHsmToken;
+using simkms::testing::TokenModule;
 using simkms::testing::TokenSession;
 using simkms::testing::Unwrap;
 
@@ -32,6 +33,7 @@ constexpr char kImsi[] = "001019876543210";
 struct Param {
   kms::Profile profile;
   kms::DhGroupKind group;
+  TokenModule module = TokenModule::kSoftHsm;  // the SC's token (tests/support/token_modules.h)
 };
 
 class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
@@ -117,9 +119,9 @@ class FirstCallFlowTest : public ::testing::TestWithParam<Param> {
     return *ceremony_;
   }
 
-  SoftHsmToken token_;
-  TokenSession ts_{token_};
-  TokenSession cs_{token_, "simkms-ceremony", /*ceremony=*/true};
+  std::unique_ptr<simkms::testing::TestToken> token_ = simkms::testing::MakeTestToken(GetParam().module);
+  TokenSession ts_{*token_};
+  TokenSession cs_{*token_, "simkms-ceremony", /*ceremony=*/true};
   std::optional<kms::CeremonyToken> ceremony_;
   CK_OBJECT_HANDLE k1_ = CK_INVALID_HANDLE;
   SecretBytes op_;
@@ -372,14 +374,23 @@ TEST_P(FirstCallFlowTest, RecordedExchangeGivesNothingToTestOffline) {
   EXPECT_EQ(tested, 3 * 201);
 }
 
+std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
+  return std::string(kms::ProfileName(info.param.profile)) + "_" + std::string(kms::DhGroupKindName(info.param.group));
+}
+
 INSTANTIATE_TEST_SUITE_P(Profiles, FirstCallFlowTest,
                          ::testing::Values(Param{kms::Profile::kModern, kms::DhGroupKind::kFfdhe2048},
                                            Param{kms::Profile::kModern, kms::DhGroupKind::kP256},
                                            Param{kms::Profile::kLegacy, kms::DhGroupKind::kFfdhe2048}),
-                         [](const auto& info) {
-                           return std::string(kms::ProfileName(info.param.profile)) + "_" +
-                                  std::string(kms::DhGroupKindName(info.param.group));
-                         });
+                         ParamName);
+// The SC's role on NSS's softoken: its own DH (ffdhe2048) and ECDH (P-256) code; the
+// modern profile only (no CKM_DES_ECB_ENCRYPT_DATA there: docs/hsm-compatibility.md).
+INSTANTIATE_TEST_SUITE_P(NssSoftoken, FirstCallFlowTest,
+                         ::testing::Values(Param{kms::Profile::kModern, kms::DhGroupKind::kFfdhe2048,
+                                                 TokenModule::kNssSoftoken},
+                                           Param{kms::Profile::kModern, kms::DhGroupKind::kP256,
+                                                 TokenModule::kNssSoftoken}),
+                         ParamName);
 
 }  // namespace
 }  // namespace simkms::sc

@@ -1,6 +1,8 @@
 // The VO's contract, the first call's commit, re-key, PUK retrieval and
 // termination on a real token and RocksDB store, with the chip's side of the
 // first call computed in software.
+#include <gmock/gmock.h>
+
 #include "pkcs11/fault_injection.h"
 #include "tests/sc/appliance_fixture.h"
 #include "tests/support/status_testing.h"
@@ -114,7 +116,37 @@ TEST_F(SubscriberRegistryTest, ContractWithoutCodeIsRefusedUnlessTheVerRelaxesIt
   EXPECT_EQ(registry.SetActivationCodePolicy(9, false).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(SubscriberRegistryTest, FullLifecycleWithRekeyTerminateAndReuse) {
+// The same on SoftHSM and on NSS's softoken: record MACs, sealed PUKs, the Ki_2
+// vault, the SC's role and the audit trail all in the module under test.
+class SubscriberRegistryOnModule : public ApplianceFixture,
+                                   public ::testing::WithParamInterface<simkms::testing::TokenModule> {
+ protected:
+  SubscriberRegistryOnModule() : ApplianceFixture(GetParam()) {}
+};
+INSTANTIATE_TEST_SUITE_P(Modules, SubscriberRegistryOnModule, ::testing::ValuesIn(simkms::testing::kTokenModules),
+                         simkms::testing::TokenModuleName);
+
+// A legacy VER (DES K1, Ki_1 by CKM_DES_ECB_ENCRYPT_DATA) is refused when it is
+// added on a token that cannot derive its Ki_1 (NSS), not at its first chip; and
+// the refusal leaves neither a VER record nor a K1 behind.
+TEST_P(SubscriberRegistryOnModule, LegacyVerIsAddedOnlyWhereTheTokenDerivesItsKi1) {
+  kms::Registry registry(s(), keys_, *store_, {"custodian", "t"}, [] { return int64_t{1700000000000}; }, &*app_.mk);
+  kms::NewVer ver;
+  ver.ver = 7;
+  ver.profile = kms::Profile::kLegacy;
+  auto added = registry.AddVer(std::move(ver));
+  if (GetParam() == simkms::testing::TokenModule::kSoftHsm) {
+    ASSERT_OK(added);
+    EXPECT_OK(kms::FindK1(s(), 7));
+    return;
+  }
+  ASSERT_EQ(added.status().code(), StatusCode::kFailedPrecondition) << added.status().ToString();
+  EXPECT_THAT(added.status().message(), ::testing::HasSubstr("des-legacy"));
+  EXPECT_EQ(store_->GetVer(7).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(kms::FindK1(s(), 7).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(SubscriberRegistryOnModule, FullLifecycleWithRekeyTerminateAndReuse) {
   Unwrap(Subscribers().Contract({"order-1", kFirstIccid, 2, SecretBytes::Copy(AsBytes("424242"))}));
   EXPECT_EQ(Subscribers().RequestRekey(kFirstImsi).status().code(), StatusCode::kFailedPrecondition);
 

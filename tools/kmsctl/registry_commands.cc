@@ -6,6 +6,7 @@
 #include "base/secret_hex.h"
 #include "base/wiped_buffer.h"
 #include "kms/registry.h"
+#include "kms/token_probe.h"
 #include "tools/kmsctl/commands.h"
 #include "tools/kmsctl/output.h"
 
@@ -27,6 +28,9 @@ StatusOr<std::string> MoveK1ForKmsd(const GlobalOptions& g, const VerAddArgs& ar
   if (args.ver == 0) return InvalidArgumentError("VER must be a positive number");
   SIMKMS_ASSIGN_OR_RETURN(kms::Profile profile, kms::ParseProfile(args.profile));
   SIMKMS_ASSIGN_OR_RETURN(auto ctx, Context::Open(g));
+  // Before K1 is made and moved: kmsd would refuse the VER and leave it on its token.
+  Status on_token = kms::CheckProfileOnToken(ctx->session(), profile);
+  if (!on_token.ok()) return on_token.WithContext("VER " + std::to_string(args.ver));
   SIMKMS_RETURN_IF_ERROR(ctx->OpenCeremonyToken());
   bool moved = false;
   SIMKMS_RETURN_IF_ERROR(ctx->ceremony().EnsureK1(args.ver, profile, &moved).status());
