@@ -6,7 +6,8 @@
 #   scripts/simkms.sh cluster-demo   the lifecycle on three kmsd nodes over a PostgreSQL pair,
 #                            a node and the primary lost midway (scripts/cluster-demo.sh)
 #   scripts/simkms.sh build [release|asan]
-#   scripts/simkms.sh package   build (release), then the Debian package build/release/simkms_<version>_amd64.deb
+#   scripts/simkms.sh package   build (release), then the Debian package build/release/simkms_<version>_amd64.deb,
+#                            its binaries checked by scripts/check-hardening.sh
 #                            (cpack, packaging/CMakeLists.txt; README "Install on an appliance from the package")
 #
 # Installing is idempotent: only missing Debian packages are fetched (needs root
@@ -50,8 +51,9 @@ PACKAGES=(
   # The Debian package (packaging/, scripts/simkms.sh package) and its test
   # (tests/packaging/debian_package_test.sh): help2man makes the manual pages from the tools'
   # --help; lintian checks the .deb; systemd's systemd-analyze verifies the unit and its
-  # systemd-sysusers creates the simkms user in the test's scratch root.
-  help2man lintian systemd
+  # systemd-sysusers creates the simkms user in the test's scratch root. binutils' readelf (also
+  # build-essential's) is what scripts/check-hardening.sh reads the packaged binaries with.
+  help2man lintian systemd binutils
 )
 
 # Debian starts a service when its package is installed and enables it for every boot. The tests
@@ -114,6 +116,24 @@ build() {
   cmake --build "$dir" -j "$JOBS"
 }
 
+# Debian's hardening flags (CMakeLists.txt SIMKMS_HARDENING) on the binaries as the newest
+# build/release .deb installs them, unpacked from it; announces the .deb if they all pass.
+check_package_hardening() {
+  local deb unpacked rc=0
+  deb=$(ls -t "$ROOT"/build/release/simkms_*_amd64.deb | head -n1)
+  unpacked=$(mktemp -d /tmp/simkms-package.XXXXXX)
+  dpkg-deb -x "$deb" "$unpacked"
+  log "checking the packaged binaries' hardening (scripts/check-hardening.sh)"
+  "$ROOT/scripts/check-hardening.sh" "$unpacked/usr/sbin/kmsd" "$unpacked"/usr/bin/{kmsctl,simkms-mfr,chipsim,simkms-gsup} ||
+    rc=$?
+  rm -rf "$unpacked"
+  if [ "$rc" -ne 0 ]; then
+    log "$deb: its binaries lack hardening (above)"
+    exit 1
+  fi
+  log "$deb"
+}
+
 run_tests() {
   build asan
   log "running the test suite"
@@ -150,7 +170,7 @@ case "${1:-}" in
     build release
     log "packaging (cpack)"
     (cd "$ROOT/build/release" && cpack -G DEB)
-    log "$(ls "$ROOT"/build/release/simkms_*_amd64.deb)"
+    check_package_hardening
     ;;
   *)
     echo "usage: $0 demo|cluster-demo|test|build [release|asan]|package|install" >&2
