@@ -10,7 +10,9 @@
 // up to 256, at most kMaxCheckpointLag of them Commits -- as ONE engine transaction,
 // durable when it commits (RocksDB: one WriteBatch with sync=true): after a crash the DB
 // holds all of a group or none of it, and no submission completes before its
-// transaction is durable. Each submission stays all or nothing (a refused one gets its
+// transaction is durable: a counter update it wrote completes then, a Commit only after
+// the group's checkpoint write (AUDIT CHECKPOINT), a refused or failed submission after
+// that write too. Each submission stays all or nothing (a refused one gets its
 // own error and writes nothing; the others commit) and is checked against the DB as the
 // earlier submissions of its group left it. The writer assigns audit seqs in group
 // order, so the chain stays sequential. Destroying the Store completes every queued
@@ -206,7 +208,8 @@ class Store {
   // As AdvanceCounters, but returns at once: `done` runs once, on the store's writer
   // thread, after the updates are durable (OK) or refused/failed (nothing of them
   // written). Concurrent submissions are grouped into one synced write. `done` must be
-  // quick and must not call Store write methods.
+  // quick and must not call Store write methods, nor VerifyAudit() (which waits for
+  // the checkpoint write that follows the acknowledgement of the group's counters).
   void AdvanceCountersAsync(std::vector<CounterUpdate> updates, std::function<void(Status)> done);
 
   // Group-commit counters since Open (for tests and /metrics): write groups run and

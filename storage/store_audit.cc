@@ -68,7 +68,10 @@ StatusOr<AuditVerifyReport> Store::VerifyAudit() const {
   std::optional<AuditCheckpoint> checkpoint;
   {
     // No commit in flight: the snapshot and the checkpoint describe the same moment.
-    std::lock_guard<std::mutex> lock(rep_->commit_mu);
+    // A durable group whose checkpoint the writer is yet to write (it released the lock
+    // to acknowledge the group's counter updates, store_commit.cc) is waited for.
+    std::unique_lock<std::mutex> lock(rep_->commit_mu);
+    rep_->checkpoint_written_cv.wait(lock, [this] { return !rep_->checkpoint_write_due; });
     SIMKMS_ASSIGN_OR_RETURN(view, rep_->Snapshot());
     auto read = rep_->checkpoints.Read();
     if (!read.ok()) return read.status().WithContext("audit verify: read checkpoint");

@@ -5,7 +5,9 @@
 // waiting, then ONE checkpoint write. When the engine answers that the transaction
 // wrote nothing (Aborted: another node's conflicting write; Unavailable: the DB cannot
 // be reached), the group runs again from scratch against the new state, until
-// StoreOptions::commit_retry_timeout_ms has passed.
+// StoreOptions::commit_retry_timeout_ms has passed. The counter updates a group wrote
+// are acknowledged once its transaction is durable, before the checkpoint write (they
+// carry no audit record for it to cover); its Commits, and every refusal, after it.
 //
 // A dedicated thread rather than LevelDB's leader/follower queue: AdvanceCountersAsync needs a thread to run `done` on that is
 // not a caller's, and one thread owning the audit head keeps the chain sequential
@@ -135,6 +137,10 @@ void Store::Rep::WriterLoop() {
 void Store::Rep::RunGroup(std::vector<Submission>& group) {
   std::vector<Outcome> outcomes;
   std::size_t taken = group.size();
+  // Completions run outside commit_mu, so a `done` may read (CheckpointHealth, getters).
+  auto complete = [&](std::size_t i) {
+    std::exchange(group[i].done, nullptr)(std::move(outcomes[i].status), outcomes[i].seq);
+  };
   {
     std::unique_lock<std::mutex> lock(commit_mu);
     const auto start = std::chrono::steady_clock::now();
@@ -167,13 +173,33 @@ void Store::Rep::RunGroup(std::vector<Submission>& group) {
     }
     stat_groups.fetch_add(1, std::memory_order_relaxed);
     stat_submissions.fetch_add(taken, std::memory_order_relaxed);
+    if (checkpoint_write_due) {
+      // The group's transaction is durable (only the attempt that wrote it sets
+      // checkpoint_write_due) and its checkpoint is still to be written: a token
+      // object, the slowest step of a group (docs/performance.md, issue 15). The
+      // counter updates it wrote carry no audit record for the checkpoint to cover,
+      // so they are acknowledged now; its Commits only after the write, so that an
+      // acknowledged audited change is covered by the checkpoint unless its write
+      // failed (store.h, "AUDIT CHECKPOINT"). Refusals keep their time, after it.
+      // Releasing commit_mu meanwhile is safe: only this thread changes what it
+      // guards, so head_* are still this group's when it is taken again, and the one
+      // reader that needs the checkpoint to match the chain, VerifyAudit, waits while
+      // checkpoint_write_due is set.
+      lock.unlock();
+      for (std::size_t i = 0; i < taken; ++i) {
+        if (group[i].writes == nullptr && outcomes[i].status.ok()) complete(i);
+      }
+      lock.lock();
+      WriteGroupCheckpointLocked();
+    }
   }
   if (taken < group.size()) {
     std::lock_guard<std::mutex> lock(queue_mu);
     for (std::size_t i = group.size(); i-- > taken;) queue.push_front(std::move(group[i]));
   }
-  // Completions run outside commit_mu, so a `done` may read (CheckpointHealth, getters).
-  for (std::size_t i = 0; i < taken; ++i) group[i].done(std::move(outcomes[i].status), outcomes[i].seq);
+  for (std::size_t i = 0; i < taken; ++i) {
+    if (group[i].done) complete(i);
+  }
   group.resize(taken);
 }
 
@@ -283,14 +309,18 @@ Status Store::Rep::RunGroupOnceLocked(const std::vector<Submission>& group, std:
     epoch_records += group_audited;
     SetCloseDeadlineLocked();
   }
-  if (any_audited) {
-    // The transaction is durable: a checkpoint failure no longer undoes the commits (see store.h).
-    Status cs = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
-    checkpoint_pending = !cs.ok();
-    checkpoint_status =
-        cs.ok() ? OkStatus() : cs.WithContext("write audit checkpoint for record " + std::to_string(head_seq));
-  }
+  checkpoint_write_due = any_audited;  // RunGroup writes it, after acknowledging the counter updates
   return OkStatus();
+}
+
+void Store::Rep::WriteGroupCheckpointLocked() {
+  // The transaction is durable: a checkpoint failure no longer undoes the commits (see store.h).
+  Status cs = checkpoints.Write(AuditCheckpoint{head_seq, head_hash});
+  checkpoint_pending = !cs.ok();
+  checkpoint_status =
+      cs.ok() ? OkStatus() : cs.WithContext("write audit checkpoint for record " + std::to_string(head_seq));
+  checkpoint_write_due = false;
+  checkpoint_written_cv.notify_all();
 }
 
 void Store::Rep::StopWriter() {

@@ -90,6 +90,11 @@ struct Store::Rep {
   Bytes head_hash = Bytes(kAuditHashSize, 0);
   bool checkpoint_pending = false;  // the checkpoint for head_seq has not been written
   Status checkpoint_status;         // last checkpoint write error, if pending
+  // A group's transaction is durable and its checkpoint not yet written: set between
+  // the two while the writer has released commit_mu to acknowledge the group's
+  // counter updates (store_commit.cc); checkpoint_written_cv is notified when it clears.
+  bool checkpoint_write_due = false;
+  std::condition_variable checkpoint_written_cv;
   // Set when the last head step (SyncHeadLocked, MaybeCloseEpochLocked) failed because
   // the database did not answer or refused the transaction (CommitNotWritten): nothing
   // was written and the group may run again. The store's own refusals (a checkpoint
@@ -232,8 +237,10 @@ struct Store::Rep {
   };
   // One attempt at a group's transaction. OK, or the engine's Aborted/Unavailable from
   // BeginTransaction or Commit: nothing was written and no state of Rep changed, so
-  // RunGroup may run the group again.
+  // RunGroup may run the group again. A durable group with audit records sets
+  // checkpoint_write_due: RunGroup then writes its checkpoint (WriteGroupCheckpointLocked).
   Status RunGroupOnceLocked(const std::vector<Submission>& group, std::vector<Outcome>& outcomes, std::size_t& taken);
+  void WriteGroupCheckpointLocked();
   void StopWriter();  // drains the queue (every submission completes), then joins
   void NotePurgeLocked(const WriteSet& writes);  // a committed set's deletions (under commit_mu)
   void PurgeLoop();

@@ -10,9 +10,12 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -65,7 +68,7 @@ class GroupCommitRetry : public ::testing::TestWithParam<Engine> {
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<KvEngine> engine, db_->OpenEngine());
     auto faulty = std::make_unique<FaultyKvEngine>(std::move(engine));
     faulty_ = faulty.get();
-    ASSERT_OK_AND_ASSIGN(store_, Store::Open(std::move(faulty), *mac_, checkpoints_, options));
+    ASSERT_OK_AND_ASSIGN(store_, Store::Open(std::move(faulty), *mac_, *checkpoint_store_, options));
   }
   static std::string Imsi(uint64_t n) { return TestSubscriber(n).imsi; }
 
@@ -83,6 +86,7 @@ class GroupCommitRetry : public ::testing::TestWithParam<Engine> {
   HmacAuditMac hmac_;
   AuditMac* mac_ = &hmac_;
   InMemoryCheckpointStore checkpoints_;
+  AuditCheckpointStore* checkpoint_store_ = &checkpoints_;  // what Open gives the Store
   std::unique_ptr<Store> store_;
   FaultyKvEngine* faulty_ = nullptr;  // owned by store_
 };
@@ -159,6 +163,48 @@ TEST_P(GroupCommitRetry, UnavailableBeyondTheTimeoutFailsTheGroupAndLeavesTheHea
   ASSERT_OK_AND_ASSIGN(std::vector<AuditRecord> trail, store_->ReadAudit(before.seq + 1, 10));
   ASSERT_EQ(trail.size(), 1u);
   EXPECT_EQ(trail[0].prev_hash, before.record_hash);
+  ExpectChainSound();
+}
+
+// A group's counter updates are acknowledged once its transaction is durable, before
+// its checkpoint write (group_commit_test.cc): never for an attempt the engine did
+// not write. The update of a group aborted once is acknowledged once, after the
+// attempt that wrote it, and is in the database when its `done` runs.
+TEST_P(GroupCommitRetry, CounterUpdateOfARetriedGroupIsAcknowledgedOnceAfterTheWrittenAttempt) {
+  FaultyCheckpointStore held(checkpoints_);
+  checkpoint_store_ = &held;
+  Open();
+  // The first Commit's checkpoint write is held, so that the counter update and a
+  // second Commit queue behind it and make the next group together.
+  held.hold_write = 1;
+  std::thread first([this] { EXPECT_OK(store_->Commit(WriteSet(), TestEvent("first"))); });
+  held.WaitHeldWrite();
+  struct Ack {
+    Status status;
+    uint64_t sqn_read = 0;
+    int failed_commits = 0;
+  };
+  std::mutex mu;
+  std::vector<Ack> acks;
+  store_->AdvanceCountersAsync({{Imsi(1), {0, 0, 0}, {1, 0, 0}}}, [&](Status s) {
+    auto read = store_->GetSubscriber(Imsi(1));
+    std::lock_guard<std::mutex> lock(mu);
+    acks.push_back({std::move(s), read.ok() ? read->sqn : UINT64_MAX, faulty_->failed_commits()});
+  });
+  std::thread second([this] { EXPECT_OK(store_->Commit(WriteSet(), TestEvent("second"))); });
+  while (store_->GetGroupCommitStats().queued < 2) std::this_thread::yield();
+  faulty_->FailCommits(1, AbortedError("test: serialization conflict"));
+  held.ReleaseHeldWrite();
+  first.join();
+  second.join();
+
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_OK(acks[0].status);
+  EXPECT_EQ(acks[0].sqn_read, 1u);
+  EXPECT_EQ(acks[0].failed_commits, 1);  // acknowledged after the aborted attempt, not for it
+  EXPECT_EQ(faulty_->failed_commits(), 1);
+  EXPECT_EQ(store_->GetGroupCommitStats().groups, 2u);  // since Open: first, the retried group once
   ExpectChainSound();
 }
 

@@ -11,10 +11,12 @@
 #include <openssl/hmac.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,7 +73,9 @@ class InMemoryCheckpointStore : public AuditCheckpointStore {
 // Counts calls (1-based, Read and Write counted separately); fails the Write calls whose
 // number is in fail_writes (or all from fail_writes_from on), fails Reads likewise, or
 // _exit(0)s the process on write number crash_on_write (simulating power loss after
-// the DB batch is durable and before the checkpoint is).
+// the DB batch is durable and before the checkpoint is). Write number hold_write waits
+// until ReleaseHeldWrite() (a slow token object: what a group's submissions see while
+// its checkpoint is being written); WaitHeldWrite() waits until it has begun.
 class FaultyCheckpointStore : public AuditCheckpointStore {
  public:
   explicit FaultyCheckpointStore(AuditCheckpointStore& inner) : inner_(inner) {}
@@ -83,6 +87,12 @@ class FaultyCheckpointStore : public AuditCheckpointStore {
   Status Write(const AuditCheckpoint& cp) override {
     ++writes;
     if (writes == crash_on_write) _exit(0);
+    if (writes == hold_write) {
+      std::unique_lock<std::mutex> lock(hold_mu_);
+      held_ = true;
+      hold_cv_.notify_all();
+      hold_cv_.wait(lock, [this] { return released_; });
+    }
     if (writes == fail_write || (fail_writes_from > 0 && writes >= fail_writes_from)) {
       return UnavailableError("test checkpoint store: write " + std::to_string(writes) + " failed");
     }
@@ -93,10 +103,25 @@ class FaultyCheckpointStore : public AuditCheckpointStore {
   int fail_write = 0;        // fail exactly this write (0: none)
   int fail_writes_from = 0;  // fail this write and all later ones (0: none)
   int crash_on_write = 0;    // _exit(0) on this write (0: never)
+  int hold_write = 0;        // hold this write until ReleaseHeldWrite (0: none)
   bool fail_all_reads = false;
+
+  void WaitHeldWrite() {
+    std::unique_lock<std::mutex> lock(hold_mu_);
+    hold_cv_.wait(lock, [this] { return held_; });
+  }
+  void ReleaseHeldWrite() {
+    std::lock_guard<std::mutex> lock(hold_mu_);
+    released_ = true;
+    hold_cv_.notify_all();
+  }
 
  private:
   AuditCheckpointStore& inner_;
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool held_ = false;
+  bool released_ = false;
 };
 
 // A checkpoint in a file (seq as decimal, then hash as hex); good enough across fork().
