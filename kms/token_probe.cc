@@ -20,9 +20,6 @@
 namespace simkms::kms {
 namespace {
 
-// CKM_AES_KEY_WRAP_KWP (PKCS#11 v3.0 §2.14.5, RFC 5649 under its own name):
-// p11-kit 0.24's header, the one this project compiles against, predates it.
-
 // DER of the P-256 OID 1.2.840.10045.3.1.7, as CKA_EC_PARAMS (as the SC role's).
 constexpr uint8_t kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 
@@ -550,6 +547,18 @@ p11::Attributes DataObjectTemplate(ByteView value) {
   return a;
 }
 
+// The checkpoint is found again by a search (kms/token_audit.cc): by class, the
+// probe's label and CKA_PRIVATE, exactly the one object made.
+Status ExpectFoundByLabel(p11::Session& s, CK_OBJECT_CLASS object_class, CK_OBJECT_HANDLE made,
+                          std::string_view what) {
+  p11::Attributes query;
+  query.Ulong(CKA_CLASS, object_class).Text(CKA_LABEL, "simkms-probe/data").Bool(CKA_PRIVATE, true);
+  SIMKMS_ASSIGN_OR_RETURN(auto found, s.FindAll(query));
+  return Expect(found.size() == 1 && found[0] == made,
+                "a search by class, label and CKA_PRIVATE for the " + std::string(what) + " found " +
+                    std::to_string(found.size()) + " objects, not the one made");
+}
+
 // The audit checkpoint's key form (kms/token_audit.cc), for a token that keeps no
 // private data objects: a private, sensitive, unextractable generic secret of no
 // use whose CKA_ID holds the value, found by label and read back.
@@ -558,12 +567,7 @@ Status CheckCheckpointKeyForm(p11::Session& s, const Bytes& value) {
   a.Text(CKA_LABEL, "simkms-probe/data").Blob(CKA_ID, value);
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject key,
                           s.GenerateKey({CKM_GENERIC_SECRET_KEY_GEN, nullptr, 0}, a, "checkpoint key form"));
-  p11::Attributes query;
-  query.Ulong(CKA_CLASS, CKO_SECRET_KEY).Text(CKA_LABEL, "simkms-probe/data").Bool(CKA_PRIVATE, true);
-  SIMKMS_ASSIGN_OR_RETURN(auto found, s.FindAll(query));
-  SIMKMS_RETURN_IF_ERROR(Expect(found.size() == 1 && found[0] == key.get(),
-                                "a search for the checkpoint's key form found " + std::to_string(found.size()) +
-                                    " objects, not the one made"));
+  SIMKMS_RETURN_IF_ERROR(ExpectFoundByLabel(s, CKO_SECRET_KEY, key.get(), "checkpoint's key form"));
   SIMKMS_ASSIGN_OR_RETURN(Bytes read, s.GetAttribute(key.get(), CKA_ID, "checkpoint key form"));
   SIMKMS_RETURN_IF_ERROR(ExpectEqual(read, value, "the checkpoint key's CKA_ID"));
   return ExpectProtected(s, key.get(), "checkpoint key form");
@@ -577,12 +581,7 @@ Status CheckDataObject(p11::Session& s) {
   StatusOr<p11::ScopedObject> made = s.CreateObject(a, "data object");
   if (!made.ok() && made.status().code() == StatusCode::kInvalidArgument) return CheckCheckpointKeyForm(s, value);
   SIMKMS_ASSIGN_OR_RETURN(p11::ScopedObject object, std::move(made));
-  p11::Attributes query;
-  query.Ulong(CKA_CLASS, CKO_DATA).Text(CKA_LABEL, "simkms-probe/data").Bool(CKA_PRIVATE, true);
-  SIMKMS_ASSIGN_OR_RETURN(auto found, s.FindAll(query));
-  SIMKMS_RETURN_IF_ERROR(Expect(found.size() == 1 && found[0] == object.get(),
-                                "a search by class, label and CKA_PRIVATE found " + std::to_string(found.size()) +
-                                    " objects, not the one made"));
+  SIMKMS_RETURN_IF_ERROR(ExpectFoundByLabel(s, CKO_DATA, object.get(), "data object"));
   SIMKMS_ASSIGN_OR_RETURN(Bytes read, s.GetAttribute(object.get(), CKA_VALUE, "data object"));
   return ExpectEqual(read, value, "the data object's CKA_VALUE");
 }
