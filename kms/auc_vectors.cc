@@ -1,9 +1,7 @@
 #include "kms/auc_vectors.h"
 
-#include <algorithm>
 #include <string>
 
-#include "base/wiped_buffer.h"
 #include "kms/secret_field.h"
 #include "kms/token_block_cipher.h"
 
@@ -48,21 +46,7 @@ StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, 
 StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(TokenBlockCipher& k, const Block& opc,
                                                          const std::vector<std::pair<Block, Sqn>>& requests,
                                                          const Amf& amf) {
-  std::vector<AuthVector> vectors;
-  // The vectors carry CK, IK and XRES: wiped, not just freed, if an error ends
-  // the batch (on success they are moved out and nothing is left to wipe).
-  WipeOnExit wipe_on_error(vectors);
-  vectors.reserve(requests.size());
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    const auto& [rand, sqn] = requests[i];
-    auto v = GenerateAuthVector(k, opc, rand, sqn, amf);
-    if (!v.ok()) {
-      return v.status().WithContext("vector " + std::to_string(i + 1) + " of " + std::to_string(requests.size()));
-    }
-    WipeOnExit wipe_copy(*v);  // the copy left in `v`
-    vectors.push_back(*v);
-  }
-  return vectors;
+  return GenerateAuthVectors(k, opc, requests, amf);
 }
 
 StatusOr<Sqn> VerifyAutsInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key, const Block& opc,

@@ -46,8 +46,9 @@ StatusOr<SecretArray<16>> ComputeOpcInToken(p11::Session& session, CK_OBJECT_HAN
 
 // One authentication vector per (RAND, SQN) request, in request order, all with
 // AMF `amf`. Uses ONE multi-part encrypt operation for the whole batch (one
-// C_EncryptInit, six C_EncryptUpdate per vector, C_EncryptFinal at the end):
-// the fast path on SoftHSM. SQN allocation and persistence are the caller's.
+// C_EncryptInit, two C_EncryptUpdate whatever the number of vectors -- every
+// TEMP, then every OUT1..OUT5 -- and C_EncryptFinal at the end): the fast path
+// on SoftHSM, where a call costs far more than the AES blocks it encrypts. SQN allocation and persistence are the caller's.
 // An empty request list returns an empty result without touching the token.
 StatusOr<std::vector<AuthVector>> GenerateVectorsInToken(p11::Session& session, CK_OBJECT_HANDLE subscriber_key,
                                                          const Block& opc,

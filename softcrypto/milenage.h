@@ -12,6 +12,9 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 
@@ -26,18 +29,25 @@ using Auts = std::array<uint8_t, 14>;   // (SQN_MS xor AK*) || MAC-S
 using Sres = std::array<uint8_t, 4>;
 using Kc = std::array<uint8_t, 8>;
 
-// One AES-128 block encryption under the subscriber key K.
+// AES-128 encryption under the subscriber key K: one block, or several
+// independent blocks at once (ECB).
 //
-// Contract for callers in this file: EncryptBlock is called strictly one block
-// at a time, never concurrently and never re-entrantly, so an implementation
-// may keep a single streaming operation open (C_EncryptInit once, then one
-// C_EncryptUpdate per block). An implementation is not required to be
+// Contract for callers in this file: the cipher is called strictly one call at
+// a time, never concurrently and never re-entrantly, so an implementation may
+// keep a single streaming operation open (C_EncryptInit once, then one
+// C_EncryptUpdate per call). An implementation is not required to be
 // thread-safe. A non-OK Status aborts the computation and reaches the caller
-// with its code unchanged and the failing step ("Milenage OUT3") as context.
+// with its code unchanged and the failing step ("Milenage OUT1..OUT5") as context.
 class BlockCipher {
  public:
   virtual ~BlockCipher() = default;
   [[nodiscard]] virtual Status EncryptBlock(const Block& in, Block& out) = 0;
+  // out[i] = E_K(in[i]) for every i; in and out have the same size. The default
+  // is one EncryptBlock per block. A token's cipher overrides it with one
+  // C_EncryptUpdate for all of them: Milenage's blocks come in two independent
+  // rounds (TEMP, then OUT1..OUT5), so a batch of vectors is two calls, not six
+  // per vector.
+  [[nodiscard]] virtual Status EncryptBlocks(std::span<const Block> in, std::span<Block> out);
 };
 
 // OPc = OP xor E_K(OP). One block encryption.
@@ -55,7 +65,8 @@ struct MilenageOutput {
 };
 
 // Computes all seven functions with exactly six block encryptions
-// (TEMP, OUT1, OUT2, OUT3, OUT4, OUT5), constants c1..c5 and r1..r5 of TS 35.206.
+// (TEMP, OUT1, OUT2, OUT3, OUT4, OUT5), constants c1..c5 and r1..r5 of TS 35.206,
+// in two cipher calls: TEMP, then OUT1..OUT5 together (they depend only on TEMP).
 StatusOr<MilenageOutput> ComputeMilenage(BlockCipher& k, const Block& opc, const Block& rand,
                                          const Sqn& sqn, const Amf& amf);
 
@@ -82,10 +93,18 @@ struct AuthVector {
   Kc kc{};       // c3(CK, IK)
 };
 
-// AuC side: builds the vector for RAND, SQN, AMF. Six block encryptions. The
-// caller owns SQN management (allocation, IND, persistence).
+// AuC side: builds the vector for RAND, SQN, AMF. Six block encryptions in two
+// cipher calls (TEMP; OUT1..OUT5). The caller owns SQN management (allocation,
+// IND, persistence).
 StatusOr<AuthVector> GenerateAuthVector(BlockCipher& k, const Block& opc, const Block& rand,
                                         const Sqn& sqn, const Amf& amf);
+
+// The same for a batch of (RAND, SQN) requests, in request order, all with AMF
+// `amf`: two cipher calls for the whole batch (every TEMP, then every OUT1..OUT5),
+// whatever its size. Empty in, empty out, without a cipher call.
+StatusOr<std::vector<AuthVector>> GenerateAuthVectors(BlockCipher& k, const Block& opc,
+                                                      std::span<const std::pair<Block, Sqn>> requests,
+                                                      const Amf& amf);
 
 // Card side, on receiving RAND and AUTN: recovers SQN = AUTN[0..5] xor f5(RAND)
 // and verifies MAC-A = f1(SQN, RAND, AMF) in constant time. On a MAC mismatch

@@ -591,7 +591,7 @@ class TokenMilenageSpyTest : public ::testing::Test {
   TokenSession ts_{token_};
 };
 
-TEST_F(TokenMilenageSpyTest, BatchIsOneEncryptInitAndSixUpdatesPerVector) {
+TEST_F(TokenMilenageSpyTest, BatchIsOneEncryptInitAndTwoUpdates) {
   if (!spied_.spy) GTEST_SKIP() << "pkcs11-spy (opensc) not installed";
   p11::Session& s = *ts_.session;
   std::mt19937_64 rng(7);
@@ -607,7 +607,7 @@ TEST_F(TokenMilenageSpyTest, BatchIsOneEncryptInitAndSixUpdatesPerVector) {
   ASSERT_EQ(v.size(), requests.size());
   std::map<std::string, int> calls = spied_.CallsSince(before);
   EXPECT_EQ(calls["C_EncryptInit"], 1);
-  EXPECT_EQ(calls["C_EncryptUpdate"], 6 * kVectors);
+  EXPECT_EQ(calls["C_EncryptUpdate"], 2) << "every TEMP, then every OUT1..OUT5 of the " << kVectors << " vectors";
   EXPECT_EQ(calls["C_EncryptFinal"], 1);
   EXPECT_EQ(calls["C_Encrypt"], 0);
 

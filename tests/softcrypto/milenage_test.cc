@@ -6,8 +6,10 @@
 #include <optional>
 #include <ostream>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -237,6 +239,85 @@ TEST_F(MilenageTest, BlockEncryptionCounts) {
     CountingCipher c(*aes_);
     ASSERT_OK(CheckAutn(c, opc_, rand_, v->autn));
     EXPECT_EQ(c.calls(), 5);  // TEMP, OUT2, OUT1, OUT3, OUT4
+  }
+}
+
+// Forwards to a real cipher block by block and counts the EncryptBlocks calls
+// (one C_EncryptUpdate each in the token) and their blocks; fails the Nth call if asked.
+class RoundCountingCipher : public BlockCipher {
+ public:
+  explicit RoundCountingCipher(BlockCipher& inner, int fail_on_call = 0)
+      : inner_(inner), fail_on_call_(fail_on_call) {}
+  Status EncryptBlock(const Block& in, Block& out) override { return EncryptBlocks(std::span(&in, 1), std::span(&out, 1)); }
+  Status EncryptBlocks(std::span<const Block> in, std::span<Block> out) override {
+    ++calls_;
+    blocks_ += static_cast<int>(in.size());
+    if (calls_ == fail_on_call_) return UnavailableError("token gone (call " + std::to_string(calls_) + ")");
+    return inner_.EncryptBlocks(in, out);
+  }
+  int calls() const { return calls_; }
+  int blocks() const { return blocks_; }
+
+ private:
+  BlockCipher& inner_;
+  int fail_on_call_;
+  int calls_ = 0;
+  int blocks_ = 0;
+};
+
+TEST_F(MilenageTest, BatchIsTwoCipherCallsAndEachVectorIsTheOneAtATimeVector) {
+  std::mt19937_64 rng(11);
+  std::vector<std::pair<Block, Sqn>> requests;
+  for (int i = 0; i < 7; ++i) {
+    Block rand{};
+    for (auto& b : rand) b = static_cast<uint8_t>(rng());
+    requests.emplace_back(rand, SqnFromUint64(32 * (i + 1) + i));
+  }
+  RoundCountingCipher batch_cipher(*aes_);
+  StatusOr<std::vector<AuthVector>> batch = GenerateAuthVectors(batch_cipher, opc_, requests, amf_);
+  ASSERT_OK(batch);
+  EXPECT_EQ(batch_cipher.calls(), 2) << "every TEMP, then every OUT1..OUT5";
+  EXPECT_EQ(batch_cipher.blocks(), 6 * 7);
+  ASSERT_EQ(batch->size(), requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    CountingCipher one_cipher(*aes_);  // one block per call: the unbatched order
+    StatusOr<AuthVector> one = GenerateAuthVector(one_cipher, opc_, requests[i].first, requests[i].second, amf_);
+    ASSERT_OK(one);
+    EXPECT_EQ(one_cipher.calls(), 6);
+    const AuthVector& b = (*batch)[i];
+    EXPECT_EQ(H(b.rand), H(one->rand)) << i;
+    EXPECT_EQ(H(b.xres), H(one->xres)) << i;
+    EXPECT_EQ(H(b.ck), H(one->ck)) << i;
+    EXPECT_EQ(H(b.ik), H(one->ik)) << i;
+    EXPECT_EQ(H(b.autn), H(one->autn)) << i;
+    EXPECT_EQ(H(b.sres), H(one->sres)) << i;
+    EXPECT_EQ(H(b.kc), H(one->kc)) << i;
+  }
+  // The batch's first vector is the test set's when its request is the test set's.
+  requests[0] = {rand_, sqn_};
+  StatusOr<std::vector<AuthVector>> again = GenerateAuthVectors(*aes_, opc_, requests, amf_);
+  ASSERT_OK(again);
+  StatusOr<AuthVector> known = GenerateAuthVector(*aes_, opc_, rand_, sqn_, amf_);
+  ASSERT_OK(known);
+  EXPECT_EQ(H(again->front().autn), H(known->autn));
+
+  RoundCountingCipher none(*aes_);
+  StatusOr<std::vector<AuthVector>> empty = GenerateAuthVectors(none, opc_, {}, amf_);
+  ASSERT_OK(empty);
+  EXPECT_TRUE(empty->empty());
+  EXPECT_EQ(none.calls(), 0);
+}
+
+TEST_F(MilenageTest, BatchFailsWholeWhenEitherCipherCallFails) {
+  std::vector<std::pair<Block, Sqn>> requests(3, {rand_, sqn_});
+  for (int n = 1; n <= 2; ++n) {
+    RoundCountingCipher c(*aes_, n);
+    StatusOr<std::vector<AuthVector>> v = GenerateAuthVectors(c, opc_, requests, amf_);
+    ASSERT_FALSE(v.ok()) << n;
+    EXPECT_EQ(v.status().code(), StatusCode::kUnavailable) << n;
+    EXPECT_NE(v.status().message().find(n == 1 ? "Milenage TEMP" : "Milenage OUT1..OUT5"), std::string::npos)
+        << v.status().ToString();
+    EXPECT_EQ(c.calls(), n) << "no cipher call after the failing one";
   }
 }
 
