@@ -492,7 +492,7 @@ TEST_F(TokenMilenageTest, TokenErrorsAreReportedAndLeaveTheSessionUsable) {
   auto refused = GenerateVectorsInToken(s(), mac_only.get(), opc, requests, Hex<2>(t.amf));
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("C_EncryptInit"));
-  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("vector 1 of 1"));
+  EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("Milenage TEMP"));  // the batch's first round
   EXPECT_FALSE(ComputeOpcInToken(s(), mac_only.get(), SecretBytes(16)).ok());
   EXPECT_FALSE(VerifyAutsInToken(s(), mac_only.get(), opc, requests[0].first, Auts{}).ok());
   // A handle that is not a key.
