@@ -17,9 +17,11 @@
 #   - AuC: ac-bench, 5 vectors per request, 16 and 64 in flight, on personalized
 #     subscribers (Ki_2) and on contracted ones not personalized (Ki_1).
 # After the rounds (labelled extras, one run each): both nodes with sqn_block 1 (a
-# database write per request: what the block saves), and the PostgreSQL node with
-# the standby made asynchronous (synchronous_standby_names = '': the commit waits
-# for the primary's own WAL flush only, as a lone primary).
+# database write per request: what the block saves), both nodes with twice the
+# crypto workers (the AuC only: a worker that waits on PostgreSQL's read holds a
+# token session, not a core), and the PostgreSQL node with the standby made
+# asynchronous (synchronous_standby_names = '': the commit waits for the primary's
+# own WAL flush only, as a lone primary).
 #
 #   scripts/bench-engines.sh [--quick] [--write-doc]
 # Results: $STATE/results/engines/*.json and the table of bench_report.py (section
@@ -117,6 +119,8 @@ for e in "${ENGINES[@]}"; do
   bench_kmsd_config "$STATE/$e" "$SESSIONS" "${DB[$e]}" "$SQN_BLOCK"
   API[$e]="$API_PORT"; CHIP[$e]="$CHIP_PORT"; AUC[$e]="$AUC_PORT"; METRICS[$e]="$METRICS_PORT"
   sed "s/\"sqn_block\": $SQN_BLOCK}/\"sqn_block\": 1}/" "$STATE/$e/kmsd.json" > "$STATE/$e/kmsd-sqn1.json"
+  sed "s/\"sessions\": $SESSIONS}/\"sessions\": $((2 * SESSIONS))}/" "$STATE/$e/kmsd.json" > "$STATE/$e/kmsd-workers2x.json"
+  grep -q "\"sessions\": $((2 * SESSIONS))}" "$STATE/$e/kmsd-workers2x.json" || die "kmsd-workers2x.json: no sessions to double"
   start_kmsd "$e" "$STATE/$e/kmsd.json"
 done
 
@@ -197,6 +201,19 @@ for e in "${ENGINES[@]}"; do
   stop_kmsd "$e"
   start_kmsd "$e" "$STATE/$e/kmsd.json"
 done
+for e in "${ENGINES[@]}"; do
+  say "extra: $e with $((2 * SESSIONS)) crypto workers (the AuC)"
+  stop_kmsd "$e"
+  start_kmsd "$e" "$STATE/$e/kmsd-workers2x.json"
+  echo "{\"before\": \"$(loadavg)\"," > "$RESULTS/$e-workers2x-load.json"
+  for f in 16 64; do
+    ac_run "$e" "workers2x-ac-ki2-f$f" "$STATE/ki2.txt" "$f"
+    ac_run "$e" "workers2x-ac-ki1-f$f" "$STATE/ki1.txt" "$f"
+  done
+  echo " \"after\": \"$(loadavg)\"}" >> "$RESULTS/$e-workers2x-load.json"
+  stop_kmsd "$e"
+  start_kmsd "$e" "$STATE/$e/kmsd.json"
+done
 
 RUN=$((ROUNDS + 1))
 say "extra: postgres with the standby asynchronous (synchronous_standby_names = '')"
@@ -210,7 +227,7 @@ measure postgres async
   echo "state (tokens, databases): $STATE on $(df --output=fstype "$STATE" | tail -1)"
   echo "date: $(date -u +%FT%TZ)"
   echo "commit: $(git -C "$ROOT" rev-parse --short HEAD)"
-  echo "rounds: $ROUNDS; chips per first-call run: $CHIPS; AuC subscribers: $AUC_SUBS; AuC seconds: $AUC_SECONDS; sqn_block: $SQN_BLOCK; crypto workers: $SESSIONS"
+  echo "rounds: $ROUNDS; chips per first-call run: $CHIPS; AuC subscribers: $AUC_SUBS; AuC seconds: $AUC_SECONDS; sqn_block: $SQN_BLOCK; crypto workers: $SESSIONS ($((2 * SESSIONS)) in the extra with twice the workers)"
 } > "$RESULTS/machine.txt"
 
 say "report"
