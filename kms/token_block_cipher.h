@@ -18,9 +18,10 @@ class TokenBlockCipher : public BlockCipher {
   // The session and key must outlive this object; the session is busy until it dies.
   TokenBlockCipher(p11::Session& session, CK_OBJECT_HANDLE key) : session_(session), key_(key) {}
   Status EncryptBlock(const Block& in, Block& out) override;
-  Status EncryptBlocks(std::span<const Block> in, std::span<Block> out) override;
 
  private:
+  Status DoEncryptBlocks(std::span<const Block> in, std::span<Block> out) override;
+
   p11::Session& session_;
   CK_OBJECT_HANDLE key_;
   std::optional<p11::EncryptOperation> operation_;

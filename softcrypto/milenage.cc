@@ -154,6 +154,10 @@ Status BlockCipher::EncryptBlocks(std::span<const Block> in, std::span<Block> ou
     return InvalidArgumentError("EncryptBlocks: " + std::to_string(in.size()) + " blocks in, room for " +
                                 std::to_string(out.size()));
   }
+  return DoEncryptBlocks(in, out);
+}
+
+Status BlockCipher::DoEncryptBlocks(std::span<const Block> in, std::span<Block> out) {
   for (std::size_t i = 0; i < in.size(); ++i) SIMKMS_RETURN_IF_ERROR(EncryptBlock(in[i], out[i]));
   return OkStatus();
 }

@@ -42,12 +42,17 @@ class BlockCipher {
  public:
   virtual ~BlockCipher() = default;
   [[nodiscard]] virtual Status EncryptBlock(const Block& in, Block& out) = 0;
-  // out[i] = E_K(in[i]) for every i; in and out have the same size. The default
-  // is one EncryptBlock per block. A token's cipher overrides it with one
-  // C_EncryptUpdate for all of them: Milenage's blocks come in two independent
-  // rounds (TEMP, then OUT1..OUT5), so a batch of vectors is two calls, not six
-  // per vector.
-  [[nodiscard]] virtual Status EncryptBlocks(std::span<const Block> in, std::span<Block> out);
+  // out[i] = E_K(in[i]) for every i. InvalidArgument (nothing encrypted) unless
+  // in and out have the same size; then DoEncryptBlocks. Milenage's blocks come
+  // in two independent rounds (TEMP, then OUT1..OUT5), so a batch of vectors is
+  // two calls, not six per vector.
+  [[nodiscard]] Status EncryptBlocks(std::span<const Block> in, std::span<Block> out);
+
+ protected:
+  // EncryptBlocks after its size check: in.size() == out.size(), possibly 0.
+  // The default is one EncryptBlock per block; a token's cipher overrides it
+  // with one C_EncryptUpdate for all of them.
+  [[nodiscard]] virtual Status DoEncryptBlocks(std::span<const Block> in, std::span<Block> out);
 };
 
 // OPc = OP xor E_K(OP). One block encryption.

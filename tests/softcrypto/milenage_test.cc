@@ -249,14 +249,16 @@ class RoundCountingCipher : public BlockCipher {
   explicit RoundCountingCipher(BlockCipher& inner, int fail_on_call = 0)
       : inner_(inner), fail_on_call_(fail_on_call) {}
   Status EncryptBlock(const Block& in, Block& out) override { return EncryptBlocks(std::span(&in, 1), std::span(&out, 1)); }
-  Status EncryptBlocks(std::span<const Block> in, std::span<Block> out) override {
+  int calls() const { return calls_; }
+  int blocks() const { return blocks_; }
+
+ protected:
+  Status DoEncryptBlocks(std::span<const Block> in, std::span<Block> out) override {
     ++calls_;
     blocks_ += static_cast<int>(in.size());
     if (calls_ == fail_on_call_) return UnavailableError("token gone (call " + std::to_string(calls_) + ")");
     return inner_.EncryptBlocks(in, out);
   }
-  int calls() const { return calls_; }
-  int blocks() const { return blocks_; }
 
  private:
   BlockCipher& inner_;
@@ -319,6 +321,21 @@ TEST_F(MilenageTest, BatchFailsWholeWhenEitherCipherCallFails) {
         << v.status().ToString();
     EXPECT_EQ(c.calls(), n) << "no cipher call after the failing one";
   }
+}
+
+// The size check is the base class's, so no override can skip it: a mismatch
+// is refused before any block reaches the cipher, and out is left as it was.
+TEST_F(MilenageTest, EncryptBlocksRefusesSpansOfDifferentSizesBeforeAnyCipherCall) {
+  RoundCountingCipher c(*aes_);
+  const std::array<Block, 3> in{rand_, rand_, rand_};
+  std::array<Block, 2> out{};
+  Status s = c.EncryptBlocks(in, out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "EncryptBlocks: 3 blocks in, room for 2");
+  EXPECT_EQ(c.calls(), 0);
+  EXPECT_EQ(out, (std::array<Block, 2>{}));
+  ASSERT_OK(c.EncryptBlocks(std::span(in).first(2), out));
+  EXPECT_EQ(c.calls(), 1);
 }
 
 TEST_F(MilenageTest, CheckAutnRejectsAnyTamperedBit) {
