@@ -190,29 +190,31 @@ for ((RUN = 0; RUN < ROUNDS; RUN++)); do
   done
 done
 
+# An extra of the AuC alone: the engine's kmsd restarted with another
+# configuration, ac-bench at 16 and 64 in flight on each population given, then
+# kmsd back on its own configuration.
+auc_extra() {  # engine label config populations (ki2, ki1)...
+  local e="$1" l="$2" config="$3" f p
+  shift 3
+  stop_kmsd "$e"
+  start_kmsd "$e" "$config"
+  echo "{\"before\": \"$(loadavg)\"," > "$RESULTS/$e-$l-load.json"
+  for f in 16 64; do
+    for p in "$@"; do ac_run "$e" "$l-ac-$p-f$f" "$STATE/$p.txt" "$f"; done
+  done
+  echo " \"after\": \"$(loadavg)\"}" >> "$RESULTS/$e-$l-load.json"
+  stop_kmsd "$e"
+  start_kmsd "$e" "$STATE/$e/kmsd.json"
+}
+
 RUN=$ROUNDS
 for e in "${ENGINES[@]}"; do
   say "extra: $e with sqn_block 1"
-  stop_kmsd "$e"
-  start_kmsd "$e" "$STATE/$e/kmsd-sqn1.json"
-  echo "{\"before\": \"$(loadavg)\"," > "$RESULTS/$e-sqn1-load.json"
-  for f in 16 64; do ac_run "$e" "sqn1-ac-ki2-f$f" "$STATE/ki2.txt" "$f"; done
-  echo " \"after\": \"$(loadavg)\"}" >> "$RESULTS/$e-sqn1-load.json"
-  stop_kmsd "$e"
-  start_kmsd "$e" "$STATE/$e/kmsd.json"
+  auc_extra "$e" sqn1 "$STATE/$e/kmsd-sqn1.json" ki2
 done
 for e in "${ENGINES[@]}"; do
   say "extra: $e with $((2 * SESSIONS)) crypto workers (the AuC)"
-  stop_kmsd "$e"
-  start_kmsd "$e" "$STATE/$e/kmsd-workers2x.json"
-  echo "{\"before\": \"$(loadavg)\"," > "$RESULTS/$e-workers2x-load.json"
-  for f in 16 64; do
-    ac_run "$e" "workers2x-ac-ki2-f$f" "$STATE/ki2.txt" "$f"
-    ac_run "$e" "workers2x-ac-ki1-f$f" "$STATE/ki1.txt" "$f"
-  done
-  echo " \"after\": \"$(loadavg)\"}" >> "$RESULTS/$e-workers2x-load.json"
-  stop_kmsd "$e"
-  start_kmsd "$e" "$STATE/$e/kmsd.json"
+  auc_extra "$e" workers2x "$STATE/$e/kmsd-workers2x.json" ki2 ki1
 done
 
 RUN=$((ROUNDS + 1))
